@@ -1,0 +1,56 @@
+# snnc: `make demo` and `make test` are all a fresh machine needs (Python 3.11 + pip).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SNNC := $(VENV)/bin/snnc
+STAMP := $(VENV)/.snnc-setup
+# pip notes every --extra-index-url location it skips; keep the setup log readable.
+PIPQ := 2>&1 | { grep -v -E '^WARNING: Location .* is ignored' || true; }
+TORCH_SPEC := torch==2.13.0
+LAVA_SPEC := lava-nc==0.10.0
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-full bench fuzz demo clean-venv help
+
+help:
+	@echo "make setup      create .venv with snnc (editable), Lava 0.10 and torch (CPU)"
+	@echo "make test       set up if needed, run the test suite (what CI runs)"
+	@echo "make test-full  also the slow tests (larger differential runs)"
+	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
+	@echo "make fuzz       hypothesis fuzzing of every loader and the CLI"
+	@echo "make demo       train on digits, compile for loihi2, simulate, HIL check, report"
+
+setup: $(STAMP)
+
+# Re-run only when the pins or the package metadata change.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "snnc setup: installing pinned dependencies into $(VENV) (first time: about a minute)"
+	@set -o pipefail; $(PY) -m pip install -q --upgrade pip setuptools wheel $(PIPQ)
+	@set -o pipefail; $(PY) -m pip install -q -r requirements.txt $(PIPQ)
+	@set -o pipefail; $(PY) -m pip install -q $(TORCH_SPEC) $(PIPQ)
+	@set -o pipefail; $(PY) -m pip install -q --no-deps --ignore-requires-python $(LAVA_SPEC) $(PIPQ)
+	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation -e . $(PIPQ)
+	@$(PY) -c "import backends.lava.compat as c; c.ensure_lava(); import lava.proc.lif.process" \
+		|| { echo "snnc setup: Lava does not import through backends/lava/compat.py"; exit 1; }
+	@touch $(STAMP)
+	@echo "snnc setup: done ($(VENV))"
+
+test: setup
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-full: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+fuzz: setup
+	$(PY) -m tests.fuzz.run_fuzz
+
+demo: setup
+	$(SNNC) demo
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,96 @@
+"""What every backend returns, and how callers say what to record.
+
+A run records only what is asked for: by default the spikes of the graph's output populations.
+Recording u and v of every population of a large network costs memory proportional to
+batch x T x neurons, so it is opt-in (`Probe(population, ("spikes", "u", "v"))`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ir.errors import InputError
+from ir.graph import Graph
+from ir.nodes import Input
+
+__all__ = ["VARIABLES", "Probe", "Trace", "default_probes", "parse_probes"]
+
+VARIABLES: tuple[str, ...] = ("spikes", "u", "v")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Record `variables` (a subset of spikes, u, v) of population `population`."""
+
+    population: str
+    variables: tuple[str, ...] = ("spikes",)
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.variables if v not in VARIABLES]
+        if bad or not self.variables:
+            raise InputError(f"probe {self.population}: variables must be among {', '.join(VARIABLES)}, got {self.variables}")
+
+
+def default_probes(graph: Graph) -> tuple[Probe, ...]:
+    return tuple(Probe(name) for name in graph.output_names)
+
+
+def parse_probes(text: str | None, graph: Graph) -> tuple[Probe, ...]:
+    """Parse `pop[:var,var];pop...` (e.g. `h1:spikes,v;out`); `all` probes everything.
+
+    None or empty gives the default (output spikes)."""
+    if not text:
+        return default_probes(graph)
+    names = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
+    if text.strip() == "all":
+        return tuple(Probe(n, VARIABLES) for n in names)
+    probes = []
+    for part in text.split(";"):
+        pop, _, vars_ = part.strip().partition(":")
+        if pop not in graph.populations or isinstance(graph.populations[pop], Input):
+            raise InputError(f"probe: {pop!r} is not a neuron population of the model; have: {', '.join(names)}")
+        variables = tuple(v.strip() for v in vars_.split(",")) if vars_ else ("spikes",)
+        probes.append(Probe(pop, variables))
+    return tuple(probes)
+
+
+@dataclass
+class Trace:
+    """Recorded variables: `data[population][variable]` is a (batch, T, n) array.
+
+    Spikes are uint8 0/1. For fixed-point runs u and v are int64 in Lava's units (<< 6 scaled);
+    for float runs they are float64.
+    """
+
+    backend: str
+    steps: int
+    batch: int
+    data: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict)
+
+    def get(self, population: str, variable: str = "spikes") -> np.ndarray:
+        try:
+            return self.data[population][variable]
+        except KeyError:
+            raise InputError(f"trace from {self.backend}: {population}.{variable} was not probed") from None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Flat mapping for OUT.npz: spikes under the population name, states under `name:u`."""
+        out: dict[str, np.ndarray] = {}
+        for pop, vars_ in self.data.items():
+            for var, arr in vars_.items():
+                out[pop if var == "spikes" else f"{pop}:{var}"] = arr
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], backend: str) -> Trace:
+        data: dict[str, dict[str, np.ndarray]] = {}
+        for key, arr in arrays.items():
+            pop, _, var = key.partition(":")
+            data.setdefault(pop, {})[var or "spikes"] = arr
+        first = next(iter(arrays.values()), np.zeros((0, 0, 0)))
+        return cls(backend=backend, steps=int(first.shape[1]) if first.ndim == 3 else 0,
+                   batch=int(first.shape[0]) if first.ndim == 3 else 0, data=data)

@@ -1,0 +1,1 @@
+"""snnc's vectorized, batched CPU simulator (bit-accurate for fixed-point programs)."""

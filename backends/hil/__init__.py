@@ -1,0 +1,1 @@
+"""Hardware-in-the-loop harness: run one program on two targets and pin the first divergence."""

@@ -1,0 +1,1 @@
+"""One module per `snnc` verb (see compiler.cli)."""

@@ -1,0 +1,43 @@
+"""`snnc hw list` and `snnc hw show NAME|FILE.yaml`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ir.hardware import builtin_targets, load_hw
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("hw", help="list hardware targets, show a target's limits and their sources")
+    hw_sub = p.add_subparsers(dest="hw_verb", metavar="{list,show}")
+    hw_sub.required = True
+    ls = hw_sub.add_parser("list", help="built-in targets")
+    ls.set_defaults(func=run_list)
+    show = hw_sub.add_parser("show", help="every limit of a target, with its source")
+    show.add_argument("target", metavar="NAME|FILE.yaml")
+    show.set_defaults(func=run_show)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    for name in builtin_targets():
+        spec = load_hw(name)
+        print(f"{name:10s} {spec.description}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    spec = load_hw(args.target)
+    print(f"target      {spec.name}")
+    print(f"description {spec.description}")
+    print(f"semantics   {spec.semantics}")
+    print(f"file        {spec.source_file}")
+    print()
+    width = max(len(lim.key) for lim in spec.limits())
+    print(f"{'limit':{width}s}  {'value':>10s}  {'':8s}  source")
+    for lim in spec.limits():
+        mark = "estimate" if lim.estimate else ""
+        print(f"{lim.key:{width}s}  {lim.value:>10d}  {mark:8s}  {lim.source}")
+    n_est = sum(lim.estimate for lim in spec.limits())
+    if n_est:
+        print(f"\n{n_est} limits are estimates; edit the YAML with measured numbers when you have them.")
+    return 0

@@ -1,0 +1,66 @@
+"""Host-side spike encoders: data in [0, 1] -> integer spikes (N, T, n), seeded.
+
+Every sample gets its own random stream, `default_rng([seed, sample_index])`, so a sample's
+spikes do not depend on how the data is batched or on which backend consumes them.
+
+Encoders are described by JSON specs, stored in model metadata (`metadata["encoding"]`):
+- {"kind": "rate", "max_rate": r}: Bernoulli(r * x) spike each step;
+- {"kind": "latency"}: one spike at step round((1 - x) * (T - 1)), none where x == 0;
+- {"kind": "direct", "bits": b}: graded spikes carrying round(x * (2^(b-1) - 1)) every step
+  (for an Input with message_bits = b).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ir.errors import InputError
+
+__all__ = ["ENCODERS", "encode"]
+
+ENCODERS = ("rate", "latency", "direct")
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if x.size and (not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1):
+        raise InputError("encoder input must be finite values in [0, 1]")
+    return x
+
+
+def encode(
+    spec: Mapping[str, Any], x: np.ndarray, steps: int, seed: int, first_index: int = 0
+) -> np.ndarray:
+    """Spikes (N, steps, n) for data `x` (N, ...); `first_index` is the index of x[0] in its
+    split, so that batches of one split reproduce the spikes of the whole split."""
+    if steps <= 0:
+        raise InputError(f"steps must be positive, got {steps}")
+    kind = spec.get("kind")
+    x = _flat(x)
+    n, d = x.shape
+    if kind == "rate":
+        rate = float(spec.get("max_rate", 1.0))
+        if not 0 < rate <= 1:
+            raise InputError(f"rate encoder: max_rate must be in (0, 1], got {rate}")
+        out = np.empty((n, steps, d), dtype=np.uint8)
+        p = x * rate
+        for i in range(n):
+            rng = np.random.default_rng([seed, first_index + i])
+            out[i] = rng.random((steps, d)) < p[i]
+        return out
+    if kind == "latency":
+        out = np.zeros((n, steps, d), dtype=np.uint8)
+        t = np.rint((1.0 - x) * (steps - 1)).astype(np.int64)
+        rows, cols = np.nonzero(x > 0)
+        out[rows, t[rows, cols], cols] = 1
+        return out
+    if kind == "direct":
+        bits = int(spec.get("bits", 8))
+        if not 2 <= bits <= 24:
+            raise InputError(f"direct encoder: bits must be 2..24, got {bits}")
+        payload = np.rint(x * ((1 << (bits - 1)) - 1)).astype(np.int32)
+        return np.repeat(payload[:, None, :], steps, axis=1)
+    raise InputError(f"unknown encoder {kind!r}; available: {', '.join(ENCODERS)}")
