@@ -19,7 +19,10 @@ from backends.base import Probe, Trace, parse_probes
 __all__ = ["BACKENDS", "Probe", "Trace", "get_backend", "parse_probes"]
 
 # name -> "module:function"
-BACKENDS: dict[str, str] = {}
+BACKENDS: dict[str, str] = {
+    "float": "backends.cpu.simulator:run_float",
+    "cpu": "backends.cpu.simulator:run",
+}
 
 
 def get_backend(name: str) -> Callable[..., Trace]:
