@@ -22,6 +22,8 @@ __all__ = ["VERBS", "build_parser", "main"]
 VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
+    "compile": "compiler.commands.compile",
+    "eval": "compiler.commands.eval",
 }
 
 

@@ -1,0 +1,111 @@
+"""The compile pipeline: a model (float, or already fixed-point) + a hardware target -> the
+compiled program and its report.
+
+    verify -> quantize -> partition -> place
+
+`compile_passes` is the one place that lists the passes. Each pass leaves its report in
+`ctx.reports[pass.name]`: the quantize report goes to `report["quantization"]`; any other pass's
+report (a dict) is merged into the top level of the compile report (DESIGN.md names its keys:
+cores_used, cores_lower_bound, chips_used, per_core, traffic, naive_sequential).
+
+With calibration inputs the float model runs on them before the pipeline (its per-neuron firing
+rates go to `ctx.calibration["rates"]` for passes that estimate traffic) and the program runs on
+them after it, so the report can compare float and fixed-point activity population by
+population. The simulators are passed in (`compiler.quantization.calibrate.Simulator`): the
+compiler does not import backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ir.graph import Graph
+from ir.hardware import HardwareSpec
+from ir.verify import verify
+
+from compiler.passes.base import Pass, PassContext
+from compiler.passes.quantize import QuantizePass
+from compiler.pipeline import run_pipeline
+from compiler.quantization import calibrate
+
+__all__ = ["REPORT_VERSION", "Calibration", "CompileOptions", "compile_model", "compile_passes"]
+
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """What a user can choose; recorded in the program's metadata and the report."""
+
+    weight_bits: int | None = None
+    granularity: str = "per-layer"
+    clip_percentile: float = 100.0
+    v_range: float = 64.0
+    seed: int = 0
+    """Seed for every randomized choice a pass makes (recorded; quantization itself is not random)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration spikes (N, T, n_inputs) and the simulator that runs a graph on them."""
+
+    inputs: np.ndarray
+    simulate: calibrate.Simulator
+    description: dict[str, Any] = field(default_factory=dict)  # dataset, split, samples, steps, seed
+    batch_size: int = 32
+
+
+def compile_passes(options: CompileOptions) -> list[Pass]:
+    """The passes `snnc compile` runs, in order (run_pipeline verifies before and after each)."""
+    return [
+        QuantizePass(weight_bits=options.weight_bits, granularity=options.granularity,
+                     clip_percentile=options.clip_percentile, v_range=options.v_range),
+    ]
+
+
+def compile_model(
+    graph: Graph,
+    hw: HardwareSpec,
+    options: CompileOptions = CompileOptions(),
+    *,
+    calibration: Calibration | None = None,
+    print_after: Sequence[str] = (),
+    on_pass: Callable[[str], None] | None = None,
+) -> tuple[Graph, dict[str, Any]]:
+    """(program, report). Deterministic: the same inputs give the same program and report."""
+    verify(graph)
+    ctx = PassContext(hw=hw, seed=options.seed)
+    float_stats = None
+    if calibration is not None and graph.domain == "float":
+        float_stats = calibrate.collect(graph, calibration.inputs, calibration.simulate, calibration.batch_size)
+        ctx.calibration["rates"] = {n: float_stats.rates(n) for n in float_stats.spike_counts}
+    program = run_pipeline(graph, compile_passes(options), ctx, print_after=print_after, on_pass=on_pass)
+    compile_meta: dict[str, Any] = {"target": hw.name, "options": options.to_json(), "seed": options.seed}
+    if calibration is not None:
+        compile_meta["calibration"] = dict(calibration.description)
+    program = program.replace(metadata={**dict(graph.metadata), "compile": compile_meta})
+    quant = dict(ctx.reports.get(QuantizePass.name, {}))
+    report: dict[str, Any] = {
+        "format_version": REPORT_VERSION,
+        "target": hw.name,
+        "semantics": hw.semantics,
+        "options": options.to_json(),
+        "quantization": quant,
+    }
+    for name, part in ctx.reports.items():
+        if name != QuantizePass.name and isinstance(part, dict):
+            report.update(part)
+    if calibration is not None:
+        fixed_stats = calibrate.collect(program, calibration.inputs, calibration.simulate, calibration.batch_size)
+        scales = {n: p["scale"] for n, p in quant.get("populations", {}).items()}
+        per_pop, warnings = calibrate.compare(float_stats, fixed_stats, scales)
+        quant["calibration"] = {**dict(calibration.description), "populations": per_pop}
+        quant["warnings"] = [*quant.get("warnings", []), *warnings]
+    return program, report

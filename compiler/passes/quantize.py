@@ -1,0 +1,594 @@
+"""The quantize pass: a float graph becomes a fixed-point program in the target's formats.
+
+Per population the pass picks one scale S (fixed-point units of u and v per float unit), since
+Lava holds du, dv and vth as one value per population and every incoming projection adds into
+the same u. With S fixed, float and fixed dynamics line up term by term:
+
+    u_fix = S u        a_fix << 6 = S a   (so a projection's integer weights are w S / 64 / 2^weight_exp)
+    vth << 6 = S v_th  bias_mant << bias_exp = S b
+    (4096 - du - 1) / 4096 = alpha_syn     (4096 - dv) / 4096 = alpha_mem
+
+Per-neuron thresholds are folded into each neuron's incoming weights and bias (dividing row i
+by v_th_i leaves the float dynamics' spikes unchanged: they are linear in u, v and reset to 0),
+so every population ends with one threshold. S is chosen as large as the hard limits allow
+(vth mantissa, bias range, weight exponent range, and a worst-case bound that keeps u from
+wrapping), then, within a factor of two, where the weights lose least to rounding, and finally
+nudged down so that vth is exact. README "Quantization" writes out every formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ir.errors import SnncError
+from ir.fixed import weight_lsb_shift
+from ir.graph import Graph
+from ir.hardware import HardwareSpec
+from ir.nodes import (
+    LIF,
+    QLIF,
+    Conv2d,
+    Dense,
+    Input,
+    Population,
+    Projection,
+    QConv2d,
+    QDense,
+    QSparse,
+    Sparse,
+)
+
+from compiler.passes.base import PassContext
+from compiler.quantization import formats
+
+__all__ = ["GRANULARITIES", "QuantizationError", "QuantizePass"]
+
+GRANULARITIES = ("per-layer", "per-channel")
+# Sign modes as small integers per scale row; parts are emitted in this order.
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+_SIGN_CODE = {s: i for i, s in enumerate(SIGN_MODES)}
+# Weights sampled per projection when comparing candidate scales (the final quantization always
+# uses every weight); a deterministic stride, so the choice is reproducible.
+_SAMPLE = 1 << 16
+# Candidate scales spread over one octave besides those that fill some projection's range.
+_GRID = 16
+# The worst-case bound on u can be far beyond any real input (a current that never decays sums
+# up to 4096 steps of input); headroom alone never lowers the threshold mantissa below this, so
+# the threshold keeps at least 8 bits of resolution. The report warns when this is reached.
+VTH_FLOOR = 256
+_HEADROOM = "headroom: worst-case u within 24 bits"
+# Slack for floating-point noise in log2 arithmetic: a ratio that is an exact power of two in
+# real numbers must not round to the next exponent.
+_TOL = 1e-9
+
+
+class QuantizationError(SnncError):
+    """A float network the target's formats cannot express (names population and field)."""
+
+
+@dataclass(frozen=True)
+class QuantizePass:
+    """Float graph -> fixed-point graph in the target's formats (ctx.hw).
+
+    Requires: a verified float graph (an already fixed graph is returned unchanged).
+    Ensures: every population is QLIF or Input; every projection QDense, QSparse or QConv2d with
+    integers inside the target's bit widths; ctx.reports["quantize"] holds the error report.
+    """
+
+    name: ClassVar[str] = "quantize"
+    weight_bits: int | None = None
+    """Mantissa bits per weight, 1..synapse.max_weight_bits (None: the target's maximum)."""
+    granularity: str = "per-layer"
+    """per-layer: one weight_exp per projection. per-channel: each destination neuron gets its own
+    best exponent and sign mode; rows sharing one become one projection (`NAME.gK`)."""
+    clip_percentile: float = 100.0
+    """Allow scales up to the one at which this percentile of |w| (per projection, or per row when
+    per-channel) fills the weight range, so larger weights may clip; the scale with the least
+    squared error is taken. 100 clips nothing."""
+    v_range: float = 64.0
+    """Room kept for v below zero, in thresholds: Lava saturates v at -(2^23 - 1), a float
+    integrate-and-fire neuron does not. Larger values give coarser threshold arithmetic."""
+
+    def run(self, graph: Graph, ctx: PassContext) -> Graph:
+        if graph.domain == "fixed":
+            ctx.reports[self.name] = {"skipped": "the model is already fixed-point"}
+            return graph
+        bits = self._check_options(ctx.hw)
+        pops: dict[str, Population] = {}
+        parts: dict[str, list[tuple[str, Projection]]] = {}
+        report: dict[str, Any] = {
+            "options": {"weight_bits": bits, "granularity": self.granularity,
+                        "clip_percentile": self.clip_percentile, "v_range": self.v_range},
+            "populations": {}, "projections": {}, "warnings": [], "notes": [],
+        }
+        for name, pop in graph.populations.items():
+            if isinstance(pop, Input):
+                pops[name] = pop
+                continue
+            if not isinstance(pop, LIF):
+                raise QuantizationError(f"population {name!r}: cannot quantize a {type(pop).__name__}")
+            plan = _PopulationPlan(graph, name, pop, ctx.hw, bits, self)
+            pops[name] = plan.qlif
+            parts.update(plan.parts)
+            report["populations"][name] = plan.report
+            report["projections"].update(plan.projection_reports)
+            report["warnings"].extend(plan.warnings)
+            report["notes"].extend(plan.notes)
+        projs = {new: node for old in graph.projections for new, node in parts[old]}
+        ctx.reports[self.name] = report
+        return graph.replace(populations=pops, projections=projs)
+
+    def _check_options(self, hw: HardwareSpec) -> int:
+        max_bits = hw.synapse.max_weight_bits.value
+        bits = max_bits if self.weight_bits is None else self.weight_bits
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= max_bits:
+            raise QuantizationError(
+                f"quantize: weight_bits = {bits!r} is outside 1..{max_bits} "
+                f"({hw.source_file}: {hw.synapse.max_weight_bits.key})")
+        if self.granularity not in GRANULARITIES:
+            raise QuantizationError(f"quantize: granularity {self.granularity!r}; choose {' or '.join(GRANULARITIES)}")
+        if not 50.0 <= float(self.clip_percentile) <= 100.0:
+            raise QuantizationError(f"quantize: clip_percentile = {self.clip_percentile} is outside 50..100")
+        if not 1.0 <= float(self.v_range) <= 2.0 ** 16:
+            raise QuantizationError(f"quantize: v_range = {self.v_range} is outside 1..65536 thresholds")
+        return bits
+
+
+# --------------------------------------------------------------------------- one projection
+
+
+@dataclass
+class _Incoming:
+    """One incoming projection of the population being planned, in folded float units.
+
+    Scales are chosen per "scale row": one for the whole projection (per-layer, and always for
+    convolutions), or one per destination neuron (per-channel). Arrays named *_row have one
+    entry per scale row."""
+
+    name: str
+    proj: Projection
+    kind: str  # "dense", "sparse", "conv"
+    w: np.ndarray  # folded float weights: (n_dst, n_src), (nnz,) or (C_out, C_in/g, kH, kW)
+    unfold: np.ndarray  # per-weight factor back to the model's units (broadcastable to w)
+    payload: float  # largest |spike payload| of the source (1 for binary spikes)
+    n_dst: int
+    per_row: bool
+    sign_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # SIGN_MODES index
+    lo_row: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hi_row: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    k_row: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    e_lo: int = 0
+    e_hi: int = 0
+    l_row: np.ndarray = field(default_factory=lambda: np.zeros(0))  # log2 of the no-clip factor
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.proj.rows  # type: ignore[attr-defined]
+
+    def expand(self, per_row: np.ndarray) -> np.ndarray:
+        """A per-scale-row array broadcast to the weights' shape."""
+        if not self.per_row:
+            return per_row[0]
+        if self.kind == "dense":
+            return per_row[:, None]
+        return per_row[self.rows]
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weights, their scale-row index): every weight, or an evenly strided subset."""
+        flat = self.w.reshape(-1)
+        idx = np.arange(flat.size) if flat.size <= _SAMPLE else np.linspace(0, flat.size - 1, _SAMPLE).astype(np.int64)
+        if not self.per_row:
+            row = np.zeros(idx.size, dtype=np.int64)
+        elif self.kind == "dense":
+            row = idx // self.w.shape[1]
+        else:
+            row = self.rows[idx]
+        return flat[idx], row
+
+    def exponents(self, level: float) -> np.ndarray:
+        """E per scale row at population level L: the smallest E at which the row does not clip,
+        within the format's exponent range (E = lsb_shift + weight_exp)."""
+        with np.errstate(invalid="ignore"):
+            e = np.ceil(level - self.l_row - _TOL)
+        e = np.where(np.isfinite(e), e, -np.inf)
+        return np.clip(e, self.e_lo + self.k_row, self.e_hi + self.k_row).astype(np.int64)
+
+    def level_limit(self) -> float:
+        """Largest L at which no row needs an exponent above the format's range."""
+        finite = self.l_row[np.isfinite(self.l_row)]
+        return float(np.min(self.e_hi + self.k_row[np.isfinite(self.l_row)] + finite)) if finite.size else math.inf
+
+
+def _incoming(graph: Graph, name: str, proj: Projection, fold: np.ndarray, hw: HardwareSpec, bits: int,
+              opts: QuantizePass) -> _Incoming:
+    src = graph.populations[proj.src]
+    payload = float(1 << (src.message_bits - 1)) if isinstance(src, Input) and src.message_bits else 1.0
+    if isinstance(proj, Dense):
+        inc = _Incoming(name, proj, "dense", proj.weight * fold[:, None], (1.0 / fold)[:, None], payload,
+                        proj.weight.shape[0], opts.granularity == "per-channel")
+    elif isinstance(proj, Sparse):
+        inc = _Incoming(name, proj, "sparse", proj.values * fold[proj.rows], 1.0 / fold[proj.rows], payload,
+                        graph.populations[proj.dst].size, opts.granularity == "per-channel")
+    elif isinstance(proj, Conv2d):
+        # Folding into a shared kernel needs one threshold per output channel (checked by the caller).
+        c_out = proj.weight.shape[0]
+        chan = fold.reshape(c_out, -1)[:, 0]
+        inc = _Incoming(name, proj, "conv", proj.weight * chan[:, None, None, None],
+                        (1.0 / chan)[:, None, None, None], payload, graph.populations[proj.dst].size, False)
+    else:
+        raise QuantizationError(f"projection {name!r}: cannot quantize a {type(proj).__name__}")
+    _set_formats(inc, hw, bits, opts.clip_percentile)
+    return inc
+
+
+def _row_extremes(inc: _Incoming, values: np.ndarray) -> np.ndarray:
+    """Per-scale-row maximum of `values` (>= 0, same shape as the weights); 0 for empty rows."""
+    if not inc.per_row:
+        return np.array([values.max(initial=0.0)])
+    if inc.kind == "dense":
+        return values.max(axis=1, initial=0.0)
+    out = np.zeros(inc.n_dst)
+    if values.size:
+        starts = np.flatnonzero(np.r_[True, np.diff(inc.rows) != 0])
+        out[inc.rows[starts]] = np.maximum.reduceat(values, starts)
+    return out
+
+
+def _row_percentile(inc: _Incoming, magnitude: np.ndarray, q: float) -> np.ndarray:
+    """Per-scale-row q-th percentile of |w| (linear interpolation, numpy's default)."""
+    if not inc.per_row:
+        return np.array([np.percentile(magnitude, q)]) if magnitude.size else np.zeros(1)
+    if inc.kind == "dense":
+        return np.percentile(magnitude, q, axis=1)
+    out = np.zeros(inc.n_dst)
+    order = np.lexsort((magnitude, inc.rows))
+    srt, rows = magnitude[order], inc.rows[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.r_[starts, rows.size])
+    pos = starts + (counts - 1) * q / 100.0
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, starts + counts - 1)
+    frac = pos - lo
+    if rows.size:
+        out[rows[starts]] = srt[lo] * (1 - frac) + srt[hi] * frac
+    return out
+
+
+def _set_formats(inc: _Incoming, hw: HardwareSpec, bits: int, clip_percentile: float) -> None:
+    pos = _row_extremes(inc, np.maximum(inc.w, 0.0))
+    neg = _row_extremes(inc, np.maximum(-inc.w, 0.0))
+    # Lava's determine_sign_mode per scale row: all >= 0 excitatory, all <= 0 inhibitory, else mixed.
+    inc.sign_row = np.where(neg <= 0, _SIGN_CODE["excitatory"],
+                            np.where(pos <= 0, _SIGN_CODE["inhibitory"], _SIGN_CODE["mixed"]))
+    table = [formats.WeightFormat(sign, bits, 0, 0) for sign in SIGN_MODES]
+    inc.lo_row = np.array([f.mant_min for f in table], dtype=np.int64)[inc.sign_row]
+    inc.hi_row = np.array([f.mant_max for f in table], dtype=np.int64)[inc.sign_row]
+    inc.k_row = np.array([f.lsb_shift for f in table], dtype=np.int64)[inc.sign_row]
+    if inc.kind == "conv":
+        inc.e_lo = inc.e_hi = 0  # Lava's PyConvModelFixed applies no weight exponent
+    else:
+        inc.e_lo, inc.e_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
+    if clip_percentile < 100.0:
+        cap = _row_percentile(inc, np.abs(inc.w), clip_percentile)
+        pos, neg = np.minimum(pos, cap), np.minimum(neg, cap)
+    with np.errstate(divide="ignore"):
+        inc.l_row = np.log2(formats.full_scale(pos, neg, inc.hi_row, inc.lo_row))
+
+
+def _quantize(inc: _Incoming, level: float, w: np.ndarray | None = None, row: np.ndarray | None = None):
+    """Mantissas at population level L: (M, c, E per row, clipped mask, error in mantissa steps).
+
+    With `w`/`row` given, quantizes that sample instead of the whole projection."""
+    e_row = inc.exponents(level)
+    c_row = np.exp2(level - e_row)
+    if w is None:
+        w, c, lo, hi = inc.w, inc.expand(c_row), inc.expand(inc.lo_row), inc.expand(inc.hi_row)
+    else:
+        c, lo, hi = c_row[row], inc.lo_row[row], inc.hi_row[row]
+    ideal = w * c
+    m = np.clip(np.rint(ideal), lo, hi)
+    clipped = (ideal < lo - 0.5) | (ideal > hi + 0.5)
+    return m.astype(np.int64), c, e_row, clipped, m - ideal
+
+
+# --------------------------------------------------------------------------- one population
+
+
+class _PopulationPlan:
+    """Quantizes one population and every projection into it (see the module docstring)."""
+
+    def __init__(self, graph: Graph, name: str, pop: LIF, hw: HardwareSpec, bits: int, opts: QuantizePass) -> None:
+        self.name, self.pop, self.hw, self.prof = name, pop, hw, hw.profile
+        self.bits, self.clip_percentile = bits, float(opts.clip_percentile)
+        self.v_range = float(opts.v_range)
+        self.warnings: list[str] = []
+        self.notes: list[str] = []
+        incoming = graph.incoming(name)
+        has_conv = any(isinstance(p, Conv2d) for _, p in incoming)
+        theta, fold, folded = self._threshold(has_conv)
+        self.du, self.dv, decay_report = self._decays(graph.dt)
+        bias = pop.per_neuron("bias") * fold
+        self.inc = [_incoming(graph, pname, proj, fold, hw, bits, opts) for pname, proj in incoming]
+        limit_u = (1 << (self.prof.state_bits - 1)) - 1
+        level, limited_by = self._level_limit(theta, bias, limit_u)
+        floor = self._headroom_floor(theta)
+        for _ in range(8):
+            level = self._best_level(level, floor)
+            scale, vth = self._exact_threshold(level, theta)
+            level = math.log2(scale / (1 << self.prof.activation_shift))
+            quantized = [_quantize(inc, level) for inc in self.inc]
+            u_peak = self._u_worst_case(quantized)
+            if u_peak <= limit_u or level <= floor + _TOL:
+                break
+            level = max(level - math.log2(u_peak / limit_u) - _TOL, floor)
+            limited_by = _HEADROOM
+        if u_peak > limit_u:
+            self.warnings.append(
+                f"population {name!r}: the worst-case input drives u to {u_peak}, beyond the {self.prof.state_bits}-bit "
+                f"state; the scale stops at vth = {vth} to keep threshold resolution, so u wraps if inputs come that close "
+                "to the worst case")
+        self.report_limit = limited_by
+        self.parts: dict[str, list[tuple[str, Projection]]] = {}
+        self.projection_reports: dict[str, Any] = {}
+        for inc, q in zip(self.inc, quantized):
+            self.parts[inc.name], self.projection_reports[inc.name] = self._emit(inc, q, scale)
+        mant, exp, bias_err, n_clipped = self._bias(bias, scale, vth)
+        self.qlif = QLIF(pop.shape, du=self.du, dv=self.dv, vth=vth, bias_mant=mant, bias_exp=exp,
+                         reset_interval=pop.reset_interval, reset_offset=pop.reset_offset)
+        thr_fixed = vth * (1 << self.prof.vth_shift) / scale
+        self.report = {
+            "scale": scale, "vth": vth, "threshold": theta, "thresholds_folded": folded,
+            "threshold_rel_error": abs(thr_fixed - theta) / theta if theta > 0 else float(vth != 0),
+            **decay_report,
+            "bias_max_error": bias_err, "bias_clipped": n_clipped,
+            "u_worst_case": int(u_peak), "u_limit": limit_u,
+            "headroom_bits": math.log2(limit_u / u_peak) if u_peak > 0 else None,
+            "limited_by": limited_by,
+        }
+        if n_clipped:
+            self.warnings.append(f"population {name!r}: {n_clipped} biases exceed bias_mant << bias_exp and were clipped")
+
+    # -- per-population registers
+
+    def _threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
+        """(theta, fold, folded): one threshold for the population, and per-neuron factors that
+        divide each neuron's weights and bias by its own threshold when thresholds differ."""
+        v_th = self.pop.per_neuron("v_th")
+        where = f"population {self.name!r}: v_th"
+        if np.all(v_th == v_th[0]):
+            if v_th[0] < 0:
+                raise QuantizationError(f"{where} = {v_th[0]} is negative; Lava's vth is an unsigned "
+                                        f"{self.prof.vth_bits}-bit mantissa")
+            return float(v_th[0]), np.ones(self.pop.size), False
+        if v_th.min() <= 0:
+            raise QuantizationError(f"{where} varies per neuron and reaches {v_th.min()}; per-neuron thresholds "
+                                    "must be > 0 to fold into the weights (Lava's vth is one value per population)")
+        if has_conv:
+            per_chan = v_th.reshape(self.pop.shape[0], -1)
+            if np.any(per_chan != per_chan[:, :1]):
+                raise QuantizationError(f"{where} varies within a channel; a convolution shares its kernel across "
+                                        "positions, so thresholds can fold into it only per output channel")
+        return 1.0, 1.0 / v_th, True
+
+    def _decays(self, dt: float) -> tuple[int, int, dict[str, Any]]:
+        alpha_syn, alpha_mem = self.pop.decays(dt)
+        regs = []
+        for label, alpha, to_reg, from_reg in (("du", alpha_syn, formats.du_from_alpha, formats.alpha_from_du),
+                                               ("dv", alpha_mem, formats.dv_from_alpha, formats.alpha_from_dv)):
+            alphas = np.unique(np.asarray(alpha, dtype=np.float64).reshape(-1))
+            values = sorted({to_reg(a, self.prof) for a in alphas})
+            if len(values) > 1:
+                tau = "tau_syn" if label == "du" else "tau_mem"
+                raise QuantizationError(
+                    f"population {self.name!r}: {tau} varies per neuron ({label} would range {values[0]}..{values[-1]}); "
+                    f"Lava's {label} is one value per population")
+            reg = values[0]
+            err = float(np.max(np.abs(alphas - from_reg(reg, self.prof)))) * self.prof.decay_unity
+            regs.append((label, reg, float(alphas[0]), from_reg(reg, self.prof), err))
+        if regs[0][2] == 1.0:
+            self.notes.append(f"population {self.name!r}: tau_syn = inf (no current decay) is not representable "
+                              "(du >= 0 still decays by 1/4096 per step); using du = 0")
+        report = {}
+        for label, reg, alpha, alpha_q, err in regs:
+            kind = "syn" if label == "du" else "mem"
+            report.update({label: reg, f"alpha_{kind}": alpha, f"alpha_{kind}_fixed": alpha_q,
+                           f"{label}_error_units": err})
+        return regs[0][1], regs[1][1], report
+
+    def _level_limit(self, theta: float, bias: np.ndarray, limit_u: int) -> tuple[float, str]:
+        """The largest L = log2(S / 64) every hard limit allows, and which limit it is."""
+        prof, act = self.prof, self.prof.activation_shift
+        limits = [(float(prof.state_bits - 1 - act), "state range")]
+        if theta > 0:
+            limits.append((math.log2(((1 << prof.vth_bits) - 1) / theta), f"threshold: vth <= {(1 << prof.vth_bits) - 1}"))
+            # v saturates at -(2^23 - 1) where a float neuron without leak keeps falling; keep
+            # room for `v_range` thresholds below zero (this bounds vth at 2^23 / 64 / v_range).
+            limits.append((prof.state_bits - 1 - math.log2(self.v_range * theta) - act,
+                           f"v range: {self.v_range:g} thresholds below zero"))
+        b_max = float(np.abs(bias).max(initial=0.0))
+        if b_max > 0:
+            mant_max = (1 << (prof.bias_mant_bits - 1)) - 1
+            lim = mant_max * 2.0 ** self.hw.neuron.bias_exp_max.value
+            limits.append((math.log2(lim / b_max) - act, f"bias: bias_mant << bias_exp <= {int(lim)}"))
+        for inc in self.inc:
+            limits.append((inc.level_limit(), f"weight range of {inc.name!r}"))
+        gain = self.prof.decay_unity / (self.du + prof.current_decay_offset)
+        peak = float(self._float_input_peak()) * gain
+        if peak > 0:
+            limits.append((max(math.log2(limit_u / peak) - act, self._headroom_floor(theta)), _HEADROOM))
+        level, why = min(limits, key=lambda t: t[0])
+        return level, why
+
+    def _headroom_floor(self, theta: float) -> float:
+        """The level below which headroom alone does not push the scale: vth = VTH_FLOOR."""
+        return math.log2(VTH_FLOOR / theta) if theta > 0 else -math.inf
+
+    def _float_input_peak(self) -> float:
+        pos = np.zeros(self.pop.size)
+        neg = np.zeros(self.pop.size)
+        for inc in self.inc:
+            p, n = _per_neuron_sums(inc, inc.w)
+            if inc.payload > 1:  # graded payloads may take either sign
+                p = n = (p + n) * inc.payload
+            pos += p
+            neg += n
+        return float(np.maximum(pos, neg).max(initial=0.0))
+
+    def _best_level(self, level_max: float, level_min: float) -> float:
+        """L in (level_max - 1, level_max], not below level_min, with the least squared weight
+        error (sampled). Candidates: level_max, every level at which one projection exactly fills
+        its range, and an even grid; ties go to the larger L (finer bias and decay arithmetic)."""
+        if not self.inc:
+            return level_max
+        offsets = {0.0, *(i / _GRID for i in range(1, _GRID))}
+        for inc in self.inc:
+            finite = inc.l_row[np.isfinite(inc.l_row)]
+            if finite.size:
+                offsets.add(float((level_max - finite.min()) % 1.0))
+        samples = [inc.sample() for inc in self.inc]
+        best = (math.inf, 0.0)
+        for off in sorted(offsets):
+            level = level_max - off
+            if off > 0 and level < level_min:
+                continue
+            sse = 0.0
+            for inc, (w, row) in zip(self.inc, samples):
+                m, c, _, _, _ = _quantize(inc, level, w, row)
+                err = m / c - w
+                sse += float(err @ err) * (inc.w.size / max(w.size, 1))
+            if sse < best[0] * (1 - 1e-12):
+                best = (sse, off)
+        return level_max - best[1]
+
+    def _exact_threshold(self, level: float, theta: float) -> tuple[float, int]:
+        """(S, vth): vth = floor(2^L theta), then S = 64 vth / theta so the threshold is exact."""
+        act = 1 << self.prof.activation_shift
+        if theta <= 0:
+            return act * 2.0 ** level, 0
+        vth = int(math.floor(2.0 ** level * theta * (1 + _TOL)))
+        if vth < 1:
+            self.warnings.append(f"population {self.name!r}: the scale is too small for the threshold; vth rounded up to 1")
+            return act * 2.0 ** level, 1
+        return act * vth / theta, vth
+
+    def _u_worst_case(self, quantized: list) -> int:
+        """Largest |u| any input can produce, in fixed units: 64 * max_i |a_i| / (1 - decay)."""
+        pos = np.zeros(self.pop.size)
+        neg = np.zeros(self.pop.size)
+        for inc, (m, _, e_row, _, _) in zip(self.inc, quantized):
+            contrib = m * np.exp2(inc.expand(e_row).astype(np.float64))
+            p, n = _per_neuron_sums(inc, contrib)
+            if inc.payload > 1:
+                p = n = (p + n) * inc.payload
+            # A negative exponent floors the shifted sum: at most one unit beyond the exact value.
+            floor_slack = float(np.any(e_row - inc.k_row < 0))
+            pos += p + floor_slack
+            neg += n + floor_slack
+        a_peak = float(np.maximum(pos, neg).max(initial=0.0))
+        gain = self.prof.decay_unity / (self.du + self.prof.current_decay_offset)
+        return math.ceil(a_peak * (1 << self.prof.activation_shift) * gain)
+
+    def _bias(self, bias: np.ndarray, scale: float, vth: int) -> tuple[Any, Any, float, int]:
+        neuron = self.hw.neuron
+        mant, exp, clipped = formats.bias_registers(bias * scale, neuron.bias_exp_min.value, neuron.bias_exp_max.value, self.prof)
+        err = np.abs(np.left_shift(mant, exp) - bias * scale)
+        thr = max(vth << self.prof.vth_shift, 1)
+        rel = float(err.max(initial=0.0)) / thr
+        if self.pop.bias.ndim == 0 and np.all(mant == mant[0]) and np.all(exp == exp[0]):
+            return int(mant[0]), int(exp[0]), rel, int(clipped.sum())
+        exp_out = int(exp[0]) if np.all(exp == exp[0]) else exp.reshape(self.pop.shape)
+        return mant.reshape(self.pop.shape), exp_out, rel, int(clipped.sum())
+
+    # -- projections
+
+    def _emit(self, inc: _Incoming, q, scale: float) -> tuple[list[tuple[str, Projection]], dict[str, Any]]:
+        m, c, e_row, clipped, err_steps = q
+        e_reg = e_row - inc.k_row  # weight_exp per scale row
+        v = m << inc.expand(inc.k_row)  # Lava's 8-bit weight: the mantissa at its bit position
+        # Rows without a nonzero weight take any exponent; they join the largest group rather
+        # than forming one of their own.
+        live = np.isfinite(inc.l_row)
+        key_row = inc.sign_row * 1024 - e_reg  # sorts by sign mode, then larger exponent first
+        keys, counts = np.unique(key_row[live], return_counts=True)
+        if keys.size == 0:
+            keys, counts = key_row[:1], np.ones(1, dtype=np.int64)
+        key_row = np.where(live, key_row, keys[int(np.argmax(counts))])
+        parts: list[tuple[str, Projection]] = []
+        part_reports = []
+        for j, key in enumerate(keys.tolist()):
+            sel = np.flatnonzero(key_row == key)
+            code = int(round(key / 1024))  # |weight_exp| < 512, so the key decodes uniquely
+            sign, exp = SIGN_MODES[code], code * 1024 - int(key)
+            part_name = inc.name if len(keys) == 1 else f"{inc.name}.g{j}"
+            node, mant = _build(inc, v, m, sel, sign, exp, len(keys) == 1, self.bits)
+            weight_scale = scale / (1 << self.prof.activation_shift) / 2.0 ** exp
+            part_reports.append({
+                "name": part_name, "type": type(node).__name__, "sign_mode": sign, "weight_exp": exp,
+                "num_weight_bits": self.bits, "bits_used": formats.bits_used(mant, sign),
+                "scale": weight_scale, "lsb": float(1 << weight_lsb_shift(self.bits, sign)) / weight_scale,
+                "rows": int(sel.size) if inc.per_row else self.pop.size,
+            })
+            parts.append((part_name, node))
+        w_orig = inc.w * inc.unfold
+        err_orig = (err_steps / c) * inc.unfold
+        norm = float(np.sqrt(np.sum(w_orig * w_orig)))
+        report = {
+            "src": inc.proj.src, "dst": inc.proj.dst, "type": type(inc.proj).__name__,
+            "granularity": "per-channel" if inc.per_row else "per-layer",
+            "parts": part_reports,
+            "clipped_fraction": float(clipped.mean()) if clipped.size else 0.0,
+            "rel_error": float(np.sqrt(np.sum(err_orig * err_orig))) / norm if norm > 0 else 0.0,
+            "max_error_lsb": float(np.abs(err_steps[~clipped]).max(initial=0.0)),
+            "n_weights": int(inc.w.size),
+        }
+        if report["clipped_fraction"] > 0 and self.clip_percentile >= 100.0:
+            if self.bits == 1 and np.any(inc.sign_row == _SIGN_CODE["mixed"]):
+                why = "1-bit mixed-sign weights hold only -1 and 0 (Lava clears 8 of 9 bits), so positive weights become 0"
+            else:
+                why = f"the scale of {self.name!r} is limited by {self.report_limit}"
+            self.warnings.append(f"projection {inc.name!r}: {report['clipped_fraction']:.2%} of weights clipped ({why})")
+        return parts, report
+
+
+def _per_neuron_sums(inc: _Incoming, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of positive, sum of |negative|) values per destination neuron (flat)."""
+    pos, neg = np.maximum(values, 0), np.maximum(-values, 0)
+    if inc.kind == "dense":
+        return pos.sum(axis=1), neg.sum(axis=1)
+    if inc.kind == "sparse":
+        return (np.bincount(inc.rows, weights=pos, minlength=inc.n_dst),
+                np.bincount(inc.rows, weights=neg, minlength=inc.n_dst))
+    # Convolution: a bound per output channel (every tap inside the image), repeated over positions.
+    per = inc.n_dst // values.shape[0]
+    return (np.repeat(pos.reshape(len(pos), -1).sum(axis=1), per),
+            np.repeat(neg.reshape(len(neg), -1).sum(axis=1), per))
+
+
+def _build(inc: _Incoming, v: np.ndarray, m: np.ndarray, sel: np.ndarray, sign: str, exp: int,
+           whole: bool, bits: int) -> tuple[Projection, np.ndarray]:
+    """The fixed-point node for scale rows `sel` (all of them when `whole`), and its mantissas."""
+    proj = inc.proj
+    if inc.kind == "conv":
+        conv: Conv2d = proj  # type: ignore[assignment]
+        return QConv2d(proj.src, proj.dst, weight=v, stride=conv.stride, padding=conv.padding,
+                       dilation=conv.dilation, groups=conv.groups), m
+    fmt = dict(weight_exp=exp, num_weight_bits=bits, sign_mode=sign)
+    if inc.kind == "dense":
+        dense: Dense = proj  # type: ignore[assignment]
+        if whole:
+            return QDense(proj.src, proj.dst, weight=v, delay=dense.delay, **fmt), m
+        n_src = v.shape[1]
+        delay = dense.delay[sel].reshape(-1) if dense.delay.ndim else dense.delay
+        return QSparse(proj.src, proj.dst, rows=np.repeat(sel, n_src), cols=np.tile(np.arange(n_src), sel.size),
+                       values=v[sel].reshape(-1), delay=delay, **fmt), m[sel]
+    sparse: Sparse = proj  # type: ignore[assignment]
+    if whole:
+        return QSparse(proj.src, proj.dst, rows=sparse.rows, cols=sparse.cols, values=v, delay=sparse.delay, **fmt), m
+    keep = np.isin(sparse.rows, sel)
+    delay = sparse.delay[keep] if sparse.delay.ndim else sparse.delay
+    return QSparse(proj.src, proj.dst, rows=sparse.rows[keep], cols=sparse.cols[keep], values=v[keep],
+                   delay=delay, **fmt), m[keep]

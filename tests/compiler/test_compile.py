@@ -1,0 +1,125 @@
+"""compile_model (the pipeline), calibration statistics, the printed report, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backends import get_backend
+from backends.base import Probe
+from compiler.build import read_build, write_build
+from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
+from compiler.quantization.calibrate import ActivityStats, compare
+from compiler.quantization.report import format_quantization
+from ir import QLIF, Graph, Input, QDense, load_hw
+from tests.tiny_models import digits_mlp
+from trainers.encoders import encode
+
+HW = load_hw("loihi2")
+
+
+def simulate(graph, inputs, variables):
+    probes = [Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)]
+    if graph.domain == "float":
+        return get_backend("float")(graph, inputs, probes=probes).data
+    return get_backend("cpu")(graph, inputs, probes=probes, hw=HW).data
+
+
+def _calibration(model: Graph, n: int = 24, steps: int = 16) -> Calibration:
+    from trainers.datasets import load_dataset
+
+    x = load_dataset("digits").x_val[:n]
+    spikes = encode(model.metadata["encoding"], x, steps, 0)
+    desc = {"dataset": "digits", "split": "val", "samples": n, "steps": steps, "seed": 0}
+    return Calibration(inputs=spikes, simulate=simulate, description=desc, batch_size=10)
+
+
+def test_pipeline_lists_quantize_first():
+    assert [p.name for p in compile_passes(CompileOptions())][0] == "quantize"
+
+
+def test_compile_model_program_metadata_and_report():
+    model = digits_mlp()
+    program, report = compile_model(model, HW, CompileOptions(granularity="per-channel", seed=3))
+    assert program.domain == "fixed"
+    meta = dict(program.metadata)
+    assert meta["encoding"] == model.metadata["encoding"] and meta["readout"] == model.metadata["readout"]
+    assert meta["compile"] == {"target": "loihi2", "seed": 3, "options": CompileOptions(granularity="per-channel", seed=3).to_json()}
+    assert report["target"] == "loihi2" and report["format_version"] == 1
+    q = report["quantization"]
+    assert set(q["populations"]) == {"h", "out"} and set(q["projections"]) == {"fc1", "fc2"}
+    json.dumps(report, allow_nan=False)
+
+
+def test_calibration_compares_float_and_fixed_rates():
+    model = digits_mlp()
+    program, report = compile_model(model, HW, calibration=_calibration(model))
+    cal = report["quantization"]["calibration"]
+    assert cal["dataset"] == "digits" and cal["samples"] == 24
+    for name in ("h", "out"):
+        p = cal["populations"][name]
+        assert p["status"] == "ok" and p["rate_float"] > 0
+        assert p["rate_abs_diff"] <= 0.02 and 0 <= p["u_peak_fraction"] < 1
+    assert program.metadata["compile"]["calibration"]["split"] == "val"
+    assert "calibration: digits val, 24 samples" in format_quantization(report["quantization"])
+
+
+def test_one_bit_weights_silence_a_population_loudly():
+    """1-bit mixed-sign weights hold only -1 and 0 (Lava clears 8 of the 9 bits): the positive
+    drive disappears and the network goes quiet; calibration must say so."""
+    model = digits_mlp()
+    _, report = compile_model(model, HW, CompileOptions(weight_bits=1), calibration=_calibration(model))
+    q = report["quantization"]
+    pops = q["calibration"]["populations"]
+    assert pops["h"]["status"] == "silent" and 0 < pops["h"]["rate_fixed"] < 0.05 * pops["h"]["rate_float"]
+    assert pops["out"]["status"] == "silent" and pops["out"]["rate_fixed"] == 0
+    assert any("'h' is SILENT after quantization" in w and "in fixed point at rate" in w for w in q["warnings"])
+    assert any("'out' is SILENT after quantization" in w and "in fixed point never" in w for w in q["warnings"])
+    assert any("'fc1'" in w and "1-bit mixed-sign weights hold only -1 and 0" in w for w in q["warnings"])
+    assert "SILENT" in format_quantization(q)
+
+
+def test_compare_flags_silent_and_saturated():
+    def stats(domain, counts, u=1.0, floor=0, ceil=0):
+        s = ActivityStats(domain=domain, samples=2, steps=10)
+        for name, c in counts.items():
+            s.spike_counts[name] = np.array(c)
+            s.u_abs_max[name], s.v_floor_hits[name], s.v_ceiling_hits[name] = u, floor, ceil
+        return s
+
+    f = stats("float", {"a": [4, 0], "b": [2, 2], "c": [5, 5], "d": [1, 1]}, u=2.0)
+    q = stats("fixed", {"a": [0, 0], "b": [19, 20], "c": [5, 6], "d": [1, 1]}, u=3.0)
+    report, warnings = compare(f, q, {"a": 1.0, "b": 1.0, "c": 1.0, "d": 2**23})
+    assert report["a"]["status"] == "silent" and report["b"]["status"] == "saturated"
+    assert report["c"]["status"] == "ok" and report["c"]["rate_rel_diff"] == pytest.approx(0.1)
+    assert report["d"]["status"] == "saturated" and report["d"]["u_float_peak_fraction"] > 1
+    assert len(warnings) == 3 and "SILENT" in warnings[0] and "fires at rate 0.975" in warnings[1]
+    assert "wrap" in warnings[2]
+
+
+def test_print_ir_after_quantize(capsys):
+    compile_model(digits_mlp(), HW, print_after=("quantize",))
+    err = capsys.readouterr().err
+    assert err.startswith("// IR after quantize\ngraph domain=fixed")
+
+
+def test_already_fixed_model_is_not_requantized():
+    g = Graph(populations={"in": Input((2,)), "h": QLIF((1,), vth=5)},
+              projections={"p": QDense("in", "h", weight=[[2, 4]])})
+    program, report = compile_model(g, HW)
+    assert program.projections["p"] is g.projections["p"]
+    assert "skipped" in report["quantization"] and "quantization: skipped" in format_quantization(report["quantization"])
+
+
+def test_compiling_twice_gives_the_same_bytes(tmp_path):
+    model = digits_mlp()
+    outs = []
+    for i in range(2):
+        program, report = compile_model(model, HW, CompileOptions(granularity="per-channel"), calibration=_calibration(model, n=8))
+        write_build(tmp_path / f"b{i}", program, HW, report)
+        outs.append({f.name: f.read_bytes() for f in sorted((tmp_path / f"b{i}").iterdir())})
+    assert outs[0] == outs[1] and set(outs[0]) == {"program.snnc", "hw.yaml", "report.json"}
+    build = read_build(tmp_path / "b0")
+    assert build.report["quantization"]["options"]["granularity"] == "per-channel"
