@@ -24,6 +24,7 @@ VERBS: dict[str, str] = {
     "inspect": "compiler.commands.inspect",
     "compile": "compiler.commands.compile",
     "eval": "compiler.commands.eval",
+    "hil": "compiler.commands.hil",
 }
 
 
