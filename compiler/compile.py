@@ -1,7 +1,7 @@
 """The compile pipeline: a model (float, or already fixed-point) + a hardware target -> the
 compiled program and its report.
 
-    verify -> quantize -> partition -> place
+    verify -> [split-signs] -> quantize -> partition -> place
 
 `compile_passes` is the one place that lists the passes. Each pass leaves its report in
 `ctx.reports[pass.name]`: the quantize report goes to `report["quantization"]`; any other pass's
@@ -29,6 +29,7 @@ from ir.verify import verify
 
 from compiler.passes.base import Pass, PassContext
 from compiler.passes.quantize import QuantizePass
+from compiler.passes.split_signs import SplitSignsPass
 from compiler.pipeline import run_pipeline
 from compiler.quantization import calibrate
 
@@ -45,6 +46,8 @@ class CompileOptions:
     granularity: str = "per-layer"
     clip_percentile: float = 100.0
     v_range: float = 64.0
+    split_signs: bool = False
+    """Split mixed-sign projections into excitatory + inhibitory parts first (one more bit each)."""
     seed: int = 0
     """Seed for every randomized choice a pass makes (recorded; quantization itself is not random)."""
 
@@ -64,10 +67,10 @@ class Calibration:
 
 def compile_passes(options: CompileOptions) -> list[Pass]:
     """The passes `snnc compile` runs, in order (run_pipeline verifies before and after each)."""
-    return [
-        QuantizePass(weight_bits=options.weight_bits, granularity=options.granularity,
-                     clip_percentile=options.clip_percentile, v_range=options.v_range),
-    ]
+    passes: list[Pass] = [SplitSignsPass()] if options.split_signs else []
+    passes.append(QuantizePass(weight_bits=options.weight_bits, granularity=options.granularity,
+                               clip_percentile=options.clip_percentile, v_range=options.v_range))
+    return passes
 
 
 def compile_model(

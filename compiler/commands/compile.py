@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="one weight exponent per projection, or per destination neuron (default per-layer)")
     q.add_argument("--clip-percentile", type=float, default=100.0,
                    help="allow clipping weights above this percentile of |w| where that lowers the error (default 100: no clipping)")
+    q.add_argument("--split-signs", action="store_true",
+                   help="split mixed-sign projections into excitatory + inhibitory parts (one more bit of precision each)")
     q.add_argument("--v-range", type=float, default=64.0,
                    help="room for v below zero, in thresholds, before Lava's 24-bit v saturates (default 64)")
     c = p.add_argument_group("calibration (float vs fixed-point activity)")
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.output, is_build)
     graph = load_model(args.model, dt=args.dt)
     options = CompileOptions(weight_bits=args.weight_bits, granularity=args.granularity,
-                             clip_percentile=args.clip_percentile, v_range=args.v_range, seed=args.seed)
+                             clip_percentile=args.clip_percentile, v_range=args.v_range,
+                             split_signs=args.split_signs, seed=args.seed)
     known = [p.name for p in compile_passes(options)]
     for name in args.print_ir_after:
         if name != "all" and name not in known:

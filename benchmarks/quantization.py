@@ -1,0 +1,192 @@
+"""Quantization: deployed (bit-accurate) vs float SNN accuracy of converted networks.
+
+For each network the float SNN (float backend) and the compiled program (snnc's compile
+pipeline, cpu backend: Lava fixed_pt semantics) classify the whole test split from the *same*
+input spikes: same T, same input seeds (sample i of the split is always encoded with
+`encode(spec, x_i, T, seed, first_index=i)`). The difference is what quantization costs.
+
+Networks: bias-free ReLU MLPs trained here with PyTorch and converted by a plain per-layer
+conversion (integrate-and-fire, reset to 0, current cleared every step, thresholds 1 with the
+weights normalised by the 99.9th percentile of each layer's training activations, rate-coded
+inputs at max rate 1, spike-count readout with ties broken by the summed output potential).
+
+    python benchmarks/quantization.py            # full test splits, 3 input seeds
+    python benchmarks/quantization.py --quick    # 1000 test samples, 1 seed (a smoke run)
+
+Trained weights are cached in benchmarks/.cache (training is deterministic; delete to retrain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._results import machine_line, update_section  # noqa: E402
+from compiler.commands.eval import evaluate  # noqa: E402
+from compiler.compile import CompileOptions, compile_model  # noqa: E402
+from ir import LIF, Dense, Graph, Input, load_hw  # noqa: E402
+
+SECTION = "quantization"
+NETWORKS = {
+    # name: (dataset, hidden sizes, epochs, T)
+    "digits MLP 64-256-10": ("digits", (256,), 60, 64),
+    "Fashion-MNIST MLP 784-512-256-10": ("fashion-mnist", (512, 256), 10, 128),
+}
+SEEDS = (0, 1, 2)
+PERCENTILE = 99.9
+
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+VARIANTS = {
+    "per-layer": CompileOptions(),
+    "per-channel": CompileOptions(granularity="per-channel"),
+    "per-layer, split signs": CompileOptions(split_signs=True),
+}
+
+
+def trained_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0) -> tuple[list[np.ndarray], float]:
+    """train_mlp, cached in benchmarks/.cache (training is deterministic, so the cache only saves time)."""
+    path = CACHE / f"mlp-{dataset}-{'-'.join(map(str, hidden))}-e{epochs}-s{seed}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return [z[f"w{i}"] for i in range(len(hidden) + 1)], float(z["ann"])
+    weights, ann = train_mlp(dataset, hidden, epochs, seed)
+    CACHE.mkdir(exist_ok=True)
+    np.savez(path, ann=ann, **{f"w{i}": w for i, w in enumerate(weights)})
+    return weights, ann
+
+
+def train_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0) -> tuple[list[np.ndarray], float]:
+    """A bias-free ReLU MLP (PyTorch, CPU, deterministic); returns the weight matrices (out, in)
+    and the ANN's test accuracy."""
+    import torch
+
+    from trainers.datasets import load_dataset
+
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(2)
+    data = load_dataset(dataset)
+    x = torch.tensor(data.x_train.reshape(len(data.x_train), -1))
+    y = torch.tensor(data.y_train)
+    sizes = [x.shape[1], *hidden, data.n_classes]
+    layers: list[torch.nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b, bias=False))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(128):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+            opt.step()
+    weights = [m.weight.detach().numpy().astype(np.float64) for m in net if isinstance(m, torch.nn.Linear)]
+    x_test = data.x_test.reshape(len(data.x_test), -1)
+    with torch.no_grad():
+        acc = float((net(torch.tensor(x_test)).argmax(1).numpy() == data.y_test).mean())
+    return weights, acc
+
+
+def convert(weights: list[np.ndarray], dataset: str, steps: int, hidden: tuple[int, ...]) -> Graph:
+    """Per-layer data-based normalisation (Diehl et al. 2015, Rueckauer et al. 2017): with
+    lambda_l the 99.9th percentile of layer l's ReLU activations on training data,
+    W_l' = W_l lambda_{l-1} / lambda_l and every threshold 1."""
+    from trainers.datasets import load_dataset
+
+    data = load_dataset(dataset)
+    a = data.x_train.reshape(len(data.x_train), -1)[:10000].astype(np.float64)
+    lam_prev = 1.0
+    pops: dict = {"in": Input((a.shape[1],))}
+    projs: dict = {}
+    prev = "in"
+    for i, w in enumerate(weights):
+        a = np.maximum(a @ w.T, 0.0)
+        lam = float(np.percentile(a, PERCENTILE))
+        name = "out" if i == len(weights) - 1 else f"h{i + 1}"
+        pops[name] = LIF((w.shape[0],), tau_syn=0.0, tau_mem=math.inf, v_th=1.0)
+        projs[f"fc{i + 1}"] = Dense(prev, name, weight=w * lam_prev / lam)
+        prev, lam_prev = name, lam
+    meta = {
+        "task": {"kind": "classification", "dataset": dataset, "n_classes": 10},
+        "encoding": {"kind": "rate", "max_rate": 1.0, "steps": steps, "seed": 0},
+        "readout": {"kind": "spike_count", "population": "out", "tie_break": "v_sum"},
+        "trainer": {"name": "benchmarks/quantization.py plain conversion", "hidden": list(hidden),
+                    "percentile": PERCENTILE, "seed": 0},
+    }
+    return Graph(populations=pops, projections=projs, dt=1e-3, metadata=meta)
+
+
+def accuracy(graph: Graph, hw, backend: str, dataset: str, samples: int | None, steps: int, seed: int) -> float:
+    from trainers.datasets import load_dataset
+
+    x, y = load_dataset(dataset).split("test")
+    if samples is not None:
+        x, y = x[:samples], y[:samples]
+    result = evaluate(graph, hw, backend, x, y, graph.metadata["encoding"], graph.metadata["readout"], steps, seed,
+                      batch_size=250)
+    return result["accuracy"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1000 test samples, one input seed")
+    args = parser.parse_args()
+    samples, seeds = (1000, SEEDS[:1]) if args.quick else (None, SEEDS)
+    hw = load_hw("loihi2")
+    rows = []
+    details = []
+    for label, (dataset, hidden, epochs, steps) in NETWORKS.items():
+        t0 = time.perf_counter()
+        weights, ann = trained_mlp(dataset, hidden, epochs)
+        model = convert(weights, dataset, steps, hidden)
+        programs = {k: compile_model(model, hw, opts) for k, opts in VARIANTS.items()}
+        acc = {"float": [accuracy(model, None, "float", dataset, samples, steps, s) for s in seeds]}
+        for k, (program, _) in programs.items():
+            acc[k] = [accuracy(program, hw, "cpu", dataset, samples, steps, s) for s in seeds]
+        f = np.array(acc["float"])
+        cells = [label, f"{ann:.2%}", str(steps), f"{f.mean():.2%} ± {f.std():.2%}"]
+        for k in VARIANTS:
+            d = np.array(acc[k])
+            cells += [f"{d.mean():.2%} ± {d.std():.2%}", f"{100 * (d - f).mean():+.2f} pp (max |{100 * np.abs(d - f).max():.2f}|)"]
+        rows.append(cells)
+        for k, (_, report) in programs.items():
+            q = report["quantization"]
+            errs = ", ".join(f"{n} {p['rel_error']:.2%} (exp {'/'.join(str(x['weight_exp']) for x in p['parts'])})"
+                             for n, p in q["projections"].items())
+            vths = ", ".join(f"{n} {p['vth']}" for n, p in q["populations"].items())
+            details.append(f"- {label}, {k}: relative weight error {errs}; vth {vths}")
+        per_seed = "; ".join(f"seed {s}: " + ", ".join(f"{k} {v[i]:.2%}" for k, v in acc.items())
+                             for i, s in enumerate(seeds))
+        details.append(f"- {label} per seed: {per_seed} ({time.perf_counter() - t0:.0f} s)")
+        print(" | ".join(rows[-1]), flush=True)
+    n_text = "the whole test split" if samples is None else f"the first {samples} test samples"
+    body = "\n".join([
+        machine_line(),
+        "",
+        f"Accuracy on {n_text} (mean ± std over input seeds {', '.join(map(str, seeds))}); float SNN on the "
+        "float backend, deployed = compiled for loihi2 (8-bit weights) and run bit-accurately on the cpu "
+        "backend, from the same input spikes. Networks: plain conversion in benchmarks/quantization.py "
+        "(the conversion trainer's models are measured by benchmarks/conversion.py).",
+        "",
+        "| network | ANN | T | float SNN | " + " | ".join(f"deployed {k} | deployed - float" for k in VARIANTS) + " |",
+        "|---|---|---|---|" + "---|---|" * len(VARIANTS),
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+        *details,
+    ])
+    update_section(SECTION, "Quantization: deployed vs float SNN accuracy", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
