@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--granularity", choices=GRANULARITIES, default="per-layer",
                    help="one weight exponent per projection, or per destination neuron (default per-layer)")
     q.add_argument("--clip-percentile", type=float, default=100.0,
-                   help="allow clipping weights above this percentile of |w| where that lowers the error (default 100: no clipping)")
+                   help="size the weight range by this percentile of |w| instead of the maximum; larger weights clip (default 100)")
     q.add_argument("--split-signs", action="store_true",
                    help="split mixed-sign projections into excitatory + inhibitory parts (one more bit of precision each)")
     q.add_argument("--v-range", type=float, default=64.0,

@@ -10,16 +10,17 @@ the same u. With S fixed, float and fixed dynamics line up term by term:
 
 Per-neuron thresholds are folded into each neuron's incoming weights and bias (dividing row i
 by v_th_i leaves the float dynamics' spikes unchanged: they are linear in u, v and reset to 0),
-so every population ends with one threshold. S is chosen as large as the hard limits allow
-(vth mantissa, bias range, weight exponent range, and a worst-case bound that keeps u from
-wrapping), then, within a factor of two, where the weights lose least to rounding, and finally
-nudged down so that vth is exact. README "Quantization" writes out every formula.
+so every population ends with one threshold. S is chosen as large as the limits allow (vth
+mantissa, room for v below zero, bias range, weight exponent range, and a worst-case bound that
+keeps u from wrapping), then, within a factor of two, where the weights lose least to rounding,
+and finally nudged down so that vth is exact. README "How snnc quantizes, formula by formula"
+writes out every formula.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -86,9 +87,9 @@ class QuantizePass:
     """per-layer: one weight_exp per projection. per-channel: each destination neuron gets its own
     best exponent and sign mode; rows sharing one become one projection (`NAME.gK`)."""
     clip_percentile: float = 100.0
-    """Allow scales up to the one at which this percentile of |w| (per projection, or per row when
-    per-channel) fills the weight range, so larger weights may clip; the scale with the least
-    squared error is taken. 100 clips nothing."""
+    """Size the weight range by this percentile of |w| (per projection, or per row when
+    per-channel) instead of the largest |w|, so larger weights clip; 100 clips nothing. Per layer,
+    the octave search may still take a smaller scale where that lowers the squared error."""
     v_range: float = 64.0
     """Room kept for v below zero, in thresholds: Lava saturates v at -(2^23 - 1), a float
     integrate-and-fire neuron does not. Larger values give coarser threshold arithmetic."""
@@ -147,23 +148,45 @@ class _Incoming:
 
     Scales are chosen per "scale row": one for the whole projection (per-layer, and always for
     convolutions), or one per destination neuron (per-channel). Arrays named *_row have one
-    entry per scale row."""
+    entry per scale row; they are derived from the weights and the target in __post_init__."""
 
     name: str
     proj: Projection
     kind: str  # "dense", "sparse", "conv"
     w: np.ndarray  # folded float weights: (n_dst, n_src), (nnz,) or (C_out, C_in/g, kH, kW)
-    unfold: np.ndarray  # per-weight factor back to the model's units (broadcastable to w)
+    unfold_row: np.ndarray  # per destination neuron (per output channel for conv): back to model units
     payload: float  # largest |spike payload| of the source (1 for binary spikes)
     n_dst: int
     per_row: bool
-    sign_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # SIGN_MODES index
-    lo_row: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    hi_row: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    k_row: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    e_lo: int = 0
-    e_hi: int = 0
-    l_row: np.ndarray = field(default_factory=lambda: np.zeros(0))  # log2 of the no-clip factor
+    hw: InitVar[HardwareSpec]
+    bits: InitVar[int]
+    clip_percentile: InitVar[float]
+    sign_row: np.ndarray = field(init=False)  # index into SIGN_MODES
+    lo_row: np.ndarray = field(init=False)  # mantissa range
+    hi_row: np.ndarray = field(init=False)
+    k_row: np.ndarray = field(init=False)  # lsb_shift
+    l_row: np.ndarray = field(init=False)  # log2 of the largest factor at which nothing clips
+    e_lo: int = field(init=False)  # weight_exp range
+    e_hi: int = field(init=False)
+
+    def __post_init__(self, hw: HardwareSpec, bits: int, clip_percentile: float) -> None:
+        pos, neg = _row_extremes(self)
+        # Lava's determine_sign_mode per scale row: all >= 0 excitatory, all <= 0 inhibitory, else mixed.
+        self.sign_row = np.where(neg <= 0, _SIGN_CODE["excitatory"],
+                                 np.where(pos <= 0, _SIGN_CODE["inhibitory"], _SIGN_CODE["mixed"]))
+        table = [formats.WeightFormat(sign, bits, 0, 0) for sign in SIGN_MODES]
+        self.lo_row = np.array([f.mant_min for f in table], dtype=np.int64)[self.sign_row]
+        self.hi_row = np.array([f.mant_max for f in table], dtype=np.int64)[self.sign_row]
+        self.k_row = np.array([f.lsb_shift for f in table], dtype=np.int64)[self.sign_row]
+        if self.kind == "conv":
+            self.e_lo = self.e_hi = 0  # Lava's PyConvModelFixed applies no weight exponent
+        else:
+            self.e_lo, self.e_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
+        if clip_percentile < 100.0:
+            cap = _row_percentile(self, np.abs(self.w), clip_percentile)
+            pos, neg = np.minimum(pos, cap), np.minimum(neg, cap)
+        with np.errstate(divide="ignore"):
+            self.l_row = np.log2(formats.full_scale(pos, neg, self.hi_row, self.lo_row))
 
     @property
     def rows(self) -> np.ndarray:
@@ -171,11 +194,30 @@ class _Incoming:
 
     def expand(self, per_row: np.ndarray) -> np.ndarray:
         """A per-scale-row array broadcast to the weights' shape."""
-        if not self.per_row:
-            return per_row[0]
+        return self.by_row(per_row) if self.per_row else per_row[0]
+
+    def by_row(self, x: np.ndarray) -> np.ndarray:
+        """A per-row array (destination neuron; output channel for conv) broadcast to the weights."""
         if self.kind == "dense":
-            return per_row[:, None]
-        return per_row[self.rows]
+            return x[:, None]
+        if self.kind == "sparse":
+            return x[self.rows]
+        return x[:, None, None, None]
+
+    def row_sums(self, x: np.ndarray) -> np.ndarray:
+        """Sums of `x` (weights' shape) per row (destination neuron; output channel for conv)."""
+        if self.kind == "dense":
+            return x.sum(axis=1)
+        if self.kind == "sparse":
+            return np.bincount(self.rows, weights=x, minlength=self.n_dst)
+        return x.reshape(len(x), -1).sum(axis=1)
+
+    def row_sq_sums(self, x: np.ndarray) -> np.ndarray:
+        """Sums of x**2 per row, without a temporary of the weights' size where possible."""
+        if self.kind == "sparse":
+            return np.bincount(self.rows, weights=x * x, minlength=self.n_dst)
+        flat = x.reshape(len(x), -1)
+        return np.einsum("ij,ij->i", flat, flat)
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights, their scale-row index): every weight, or an evenly strided subset."""
@@ -207,35 +249,38 @@ def _incoming(graph: Graph, name: str, proj: Projection, fold: np.ndarray, hw: H
               opts: QuantizePass) -> _Incoming:
     src = graph.populations[proj.src]
     payload = float(1 << (src.message_bits - 1)) if isinstance(src, Input) and src.message_bits else 1.0
+    per_channel = opts.granularity == "per-channel"
+    n_dst = graph.populations[proj.dst].size
+    target = (hw, bits, float(opts.clip_percentile))
+    folded = bool(np.any(fold != 1.0))
     if isinstance(proj, Dense):
-        inc = _Incoming(name, proj, "dense", proj.weight * fold[:, None], (1.0 / fold)[:, None], payload,
-                        proj.weight.shape[0], opts.granularity == "per-channel")
-    elif isinstance(proj, Sparse):
-        inc = _Incoming(name, proj, "sparse", proj.values * fold[proj.rows], 1.0 / fold[proj.rows], payload,
-                        graph.populations[proj.dst].size, opts.granularity == "per-channel")
-    elif isinstance(proj, Conv2d):
+        w = proj.weight * fold[:, None] if folded else proj.weight
+        return _Incoming(name, proj, "dense", w, 1.0 / fold, payload, n_dst, per_channel, *target)
+    if isinstance(proj, Sparse):
+        w = proj.values * fold[proj.rows] if folded else proj.values
+        return _Incoming(name, proj, "sparse", w, 1.0 / fold, payload, n_dst, per_channel, *target)
+    if isinstance(proj, Conv2d):
         # Folding into a shared kernel needs one threshold per output channel (checked by the caller).
-        c_out = proj.weight.shape[0]
-        chan = fold.reshape(c_out, -1)[:, 0]
-        inc = _Incoming(name, proj, "conv", proj.weight * chan[:, None, None, None],
-                        (1.0 / chan)[:, None, None, None], payload, graph.populations[proj.dst].size, False)
-    else:
-        raise QuantizationError(f"projection {name!r}: cannot quantize a {type(proj).__name__}")
-    _set_formats(inc, hw, bits, opts.clip_percentile)
-    return inc
+        chan = fold.reshape(proj.weight.shape[0], -1)[:, 0]
+        w = proj.weight * chan[:, None, None, None] if folded else proj.weight
+        return _Incoming(name, proj, "conv", w, 1.0 / chan, payload, n_dst, False, *target)
+    raise QuantizationError(f"projection {name!r}: cannot quantize a {type(proj).__name__}")
 
 
-def _row_extremes(inc: _Incoming, values: np.ndarray) -> np.ndarray:
-    """Per-scale-row maximum of `values` (>= 0, same shape as the weights); 0 for empty rows."""
+def _row_extremes(inc: _Incoming) -> tuple[np.ndarray, np.ndarray]:
+    """Per scale row: (largest positive weight, largest |negative weight|), 0 where none."""
+    w = inc.w
     if not inc.per_row:
-        return np.array([values.max(initial=0.0)])
+        return np.array([max(float(w.max(initial=0.0)), 0.0)]), np.array([max(-float(w.min(initial=0.0)), 0.0)])
     if inc.kind == "dense":
-        return values.max(axis=1, initial=0.0)
-    out = np.zeros(inc.n_dst)
-    if values.size:
+        return w.max(axis=1, initial=0.0), -w.min(axis=1, initial=0.0)
+    pos, neg = np.zeros(inc.n_dst), np.zeros(inc.n_dst)
+    if w.size:
         starts = np.flatnonzero(np.r_[True, np.diff(inc.rows) != 0])
-        out[inc.rows[starts]] = np.maximum.reduceat(values, starts)
-    return out
+        rows = inc.rows[starts]
+        pos[rows] = np.maximum(np.maximum.reduceat(w, starts), 0.0)
+        neg[rows] = np.maximum(-np.minimum.reduceat(w, starts), 0.0)
+    return pos, neg
 
 
 def _row_percentile(inc: _Incoming, magnitude: np.ndarray, q: float) -> np.ndarray:
@@ -258,29 +303,9 @@ def _row_percentile(inc: _Incoming, magnitude: np.ndarray, q: float) -> np.ndarr
     return out
 
 
-def _set_formats(inc: _Incoming, hw: HardwareSpec, bits: int, clip_percentile: float) -> None:
-    pos = _row_extremes(inc, np.maximum(inc.w, 0.0))
-    neg = _row_extremes(inc, np.maximum(-inc.w, 0.0))
-    # Lava's determine_sign_mode per scale row: all >= 0 excitatory, all <= 0 inhibitory, else mixed.
-    inc.sign_row = np.where(neg <= 0, _SIGN_CODE["excitatory"],
-                            np.where(pos <= 0, _SIGN_CODE["inhibitory"], _SIGN_CODE["mixed"]))
-    table = [formats.WeightFormat(sign, bits, 0, 0) for sign in SIGN_MODES]
-    inc.lo_row = np.array([f.mant_min for f in table], dtype=np.int64)[inc.sign_row]
-    inc.hi_row = np.array([f.mant_max for f in table], dtype=np.int64)[inc.sign_row]
-    inc.k_row = np.array([f.lsb_shift for f in table], dtype=np.int64)[inc.sign_row]
-    if inc.kind == "conv":
-        inc.e_lo = inc.e_hi = 0  # Lava's PyConvModelFixed applies no weight exponent
-    else:
-        inc.e_lo, inc.e_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
-    if clip_percentile < 100.0:
-        cap = _row_percentile(inc, np.abs(inc.w), clip_percentile)
-        pos, neg = np.minimum(pos, cap), np.minimum(neg, cap)
-    with np.errstate(divide="ignore"):
-        inc.l_row = np.log2(formats.full_scale(pos, neg, inc.hi_row, inc.lo_row))
-
-
 def _quantize(inc: _Incoming, level: float, w: np.ndarray | None = None, row: np.ndarray | None = None):
-    """Mantissas at population level L: (M, c, E per row, clipped mask, error in mantissa steps).
+    """Mantissas at population level L: (M, c, E per row, clipped mask, error in mantissa steps),
+    M as float64 holding integers.
 
     With `w`/`row` given, quantizes that sample instead of the whole projection."""
     e_row = inc.exponents(level)
@@ -290,9 +315,11 @@ def _quantize(inc: _Incoming, level: float, w: np.ndarray | None = None, row: np
     else:
         c, lo, hi = c_row[row], inc.lo_row[row], inc.hi_row[row]
     ideal = w * c
-    m = np.clip(np.rint(ideal), lo, hi)
+    m = np.rint(ideal)
+    np.clip(m, lo, hi, out=m)
     clipped = (ideal < lo - 0.5) | (ideal > hi + 0.5)
-    return m.astype(np.int64), c, e_row, clipped, m - ideal
+    err = np.subtract(m, ideal, out=ideal)  # in mantissa steps
+    return m, c, e_row, clipped, err  # m holds integers as float64 until the nodes are built
 
 
 # --------------------------------------------------------------------------- one population
@@ -314,23 +341,7 @@ class _PopulationPlan:
         bias = pop.per_neuron("bias") * fold
         self.inc = [_incoming(graph, pname, proj, fold, hw, bits, opts) for pname, proj in incoming]
         limit_u = (1 << (self.prof.state_bits - 1)) - 1
-        level, limited_by = self._level_limit(theta, bias, limit_u)
-        floor = self._headroom_floor(theta)
-        for _ in range(8):
-            level = self._best_level(level, floor)
-            scale, vth = self._exact_threshold(level, theta)
-            level = math.log2(scale / (1 << self.prof.activation_shift))
-            quantized = [_quantize(inc, level) for inc in self.inc]
-            u_peak = self._u_worst_case(quantized)
-            if u_peak <= limit_u or level <= floor + _TOL:
-                break
-            level = max(level - math.log2(u_peak / limit_u) - _TOL, floor)
-            limited_by = _HEADROOM
-        if u_peak > limit_u:
-            self.warnings.append(
-                f"population {name!r}: the worst-case input drives u to {u_peak}, beyond the {self.prof.state_bits}-bit "
-                f"state; the scale stops at vth = {vth} to keep threshold resolution, so u wraps if inputs come that close "
-                "to the worst case")
+        scale, vth, quantized, u_peak, limited_by = self._choose_scale(theta, bias, limit_u)
         self.report_limit = limited_by
         self.parts: dict[str, list[tuple[str, Projection]]] = {}
         self.projection_reports: dict[str, Any] = {}
@@ -351,6 +362,29 @@ class _PopulationPlan:
         }
         if n_clipped:
             self.warnings.append(f"population {name!r}: {n_clipped} biases exceed bias_mant << bias_exp and were clipped")
+
+    def _choose_scale(self, theta: float, bias: np.ndarray, limit_u: int) -> tuple[float, int, list, int, str]:
+        """(S, vth, quantized projections, worst-case |u|, the limit that set S): the largest
+        level the limits allow, the best level within its octave, vth made exact, then lowered
+        while the integers' worst case could wrap u (never below the headroom floor)."""
+        level, limited_by = self._level_limit(theta, bias, limit_u)
+        floor = self._headroom_floor(theta)
+        for _ in range(8):
+            level = self._best_level(level, floor)
+            scale, vth = self._exact_threshold(level, theta)
+            level = math.log2(scale / (1 << self.prof.activation_shift))
+            quantized = [_quantize(inc, level) for inc in self.inc]
+            u_peak = self._u_worst_case(quantized)
+            if u_peak <= limit_u or level <= floor + _TOL:
+                break
+            level = max(level - math.log2(u_peak / limit_u) - _TOL, floor)
+            limited_by = _HEADROOM
+        if u_peak > limit_u:
+            self.warnings.append(
+                f"population {self.name!r}: the worst-case input drives u to {u_peak}, beyond the "
+                f"{self.prof.state_bits}-bit state; the scale stops at vth = {vth} to keep threshold resolution, "
+                "so u wraps if inputs come that close to the worst case")
+        return scale, vth, quantized, u_peak, limited_by
 
     # -- per-population registers
 
@@ -431,7 +465,7 @@ class _PopulationPlan:
         pos = np.zeros(self.pop.size)
         neg = np.zeros(self.pop.size)
         for inc in self.inc:
-            p, n = _per_neuron_sums(inc, inc.w)
+            p, n = _per_neuron_sums(inc, inc.w, 1.0)
             if inc.payload > 1:  # graded payloads may take either sign
                 p = n = (p + n) * inc.payload
             pos += p
@@ -480,8 +514,8 @@ class _PopulationPlan:
         pos = np.zeros(self.pop.size)
         neg = np.zeros(self.pop.size)
         for inc, (m, _, e_row, _, _) in zip(self.inc, quantized):
-            contrib = m * np.exp2(inc.expand(e_row).astype(np.float64))
-            p, n = _per_neuron_sums(inc, contrib)
+            # E is constant along a row, so 2^E factors out of each row's sums.
+            p, n = _per_neuron_sums(inc, m, np.exp2(e_row.astype(np.float64)) if inc.per_row else 2.0 ** int(e_row[0]))
             if inc.payload > 1:
                 p = n = (p + n) * inc.payload
             # A negative exponent floors the shifted sum: at most one unit beyond the exact value.
@@ -508,7 +542,8 @@ class _PopulationPlan:
     def _emit(self, inc: _Incoming, q, scale: float) -> tuple[list[tuple[str, Projection]], dict[str, Any]]:
         m, c, e_row, clipped, err_steps = q
         e_reg = e_row - inc.k_row  # weight_exp per scale row
-        v = m << inc.expand(inc.k_row)  # Lava's 8-bit weight: the mantissa at its bit position
+        # Lava's 8-bit weight: the mantissa at its bit position (exact: |M << k| < 2^9)
+        v = (m * inc.expand(np.exp2(inc.k_row))).astype(np.int64)
         # Rows without a nonzero weight take any exponent; they join the largest group rather
         # than forming one of their own.
         live = np.isfinite(inc.l_row)
@@ -533,16 +568,18 @@ class _PopulationPlan:
                 "rows": int(sel.size) if inc.per_row else self.pop.size,
             })
             parts.append((part_name, node))
-        w_orig = inc.w * inc.unfold
-        err_orig = (err_steps / c) * inc.unfold
-        norm = float(np.sqrt(np.sum(w_orig * w_orig)))
+        # Errors in the model's units: w = w_folded * unfold_row, error = err_steps / c * unfold_row,
+        # with c and unfold constant along a row.
+        c_row = c if np.ndim(c) == 0 else np.exp2(math.log2(scale / (1 << self.prof.activation_shift)) - e_row)
+        err_sq = float(np.sum(inc.row_sq_sums(err_steps) * (inc.unfold_row / c_row) ** 2))
+        norm_sq = float(np.sum(inc.row_sq_sums(inc.w) * inc.unfold_row ** 2))
         report = {
             "src": inc.proj.src, "dst": inc.proj.dst, "type": type(inc.proj).__name__,
             "granularity": "per-channel" if inc.per_row else "per-layer",
             "parts": part_reports,
             "clipped_fraction": float(clipped.mean()) if clipped.size else 0.0,
-            "rel_error": float(np.sqrt(np.sum(err_orig * err_orig))) / norm if norm > 0 else 0.0,
-            "max_error_lsb": float(np.abs(err_steps[~clipped]).max(initial=0.0)),
+            "rel_error": math.sqrt(err_sq / norm_sq) if norm_sq > 0 else 0.0,
+            "max_error_lsb": float(np.max(np.abs(err_steps), where=~clipped, initial=0.0)),
             "n_weights": int(inc.w.size),
         }
         if report["clipped_fraction"] > 0 and self.clip_percentile >= 100.0:
@@ -554,18 +591,17 @@ class _PopulationPlan:
         return parts, report
 
 
-def _per_neuron_sums(inc: _Incoming, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of positive, sum of |negative|) values per destination neuron (flat)."""
-    pos, neg = np.maximum(values, 0), np.maximum(-values, 0)
-    if inc.kind == "dense":
-        return pos.sum(axis=1), neg.sum(axis=1)
-    if inc.kind == "sparse":
-        return (np.bincount(inc.rows, weights=pos, minlength=inc.n_dst),
-                np.bincount(inc.rows, weights=neg, minlength=inc.n_dst))
-    # Convolution: a bound per output channel (every tap inside the image), repeated over positions.
-    per = inc.n_dst // values.shape[0]
-    return (np.repeat(pos.reshape(len(pos), -1).sum(axis=1), per),
-            np.repeat(neg.reshape(len(neg), -1).sum(axis=1), per))
+def _per_neuron_sums(inc: _Incoming, values: np.ndarray, row_factor) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of positive values, sum of |negative values|) per destination neuron (flat), each row's
+    sums multiplied by `row_factor` (scalar, or per destination neuron). A convolution's are a
+    bound per output channel (every tap inside the image), repeated over its positions."""
+    total = inc.row_sums(values)
+    pos = inc.row_sums(np.maximum(values, 0))
+    neg = pos - total
+    if inc.kind == "conv":
+        per = inc.n_dst // len(pos)
+        pos, neg = np.repeat(pos, per), np.repeat(neg, per)
+    return pos * row_factor, neg * row_factor
 
 
 def _build(inc: _Incoming, v: np.ndarray, m: np.ndarray, sel: np.ndarray, sign: str, exp: int,

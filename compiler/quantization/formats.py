@@ -89,12 +89,12 @@ def bits_used(mantissas: np.ndarray, sign_mode: str) -> int:
     plus a sign bit for mixed sign (which Lava stores as two's complement)."""
     if mantissas.size == 0:
         return 0
-    m = np.asarray(mantissas, dtype=np.int64)
+    lo, hi = int(mantissas.min()), int(mantissas.max())
     if sign_mode == "mixed":
         # Two's complement: -2^(b-1) needs b bits, +2^(b-1) needs b+1.
-        need = max(int(m.max()).bit_length(), int(-m.min() - 1).bit_length() if m.min() < 0 else 0)
+        need = max(hi.bit_length(), (-lo - 1).bit_length() if lo < 0 else 0)
         return need + 1
-    return int(np.abs(m).max()).bit_length()
+    return max(abs(lo), abs(hi)).bit_length()
 
 
 def du_from_alpha(alpha: float, prof: Profile = LAVA_FIXED_PT) -> int:

@@ -11,10 +11,9 @@ from ir.fixed import effective_weights, weight_lsb_shift
 
 
 def parts_of(program: Graph, name: str) -> list[str]:
-    """Names the quantizer gave projection `name` (itself, or NAME.g0, NAME.g1, ...)."""
-    if name in program.projections:
-        return [name]
-    return sorted((n for n in program.projections if n.startswith(name + ".g")), key=lambda n: int(n.rsplit("g", 1)[1]))
+    """Names the compiler gave projection `name`: itself, or its parts (NAME.g0, NAME.g1, ... per
+    channel group; NAME.pos, NAME.neg from split-signs, and their groups), in program order."""
+    return [n for n in program.projections if n == name or n.startswith(name + ".")]
 
 
 def unfold_factors(model: Graph, dst: str, report: dict) -> np.ndarray:
@@ -49,8 +48,7 @@ def dense_effective(model: Graph, program: Graph, report: dict, name: str) -> tu
         else:
             assert isinstance(q, QSparse)
             w_hat[q.rows, q.cols] += effective_weights(q.values, q.num_weight_bits, q.sign_mode) * factor
-            rows = np.unique(q.rows)
-            lsb[rows] = step
+            lsb[q.rows, q.cols] = step
     return w, w_hat * unfold, lsb * unfold
 
 

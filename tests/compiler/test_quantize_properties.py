@@ -15,6 +15,7 @@ from backends import get_backend
 from backends.base import Probe
 from compiler.passes.base import PassContext
 from compiler.passes.quantize import VTH_FLOOR, QuantizePass
+from compiler.passes.split_signs import SplitSignsPass
 from ir import LIF, QLIF, Conv2d, Graph, Input, QConv2d, QDense, QSparse, load_hw, verify
 from ir.fixed import effective_weights, weight_lsb_shift
 from tests.compiler import qhelpers
@@ -45,11 +46,14 @@ options = st.fixed_dictionaries({
     # any scale, so the error bound starts at 2 bits (1 bit is tested on its own).
     "weight_bits": st.integers(2, 8),
     "granularity": st.sampled_from(["per-layer", "per-channel"]),
+    "split_signs": st.booleans(),
 })
 
 
-def _quantize(graph: Graph, **opts) -> tuple[Graph, dict]:
+def _quantize(graph: Graph, split_signs: bool = False, **opts) -> tuple[Graph, dict]:
     ctx = PassContext(hw=HW)
+    if split_signs:
+        graph = SplitSignsPass().run(graph, ctx)
     program = QuantizePass(**opts).run(graph, ctx)
     verify(program, HW)
     return program, ctx.reports["quantize"]
@@ -100,8 +104,9 @@ def test_weight_error_within_half_an_lsb(graph, opts):
     graph = _deployable(graph)
     program, report = _quantize(graph, **opts)
     for name, proj in graph.projections.items():
-        assert report["projections"][name]["clipped_fraction"] == 0.0
-        assert report["projections"][name]["max_error_lsb"] <= 0.5 + 1e-9
+        for part in [n for n in report["projections"] if n == name or n.startswith(name + ".")]:
+            assert report["projections"][part]["clipped_fraction"] == 0.0
+            assert report["projections"][part]["max_error_lsb"] <= 0.5 + 1e-9
         if isinstance(proj, Conv2d):
             w, w_hat = qhelpers.conv_effective(graph, program, report, name)
             sign = "mixed" if (w < 0).any() and (w > 0).any() else ("inhibitory" if (w < 0).any() else "excitatory")
