@@ -51,6 +51,21 @@ def test_compile_writes_build_and_prints_report(model_file, tmp_path, capsys):
     assert {f.name for f in out.iterdir()} == {"program.snnc", "hw.yaml", "report.json"}
 
 
+def test_compile_options_reach_the_program(model_file, tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["compile", str(model_file), "--target", "loihi2", "-o", str(out), "--split-signs",
+                 "--granularity", "per-channel", "--weight-bits", "6", "--v-range", "32", "--seed", "5"]) == 0
+    text = capsys.readouterr().out
+    assert "fc1.pos.g0" in text and "fc1.neg" in text and "per-channel, 6-bit weights" in text
+    from compiler.build import read_build
+
+    build = read_build(out)
+    options = build.program.metadata["compile"]["options"]
+    assert options["split_signs"] and options["weight_bits"] == 6 and options["v_range"] == 32.0
+    assert build.program.metadata["compile"]["seed"] == 5
+    assert all(p.num_weight_bits == 6 for p in build.program.projections.values())
+
+
 def test_compile_is_deterministic(model_file, tmp_path, capsys):
     for name in ("a", "b"):
         assert main(["compile", str(model_file), "--hw", "hw_configs/loihi2.yaml", "--granularity", "per-channel",
