@@ -76,7 +76,7 @@ def check_inputs(graph: Graph, inputs: np.ndarray, steps: int | None, label: str
 def _check_probes(graph: Graph, probes: Sequence[Probe] | None) -> tuple[Probe, ...]:
     chosen = tuple(probes) if probes else default_probes(graph)
     for p in chosen:
-        if p.population not in graph.populations or graph.populations[p.population] is None:
+        if p.population not in graph.populations:
             raise InputError(f"probe: {p.population!r} is not a population of the model")
         if p.population in graph.inputs:
             raise InputError(f"probe: {p.population!r} is an input population; probe neuron populations")
