@@ -107,8 +107,13 @@ class _Trains:
         used = min(t_in, steps)
         for name, (lo, hi) in net.inputs.items():
             graded = net.input_bits[name] > 0
-            arr = np.zeros((batch, steps, hi - lo), dtype=np.int64 if graded else np.uint8)
-            arr[:, :used] = inputs[:, :used, lo:hi]
+            dtype = np.int64 if graded else np.uint8
+            view = inputs[:, :, lo:hi]
+            if t_in == steps and view.dtype == dtype and view.flags.c_contiguous:
+                self.data[name] = view  # the caller's array, read only
+                continue
+            arr = np.zeros((batch, steps, hi - lo), dtype=dtype)
+            arr[:, :used] = view[:, :used]
             self.data[name] = arr
 
 
@@ -131,8 +136,9 @@ def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> No
             continue
         if not syn.graded:
             if syn.kind == "dense":
-                compact, max_abs, scale = _compact_weights(w)
-                _jit.dense_binary(src, compact, max_abs, scale, lag, left, right, out)
+                weight_t, weight, max_abs, scale = _compact_weights(w)
+                _jit.dense_binary(src, weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, lag,
+                                  left, right, out)
             else:
                 csc = w.tocsc()
                 _jit.sparse_binary(src, csc.indptr.astype(np.int64), csc.indices.astype(np.int64),
@@ -147,9 +153,9 @@ def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> No
         out[:, lag:] += kernels.shift64(acc, syn.weight_exp).reshape(out.shape[0], steps - lag, syn.n_dst).astype(np.int32)
 
 
-def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """(W >> z).T in the smallest of int8/int16, max |W >> z| and z, where z is the number of
-    trailing zero bits all weights share (Lava's truncation clears at least
+def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(W >> z).T and W >> z in the smallest of int8/int16, max |W >> z| and z, where z is the
+    number of trailing zero bits all weights share (Lava's truncation clears at least
     8 - num_weight_bits + is_mixed of them), so that (W >> z) << z == W exactly."""
     nonzero = w[w != 0]
     scale = 0
@@ -160,7 +166,17 @@ def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, int, int]:
     max_abs = int(np.abs(reduced).max(initial=0))
     fits_int8 = reduced.size == 0 or (int(reduced.min()) >= -128 and int(reduced.max()) <= 127)
     dtype = np.int8 if fits_int8 else np.int16
-    return np.ascontiguousarray(reduced.T, dtype=dtype), max_abs, scale
+    return (np.ascontiguousarray(reduced.T, dtype=dtype), np.ascontiguousarray(reduced, dtype=dtype),
+            max_abs, scale)
+
+
+def _use_dot(src: np.ndarray, n_dst: int) -> bool:
+    """Dot products beat event lists when few destinations share each scan of the sources:
+    per step, events cost ~n_src + density * n_src * n_dst / 16 vector lanes, dots
+    n_src * n_dst / 16."""
+    sample = src[:, ::max(1, src.shape[1] // 16)]
+    density = float(np.count_nonzero(sample)) / max(sample.size, 1)
+    return n_dst * (1.0 - density) < 16
 
 
 def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> None:
@@ -249,6 +265,33 @@ def _run_layer(net: Net, name: str, a_in: np.ndarray, rec: dict | None) -> np.nd
     return spikes
 
 
+def _fusable(net: Net, incoming: list[Synapses]) -> bool:
+    """One binary Dense projection without delay, within the int32 bound: fused kernel."""
+    if not net.fixed or len(incoming) != 1:
+        return False
+    syn = incoming[0]
+    return (syn.kind == "dense" and not syn.graded and len(syn.groups) == 1 and syn.groups[0][0] == 0
+            and _out_bound(syn) <= _INT32_LIMIT)
+
+
+def _run_dense_layer(net: Net, name: str, syn: Synapses, src: np.ndarray, rec: dict | None) -> np.ndarray:
+    from backends.cpu import _jit
+
+    pop = net.neurons[name]
+    batch, steps, _ = src.shape
+    spikes = np.zeros((batch, steps, pop.size), dtype=np.uint8)
+    empty = np.zeros((0, 0, 0), dtype=np.int64)
+    u_rec = rec["u"] if rec is not None and "u" in rec else empty
+    v_rec = rec["v"] if rec is not None and "v" in rec else empty
+    weight_t, weight, max_abs, scale = _compact_weights(syn.groups[0][1])
+    left, right = _shift_parts(syn.weight_exp)
+    _jit.dense_lif(src, weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right,
+                   pop.du, pop.dv, pop.vth, pop.bias, pop.reset_interval, pop.reset_offset, spikes, u_rec, v_rec)
+    if rec is not None and "spikes" in rec:
+        rec["spikes"][...] = spikes
+    return spikes
+
+
 def _run_cycle(net: Net, comp: list[str], external: dict[str, np.ndarray], trains: _Trains,
                recs: dict[str, dict[str, np.ndarray]]) -> None:
     """A component with cycles: step by step, reference arithmetic for its internal projections."""
@@ -314,15 +357,20 @@ def _simulate_chunk(net: Net, inputs: np.ndarray, steps: int, comps: list[list[s
     trains = _Trains(net, inputs, steps)
     for comp in comps:
         members = set(comp)
-        external = {
-            n: _input_current(net, [s for s in net.incoming(n) if s.src not in members], trains, batch,
-                              steps, net.sizes[n])
-            for n in comp
-        }
         cyclic = len(comp) > 1 or any(s.src == comp[0] for s in net.incoming(comp[0]))
         if cyclic:
+            external = {
+                n: _input_current(net, [s for s in net.incoming(n) if s.src not in members], trains, batch,
+                                  steps, net.sizes[n])
+                for n in comp
+            }
             _run_cycle(net, comp, external, trains, recs)
             continue
         n = comp[0]
-        # Record views of one batch chunk are C-contiguous, so the kernel writes them in place.
-        trains.data[n] = _run_layer(net, n, external[n], recs.get(n))
+        # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
+        incoming = net.incoming(n)
+        if _fusable(net, incoming):
+            trains.data[n] = _run_dense_layer(net, n, incoming[0], trains.data[incoming[0].src], recs.get(n))
+            continue
+        external = _input_current(net, incoming, trains, batch, steps, net.sizes[n])
+        trains.data[n] = _run_layer(net, n, external, recs.get(n))

@@ -1,7 +1,7 @@
 """The cpu backend: run a graph on integer input spikes (batch, T, n_inputs), batched.
 
-    run(graph, inputs, steps=None, probes=None, hw=None, *, engine="fast", blocks=False)
-    run_float(graph, inputs, steps=None, probes=None, hw=None, *, engine="fast")
+    run(graph, inputs, steps=None, probes=None, hw=None, *, engine="auto", blocks=False)
+    run_float(graph, inputs, steps=None, probes=None, hw=None, *, engine="auto")
 
 `run` executes a fixed-point program bit-exactly (Lava 0.10 `fixed_pt` semantics; see
 `kernels` and the README "Reference semantics"); `run_float` executes a float-domain graph
@@ -9,7 +9,9 @@ with the same structure and timing. Two engines compute the same thing:
 
 - "reference": step by step, every projection every step (`reference.py`): the oracle;
 - "fast": layer at a time where the graph is feed-forward, numba kernels, exact integer
-  tricks (`fast.py`); tested equal to the reference on random graphs.
+  tricks (`fast.py`); tested equal to the reference on random graphs;
+- "auto" (the default): "fast", except for runs so small that the reference engine finishes
+  before numba's kernels would load (about a second, once per process).
 
 `blocks=True` runs a placed program block by block (each block its own state, each
 projection per block pair), the decomposition the Lava backend builds (`backends.blocks`).
@@ -19,6 +21,7 @@ Without it a placed program runs as if unplaced, which is what it should compute
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,7 +39,12 @@ from backends.cpu.network import Net, prepare
 
 __all__ = ["ENGINES", "check_inputs", "run", "run_float"]
 
-ENGINES = ("fast", "reference")
+ENGINES = ("auto", "fast", "reference")
+# "auto" estimate of the reference engine's cost: per step and projection (Python overhead),
+# and per synapse-step (int64 matrix products); measured on the 2-core development machine.
+_REFERENCE_STEP_S = 3e-4
+_REFERENCE_SYNAPSE_STEP_S = 2e-9
+_AUTO_LIMIT_S = 0.3
 
 
 def check_inputs(graph: Graph, inputs: np.ndarray, steps: int | None, label: str = "input") -> tuple[np.ndarray, int]:
@@ -59,7 +67,8 @@ def check_inputs(graph: Graph, inputs: np.ndarray, steps: int | None, label: str
         start += pop.size
         if not cols.size:
             continue
-        lo, hi = int(cols.min()), int(cols.max())
+        hi = int(cols.max())
+        lo = int(cols.min()) if cols.dtype.kind == "i" else 0
         bits = pop.message_bits  # type: ignore[attr-defined]
         if bits == 0 and (lo < 0 or hi > 1):
             raise InputError(f"{label}: input {name!r} takes binary spikes (0 or 1), found values in "
@@ -83,6 +92,20 @@ def _check_probes(graph: Graph, probes: Sequence[Probe] | None) -> tuple[Probe, 
     return chosen
 
 
+def _auto_engine(net: Net, batch: int, steps: int) -> str:
+    if "backends.cpu._jit" in sys.modules:
+        return "fast"  # already loaded in this process: always the faster one
+    synapses = 0
+    for syn in net.synapses:
+        if syn.kind == "conv":
+            synapses += syn.n_dst * int(np.prod(syn.conv.weight.shape[1:]))
+        else:
+            synapses += sum(int(np.count_nonzero(w)) if syn.kind == "dense" else int(w.nnz) for _, w in syn.groups)
+    estimate = steps * max(len(net.synapses), 1) * _REFERENCE_STEP_S
+    estimate += batch * steps * (synapses + sum(net.sizes.values())) * _REFERENCE_SYNAPSE_STEP_S
+    return "reference" if estimate < _AUTO_LIMIT_S else "fast"
+
+
 def _engine(name: str):
     if name == "reference":
         return reference.simulate
@@ -96,13 +119,15 @@ def _engine(name: str):
 def _execute(graph: Graph, inputs: np.ndarray, steps: int, probes: tuple[Probe, ...], fixed: bool,
              backend: str, engine: str) -> Trace:
     net: Net = prepare(graph, fixed, backend)
+    if engine == "auto":
+        engine = _auto_engine(net, int(inputs.shape[0]), steps)
     records = _engine(engine)(net, inputs, steps, probes)
     return Trace(backend=backend, steps=steps, batch=int(inputs.shape[0]), data=records,
                  info={"engine": engine})
 
 
 def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-        hw: HardwareSpec | None = None, *, engine: str = "fast", blocks: bool = False) -> Trace:
+        hw: HardwareSpec | None = None, *, engine: str = "auto", blocks: bool = False) -> Trace:
     """Run a fixed-point program bit-exactly (Lava fixed_pt semantics)."""
     verify(graph, hw)
     if graph.domain == "float" and graph.projections:
@@ -122,7 +147,7 @@ def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequ
 
 
 def run_float(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-              hw: HardwareSpec | None = None, *, engine: str = "fast") -> Trace:
+              hw: HardwareSpec | None = None, *, engine: str = "auto") -> Trace:
     """Run a float-domain graph with the fixed-point programs' structure and timing."""
     verify(graph)
     if graph.domain == "fixed":

@@ -16,12 +16,16 @@ the padding steps get no input and are not recorded). Between samples the run pa
 state of every process is set to zero (LIF u and v, every connection's buffer), so each sample
 starts exactly like a fresh run. Lava's processes are stopped in every case, also when the run
 fails or is interrupted.
+
+`Trace.info` reports the Lava process count and timings: `startup_s` (compile and start),
+`sample_s` (the run of each sample) and `reset_s` (all resets between samples).
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -126,16 +130,25 @@ def _zero_state(prog: LavaProgram) -> None:
 
 
 def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, stride: int,
-             device: str, folder: Path) -> list[np.ndarray]:
+             device: str, folder: Path, timing: dict[str, Any]) -> list[np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
 
     recorder, model = build_recorder(spec, batch * stride, folder)
     cfg = _run_config(device, {recorder: model, type(recorder): model})
     try:
+        start = time.perf_counter()
+        recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
+        timing["startup_s"] = time.perf_counter() - start
+        timing["sample_s"] = []
+        timing["reset_s"] = 0.0
         for b in range(batch):
             if b:
+                start = time.perf_counter()
                 _zero_state(prog)
-            recorder.run(condition=RunSteps(num_steps=stride), run_cfg=cfg)
+                timing["reset_s"] += time.perf_counter() - start
+            start = time.perf_counter()
+            recorder.run(condition=RunSteps(num_steps=stride))
+            timing["sample_s"].append(time.perf_counter() - start)
     finally:
         recorder.stop()
     return read_recordings(folder, len(spec.targets))
@@ -173,13 +186,15 @@ def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequ
         for var in p.variables:
             target = proc.s_out if var == "spikes" else getattr(proc, var)
             slots.append((p.population, var, spec.add("port" if var == "spikes" else "var", target)))
+    timing: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
-        recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp))
+        recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing)
     data: dict[str, dict[str, np.ndarray]] = {}
     for pop, var, idx in slots:
         rec = recordings[idx].reshape(batch, stride, -1)[:, :t]
         data.setdefault(pop, {})[var] = rec.astype(np.uint8) if var == "spikes" else rec
     trace = Trace(backend="lava", steps=t, batch=batch, data=data,
-                  info={"device": device, "processes": len(prog.neurons) + len(prog.sources) + len(prog.connections)})
+                  info={"device": device, "processes": len(prog.neurons) + len(prog.sources) + len(prog.connections),
+                        **timing})
     gathered = bg.gather(trace, chosen, {n: p.size for n, p in graph.populations.items()})
     return gathered

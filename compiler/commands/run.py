@@ -31,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lava backend: Lava's CPU models (default) or Loihi 2 (needs the Lava extension for Loihi)")
     p.add_argument("--blocks", action="store_true",
                    help="cpu backend: execute a placed program block by block, as the lava backend does")
-    p.add_argument("--engine", choices=("fast", "reference"), default="fast",
-                   help="cpu/float backends: the fast engine (default) or the step-by-step reference")
+    p.add_argument("--engine", choices=("auto", "fast", "reference"), default="auto",
+                   help="cpu/float backends: the fast engine, the step-by-step reference, or auto (default: "
+                   "the reference for runs too small to be worth loading the fast kernels)")
     p.add_argument("--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     p.set_defaults(func=run)

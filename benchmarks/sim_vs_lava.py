@@ -1,0 +1,148 @@
+"""snnc's cpu backend against Lava fixed_pt on the COMPASS P1 reference workload.
+
+Workload: 784 -> 256 -> 10 LIF (du = 1024, dv = 256, vth = 10000 in Lava units, i.e. an
+effective threshold of 10000 << 6), Dense projections with even integer weights (8-bit mixed
+sign, weight_exp 0), Bernoulli(0.1) input spikes, T = 100 steps. One compiled program and one
+input array are run by both backends in the same process:
+
+- snnc: `backends.cpu` (fast engine) on a batch of 256 samples, several times; the per-sample
+  time is the median wall time of a whole `run` call (validation included) divided by 256;
+- Lava: `backends.lava` (Loihi2SimCfg fixed_pt) on the first `--lava-samples` samples in one
+  long run (one compile and start, the samples played one after another); the per-sample time
+  is the median of the per-sample run times (compile/start and the state resets between
+  samples are reported separately and not counted);
+- the output spikes of every Lava sample must equal snnc's for the same sample.
+
+Run: `python benchmarks/sim_vs_lava.py` (add `--quick` for a smoke run). Writes its section of
+benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backends import get_backend  # noqa: E402
+from backends.base import Probe  # noqa: E402
+from benchmarks._results import machine_line, update_section  # noqa: E402
+from ir import QLIF, Graph, Input, QDense  # noqa: E402
+
+SEED = 20240601
+
+
+def compass_p1(seed: int = SEED) -> Graph:
+    """The 784 -> 256 -> 10 program with seeded even integer weights in [-256, 254]."""
+    rng = np.random.default_rng(seed)
+
+    def even(shape, mean, std):
+        return np.clip(2 * np.round(rng.normal(mean, std, shape) / 2), -256, 254).astype(np.int64)
+
+    lif = dict(du=1024, dv=256, vth=10000)
+    return Graph(
+        populations={"in": Input((784,)), "hidden": QLIF((256,), **lif), "out": QLIF((10,), **lif)},
+        projections={"w1": QDense("in", "hidden", weight=even((256, 784), 4, 40)),
+                     "w2": QDense("hidden", "out", weight=even((10, 256), 8, 60))},
+        metadata={"benchmark": "COMPASS P1", "seed": seed},
+    )
+
+
+def bernoulli_inputs(batch: int, steps: int, seed: int = SEED + 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((batch, steps, 784)) < 0.1).astype(np.uint8)
+
+
+def measure(batch: int, steps: int, lava_samples: int, repeats: int) -> dict:
+    program = compass_p1()
+    x = bernoulli_inputs(batch, steps)
+    cpu = get_backend("cpu")
+    probes = [Probe("out")]
+    start = time.perf_counter()
+    first = cpu(program, x[:2], probes=probes, engine="fast")  # compiles (or loads) the numba kernels
+    warmup_s = time.perf_counter() - start
+    del first
+    times = []
+    trace = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trace = cpu(program, x, probes=probes, engine="fast")
+        times.append(time.perf_counter() - start)
+    snnc_sample = statistics.median(times) / batch
+    start = time.perf_counter()
+    ref = cpu(program, x[:8], probes=probes, engine="reference")
+    reference_sample = (time.perf_counter() - start) / 8
+    assert np.array_equal(ref.get("out"), trace.get("out")[:8])
+
+    lava = get_backend("lava")(program, x[:lava_samples], probes=probes)
+    agree = bool(np.array_equal(lava.get("out"), trace.get("out")[:lava_samples]))
+    lava_sample = statistics.median(lava.info["sample_s"])
+    hidden = cpu(program, x[:32], probes=[Probe("hidden")]).get("hidden").mean()
+    return {
+        "batch": batch, "steps": steps, "repeats": repeats, "lava_samples": lava_samples,
+        "snnc_ms": snnc_sample * 1e3, "snnc_runs_s": times, "warmup_s": warmup_s,
+        "reference_ms": reference_sample * 1e3,
+        "lava_ms": lava_sample * 1e3, "lava_samples_s": lava.info["sample_s"],
+        "lava_startup_s": lava.info["startup_s"], "lava_reset_s": lava.info["reset_s"],
+        "speedup": lava_sample / snnc_sample, "agree": agree,
+        "out_spikes": int(trace.get("out").sum()), "hidden_rate": float(hidden),
+        "input_rate": float(x.mean()),
+    }
+
+
+def report(r: dict) -> str:
+    loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        machine_line() + f" Load average at the end of the run: {loadavg:.1f}.",
+        "",
+        "COMPASS P1 workload: 784 -> 256 -> 10 LIF (du=1024, dv=256, vth=10000), even 8-bit weights, "
+        f"Bernoulli({r['input_rate']:.3f}) inputs, T={r['steps']}; hidden firing rate {r['hidden_rate']:.3f} "
+        f"spikes/neuron/step, {r['out_spikes']} output spikes in the batch.",
+        "",
+        "| backend | per-sample time | how measured |",
+        "|---|---|---|",
+        f"| snnc cpu, fast engine | {r['snnc_ms']:.3f} ms | batch {r['batch']}, median of {r['repeats']} runs "
+        f"({', '.join(f'{t:.3f}' for t in r['snnc_runs_s'])} s) / {r['batch']} |",
+        f"| snnc cpu, reference engine | {r['reference_ms']:.2f} ms | batch 8, one run |",
+        f"| Lava 0.10 Loihi2SimCfg fixed_pt | {r['lava_ms']:.1f} ms | one run of {r['lava_samples']} samples, "
+        f"median per-sample run time (compile+start {r['lava_startup_s']:.1f} s and resets "
+        f"{r['lava_reset_s']:.1f} s not counted) |",
+        "",
+        f"**snnc is {r['speedup']:.0f}x faster than Lava per sample** (median over median). "
+        f"Output spikes of all {r['lava_samples']} Lava samples equal snnc's: **{r['agree']}**. "
+        f"numba kernels loaded/compiled in {r['warmup_s']:.1f} s on the first call (not counted).",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--lava-samples", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--quick", action="store_true", help="small smoke run; does not write RESULTS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.batch, args.lava_samples, args.repeats = 16, 2, 2
+    r = measure(args.batch, args.steps, args.lava_samples, args.repeats)
+    text = report(r)
+    print(text)
+    if not r["agree"]:
+        print("error: Lava and snnc output spikes differ", file=sys.stderr)
+        return 1
+    if not args.quick:
+        update_section("sim_vs_lava", "Simulator vs Lava (COMPASS P1 workload)", text)
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    if status:
+        sys.exit(status)
