@@ -23,10 +23,13 @@ fails or is interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +132,22 @@ def _zero_state(prog: LavaProgram) -> None:
         var.set(np.zeros(shape, dtype=np.int64))
 
 
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Lava's workers are forked while SIGINT is ignored, so they inherit that: a Ctrl-C (sent
+    to the whole process group) then interrupts only this process, which stops the workers in
+    order. Without it every worker dies of its own KeyboardInterrupt and `stop()` waits on
+    them forever."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, stride: int,
              device: str, folder: Path, timing: dict[str, Any]) -> list[np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
@@ -137,7 +156,8 @@ def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, 
     cfg = _run_config(device, {recorder: model, type(recorder): model})
     try:
         start = time.perf_counter()
-        recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
+        with _workers_ignore_sigint():
+            recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
         timing["startup_s"] = time.perf_counter() - start
         timing["sample_s"] = []
         timing["reset_s"] = 0.0
