@@ -5,12 +5,13 @@ effective threshold of 10000 << 6), Dense projections with even integer weights 
 sign, weight_exp 0), Bernoulli(0.1) input spikes, T = 100 steps. One compiled program and one
 input array are run by both backends in the same process:
 
-- snnc: `backends.cpu` (fast engine) on a batch of 256 samples, several times; the per-sample
-  time is the median wall time of a whole `run` call (validation included) divided by 256;
 - Lava: `backends.lava` (Loihi2SimCfg fixed_pt) on the first `--lava-samples` samples in one
   long run (one compile and start, the samples played one after another); the per-sample time
   is the median of the per-sample run times (compile/start and the state resets between
   samples are reported separately and not counted);
+- snnc: `backends.cpu` (fast engine) on the batch of 256 samples, once after each Lava sample
+  (Lava is paused then), so that the two are timed under the same machine load; the per-sample
+  time is the median wall time of a whole `run` call (validation included) divided by 256;
 - the output spikes of every Lava sample must equal snnc's for the same sample.
 
 Run: `python benchmarks/sim_vs_lava.py` (add `--quick` for a smoke run). Writes its section of
@@ -59,39 +60,44 @@ def bernoulli_inputs(batch: int, steps: int, seed: int = SEED + 1) -> np.ndarray
     return (rng.random((batch, steps, 784)) < 0.1).astype(np.uint8)
 
 
-def measure(batch: int, steps: int, lava_samples: int, repeats: int) -> dict:
+def measure(batch: int, steps: int, lava_samples: int) -> dict:
+    """Interleaved: after each Lava sample (Lava paused), one snnc run of the whole batch, so
+    that each pair of timings sees the same machine load."""
     program = compass_p1()
     x = bernoulli_inputs(batch, steps)
     cpu = get_backend("cpu")
     probes = [Probe("out")]
     start = time.perf_counter()
-    first = cpu(program, x[:2], probes=probes, engine="fast")  # compiles (or loads) the numba kernels
+    cpu(program, x[:2], probes=probes, engine="fast")  # compiles (or loads) the numba kernels
     warmup_s = time.perf_counter() - start
-    del first
-    times = []
-    trace = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        trace = cpu(program, x, probes=probes, engine="fast")
-        times.append(time.perf_counter() - start)
-    snnc_sample = statistics.median(times) / batch
+    trace = cpu(program, x, probes=probes, engine="fast")
+    snnc_runs: list[float] = []
+
+    def snnc_run(_sample: int) -> None:
+        begin = time.perf_counter()
+        again = cpu(program, x, probes=probes, engine="fast")
+        snnc_runs.append(time.perf_counter() - begin)
+        assert np.array_equal(again.get("out"), trace.get("out"))
+
+    lava = get_backend("lava")(program, x[:lava_samples], probes=probes, on_sample=snnc_run)
+    agree = bool(np.array_equal(lava.get("out"), trace.get("out")[:lava_samples]))
+    lava_runs = lava.info["sample_s"]
     start = time.perf_counter()
     ref = cpu(program, x[:8], probes=probes, engine="reference")
     reference_sample = (time.perf_counter() - start) / 8
     assert np.array_equal(ref.get("out"), trace.get("out")[:8])
-
-    lava = get_backend("lava")(program, x[:lava_samples], probes=probes)
-    agree = bool(np.array_equal(lava.get("out"), trace.get("out")[:lava_samples]))
-    lava_sample = statistics.median(lava.info["sample_s"])
-    hidden = cpu(program, x[:32], probes=[Probe("hidden")]).get("hidden").mean()
+    hidden = cpu(program, x[:32], probes=[Probe("hidden")], engine="fast").get("hidden").mean()
+    snnc_sample = statistics.median(snnc_runs) / batch
+    lava_sample = statistics.median(lava_runs)
+    ratios = [lv / (sn / batch) for lv, sn in zip(lava_runs, snnc_runs)]
     return {
-        "batch": batch, "steps": steps, "repeats": repeats, "lava_samples": lava_samples,
-        "snnc_ms": snnc_sample * 1e3, "snnc_runs_s": times, "warmup_s": warmup_s,
+        "batch": batch, "steps": steps, "lava_samples": lava_samples,
+        "snnc_ms": snnc_sample * 1e3, "snnc_runs_s": snnc_runs, "warmup_s": warmup_s,
         "reference_ms": reference_sample * 1e3,
-        "lava_ms": lava_sample * 1e3, "lava_samples_s": lava.info["sample_s"],
+        "lava_ms": lava_sample * 1e3, "lava_runs_s": lava_runs,
         "lava_startup_s": lava.info["startup_s"], "lava_reset_s": lava.info["reset_s"],
-        "speedup": lava_sample / snnc_sample, "agree": agree,
-        "out_spikes": int(trace.get("out").sum()), "hidden_rate": float(hidden),
+        "speedup": lava_sample / snnc_sample, "paired_speedup": statistics.median(ratios),
+        "agree": agree, "out_spikes": int(trace.get("out").sum()), "hidden_rate": float(hidden),
         "input_rate": float(x.mean()),
     }
 
@@ -107,16 +113,18 @@ def report(r: dict) -> str:
         "",
         "| backend | per-sample time | how measured |",
         "|---|---|---|",
-        f"| snnc cpu, fast engine | {r['snnc_ms']:.3f} ms | batch {r['batch']}, median of {r['repeats']} runs "
+        f"| snnc cpu, fast engine | {r['snnc_ms']:.3f} ms | batch {r['batch']}: median of {len(r['snnc_runs_s'])} runs "
         f"({', '.join(f'{t:.3f}' for t in r['snnc_runs_s'])} s) / {r['batch']} |",
         f"| snnc cpu, reference engine | {r['reference_ms']:.2f} ms | batch 8, one run |",
-        f"| Lava 0.10 Loihi2SimCfg fixed_pt | {r['lava_ms']:.1f} ms | one run of {r['lava_samples']} samples, "
-        f"median per-sample run time (compile+start {r['lava_startup_s']:.1f} s and resets "
-        f"{r['lava_reset_s']:.1f} s not counted) |",
+        f"| Lava 0.10 Loihi2SimCfg fixed_pt | {r['lava_ms']:.1f} ms | one run of {r['lava_samples']} samples: median "
+        f"per-sample run time ({', '.join(f'{t:.3f}' for t in r['lava_runs_s'])} s); compile+start "
+        f"{r['lava_startup_s']:.1f} s and resets {r['lava_reset_s']:.1f} s not counted |",
         "",
-        f"**snnc is {r['speedup']:.0f}x faster than Lava per sample** (median over median). "
-        f"Output spikes of all {r['lava_samples']} Lava samples equal snnc's: **{r['agree']}**. "
-        f"numba kernels loaded/compiled in {r['warmup_s']:.1f} s on the first call (not counted).",
+        f"**snnc is {r['speedup']:.0f}x faster than Lava per sample** (median over median; median of the "
+        f"{r['lava_samples']} paired ratios: {r['paired_speedup']:.0f}x). Each snnc run follows one Lava sample "
+        f"while Lava is paused, so both see the same machine load. Output spikes of all {r['lava_samples']} Lava "
+        f"samples equal snnc's: **{r['agree']}**. numba kernels loaded/compiled in {r['warmup_s']:.1f} s on the "
+        "first call (not counted).",
     ]
     return "\n".join(lines)
 
@@ -126,12 +134,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--lava-samples", type=int, default=12)
-    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="small smoke run; does not write RESULTS.md")
     args = parser.parse_args()
     if args.quick:
-        args.batch, args.lava_samples, args.repeats = 16, 2, 2
-    r = measure(args.batch, args.steps, args.lava_samples, args.repeats)
+        args.batch, args.lava_samples = 16, 2
+    r = measure(args.batch, args.steps, args.lava_samples)
     text = report(r)
     print(text)
     if not r["agree"]:

@@ -207,3 +207,32 @@ def lif_float(a_in, alpha_syn, alpha_mem, v_th, bias, interval, offset, spikes, 
                 u_rec[b, t] = u
             if v_rec.size:
                 v_rec[b, t] = v
+
+
+@njit(cache=True, inline="always")
+def _float_input(row, weight_t, active, a):
+    """a[:] = sum of the (float) weight rows of the sources with row[i] != 0."""
+    count = 0
+    for i in range(row.shape[0]):
+        active[count] = i
+        count += row[i] != 0
+    a[:] = 0.0
+    for q in range(count):
+        w = weight_t[active[q]]
+        for j in range(a.shape[0]):
+            a[j] += w[j]
+
+
+@njit(parallel=True, cache=True)
+def dense_binary_float(spikes, weight_t, lag, out):
+    """Float dense input from binary spikes, event-driven: out[b, t + lag] += W . spikes[b, t]."""
+    n_batch, n_steps, n_src = spikes.shape
+    n_dst = out.shape[2]
+    for b in prange(n_batch):
+        active = np.empty(n_src, dtype=np.int64)
+        a = np.empty(n_dst, dtype=np.float64)
+        for t in range(n_steps - lag):
+            _float_input(spikes[b, t], weight_t, active, a)
+            dst = out[b, t + lag]
+            for j in range(n_dst):
+                dst[j] += a[j]

@@ -238,6 +238,11 @@ def _input_current(net: Net, syns: list[Synapses], trains: _Trains, batch: int, 
             lag = 1 + k
             if lag >= steps:
                 continue
+            if syn.kind == "dense" and src.dtype == np.uint8 and not _use_dot(src, syn.n_dst):
+                from backends.cpu import _jit
+
+                _jit.dense_binary_float(src, np.ascontiguousarray(w.T), lag, out_f)
+                continue
             x = src[:, :steps - lag].reshape(-1, syn.n_src).astype(np.float64)
             acc = x @ w.T if syn.kind == "dense" else np.asarray((w @ x.T).T)
             out_f[:, lag:] += acc.reshape(batch, steps - lag, syn.n_dst)

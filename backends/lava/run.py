@@ -29,7 +29,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import QLIF, Input
+from ir.progress import progress
 from ir.verify import verify
 
 from backends.base import Probe, Trace, default_probes
@@ -149,7 +150,8 @@ def _workers_ignore_sigint() -> Iterator[None]:
 
 
 def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, stride: int,
-             device: str, folder: Path, timing: dict[str, Any]) -> list[np.ndarray]:
+             device: str, folder: Path, timing: dict[str, Any],
+             on_sample: Callable[[int], None] | None) -> list[np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
 
     recorder, model = build_recorder(spec, batch * stride, folder)
@@ -161,7 +163,7 @@ def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, 
         timing["startup_s"] = time.perf_counter() - start
         timing["sample_s"] = []
         timing["reset_s"] = 0.0
-        for b in range(batch):
+        for b in progress(range(batch), "lava samples", total=batch):
             if b:
                 start = time.perf_counter()
                 _zero_state(prog)
@@ -169,14 +171,19 @@ def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, 
             start = time.perf_counter()
             recorder.run(condition=RunSteps(num_steps=stride))
             timing["sample_s"].append(time.perf_counter() - start)
+            if on_sample is not None:
+                on_sample(b)
     finally:
         recorder.stop()
     return read_recordings(folder, len(spec.targets))
 
 
 def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-        hw: HardwareSpec | None = None, *, device: str = "cpu") -> Trace:
-    """Run a fixed-point program on Lava (see the module docstring)."""
+        hw: HardwareSpec | None = None, *, device: str = "cpu",
+        on_sample: Callable[[int], None] | None = None) -> Trace:
+    """Run a fixed-point program on Lava (see the module docstring).
+
+    `on_sample(b)` is called after sample b has run, while Lava is paused."""
     from backends.cpu.simulator import check_inputs
 
     if device not in DEVICES:
@@ -208,7 +215,7 @@ def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequ
             slots.append((p.population, var, spec.add("port" if var == "spikes" else "var", target)))
     timing: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
-        recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing)
+        recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing, on_sample)
     data: dict[str, dict[str, np.ndarray]] = {}
     for pop, var, idx in slots:
         rec = recordings[idx].reshape(batch, stride, -1)[:, :t]

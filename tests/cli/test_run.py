@@ -134,3 +134,37 @@ def test_usage_errors_exit_2(files):
     assert code == 2
     code, _, _ = _cli(str(d / "build"), "-o", "x.npz")
     assert code == 2
+
+
+@pytest.mark.lava
+def test_ctrl_c_on_a_lava_run_exits_130_and_leaves_no_process(files):
+    """Ctrl-C reaches the whole process group; Lava's workers must not die on it (they ignore
+    SIGINT), and snnc must stop them and exit 130."""
+    import os
+    import signal
+    import time
+
+    if not compat.lava_available():
+        pytest.skip("lava-nc 0.10.0 is not installed")
+    d, *_ = files
+    np.save(d / "long.npy", (np.random.default_rng(0).random((2, 20000, 8)) < 0.4).astype(np.uint8))
+    proc = subprocess.Popen([sys.executable, "-m", "compiler.cli", "run", str(d / "build"), "--backend", "lava",
+                             "--input", str(d / "long.npy"), "-o", str(d / "long.npz")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    group = os.getpgid(proc.pid)
+
+    def members():
+        out = subprocess.run(["ps", "-eo", "pgid=,stat="], capture_output=True, text=True).stdout.split("\n")
+        return [line for line in out if line.split() and int(line.split()[0]) == group and "Z" not in line.split()[1]]
+
+    deadline = time.monotonic() + 120
+    while len(members()) < 5 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # until Lava's workers run
+    time.sleep(1.0)
+    os.killpg(group, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "snnc: interrupted"
+    time.sleep(0.5)
+    assert members() == []
+    assert not (d / "long.npz").exists()
