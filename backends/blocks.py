@@ -77,7 +77,9 @@ class BlockGraph:
 
     def block_probes(self, probes: Sequence[Probe]) -> tuple[Probe, ...]:
         """The probes of the block graph that record `probes` of the original graph."""
-        return tuple(Probe(name, p.variables) for p in probes for name, _ in self.parts[p.population])
+        return tuple(
+            Probe(name, p.variables) for p in probes for name, _ in self.parts[p.population]
+        )
 
     def gather(self, trace: Trace, probes: Sequence[Probe], sizes: Mapping[str, int]) -> Trace:
         """Reassemble a block-graph trace into the original populations' (batch, T, n) arrays."""
@@ -87,13 +89,20 @@ class BlockGraph:
             for var in p.variables:
                 parts = [(trace.get(name, var), idx) for name, idx in self.parts[p.population]]
                 first = parts[0][0]
-                arr = np.zeros((first.shape[0], first.shape[1], sizes[p.population]), dtype=first.dtype)
+                arr = np.zeros(
+                    (first.shape[0], first.shape[1], sizes[p.population]), dtype=first.dtype
+                )
                 for block_arr, idx in parts:
                     arr[:, :, idx] = block_arr
                 out[var] = arr
             data[p.population] = out
-        return Trace(backend=trace.backend, steps=trace.steps, batch=trace.batch, data=data,
-                     info=dict(trace.info))
+        return Trace(
+            backend=trace.backend,
+            steps=trace.steps,
+            batch=trace.batch,
+            data=data,
+            info=dict(trace.info),
+        )
 
 
 def _unique_name(base: str, taken: set[str]) -> str:
@@ -117,12 +126,19 @@ def conv_synapses(proj: Conv2d | QConv2d, src_shape: tuple[int, ...], dst_shape:
     """The synapses of a convolution as COO (rows = flat dst index, cols = flat src index,
     values), in PyTorch's cross-correlation convention; zero-weight taps are dropped."""
     c_out, cg, kh, kw = proj.weight.shape
-    c_in, h, w = src_shape
+    _, h, w = src_shape
     _, oh, ow = dst_shape
     (sh, sw), (ph, pw), (dh, dw) = proj.stride, proj.padding, proj.dilation
     og = c_out // proj.groups
-    o, y, x, c, i, j = np.meshgrid(np.arange(c_out), np.arange(oh), np.arange(ow), np.arange(cg),
-                                   np.arange(kh), np.arange(kw), indexing="ij")
+    o, y, x, c, i, j = np.meshgrid(
+        np.arange(c_out),
+        np.arange(oh),
+        np.arange(ow),
+        np.arange(cg),
+        np.arange(kh),
+        np.arange(kw),
+        indexing="ij",
+    )
     ci = (o // og) * cg + c
     iy = y * sh - ph + i * dh
     ix = x * sw - pw + j * dw
@@ -141,7 +157,11 @@ def _payload_max(graph: Graph, name: str) -> int:
 
 def _pair_dense(proj: Dense | QDense, s_idx: np.ndarray, d_idx: np.ndarray, src: str, dst: str):
     weight = proj.weight[np.ix_(d_idx, s_idx)]
-    kept = effective_weights(weight, proj.num_weight_bits, proj.sign_mode) if isinstance(proj, QDense) else weight
+    kept = (
+        effective_weights(weight, proj.num_weight_bits, proj.sign_mode)
+        if isinstance(proj, QDense)
+        else weight
+    )
     if not np.any(kept):
         return None
     delay = proj.delay[np.ix_(d_idx, s_idx)] if proj.delay.ndim else proj.delay
@@ -154,12 +174,22 @@ def _pair_sparse(proj: Sparse | QSparse, s_pos: np.ndarray, d_pos: np.ndarray, s
     if not keep.any():
         return None
     values = proj.values[keep]
-    kept = effective_weights(values, proj.num_weight_bits, proj.sign_mode) if isinstance(proj, QSparse) else values
+    kept = (
+        effective_weights(values, proj.num_weight_bits, proj.sign_mode)
+        if isinstance(proj, QSparse)
+        else values
+    )
     if not np.any(kept):
         return None
     delay = proj.delay[keep] if proj.delay.ndim else proj.delay
-    return proj.replace(src=src, dst=dst, rows=d_pos[proj.rows[keep]], cols=s_pos[proj.cols[keep]],
-                        values=values, delay=delay)
+    return proj.replace(
+        src=src,
+        dst=dst,
+        rows=d_pos[proj.rows[keep]],
+        cols=s_pos[proj.cols[keep]],
+        values=values,
+        delay=delay,
+    )
 
 
 def _conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse | QSparse:
@@ -177,8 +207,16 @@ def _conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse |
             f"can reach {bound}; keep {proj.src!r} and {proj.dst!r} in one block each",
         )
     rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
-    return QSparse(proj.src, proj.dst, rows=rows, cols=cols, values=values, weight_exp=0,
-                   num_weight_bits=CONV_AS_SPARSE_BITS, sign_mode="mixed")
+    return QSparse(
+        proj.src,
+        proj.dst,
+        rows=rows,
+        cols=cols,
+        values=values,
+        weight_exp=0,
+        num_weight_bits=CONV_AS_SPARSE_BITS,
+        sign_mode="mixed",
+    )
 
 
 def expand_blocks(graph: Graph) -> BlockGraph:
@@ -209,7 +247,12 @@ def expand_blocks(graph: Graph) -> BlockGraph:
     for pname, proj in graph.projections.items():
         src_parts, dst_parts = parts_l[proj.src], parts_l[proj.dst]
         if isinstance(proj, (Conv2d, QConv2d)):
-            if len(src_parts) == 1 and len(dst_parts) == 1 and src_parts[0][0] == proj.src and dst_parts[0][0] == proj.dst:
+            if (
+                len(src_parts) == 1
+                and len(dst_parts) == 1
+                and src_parts[0][0] == proj.src
+                and dst_parts[0][0] == proj.dst
+            ):
                 projs[pname] = proj
                 continue
             proj = _conv_as_sparse(graph, pname, proj)
@@ -230,8 +273,9 @@ def expand_blocks(graph: Graph) -> BlockGraph:
                 key = pname if single else _unique_name(f"{pname}.{si}-{di}", taken)
                 projs[key] = node
     outputs = tuple(b for o in graph.output_names for b, _ in parts_l[o])
-    block_graph = Graph(populations=pops, projections=projs, dt=graph.dt, outputs=outputs,
-                        metadata=graph.metadata)
+    block_graph = Graph(
+        populations=pops, projections=projs, dt=graph.dt, outputs=outputs, metadata=graph.metadata
+    )
     parts = {n: tuple(v) for n, v in parts_l.items()}
     return BlockGraph(block_graph, parts, cores)
 
@@ -250,11 +294,18 @@ def split_hazards(graph: Graph) -> list[str]:
         raw = proj.weight if isinstance(proj, QDense) else proj.values
         w = effective_weights(raw, proj.num_weight_bits, proj.sign_mode)
         if proj.weight_exp < 0 and np.any(w % (1 << -proj.weight_exp)):
-            out.append(f"projection {name!r}: source {proj.src!r} is cut into blocks and weight_exp = "
-                       f"{proj.weight_exp} floors each block's partial sum separately")
-        bound = int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)) if isinstance(proj, QDense) else \
-            int(np.bincount(proj.rows, np.abs(w), minlength=1).max(initial=0))
+            out.append(
+                f"projection {name!r}: source {proj.src!r} is cut into blocks and weight_exp = "
+                f"{proj.weight_exp} floors each block's partial sum separately"
+            )
+        bound = (
+            int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
+            if isinstance(proj, QDense)
+            else int(np.bincount(proj.rows, np.abs(w), minlength=1).max(initial=0))
+        )
         if bound * _payload_max(graph, proj.src) >= 1 << 31:
-            out.append(f"projection {name!r}: source {proj.src!r} is cut into blocks and graded sums "
-                       f"can pass 2^31, where Lava wraps each block's partial sum")
+            out.append(
+                f"projection {name!r}: source {proj.src!r} is cut into blocks and graded sums "
+                f"can pass 2^31, where Lava wraps each block's partial sum"
+            )
     return out

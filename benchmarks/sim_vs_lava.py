@@ -31,10 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends import get_backend  # noqa: E402
-from backends.base import Probe  # noqa: E402
-from benchmarks._results import machine_line, update_section  # noqa: E402
-from ir import QLIF, Graph, Input, QDense  # noqa: E402
+from backends import get_backend
+from backends.base import Probe
+from benchmarks._results import machine_line, update_section
+from ir import QLIF, Graph, Input, QDense
 
 SEED = 20240601
 
@@ -49,8 +49,10 @@ def compass_p1(seed: int = SEED) -> Graph:
     lif = dict(du=1024, dv=256, vth=10000)
     return Graph(
         populations={"in": Input((784,)), "hidden": QLIF((256,), **lif), "out": QLIF((10,), **lif)},
-        projections={"w1": QDense("in", "hidden", weight=even((256, 784), 4, 40)),
-                     "w2": QDense("hidden", "out", weight=even((10, 256), 8, 60))},
+        projections={
+            "w1": QDense("in", "hidden", weight=even((256, 784), 4, 40)),
+            "w2": QDense("hidden", "out", weight=even((10, 256), 8, 60)),
+        },
         metadata={"benchmark": "COMPASS P1", "seed": seed},
     )
 
@@ -89,42 +91,54 @@ def measure(batch: int, steps: int, lava_samples: int) -> dict:
     hidden = cpu(program, x[:32], probes=[Probe("hidden")], engine="fast").get("hidden").mean()
     snnc_sample = statistics.median(snnc_runs) / batch
     lava_sample = statistics.median(lava_runs)
-    ratios = [lv / (sn / batch) for lv, sn in zip(lava_runs, snnc_runs)]
+    ratios = [lv / (sn / batch) for lv, sn in zip(lava_runs, snnc_runs, strict=True)]
     return {
-        "batch": batch, "steps": steps, "lava_samples": lava_samples,
-        "snnc_ms": snnc_sample * 1e3, "snnc_runs_s": snnc_runs, "warmup_s": warmup_s,
+        "batch": batch,
+        "steps": steps,
+        "lava_samples": lava_samples,
+        "snnc_ms": snnc_sample * 1e3,
+        "snnc_runs_s": snnc_runs,
+        "warmup_s": warmup_s,
         "reference_ms": reference_sample * 1e3,
-        "lava_ms": lava_sample * 1e3, "lava_runs_s": lava_runs,
-        "lava_startup_s": lava.info["startup_s"], "lava_reset_s": lava.info["reset_s"],
-        "speedup": lava_sample / snnc_sample, "paired_speedup": statistics.median(ratios),
-        "agree": agree, "out_spikes": int(trace.get("out").sum()), "hidden_rate": float(hidden),
+        "lava_ms": lava_sample * 1e3,
+        "lava_runs_s": lava_runs,
+        "lava_startup_s": lava.info["startup_s"],
+        "lava_reset_s": lava.info["reset_s"],
+        "speedup": lava_sample / snnc_sample,
+        "paired_speedup": statistics.median(ratios),
+        "agree": agree,
+        "out_spikes": int(trace.get("out").sum()),
+        "hidden_rate": float(hidden),
         "input_rate": float(x.mean()),
     }
 
 
 def report(r: dict) -> str:
     loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    snnc_runs = ", ".join(f"{t:.3f}" for t in r["snnc_runs_s"])
+    lava_runs = ", ".join(f"{t:.3f}" for t in r["lava_runs_s"])
+    n = r["lava_samples"]
     lines = [
         machine_line() + f" Load average at the end of the run: {loadavg:.1f}.",
         "",
-        "COMPASS P1 workload: 784 -> 256 -> 10 LIF (du=1024, dv=256, vth=10000), even 8-bit weights, "
-        f"Bernoulli({r['input_rate']:.3f}) inputs, T={r['steps']}; hidden firing rate {r['hidden_rate']:.3f} "
-        f"spikes/neuron/step, {r['out_spikes']} output spikes in the batch.",
+        "COMPASS P1 workload: 784 -> 256 -> 10 LIF (du=1024, dv=256, vth=10000), even 8-bit "
+        f"weights, Bernoulli({r['input_rate']:.3f}) inputs, T={r['steps']}; hidden firing rate "
+        f"{r['hidden_rate']:.3f} spikes/neuron/step, {r['out_spikes']} output spikes in the batch.",
         "",
         "| backend | per-sample time | how measured |",
         "|---|---|---|",
-        f"| snnc cpu, fast engine | {r['snnc_ms']:.3f} ms | batch {r['batch']}: median of {len(r['snnc_runs_s'])} runs "
-        f"({', '.join(f'{t:.3f}' for t in r['snnc_runs_s'])} s) / {r['batch']} |",
+        f"| snnc cpu, fast engine | {r['snnc_ms']:.3f} ms | batch {r['batch']}: median of "
+        f"{len(r['snnc_runs_s'])} runs ({snnc_runs} s) / {r['batch']} |",
         f"| snnc cpu, reference engine | {r['reference_ms']:.2f} ms | batch 8, one run |",
-        f"| Lava 0.10 Loihi2SimCfg fixed_pt | {r['lava_ms']:.1f} ms | one run of {r['lava_samples']} samples: median "
-        f"per-sample run time ({', '.join(f'{t:.3f}' for t in r['lava_runs_s'])} s); compile+start "
+        f"| Lava 0.10 Loihi2SimCfg fixed_pt | {r['lava_ms']:.1f} ms | one run of {n} samples: "
+        f"median per-sample run time ({lava_runs} s); compile+start "
         f"{r['lava_startup_s']:.1f} s and resets {r['lava_reset_s']:.1f} s not counted |",
         "",
-        f"**snnc is {r['speedup']:.0f}x faster than Lava per sample** (median over median; median of the "
-        f"{r['lava_samples']} paired ratios: {r['paired_speedup']:.0f}x). Each snnc run follows one Lava sample "
-        f"while Lava is paused, so both see the same machine load. Output spikes of all {r['lava_samples']} Lava "
-        f"samples equal snnc's: **{r['agree']}**. numba kernels loaded/compiled in {r['warmup_s']:.1f} s on the "
-        "first call (not counted).",
+        f"**snnc is {r['speedup']:.0f}x faster than Lava per sample** (median over median; median "
+        f"of the {n} paired ratios: {r['paired_speedup']:.0f}x). Each snnc run follows one Lava "
+        "sample while Lava is paused, so both see the same machine load. Output spikes of all "
+        f"{n} Lava samples equal snnc's: **{r['agree']}**. numba kernels loaded/compiled in "
+        f"{r['warmup_s']:.1f} s on the first call (not counted).",
     ]
     return "\n".join(lines)
 
@@ -134,7 +148,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--lava-samples", type=int, default=12)
-    parser.add_argument("--quick", action="store_true", help="small smoke run; does not write RESULTS.md")
+    parser.add_argument(
+        "--quick", action="store_true", help="small smoke run; does not write RESULTS.md"
+    )
     args = parser.parse_args()
     if args.quick:
         args.batch, args.lava_samples = 16, 2

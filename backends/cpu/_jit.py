@@ -35,8 +35,10 @@ def _trunc12(x):
 
 
 @njit(cache=True, inline="always")
-def _binary_input(row, weight_t, weight, use_dot, max_abs, scale, left, right, active, acc16, acc32, a):
-    """a[:] = (((sum of the weight rows of the sources with row[i] != 0) << scale) << left) >> right."""
+def _binary_input(
+    row, weight_t, weight, use_dot, max_abs, scale, left, right, active, acc16, acc32, a
+):
+    """a[:] = ((sum of the weight rows of the sources that spiked) << scale << left) >> right."""
     n_src = row.shape[0]
     n_dst = a.shape[0]
     if use_dot:
@@ -103,8 +105,20 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, scale, lag, left, r
         acc32 = np.empty(n_dst, dtype=np.int32)
         a = np.empty(n_dst, dtype=np.int64)
         for t in range(n_steps - lag):
-            _binary_input(spikes[b, t], weight_t, weight, use_dot, max_abs, scale, left, right,
-                          active, acc16, acc32, a)
+            _binary_input(
+                spikes[b, t],
+                weight_t,
+                weight,
+                use_dot,
+                max_abs,
+                scale,
+                left,
+                right,
+                active,
+                acc16,
+                acc32,
+                a,
+            )
             dst = out[b, t + lag]
             for j in range(n_dst):
                 dst[j] += a[j]
@@ -152,8 +166,25 @@ def lif_fixed(a_in, du, dv, vth, bias, interval, offset, spikes, u_rec, v_rec):
 
 
 @njit(parallel=True, cache=True)
-def dense_lif(spikes_in, weight_t, weight, use_dot, max_abs, scale, left, right,
-              du, dv, vth, bias, interval, offset, spikes, u_rec, v_rec):
+def dense_lif(
+    spikes_in,
+    weight_t,
+    weight,
+    use_dot,
+    max_abs,
+    scale,
+    left,
+    right,
+    du,
+    dv,
+    vth,
+    bias,
+    interval,
+    offset,
+    spikes,
+    u_rec,
+    v_rec,
+):
     """A LIF population fed by one binary Dense projection without delay, fused: at each step
     the input current is computed from the source's previous step and used at once (no
     (B, T, n) current buffer). Same arguments as dense_binary and lif_fixed."""
@@ -171,8 +202,20 @@ def dense_lif(spikes_in, weight_t, weight, use_dot, max_abs, scale, left, right,
         a = np.zeros(n, dtype=np.int64)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
-                _binary_input(spikes_in[b, t - 1], weight_t, weight, use_dot, max_abs, scale, left, right,
-                              active, acc16, acc32, a)
+                _binary_input(
+                    spikes_in[b, t - 1],
+                    weight_t,
+                    weight,
+                    use_dot,
+                    max_abs,
+                    scale,
+                    left,
+                    right,
+                    active,
+                    acc16,
+                    acc32,
+                    a,
+                )
             if interval > 0 and (t + 1) % interval == offset:
                 u[:] = 0
                 v[:] = 0

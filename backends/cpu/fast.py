@@ -137,20 +137,43 @@ def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> No
         if not syn.graded:
             if syn.kind == "dense":
                 weight_t, weight, max_abs, scale = _compact_weights(w)
-                _jit.dense_binary(src, weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, lag,
-                                  left, right, out)
+                _jit.dense_binary(
+                    src,
+                    weight_t,
+                    weight,
+                    _use_dot(src, syn.n_dst),
+                    max_abs,
+                    scale,
+                    lag,
+                    left,
+                    right,
+                    out,
+                )
             else:
                 csc = w.tocsc()
-                _jit.sparse_binary(src, csc.indptr.astype(np.int64), csc.indices.astype(np.int64),
-                                   csc.data.astype(np.int32), syn.n_dst, lag, left, right, out)
+                _jit.sparse_binary(
+                    src,
+                    csc.indptr.astype(np.int64),
+                    csc.indices.astype(np.int64),
+                    csc.data.astype(np.int32),
+                    syn.n_dst,
+                    lag,
+                    left,
+                    right,
+                    out,
+                )
             continue
-        x = src[:, :steps - lag].reshape(-1, syn.n_src)
+        x = src[:, : steps - lag].reshape(-1, syn.n_src)
         if syn.kind == "dense":
             acc = x.astype(np.float64) @ w.T.astype(np.float64)
             acc = np.rint(acc).astype(np.int64)
         else:
             acc = np.asarray((w @ x.T).T, dtype=np.int64)
-        out[:, lag:] += kernels.shift64(acc, syn.weight_exp).reshape(out.shape[0], steps - lag, syn.n_dst).astype(np.int32)
+        out[:, lag:] += (
+            kernels.shift64(acc, syn.weight_exp)
+            .reshape(out.shape[0], steps - lag, syn.n_dst)
+            .astype(np.int32)
+        )
 
 
 def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -166,15 +189,19 @@ def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     max_abs = int(np.abs(reduced).max(initial=0))
     fits_int8 = reduced.size == 0 or (int(reduced.min()) >= -128 and int(reduced.max()) <= 127)
     dtype = np.int8 if fits_int8 else np.int16
-    return (np.ascontiguousarray(reduced.T, dtype=dtype), np.ascontiguousarray(reduced, dtype=dtype),
-            max_abs, scale)
+    return (
+        np.ascontiguousarray(reduced.T, dtype=dtype),
+        np.ascontiguousarray(reduced, dtype=dtype),
+        max_abs,
+        scale,
+    )
 
 
 def _use_dot(src: np.ndarray, n_dst: int) -> bool:
     """Dot products beat event lists when few destinations share each scan of the sources:
     per step, events cost ~n_src + density * n_src * n_dst / 16 vector lanes, dots
     n_src * n_dst / 16."""
-    sample = src[:, ::max(1, src.shape[1] // 16)]
+    sample = src[:, :: max(1, src.shape[1] // 16)]
     density = float(np.count_nonzero(sample)) / max(sample.size, 1)
     return n_dst * (1.0 - density) < 16
 
@@ -185,7 +212,7 @@ def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> N
         return
     node = syn.conv
     batch = src.shape[0]
-    frames = src[:, :steps - 1].reshape(batch * (steps - 1), *syn.src_shape)
+    frames = src[:, : steps - 1].reshape(batch * (steps - 1), *syn.src_shape)
     use32 = syn.sum_bound() < _FLOAT32_EXACT if fixed else False
     c_in, _, _ = syn.src_shape
     kh, kw = node.weight.shape[2:]
@@ -194,15 +221,18 @@ def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> N
     weight = node.weight.astype(np.float32 if use32 else np.float64)
     result = np.empty((frames.shape[0], syn.n_dst), dtype=out.dtype)
     for start in range(0, frames.shape[0], chunk):
-        part = frames[start:start + chunk].astype(np.float32 if use32 else np.float64)
-        total = kernels.conv2d_sum(part, weight, node.stride, node.padding, node.dilation, node.groups)
+        part = frames[start : start + chunk].astype(np.float32 if use32 else np.float64)
+        total = kernels.conv2d_sum(
+            part, weight, node.stride, node.padding, node.dilation, node.groups
+        )
         total = total.reshape(part.shape[0], -1)
-        result[start:start + chunk] = kernels.conv_output_fixed(total) if fixed else total
+        result[start : start + chunk] = kernels.conv_output_fixed(total) if fixed else total
     out[:, 1:] += result.reshape(batch, steps - 1, syn.n_dst)
 
 
-def _input_current_exact(net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int,
-                         n: int) -> np.ndarray:
+def _input_current_exact(
+    net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
+) -> np.ndarray:
     """Per-step reference arithmetic for every incoming projection (any magnitudes)."""
     out = np.zeros((batch, steps, n), dtype=np.int32)
     for t in range(1, steps + 1):
@@ -210,16 +240,22 @@ def _input_current_exact(net: Net, syns: list[Synapses], trains: _Trains, batch:
         for syn in syns:
             src = trains.data[syn.src]
 
-            def lagged(k: int, src=src) -> np.ndarray:
+            def lagged(k: int, src=src, t=t) -> np.ndarray:
                 i = t - 2 - k  # index of step t - 1 - k
-                return src[:, i].astype(np.int64) if i >= 0 else np.zeros((batch, src.shape[2]), dtype=np.int64)
+                return (
+                    src[:, i].astype(np.int64)
+                    if i >= 0
+                    else np.zeros((batch, src.shape[2]), dtype=np.int64)
+                )
 
             total += reference.connection_output(syn, lagged, batch)
         out[:, t - 1] = kernels.wrap32(total)
     return out
 
 
-def _input_current(net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int) -> np.ndarray:
+def _input_current(
+    net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
+) -> np.ndarray:
     """The int32 input a population receives at every step from projections `syns`."""
     if net.fixed:
         if sum(_out_bound(s) for s in syns) > _INT32_LIMIT:
@@ -243,7 +279,7 @@ def _input_current(net: Net, syns: list[Synapses], trains: _Trains, batch: int, 
 
                 _jit.dense_binary_float(src, np.ascontiguousarray(w.T), lag, out_f)
                 continue
-            x = src[:, :steps - lag].reshape(-1, syn.n_src).astype(np.float64)
+            x = src[:, : steps - lag].reshape(-1, syn.n_src).astype(np.float64)
             acc = x @ w.T if syn.kind == "dense" else np.asarray((w @ x.T).T)
             out_f[:, lag:] += acc.reshape(batch, steps - lag, syn.n_dst)
     return out_f
@@ -260,11 +296,31 @@ def _run_layer(net: Net, name: str, a_in: np.ndarray, rec: dict | None) -> np.nd
     u_rec = rec["u"] if rec is not None and "u" in rec else empty
     v_rec = rec["v"] if rec is not None and "v" in rec else empty
     if net.fixed:
-        _jit.lif_fixed(a_in, pop.du, pop.dv, pop.vth, pop.bias, pop.reset_interval, pop.reset_offset,
-                       spikes, u_rec, v_rec)
+        _jit.lif_fixed(
+            a_in,
+            pop.du,
+            pop.dv,
+            pop.vth,
+            pop.bias,
+            pop.reset_interval,
+            pop.reset_offset,
+            spikes,
+            u_rec,
+            v_rec,
+        )
     else:
-        _jit.lif_float(a_in, pop.alpha_syn, pop.alpha_mem, pop.v_th, pop.bias_f, pop.reset_interval,
-                       pop.reset_offset, spikes, u_rec, v_rec)
+        _jit.lif_float(
+            a_in,
+            pop.alpha_syn,
+            pop.alpha_mem,
+            pop.v_th,
+            pop.bias_f,
+            pop.reset_interval,
+            pop.reset_offset,
+            spikes,
+            u_rec,
+            v_rec,
+        )
     if rec is not None and "spikes" in rec:
         rec["spikes"][...] = spikes
     return spikes
@@ -275,11 +331,18 @@ def _fusable(net: Net, incoming: list[Synapses]) -> bool:
     if not net.fixed or len(incoming) != 1:
         return False
     syn = incoming[0]
-    return (syn.kind == "dense" and not syn.graded and len(syn.groups) == 1 and syn.groups[0][0] == 0
-            and _out_bound(syn) <= _INT32_LIMIT)
+    return (
+        syn.kind == "dense"
+        and not syn.graded
+        and len(syn.groups) == 1
+        and syn.groups[0][0] == 0
+        and _out_bound(syn) <= _INT32_LIMIT
+    )
 
 
-def _run_dense_layer(net: Net, name: str, syn: Synapses, src: np.ndarray, rec: dict | None) -> np.ndarray:
+def _run_dense_layer(
+    net: Net, name: str, syn: Synapses, src: np.ndarray, rec: dict | None
+) -> np.ndarray:
     from backends.cpu import _jit
 
     pop = net.neurons[name]
@@ -290,15 +353,37 @@ def _run_dense_layer(net: Net, name: str, syn: Synapses, src: np.ndarray, rec: d
     v_rec = rec["v"] if rec is not None and "v" in rec else empty
     weight_t, weight, max_abs, scale = _compact_weights(syn.groups[0][1])
     left, right = _shift_parts(syn.weight_exp)
-    _jit.dense_lif(src, weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right,
-                   pop.du, pop.dv, pop.vth, pop.bias, pop.reset_interval, pop.reset_offset, spikes, u_rec, v_rec)
+    _jit.dense_lif(
+        src,
+        weight_t,
+        weight,
+        _use_dot(src, syn.n_dst),
+        max_abs,
+        scale,
+        left,
+        right,
+        pop.du,
+        pop.dv,
+        pop.vth,
+        pop.bias,
+        pop.reset_interval,
+        pop.reset_offset,
+        spikes,
+        u_rec,
+        v_rec,
+    )
     if rec is not None and "spikes" in rec:
         rec["spikes"][...] = spikes
     return spikes
 
 
-def _run_cycle(net: Net, comp: list[str], external: dict[str, np.ndarray], trains: _Trains,
-               recs: dict[str, dict[str, np.ndarray]]) -> None:
+def _run_cycle(
+    net: Net,
+    comp: list[str],
+    external: dict[str, np.ndarray],
+    trains: _Trains,
+    recs: dict[str, dict[str, np.ndarray]],
+) -> None:
     """A component with cycles: step by step, reference arithmetic for its internal projections."""
     members = set(comp)
     batch, steps = next(iter(external.values())).shape[:2]
@@ -306,8 +391,13 @@ def _run_cycle(net: Net, comp: list[str], external: dict[str, np.ndarray], train
     internal = {n: [s for s in net.incoming(n) if s.src in members] for n in comp}
     for n in comp:
         trains.data[n] = np.zeros((batch, steps, net.sizes[n]), dtype=np.uint8)
-    state = {n: (np.zeros((batch, net.sizes[n]), dtype=dtype), np.zeros((batch, net.sizes[n]), dtype=dtype))
-             for n in comp}
+    state = {
+        n: (
+            np.zeros((batch, net.sizes[n]), dtype=dtype),
+            np.zeros((batch, net.sizes[n]), dtype=dtype),
+        )
+        for n in comp
+    }
     for t in range(1, steps + 1):
         fired = {}
         for n in comp:
@@ -315,9 +405,13 @@ def _run_cycle(net: Net, comp: list[str], external: dict[str, np.ndarray], train
             for syn in internal[n]:
                 src = trains.data[syn.src]
 
-                def lagged(k: int, src=src) -> np.ndarray:
+                def lagged(k: int, src=src, t=t) -> np.ndarray:
                     i = t - 2 - k
-                    return src[:, i].astype(dtype) if i >= 0 else np.zeros((batch, src.shape[2]), dtype=dtype)
+                    return (
+                        src[:, i].astype(dtype)
+                        if i >= 0
+                        else np.zeros((batch, src.shape[2]), dtype=dtype)
+                    )
 
                 a = a + reference.connection_output(syn, lagged, batch)
             if net.fixed:
@@ -343,7 +437,9 @@ def _chunk_size(net: Net, batch: int, steps: int) -> int:
     return max(1, min(batch, MEMORY_BUDGET_BYTES // max(per_sample, 1)))
 
 
-def simulate(net: Net, inputs: np.ndarray, steps: int, probes: Sequence[Probe]) -> dict[str, dict[str, np.ndarray]]:
+def simulate(
+    net: Net, inputs: np.ndarray, steps: int, probes: Sequence[Probe]
+) -> dict[str, dict[str, np.ndarray]]:
     """Same result as `reference.simulate`, computed layer at a time."""
     batch = inputs.shape[0]
     records = reference.record_arrays(net, probes, batch, steps)
@@ -356,8 +452,13 @@ def simulate(net: Net, inputs: np.ndarray, steps: int, probes: Sequence[Probe]) 
     return records
 
 
-def _simulate_chunk(net: Net, inputs: np.ndarray, steps: int, comps: list[list[str]],
-                    recs: dict[str, dict[str, np.ndarray]]) -> None:
+def _simulate_chunk(
+    net: Net,
+    inputs: np.ndarray,
+    steps: int,
+    comps: list[list[str]],
+    recs: dict[str, dict[str, np.ndarray]],
+) -> None:
     batch = inputs.shape[0]
     trains = _Trains(net, inputs, steps)
     for comp in comps:
@@ -365,8 +466,14 @@ def _simulate_chunk(net: Net, inputs: np.ndarray, steps: int, comps: list[list[s
         cyclic = len(comp) > 1 or any(s.src == comp[0] for s in net.incoming(comp[0]))
         if cyclic:
             external = {
-                n: _input_current(net, [s for s in net.incoming(n) if s.src not in members], trains, batch,
-                                  steps, net.sizes[n])
+                n: _input_current(
+                    net,
+                    [s for s in net.incoming(n) if s.src not in members],
+                    trains,
+                    batch,
+                    steps,
+                    net.sizes[n],
+                )
                 for n in comp
             }
             _run_cycle(net, comp, external, trains, recs)
@@ -375,7 +482,9 @@ def _simulate_chunk(net: Net, inputs: np.ndarray, steps: int, comps: list[list[s
         # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
         incoming = net.incoming(n)
         if _fusable(net, incoming):
-            trains.data[n] = _run_dense_layer(net, n, incoming[0], trains.data[incoming[0].src], recs.get(n))
+            trains.data[n] = _run_dense_layer(
+                net, n, incoming[0], trains.data[incoming[0].src], recs.get(n)
+            )
             continue
         external = _input_current(net, incoming, trains, batch, steps, net.sizes[n])
         trains.data[n] = _run_layer(net, n, external, recs.get(n))

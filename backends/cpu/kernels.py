@@ -116,7 +116,14 @@ def effective_bias(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
 
 
 def fixed_lif_step(
-    u: np.ndarray, v: np.ndarray, a: np.ndarray, *, du: int, dv: int, vth: int, bias: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    a: np.ndarray,
+    *,
+    du: int,
+    dv: int,
+    vth: int,
+    bias: np.ndarray,
 ) -> np.ndarray:
     """One step of Lava's `PyLifModelBitAcc` in place on u, v (int64 arrays); returns spikes.
 
@@ -137,8 +144,14 @@ def fixed_lif_step(
 
 
 def float_lif_step(
-    u: np.ndarray, v: np.ndarray, a: np.ndarray, *, alpha_syn: np.ndarray, alpha_mem: np.ndarray,
-    v_th: np.ndarray, bias: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    a: np.ndarray,
+    *,
+    alpha_syn: np.ndarray,
+    alpha_mem: np.ndarray,
+    v_th: np.ndarray,
+    bias: np.ndarray,
 ) -> np.ndarray:
     """One step of the float LIF (ir.nodes.LIF docstring), in place on u, v; returns spikes."""
     u *= alpha_syn
@@ -152,8 +165,12 @@ def float_lif_step(
 
 
 def conv2d_sum(
-    x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], padding: tuple[int, int],
-    dilation: tuple[int, int], groups: int,
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
 ) -> np.ndarray:
     """Cross-correlation of x (N, C_in, H, W) with weight (C_out, C_in/groups, kH, kW) as
     PyTorch computes it, accumulated in float64 (exact for integers while |sums| < 2^53), or
@@ -171,13 +188,17 @@ def conv2d_sum(
     cols = np.empty((n, c_in, kh, kw, oh, ow), dtype=dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh,
-                                  j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            cols[:, :, i, j] = xp[
+                :,
+                :,
+                i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+            ]
     out = np.empty((n, c_out, oh, ow), dtype=dtype)
     for g in range(groups):
-        src = cols[:, g * cg:(g + 1) * cg]  # (N, cg, kH, kW, oH, oW)
-        tap = wf[g * og:(g + 1) * og]  # (og, cg, kH, kW)
-        out[:, g * og:(g + 1) * og] = np.einsum("ockl,nckluv->nouv", tap, src, optimize=True)
+        src = cols[:, g * cg : (g + 1) * cg]  # (N, cg, kH, kW, oH, oW)
+        tap = wf[g * og : (g + 1) * og]  # (og, cg, kH, kW)
+        out[:, g * og : (g + 1) * og] = np.einsum("ockl,nckluv->nouv", tap, src, optimize=True)
     return out
 
 

@@ -156,25 +156,53 @@ def _neurons(name: str, pop: Population, dt: float, fixed: bool) -> Neurons:
     if fixed:
         assert isinstance(pop, QLIF)
         bias = kernels.effective_bias(pop.per_neuron("bias_mant"), pop.per_neuron("bias_exp"))
-        return Neurons(name, n, True, pop.reset_interval, pop.reset_offset, du=pop.du, dv=pop.dv,
-                       vth=pop.vth, bias=np.ascontiguousarray(bias, dtype=np.int64))
+        return Neurons(
+            name,
+            n,
+            True,
+            pop.reset_interval,
+            pop.reset_offset,
+            du=pop.du,
+            dv=pop.dv,
+            vth=pop.vth,
+            bias=np.ascontiguousarray(bias, dtype=np.int64),
+        )
     assert isinstance(pop, LIF)
     alpha_syn, alpha_mem = pop.decays(dt)
-    return Neurons(name, n, False, pop.reset_interval, pop.reset_offset,
-                   alpha_syn=_vector(alpha_syn, n, np.float64), alpha_mem=_vector(alpha_mem, n, np.float64),
-                   v_th=_vector(pop.v_th, n, np.float64), bias_f=_vector(pop.bias, n, np.float64))
+    return Neurons(
+        name,
+        n,
+        False,
+        pop.reset_interval,
+        pop.reset_offset,
+        alpha_syn=_vector(alpha_syn, n, np.float64),
+        alpha_mem=_vector(alpha_mem, n, np.float64),
+        v_th=_vector(pop.v_th, n, np.float64),
+        bias_f=_vector(pop.bias, n, np.float64),
+    )
 
 
 def _delay_groups(weight: np.ndarray, delay: np.ndarray) -> list[tuple[int, np.ndarray]]:
     if delay.ndim == 0:
         return [(int(delay), weight)]
-    return [(int(k), np.where(delay == k, weight, 0).astype(weight.dtype)) for k in np.unique(delay)]
+    return [
+        (int(k), np.where(delay == k, weight, 0).astype(weight.dtype)) for k in np.unique(delay)
+    ]
 
 
-def _sparse_groups(n_dst: int, n_src: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
-                   delay: np.ndarray, dtype) -> list[tuple[int, sp.csr_matrix]]:
+def _sparse_groups(
+    n_dst: int,
+    n_src: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    values: np.ndarray,
+    delay: np.ndarray,
+    dtype,
+) -> list[tuple[int, sp.csr_matrix]]:
     def csr(mask: np.ndarray | slice) -> sp.csr_matrix:
-        m = sp.csr_matrix((values[mask].astype(dtype), (rows[mask], cols[mask])), shape=(n_dst, n_src))
+        m = sp.csr_matrix(
+            (values[mask].astype(dtype), (rows[mask], cols[mask])), shape=(n_dst, n_src)
+        )
         m.eliminate_zeros()
         return m
 
@@ -188,28 +216,60 @@ def _synapses(graph: Graph, name: str, proj: Projection, fixed: bool) -> Synapse
     src_pop, dst_pop = pops[proj.src], pops[proj.dst]
     graded = isinstance(src_pop, Input) and src_pop.message_bits > 0
     payload_max = (1 << (src_pop.message_bits - 1)) if graded else 1
-    common = dict(name=name, src=proj.src, dst=proj.dst, n_src=src_pop.size, n_dst=dst_pop.size,
-                  fixed=fixed, graded=graded, payload_max=payload_max,
-                  src_shape=src_pop.shape, dst_shape=dst_pop.shape)
+    common = dict(
+        name=name,
+        src=proj.src,
+        dst=proj.dst,
+        n_src=src_pop.size,
+        n_dst=dst_pop.size,
+        fixed=fixed,
+        graded=graded,
+        payload_max=payload_max,
+        src_shape=src_pop.shape,
+        dst_shape=dst_pop.shape,
+    )
     if isinstance(proj, (QDense, Dense)):
         delayed = is_delayed(proj)
         if fixed:
             w = kernels.lava_weights(proj.weight, proj.num_weight_bits, proj.sign_mode)
             mode = kernels.accumulate_mode("dense", delayed, graded)
-            return Synapses(kind="dense", delayed=delayed, weight_exp=proj.weight_exp, mode=mode,
-                            groups=tuple(_delay_groups(w, proj.delay)), **common)
+            return Synapses(
+                kind="dense",
+                delayed=delayed,
+                weight_exp=proj.weight_exp,
+                mode=mode,
+                groups=tuple(_delay_groups(w, proj.delay)),
+                **common,
+            )
         w = np.asarray(proj.weight, dtype=np.float64)
-        return Synapses(kind="dense", delayed=delayed, groups=tuple(_delay_groups(w, proj.delay)), **common)
+        return Synapses(
+            kind="dense", delayed=delayed, groups=tuple(_delay_groups(w, proj.delay)), **common
+        )
     if isinstance(proj, (QSparse, Sparse)):
         delayed = is_delayed(proj)
         if fixed:
             values = kernels.lava_weights(proj.values, proj.num_weight_bits, proj.sign_mode)
-            groups = _sparse_groups(dst_pop.size, src_pop.size, proj.rows, proj.cols, values, proj.delay, np.int64)
+            groups = _sparse_groups(
+                dst_pop.size, src_pop.size, proj.rows, proj.cols, values, proj.delay, np.int64
+            )
             mode = kernels.accumulate_mode("sparse", delayed, graded)
-            return Synapses(kind="sparse", delayed=delayed, weight_exp=proj.weight_exp, mode=mode,
-                            groups=tuple(groups), **common)
-        groups = _sparse_groups(dst_pop.size, src_pop.size, proj.rows, proj.cols,
-                                np.asarray(proj.values, dtype=np.float64), proj.delay, np.float64)
+            return Synapses(
+                kind="sparse",
+                delayed=delayed,
+                weight_exp=proj.weight_exp,
+                mode=mode,
+                groups=tuple(groups),
+                **common,
+            )
+        groups = _sparse_groups(
+            dst_pop.size,
+            src_pop.size,
+            proj.rows,
+            proj.cols,
+            np.asarray(proj.values, dtype=np.float64),
+            proj.delay,
+            np.float64,
+        )
         return Synapses(kind="sparse", delayed=delayed, groups=tuple(groups), **common)
     if isinstance(proj, (QConv2d, Conv2d)):
         return Synapses(kind="conv", conv=proj, **common)
@@ -233,7 +293,9 @@ def prepare(graph: Graph, fixed: bool, backend: str) -> Net:
         if isinstance(pop, Input):
             continue
         if not isinstance(pop, want_pop):
-            raise UnsupportedNodeError(n, type(pop).__name__, [want_pop.__name__, "Input"], f"the {backend} backend")
+            raise UnsupportedNodeError(
+                n, type(pop).__name__, [want_pop.__name__, "Input"], f"the {backend} backend"
+            )
         neurons[n] = _neurons(n, pop, graph.dt, fixed)
     synapses = []
     for n, proj in graph.projections.items():

@@ -18,7 +18,9 @@ from backends.cpu.network import Net, Neurons, Synapses
 
 __all__ = ["connection_output", "record_arrays", "simulate"]
 
-_PRODUCT_OVERFLOW = 1 << 31  # the one int32 product of an 8-bit weight and a 24-bit payload that wraps
+_PRODUCT_OVERFLOW = (
+    1 << 31
+)  # the one int32 product of an 8-bit weight and a 24-bit payload that wraps
 
 
 def _delayed_dense_graded_correction(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -36,7 +38,13 @@ def _group_sum(syn: Synapses, w, x: np.ndarray) -> np.ndarray:
         acc = x @ w.T
     else:
         acc = np.asarray((w @ x.T).T)
-    if syn.fixed and syn.kind == "dense" and syn.delayed and syn.graded and syn.payload_max >= _PRODUCT_OVERFLOW >> 8:
+    if (
+        syn.fixed
+        and syn.kind == "dense"
+        and syn.delayed
+        and syn.graded
+        and syn.payload_max >= _PRODUCT_OVERFLOW >> 8
+    ):
         acc = acc - _delayed_dense_graded_correction(x, w)
     return acc
 
@@ -47,7 +55,9 @@ def connection_output(syn: Synapses, lagged: Callable[[int], np.ndarray], batch:
     if syn.kind == "conv":
         x = lagged(0).reshape((batch, *syn.src_shape))
         node = syn.conv
-        total = kernels.conv2d_sum(x, node.weight, node.stride, node.padding, node.dilation, node.groups)
+        total = kernels.conv2d_sum(
+            x, node.weight, node.stride, node.padding, node.dilation, node.groups
+        )
         total = total.reshape(batch, -1)
         return kernels.conv_output_fixed(total) if syn.fixed else total
     if not syn.fixed:
@@ -73,39 +83,54 @@ def lif_step(pop: Neurons, u: np.ndarray, v: np.ndarray, a: np.ndarray, t: int) 
         v[...] = 0
     if pop.fixed:
         return kernels.fixed_lif_step(u, v, a, du=pop.du, dv=pop.dv, vth=pop.vth, bias=pop.bias)
-    return kernels.float_lif_step(u, v, a, alpha_syn=pop.alpha_syn, alpha_mem=pop.alpha_mem,
-                                  v_th=pop.v_th, bias=pop.bias_f)
+    return kernels.float_lif_step(
+        u, v, a, alpha_syn=pop.alpha_syn, alpha_mem=pop.alpha_mem, v_th=pop.v_th, bias=pop.bias_f
+    )
 
 
-def record_arrays(net: Net, probes: Sequence[Probe], batch: int, steps: int) -> dict[str, dict[str, np.ndarray]]:
+def record_arrays(
+    net: Net, probes: Sequence[Probe], batch: int, steps: int
+) -> dict[str, dict[str, np.ndarray]]:
     state_dtype = np.int64 if net.fixed else np.float64
     return {
         p.population: {
-            var: np.zeros((batch, steps, net.sizes[p.population]),
-                          dtype=np.uint8 if var == "spikes" else state_dtype)
+            var: np.zeros(
+                (batch, steps, net.sizes[p.population]),
+                dtype=np.uint8 if var == "spikes" else state_dtype,
+            )
             for var in p.variables
         }
         for p in probes
     }
 
 
-def simulate(net: Net, inputs: np.ndarray, steps: int, probes: Sequence[Probe]) -> dict[str, dict[str, np.ndarray]]:
+def simulate(
+    net: Net, inputs: np.ndarray, steps: int, probes: Sequence[Probe]
+) -> dict[str, dict[str, np.ndarray]]:
     """Run `net` on `inputs` (batch, T_in, n_inputs) for `steps` steps; returns the records."""
     batch = inputs.shape[0]
     dtype = np.int64 if net.fixed else np.float64
     depth = net.max_lag + 1
     # history[pop][j]: what pop emitted at step t - 1 - j (zeros before step 1).
-    history = {n: [np.zeros((batch, size), dtype=dtype) for _ in range(depth)] for n, size in net.sizes.items()}
-    state = {n: (np.zeros((batch, p.size), dtype=dtype), np.zeros((batch, p.size), dtype=dtype))
-             for n, p in net.neurons.items()}
+    history = {
+        n: [np.zeros((batch, size), dtype=dtype) for _ in range(depth)]
+        for n, size in net.sizes.items()
+    }
+    state = {
+        n: (np.zeros((batch, p.size), dtype=dtype), np.zeros((batch, p.size), dtype=dtype))
+        for n, p in net.neurons.items()
+    }
     rec = record_arrays(net, probes, batch, steps)
     t_in = inputs.shape[1]
     incoming: Mapping[str, list[Synapses]] = {n: net.incoming(n) for n in net.neurons}
     for t in range(1, steps + 1):
         emitted: dict[str, np.ndarray] = {}
         for n, (lo, hi) in net.inputs.items():
-            emitted[n] = (inputs[:, t - 1, lo:hi].astype(dtype) if t <= t_in
-                          else np.zeros((batch, hi - lo), dtype=dtype))
+            emitted[n] = (
+                inputs[:, t - 1, lo:hi].astype(dtype)
+                if t <= t_in
+                else np.zeros((batch, hi - lo), dtype=dtype)
+            )
         for n, pop in net.neurons.items():
             a = np.zeros((batch, pop.size), dtype=dtype)
             for syn in incoming[n]:

@@ -47,7 +47,9 @@ _REFERENCE_SYNAPSE_STEP_S = 2e-9
 _AUTO_LIMIT_S = 0.3
 
 
-def check_inputs(graph: Graph, inputs: np.ndarray, steps: int | None, label: str = "input") -> tuple[np.ndarray, int]:
+def check_inputs(
+    graph: Graph, inputs: np.ndarray, steps: int | None, label: str = "input"
+) -> tuple[np.ndarray, int]:
     """Validate input spikes for `graph` (per input population: 0/1, or graded payloads that fit
     its message_bits); returns them (integer dtype kept) and the number of steps to run."""
     arr = np.asarray(inputs)
@@ -63,7 +65,7 @@ def check_inputs(graph: Graph, inputs: np.ndarray, steps: int | None, label: str
     start = 0
     for name in graph.inputs:
         pop = graph.populations[name]
-        cols = arr[:, :, start:start + pop.size]
+        cols = arr[:, :, start : start + pop.size]
         start += pop.size
         if not cols.size:
             continue
@@ -71,11 +73,15 @@ def check_inputs(graph: Graph, inputs: np.ndarray, steps: int | None, label: str
         lo = int(cols.min()) if cols.dtype.kind == "i" else 0
         bits = pop.message_bits  # type: ignore[attr-defined]
         if bits == 0 and (lo < 0 or hi > 1):
-            raise InputError(f"{label}: input {name!r} takes binary spikes (0 or 1), found values in "
-                             f"[{lo}, {hi}]; graded inputs need an Input with message_bits > 0")
+            raise InputError(
+                f"{label}: input {name!r} takes binary spikes (0 or 1), found values in "
+                f"[{lo}, {hi}]; graded inputs need an Input with message_bits > 0"
+            )
         if bits and (lo < -(1 << (bits - 1)) or hi > (1 << (bits - 1)) - 1):
-            raise InputError(f"{label}: input {name!r} takes graded payloads of signed {bits} bits "
-                             f"[{-(1 << (bits - 1))}, {(1 << (bits - 1)) - 1}], found [{lo}, {hi}]")
+            raise InputError(
+                f"{label}: input {name!r} takes graded payloads of signed {bits} bits "
+                f"[{-(1 << (bits - 1))}, {(1 << (bits - 1)) - 1}], found [{lo}, {hi}]"
+            )
     t = arr.shape[1] if steps is None else steps
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t <= 0:
         raise InputError(f"steps must be a positive integer, got {t!r}")
@@ -88,7 +94,9 @@ def _check_probes(graph: Graph, probes: Sequence[Probe] | None) -> tuple[Probe, 
         if p.population not in graph.populations:
             raise InputError(f"probe: {p.population!r} is not a population of the model")
         if p.population in graph.inputs:
-            raise InputError(f"probe: {p.population!r} is an input population; probe neuron populations")
+            raise InputError(
+                f"probe: {p.population!r} is an input population; probe neuron populations"
+            )
     return chosen
 
 
@@ -100,7 +108,10 @@ def _auto_engine(net: Net, batch: int, steps: int) -> str:
         if syn.kind == "conv":
             synapses += syn.n_dst * int(np.prod(syn.conv.weight.shape[1:]))
         else:
-            synapses += sum(int(np.count_nonzero(w)) if syn.kind == "dense" else int(w.nnz) for _, w in syn.groups)
+            synapses += sum(
+                int(np.count_nonzero(w)) if syn.kind == "dense" else int(w.nnz)
+                for _, w in syn.groups
+            )
     estimate = steps * max(len(net.synapses), 1) * _REFERENCE_STEP_S
     estimate += batch * steps * (synapses + sum(net.sizes.values())) * _REFERENCE_SYNAPSE_STEP_S
     return "reference" if estimate < _AUTO_LIMIT_S else "fast"
@@ -116,25 +127,49 @@ def _engine(name: str):
     raise InputError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
 
 
-def _execute(graph: Graph, inputs: np.ndarray, steps: int, probes: tuple[Probe, ...], fixed: bool,
-             backend: str, engine: str) -> Trace:
+def _execute(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int,
+    probes: tuple[Probe, ...],
+    fixed: bool,
+    backend: str,
+    engine: str,
+) -> Trace:
     net: Net = prepare(graph, fixed, backend)
     if engine == "auto":
         engine = _auto_engine(net, int(inputs.shape[0]), steps)
     records = _engine(engine)(net, inputs, steps, probes)
-    return Trace(backend=backend, steps=steps, batch=int(inputs.shape[0]), data=records,
-                 info={"engine": engine})
+    return Trace(
+        backend=backend,
+        steps=steps,
+        batch=int(inputs.shape[0]),
+        data=records,
+        info={"engine": engine},
+    )
 
 
-def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-        hw: HardwareSpec | None = None, *, engine: str = "auto", blocks: bool = False) -> Trace:
+def run(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int | None = None,
+    probes: Sequence[Probe] | None = None,
+    hw: HardwareSpec | None = None,
+    *,
+    engine: str = "auto",
+    blocks: bool = False,
+) -> Trace:
     """Run a fixed-point program bit-exactly (Lava fixed_pt semantics)."""
     verify(graph, hw)
     if graph.domain == "float" and graph.projections:
-        raise InputError("the cpu backend runs compiled (fixed-point) programs; use --backend float "
-                         "for a float model, or compile it first")
+        raise InputError(
+            "the cpu backend runs compiled (fixed-point) programs; use --backend float "
+            "for a float model, or compile it first"
+        )
     if hw is not None and hw.semantics != LAVA_FIXED_PT.name:
-        raise InputError(f"the cpu backend implements {LAVA_FIXED_PT.name}; the target uses {hw.semantics}")
+        raise InputError(
+            f"the cpu backend implements {LAVA_FIXED_PT.name}; the target uses {hw.semantics}"
+        )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = _check_probes(graph, probes)
     if not blocks or graph.placement is None:
@@ -146,12 +181,21 @@ def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequ
     return trace
 
 
-def run_float(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-              hw: HardwareSpec | None = None, *, engine: str = "auto") -> Trace:
+def run_float(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int | None = None,
+    probes: Sequence[Probe] | None = None,
+    hw: HardwareSpec | None = None,
+    *,
+    engine: str = "auto",
+) -> Trace:
     """Run a float-domain graph with the fixed-point programs' structure and timing."""
     verify(graph)
     if graph.domain == "fixed":
-        raise InputError("the float backend runs float models; run a compiled program with --backend cpu or lava")
+        raise InputError(
+            "the float backend runs float models; run a compiled program with --backend cpu or lava"
+        )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = _check_probes(graph, probes)
     return _execute(graph, arr, t, chosen, False, "float", engine)

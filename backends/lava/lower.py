@@ -59,13 +59,21 @@ class LavaProgram:
 
 def _where(graph: Graph, name: str) -> str:
     node = graph.projections.get(name)
-    return f"projection {name!r} ({node.src} -> {node.dst})" if node is not None else f"population {name!r}"
+    return (
+        f"projection {name!r} ({node.src} -> {node.dst})"
+        if node is not None
+        else f"population {name!r}"
+    )
 
 
 def _sign_mode(mode: str):
     from lava.utils.weightutils import SignMode
 
-    return {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY, "inhibitory": SignMode.INHIBITORY}[mode]
+    return {
+        "mixed": SignMode.MIXED,
+        "excitatory": SignMode.EXCITATORY,
+        "inhibitory": SignMode.INHIBITORY,
+    }[mode]
 
 
 def _message_bits(graph: Graph, src: str) -> int:
@@ -83,11 +91,19 @@ def _lower_lif(name: str, node: QLIF, prog: LavaProgram, data: Any) -> Any:
     from lava.proc.lif.process import LIF, LIFReset
 
     n = node.size
-    params = dict(shape=(n,), du=node.du, dv=node.dv, vth=node.vth,
-                  bias_mant=node.per_neuron("bias_mant").astype(np.int32),
-                  bias_exp=node.per_neuron("bias_exp").astype(np.int32), name=name)
+    params = dict(
+        shape=(n,),
+        du=node.du,
+        dv=node.dv,
+        vth=node.vth,
+        bias_mant=node.per_neuron("bias_mant").astype(np.int32),
+        bias_exp=node.per_neuron("bias_exp").astype(np.int32),
+        name=name,
+    )
     if node.reset_interval:
-        proc = LIFReset(reset_interval=node.reset_interval, reset_offset=node.reset_offset, **params)
+        proc = LIFReset(
+            reset_interval=node.reset_interval, reset_offset=node.reset_offset, **params
+        )
     else:
         proc = LIF(**params)
     prog.state += [(proc.u, (n,)), (proc.v, (n,))]
@@ -97,14 +113,21 @@ def _lower_lif(name: str, node: QLIF, prog: LavaProgram, data: Any) -> Any:
 def _check_delay(prog: LavaProgram, name: str, delay: np.ndarray) -> int:
     top = int(delay.max(initial=0))
     if top > LAVA_MAX_DELAY:
-        raise IRVerifyError(_where(prog.graph, name), f"delay = {top} exceeds {LAVA_MAX_DELAY}, the "
-                            "largest delay of Lava's DelayDense/DelaySparse (6-bit delays)")
+        raise IRVerifyError(
+            _where(prog.graph, name),
+            f"delay = {top} exceeds {LAVA_MAX_DELAY}, the "
+            "largest delay of Lava's DelayDense/DelaySparse (6-bit delays)",
+        )
     return top
 
 
 def _synapse_format(node: QDense | QSparse, prog: LavaProgram) -> dict[str, Any]:
-    return dict(weight_exp=node.weight_exp, num_weight_bits=node.num_weight_bits,
-                sign_mode=_sign_mode(node.sign_mode), num_message_bits=_message_bits(prog.graph, node.src))
+    return dict(
+        weight_exp=node.weight_exp,
+        num_weight_bits=node.num_weight_bits,
+        sign_mode=_sign_mode(node.sign_mode),
+        num_message_bits=_message_bits(prog.graph, node.src),
+    )
 
 
 def _lower_dense(name: str, node: QDense, prog: LavaProgram, data: Any) -> Any:
@@ -130,13 +153,17 @@ def _lower_sparse(name: str, node: QSparse, prog: LavaProgram, data: Any) -> Any
 
     n_dst = prog.graph.populations[node.dst].size
     n_src = prog.graph.populations[node.src].size
-    weights = csr_matrix((node.values.astype(np.int32), (node.rows, node.cols)), shape=(n_dst, n_src))
+    weights = csr_matrix(
+        (node.values.astype(np.int32), (node.rows, node.cols)), shape=(n_dst, n_src)
+    )
     fmt = _synapse_format(node, prog)
     if is_delayed(node):
         top = _check_delay(prog, name, node.delay)
         per_synapse = np.broadcast_to(node.delay, node.values.shape).astype(np.int64)
         # Delays as a matrix with the weights' pattern (an int would become a full matrix).
-        delays = csr_matrix((per_synapse, (node.rows, node.cols)), shape=(n_dst, n_src), dtype=np.int64)
+        delays = csr_matrix(
+            (per_synapse, (node.rows, node.cols)), shape=(n_dst, n_src), dtype=np.int64
+        )
         proc = DelaySparse(weights=weights, delays=delays, max_delay=top, name=name, **fmt)
         prog.state.append((proc.a_buff, (n_dst, top + 1)))
     else:
@@ -160,19 +187,35 @@ def _lower_conv(name: str, node: QConv2d, prog: LavaProgram, data: Any) -> Any:
     src_shape = prog.graph.populations[node.src].shape
     dst_shape = prog.graph.populations[node.dst].shape
     kh, kw = node.weight.shape[2:]
-    too_big = {"kernel": max(kh, kw), "stride": max(node.stride), "padding": max(node.padding),
-               "dilation": max(node.dilation), "groups": node.groups}
+    too_big = {
+        "kernel": max(kh, kw),
+        "stride": max(node.stride),
+        "padding": max(node.padding),
+        "dilation": max(node.dilation),
+        "groups": node.groups,
+    }
     for what, value in too_big.items():
         if value > LAVA_CONV_INT8:
-            raise IRVerifyError(_where(prog.graph, name), f"{what} = {value} exceeds {LAVA_CONV_INT8}; "
-                                "Lava's Conv stores it as an int8 Var")
+            raise IRVerifyError(
+                _where(prog.graph, name),
+                f"{what} = {value} exceeds {LAVA_CONV_INT8}; Lava's Conv stores it as an int8 Var",
+            )
     c, h, w = src_shape
-    proc = Conv(weight=_lava_conv_weight(node.weight), input_shape=(w, h, c),
-                padding=node.padding[::-1], stride=node.stride[::-1], dilation=node.dilation[::-1],
-                groups=node.groups, num_message_bits=_message_bits(prog.graph, node.src), name=name)
+    proc = Conv(
+        weight=_lava_conv_weight(node.weight),
+        input_shape=(w, h, c),
+        padding=node.padding[::-1],
+        stride=node.stride[::-1],
+        dilation=node.dilation[::-1],
+        groups=node.groups,
+        num_message_bits=_message_bits(prog.graph, node.src),
+        name=name,
+    )
     src = _source(prog, node.src)
     src.s_out.reshape(src_shape).transpose([2, 1, 0]).connect(proc.s_in)
-    proc.a_out.transpose([2, 1, 0]).reshape((int(np.prod(dst_shape)),)).connect(prog.neurons[node.dst].a_in)
+    proc.a_out.transpose([2, 1, 0]).reshape((int(np.prod(dst_shape)),)).connect(
+        prog.neurons[node.dst].a_in
+    )
     prog.state.append((proc.a_buf, (dst_shape[2], dst_shape[1], dst_shape[0])))
     return proc
 
@@ -199,12 +242,15 @@ LOWERING: dict[type[Node], LowerFn] = {
 def _lowering(graph: Graph, name: str, node: Node) -> LowerFn:
     fn = LOWERING.get(type(node))
     if fn is None:
-        raise UnsupportedNodeError(name, type(node).__name__, sorted(t.__name__ for t in LOWERING),
-                                   "the lava backend")
+        raise UnsupportedNodeError(
+            name, type(node).__name__, sorted(t.__name__ for t in LOWERING), "the lava backend"
+        )
     return fn
 
 
-def lower(graph: Graph, input_data: Mapping[str, np.ndarray], keep: set[str] | None = None) -> LavaProgram:
+def lower(
+    graph: Graph, input_data: Mapping[str, np.ndarray], keep: set[str] | None = None
+) -> LavaProgram:
     """Build the Lava processes of block graph `graph`.
 
     `input_data[name]` is the RingBuffer data (n, steps) of each input population. `keep`, if

@@ -51,8 +51,13 @@ def build_recorder(spec: RecorderSpec, num_steps: int, folder: Path):
 
     class Recorder(AbstractProcess):
         def __init__(self) -> None:
-            super().__init__(num_steps=num_steps, folder=str(folder), ports=ports, refs=refs,
-                             shapes=[tuple(t.shape) for _, t in spec.targets])
+            super().__init__(
+                num_steps=num_steps,
+                folder=str(folder),
+                ports=ports,
+                refs=refs,
+                shapes=[tuple(t.shape) for _, t in spec.targets],
+            )
             for i in ports:
                 setattr(self, f"in{i}", InPort(shape=spec.targets[i][1].shape))
             for i in refs:
@@ -63,8 +68,10 @@ def build_recorder(spec: RecorderSpec, num_steps: int, folder: Path):
             super().__init__(proc_params)
             steps = proc_params["num_steps"]
             shapes = proc_params["shapes"]
-            self._data = {i: np.zeros((steps, *shapes[i]), dtype=np.int64)
-                          for i in (*proc_params["ports"], *proc_params["refs"])}
+            self._data = {
+                i: np.zeros((steps, *shapes[i]), dtype=np.int64)
+                for i in (*proc_params["ports"], *proc_params["refs"])
+            }
 
         def run_spk(self) -> None:
             t = self.time_step

@@ -54,7 +54,10 @@ __all__ = ["DEVICES", "loihi_extension_missing", "run"]
 DEVICES = ("cpu", "loihi2")
 # Modules of the proprietary Lava extension for Loihi that Lava itself imports optionally
 # (lava/magma/compiler/compiler.py, core/run_configs.py).
-_LOIHI_MODULES = ("lava.magma.compiler.subcompilers.nc.ncproc_compiler", "lava.magma.core.model.nc.model")
+_LOIHI_MODULES = (
+    "lava.magma.compiler.subcompilers.nc.ncproc_compiler",
+    "lava.magma.core.model.nc.model",
+)
 
 
 def loihi_extension_missing() -> str | None:
@@ -79,8 +82,9 @@ def _run_config(device: str, model_map: dict) -> Any:
     missing = loihi_extension_missing()
     if missing is not None:
         raise BackendUnavailableError(
-            f"--device loihi2 needs the Lava extension for Loihi (lava-loihi, distributed to Intel "
-            f"INRC members); {missing} is not importable here. Use --device cpu for Lava's CPU models"
+            f"--device loihi2 needs the Lava extension for Loihi (lava-loihi, distributed to "
+            f"Intel INRC members); {missing} is not importable here. Use --device cpu for "
+            "Lava's CPU models"
         )
     from lava.magma.core.run_configs import Loihi2HwCfg
 
@@ -120,9 +124,9 @@ def _input_data(graph: Graph, inputs: np.ndarray, steps: int, stride: int) -> di
     for name in graph.inputs:
         size = graph.populations[name].size
         data = np.zeros((size, batch * stride), dtype=np.int32)
-        cols = inputs[:, :used, start:start + size]  # (batch, used, size)
+        cols = inputs[:, :used, start : start + size]  # (batch, used, size)
         for b in range(batch):
-            data[:, b * stride:b * stride + used] = cols[b].T
+            data[:, b * stride : b * stride + used] = cols[b].T
         out[name] = data
         start += size
     return out
@@ -149,9 +153,17 @@ def _workers_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, stride: int,
-             device: str, folder: Path, timing: dict[str, Any],
-             on_sample: Callable[[int], None] | None) -> list[np.ndarray]:
+def _execute(
+    bg: BlockGraph,
+    prog: LavaProgram,
+    spec: RecorderSpec,
+    batch: int,
+    stride: int,
+    device: str,
+    folder: Path,
+    timing: dict[str, Any],
+    on_sample: Callable[[int], None] | None,
+) -> list[np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
 
     recorder, model = build_recorder(spec, batch * stride, folder)
@@ -178,29 +190,47 @@ def _execute(bg: BlockGraph, prog: LavaProgram, spec: RecorderSpec, batch: int, 
     return read_recordings(folder, len(spec.targets))
 
 
-def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-        hw: HardwareSpec | None = None, *, device: str = "cpu",
-        on_sample: Callable[[int], None] | None = None) -> Trace:
+def run(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int | None = None,
+    probes: Sequence[Probe] | None = None,
+    hw: HardwareSpec | None = None,
+    *,
+    device: str = "cpu",
+    on_sample: Callable[[int], None] | None = None,
+) -> Trace:
     """Run a fixed-point program on Lava (see the module docstring).
 
     `on_sample(b)` is called after sample b has run, while Lava is paused."""
     from backends.cpu.simulator import check_inputs
 
     if device not in DEVICES:
-        raise InputError(f"unknown device {device!r} for the lava backend; available: {', '.join(DEVICES)}")
+        raise InputError(
+            f"unknown device {device!r} for the lava backend; available: {', '.join(DEVICES)}"
+        )
     verify(graph, hw)
     if graph.domain != "fixed":
-        raise InputError("the lava backend runs compiled (fixed-point) programs; run float models with --backend float")
+        raise InputError(
+            "the lava backend runs compiled (fixed-point) programs; "
+            "run float models with --backend float"
+        )
     if hw is not None and hw.semantics != LAVA_FIXED_PT.name:
-        raise InputError(f"the lava backend implements {LAVA_FIXED_PT.name}; the target uses {hw.semantics}")
+        raise InputError(
+            f"the lava backend implements {LAVA_FIXED_PT.name}; the target uses {hw.semantics}"
+        )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = tuple(probes) if probes else default_probes(graph)
     for p in chosen:
-        if p.population not in graph.populations or isinstance(graph.populations[p.population], Input):
+        if p.population not in graph.populations or isinstance(
+            graph.populations[p.population], Input
+        ):
             raise InputError(f"probe: {p.population!r} is not a neuron population of the model")
     compat.ensure_lava()
     if device == "loihi2":
-        _run_config(device, {})  # fail early, before building anything, when the extension is missing
+        _run_config(
+            device, {}
+        )  # fail early, before building anything, when the extension is missing
     bg = expand_blocks(graph)
     batch = int(arr.shape[0])
     stride = sample_stride(bg.graph, t)
@@ -212,7 +242,9 @@ def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequ
         proc = prog.neurons[p.population]
         for var in p.variables:
             target = proc.s_out if var == "spikes" else getattr(proc, var)
-            slots.append((p.population, var, spec.add("port" if var == "spikes" else "var", target)))
+            slots.append(
+                (p.population, var, spec.add("port" if var == "spikes" else "var", target))
+            )
     timing: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
         recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing, on_sample)
@@ -220,8 +252,16 @@ def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequ
     for pop, var, idx in slots:
         rec = recordings[idx].reshape(batch, stride, -1)[:, :t]
         data.setdefault(pop, {})[var] = rec.astype(np.uint8) if var == "spikes" else rec
-    trace = Trace(backend="lava", steps=t, batch=batch, data=data,
-                  info={"device": device, "processes": len(prog.neurons) + len(prog.sources) + len(prog.connections),
-                        **timing})
+    trace = Trace(
+        backend="lava",
+        steps=t,
+        batch=batch,
+        data=data,
+        info={
+            "device": device,
+            "processes": len(prog.neurons) + len(prog.sources) + len(prog.connections),
+            **timing,
+        },
+    )
     gathered = bg.gather(trace, chosen, {n: p.size for n, p in graph.populations.items()})
     return gathered

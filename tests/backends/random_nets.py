@@ -16,7 +16,18 @@ import numpy as np
 from ir import QLIF, Graph, Input, QConv2d, QDense, QSparse
 from ir.nodes import conv2d_output_hw
 
-FAMILIES = ("dense", "sparse", "conv", "graded", "skip", "recurrent", "delays", "reset", "extreme", "mixed")
+FAMILIES = (
+    "dense",
+    "sparse",
+    "conv",
+    "graded",
+    "skip",
+    "recurrent",
+    "delays",
+    "reset",
+    "extreme",
+    "mixed",
+)
 SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 
 
@@ -34,16 +45,30 @@ def _lif(rng: np.random.Generator, shape, extreme: bool, reset: bool) -> QLIF:
     dv = int(rng.choice([0, 4095, rng.integers(0, 4096), rng.integers(0, 512), 1024]))
     if extreme:
         vth = int(rng.choice([0, 2**17 - 1, rng.integers(0, 2**17)]))
-        bias_mant = rng.integers(-4096, 4096, size=n) if rng.random() < 0.5 else int(rng.integers(-4096, 4096))
+        bias_mant = (
+            rng.integers(-4096, 4096, size=n)
+            if rng.random() < 0.5
+            else int(rng.integers(-4096, 4096))
+        )
         bias_exp = rng.integers(-3, 8, size=n) if rng.random() < 0.5 else int(rng.integers(0, 8))
     else:
         vth = int(rng.integers(0, 600))
-        bias_mant = rng.integers(-40, 60, size=n) if rng.random() < 0.5 else int(rng.integers(-20, 40))
+        bias_mant = (
+            rng.integers(-40, 60, size=n) if rng.random() < 0.5 else int(rng.integers(-20, 40))
+        )
         bias_exp = rng.integers(-2, 7, size=n) if rng.random() < 0.3 else int(rng.integers(0, 6))
     interval = int(rng.integers(2, 7)) if reset else 0
     offset = int(rng.integers(0, interval)) if interval else 0
-    return QLIF(shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
-                reset_interval=interval, reset_offset=offset)
+    return QLIF(
+        shape,
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=bias_mant,
+        bias_exp=bias_exp,
+        reset_interval=interval,
+        reset_offset=offset,
+    )
 
 
 def _format(rng: np.random.Generator, extreme: bool) -> dict:
@@ -62,16 +87,35 @@ def _delay(rng: np.random.Generator, shape, family: str):
 
 
 def _projection(rng, family, src, dst, n_src, n_dst, extreme):
-    kind = "sparse" if family == "sparse" else str(rng.choice(["dense", "sparse"])) if family != "dense" else "dense"
+    kind = (
+        "sparse"
+        if family == "sparse"
+        else str(rng.choice(["dense", "sparse"]))
+        if family != "dense"
+        else "dense"
+    )
     w_lo, w_hi = (-300, 300) if rng.random() < 0.3 else (-120, 256)
     if kind == "dense":
         weight = rng.integers(w_lo, w_hi, size=(n_dst, n_src))
-        return QDense(src, dst, weight=weight, delay=_delay(rng, (n_dst, n_src), family), **_format(rng, extreme))
+        return QDense(
+            src,
+            dst,
+            weight=weight,
+            delay=_delay(rng, (n_dst, n_src), family),
+            **_format(rng, extreme),
+        )
     mask = rng.random((n_dst, n_src)) < rng.uniform(0.2, 0.8)
     rows, cols = np.nonzero(mask)
     values = rng.integers(w_lo, w_hi, size=rows.size)
-    return QSparse(src, dst, rows=rows, cols=cols, values=values, delay=_delay(rng, rows.shape, family),
-                   **_format(rng, extreme))
+    return QSparse(
+        src,
+        dst,
+        rows=rows,
+        cols=cols,
+        values=values,
+        delay=_delay(rng, rows.shape, family),
+        **_format(rng, extreme),
+    )
 
 
 def _conv_layer(rng, src: str, src_shape, extreme):
@@ -86,11 +130,15 @@ def _conv_layer(rng, src: str, src_shape, extreme):
         dilation = (1, 1)
     out_hw = conv2d_output_hw((h, w), k, stride, padding, dilation)
     weight = rng.integers(-256, 256, size=(c_out, c_in // groups, *k))
-    node = QConv2d(src, "", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    node = QConv2d(
+        src, "", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
     return node, (c_out, *out_hw)
 
 
-def random_network(seed: int, steps: int = 16, batch: int = 1, family: str | None = None) -> Network:
+def random_network(
+    seed: int, steps: int = 16, batch: int = 1, family: str | None = None
+) -> Network:
     rng = np.random.default_rng([20240601, seed])
     family = family or FAMILIES[seed % len(FAMILIES)]
     extreme = family == "extreme" or (family == "mixed" and rng.random() < 0.3)
@@ -120,20 +168,36 @@ def random_network(seed: int, steps: int = 16, batch: int = 1, family: str | Non
         names = ["in"]
         for k in range(int(rng.integers(1, 4))):
             name = f"l{k}"
-            pops[name] = _lif(rng, (int(rng.integers(1, 9)),), extreme, family in ("reset", "mixed") and rng.random() < 0.6)
+            pops[name] = _lif(
+                rng,
+                (int(rng.integers(1, 9)),),
+                extreme,
+                family in ("reset", "mixed") and rng.random() < 0.6,
+            )
             prev = names[-1]
-            projs[f"p{k}"] = _projection(rng, family, prev, name, pops[prev].size, pops[name].size, extreme)
+            projs[f"p{k}"] = _projection(
+                rng, family, prev, name, pops[prev].size, pops[name].size, extreme
+            )
             names.append(name)
         if family in ("skip", "mixed") and len(names) >= 3:
             src = names[int(rng.integers(0, len(names) - 2))]
-            projs["skip"] = _projection(rng, family, src, names[-1], pops[src].size, pops[names[-1]].size, extreme)
+            projs["skip"] = _projection(
+                rng, family, src, names[-1], pops[src].size, pops[names[-1]].size, extreme
+            )
         if family in ("recurrent", "mixed", "extreme"):
             target = names[int(rng.integers(1, len(names)))]
             n = pops[target].size
             projs["rec"] = _projection(rng, family, target, target, n, n, extreme)
             if len(names) >= 3 and rng.random() < 0.5:  # a cycle through two populations
-                projs["back"] = _projection(rng, family, names[-1], names[1], pops[names[-1]].size,
-                                            pops[names[1]].size, extreme)
+                projs["back"] = _projection(
+                    rng,
+                    family,
+                    names[-1],
+                    names[1],
+                    pops[names[-1]].size,
+                    pops[names[1]].size,
+                    extreme,
+                )
     graph = Graph(populations=pops, projections=projs, metadata={"seed": seed, "family": family})
     inputs = _inputs(rng, graph, steps, batch)
     return Network(graph, inputs, family, seed)
@@ -150,7 +214,9 @@ def _inputs(rng: np.random.Generator, graph: Graph, steps: int, batch: int) -> n
             payload[rng.random(payload.shape) < 0.5] = 0
             cols.append(payload)
         else:
-            cols.append((rng.random((batch, steps, pop.size)) < rng.uniform(0.2, 0.7)).astype(np.int64))
+            cols.append(
+                (rng.random((batch, steps, pop.size)) < rng.uniform(0.2, 0.7)).astype(np.int64)
+            )
     return np.concatenate(cols, axis=2)
 
 

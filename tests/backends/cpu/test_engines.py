@@ -15,7 +15,11 @@ from tests.strategies import graphs
 
 
 def _all_probes(graph):
-    return [Probe(n, ("spikes", "u", "v")) for n, p in graph.populations.items() if not isinstance(p, Input)]
+    return [
+        Probe(n, ("spikes", "u", "v"))
+        for n, p in graph.populations.items()
+        if not isinstance(p, Input)
+    ]
 
 
 def _inputs(graph, seed, batch, steps):
@@ -38,7 +42,9 @@ def _assert_same(a, b, probes, exact=True):
             if exact or var == "spikes":
                 np.testing.assert_array_equal(x, y, err_msg=f"{p.population}.{var}")
             else:
-                np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-9, err_msg=f"{p.population}.{var}")
+                np.testing.assert_allclose(
+                    x, y, rtol=1e-9, atol=1e-9, err_msg=f"{p.population}.{var}"
+                )
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -51,12 +57,17 @@ def test_fast_equals_reference_on_random_networks(seed):
 
 
 @settings(max_examples=60)
-@given(graph=graphs(domain="fixed", max_layers=3), seed=st.integers(0, 1000), steps=st.integers(1, 12))
+@given(
+    graph=graphs(domain="fixed", max_layers=3), seed=st.integers(0, 1000), steps=st.integers(1, 12)
+)
 def test_fast_equals_reference_on_hypothesis_graphs(graph, seed, steps):
     x = _inputs(graph, seed, 2, max(1, steps - 2))  # steps past the input get no spikes
     probes = _all_probes(graph)
-    _assert_same(run(graph, x, steps=steps, probes=probes, engine="reference"),
-                 run(graph, x, steps=steps, probes=probes, engine="fast"), probes)
+    _assert_same(
+        run(graph, x, steps=steps, probes=probes, engine="reference"),
+        run(graph, x, steps=steps, probes=probes, engine="fast"),
+        probes,
+    )
 
 
 @settings(max_examples=40)
@@ -66,8 +77,12 @@ def test_float_fast_equals_float_reference(graph, seed):
     probes = _all_probes(graph)
     # Sums are added in a different order (one BLAS product over all steps), so states agree
     # to rounding; spikes agree unless a state lands within rounding of its threshold.
-    _assert_same(run_float(graph, x, probes=probes, engine="reference"),
-                 run_float(graph, x, probes=probes, engine="fast"), probes, exact=False)
+    _assert_same(
+        run_float(graph, x, probes=probes, engine="reference"),
+        run_float(graph, x, probes=probes, engine="fast"),
+        probes,
+        exact=False,
+    )
 
 
 def test_batches_are_chunked_within_the_memory_budget(monkeypatch):
@@ -98,5 +113,8 @@ def test_sums_beyond_int32_take_the_exact_path():
     syns = prepare(net_graph, True, "cpu").synapses
     assert any(s.sum_bound() << max(s.weight_exp, 0) > 2**31 for s in syns)
     probes = _all_probes(net_graph)
-    _assert_same(run(net_graph, net.inputs, probes=probes, engine="reference"),
-                 run(net_graph, net.inputs, probes=probes, engine="fast"), probes)
+    _assert_same(
+        run(net_graph, net.inputs, probes=probes, engine="reference"),
+        run(net_graph, net.inputs, probes=probes, engine="fast"),
+        probes,
+    )

@@ -22,7 +22,9 @@ def _lif_trace(a_by_step, steps, **params):
     """Drive one neuron's a_in directly with the kernel (what Lava's VecSendProcess does)."""
     u = np.zeros((1, 1), dtype=np.int64)
     v = np.zeros((1, 1), dtype=np.int64)
-    bias = kernels.effective_bias(np.array([params.pop("bias_mant", 0)]), np.array([params.pop("bias_exp", 0)]))
+    bias = kernels.effective_bias(
+        np.array([params.pop("bias_mant", 0)]), np.array([params.pop("bias_exp", 0)])
+    )
     us, vs, ss = [], [], []
     for t in range(1, steps + 1):
         a = np.array([[a_by_step.get(t, 0)]], dtype=np.int64)
@@ -37,8 +39,10 @@ def _program(weight, steps, spike_at, **lif):
     """Input -> QDense(weight) -> QLIF; the single input spikes at step `spike_at`."""
     n_out, n_in = np.shape(weight)
     dense_kw = lif.pop("dense", {})
-    g = Graph(populations={"in": Input((n_in,)), "lif": QLIF((n_out,), **lif)},
-              projections={"w": QDense("in", "lif", weight=np.asarray(weight), **dense_kw)})
+    g = Graph(
+        populations={"in": Input((n_in,)), "lif": QLIF((n_out,), **lif)},
+        projections={"w": QDense("in", "lif", weight=np.asarray(weight), **dense_kw)},
+    )
     x = np.zeros((1, steps, n_in), dtype=np.int64)
     if spike_at:
         x[0, spike_at - 1] = 1
@@ -80,7 +84,12 @@ def test_bias_scaling_does_not_overflow_int16():
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bias_scaling_in_a_program(engine):
-    g = Graph(populations={"in": Input((1,)), "lif": QLIF((1,), du=0, dv=0, vth=2**17 - 1, bias_mant=4095, bias_exp=5)})
+    g = Graph(
+        populations={
+            "in": Input((1,)),
+            "lif": QLIF((1,), du=0, dv=0, vth=2**17 - 1, bias_mant=4095, bias_exp=5),
+        }
+    )
     tr = run(g, np.zeros((1, 1, 1), dtype=np.int64), probes=[Probe("lif", ("v",))], engine=engine)
     assert int(tr.get("lif", "v")[0, 0, 0]) == 4095 * 32
 
@@ -88,7 +97,12 @@ def test_bias_scaling_in_a_program(engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bias_driven_spikes_at_steps_5_and_10(engine):
     # bias = 2 << 6 = 128 per step, vth = 8 << 6 = 512, no decay: spikes at t = 5, 10.
-    g = Graph(populations={"in": Input((1,)), "lif": QLIF((10,), du=0, dv=0, vth=8, bias_mant=2, bias_exp=6)})
+    g = Graph(
+        populations={
+            "in": Input((1,)),
+            "lif": QLIF((10,), du=0, dv=0, vth=8, bias_mant=2, bias_exp=6),
+        }
+    )
     tr = run(g, np.zeros((1, 10, 1), dtype=np.int64), probes=[Probe("lif")], engine=engine)
     expected = np.zeros((10, 10), dtype=np.uint8)
     expected[4:10:5] = 1
@@ -106,7 +120,9 @@ DENSE_CASES = [
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize(("case", "column", "fmt", "expected"), DENSE_CASES, ids=[c[0] for c in DENSE_CASES])
+@pytest.mark.parametrize(
+    ("case", "column", "fmt", "expected"), DENSE_CASES, ids=[c[0] for c in DENSE_CASES]
+)
 def test_dense_fan_out(engine, case, column, fmt, expected):
     weight = np.zeros((3, 4), dtype=np.int64)
     weight[:, 2] = column
@@ -157,10 +173,16 @@ def test_three_neuron_hand_trace(engine):
         WEIGHTS,
     )
 
-    g = Graph(populations={"in": Input((2,)),
-                           "lif": QLIF((3,), du=DU, dv=DV, vth=VTH, bias_mant=BIAS_MANT, bias_exp=BIAS_EXP)},
-              projections={"d": QDense("in", "lif", weight=WEIGHTS)})
-    tr = run(g, INPUT.T[None], steps=STEPS, probes=[Probe("lif", ("spikes", "u", "v"))], engine=engine)
+    g = Graph(
+        populations={
+            "in": Input((2,)),
+            "lif": QLIF((3,), du=DU, dv=DV, vth=VTH, bias_mant=BIAS_MANT, bias_exp=BIAS_EXP),
+        },
+        projections={"d": QDense("in", "lif", weight=WEIGHTS)},
+    )
+    tr = run(
+        g, INPUT.T[None], steps=STEPS, probes=[Probe("lif", ("spikes", "u", "v"))], engine=engine
+    )
     np.testing.assert_array_equal(tr.get("lif", "u")[0], EXPECTED_U)
     np.testing.assert_array_equal(tr.get("lif", "v")[0], EXPECTED_V)
     np.testing.assert_array_equal(tr.get("lif", "spikes")[0], EXPECTED_S)
@@ -169,9 +191,21 @@ def test_three_neuron_hand_trace(engine):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_lif_reset_zeroes_u_and_v_before_the_update(engine):
     # LIFReset: at t % interval == offset, u = v = 0 before that step's dynamics.
-    g = Graph(populations={"in": Input((1,)),
-                           "lif": QLIF((1,), du=0, dv=0, vth=2**17 - 1, bias_mant=1, bias_exp=0,
-                                       reset_interval=4, reset_offset=2)})
+    g = Graph(
+        populations={
+            "in": Input((1,)),
+            "lif": QLIF(
+                (1,),
+                du=0,
+                dv=0,
+                vth=2**17 - 1,
+                bias_mant=1,
+                bias_exp=0,
+                reset_interval=4,
+                reset_offset=2,
+            ),
+        }
+    )
     tr = run(g, np.zeros((1, 9, 1), dtype=np.int64), probes=[Probe("lif", ("v",))], engine=engine)
     # v grows by 1 per step; reset before steps 2 and 6 makes v = 1 there.
     assert tr.get("lif", "v")[0, :, 0].tolist() == [1, 1, 2, 3, 4, 1, 2, 3, 4]

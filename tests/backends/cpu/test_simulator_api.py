@@ -11,15 +11,24 @@ from ir.errors import InputError, UnsupportedNodeError
 
 
 def _fixed(bits=0):
-    return Graph(populations={"in": Input((3,), message_bits=bits), "h": QLIF((4,), vth=10),
-                              "out": QLIF((2,), vth=10)},
-                 projections={"a": QDense("in", "h", weight=np.full((4, 3), 100)),
-                              "b": QDense("h", "out", weight=np.full((2, 4), 100))})
+    return Graph(
+        populations={
+            "in": Input((3,), message_bits=bits),
+            "h": QLIF((4,), vth=10),
+            "out": QLIF((2,), vth=10),
+        },
+        projections={
+            "a": QDense("in", "h", weight=np.full((4, 3), 100)),
+            "b": QDense("h", "out", weight=np.full((2, 4), 100)),
+        },
+    )
 
 
 def _float():
-    return Graph(populations={"in": Input((3,)), "out": LIF((2,), v_th=0.5)},
-                 projections={"a": Dense("in", "out", weight=np.ones((2, 3)))})
+    return Graph(
+        populations={"in": Input((3,)), "out": LIF((2,), v_th=0.5)},
+        projections={"a": Dense("in", "out", weight=np.ones((2, 3)))},
+    )
 
 
 def test_backends_are_registered():
@@ -42,20 +51,26 @@ def test_probed_states_have_lava_units_and_dtypes():
 def test_steps_beyond_the_input_get_no_spikes():
     x = np.ones((1, 2, 3), dtype=np.uint8)
     long = run(_fixed(), x, steps=6, probes=[Probe("h", ("u",))])
-    padded = run(_fixed(), np.concatenate([x, np.zeros((1, 4, 3), dtype=np.uint8)], axis=1),
-                 probes=[Probe("h", ("u",))])
+    padded = run(
+        _fixed(),
+        np.concatenate([x, np.zeros((1, 4, 3), dtype=np.uint8)], axis=1),
+        probes=[Probe("h", ("u",))],
+    )
     np.testing.assert_array_equal(long.get("h", "u"), padded.get("h", "u"))
     short = run(_fixed(), x, steps=1)
     assert short.steps == 1 and short.get("out").shape == (1, 1, 2)
 
 
-@pytest.mark.parametrize(("inputs", "message"), [
-    (np.ones((1, 4, 3), dtype=np.float32), "expected integer spikes"),
-    (np.ones((1, 4, 2), dtype=np.uint8), r"expected shape \(batch, T, 3\)"),
-    (np.ones((4, 3), dtype=np.uint8), r"expected shape \(batch, T, 3\)"),
-    (np.full((1, 4, 3), 2, dtype=np.int64), "binary spikes.*found values in \\[2, 2\\]"),
-    (np.zeros((0, 4, 3), dtype=np.uint8), "empty"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (np.ones((1, 4, 3), dtype=np.float32), "expected integer spikes"),
+        (np.ones((1, 4, 2), dtype=np.uint8), r"expected shape \(batch, T, 3\)"),
+        (np.ones((4, 3), dtype=np.uint8), r"expected shape \(batch, T, 3\)"),
+        (np.full((1, 4, 3), 2, dtype=np.int64), "binary spikes.*found values in \\[2, 2\\]"),
+        (np.zeros((0, 4, 3), dtype=np.uint8), "empty"),
+    ],
+)
 def test_bad_inputs_are_one_line_errors(inputs, message):
     with pytest.raises(InputError, match=message) as err:
         run(_fixed(), inputs)
@@ -91,8 +106,10 @@ def test_unknown_probe_population():
 
 def test_float_mode_has_the_same_timing():
     # One projection: the input spike at step 1 reaches u at step 2.
-    g = Graph(populations={"in": Input((1,)), "out": LIF((1,), tau_syn=0.0, v_th=100.0)},
-              projections={"a": Dense("in", "out", weight=np.array([[2.5]]))})
+    g = Graph(
+        populations={"in": Input((1,)), "out": LIF((1,), tau_syn=0.0, v_th=100.0)},
+        projections={"a": Dense("in", "out", weight=np.array([[2.5]]))},
+    )
     x = np.array([[[1], [0], [0]]], dtype=np.uint8)
     tr = run_float(g, x, probes=[Probe("out", ("u", "v"))])
     assert tr.get("out", "u")[0, :, 0].tolist() == [0.0, 2.5, 0.0]
@@ -101,7 +118,10 @@ def test_float_mode_has_the_same_timing():
 
 def test_unsupported_population_type_is_named():
     g = Graph(populations={"in": Input((1,)), "x": LIF((1,))})
-    with pytest.raises(UnsupportedNodeError, match="x: the cpu backend does not support node type LIF; supported: QLIF"):
+    with pytest.raises(
+        UnsupportedNodeError,
+        match="x: the cpu backend does not support node type LIF; supported: QLIF",
+    ):
         from backends.cpu.network import prepare
 
         prepare(g, True, "cpu")

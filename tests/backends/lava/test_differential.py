@@ -34,7 +34,7 @@ def lava_ready():
 def _groups(seeds, steps, batch_every):
     seeds = list(seeds)
     for i in range(0, len(seeds), PER_RUN):
-        chunk = seeds[i:i + PER_RUN]
+        chunk = seeds[i : i + PER_RUN]
         batch = 2 if (i // PER_RUN) % batch_every == 0 else 1
         yield pytest.param(chunk, steps, batch, id=f"seeds{chunk[0]}-{chunk[-1]}")
 
@@ -44,7 +44,11 @@ def _compare(seeds, steps, batch):
 
     nets = [random_network(s, steps=steps, batch=batch) for s in seeds]
     graph, inputs = merge(nets)
-    probes = [Probe(n, ("spikes", "u", "v")) for n, p in graph.populations.items() if not isinstance(p, Input)]
+    probes = [
+        Probe(n, ("spikes", "u", "v"))
+        for n, p in graph.populations.items()
+        if not isinstance(p, Input)
+    ]
     lava = lava_run(graph, inputs, probes=probes)
     for engine in ("reference", "fast"):
         cpu = cpu_run(graph, inputs, probes=probes, engine=engine)
@@ -53,8 +57,10 @@ def _compare(seeds, steps, batch):
                 got, want = cpu.get(p.population, var), lava.get(p.population, var)
                 if not np.array_equal(got, want):
                     b, t, i = np.argwhere(got != want)[0]
-                    pytest.fail(f"{engine}: {p.population}.{var} differs first at sample {b}, step {t + 1}, "
-                                f"neuron {i}: cpu {got[b, t, i]}, lava {want[b, t, i]}")
+                    pytest.fail(
+                        f"{engine}: {p.population}.{var} differs first at sample {b}, "
+                        f"step {t + 1}, neuron {i}: cpu {got[b, t, i]}, lava {want[b, t, i]}"
+                    )
     return lava
 
 
@@ -75,8 +81,11 @@ def test_the_suite_reaches_the_overflow_paths():
     seen = {"spikes": 0, "v_saturated": 0, "u_beyond_24_bits": 0, "u_wrapped": 0}
     for seed in FAST_SEEDS:
         net = random_network(seed, steps=12, batch=1)
-        probes = [Probe(n, ("spikes", "u", "v")) for n, p in net.graph.populations.items()
-                  if not isinstance(p, Input)]
+        probes = [
+            Probe(n, ("spikes", "u", "v"))
+            for n, p in net.graph.populations.items()
+            if not isinstance(p, Input)
+        ]
         tr = cpu_run(net.graph, net.inputs, probes=probes)
         for p in probes:
             u, v = tr.get(p.population, "u"), tr.get(p.population, "v")
@@ -84,6 +93,6 @@ def test_the_suite_reaches_the_overflow_paths():
             seen["v_saturated"] += int((np.abs(v) == 2**23 - 1).sum())
             seen["u_beyond_24_bits"] += int((np.abs(u) > 2**23).sum())
             # A wrap flips the sign of a large u between consecutive steps.
-            flips = (np.abs(u[:, 1:] - u[:, :-1]) > 2**23)
+            flips = np.abs(u[:, 1:] - u[:, :-1]) > 2**23
             seen["u_wrapped"] += int(flips.sum())
     assert all(count > 0 for count in seen.values()), seen

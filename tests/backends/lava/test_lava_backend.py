@@ -29,16 +29,35 @@ def _program():
     rng = np.random.default_rng(7)
     pops = {
         "in": Input((1, 6, 6)),
-        "conv": QLIF((2, 4, 4), du=1024, dv=512, vth=300, bias_mant=rng.integers(-20, 20, (2, 4, 4)), bias_exp=2),
+        "conv": QLIF(
+            (2, 4, 4),
+            du=1024,
+            dv=512,
+            vth=300,
+            bias_mant=rng.integers(-20, 20, (2, 4, 4)),
+            bias_exp=2,
+        ),
         "hid": QLIF((12,), du=2047, dv=256, vth=400, reset_interval=5, reset_offset=3),
         "out": QLIF((4,), du=512, dv=1024, vth=250),
     }
     projs = {
         "c": QConv2d("in", "conv", weight=rng.integers(-80, 200, (2, 1, 3, 3))),
         "h": QDense("conv", "hid", weight=rng.integers(-100, 160, (12, 32)), weight_exp=1),
-        "r": QSparse("hid", "hid", rows=np.arange(12), cols=(np.arange(12) + 1) % 12,
-                     values=rng.integers(-200, 200, 12), delay=rng.integers(0, 3, 12)),
-        "o": QDense("hid", "out", weight=rng.integers(-60, 200, (4, 12)), sign_mode="mixed", num_weight_bits=6),
+        "r": QSparse(
+            "hid",
+            "hid",
+            rows=np.arange(12),
+            cols=(np.arange(12) + 1) % 12,
+            values=rng.integers(-200, 200, 12),
+            delay=rng.integers(0, 3, 12),
+        ),
+        "o": QDense(
+            "hid",
+            "out",
+            weight=rng.integers(-60, 200, (4, 12)),
+            sign_mode="mixed",
+            num_weight_bits=6,
+        ),
         "skip": QDense("conv", "out", weight=rng.integers(-40, 60, (4, 32)), delay=2),
     }
     graph = Graph(populations=pops, projections=projs)
@@ -49,9 +68,12 @@ def _program():
 def _placed(graph):
     conv_tiles = [np.arange(0, 12), np.arange(12, 32)]  # two tiles of the (2, 4, 4) layer
     blocks = (
-        Block("conv", conv_tiles[0], 0), Block("conv", conv_tiles[1], 1),
-        Block("hid", np.array([0, 2, 4, 6, 8, 10]), 2), Block("hid", np.array([1, 3, 5, 7, 9, 11]), 3),
-        Block.from_range("out", 0, 2, 4), Block.from_range("out", 2, 4, 3),
+        Block("conv", conv_tiles[0], 0),
+        Block("conv", conv_tiles[1], 1),
+        Block("hid", np.array([0, 2, 4, 6, 8, 10]), 2),
+        Block("hid", np.array([1, 3, 5, 7, 9, 11]), 3),
+        Block.from_range("out", 0, 2, 4),
+        Block.from_range("out", 2, 4, 3),
     )
     return graph.replace(placement=Placement(blocks, np.array([0, 0, 1, 1, 2]), "tiny"))
 
@@ -95,7 +117,9 @@ def test_loihi2_device_without_the_extension_is_one_clear_line():
     missing = lava_module.loihi_extension_missing()
     if missing is None:
         pytest.skip("the Lava extension for Loihi is installed here")
-    with pytest.raises(BackendUnavailableError, match=r"lava-loihi.*not importable.*--device cpu") as err:
+    with pytest.raises(
+        BackendUnavailableError, match=r"lava-loihi.*not importable.*--device cpu"
+    ) as err:
         get_backend("lava")(graph, x, device="loihi2")
     assert "\n" not in str(err.value)
 
@@ -106,14 +130,19 @@ def test_unknown_device_and_float_program_are_refused():
         get_backend("lava")(graph, x, device="gpu")
     from ir import LIF, Dense
 
-    fg = Graph(populations={"in": Input((2,)), "l": LIF((2,))}, projections={"d": Dense("in", "l", weight=np.eye(2))})
+    fg = Graph(
+        populations={"in": Input((2,)), "l": LIF((2,))},
+        projections={"d": Dense("in", "l", weight=np.eye(2))},
+    )
     with pytest.raises(InputError, match="compiled"):
         get_backend("lava")(fg, np.zeros((1, 3, 2), dtype=np.uint8))
 
 
 def test_delay_beyond_lava_limit_is_refused():
-    g = Graph(populations={"in": Input((2,)), "l": QLIF((2,))},
-              projections={"d": QDense("in", "l", weight=np.eye(2, dtype=np.int64) * 10, delay=64)})
+    g = Graph(
+        populations={"in": Input((2,)), "l": QLIF((2,))},
+        projections={"d": QDense("in", "l", weight=np.eye(2, dtype=np.int64) * 10, delay=64)},
+    )
     with pytest.raises(IRVerifyError, match=r"projection 'd'.*delay = 64 exceeds 63"):
         get_backend("lava")(g, np.zeros((1, 3, 2), dtype=np.uint8))
 

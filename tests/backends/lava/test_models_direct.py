@@ -76,7 +76,11 @@ def _lava_lif(n, du, dv, vth, bias_mant, bias_exp, interval=0, offset=0):
 @given(
     u=st.lists(INT32, min_size=4, max_size=4),
     v=st.lists(st.integers(-(2**23 - 1), 2**23 - 1), min_size=4, max_size=4),
-    a=st.lists(st.lists(st.one_of(INT32, st.integers(-(2**12), 2**12)), min_size=4, max_size=4), min_size=1, max_size=3),
+    a=st.lists(
+        st.lists(st.one_of(INT32, st.integers(-(2**12), 2**12)), min_size=4, max_size=4),
+        min_size=1,
+        max_size=3,
+    ),
     du=st.sampled_from([0, 1, 2047, 4094, 4095]) | st.integers(0, 4095),
     dv=st.sampled_from([0, 1, 2048, 4095]) | st.integers(0, 4095),
     vth=st.sampled_from([0, 1, 2**17 - 1]) | st.integers(0, 2**17 - 1),
@@ -94,15 +98,19 @@ def test_lif_step_equals_lava(u, v, a, du, dv, vth, bias_mant, bias_exp):
         # The int16 zero the port adds the int32 message to (PyInPortVectorDense.recv).
         m.a_in.queue.append(np.zeros(4, dtype=np.int16) + np.array(a_t, dtype=np.int32))
         m.run_spk()
-        s = kernels.fixed_lif_step(ku, kv, np.array([a_t], dtype=np.int64), du=du, dv=dv, vth=vth, bias=bias)
+        s = kernels.fixed_lif_step(
+            ku, kv, np.array([a_t], dtype=np.int64), du=du, dv=dv, vth=vth, bias=bias
+        )
         assert ku[0].tolist() == m.u.astype(np.int64).tolist()
         assert kv[0].tolist() == m.v.astype(np.int64).tolist()
         assert s[0].tolist() == m.s_out.sent[-1].astype(bool).tolist()
 
 
 def _connection_graph(proj, n_src, n_dst, message_bits):
-    return Graph(populations={"in": Input((n_src,), message_bits=message_bits), "out": QLIF((n_dst,))},
-                 projections={"p": proj})
+    return Graph(
+        populations={"in": Input((n_src,), message_bits=message_bits), "out": QLIF((n_dst,))},
+        projections={"p": proj},
+    )
 
 
 @st.composite
@@ -112,8 +120,11 @@ def _synapse_setup(draw, sparse: bool, delayed: bool):
     graded = draw(st.booleans())
     bits = draw(st.sampled_from([8, 16, 24])) if graded else 0
     w_max = draw(st.sampled_from([256, 300, 1 << 12]))
-    fmt = dict(weight_exp=draw(st.integers(-10, 10)), num_weight_bits=draw(st.integers(1, 8)),
-               sign_mode=draw(st.sampled_from(["mixed", "excitatory", "inhibitory"])))
+    fmt = dict(
+        weight_exp=draw(st.integers(-10, 10)),
+        num_weight_bits=draw(st.integers(1, 8)),
+        sign_mode=draw(st.sampled_from(["mixed", "excitatory", "inhibitory"])),
+    )
     steps = draw(st.integers(2, 6))
     if graded:
         half = 1 << (bits - 1)
@@ -143,9 +154,15 @@ def _lava_connection(proj, n_src, n_dst, bits):
     from lava.utils.weightutils import SignMode
     from scipy.sparse import csr_matrix
 
-    params = {"weight_exp": proj.weight_exp, "num_weight_bits": proj.num_weight_bits,
-              "sign_mode": {"mixed": SignMode.MIXED, "excitatory": SignMode.EXCITATORY,
-                            "inhibitory": SignMode.INHIBITORY}[proj.sign_mode]}
+    params = {
+        "weight_exp": proj.weight_exp,
+        "num_weight_bits": proj.num_weight_bits,
+        "sign_mode": {
+            "mixed": SignMode.MIXED,
+            "excitatory": SignMode.EXCITATORY,
+            "inhibitory": SignMode.INHIBITORY,
+        }[proj.sign_mode],
+    }
     delayed = proj.delay.ndim > 0
     if isinstance(proj, QDense):
         m = (PyDelayDenseModelBitAcc if delayed else PyDenseModelBitAcc)(params)
@@ -154,11 +171,17 @@ def _lava_connection(proj, n_src, n_dst, bits):
             m.delays = proj.delay.astype(np.int32)
     else:
         m = (PyDelaySparseModelBitAcc if delayed else PySparseModelBitAcc)(params)
-        m.weights = csr_matrix((proj.values.astype(np.int32), (proj.rows, proj.cols)), shape=(n_dst, n_src))
+        m.weights = csr_matrix(
+            (proj.values.astype(np.int32), (proj.rows, proj.cols)), shape=(n_dst, n_src)
+        )
         if delayed:
-            m.delays = csr_matrix((proj.delay.astype(np.int64), (proj.rows, proj.cols)), shape=(n_dst, n_src))
+            m.delays = csr_matrix(
+                (proj.delay.astype(np.int64), (proj.rows, proj.cols)), shape=(n_dst, n_src)
+            )
     depth = int(proj.delay.max(initial=0)) + 1 if delayed else None
-    m.a_buff = np.zeros((n_dst, depth), dtype=np.int32) if delayed else np.zeros(n_dst, dtype=np.int32)
+    m.a_buff = (
+        np.zeros((n_dst, depth), dtype=np.int32) if delayed else np.zeros(n_dst, dtype=np.int32)
+    )
     m.num_message_bits = np.array([bits])
     m.s_in, m.a_out = _In(), _Out()
     return m
@@ -183,7 +206,11 @@ def _check_connection(proj, n_src, n_dst, bits, x):
 
         def lagged(k, t=t):
             i = t - 2 - k
-            return x[i][None].astype(np.int64) if 0 <= i < steps else np.zeros((1, n_src), dtype=np.int64)
+            return (
+                x[i][None].astype(np.int64)
+                if 0 <= i < steps
+                else np.zeros((1, n_src), dtype=np.int64)
+            )
 
         want = reference.connection_output(syn, lagged, 1)[0]
         assert got.tolist() == want.tolist(), f"step {t}"
@@ -235,7 +262,9 @@ def _conv_setup(draw):
         x = rng.integers(-half, half, size=(c_in, h, w))
     else:
         x = rng.integers(0, 2, size=(c_in, h, w))
-    node = QConv2d("in", "out", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    node = QConv2d(
+        "in", "out", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
     return node, (c_in, h, w), (c_out, oh, ow), bits, x
 
 
@@ -262,8 +291,10 @@ def test_conv_equals_lava(setup):
     m.s_in.queue.append(np.zeros((w, h, c), dtype=np.int32))
     m.run_spk()
     got = m.a_out.sent[-1].transpose(2, 1, 0).reshape(-1).astype(np.int64)
-    graph = Graph(populations={"in": Input(in_shape, message_bits=bits), "out": QLIF(out_shape)},
-                  projections={"c": node})
+    graph = Graph(
+        populations={"in": Input(in_shape, message_bits=bits), "out": QLIF(out_shape)},
+        projections={"c": node},
+    )
     syn = prepare(graph, True, "cpu").synapses[0]
     want = reference.connection_output(syn, lambda k: x.reshape(1, -1).astype(np.int64), 1)[0]
     assert got.tolist() == want.tolist()
