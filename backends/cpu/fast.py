@@ -53,6 +53,7 @@ def components(net: Net) -> list[list[str]]:
     stack: list[str] = []
     out: list[list[str]] = []
     counter = 0
+    order = {n: k for k, n in enumerate(net.neurons)}
     for root in net.neurons:
         if root in index:
             continue
@@ -84,7 +85,6 @@ def components(net: Net) -> list[list[str]]:
                     comp.append(w)
                     if w == node:
                         break
-                order = {n: k for k, n in enumerate(net.neurons)}
                 out.append(sorted(comp, key=order.__getitem__))
             if work:
                 parent = work[-1][0]
@@ -94,7 +94,10 @@ def components(net: Net) -> list[list[str]]:
 
 
 def _out_bound(syn: Synapses) -> int:
-    """Bound of |what syn delivers in one step| before any wrap."""
+    """Bound of |what syn delivers in one step|, before the int32 wrap of the received sum
+    (a convolution's output is already wrapped to 24 bits)."""
+    if syn.kind == "conv":
+        return min(syn.sum_bound(), 1 << 23)
     return syn.sum_bound() << max(syn.weight_exp, 0)
 
 
@@ -231,7 +234,7 @@ def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> N
 
 
 def _input_current_exact(
-    net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
+    syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
 ) -> np.ndarray:
     """Per-step reference arithmetic for every incoming projection (any magnitudes)."""
     out = np.zeros((batch, steps, n), dtype=np.int32)
@@ -259,7 +262,7 @@ def _input_current(
     """The int32 input a population receives at every step from projections `syns`."""
     if net.fixed:
         if sum(_out_bound(s) for s in syns) > _INT32_LIMIT:
-            return _input_current_exact(net, syns, trains, batch, steps, n)
+            return _input_current_exact(syns, trains, batch, steps, n)
         out = np.zeros((batch, steps, n), dtype=np.int32)
         for syn in syns:
             _add_projection_int32(syn, trains.data[syn.src], out)
