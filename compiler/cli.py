@@ -23,6 +23,7 @@ VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
     "run": "compiler.commands.run",
+    "hil": "compiler.commands.hil",
 }
 
 
