@@ -121,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
     )
     spikes = read_spike_array(args.input, graph.n_inputs, message_bits=bits)
     probes = parse_probes(args.probe, graph)
+    if not probes:
+        raise InputError(
+            f"{args.model}: has no output population (every population projects somewhere); "
+            "say what to record with --probe"
+        )
     kwargs: dict = {}
     if backend == "lava":
         kwargs["device"] = args.device

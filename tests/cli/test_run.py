@@ -279,3 +279,27 @@ def test_ctrl_c_on_a_lava_run_exits_130_and_leaves_no_process(files):
     time.sleep(0.5)
     assert members() == []
     assert not (d / "long.npz").exists()
+
+
+def test_a_model_without_outputs_needs_a_probe(tmp_path, capsys):
+    rec = Graph(
+        populations={"in": Input((2,)), "r": QLIF((2,), vth=5)},
+        projections={
+            "i": QDense("in", "r", weight=np.full((2, 2), 90)),
+            "rr": QDense("r", "r", weight=np.full((2, 2), 10)),
+        },
+    )
+    write_build(tmp_path / "rec", rec, load_hw("loihi2"), {})
+    np.save(tmp_path / "in.npy", np.ones((1, 4, 2), dtype=np.uint8))
+    args = [
+        "run",
+        str(tmp_path / "rec"),
+        "--input",
+        str(tmp_path / "in.npy"),
+        "-o",
+        str(tmp_path / "o.npz"),
+    ]
+    assert main(args) == 1
+    assert "has no output population" in capsys.readouterr().err
+    assert main([*args, "--probe", "r:spikes,v"]) == 0
+    assert read_npz(tmp_path / "o.npz")["r"].sum() > 0
