@@ -104,7 +104,7 @@ def sample_stride(graph: Graph, steps: int) -> int:
 def _probed_component(bg: BlockGraph, probes: Sequence[Probe]) -> set[str]:
     """Block populations that can influence a probed block (their processes are built)."""
     g = bg.graph
-    wanted = {name for p in bg.block_probes(probes) for name in [p.population]}
+    wanted = {p.population for p in bg.block_probes(probes)}
     preds: dict[str, set[str]] = {n: set() for n in g.populations}
     for proj in g.projections.values():
         preds[proj.dst].add(proj.src)
