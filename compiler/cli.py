@@ -23,6 +23,7 @@ VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
     "compile": "compiler.commands.compile",
+    "run": "compiler.commands.run",
     "eval": "compiler.commands.eval",
     "hil": "compiler.commands.hil",
 }
