@@ -158,3 +158,23 @@ def test_eval_input_size_mismatch(tmp_path):
     code, _, err = run_cli("eval", path, "--dataset", "fashion-mnist", "--samples", "5")
     assert code == 1 and err.count("\n") == 1
     assert "has 64 inputs, fashion-mnist images have 784 pixels" in err or "Fashion-MNIST is not installed" in err
+
+
+@pytest.mark.lava
+def test_eval_on_lava_matches_cpu(model_file, tmp_path, capsys):
+    """The compiled program classifies samples identically on Lava's fixed_pt models."""
+    from backends.lava import compat
+    from compiler.build import read_build
+    from compiler.commands.eval import evaluate
+    from trainers.datasets import load_dataset
+
+    if not compat.lava_available():
+        pytest.skip("lava-nc 0.10.0 is not installed (make setup installs it)")
+    out = tmp_path / "build"
+    assert main(["compile", str(model_file), "--target", "loihi2", "-o", str(out), "--split-signs"]) == 0
+    build = read_build(out)
+    x, y = load_dataset("digits").split("test")
+    meta = build.program.metadata
+    preds = {b: evaluate(build.program, build.hw, b, x[:6], y[:6], meta["encoding"], meta["readout"], 16, 0)["predictions"]
+             for b in ("cpu", "lava")}
+    np.testing.assert_array_equal(preds["lava"], preds["cpu"])
