@@ -13,7 +13,7 @@ from compiler.build import read_build, write_build
 from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
 from compiler.quantization.calibrate import ActivityStats, compare
 from compiler.quantization.report import format_quantization
-from ir import QLIF, Graph, Input, QDense, load_hw
+from ir import LIF, QLIF, Dense, Graph, Input, QDense, load_hw
 from tests.tiny_models import digits_mlp
 from trainers.encoders import encode
 
@@ -123,3 +123,18 @@ def test_compiling_twice_gives_the_same_bytes(tmp_path):
     assert outs[0] == outs[1] and set(outs[0]) == {"program.snnc", "hw.yaml", "report.json"}
     build = read_build(tmp_path / "b0")
     assert build.report["quantization"]["options"]["granularity"] == "per-channel"
+
+
+def test_printed_report_golden():
+    g = Graph(populations={"in": Input((3,)), "h": LIF((2,), v_th=2.0)},
+              projections={"p": Dense("in", "h", weight=[[0.5, -0.25, 1.0], [0.125, 0.0, -1.0]])})
+    _, report = compile_model(g, HW)
+    assert format_quantization(report["quantization"]) == """\
+quantization (per-layer, 8-bit weights, clip percentile 100.0, v range 64.0 thresholds)
+
+projection  src -> dst  type    sign   exp  bits  scale  rows  clipped  rel.err  max.err/lsb
+p           in -> h     QDense  mixed    3   8/8    128     2   0.000%    0.00%        0.000
+
+population  scale   vth  thr.err  folded  du (err/4096)  dv (err/4096)  bias.err/thr  headroom.bits  scale limited by
+h           65536  2048   0.000%  no        4095 (0.00)       0 (0.00)             0            6.4  v range: 64 thresholds below zero
+"""
