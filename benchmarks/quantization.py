@@ -19,6 +19,7 @@ Trained weights are cached in benchmarks/.cache (training is deterministic; dele
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -28,10 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import machine_line, update_section  # noqa: E402
-from compiler.commands.eval import evaluate  # noqa: E402
-from compiler.compile import CompileOptions, compile_model  # noqa: E402
-from ir import LIF, Dense, Graph, Input, load_hw  # noqa: E402
+from benchmarks._results import machine_line, update_section
+from compiler.commands.eval import evaluate
+from compiler.compile import CompileOptions, compile_model
+from ir import LIF, Dense, Graph, Input, load_hw
 
 SECTION = "quantization"
 NETWORKS = {
@@ -51,8 +52,10 @@ VARIANTS = {
 }
 
 
-def trained_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0) -> tuple[list[np.ndarray], float]:
-    """train_mlp, cached in benchmarks/.cache (training is deterministic, so the cache only saves time)."""
+def trained_mlp(
+    dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0
+) -> tuple[list[np.ndarray], float]:
+    """train_mlp, cached in benchmarks/.cache (training is deterministic: it only saves time)."""
     path = CACHE / f"mlp-{dataset}-{'-'.join(map(str, hidden))}-e{epochs}-s{seed}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
@@ -63,7 +66,9 @@ def trained_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 
     return weights, ann
 
 
-def train_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0) -> tuple[list[np.ndarray], float]:
+def train_mlp(
+    dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0
+) -> tuple[list[np.ndarray], float]:
     """A bias-free ReLU MLP (PyTorch, CPU, deterministic); returns the weight matrices (out, in)
     and the ANN's test accuracy."""
     import torch
@@ -78,7 +83,7 @@ def train_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0)
     y = torch.tensor(data.y_train)
     sizes = [x.shape[1], *hidden, data.n_classes]
     layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(torch.nn.Linear(a, b, bias=False))
         if i < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
@@ -90,7 +95,9 @@ def train_mlp(dataset: str, hidden: tuple[int, ...], epochs: int, seed: int = 0)
             opt.zero_grad()
             torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
             opt.step()
-    weights = [m.weight.detach().numpy().astype(np.float64) for m in net if isinstance(m, torch.nn.Linear)]
+    weights = [
+        m.weight.detach().numpy().astype(np.float64) for m in net if isinstance(m, torch.nn.Linear)
+    ]
     x_test = data.x_test.reshape(len(data.x_test), -1)
     with torch.no_grad():
         acc = float((net(torch.tensor(x_test)).argmax(1).numpy() == data.y_test).mean())
@@ -120,20 +127,36 @@ def convert(weights: list[np.ndarray], dataset: str, steps: int, hidden: tuple[i
         "task": {"kind": "classification", "dataset": dataset, "n_classes": 10},
         "encoding": {"kind": "rate", "max_rate": 1.0, "steps": steps, "seed": 0},
         "readout": {"kind": "spike_count", "population": "out", "tie_break": "v_sum"},
-        "trainer": {"name": "benchmarks/quantization.py plain conversion", "hidden": list(hidden),
-                    "percentile": PERCENTILE, "seed": 0},
+        "trainer": {
+            "name": "benchmarks/quantization.py plain conversion",
+            "hidden": list(hidden),
+            "percentile": PERCENTILE,
+            "seed": 0,
+        },
     }
     return Graph(populations=pops, projections=projs, dt=1e-3, metadata=meta)
 
 
-def accuracy(graph: Graph, hw, backend: str, dataset: str, samples: int | None, steps: int, seed: int) -> float:
+def accuracy(
+    graph: Graph, hw, backend: str, dataset: str, samples: int | None, steps: int, seed: int
+) -> float:
     from trainers.datasets import load_dataset
 
     x, y = load_dataset(dataset).split("test")
     if samples is not None:
         x, y = x[:samples], y[:samples]
-    result = evaluate(graph, hw, backend, x, y, graph.metadata["encoding"], graph.metadata["readout"], steps, seed,
-                      batch_size=250)
+    result = evaluate(
+        graph,
+        hw,
+        backend,
+        x,
+        y,
+        graph.metadata["encoding"],
+        graph.metadata["readout"],
+        steps,
+        seed,
+        batch_size=250,
+    )
     return result["accuracy"]
 
 
@@ -157,33 +180,47 @@ def main() -> int:
         cells = [label, f"{ann:.2%}", str(steps), f"{f.mean():.2%} ± {f.std():.2%}"]
         for k in VARIANTS:
             d = np.array(acc[k])
-            cells += [f"{d.mean():.2%} ± {d.std():.2%}", f"{100 * (d - f).mean():+.2f} pp (max |{100 * np.abs(d - f).max():.2f}|)"]
+            cells += [
+                f"{d.mean():.2%} ± {d.std():.2%}",
+                f"{100 * (d - f).mean():+.2f} pp (max |{100 * np.abs(d - f).max():.2f}|)",
+            ]
         rows.append(cells)
         for k, (_, report) in programs.items():
             q = report["quantization"]
-            errs = ", ".join(f"{n} {p['rel_error']:.2%} (exp {'/'.join(str(x['weight_exp']) for x in p['parts'])})"
-                             for n, p in q["projections"].items())
+            errs = ", ".join(
+                f"{n} {p['rel_error']:.2%} "
+                f"(exp {'/'.join(str(x['weight_exp']) for x in p['parts'])})"
+                for n, p in q["projections"].items()
+            )
             vths = ", ".join(f"{n} {p['vth']}" for n, p in q["populations"].items())
             details.append(f"- {label}, {k}: relative weight error {errs}; vth {vths}")
-        per_seed = "; ".join(f"seed {s}: " + ", ".join(f"{k} {v[i]:.2%}" for k, v in acc.items())
-                             for i, s in enumerate(seeds))
+        per_seed = "; ".join(
+            f"seed {s}: " + ", ".join(f"{k} {v[i]:.2%}" for k, v in acc.items())
+            for i, s in enumerate(seeds)
+        )
         details.append(f"- {label} per seed: {per_seed} ({time.perf_counter() - t0:.0f} s)")
         print(" | ".join(rows[-1]), flush=True)
     n_text = "the whole test split" if samples is None else f"the first {samples} test samples"
-    body = "\n".join([
-        machine_line(),
-        "",
-        f"Accuracy on {n_text} (mean ± std over input seeds {', '.join(map(str, seeds))}); float SNN on the "
-        "float backend, deployed = compiled for loihi2 (8-bit weights) and run bit-accurately on the cpu "
-        "backend, from the same input spikes. Networks: plain conversion in benchmarks/quantization.py "
-        "(the conversion trainer's models are measured by benchmarks/conversion.py).",
-        "",
-        "| network | ANN | T | float SNN | " + " | ".join(f"deployed {k} | deployed - float" for k in VARIANTS) + " |",
-        "|---|---|---|---|" + "---|---|" * len(VARIANTS),
-        *("| " + " | ".join(r) + " |" for r in rows),
-        "",
-        *details,
-    ])
+    body = "\n".join(
+        [
+            machine_line(),
+            "",
+            f"Accuracy on {n_text} (mean ± std over input seeds {', '.join(map(str, seeds))}); "
+            "float SNN on the float backend, deployed = compiled for loihi2 (8-bit weights) and "
+            "run "
+            "bit-accurately on the cpu backend, from the same input spikes. Networks: plain "
+            "conversion in benchmarks/quantization.py "
+            "(the conversion trainer's models are measured by benchmarks/conversion.py).",
+            "",
+            "| network | ANN | T | float SNN | "
+            + " | ".join(f"deployed {k} | deployed - float" for k in VARIANTS)
+            + " |",
+            "|---|---|---|---|" + "---|---|" * len(VARIANTS),
+            *("| " + " | ".join(r) + " |" for r in rows),
+            "",
+            *details,
+        ]
+    )
     update_section(SECTION, "Quantization: deployed vs float SNN accuracy", body)
     return 0
 

@@ -23,15 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.verify import verify
-
 from compiler.passes.base import Pass, PassContext
 from compiler.passes.quantize import QuantizePass
 from compiler.passes.split_signs import SplitSignsPass
 from compiler.pipeline import run_pipeline
 from compiler.quantization import calibrate
+from ir.graph import Graph
+from ir.hardware import HardwareSpec
+from ir.verify import verify
 
 __all__ = ["REPORT_VERSION", "Calibration", "CompileOptions", "compile_model", "compile_passes"]
 
@@ -49,7 +48,7 @@ class CompileOptions:
     split_signs: bool = False
     """Split mixed-sign projections into excitatory + inhibitory parts first (one more bit each)."""
     seed: int = 0
-    """Seed for every randomized choice a pass makes (recorded; quantization itself is not random)."""
+    """Seed for every randomized choice a pass makes (recorded; quantization is not random)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,15 +60,23 @@ class Calibration:
 
     inputs: np.ndarray
     simulate: calibrate.Simulator
-    description: dict[str, Any] = field(default_factory=dict)  # dataset, split, samples, steps, seed
+    description: dict[str, Any] = field(
+        default_factory=dict
+    )  # dataset, split, samples, steps, seed
     batch_size: int = 32
 
 
 def compile_passes(options: CompileOptions) -> list[Pass]:
     """The passes `snnc compile` runs, in order (run_pipeline verifies before and after each)."""
     passes: list[Pass] = [SplitSignsPass()] if options.split_signs else []
-    passes.append(QuantizePass(weight_bits=options.weight_bits, granularity=options.granularity,
-                               clip_percentile=options.clip_percentile, v_range=options.v_range))
+    passes.append(
+        QuantizePass(
+            weight_bits=options.weight_bits,
+            granularity=options.granularity,
+            clip_percentile=options.clip_percentile,
+            v_range=options.v_range,
+        )
+    )
     return passes
 
 
@@ -87,10 +94,18 @@ def compile_model(
     ctx = PassContext(hw=hw, seed=options.seed)
     float_stats = None
     if calibration is not None and graph.domain == "float":
-        float_stats = calibrate.collect(graph, calibration.inputs, calibration.simulate, calibration.batch_size)
+        float_stats = calibrate.collect(
+            graph, calibration.inputs, calibration.simulate, calibration.batch_size
+        )
         ctx.calibration["rates"] = {n: float_stats.rates(n) for n in float_stats.spike_counts}
-    program = run_pipeline(graph, compile_passes(options), ctx, print_after=print_after, on_pass=on_pass)
-    compile_meta: dict[str, Any] = {"target": hw.name, "options": options.to_json(), "seed": options.seed}
+    program = run_pipeline(
+        graph, compile_passes(options), ctx, print_after=print_after, on_pass=on_pass
+    )
+    compile_meta: dict[str, Any] = {
+        "target": hw.name,
+        "options": options.to_json(),
+        "seed": options.seed,
+    }
     if calibration is not None:
         compile_meta["calibration"] = dict(calibration.description)
     program = program.replace(metadata={**dict(graph.metadata), "compile": compile_meta})
@@ -106,7 +121,9 @@ def compile_model(
         if name != QuantizePass.name and isinstance(part, dict):
             report.update(part)
     if calibration is not None:
-        fixed_stats = calibrate.collect(program, calibration.inputs, calibration.simulate, calibration.batch_size)
+        fixed_stats = calibrate.collect(
+            program, calibration.inputs, calibration.simulate, calibration.batch_size
+        )
         scales = {n: p["scale"] for n, p in quant.get("populations", {}).items()}
         per_pop, warnings = calibrate.compare(float_stats, fixed_stats, scales)
         quant["calibration"] = {**dict(calibration.description), "populations": per_pop}

@@ -22,7 +22,9 @@ def digits_mlp(hidden: int = 32, seed: int = 0, steps: int = 32) -> Graph:
     data = load_dataset("digits")
     x = data.x_train.reshape(len(data.x_train), -1)
     clf = MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=100, random_state=seed, tol=1e-5)
-    with warnings.catch_warnings():  # 100 iterations (a fraction of a second) reach ~95% test accuracy
+    with (
+        warnings.catch_warnings()
+    ):  # 100 iterations (a fraction of a second) reach ~95% test accuracy
         warnings.simplefilter("ignore")
         clf.fit(x, data.y_train)
     (w1, w2), (b1, b2) = clf.coefs_, clf.intercepts_

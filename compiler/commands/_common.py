@@ -17,18 +17,31 @@ from ir.errors import InputError, ModelFormatError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec, load_hw
 
-__all__ = ["DataSplit", "check_output_folder", "load_split", "model_spec", "resolve_hw", "run_config"]
+__all__ = [
+    "DataSplit",
+    "check_output_folder",
+    "load_split",
+    "model_spec",
+    "resolve_hw",
+    "run_config",
+]
 
 
 def resolve_hw(target: str | None, hw_file: str | None) -> HardwareSpec:
-    """`--target NAME|FILE.yaml` and/or `--hw FILE.yaml`; with both, the file must be that target."""
+    """`--target NAME|FILE.yaml` and/or `--hw FILE.yaml`; with both, the file must describe that
+    target."""
     if hw_file is None and target is None:
-        raise InputError("name a target with --target NAME (see `snnc hw list`) or a config with --hw FILE.yaml")
+        raise InputError(
+            "name a target with --target NAME (see `snnc hw list`) or a config with --hw FILE.yaml"
+        )
     if hw_file is None:
         return load_hw(target)  # type: ignore[arg-type]
     spec = load_hw(Path(hw_file))
     if target is not None and target != spec.name:
-        raise InputError(f"--hw {hw_file} describes target {spec.name!r}, not --target {target!r}; drop one of them")
+        raise InputError(
+            f"--hw {hw_file} describes target {spec.name!r}, not --target {target!r}; "
+            "drop one of them"
+        )
     return spec
 
 
@@ -36,18 +49,26 @@ def model_spec(graph: Graph, label: str, key: str) -> Mapping[str, Any]:
     """metadata[key] (e.g. "encoding", "readout"), or a one-line error naming the model and key."""
     spec = graph.metadata.get(key)
     if not isinstance(spec, Mapping):
-        raise ModelFormatError(label, f"metadata.{key}", "missing; the model does not say how its "
-                               f"{'inputs are encoded' if key == 'encoding' else 'output is read'} "
-                               "(DEVELOPERS.md 'Model metadata')")
+        raise ModelFormatError(
+            label,
+            f"metadata.{key}",
+            "missing; the model does not say how its "
+            f"{'inputs are encoded' if key == 'encoding' else 'output is read'} "
+            "(DEVELOPERS.md 'Model metadata')",
+        )
     return spec
 
 
-def run_config(graph: Graph, label: str, steps: int | None, seed: int | None) -> tuple[Mapping[str, Any], int, int]:
+def run_config(
+    graph: Graph, label: str, steps: int | None, seed: int | None
+) -> tuple[Mapping[str, Any], int, int]:
     """(encoding spec, T, input seed): options override the model's metadata."""
     enc = model_spec(graph, label, "encoding")
     t = steps if steps is not None else enc.get("steps")
     if not isinstance(t, int) or isinstance(t, bool) or t <= 0:
-        raise InputError(f"{label}: metadata.encoding.steps is {t!r}; give --steps T (a positive integer)")
+        raise InputError(
+            f"{label}: metadata.encoding.steps is {t!r}; give --steps T (a positive integer)"
+        )
     s = seed if seed is not None else enc.get("seed", 0)
     if not isinstance(s, int) or isinstance(s, bool) or s < 0:
         raise InputError(f"{label}: input seed must be a non-negative integer, got {s!r}")
@@ -62,7 +83,9 @@ class DataSplit:
     y: np.ndarray
 
 
-def load_split(graph: Graph, label: str, dataset: str, split: str, samples: int | None) -> DataSplit:
+def load_split(
+    graph: Graph, label: str, dataset: str, split: str, samples: int | None
+) -> DataSplit:
     """The first `samples` items of a dataset split, checked against the model."""
     from trainers.datasets import DATASETS, load_dataset
 
@@ -74,7 +97,9 @@ def load_split(graph: Graph, label: str, dataset: str, split: str, samples: int 
     data = load_dataset(dataset)
     x, y = data.split(split)
     if data.n_features != graph.n_inputs:
-        raise InputError(f"{label} has {graph.n_inputs} inputs, {dataset} images have {data.n_features} pixels")
+        raise InputError(
+            f"{label} has {graph.n_inputs} inputs, {dataset} images have {data.n_features} pixels"
+        )
     if samples is not None:
         if samples <= 0:
             raise InputError(f"--samples must be positive, got {samples}")
@@ -90,4 +115,6 @@ def check_output_folder(path: str | os.PathLike, is_build) -> None:
     if not p.is_dir():
         raise InputError(f"{p} exists and is not a folder")
     if any(p.iterdir()) and not is_build(p):
-        raise InputError(f"{p} exists and is not a BUILD folder; refusing to replace it (choose another -o)")
+        raise InputError(
+            f"{p} exists and is not a BUILD folder; refusing to replace it (choose another -o)"
+        )

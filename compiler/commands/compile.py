@@ -9,48 +9,96 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import InputError
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.nodes import Input
-from ir.progress import status
-
 from compiler.build import is_build, write_build
 from compiler.commands._common import check_output_folder, load_split, resolve_hw, run_config
 from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
+from ir.errors import InputError
+from ir.graph import Graph
+from ir.hardware import HardwareSpec
+from ir.nodes import Input
+from ir.progress import status
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compile", help="quantize (then partition and place) a model for a target; write BUILD")
+    p = sub.add_parser(
+        "compile", help="quantize (then partition and place) a model for a target; write BUILD"
+    )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--target", default=None, help="built-in target (`snnc hw list`) or a YAML file")
-    p.add_argument("--hw", default=None, metavar="FILE.yaml", help="hardware config file (instead of, or checked against, --target)")
-    p.add_argument("-o", "--output", required=True, metavar="BUILD", help="output folder (replaced atomically)")
-    p.add_argument("--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)")
+    p.add_argument(
+        "--hw",
+        default=None,
+        metavar="FILE.yaml",
+        help="hardware config file (instead of, or checked against, --target)",
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="BUILD", help="output folder (replaced atomically)"
+    )
+    p.add_argument(
+        "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
+    )
     q = p.add_argument_group("quantization")
-    q.add_argument("--weight-bits", type=int, default=None, help="weight mantissa bits (default: the target's maximum)")
-    q.add_argument("--granularity", choices=GRANULARITIES, default="per-layer",
-                   help="one weight exponent per projection, or per destination neuron (default per-layer)")
-    q.add_argument("--clip-percentile", type=float, default=100.0,
-                   help="size the weight range by this percentile of |w| instead of the maximum; larger weights clip (default 100)")
-    q.add_argument("--split-signs", action="store_true",
-                   help="split mixed-sign projections into excitatory + inhibitory parts (one more bit of precision each)")
-    q.add_argument("--v-range", type=float, default=64.0,
-                   help="room for v below zero, in thresholds, before Lava's 24-bit v saturates (default 64)")
+    q.add_argument(
+        "--weight-bits",
+        type=int,
+        default=None,
+        help="weight mantissa bits (default: the target's maximum)",
+    )
+    q.add_argument(
+        "--granularity",
+        choices=GRANULARITIES,
+        default="per-layer",
+        help="one weight exponent per projection, or per destination neuron (default per-layer)",
+    )
+    q.add_argument(
+        "--clip-percentile",
+        type=float,
+        default=100.0,
+        help="size the weight range by this percentile of |w| instead of the maximum; "
+        "larger weights clip (default 100)",
+    )
+    q.add_argument(
+        "--split-signs",
+        action="store_true",
+        help="split mixed-sign projections into excitatory + inhibitory parts "
+        "(one more bit of precision each)",
+    )
+    q.add_argument(
+        "--v-range",
+        type=float,
+        default=64.0,
+        help="room for v below zero, in thresholds, before Lava's 24-bit v saturates (default 64)",
+    )
     c = p.add_argument_group("calibration (float vs fixed-point activity)")
     c.add_argument("--calibrate", default=None, metavar="DATASET", help="digits or fashion-mnist")
     c.add_argument("--samples", type=int, default=64, help="calibration samples (default 64)")
-    c.add_argument("--split", default="val", choices=("train", "val", "test"), help="calibration split (default val)")
-    c.add_argument("--steps", type=int, default=None, help="time steps per sample (default: the model's)")
-    c.add_argument("--input-seed", type=int, default=None, help="input-spike seed (default: the model's)")
-    p.add_argument("--seed", type=int, default=0, help="seed for randomized pass choices, recorded (default 0)")
-    p.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
-                   help="print the IR to stderr after PASS (repeatable; 'all' for every pass)")
+    c.add_argument(
+        "--split",
+        default="val",
+        choices=("train", "val", "test"),
+        help="calibration split (default val)",
+    )
+    c.add_argument(
+        "--steps", type=int, default=None, help="time steps per sample (default: the model's)"
+    )
+    c.add_argument(
+        "--input-seed", type=int, default=None, help="input-spike seed (default: the model's)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for randomized pass choices, recorded (default 0)"
+    )
+    p.add_argument(
+        "--print-ir-after",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="print the IR to stderr after PASS (repeatable; 'all' for every pass)",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,7 +107,9 @@ def _simulator(hw: HardwareSpec):
     from backends.base import Probe
 
     def simulate(graph: Graph, inputs: np.ndarray, variables: tuple[str, ...]) -> dict[str, Any]:
-        probes = [Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)]
+        probes = [
+            Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)
+        ]
         if graph.domain == "float":
             return get_backend("float")(graph, inputs, probes=probes).data
         return get_backend("cpu")(graph, inputs, probes=probes, hw=hw).data
@@ -75,7 +125,13 @@ def _calibration(args: argparse.Namespace, graph: Graph, hw: HardwareSpec) -> Ca
     encoding, steps, seed = run_config(graph, args.model, args.steps, args.input_seed)
     data = load_split(graph, args.model, args.calibrate, args.split, args.samples)
     inputs = encode(encoding, data.x, steps, seed, first_index=0)
-    desc = {"dataset": data.dataset, "split": data.split, "samples": int(len(data.x)), "steps": steps, "seed": seed}
+    desc = {
+        "dataset": data.dataset,
+        "split": data.split,
+        "samples": len(data.x),
+        "steps": steps,
+        "seed": seed,
+    }
     return Calibration(inputs=inputs, simulate=_simulator(hw), description=desc)
 
 
@@ -83,16 +139,29 @@ def run(args: argparse.Namespace) -> int:
     hw = resolve_hw(args.target, args.hw)
     check_output_folder(args.output, is_build)
     graph = load_model(args.model, dt=args.dt)
-    options = CompileOptions(weight_bits=args.weight_bits, granularity=args.granularity,
-                             clip_percentile=args.clip_percentile, v_range=args.v_range,
-                             split_signs=args.split_signs, seed=args.seed)
+    options = CompileOptions(
+        weight_bits=args.weight_bits,
+        granularity=args.granularity,
+        clip_percentile=args.clip_percentile,
+        v_range=args.v_range,
+        split_signs=args.split_signs,
+        seed=args.seed,
+    )
     known = [p.name for p in compile_passes(options)]
     for name in args.print_ir_after:
         if name != "all" and name not in known:
-            raise InputError(f"--print-ir-after {name!r}: the passes are {', '.join(known)} (or 'all')")
+            raise InputError(
+                f"--print-ir-after {name!r}: the passes are {', '.join(known)} (or 'all')"
+            )
     calibration = _calibration(args, graph, hw) if args.calibrate else None
-    program, report = compile_model(graph, hw, options, calibration=calibration, print_after=args.print_ir_after,
-                                    on_pass=lambda name: status(f"pass {name}"))
+    program, report = compile_model(
+        graph,
+        hw,
+        options,
+        calibration=calibration,
+        print_after=args.print_ir_after,
+        on_pass=lambda name: status(f"pass {name}"),
+    )
     write_build(args.output, program, hw, report)
     print(f"compiled {args.model} for {hw.name} ({hw.source_file})")
     print()

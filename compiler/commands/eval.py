@@ -17,46 +17,69 @@ from typing import Any
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.progress import progress
-
 from compiler.build import is_build, read_build
 from compiler.commands._common import load_split, model_spec, run_config
 from compiler.model_io import load_model
+from ir.graph import Graph
+from ir.hardware import HardwareSpec
+from ir.progress import progress
 
 __all__ = ["evaluate", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="accuracy of a model (float simulation) or a compiled BUILD (bit-accurate)")
+    p = sub.add_parser(
+        "eval", help="accuracy of a model (float simulation) or a compiled BUILD (bit-accurate)"
+    )
     p.add_argument("model", metavar="MODEL|BUILD")
     p.add_argument("--dataset", required=True, help="digits or fashion-mnist")
-    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="dataset split (default test)")
-    p.add_argument("--backend", default=None,
-                   help="float, cpu or lava (default: float for a float model, cpu for a BUILD)")
-    p.add_argument("--samples", type=int, default=None, help="the first N samples of the split (default all)")
-    p.add_argument("--steps", type=int, default=None, help="time steps T per sample (default: the model's)")
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "val", "test"),
+        help="dataset split (default test)",
+    )
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="float, cpu or lava (default: float for a float model, cpu for a BUILD)",
+    )
+    p.add_argument(
+        "--samples", type=int, default=None, help="the first N samples of the split (default all)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="time steps T per sample (default: the model's)"
+    )
     p.add_argument("--seed", type=int, default=None, help="input-spike seed (default: the model's)")
-    p.add_argument("--batch-size", type=int, default=128, help="samples simulated at once (default 128)")
-    p.add_argument("--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)")
+    p.add_argument(
+        "--batch-size", type=int, default=128, help="samples simulated at once (default 128)"
+    )
+    p.add_argument(
+        "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=run)
 
 
 def evaluate(
-    graph: Graph, hw: HardwareSpec | None, backend: str, x: np.ndarray, y: np.ndarray,
-    encoding: Mapping[str, Any], readout: Mapping[str, Any], steps: int, seed: int,
+    graph: Graph,
+    hw: HardwareSpec | None,
+    backend: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    encoding: Mapping[str, Any],
+    readout: Mapping[str, Any],
+    steps: int,
+    seed: int,
     batch_size: int = 128,
 ) -> dict[str, Any]:
     """Simulate `graph` on the encoded samples in batches and classify by `readout`.
 
     Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions"}."""
     from backends import get_backend
+    from ir.errors import InputError
     from trainers.encoders import encode
     from trainers.readout import classify, readout_probes
-
-    from ir.errors import InputError
 
     if batch_size <= 0:
         raise InputError(f"--batch-size must be positive, got {batch_size}")
@@ -68,12 +91,19 @@ def evaluate(
     preds = np.zeros(len(x), dtype=np.int64)
     starts = range(0, len(x), batch_size)
     for lo in progress(starts, f"eval ({backend})", total=len(starts)):
-        spikes = encode(encoding, x[lo:lo + batch_size], steps, seed, first_index=lo)
+        spikes = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=lo)
         trace = run_backend(graph, spikes, steps=steps, probes=probes, hw=hw)
-        preds[lo:lo + batch_size] = classify(readout, trace)
+        preds[lo : lo + batch_size] = classify(readout, trace)
     correct = int(np.sum(preds == y))
-    return {"accuracy": correct / len(x) if len(x) else 0.0, "correct": correct, "samples": int(len(x)),
-            "steps": steps, "seed": seed, "backend": backend, "predictions": preds}
+    return {
+        "accuracy": correct / len(x) if len(x) else 0.0,
+        "correct": correct,
+        "samples": len(x),
+        "steps": steps,
+        "seed": seed,
+        "backend": backend,
+        "predictions": preds,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
     encoding, steps, seed = run_config(graph, label, args.steps, args.seed)
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
-    result = evaluate(graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size)
+    result = evaluate(
+        graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size
+    )
     if args.json:
         out = {k: v for k, v in result.items() if k != "predictions"}
         out.update({"dataset": data.dataset, "split": data.split, "model": label})
@@ -96,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     kind = "compiled program" if graph.domain == "fixed" else "float model"
     print(f"model     {label} ({kind}, backend {backend})")
-    print(f"data      {data.dataset} {data.split}, {result['samples']} samples, T = {steps}, input seed {seed}")
+    print(
+        f"data      {data.dataset} {data.split}, {result['samples']} samples, T = {steps}, "
+        f"input seed {seed}"
+    )
     print(f"correct   {result['correct']}")
     print(f"accuracy: {result['accuracy']:.4f}")
     return 0

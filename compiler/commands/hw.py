@@ -39,5 +39,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"{lim.key:{width}s}  {lim.value:>10d}  {mark:8s}  {lim.source}")
     n_est = sum(lim.estimate for lim in spec.limits())
     if n_est:
-        print(f"\n{n_est} limits are estimates; edit the YAML with measured numbers when you have them.")
+        print(
+            f"\n{n_est} limits are estimates; edit the YAML with measured numbers when you have them."
+        )
     return 0

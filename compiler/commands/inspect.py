@@ -12,7 +12,9 @@ from compiler.model_io import load_model
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="print a model or compiled program as IR text")
     p.add_argument("model", metavar="MODEL|BUILD")
-    p.add_argument("--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)")
+    p.add_argument(
+        "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
+    )
     p.set_defaults(func=run)
 
 

@@ -4,7 +4,7 @@ Per population the pass picks one scale S (fixed-point units of u and v per floa
 Lava holds du, dv and vth as one value per population and every incoming projection adds into
 the same u. With S fixed, float and fixed dynamics line up term by term:
 
-    u_fix = S u        a_fix << 6 = S a   (so a projection's integer weights are w S / 64 / 2^weight_exp)
+    u_fix = S u        a_fix << 6 = S a   (integer weights w S / 64 / 2^weight_exp)
     vth << 6 = S v_th  bias_mant << bias_exp = S b
     (4096 - du - 1) / 4096 = alpha_syn     (4096 - dv) / 4096 = alpha_mem
 
@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from compiler.passes.base import PassContext
+from compiler.quantization import formats
 from ir.errors import SnncError
 from ir.fixed import weight_lsb_shift
 from ir.graph import Graph
@@ -42,9 +44,6 @@ from ir.nodes import (
     QSparse,
     Sparse,
 )
-
-from compiler.passes.base import PassContext
-from compiler.quantization import formats
 
 __all__ = ["GRANULARITIES", "QuantizationError", "QuantizePass"]
 
@@ -102,16 +101,25 @@ class QuantizePass:
         pops: dict[str, Population] = {}
         parts: dict[str, list[tuple[str, Projection]]] = {}
         report: dict[str, Any] = {
-            "options": {"weight_bits": bits, "granularity": self.granularity,
-                        "clip_percentile": self.clip_percentile, "v_range": self.v_range},
-            "populations": {}, "projections": {}, "warnings": [], "notes": [],
+            "options": {
+                "weight_bits": bits,
+                "granularity": self.granularity,
+                "clip_percentile": self.clip_percentile,
+                "v_range": self.v_range,
+            },
+            "populations": {},
+            "projections": {},
+            "warnings": [],
+            "notes": [],
         }
         for name, pop in graph.populations.items():
             if isinstance(pop, Input):
                 pops[name] = pop
                 continue
             if not isinstance(pop, LIF):
-                raise QuantizationError(f"population {name!r}: cannot quantize a {type(pop).__name__}")
+                raise QuantizationError(
+                    f"population {name!r}: cannot quantize a {type(pop).__name__}"
+                )
             plan = _PopulationPlan(graph, name, pop, ctx.hw, bits, self)
             pops[name] = plan.qlif
             parts.update(plan.parts)
@@ -129,13 +137,20 @@ class QuantizePass:
         if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= max_bits:
             raise QuantizationError(
                 f"quantize: weight_bits = {bits!r} is outside 1..{max_bits} "
-                f"({hw.source_file}: {hw.synapse.max_weight_bits.key})")
+                f"({hw.source_file}: {hw.synapse.max_weight_bits.key})"
+            )
         if self.granularity not in GRANULARITIES:
-            raise QuantizationError(f"quantize: granularity {self.granularity!r}; choose {' or '.join(GRANULARITIES)}")
+            raise QuantizationError(
+                f"quantize: granularity {self.granularity!r}; choose {' or '.join(GRANULARITIES)}"
+            )
         if not 50.0 <= float(self.clip_percentile) <= 100.0:
-            raise QuantizationError(f"quantize: clip_percentile = {self.clip_percentile} is outside 50..100")
-        if not 1.0 <= float(self.v_range) <= 2.0 ** 16:
-            raise QuantizationError(f"quantize: v_range = {self.v_range} is outside 1..65536 thresholds")
+            raise QuantizationError(
+                f"quantize: clip_percentile = {self.clip_percentile} is outside 50..100"
+            )
+        if not 1.0 <= float(self.v_range) <= 2.0**16:
+            raise QuantizationError(
+                f"quantize: v_range = {self.v_range} is outside 1..65536 thresholds"
+            )
         return bits
 
 
@@ -154,7 +169,9 @@ class _Incoming:
     proj: Projection
     kind: str  # "dense", "sparse", "conv"
     w: np.ndarray  # folded float weights: (n_dst, n_src), (nnz,) or (C_out, C_in/g, kH, kW)
-    unfold_row: np.ndarray  # per destination neuron (per output channel for conv): back to model units
+    unfold_row: (
+        np.ndarray
+    )  # per destination neuron (per output channel for conv): back to model units
     payload: float  # largest |spike payload| of the source (1 for binary spikes)
     n_dst: int
     per_row: bool
@@ -171,9 +188,13 @@ class _Incoming:
 
     def __post_init__(self, hw: HardwareSpec, bits: int, clip_percentile: float) -> None:
         pos, neg = _row_extremes(self)
-        # Lava's determine_sign_mode per scale row: all >= 0 excitatory, all <= 0 inhibitory, else mixed.
-        self.sign_row = np.where(neg <= 0, _SIGN_CODE["excitatory"],
-                                 np.where(pos <= 0, _SIGN_CODE["inhibitory"], _SIGN_CODE["mixed"]))
+        # Lava's determine_sign_mode per scale row: all >= 0 excitatory, all <= 0 inhibitory,
+        # else mixed.
+        self.sign_row = np.where(
+            neg <= 0,
+            _SIGN_CODE["excitatory"],
+            np.where(pos <= 0, _SIGN_CODE["inhibitory"], _SIGN_CODE["mixed"]),
+        )
         table = [formats.WeightFormat(sign, bits, 0, 0) for sign in SIGN_MODES]
         self.lo_row = np.array([f.mant_min for f in table], dtype=np.int64)[self.sign_row]
         self.hi_row = np.array([f.mant_max for f in table], dtype=np.int64)[self.sign_row]
@@ -197,7 +218,7 @@ class _Incoming:
         return self.by_row(per_row) if self.per_row else per_row[0]
 
     def by_row(self, x: np.ndarray) -> np.ndarray:
-        """A per-row array (destination neuron; output channel for conv) broadcast to the weights."""
+        """A per-row array (destination neuron; conv: output channel) broadcast to the weights."""
         if self.kind == "dense":
             return x[:, None]
         if self.kind == "sparse":
@@ -222,7 +243,11 @@ class _Incoming:
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights, their scale-row index): every weight, or an evenly strided subset."""
         flat = self.w.reshape(-1)
-        idx = np.arange(flat.size) if flat.size <= _SAMPLE else np.linspace(0, flat.size - 1, _SAMPLE).astype(np.int64)
+        idx = (
+            np.arange(flat.size)
+            if flat.size <= _SAMPLE
+            else np.linspace(0, flat.size - 1, _SAMPLE).astype(np.int64)
+        )
         if not self.per_row:
             row = np.zeros(idx.size, dtype=np.int64)
         elif self.kind == "dense":
@@ -242,13 +267,26 @@ class _Incoming:
     def level_limit(self) -> float:
         """Largest L at which no row needs an exponent above the format's range."""
         finite = self.l_row[np.isfinite(self.l_row)]
-        return float(np.min(self.e_hi + self.k_row[np.isfinite(self.l_row)] + finite)) if finite.size else math.inf
+        return (
+            float(np.min(self.e_hi + self.k_row[np.isfinite(self.l_row)] + finite))
+            if finite.size
+            else math.inf
+        )
 
 
-def _incoming(graph: Graph, name: str, proj: Projection, fold: np.ndarray, hw: HardwareSpec, bits: int,
-              opts: QuantizePass) -> _Incoming:
+def _incoming(
+    graph: Graph,
+    name: str,
+    proj: Projection,
+    fold: np.ndarray,
+    hw: HardwareSpec,
+    bits: int,
+    opts: QuantizePass,
+) -> _Incoming:
     src = graph.populations[proj.src]
-    payload = float(1 << (src.message_bits - 1)) if isinstance(src, Input) and src.message_bits else 1.0
+    payload = (
+        float(1 << (src.message_bits - 1)) if isinstance(src, Input) and src.message_bits else 1.0
+    )
     per_channel = opts.granularity == "per-channel"
     n_dst = graph.populations[proj.dst].size
     target = (hw, bits, float(opts.clip_percentile))
@@ -260,7 +298,7 @@ def _incoming(graph: Graph, name: str, proj: Projection, fold: np.ndarray, hw: H
         w = proj.values * fold[proj.rows] if folded else proj.values
         return _Incoming(name, proj, "sparse", w, 1.0 / fold, payload, n_dst, per_channel, *target)
     if isinstance(proj, Conv2d):
-        # Folding into a shared kernel needs one threshold per output channel (checked by the caller).
+        # Folding into a shared kernel needs one threshold per output channel (caller checks).
         chan = fold.reshape(proj.weight.shape[0], -1)[:, 0]
         w = proj.weight * chan[:, None, None, None] if folded else proj.weight
         return _Incoming(name, proj, "conv", w, 1.0 / chan, payload, n_dst, False, *target)
@@ -271,7 +309,9 @@ def _row_extremes(inc: _Incoming) -> tuple[np.ndarray, np.ndarray]:
     """Per scale row: (largest positive weight, largest |negative weight|), 0 where none."""
     w = inc.w
     if not inc.per_row:
-        return np.array([max(float(w.max(initial=0.0)), 0.0)]), np.array([max(-float(w.min(initial=0.0)), 0.0)])
+        return np.array([max(float(w.max(initial=0.0)), 0.0)]), np.array(
+            [max(-float(w.min(initial=0.0)), 0.0)]
+        )
     if inc.kind == "dense":
         return w.max(axis=1, initial=0.0), -w.min(axis=1, initial=0.0)
     pos, neg = np.zeros(inc.n_dst), np.zeros(inc.n_dst)
@@ -292,7 +332,11 @@ def _row_percentile(inc: _Incoming, magnitude: np.ndarray, q: float) -> np.ndarr
     out = np.zeros(inc.n_dst)
     order = np.lexsort((magnitude, inc.rows))
     srt, rows = magnitude[order], inc.rows[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(rows) != 0]) if rows.size else np.zeros(0, dtype=np.int64)
+    starts = (
+        np.flatnonzero(np.r_[True, np.diff(rows) != 0])
+        if rows.size
+        else np.zeros(0, dtype=np.int64)
+    )
     counts = np.diff(np.r_[starts, rows.size])
     pos = starts + (counts - 1) * q / 100.0
     lo = np.floor(pos).astype(np.int64)
@@ -303,7 +347,9 @@ def _row_percentile(inc: _Incoming, magnitude: np.ndarray, q: float) -> np.ndarr
     return out
 
 
-def _quantize(inc: _Incoming, level: float, w: np.ndarray | None = None, row: np.ndarray | None = None):
+def _quantize(
+    inc: _Incoming, level: float, w: np.ndarray | None = None, row: np.ndarray | None = None
+):
     """Mantissas at population level L: (M, c, E per row, clipped mask, error in mantissa steps),
     M as float64 holding integers.
 
@@ -328,7 +374,9 @@ def _quantize(inc: _Incoming, level: float, w: np.ndarray | None = None, row: np
 class _PopulationPlan:
     """Quantizes one population and every projection into it (see the module docstring)."""
 
-    def __init__(self, graph: Graph, name: str, pop: LIF, hw: HardwareSpec, bits: int, opts: QuantizePass) -> None:
+    def __init__(
+        self, graph: Graph, name: str, pop: LIF, hw: HardwareSpec, bits: int, opts: QuantizePass
+    ) -> None:
         self.name, self.pop, self.hw, self.prof = name, pop, hw, hw.profile
         self.bits, self.clip_percentile = bits, float(opts.clip_percentile)
         self.v_range = float(opts.v_range)
@@ -345,25 +393,43 @@ class _PopulationPlan:
         self.report_limit = limited_by
         self.parts: dict[str, list[tuple[str, Projection]]] = {}
         self.projection_reports: dict[str, Any] = {}
-        for inc, q in zip(self.inc, quantized):
+        for inc, q in zip(self.inc, quantized, strict=True):
             self.parts[inc.name], self.projection_reports[inc.name] = self._emit(inc, q, scale)
         mant, exp, bias_err, n_clipped = self._bias(bias, scale, vth)
-        self.qlif = QLIF(pop.shape, du=self.du, dv=self.dv, vth=vth, bias_mant=mant, bias_exp=exp,
-                         reset_interval=pop.reset_interval, reset_offset=pop.reset_offset)
+        self.qlif = QLIF(
+            pop.shape,
+            du=self.du,
+            dv=self.dv,
+            vth=vth,
+            bias_mant=mant,
+            bias_exp=exp,
+            reset_interval=pop.reset_interval,
+            reset_offset=pop.reset_offset,
+        )
         thr_fixed = vth * (1 << self.prof.vth_shift) / scale
         self.report = {
-            "scale": scale, "vth": vth, "threshold": theta, "thresholds_folded": folded,
+            "scale": scale,
+            "vth": vth,
+            "threshold": theta,
+            "thresholds_folded": folded,
             "threshold_rel_error": abs(thr_fixed - theta) / theta if theta > 0 else float(vth != 0),
             **decay_report,
-            "bias_max_error": bias_err, "bias_clipped": n_clipped,
-            "u_worst_case": int(u_peak), "u_limit": limit_u,
+            "bias_max_error": bias_err,
+            "bias_clipped": n_clipped,
+            "u_worst_case": int(u_peak),
+            "u_limit": limit_u,
             "headroom_bits": math.log2(limit_u / u_peak) if u_peak > 0 else None,
             "limited_by": limited_by,
         }
         if n_clipped:
-            self.warnings.append(f"population {name!r}: {n_clipped} biases exceed bias_mant << bias_exp and were clipped")
+            self.warnings.append(
+                f"population {name!r}: {n_clipped} biases exceed bias_mant << bias_exp "
+                "and were clipped"
+            )
 
-    def _choose_scale(self, theta: float, bias: np.ndarray, limit_u: int) -> tuple[float, int, list, int, str]:
+    def _choose_scale(
+        self, theta: float, bias: np.ndarray, limit_u: int
+    ) -> tuple[float, int, list, int, str]:
         """(S, vth, quantized projections, worst-case |u|, the limit that set S): the largest
         level the limits allow, the best level within its octave, vth made exact, then lowered
         while the integers' worst case could wrap u (never below the headroom floor)."""
@@ -382,8 +448,10 @@ class _PopulationPlan:
         if u_peak > limit_u:
             self.warnings.append(
                 f"population {self.name!r}: the worst-case input drives u to {u_peak}, beyond the "
-                f"{self.prof.state_bits}-bit state; the scale stops at vth = {vth} to keep threshold resolution, "
-                "so u wraps if inputs come that close to the worst case")
+                f"{self.prof.state_bits}-bit state; the scale stops at vth = {vth} to keep "
+                "threshold resolution, "
+                "so u wraps if inputs come that close to the worst case"
+            )
         return scale, vth, quantized, u_peak, limited_by
 
     # -- per-population registers
@@ -395,42 +463,60 @@ class _PopulationPlan:
         where = f"population {self.name!r}: v_th"
         if np.all(v_th == v_th[0]):
             if v_th[0] < 0:
-                raise QuantizationError(f"{where} = {v_th[0]} is negative; Lava's vth is an unsigned "
-                                        f"{self.prof.vth_bits}-bit mantissa")
+                raise QuantizationError(
+                    f"{where} = {v_th[0]} is negative; Lava's vth is an unsigned "
+                    f"{self.prof.vth_bits}-bit mantissa"
+                )
             return float(v_th[0]), np.ones(self.pop.size), False
         if v_th.min() <= 0:
-            raise QuantizationError(f"{where} varies per neuron and reaches {v_th.min()}; per-neuron thresholds "
-                                    "must be > 0 to fold into the weights (Lava's vth is one value per population)")
+            raise QuantizationError(
+                f"{where} varies per neuron and reaches {v_th.min()}; per-neuron thresholds "
+                "must be > 0 to fold into the weights (Lava's vth is one value per population)"
+            )
         if has_conv:
             per_chan = v_th.reshape(self.pop.shape[0], -1)
             if np.any(per_chan != per_chan[:, :1]):
-                raise QuantizationError(f"{where} varies within a channel; a convolution shares its kernel across "
-                                        "positions, so thresholds can fold into it only per output channel")
+                raise QuantizationError(
+                    f"{where} varies within a channel; a convolution shares its kernel across "
+                    "positions, so thresholds can fold into it only per output channel"
+                )
         return 1.0, 1.0 / v_th, True
 
     def _decays(self, dt: float) -> tuple[int, int, dict[str, Any]]:
         alpha_syn, alpha_mem = self.pop.decays(dt)
         regs = []
-        for label, alpha, to_reg, from_reg in (("du", alpha_syn, formats.du_from_alpha, formats.alpha_from_du),
-                                               ("dv", alpha_mem, formats.dv_from_alpha, formats.alpha_from_dv)):
+        for label, alpha, to_reg, from_reg in (
+            ("du", alpha_syn, formats.du_from_alpha, formats.alpha_from_du),
+            ("dv", alpha_mem, formats.dv_from_alpha, formats.alpha_from_dv),
+        ):
             alphas = np.unique(np.asarray(alpha, dtype=np.float64).reshape(-1))
             values = sorted({to_reg(a, self.prof) for a in alphas})
             if len(values) > 1:
                 tau = "tau_syn" if label == "du" else "tau_mem"
                 raise QuantizationError(
-                    f"population {self.name!r}: {tau} varies per neuron ({label} would range {values[0]}..{values[-1]}); "
-                    f"Lava's {label} is one value per population")
+                    f"population {self.name!r}: {tau} varies per neuron "
+                    f"({label} would range {values[0]}..{values[-1]}); "
+                    f"Lava's {label} is one value per population"
+                )
             reg = values[0]
             err = float(np.max(np.abs(alphas - from_reg(reg, self.prof)))) * self.prof.decay_unity
             regs.append((label, reg, float(alphas[0]), from_reg(reg, self.prof), err))
         if regs[0][2] == 1.0:
-            self.notes.append(f"population {self.name!r}: tau_syn = inf (no current decay) is not representable "
-                              "(du >= 0 still decays by 1/4096 per step); using du = 0")
+            self.notes.append(
+                f"population {self.name!r}: tau_syn = inf (no current decay) is not representable "
+                "(du >= 0 still decays by 1/4096 per step); using du = 0"
+            )
         report = {}
         for label, reg, alpha, alpha_q, err in regs:
             kind = "syn" if label == "du" else "mem"
-            report.update({label: reg, f"alpha_{kind}": alpha, f"alpha_{kind}_fixed": alpha_q,
-                           f"{label}_error_units": err})
+            report.update(
+                {
+                    label: reg,
+                    f"alpha_{kind}": alpha,
+                    f"alpha_{kind}_fixed": alpha_q,
+                    f"{label}_error_units": err,
+                }
+            )
         return regs[0][1], regs[1][1], report
 
     def _level_limit(self, theta: float, bias: np.ndarray, limit_u: int) -> tuple[float, str]:
@@ -438,22 +524,35 @@ class _PopulationPlan:
         prof, act = self.prof, self.prof.activation_shift
         limits = [(float(prof.state_bits - 1 - act), "state range")]
         if theta > 0:
-            limits.append((math.log2(((1 << prof.vth_bits) - 1) / theta), f"threshold: vth <= {(1 << prof.vth_bits) - 1}"))
+            limits.append(
+                (
+                    math.log2(((1 << prof.vth_bits) - 1) / theta),
+                    f"threshold: vth <= {(1 << prof.vth_bits) - 1}",
+                )
+            )
             # v saturates at -(2^23 - 1) where a float neuron without leak keeps falling; keep
             # room for `v_range` thresholds below zero (this bounds vth at 2^23 / 64 / v_range).
-            limits.append((prof.state_bits - 1 - math.log2(self.v_range * theta) - act,
-                           f"v range: {self.v_range:g} thresholds below zero"))
+            limits.append(
+                (
+                    prof.state_bits - 1 - math.log2(self.v_range * theta) - act,
+                    f"v range: {self.v_range:g} thresholds below zero",
+                )
+            )
         b_max = float(np.abs(bias).max(initial=0.0))
         if b_max > 0:
             mant_max = (1 << (prof.bias_mant_bits - 1)) - 1
-            lim = mant_max * 2.0 ** self.hw.neuron.bias_exp_max.value
-            limits.append((math.log2(lim / b_max) - act, f"bias: bias_mant << bias_exp <= {int(lim)}"))
+            lim = mant_max * 2.0**self.hw.neuron.bias_exp_max.value
+            limits.append(
+                (math.log2(lim / b_max) - act, f"bias: bias_mant << bias_exp <= {int(lim)}")
+            )
         for inc in self.inc:
             limits.append((inc.level_limit(), f"weight range of {inc.name!r}"))
         gain = self.prof.decay_unity / (self.du + prof.current_decay_offset)
         peak = float(self._float_input_peak()) * gain
         if peak > 0:
-            limits.append((max(math.log2(limit_u / peak) - act, self._headroom_floor(theta)), _HEADROOM))
+            limits.append(
+                (max(math.log2(limit_u / peak) - act, self._headroom_floor(theta)), _HEADROOM)
+            )
         level, why = min(limits, key=lambda t: t[0])
         return level, why
 
@@ -490,7 +589,7 @@ class _PopulationPlan:
             if off > 0 and level < level_min:
                 continue
             sse = 0.0
-            for inc, (w, row) in zip(self.inc, samples):
+            for inc, (w, row) in zip(self.inc, samples, strict=True):
                 m, c, _, _, _ = _quantize(inc, level, w, row)
                 err = m / c - w
                 sse += float(err @ err) * (inc.w.size / max(w.size, 1))
@@ -502,20 +601,25 @@ class _PopulationPlan:
         """(S, vth): vth = floor(2^L theta), then S = 64 vth / theta so the threshold is exact."""
         act = 1 << self.prof.activation_shift
         if theta <= 0:
-            return act * 2.0 ** level, 0
-        vth = int(math.floor(2.0 ** level * theta * (1 + _TOL)))
+            return act * 2.0**level, 0
+        vth = math.floor(2.0**level * theta * (1 + _TOL))
         if vth < 1:
-            self.warnings.append(f"population {self.name!r}: the scale is too small for the threshold; vth rounded up to 1")
-            return act * 2.0 ** level, 1
+            self.warnings.append(
+                f"population {self.name!r}: the scale is too small for the threshold; "
+                "vth rounded up to 1"
+            )
+            return act * 2.0**level, 1
         return act * vth / theta, vth
 
     def _u_worst_case(self, quantized: list) -> int:
         """Largest |u| any input can produce, in fixed units: 64 * max_i |a_i| / (1 - decay)."""
         pos = np.zeros(self.pop.size)
         neg = np.zeros(self.pop.size)
-        for inc, (m, _, e_row, _, _) in zip(self.inc, quantized):
+        for inc, (m, _, e_row, _, _) in zip(self.inc, quantized, strict=True):
             # E is constant along a row, so 2^E factors out of each row's sums.
-            p, n = _per_neuron_sums(inc, m, np.exp2(e_row.astype(np.float64)) if inc.per_row else 2.0 ** int(e_row[0]))
+            p, n = _per_neuron_sums(
+                inc, m, np.exp2(e_row.astype(np.float64)) if inc.per_row else 2.0 ** int(e_row[0])
+            )
             if inc.payload > 1:
                 p = n = (p + n) * inc.payload
             # A negative exponent floors the shifted sum: at most one unit beyond the exact value.
@@ -528,7 +632,9 @@ class _PopulationPlan:
 
     def _bias(self, bias: np.ndarray, scale: float, vth: int) -> tuple[Any, Any, float, int]:
         neuron = self.hw.neuron
-        mant, exp, clipped = formats.bias_registers(bias * scale, neuron.bias_exp_min.value, neuron.bias_exp_max.value, self.prof)
+        mant, exp, clipped = formats.bias_registers(
+            bias * scale, neuron.bias_exp_min.value, neuron.bias_exp_max.value, self.prof
+        )
         err = np.abs(np.left_shift(mant, exp) - bias * scale)
         thr = max(vth << self.prof.vth_shift, 1)
         rel = float(err.max(initial=0.0)) / thr
@@ -539,7 +645,9 @@ class _PopulationPlan:
 
     # -- projections
 
-    def _emit(self, inc: _Incoming, q, scale: float) -> tuple[list[tuple[str, Projection]], dict[str, Any]]:
+    def _emit(
+        self, inc: _Incoming, q, scale: float
+    ) -> tuple[list[tuple[str, Projection]], dict[str, Any]]:
         m, c, e_row, clipped, err_steps = q
         e_reg = e_row - inc.k_row  # weight_exp per scale row
         # Lava's 8-bit weight: the mantissa at its bit position (exact: |M << k| < 2^9)
@@ -556,25 +664,39 @@ class _PopulationPlan:
         part_reports = []
         for j, key in enumerate(keys.tolist()):
             sel = np.flatnonzero(key_row == key)
-            code = int(round(key / 1024))  # |weight_exp| < 512, so the key decodes uniquely
+            code = round(key / 1024)  # |weight_exp| < 512, so the key decodes uniquely
             sign, exp = SIGN_MODES[code], code * 1024 - int(key)
             part_name = inc.name if len(keys) == 1 else f"{inc.name}.g{j}"
             node, mant = _build(inc, v, m, sel, sign, exp, len(keys) == 1, self.bits)
-            weight_scale = scale / (1 << self.prof.activation_shift) / 2.0 ** exp
-            part_reports.append({
-                "name": part_name, "type": type(node).__name__, "sign_mode": sign, "weight_exp": exp,
-                "num_weight_bits": self.bits, "bits_used": formats.bits_used(mant, sign),
-                "scale": weight_scale, "lsb": float(1 << weight_lsb_shift(self.bits, sign)) / weight_scale,
-                "rows": int(sel.size) if inc.per_row else self.pop.size,
-            })
+            weight_scale = scale / (1 << self.prof.activation_shift) / 2.0**exp
+            part_reports.append(
+                {
+                    "name": part_name,
+                    "type": type(node).__name__,
+                    "sign_mode": sign,
+                    "weight_exp": exp,
+                    "num_weight_bits": self.bits,
+                    "bits_used": formats.bits_used(mant, sign),
+                    "scale": weight_scale,
+                    "lsb": float(1 << weight_lsb_shift(self.bits, sign)) / weight_scale,
+                    "rows": int(sel.size) if inc.per_row else self.pop.size,
+                }
+            )
             parts.append((part_name, node))
-        # Errors in the model's units: w = w_folded * unfold_row, error = err_steps / c * unfold_row,
+        # Errors in the model's units: w = w_folded * unfold_row,
+        # error = err_steps / c * unfold_row,
         # with c and unfold constant along a row.
-        c_row = c if np.ndim(c) == 0 else np.exp2(math.log2(scale / (1 << self.prof.activation_shift)) - e_row)
+        c_row = (
+            c
+            if np.ndim(c) == 0
+            else np.exp2(math.log2(scale / (1 << self.prof.activation_shift)) - e_row)
+        )
         err_sq = float(np.sum(inc.row_sq_sums(err_steps) * (inc.unfold_row / c_row) ** 2))
-        norm_sq = float(np.sum(inc.row_sq_sums(inc.w) * inc.unfold_row ** 2))
+        norm_sq = float(np.sum(inc.row_sq_sums(inc.w) * inc.unfold_row**2))
         report = {
-            "src": inc.proj.src, "dst": inc.proj.dst, "type": type(inc.proj).__name__,
+            "src": inc.proj.src,
+            "dst": inc.proj.dst,
+            "type": type(inc.proj).__name__,
             "granularity": "per-channel" if inc.per_row else "per-layer",
             "parts": part_reports,
             "clipped_fraction": float(clipped.mean()) if clipped.size else 0.0,
@@ -584,14 +706,22 @@ class _PopulationPlan:
         }
         if report["clipped_fraction"] > 0 and self.clip_percentile >= 100.0:
             if self.bits == 1 and np.any(inc.sign_row == _SIGN_CODE["mixed"]):
-                why = "1-bit mixed-sign weights hold only -1 and 0 (Lava clears 8 of 9 bits), so positive weights become 0"
+                why = (
+                    "1-bit mixed-sign weights hold only -1 and 0 (Lava clears 8 of 9 bits), "
+                    "so positive weights become 0"
+                )
             else:
                 why = f"the scale of {self.name!r} is limited by {self.report_limit}"
-            self.warnings.append(f"projection {inc.name!r}: {report['clipped_fraction']:.2%} of weights clipped ({why})")
+            self.warnings.append(
+                f"projection {inc.name!r}: {report['clipped_fraction']:.2%} of weights "
+                f"clipped ({why})"
+            )
         return parts, report
 
 
-def _per_neuron_sums(inc: _Incoming, values: np.ndarray, row_factor) -> tuple[np.ndarray, np.ndarray]:
+def _per_neuron_sums(
+    inc: _Incoming, values: np.ndarray, row_factor
+) -> tuple[np.ndarray, np.ndarray]:
     """(sum of positive values, sum of |negative values|) per destination neuron (flat), each row's
     sums multiplied by `row_factor` (scalar, or per destination neuron). A convolution's are a
     bound per output channel (every tap inside the image), repeated over its positions."""
@@ -604,14 +734,29 @@ def _per_neuron_sums(inc: _Incoming, values: np.ndarray, row_factor) -> tuple[np
     return pos * row_factor, neg * row_factor
 
 
-def _build(inc: _Incoming, v: np.ndarray, m: np.ndarray, sel: np.ndarray, sign: str, exp: int,
-           whole: bool, bits: int) -> tuple[Projection, np.ndarray]:
+def _build(
+    inc: _Incoming,
+    v: np.ndarray,
+    m: np.ndarray,
+    sel: np.ndarray,
+    sign: str,
+    exp: int,
+    whole: bool,
+    bits: int,
+) -> tuple[Projection, np.ndarray]:
     """The fixed-point node for scale rows `sel` (all of them when `whole`), and its mantissas."""
     proj = inc.proj
     if inc.kind == "conv":
         conv: Conv2d = proj  # type: ignore[assignment]
-        return QConv2d(proj.src, proj.dst, weight=v, stride=conv.stride, padding=conv.padding,
-                       dilation=conv.dilation, groups=conv.groups), m
+        return QConv2d(
+            proj.src,
+            proj.dst,
+            weight=v,
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+        ), m
     fmt = dict(weight_exp=exp, num_weight_bits=bits, sign_mode=sign)
     if inc.kind == "dense":
         dense: Dense = proj  # type: ignore[assignment]
@@ -619,12 +764,34 @@ def _build(inc: _Incoming, v: np.ndarray, m: np.ndarray, sel: np.ndarray, sign: 
             return QDense(proj.src, proj.dst, weight=v, delay=dense.delay, **fmt), m
         n_src = v.shape[1]
         delay = dense.delay[sel].reshape(-1) if dense.delay.ndim else dense.delay
-        return QSparse(proj.src, proj.dst, rows=np.repeat(sel, n_src), cols=np.tile(np.arange(n_src), sel.size),
-                       values=v[sel].reshape(-1), delay=delay, **fmt), m[sel]
+        return QSparse(
+            proj.src,
+            proj.dst,
+            rows=np.repeat(sel, n_src),
+            cols=np.tile(np.arange(n_src), sel.size),
+            values=v[sel].reshape(-1),
+            delay=delay,
+            **fmt,
+        ), m[sel]
     sparse: Sparse = proj  # type: ignore[assignment]
     if whole:
-        return QSparse(proj.src, proj.dst, rows=sparse.rows, cols=sparse.cols, values=v, delay=sparse.delay, **fmt), m
+        return QSparse(
+            proj.src,
+            proj.dst,
+            rows=sparse.rows,
+            cols=sparse.cols,
+            values=v,
+            delay=sparse.delay,
+            **fmt,
+        ), m
     keep = np.isin(sparse.rows, sel)
     delay = sparse.delay[keep] if sparse.delay.ndim else sparse.delay
-    return QSparse(proj.src, proj.dst, rows=sparse.rows[keep], cols=sparse.cols[keep], values=v[keep],
-                   delay=delay, **fmt), m[keep]
+    return QSparse(
+        proj.src,
+        proj.dst,
+        rows=sparse.rows[keep],
+        cols=sparse.cols[keep],
+        values=v[keep],
+        delay=delay,
+        **fmt,
+    ), m[keep]

@@ -16,11 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from compiler.passes.base import PassContext
 from ir.errors import IRVerifyError
 from ir.graph import Graph
 from ir.nodes import Dense, Projection, Sparse
-
-from compiler.passes.base import PassContext
 
 __all__ = ["SplitSignsPass"]
 
@@ -45,8 +44,11 @@ class SplitSignsPass:
             parts = _split(name, proj)
             taken = [n for n in parts if n != name and n in graph.projections]
             if taken:
-                raise IRVerifyError(f"projection {taken[0]!r}", f"already exists; split-signs names the parts of {name!r} "
-                                    f"{name}.pos and {name}.neg")
+                raise IRVerifyError(
+                    f"projection {taken[0]!r}",
+                    f"already exists; split-signs names the parts of {name!r} "
+                    f"{name}.pos and {name}.neg",
+                )
             changed |= len(parts) > 1
             projs.update(parts)
         return graph.replace(projections=projs) if changed else graph
@@ -66,6 +68,12 @@ def _split(name: str, proj: Projection) -> dict[str, Projection]:
         return {name: proj}
     out: dict[str, Projection] = {}
     for suffix, keep in (("pos", pos), ("neg", neg)):
-        out[f"{name}.{suffix}"] = Sparse(proj.src, proj.dst, rows=rows[keep], cols=cols[keep], values=values[keep],
-                                         delay=delay[keep] if delay.ndim else delay)
+        out[f"{name}.{suffix}"] = Sparse(
+            proj.src,
+            proj.dst,
+            rows=rows[keep],
+            cols=cols[keep],
+            values=values[keep],
+            delay=delay[keep] if delay.ndim else delay,
+        )
     return out

@@ -54,7 +54,9 @@ class ActivityStats:
         return self.spike_counts[population] / max(self.samples * self.steps, 1)
 
 
-def collect(graph: Graph, inputs: np.ndarray, simulate: Simulator, batch_size: int = 32) -> ActivityStats:
+def collect(
+    graph: Graph, inputs: np.ndarray, simulate: Simulator, batch_size: int = 32
+) -> ActivityStats:
     """Run `graph` on `inputs` in batches and accumulate ActivityStats."""
     names = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
     stats = ActivityStats(domain=graph.domain, steps=int(inputs.shape[1]))
@@ -65,7 +67,7 @@ def collect(graph: Graph, inputs: np.ndarray, simulate: Simulator, batch_size: i
     limit = LAVA_FIXED_PT.state_max
     starts = range(0, len(inputs), batch_size)
     for lo in progress(starts, f"calibrate ({graph.domain})", total=len(starts)):
-        batch = inputs[lo:lo + batch_size]
+        batch = inputs[lo : lo + batch_size]
         data = simulate(graph, batch, ("spikes", "u", "v"))
         stats.samples += len(batch)
         for n in names:
@@ -78,7 +80,9 @@ def collect(graph: Graph, inputs: np.ndarray, simulate: Simulator, batch_size: i
     return stats
 
 
-def compare(float_stats: ActivityStats | None, fixed_stats: ActivityStats, scales: Mapping[str, float]) -> tuple[dict[str, Any], list[str]]:
+def compare(
+    float_stats: ActivityStats | None, fixed_stats: ActivityStats, scales: Mapping[str, float]
+) -> tuple[dict[str, Any], list[str]]:
     """(per-population report, warnings). `scales` maps a population to its quantization scale S
     (fixed units per float unit), used to predict u overflow from the float run."""
     report: dict[str, Any] = {}
@@ -99,11 +103,15 @@ def compare(float_stats: ActivityStats | None, fixed_stats: ActivityStats, scale
             float_rate = float_stats.rates(name)
             diff = np.abs(fixed_rate - float_rate)
             total = float(float_rate.sum())
-            entry.update({
-                "rate_float": float(float_rate.mean()) if counts.size else 0.0,
-                "rate_abs_diff": float(diff.mean()) if counts.size else 0.0,
-                "rate_rel_diff": float(diff.sum()) / total if total > 0 else (0.0 if diff.sum() == 0 else None),
-            })
+            entry.update(
+                {
+                    "rate_float": float(float_rate.mean()) if counts.size else 0.0,
+                    "rate_abs_diff": float(diff.mean()) if counts.size else 0.0,
+                    "rate_rel_diff": float(diff.sum()) / total
+                    if total > 0
+                    else (0.0 if diff.sum() == 0 else None),
+                }
+            )
             scale = scales.get(name)
             if scale is not None:
                 entry["u_float_peak_fraction"] = scale * float_stats.u_abs_max[name] / limit
@@ -116,8 +124,10 @@ def compare(float_stats: ActivityStats | None, fixed_stats: ActivityStats, scale
         entry["status"] = "silent" if silent else ("saturated" if saturated else "ok")
         if silent:
             fixed = "never" if counts.sum() == 0 else f"at rate {entry['rate_fixed']:.4g}"
-            warnings.append(f"population {name!r} is SILENT after quantization: it spiked in float "
-                            f"(rate {entry['rate_float']:.4g}), in fixed point {fixed}")
+            warnings.append(
+                f"population {name!r} is SILENT after quantization: it spiked in float "
+                f"(rate {entry['rate_float']:.4g}), in fixed point {fixed}"
+            )
         elif saturated:
             why = []
             if entry["rate_fixed"] >= SATURATION_RATE:

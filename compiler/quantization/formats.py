@@ -70,7 +70,9 @@ def sign_mode_of(pos_max: float, neg_max: float) -> str:
     return "inhibitory" if pos_max <= 0 else "mixed"
 
 
-def full_scale(pos_max: np.ndarray, neg_max: np.ndarray, mant_max: np.ndarray, mant_min: np.ndarray) -> np.ndarray:
+def full_scale(
+    pos_max: np.ndarray, neg_max: np.ndarray, mant_max: np.ndarray, mant_min: np.ndarray
+) -> np.ndarray:
     """The largest mantissa-per-float-unit factor c at which no weight clips:
     c0 = min(mant_max / pos_max, -mant_min / neg_max), inf where every weight is 0.
 

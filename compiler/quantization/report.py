@@ -12,7 +12,10 @@ def _table(header: Sequence[str], rows: list[Sequence[str]], right: set[int]) ->
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     out = []
     for r in [header, *rows]:
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
         out.append("  ".join(cells).rstrip())
     return out
 
@@ -29,27 +32,80 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
         lines += _calibration_lines(q.get("calibration"))
         return "\n".join(lines) + "\n"
     opts = q.get("options", {})
-    lines = [f"quantization ({opts.get('granularity')}, {opts.get('weight_bits')}-bit weights, "
-             f"clip percentile {opts.get('clip_percentile')}, v range {opts.get('v_range')} thresholds)", ""]
+    lines = [
+        f"quantization ({opts.get('granularity')}, {opts.get('weight_bits')}-bit weights, "
+        f"clip percentile {opts.get('clip_percentile')}, v range {opts.get('v_range')} thresholds)",
+        "",
+    ]
     rows = []
-    for name, p in q.get("projections", {}).items():
+    for p in q.get("projections", {}).values():
         for part in p["parts"]:
-            rows.append([part["name"], f"{p['src']} -> {p['dst']}", part["type"], part["sign_mode"],
-                         str(part["weight_exp"]), f"{part['bits_used']}/{part['num_weight_bits']}",
-                         f"{part['scale']:.4g}", str(part["rows"]),
-                         _pct(p["clipped_fraction"], 3), _pct(p["rel_error"]), f"{p['max_error_lsb']:.3f}"])
-    lines += _table(["projection", "src -> dst", "type", "sign", "exp", "bits", "scale", "rows",
-                     "clipped", "rel.err", "max.err/lsb"], rows, {4, 5, 6, 7, 8, 9, 10})
+            rows.append(
+                [
+                    part["name"],
+                    f"{p['src']} -> {p['dst']}",
+                    part["type"],
+                    part["sign_mode"],
+                    str(part["weight_exp"]),
+                    f"{part['bits_used']}/{part['num_weight_bits']}",
+                    f"{part['scale']:.4g}",
+                    str(part["rows"]),
+                    _pct(p["clipped_fraction"], 3),
+                    _pct(p["rel_error"]),
+                    f"{p['max_error_lsb']:.3f}",
+                ]
+            )
+    lines += _table(
+        [
+            "projection",
+            "src -> dst",
+            "type",
+            "sign",
+            "exp",
+            "bits",
+            "scale",
+            "rows",
+            "clipped",
+            "rel.err",
+            "max.err/lsb",
+        ],
+        rows,
+        {4, 5, 6, 7, 8, 9, 10},
+    )
     lines.append("")
     rows = []
     for name, p in q.get("populations", {}).items():
         head = p["headroom_bits"]
-        rows.append([name, f"{p['scale']:.6g}", str(p["vth"]), _pct(p["threshold_rel_error"], 3),
-                     "yes" if p["thresholds_folded"] else "no",
-                     f"{p['du']} ({p['du_error_units']:.2f})", f"{p['dv']} ({p['dv_error_units']:.2f})",
-                     f"{p['bias_max_error']:.2g}", "-" if head is None else f"{head:.1f}", p["limited_by"]])
-    lines += _table(["population", "scale", "vth", "thr.err", "folded", "du (err/4096)", "dv (err/4096)",
-                     "bias.err/thr", "headroom.bits", "scale limited by"], rows, {1, 2, 3, 5, 6, 7, 8})
+        rows.append(
+            [
+                name,
+                f"{p['scale']:.6g}",
+                str(p["vth"]),
+                _pct(p["threshold_rel_error"], 3),
+                "yes" if p["thresholds_folded"] else "no",
+                f"{p['du']} ({p['du_error_units']:.2f})",
+                f"{p['dv']} ({p['dv_error_units']:.2f})",
+                f"{p['bias_max_error']:.2g}",
+                "-" if head is None else f"{head:.1f}",
+                p["limited_by"],
+            ]
+        )
+    lines += _table(
+        [
+            "population",
+            "scale",
+            "vth",
+            "thr.err",
+            "folded",
+            "du (err/4096)",
+            "dv (err/4096)",
+            "bias.err/thr",
+            "headroom.bits",
+            "scale limited by",
+        ],
+        rows,
+        {1, 2, 3, 5, 6, 7, 8},
+    )
     lines += _calibration_lines(q.get("calibration"))
     for w in q.get("warnings", []) if warnings else []:
         lines.append(f"WARNING: {w}")
@@ -61,14 +117,27 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
 def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:
     if not cal:
         return []
-    lines = ["", f"calibration: {cal.get('dataset')} {cal.get('split')}, {cal.get('samples')} samples, "
-                 f"T = {cal.get('steps')}, input seed {cal.get('seed')} (rates in spikes/neuron/step)"]
+    lines = [
+        "",
+        f"calibration: {cal.get('dataset')} {cal.get('split')}, {cal.get('samples')} samples, "
+        f"T = {cal.get('steps')}, input seed {cal.get('seed')} (rates in spikes/neuron/step)",
+    ]
     rows = []
     for name, p in cal["populations"].items():
-        rows.append([name, f"{p['rate_float']:.4f}" if "rate_float" in p else "-", f"{p['rate_fixed']:.4f}",
-                     f"{p['rate_abs_diff']:.4f}" if "rate_abs_diff" in p else "-",
-                     _pct(p.get("rate_rel_diff")), _pct(p["v_floor_fraction"]), p["status"].upper()
-                     if p["status"] != "ok" else "ok"])
-    lines += _table(["population", "float rate", "fixed rate", "|diff|", "rel.diff", "v at floor", "status"],
-                    rows, {1, 2, 3, 4, 5})
+        rows.append(
+            [
+                name,
+                f"{p['rate_float']:.4f}" if "rate_float" in p else "-",
+                f"{p['rate_fixed']:.4f}",
+                f"{p['rate_abs_diff']:.4f}" if "rate_abs_diff" in p else "-",
+                _pct(p.get("rate_rel_diff")),
+                _pct(p["v_floor_fraction"]),
+                p["status"].upper() if p["status"] != "ok" else "ok",
+            ]
+        )
+    lines += _table(
+        ["population", "float rate", "fixed rate", "|diff|", "rel.diff", "v at floor", "status"],
+        rows,
+        {1, 2, 3, 4, 5},
+    )
     return lines

@@ -24,7 +24,9 @@ def model_file(tmp_path_factory):
 
 def run_cli(*args):
     """In a fresh interpreter, as a user runs it (exit status, no traceback)."""
-    proc = subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -45,16 +47,43 @@ def test_compile_writes_build_and_prints_report(model_file, tmp_path, capsys):
     out = tmp_path / "build"
     assert main(["compile", str(model_file), "--target", "loihi2", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "fc1         in -> h" in text and "population  scale" in text and text.rstrip().endswith("report.json)")
+    assert (
+        "fc1         in -> h" in text
+        and "population  scale" in text
+        and text.rstrip().endswith("report.json)")
+    )
     report = json.loads((out / "report.json").read_text())
-    assert report["target"] == "loihi2" and set(report["quantization"]["projections"]) == {"fc1", "fc2"}
+    assert report["target"] == "loihi2" and set(report["quantization"]["projections"]) == {
+        "fc1",
+        "fc2",
+    }
     assert {f.name for f in out.iterdir()} == {"program.snnc", "hw.yaml", "report.json"}
 
 
 def test_compile_options_reach_the_program(model_file, tmp_path, capsys):
     out = tmp_path / "b"
-    assert main(["compile", str(model_file), "--target", "loihi2", "-o", str(out), "--split-signs",
-                 "--granularity", "per-channel", "--weight-bits", "6", "--v-range", "32", "--seed", "5"]) == 0
+    assert (
+        main(
+            [
+                "compile",
+                str(model_file),
+                "--target",
+                "loihi2",
+                "-o",
+                str(out),
+                "--split-signs",
+                "--granularity",
+                "per-channel",
+                "--weight-bits",
+                "6",
+                "--v-range",
+                "32",
+                "--seed",
+                "5",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "fc1.pos.g0" in text and "fc1.neg" in text and "per-channel, 6-bit weights" in text
     from compiler.build import read_build
@@ -68,8 +97,21 @@ def test_compile_options_reach_the_program(model_file, tmp_path, capsys):
 
 def test_compile_is_deterministic(model_file, tmp_path, capsys):
     for name in ("a", "b"):
-        assert main(["compile", str(model_file), "--hw", "hw_configs/loihi2.yaml", "--granularity", "per-channel",
-                     "-o", str(tmp_path / name)]) == 0
+        assert (
+            main(
+                [
+                    "compile",
+                    str(model_file),
+                    "--hw",
+                    "hw_configs/loihi2.yaml",
+                    "--granularity",
+                    "per-channel",
+                    "-o",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     for f in ("program.snnc", "hw.yaml", "report.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
 
@@ -78,12 +120,35 @@ def test_eval_float_model_and_build_on_the_same_spikes(model_file, tmp_path, cap
     build = tmp_path / "build"
     assert main(["compile", str(model_file), "--target", "loihi2", "-o", str(build)]) == 0
     capsys.readouterr()
-    assert main(["eval", str(model_file), "--dataset", "digits", "--samples", "120", "--batch-size", "50"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(model_file),
+                "--dataset",
+                "digits",
+                "--samples",
+                "120",
+                "--batch-size",
+                "50",
+            ]
+        )
+        == 0
+    )
     out_float = capsys.readouterr().out
     assert out_float.splitlines()[-1].startswith("accuracy: ") and "backend float" in out_float
     assert main(["eval", str(build), "--dataset", "digits", "--samples", "120", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert {"accuracy", "samples", "steps", "backend", "correct", "dataset", "split", "seed"} <= set(result)
+    assert {
+        "accuracy",
+        "samples",
+        "steps",
+        "backend",
+        "correct",
+        "dataset",
+        "split",
+        "seed",
+    } <= set(result)
     assert result["backend"] == "cpu" and result["samples"] == 120 and result["steps"] == 16
     acc_float = float(re.search(r"accuracy: (\d\.\d{4})$", out_float).group(1))
     assert acc_float > 0.8 and abs(result["accuracy"] - acc_float) <= 0.05
@@ -92,33 +157,83 @@ def test_eval_float_model_and_build_on_the_same_spikes(model_file, tmp_path, cap
 def test_eval_batching_does_not_change_the_result(model_file, capsys):
     results = []
     for batch in ("7", "64"):
-        assert main(["eval", str(model_file), "--dataset", "digits", "--samples", "30", "--batch-size", batch, "--json"]) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    str(model_file),
+                    "--dataset",
+                    "digits",
+                    "--samples",
+                    "30",
+                    "--batch-size",
+                    batch,
+                    "--json",
+                ]
+            )
+            == 0
+        )
         results.append(json.loads(capsys.readouterr().out)["correct"])
     assert results[0] == results[1]
 
 
 def test_compile_with_calibration_warns_loudly(model_file, tmp_path):
-    code, out, err = run_cli("compile", model_file, "--target", "loihi2", "-o", tmp_path / "b", "--weight-bits", "1",
-                             "--calibrate", "digits", "--samples", "16")
+    code, out, err = run_cli(
+        "compile",
+        model_file,
+        "--target",
+        "loihi2",
+        "-o",
+        tmp_path / "b",
+        "--weight-bits",
+        "1",
+        "--calibrate",
+        "digits",
+        "--samples",
+        "16",
+    )
     assert code == 0
     assert "calibration: digits val, 16 samples" in out and "SILENT" in out
     assert "snnc: WARNING: population 'out' is SILENT after quantization" in err
 
 
 def test_print_ir_after(model_file, tmp_path, capsys):
-    assert main(["compile", str(model_file), "--target", "tiny", "-o", str(tmp_path / "b"), "--print-ir-after", "quantize"]) == 0
+    assert (
+        main(
+            [
+                "compile",
+                str(model_file),
+                "--target",
+                "tiny",
+                "-o",
+                str(tmp_path / "b"),
+                "--print-ir-after",
+                "quantize",
+            ]
+        )
+        == 0
+    )
     assert "// IR after quantize\ngraph domain=fixed" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--target", "loihi2", "--print-ir-after", "frobnicate"], "--print-ir-after 'frobnicate': the passes are quantize"),
-    (["--target", "loihi9"], "loihi9: unknown hardware target"),
-    (["--target", "tiny", "--hw", "hw_configs/loihi2.yaml"], "describes target 'loihi2', not --target 'tiny'"),
-    (["--target", "loihi2", "--weight-bits", "12"], "weight_bits = 12 is outside 1..8"),
-    ([], "name a target with --target"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--target", "loihi2", "--print-ir-after", "frobnicate"],
+            "--print-ir-after 'frobnicate': the passes are quantize",
+        ),
+        (["--target", "loihi9"], "loihi9: unknown hardware target"),
+        (
+            ["--target", "tiny", "--hw", "hw_configs/loihi2.yaml"],
+            "describes target 'loihi2', not --target 'tiny'",
+        ),
+        (["--target", "loihi2", "--weight-bits", "12"], "weight_bits = 12 is outside 1..8"),
+        ([], "name a target with --target"),
+    ],
+)
 def test_compile_errors_are_one_line(model_file, tmp_path, cli, args, message):
-    code, out, err = cli("compile", model_file, "-o", tmp_path / "b", *args)
+    code, _, err = cli("compile", model_file, "-o", tmp_path / "b", *args)
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and message in err
     assert not (tmp_path / "b").exists()
 
@@ -135,19 +250,36 @@ def test_compile_refuses_to_replace_a_folder_that_is_not_a_build(model_file, tmp
 
 def test_eval_errors_are_one_line(model_file, tmp_path, cli):
     bare = tmp_path / "bare.snnc"
-    save_graph(Graph(populations={"in": Input((64,)), "out": LIF((10,))},
-                     projections={"p": Dense("in", "out", weight=np.zeros((10, 64)))}), bare)
+    save_graph(
+        Graph(
+            populations={"in": Input((64,)), "out": LIF((10,))},
+            projections={"p": Dense("in", "out", weight=np.zeros((10, 64)))},
+        ),
+        bare,
+    )
     cases = [
         (["eval", bare, "--dataset", "digits"], f"{bare}: metadata.encoding: missing"),
-        (["eval", model_file, "--dataset", "fashion-mnist"], "was trained on 'digits', not 'fashion-mnist'"),
+        (
+            ["eval", model_file, "--dataset", "fashion-mnist"],
+            "was trained on 'digits', not 'fashion-mnist'",
+        ),
         (["eval", model_file, "--dataset", "cifar"], "unknown dataset 'cifar'"),
-        (["eval", model_file, "--dataset", "digits", "--backend", "cpu"], "the cpu backend runs compiled (fixed-point) programs"),
-        (["eval", model_file, "--dataset", "digits", "--backend", "quantum"], "unknown backend 'quantum'"),
+        (
+            ["eval", model_file, "--dataset", "digits", "--backend", "cpu"],
+            "the cpu backend runs compiled (fixed-point) programs",
+        ),
+        (
+            ["eval", model_file, "--dataset", "digits", "--backend", "quantum"],
+            "unknown backend 'quantum'",
+        ),
         (["eval", tmp_path, "--dataset", "digits"], "program.snnc: missing"),
     ]
     for args, message in cases:
-        code, out, err = cli(*args)
-        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and message in err, (args, err)
+        code, _, err = cli(*args)
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and message in err, (
+            args,
+            err,
+        )
 
 
 def test_eval_input_size_mismatch(tmp_path):
@@ -157,7 +289,10 @@ def test_eval_input_size_mismatch(tmp_path):
     save_graph(g.replace(metadata=meta), path)
     code, _, err = run_cli("eval", path, "--dataset", "fashion-mnist", "--samples", "5")
     assert code == 1 and err.count("\n") == 1
-    assert "has 64 inputs, fashion-mnist images have 784 pixels" in err or "Fashion-MNIST is not installed" in err
+    assert (
+        "has 64 inputs, fashion-mnist images have 784 pixels" in err
+        or "Fashion-MNIST is not installed" in err
+    )
 
 
 @pytest.mark.lava
@@ -171,10 +306,17 @@ def test_eval_on_lava_matches_cpu(model_file, tmp_path, capsys):
     if not compat.lava_available():
         pytest.skip("lava-nc 0.10.0 is not installed (make setup installs it)")
     out = tmp_path / "build"
-    assert main(["compile", str(model_file), "--target", "loihi2", "-o", str(out), "--split-signs"]) == 0
+    assert (
+        main(["compile", str(model_file), "--target", "loihi2", "-o", str(out), "--split-signs"])
+        == 0
+    )
     build = read_build(out)
     x, y = load_dataset("digits").split("test")
     meta = build.program.metadata
-    preds = {b: evaluate(build.program, build.hw, b, x[:6], y[:6], meta["encoding"], meta["readout"], 16, 0)["predictions"]
-             for b in ("cpu", "lava")}
+    preds = {
+        b: evaluate(
+            build.program, build.hw, b, x[:6], y[:6], meta["encoding"], meta["readout"], 16, 0
+        )["predictions"]
+        for b in ("cpu", "lava")
+    }
     np.testing.assert_array_equal(preds["lava"], preds["cpu"])

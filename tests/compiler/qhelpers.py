@@ -17,14 +17,16 @@ def parts_of(program: Graph, name: str) -> list[str]:
 
 
 def unfold_factors(model: Graph, dst: str, report: dict) -> np.ndarray:
-    """Per destination neuron: float units per folded unit (its v_th when thresholds were folded)."""
+    """Per destination neuron: float units per folded unit (its v_th if thresholds were folded)."""
     pop = model.populations[dst]
     if report["populations"][dst]["thresholds_folded"]:
         return pop.per_neuron("v_th").astype(float)
     return np.ones(pop.size)
 
 
-def dense_effective(model: Graph, program: Graph, report: dict, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_effective(
+    model: Graph, program: Graph, report: dict, name: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(w, w_hat, lsb) as dense (n_dst, n_src) matrices in the model's units, for a Dense or Sparse
     projection: w the float weights, w_hat what the program computes, lsb one mantissa step."""
     proj = model.projections[name]
@@ -40,19 +42,25 @@ def dense_effective(model: Graph, program: Graph, report: dict, name: str) -> tu
     lsb = np.full_like(w, np.nan)
     for part in parts_of(program, name):
         q = program.projections[part]
-        factor = 2.0 ** q.weight_exp * 64.0 / scale
-        step = 2.0 ** (weight_lsb_shift(q.num_weight_bits, q.sign_mode) + q.weight_exp) * 64.0 / scale
+        factor = 2.0**q.weight_exp * 64.0 / scale
+        step = (
+            2.0 ** (weight_lsb_shift(q.num_weight_bits, q.sign_mode) + q.weight_exp) * 64.0 / scale
+        )
         if isinstance(q, QDense):
             w_hat += effective_weights(q.weight, q.num_weight_bits, q.sign_mode) * factor
             lsb[:] = step
         else:
             assert isinstance(q, QSparse)
-            w_hat[q.rows, q.cols] += effective_weights(q.values, q.num_weight_bits, q.sign_mode) * factor
+            w_hat[q.rows, q.cols] += (
+                effective_weights(q.values, q.num_weight_bits, q.sign_mode) * factor
+            )
             lsb[q.rows, q.cols] = step
     return w, w_hat * unfold, lsb * unfold
 
 
-def conv_effective(model: Graph, program: Graph, report: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
+def conv_effective(
+    model: Graph, program: Graph, report: dict, name: str
+) -> tuple[np.ndarray, np.ndarray]:
     proj = model.projections[name]
     q = program.projections[name]
     assert isinstance(proj, Conv2d) and isinstance(q, QConv2d)
@@ -73,19 +81,33 @@ def integer_float_model(program: Graph) -> Graph:
             continue
         assert isinstance(p, QLIF) and p.du == 4095 and p.dv == 0
         bias = np.left_shift(p.bias_mant, p.bias_exp) / 64.0
-        pops[n] = LIF(p.shape, tau_syn=0.0, tau_mem=np.inf, v_th=float(p.vth), bias=bias,
-                      reset_interval=p.reset_interval, reset_offset=p.reset_offset)
+        pops[n] = LIF(
+            p.shape,
+            tau_syn=0.0,
+            tau_mem=np.inf,
+            v_th=float(p.vth),
+            bias=bias,
+            reset_interval=p.reset_interval,
+            reset_offset=p.reset_offset,
+        )
     projs = {}
     for n, q in program.projections.items():
         if isinstance(q, QDense):
             assert q.weight_exp >= 0
-            w = effective_weights(q.weight, q.num_weight_bits, q.sign_mode) * 2.0 ** q.weight_exp
+            w = effective_weights(q.weight, q.num_weight_bits, q.sign_mode) * 2.0**q.weight_exp
             projs[n] = Dense(q.src, q.dst, weight=w, delay=q.delay)
         elif isinstance(q, QSparse):
             assert q.weight_exp >= 0
-            v = effective_weights(q.values, q.num_weight_bits, q.sign_mode) * 2.0 ** q.weight_exp
+            v = effective_weights(q.values, q.num_weight_bits, q.sign_mode) * 2.0**q.weight_exp
             projs[n] = Sparse(q.src, q.dst, rows=q.rows, cols=q.cols, values=v, delay=q.delay)
         else:
-            projs[n] = Conv2d(q.src, q.dst, weight=q.weight.astype(float), stride=q.stride, padding=q.padding,
-                              dilation=q.dilation, groups=q.groups)
+            projs[n] = Conv2d(
+                q.src,
+                q.dst,
+                weight=q.weight.astype(float),
+                stride=q.stride,
+                padding=q.padding,
+                dilation=q.dilation,
+                groups=q.groups,
+            )
     return Graph(populations=pops, projections=projs, dt=program.dt, outputs=program.outputs)

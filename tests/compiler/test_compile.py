@@ -37,7 +37,7 @@ def _calibration(model: Graph, n: int = 24, steps: int = 16) -> Calibration:
 
 
 def test_pipeline_lists_quantize_first():
-    assert [p.name for p in compile_passes(CompileOptions())][0] == "quantize"
+    assert next(p.name for p in compile_passes(CompileOptions())) == "quantize"
 
 
 def test_compile_model_program_metadata_and_report():
@@ -45,8 +45,15 @@ def test_compile_model_program_metadata_and_report():
     program, report = compile_model(model, HW, CompileOptions(granularity="per-channel", seed=3))
     assert program.domain == "fixed"
     meta = dict(program.metadata)
-    assert meta["encoding"] == model.metadata["encoding"] and meta["readout"] == model.metadata["readout"]
-    assert meta["compile"] == {"target": "loihi2", "seed": 3, "options": CompileOptions(granularity="per-channel", seed=3).to_json()}
+    assert (
+        meta["encoding"] == model.metadata["encoding"]
+        and meta["readout"] == model.metadata["readout"]
+    )
+    assert meta["compile"] == {
+        "target": "loihi2",
+        "seed": 3,
+        "options": CompileOptions(granularity="per-channel", seed=3).to_json(),
+    }
     assert report["target"] == "loihi2" and report["format_version"] == 1
     q = report["quantization"]
     assert set(q["populations"]) == {"h", "out"} and set(q["projections"]) == {"fc1", "fc2"}
@@ -70,14 +77,27 @@ def test_one_bit_weights_silence_a_population_loudly():
     """1-bit mixed-sign weights hold only -1 and 0 (Lava clears 8 of the 9 bits): the positive
     drive disappears and the network goes quiet; calibration must say so."""
     model = digits_mlp()
-    _, report = compile_model(model, HW, CompileOptions(weight_bits=1), calibration=_calibration(model))
+    _, report = compile_model(
+        model, HW, CompileOptions(weight_bits=1), calibration=_calibration(model)
+    )
     q = report["quantization"]
     pops = q["calibration"]["populations"]
-    assert pops["h"]["status"] == "silent" and 0 < pops["h"]["rate_fixed"] < 0.05 * pops["h"]["rate_float"]
+    assert (
+        pops["h"]["status"] == "silent"
+        and 0 < pops["h"]["rate_fixed"] < 0.05 * pops["h"]["rate_float"]
+    )
     assert pops["out"]["status"] == "silent" and pops["out"]["rate_fixed"] == 0
-    assert any("'h' is SILENT after quantization" in w and "in fixed point at rate" in w for w in q["warnings"])
-    assert any("'out' is SILENT after quantization" in w and "in fixed point never" in w for w in q["warnings"])
-    assert any("'fc1'" in w and "1-bit mixed-sign weights hold only -1 and 0" in w for w in q["warnings"])
+    assert any(
+        "'h' is SILENT after quantization" in w and "in fixed point at rate" in w
+        for w in q["warnings"]
+    )
+    assert any(
+        "'out' is SILENT after quantization" in w and "in fixed point never" in w
+        for w in q["warnings"]
+    )
+    assert any(
+        "'fc1'" in w and "1-bit mixed-sign weights hold only -1 and 0" in w for w in q["warnings"]
+    )
     assert "SILENT" in format_quantization(q)
 
 
@@ -106,18 +126,27 @@ def test_print_ir_after_quantize(capsys):
 
 
 def test_already_fixed_model_is_not_requantized():
-    g = Graph(populations={"in": Input((2,)), "h": QLIF((1,), vth=5)},
-              projections={"p": QDense("in", "h", weight=[[2, 4]])})
+    g = Graph(
+        populations={"in": Input((2,)), "h": QLIF((1,), vth=5)},
+        projections={"p": QDense("in", "h", weight=[[2, 4]])},
+    )
     program, report = compile_model(g, HW)
     assert program.projections["p"] is g.projections["p"]
-    assert "skipped" in report["quantization"] and "quantization: skipped" in format_quantization(report["quantization"])
+    assert "skipped" in report["quantization"] and "quantization: skipped" in format_quantization(
+        report["quantization"]
+    )
 
 
 def test_compiling_twice_gives_the_same_bytes(tmp_path):
     model = digits_mlp()
     outs = []
     for i in range(2):
-        program, report = compile_model(model, HW, CompileOptions(granularity="per-channel"), calibration=_calibration(model, n=8))
+        program, report = compile_model(
+            model,
+            HW,
+            CompileOptions(granularity="per-channel"),
+            calibration=_calibration(model, n=8),
+        )
         write_build(tmp_path / f"b{i}", program, HW, report)
         outs.append({f.name: f.read_bytes() for f in sorted((tmp_path / f"b{i}").iterdir())})
     assert outs[0] == outs[1] and set(outs[0]) == {"program.snnc", "hw.yaml", "report.json"}
@@ -126,15 +155,21 @@ def test_compiling_twice_gives_the_same_bytes(tmp_path):
 
 
 def test_printed_report_golden():
-    g = Graph(populations={"in": Input((3,)), "h": LIF((2,), v_th=2.0)},
-              projections={"p": Dense("in", "h", weight=[[0.5, -0.25, 1.0], [0.125, 0.0, -1.0]])})
+    g = Graph(
+        populations={"in": Input((3,)), "h": LIF((2,), v_th=2.0)},
+        projections={"p": Dense("in", "h", weight=[[0.5, -0.25, 1.0], [0.125, 0.0, -1.0]])},
+    )
     _, report = compile_model(g, HW)
-    assert format_quantization(report["quantization"]) == """\
-quantization (per-layer, 8-bit weights, clip percentile 100.0, v range 64.0 thresholds)
-
-projection  src -> dst  type    sign   exp  bits  scale  rows  clipped  rel.err  max.err/lsb
-p           in -> h     QDense  mixed    3   8/8    128     2   0.000%    0.00%        0.000
-
-population  scale   vth  thr.err  folded  du (err/4096)  dv (err/4096)  bias.err/thr  headroom.bits  scale limited by
-h           65536  2048   0.000%  no        4095 (0.00)       0 (0.00)             0            6.4  v range: 64 thresholds below zero
-"""
+    assert format_quantization(report["quantization"]) == (
+        "quantization (per-layer, 8-bit weights, clip percentile 100.0, v range 64.0 thresholds)\n"
+        "\n"
+        "projection  src -> dst  type    sign   exp  bits  scale  rows  clipped  rel.err  "
+        "max.err/lsb\n"
+        "p           in -> h     QDense  mixed    3   8/8    128     2   0.000%    0.00%  "
+        "      0.000\n"
+        "\n"
+        "population  scale   vth  thr.err  folded  du (err/4096)  dv (err/4096)  bias.err/thr  "
+        "headroom.bits  scale limited by\n"
+        "h           65536  2048   0.000%  no        4095 (0.00)       0 (0.00)             0  "
+        "          6.4  v range: 64 thresholds below zero\n"
+    )

@@ -14,7 +14,7 @@ from backends.base import Probe
 from compiler.passes.base import PassContext
 from compiler.passes.quantize import QuantizationError, QuantizePass
 from compiler.quantization import formats
-from ir import LIF, QLIF, Conv2d, Dense, Graph, Input, QDense, QSparse, Sparse, load_hw, print_graph, verify
+from ir import LIF, QLIF, Conv2d, Dense, Graph, Input, QDense, Sparse, load_hw, print_graph, verify
 from ir.fixed import effective_weights
 from tests.compiler import qhelpers
 
@@ -56,13 +56,15 @@ def test_weight_format_is_exactly_lavas_lattice(sign, bits):
     v = m << fmt.lsb_shift
     # Every mantissa survives Lava's clip + truncate unchanged ...
     assert np.array_equal(effective_weights(v, bits, sign), v)
-    # ... and Lava can produce no other value: the lattice has 2^bits points (mixed) or 2^bits - 1 + 1.
+    # ... and Lava can produce no other value.
     everything = np.unique(effective_weights(np.arange(-300, 300), bits, sign))
     assert np.array_equal(everything, v)
 
 
 def test_bias_registers_pick_finest_exponent():
-    mant, exp, clipped = formats.bias_registers(np.array([0.4, 100.6, 4095.0, 4096.0, -9000.0, 2e6]), 0, 7)
+    mant, exp, clipped = formats.bias_registers(
+        np.array([0.4, 100.6, 4095.0, 4096.0, -9000.0, 2e6]), 0, 7
+    )
     assert mant.tolist()[:3] == [0, 101, 4095] and exp.tolist()[:3] == [0, 0, 0]
     assert (mant[3], exp[3]) == (2048, 1)
     assert (mant[4], exp[4]) == (-2250, 2)
@@ -90,13 +92,16 @@ def test_golden_hand_derived():
     multiple of 1/64, so c = 64 is exact: L = 10, vth = 2^10 * 2 = 2048, S = 65536, E = 4,
     weight_exp = E - k = 3, V = (64 w) << 1.
     """
-    g = Graph(populations={"in": Input((3,)), "h": LIF((2,), v_th=2.0)},
-              projections={"p": Dense("in", "h", weight=[[0.5, -0.25, 1.0], [0.125, 0.0, -1.0]])})
+    g = Graph(
+        populations={"in": Input((3,)), "h": LIF((2,), v_th=2.0)},
+        projections={"p": Dense("in", "h", weight=[[0.5, -0.25, 1.0], [0.125, 0.0, -1.0]])},
+    )
     program, report = quantize(g)
     assert print_graph(program) == (
         "graph domain=fixed dt=0.001 inputs=in outputs=h\n"
         "population in: Input shape=(3,) message_bits=0\n"
-        "population h: QLIF shape=(2,) du=4095 dv=0 vth=2048 bias_mant=0 bias_exp=0 reset_interval=0 reset_offset=0\n"
+        "population h: QLIF shape=(2,) du=4095 dv=0 vth=2048 bias_mant=0 bias_exp=0 "
+        "reset_interval=0 reset_offset=0\n"
         "projection p: in -> h QDense weight=i64[2,3](64 -32 128 16 0 -128) delay=0 weight_exp=3 "
         "num_weight_bits=8 sign_mode=mixed\n"
     )
@@ -123,9 +128,13 @@ def _random_mlp(seed: int, per_neuron_threshold: bool = False, bias: bool = True
             "out": LIF((5,), v_th=1.5),
         },
         projections={
-            "fc1": Dense("in", "h", weight=rng.normal(0, 0.3, (12, 30)) * rng.uniform(0.1, 1, (12, 1))),
+            "fc1": Dense(
+                "in", "h", weight=rng.normal(0, 0.3, (12, 30)) * rng.uniform(0.1, 1, (12, 1))
+            ),
             "fc2": Dense("h", "out", weight=rng.normal(0, 0.6, (5, 12))),
-            "skip": Sparse("in", "out", rows=[0, 1, 3], cols=[2, 7, 9], values=[0.2, -0.4, 0.3], delay=1),
+            "skip": Sparse(
+                "in", "out", rows=[0, 1, 3], cols=[2, 7, 9], values=[0.2, -0.4, 0.3], delay=1
+            ),
         },
     )
 
@@ -172,7 +181,7 @@ def test_per_channel_groups_rows_and_beats_per_layer():
     exps = [program_c.projections[p].weight_exp for p in parts]
     assert len(set(exps)) == len(exps)
     assert rep_c["projections"]["fc1"]["rel_error"] < rep_l["projections"]["fc1"]["rel_error"]
-    # Rows of small weights gain the most: their own exponent puts their largest weight at full range.
+    # Rows of small weights gain most: their own exponent puts their largest weight at full range.
     model = _random_mlp(5)
 
     def row_errors(program, report):
@@ -189,7 +198,9 @@ def test_folded_thresholds_keep_float_spikes():
     follows the per-neuron-threshold model as closely as the scalar one."""
     model = _random_mlp(7, per_neuron_threshold=True)
     program, report = quantize(model)
-    assert report["populations"]["h"]["thresholds_folded"] and isinstance(program.populations["h"].vth, int)
+    assert report["populations"]["h"]["thresholds_folded"] and isinstance(
+        program.populations["h"].vth, int
+    )
     assert program.populations["h"].bias_mant.shape == (12,)
     x = _spikes(8, (16, 100, 30))
     f = get_backend("float")(model, x, probes=[Probe("h")])
@@ -199,9 +210,13 @@ def test_folded_thresholds_keep_float_spikes():
 
 
 def test_excitatory_and_inhibitory_sign_modes_and_fewer_bits():
-    g = Graph(populations={"in": Input((4,)), "h": LIF((2,))},
-              projections={"e": Dense("in", "h", weight=[[0.1, 0.4, 0.0, 0.3], [0.2, 0.2, 0.2, 0.2]]),
-                           "i": Dense("in", "h", weight=[[-0.1, 0.0, -0.05, 0.0], [-0.3, 0.0, 0.0, 0.0]])})
+    g = Graph(
+        populations={"in": Input((4,)), "h": LIF((2,))},
+        projections={
+            "e": Dense("in", "h", weight=[[0.1, 0.4, 0.0, 0.3], [0.2, 0.2, 0.2, 0.2]]),
+            "i": Dense("in", "h", weight=[[-0.1, 0.0, -0.05, 0.0], [-0.3, 0.0, 0.0, 0.0]]),
+        },
+    )
     program, report = quantize(g, weight_bits=4)
     e, i = program.projections["e"], program.projections["i"]
     assert (e.sign_mode, i.sign_mode) == ("excitatory", "inhibitory")
@@ -213,24 +228,39 @@ def test_excitatory_and_inhibitory_sign_modes_and_fewer_bits():
 
 
 def test_decays_and_bias():
-    g = Graph(populations={"in": Input((2,)), "h": LIF((2,), tau_syn=5e-3, tau_mem=20e-3, v_th=1.0, bias=[0.01, -0.02])},
-              projections={"p": Dense("in", "h", weight=[[0.5, 0.2], [0.1, 0.3]])}, dt=1e-3)
+    g = Graph(
+        populations={
+            "in": Input((2,)),
+            "h": LIF((2,), tau_syn=5e-3, tau_mem=20e-3, v_th=1.0, bias=[0.01, -0.02]),
+        },
+        projections={"p": Dense("in", "h", weight=[[0.5, 0.2], [0.1, 0.3]])},
+        dt=1e-3,
+    )
     program, report = quantize(g)
     h = program.populations["h"]
-    assert h.du == formats.du_from_alpha(math.exp(-1 / 5)) and h.dv == formats.dv_from_alpha(math.exp(-1 / 20))
+    assert h.du == formats.du_from_alpha(math.exp(-1 / 5)) and h.dv == formats.dv_from_alpha(
+        math.exp(-1 / 20)
+    )
     pop = report["populations"]["h"]
     assert pop["du_error_units"] <= 0.5 and pop["dv_error_units"] <= 0.5
     effective = np.left_shift(h.bias_mant, h.bias_exp)
-    np.testing.assert_allclose(effective / pop["scale"], [0.01, -0.02], atol=0.5 / pop["scale"] * 2 ** h.bias_exp.max())
+    np.testing.assert_allclose(
+        effective / pop["scale"], [0.01, -0.02], atol=0.5 / pop["scale"] * 2 ** h.bias_exp.max()
+    )
     assert pop["bias_max_error"] < 1e-4
     # the worst case includes the current's geometric growth: 1 / (1 - alpha_syn)
     gain = 4096 / (h.du + 1)
-    assert pop["u_worst_case"] <= 2**23 - 1 and pop["u_worst_case"] >= 0.7 * 64 * gain * 0.7 * pop["scale"] / 64
+    assert (
+        pop["u_worst_case"] <= 2**23 - 1
+        and pop["u_worst_case"] >= 0.7 * 64 * gain * 0.7 * pop["scale"] / 64
+    )
 
 
 def test_tau_syn_inf_gets_a_note():
-    g = Graph(populations={"in": Input((1,)), "h": LIF((1,), tau_syn=math.inf)},
-              projections={"p": Dense("in", "h", weight=[[0.5]])})
+    g = Graph(
+        populations={"in": Input((1,)), "h": LIF((1,), tau_syn=math.inf)},
+        projections={"p": Dense("in", "h", weight=[[0.5]])},
+    )
     program, report = quantize(g)
     assert program.populations["h"].du == 0
     assert report["populations"]["h"]["du_error_units"] == pytest.approx(1.0)
@@ -240,8 +270,12 @@ def test_tau_syn_inf_gets_a_note():
 def test_convolution_and_pooling():
     rng = np.random.default_rng(0)
     g = Graph(
-        populations={"in": Input((1, 6, 6)), "c": LIF((2, 4, 4), v_th=np.repeat([0.8, 1.6], 16).reshape(2, 4, 4)),
-                     "pool": LIF((2, 2, 2)), "out": LIF((3,))},
+        populations={
+            "in": Input((1, 6, 6)),
+            "c": LIF((2, 4, 4), v_th=np.repeat([0.8, 1.6], 16).reshape(2, 4, 4)),
+            "pool": LIF((2, 2, 2)),
+            "out": LIF((3,)),
+        },
         projections={
             "conv": Conv2d("in", "c", weight=rng.normal(0, 0.5, (2, 1, 3, 3))),
             "avg": Conv2d("c", "pool", weight=np.full((2, 1, 2, 2), 0.25), stride=2, groups=2),
@@ -266,52 +300,72 @@ def test_convolution_and_pooling():
 
 
 def test_conv_threshold_varying_within_channel_is_an_error():
-    g = Graph(populations={"in": Input((1, 3, 3)), "c": LIF((1, 2, 2), v_th=[[[1.0, 2.0], [1.0, 1.0]]])},
-              projections={"conv": Conv2d("in", "c", weight=np.ones((1, 1, 2, 2)))})
+    g = Graph(
+        populations={"in": Input((1, 3, 3)), "c": LIF((1, 2, 2), v_th=[[[1.0, 2.0], [1.0, 1.0]]])},
+        projections={"conv": Conv2d("in", "c", weight=np.ones((1, 1, 2, 2)))},
+    )
     with pytest.raises(QuantizationError, match=r"population 'c': v_th varies within a channel"):
         quantize(g)
 
 
 def test_graded_input_headroom():
-    g = Graph(populations={"in": Input((16,), message_bits=8), "h": LIF((4,), v_th=200.0)},
-              projections={"p": Dense("in", "h", weight=np.random.default_rng(0).normal(0, 1, (4, 16)))})
+    g = Graph(
+        populations={"in": Input((16,), message_bits=8), "h": LIF((4,), v_th=200.0)},
+        projections={"p": Dense("in", "h", weight=np.random.default_rng(0).normal(0, 1, (4, 16)))},
+    )
     program, report = quantize(g)
     pop = report["populations"]["h"]
     assert pop["u_worst_case"] <= 2**23 - 1
     w = program.projections["p"]
     # |a| <= sum |V| << exp times the largest payload magnitude 2^7
-    bound = np.abs(w.weight).sum(axis=1).max() * 2.0 ** w.weight_exp * 128 * 64
+    bound = np.abs(w.weight).sum(axis=1).max() * 2.0**w.weight_exp * 128 * 64
     assert pop["u_worst_case"] >= bound
     x = np.random.default_rng(1).integers(0, 128, (3, 20, 16))
     fixed = get_backend("cpu")(program, x, probes=[Probe("h", ("spikes", "u"))], hw=HW)
     assert np.abs(fixed.get("h", "u")).max() < 2**23
 
 
-@pytest.mark.parametrize("v_th, match", [
-    (-1.0, r"population 'h': v_th = -1.0 is negative"),
-    ([1.0, 0.0], r"population 'h': v_th varies per neuron and reaches 0.0"),
-])
+@pytest.mark.parametrize(
+    "v_th, match",
+    [
+        (-1.0, r"population 'h': v_th = -1.0 is negative"),
+        ([1.0, 0.0], r"population 'h': v_th varies per neuron and reaches 0.0"),
+    ],
+)
 def test_threshold_errors(v_th, match):
-    g = Graph(populations={"in": Input((1,)), "h": LIF((2,), v_th=v_th)},
-              projections={"p": Dense("in", "h", weight=[[1.0], [1.0]])})
+    g = Graph(
+        populations={"in": Input((1,)), "h": LIF((2,), v_th=v_th)},
+        projections={"p": Dense("in", "h", weight=[[1.0], [1.0]])},
+    )
     with pytest.raises(QuantizationError, match=match):
         quantize(g)
 
 
 def test_per_neuron_tau_that_rounds_apart_is_an_error():
-    g = Graph(populations={"in": Input((1,)), "h": LIF((2,), tau_mem=[0.01, 0.02])},
-              projections={"p": Dense("in", "h", weight=[[1.0], [1.0]])})
-    with pytest.raises(QuantizationError, match=r"population 'h': tau_mem varies per neuron \(dv would range 200..390\)"):
+    g = Graph(
+        populations={"in": Input((1,)), "h": LIF((2,), tau_mem=[0.01, 0.02])},
+        projections={"p": Dense("in", "h", weight=[[1.0], [1.0]])},
+    )
+    with pytest.raises(
+        QuantizationError,
+        match=r"population 'h': tau_mem varies per neuron \(dv would range 200..390\)",
+    ):
         quantize(g)
 
 
-@pytest.mark.parametrize("opts, match", [
-    ({"weight_bits": 9}, r"weight_bits = 9 is outside 1..8 \(hw_configs/loihi2.yaml: synapse.max_weight_bits\)"),
-    ({"weight_bits": 0}, r"weight_bits = 0 is outside 1..8"),
-    ({"granularity": "per-row"}, r"granularity 'per-row'"),
-    ({"clip_percentile": 20}, r"clip_percentile = 20 is outside 50..100"),
-    ({"v_range": 0.5}, r"v_range = 0.5 is outside"),
-])
+@pytest.mark.parametrize(
+    "opts, match",
+    [
+        (
+            {"weight_bits": 9},
+            r"weight_bits = 9 is outside 1..8 \(hw_configs/loihi2.yaml: synapse.max_weight_bits\)",
+        ),
+        ({"weight_bits": 0}, r"weight_bits = 0 is outside 1..8"),
+        ({"granularity": "per-row"}, r"granularity 'per-row'"),
+        ({"clip_percentile": 20}, r"clip_percentile = 20 is outside 50..100"),
+        ({"v_range": 0.5}, r"v_range = 0.5 is outside"),
+    ],
+)
 def test_option_errors(opts, match):
     with pytest.raises(QuantizationError, match=match):
         quantize(_random_mlp(0), **opts)
@@ -329,8 +383,10 @@ def test_clip_percentile_clips_and_reports():
 
 
 def test_fixed_graph_is_returned_unchanged():
-    g = Graph(populations={"in": Input((1,)), "h": QLIF((1,), vth=10)},
-              projections={"p": QDense("in", "h", weight=[[2]])})
+    g = Graph(
+        populations={"in": Input((1,)), "h": QLIF((1,), vth=10)},
+        projections={"p": QDense("in", "h", weight=[[2]])},
+    )
     ctx = PassContext(hw=HW)
     assert QuantizePass().run(g, ctx) is g
     assert "skipped" in ctx.reports["quantize"]
@@ -344,7 +400,15 @@ def test_report_is_json_and_complete():
         for part in p["parts"]:
             assert {"scale", "weight_exp", "num_weight_bits", "bits_used", "sign_mode"} <= set(part)
     for p in report["populations"].values():
-        assert {"scale", "vth", "threshold_rel_error", "du", "dv", "du_error_units", "dv_error_units"} <= set(p)
+        assert {
+            "scale",
+            "vth",
+            "threshold_rel_error",
+            "du",
+            "dv",
+            "du_error_units",
+            "dv_error_units",
+        } <= set(p)
 
 
 def test_deterministic():

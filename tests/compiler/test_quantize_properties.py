@@ -34,20 +34,26 @@ def _deployable(graph: Graph, integrate_and_fire: bool = False) -> Graph:
         if isinstance(pop, LIF):
             if name in conv_targets and pop.v_th.ndim:
                 per_chan = pop.v_th.reshape(pop.shape[0], -1)[:, :1]
-                pop = pop.replace(v_th=np.broadcast_to(per_chan, (pop.shape[0], pop.size // pop.shape[0])).reshape(pop.shape))
+                pop = pop.replace(
+                    v_th=np.broadcast_to(
+                        per_chan, (pop.shape[0], pop.size // pop.shape[0])
+                    ).reshape(pop.shape)
+                )
             if integrate_and_fire:
                 pop = pop.replace(tau_syn=0.0, tau_mem=math.inf)
         pops[name] = pop
     return graph.replace(populations=pops)
 
 
-options = st.fixed_dictionaries({
-    # 1-bit mixed sign holds only -1 and 0 (Lava clears 8 of 9 bits): positive weights clip at
-    # any scale, so the error bound starts at 2 bits (1 bit is tested on its own).
-    "weight_bits": st.integers(2, 8),
-    "granularity": st.sampled_from(["per-layer", "per-channel"]),
-    "split_signs": st.booleans(),
-})
+options = st.fixed_dictionaries(
+    {
+        # 1-bit mixed sign holds only -1 and 0 (Lava clears 8 of 9 bits): positive weights clip at
+        # any scale, so the error bound starts at 2 bits (1 bit is tested on its own).
+        "weight_bits": st.integers(2, 8),
+        "granularity": st.sampled_from(["per-layer", "per-channel"]),
+        "split_signs": st.booleans(),
+    }
+)
 
 
 def _quantize(graph: Graph, split_signs: bool = False, **opts) -> tuple[Graph, dict]:
@@ -69,7 +75,11 @@ def test_every_integer_within_its_bit_width(graph, opts):
     for name, q in program.projections.items():
         if isinstance(q, QConv2d):
             w = graph.projections[name].weight
-            sign = "mixed" if (w < 0).any() and (w > 0).any() else ("inhibitory" if (w < 0).any() else "excitatory")
+            sign = (
+                "mixed"
+                if (w < 0).any() and (w > 0).any()
+                else ("inhibitory" if (w < 0).any() else "excitatory")
+            )
             assert np.array_equal(effective_weights(q.weight, bits, sign), q.weight), name
             continue
         if isinstance(q, (QDense, QSparse)):
@@ -77,7 +87,9 @@ def test_every_integer_within_its_bit_width(graph, opts):
             # Lava's clip and truncation leave every stored weight as it is
             assert np.array_equal(effective_weights(w, bits, q.sign_mode), w), name
             assert q.num_weight_bits == bits
-            assert HW.synapse.weight_exp_min.value <= q.weight_exp <= HW.synapse.weight_exp_max.value
+            assert (
+                HW.synapse.weight_exp_min.value <= q.weight_exp <= HW.synapse.weight_exp_max.value
+            )
             if q.sign_mode == "excitatory":
                 assert w.min(initial=0) >= 0
             if q.sign_mode == "inhibitory":
@@ -93,7 +105,8 @@ def test_every_integer_within_its_bit_width(graph, opts):
         # u cannot wrap, or the report warns where it could (headroom stops at vth = VTH_FLOOR;
         # a convolution's fixed exponent can also pin the scale)
         assert rep["u_worst_case"] <= 2**23 - 1 or any(
-            w.startswith(f"population {name!r}: the worst-case input") for w in report["warnings"])
+            w.startswith(f"population {name!r}: the worst-case input") for w in report["warnings"]
+        )
         if rep["limited_by"].startswith("headroom"):
             assert p.vth >= VTH_FLOOR
 
@@ -109,9 +122,17 @@ def test_weight_error_within_half_an_lsb(graph, opts):
             assert report["projections"][part]["max_error_lsb"] <= 0.5 + 1e-9
         if isinstance(proj, Conv2d):
             w, w_hat = qhelpers.conv_effective(graph, program, report, name)
-            sign = "mixed" if (w < 0).any() and (w > 0).any() else ("inhibitory" if (w < 0).any() else "excitatory")
+            sign = (
+                "mixed"
+                if (w < 0).any() and (w > 0).any()
+                else ("inhibitory" if (w < 0).any() else "excitatory")
+            )
             unfold = qhelpers.unfold_factors(graph, proj.dst, report).reshape(w.shape[0], -1)[:, 0]
-            lsb = 2.0 ** weight_lsb_shift(opts["weight_bits"], sign) * 64 / report["populations"][proj.dst]["scale"]
+            lsb = (
+                2.0 ** weight_lsb_shift(opts["weight_bits"], sign)
+                * 64
+                / report["populations"][proj.dst]["scale"]
+            )
             lsb = lsb * unfold[:, None, None, None]
         else:
             w, w_hat, lsb = qhelpers.dense_effective(graph, program, report, name)

@@ -36,7 +36,9 @@ def test_split_keeps_float_spikes_exactly():
     assert list(split.projections) == ["fc.pos", "fc.neg", "exc", "rec.pos", "rec.neg"]
     assert split.projections["exc"] is g.projections["exc"]
     fc_pos, fc_neg = split.projections["fc.pos"], split.projections["fc.neg"]
-    assert fc_pos.nnz + fc_neg.nnz == int(np.count_nonzero(g.projections["fc"].weight))  # zeros dropped
+    assert fc_pos.nnz + fc_neg.nnz == int(
+        np.count_nonzero(g.projections["fc"].weight)
+    )  # zeros dropped
     assert np.all(fc_pos.values > 0) and np.all(fc_neg.values < 0)
     x = (np.random.default_rng(1).random((4, 50, 10)) < 0.4).astype(np.uint8)
     probes = [Probe("h", ("spikes", "v")), Probe("out", ("spikes", "v"))]
@@ -48,15 +50,25 @@ def test_split_keeps_float_spikes_exactly():
 
 
 def test_convolutions_and_fixed_graphs_are_left_alone():
-    g = Graph(populations={"in": Input((1, 3, 3)), "c": LIF((1, 2, 2))},
-              projections={"conv": Conv2d("in", "c", weight=np.array([[[[1.0, -1.0], [0.5, -0.5]]]]))})
+    g = Graph(
+        populations={"in": Input((1, 3, 3)), "c": LIF((1, 2, 2))},
+        projections={"conv": Conv2d("in", "c", weight=np.array([[[[1.0, -1.0], [0.5, -0.5]]]]))},
+    )
     assert SplitSignsPass().run(g, PassContext(hw=HW)) is g
 
 
 def test_name_collision_is_an_error():
-    g = Graph(populations={"in": Input((2,)), "h": LIF((1,))},
-              projections={"p": Dense("in", "h", weight=[[1.0, -1.0]]), "p.pos": Dense("in", "h", weight=[[1.0, 0.0]])})
-    with pytest.raises(IRVerifyError, match=r"projection 'p.pos': already exists; split-signs names the parts of 'p'"):
+    g = Graph(
+        populations={"in": Input((2,)), "h": LIF((1,))},
+        projections={
+            "p": Dense("in", "h", weight=[[1.0, -1.0]]),
+            "p.pos": Dense("in", "h", weight=[[1.0, 0.0]]),
+        },
+    )
+    with pytest.raises(
+        IRVerifyError,
+        match=r"projection 'p.pos': already exists; split-signs names the parts of 'p'",
+    ):
         SplitSignsPass().run(g, PassContext(hw=HW))
 
 
@@ -64,9 +76,14 @@ def test_split_signs_halves_the_weight_step():
     g = _graph()
     _, plain = compile_model(g, HW)
     program, split = compile_model(g, HW, CompileOptions(split_signs=True))
-    assert [p.name for p in compile_passes(CompileOptions(split_signs=True))] == ["split-signs", "quantize"]
+    assert [p.name for p in compile_passes(CompileOptions(split_signs=True))] == [
+        "split-signs",
+        "quantize",
+    ]
     assert program.projections["fc.pos"].sign_mode == "excitatory"
     assert program.projections["fc.neg"].sign_mode == "inhibitory"
     mixed_lsb = plain["quantization"]["projections"]["fc"]["parts"][0]["lsb"]
     for part in ("fc.pos", "fc.neg"):
-        assert split["quantization"]["projections"][part]["parts"][0]["lsb"] <= 0.5 * mixed_lsb * 1.01
+        assert (
+            split["quantization"]["projections"][part]["parts"][0]["lsb"] <= 0.5 * mixed_lsb * 1.01
+        )
