@@ -29,24 +29,17 @@ MAX_CORE_ROWS = 16
 
 
 def placement_report(reports: Mapping[str, Any]) -> dict[str, Any]:
-    """The DESIGN.md report keys from the partition and place passes' reports."""
-    part = reports["partition"]
-    place = reports["place"]
-    return {
-        "cores_used": part["cores_used"],
-        "cores_lower_bound": part["cores_lower_bound"],
-        "chips_used": place["chips_used"],
-        "per_core": place["per_core"],
-        "traffic": place["traffic"],
-        "naive_sequential": part["naive_sequential"],
-        "limits": place["limits"],
-        "partition": {k: v for k, v in part.items() if k not in ("naive_sequential",)},
-        "place": {k: place[k] for k in ("method", "candidates")},
-    }
+    """The DESIGN.md report keys from the partition and place passes' reports (each pass's
+    report is a dict of top-level keys, so a compile report may also just merge them)."""
+    out: dict[str, Any] = {}
+    for name in ("partition", "place"):
+        out.update(reports[name])
+    return out
 
 
-def _pct(use: int, limit: int) -> str:
-    return f"{100.0 * use / limit:5.1f}%" if limit else "  -  "
+def _cell(use: int, limit: int) -> str:
+    pct = f"{100.0 * use / limit:6.1f}%" if limit else "      -"
+    return f"{use:>8}/{limit:<8}{pct}"
 
 
 def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> str:
@@ -70,18 +63,15 @@ def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> s
     if estimates:
         lines.append("estimated   limits that are estimates: " + ", ".join(limits[r]["key"] for r in estimates))
     per_core = report["per_core"]
-    header = f"{'core':>5} {'chip':>4}  " + "  ".join(f"{_SHORT[r]:>20}" for r in RESOURCES) + "  blocks"
+    header = f"{'core':>5} {'chip':>4} " + " ".join(f"{_SHORT[r]:>24}" for r in RESOURCES) + "  blocks"
     lines.append("")
     lines.append(header)
     for row in per_core[:max_rows]:
-        cells = "  ".join(f"{row[r]['use']:>8}/{row[r]['limit']:<6}{_pct(row[r]['use'], row[r]['limit'])}"
-                          for r in RESOURCES)
-        lines.append(f"{row['core']:>5} {row['chip']:>4}  {cells}  {','.join(row['blocks'])}")
+        cells = " ".join(_cell(row[r]["use"], row[r]["limit"]) for r in RESOURCES)
+        lines.append(f"{row['core']:>5} {row['chip']:>4} {cells}  {','.join(row['blocks'])}")
     if len(per_core) > max_rows:
         lines.append(f"  ... {len(per_core) - max_rows} more cores (all in report.json)")
     if per_core:
-        peak = "  ".join(f"{max(r_[r]['use'] for r_ in per_core):>8}/{per_core[0][r]['limit']:<6}"
-                         f"{_pct(max(r_[r]['use'] for r_ in per_core), per_core[0][r]['limit'])}"
-                         for r in RESOURCES)
-        lines.append(f"{'max':>5} {'':>4}  {peak}")
+        peak = " ".join(_cell(max(c[r]["use"] for c in per_core), per_core[0][r]["limit"]) for r in RESOURCES)
+        lines.append(f"{'max':>5} {'':>4} {peak}")
     return "\n".join(lines) + "\n"

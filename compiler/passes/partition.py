@@ -14,8 +14,9 @@ what differs between candidates, and the pass keeps the best:
   position together, so a block is a compact patch and a presynaptic neuron reaches few cores.
 - `metis`: METIS (pymetis) partitions the neuron graph (synapses as edges weighted by source
   rates, neurons weighted by their share of the binding core resource) into as many parts as the
-  best other candidate uses cores; each population is then ordered by part. Tried only up to
-  `metis_max_synapses`, where its run time stays a few seconds.
+  lower bound on cores; each population is then ordered by part. Tried on networks with sparse
+  projections (the only connectivity whose structure index order can hide; on dense and conv
+  layers it never beat the orders above in benchmarks/partition.py) up to `metis_max_synapses`.
 
 Output axons depend on where the *destinations* go, so packing first budgets each neuron's
 routes with a lower bound (one per destination population), counts the exact routes of the
@@ -37,7 +38,7 @@ import numpy as np
 from ir.errors import CapacityError, InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import Input
+from ir.nodes import Input, QSparse
 from ir.placement import Block, Placement
 from ir.resources import (
     Accounting,
@@ -74,7 +75,7 @@ class PartitionPass:
     name: ClassVar[str] = "partition"
     method: str = "auto"
     """auto: every applicable candidate, keep the best; or force sequential, tiles or metis."""
-    metis_max_synapses: int = 4_000_000
+    metis_max_synapses: int = 16_000_000
     """Largest network (synapses) on which METIS is tried."""
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
@@ -84,8 +85,9 @@ class PartitionPass:
             raise InputError("partition: the graph is not quantized; run the quantize pass first")
         hw = ctx.hw
         net = _Network(graph, hw, calibration_rates(graph, ctx.calibration))
+        net.rate_source = rate_source(graph, ctx.calibration)
         bound, demand = lower_bound(graph, hw, net.fanins)
-        candidates = self._candidates(net, ctx.seed)
+        candidates = self._candidates(net, ctx.seed, bound)
         if self.method == "auto":
             best = min(candidates, key=lambda c: (c.n_cores, round(c.traffic["inter_core"], 6), c.rank))
         else:
@@ -95,26 +97,30 @@ class PartitionPass:
         naive = candidates[0]
         naive_chips = np.arange(naive.n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
         naive_traffic = traffic(graph, naive.acc, net.rates, naive_chips, hw.system.mesh_columns.value)
+        # Top-level report keys (DESIGN.md: BUILD/report.json) plus this pass's details.
         ctx.reports[self.name] = {
-            "method": best.method,
             "cores_used": best.n_cores,
             "cores_lower_bound": bound,
-            "demand": demand,
-            "rates": net.rate_source,
-            "candidates": [c.summary() for c in candidates],
             "naive_sequential": {"cores_used": naive.n_cores, "traffic": _rounded(naive_traffic)},
-            "metis_seed": ctx.seed,
+            "partition": {
+                "method": best.method,
+                "demand": demand,
+                "rates": net.rate_source,
+                "candidates": [c.summary() for c in candidates],
+                "seed": ctx.seed,
+            },
         }
         return graph.replace(placement=placement)
 
-    def _candidates(self, net: _Network, seed: int) -> list[_Candidate]:
+    def _candidates(self, net: _Network, seed: int, bound: int) -> list[_Candidate]:
         """The sequential baseline first, then the other orders that apply (or the forced one)."""
         out = [net.candidate("sequential", net.natural_orders(), rank=0)]
         auto = self.method == "auto"
         if self.method == "tiles" or (auto and net.has_spatial()):
             out.append(net.candidate("tiles", net.tile_orders(), rank=1))
-        if self.method == "metis" or (auto and net.n_synapses <= self.metis_max_synapses):
-            parts = min(c.n_cores for c in out)
+        if self.method == "metis" or (auto and net.has_sparse() and net.n_synapses <= self.metis_max_synapses):
+            # As many parts as the fewest cores possible: each part is about one full core.
+            parts = bound
             if parts > 1:
                 out.append(net.candidate("metis", net.metis_orders(parts, seed), rank=2))
             elif self.method == "metis":
@@ -124,21 +130,32 @@ class PartitionPass:
 
 def calibration_rates(graph: Graph, calibration: dict[str, Any]) -> dict[str, np.ndarray] | None:
     """Measured firing rates from `calibration["rates"]` ({population: per-neuron spikes per
-    step}), checked; None when there are none."""
+    step}), checked; populations without rates get 1 spike per step. None without rates."""
     rates = calibration.get("rates") if calibration else None
     if rates is None:
         return None
-    out = {}
-    for name, pop in graph.populations.items():
-        if name not in rates:
-            raise InputError(f"calibration rates: population {name!r} has no rates")
-        arr = np.asarray(rates[name], dtype=np.float64).reshape(-1)
+    out = uniform_rates(graph)
+    for name, given in rates.items():
+        pop = graph.populations.get(name)
+        if pop is None:
+            raise InputError(f"calibration rates: {name!r} is not a population of the graph")
+        arr = np.asarray(given, dtype=np.float64).reshape(-1)
         if arr.size != pop.size:
             raise InputError(f"calibration rates: population {name!r} has {arr.size} rates, expected {pop.size}")
         if not np.all(np.isfinite(arr)) or arr.min(initial=0) < 0:
             raise InputError(f"calibration rates: population {name!r} has negative or non-finite rates")
         out[name] = arr
     return out
+
+
+def rate_source(graph: Graph, calibration: dict[str, Any]) -> str:
+    """How traffic is weighted, for the report."""
+    rates = calibration.get("rates") if calibration else None
+    if rates is None:
+        return "fan-out counts (1 spike per step per neuron)"
+    if set(rates) >= set(graph.populations):
+        return "calibration"
+    return f"calibration ({len(rates)} of {len(graph.populations)} populations; 1 spike per step for the rest)"
 
 
 def placement_chips(n_cores: int, hw: HardwareSpec) -> np.ndarray:
@@ -199,7 +216,7 @@ class _Network:
         g = self.graph
         self.fanins = graph_fanins(g, self.hw)
         self.rates = self.measured if self.measured is not None else uniform_rates(g)
-        self.rate_source = "calibration" if self.measured is not None else "fan-out counts (1 spike per step per neuron)"
+        self.rate_source = "calibration" if self.measured is not None else "fan-out counts"
         self.order = [n for n in g.topological_order() if not isinstance(g.populations[n], Input)]
         self.incoming = {n: [(p, self.fanins[p]) for p, proj in g.projections.items() if proj.dst == n] for n in self.order}
         limits = core_limits(self.hw)
@@ -226,6 +243,12 @@ class _Network:
 
     def natural_orders(self) -> dict[str, np.ndarray]:
         return {n: np.arange(self.graph.populations[n].size, dtype=np.int64) for n in self.order}
+
+    def has_sparse(self) -> bool:
+        """Any sparse projection: the only connectivity whose structure the index order hides
+        (a dense layer reaches every core of its destination whatever the order; convolutions
+        are local in the tile order)."""
+        return any(isinstance(p, QSparse) for p in self.graph.projections.values())
 
     def has_spatial(self) -> bool:
         return any(len(self.graph.populations[n].shape) == 3 for n in self.order)
@@ -285,6 +308,9 @@ class _Network:
         result = pymetis.part_graph(
             parts, adjacency=pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
             vweights=vweights, eweights=eweights, options=pymetis.Options(seed=int(seed)),
+            # Recursive bisection numbers sibling parts next to each other, so the part order
+            # the packer walks keeps related neurons adjacent across part boundaries.
+            recursive=True,
         )
         part = np.asarray(result.vertex_part, dtype=np.int64)
         # Parts in the order the packer meets them: by mean (population rank, relative position).
@@ -415,6 +441,7 @@ class _Packer:
     def largest_fit(self, pop: str, order: np.ndarray, a: int, rem: np.ndarray,
                     guess: int | None, pre: np.ndarray | None = None) -> tuple[int, np.ndarray]:
         """Largest b such that block order[a:b] fits in `rem`, and its usage (b == a: none fits).
+        `guess` is a block size to try first (the previous block's, on a fresh core).
 
         Usage only grows with b, so the answer is bracketed by [lo fits, hi does not] and found by
         interpolating on the scarcest resource (usage is close to linear in the block size),
@@ -423,10 +450,10 @@ class _Packer:
         n = order.size
         pre = self.prefix(pop, order) if pre is None else pre
         if guess is None:
-            guess = self._estimate(a, n, rem, pre)
+            guess = self._estimate(a, n, rem, pre) - a
         lo, lo_u, hi = a, np.zeros(4, dtype=np.int64), n + 1
         self.fit_sources: list[tuple[str, np.ndarray, np.ndarray]] = []
-        b = min(max(guess, a + 1), n)
+        b = min(max(a + guess, a + 1), n)
         step = 0
         while True:
             u = self.usage(pop, order[a:b], int(pre[0, b] - pre[0, a]))

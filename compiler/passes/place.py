@@ -92,12 +92,11 @@ class PlacePass:
         cost, _, method, core_chip = min(results, key=lambda r: (r[0], r[1]))
         placed = Placement(pl.blocks, core_chip, pl.target)
         ctx.reports[self.name] = {
-            "method": method,
             "chips_used": n_chips,
-            "candidates": [{"method": m, "inter_chip": c} for c, _, m, _ in results],
             "per_core": per_core_report(graph, placed, acc, hw),
             "traffic": {k: round(v, 6) for k, v in traffic(graph, acc, rates, core_chip, mesh).items()},
             "limits": limits_report(hw),
+            "place": {"method": method, "candidates": [{"method": m, "inter_chip": c} for c, _, m, _ in results]},
         }
         return graph.replace(placement=placed)
 

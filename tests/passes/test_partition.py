@@ -209,3 +209,13 @@ def test_unknown_method_is_a_user_error():
 def test_forced_method_is_used(method):
     _, report = compile_(conv_net(2, 8, 2, seed=13), config(system={"max_chips": 16}), method=method)
     assert report["partition"]["method"] == method
+
+
+def test_rates_for_some_populations_only():
+    graph = mlp([10, 20, 12], seed=9)
+    _, report = compile_(graph, calibration={"rates": {"h0": np.zeros(20)}})
+    assert report["partition"]["rates"].startswith("calibration (1 of 3 populations")
+    # h0 never fires: only h1 (no outgoing projection) and the input remain; no inter-core spikes.
+    assert report["traffic"]["inter_core"] == 0.0
+    with pytest.raises(PassError, match="'nope' is not a population"):
+        compile_(graph, calibration={"rates": {"nope": np.zeros(2)}})

@@ -1,0 +1,231 @@
+"""Partition + place benchmark: time, cores against the lower bound, and traffic against a naive
+sequential split, on a suite of fixed-point networks (MLPs, conv nets, a residual net with skip
+connections, a pruned net with hidden clusters) from 1k to 1M neurons, for the loihi2 target.
+
+P2: the 1M-neuron / ~100M-synapse conv net partitioned + placed in <= 60 s on 2 cores, and
+    time(2N) / time(N) <= 2.2 between consecutive sizes of each family.
+P3: cores used <= 1.05 x the lower bound on every network, and estimated inter-core traffic
+    <= 0.7 x that of the naive sequential split.
+Also: METIS against the greedy orders (cores, traffic, time) and the place pass's chip grouping.
+
+Run: `python benchmarks/partition.py [--quick]` (writes its section of benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._results import machine_line, update_section  # noqa: E402
+from compiler.passes.base import PassContext  # noqa: E402
+from compiler.passes.partition import PartitionPass, _Network  # noqa: E402
+from compiler.passes.place import PlacePass  # noqa: E402
+from compiler.pipeline import run_pipeline  # noqa: E402
+from compiler.report import placement_report  # noqa: E402
+from ir import load_hw  # noqa: E402
+from tests.passes.nets import clustered, conv_net, mlp  # noqa: E402
+
+HW = load_hw("loihi2")
+
+
+def suite(quick: bool) -> list[tuple[str, str, object]]:
+    """(family, name, builder) in increasing size within each family; sizes double."""
+    out = []
+    depths = [2, 4, 8, 16] if not quick else [2, 4]
+    for d in depths:  # dense: 512-wide layers, depth doubling (synapses double with N)
+        out.append(("mlp-dense", f"mlp {d}x512", lambda d=d: mlp([256] + [512] * d, seed=1)))
+    for k in ([32, 64, 128] if not quick else [32, 64]):  # pruned net with hidden clusters
+        out.append(("clustered", f"clustered {k}x256x3", lambda k=k: clustered(k, 256, 3, seed=3, fan_in=64)))
+    sizes = [(16, 16), (16, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128)] if not quick else [(16, 16), (16, 32)]
+    for h, w in sizes:  # conv: 12 channels, 4 layers of 3x3
+        out.append(("conv", f"conv 4x12x{h}x{w}", lambda h=h, w=w: _conv(12, h, w, 4, skip=False)))
+    for h, w in ([(16, 16), (16, 32), (32, 32), (32, 64), (64, 64)] if not quick else [(16, 16), (16, 32)]):
+        out.append(("resnet", f"resnet 6x12x{h}x{w}", lambda h=h, w=w: _conv(12, h, w, 6, skip=True)))
+    if not quick:
+        out.append(("conv-1M", "conv 4x12x145x145 (1.0M neurons)", lambda: _conv(12, 145, 145, 4, skip=False)))
+    return out
+
+
+def stress(quick: bool) -> list[tuple[str, str, object]]:
+    """Outside the P3 suite: uniformly random sparse layers (fan-in 64), the worst case for
+    per-core input axons; reported to show how loose the lower bound is there."""
+    widths = [1024, 2048, 4096, 8192] if not quick else [1024]
+    return [("random-sparse", f"random sparse 4x{n}", lambda n=n: mlp([n] * 5, seed=2, density=64 / n)) for n in widths]
+
+
+def _conv(c: int, h: int, w: int, layers: int, skip: bool):
+    graph = conv_net(c, max(h, w), layers, seed=4, skip=skip)
+    if h == w:
+        return graph
+    # Non-square: rebuild with the same layer structure on (c, h, w).
+    import numpy as np
+
+    from ir import QLIF, Graph, Input, QConv2d
+
+    rng = np.random.default_rng(4)
+    pops = {"in": Input((c, h, w))}
+    projs = {}
+    prev, names = "in", []
+    for k in range(layers):
+        name = f"c{k}"
+        pops[name] = QLIF((c, h, w), du=2048, dv=1024, vth=300)
+        wt = rng.integers(1, 120, size=(c, c, 3, 3)) * rng.choice([-1, 1], size=(c, c, 3, 3))
+        projs[f"p{k}"] = QConv2d(prev, name, weight=wt, padding=(1, 1))
+        if skip and k >= 2:
+            ws = rng.integers(1, 120, size=(c, c, 3, 3)) * rng.choice([-1, 1], size=(c, c, 3, 3))
+            projs[f"s{k}"] = QConv2d(names[k - 2], name, weight=ws, padding=(1, 1))
+        names.append(name)
+        prev = name
+    return Graph(pops, projs, metadata={"seed": 4})
+
+
+def compile_once(graph):
+    """(wall seconds, CPU seconds of this process, report) of partition + place."""
+    ctx = PassContext(hw=HW)
+    t0, c0 = time.perf_counter(), time.process_time()
+    run_pipeline(graph, [PartitionPass(), PlacePass()], ctx)
+    return time.perf_counter() - t0, time.process_time() - c0, placement_report(ctx.reports)
+
+
+def measure(graph, repeats: int) -> tuple[float, float, dict]:
+    """Medians of `repeats` runs: wall seconds, CPU seconds; and the report."""
+    walls, cpus, report = [], [], None
+    for _ in range(repeats):
+        wall, cpu, report = compile_once(graph)
+        walls.append(wall)
+        cpus.append(cpu)
+    return statistics.median(walls), statistics.median(cpus), report
+
+
+def metis_vs_greedy(graph) -> list[tuple[str, int, float, float]]:
+    """Each ordering alone: (method, cores, inter-core traffic, seconds)."""
+    net = _Network(graph, HW, None)
+    rows = []
+    t0 = time.perf_counter()
+    seq = net.candidate("sequential", net.natural_orders(), 0)
+    rows.append(("sequential", seq.n_cores, seq.traffic["inter_core"], time.perf_counter() - t0))
+    if net.has_spatial():
+        t0 = time.perf_counter()
+        c = net.candidate("tiles", net.tile_orders(), 1)
+        rows.append(("tiles", c.n_cores, c.traffic["inter_core"], time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    from ir.resources import lower_bound
+
+    c = net.candidate("metis", net.metis_orders(lower_bound(graph, HW, net.fanins)[0], 0), 2)
+    rows.append(("metis", c.n_cores, c.traffic["inter_core"], time.perf_counter() - t0))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args(argv)
+    rows = []
+    for family, name, build in suite(args.quick) + stress(args.quick):
+        graph = build()
+        neurons = sum(p.size for n, p in graph.populations.items() if n not in graph.inputs)
+        from ir.resources import graph_fanins
+
+        synapses = sum(int(f.degrees()[0].sum()) for f in graph_fanins(graph, HW).values())
+        repeats = 1 if neurons > 600_000 else args.repeats
+        seconds, cpu, report = measure(graph, repeats)
+        naive = report["naive_sequential"]
+        ratio_cores = report["cores_used"] / max(1, report["cores_lower_bound"])
+        ratio_traffic = report["traffic"]["inter_core"] / naive["traffic"]["inter_core"] if naive["traffic"]["inter_core"] else 0.0
+        rows.append(dict(family=family, name=name, neurons=neurons, synapses=synapses, seconds=seconds, cpu=cpu,
+                         repeats=repeats, cores=report["cores_used"], bound=report["cores_lower_bound"],
+                         naive_cores=naive["cores_used"], ratio_cores=ratio_cores, ratio_traffic=ratio_traffic,
+                         method=report["partition"]["method"], chips=report["chips_used"],
+                         place=report["place"]["method"],
+                         inter_chip=report["traffic"]["inter_chip"], naive_chip=naive["traffic"]["inter_chip"],
+                         suite=family != "random-sparse"))
+        print(f"{name:36s} {neurons:>8} n {synapses:>10} syn {seconds:7.2f}s {cpu:7.2f}cpu cores {report['cores_used']:>5}/{report['cores_lower_bound']:<5}"
+              f" ({ratio_cores:.3f}) traffic {ratio_traffic:.3f} {report['partition']['method']}", flush=True)
+        del graph
+    comparisons = []
+    for name, build in ([("clustered 32x256x3", lambda: clustered(32, 256, 3, seed=3, fan_in=64)),
+                         ("random sparse 4x4096", lambda: mlp([4096] * 5, seed=2, density=64 / 4096)),
+                         ("conv 4x12x32x32", lambda: _conv(12, 32, 32, 4, skip=False)),
+                         ("resnet 6x12x32x32", lambda: _conv(12, 32, 32, 6, skip=True))]):
+        comparisons.append((name, metis_vs_greedy(build())))
+    body = render(rows, comparisons, args.quick)
+    print(body)
+    if not args.no_write:
+        update_section("partition", "Partition and place (issue 5: P2, P3)", body)
+    return 0
+
+
+def render(rows: list[dict], comparisons, quick: bool) -> str:
+    lines = [machine_line() + (" Quick run (small sizes only)." if quick else ""),
+             "",
+             "Target loihi2. Networks are built directly as fixed-point graphs (QLIF, QDense/QSparse, "
+             "QConv2d): the quantize pass was not on main when this was measured, so times are "
+             "partition + place (each followed by the pipeline's verify), not quantize. Time: median "
+             "of `repeats` runs in one process. Traffic: estimated spikes per step with fan-out counts "
+             "(1 spike per step per neuron).",
+             "",
+             "| network | neurons | synapses | wall s (runs) | CPU s | cores / lower bound | ratio | naive cores | "
+             "inter-core vs naive | partition | chips (place) | inter-chip vs naive |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        chip_ratio = f"{r['inter_chip'] / r['naive_chip']:.3f}" if r["naive_chip"] else "-"
+        lines.append(f"| {r['name']} | {r['neurons']:,} | {r['synapses']:,} | {r['seconds']:.2f} ({r['repeats']}) | {r['cpu']:.2f} | "
+                     f"{r['cores']} / {r['bound']} | {r['ratio_cores']:.3f} | {r['naive_cores']} | "
+                     f"{r['ratio_traffic']:.3f} | {r['method']} | {r['chips']} ({r['place']}) | {chip_ratio} |")
+    scaling = []
+    fams: dict[str, list[dict]] = {}
+    for r in rows:
+        fams.setdefault(r["family"], []).append(r)
+    for fam, items in fams.items():
+        for a, b in zip(items, items[1:]):
+            scaling.append((fam, a["name"], b["name"], b["neurons"] / a["neurons"], b["cpu"] / a["cpu"]))
+    big = [r for r in rows if r["neurons"] >= 900_000]
+    lines += ["", "**P2.**"]
+    for r in big:
+        verdict = "met" if r["seconds"] <= 60 else "NOT met"
+        lines.append(f"- {r['name']}: {r['neurons']:,} neurons, {r['synapses']:,} synapses, partition + place "
+                     f"{r['seconds']:.1f} s ({verdict}: <= 60 s).")
+    worst = max(scaling, key=lambda s: s[4]) if scaling else None
+    if worst:
+        lines.append(f"- time(2N)/time(N), CPU time of the process (the machine is shared, so wall time "
+                     f"of small runs is noisy), over {len(scaling)} doublings: max {worst[4]:.2f} "
+                     f"({worst[1]} -> {worst[2]}), median {statistics.median(s[4] for s in scaling):.2f} "
+                     f"({'met' if worst[4] <= 2.2 else 'NOT met'}: <= 2.2).")
+        lines.append("  " + "; ".join(f"{s[1]} -> {s[2]}: {s[4]:.2f}" for s in scaling))
+    lines += ["", "**P3** (suite networks; random sparse rows are outside it, see below)."]
+    stress_rows = [r for r in rows if not r["suite"]]
+    rows = [r for r in rows if r["suite"]]
+    bad_cores = [r for r in rows if r["ratio_cores"] > 1.05]
+    lines.append(f"- cores / lower bound: max {max(r['ratio_cores'] for r in rows):.3f}; "
+                 + ("met on every network." if not bad_cores else
+                    "over 1.05 on: " + ", ".join(f"{r['name']} ({r['ratio_cores']:.3f})" for r in bad_cores) + "."))
+    bad_traffic = [r for r in rows if r["ratio_traffic"] > 0.7]
+    lines.append(f"- inter-core traffic / naive sequential: "
+                 + ("<= 0.7 on every network." if not bad_traffic else
+                    "over 0.7 on: " + ", ".join(f"{r['name']} ({r['ratio_traffic']:.3f})" for r in bad_traffic) + "."))
+    if stress_rows:
+        lines.append("- random sparse layers (outside the suite): cores / lower bound "
+                     + ", ".join(f"{r['name']} {r['ratio_cores']:.2f}" for r in stress_rows)
+                     + ". The lower bound counts one input axon per source, but a source whose 64 "
+                     "synapses are spread at random reaches many cores and needs an axon on each; no "
+                     "placement can avoid that, so the bound is far from reachable there.")
+    lines += ["", "**METIS (pymetis) against the greedy orders** (each candidate alone: cores, inter-core "
+              "traffic, seconds):", "", "| network | sequential | tiles | metis |", "|---|---|---|---|"]
+    for name, cands in comparisons:
+        by = {m: (c, t, s) for m, c, t, s in cands}
+        cells = [f"{by[m][0]} cores, {by[m][1]:,.0f}, {by[m][2]:.2f} s" if m in by else "-" for m in ("sequential", "tiles", "metis")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
