@@ -289,11 +289,11 @@ class _Network:
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
         w = np.concatenate(weights) if weights else np.zeros(0)
-        adj = sp.coo_matrix((w, (r, c)), shape=(total, total)).tocsr()
-        adj = (adj + adj.T).tocsr()
-        adj.setdiag(0)
-        adj.eliminate_zeros()
-        adj.sort_indices()
+        keep = r != c  # METIS takes no self-loops; the graph is undirected (both directions)
+        r, c, w = r[keep], c[keep], w[keep]
+        adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
+                            shape=(total, total))
+        adj.sum_duplicates()
         scale = 1000.0 / max(float(adj.data.max(initial=0.0)), 1e-12)
         eweights = np.maximum(1, np.rint(adj.data * scale)).astype(np.int64)
         # Vertex weight: the neuron's share of the scarcest per-core resource (inputs weigh 0).
@@ -308,9 +308,9 @@ class _Network:
         result = pymetis.part_graph(
             parts, adjacency=pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
             vweights=vweights, eweights=eweights, options=pymetis.Options(seed=int(seed)),
-            # Recursive bisection numbers sibling parts next to each other, so the part order
-            # the packer walks keeps related neurons adjacent across part boundaries.
-            recursive=True,
+            # k-way, not recursive bisection: the same cores on benchmarks/partition.py's
+            # clustered nets at a third of the time, and its time grows linearly with the parts.
+            recursive=False,
         )
         part = np.asarray(result.vertex_part, dtype=np.int64)
         # Parts in the order the packer meets them: by mean (population rank, relative position).
