@@ -115,13 +115,19 @@ def distinct_counts(src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if src.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     lo, hi = int(src.min()), int(src.max())
-    # A bincount over the covered range is a linear pass; sources of a block are usually local.
-    if hi - lo < 4 * src.size + 4096:
+    # A bincount is one linear pass over the covered range: worth it only when the sources are
+    # dense in it; otherwise a sort (of 32-bit keys, twice as fast as 64-bit ones).
+    if hi - lo < src.size + 1024:
         counts = np.bincount(src - lo, minlength=hi - lo + 1)
         ids = np.flatnonzero(counts)
         return ids + lo, counts[ids]
-    ids, counts = np.unique(src, return_counts=True)
-    return ids.astype(np.int64), counts.astype(np.int64)
+    keys = np.sort((src - lo).astype(np.int32) if hi - lo < (1 << 31) else src - lo)
+    first = np.empty(keys.size, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, keys.size))
+    return keys[starts].astype(np.int64) + lo, counts.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- connectivity

@@ -84,8 +84,7 @@ class PartitionPass:
         if graph.domain == "float" and graph.projections:
             raise InputError("partition: the graph is not quantized; run the quantize pass first")
         hw = ctx.hw
-        net = _Network(graph, hw, calibration_rates(graph, ctx.calibration))
-        net.rate_source = rate_source(graph, ctx.calibration)
+        net = _Network(graph, hw, calibration_rates(graph, ctx.calibration), rate_source(graph, ctx.calibration))
         bound, demand = lower_bound(graph, hw, net.fanins)
         candidates = self._candidates(net, ctx.seed, bound)
         if self.method == "auto":
@@ -120,7 +119,7 @@ class PartitionPass:
             out.append(net.candidate("tiles", net.tile_orders(), rank=1))
         if self.method == "metis" or (auto and net.has_sparse() and net.n_synapses <= self.metis_max_synapses):
             # As many parts as the fewest cores possible: each part is about one full core.
-            parts = bound
+            parts = min(bound, sum(net.sizes()))
             if parts > 1:
                 out.append(net.candidate("metis", net.metis_orders(parts, seed), rank=2))
             elif self.method == "metis":
@@ -210,13 +209,13 @@ class _Network:
     graph: Graph
     hw: HardwareSpec
     measured: dict[str, np.ndarray] | None
+    rate_source: str = "fan-out counts (1 spike per step per neuron)"
     fanins: dict[str, Fanin] = field(init=False)
 
     def __post_init__(self) -> None:
         g = self.graph
         self.fanins = graph_fanins(g, self.hw)
         self.rates = self.measured if self.measured is not None else uniform_rates(g)
-        self.rate_source = "calibration" if self.measured is not None else "fan-out counts"
         self.order = [n for n in g.topological_order() if not isinstance(g.populations[n], Input)]
         self.incoming = {n: [(p, self.fanins[p]) for p, proj in g.projections.items() if proj.dst == n] for n in self.order}
         limits = core_limits(self.hw)
@@ -240,6 +239,9 @@ class _Network:
         self.route_floor = {n: np.minimum(reach[n], 1) for n in self.order}
 
     # ---------------------------------------------------------------- orders
+
+    def sizes(self) -> list[int]:
+        return [self.graph.populations[n].size for n in self.order]
 
     def natural_orders(self) -> dict[str, np.ndarray]:
         return {n: np.arange(self.graph.populations[n].size, dtype=np.int64) for n in self.order}
@@ -294,6 +296,8 @@ class _Network:
         adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
                             shape=(total, total))
         adj.sum_duplicates()
+        if adj.nnz == 0:  # no synapses: nothing to keep together
+            return self.natural_orders()
         scale = 1000.0 / max(float(adj.data.max(initial=0.0)), 1e-12)
         eweights = np.maximum(1, np.rint(adj.data * scale)).astype(np.int64)
         # Vertex weight: the neuron's share of the scarcest per-core resource (inputs weigh 0).

@@ -135,22 +135,27 @@ def _metis_groups(n_cores: int, n_chips: int, per_chip: int, src: np.ndarray, ds
 def _balance(groups: np.ndarray, n_chips: int, per_chip: int, dense: np.ndarray) -> np.ndarray:
     """Move cores out of over-full chips, each time the core that loses least by moving."""
     groups = groups.copy()
+    onehot = np.zeros((groups.size, n_chips))
+    onehot[np.arange(groups.size), groups] = 1.0
+    to_chip = dense @ onehot  # traffic between each core and each chip, kept up to date
+    size = np.bincount(groups, minlength=n_chips)
     while True:
-        size = np.bincount(groups, minlength=n_chips)
         over = np.flatnonzero(size > per_chip)
         if over.size == 0:
             return groups
         open_chips = np.flatnonzero(size < per_chip)
-        onehot = np.zeros((groups.size, n_chips))
-        onehot[np.arange(groups.size), groups] = 1.0
-        to_chip = dense @ onehot  # traffic from each core to each chip
         members = np.flatnonzero(groups == over[0])
         home = to_chip[members, over[0]]
         gain = to_chip[np.ix_(members, open_chips)]
         best_open = np.argmax(gain, axis=1)
         loss = home - gain[np.arange(members.size), best_open]
         k = int(np.lexsort((members, loss))[0])
-        groups[members[k]] = open_chips[best_open[k]]
+        core, target = int(members[k]), int(open_chips[best_open[k]])
+        to_chip[:, groups[core]] -= dense[:, core]
+        to_chip[:, target] += dense[:, core]
+        size[groups[core]] -= 1
+        size[target] += 1
+        groups[core] = target
 
 
 def _arrange(groups: np.ndarray, n_chips: int, slots: np.ndarray, src: np.ndarray, dst: np.ndarray,

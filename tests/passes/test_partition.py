@@ -109,13 +109,16 @@ def test_all_to_all_recurrence_beyond_output_axons_cannot_fit():
         compile_(graph, hw)
 
 
-def test_partition_is_deterministic():
-    graph = conv_net(2, 6, 3, seed=6, skip=True)
-    hw = config(system={"max_chips": 16})
-    a, ra = compile_(graph, hw)
-    b, rb = compile_(graph, hw)
+@pytest.mark.parametrize("make", [lambda: conv_net(2, 6, 3, seed=6, skip=True),
+                                  lambda: clustered(n_clusters=6, per_cluster=30, layers=2, seed=6)])
+def test_partition_is_deterministic(make):
+    hw = config(max_neurons=40, max_input_axons=200, max_output_axons=200, synapse_memory_bits=1 << 16,
+                system={"max_chips": 16})
+    a, ra = compile_(make(), hw)
+    b, rb = compile_(make(), hw)
     assert graph_to_bytes(a) == graph_to_bytes(b)
     assert ra == rb
+    assert ra["partition"]["candidates"][-1]["method"] in ("tiles", "metis")
 
 
 def test_tiles_cut_conv_traffic_below_the_naive_split():

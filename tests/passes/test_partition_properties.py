@@ -3,6 +3,7 @@ every neuron in exactly one block, no core over any limit, deterministic, and th
 program spikes exactly as the unplaced one on the cpu backend."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,17 @@ def _check_genuine(error: CapacityError, graph, hw) -> None:
 @settings(max_examples=60)
 @given(graphs(domain="fixed", max_layers=3), hardware_configs(), st.sampled_from(["auto", "sequential", "tiles"]))
 def test_partition_covers_fits_and_is_deterministic(graph, hw, method):
+    _covers_fits_deterministic(graph, hw, method)
+
+
+@pytest.mark.slow
+@settings(max_examples=400)
+@given(graphs(domain="fixed", max_layers=5), hardware_configs(), st.sampled_from(["auto", "sequential", "tiles", "metis"]))
+def test_partition_properties_many_examples(graph, hw, method):
+    _covers_fits_deterministic(graph, hw, method)
+
+
+def _covers_fits_deterministic(graph, hw, method):
     try:
         out, ctx = _compile(graph, hw, method)
     except PassError as e:
