@@ -12,15 +12,16 @@ what differs between candidates, and the pass keeps the best:
   layer order the same way); always computed, it is the baseline the report compares against.
 - `tiles`: (C, H, W) populations in spatial tiles: strips `tw` columns wide, all channels of a
   position together, so a block is a compact patch and a presynaptic neuron reaches few cores.
-- `metis`: METIS (pymetis) partitions the neuron graph (synapses as edges weighted by source
-  rates, neurons weighted by their share of the binding core resource) into as many parts as the
-  lower bound on cores; each population is then ordered by part. Tried on networks with sparse
+- `metis`: METIS (pymetis) partitions, population by population, the graph of its incoming
+  synapses (weighted by source rates) into as many parts as cores it needs, and orders the
+  parts after their sources upstream (`_Network.metis_orders`). Tried on networks with sparse
   projections (the only connectivity whose structure index order can hide; on dense and conv
   layers it never beat the orders above in benchmarks/partition.py) up to `metis_max_synapses`.
 
-Output axons depend on where the *destinations* go, so packing first budgets each neuron's
-routes with a lower bound (one per destination population), counts the exact routes of the
-result, and repacks with those counts while any core is over `core.max_output_axons`.
+Output axons depend on where the *destinations* go. Packing runs from the last layer back, so a
+neuron's routes to populations already packed are counted exactly; routes of recurrent and
+backward projections are estimated, and the pass repacks with the counted routes while any core
+is over `core.max_output_axons`.
 
 Requires: a fixed-point graph (quantized). Ensures: a placement in which every neuron of every
 non-input population is in exactly one block, no core is over any limit, cores on chips in
@@ -86,7 +87,7 @@ class PartitionPass:
         hw = ctx.hw
         net = _Network(graph, hw, calibration_rates(graph, ctx.calibration), rate_source(graph, ctx.calibration))
         bound, demand = lower_bound(graph, hw, net.fanins)
-        candidates = self._candidates(net, ctx.seed, bound)
+        candidates = self._candidates(net, ctx.seed)
         if self.method == "auto":
             best = min(candidates, key=lambda c: (c.n_cores, round(c.traffic["inter_core"], 6), c.rank))
         else:
@@ -111,19 +112,14 @@ class PartitionPass:
         }
         return graph.replace(placement=placement)
 
-    def _candidates(self, net: _Network, seed: int, bound: int) -> list[_Candidate]:
+    def _candidates(self, net: _Network, seed: int) -> list[_Candidate]:
         """The sequential baseline first, then the other orders that apply (or the forced one)."""
         out = [net.candidate("sequential", net.natural_orders(), rank=0)]
         auto = self.method == "auto"
         if self.method == "tiles" or (auto and net.has_spatial()):
             out.append(net.candidate("tiles", net.tile_orders(), rank=1))
         if self.method == "metis" or (auto and net.has_sparse() and net.n_synapses <= self.metis_max_synapses):
-            # As many parts as the fewest cores possible: each part is about one full core.
-            parts = min(bound, sum(net.sizes()))
-            if parts > 1:
-                out.append(net.candidate("metis", net.metis_orders(parts, seed), rank=2))
-            elif self.method == "metis":
-                out.append(net.candidate("metis", net.natural_orders(), rank=2))
+            out.append(net.candidate("metis", net.metis_orders(seed), rank=2))
         return out
 
 
@@ -272,68 +268,82 @@ class _Network:
             orders[n] = _position_major(c, h, w, tw)
         return orders
 
-    def metis_orders(self, parts: int, seed: int) -> dict[str, np.ndarray]:
+    def metis_orders(self, seed: int) -> dict[str, np.ndarray]:
+        """Each population ordered by METIS parts of the graph of its incoming synapses.
+
+        Population by population in topological order: the vertices are its neurons and their
+        presynaptic neurons, the edges its incoming synapses weighted by source rates, the
+        neurons weighted by their share of the scarcest core resource (sources weigh 0); as
+        many parts as cores the population needs alone. Parts are then ordered by where their
+        sources sit in the already ordered upstream populations, so consecutive blocks of a
+        layer draw on consecutive blocks of the one before. One METIS call per population keeps
+        the cost linear in depth.
+        """
+        g = self.graph
+        orders = self.natural_orders()
+        position = {n: np.arange(p.size) / p.size for n, p in g.populations.items()}
+        for pop in self.order:
+            n = g.populations[pop].size
+            share = max(n / self.caps[0], float(self.est_bits[pop].sum()) / self.caps[3])
+            parts = min(n, math.ceil(share))
+            if parts > 1:
+                part, score = self._metis_parts(pop, parts, position, seed)
+                rank = np.empty(parts, dtype=np.int64)
+                rank[np.lexsort((np.arange(parts), score))] = np.arange(parts)
+                orders[pop] = np.lexsort((np.arange(n), rank[part])).astype(np.int64)
+            where = np.empty(n)
+            where[orders[pop]] = np.arange(n) / n
+            position[pop] = where
+        return orders
+
+    def _metis_parts(self, pop: str, parts: int, position: dict[str, np.ndarray],
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(part of each neuron of `pop`, mean upstream position of each part's sources)."""
         import pymetis
         import scipy.sparse as sp
 
         g = self.graph
-        names = list(g.populations)
-        offset = dict(zip(names, np.cumsum([0] + [g.populations[n].size for n in names[:-1]]).tolist()))
-        total = sum(g.populations[n].size for n in names)
-        rows, cols, weights = [], [], []
-        for name, proj in g.projections.items():
-            fan = self.fanins[name]
-            rate = self.rates[proj.src]
+        n = g.populations[pop].size
+        src_ids, dst_ids, weights, where = [], [], [], []
+        offset = n  # source vertices follow the population's own neurons
+        for name, fan in self.incoming[pop]:
+            src_pop = g.projections[name].src
+            base = 0 if src_pop == pop else offset
+            rate = self.rates[src_pop]
             for dst, counts, src in fan.chunks():
-                rows.append(offset[proj.src] + src)
-                cols.append(offset[proj.dst] + np.repeat(dst, counts))
+                src_ids.append(base + src)
+                dst_ids.append(np.repeat(dst, counts))
                 weights.append(rate[src])
-        r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+                where.append(position[src_pop][src])
+            if src_pop != pop:
+                offset += fan.n_src
+        r = np.concatenate(src_ids) if src_ids else np.zeros(0, dtype=np.int64)
+        c = np.concatenate(dst_ids) if dst_ids else np.zeros(0, dtype=np.int64)
         w = np.concatenate(weights) if weights else np.zeros(0)
+        pos = np.concatenate(where) if where else np.zeros(0)
         keep = r != c  # METIS takes no self-loops; the graph is undirected (both directions)
-        r, c, w = r[keep], c[keep], w[keep]
+        r, c, w, pos = r[keep], c[keep], w[keep], pos[keep]
         adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
-                            shape=(total, total))
+                            shape=(offset, offset))
         adj.sum_duplicates()
         if adj.nnz == 0:  # no synapses: nothing to keep together
-            return self.natural_orders()
-        scale = 1000.0 / max(float(adj.data.max(initial=0.0)), 1e-12)
+            return np.arange(n) * parts // n, np.arange(parts, dtype=np.float64)
+        scale = 1000.0 / max(float(adj.data.max()), 1e-12)
         eweights = np.maximum(1, np.rint(adj.data * scale)).astype(np.int64)
-        # Vertex weight: the neuron's share of the scarcest per-core resource (inputs weigh 0).
-        vweights = np.zeros(total, dtype=np.int64)
-        for n in self.order:
-            share = np.maximum.reduce([
-                np.full(g.populations[n].size, 1.0 / self.caps[0]),
-                self.est_axons[n] / self.caps[1],
-                self.est_bits[n] / self.caps[3],
-            ])
-            vweights[offset[n]:offset[n] + g.populations[n].size] = np.maximum(1, np.rint(share * 10000))
+        vweights = np.zeros(offset, dtype=np.int64)
+        share = np.maximum.reduce([np.full(n, 1.0 / self.caps[0]), self.est_axons[pop] / self.caps[1],
+                                   self.est_bits[pop] / self.caps[3]])
+        vweights[:n] = np.maximum(1, np.rint(share * 10000))
         result = pymetis.part_graph(
             parts, adjacency=pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
             vweights=vweights, eweights=eweights, options=pymetis.Options(seed=int(seed)),
-            # k-way, not recursive bisection: the same cores on benchmarks/partition.py's
-            # clustered nets at a third of the time, and its time grows linearly with the parts.
             recursive=False,
         )
-        part = np.asarray(result.vertex_part, dtype=np.int64)
-        # Parts in the order the packer meets them: by mean (population rank, relative position).
-        position = np.zeros(total)
-        for k, n in enumerate(self.order):
-            size = g.populations[n].size
-            position[offset[n]:offset[n] + size] = k + np.arange(size) / size
-        placed = vweights > 0
-        sums = np.bincount(part[placed], weights=position[placed], minlength=parts)
-        counts = np.bincount(part[placed], minlength=parts)
-        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-        rank = np.empty(parts, dtype=np.int64)
-        rank[np.lexsort((np.arange(parts), mean))] = np.arange(parts)
-        orders = {}
-        for n in self.order:
-            size = g.populations[n].size
-            pr = rank[part[offset[n]:offset[n] + size]]
-            orders[n] = np.lexsort((np.arange(size), pr)).astype(np.int64)
-        return orders
+        part = np.asarray(result.vertex_part, dtype=np.int64)[:n]
+        sums = np.bincount(part[c], weights=pos, minlength=parts)
+        counts = np.bincount(part[c], minlength=parts)
+        score = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+        return part, score
 
     # ---------------------------------------------------------------- packing
 
