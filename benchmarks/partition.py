@@ -93,14 +93,15 @@ def compile_once(graph):
     return time.perf_counter() - t0, time.process_time() - c0, placement_report(ctx.reports)
 
 
-def measure(graph, repeats: int) -> tuple[float, float, dict]:
-    """Medians of `repeats` runs: wall seconds, CPU seconds; and the report."""
+def measure(graph, repeats: int) -> tuple[float, float, dict, int]:
+    """Medians of at least `repeats` runs, more for small networks (until 2 CPU seconds in all,
+    at most 40 runs): wall seconds, CPU seconds, the report, and the number of runs."""
     walls, cpus, report = [], [], None
-    for _ in range(repeats):
+    while len(cpus) < repeats or (sum(cpus) < 2.0 and len(cpus) < 40):
         wall, cpu, report = compile_once(graph)
         walls.append(wall)
         cpus.append(cpu)
-    return statistics.median(walls), statistics.median(cpus), report
+    return statistics.median(walls), statistics.median(cpus), report, len(cpus)
 
 
 def metis_vs_greedy(graph) -> list[tuple[str, int, float, float]]:
@@ -133,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         from ir.resources import graph_fanins
 
         synapses = sum(int(f.degrees()[0].sum()) for f in graph_fanins(graph, HW).values())
-        repeats = args.repeats
-        seconds, cpu, report = measure(graph, repeats)
+        seconds, cpu, report, repeats = measure(graph, args.repeats)
         naive = report["naive_sequential"]
         ratio_cores = report["cores_used"] / max(1, report["cores_lower_bound"])
         ratio_traffic = report["traffic"]["inter_core"] / naive["traffic"]["inter_core"] if naive["traffic"]["inter_core"] else None
@@ -170,9 +170,13 @@ def render(rows: list[dict], comparisons, quick: bool) -> str:
              "",
              "Target loihi2. Networks are built directly as fixed-point graphs (QLIF, QDense/QSparse, "
              "QConv2d): the quantize pass was not on main when this was measured, so times are "
-             "partition + place (each followed by the pipeline's verify), not quantize. Time: median "
-             "of `repeats` runs in one process. Traffic: estimated spikes per step with fan-out counts "
-             "(1 spike per step per neuron).",
+             "partition + place (each followed by the pipeline's verify), not quantize. Times are "
+             "medians over the runs in parentheses (at least 3; more for small networks), in one "
+             "process. The benchmark ran under `nice` on a machine shared with other jobs (load "
+             "average about 9 on 2 cores), so wall time includes waiting for a core; CPU time is the "
+             "process's own (single-threaded numpy and METIS), which is what an idle 2-core machine "
+             "would take. Traffic: estimated spikes per step with fan-out counts (1 spike per step "
+             "per neuron).",
              "",
              "| network | neurons | synapses | wall s (runs) | CPU s | cores / lower bound | ratio | naive cores | "
              "inter-core vs naive | partition | chips (place) | inter-chip vs naive |",
@@ -192,9 +196,9 @@ def render(rows: list[dict], comparisons, quick: bool) -> str:
     big = [r for r in rows if r["neurons"] >= 900_000]
     lines += ["", "**P2.**"]
     for r in big:
-        verdict = "met" if r["seconds"] <= 60 else "NOT met"
+        verdict = "met" if max(r["seconds"], r["cpu"]) <= 60 else ("met in CPU time" if r["cpu"] <= 60 else "NOT met")
         lines.append(f"- {r['name']}: {r['neurons']:,} neurons, {r['synapses']:,} synapses, partition + place "
-                     f"{r['seconds']:.1f} s ({verdict}: <= 60 s).")
+                     f"{r['seconds']:.1f} s wall on the shared machine, {r['cpu']:.1f} s CPU ({verdict}: <= 60 s).")
     worst = max(scaling, key=lambda s: s[4]) if scaling else None
     if worst:
         lines.append(f"- time(2N)/time(N), CPU time of the process (the machine is shared, so wall time "

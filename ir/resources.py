@@ -35,6 +35,7 @@ with a nonzero weight: snnc does not model weight sharing in synapse memory.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,7 @@ def distinct_counts(src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- connectivity
 
 
-class Fanin:
+class Fanin(ABC):
     """The synapses of one projection, looked up by destination neuron.
 
     `synapses(dst)` returns (synapses per destination neuron, source index of every synapse in
@@ -144,8 +145,8 @@ class Fanin:
     n_dst: int
     weight_bits: int
 
-    def synapses(self, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise TypeError(f"{type(self).__name__} does not define synapses()")
+    @abstractmethod
+    def synapses(self, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(dst indices, counts, sources) over every destination neuron, in bounded chunks."""

@@ -222,3 +222,15 @@ def test_rates_for_some_populations_only():
     assert report["traffic"]["inter_core"] == 0.0
     with pytest.raises(PassError, match="'nope' is not a population"):
         compile_(graph, calibration={"rates": {"nope": np.zeros(2)}})
+
+
+def test_edge_cases_inputs_only_no_projections_no_synapses():
+    from ir import QSparse
+
+    cases = [(Graph({"in": Input((3,))}), 0),
+             (Graph({"in": Input((3,)), "h": QLIF((5,), bias_mant=3)}), 1),
+             (Graph({"in": Input((3,)), "h": QLIF((5,))}, {"p": QSparse("in", "h", rows=[], cols=[], values=[])}), 1)]
+    for graph, cores in cases:
+        out, report = compile_(graph)
+        assert out.placement.n_cores == cores == report["cores_used"] == report["cores_lower_bound"]
+        assert format_report(report).startswith(f"cores       {cores} used")
