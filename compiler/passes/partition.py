@@ -31,6 +31,7 @@ order (`place` then optimizes chips); same graph and config, same placement.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -39,7 +40,8 @@ import numpy as np
 from ir.errors import CapacityError, InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import Input, QSparse
+from ir.fixed import LAVA_FIXED_PT, effective_weights
+from ir.nodes import Input, QConv2d, QDense, QSparse
 from ir.placement import Block, Placement
 from ir.resources import (
     Accounting,
@@ -98,6 +100,11 @@ class PartitionPass:
         naive_chips = np.arange(naive.n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
         naive_traffic = traffic(graph, naive.acc, net.rates, naive_chips, hw.system.mesh_columns.value)
         # Top-level report keys (DESIGN.md: BUILD/report.json) plus this pass's details.
+        blocks_per_pop = Counter(b.population for b in placement.blocks)
+        cut = {pop for pop, k in blocks_per_pop.items() if k > 1}
+        hazards = [{"projection": name, "reason": reason} for name, reason in net.hazards.items()
+                   if graph.projections[name].src in cut
+                   or (isinstance(graph.projections[name], QConv2d) and graph.projections[name].dst in cut)]
         ctx.reports[self.name] = {
             "cores_used": best.n_cores,
             "cores_lower_bound": bound,
@@ -108,6 +115,8 @@ class PartitionPass:
                 "rates": net.rate_source,
                 "candidates": [c.summary() for c in candidates],
                 "seed": ctx.seed,
+                # Cut populations whose block-by-block run may differ from the whole program.
+                "split_hazards": hazards,
             },
         }
         return graph.replace(placement=placement)
@@ -151,6 +160,38 @@ def rate_source(graph: Graph, calibration: dict[str, Any]) -> str:
     if set(rates) >= set(graph.populations):
         return "calibration"
     return f"calibration ({len(rates)} of {len(graph.populations)} populations; 1 spike per step for the rest)"
+
+
+def split_hazards(graph: Graph) -> dict[str, str]:
+    """Projections whose result may change when populations they touch are cut into blocks
+    that run separately (Lava: one connection process per block pair), with the reason.
+
+    Lava's bit-accurate Dense/Sparse models shift the *sum* of a connection process by
+    weight_exp (floor for weight_exp < 0; proc/dense/models.py) and keep it in 32 bits, and its
+    Conv model wraps its sum to 24 bits: per block pair, floors and wraps apply to partial sums.
+    Exact for any cut: weights that are multiples of 2^-weight_exp, sums that cannot wrap.
+    """
+    out = {}
+    for name, proj in graph.projections.items():
+        src = graph.populations[proj.src]
+        payload = 1 << (src.message_bits - 1) if isinstance(src, Input) and src.message_bits else 1
+        if isinstance(proj, (QDense, QSparse)):
+            raw = proj.weight if isinstance(proj, QDense) else proj.values
+            w = effective_weights(raw, proj.num_weight_bits, proj.sign_mode)
+            if proj.weight_exp < 0 and np.any(w % (1 << -proj.weight_exp)):
+                out[name] = f"weight_exp = {proj.weight_exp} floors each block's partial sum"
+                continue
+            if isinstance(proj, QDense):
+                bound = int(np.abs(w).sum(axis=1).max(initial=0))
+            else:
+                bound = int(np.bincount(proj.rows, np.abs(w), minlength=1).max(initial=0))
+            if bound * payload >= 1 << 31:
+                out[name] = "graded sums can pass 2^31, where each block's partial sum wraps"
+        elif isinstance(proj, QConv2d):
+            bound = int(np.abs(proj.weight).reshape(proj.weight.shape[0], -1).sum(axis=1).max(initial=0))
+            if bound * payload >= 1 << (LAVA_FIXED_PT.conv_wrap_bits - 1):
+                out[name] = f"sums can pass 2^{LAVA_FIXED_PT.conv_wrap_bits - 1}, where each block's partial sum wraps"
+    return out
 
 
 def placement_chips(n_cores: int, hw: HardwareSpec) -> np.ndarray:
@@ -230,6 +271,15 @@ class _Network:
             self.est_bits[proj.dst] += axon_bits(np.ones_like(fan_in), self.fanins[name].weight_bits, smem) * (fan_in > 0) \
                 + fan_in * (self.fanins[name].weight_bits + smem.synapse_overhead_bits.value)
             reach[proj.src] += fan_out > 0
+        # Populations that must not be cut, where one core can hold them (`split_hazards`): the
+        # sources of hazardous projections, and for convolutions the destinations too.
+        self.hazards = split_hazards(g)
+        self.keep_whole = set()
+        for name in self.hazards:
+            proj = g.projections[name]
+            self.keep_whole.add(proj.src)
+            if isinstance(proj, QConv2d):
+                self.keep_whole.add(proj.dst)
         # Lower bound on each neuron's routes: one if it feeds anything (its destinations might
         # all share one core).
         self.route_floor = {n: np.minimum(reach[n], 1) for n in self.order}
@@ -507,12 +557,16 @@ class _Packer:
             order = orders[pop][::-1]
             n = order.size
             pre = self.prefix(pop, order)
-            a, guess = 0, None
+            a, guess = 0, (n if pop in net.keep_whole else None)
             while a < n:
                 if pops_on_core >= net.max_pops:
                     core, used, pops_on_core, guess = core + 1, np.zeros(4, dtype=np.int64), 0, None
                 fresh = pops_on_core == 0
                 b, u = self.largest_fit(pop, order, a, caps - used, guess if fresh else None, pre)
+                if a == 0 and b < n and pop in net.keep_whole and not fresh:
+                    # Not all of it fits beside what the core holds: try a core of its own.
+                    core, used, pops_on_core, guess = core + 1, np.zeros(4, dtype=np.int64), 0, n
+                    continue
                 if b == a:
                     if fresh:
                         self._raise_single(pop, int(order[a]))

@@ -234,3 +234,25 @@ def test_edge_cases_inputs_only_no_projections_no_synapses():
         out, report = compile_(graph)
         assert out.placement.n_cores == cores == report["cores_used"] == report["cores_lower_bound"]
         assert format_report(report).startswith(f"cores       {cores} used")
+
+
+def test_sources_with_split_hazards_stay_whole_when_they_fit():
+    # weight_exp = -2 with odd weights: Lava floors each block pair's partial sum, so cutting
+    # h0 could change h1's input. h1 (12 neurons) is packed first; h0 (10) would share its core
+    # and be cut; it gets a core of its own instead.
+    rng = np.random.default_rng(14)
+    graph = Graph({"in": Input((4,)), "h0": QLIF((10,), vth=20), "h1": QLIF((12,), vth=20)},
+                  {"p": QDense("in", "h0", weight=np.full((10, 4), 8)),
+                   "q": QDense("h0", "h1", weight=rng.integers(1, 60, (12, 10)) * 2 + 1, weight_exp=-2)})
+    hw = config(max_populations=2)
+    out, report = compile_(graph, hw)
+    assert len(out.placement.blocks_of("h0")) == 1
+    assert report["partition"]["split_hazards"] == []
+    # Too big for one core: cut anyway, and the report says so.
+    big = graph.with_node("h0", QLIF((20,), vth=20)).with_node(
+        "p", QDense("in", "h0", weight=np.full((20, 4), 8))).with_node(
+        "q", QDense("h0", "h1", weight=rng.integers(1, 60, (12, 20)) * 2 + 1, weight_exp=-2))
+    out, report = compile_(big, hw)
+    assert len(out.placement.blocks_of("h0")) == 2
+    assert report["partition"]["split_hazards"] == [
+        {"projection": "q", "reason": "weight_exp = -2 floors each block's partial sum"}]
