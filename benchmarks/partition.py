@@ -39,8 +39,8 @@ def suite(quick: bool) -> list[tuple[str, str, object]]:
     """(family, name, builder) in increasing size within each family. Sizes double by depth
     (layers), so that per-layer structure, and so per-neuron work, stays the same."""
     out = []
-    for d in ([2, 4, 8, 16] if not quick else [2, 4]):  # dense, 512 wide
-        out.append(("mlp", f"mlp 256-{d}x512", lambda d=d: mlp([256] + [512] * d, seed=1)))
+    for d in ([2, 4, 8, 16] if not quick else [2, 4]):  # dense, 512 wide (512 inputs)
+        out.append(("mlp", f"mlp {d}x512", lambda d=d: mlp([512] * (d + 1), seed=1)))
     for d in ([3, 6, 12] if not quick else [3, 6]):  # pruned: 32 hidden clusters of 256
         out.append(("clustered", f"clustered {d}x32x256", lambda d=d: clustered(32, 256, d, seed=3, fan_in=64)))
     for d in ([2, 4, 8, 16] if not quick else [2, 4]):  # conv: 12 x 72 x 72, 3x3
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                          place=report["place"]["method"],
                          inter_chip=report["traffic"]["inter_chip"], naive_chip=naive["traffic"]["inter_chip"],
                          suite=family != "random-sparse"))
-        print(f"{name:36s} {neurons:>8} n {synapses:>10} syn {seconds:7.2f}s {cpu:7.2f}cpu cores {report['cores_used']:>5}/{report['cores_lower_bound']:<5}"
+        print(f"{name:36s} {neurons:>8} n {synapses:>10} syn {seconds:7.2f}s {cpu:7.3f}cpu cores {report['cores_used']:>5}/{report['cores_lower_bound']:<5}"
               f" ({ratio_cores:.3f}) traffic {ratio_traffic} {report['partition']['method']}", flush=True)
         del graph
     comparisons = []
@@ -183,7 +183,7 @@ def render(rows: list[dict], comparisons, quick: bool) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         chip_ratio = f"{r['inter_chip'] / r['naive_chip']:.3f}" if r["naive_chip"] else "-"
-        lines.append(f"| {r['name']} | {r['neurons']:,} | {r['synapses']:,} | {r['seconds']:.2f} ({r['repeats']}) | {r['cpu']:.2f} | "
+        lines.append(f"| {r['name']} | {r['neurons']:,} | {r['synapses']:,} | {r['seconds']:.2f} ({r['repeats']}) | {r['cpu']:.3f} | "
                      f"{r['cores']} / {r['bound']} | {r['ratio_cores']:.3f} | {r['naive_cores']} | "
                      f"{_fmt(r['ratio_traffic'])} | {r['method']} | {r['chips']} ({r['place']}) | {chip_ratio} |")
     scaling = []
