@@ -30,8 +30,8 @@ def mlp(sizes: list[int], seed: int = 0, density: float = 1.0, vth: int = 40) ->
 
 def conv_net(channels: int, size: int, layers: int, seed: int = 0, skip: bool = False) -> Graph:
     """`layers` 3x3 same-padded convolutions of `channels` x size x size; with `skip`, a 3x3
-    projection from layer k - 2 to layer k as well (from the input for layer 1: a residual net
-    in which every layer but the first has two incoming projections)."""
+    projection from layer k - 2 to layer k as well (from the input for layers 0 and 1: a
+    residual net in which every layer has two incoming projections)."""
     rng = np.random.default_rng(seed)
     shape = (channels, size, size)
     pops = {"in": Input(shape)}
@@ -42,7 +42,7 @@ def conv_net(channels: int, size: int, layers: int, seed: int = 0, skip: bool = 
         name = f"c{k}"
         pops[name] = QLIF(shape, du=2048, dv=1024, vth=300)
         projs[f"p{k}"] = QConv2d(prev, name, weight=_conv_weight(rng, channels), padding=(1, 1))
-        if skip and k >= 1:
+        if skip:
             source = names[k - 2] if k >= 2 else "in"
             projs[f"s{k}"] = QConv2d(source, name, weight=_conv_weight(rng, channels), padding=(1, 1))
         names.append(name)
