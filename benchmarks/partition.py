@@ -14,6 +14,7 @@ Run: `python benchmarks/partition.py [--quick]` (writes its section of benchmark
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -94,10 +95,10 @@ def compile_once(graph):
 
 
 def measure(graph, repeats: int) -> tuple[float, float, dict, int]:
-    """Medians of at least `repeats` runs, more for small networks (until 2 CPU seconds in all,
+    """Medians of at least `repeats` runs, more for small networks (until 4 CPU seconds in all,
     at most 40 runs): wall seconds, CPU seconds, the report, and the number of runs."""
     walls, cpus, report = [], [], None
-    while len(cpus) < repeats or (sum(cpus) < 2.0 and len(cpus) < 40):
+    while len(cpus) < repeats or (sum(cpus) < 4.0 and len(cpus) < 40):
         wall, cpu, report = compile_once(graph)
         walls.append(wall)
         cpus.append(cpu)
@@ -124,10 +125,11 @@ def metis_vs_greedy(graph) -> list[tuple[str, int, float, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     rows = []
+    load_before = os.getloadavg()[0]
     for family, name, build in suite(args.quick) + stress(args.quick):
         graph = build()
         neurons = sum(p.size for n, p in graph.populations.items() if n not in graph.inputs)
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                          ("conv 4x12x32x32", lambda: _conv(12, 32, 32, 4, skip=False)),
                          ("resnet 6x12x32x32", lambda: _conv(12, 32, 32, 6, skip=True))]):  # noqa: E501
         comparisons.append((name, metis_vs_greedy(build())))
-    body = render(rows, comparisons, args.quick)
+    load = (load_before, os.getloadavg()[0])
+    body = render(rows, comparisons, args.quick, load)
     print(body)
     if not args.no_write:
         update_section("partition", "Partition and place (issue 5: P2, P3)", body)
@@ -165,18 +168,18 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def render(rows: list[dict], comparisons, quick: bool) -> str:
+def render(rows: list[dict], comparisons, quick: bool, load: tuple[float, float]) -> str:
     lines = [machine_line() + (" Quick run (small sizes only)." if quick else ""),
              "",
              "Target loihi2. Networks are built directly as fixed-point graphs (QLIF, QDense/QSparse, "
              "QConv2d): the quantize pass was not on main when this was measured, so times are "
              "partition + place (each followed by the pipeline's verify), not quantize. Times are "
-             "medians over the runs in parentheses (at least 3; more for small networks), in one "
-             "process. The benchmark ran under `nice` on a machine shared with other jobs (load "
-             "average about 9 on 2 cores), so wall time includes waiting for a core; CPU time is the "
-             "process's own (single-threaded numpy and METIS), which is what an idle 2-core machine "
-             "would take. Traffic: estimated spikes per step with fan-out counts (1 spike per step "
-             "per neuron).",
+             "medians over the runs in parentheses (at least 5; more for small networks), in one "
+             f"process. The benchmark ran under `nice` on a machine shared with other jobs (1-minute "
+             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on 2 cores), so wall "
+             "time includes waiting for a core; CPU time is the process's own (single-threaded numpy "
+             "and METIS), what an idle machine would take. Traffic: estimated spikes per step with "
+             "fan-out counts (1 spike per step per neuron).",
              "",
              "| network | neurons | synapses | wall s (runs) | CPU s | cores / lower bound | ratio | naive cores | "
              "inter-core vs naive | partition | chips (place) | inter-chip vs naive |",
