@@ -252,8 +252,9 @@ def render(rows: list[dict], comparisons, quick: bool, load: tuple[float, float]
         lines.append("  In a dense layer every source neuron has synapses onto every neuron of the next "
                      "layer, so it must reach every core that layer occupies, however the layer is cut; "
                      "the naive split already gives each layer the fewest cores, so no partition of "
-                     "these networks has less inter-core traffic (a source sharing its own core with "
-                     "part of the next layer saves one route of m, m = that layer's cores, 8 to 57 here).")
+                     "these networks has materially less inter-core traffic (a source that shares its "
+                     "own core with part of the next layer saves one of its m routes, m being the cores "
+                     "of that layer).")
     ok_traffic = [r for r in rows if r["ratio_traffic"] is not None and r["ratio_traffic"] <= 0.7]
     if ok_traffic:
         lines.append(f"  On the others: {min(r['ratio_traffic'] for r in ok_traffic):.3f} to "
