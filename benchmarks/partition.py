@@ -14,6 +14,7 @@ Run: `python benchmarks/partition.py [--quick]` (writes its section of benchmark
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -40,13 +41,19 @@ def suite(quick: bool) -> list[tuple[str, str, object]]:
     """(family, name, builder) in increasing size within each family. Sizes double by depth
     (layers), so that per-layer structure, and so per-neuron work, stays the same."""
     out = []
-    for d in ([2, 4, 8, 16] if not quick else [2, 4]):  # dense, 512 wide (512 inputs)
+    for d in [2, 4, 8, 16] if not quick else [2, 4]:  # dense, 512 wide (512 inputs)
         out.append(("mlp", f"mlp {d}x512", lambda d=d: mlp([512] * (d + 1), seed=1)))
-    for d in ([3, 6, 12] if not quick else [3, 6]):  # pruned: 32 hidden clusters of 256
-        out.append(("clustered", f"clustered {d}x32x256", lambda d=d: clustered(32, 256, d, seed=3, fan_in=64)))
-    for d in ([2, 4, 8, 16] if not quick else [2, 4]):  # conv: 12 x 72 x 72, 3x3
+    for d in [3, 6, 12] if not quick else [3, 6]:  # pruned: 32 hidden clusters of 256
+        out.append(
+            (
+                "clustered",
+                f"clustered {d}x32x256",
+                lambda d=d: clustered(32, 256, d, seed=3, fan_in=64),
+            )
+        )
+    for d in [2, 4, 8, 16] if not quick else [2, 4]:  # conv: 12 x 72 x 72, 3x3
         out.append(("conv", f"conv {d}x12x72x72", lambda d=d: _conv(12, 72, 72, d, skip=False)))
-    for d in ([6, 12, 24] if not quick else [6]):  # residual: skip from layer k - 2 to k
+    for d in [6, 12, 24] if not quick else [6]:  # residual: skip from layer k - 2 to k
         out.append(("resnet", f"resnet {d}x12x32x32", lambda d=d: _conv(12, 32, 32, d, skip=True)))
     if not quick:
         out.append(("conv-wide", "conv 4x12x145x145", lambda: _conv(12, 145, 145, 4, skip=False)))
@@ -57,7 +64,10 @@ def stress(quick: bool) -> list[tuple[str, str, object]]:
     """Outside the P3 suite: uniformly random sparse layers (fan-in 64), the worst case for
     per-core input axons; reported to show how loose the lower bound is there."""
     widths = [1024, 2048, 4096, 8192] if not quick else [1024]
-    return [("random-sparse", f"random sparse 4x{n}", lambda n=n: mlp([n] * 5, seed=2, density=64 / n)) for n in widths]
+    return [
+        ("random-sparse", f"random sparse 4x{n}", lambda n=n: mlp([n] * 5, seed=2, density=64 / n))
+        for n in widths
+    ]
 
 
 def _conv(c: int, h: int, w: int, layers: int, skip: bool):
@@ -80,7 +90,9 @@ def _conv(c: int, h: int, w: int, layers: int, skip: bool):
         projs[f"p{k}"] = QConv2d(prev, name, weight=wt, padding=(1, 1))
         if skip:
             ws = rng.integers(1, 120, size=(c, c, 3, 3)) * rng.choice([-1, 1], size=(c, c, 3, 3))
-            projs[f"s{k}"] = QConv2d(names[k - 2] if k >= 2 else "in", name, weight=ws, padding=(1, 1))
+            projs[f"s{k}"] = QConv2d(
+                names[k - 2] if k >= 2 else "in", name, weight=ws, padding=(1, 1)
+            )
         names.append(name)
         prev = name
     return Graph(pops, projs, metadata={"seed": 4})
@@ -126,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave RESULTS.md alone"
+    )
     args = parser.parse_args(argv)
     rows = []
     load_before = os.getloadavg()[0]
@@ -139,22 +153,47 @@ def main(argv: list[str] | None = None) -> int:
         seconds, cpu, report, repeats = measure(graph, args.repeats)
         naive = report["naive_sequential"]
         ratio_cores = report["cores_used"] / max(1, report["cores_lower_bound"])
-        ratio_traffic = report["traffic"]["inter_core"] / naive["traffic"]["inter_core"] if naive["traffic"]["inter_core"] else None
-        rows.append(dict(family=family, name=name, neurons=neurons, synapses=synapses, seconds=seconds, cpu=cpu,
-                         repeats=repeats, cores=report["cores_used"], bound=report["cores_lower_bound"],
-                         naive_cores=naive["cores_used"], ratio_cores=ratio_cores, ratio_traffic=ratio_traffic,
-                         method=report["partition"]["method"], chips=report["chips_used"],
-                         place=report["place"]["method"],
-                         inter_chip=report["traffic"]["inter_chip"], naive_chip=naive["traffic"]["inter_chip"],
-                         suite=family != "random-sparse"))
-        print(f"{name:36s} {neurons:>8} n {synapses:>10} syn {seconds:7.2f}s {cpu:7.3f}cpu cores {report['cores_used']:>5}/{report['cores_lower_bound']:<5}"
-              f" ({ratio_cores:.3f}) traffic {ratio_traffic} {report['partition']['method']}", flush=True)
+        ratio_traffic = (
+            report["traffic"]["inter_core"] / naive["traffic"]["inter_core"]
+            if naive["traffic"]["inter_core"]
+            else None
+        )
+        rows.append(
+            dict(
+                family=family,
+                name=name,
+                neurons=neurons,
+                synapses=synapses,
+                seconds=seconds,
+                cpu=cpu,
+                repeats=repeats,
+                cores=report["cores_used"],
+                bound=report["cores_lower_bound"],
+                naive_cores=naive["cores_used"],
+                ratio_cores=ratio_cores,
+                ratio_traffic=ratio_traffic,
+                method=report["partition"]["method"],
+                chips=report["chips_used"],
+                place=report["place"]["method"],
+                inter_chip=report["traffic"]["inter_chip"],
+                naive_chip=naive["traffic"]["inter_chip"],
+                suite=family != "random-sparse",
+            )
+        )
+        print(
+            f"{name:36s} {neurons:>8} n {synapses:>10} syn {seconds:7.2f}s {cpu:7.3f}cpu "
+            f"cores {report['cores_used']:>5}/{report['cores_lower_bound']:<5}"
+            f" ({ratio_cores:.3f}) traffic {ratio_traffic} {report['partition']['method']}",
+            flush=True,
+        )
         del graph
     comparisons = []
-    for name, build in ([("clustered 3x32x256", lambda: clustered(32, 256, 3, seed=3, fan_in=64)),
-                         ("random sparse 4x4096", lambda: mlp([4096] * 5, seed=2, density=64 / 4096)),
-                         ("conv 4x12x32x32", lambda: _conv(12, 32, 32, 4, skip=False)),
-                         ("resnet 6x12x32x32", lambda: _conv(12, 32, 32, 6, skip=True))]):  # noqa: E501
+    for name, build in [
+        ("clustered 3x32x256", lambda: clustered(32, 256, 3, seed=3, fan_in=64)),
+        ("random sparse 4x4096", lambda: mlp([4096] * 5, seed=2, density=64 / 4096)),
+        ("conv 4x12x32x32", lambda: _conv(12, 32, 32, 4, skip=False)),
+        ("resnet 6x12x32x32", lambda: _conv(12, 32, 32, 6, skip=True)),
+    ]:
         comparisons.append((name, metis_vs_greedy(build())))
     scaling = side_by_side(suite(args.quick), args.repeats)
     load = (load_before, os.getloadavg()[0])
@@ -170,7 +209,7 @@ def side_by_side(networks, repeats: int) -> list[tuple[str, str, str, float, flo
     alternately, `repeats` times each, so both see the same machine load; ratio of the median
     CPU times. (family, smaller, larger, neuron ratio, time ratio)."""
     out = []
-    for (fam_a, name_a, build_a), (fam_b, name_b, build_b) in zip(networks, networks[1:]):
+    for (fam_a, name_a, build_a), (fam_b, name_b, build_b) in itertools.pairwise(networks):
         if fam_a != fam_b:
             continue
         a, b = build_a(), build_b()
@@ -190,86 +229,141 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def render(rows: list[dict], comparisons, quick: bool, load: tuple[float, float],
-           scaling: list[tuple[str, str, str, float, float]]) -> str:
-    lines = [machine_line() + (" Quick run (small sizes only)." if quick else ""),
-             "",
-             "Target loihi2. Networks are built directly as fixed-point graphs (QLIF, QDense/QSparse, "
-             "QConv2d): the quantize pass was not on main when this was measured, so times are "
-             "partition + place (each followed by the pipeline's verify), not quantize. Times are "
-             "medians over the runs in parentheses (at least 5; more for small networks), in one "
-             f"process. The benchmark ran under `nice` on a machine shared with other jobs (1-minute "
-             f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on 2 cores), so wall "
-             "time includes waiting for a core; CPU time is the process's own (single-threaded numpy "
-             "and METIS), what an idle machine would take. Traffic: estimated spikes per step with "
-             "fan-out counts (1 spike per step per neuron).",
-             "",
-             "| network | neurons | synapses | wall s (runs) | CPU s | cores / lower bound | ratio | naive cores | "
-             "inter-core vs naive | partition | chips (place) | inter-chip vs naive |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def render(
+    rows: list[dict],
+    comparisons,
+    quick: bool,
+    load: tuple[float, float],
+    scaling: list[tuple[str, str, str, float, float]],
+) -> str:
+    lines = [
+        machine_line() + (" Quick run (small sizes only)." if quick else ""),
+        "",
+        "Target loihi2. Networks are built directly as fixed-point graphs (QLIF, QDense/QSparse, "
+        "QConv2d): the quantize pass was not on main when this was measured, so times are "
+        "partition + place (each followed by the pipeline's verify), not quantize. Times are "
+        "medians over the runs in parentheses (at least 5; more for small networks), in one "
+        f"process. The benchmark ran under `nice` on a machine shared with other jobs (1-minute "
+        f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on 2 cores), so wall "
+        "time includes waiting for a core; CPU time is the process's own (single-threaded numpy "
+        "and METIS), what an idle machine would take. Traffic: estimated spikes per step with "
+        "fan-out counts (1 spike per step per neuron).",
+        "",
+        "| network | neurons | synapses | wall s (runs) | CPU s | cores / lower bound | ratio | "
+        "naive cores | "
+        "inter-core vs naive | partition | chips (place) | inter-chip vs naive |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         chip_ratio = f"{r['inter_chip'] / r['naive_chip']:.3f}" if r["naive_chip"] else "-"
-        lines.append(f"| {r['name']} | {r['neurons']:,} | {r['synapses']:,} | {r['seconds']:.2f} ({r['repeats']}) | {r['cpu']:.3f} | "
-                     f"{r['cores']} / {r['bound']} | {r['ratio_cores']:.3f} | {r['naive_cores']} | "
-                     f"{_fmt(r['ratio_traffic'])} | {r['method']} | {r['chips']} ({r['place']}) | {chip_ratio} |")
+        lines.append(
+            f"| {r['name']} | {r['neurons']:,} | {r['synapses']:,} | "
+            f"{r['seconds']:.2f} ({r['repeats']}) | {r['cpu']:.3f} | "
+            f"{r['cores']} / {r['bound']} | {r['ratio_cores']:.3f} | {r['naive_cores']} | "
+            f"{_fmt(r['ratio_traffic'])} | {r['method']} | {r['chips']} ({r['place']}) | "
+            f"{chip_ratio} |"
+        )
     stress_scaling = []
     fams: dict[str, list[dict]] = {}
     for r in rows:
         if not r["suite"]:
             fams.setdefault(r["family"], []).append(r)
     for fam, items in fams.items():
-        for a, b in zip(items, items[1:]):
-            stress_scaling.append((fam, a["name"], b["name"], b["neurons"] / a["neurons"], b["cpu"] / a["cpu"]))
+        for a, b in itertools.pairwise(items):
+            stress_scaling.append(
+                (fam, a["name"], b["name"], b["neurons"] / a["neurons"], b["cpu"] / a["cpu"])
+            )
     big = [r for r in rows if r["neurons"] >= 900_000]
     lines += ["", "**P2.**"]
     for r in big:
-        verdict = "met" if max(r["seconds"], r["cpu"]) <= 60 else ("met in CPU time" if r["cpu"] <= 60 else "NOT met")
-        lines.append(f"- {r['name']}: {r['neurons']:,} neurons, {r['synapses']:,} synapses, partition + place "
-                     f"{r['seconds']:.1f} s wall on the shared machine, {r['cpu']:.1f} s CPU ({verdict}: <= 60 s).")
+        verdict = (
+            "met"
+            if max(r["seconds"], r["cpu"]) <= 60
+            else ("met in CPU time" if r["cpu"] <= 60 else "NOT met")
+        )
+        lines.append(
+            f"- {r['name']}: {r['neurons']:,} neurons, {r['synapses']:,} synapses, partition + "
+            f"place {r['seconds']:.1f} s wall on the shared machine, {r['cpu']:.1f} s CPU "
+            f"({verdict}: <= 60 s)."
+        )
     worst = max(scaling, key=lambda s: s[4]) if scaling else None
     if worst:
-        lines.append(f"- time(2N)/time(N) over {len(scaling)} doublings, each pair compiled alternately "
-                     f"(same load for both; CPU time, medians): max {worst[4]:.2f} "
-                     f"({worst[1]} -> {worst[2]}), median {statistics.median(s[4] for s in scaling):.2f} "
-                     f"({'met' if worst[4] <= 2.2 else 'NOT met'}: <= 2.2).")
+        lines.append(
+            f"- time(2N)/time(N) over {len(scaling)} doublings, each pair compiled alternately "
+            f"(same load for both; CPU time, medians): max {worst[4]:.2f} "
+            f"({worst[1]} -> {worst[2]}), median {statistics.median(s[4] for s in scaling):.2f} "
+            f"({'met' if worst[4] <= 2.2 else 'NOT met'}: <= 2.2)."
+        )
         lines.append("  " + "; ".join(f"{s[1]} -> {s[2]}: {s[4]:.2f}" for s in scaling))
     if stress_scaling:
-        lines.append("- outside the suite, random sparse layers: " + "; ".join(
-            f"{s[1]} -> {s[2]}: {s[4]:.2f}" for s in stress_scaling) + " (their cores, bound by input "
-            "axons, grow faster than their neurons).")
+        lines.append(
+            "- outside the suite, random sparse layers: "
+            + "; ".join(f"{s[1]} -> {s[2]}: {s[4]:.2f}" for s in stress_scaling)
+            + " (their cores, bound by input "
+            "axons, grow faster than their neurons)."
+        )
     lines += ["", "**P3** (suite networks; random sparse rows are outside it, see below)."]
     stress_rows = [r for r in rows if not r["suite"]]
     rows = [r for r in rows if r["suite"]]
     bad_cores = [r for r in rows if r["ratio_cores"] > 1.05]
-    lines.append(f"- cores / lower bound: max {max(r['ratio_cores'] for r in rows):.3f}; "
-                 + ("met on every network." if not bad_cores else
-                    "over 1.05 on: " + ", ".join(f"{r['name']} ({r['ratio_cores']:.3f})" for r in bad_cores) + "."))
+    lines.append(
+        f"- cores / lower bound: max {max(r['ratio_cores'] for r in rows):.3f}; "
+        + (
+            "met on every network."
+            if not bad_cores
+            else "over 1.05 on: "
+            + ", ".join(f"{r['name']} ({r['ratio_cores']:.3f})" for r in bad_cores)
+            + "."
+        )
+    )
     bad_traffic = [r for r in rows if r["ratio_traffic"] is not None and r["ratio_traffic"] > 0.7]
-    lines.append(f"- inter-core traffic / naive sequential: "
-                 + ("<= 0.7 on every network." if not bad_traffic else
-                    "over 0.7 on: " + ", ".join(f"{r['name']} ({r['ratio_traffic']:.3f})" for r in bad_traffic) + "."))
+    lines.append(
+        "- inter-core traffic / naive sequential: "
+        + (
+            "<= 0.7 on every network."
+            if not bad_traffic
+            else "over 0.7 on: "
+            + ", ".join(f"{r['name']} ({r['ratio_traffic']:.3f})" for r in bad_traffic)
+            + "."
+        )
+    )
     if any(r["family"] == "mlp" for r in bad_traffic):
-        lines.append("  In a dense layer every source neuron has synapses onto every neuron of the next "
-                     "layer, so it must reach every core that layer occupies, however the layer is cut; "
-                     "the naive split already gives each layer the fewest cores, so no partition of "
-                     "these networks has materially less inter-core traffic (a source that shares its "
-                     "own core with part of the next layer saves one of its m routes, m being the cores "
-                     "of that layer).")
+        lines.append(
+            "  In a dense layer every source neuron has synapses onto every neuron of the next "
+            "layer, so it must reach every core that layer occupies, however the layer is cut; "
+            "the naive split already gives each layer the fewest cores, so no partition of "
+            "these networks has materially less inter-core traffic (a source that shares its "
+            "own core with part of the next layer saves one of its m routes, m being the cores "
+            "of that layer)."
+        )
     ok_traffic = [r for r in rows if r["ratio_traffic"] is not None and r["ratio_traffic"] <= 0.7]
     if ok_traffic:
-        lines.append(f"  On the others: {min(r['ratio_traffic'] for r in ok_traffic):.3f} to "
-                     f"{max(r['ratio_traffic'] for r in ok_traffic):.3f}.")
+        lines.append(
+            f"  On the others: {min(r['ratio_traffic'] for r in ok_traffic):.3f} to "
+            f"{max(r['ratio_traffic'] for r in ok_traffic):.3f}."
+        )
     if stress_rows:
-        lines.append("- random sparse layers (outside the suite): cores / lower bound "
-                     + ", ".join(f"{r['name']} {r['ratio_cores']:.2f}" for r in stress_rows)
-                     + ". The lower bound counts one input axon per source, but a source whose 64 "
-                     "synapses are spread at random reaches many cores and needs an axon on each; no "
-                     "placement can avoid that, so the bound is far from reachable there.")
-    lines += ["", "**METIS (pymetis) against the greedy orders** (each candidate alone: cores, inter-core "
-              "traffic, seconds):", "", "| network | sequential | tiles | metis |", "|---|---|---|---|"]
+        lines.append(
+            "- random sparse layers (outside the suite): cores / lower bound "
+            + ", ".join(f"{r['name']} {r['ratio_cores']:.2f}" for r in stress_rows)
+            + ". The lower bound counts one input axon per source, but a source whose 64 "
+            "synapses are spread at random reaches many cores and needs an axon on each; no "
+            "placement can avoid that, so the bound is far from reachable there."
+        )
+    lines += [
+        "",
+        "**METIS (pymetis) against the greedy orders** (each candidate alone: cores, inter-core "
+        "traffic, seconds):",
+        "",
+        "| network | sequential | tiles | metis |",
+        "|---|---|---|---|",
+    ]
     for name, cands in comparisons:
         by = {m: (c, t, s) for m, c, t, s in cands}
-        cells = [f"{by[m][0]} cores, {by[m][1]:,.0f}, {by[m][2]:.2f} s" if m in by else "-" for m in ("sequential", "tiles", "metis")]
+        cells = [
+            f"{by[m][0]} cores, {by[m][1]:,.0f}, {by[m][2]:.2f} s" if m in by else "-"
+            for m in ("sequential", "tiles", "metis")
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -48,22 +48,37 @@ def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> s
     cores, bound = report["cores_used"], report["cores_lower_bound"]
     ratio = f" ({cores / bound:.3f}x)" if bound else ""
     part = report.get("partition", {})
-    lines.append(f"cores       {cores} used, lower bound {bound}{ratio}; partition: {part.get('method', '?')}")
-    lines.append(f"chips       {report['chips_used']} used; place: {report.get('place', {}).get('method', '?')}")
+    lines.append(
+        f"cores       {cores} used, lower bound {bound}{ratio}; "
+        f"partition: {part.get('method', '?')}"
+    )
+    lines.append(
+        f"chips       {report['chips_used']} used; "
+        f"place: {report.get('place', {}).get('method', '?')}"
+    )
     t, naive = report["traffic"], report["naive_sequential"]
     nt = naive["traffic"]
     rel = f" ({t['inter_core'] / nt['inter_core']:.3f}x)" if nt.get("inter_core") else ""
-    lines.append(f"traffic     intra-core {t['intra_core']:.4g}, inter-core {t['inter_core']:.4g}, "
-                 f"inter-chip {t['inter_chip']:.4g} hop-weighted, from host {t.get('host_input', 0):.4g} "
-                 f"(spikes/step; rates: {part.get('rates', '?')})")
-    lines.append(f"naive split {naive['cores_used']} cores, inter-core {nt['inter_core']:.4g}{rel}, "
-                 f"inter-chip {nt['inter_chip']:.4g}")
+    lines.append(
+        f"traffic     intra-core {t['intra_core']:.4g}, inter-core {t['inter_core']:.4g}, "
+        f"inter-chip {t['inter_chip']:.4g} hop-weighted, from host {t.get('host_input', 0):.4g} "
+        f"(spikes/step; rates: {part.get('rates', '?')})"
+    )
+    lines.append(
+        f"naive split {naive['cores_used']} cores, inter-core {nt['inter_core']:.4g}{rel}, "
+        f"inter-chip {nt['inter_chip']:.4g}"
+    )
     limits = report.get("limits", {})
     estimates = [r for r in RESOURCES if limits.get(r, {}).get("estimate")]
     if estimates:
-        lines.append("estimated   limits that are estimates: " + ", ".join(limits[r]["key"] for r in estimates))
+        lines.append(
+            "estimated   limits that are estimates: "
+            + ", ".join(limits[r]["key"] for r in estimates)
+        )
     per_core = report["per_core"]
-    header = f"{'core':>5} {'chip':>4} " + " ".join(f"{_SHORT[r]:>24}" for r in RESOURCES) + "  blocks"
+    header = (
+        f"{'core':>5} {'chip':>4} " + " ".join(f"{_SHORT[r]:>24}" for r in RESOURCES) + "  blocks"
+    )
     lines.append("")
     lines.append(header)
     for row in per_core[:max_rows]:
@@ -72,6 +87,8 @@ def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> s
     if len(per_core) > max_rows:
         lines.append(f"  ... {len(per_core) - max_rows} more cores (all in report.json)")
     if per_core:
-        peak = " ".join(_cell(max(c[r]["use"] for c in per_core), per_core[0][r]["limit"]) for r in RESOURCES)
+        peak = " ".join(
+            _cell(max(c[r]["use"] for c in per_core), per_core[0][r]["limit"]) for r in RESOURCES
+        )
         lines.append(f"{'max':>5} {'':>4} {peak}")
     return "\n".join(lines) + "\n"

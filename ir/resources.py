@@ -49,7 +49,6 @@ from ir.nodes import (
     Conv2d,
     Dense,
     Input,
-    Projection,
     QConv2d,
     QDense,
     QSparse,
@@ -64,8 +63,8 @@ __all__ = [
     "account",
     "axon_bits",
     "chip_hops",
-    "core_traffic_matrix",
     "core_limits",
+    "core_traffic_matrix",
     "distinct_counts",
     "fanin",
     "first_violation",
@@ -76,7 +75,13 @@ __all__ = [
     "uniform_rates",
 ]
 
-RESOURCES: tuple[str, ...] = ("neurons", "input_axons", "output_axons", "synapse_memory_bits", "populations")
+RESOURCES: tuple[str, ...] = (
+    "neurons",
+    "input_axons",
+    "output_axons",
+    "synapse_memory_bits",
+    "populations",
+)
 _LABEL = {
     "neurons": "neurons",
     "input_axons": "input axons",
@@ -181,7 +186,7 @@ class Fanin(ABC):
             return distinct_counts(self.synapses(dst)[1])
         ids_parts, count_parts = [], []
         for lo in range(0, dst.size, step):
-            ids, counts = distinct_counts(self.synapses(dst[lo:lo + step])[1])
+            ids, counts = distinct_counts(self.synapses(dst[lo : lo + step])[1])
             ids_parts.append(ids)
             count_parts.append(counts)
         ids = np.concatenate(ids_parts)
@@ -205,7 +210,7 @@ class _DenseFanin(Fanin):
         counts = np.zeros(self.n_src, dtype=np.int64)
         step = max(1, _CHUNK_SYNAPSES // max(1, self.n_src))
         for lo in range(0, dst.size, step):
-            counts += self.mask[dst[lo:lo + step]].sum(axis=0, dtype=np.int64)
+            counts += self.mask[dst[lo : lo + step]].sum(axis=0, dtype=np.int64)
         ids = np.flatnonzero(counts)
         return ids, counts[ids]
 
@@ -224,7 +229,7 @@ class _CsrFanin(Fanin):
         starts = self.indptr[dst]
         lens = self.indptr[dst + 1] - starts
         if dst.size and int(dst[-1]) - int(dst[0]) + 1 == dst.size and np.all(np.diff(dst) == 1):
-            return lens, self.cols[starts[0]:starts[0] + int(lens.sum())]
+            return lens, self.cols[starts[0] : starts[0] + int(lens.sum())]
         total = int(lens.sum())
         offsets = np.cumsum(lens) - lens
         pos = np.repeat(starts - offsets, lens) + np.arange(total, dtype=np.int64)
@@ -234,13 +239,19 @@ class _CsrFanin(Fanin):
 class _ConvFanin(Fanin):
     """Convolution taps as per-output-channel tables; synapses are generated, never stored.
 
-    Source of tap t of output (co, oy, ox): ci*IH*IW + (oy*sH - pH + ky*dH)*IW + (ox*sW - pW + kx*dW),
+    Source of tap t of output (co, oy, ox):
+    ci*IH*IW + (oy*sH - pH + ky*dH)*IW + (ox*sW - pW + kx*dW),
     i.e. a per-(co, t) offset plus a per-position base; only positions whose receptive field
     crosses the border need the bounds test.
     """
 
-    def __init__(self, proj: Conv2d | QConv2d, src_shape: tuple[int, ...], dst_shape: tuple[int, ...],
-                 weight_bits: int) -> None:
+    def __init__(
+        self,
+        proj: Conv2d | QConv2d,
+        src_shape: tuple[int, ...],
+        dst_shape: tuple[int, ...],
+        weight_bits: int,
+    ) -> None:
         c_out, cin_g, kh, kw = proj.weight.shape
         co, ci, ky, kx = np.nonzero(proj.weight != 0)
         per_co = np.bincount(co, minlength=c_out)
@@ -281,7 +292,11 @@ class _ConvFanin(Fanin):
         inside = (y0 >= 0) & (x0 >= 0) & (y0 + self.reach[0] < ih) & (x0 + self.reach[1] < iw)
         if self.full and inside.all():
             return np.full(dst.size, self._width, dtype=np.int64), src.reshape(-1)
-        ok = np.broadcast_to(self.valid[co], src.shape).copy() if not self.full else np.ones(src.shape, dtype=bool)
+        ok = (
+            np.broadcast_to(self.valid[co], src.shape).copy()
+            if not self.full
+            else np.ones(src.shape, dtype=bool)
+        )
         edge = np.flatnonzero(~inside)
         if edge.size:
             iy = y0[edge, None] + self.dy[co[edge]]
@@ -309,10 +324,10 @@ def fanin(graph: Graph, name: str, hw: HardwareSpec | None = None) -> Fanin:
         mask = np.zeros(proj.weight.shape, dtype=bool)
         step = max(1, _CHUNK_SYNAPSES // max(1, src.size))
         for lo in range(0, dst.size, step):
-            block = proj.weight[lo:lo + step]
+            block = proj.weight[lo : lo + step]
             if isinstance(proj, QDense):
                 block = effective_weights(block, proj.num_weight_bits, proj.sign_mode)
-            mask[lo:lo + step] = block != 0
+            mask[lo : lo + step] = block != 0
         bits = proj.num_weight_bits if isinstance(proj, QDense) else float_bits
         return _DenseFanin(mask, bits)
     if isinstance(proj, (Sparse, QSparse)):
@@ -369,9 +384,13 @@ def _groups(placement: Placement) -> dict[str, list[tuple[int, np.ndarray]]]:
 _MEMO: list[tuple[tuple[Any, ...], tuple[Any, ...], Accounting]] = []
 
 
-def account(graph: Graph, hw: HardwareSpec, placement: Placement | None = None,
-            fanins: Mapping[str, Fanin] | None = None,
-            sources: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]] | None = None) -> Accounting:
+def account(
+    graph: Graph,
+    hw: HardwareSpec,
+    placement: Placement | None = None,
+    fanins: Mapping[str, Fanin] | None = None,
+    sources: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> Accounting:
     """Count every resource of every core of `placement` (default: the graph's).
 
     `sources[(projection, core)]`, when given, is `Fanin.source_counts` of the projection's
@@ -394,12 +413,21 @@ def account(graph: Graph, hw: HardwareSpec, placement: Placement | None = None,
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     (nodes_a, hw_a, n_a), (nodes_b, hw_b, n_b) = a, b
-    return (hw_a is hw_b and n_a == n_b and len(nodes_a) == len(nodes_b)
-            and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(nodes_a, nodes_b)))
+    return (
+        hw_a is hw_b
+        and n_a == n_b
+        and len(nodes_a) == len(nodes_b)
+        and all(x[0] == y[0] and x[1] is y[1] for x, y in zip(nodes_a, nodes_b, strict=True))
+    )
 
 
-def _account(graph: Graph, hw: HardwareSpec, placement: Placement, fanins: Mapping[str, Fanin] | None,
-             sources: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]]) -> Accounting:
+def _account(
+    graph: Graph,
+    hw: HardwareSpec,
+    placement: Placement,
+    fanins: Mapping[str, Fanin] | None,
+    sources: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]],
+) -> Accounting:
     n_cores = placement.n_cores
     usage = {r: np.zeros(n_cores, dtype=np.int64) for r in RESOURCES}
     groups = _groups(placement)
@@ -421,7 +449,9 @@ def _account(graph: Graph, hw: HardwareSpec, placement: Placement, fanins: Mappi
             known = sources.get((name, core))
             ids, counts = known if known is not None else fan.source_counts(idx)
             usage["input_axons"][core] += ids.size
-            usage["synapse_memory_bits"][core] += int(axon_bits(counts, fan.weight_bits, hw.synapse_memory).sum())
+            usage["synapse_memory_bits"][core] += int(
+                axon_bits(counts, fan.weight_bits, hw.synapse_memory).sum()
+            )
             pairs.setdefault(proj.src, []).append((ids, np.full(ids.size, core, dtype=np.int64)))
     routes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for src_pop, items in pairs.items():
@@ -438,7 +468,9 @@ def _account(graph: Graph, hw: HardwareSpec, placement: Placement, fanins: Mappi
     return Accounting(usage=usage, routes=routes, core_of=core_of, n_cores=n_cores)
 
 
-def first_violation(usage: Mapping[str, np.ndarray], hw: HardwareSpec) -> tuple[int, str, int, Limit] | None:
+def first_violation(
+    usage: Mapping[str, np.ndarray], hw: HardwareSpec
+) -> tuple[int, str, int, Limit] | None:
     """(core, resource, need, limit) of the first core over a limit, in core order; or None."""
     limits = core_limits(hw)
     n_cores = next(iter(usage.values())).size if usage else 0
@@ -457,7 +489,9 @@ def first_violation(usage: Mapping[str, np.ndarray], hw: HardwareSpec) -> tuple[
 # --------------------------------------------------------------------------- bounds, traffic
 
 
-def lower_bound(graph: Graph, hw: HardwareSpec, fanins: Mapping[str, Fanin] | None = None) -> tuple[int, dict[str, int]]:
+def lower_bound(
+    graph: Graph, hw: HardwareSpec, fanins: Mapping[str, Fanin] | None = None
+) -> tuple[int, dict[str, int]]:
     """Fewest cores any placement can use: max over resources of ceil(total demand / capacity).
 
     Demands that no placement can go below: every neuron; one input axon per (projection,
@@ -477,7 +511,9 @@ def lower_bound(graph: Graph, hw: HardwareSpec, fanins: Mapping[str, Fanin] | No
         fanout = fan.degrees()[1]
         used = fanout > 0
         demand["input_axons"] += int(used.sum())
-        demand["synapse_memory_bits"] += int(axon_bits(fanout[used], fan.weight_bits, hw.synapse_memory).sum())
+        demand["synapse_memory_bits"] += int(
+            axon_bits(fanout[used], fan.weight_bits, hw.synapse_memory).sum()
+        )
         if not isinstance(graph.populations[proj.src], Input):
             has_out[proj.src] = has_out.get(proj.src, np.zeros(fan.n_src, dtype=bool)) | used
     demand["output_axons"] = int(sum(int(v.sum()) for v in has_out.values()))
@@ -498,8 +534,13 @@ def chip_hops(a: np.ndarray, b: np.ndarray, mesh_columns: int) -> np.ndarray:
     return np.abs(ra - rb) + np.abs(ca - cb)
 
 
-def traffic(graph: Graph, acc: Accounting, rates: Mapping[str, np.ndarray],
-            core_chip: np.ndarray | None = None, mesh_columns: int = 1) -> dict[str, float]:
+def traffic(
+    graph: Graph,
+    acc: Accounting,
+    rates: Mapping[str, np.ndarray],
+    core_chip: np.ndarray | None = None,
+    mesh_columns: int = 1,
+) -> dict[str, float]:
     """Estimated spikes per step on each kind of link.
 
     Each route (source neuron, destination core) carries the source's rate (spikes per step).
@@ -522,14 +563,18 @@ def traffic(graph: Graph, acc: Accounting, rates: Mapping[str, np.ndarray],
             # Sum rates per (chip, chip) pair first: a few thousand pairs instead of every route.
             chip_from, chip_to = core_chip[home], core_chip[cores]
             n_chips = int(core_chip.max(initial=0)) + 1
-            per_pair = np.bincount(chip_from * n_chips + chip_to, weights=rate, minlength=n_chips * n_chips)
+            per_pair = np.bincount(
+                chip_from * n_chips + chip_to, weights=rate, minlength=n_chips * n_chips
+            )
             pair = np.flatnonzero(per_pair)
             hops = chip_hops(pair // n_chips, pair % n_chips, mesh_columns)
             out["inter_chip"] += float((per_pair[pair] * hops).sum())
     return out
 
 
-def core_traffic_matrix(acc: Accounting, rates: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def core_traffic_matrix(
+    acc: Accounting, rates: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Core-to-core spike rates as COO (src core, dst core, spikes per step), src != dst."""
     n = acc.n_cores
     keys, weights = [], []

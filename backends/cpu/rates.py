@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from backends.base import Probe
+from backends.cpu.simulator import run
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import Input
 
-from backends.base import Probe
-from backends.cpu.simulator import run
-
 __all__ = ["measure_rates"]
 
 
-def measure_rates(graph: Graph, inputs: np.ndarray, steps: int | None = None,
-                  hw: HardwareSpec | None = None) -> dict[str, np.ndarray]:
+def measure_rates(
+    graph: Graph, inputs: np.ndarray, steps: int | None = None, hw: HardwareSpec | None = None
+) -> dict[str, np.ndarray]:
     """Spikes per step of every neuron, averaged over the batch and the steps, for a fixed-point
     graph run bit-exactly on `inputs` (batch, T, n_inputs). Input neurons count a step as a
     spike when their value is nonzero (graded payloads are one message each)."""
@@ -28,7 +28,7 @@ def measure_rates(graph: Graph, inputs: np.ndarray, steps: int | None = None,
     start = 0
     for n in graph.inputs:
         size = graph.populations[n].size
-        sent = (arr[:, :t, start:start + size] != 0).sum(axis=(0, 1))
+        sent = (arr[:, :t, start : start + size] != 0).sum(axis=(0, 1))
         rates[n] = sent / float(arr.shape[0] * t)
         start += size
     for n in names:

@@ -37,10 +37,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from compiler.passes.base import PassContext
 from ir.errors import CapacityError, InputError
+from ir.fixed import LAVA_FIXED_PT, effective_weights
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.fixed import LAVA_FIXED_PT, effective_weights
 from ir.nodes import Input, QConv2d, QDense, QSparse
 from ir.placement import Block, Placement
 from ir.resources import (
@@ -55,8 +56,6 @@ from ir.resources import (
     traffic,
     uniform_rates,
 )
-
-from compiler.passes.base import PassContext
 
 __all__ = ["METHODS", "PartitionPass", "calibration_rates", "placement_chips"]
 
@@ -83,28 +82,42 @@ class PartitionPass:
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         if self.method not in METHODS:
-            raise InputError(f"partition: unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+            raise InputError(
+                f"partition: unknown method {self.method!r}; choose from {', '.join(METHODS)}"
+            )
         if graph.domain == "float" and graph.projections:
             raise InputError("partition: the graph is not quantized; run the quantize pass first")
         hw = ctx.hw
-        net = _Network(graph, hw, calibration_rates(graph, ctx.calibration), rate_source(graph, ctx.calibration))
+        net = _Network(
+            graph,
+            hw,
+            calibration_rates(graph, ctx.calibration),
+            rate_source(graph, ctx.calibration),
+        )
         bound, demand = lower_bound(graph, hw, net.fanins)
         candidates = self._candidates(net, ctx.seed)
         if self.method == "auto":
-            best = min(candidates, key=lambda c: (c.n_cores, round(c.traffic["inter_core"], 6), c.rank))
+            best = min(
+                candidates, key=lambda c: (c.n_cores, round(c.traffic["inter_core"], 6), c.rank)
+            )
         else:
             best = next(c for c in candidates if c.method == self.method)
         placement_chips(best.n_cores, hw)  # CapacityError when the system has too few cores
         placement = best.placement
         naive = candidates[0]
         naive_chips = np.arange(naive.n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
-        naive_traffic = traffic(graph, naive.acc, net.rates, naive_chips, hw.system.mesh_columns.value)
+        naive_traffic = traffic(
+            graph, naive.acc, net.rates, naive_chips, hw.system.mesh_columns.value
+        )
         # Top-level report keys (DESIGN.md: BUILD/report.json) plus this pass's details.
         blocks_per_pop = Counter(b.population for b in placement.blocks)
         cut = {pop for pop, k in blocks_per_pop.items() if k > 1}
-        hazards = [{"projection": name, "reason": reason} for name, reason in net.hazards.items()
-                   if graph.projections[name].src in cut
-                   or (isinstance(graph.projections[name], QConv2d) and graph.projections[name].dst in cut)]
+        hazards = [
+            {"projection": name, "reason": reason}
+            for name, reason in net.hazards.items()
+            if graph.projections[name].src in cut
+            or (isinstance(graph.projections[name], QConv2d) and graph.projections[name].dst in cut)
+        ]
         ctx.reports[self.name] = {
             "cores_used": best.n_cores,
             "cores_lower_bound": bound,
@@ -127,7 +140,9 @@ class PartitionPass:
         auto = self.method == "auto"
         if self.method == "tiles" or (auto and net.has_spatial()):
             out.append(net.candidate("tiles", net.tile_orders(), rank=1))
-        if self.method == "metis" or (auto and net.has_sparse() and net.n_synapses <= self.metis_max_synapses):
+        if self.method == "metis" or (
+            auto and net.has_sparse() and net.n_synapses <= self.metis_max_synapses
+        ):
             out.append(net.candidate("metis", net.metis_orders(seed), rank=2))
         return out
 
@@ -145,9 +160,13 @@ def calibration_rates(graph: Graph, calibration: dict[str, Any]) -> dict[str, np
             raise InputError(f"calibration rates: {name!r} is not a population of the graph")
         arr = np.asarray(given, dtype=np.float64).reshape(-1)
         if arr.size != pop.size:
-            raise InputError(f"calibration rates: population {name!r} has {arr.size} rates, expected {pop.size}")
+            raise InputError(
+                f"calibration rates: population {name!r} has {arr.size} rates, expected {pop.size}"
+            )
         if not np.all(np.isfinite(arr)) or arr.min(initial=0) < 0:
-            raise InputError(f"calibration rates: population {name!r} has negative or non-finite rates")
+            raise InputError(
+                f"calibration rates: population {name!r} has negative or non-finite rates"
+            )
         out[name] = arr
     return out
 
@@ -159,7 +178,10 @@ def rate_source(graph: Graph, calibration: dict[str, Any]) -> str:
         return "fan-out counts (1 spike per step per neuron)"
     if set(rates) >= set(graph.populations):
         return "calibration"
-    return f"calibration ({len(rates)} of {len(graph.populations)} populations; 1 spike per step for the rest)"
+    return (
+        f"calibration ({len(rates)} of {len(graph.populations)} populations; "
+        "1 spike per step for the rest)"
+    )
 
 
 def split_hazards(graph: Graph) -> dict[str, str]:
@@ -188,9 +210,14 @@ def split_hazards(graph: Graph) -> dict[str, str]:
             if bound * payload >= 1 << 31:
                 out[name] = "graded sums can pass 2^31, where each block's partial sum wraps"
         elif isinstance(proj, QConv2d):
-            bound = int(np.abs(proj.weight).reshape(proj.weight.shape[0], -1).sum(axis=1).max(initial=0))
+            bound = int(
+                np.abs(proj.weight).reshape(proj.weight.shape[0], -1).sum(axis=1).max(initial=0)
+            )
             if bound * payload >= 1 << (LAVA_FIXED_PT.conv_wrap_bits - 1):
-                out[name] = f"sums can pass 2^{LAVA_FIXED_PT.conv_wrap_bits - 1}, where each block's partial sum wraps"
+                out[name] = (
+                    f"sums can pass 2^{LAVA_FIXED_PT.conv_wrap_bits - 1}, "
+                    "where each block's partial sum wraps"
+                )
     return out
 
 
@@ -200,9 +227,14 @@ def placement_chips(n_cores: int, hw: HardwareSpec) -> np.ndarray:
     have = hw.system.max_chips.value
     if need > have:
         total = hw.chip.cores_per_chip.value * have
-        raise CapacityError("network", "cores", n_cores, total,
-                            f"{hw.source_file}: chip.cores_per_chip x system.max_chips",
-                            hint=f"{need} chips of {hw.chip.cores_per_chip.value} cores would be needed")
+        raise CapacityError(
+            "network",
+            "cores",
+            n_cores,
+            total,
+            f"{hw.source_file}: chip.cores_per_chip x system.max_chips",
+            hint=f"{need} chips of {hw.chip.cores_per_chip.value} cores would be needed",
+        )
     return np.arange(n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
 
 
@@ -235,8 +267,12 @@ class _Candidate:
         return self.packing.n_cores
 
     def summary(self) -> dict[str, Any]:
-        return {"method": self.method, "cores_used": self.n_cores, "traffic": _rounded(self.traffic),
-                "route_rounds": self.route_rounds}
+        return {
+            "method": self.method,
+            "cores_used": self.n_cores,
+            "traffic": _rounded(self.traffic),
+            "route_rounds": self.route_rounds,
+        }
 
 
 @dataclass
@@ -254,7 +290,10 @@ class _Network:
         self.fanins = graph_fanins(g, self.hw)
         self.rates = self.measured if self.measured is not None else uniform_rates(g)
         self.order = [n for n in g.topological_order() if not isinstance(g.populations[n], Input)]
-        self.incoming = {n: [(p, self.fanins[p]) for p, proj in g.projections.items() if proj.dst == n] for n in self.order}
+        self.incoming = {
+            n: [(p, self.fanins[p]) for p, proj in g.projections.items() if proj.dst == n]
+            for n in self.order
+        }
         limits = core_limits(self.hw)
         self.caps = np.array([limits[r].value for r in _PACKED], dtype=np.int64)
         self.max_pops = limits["populations"].value
@@ -268,8 +307,11 @@ class _Network:
             fan_in, fan_out = self.fanins[name].degrees()
             self.n_synapses += int(fan_in.sum())
             self.est_axons[proj.dst] += fan_in
-            self.est_bits[proj.dst] += axon_bits(np.ones_like(fan_in), self.fanins[name].weight_bits, smem) * (fan_in > 0) \
-                + fan_in * (self.fanins[name].weight_bits + smem.synapse_overhead_bits.value)
+            self.est_bits[proj.dst] += axon_bits(
+                np.ones_like(fan_in), self.fanins[name].weight_bits, smem
+            ) * (fan_in > 0) + fan_in * (
+                self.fanins[name].weight_bits + smem.synapse_overhead_bits.value
+            )
             reach[proj.src] += fan_out > 0
         # Populations that must not be cut, where one core can hold them (`split_hazards`): the
         # sources of hazardous projections, and for convolutions the destinations too.
@@ -346,8 +388,9 @@ class _Network:
             position[pop] = where
         return orders
 
-    def _metis_parts(self, pop: str, parts: int, position: dict[str, np.ndarray],
-                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _metis_parts(
+        self, pop: str, parts: int, position: dict[str, np.ndarray], seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(part of each neuron of `pop`, mean upstream position of each part's sources)."""
         import pymetis
         import scipy.sparse as sp
@@ -373,20 +416,32 @@ class _Network:
         pos = np.concatenate(where) if where else np.zeros(0)
         keep = r != c  # METIS takes no self-loops; the graph is undirected (both directions)
         r, c, w, pos = r[keep], c[keep], w[keep], pos[keep]
-        adj = sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
-                            shape=(offset, offset))
+        adj = sp.csr_matrix(
+            (np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
+            shape=(offset, offset),
+        )
         adj.sum_duplicates()
         if adj.nnz == 0:  # no synapses: nothing to keep together
             return np.arange(n) * parts // n, np.arange(parts, dtype=np.float64)
         scale = 1000.0 / max(float(adj.data.max()), 1e-12)
         eweights = np.maximum(1, np.rint(adj.data * scale)).astype(np.int64)
         vweights = np.zeros(offset, dtype=np.int64)
-        share = np.maximum.reduce([np.full(n, 1.0 / self.caps[0]), self.est_axons[pop] / self.caps[1],
-                                   self.est_bits[pop] / self.caps[3]])
+        share = np.maximum.reduce(
+            [
+                np.full(n, 1.0 / self.caps[0]),
+                self.est_axons[pop] / self.caps[1],
+                self.est_bits[pop] / self.caps[3],
+            ]
+        )
         vweights[:n] = np.maximum(1, np.rint(share * 10000))
         result = pymetis.part_graph(
-            parts, adjacency=pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
-            vweights=vweights, eweights=eweights, options=pymetis.Options(seed=int(seed)),
+            parts,
+            adjacency=pymetis.CSRAdjacency(
+                adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
+            ),
+            vweights=vweights,
+            eweights=eweights,
+            options=pymetis.Options(seed=int(seed)),
             recursive=False,
         )
         part = np.asarray(result.vertex_part, dtype=np.int64)[:n]
@@ -407,23 +462,48 @@ class _Network:
             placement = _placement_of(packing, self.hw)
             acc = account(self.graph, self.hw, placement, self.fanins, packing.sources)
             if acc.usage["output_axons"].max(initial=0) <= limit:
-                return _Candidate(method, packing, placement, acc, traffic(self.graph, acc, self.rates), rank, rounds)
+                return _Candidate(
+                    method,
+                    packing,
+                    placement,
+                    acc,
+                    traffic(self.graph, acc, self.rates),
+                    rank,
+                    rounds,
+                )
             for n in self.order:
-                exact = (np.bincount(acc.routes[n][0], minlength=self.graph.populations[n].size)
-                         if n in acc.routes else hint[n])
+                exact = (
+                    np.bincount(acc.routes[n][0], minlength=self.graph.populations[n].size)
+                    if n in acc.routes
+                    else hint[n]
+                )
                 if int(exact.max(initial=0)) > limit:
                     i = int(np.argmax(exact))
-                    raise CapacityError(f"population {n!r} neuron {i}", "output axons (destination cores)",
-                                        int(exact[i]), lim.value, f"{self.hw.source_file}: {lim.key}",
-                                        hint="its synapses reach more cores than one core can route to")
+                    raise CapacityError(
+                        f"population {n!r} neuron {i}",
+                        "output axons (destination cores)",
+                        int(exact[i]),
+                        lim.value,
+                        f"{self.hw.source_file}: {lim.key}",
+                        hint="its synapses reach more cores than one core can route to",
+                    )
                 hint[n] = np.maximum(hint[n], exact)
         core = int(np.argmax(acc.usage["output_axons"]))
-        raise CapacityError(f"partition core {core}", "output axons", int(acc.usage["output_axons"][core]), lim.value,
-                            f"{self.hw.source_file}: {lim.key}",
-                            hint=f"no packing within {_MAX_ROUTE_ROUNDS} rounds of route estimates")
+        raise CapacityError(
+            f"partition core {core}",
+            "output axons",
+            int(acc.usage["output_axons"][core]),
+            lim.value,
+            f"{self.hw.source_file}: {lim.key}",
+            hint=f"no packing within {_MAX_ROUTE_ROUNDS} rounds of route estimates",
+        )
 
-    def known_routes(self, pop: str, core_of: dict[str, list[tuple[int, np.ndarray]]],
-                     sources: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    def known_routes(
+        self,
+        pop: str,
+        core_of: dict[str, list[tuple[int, np.ndarray]]],
+        sources: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]],
+    ) -> np.ndarray:
         """Routes of each neuron of `pop`: exact to populations already packed (`core_of`), plus
         one for each neuron that also feeds a population not packed yet."""
         size = self.graph.populations[pop].size
@@ -442,7 +522,9 @@ class _Network:
         routes = pending.astype(np.int64)
         if len(projections) > 1:
             # Several projections may reach one core through the same neuron: one route.
-            neurons = np.unique(np.concatenate([ids * (1 << 31) + core for ids, core in keys])) >> 31
+            neurons = (
+                np.unique(np.concatenate([ids * (1 << 31) + core for ids, core in keys])) >> 31
+            )
             routes += np.bincount(neurons, minlength=size)
         elif keys:
             routes += np.bincount(np.concatenate([ids for ids, _ in keys]), minlength=size)
@@ -452,7 +534,9 @@ class _Network:
 def _placement_of(packing: _Packing, hw: HardwareSpec) -> Placement:
     """The packing as a placement, cores on chips in order (chip limits checked by the caller)."""
     blocks = tuple(Block(pop, idx, core) for pop, core, idx in packing.blocks)
-    return Placement(blocks, np.arange(packing.n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value, hw.name)
+    return Placement(
+        blocks, np.arange(packing.n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value, hw.name
+    )
 
 
 def _position_major(c: int, h: int, w: int, tw: int) -> np.ndarray:
@@ -496,14 +580,25 @@ class _Packer:
     def prefix(self, pop: str, order: np.ndarray) -> np.ndarray:
         """Prefix sums along `order` of: routes, estimated axons, estimated bits (3, n + 1)."""
         net = self.net
-        rows = [self.routes.get(pop, np.zeros(order.size, dtype=np.int64)), net.est_axons[pop], net.est_bits[pop]]
+        rows = [
+            self.routes.get(pop, np.zeros(order.size, dtype=np.int64)),
+            net.est_axons[pop],
+            net.est_bits[pop],
+        ]
         out = np.zeros((3, order.size + 1), dtype=np.int64)
         for k, per_neuron in enumerate(rows):
             np.cumsum(per_neuron[order], out=out[k, 1:])
         return out
 
-    def largest_fit(self, pop: str, order: np.ndarray, a: int, rem: np.ndarray,
-                    guess: int | None, pre: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+    def largest_fit(
+        self,
+        pop: str,
+        order: np.ndarray,
+        a: int,
+        rem: np.ndarray,
+        guess: int | None,
+        pre: np.ndarray | None = None,
+    ) -> tuple[int, np.ndarray]:
         """Largest b such that block order[a:b] fits in `rem`, and its usage (b == a: none fits).
         `guess` is a block size to try first (the previous block's, on a fresh core).
 
@@ -553,7 +648,9 @@ class _Packer:
         core_of: dict[str, list[tuple[int, np.ndarray]]] = {}
         core, used, pops_on_core = 0, np.zeros(4, dtype=np.int64), 0
         for pop in reversed(net.order):
-            self.routes[pop] = np.maximum(net.known_routes(pop, core_of, self.sources), self.hint[pop])
+            self.routes[pop] = np.maximum(
+                net.known_routes(pop, core_of, self.sources), self.hint[pop]
+            )
             order = orders[pop][::-1]
             n = order.size
             pre = self.prefix(pop, order)
@@ -587,7 +684,9 @@ class _Packer:
             return _Packing([], 0, {})
         last = core
         sources = {(name, last - c): v for (name, c), v in self.sources.items()}
-        return _Packing([(pop, last - c, idx) for pop, c, idx in reversed(reversed_blocks)], last + 1, sources)
+        return _Packing(
+            [(pop, last - c, idx) for pop, c, idx in reversed(reversed_blocks)], last + 1, sources
+        )
 
     def _raise_single(self, pop: str, neuron: int) -> None:
         """One neuron alone is over a per-core limit: say which, by how much, and where."""
@@ -595,9 +694,14 @@ class _Packer:
         limits = core_limits(self.net.hw)
         for k, r in enumerate(_PACKED):
             if u[k] > limits[r].value:
-                raise CapacityError(f"population {pop!r} neuron {neuron}", resource_label(r), int(u[k]),
-                                    limits[r].value, f"{self.net.hw.source_file}: {limits[r].key}",
-                                    hint="a single neuron needs more than one core has")
+                raise CapacityError(
+                    f"population {pop!r} neuron {neuron}",
+                    resource_label(r),
+                    int(u[k]),
+                    limits[r].value,
+                    f"{self.net.hw.source_file}: {limits[r].key}",
+                    hint="a single neuron needs more than one core has",
+                )
         raise AssertionError("a neuron that fits an empty core was rejected")
 
 

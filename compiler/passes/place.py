@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from compiler.passes.base import PassContext
+from compiler.passes.partition import calibration_rates, placement_chips
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -40,9 +42,6 @@ from ir.resources import (
     traffic,
     uniform_rates,
 )
-
-from compiler.passes.base import PassContext
-from compiler.passes.partition import calibration_rates, placement_chips
 
 __all__ = ["PlacePass", "per_core_report", "snake_chips"]
 
@@ -66,7 +65,9 @@ class PlacePass:
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         if self.method not in METHODS:
-            raise InputError(f"place: unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+            raise InputError(
+                f"place: unknown method {self.method!r}; choose from {', '.join(METHODS)}"
+            )
         if graph.placement is None:
             raise InputError("place: the graph has no partition; run the partition pass first")
         hw = ctx.hw
@@ -79,9 +80,13 @@ class PlacePass:
         slots = snake_chips(hw.system.max_chips.value, hw.system.mesh_columns.value)[:n_chips]
         src, dst, weight = core_traffic_matrix(acc, rates)
         mesh = hw.system.mesh_columns.value
-        groupings = {"sequential": np.arange(n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value}
+        groupings = {
+            "sequential": np.arange(n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
+        }
         if self.method in ("auto", "metis") and n_chips > 1 and n_cores <= _MAX_METIS_CORES:
-            groupings["metis"] = _metis_groups(n_cores, n_chips, hw.chip.cores_per_chip.value, src, dst, weight, ctx.seed)
+            groupings["metis"] = _metis_groups(
+                n_cores, n_chips, hw.chip.cores_per_chip.value, src, dst, weight, ctx.seed
+            )
         results = []
         for method, groups in groupings.items():
             if self.method not in ("auto", method):
@@ -94,9 +99,14 @@ class PlacePass:
         ctx.reports[self.name] = {
             "chips_used": n_chips,
             "per_core": per_core_report(graph, placed, acc, hw),
-            "traffic": {k: round(v, 6) for k, v in traffic(graph, acc, rates, core_chip, mesh).items()},
+            "traffic": {
+                k: round(v, 6) for k, v in traffic(graph, acc, rates, core_chip, mesh).items()
+            },
             "limits": limits_report(hw),
-            "place": {"method": method, "candidates": [{"method": m, "inter_chip": c} for c, _, m, _ in results]},
+            "place": {
+                "method": method,
+                "candidates": [{"method": m, "inter_chip": c} for c, _, m, _ in results],
+            },
         }
         return graph.replace(placement=placed)
 
@@ -110,8 +120,15 @@ def snake_chips(max_chips: int, mesh_columns: int) -> np.ndarray:
     return flat[flat < max_chips]
 
 
-def _metis_groups(n_cores: int, n_chips: int, per_chip: int, src: np.ndarray, dst: np.ndarray,
-                  weight: np.ndarray, seed: int) -> np.ndarray:
+def _metis_groups(
+    n_cores: int,
+    n_chips: int,
+    per_chip: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    seed: int,
+) -> np.ndarray:
     import pymetis
     import scipy.sparse as sp
 
@@ -125,8 +142,10 @@ def _metis_groups(n_cores: int, n_chips: int, per_chip: int, src: np.ndarray, ds
     scale = 1000.0 / float(adj.data.max())
     eweights = np.maximum(1, np.rint(adj.data * scale)).astype(np.int64)
     result = pymetis.part_graph(
-        n_chips, adjacency=pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
-        eweights=eweights, options=pymetis.Options(seed=int(seed)),
+        n_chips,
+        adjacency=pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
+        eweights=eweights,
+        options=pymetis.Options(seed=int(seed)),
     )
     groups = np.asarray(result.vertex_part, dtype=np.int64)
     return _balance(groups, n_chips, per_chip, adj.toarray())
@@ -158,8 +177,15 @@ def _balance(groups: np.ndarray, n_chips: int, per_chip: int, dense: np.ndarray)
         groups[core] = target
 
 
-def _arrange(groups: np.ndarray, n_chips: int, slots: np.ndarray, src: np.ndarray, dst: np.ndarray,
-             weight: np.ndarray, mesh: int) -> np.ndarray:
+def _arrange(
+    groups: np.ndarray,
+    n_chips: int,
+    slots: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    mesh: int,
+) -> np.ndarray:
     """Chip id of every core: groups laid on `slots`, then improved by swapping whole groups."""
     between = np.zeros((n_chips, n_chips))
     np.add.at(between, (groups[src], groups[dst]), weight)
@@ -181,7 +207,9 @@ def _arrange(groups: np.ndarray, n_chips: int, slots: np.ndarray, src: np.ndarra
     return slots[where[groups]]
 
 
-def per_core_report(graph: Graph, placement: Placement, acc: Accounting, hw: HardwareSpec) -> list[dict[str, Any]]:
+def per_core_report(
+    graph: Graph, placement: Placement, acc: Accounting, hw: HardwareSpec
+) -> list[dict[str, Any]]:
     """Per core: chip, populations, and each resource's use against its limit."""
     limits = core_limits(hw)
     pops: dict[int, list[str]] = {}
@@ -191,7 +219,11 @@ def per_core_report(graph: Graph, placement: Placement, acc: Accounting, hw: Har
             names.append(b.population)
     out = []
     for core in range(placement.n_cores):
-        row: dict[str, Any] = {"core": core, "chip": int(placement.core_chip[core]), "blocks": pops.get(core, [])}
+        row: dict[str, Any] = {
+            "core": core,
+            "chip": int(placement.core_chip[core]),
+            "blocks": pops.get(core, []),
+        }
         for r in RESOURCES:
             row[r] = {"use": int(acc.usage[r][core]), "limit": limits[r].value}
         out.append(row)
@@ -200,5 +232,7 @@ def per_core_report(graph: Graph, placement: Placement, acc: Accounting, hw: Har
 
 def limits_report(hw: HardwareSpec) -> dict[str, dict[str, Any]]:
     """Each per-core limit with its YAML key and whether the number is an estimate."""
-    return {r: {"value": lim.value, "key": lim.key, "estimate": lim.estimate, "source": lim.source}
-            for r, lim in core_limits(hw).items()}
+    return {
+        r: {"value": lim.value, "key": lim.key, "estimate": lim.estimate, "source": lim.source}
+        for r, lim in core_limits(hw).items()
+    }

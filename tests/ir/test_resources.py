@@ -4,7 +4,19 @@ the convolution itself, the lower bound, and verify's per-core limit messages.""
 import numpy as np
 import pytest
 
-from ir import QLIF, Block, Graph, Input, IRVerifyError, Placement, QConv2d, QDense, QSparse, load_hw, verify
+from ir import (
+    QLIF,
+    Block,
+    Graph,
+    Input,
+    IRVerifyError,
+    Placement,
+    QConv2d,
+    QDense,
+    QSparse,
+    load_hw,
+    verify,
+)
 from ir.hardware import load_hw_dict
 from ir.nodes import conv2d_output_hw
 from ir.resources import account, axon_bits, fanin, lower_bound, traffic, uniform_rates
@@ -19,11 +31,17 @@ def small_net(placement=True):
     projs = {
         "p": QDense("in", "h", weight=w),
         # num_weight_bits 4, mixed: Lava clears 5 low bits, so 64, 32, -64 survive.
-        "q": QSparse("h", "o", rows=[0, 0, 1], cols=[0, 3, 3], values=[64, 32, -64], num_weight_bits=4),
+        "q": QSparse(
+            "h", "o", rows=[0, 0, 1], cols=[0, 3, 3], values=[64, 32, -64], num_weight_bits=4
+        ),
     }
     pl = None
     if placement:
-        blocks = (Block.from_range("h", 0, 2, 0), Block.from_range("h", 2, 4, 1), Block.from_range("o", 0, 2, 2))
+        blocks = (
+            Block.from_range("h", 0, 2, 0),
+            Block.from_range("h", 2, 4, 1),
+            Block.from_range("o", 0, 2, 2),
+        )
         pl = Placement(blocks, np.array([0, 0, 1]), "tiny")
     return Graph(pops, projs, placement=pl)
 
@@ -43,8 +61,10 @@ def test_each_resource_counted_by_hand():
 
 
 def test_zero_effective_weights_are_not_synapses():
-    graph = Graph({"in": Input((2,)), "h": QLIF((1,))},
-                  {"p": QDense("in", "h", weight=[[1, 64]], num_weight_bits=2)})
+    graph = Graph(
+        {"in": Input((2,)), "h": QLIF((1,))},
+        {"p": QDense("in", "h", weight=[[1, 64]], num_weight_bits=2)},
+    )
     # 2 bits, mixed: 7 low bits cleared, so 1 -> 0 and 64 -> 0: no synapse at all.
     counts, src = fanin(graph, "p").synapses(np.array([0]))
     assert counts.tolist() == [0] and src.size == 0
@@ -54,10 +74,21 @@ def test_weight_bits_rule():
     g = small_net()
     assert fanin(g, "p").weight_bits == 8
     assert fanin(g, "q").weight_bits == 4
-    conv = Graph({"in": Input((1, 3, 3)), "h": QLIF((1, 3, 3))},
-                 {"c": QConv2d("in", "h", weight=np.array([[[[0, 5, 0], [0, 200, 0], [0, 1, 0]]]]), padding=(1, 1))})
+    conv = Graph(
+        {"in": Input((1, 3, 3)), "h": QLIF((1, 3, 3))},
+        {
+            "c": QConv2d(
+                "in", "h", weight=np.array([[[[0, 5, 0], [0, 200, 0], [0, 1, 0]]]]), padding=(1, 1)
+            )
+        },
+    )
     assert fanin(conv, "c").weight_bits == 8  # one sign: unsigned 200 needs 8 bits
-    mixed = conv.with_node("c", QConv2d("in", "h", weight=np.array([[[[0, -5, 0], [0, 100, 0], [0, 1, 0]]]]), padding=(1, 1)))
+    mixed = conv.with_node(
+        "c",
+        QConv2d(
+            "in", "h", weight=np.array([[[[0, -5, 0], [0, 100, 0], [0, 1, 0]]]]), padding=(1, 1)
+        ),
+    )
     assert fanin(mixed, "c").weight_bits == 8  # two's complement: 100 needs 7 + sign
 
 
@@ -77,14 +108,24 @@ def test_conv_synapses_match_the_convolution(seed):
     c_out = groups * int(rng.integers(1, 3))
     h, w = (int(v) for v in rng.integers(3, 8, 2))
     kh, kw = (int(v) for v in rng.integers(1, 4, 2))
-    stride, pad, dil = tuple(rng.integers(1, 3, 2)), tuple(rng.integers(0, 2, 2)), tuple(rng.integers(1, 3, 2))
+    stride, pad, dil = (
+        tuple(rng.integers(1, 3, 2)),
+        tuple(rng.integers(0, 2, 2)),
+        tuple(rng.integers(1, 3, 2)),
+    )
     oh, ow = conv2d_output_hw((h, w), (kh, kw), stride, pad, dil)
     if oh < 1 or ow < 1:  # dilated kernel wider than the input: undilate it
         dil = (1, 1)
         oh, ow = conv2d_output_hw((h, w), (kh, kw), stride, pad, dil)
     weight = rng.integers(-2, 3, (c_out, c_in // groups, kh, kw))
-    graph = Graph({"a": Input((c_in, h, w)), "b": QLIF((c_out, oh, ow))},
-                  {"c": QConv2d("a", "b", weight=weight, stride=stride, padding=pad, dilation=dil, groups=groups)})
+    graph = Graph(
+        {"a": Input((c_in, h, w)), "b": QLIF((c_out, oh, ow))},
+        {
+            "c": QConv2d(
+                "a", "b", weight=weight, stride=stride, padding=pad, dilation=dil, groups=groups
+            )
+        },
+    )
     verify(graph)
     n_src, n_dst = c_in * h * w, c_out * oh * ow
     # Impulse response of every source at once: which outputs each one reaches.
@@ -99,7 +140,13 @@ def test_conv_synapses_match_the_convolution(seed):
 
 def test_lower_bound_counts_partition_independent_demand():
     bound, demand = lower_bound(small_net(placement=False), TINY)
-    assert demand == {"neurons": 6, "input_axons": 5, "output_axons": 2, "synapse_memory_bits": 320, "populations": 2}
+    assert demand == {
+        "neurons": 6,
+        "input_axons": 5,
+        "output_axons": 2,
+        "synapse_memory_bits": 320,
+        "populations": 2,
+    }
     assert bound == 1
 
 
@@ -110,11 +157,14 @@ def _config(**core):
     return load_hw_dict(data, "test.yaml")
 
 
-@pytest.mark.parametrize("key, value, resource", [
-    ("max_input_axons", 2, "3 input axons"),
-    ("max_output_axons", 0 + 1, None),
-    ("synapse_memory_bits", 128, "192 synapse memory bits"),
-])
+@pytest.mark.parametrize(
+    "key, value, resource",
+    [
+        ("max_input_axons", 2, "3 input axons"),
+        ("max_output_axons", 0 + 1, None),
+        ("synapse_memory_bits", 128, "192 synapse memory bits"),
+    ],
+)
 def test_verify_names_core_resource_need_limit_and_key(key, value, resource):
     graph = small_net()
     if resource is None:
@@ -122,8 +172,11 @@ def test_verify_names_core_resource_need_limit_and_key(key, value, resource):
         blocks = (Block("h", [0, 3], 0), Block("h", [1, 2], 1), Block.from_range("o", 0, 2, 2))
         graph = graph.replace(placement=Placement(blocks, np.array([0, 0, 1]), "tiny"))
         resource = "2 output axons"
-    with pytest.raises(IRVerifyError, match=rf"placement core 0: holds {resource}, the limit is {value} "
-                                            rf"\(test.yaml: core.{key}\)"):
+    with pytest.raises(
+        IRVerifyError,
+        match=rf"placement core 0: holds {resource}, the limit is {value} "
+        rf"\(test.yaml: core.{key}\)",
+    ):
         verify(graph, _config(**{key: value}))
 
 

@@ -21,7 +21,9 @@ def mlp(sizes: list[int], seed: int = 0, density: float = 1.0, vth: int = 40) ->
         weight = rng.integers(-120, 121, size=(n, n_src)) * 2
         if density < 1.0:
             rows, cols = np.nonzero(rng.random((n, n_src)) < density)
-            projs[f"p{k}"] = QSparse(prev, name, rows=rows, cols=cols, values=weight[rows, cols] | 2)
+            projs[f"p{k}"] = QSparse(
+                prev, name, rows=rows, cols=cols, values=weight[rows, cols] | 2
+            )
         else:
             projs[f"p{k}"] = QDense(prev, name, weight=weight | 2)
         prev = name
@@ -44,17 +46,23 @@ def conv_net(channels: int, size: int, layers: int, seed: int = 0, skip: bool = 
         projs[f"p{k}"] = QConv2d(prev, name, weight=_conv_weight(rng, channels), padding=(1, 1))
         if skip:
             source = names[k - 2] if k >= 2 else "in"
-            projs[f"s{k}"] = QConv2d(source, name, weight=_conv_weight(rng, channels), padding=(1, 1))
+            projs[f"s{k}"] = QConv2d(
+                source, name, weight=_conv_weight(rng, channels), padding=(1, 1)
+            )
         names.append(name)
         prev = name
     return Graph(pops, projs, metadata={"seed": seed})
 
 
 def _conv_weight(rng: np.random.Generator, channels: int) -> np.ndarray:
-    return rng.integers(1, 120, size=(channels, channels, 3, 3)) * rng.choice([-1, 1], size=(channels, channels, 3, 3))
+    return rng.integers(1, 120, size=(channels, channels, 3, 3)) * rng.choice(
+        [-1, 1], size=(channels, channels, 3, 3)
+    )
 
 
-def clustered(n_clusters: int, per_cluster: int, layers: int, seed: int = 0, fan_in: int = 12) -> Graph:
+def clustered(
+    n_clusters: int, per_cluster: int, layers: int, seed: int = 0, fan_in: int = 12
+) -> Graph:
     """A pruned-looking sparse net: neurons form clusters that connect (almost) only within their
     cluster from layer to layer, but neuron indices are shuffled, so index ranges cut every
     cluster (what a naive sequential split sees)."""
@@ -77,6 +85,8 @@ def clustered(n_clusters: int, per_cluster: int, layers: int, seed: int = 0, fan
             cols.append(np.unique(src))
             rows[-1] = rows[-1][: cols[-1].size]
         r, c = np.concatenate(rows), np.concatenate(cols)
-        projs[f"p{k}"] = QSparse(prev, name, rows=r, cols=c, values=rng.integers(-120, 121, size=r.size) * 2 | 2)
+        projs[f"p{k}"] = QSparse(
+            prev, name, rows=r, cols=c, values=rng.integers(-120, 121, size=r.size) * 2 | 2
+        )
         prev, prev_label = name, label
     return Graph(pops, projs, metadata={"seed": seed})

@@ -8,7 +8,6 @@ import pytest
 from backends.base import Probe
 from backends.cpu.simulator import run as cpu_run
 from backends.lava import compat
-
 from tests.passes.nets import conv_net
 from tests.passes.test_partition import compile_, config
 

@@ -8,13 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ir import CapacityError, Input, PassError, graph_to_bytes, verify
-from ir.resources import RESOURCES, account, core_limits, first_violation
 from compiler.passes.base import PassContext
 from compiler.passes.partition import PartitionPass
 from compiler.passes.place import PlacePass
 from compiler.pipeline import run_pipeline
-
+from ir import CapacityError, Input, PassError, graph_to_bytes, verify
+from ir.resources import RESOURCES, account, core_limits, first_violation
 from tests.strategies import graphs, hardware_configs
 
 
@@ -38,19 +37,29 @@ def _check_genuine(error: CapacityError, graph, hw) -> None:
             if proj.dst == pop:
                 ids, counts = fanins[name].source_counts(np.array([neuron]))
                 axons += ids.size
-                bits += sum(hw.synapse_memory.axon_bits(int(c), fanins[name].weight_bits) for c in counts)
+                bits += sum(
+                    hw.synapse_memory.axon_bits(int(c), fanins[name].weight_bits) for c in counts
+                )
         assert error.need == (axons if error.resource == "input axons" else bits)
 
 
 @settings(max_examples=60)
-@given(graphs(domain="fixed", max_layers=3), hardware_configs(), st.sampled_from(["auto", "sequential", "tiles"]))
+@given(
+    graphs(domain="fixed", max_layers=3),
+    hardware_configs(),
+    st.sampled_from(["auto", "sequential", "tiles"]),
+)
 def test_partition_covers_fits_and_is_deterministic(graph, hw, method):
     _covers_fits_deterministic(graph, hw, method)
 
 
 @pytest.mark.slow
 @settings(max_examples=400)
-@given(graphs(domain="fixed", max_layers=5), hardware_configs(), st.sampled_from(["auto", "sequential", "tiles", "metis"]))
+@given(
+    graphs(domain="fixed", max_layers=5),
+    hardware_configs(),
+    st.sampled_from(["auto", "sequential", "tiles", "metis"]),
+)
 def test_partition_properties_many_examples(graph, hw, method):
     _covers_fits_deterministic(graph, hw, method)
 
@@ -96,15 +105,19 @@ def test_placed_program_spikes_as_the_unplaced_one(graph, hw, seed):
     verify(placed, hw)
     hazards = ctx.reports["partition"]["partition"]["split_hazards"]
     for h in hazards:  # a hazard is reported only when its source really is cut
-        assert len(placed.placement.blocks_of(graph.projections[h["projection"]].src)) > 1 or \
-            len(placed.placement.blocks_of(graph.projections[h["projection"]].dst)) > 1
+        assert (
+            len(placed.placement.blocks_of(graph.projections[h["projection"]].src)) > 1
+            or len(placed.placement.blocks_of(graph.projections[h["projection"]].dst)) > 1
+        )
     rng = np.random.default_rng(seed)
     bits = max((graph.populations[n].message_bits for n in graph.inputs), default=0)
     if bits:
         spikes = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(2, 12, graph.n_inputs))
     else:
         spikes = (rng.random((2, 12, graph.n_inputs)) < 0.4).astype(np.int64)
-    probes = [Probe(n, ("spikes", "v")) for n, p in graph.populations.items() if not isinstance(p, Input)]
+    probes = [
+        Probe(n, ("spikes", "v")) for n, p in graph.populations.items() if not isinstance(p, Input)
+    ]
     ref = run(graph.replace(placement=None), spikes, probes=probes)
     got = run(placed, spikes, probes=probes, hw=hw)
     if hazards:  # Lava-style block execution may floor or wrap partial sums differently
@@ -113,5 +126,9 @@ def test_placed_program_spikes_as_the_unplaced_one(graph, hw, seed):
     blocked = run(placed, spikes, probes=probes, hw=hw, blocks=True)
     for p in probes:
         for variable in ("spikes", "v"):
-            assert np.array_equal(ref.get(p.population, variable), got.get(p.population, variable)), p
-            assert np.array_equal(ref.get(p.population, variable), blocked.get(p.population, variable)), p
+            assert np.array_equal(
+                ref.get(p.population, variable), got.get(p.population, variable)
+            ), p
+            assert np.array_equal(
+                ref.get(p.population, variable), blocked.get(p.population, variable)
+            ), p
