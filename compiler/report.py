@@ -77,13 +77,13 @@ def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> s
         )
     per_core = report["per_core"]
     header = (
-        f"{'core':>5} {'chip':>4} " + " ".join(f"{_SHORT[r]:>24}" for r in RESOURCES) + "  blocks"
+        f"{'core':>5} {'chip':>4} " + " ".join(f"{_SHORT[r]:>24}" for r in RESOURCES) + "  holds"
     )
     lines.append("")
     lines.append(header)
     for row in per_core[:max_rows]:
         cells = " ".join(_cell(row[r]["use"], row[r]["limit"]) for r in RESOURCES)
-        lines.append(f"{row['core']:>5} {row['chip']:>4} {cells}  {','.join(row['blocks'])}")
+        lines.append(f"{row['core']:>5} {row['chip']:>4} {cells}  {','.join(row['holds'])}")
     if len(per_core) > max_rows:
         lines.append(f"  ... {len(per_core) - max_rows} more cores (all in report.json)")
     if per_core:

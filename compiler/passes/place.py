@@ -210,7 +210,7 @@ def _arrange(
 def per_core_report(
     graph: Graph, placement: Placement, acc: Accounting, hw: HardwareSpec
 ) -> list[dict[str, Any]]:
-    """Per core: chip, populations, and each resource's use against its limit."""
+    """Per core: chip, the populations it holds blocks of, each resource's use and limit."""
     limits = core_limits(hw)
     pops: dict[int, list[str]] = {}
     for b in placement.blocks:
@@ -222,7 +222,7 @@ def per_core_report(
         row: dict[str, Any] = {
             "core": core,
             "chip": int(placement.core_chip[core]),
-            "blocks": pops.get(core, []),
+            "holds": pops.get(core, []),  # populations with a block on this core
         }
         for r in RESOURCES:
             row[r] = {"use": int(acc.usage[r][core]), "limit": limits[r].value}
