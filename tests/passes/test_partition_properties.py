@@ -93,6 +93,17 @@ def _covers_fits_deterministic(graph, hw, method):
 @settings(max_examples=30)
 @given(graphs(domain="fixed", max_layers=3), hardware_configs(), st.integers(0, 2**31 - 1))
 def test_placed_program_spikes_as_the_unplaced_one(graph, hw, seed):
+    _same_spikes(graph, hw, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=300)
+@given(graphs(domain="fixed", max_layers=5), hardware_configs(), st.integers(0, 2**31 - 1))
+def test_placed_program_spikes_many_examples(graph, hw, seed):
+    _same_spikes(graph, hw, seed)
+
+
+def _same_spikes(graph, hw, seed):
     from backends.base import Probe
     from backends.blocks import split_hazards
     from backends.cpu.simulator import run
