@@ -8,11 +8,11 @@ compiled program and its report.
 report (a dict) is merged into the top level of the compile report (DESIGN.md names its keys:
 cores_used, cores_lower_bound, chips_used, per_core, traffic, naive_sequential).
 
-With calibration inputs the float model runs on them before the pipeline (its per-neuron firing
-rates go to `ctx.calibration["rates"]` for passes that estimate traffic) and the program runs on
-them after it, so the report can compare float and fixed-point activity population by
-population. The simulators are passed in (`compiler.quantization.calibrate.Simulator`): the
-compiler does not import backends.
+With calibration inputs the model runs on them before the pipeline (per-neuron firing rates,
+inputs included, go to `ctx.calibration["rates"]`, which partition and place use for traffic)
+and, for a float model, the program runs on them after it, so the report can compare float and
+fixed-point activity population by population. The simulator is passed in
+(`compiler.quantization.calibrate.Simulator`): the compiler does not import backends.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from compiler.passes.base import Pass, PassContext
+from compiler.passes.partition import PartitionPass
+from compiler.passes.place import PlacePass
 from compiler.passes.quantize import QuantizePass
 from compiler.passes.split_signs import SplitSignsPass
 from compiler.pipeline import run_pipeline
@@ -77,7 +79,19 @@ def compile_passes(options: CompileOptions) -> list[Pass]:
             v_range=options.v_range,
         )
     )
+    passes += [PartitionPass(), PlacePass()]
     return passes
+
+
+def _input_rates(graph: Graph, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Per input neuron: the share of (sample, step) with a spike (a nonzero payload)."""
+    active = (inputs != 0).mean(axis=(0, 1))
+    out, start = {}, 0
+    for name in graph.inputs:
+        size = graph.populations[name].size
+        out[name] = active[start : start + size]
+        start += size
+    return out
 
 
 def compile_model(
@@ -92,12 +106,15 @@ def compile_model(
     """(program, report). Deterministic: the same inputs give the same program and report."""
     verify(graph)
     ctx = PassContext(hw=hw, seed=options.seed)
-    float_stats = None
-    if calibration is not None and graph.domain == "float":
-        float_stats = calibrate.collect(
+    before = None
+    if calibration is not None:
+        before = calibrate.collect(
             graph, calibration.inputs, calibration.simulate, calibration.batch_size
         )
-        ctx.calibration["rates"] = {n: float_stats.rates(n) for n in float_stats.spike_counts}
+        ctx.calibration["rates"] = {
+            **_input_rates(graph, calibration.inputs),
+            **{n: before.rates(n) for n in before.spike_counts},
+        }
     program = run_pipeline(
         graph, compile_passes(options), ctx, print_after=print_after, on_pass=on_pass
     )
@@ -120,10 +137,16 @@ def compile_model(
     for name, part in ctx.reports.items():
         if name != QuantizePass.name and isinstance(part, dict):
             report.update(part)
-    if calibration is not None:
-        fixed_stats = calibrate.collect(
-            program, calibration.inputs, calibration.simulate, calibration.batch_size
-        )
+    if before is not None and calibration is not None:
+        if graph.domain == "float":
+            float_stats, fixed_stats = (
+                before,
+                calibrate.collect(
+                    program, calibration.inputs, calibration.simulate, calibration.batch_size
+                ),
+            )
+        else:  # partitioning does not change what a fixed-point program computes
+            float_stats, fixed_stats = None, before
         scales = {n: p["scale"] for n, p in quant.get("populations", {}).items()}
         per_pop, warnings = calibrate.compare(float_stats, fixed_stats, scales)
         quant["calibration"] = {**dict(calibration.description), "populations": per_pop}

@@ -15,6 +15,7 @@ from compiler.compile import Calibration, CompileOptions, compile_model, compile
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
+from compiler.report import format_report
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -166,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"compiled {args.model} for {hw.name} ({hw.source_file})")
     print()
     print(format_quantization(report["quantization"], warnings=False), end="")
+    print()
+    print(format_report(report), end="")
     for warning in report["quantization"].get("warnings", []):
         print(f"snnc: WARNING: {warning}", file=sys.stderr)
     print(f"\nwrote {args.output}/ (program.snnc, hw.yaml, report.json)")

@@ -57,6 +57,16 @@ def test_compile_writes_build_and_prints_report(model_file, tmp_path, capsys):
         "fc1",
         "fc2",
     }
+    # the partition and place passes' keys (DESIGN.md), and their table
+    keys = {
+        "cores_used",
+        "cores_lower_bound",
+        "chips_used",
+        "per_core",
+        "traffic",
+        "naive_sequential",
+    }
+    assert keys <= set(report) and "cores       1 used, lower bound 1" in text
     assert {f.name for f in out.iterdir()} == {"program.snnc", "hw.yaml", "report.json"}
 
 
@@ -204,7 +214,7 @@ def test_print_ir_after(model_file, tmp_path, capsys):
                 "compile",
                 str(model_file),
                 "--target",
-                "tiny",
+                "loihi2",
                 "-o",
                 str(tmp_path / "b"),
                 "--print-ir-after",
@@ -236,6 +246,12 @@ def test_compile_errors_are_one_line(model_file, tmp_path, cli, args, message):
     code, _, err = cli("compile", model_file, "-o", tmp_path / "b", *args)
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and message in err
     assert not (tmp_path / "b").exists()
+
+
+def test_compile_that_does_not_fit_fails_in_one_line(model_file, tmp_path, cli):
+    code, _, err = cli("compile", model_file, "--target", "tiny", "-o", tmp_path / "b")
+    assert code == 1 and err.count("\n") == 1
+    assert "pass partition (after quantize)" in err and "tiny.yaml: core.max_input_axons" in err
 
 
 def test_compile_refuses_to_replace_a_folder_that_is_not_a_build(model_file, tmp_path):

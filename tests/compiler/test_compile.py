@@ -36,8 +36,9 @@ def _calibration(model: Graph, n: int = 24, steps: int = 16) -> Calibration:
     return Calibration(inputs=spikes, simulate=simulate, description=desc, batch_size=10)
 
 
-def test_pipeline_lists_quantize_first():
-    assert next(p.name for p in compile_passes(CompileOptions())) == "quantize"
+def test_pipeline():
+    assert [p.name for p in compile_passes(CompileOptions())] == ["quantize", "partition", "place"]
+    assert next(p.name for p in compile_passes(CompileOptions(split_signs=True))) == "split-signs"
 
 
 def test_compile_model_program_metadata_and_report():
@@ -70,6 +71,7 @@ def test_calibration_compares_float_and_fixed_rates():
         assert p["status"] == "ok" and p["rate_float"] > 0
         assert p["rate_abs_diff"] <= 0.02 and 0 <= p["u_peak_fraction"] < 1
     assert program.metadata["compile"]["calibration"]["split"] == "val"
+    assert program.placement is not None and report["partition"]["rates"] == "calibration"
     assert "calibration: digits val, 24 samples" in format_quantization(report["quantization"])
 
 
@@ -123,6 +125,16 @@ def test_print_ir_after_quantize(capsys):
     compile_model(digits_mlp(), HW, print_after=("quantize",))
     err = capsys.readouterr().err
     assert err.startswith("// IR after quantize\ngraph domain=fixed")
+
+
+def test_calibrating_a_fixed_program_reports_its_rates():
+    model = digits_mlp()
+    program, _ = compile_model(model, HW)
+    again, report = compile_model(program, HW, calibration=_calibration(model))
+    assert "skipped" in report["quantization"]
+    pops = report["quantization"]["calibration"]["populations"]
+    assert pops["h"]["status"] == "ok" and "rate_float" not in pops["h"]
+    assert pops["h"]["rate_fixed"] > 0 and again.placement is not None
 
 
 def test_already_fixed_model_is_not_requantized():
