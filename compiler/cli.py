@@ -22,6 +22,8 @@ __all__ = ["VERBS", "build_parser", "main"]
 VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
+    "train": "compiler.commands.train",
+    "identify": "compiler.commands.identify",
 }
 
 
