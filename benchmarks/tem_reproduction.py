@@ -182,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         "Authors' values in parentheses: single draws (tables 1 and 2) and the median of 50 (table 3), "
         "from their committed result files (seeds.md 1.5). Our spike times are exact to far below the "
         "authors' 1e-8 bisection tolerance (bisection to 1e-8, then one interpolation step), so the "
-        "error floors of identified cells are lower than theirs; the shapes are the comparison.\n\n"
+        "error floors of identified cells are lower than theirs; the shapes are the comparison. "
+        "We also identify W at shorter exposures than the authors (e.g. 4 examples at duration 1-6). "
+        "Our encoder returns the first threshold crossing (grid bracket, then bisection); theirs at the "
+        "pinned commit (Multi-Channel-Time-Encoding 1e5e7ac, src/Encoder.py) bisects over [last spike, "
+        "end of encoding] and stops on a relative change of the integral, which need not give the first "
+        "crossing when y + b changes sign early in the window, where the fast spikes are. That is a likely "
+        "cause; we did not verify it.\n\n"
         + "\n\n".join(sections)
     )
     if not args.no_write:

@@ -1,5 +1,6 @@
-"""`snnc identify MODEL|BUILD --input IN.npy --trace OUT.npz --population P`: which weights does a
-target implement? From a run's inputs and the target's recorded spikes (trainers.tem.identify)."""
+"""`snnc identify MODEL|BUILD (--record FILE | --input IN.npy --trace OUT.npz) --population P`:
+which weights does a target implement? From a run's inputs and the target's recorded spikes
+(trainers.tem.identify); FILE is a target trace written by `snnc hil --record`."""
 
 from __future__ import annotations
 
@@ -17,18 +18,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "outside the bounds differ on the target.",
     )
     p.add_argument("model", metavar="MODEL|BUILD", help="the program the target was given")
-    p.add_argument(
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--record",
+        metavar="FILE",
+        help="a target trace recorded by `snnc hil --record` (it holds the inputs and the target's spikes)",
+    )
+    src.add_argument(
         "--input",
-        required=True,
         metavar="IN.npy",
-        help="input spikes of the run (batch, T, n_inputs)",
+        help="input spikes of the run (batch, T, n_inputs); with --trace",
     )
     p.add_argument(
         "--trace",
-        required=True,
         metavar="OUT.npz",
-        help="the target's recording: spikes of the population and of its non-input sources "
-        "(optionally POP:u / POP:v)",
+        help="with --input: the target's recording, spikes of the population and of its non-input "
+        "sources (optionally POP:u / POP:v)",
     )
     p.add_argument(
         "--population", required=True, help="the population whose incoming weights to identify"
@@ -64,20 +69,30 @@ def _fmt(value: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from backends.hil.trace_io import read_trace
     from ir.arrays_io import read_npz, read_spike_array
+    from ir.errors import InputError
 
     from compiler.model_io import load_model
     from trainers.tem.identify import identify_weights
 
     program = load_model(args.model, dt=args.dt)
-    bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
-    inputs = read_spike_array(args.input, program.n_inputs, message_bits=bits)
-    trace = read_npz(args.trace)
+    if args.record:
+        if args.trace:
+            raise InputError("--trace goes with --input; a --record file holds both")
+        trace, inputs, _ = read_trace(args.record, program)
+        recorded = trace.arrays()
+    else:
+        if not args.trace:
+            raise InputError("--input needs --trace (the target's recorded spikes)")
+        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
+        inputs = read_spike_array(args.input, program.n_inputs, message_bits=bits)
+        recorded = read_npz(args.trace)
     result = identify_weights(
         program,
         args.population,
         inputs,
-        trace,
+        recorded,
         neurons=_neurons(args.neurons),
         bound_all=args.bound_all,
         use_states=not args.spikes_only,

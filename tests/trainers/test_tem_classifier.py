@@ -160,8 +160,9 @@ def test_cli_train_tem_bad_options_one_line(tmp_path):
     )
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "need steps >= 2 and 1 <= period < steps, got steps=4, period=4" in err
-    code, _, err = run_cli("train", "tem", "--dataset", "mnist", "-o", str(tmp_path / "m.snnc"))
-    assert code == 2 and "invalid choice" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "tem", "--dataset", "mnist", "-o", str(tmp_path / "m.snnc")])
+    assert exc.value.code == 2
 
 
 def _tiny_program(weights):
@@ -171,7 +172,7 @@ def _tiny_program(weights):
     )
 
 
-def test_cli_identify(tmp_path):
+def test_cli_identify(tmp_path, capsys):
     rng = np.random.default_rng(0)
     w = rng.integers(-20, 90, (2, 6)) * 2
     changed = w.copy()
@@ -180,7 +181,7 @@ def test_cli_identify(tmp_path):
     save_graph(_tiny_program(w), tmp_path / "prog.snnc")
     np.save(tmp_path / "in.npy", x)
     write_npz(tmp_path / "out.npz", {"out": run(_tiny_program(changed), x).get("out")})
-    code, out, err = run_cli(
+    args = [
         "identify",
         str(tmp_path / "prog.snnc"),
         "--input",
@@ -189,36 +190,59 @@ def test_cli_identify(tmp_path):
         str(tmp_path / "out.npz"),
         "--population",
         "out",
-    )
-    assert code == 0, err
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
     assert "neurons: 1 consistent, " in out and "[1]" in out
     assert f"p[1, 4]  {w[1, 4]} -> {changed[1, 4]}" in out
-    code, out, _ = run_cli(
-        "identify",
-        str(tmp_path / "prog.snnc"),
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(s["post"], s["pre"]) for s in data["single_change_candidates"]] == [(1, 4)]
+    code, out, err = run_cli(*args[:-1], "hidden")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "'hidden' is not a neuron population" in err
+
+
+def test_cli_identify_from_a_hil_recording(tmp_path, capsys):
+    """snnc hil --target-build (fault injection) --record, then snnc identify --record."""
+    from compiler.build import write_build
+    from ir import load_hw
+
+    rng = np.random.default_rng(1)
+    w = rng.integers(-20, 90, (2, 6)) * 2
+    changed = w.copy()
+    changed[0, 2] -= 40
+    hw = load_hw("loihi2")
+    write_build(tmp_path / "build", _tiny_program(w), hw, {})
+    write_build(tmp_path / "target", _tiny_program(changed), hw, {})
+    np.save(tmp_path / "in.npy", (rng.random((24, 60, 6)) < 0.4).astype(np.int64))
+    hil = [
+        "hil",
+        str(tmp_path / "build"),
+        "--reference",
+        "cpu",
+        "--target",
+        "cpu",
+        "--target-build",
+        str(tmp_path / "target"),
         "--input",
         str(tmp_path / "in.npy"),
-        "--trace",
-        str(tmp_path / "out.npz"),
+        "--record",
+        str(tmp_path / "rec.npz"),
+        "--report",
+        str(tmp_path / "rep.json"),
+    ]
+    assert main(hil) == 1 and "DIVERGED" in capsys.readouterr().out
+    identify = [
+        "identify",
+        str(tmp_path / "build"),
+        "--record",
+        str(tmp_path / "rec.npz"),
         "--population",
         "out",
-        "--json",
-    )
-    data = json.loads(out)
-    assert [(s["post"], s["pre"]) for s in data["single_change_candidates"]] == [(1, 4)]
-    code, out, err = run_cli(
-        "identify",
-        str(tmp_path / "prog.snnc"),
-        "--input",
-        str(tmp_path / "in.npy"),
-        "--trace",
-        str(tmp_path / "out.npz"),
-        "--population",
-        "hidden",
-    )
-    assert (
-        code == 1
-        and out == ""
-        and err.count("\n") == 1
-        and "'hidden' is not a neuron population" in err
-    )
+    ]
+    for extra in ([], ["--spikes-only"]):
+        assert main(identify + extra) == 0
+        assert f"p[0, 2]  {w[0, 2]} -> {changed[0, 2]}" in capsys.readouterr().out
+    assert main([*identify, "--trace", str(tmp_path / "rec.npz")]) == 1
+    assert "--trace goes with --input" in capsys.readouterr().err

@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from ir.errors import InputError
+from ir.fixed import effective_weights
 from ir.graph import Graph
-from ir.nodes import Input
+from ir.nodes import Dense, Input, QDense, QSparse
 
 from trainers.tem.discrete import (
     Drive,
@@ -146,11 +147,8 @@ class Identification:
         the program's effective weights, replaced by the estimates where the spikes disagreed."""
         out: dict[str, np.ndarray] = {}
         for name, proj in program.incoming(self.population):
-            base = proj.weight if hasattr(proj, "weight") and proj.weight.ndim == 2 else proj.values
-            fixed = hasattr(proj, "num_weight_bits")
-            if fixed:
-                from ir.fixed import effective_weights
-
+            base = proj.weight if isinstance(proj, (Dense, QDense)) else proj.values
+            if isinstance(proj, (QDense, QSparse)):
                 base = effective_weights(base, proj.num_weight_bits, proj.sign_mode)
             out[name] = np.asarray(base, dtype=np.float64).copy()
         for n in self.neurons:
