@@ -246,3 +246,16 @@ def test_cli_identify_from_a_hil_recording(tmp_path, capsys):
         assert f"p[0, 2]  {w[0, 2]} -> {changed[0, 2]}" in capsys.readouterr().out
     assert main([*identify, "--trace", str(tmp_path / "rec.npz")]) == 1
     assert "--trace goes with --input" in capsys.readouterr().err
+
+
+def test_integer_export_keeps_potentials_inside_lavas_v_range():
+    from trainers.tem.classifier import V_HEADROOM, V_LIMIT, integer_weights, max_potential
+
+    rng = np.random.default_rng(0)
+    spikes = (rng.random((20, 30, 50)) < 0.5).astype(np.uint8)
+    w = -2.0 + rng.normal(0, 0.01, (3, 50))  # strongly inhibited, never firing: v runs far below 0
+    b = np.zeros(3)
+    w_int, threshold, b_int = integer_weights(w, b, spikes)
+    reach = max_potential(w_int, b_int, threshold, spikes)
+    assert np.abs(w_int).max() < 254  # the v range, not the weight range, set the scale
+    assert reach <= V_HEADROOM * V_LIMIT * 1.01

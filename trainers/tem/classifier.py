@@ -14,7 +14,8 @@ a small L2 term, for all neurons at once, with L-BFGS-B from zero (deterministic
 target pattern and of the silent pattern are shared by all neurons, so the whole system is two
 (samples, steps, inputs) arrays.
 
-Export: the weights are scaled so that the largest is 254 and rounded to even integers, the
+Export: the weights are scaled so that the largest is 254 (or less, if the training set's
+potentials would otherwise pass half of Lava's v range) and rounded to even integers, the
 threshold and bias to integers (`integer_weights`). With integer values the float model and the
 fixed-point program (QDense weight_exp 0, 8-bit mixed; QLIF du = 4095, dv = 0, vth = theta,
 bias_mant = bias, bias_exp = 6) compute the same spikes, v_fixed = 64 v_float, as long as |v|
@@ -59,6 +60,8 @@ BIAS_EXP = 6  # bias_mant << 6 has the units of the input (Lava shifts the drive
 BIAS_MANT_MAX = (1 << 12) - 1  # signed 13-bit bias mantissa
 VTH_MAX = (1 << 17) - 1  # unsigned 17-bit threshold mantissa
 V_LIMIT = (1 << 17) - 1  # |v| in input units before Lava's 24-bit v saturates (2^23 - 1 >> 6)
+# Keep the training set's potentials within half of that: test inputs may reach further.
+V_HEADROOM = 0.5
 
 
 @dataclass(frozen=True)
@@ -174,12 +177,22 @@ def _features(
     }
 
 
-def integer_weights(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-    """Scale so the largest |weight| is MAX_WEIGHT; even integer weights, integer threshold and bias."""
+def integer_weights(
+    w: np.ndarray, b: np.ndarray, spikes: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Even integer weights, integer threshold and bias for weights `w`, bias `b` (threshold 1).
+
+    The scale makes the largest |weight| MAX_WEIGHT, unless the potentials this layer reaches on
+    `spikes` (the training inputs) would then pass V_HEADROOM of Lava's v range; then it is as
+    large as that allows (fewer weight levels, but no saturation).
+    """
     peak = float(np.abs(w).max())
     if peak == 0:
         raise InputError("training produced all-zero weights (no input spikes?)")
+    reach = max_potential(w, b, 1.0, spikes)
     scale = MAX_WEIGHT / peak
+    if reach * scale > V_HEADROOM * V_LIMIT:
+        scale = V_HEADROOM * V_LIMIT / reach
     threshold = max(round(scale), 1)
     if threshold > VTH_MAX:
         raise InputError(
@@ -263,12 +276,22 @@ def integer_program(model: Graph) -> Graph:
     )
 
 
-def max_potential(weights: np.ndarray, bias: np.ndarray, spikes: np.ndarray) -> float:
-    """The largest |v| (input units) any neuron reaches without resets over these inputs: an upper
-    bound on the magnitudes the run can produce (compare with V_LIMIT)."""
-    drive = _drive(spikes)
-    v = np.cumsum(drive @ weights.T.astype(np.float64) + bias[None, None, :], axis=1)
-    return float(np.abs(v).max(initial=0.0))
+def max_potential(
+    weights: np.ndarray, bias: np.ndarray, threshold: float, spikes: np.ndarray
+) -> float:
+    """The largest |v| (input units, before the spike test) the IF layer reaches on these inputs.
+
+    Lava clips v to 24 bits before it compares with the threshold, so this is what must stay
+    below V_LIMIT for the fixed-point program to match the float model.
+    """
+    drive = _drive(spikes) @ weights.T.astype(np.float64) + bias[None, None, :]
+    v = np.zeros((drive.shape[0], drive.shape[2]))
+    peak = 0.0
+    for t in range(drive.shape[1]):
+        v += drive[:, t]
+        peak = max(peak, float(np.abs(v).max(initial=0.0)))
+        v[v > threshold] = 0.0
+    return peak
 
 
 def train_classifier(data: Dataset, cfg: TemClassifierConfig | None = None) -> TrainResult:
@@ -296,7 +319,7 @@ def train_classifier(data: Dataset, cfg: TemClassifierConfig | None = None) -> T
     )
     w = res.x[: n_cls * n_in].reshape(n_cls, n_in)
     b = res.x[n_cls * n_in :]
-    w_int, threshold, b_int = integer_weights(w, b)
+    w_int, threshold, b_int = integer_weights(w, b, spikes)
     metadata = {
         "task": {"kind": "classification", "dataset": data.name, "n_classes": n_cls},
         "encoding": spec,
@@ -306,7 +329,7 @@ def train_classifier(data: Dataset, cfg: TemClassifierConfig | None = None) -> T
             **asdict(cfg),
             "target": f"class neuron fires every {cfg.period} steps from step {1 + cfg.period}; others silent",
             "solver": "squared hinge on spike-time inequalities, L-BFGS-B from zero",
-            "v_max_train": max_potential(w_int, b_int, spikes),
+            "v_max_train": max_potential(w_int, b_int, threshold, spikes),
             "v_limit": V_LIMIT,
         },
     }
