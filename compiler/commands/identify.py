@@ -36,14 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sources (optionally POP:u / POP:v)",
     )
     p.add_argument(
-        "--population", required=True, help="the population whose incoming weights to identify"
+        "--population",
+        default=None,
+        help="the population whose incoming weights to identify (default: the output population, "
+        "if there is one)",
     )
     p.add_argument("--neurons", default=None, help="comma-separated neuron indices (default: all)")
     p.add_argument(
         "--all",
         action="store_true",
         dest="bound_all",
-        help="also bound synapses of neurons whose spikes the program reproduces",
+        help="bound every synapse of every examined neuron (two LPs each), not only the suspect "
+        "synapses of neurons whose spikes the program does not reproduce",
     )
     p.add_argument("--spikes-only", action="store_true", help="ignore recorded u and v")
     p.add_argument(
@@ -77,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
     from trainers.tem.identify import identify_weights
 
     program = load_model(args.model, dt=args.dt)
+    population = args.population
+    if population is None:
+        outputs = program.output_names
+        if len(outputs) != 1:
+            raise InputError(
+                f"the program has {len(outputs)} output populations ({', '.join(outputs)}); name one with --population"
+            )
+        population = outputs[0]
     if args.record:
         if args.trace:
             raise InputError("--trace goes with --input; a --record file holds both")
@@ -90,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         recorded = read_npz(args.trace)
     result = identify_weights(
         program,
-        args.population,
+        population,
         inputs,
         recorded,
         neurons=_neurons(args.neurons),

@@ -238,10 +238,8 @@ def test_cli_identify_from_a_hil_recording(tmp_path, capsys):
         str(tmp_path / "build"),
         "--record",
         str(tmp_path / "rec.npz"),
-        "--population",
-        "out",
     ]
-    for extra in ([], ["--spikes-only"]):
+    for extra in (["--population", "out"], ["--spikes-only"]):  # default: the output population
         assert main(identify + extra) == 0
         assert f"p[0, 2]  {w[0, 2]} -> {changed[0, 2]}" in capsys.readouterr().out
     assert main([*identify, "--trace", str(tmp_path / "rec.npz")]) == 1
