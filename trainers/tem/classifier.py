@@ -66,7 +66,12 @@ V_HEADROOM = 0.5
 
 @dataclass(frozen=True)
 class TemClassifierConfig:
-    """Hyper-parameters (defaults chosen on the digits validation split; see README)."""
+    """Hyper-parameters.
+
+    Defaults chosen on the digits validation split (135 samples) from steps {16, 24, 32},
+    period {2, 3, 4}, margin {0.1, 0.25, 0.5}, l2 {1e-5, 1e-4, 1e-3}: all scored 0.933-0.956,
+    within two validation samples of each other; these are the middle of the grid at 0.948.
+    """
 
     steps: int = 24  # simulation steps per sample
     period: int = 3  # target inter-spike interval of the correct class's neuron, in steps
