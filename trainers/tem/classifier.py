@@ -70,9 +70,8 @@ class TemClassifierConfig:
 
     Defaults chosen on the digits validation split (135 samples), varying one at a time around
     these values: steps 16, steps 32 with period 4, period 2/4, margin 0.1/0.5, l2 1e-5/1e-3.
-    Validation accuracy was
-    0.948 for the defaults and every variant except steps 16 (0.933) and period 2 (0.956, one
-    sample more); the defaults sit in the middle of that flat region.
+    Validation accuracy was 0.948 for the defaults and every variant except steps 16 (0.933) and
+    period 2 (0.956, one sample more); the defaults sit in the middle of that flat region.
     """
 
     steps: int = 24  # simulation steps per sample
