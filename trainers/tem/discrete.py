@@ -204,18 +204,13 @@ def spike_inequalities(
     threshold: float,
     bias: float,
     integer: bool,
-    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(G, h) with G w <= h: the spike test at every step (module docstring), flattened.
-
-    `mask` (B, T) keeps only some steps. Rows are in sample-major, step-minor order.
-    """
-    s = np.asarray(spikes, dtype=bool)
-    keep = np.ones_like(s) if mask is None else np.asarray(mask, dtype=bool)
-    coef = rows.coef[keep]
-    const = rows.bias_coef[keep] * bias
-    bound = rows.bound[keep]
-    fired = s[keep]
+    """(G, h) with G w <= h: the spike test at every step (module docstring), one row per
+    (sample, step) in sample-major order."""
+    fired = np.asarray(spikes, dtype=bool).reshape(-1)
+    coef = rows.coef.reshape(fired.size, -1)
+    const = rows.bias_coef.reshape(-1) * bias
+    bound = rows.bound.reshape(-1)
     above = threshold + (1.0 if integer else 0.0)
     # not fired: coef.w <= theta - const + bound;  fired: -coef.w <= -(above - const - bound)
     sign = np.where(fired, -1.0, 1.0)
