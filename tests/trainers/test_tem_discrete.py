@@ -269,3 +269,17 @@ def test_effective_weights_are_what_is_identified():
             assert (
                 s.lower % 8 == 0 and s.upper % 8 == 0 and s.lower <= eff[n.neuron, s.pre] <= s.upper
             )
+
+
+def test_identify_rejects_malformed_recordings(corrupted_run):
+    weights, _, x, trace = corrupted_run
+    spikes = trace.get("out")
+    bad = {
+        "shape": ({"out": spikes[:, :10]}, r"out spikes has shape \(32, 10, 6\), expected \(32, 64, 6\)"),
+        "states": ({"out": spikes, "out:v": trace.get("out", "v")[:, :, :2]}, "out:v has shape"),
+        "nan": ({"out": spikes, "out:u": np.full(spikes.shape, np.nan)}, "out:u must hold finite numbers"),
+        "unknown": ({"out": spikes, "ghost": spikes}, "'ghost' is not a population of the program"),
+    }
+    for recorded, message in bad.values():
+        with pytest.raises(InputError, match=message):
+            identify_weights(_program(weights), "out", x, recorded)

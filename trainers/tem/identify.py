@@ -353,6 +353,24 @@ def _bound_synapses(
     return status, tuple(synapses)
 
 
+def _check_recorded(
+    program: Graph, label: str, population: str, arr: np.ndarray, batch_steps: tuple[int, int]
+) -> None:
+    """A recorded array must be (batch, T, n) of the run, finite."""
+    pop = program.populations.get(population)
+    if pop is None:
+        raise InputError(
+            f"recorded trace: {label}: {population!r} is not a population of the program"
+        )
+    want = (*batch_steps, pop.size)
+    if arr.shape != want:
+        raise InputError(
+            f"recorded trace: {label} has shape {arr.shape}, expected {want} (batch, T, n)"
+        )
+    if arr.dtype.kind not in "iubf" or (arr.dtype.kind == "f" and not np.all(np.isfinite(arr))):
+        raise InputError(f"recorded trace: {label} must hold finite numbers")
+
+
 def identify_weights(
     program: Graph,
     population: str,
@@ -385,14 +403,15 @@ def identify_weights(
     own = sources.get(population)
     if own is None:
         raise InputError(f"the recorded trace has no spikes for {population!r}")
-    own = np.asarray(own).astype(bool)
     b, t_steps = np.asarray(inputs).shape[:2]
-    if own.shape != (b, t_steps, pop.size):
-        raise InputError(
-            f"{population}: recorded spikes have shape {own.shape}, expected {(b, t_steps, pop.size)}"
-        )
+    for name, arr in sorted(spikes_by_pop.items()):
+        _check_recorded(program, f"{name} spikes", name, arr, (b, t_steps))
+    own = np.asarray(own).astype(bool)
     u_rec = states.get(population, {}).get("u") if use_states else None
     v_rec = states.get(population, {}).get("v") if use_states else None
+    for var, arr in (("u", u_rec), ("v", v_rec)):
+        if arr is not None:
+            _check_recorded(program, f"{population}:{var}", population, arr, (b, t_steps))
     exact = model.exact
     reports = []
     for j in range(pop.size) if neurons is None else neurons:
