@@ -29,7 +29,8 @@ What is exact and what is approximate:
   trunc(u (4095 - du) / 4096), which is not linear; each truncation moves the value by less than 1,
   so the linear recursion is kept and `bound[t]` accumulates those errors through the same decays
   (u's error is never reset, v's restarts at 0 after a spike). weight_exp < 0 floors the summed
-  drive (an error in [0, 1) per projection and step, times `scale`), added to the bound the same way.
+  drive (an error in [0, 1) per projection, delay slot and step, times `scale`), added to the bound
+  the same way.
   Constraints built with the bound are necessary conditions: the true weights always satisfy
   them, they just pin the weights less tightly.
 - not modelled: u's 24-bit wrap and v's saturation at +-(2^23 - 1); a program whose states reach
@@ -299,7 +300,15 @@ def synaptic_drive(
                 x[:, lag:, k] = src[:, : t_steps - lag, i]
         x *= 2.0**exp
         if exp < 0:
-            active = (x != 0).any(axis=2).astype(np.float64)
+            # The shift floors each delay slot's sum separately (Lava's DelayDense keeps one
+            # accumulator per delay): up to one unit of error per slot that received input.
+            active = sum(
+                (
+                    (x[:, :, delays == d] != 0).any(axis=2).astype(np.float64)
+                    for d in np.unique(delays)
+                ),
+                np.zeros(x.shape[:2]),
+            )
             steps_err = active if steps_err is None else steps_err + active
         cols.append(x)
         synapses.extend((name, int(i)) for i in pre)
