@@ -275,11 +275,56 @@ def test_identify_rejects_malformed_recordings(corrupted_run):
     weights, _, x, trace = corrupted_run
     spikes = trace.get("out")
     bad = {
-        "shape": ({"out": spikes[:, :10]}, r"out spikes has shape \(32, 10, 6\), expected \(32, 64, 6\)"),
+        "shape": (
+            {"out": spikes[:, :10]},
+            r"out spikes has shape \(32, 10, 6\), expected \(32, 64, 6\)",
+        ),
         "states": ({"out": spikes, "out:v": trace.get("out", "v")[:, :, :2]}, "out:v has shape"),
-        "nan": ({"out": spikes, "out:u": np.full(spikes.shape, np.nan)}, "out:u must hold finite numbers"),
+        "nan": (
+            {"out": spikes, "out:u": np.full(spikes.shape, np.nan)},
+            "out:u must hold finite numbers",
+        ),
         "unknown": ({"out": spikes, "ghost": spikes}, "'ghost' is not a population of the program"),
     }
     for recorded, message in bad.values():
         with pytest.raises(InputError, match=message):
             identify_weights(_program(weights), "out", x, recorded)
+
+
+@pytest.mark.lava
+def test_identify_a_lava_target_from_its_recorded_states():
+    """A faulty copy of a program run through Lava (fixed_pt models) as the target: its recorded
+    u pins the hidden layer's weights exactly, although du/dv make the spike constraints
+    approximate."""
+    from backends.hil.harness import all_probes, run_hil
+    from backends.lava.compat import lava_available
+
+    if not lava_available():
+        pytest.skip("lava-nc 0.10.0 is not installed")
+    rng = np.random.default_rng(5)
+    program = Graph(
+        populations={
+            "in": Input((12,)),
+            "h": QLIF(
+                (10,), du=2047, dv=512, vth=300, bias_mant=rng.integers(-20, 40, 10), bias_exp=3
+            ),
+        },
+        projections={"fc1": QDense("in", "h", weight=2 * rng.integers(-60, 120, size=(10, 12)))},
+    )
+    w = program.projections["fc1"].weight.copy()
+    w[7, 3] += 20
+    faulty = program.with_node("fc1", program.projections["fc1"].replace(weight=w))
+    x = (rng.random((2, 24, 12)) < 0.3).astype(np.int64)
+    hil = run_hil(
+        program,
+        x,
+        reference="cpu",
+        target="lava",
+        target_program=faulty,
+        probes=all_probes(program),
+    )
+    assert not hil.comparison.agree
+    result = identify_weights(program, "h", x, hil.target.arrays())
+    assert not result.exact
+    (syn,) = result.differing
+    assert (syn.post, syn.pre, syn.lower, syn.upper) == (7, 3, w[7, 3], w[7, 3])
