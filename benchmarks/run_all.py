@@ -12,6 +12,8 @@ BENCHMARKS: list[str] = [
     "sim_vs_lava.py",
     "partition.py",
     "quantization.py",
+    "tem_reproduction.py",
+    "tem_digits.py",
 ]
 
 

@@ -23,9 +23,11 @@ VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
     "compile": "compiler.commands.compile",
+    "train": "compiler.commands.train",
     "run": "compiler.commands.run",
     "eval": "compiler.commands.eval",
     "hil": "compiler.commands.hil",
+    "identify": "compiler.commands.identify",
 }
 
 
