@@ -138,8 +138,8 @@ def test_val_evaluator_prefix_cache_gives_the_same_accuracy():
     cal = calibrate(chain, x)
     y = np.random.default_rng(0).integers(0, 5, 40)
     spikes = encode({"kind": "rate", "max_rate": 1.0}, x, 20, 7)
-    cached = ValEvaluator(spikes, y, 20, batch=16)
-    fresh = ValEvaluator(spikes, y, 20, batch=16, cache_bytes=0)
+    cached = ValEvaluator(spikes, y, (10, 20), batch=16)
+    fresh = ValEvaluator(spikes, y, (10, 20), batch=16, cache_bytes=0)
     for sigma in [(1.0, 1.0, 1.0), (1.0, 1.0, 0.6), (1.0, 0.8, 0.6), (1.0, 0.8, 1.5), (0.7, 0.8, 1.5)]:
         snn = build_snn(cal, ConversionParams(sigma))
         assert cached.accuracy(snn) == fresh.accuracy(snn)

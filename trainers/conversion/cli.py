@@ -30,13 +30,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--percentile", type=float, default=99.9, help="percentile of activations (or currents) per layer")
     p.add_argument("--max-rate", type=float, default=1.0, help="input spike probability per step of a pixel of value 1")
     p.add_argument("--steps", type=int, default=64, metavar="T", help="deployment time steps (tuning target, eval default)")
-    p.add_argument("--epochs", type=int, default=None, help="ANN training epochs (default: 100 digits, 20 mlp / 15 cnn Fashion-MNIST)")
+    p.add_argument("--tune-steps", type=_steps_list, default=(), metavar="T1,T2,..",
+                   help="tune for the mean validation accuracy at these T (default: --steps)")
+    p.add_argument("--epochs", type=int, default=None, help="ANN training epochs (default: 100 digits, 30 Fashion-MNIST)")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--input-seed", type=int, default=0, help="input-spike seed recorded for evaluation")
     p.add_argument("--threads", type=int, default=1, help="torch threads for training (results depend on it)")
     p.add_argument("--tune-samples", type=int, default=5000, help="validation images used for tuning")
     p.add_argument("-o", "--output", required=True, metavar="MODEL")
     p.set_defaults(func=run)
+
+
+def _steps_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated step counts, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     opts = ConversionOptions(
         dataset=args.dataset, arch=args.arch, l4=args.l4, l4_strength=args.l4_strength,
         threshold=args.threshold, percentile=args.percentile, max_rate=args.max_rate, steps=args.steps,
-        seed=args.seed, input_seed=args.input_seed, epochs=args.epochs, threads=args.threads,
+        tune_steps=args.tune_steps, seed=args.seed, input_seed=args.input_seed, epochs=args.epochs, threads=args.threads,
         tune_samples=args.tune_samples,
     )
     result, times = train_conversion(opts)
@@ -55,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     p = result.params
     sizes = "-".join(str(m.n_in) for m in result.ann.chain.maps) + f"-{result.ann.chain.maps[-1].n_out}"
     print(f"ann: {args.arch} {sizes}, val accuracy {result.ann_val_accuracy:.4f} ({times['train_s']:.1f} s)")
-    print(f"snn: val accuracy {result.val_accuracy:.4f} at T={args.steps} (float simulation; "
+    tuned_at = ",".join(str(t) for t in (opts.tune_steps or (opts.steps,)))
+    print(f"snn: val accuracy {result.val_accuracy:.4f} at T={tuned_at} (float simulation; "
           f"threshold {args.threshold} p{args.percentile:g}, sigma {[round(s, 3) for s in p.sigma]}, "
           f"l4 {p.l4} strength {p.strength:g}) ({times['convert_s']:.1f} s)")
     print(f"wrote {args.output}")

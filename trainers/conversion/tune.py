@@ -1,8 +1,9 @@
 """Choosing the conversion's hyper-parameters on the validation split (never on test data).
 
-The objective is the SNN's validation accuracy at the deployment T (the spike-count readout with
-the `u_sum` tie-break), simulated by `fastsim` on Bernoulli inputs drawn with a tuning seed of
-their own. The search, identical in budget for the baseline and every L4 variant:
+The objective is the SNN's validation accuracy (the spike-count readout with the `u_sum`
+tie-break), averaged over the tuning checkpoints (by default only the deployment T; several T
+give one model for all of them), simulated by `fastsim` on Bernoulli inputs drawn with a tuning
+seed of their own. The search, identical in budget for the baseline and every L4 variant:
 
 1. two rounds of coordinate search over the per-layer threshold scales sigma_l (`SIGMA_GRID`),
    the L4 strength held at 0;
@@ -29,7 +30,7 @@ from trainers.conversion.fastsim import SnnChain, predict, simulate
 
 __all__ = ["SIGMA_GRID", "STRENGTH_GRIDS", "TuneResult", "ValEvaluator", "tune"]
 
-SIGMA_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
+SIGMA_GRID: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)
 STRENGTH_GRIDS: dict[str, tuple[float, ...]] = {
     "none": (),
     "rescale": (0.25, 0.5, 0.75, 1.0),
@@ -54,15 +55,18 @@ class _Prefix:
 
 
 class ValEvaluator:
-    """Accuracy of candidate SNNs on fixed, pre-encoded validation spikes.
+    """Accuracy of candidate SNNs on fixed, pre-encoded validation spikes (N, max(checkpoints), n),
+    averaged over the checkpoints (the readout after T steps, for each T).
 
     Consecutive candidates that share their first layers (the coordinate search changes one
     layer at a time) reuse those layers' recorded spikes, within `cache_bytes`.
     """
 
-    def __init__(self, spikes: np.ndarray, labels: np.ndarray, steps: int, *, batch: int = 500,
-                 cache_bytes: int = 1 << 29) -> None:
-        self.spikes, self.labels, self.steps = spikes, labels, steps
+    def __init__(self, spikes: np.ndarray, labels: np.ndarray, checkpoints: tuple[int, ...], *,
+                 batch: int = 500, cache_bytes: int = 1 << 29) -> None:
+        self.checkpoints = tuple(sorted(set(int(c) for c in checkpoints)))
+        self.steps = self.checkpoints[-1]
+        self.spikes, self.labels = spikes, labels
         self.batch, self.cache_bytes = batch, cache_bytes
         self.cache: dict[int, _Prefix] = {}
         self.evaluations = 0
@@ -82,7 +86,7 @@ class ValEvaluator:
                 break
             record[k] = np.zeros((n, t, snn.maps[k].n_out), dtype=bool)
             budget -= need
-        preds = np.empty(n, dtype=np.int64)
+        correct = np.zeros(len(self.checkpoints))
         for lo in range(0, n, self.batch):
             hi = min(lo + self.batch, n)
             pos = dict.fromkeys(record, 0)
@@ -94,14 +98,15 @@ class ValEvaluator:
                     record[k][lo:hi, pos[k] : pos[k] + w] = s.numpy() > 0
                     pos[k] += w
 
-            res = simulate(sub, source[lo:hi], (t,), layer_hook=hook if record else None)
-            preds[lo:hi] = predict(res.counts[-1], res.current[-1])
+            res = simulate(sub, source[lo:hi], self.checkpoints, layer_hook=hook if record else None)
+            for k, (counts, current) in enumerate(zip(res.counts, res.current)):
+                correct[k] += (predict(counts, current) == self.labels[lo:hi]).sum()
         for k, arr in record.items():
             self.cache[k + 1] = _Prefix(keys[: k + 1], arr)
         # Drop cached prefixes that no longer match this candidate (keeps memory bounded).
         for d in [d for d, p in self.cache.items() if p.keys != keys[:d]]:
             del self.cache[d]
-        return float((preds == self.labels).mean())
+        return float(correct.mean() / n)
 
 
 @dataclass
