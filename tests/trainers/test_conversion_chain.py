@@ -24,6 +24,9 @@ def test_fold_avgpool_into_dense_equals_pool_then_dense():
     expect = torch.nn.functional.linear(torch.nn.functional.avg_pool2d(x, 2).reshape(4, -1), torch.as_tensor(w))
     folded = fold_avgpool(2, (3, 4, 6), LinearMap("dense", w, (18,), (5,)))
     assert np.allclose(folded.apply(x).numpy(), expect.numpy(), atol=1e-12)
+    pooled = LinearMap("dense", w, (3, 4, 6), (5,), pool=2)
+    assert np.allclose(pooled.apply(x).numpy(), expect.numpy(), atol=1e-12)
+    assert np.array_equal(pooled.folded().weight, folded.weight)
 
 
 @pytest.mark.parametrize(("stride", "padding"), [((1, 1), (1, 1)), ((1, 1), (0, 0)), ((2, 1), (1, 0))])
@@ -37,6 +40,9 @@ def test_fold_avgpool_into_conv_equals_pool_then_conv(stride, padding):
     folded = fold_avgpool(2, (3, 8, 12), nxt)
     assert folded.stride == (2 * stride[0], 2 * stride[1]) and folded.padding == (2 * padding[0], 2 * padding[1])
     assert np.allclose(folded.apply(x).numpy(), expect.reshape(2, -1).numpy(), atol=1e-12)
+    pooled = LinearMap("conv", w, (3, 8, 12), nxt.out_shape, stride=stride, padding=padding, pool=2)
+    assert np.allclose(pooled.apply(x).numpy(), expect.reshape(2, -1).numpy(), atol=1e-12)
+    assert pooled.channel_norms(4) == pytest.approx(folded.channel_norms(4))
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -52,8 +58,9 @@ def test_to_chain_reproduces_the_torch_model(arch):
         expect = model(torch.as_tensor(x)).numpy()
     chain = to_chain(spec, model)
     assert chain.depth == 3
-    # No pooling neurons: pooling is folded into the following maps.
+    # No pooling neurons: each pool belongs to the following map.
     assert [m.kind for m in chain.maps] == (["dense"] * 3 if arch == "mlp" else ["conv", "conv", "dense"])
+    assert [m.pool for m in chain.maps] == ([1, 1, 1] if arch == "mlp" else [1, 2, 2])
     assert np.allclose(chain_logits(chain, x), expect, atol=1e-10)
 
 

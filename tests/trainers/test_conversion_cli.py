@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from compiler.cli import main  # noqa: E402
 from ir import load_graph  # noqa: E402
 from backends import get_backend  # noqa: E402
 from trainers.datasets import load_dataset  # noqa: E402
@@ -22,6 +23,13 @@ QUICK = ["--dataset", "digits", "--epochs", "10", "--steps", "24", "--tune-sampl
 def snnc(*args, env=None):
     proc = subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True, env=env)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+def snnc_in_process(capsys, *args):
+    """The CLI in this process (torch is imported once for all these tests)."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +68,11 @@ def test_model_classifies_digits_on_the_float_backend(digits_model):
     assert acc > 0.85
 
 
-def test_training_is_deterministic(digits_model, tmp_path):
+def test_training_is_deterministic(digits_model, tmp_path, capsys):
+    """Same options, same bytes: in another process than the fixture's, so nothing is shared."""
     path, _ = digits_model
     again = tmp_path / "again.snnc"
-    code, _, err = snnc("train", "conversion", *QUICK, "--l4", "bias", "-o", str(again))
+    code, _, err = snnc_in_process(capsys, "train", "conversion", *QUICK, "--l4", "bias", "-o", str(again))
     assert code == 0, err
     assert again.read_bytes() == path.read_bytes()
 
@@ -74,9 +83,9 @@ def test_training_is_deterministic(digits_model, tmp_path):
     (["--dataset", "digits", "--percentile", "0"], "--percentile must be in (0, 100]"),
     (["--dataset", "digits", "--max-rate", "1.5"], "--max-rate must be in (0, 1]"),
 ])
-def test_bad_options_are_one_line_errors(tmp_path, args, message):
+def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
     out = tmp_path / "m.snnc"
-    code, stdout, err = snnc("train", "conversion", *args, "-o", str(out))
+    code, stdout, err = snnc_in_process(capsys, "train", "conversion", *args, "-o", str(out))
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert message in err
     assert not out.exists()
@@ -91,17 +100,17 @@ def test_missing_fashion_mnist_says_how_to_install(tmp_path):
     assert "apt-get install dataset-fashion-mnist" in err
 
 
-def test_usage_errors_exit_2(tmp_path):
-    code, _, err = snnc("train", "conversion", "--dataset", "mnist", "-o", str(tmp_path / "m"))
-    assert code == 2 and "usage" in err
-    code, _, err = snnc("train", "conversion", "--dataset", "digits", "--l4", "l3", "-o", str(tmp_path / "m"))
-    assert code == 2
+def test_usage_errors_exit_2(tmp_path, capsys):
+    for args in (["--dataset", "mnist"], ["--dataset", "digits", "--l4", "l3"], ["--dataset", "digits", "--tune-steps", "a"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["train", "conversion", *args, "-o", str(tmp_path / "m")])
+        assert exc.value.code == 2 and "usage" in capsys.readouterr().err
 
 
-def test_cnn_on_digits(tmp_path):
+def test_cnn_on_digits(tmp_path, capsys):
     out = tmp_path / "cnn.snnc"
-    code, stdout, err = snnc("train", "conversion", "--dataset", "digits", "--arch", "cnn", "--epochs", "5",
-                             "--steps", "8", "--tune-samples", "20", "-o", str(out))
+    code, stdout, err = snnc_in_process(capsys, "train", "conversion", "--dataset", "digits", "--arch", "cnn",
+                                        "--epochs", "3", "--steps", "8", "--tune-samples", "20", "-o", str(out))
     assert code == 0, err
     g = load_graph(out)
     assert [type(p).__name__ for p in g.projections.values()] == ["Conv2d", "Dense"]

@@ -26,8 +26,9 @@ def _grid(rng, shape, scale):
 def _snn(seed, conv):
     rng = np.random.default_rng(seed)
     if conv:
+        # The second map reads its input through a 2x2 average pool (folded in the graph).
         maps = [LinearMap("conv", _grid(rng, (3, 1, 3, 3), 0.6), (1, 6, 6), (3, 6, 6), padding=(1, 1)),
-                LinearMap("conv", _grid(rng, (4, 3, 4, 4), 0.3), (3, 6, 6), (4, 3, 3), stride=(2, 2), padding=(1, 1)),
+                LinearMap("conv", _grid(rng, (4, 3, 3, 3), 0.6), (3, 6, 6), (4, 3, 3), padding=(1, 1), pool=2),
                 LinearMap("dense", _grid(rng, (5, 36), 0.4), (4, 3, 3), (5,))]
     else:
         maps = [LinearMap("dense", _grid(rng, (12, 10), 0.5), (10,), (12,)),

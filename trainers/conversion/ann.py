@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy as np
 from ir.errors import InputError
 from ir.progress import progress
 
-from trainers.conversion.chain import Chain, LinearMap, fold_avgpool
+from trainers.conversion.chain import Chain, LinearMap
 
 __all__ = ["ARCHS", "AnnSpec", "TrainSettings", "TrainedAnn", "default_spec", "torch_threads", "train_ann"]
 
@@ -129,7 +129,8 @@ def _build(spec: AnnSpec, dropout: float):
 
 
 def to_chain(spec: AnnSpec, model: Any) -> Chain:
-    """Read the trained torch model into a Chain, folding every average pool into the next map."""
+    """Read the trained torch model into a Chain; an average pool becomes the `pool` of the next
+    map (folded into it in the SNN graph)."""
     from torch import nn
 
     maps: list[LinearMap] = []
@@ -151,7 +152,7 @@ def to_chain(spec: AnnSpec, model: Any) -> Chain:
         else:
             continue
         if unpooled is not None:
-            m = fold_avgpool(spec.pool, unpooled, m)
+            m = replace(m, in_shape=unpooled, pool=spec.pool)
             unpooled = None
         maps.append(m)
         shape = out

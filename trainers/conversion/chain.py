@@ -5,9 +5,10 @@ a population of integrate-and-fire neurons in the SNN.
 
 `W_l` is a bias-free dense map (weight (n_out, n_in)) or a 2-D convolution (weight
 (C_out, C_in, kH, kW), PyTorch layout, stride and padding). Average pooling is linear, so a pool
-that follows a ReLU is folded into the next map (`fold_avgpool`): the SNN then has no pooling
-neurons, which would each add one step of latency (every projection delays by one step, as
-Lava's connection processes do) and one more spike-rate quantization.
+that follows a ReLU belongs to the next map (`LinearMap.pool`) and the SNN graph folds it into
+that projection (`fold_avgpool`): the SNN has no pooling neurons, which would each add one step
+of latency (every projection delays by one step, as Lava's connection processes do) and one
+more spike-rate quantization.
 
 A "channel" is what shares one weight vector: a neuron of a dense map, a feature map of a
 convolution. Per-neuron adjustments of a convolution are per channel, because a convolution
@@ -35,6 +36,10 @@ class LinearMap:
 
     `kind` "dense": out = W in, W (n_out, n_in). `kind` "conv": out = W * in (cross-correlation,
     PyTorch's `conv2d`), W (C_out, C_in, kH, kW). `in_shape`/`out_shape` are (n,) or (C, H, W).
+    With `pool` = k > 1 the map reads its (C, H, W) input through a k x k average pooling
+    (stride k) and `weight` acts on the pooled map, as in the ANN; `folded()` is the same map
+    as one projection from the unpooled input, which is what the SNN graph holds. Simulating
+    the pooled form is k^2 times cheaper for a convolution and computes the same values.
     """
 
     kind: str
@@ -43,6 +48,7 @@ class LinearMap:
     out_shape: tuple[int, ...]
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
+    pool: int = 1
 
     def __post_init__(self) -> None:
         w = np.array(self.weight, dtype=np.float64, copy=True)
@@ -63,8 +69,14 @@ class LinearMap:
 
     @property
     def fan_in(self) -> int:
-        """Inputs seen by one neuron (a kernel's taps for a convolution, ignoring padding)."""
-        return int(np.prod(self.weight.shape[1:]))
+        """Inputs seen by one neuron of the folded map (kernel taps, ignoring padding)."""
+        return int(np.prod(self.folded().weight.shape[1:]))
+
+    def folded(self) -> LinearMap:
+        """The map as one projection from the unpooled input (`fold_avgpool`)."""
+        if self.pool == 1:
+            return self
+        return fold_avgpool(self.pool, self.in_shape, replace(self, pool=1))  # type: ignore[arg-type]
 
     def channel_of_neuron(self) -> np.ndarray:
         """Channel index of every output neuron, in C-order flat neuron order."""
@@ -73,8 +85,9 @@ class LinearMap:
         return np.repeat(np.arange(self.channels), self.n_out // self.channels)
 
     def channel_norms(self, p: float) -> np.ndarray:
-        """||w_j||_p of every channel's weight vector, (channels,)."""
-        flat = np.abs(self.weight.reshape(self.channels, -1))
+        """||w_j||_p of every channel's weight vector as the SNN sees it (folded), (channels,)."""
+        w = self.folded().weight
+        flat = np.abs(w.reshape(self.channels, -1))
         return (flat**p).sum(axis=1) ** (1.0 / p)
 
     def scale_outputs(self, factor: np.ndarray | float) -> LinearMap:
@@ -87,7 +100,7 @@ class LinearMap:
         f = np.asarray(factor, dtype=np.float64)
         if self.kind == "conv":
             return replace(self, weight=self.weight * f.reshape(1, -1, 1, 1))
-        per_input = np.repeat(f, self.n_in // in_channels)
+        per_input = np.repeat(f, self.weight.shape[1] // in_channels)
         return replace(self, weight=self.weight * per_input[None, :])
 
     def apply(self, x: Any) -> Any:
@@ -95,14 +108,19 @@ class LinearMap:
         import torch.nn.functional as F
 
         w = self._torch_weight(x)
+        if self.pool > 1:
+            x = F.avg_pool2d(x.reshape((len(x), *self.in_shape)), self.pool)
+        elif self.kind == "conv":
+            x = x.reshape((len(x), *self.in_shape))
         if self.kind == "dense":
             return F.linear(x.reshape(len(x), -1), w)
-        out = F.conv2d(x.reshape((len(x), *self.in_shape)), w, stride=self.stride, padding=self.padding)
-        return out.reshape(len(x), -1)
+        return F.conv2d(x, w, stride=self.stride, padding=self.padding).reshape(len(x), -1)
 
     def _torch_weight(self, x: Any) -> Any:
         import torch
 
+        # The weight as a tensor of x's dtype, converted once per dtype (the dataclass is frozen,
+        # so the cache lives in the instance dict).
         cache = self.__dict__.setdefault("_torch_cache", {})
         key = (x.dtype, x.device)
         if key not in cache:
@@ -158,8 +176,9 @@ def _forward(chain: Chain, x: np.ndarray, batch: int, record: bool) -> list[np.n
     return cat if record else [cat[-1]]
 
 
-def fold_avgpool(pool: int, in_shape: tuple[int, int, int], nxt: LinearMap) -> LinearMap:
-    """Fold an average pool (kernel = stride = `pool`, on a (C, H, W) map) into the next map.
+def fold_avgpool(pool: int, in_shape: tuple[int, ...], nxt: LinearMap) -> LinearMap:
+    """Fold an average pool (kernel = stride = `pool`, on a (C, H, W) map) into the next map
+    `nxt` (which acts on the pooled map).
 
     Dense after pool (through a flatten): W'[:, c, y, x] = W[:, c, y // k, x // k] / k^2.
     Conv after pool: a kernel tap (i, j) of the pooled map covers the k x k block (k i + a,
@@ -187,7 +206,7 @@ def save_chain(chain: Chain, path: str | os.PathLike) -> None:
     arrays: dict[str, np.ndarray] = {}
     for i, m in enumerate(chain.maps):
         arrays[f"weight{i}"] = m.weight
-        arrays[f"geometry{i}"] = np.array([m.kind == "conv", *m.stride, *m.padding], dtype=np.int64)
+        arrays[f"geometry{i}"] = np.array([m.kind == "conv", *m.stride, *m.padding, m.pool], dtype=np.int64)
         arrays[f"in_shape{i}"] = np.array(m.in_shape, dtype=np.int64)
         arrays[f"out_shape{i}"] = np.array(m.out_shape, dtype=np.int64)
     buf = io.BytesIO()
@@ -199,7 +218,8 @@ def load_chain(path: str | os.PathLike) -> Chain:
     with np.load(path, allow_pickle=False) as z:
         maps = []
         for i in range(len([k for k in z.files if k.startswith("weight")])):
-            kind, sh, sw, ph, pw = (int(v) for v in z[f"geometry{i}"])
+            kind, sh, sw, ph, pw, pool = (int(v) for v in z[f"geometry{i}"])
             maps.append(LinearMap("conv" if kind else "dense", z[f"weight{i}"], tuple(int(v) for v in z[f"in_shape{i}"]),
-                                  tuple(int(v) for v in z[f"out_shape{i}"]), stride=(sh, sw), padding=(ph, pw)))
+                                  tuple(int(v) for v in z[f"out_shape{i}"]), stride=(sh, sw), padding=(ph, pw),
+                                  pool=pool))
     return Chain(tuple(maps))

@@ -132,25 +132,31 @@ def _percentile_positive(values: np.ndarray, q: float) -> float:
     return float(np.percentile(pos, q))
 
 
-def _noise_factor(p: np.ndarray, m: LinearMap) -> float:
-    """c_l = mean over samples of (||p (1 - p)||_2 * sqrt(fan_in / n_in))^(1/2)."""
+def _noise_factor(p: np.ndarray, m: LinearMap, poisson: bool = False) -> float:
+    """c_l = mean over samples of (||q||_2 * sqrt(fan_in / n_in))^(1/2), with the per-step input
+    variance q = p (1 - p) (Bernoulli) or q = p (Poisson counts, first layer only)."""
     q = np.clip(p, 0.0, 1.0)
-    q = q * (1.0 - q)
+    q = q if poisson else q * (1.0 - q)
     norms = np.sqrt((q.astype(np.float64) ** 2).sum(axis=1))
     return float(np.mean(np.sqrt(norms * math.sqrt(m.fan_in / m.n_in))))
 
 
 def calibrate(
     chain: Chain, x: np.ndarray, *, mode: str = "data", percentile: float = 99.9,
-    max_rate: float = 1.0, balance_steps: int = 64, seed: int = 0,
+    max_rate: float = 1.0, balance_steps: int = 64, seed: int = 0, input_model: str = "bernoulli",
 ) -> Calibration:
-    """Scales lambda_l and noise factors c_l of `chain` from training inputs `x` (a subset)."""
+    """Scales lambda_l and noise factors c_l of `chain` from training inputs `x` (a subset).
+
+    `input_model` "poisson" is for studies with Poisson-count inputs (graded spikes; the
+    deployed encoder is Bernoulli): it changes the first layer's noise factor only."""
     if mode not in THRESHOLD_MODES:
         raise InputError(f"--threshold must be one of {', '.join(THRESHOLD_MODES)}, got {mode!r}")
     if not 0 < percentile <= 100:
         raise InputError(f"--percentile must be in (0, 100], got {percentile}")
     if not 0 < max_rate <= 1:
         raise InputError(f"--max-rate must be in (0, 1], got {max_rate}")
+    if input_model not in ("bernoulli", "poisson"):
+        raise InputError(f"input model must be bernoulli or poisson, got {input_model!r}")
     acts = chain_activations(chain, x)
     silent = [i + 1 for i, a in enumerate(acts) if not np.any(a > 0)]
     if silent:
@@ -162,7 +168,8 @@ def calibrate(
         scales = _spike_balance(chain, x, percentile, max_rate, balance_steps, seed)
     flat_x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     rates = [flat_x * max_rate] + [a / lam for a, lam in zip(acts[:-1], scales[:-1])]
-    noise = tuple(_noise_factor(p, m) for p, m in zip(rates, chain.maps))
+    noise = tuple(_noise_factor(p, m, poisson=(i == 0 and input_model == "poisson"))
+                  for i, (p, m) in enumerate(zip(rates, chain.maps)))
     return Calibration(chain, scales, noise, max_rate, mode, percentile)
 
 
@@ -235,7 +242,8 @@ def to_graph(snn: SnnChain, chain: Chain, metadata: dict[str, Any], dt: float = 
     pop_names, proj_names = layer_names(chain)
     pops: dict[str, Any] = {"in": Input(chain.input_shape)}
     projs: dict[str, Any] = {}
-    for i, m in enumerate(snn.maps):
+    for i, pooled in enumerate(snn.maps):
+        m = pooled.folded()
         name = pop_names[i + 1]
         bias = np.asarray(snn.bias[i], dtype=np.float64)
         pops[name] = LIF(m.out_shape, tau_syn=0.0, tau_mem=math.inf, v_th=snn.v_th[i],

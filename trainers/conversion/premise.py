@@ -77,7 +77,8 @@ def premise_study(snn: SnnChain, images: np.ndarray, *, realisations: int = 200,
     counted = [[] for _ in range(depth)]
     n4 = [_per_neuron_norms(snn, l, 4) for l in range(depth)]
     n2 = [_per_neuron_norms(snn, l, 2) for l in range(depth)]
-    squared = [LinearMap(m.kind, m.weight**2, m.in_shape, m.out_shape, m.stride, m.padding) for m in snn.maps]
+    folded = [m.folded() for m in snn.maps]
+    squared = [LinearMap(m.kind, m.weight**2, m.in_shape, m.out_shape, m.stride, m.padding) for m in folded]
     for i, x in enumerate(images):
         spikes = draw_inputs(x, realisations, steps, max_rate, model, seed=seed * 1_000_003 + i)
         potential: list[Any] = [None] * depth
