@@ -21,7 +21,9 @@ def test_fold_avgpool_into_dense_equals_pool_then_dense():
     rng = np.random.default_rng(1)
     w = rng.normal(size=(5, 3 * 2 * 3))
     x = torch.as_tensor(_rand((4, 3, 4, 6)))
-    expect = torch.nn.functional.linear(torch.nn.functional.avg_pool2d(x, 2).reshape(4, -1), torch.as_tensor(w))
+    expect = torch.nn.functional.linear(
+        torch.nn.functional.avg_pool2d(x, 2).reshape(4, -1), torch.as_tensor(w)
+    )
     folded = fold_avgpool(2, (3, 4, 6), LinearMap("dense", w, (18,), (5,)))
     assert np.allclose(folded.apply(x).numpy(), expect.numpy(), atol=1e-12)
     pooled = LinearMap("dense", w, (3, 4, 6), (5,), pool=2)
@@ -29,7 +31,9 @@ def test_fold_avgpool_into_dense_equals_pool_then_dense():
     assert np.array_equal(pooled.folded().weight, folded.weight)
 
 
-@pytest.mark.parametrize(("stride", "padding"), [((1, 1), (1, 1)), ((1, 1), (0, 0)), ((2, 1), (1, 0))])
+@pytest.mark.parametrize(
+    ("stride", "padding"), [((1, 1), (1, 1)), ((1, 1), (0, 0)), ((2, 1), (1, 0))]
+)
 def test_fold_avgpool_into_conv_equals_pool_then_conv(stride, padding):
     rng = np.random.default_rng(2)
     w = rng.normal(size=(4, 3, 3, 3))
@@ -38,7 +42,10 @@ def test_fold_avgpool_into_conv_equals_pool_then_conv(stride, padding):
     expect = torch.nn.functional.conv2d(pooled, torch.as_tensor(w), stride=stride, padding=padding)
     nxt = LinearMap("conv", w, (3, 4, 6), tuple(expect.shape[1:]), stride=stride, padding=padding)
     folded = fold_avgpool(2, (3, 8, 12), nxt)
-    assert folded.stride == (2 * stride[0], 2 * stride[1]) and folded.padding == (2 * padding[0], 2 * padding[1])
+    assert folded.stride == (2 * stride[0], 2 * stride[1]) and folded.padding == (
+        2 * padding[0],
+        2 * padding[1],
+    )
     assert np.allclose(folded.apply(x).numpy(), expect.reshape(2, -1).numpy(), atol=1e-12)
     pooled = LinearMap("conv", w, (3, 8, 12), nxt.out_shape, stride=stride, padding=padding, pool=2)
     assert np.allclose(pooled.apply(x).numpy(), expect.reshape(2, -1).numpy(), atol=1e-12)
@@ -59,7 +66,9 @@ def test_to_chain_reproduces_the_torch_model(arch):
     chain = to_chain(spec, model)
     assert chain.depth == 3
     # No pooling neurons: each pool belongs to the following map.
-    assert [m.kind for m in chain.maps] == (["dense"] * 3 if arch == "mlp" else ["conv", "conv", "dense"])
+    assert [m.kind for m in chain.maps] == (
+        ["dense"] * 3 if arch == "mlp" else ["conv", "conv", "dense"]
+    )
     assert [m.pool for m in chain.maps] == ([1, 1, 1] if arch == "mlp" else [1, 2, 2])
     assert np.allclose(chain_logits(chain, x), expect, atol=1e-10)
 

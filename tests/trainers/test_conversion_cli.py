@@ -1,4 +1,5 @@
-"""`snnc train conversion`: a model with the metadata snnc eval reads, deterministic bytes, one-line errors."""
+"""`snnc train conversion`: a model with the metadata snnc eval reads, deterministic bytes,
+one-line errors."""
 
 import subprocess
 import sys
@@ -8,12 +9,12 @@ import pytest
 
 pytest.importorskip("torch")
 
-from compiler.cli import main  # noqa: E402
-from ir import load_graph  # noqa: E402
-from backends import get_backend  # noqa: E402
-from trainers.datasets import load_dataset  # noqa: E402
-from trainers.encoders import encode  # noqa: E402
-from trainers.readout import classify, readout_probes  # noqa: E402
+from backends import get_backend
+from compiler.cli import main
+from ir import load_graph
+from trainers.datasets import load_dataset
+from trainers.encoders import encode
+from trainers.readout import classify, readout_probes
 
 pytestmark = pytest.mark.torch
 
@@ -21,7 +22,9 @@ QUICK = ["--dataset", "digits", "--epochs", "10", "--steps", "24", "--tune-sampl
 
 
 def snnc(*args, env=None):
-    proc = subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True, env=env
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -72,20 +75,25 @@ def test_training_is_deterministic(digits_model, tmp_path, capsys):
     """Same options, same bytes: in another process than the fixture's, so nothing is shared."""
     path, _ = digits_model
     again = tmp_path / "again.snnc"
-    code, _, err = snnc_in_process(capsys, "train", "conversion", *QUICK, "--l4", "bias", "-o", str(again))
+    code, _, err = snnc_in_process(
+        capsys, "train", "conversion", *QUICK, "--l4", "bias", "-o", str(again)
+    )
     assert code == 0, err
     assert again.read_bytes() == path.read_bytes()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--dataset", "digits", "--l4-strength", "0.1"], "--l4-strength needs an --l4 variant"),
-    (["--dataset", "digits", "--steps", "0"], "--steps must be >= 1"),
-    (["--dataset", "digits", "--percentile", "0"], "--percentile must be in (0, 100]"),
-    (["--dataset", "digits", "--max-rate", "1.5"], "--max-rate must be in (0, 1]"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "digits", "--l4-strength", "0.1"], "--l4-strength needs an --l4 variant"),
+        (["--dataset", "digits", "--steps", "0"], "--steps must be >= 1"),
+        (["--dataset", "digits", "--percentile", "0"], "--percentile must be in (0, 100]"),
+        (["--dataset", "digits", "--max-rate", "1.5"], "--max-rate must be in (0, 1]"),
+    ],
+)
 def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
     out = tmp_path / "m.snnc"
-    code, stdout, err = snnc_in_process(capsys, "train", "conversion", *args, "-o", str(out))
+    code, _, err = snnc_in_process(capsys, "train", "conversion", *args, "-o", str(out))
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert message in err
     assert not out.exists()
@@ -95,13 +103,19 @@ def test_missing_fashion_mnist_says_how_to_install(tmp_path):
     import os
 
     env = {**os.environ, "SNNC_FASHION_MNIST_DIR": str(tmp_path / "nowhere")}
-    code, _, err = snnc("train", "conversion", "--dataset", "fashion-mnist", "-o", str(tmp_path / "m"), env=env)
+    code, _, err = snnc(
+        "train", "conversion", "--dataset", "fashion-mnist", "-o", str(tmp_path / "m"), env=env
+    )
     assert code == 1 and err.count("\n") == 1
     assert "apt-get install dataset-fashion-mnist" in err
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
-    for args in (["--dataset", "mnist"], ["--dataset", "digits", "--l4", "l3"], ["--dataset", "digits", "--tune-steps", "a"]):
+    for args in (
+        ["--dataset", "mnist"],
+        ["--dataset", "digits", "--l4", "l3"],
+        ["--dataset", "digits", "--tune-steps", "a"],
+    ):
         with pytest.raises(SystemExit) as exc:
             main(["train", "conversion", *args, "-o", str(tmp_path / "m")])
         assert exc.value.code == 2 and "usage" in capsys.readouterr().err
@@ -109,8 +123,23 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 
 def test_cnn_on_digits(tmp_path, capsys):
     out = tmp_path / "cnn.snnc"
-    code, stdout, err = snnc_in_process(capsys, "train", "conversion", "--dataset", "digits", "--arch", "cnn",
-                                        "--epochs", "3", "--steps", "8", "--tune-samples", "20", "-o", str(out))
+    code, _, err = snnc_in_process(
+        capsys,
+        "train",
+        "conversion",
+        "--dataset",
+        "digits",
+        "--arch",
+        "cnn",
+        "--epochs",
+        "3",
+        "--steps",
+        "8",
+        "--tune-samples",
+        "20",
+        "-o",
+        str(out),
+    )
     assert code == 0, err
     g = load_graph(out)
     assert [type(p).__name__ for p in g.projections.values()] == ["Conv2d", "Dense"]

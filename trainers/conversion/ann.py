@@ -29,10 +29,17 @@ import numpy as np
 
 from ir.errors import InputError
 from ir.progress import progress
-
 from trainers.conversion.chain import Chain, LinearMap
 
-__all__ = ["ARCHS", "AnnSpec", "TrainSettings", "TrainedAnn", "default_spec", "torch_threads", "train_ann"]
+__all__ = [
+    "ARCHS",
+    "AnnSpec",
+    "TrainSettings",
+    "TrainedAnn",
+    "default_spec",
+    "torch_threads",
+    "train_ann",
+]
 
 ARCHS = ("mlp", "cnn")
 
@@ -61,11 +68,13 @@ class AnnSpec:
             k = self.pool ** len(self.channels)
             if h % k or w % k:
                 raise InputError(
-                    f"cnn: {len(self.channels)} poolings of {self.pool} need the image size to be a "
-                    f"multiple of {k}, got {h}x{w}"
+                    f"cnn: {len(self.channels)} poolings of {self.pool} need an image size "
+                    f"that is a multiple of {k}, got {h}x{w}"
                 )
             if any(k_ % 2 == 0 for k_ in self.kernels):
-                raise InputError(f"cnn: kernel sizes must be odd ('same' padding), got {self.kernels}")
+                raise InputError(
+                    f"cnn: kernel sizes must be odd ('same' padding), got {self.kernels}"
+                )
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,11 @@ class TrainedAnn:
     history: list[dict[str, float]] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
-        return {"spec": _jsonable(asdict(self.spec)), "training": _jsonable(asdict(self.settings)),
-                "history": self.history}
+        return {
+            "spec": _jsonable(asdict(self.spec)),
+            "training": _jsonable(asdict(self.settings)),
+            "history": self.history,
+        }
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -121,8 +133,12 @@ def _build(spec: AnnSpec, dropout: float):
         layers.append(nn.Linear(n, spec.n_classes, bias=False))
         return nn.Sequential(*layers)
     c, h, w = spec.input_shape
-    for ch, k in zip(spec.channels, spec.kernels):
-        layers += [nn.Conv2d(c, ch, k, padding=k // 2, bias=False), nn.ReLU(), nn.AvgPool2d(spec.pool)]
+    for ch, k in zip(spec.channels, spec.kernels, strict=True):
+        layers += [
+            nn.Conv2d(c, ch, k, padding=k // 2, bias=False),
+            nn.ReLU(),
+            nn.AvgPool2d(spec.pool),
+        ]
         c, h, w = ch, h // spec.pool, w // spec.pool
     layers += [nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * h * w, spec.n_classes, bias=False)]
     return nn.Sequential(*layers)
@@ -174,8 +190,14 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(prev)
 
 
-def train_ann(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-              spec: AnnSpec, settings: TrainSettings) -> TrainedAnn:
+def train_ann(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    spec: AnnSpec,
+    settings: TrainSettings,
+) -> TrainedAnn:
     """Train with Adam and cosine learning-rate decay; cross-entropy on the logits."""
     import torch
 
@@ -184,8 +206,14 @@ def train_ann(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
         return _train(x_train, y_train, x_val, y_val, spec, settings)
 
 
-def _train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-           spec: AnnSpec, settings: TrainSettings) -> TrainedAnn:
+def _train(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    spec: AnnSpec,
+    settings: TrainSettings,
+) -> TrainedAnn:
     import torch
     from torch import nn
 
@@ -214,7 +242,13 @@ def _train(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: n
         model.eval()
         with torch.no_grad():
             val_acc = float((model(xv).argmax(1).numpy() == y_val).mean())
-        history.append({"epoch": epoch + 1, "loss": round(total / len(xt), 6), "val_accuracy": round(val_acc, 6)})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": round(total / len(xt), 6),
+                "val_accuracy": round(val_acc, 6),
+            }
+        )
     model.eval()
     chain = to_chain(spec, model)
     return TrainedAnn(spec, settings, chain, history)

@@ -27,7 +27,15 @@ import numpy as np
 
 from ir.atomic import atomic_write_bytes
 
-__all__ = ["Chain", "LinearMap", "chain_activations", "chain_logits", "fold_avgpool", "load_chain", "save_chain"]
+__all__ = [
+    "Chain",
+    "LinearMap",
+    "chain_activations",
+    "chain_logits",
+    "fold_avgpool",
+    "load_chain",
+    "save_chain",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,7 +203,10 @@ def fold_avgpool(pool: int, in_shape: tuple[int, ...], nxt: LinearMap) -> Linear
         return LinearMap("dense", folded.reshape(nxt.n_out, -1), in_shape, nxt.out_shape)
     folded = np.repeat(np.repeat(nxt.weight, k, axis=2), k, axis=3) / (k * k)
     return LinearMap(
-        "conv", folded, in_shape, nxt.out_shape,
+        "conv",
+        folded,
+        in_shape,
+        nxt.out_shape,
         stride=(nxt.stride[0] * k, nxt.stride[1] * k),
         padding=(nxt.padding[0] * k, nxt.padding[1] * k),
     )
@@ -206,7 +217,9 @@ def save_chain(chain: Chain, path: str | os.PathLike) -> None:
     arrays: dict[str, np.ndarray] = {}
     for i, m in enumerate(chain.maps):
         arrays[f"weight{i}"] = m.weight
-        arrays[f"geometry{i}"] = np.array([m.kind == "conv", *m.stride, *m.padding, m.pool], dtype=np.int64)
+        arrays[f"geometry{i}"] = np.array(
+            [m.kind == "conv", *m.stride, *m.padding, m.pool], dtype=np.int64
+        )
         arrays[f"in_shape{i}"] = np.array(m.in_shape, dtype=np.int64)
         arrays[f"out_shape{i}"] = np.array(m.out_shape, dtype=np.int64)
     buf = io.BytesIO()
@@ -219,7 +232,15 @@ def load_chain(path: str | os.PathLike) -> Chain:
         maps = []
         for i in range(len([k for k in z.files if k.startswith("weight")])):
             kind, sh, sw, ph, pw, pool = (int(v) for v in z[f"geometry{i}"])
-            maps.append(LinearMap("conv" if kind else "dense", z[f"weight{i}"], tuple(int(v) for v in z[f"in_shape{i}"]),
-                                  tuple(int(v) for v in z[f"out_shape{i}"]), stride=(sh, sw), padding=(ph, pw),
-                                  pool=pool))
+            maps.append(
+                LinearMap(
+                    "conv" if kind else "dense",
+                    z[f"weight{i}"],
+                    tuple(int(v) for v in z[f"in_shape{i}"]),
+                    tuple(int(v) for v in z[f"out_shape{i}"]),
+                    stride=(sh, sw),
+                    padding=(ph, pw),
+                    pool=pool,
+                )
+            )
     return Chain(tuple(maps))

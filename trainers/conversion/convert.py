@@ -20,18 +20,18 @@ fires at rate (input per step) / threshold, so the SNN weights in threshold unit
 zero discards the overshoot v - theta at every spike, and each projection delays by one step,
 so the best threshold at small T is not the ANN's scale.
 
-**The L4-norm adjustment** (the idea of Allred & Roy, arXiv 2111.09446; the paper's formula is not
-public, so these are snnc's variants, reference/seeds.md 2.4-2.5). For input spikes that are
+**The L4-norm adjustment** (the idea of Allred & Roy, arXiv 2111.09446; the paper's formula is
+not public, so these are snnc's variants, reference/seeds.md 2.4-2.5). For input spikes that are
 independent Bernoulli(p_i), the per-step drive of neuron j has variance
-sum_i w_ij^2 p_i (1 - p_i) <= ||w_j||_4^2 ||p (1 - p)||_2 (Cauchy-Schwarz). With n4_j = ||W_hat_l[j]||_4
-and the layer's input factor c_l = mean over training samples of
+sum_i w_ij^2 p_i (1 - p_i) <= ||w_j||_4^2 ||p (1 - p)||_2 (Cauchy-Schwarz). With
+n4_j = ||W_hat_l[j]||_4 and the layer's input factor c_l = mean over training samples of
 (||p (1 - p)||_2 * sqrt(fan_in / n_in))^(1/2) (the patch share of the norm for a convolution;
 p from the ANN's activations / lambda, clipped to [0, 1]), n4_j * c_l bounds the standard
 deviation of neuron j's per-step input, in threshold units:
-- "rescale" (H1, strength alpha): w_j <- w_j (mean_k n4_k / n4_j)^alpha for every hidden neuron, with
-  neuron j's outgoing weights divided by the same factor, so the ANN computes the same function;
-  then the scales are recomputed (threshold balancing of the rescaled layer). The output layer
-  is not rescaled (that would change the classifier);
+- "rescale" (H1, strength alpha): w_j <- w_j (mean_k n4_k / n4_j)^alpha for every hidden neuron,
+  with neuron j's outgoing weights divided by the same factor, so the ANN computes the same
+  function; then the scales are recomputed (threshold balancing of the rescaled layer). The output
+  layer is not rescaled (that would change the classifier);
 - "margin" (H2, strength gamma): theta_j = sigma_l + gamma * n4_j * c_l;
 - "bias" (H3, strength gamma): b_j = -gamma * n4_j * c_l per step (gamma < 0 gives a positive bias).
 "none" is the baseline (alpha = gamma = 0).
@@ -47,7 +47,7 @@ output spikes, ties broken by the summed input current (`u_sum`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,6 @@ import numpy as np
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.nodes import LIF, Conv2d, Dense, Input
-
 from trainers.conversion.chain import Chain, LinearMap, chain_activations
 from trainers.conversion.fastsim import SnnChain, simulate
 
@@ -98,13 +97,12 @@ class Calibration:
     max_rate: float
     mode: str
     percentile: float
-    info: dict[str, Any] = field(default_factory=dict)
 
     def normalized_maps(self) -> list[LinearMap]:
         """W_hat_l = W_l lambda_{l-1} / lambda_l (threshold units)."""
         prev = 1.0 / self.max_rate
         maps = []
-        for m, lam in zip(self.chain.maps, self.scales):
+        for m, lam in zip(self.chain.maps, self.scales, strict=True):
             maps.append(m.scale_outputs(prev / lam))
             prev = lam
         return maps
@@ -116,12 +114,12 @@ def l4_rescale(chain: Chain, alpha: float) -> Chain:
     if alpha == 0:
         return chain
     maps = list(chain.maps)
-    for l in range(len(maps) - 1):
-        n4 = maps[l].channel_norms(4)
+    for i in range(len(maps) - 1):
+        n4 = maps[i].channel_norms(4)
         safe = np.where(n4 > 0, n4, 1.0)
         factor = np.where(n4 > 0, (n4.mean() / safe) ** alpha, 1.0)
-        maps[l] = maps[l].scale_outputs(factor)
-        maps[l + 1] = maps[l + 1].scale_inputs(1.0 / factor, maps[l].channels)
+        maps[i] = maps[i].scale_outputs(factor)
+        maps[i + 1] = maps[i + 1].scale_inputs(1.0 / factor, maps[i].channels)
     return Chain(tuple(maps))
 
 
@@ -142,8 +140,15 @@ def _noise_factor(p: np.ndarray, m: LinearMap, poisson: bool = False) -> float:
 
 
 def calibrate(
-    chain: Chain, x: np.ndarray, *, mode: str = "data", percentile: float = 99.9,
-    max_rate: float = 1.0, balance_steps: int = 64, seed: int = 0, input_model: str = "bernoulli",
+    chain: Chain,
+    x: np.ndarray,
+    *,
+    mode: str = "data",
+    percentile: float = 99.9,
+    max_rate: float = 1.0,
+    balance_steps: int = 64,
+    seed: int = 0,
+    input_model: str = "bernoulli",
 ) -> Calibration:
     """Scales lambda_l and noise factors c_l of `chain` from training inputs `x` (a subset).
 
@@ -160,21 +165,26 @@ def calibrate(
     acts = chain_activations(chain, x)
     silent = [i + 1 for i, a in enumerate(acts) if not np.any(a > 0)]
     if silent:
-        raise InputError(f"layer {silent[0]} of the trained network is silent on the calibration data; "
-                         "train longer or with another seed")
+        raise InputError(
+            f"layer {silent[0]} of the trained network is silent on the calibration data; "
+            "train longer or with another seed"
+        )
     if mode == "data":
         scales = tuple(_percentile_positive(a, percentile) for a in acts)
     else:
         scales = _spike_balance(chain, x, percentile, max_rate, balance_steps, seed)
     flat_x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    rates = [flat_x * max_rate] + [a / lam for a, lam in zip(acts[:-1], scales[:-1])]
-    noise = tuple(_noise_factor(p, m, poisson=(i == 0 and input_model == "poisson"))
-                  for i, (p, m) in enumerate(zip(rates, chain.maps)))
+    rates = [flat_x * max_rate] + [a / lam for a, lam in zip(acts[:-1], scales[:-1], strict=True)]
+    noise = tuple(
+        _noise_factor(p, m, poisson=(i == 0 and input_model == "poisson"))
+        for i, (p, m) in enumerate(zip(rates, chain.maps, strict=True))
+    )
     return Calibration(chain, scales, noise, max_rate, mode, percentile)
 
 
-def _spike_balance(chain: Chain, x: np.ndarray, percentile: float, max_rate: float,
-                   steps: int, seed: int) -> tuple[float, ...]:
+def _spike_balance(
+    chain: Chain, x: np.ndarray, percentile: float, max_rate: float, steps: int, seed: int
+) -> tuple[float, ...]:
     """Sengupta et al.'s threshold balancing, layer by layer on Bernoulli-coded training inputs."""
     import torch
 
@@ -185,24 +195,36 @@ def _spike_balance(chain: Chain, x: np.ndarray, percentile: float, max_rate: flo
     prev = 1.0 / max_rate
     # Keep at most this many current samples per layer for the percentile (strided, deterministic).
     budget = 1 << 24
-    for l, m in enumerate(chain.maps):
-        maps = [cm.scale_outputs(p / lam) for cm, p, lam in zip(chain.maps[:l], [1.0 / max_rate, *scales], scales)]
+    for index, m in enumerate(chain.maps):
+        # Layers before `index` balanced (threshold 1); layer `index` in ANN units, never firing.
+        prevs = [1.0 / max_rate, *scales][:index]
+        maps = [
+            cm.scale_outputs(p / lam)
+            for cm, p, lam in zip(chain.maps[:index], prevs, scales, strict=True)
+        ]
         probe = m.scale_outputs(prev)
-        snn = SnnChain(tuple([*maps, probe]), tuple([1.0] * l + [math.inf]),
-                       tuple(np.zeros(mm.n_out) for mm in [*maps, probe]))
+        snn = SnnChain(
+            tuple([*maps, probe]),
+            tuple([1.0] * index + [math.inf]),
+            tuple(np.zeros(mm.n_out) for mm in [*maps, probe]),
+        )
         total = len(x) * steps * m.n_out
         stride = max(1, -(-total // budget))
         kept: list[np.ndarray] = []
 
-        def hook(layer: int, a: Any, s: Any, l: int = l, stride: int = stride, kept: list = kept) -> None:
-            if layer == l:
+        def hook(
+            layer: int, a: Any, s: Any, index: int = index, stride: int = stride, kept: list = kept
+        ) -> None:
+            if layer == index:
                 kept.append(a.reshape(-1)[::stride].to(torch.float64).numpy().copy())
 
         simulate(snn, spikes, (steps,), dtype="float64", layer_hook=hook)
         lam = _percentile_positive(np.concatenate(kept), percentile)
         if lam <= 0:
-            raise InputError(f"threshold balancing: layer {l + 1} receives no positive input in {steps} "
-                             "steps; use --threshold data or more --balance-steps")
+            raise InputError(
+                f"threshold balancing: layer {index + 1} receives no positive input in {steps} "
+                "steps; use --threshold data or more --steps"
+            )
         scales.append(lam)
         prev = lam
     return tuple(scales)
@@ -214,7 +236,7 @@ def build_snn(calib: Calibration, params: ConversionParams) -> SnnChain:
     if len(params.sigma) != len(maps):
         raise InputError(f"expected {len(maps)} threshold scales, got {len(params.sigma)}")
     out_maps, biases = [], []
-    for m, sigma, c in zip(maps, params.sigma, calib.noise):
+    for m, sigma, c in zip(maps, params.sigma, calib.noise, strict=True):
         noise_sd = m.channel_norms(4) * c  # per channel, threshold units
         theta = np.full(m.channels, float(sigma))
         bias = np.zeros(m.channels)
@@ -223,7 +245,9 @@ def build_snn(calib: Calibration, params: ConversionParams) -> SnnChain:
         elif params.l4 == "bias":
             bias = -params.strength * noise_sd
         if np.any(theta <= 0):
-            raise InputError(f"threshold scale {sigma} with margin {params.strength} gives a threshold <= 0")
+            raise InputError(
+                f"threshold scale {sigma} with margin {params.strength} gives a threshold <= 0"
+            )
         per_neuron = m.channel_of_neuron()
         out_maps.append(m.scale_outputs(1.0 / theta))
         biases.append((bias / theta)[per_neuron])
@@ -246,11 +270,18 @@ def to_graph(snn: SnnChain, chain: Chain, metadata: dict[str, Any], dt: float = 
         m = pooled.folded()
         name = pop_names[i + 1]
         bias = np.asarray(snn.bias[i], dtype=np.float64)
-        pops[name] = LIF(m.out_shape, tau_syn=0.0, tau_mem=math.inf, v_th=snn.v_th[i],
-                         bias=bias.reshape(m.out_shape) if np.any(bias) else 0.0)
+        pops[name] = LIF(
+            m.out_shape,
+            tau_syn=0.0,
+            tau_mem=math.inf,
+            v_th=snn.v_th[i],
+            bias=bias.reshape(m.out_shape) if np.any(bias) else 0.0,
+        )
         src = pop_names[i]
         if m.kind == "conv":
-            projs[proj_names[i]] = Conv2d(src, name, weight=m.weight, stride=m.stride, padding=m.padding)
+            projs[proj_names[i]] = Conv2d(
+                src, name, weight=m.weight, stride=m.stride, padding=m.padding
+            )
         else:
             projs[proj_names[i]] = Dense(src, name, weight=m.weight)
     return Graph(populations=pops, projections=projs, dt=dt, outputs=("out",), metadata=metadata)

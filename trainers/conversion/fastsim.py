@@ -26,7 +26,7 @@ import numpy as np
 
 from trainers.conversion.chain import LinearMap
 
-__all__ = ["SnnChain", "SimResult", "predict", "simulate"]
+__all__ = ["SimResult", "SnnChain", "predict", "simulate"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,9 +98,13 @@ def simulate(
             nxt = min([c for c in cps if c > t0] + [t0 + chunk])
             width = nxt - t0
             if t0 < spikes.shape[1]:
-                src = torch.as_tensor(np.asarray(spikes[:, t0 : min(nxt, spikes.shape[1])]), dtype=tdtype)
+                src = torch.as_tensor(
+                    np.asarray(spikes[:, t0 : min(nxt, spikes.shape[1])]), dtype=tdtype
+                )
                 if src.shape[1] < width:
-                    src = torch.cat([src, torch.zeros((batch, width - src.shape[1], n_in), dtype=tdtype)], 1)
+                    src = torch.cat(
+                        [src, torch.zeros((batch, width - src.shape[1], n_in), dtype=tdtype)], 1
+                    )
             else:
                 src = torch.zeros((batch, width, n_in), dtype=tdtype)
             for layer, m in enumerate(snn.maps):

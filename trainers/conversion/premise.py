@@ -49,8 +49,9 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else float("nan")
 
 
-def draw_inputs(x: np.ndarray, realisations: int, steps: int, max_rate: float, model: str,
-                seed: int) -> np.ndarray:
+def draw_inputs(
+    x: np.ndarray, realisations: int, steps: int, max_rate: float, model: str, seed: int
+) -> np.ndarray:
     """Input spikes (realisations, steps, n) for one image x, Bernoulli or Poisson counts."""
     rng = np.random.default_rng(seed)
     p = np.clip(np.asarray(x, dtype=np.float64).reshape(-1) * max_rate, 0.0, 1.0)
@@ -66,26 +67,43 @@ def _per_neuron_norms(snn: SnnChain, layer: int, p: float) -> np.ndarray:
     return m.channel_norms(p)[m.channel_of_neuron()]
 
 
-def premise_study(snn: SnnChain, images: np.ndarray, *, realisations: int = 200, window: int = 16,
-                  max_rate: float = 1.0, model: str = "bernoulli", seed: int = 0) -> list[LayerPremise]:
+def premise_study(
+    snn: SnnChain,
+    images: np.ndarray,
+    *,
+    realisations: int = 200,
+    window: int = 16,
+    max_rate: float = 1.0,
+    model: str = "bernoulli",
+    seed: int = 0,
+) -> list[LayerPremise]:
     """Correlations of the pre-firing potential's spread with the L4 and L2 norms, per layer."""
     import torch
 
     depth = snn.depth
     steps = depth + window
-    rs: dict[str, list[list[float]]] = {k: [[] for _ in range(depth)] for k in ("l4", "l2", "exact")}
-    counted = [[] for _ in range(depth)]
-    n4 = [_per_neuron_norms(snn, l, 4) for l in range(depth)]
-    n2 = [_per_neuron_norms(snn, l, 2) for l in range(depth)]
+    rs: dict[str, list[list[float]]] = {
+        k: [[] for _ in range(depth)] for k in ("l4", "l2", "exact")
+    }
+    counted: list[list[int]] = [[] for _ in range(depth)]
+    n4 = [_per_neuron_norms(snn, k, 4) for k in range(depth)]
+    n2 = [_per_neuron_norms(snn, k, 2) for k in range(depth)]
     folded = [m.folded() for m in snn.maps]
-    squared = [LinearMap(m.kind, m.weight**2, m.in_shape, m.out_shape, m.stride, m.padding) for m in folded]
+    squared = [
+        LinearMap(m.kind, m.weight**2, m.in_shape, m.out_shape, m.stride, m.padding) for m in folded
+    ]
     for i, x in enumerate(images):
         spikes = draw_inputs(x, realisations, steps, max_rate, model, seed=seed * 1_000_003 + i)
         potential: list[Any] = [None] * depth
-        in_var: list[Any] = [None] * depth
-        src_var = [spikes[:, :window].reshape(-1, spikes.shape[2]).astype(np.float64).var(axis=0)]
+        # Per-step variance of each layer's input spikes, pooled over realisations and the window.
+        in_var: list[Any] = [
+            spikes[:, :window].reshape(-1, spikes.shape[2]).astype(np.float64).var(axis=0)
+        ]
+        in_var += [None] * (depth - 1)
 
-        def hook(layer: int, a: Any, s: Any) -> None:
+        def hook(
+            layer: int, a: Any, s: Any, potential: list = potential, in_var: list = in_var
+        ) -> None:
             # Layer `layer` (0-based) first receives input at step layer + 2 (1-based): skip
             # the silent steps, integrate the next `window`.
             lo = layer + 1
@@ -95,23 +113,24 @@ def premise_study(snn: SnnChain, images: np.ndarray, *, realisations: int = 200,
                 in_var[layer + 1] = fired.reshape(-1, fired.shape[2]).var(axis=0)
 
         simulate(snn, spikes, (steps,), dtype="float64", chunk=steps, layer_hook=hook)
-        in_var[0] = src_var[0]
-        for l in range(depth):
-            sd = potential[l].std(axis=0)
+        for k in range(depth):
+            sd = potential[k].std(axis=0)
             keep = sd > 1e-12
             if keep.sum() < 3:
                 continue
-            exact = np.sqrt(window * _apply_np(squared[l], in_var[l]))
-            rs["l4"][l].append(pearson(sd[keep], n4[l][keep]))
-            rs["l2"][l].append(pearson(sd[keep], n2[l][keep]))
-            rs["exact"][l].append(pearson(sd[keep], exact[keep]))
-            counted[l].append(int(keep.sum()))
+            exact = np.sqrt(window * _apply_np(squared[k], in_var[k]))
+            rs["l4"][k].append(pearson(sd[keep], n4[k][keep]))
+            rs["l2"][k].append(pearson(sd[keep], n2[k][keep]))
+            rs["exact"][k].append(pearson(sd[keep], exact[keep]))
+            counted[k].append(int(keep.sum()))
     out = []
-    for l in range(depth):
-        if not counted[l]:
+    for k in range(depth):
+        if not counted[k]:
             continue
-        stats = {k: (float(np.nanmean(v[l])), float(np.nanstd(v[l]))) for k, v in rs.items()}
-        out.append(LayerPremise(l + 1, int(np.mean(counted[l])), stats["l4"], stats["l2"], stats["exact"]))
+        stats = {name: (float(np.nanmean(v[k])), float(np.nanstd(v[k]))) for name, v in rs.items()}
+        out.append(
+            LayerPremise(k + 1, int(np.mean(counted[k])), stats["l4"], stats["l2"], stats["exact"])
+        )
     return out
 
 

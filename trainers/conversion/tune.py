@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from ir.progress import status
-
 from trainers.conversion.convert import Calibration, ConversionParams, build_snn
 from trainers.conversion.fastsim import SnnChain, predict, simulate
 
@@ -62,8 +61,15 @@ class ValEvaluator:
     layer at a time) reuse those layers' recorded spikes, within `cache_bytes`.
     """
 
-    def __init__(self, spikes: np.ndarray, labels: np.ndarray, checkpoints: tuple[int, ...], *,
-                 batch: int = 500, cache_bytes: int = 1 << 29) -> None:
+    def __init__(
+        self,
+        spikes: np.ndarray,
+        labels: np.ndarray,
+        checkpoints: tuple[int, ...],
+        *,
+        batch: int = 500,
+        cache_bytes: int = 1 << 29,
+    ) -> None:
         self.checkpoints = tuple(sorted(set(int(c) for c in checkpoints)))
         self.steps = self.checkpoints[-1]
         self.spikes, self.labels = spikes, labels
@@ -91,15 +97,19 @@ class ValEvaluator:
             hi = min(lo + self.batch, n)
             pos = dict.fromkeys(record, 0)
 
-            def hook(layer: int, a: Any, s: Any, lo: int = lo, hi: int = hi, pos: dict = pos) -> None:
+            def hook(
+                layer: int, a: Any, s: Any, lo: int = lo, hi: int = hi, pos: dict = pos
+            ) -> None:
                 k = layer + start
                 if k in record:
                     w = s.shape[1]
                     record[k][lo:hi, pos[k] : pos[k] + w] = s.numpy() > 0
                     pos[k] += w
 
-            res = simulate(sub, source[lo:hi], self.checkpoints, layer_hook=hook if record else None)
-            for k, (counts, current) in enumerate(zip(res.counts, res.current)):
+            res = simulate(
+                sub, source[lo:hi], self.checkpoints, layer_hook=hook if record else None
+            )
+            for k, (counts, current) in enumerate(zip(res.counts, res.current, strict=True)):
                 correct[k] += (predict(counts, current) == self.labels[lo:hi]).sum()
         for k, arr in record.items():
             self.cache[k + 1] = _Prefix(keys[: k + 1], arr)
@@ -117,13 +127,22 @@ class TuneResult:
     log: list[dict[str, Any]] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
-        return {"sigma": [float(s) for s in self.params.sigma], "l4": self.params.l4,
-                "strength": float(self.params.strength), "val_accuracy": round(self.val_accuracy, 6),
-                "evaluations": self.log}
+        return {
+            "sigma": [float(s) for s in self.params.sigma],
+            "l4": self.params.l4,
+            "strength": float(self.params.strength),
+            "val_accuracy": round(self.val_accuracy, 6),
+            "evaluations": self.log,
+        }
 
 
-def tune(calibrate_for: Callable[[float], Calibration], evaluator: ValEvaluator, variant: str,
-         depth: int, fixed_strength: float | None = None) -> TuneResult:
+def tune(
+    calibrate_for: Callable[[float], Calibration],
+    evaluator: ValEvaluator,
+    variant: str,
+    depth: int,
+    fixed_strength: float | None = None,
+) -> TuneResult:
     """Search sigma and the L4 strength of `variant` (see the module docstring).
 
     `calibrate_for(strength)` gives the calibration of the chain the strength implies (only
@@ -144,7 +163,7 @@ def tune(calibrate_for: Callable[[float], Calibration], evaluator: ValEvaluator,
             for g in SIGMA_GRID:
                 if g == sigma[layer]:
                     continue
-                cand = sigma[:layer] + (g,) + sigma[layer + 1 :]
+                cand = (*sigma[:layer], g, *sigma[layer + 1 :])
                 acc = score(calib, cand, strength)
                 if acc > best:
                     best, sigma = acc, cand
@@ -164,5 +183,7 @@ def tune(calibrate_for: Callable[[float], Calibration], evaluator: ValEvaluator,
     if grid:
         status(f"tune {variant}: strength {strength}, val accuracy {best:.4f}")
     best, sigma = sigma_round(best, sigma)
-    status(f"tune {variant}: final sigma {list(sigma)}, strength {strength}, val accuracy {best:.4f}")
+    status(
+        f"tune {variant}: final sigma {list(sigma)}, strength {strength}, val accuracy {best:.4f}"
+    )
     return TuneResult(ConversionParams(sigma, variant, strength), calib, best, log)
