@@ -10,6 +10,9 @@ HERE = Path(__file__).resolve().parent
 # Order: cheap ones first. Each module runs as __main__ and writes its RESULTS.md section.
 BENCHMARKS: list[str] = [
     "sim_vs_lava.py",
+    "partition.py",
+    "tem_reproduction.py",
+    "tem_digits.py",
     "conversion.py",
     "conversion_premise.py",
 ]

@@ -22,9 +22,10 @@ __all__ = ["VERBS", "build_parser", "main"]
 VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
+    "train": "compiler.commands.train",
     "run": "compiler.commands.run",
     "hil": "compiler.commands.hil",
-    "train": "compiler.commands.train",
+    "identify": "compiler.commands.identify",
 }
 
 

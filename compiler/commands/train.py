@@ -12,6 +12,7 @@ import importlib
 # trainer name -> module providing register(subparsers)
 TRAINERS: dict[str, str] = {
     "conversion": "trainers.conversion.cli",
+    "tem": "trainers.tem.cli",
 }
 
 
