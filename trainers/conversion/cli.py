@@ -82,7 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=1, help="torch threads for training (results depend on it)"
     )
     p.add_argument(
-        "--tune-samples", type=int, default=5000, help="validation images used for tuning"
+        "--tune-samples",
+        type=int,
+        default=None,
+        help="validation images used for tuning (default: 5000 mlp, 2000 cnn)",
     )
     p.add_argument("-o", "--output", required=True, metavar="MODEL")
     p.set_defaults(func=run)
