@@ -14,6 +14,8 @@ BENCHMARKS: list[str] = [
     "quantization.py",
     "tem_reproduction.py",
     "tem_digits.py",
+    "conversion.py",
+    "conversion_premise.py",
 ]
 
 

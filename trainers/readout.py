@@ -1,13 +1,18 @@
 """Turning output spikes into class labels, as described by `metadata["readout"]`.
 
-    {"kind": "spike_count", "population": "out", "tie_break": "lowest_index" | "first_spike" | "v_sum"}
+    {"kind": "spike_count", "population": "out",
+     "tie_break": "lowest_index" | "first_spike" | "v_sum" | "u_sum"}
 
 The class is the output neuron with the most spikes over the run. Ties (including all-zero
 counts) are broken by `tie_break`:
 - "lowest_index": the lowest neuron index among the tied (numpy argmax);
 - "first_spike": the tied neuron that spiked first (then the lowest index);
 - "v_sum": the tied neuron with the largest membrane potential summed over the run (needs v
-  probed; every backend can probe it).
+  probed; every backend can probe it);
+- "u_sum": the tied neuron with the largest synaptic current u summed over the run (needs u
+  probed). For neurons whose current is cleared every step (tau_syn = 0, Lava du = 4095) this is
+  the total input the neuron received: the converted network's estimate of the ANN's logit,
+  which spike counts quantize (trainers/conversion).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from backends.base import Probe, Trace
 
 __all__ = ["TIE_BREAKS", "classify", "readout_probes"]
 
-TIE_BREAKS = ("lowest_index", "first_spike", "v_sum")
+TIE_BREAKS = ("lowest_index", "first_spike", "v_sum", "u_sum")
 
 
 def _check(spec: Mapping[str, Any]) -> tuple[str, str]:
@@ -40,7 +45,8 @@ def _check(spec: Mapping[str, Any]) -> tuple[str, str]:
 
 def readout_probes(spec: Mapping[str, Any]) -> tuple[Probe, ...]:
     pop, tie = _check(spec)
-    return (Probe(pop, ("spikes", "v") if tie == "v_sum" else ("spikes",)),)
+    extra = {"v_sum": ("v",), "u_sum": ("u",)}.get(tie, ())
+    return (Probe(pop, ("spikes", *extra)),)
 
 
 def classify(spec: Mapping[str, Any], trace: Trace) -> np.ndarray:
@@ -57,6 +63,6 @@ def classify(spec: Mapping[str, Any], trace: Trace) -> np.ndarray:
         first = np.where(spikes.any(axis=1), np.argmax(spikes, axis=1), steps)
         key = np.where(tied, first, steps + 1)
         return np.argmin(key, axis=1)
-    v = trace.get(pop, "v").astype(np.float64).sum(axis=1)
-    key = np.where(tied, v, -np.inf)
+    state = trace.get(pop, "u" if tie == "u_sum" else "v").astype(np.float64).sum(axis=1)
+    key = np.where(tied, state, -np.inf)
     return np.argmax(key, axis=1)

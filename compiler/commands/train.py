@@ -11,6 +11,7 @@ import importlib
 
 # trainer name -> module providing register(subparsers)
 TRAINERS: dict[str, str] = {
+    "conversion": "trainers.conversion.cli",
     "tem": "trainers.tem.cli",
 }
 
