@@ -22,6 +22,8 @@ __all__ = ["VERBS", "build_parser", "main"]
 VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
+    "import": "compiler.commands.nir_import",
+    "export": "compiler.commands.nir_export",
 }
 
 
