@@ -244,6 +244,11 @@ class _Importer:
         if len(set(edges)) != len(edges):
             dup = next(e for e in edges if edges.count(e) > 1)
             raise self.fail(f"edge {dup!r}", "appears twice")
+        for a, b in edges:
+            if nodes[b].type == "Input" and b not in passes:
+                raise self.fail(f"edge ({a!r}, {b!r})", f"ends at Input {b!r}; a graph's inputs receive no edges")
+            if nodes[a].type == "Output" and a not in passes:
+                raise self.fail(f"edge ({a!r}, {b!r})", f"starts at Output {a!r}; a graph's outputs feed nothing")
         # Remove sub-graph Input/Output ports: connect their predecessors to their successors.
         for port in sorted(passes):
             ins = [a for a, b in edges if b == port]
@@ -281,11 +286,13 @@ class _Importer:
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
             raise self.fail(f"{where}.{key}", f"expected numbers, got {type(value).__name__}")
         if key in _SHAPE_FIELDS or key in _INT_FIELDS:
-            if not np.all(np.isfinite(value)) or np.any(value != np.round(value)):
+            if value.size == 0 or not np.all(np.isfinite(value)) or np.any(value != np.round(value)):
                 raise self.fail(f"{where}.{key}", f"expected integers, got {value.tolist()!r}")
             arr = value.astype(np.int64)
             return int(arr.reshape(-1)[0]) if key in _INT_FIELDS else arr
         arr = value.astype(np.float64)
+        if arr.size == 0:
+            raise self.fail(f"{where}.{key}", f"is empty (shape {arr.shape})")
         if np.any(np.isnan(arr)):
             raise self.fail(f"{where}.{key}", "contains NaN")
         return arr
@@ -356,6 +363,7 @@ class _Importer:
         for name, node in self.nodes.items():
             if name not in shapes:
                 raise self.fail(self.where(node), "its shape cannot be inferred (no path from an Input)")
+        for name, node in self.nodes.items():
             for p in self.preds[name]:
                 got, want = math.prod(shapes[p]), self.in_size(node, shapes)
                 if got != want:
@@ -517,8 +525,9 @@ class _Importer:
         if t == "Delay":
             steps = p["delay"].reshape(-1) / self.dt
             rounded = np.round(steps)
-            if np.any(rounded < 0) or np.any(np.abs(steps - rounded) > 1e-6 * np.maximum(1.0, np.abs(steps))):
-                bad = float(p["delay"].reshape(-1)[int(np.argmax(np.abs(steps - rounded)))])
+            wrong = ~np.isfinite(steps) | (rounded < 0) | (np.abs(steps - rounded) > 1e-6 * np.maximum(1.0, np.abs(steps)))
+            if np.any(wrong):
+                bad = float(p["delay"].reshape(-1)[int(np.argmax(wrong))])
                 raise self.fail(f"{self.where(node)}.delay", f"{bad!r} s is not a whole number >= 0 of steps of dt = {self.dt!r} s")
             return Op(name, "elementwise", in_shape, out_shape, delay=np.broadcast_to(rounded.astype(np.int64), (n_in,)).copy())
         shape3, kernel, stride, padding, dilation = p["_geometry"]

@@ -89,11 +89,17 @@ def read_nir(path: str | os.PathLike) -> NirFile:
         raise ModelFormatError(label, None, f"not a readable HDF5 file ({reason}); NIR files are HDF5") from None
     with handle:
         reader = _Reader(label, h5py)
-        version = reader.version(handle)
-        link = _hard_link(handle, "node", h5py)
-        if link is None or not isinstance(handle.get("node"), h5py.Group):
-            raise ModelFormatError(label, None, "no /node group; not a NIR file")
-        root = reader.node(handle["node"], "", 0)
+        try:
+            version = reader.version(handle)
+            link = _hard_link(handle, "node", h5py)
+            if link is None or not isinstance(handle.get("node"), h5py.Group):
+                raise ModelFormatError(label, None, "no /node group; not a NIR file")
+            root = reader.node(handle["node"], "", 0)
+        except ModelFormatError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+            # Damage in HDF5's own structures (B-trees, heaps) found while walking the file.
+            raise ModelFormatError(label, None, f"damaged HDF5 structure ({e})") from None
     if root.type != "NIRGraph":
         raise ModelFormatError(label, "node", f"the root node is a {root.type}, expected a NIRGraph")
     return NirFile(path=label, version=version, sha256=digest.hexdigest(), root=root)

@@ -168,3 +168,24 @@ def test_cli_bad_file_is_one_line_exit_1(tmp_path):
         assert proc.returncode == 1 and proc.stdout == ""
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and str(path) in proc.stderr
     assert not (tmp_path / "m.snnc").exists()
+
+
+def test_edges_into_inputs_and_out_of_outputs(tmp_path):
+    node = {"type": "IF", "r": np.ones(2), "v_threshold": np.ones(2)}
+    path = _raw_file(tmp_path / "a.nir", {"x": {"type": "Input", "shape": np.array([2])}, "n": node,
+                                          "y": {"type": "Output", "shape": np.array([2])}},
+                     [("x", "n"), ("n", "y"), ("y", "x")])
+    with pytest.raises(ModelFormatError, match=r"edge \('y', 'x'\).*ends at Input 'x'"):
+        import_nir(path)
+
+
+def test_empty_and_infinite_parameters(tmp_path):
+    path = _raw_file(tmp_path / "e.nir", {"x": {"type": "Input", "shape": np.array([2])},
+                                          "n": {"type": "IF", "r": np.zeros(0), "v_threshold": np.ones(2)}}, [("x", "n")])
+    with pytest.raises(ModelFormatError, match=r"node 'n' \(IF\)\.r: is empty"):
+        import_nir(path)
+    path = write_nir(tmp_path / "d.nir", {"x": inp(2), "d": nir.Delay(np.array([np.inf, 1e-3])),
+                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
+                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
+    with pytest.raises(ModelFormatError, match=r"node 'd' \(Delay\)\.delay: inf s is not a whole number"):
+        import_nir(path)
