@@ -525,7 +525,9 @@ class _Importer:
         if t == "Delay":
             steps = p["delay"].reshape(-1) / self.dt
             rounded = np.round(steps)
-            wrong = ~np.isfinite(steps) | (rounded < 0) | (np.abs(steps - rounded) > 1e-6 * np.maximum(1.0, np.abs(steps)))
+            with np.errstate(invalid="ignore"):
+                off = np.abs(steps - rounded) > 1e-6 * np.maximum(1.0, np.abs(steps))
+            wrong = ~np.isfinite(steps) | (rounded < 0) | off
             if np.any(wrong):
                 bad = float(p["delay"].reshape(-1)[int(np.argmax(wrong))])
                 raise self.fail(f"{self.where(node)}.delay", f"{bad!r} s is not a whole number >= 0 of steps of dt = {self.dt!r} s")
