@@ -169,3 +169,24 @@ def test_sparse_one_to_one_is_a_scale(tmp_path):
     export_nir(graph, tmp_path / "m.nir")
     assert isinstance(nir.read(tmp_path / "m.nir").nodes["p"], nir.Scale)
     assert graph_to_bytes(import_nir(tmp_path / "m.nir")) == graph_to_bytes(graph)
+
+
+@pytest.mark.parametrize("tau_syn", [0.0, 3e-3, math.inf])
+@pytest.mark.parametrize("tau_mem", [8e-3, math.inf])
+@pytest.mark.parametrize("v_th", [0.4, math.inf])
+def test_every_neuron_form_round_trips(tmp_path, tau_syn, tau_mem, v_th):
+    """LIF/CubaLIF/IF and their synapse-stage forms; non-spiking LI/CubaLI/I; biases on each."""
+    graph = Graph(populations={"in": Input((3,)), "h": LIF((2,), tau_syn=tau_syn, tau_mem=tau_mem, v_th=v_th,
+                                                             bias=np.array([0.05, -0.02]))},
+                  projections={"p": Dense("in", "h", weight=np.array([[0.5, -0.2, 0.3], [0.1, 0.4, -0.6]])),
+                               "q": Sparse("in", "h", rows=[1], cols=[2], values=[0.25])}, dt=1e-3)
+    export_nir(graph, tmp_path / "m.nir")
+    nir.read(tmp_path / "m.nir")
+    assert graph_to_bytes(import_nir(tmp_path / "m.nir")) == graph_to_bytes(graph)
+    _strip_snnc(tmp_path / "m.nir")
+    back = import_nir(tmp_path / "m.nir", warn=lambda m: None)
+    x = (np.random.default_rng(1).random((2, 30, 3)) < 0.5).astype(np.int64)
+    probe = [Probe("h", ("spikes", "v"))]
+    want, got = get_backend("float")(graph, x, probes=probe), get_backend("float")(back, x, probes=probe)
+    np.testing.assert_array_equal(got.get("h"), want.get("h"))
+    np.testing.assert_allclose(got.get("h", "v"), want.get("h", "v"), rtol=1e-9, atol=1e-12)
