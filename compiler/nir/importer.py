@@ -29,7 +29,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -121,7 +121,6 @@ class _Pop:
     v_th: np.ndarray | None = None
     weight_gain: np.ndarray | None = None  # the part of `gain` folded into the weights
     rescale: np.ndarray | None = None  # gain / weight_gain, moved into the state's scale
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -553,7 +552,7 @@ class _Importer:
         synapse_stages = {syn for syn, _ in merges.values()}
         for name, node in self.nodes.items():
             if node.type == "Input":
-                pops[name] = _Pop(name=name, entry=name, kind="Input", shape=self.shapes[name], meta=node.meta)
+                pops[name] = _Pop(name=name, entry=name, kind="Input", shape=self.shapes[name])
         for name, node in self.nodes.items():
             if node.type not in NEURON_TYPES or name in synapse_stages:
                 continue
@@ -645,7 +644,7 @@ class _Importer:
         gain = c_m * scale * c_s
         return _Pop(name=node.name, entry=syn.name if syn is not None else node.name, kind=node.type, shape=shape,
                     alpha_s=alpha_s, alpha_m=alpha_m, gain=gain, u_bias=c_m * scale * b_s,
-                    v_bias=b_m + c_m * between, v_th=v_th, meta=node.meta)
+                    v_bias=b_m + c_m * between, v_th=v_th)
 
     def finish_population(self, pop: _Pop, input_bias: np.ndarray | None) -> Population:
         if pop.kind == "Input":

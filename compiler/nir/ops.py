@@ -17,7 +17,7 @@ Signals are flat in C order, as snnc's populations are, so Flatten moves no data
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,7 +52,6 @@ class Op:
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
     is_named: bool = True  # False for Flatten / identity Affines (names no projection)
-    meta: dict = field(default_factory=dict)
 
     @property
     def in_size(self) -> int:
