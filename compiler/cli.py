@@ -24,6 +24,7 @@ VERBS: dict[str, str] = {
     "inspect": "compiler.commands.inspect",
     "import": "compiler.commands.nir_import",
     "export": "compiler.commands.nir_export",
+    "run": "compiler.commands.run",
     "hil": "compiler.commands.hil",
 }
 
