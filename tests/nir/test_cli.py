@@ -40,12 +40,18 @@ def test_import_warns_on_stderr_when_dt_is_guessed(tmp_path):
     assert "assuming dt = 0.0001 s" in proc.stderr and "--dt" in proc.stderr
 
 
-def test_nir_is_a_model_wherever_one_is_read(capsys):
+def test_nir_is_a_model_wherever_one_is_read(tmp_path, capsys):
     assert main(["inspect", str(MLP), "--dt", "1e-4"]) == 0
     assert "projection 1.w_rec: 1.lif -> 1.lif Dense" in capsys.readouterr().out
-    graph = load_model(MLP, dt=1e-4)  # what `snnc run MODEL.nir --backend float` reads
+    out = tmp_path / "out.npz"
+    assert main(["run", str(MLP), "--dt", "1e-4", "--backend", "float", "--input",
+                 str(FIXTURES / "snntorch_mlp.input.npy"), "--steps", "43", "-o", str(out)]) == 0
+    spikes = np.load(out)["5"]
+    # snnTorch's output, three steps later (one per projection): the fixture test's claim, via the CLI.
+    np.testing.assert_array_equal(spikes[:, 3:], np.load(FIXTURES / "snntorch_mlp.output.npy"))
+    graph = load_model(MLP, dt=1e-4)
     x = np.load(FIXTURES / "snntorch_mlp.input.npy").astype(np.int64)
-    assert get_backend("float")(graph, x).get("5").sum() > 0
+    np.testing.assert_array_equal(get_backend("float")(graph, x, steps=43).get("5"), spikes)
 
 
 def test_export_of_a_fixed_point_program_is_refused(tmp_path):
