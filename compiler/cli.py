@@ -24,8 +24,10 @@ VERBS: dict[str, str] = {
     "inspect": "compiler.commands.inspect",
     "import": "compiler.commands.nir_import",
     "export": "compiler.commands.nir_export",
+    "train": "compiler.commands.train",
     "run": "compiler.commands.run",
     "hil": "compiler.commands.hil",
+    "identify": "compiler.commands.identify",
 }
 
 
