@@ -23,6 +23,8 @@ VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
     "compile": "compiler.commands.compile",
+    "import": "compiler.commands.nir_import",
+    "export": "compiler.commands.nir_export",
     "train": "compiler.commands.train",
     "run": "compiler.commands.run",
     "eval": "compiler.commands.eval",

@@ -17,7 +17,9 @@ from compiler.build import is_build, read_build
 __all__ = ["IMPORTERS", "load_model"]
 
 # suffix -> "module:function(path, dt) -> Graph"; modules are imported only when used.
-IMPORTERS: dict[str, str] = {}
+IMPORTERS: dict[str, str] = {
+    ".nir": "compiler.nir.importer:load",
+}
 
 
 def _importer(suffix: str) -> Callable[[Path, float | None], Graph] | None:

@@ -180,6 +180,7 @@ class LIF(Population):
     v to 0 and leaves u alone, as Lava's LIF does. With `reset_interval = R > 0`, u and v are set
     to 0 before the update at every step t with `t % R == reset_offset` (Lava's LIFReset).
     Parameters are one value for the population (0-d) or one per neuron (shape of the population).
+    `v_th = +inf` makes a non-spiking leaky integrator (NIR's LI, CubaLI and I read out through v).
     """
 
     domain: ClassVar[str] = "float"
@@ -197,9 +198,10 @@ class LIF(Population):
             arr = getattr(self, fname)
             if np.any(np.isnan(arr)) or np.any(arr < 0):
                 raise IRVerifyError(f"{name}.{fname}", "time constants must be >= 0 (inf allowed)")
-        for fname in ("v_th", "bias"):
-            if not np.all(np.isfinite(getattr(self, fname))):
-                raise IRVerifyError(f"{name}.{fname}", "must be finite (found NaN or inf)")
+        if np.any(np.isnan(self.v_th)) or np.any(self.v_th == -math.inf):
+            raise IRVerifyError(f"{name}.v_th", "must be finite, or +inf for a non-spiking neuron (found NaN or -inf)")
+        if not np.all(np.isfinite(self.bias)):
+            raise IRVerifyError(f"{name}.bias", "must be finite (found NaN or inf)")
         _check_reset(self, name)
 
     def decays(self, dt: float) -> tuple[np.ndarray, np.ndarray]:

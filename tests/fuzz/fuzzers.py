@@ -214,6 +214,99 @@ def fuzz_input_npy(n: int, outcomes: Counter) -> None:
     check()
 
 
+# ----------------------------------------------------------------------------- NIR files
+
+_FIXTURE_NIR = Path(__file__).resolve().parents[1] / "fixtures" / "nir" / "snntorch_conv.nir"
+
+
+def _nir_corpus() -> list[bytes]:
+    """snnTorch's conv fixture, and snnc's export of a graph using every exported node kind."""
+    from compiler.nir.exporter import export_nir
+    from ir import LIF, Dense, Graph, Input, Sparse
+
+    rng = np.random.default_rng(0)
+    graph = Graph(
+        populations={"in": Input((4,)), "a": LIF((3,), tau_syn=2e-3, tau_mem=1e-2, v_th=0.5, bias=0.1),
+                     "b": LIF((3,), tau_mem=np.inf, v_th=0.7, bias=np.array([0.1, 0.0, -0.1])),
+                     "c": LIF((2,), tau_syn=np.inf, tau_mem=5e-3, v_th=np.inf)},
+        projections={"p": Dense("in", "a", weight=rng.normal(size=(3, 4)), delay=2),
+                     "q": Sparse("a", "b", rows=[0, 1, 2], cols=[0, 1, 2], values=[1.0, 2.0, 3.0]),
+                     "r": Dense("b", "c", weight=rng.normal(size=(2, 3)))}, dt=1e-3)
+    with tempfile.TemporaryDirectory() as d:
+        export_nir(graph, Path(d) / "c.nir", warn=lambda m: None)
+        return [_FIXTURE_NIR.read_bytes(), (Path(d) / "c.nir").read_bytes()]
+
+
+def _nir_edit(path: Path, data) -> None:
+    """One structured edit of a NIR file: a field, a type name, a node, the edges or the dt."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        nodes = f["node/nodes"]
+        names = sorted(nodes)
+        name = names[data.draw(st.integers(0, len(names) - 1))]
+        how = data.draw(st.sampled_from(["field", "delete", "type", "node", "edges", "dt"]))
+        if how in ("field", "delete"):
+            keys = sorted(k for k in nodes[name] if k != "metadata")
+            key = keys[data.draw(st.integers(0, len(keys) - 1))] if keys else "type"
+            del nodes[name][key]
+            if how == "field":
+                shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=3)))
+                kind = data.draw(st.sampled_from(["f8", "i8", "b1", "str", "nan"]))
+                if kind == "str":
+                    text = data.draw(st.text(st.characters(blacklist_characters="\x00"), max_size=6))
+                    nodes[name].create_dataset(key, data=text, dtype=h5py.string_dtype())
+                else:
+                    values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(0, 3, shape)
+                    nodes[name].create_dataset(key, data=np.full(shape, np.nan) if kind == "nan" else values.astype(kind))
+        elif how == "type":
+            del nodes[name]["type"]
+            nodes[name].create_dataset("type", data=data.draw(st.sampled_from(
+                ["LIF", "IF", "CubaLIF", "LI", "Affine", "Conv2d", "SumPool2d", "Flatten", "Delay", "NIRGraph", "Bogus"])),
+                dtype=h5py.string_dtype())
+        elif how == "node":
+            del nodes[name]
+        elif how == "edges":
+            pool = [*names, "ghost"]
+            pairs = data.draw(st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(pool)), max_size=6))
+            del f["node/edges"]
+            f["node"].create_dataset("edges", data=np.array(pairs, dtype=object).reshape(-1, 2), dtype=h5py.string_dtype())
+        else:
+            if "metadata" in f["node"] and "dt" in f["node/metadata"]:
+                del f["node/metadata/dt"]
+            f["node"].require_group("metadata").create_dataset("dt", data=data.draw(st.floats(allow_nan=True)))
+
+
+@fuzzer("nir-file")
+def fuzz_nir_file(n: int, outcomes: Counter) -> None:
+    from compiler.nir.importer import import_nir
+
+    corpus = _nir_corpus()
+
+    @_settings(n)
+    @given(st.data())
+    def check(data):
+        base = corpus[data.draw(st.integers(0, len(corpus) - 1))]
+        how = data.draw(st.sampled_from(["edit", "edit", "truncate", "flip", "raw"]))
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "fuzz.nir"
+            if how == "truncate":
+                path.write_bytes(base[: data.draw(st.integers(0, len(base) - 1))])
+            elif how == "flip":
+                b = bytearray(base)
+                for _ in range(data.draw(st.integers(1, 8))):
+                    b[data.draw(st.integers(0, len(b) - 1))] ^= data.draw(st.integers(1, 255))
+                path.write_bytes(bytes(b))
+            elif how == "raw":
+                path.write_bytes(data.draw(st.binary(max_size=512)))
+            else:
+                path.write_bytes(base)
+                _nir_edit(path, data)
+            _expect_snnc_error_or_ok(lambda: import_nir(path, warn=lambda m: None), outcomes)
+
+    check()
+
+
 # ----------------------------------------------------------------------------- CLI arguments
 
 _VERB_WORDS = ["hw", "list", "show", "inspect", "compile", "run", "eval", "hil", "train", "import",
