@@ -22,6 +22,7 @@ __all__ = ["VERBS", "build_parser", "main"]
 VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
+    "train": "compiler.commands.train",
 }
 
 

@@ -10,7 +10,9 @@ import argparse
 import importlib
 
 # trainer name -> module providing register(subparsers)
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {
+    "vib": "trainers.vib.cli",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
