@@ -17,6 +17,7 @@ import numpy as np
 
 from ir.atomic import atomic_write_bytes
 from ir.errors import InputError
+from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
 __all__ = ["MAX_INPUT_ELEMENTS", "read_npz", "read_spike_array", "write_npz"]
 
@@ -32,8 +33,8 @@ def _header(fh, label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(fh)
         raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, EOFError, SyntaxError) as e:
-        raise InputError(f"{label}: not a .npy array file ({e})") from None
+    except NPY_HEADER_ERRORS as e:
+        raise InputError(f"{label}: not a .npy array file ({type(e).__name__})") from None
 
 
 def read_spike_array(
@@ -130,5 +131,5 @@ def read_npz(path: str | os.PathLike, *, label: str | None = None, max_bytes: in
             return out
     except FileNotFoundError:
         raise InputError(f"{label}: no such file") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
-        raise InputError(f"{label}: not a readable .npz ({e})") from None
+    except ZIP_ERRORS as e:
+        raise InputError(f"{label}: not a readable .npz ({type(e).__name__})") from None

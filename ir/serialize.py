@@ -18,6 +18,7 @@ import dataclasses
 import io
 import json
 import os
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -52,6 +53,12 @@ MAX_ARRAY_ELEMENTS = 1 << 31
 MAX_ENTRIES = 1 << 20
 _ALLOWED_DTYPES = {np.dtype(t) for t in ("<i1", "<i2", "<i4", "<i8", "<f4", "<f8", "|i1", "|u1", "<u2")}
 _TUPLE_FIELDS = {"shape", "stride", "padding", "dilation"}
+# Everything zipfile raises on a damaged archive: bad structure, unsupported versions or
+# compression methods (NotImplementedError), encryption (RuntimeError), bad deflate streams.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+              ValueError, EOFError, OSError, struct.error, zlib.error, UnicodeDecodeError)
+# What numpy's .npy header parser raises on a malformed header (it literal_evals a dict).
+NPY_HEADER_ERRORS = (ValueError, EOFError, SyntaxError, TypeError, KeyError, OverflowError, RecursionError, MemoryError)
 
 
 def _max_load_bytes() -> int:
@@ -149,7 +156,7 @@ def is_graph_file(path: str | os.PathLike) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             return HEADER in zf.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
+    except ZIP_ERRORS:
         return False
 
 
@@ -169,7 +176,7 @@ def load_graph(path: str | os.PathLike) -> Graph:
 def graph_from_bytes(data: bytes, label: str = "<bytes>") -> Graph:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, EOFError):
+    except ZIP_ERRORS:
         raise ModelFormatError(label, None, "not an snnc graph file (not a zip archive; truncated or another format)") from None
     with zf:
         return _Reader(zf, label).graph()
@@ -195,7 +202,7 @@ class _Reader:
             raise self.fail(field, f"archive entry {entry!r} is missing")
         try:
             return self.zf.read(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+        except ZIP_ERRORS as e:
             raise self.fail(field, f"archive entry {entry!r} is damaged ({e})") from None
 
     def header(self) -> dict[str, Any]:
@@ -232,8 +239,8 @@ class _Reader:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
             else:
                 raise ValueError(f"npy version {version}")
-        except (ValueError, EOFError, SyntaxError) as e:
-            raise self.fail(field, f"array {entry!r} has a bad .npy header ({e})") from None
+        except NPY_HEADER_ERRORS as e:
+            raise self.fail(field, f"array {entry!r} has a bad .npy header ({type(e).__name__})") from None
         if dtype not in _ALLOWED_DTYPES:
             raise self.fail(field, f"array dtype {dtype} is not allowed (integers or floats only; never objects)")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1

@@ -64,3 +64,28 @@ def encode(
         payload = np.rint(x * ((1 << (bits - 1)) - 1)).astype(np.int32)
         return np.repeat(payload[:, None, :], steps, axis=1)
     raise InputError(f"unknown encoder {kind!r}; available: {', '.join(ENCODERS)}")
+
+
+def encode_split(
+    metadata: Mapping[str, Any], dataset: str, split: str = "test", samples: int | None = None,
+    steps: int | None = None, start: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input spikes and labels for samples [start, start + samples) of a dataset split, encoded
+    as the model's metadata says (`metadata["encoding"]`, its `steps` and `seed`)."""
+    from trainers.datasets import load_dataset
+
+    spec = metadata.get("encoding")
+    if not isinstance(spec, Mapping):
+        raise InputError("the model records no input encoding (metadata 'encoding'); give --input spikes instead")
+    task = metadata.get("task") or {}
+    if task.get("dataset") not in (None, dataset):
+        raise InputError(f"the model was trained on {task.get('dataset')!r}, not {dataset!r}")
+    t = int(steps if steps is not None else spec.get("steps", 0))
+    if t <= 0:
+        raise InputError("no step count: the model's encoding records none; give --steps")
+    x, y = load_dataset(dataset).split(split)
+    stop = len(x) if samples is None else min(len(x), start + int(samples))
+    if samples is not None and samples <= 0:
+        raise InputError(f"--samples must be positive, got {samples}")
+    seed = int(spec.get("seed", 0))
+    return encode(spec, x[start:stop], t, seed, first_index=start), y[start:stop]

@@ -1,0 +1,73 @@
+"""Recorded traces: what a target produced, saved so it can be compared later (`--record`,
+`--replay`). A trace file is an .npz (no pickle) holding the probed arrays (`pop`, `pop:u`,
+`pop:v`), the input spikes the target was given (`__inputs__`) and a JSON header (`__meta__`):
+format, version, the sha256 of the program it ran, the backend and the step count."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ir.arrays_io import read_npz, write_npz
+from ir.errors import InputError
+from ir.graph import Graph
+from ir.serialize import graph_to_bytes
+
+from backends.base import Trace
+
+__all__ = ["TRACE_FORMAT", "program_digest", "read_trace", "write_trace"]
+
+TRACE_FORMAT = "snnc-trace"
+TRACE_VERSION = 1
+
+
+def program_digest(program: Graph) -> str:
+    """sha256 of the program's canonical bytes: identifies what a trace was recorded from."""
+    return hashlib.sha256(graph_to_bytes(program)).hexdigest()
+
+
+def write_trace(path: str | os.PathLike, trace: Trace, inputs: np.ndarray, program: Graph) -> None:
+    meta = {"format": TRACE_FORMAT, "format_version": TRACE_VERSION, "program_sha256": program_digest(program),
+            "backend": trace.backend, "steps": trace.steps, "batch": trace.batch}
+    arrays: dict[str, np.ndarray] = dict(sorted(trace.arrays().items()))
+    arrays["__inputs__"] = np.asarray(inputs)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+    write_npz(path, arrays)
+
+
+def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarray, dict[str, Any]]:
+    """(trace, input spikes, header) of a recorded trace, checked against `program`."""
+    label = str(path)
+    arrays = read_npz(path, label=label)
+    raw_meta = arrays.pop("__meta__", None)
+    inputs = arrays.pop("__inputs__", None)
+    if raw_meta is None or raw_meta.dtype != np.uint8 or inputs is None:
+        raise InputError(f"{label}: not an snnc trace file (no __meta__/__inputs__)")
+    try:
+        meta = json.loads(raw_meta.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{label}: __meta__ is not JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != TRACE_FORMAT:
+        raise InputError(f"{label}: not an snnc trace file")
+    if meta.get("format_version") != TRACE_VERSION:
+        raise InputError(f"{label}: format_version: this snnc reads {TRACE_VERSION}, the file has {meta.get('format_version')!r}")
+    if meta.get("program_sha256") != program_digest(program):
+        raise InputError(f"{label}: recorded from a different program (sha256 {str(meta.get('program_sha256'))[:12]}...)")
+    if inputs.ndim != 3 or inputs.dtype.kind not in "iub":
+        raise InputError(f"{label}: __inputs__ must be integer spikes (batch, T, n)")
+    for key, arr in arrays.items():
+        pop = key.partition(":")[0]
+        if pop not in program.populations:
+            raise InputError(f"{label}: {key}: {pop!r} is not a population of the program")
+        want = (inputs.shape[0], int(meta.get("steps", -1)), program.populations[pop].size)
+        if arr.shape != want:
+            raise InputError(f"{label}: {key}: shape {arr.shape}, expected {want}")
+        if arr.dtype.kind not in "iub":
+            raise InputError(f"{label}: {key}: expected integers, got {arr.dtype}")
+    trace = Trace.from_arrays(arrays, backend=str(meta.get("backend", "recorded")))
+    trace.steps, trace.batch = int(meta["steps"]), int(inputs.shape[0])
+    return trace, inputs.astype(np.int64), meta
