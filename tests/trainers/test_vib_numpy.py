@@ -264,3 +264,23 @@ def test_model_info_names_missing_metadata():
     assert is_vib_model(g)
     with pytest.raises(ModelFormatError, match="m.snnc: metadata.task: missing"):
         model_info(g, "m.snnc")
+
+
+def test_sampled_readout_is_seeded_per_sample_and_agrees_with_the_threshold_when_certain(tmp_path):
+    from trainers.vib.evaluate import sampled_readout_run
+
+    result = random_result("predictive-coding", hidden=(6,))
+    graph, _ = write_model(result, tmp_path / "pc.snnc")
+    info = model_info(graph, "pc.snnc")
+    x = tasks.blob_sequences(6, 30, seed=0, split="test")
+    whole = sampled_readout_run(graph, info, x, 30, "test", 0)
+    halves = np.concatenate([sampled_readout_run(graph, info, x[i : i + 3], 30, "test", i) for i in (0, 3)])
+    assert np.array_equal(whole, halves)
+    assert not np.array_equal(whole, sampled_readout_run(graph, info, x, 30, "val", 0))
+    # Scaling the readout's log-odds by 1000 makes sigmoid(v - v_th) 0 or 1: sampling = threshold.
+    result.weights[-1] = result.weights[-1] * 1000
+    result.biases[-1] = (result.biases[-1] - 1.0) * 1000 + 1.0 + 1e-3
+    sharp, _ = write_model(result, tmp_path / "sharp.snnc")
+    det = evaluate_vib(sharp, tmp_path / "sharp.snnc", samples=6, keep_spikes=True)["spikes"]
+    assert np.array_equal(sampled_readout_run(sharp, info, x, 30, "test", 0), det)
+    assert 0.05 < det.mean() < 0.95

@@ -94,13 +94,16 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def eval_command(graph: Any, model_path: str, *, backend: str, hw: Any, split: str, samples: int | None,
-                 steps: int | None, as_json: bool, decoder_file: str | None = None) -> int:
-    """The VIB branch of `snnc eval`: score the deployed pipeline, print it, return 0."""
+def eval_command(graph: Any, model_path: str, *, dataset: str | None, backend: str, hw: Any, split: str,
+                 samples: int | None, steps: int | None, seed: int | None, batch: int, as_json: bool,
+                 decoder_file: str | None = None) -> int:
+    """The VIB branch of `snnc eval`: score the deployed pipeline (backend spikes -> host
+    decoder -> task metric), print it (`accuracy: X` last, or one JSON object), return 0."""
     from trainers.vib.evaluate import evaluate_vib
 
     result = evaluate_vib(graph, model_path, backend=backend, hw=hw, split=split, samples=samples,
-                          steps=steps, decoder_file=decoder_file)
+                          steps=steps, seed=seed, dataset=dataset, batch=batch, decoder_file=decoder_file)
+    result["model"] = str(model_path)
     print_eval(result, as_json)
     return 0
 

@@ -10,6 +10,7 @@ classifier on the reconstructed images (reconstruction); `snnc eval` prints it a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 from ir.errors import InputError, ModelFormatError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
+from ir.nodes import LIF, Dense
 from ir.progress import progress
 from trainers.vib import tasks
 from trainers.vib.decoder import (
@@ -30,7 +32,7 @@ from trainers.vib.decoder import (
     resolve_decoder_file,
 )
 
-__all__ = ["VIBModelInfo", "evaluate_vib", "is_vib_model", "model_info", "vib_inputs"]
+__all__ = ["VIBModelInfo", "evaluate_vib", "is_vib_model", "model_info", "sampled_readout_run", "vib_inputs"]
 
 PC_DEFAULT_SAMPLES = 256
 
@@ -63,6 +65,11 @@ class VIBModelInfo:
     @property
     def seed(self) -> int:
         return int(self.encoding["seed"])
+
+    @property
+    def dataset(self) -> str:
+        """The name `snnc eval --dataset` takes for this model."""
+        return "predictive-coding" if self.is_pc else str(self.task.get("dataset"))
 
 
 def _need(meta: Mapping[str, Any], key: str, where: str) -> Any:
@@ -117,21 +124,85 @@ def vib_inputs(info: VIBModelInfo, split: str, start: int, count: int, steps: in
     return spikes, data.y[split][start : start + count]
 
 
+def sampled_readout_run(graph: Graph, info: VIBModelInfo, x: np.ndarray, steps: int, split: str,
+                        first_index: int) -> np.ndarray:
+    """Readout spikes (N, steps, n) of the float encoder with the readout *sampled* as trained:
+    s ~ Bernoulli(sigmoid(v - v_th)), the hidden layers as the float backend runs them
+    (`ir.nodes.LIF`). Sample i draws from `default_rng([seed, split id, first_index + i, 1])`.
+
+    This is the training-time pipeline, for measuring what the deterministic deployment costs;
+    it is not an snnc backend (the IR has no stochastic neuron).
+    """
+    from scipy.special import expit
+
+    if graph.domain != "float":
+        raise InputError("the sampled readout runs the float model only (a compiled program is deterministic)")
+    order, node = [], info.population
+    while node not in graph.inputs:
+        name, proj = graph.incoming(node)[0]
+        if not isinstance(proj, Dense) or not isinstance(graph.populations[node], LIF) or proj.delay.any():
+            raise InputError(f"sampled readout: expected Dense projections into LIF populations, got {name!r}")
+        order.append((node, proj))
+        node = proj.src
+    order.reverse()
+    batch = len(x)
+    draws = np.stack([
+        np.random.default_rng([info.seed, tasks.SPLIT_IDS[split], first_index + i, 1]).random((steps, info.spec.n_readout))
+        for i in range(batch)
+    ])
+    prev = {graph.inputs[0]: np.zeros((batch, x.shape[2]))}
+    state = {}
+    for name, _ in order:
+        pop = graph.populations[name]
+        a_syn, a_mem = (np.broadcast_to(a.reshape(-1) if a.ndim else a, (pop.size,)) for a in pop.decays(graph.dt))
+        state[name] = [np.zeros((batch, pop.size)), np.zeros((batch, pop.size)), a_syn, a_mem,
+                       pop.per_neuron("v_th"), pop.per_neuron("bias")]
+        prev[name] = np.zeros((batch, pop.size))
+    out = np.zeros((batch, steps, info.spec.n_readout), dtype=np.uint8)
+    for k in range(steps):
+        emit = {graph.inputs[0]: x[:, k].astype(np.float64) if k < x.shape[1] else np.zeros((batch, x.shape[2]))}
+        for name, proj in order:
+            u, v, a_syn, a_mem, v_th, bias = state[name]
+            u *= a_syn
+            u += prev[proj.src] @ proj.weight.T
+            v *= a_mem
+            v += u + bias
+            if name == info.population:
+                s = draws[:, k] < expit(v - v_th)
+                out[:, k] = s
+            else:
+                s = v > v_th
+            v[s] = 0.0
+            emit[name] = s.astype(np.float64)
+        prev = emit
+    return out
+
+
 def evaluate_vib(
     graph: Graph, model_path: str | os.PathLike, *, backend: str = "float", hw: HardwareSpec | None = None,
     split: str = "test", samples: int | None = None, steps: int | None = None, batch: int = 256,
-    decoder_file: str | None = None, variant: str = "deployed", keep_spikes: bool = False,
+    decoder_file: str | None = None, variant: str = "deployed", readout: str = "deterministic",
+    seed: int | None = None, dataset: str | None = None, keep_spikes: bool = False,
 ) -> dict[str, Any]:
     """Run the deployed pipeline on `split`; returns a JSON-able result with `accuracy`.
 
     `steps` is the input duration: predictive coding may use any length (the decoder slides);
-    reconstruction needs the trained one (the decoder reads the whole run).
+    reconstruction needs the trained one (the decoder reads the whole run). `readout`:
+    "deterministic" (the graph on `backend`, as deployed) or "sampled" (the float model with
+    the Bernoulli readout it was trained with; see `sampled_readout_run`). `variant`: which
+    decoder of the file ("deployed": fitted to the deterministic readout; "sampled").
     """
     from backends import get_backend
     from backends.base import Probe
 
     where = str(model_path)
+    if readout not in ("deterministic", "sampled"):
+        raise InputError(f"readout must be deterministic or sampled, got {readout!r}")
     info = model_info(graph, where)
+    if dataset is not None and dataset not in (info.dataset, *(("drifting-blobs",) if info.is_pc else ())):
+        raise InputError(f"{where}: a VIB model trained on {info.dataset}; evaluate it with --dataset {info.dataset}")
+    if seed is not None:
+        info = dataclasses.replace(info, encoding={**info.encoding, "seed": int(seed)})
     if split not in tasks.SPLIT_IDS:
         raise InputError(f"--split must be one of {', '.join(tasks.SPLIT_IDS)}, got {split!r}")
     steps = info.steps if steps is None else int(steps)
@@ -167,8 +238,10 @@ def evaluate_vib(
     for start in progress(batches, f"vib eval ({backend})", total=len(batches)):
         count = min(batch, total - start)
         x, target = vib_inputs(info, split, start, count, steps, data)
-        trace = run(graph, x, steps=run_steps, probes=probes, hw=hw)
-        spikes = trace.get(info.population, "spikes")
+        if readout == "sampled":
+            spikes = sampled_readout_run(graph, info, x, run_steps, split, start)
+        else:
+            spikes = run(graph, x, steps=run_steps, probes=probes, hw=hw).get(info.population, "spikes")
         spike_sum += float(spikes.sum())
         spike_count += spikes.size
         if keep_spikes:
@@ -186,9 +259,10 @@ def evaluate_vib(
     result: dict[str, Any] = {
         "accuracy": correct / scored,
         "metric": "pattern_accuracy" if info.is_pc else "classifier_accuracy_on_reconstructions",
-        "samples": total, "steps": steps, "run_steps": run_steps, "backend": backend, "split": split,
+        "samples": total, "steps": steps, "run_steps": run_steps,
+        "backend": "float (sampled readout)" if readout == "sampled" else backend, "split": split,
         "readout_rate": spike_sum / spike_count, "decoding": info.spec.decoding, "decoder_variant": variant,
-        "task": dict(info.task),
+        "task": dict(info.task), "dataset": info.dataset, "seed": info.seed,
     }
     if keep_spikes:
         result["spikes"] = np.concatenate(all_spikes)
