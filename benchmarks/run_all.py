@@ -8,7 +8,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Order: cheap ones first. Each module runs as __main__ and writes its RESULTS.md section.
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = [
+    "vib.py",
+]
 
 
 def main() -> int:

@@ -162,6 +162,7 @@ class Encoder(torch.nn.Module):
                         rec_elig_b[layer].append(elig_b[layer])
                         rec_surr[layer].append(((v[layer] - v_th).abs() <= 0.5).to(dtype))
                     s = _SpikeFn.apply(v[layer] - v_th) if surrogate else (v[layer] > v_th).to(dtype)
+                    # The reset is not differentiated through (as in e-prop and decolle).
                     v[layer] = v[layer] * (1.0 - s.detach())
                     rec_hidden[layer].append(s.detach())
                 else:
@@ -175,7 +176,7 @@ class Encoder(torch.nn.Module):
                     elif readout == "threshold":
                         s = (v[layer] > v_th).to(dtype)
                     else:
-                        raise ValueError(f"readout must be sample or threshold, got {readout!r}")
+                        raise ValueError(f"readout must be sample or threshold, got {readout!r}")  # caller bug
                     out_s.append(s)
                     out_p.append(p)
                 emit.append(s)
