@@ -109,6 +109,7 @@ class _PredictiveCoding(_Task):
             yield self._make(n, "train", epoch * per + start)
 
     def refit_set(self) -> tuple[np.ndarray, np.ndarray]:
+        # Training-split sequences from an index no epoch reaches (epoch e uses e * 1024 ...).
         return self._make(PC_REFIT_SEQUENCES, "train", 10**9)
 
     def split(self, split):
