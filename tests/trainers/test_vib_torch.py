@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -15,7 +17,7 @@ from ir import load_graph  # noqa: E402
 from trainers.vib import tasks  # noqa: E402
 from trainers.vib.config import EncoderShape, config_for  # noqa: E402
 from trainers.vib.evaluate import evaluate_vib  # noqa: E402
-from trainers.vib.export import encoder_graph, write_model  # noqa: E402
+from trainers.vib.export import encoder_graph  # noqa: E402
 from trainers.vib.network import Encoder  # noqa: E402
 from trainers.vib.train import _Baseline, _rank1_update, _window_credit, score_gradients, train_vib  # noqa: E402
 
@@ -45,6 +47,26 @@ def test_threshold_encoder_matches_the_float_backend_spike_for_spike():
     assert 0.05 < ro.mean() < 0.95 and 0.02 < trace.get("hidden2").mean() < 0.95
     # The deterministic readout fires exactly where the trained probability exceeds 1/2.
     assert np.array_equal(ro, (rec.probs.numpy() > 0.5).astype(np.uint8))
+
+
+@settings(max_examples=12)
+@given(
+    n_in=st.integers(1, 8), hidden=st.lists(st.integers(1, 8), max_size=2), n_out=st.integers(1, 5),
+    taus=st.tuples(*[st.sampled_from([0.0, 0.5, 1.0, 2.0, 7.5]) for _ in range(3)]),
+    steps=st.integers(1, 20), seed=st.integers(0, 2**16),
+)
+def test_any_encoder_exports_to_the_graph_the_float_backend_runs_identically(n_in, hidden, n_out, taus, steps, seed):
+    shape = EncoderShape(n_in, tuple(hidden), n_out, *taus)
+    enc = _encoder(shape, seed)
+    x = (np.random.default_rng(seed).random((3, steps, n_in)) < 0.4).astype(np.uint8)
+    rec = enc.run(torch.as_tensor(x, dtype=torch.float64), readout="threshold")
+    weights, biases = enc.arrays()
+    graph = encoder_graph(weights, biases, tau_syn_hidden=taus[0], tau_mem_hidden=taus[1], tau_syn_readout=taus[2])
+    names = [f"hidden{i + 1}" for i in range(len(hidden))]
+    trace = get_backend("float")(graph, x, probes=tuple(Probe(n) for n in [*names, "readout"]))
+    assert np.array_equal(trace.get("readout"), rec.spikes.numpy().astype(np.uint8))
+    for i, name in enumerate(names):
+        assert np.array_equal(trace.get(name), rec.hidden_spikes[i].numpy().astype(np.uint8))
 
 
 def test_readout_score_estimate_equals_autograd_of_the_log_likelihood():
