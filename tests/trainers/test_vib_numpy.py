@@ -285,3 +285,19 @@ def test_sampled_readout_is_seeded_per_sample_and_agrees_with_the_threshold_when
     det = evaluate_vib(sharp, tmp_path / "sharp.snnc", samples=6, keep_spikes=True)["spikes"]
     assert np.array_equal(sampled_readout_run(sharp, info, x, 30, "test", 0), det)
     assert 0.05 < det.mean() < 0.95
+
+
+def test_encode_split_gives_vib_models_the_spikes_evaluation_uses(tmp_path):
+    from trainers.encoders import encode_split
+
+    pc, _ = write_model(random_result("predictive-coding"), tmp_path / "pc.snnc")
+    x, labels = encode_split(pc.metadata, "predictive-coding", "val", samples=3, start=2)
+    assert np.array_equal(x, tasks.blob_sequences(3, 30, 0, "val", first_index=2))
+    assert np.array_equal(labels, tasks.pattern_index(x))
+    dg, _ = write_model(random_result("digits"), tmp_path / "dg.snnc")
+    spikes, y = encode_split(dg.metadata, "digits", "test", samples=4)
+    data = tasks.load_reconstruction_data("digits")
+    assert spikes.shape == (4, 8, 64) and np.array_equal(y, data.y["test"][:4])  # 6 input steps + latency 2
+    assert np.array_equal(spikes, tasks.reconstruction_inputs({"kind": "latency"}, data.x["test"][:4], 6, 8, 0, 0))
+    with pytest.raises(InputError, match="trained on digits; use --dataset digits"):
+        encode_split(dg.metadata, "fashion-mnist")

@@ -32,7 +32,9 @@ from trainers.vib.decoder import (
     resolve_decoder_file,
 )
 
-__all__ = ["VIBModelInfo", "evaluate_vib", "is_vib_model", "model_info", "sampled_readout_run", "vib_inputs"]
+__all__ = [
+    "VIBModelInfo", "evaluate_vib", "is_vib_model", "model_info", "sampled_readout_run", "split_inputs",
+]
 
 PC_DEFAULT_SAMPLES = 256
 
@@ -108,20 +110,38 @@ def model_info(graph: Graph, where: str) -> VIBModelInfo:
     return VIBModelInfo(task, encoding, decoder, spec, population, latency)
 
 
-def vib_inputs(info: VIBModelInfo, split: str, start: int, count: int, steps: int,
-               data: tasks.ReconstructionData | None) -> tuple[np.ndarray, Any]:
-    """Input spikes (count, run steps, n) of samples start.. of `split`, and their targets."""
-    if info.is_pc:
-        x = tasks.blob_sequences(count, steps, info.seed, split, start,
-                                 n_inputs=int(info.task.get("n_inputs", tasks.PC_INPUTS)),
-                                 n_blobs=int(info.task.get("n_blobs", 2)))
-        _, y = tasks.pc_targets(x, info.latency, int(info.task.get("delta", 0)), info.spec.window)
-        return x, y
-    assert data is not None
-    images = data.x[split][start : start + count]
-    enc = {k: v for k, v in info.encoding.items() if k not in ("steps", "seed")}
-    spikes = tasks.reconstruction_inputs(enc, images, steps, steps + info.latency, info.seed, start)
-    return spikes, data.y[split][start : start + count]
+def split_inputs(metadata: Mapping[str, Any], dataset: str, split: str = "test", samples: int | None = None,
+                 steps: int | None = None, start: int = 0,
+                 data: tasks.ReconstructionData | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`trainers.encoders.encode_split` for a VIB model: the input spikes of samples
+    [start, start + samples) of `split` as `evaluate_vib` feeds them (reconstruction: the
+    encoded images, then the silent steps that let the last input reach the readout), and
+    their labels (digit classes; for predictive coding the pattern index of every input step).
+    `data`: the reconstruction dataset, if already loaded.
+    """
+    task, encoding, decoder = (metadata.get(k) or {} for k in ("task", "encoding", "decoder"))
+    is_pc = task.get("kind") == "predictive_coding"
+    expected = "predictive-coding" if is_pc else task.get("dataset")
+    if dataset not in (expected, *(("drifting-blobs",) if is_pc else ())):
+        raise InputError(f"a VIB model trained on {expected}; use --dataset {expected}")
+    if not isinstance(encoding.get("steps"), int) or not isinstance(encoding.get("seed"), int):
+        raise InputError("the VIB model's metadata.encoding lacks integer 'steps' and 'seed'")
+    t = encoding["steps"] if steps is None else int(steps)
+    if t < 1 or start < 0 or (samples is not None and samples < 1):
+        raise InputError(f"steps, samples must be >= 1 and start >= 0, got {t}, {samples}, {start}")
+    if is_pc:
+        count = PC_DEFAULT_SAMPLES if samples is None else int(samples)
+        x = tasks.blob_sequences(count, t, encoding["seed"], split, start,
+                                 n_inputs=int(task.get("n_inputs", tasks.PC_INPUTS)),
+                                 n_blobs=int(task.get("n_blobs", 2)))
+        return x, tasks.pattern_index(x)
+    if data is None:
+        data = tasks.load_reconstruction_data(str(expected))
+    images = data.x[split][start : None if samples is None else start + int(samples)]
+    latency = int(decoder.get("run_steps", encoding["steps"])) - encoding["steps"]
+    enc = {k: v for k, v in encoding.items() if k not in ("steps", "seed")}
+    spikes = tasks.reconstruction_inputs(enc, images, t, t + latency, encoding["seed"], start)
+    return spikes, data.y[split][start : start + len(images)]
 
 
 def sampled_readout_run(graph: Graph, info: VIBModelInfo, x: np.ndarray, steps: int, split: str,
@@ -203,6 +223,7 @@ def evaluate_vib(
         raise InputError(f"{where}: a VIB model trained on {info.dataset}; evaluate it with --dataset {info.dataset}")
     if seed is not None:
         info = dataclasses.replace(info, encoding={**info.encoding, "seed": int(seed)})
+    meta = {**graph.metadata, "encoding": info.encoding}
     if split not in tasks.SPLIT_IDS:
         raise InputError(f"--split must be one of {', '.join(tasks.SPLIT_IDS)}, got {split!r}")
     steps = info.steps if steps is None else int(steps)
@@ -237,7 +258,7 @@ def evaluate_vib(
     batches = range(0, total, batch)
     for start in progress(batches, f"vib eval ({backend})", total=len(batches)):
         count = min(batch, total - start)
-        x, target = vib_inputs(info, split, start, count, steps, data)
+        x, labels = split_inputs(meta, info.dataset, split, count, steps, start, data)
         if readout == "sampled":
             spikes = sampled_readout_run(graph, info, x, run_steps, split, start)
         else:
@@ -247,14 +268,14 @@ def evaluate_vib(
         if keep_spikes:
             all_spikes.append(spikes)
         if info.is_pc:
-            ends, _ = tasks.pc_targets(x, info.latency, int(info.task.get("delta", 0)), info.spec.window)
+            ends, target = tasks.pc_targets(x, info.latency, int(info.task.get("delta", 0)), info.spec.window)
             out = decode(decoder_features(spikes, info.spec, ends), layers, info.spec)
             correct += int(np.sum(np.argmax(out, axis=-1) == target))
             scored += target.size
         else:
             out = decode(decoder_features(spikes, info.spec, np.array([run_steps - 1])), layers, info.spec)[:, 0]
             pred = np.argmax(out @ classifier[0].T + classifier[1], axis=1)
-            correct += int(np.sum(pred == target))
+            correct += int(np.sum(pred == labels))
             scored += count
     result: dict[str, Any] = {
         "accuracy": correct / scored,
