@@ -195,3 +195,14 @@ def test_pattern_targets_cover_the_trained_window():
     x = tasks.blob_sequences(1, cfg.steps, cfg.seed)
     ends, _ = tasks.pc_targets(x, 1, cfg.delta, cfg.window)
     assert ends[0] == cfg.window - 1 and ends[-1] == cfg.steps - 1
+
+
+@pytest.mark.slow
+def test_fashion_mnist_reconstruction_trains():
+    from ir.errors import DatasetMissingError
+    from trainers.datasets import fashion_mnist_dir
+
+    if not (fashion_mnist_dir() / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(str(DatasetMissingError("Fashion-MNIST is not installed")))
+    result = train_vib(config_for("fashion-mnist", epochs=1, train_samples=3000, refit_epochs=1))
+    assert result.shape.n_inputs == 196 and result.val["deterministic"] > 0.25  # chance: 0.1
