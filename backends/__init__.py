@@ -22,6 +22,7 @@ __all__ = ["BACKENDS", "Probe", "Trace", "get_backend", "parse_probes"]
 BACKENDS: dict[str, str] = {
     "float": "backends.cpu.simulator:run_float",
     "cpu": "backends.cpu.simulator:run",
+    "lava": "backends.lava.run:run",
 }
 
 

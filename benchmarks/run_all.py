@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # Order: cheap ones first. Each module runs as __main__ and writes its RESULTS.md section.
 BENCHMARKS: list[str] = [
+    "sim_vs_lava.py",
     "vib.py",
 ]
 

@@ -23,6 +23,7 @@ VERBS: dict[str, str] = {
     "hw": "compiler.commands.hw",
     "inspect": "compiler.commands.inspect",
     "train": "compiler.commands.train",
+    "run": "compiler.commands.run",
     "hil": "compiler.commands.hil",
 }
 

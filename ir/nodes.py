@@ -221,6 +221,10 @@ class QLIF(Population):
                + \mathrm{bias\_mant} \cdot 2^{\mathrm{bias\_exp}}\big)
         s[t] = v[t] > (vth \ll 6);\quad v[t] \leftarrow 0 \text{ where } s[t]
 
+    As Lava computes it: wrap_24 subtracts or adds 2^24 once (values at or beyond 3 * 2^23 stay
+    outside 24 bits), sat_24 clips to +-(2^23 - 1), and `a << 6` and the sums are int32
+    operations that wrap at 32 bits (backends/cpu/kernels.py has every step).
+
     Precision (Loihi 2 / Lava 0.10): du, dv unsigned 12-bit (0..4095); vth unsigned 17-bit
     mantissa; bias_mant signed 13-bit; bias_exp 3-bit. du, dv and vth are one value per
     population (Lava's LIF holds them as scalars); bias_mant and bias_exp may be per neuron.
@@ -309,14 +313,17 @@ class Dense(_DenseLike):
 
 @dataclass(frozen=True, eq=False)
 class QDense(_DenseLike):
-    r"""Fixed-point Dense (Lava `Dense`, bit-accurate model; `DelayDense` when delays are set).
+    r"""Fixed-point Dense (Lava `Dense`, bit-accurate model; `DelayDense` when `delay` is a
+    per-synapse array or a non-zero scalar).
 
-    .. math:: a_{dst}[t] = \mathrm{floor}\big((W_{eff} \cdot s_{src}[t-1-delay]) \cdot 2^{weight\_exp}\big)
+    .. math:: a_{dst}[t] = \mathrm{wrap}_{32}\Big(\sum_k \mathrm{floor}\big((W_{eff,k} \cdot s_{src}[t-1-k]) \cdot 2^{weight\_exp}\big)\Big)
 
-    `W_eff` is `weight` after Lava's clip and truncation (see `ir.fixed.effective_weights`):
-    clipped to [-256, 255] (mixed) or [0, 255] (excitatory/inhibitory, sign restored), then
-    the low `8 - num_weight_bits + is_mixed` bits cleared. The exponent shifts the **sum**.
-    Graded spikes (source `Input.message_bits > 0`) multiply their payload into W.
+    where `W_eff,k` holds the synapses whose delay is k. `W_eff` is `weight` after Lava's clip
+    and truncation (see `ir.fixed.effective_weights`): clipped to [-256, 255] (mixed) or
+    [0, 255] (excitatory/inhibitory, sign restored), then the low `8 - num_weight_bits +
+    is_mixed` bits cleared. The exponent shifts each delay group's **sum**. Graded spikes
+    (source `Input.message_bits > 0`) multiply their payload into W; Lava's graded Dense sums
+    in int32 before the shift (see backends/cpu/kernels.py for every wrap).
     """
 
     domain: ClassVar[str] = "fixed"
@@ -450,10 +457,12 @@ class Conv2d(_ConvLike):
 class QConv2d(_ConvLike):
     r"""Fixed-point convolution as Lava's `PyConvModelFixed` computes it.
 
-    .. math:: a_{dst}[t] = \mathrm{wrap}_{24}(W \star s_{src}[t-1])
+    .. math:: a_{dst}[t] = \mathrm{wrap}_{24}(\mathrm{int32}(W \star s_{src}[t-1]))
 
-    Lava's Python model ignores `weight_exp` and `num_weight_bits`, so this node has neither: the
-    quantizer folds the weight scale into the threshold and keeps W within the synapse format.
+    (a float64 sum cast to int32, then wrapped to 24 bits). Lava's Python model ignores
+    `weight_exp` and `num_weight_bits`, so this node has neither: the quantizer folds the weight
+    scale into the threshold and keeps W within the synapse format. Lava convolves (it flips
+    the kernel) over (W, H, C) data; the Lava lowering converts this cross-correlation.
     """
 
     domain: ClassVar[str] = "fixed"

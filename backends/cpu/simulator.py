@@ -1,216 +1,201 @@
-"""The CPU simulator: a step-by-step interpreter over a graph, batched over samples.
+"""The cpu backend: run a graph on integer input spikes (batch, T, n_inputs), batched.
 
-Timing (Lava's, see reference profile): at step t = 1..T each projection delivers what its
-source emitted at step t - 1 - delay (so nothing arrives at t = 1), summed per destination; then
-every neuron population updates and emits. Input populations emit inputs[:, t-1]. Steps beyond
-the input's length get no input spikes.
+    run(graph, inputs, steps=None, probes=None, hw=None, *, engine="auto", blocks=False)
+    run_float(graph, inputs, steps=None, probes=None, hw=None, *, engine="auto")
 
-`run` executes fixed-point programs (bit-accurate); `run_float` executes float-domain graphs with
-the same structure and timing. Placement does not change the result (the simulator computes the
-whole population at once; `tests` check that partitioned programs agree).
+`run` executes a fixed-point program bit-exactly (Lava 0.10 `fixed_pt` semantics; see
+`kernels` and the README "Reference semantics"); `run_float` executes a float-domain graph
+with the same structure and timing. Two engines compute the same thing:
+
+- "reference": step by step, every projection every step (`reference.py`): the oracle;
+- "fast": layer at a time where the graph is feed-forward, numba kernels, exact integer
+  tricks (`fast.py`); tested equal to the reference on random graphs;
+- "auto" (the default): "fast", except for runs so small that the reference engine finishes
+  before numba's kernels would load (about a second, once per process).
+
+`blocks=True` runs a placed program block by block (each block its own state, each
+projection per block pair), the decomposition the Lava backend builds (`backends.blocks`).
+Without it a placed program runs as if unplaced, which is what it should compute;
+`backends.blocks.split_hazards` says when the two can differ.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from ir.errors import InputError, UnsupportedNodeError
+from ir.errors import InputError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import (
-    LIF,
-    QLIF,
-    Conv2d,
-    Dense,
-    Input,
-    Projection,
-    QConv2d,
-    QDense,
-    QSparse,
-    Sparse,
-)
-from ir.arrays_io import check_spikes
 from ir.verify import verify
 
 from backends.base import Probe, Trace, default_probes
-from backends.cpu import kernels
+from backends.blocks import expand_blocks
+from backends.cpu import reference
+from backends.cpu.network import Net, prepare
 
-__all__ = ["run", "run_float"]
+__all__ = ["ENGINES", "check_inputs", "run", "run_float"]
 
-_EXACT_F64 = float(1 << 53)
-
-
-@dataclass
-class _Proj:
-    """A projection prepared for simulation: callable on the source's spike history."""
-
-    name: str
-    src: str
-    dst: str
-    delays: tuple[int, ...]  # distinct delay values
-    apply: object  # (spikes at t-1-d for each d) -> contribution to dst, flat (B, n_dst)
+ENGINES = ("auto", "fast", "reference")
+# "auto" estimate of the reference engine's cost: per step and projection (Python overhead),
+# and per synapse-step (int64 matrix products); measured on the 2-core development machine.
+_REFERENCE_STEP_S = 3e-4
+_REFERENCE_SYNAPSE_STEP_S = 2e-9
+_AUTO_LIMIT_S = 0.3
 
 
-def _prepare_inputs(graph: Graph, inputs: np.ndarray, steps: int | None) -> tuple[np.ndarray, int]:
-    message_bits = max((graph.populations[n].message_bits for n in graph.inputs), default=0)
-    arr = check_spikes(inputs, graph.n_inputs, message_bits=message_bits)
-    t = arr.shape[1] if steps is None else int(steps)
-    if t <= 0:
-        raise InputError(f"steps must be positive, got {t}")
-    return arr, t
+def check_inputs(
+    graph: Graph, inputs: np.ndarray, steps: int | None, label: str = "input"
+) -> tuple[np.ndarray, int]:
+    """Validate input spikes for `graph` (per input population: 0/1, or graded payloads that fit
+    its message_bits); returns them (integer dtype kept) and the number of steps to run."""
+    arr = np.asarray(inputs)
+    n_in = graph.n_inputs
+    if arr.dtype.kind not in "iub":
+        raise InputError(f"{label}: expected integer spikes, got dtype {arr.dtype}")
+    if arr.ndim != 3 or arr.shape[2] != n_in:
+        raise InputError(f"{label}: expected shape (batch, T, {n_in}), got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"{label}: empty input {arr.shape}")
+    if arr.dtype.kind == "b":
+        arr = arr.view(np.uint8)
+    start = 0
+    for name in graph.inputs:
+        pop = graph.populations[name]
+        cols = arr[:, :, start : start + pop.size]
+        start += pop.size
+        if not cols.size:
+            continue
+        hi = int(cols.max())
+        lo = int(cols.min()) if cols.dtype.kind == "i" else 0
+        bits = pop.message_bits  # type: ignore[attr-defined]
+        if bits == 0 and (lo < 0 or hi > 1):
+            raise InputError(
+                f"{label}: input {name!r} takes binary spikes (0 or 1), found values in "
+                f"[{lo}, {hi}]; graded inputs need an Input with message_bits > 0"
+            )
+        if bits and (lo < -(1 << (bits - 1)) or hi > (1 << (bits - 1)) - 1):
+            raise InputError(
+                f"{label}: input {name!r} takes graded payloads of signed {bits} bits "
+                f"[{-(1 << (bits - 1))}, {(1 << (bits - 1)) - 1}], found [{lo}, {hi}]"
+            )
+    t = arr.shape[1] if steps is None else steps
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t <= 0:
+        raise InputError(f"steps must be a positive integer, got {t!r}")
+    return arr, int(t)
 
 
-def _dense_apply(weight: np.ndarray, delay: np.ndarray, fixed: bool, weight_exp: int, max_payload: int):
-    """Build the per-step function of a dense (or densified sparse) projection."""
-    w = weight.astype(np.float64)
-    if delay.ndim == 0:
-        groups = {int(delay): w}
-    else:
-        groups = {int(d): np.where(delay == d, w, 0.0) for d in np.unique(delay)}
-    exact = (not fixed) or float(np.abs(weight).sum(axis=1).max(initial=0)) * max_payload < _EXACT_F64
-    wt = {d: m.T.copy() for d, m in groups.items()}
-    wt_int = {d: m.T.astype(np.int64) for d, m in groups.items()} if fixed and not exact else None
-
-    def apply(history: dict[int, np.ndarray]) -> np.ndarray:
-        if fixed:
-            if wt_int is not None:
-                acc = sum(history[d].astype(np.int64) @ wt_int[d] for d in wt_int)
-            else:
-                acc = np.rint(sum(history[d].astype(np.float64) @ wt[d] for d in wt)).astype(np.int64)
-            return kernels.shift_sum(acc, weight_exp)
-        return sum(history[d].astype(np.float64) @ wt[d] for d in wt)
-
-    return tuple(sorted(groups)), apply
+def _check_probes(graph: Graph, probes: Sequence[Probe] | None) -> tuple[Probe, ...]:
+    chosen = tuple(probes) if probes else default_probes(graph)
+    for p in chosen:
+        if p.population not in graph.populations:
+            raise InputError(f"probe: {p.population!r} is not a population of the model")
+        if p.population in graph.inputs:
+            raise InputError(
+                f"probe: {p.population!r} is an input population; probe neuron populations"
+            )
+    return chosen
 
 
-def _build_projection(graph: Graph, name: str, proj: Projection) -> _Proj:
-    src_pop, dst_pop = graph.populations[proj.src], graph.populations[proj.dst]
-    payload = 1 << (src_pop.message_bits - 1) if isinstance(src_pop, Input) and src_pop.message_bits else 1
-    if isinstance(proj, (Dense, QDense)):
-        fixed = isinstance(proj, QDense)
-        weight = kernels.fixed_dense_weights(proj) if fixed else proj.weight
-        delays, apply = _dense_apply(weight, proj.delay, fixed, getattr(proj, "weight_exp", 0), payload)
-        return _Proj(name, proj.src, proj.dst, delays, apply)
-    if isinstance(proj, (Sparse, QSparse)):
-        fixed = isinstance(proj, QSparse)
-        values = kernels.effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode) if fixed else proj.values
-        dense = np.zeros((dst_pop.size, src_pop.size))
-        dense[proj.rows, proj.cols] = values
-        if proj.delay.ndim:
-            delay = np.zeros(dense.shape, dtype=np.int64)
-            delay[proj.rows, proj.cols] = proj.delay
+def _auto_engine(net: Net, batch: int, steps: int) -> str:
+    if "backends.cpu._jit" in sys.modules:
+        return "fast"  # already loaded in this process: always the faster one
+    synapses = 0
+    for syn in net.synapses:
+        if syn.kind == "conv":
+            synapses += syn.n_dst * int(np.prod(syn.conv.weight.shape[1:]))
         else:
-            delay = proj.delay
-        delays, apply = _dense_apply(dense, delay, fixed, getattr(proj, "weight_exp", 0), payload)
-        return _Proj(name, proj.src, proj.dst, delays, apply)
-    if isinstance(proj, (Conv2d, QConv2d)):
-        fixed = isinstance(proj, QConv2d)
-        shape = src_pop.shape
-
-        def apply(history: dict[int, np.ndarray]) -> np.ndarray:
-            x = history[0].reshape((-1, *shape))
-            if fixed:
-                out = kernels.fixed_conv_output(x, proj.weight, proj)
-            else:
-                out = kernels.conv2d(x, proj.weight, proj.stride, proj.padding, proj.dilation, proj.groups)
-            return out.reshape(len(x), -1)
-
-        return _Proj(name, proj.src, proj.dst, (0,), apply)
-    raise UnsupportedNodeError(name, type(proj).__name__, ["Dense", "Sparse", "Conv2d", "QDense", "QSparse", "QConv2d"], "the cpu backend")
+            synapses += sum(
+                int(np.count_nonzero(w)) if syn.kind == "dense" else int(w.nnz)
+                for _, w in syn.groups
+            )
+    estimate = steps * max(len(net.synapses), 1) * _REFERENCE_STEP_S
+    estimate += batch * steps * (synapses + sum(net.sizes.values())) * _REFERENCE_SYNAPSE_STEP_S
+    return "reference" if estimate < _AUTO_LIMIT_S else "fast"
 
 
-def _simulate(graph: Graph, inputs: np.ndarray, steps: int, probes: Sequence[Probe], fixed: bool, backend: str) -> Trace:
-    batch = inputs.shape[0]
-    pops = graph.populations
-    neuron_names = [n for n, p in pops.items() if not isinstance(p, Input)]
-    for n in neuron_names:
-        want = QLIF if fixed else LIF
-        if not isinstance(pops[n], want):
-            raise UnsupportedNodeError(n, type(pops[n]).__name__, [want.__name__, "Input"], f"the {backend} backend")
-    projs = [_build_projection(graph, n, p) for n, p in graph.projections.items()]
-    max_delay = max((max(p.delays) for p in projs), default=0)
-    dtype = np.int64 if fixed else np.float64
-    # Spike history per population: ring of the last max_delay + 1 steps (index 0 = t-1).
-    history = {n: [np.zeros((batch, p.size), dtype=dtype) for _ in range(max_delay + 1)] for n, p in pops.items()}
-    # Input slices, in graph order.
-    offsets, start = {}, 0
-    for n in graph.inputs:
-        offsets[n] = (start, start + pops[n].size)
-        start += pops[n].size
-    state = {}
-    for n in neuron_names:
-        p = pops[n]
-        u = np.zeros((batch, p.size), dtype=dtype)
-        v = np.zeros((batch, p.size), dtype=dtype)
-        if fixed:
-            params = dict(du=p.du, dv=p.dv, vth=p.vth,
-                          bias=kernels.effective_bias(p.per_neuron("bias_mant"), p.per_neuron("bias_exp")))
-        else:
-            alpha_syn, alpha_mem = p.decays(graph.dt)
-            params = dict(alpha_syn=np.broadcast_to(alpha_syn.reshape(-1) if alpha_syn.ndim else alpha_syn, (p.size,)),
-                          alpha_mem=np.broadcast_to(alpha_mem.reshape(-1) if alpha_mem.ndim else alpha_mem, (p.size,)),
-                          v_th=p.per_neuron("v_th"), bias=p.per_neuron("bias"))
-        state[n] = (u, v, params)
-    rec = {pr.population: {var: np.zeros((batch, steps, pops[pr.population].size),
-                                         dtype=np.uint8 if var == "spikes" else (np.int64 if fixed else np.float64))
-                           for var in pr.variables} for pr in probes}
-    t_in = inputs.shape[1]
-    for t in range(1, steps + 1):
-        acc = {n: np.zeros((batch, pops[n].size), dtype=dtype) for n in neuron_names}
-        for pr in projs:
-            hist = {d: history[pr.src][d] for d in pr.delays}
-            acc[pr.dst] += pr.apply(hist)
-        emitted = {}
-        for n in graph.inputs:
-            lo, hi = offsets[n]
-            emitted[n] = inputs[:, t - 1, lo:hi].astype(dtype) if t <= t_in else np.zeros((batch, hi - lo), dtype=dtype)
-        for n in neuron_names:
-            u, v, params = state[n]
-            p = pops[n]
-            if p.reset_interval and t % p.reset_interval == p.reset_offset:
-                u[...] = 0
-                v[...] = 0
-            if fixed:
-                s = kernels.fixed_lif_step(u, v, acc[n], **params)
-            else:
-                s = kernels.float_lif_step(u, v, acc[n], **params)
-            emitted[n] = s.astype(dtype)
-            if n in rec:
-                r = rec[n]
-                if "spikes" in r:
-                    r["spikes"][:, t - 1] = s
-                if "u" in r:
-                    r["u"][:, t - 1] = u
-                if "v" in r:
-                    r["v"][:, t - 1] = v
-        for n, s in emitted.items():
-            ring = history[n]
-            ring.insert(0, s)
-            ring.pop()
-    return Trace(backend=backend, steps=steps, batch=batch, data=rec)
+def _engine(name: str):
+    if name == "reference":
+        return reference.simulate
+    if name == "fast":
+        from backends.cpu import fast
+
+        return fast.simulate
+    raise InputError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
 
 
-def run(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-        hw: HardwareSpec | None = None) -> Trace:
+def _execute(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int,
+    probes: tuple[Probe, ...],
+    fixed: bool,
+    backend: str,
+    engine: str,
+) -> Trace:
+    net: Net = prepare(graph, fixed, backend)
+    if engine == "auto":
+        engine = _auto_engine(net, int(inputs.shape[0]), steps)
+    records = _engine(engine)(net, inputs, steps, probes)
+    return Trace(
+        backend=backend,
+        steps=steps,
+        batch=int(inputs.shape[0]),
+        data=records,
+        info={"engine": engine},
+    )
+
+
+def run(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int | None = None,
+    probes: Sequence[Probe] | None = None,
+    hw: HardwareSpec | None = None,
+    *,
+    engine: str = "auto",
+    blocks: bool = False,
+) -> Trace:
     """Run a fixed-point program bit-exactly (Lava fixed_pt semantics)."""
     verify(graph, hw)
-    if graph.domain != "fixed" and graph.projections:
-        raise InputError("the cpu backend runs compiled (fixed-point) programs; use --backend float for a float model, or `snnc compile` it first")
+    if graph.domain == "float" and graph.projections:
+        raise InputError(
+            "the cpu backend runs compiled (fixed-point) programs; use --backend float "
+            "for a float model, or compile it first"
+        )
     if hw is not None and hw.semantics != LAVA_FIXED_PT.name:
-        raise InputError(f"the cpu backend implements {LAVA_FIXED_PT.name}, the target uses {hw.semantics}")
-    arr, t = _prepare_inputs(graph, inputs, steps)
-    return _simulate(graph, arr, t, probes or default_probes(graph), fixed=True, backend="cpu")
+        raise InputError(
+            f"the cpu backend implements {LAVA_FIXED_PT.name}; the target uses {hw.semantics}"
+        )
+    arr, t = check_inputs(graph, inputs, steps)
+    chosen = _check_probes(graph, probes)
+    if not blocks or graph.placement is None:
+        return _execute(graph, arr, t, chosen, True, "cpu", engine)
+    bg = expand_blocks(graph)
+    trace = _execute(bg.graph, arr, t, bg.block_probes(chosen), True, "cpu", engine)
+    trace = bg.gather(trace, chosen, {n: p.size for n, p in graph.populations.items()})
+    trace.info["blocks"] = sum(len(v) for k, v in bg.parts.items() if k not in graph.inputs)
+    return trace
 
 
-def run_float(graph: Graph, inputs: np.ndarray, steps: int | None = None, probes: Sequence[Probe] | None = None,
-              hw: HardwareSpec | None = None) -> Trace:
+def run_float(
+    graph: Graph,
+    inputs: np.ndarray,
+    steps: int | None = None,
+    probes: Sequence[Probe] | None = None,
+    hw: HardwareSpec | None = None,
+    *,
+    engine: str = "auto",
+) -> Trace:
     """Run a float-domain graph with the fixed-point programs' structure and timing."""
     verify(graph)
-    if graph.domain != "float":
-        raise InputError("the float backend runs float models; run a compiled program with --backend cpu or lava")
-    arr, t = _prepare_inputs(graph, inputs, steps)
-    return _simulate(graph, arr, t, probes or default_probes(graph), fixed=False, backend="float")
+    if graph.domain == "fixed":
+        raise InputError(
+            "the float backend runs float models; run a compiled program with --backend cpu or lava"
+        )
+    arr, t = check_inputs(graph, inputs, steps)
+    chosen = _check_probes(graph, probes)
+    return _execute(graph, arr, t, chosen, False, "float", engine)

@@ -16,6 +16,14 @@ start method on Linux), so the workers inherit the patched module.
 
 Any other lava-nc version, or a changed var_model.py, fails with one clear line instead of being
 patched blindly.
+
+One more thing stops `import lava` in a process that has already used multiprocessing:
+Lava's message infrastructure calls `multiprocessing.set_start_method('fork')` when it is
+imported (lava/magma/runtime/message_infrastructure/multiprocessing.py), which raises
+"context has already been set" once anything has fixed the start method, even to 'fork'
+(numba's threading layer does, on its first parallel call). `ensure_lava()` clears an
+already-chosen 'fork' so that Lava's call sets the same method again; any other start method
+is refused with one line, because Lava's workers rely on fork.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ _DEFAULT_RE = re.compile(r"^(\s+\w+): ByteEncoder = ByteEncoder\(\)$", re.MULTIL
 # Eight fields: x, y, p (CoreEncoder); x, y, z (ChipEncoder); hi, lo (AxonEncoder).
 _EXPECTED_REWRITES = 8
 _FIELD_NAME = "_snnc_field"
+_LAVA_MP = "lava.magma.runtime.message_infrastructure.multiprocessing"
 
 
 class _PatchedVarModelLoader(importlib.machinery.SourceFileLoader):
@@ -100,12 +109,30 @@ def ensure_lava() -> None:
             f"lava-nc {version} is installed, but snnc's compatibility shim is written for "
             f"{LAVA_VERSION}; install lava-nc=={LAVA_VERSION} (`make setup`)"
         )
+    _allow_lava_start_method()
     if sys.version_info < (3, 11):
         return  # Lava's own supported Pythons import it unpatched.
     if _TARGET in sys.modules:
         return  # already imported (through this shim)
     if not any(isinstance(f, _VarModelFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _VarModelFinder())
+
+
+def _allow_lava_start_method() -> None:
+    """Let Lava's import-time set_start_method('fork') succeed (see the module docstring)."""
+    import multiprocessing
+
+    if _LAVA_MP in sys.modules:
+        return
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None:
+        return
+    if current != "fork":
+        raise BackendUnavailableError(
+            f"Lava needs the 'fork' multiprocessing start method, but this process already "
+            f"uses {current!r}"
+        )
+    multiprocessing.set_start_method(None, force=True)
 
 
 def lava_available() -> bool:

@@ -131,3 +131,29 @@ def test_cli_bad_inputs_one_line(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1 and "has 7 inputs per step, the model has 12" in err
     code = main(["hil", str(tmp_path / "nope"), "--target", "cpu", "--input", str(tmp_path / "bad.npy")])
     assert code == 1
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("fault", ["weight", "threshold"])
+def test_fault_injection_against_lava(fault):
+    from backends.lava.compat import lava_available
+
+    if not lava_available():
+        pytest.skip("lava-nc 0.10.0 is not installed")
+    p = _program()
+    x = _inputs(batch=2, steps=24)
+    clean = run_hil(p, x, reference="cpu", target="lava")
+    assert clean.comparison.agree
+    if fault == "weight":
+        w = p.projections["fc1"].weight.copy()
+        w[7, 3] += 20
+        faulty = p.with_node("fc1", p.projections["fc1"].replace(weight=w))
+        expect = ("h", 7, "u")
+    else:
+        faulty = p.with_node("out", p.populations["out"].replace(vth=200))
+        expect = None
+    cpu_view = run_hil(p, x, reference="cpu", target="cpu", target_program=faulty).comparison.first
+    lava_view = run_hil(p, x, reference="cpu", target="lava", target_program=faulty).comparison.first
+    assert lava_view is not None and lava_view == cpu_view
+    if expect:
+        assert (lava_view.population, lava_view.neuron, lava_view.variable) == expect

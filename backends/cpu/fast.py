@@ -1,0 +1,495 @@
+"""The fast engine: the reference semantics, scheduled layer at a time.
+
+Every projection delivers at step t what its source emitted at t - 1 - k, so a population
+that is not on a cycle can be computed for all T steps as soon as its sources are: first its
+input current for every step (one pass over the source's whole spike train), then its neuron
+dynamics over the steps. The graph is cut into strongly connected components in topological
+order; a component that is one population without a self-projection runs layer at a time, a
+component with a cycle (recurrent projections) runs step by step with the reference
+computations, its input from outside the component still precomputed for all steps.
+
+Exactness (each condition is checked, and the computation falls back to the reference
+arithmetic when it does not hold):
+- integer sums are computed in int32 by numba kernels (binary spikes: event-driven, adding
+  the weight rows of the sources that spiked) or in float64 BLAS (graded payloads); both are
+  exact when every sum a population receives in one step is below 2^31 in magnitude (bound:
+  sum over projections of max_dst sum|w| * max|payload| << max(weight_exp, 0)), in which case
+  none of Lava's 32-bit wraps can trigger and the result equals the reference bit for bit;
+- convolutions are computed as in the reference (float64 sums, numpy's int32 cast, 24-bit
+  wrap), over all steps at once, in chunks; in float32 when every sum is below 2^24;
+- the neuron update is `kernels.fixed_lif_step` transcribed into a numba loop (int64
+  arithmetic, explicit wraps).
+Batches are processed in chunks that keep the per-population buffers within a memory budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from backends.base import Probe
+from backends.cpu import kernels, reference
+from backends.cpu.network import Net, Synapses
+
+__all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate"]
+
+MEMORY_BUDGET_BYTES = 512 << 20
+_INT32_LIMIT = (1 << 31) - 1
+_FLOAT32_EXACT = 1 << 24
+_CONV_CHUNK_FLOATS = 8 << 20  # im2col buffer per chunk (float elements)
+
+
+def components(net: Net) -> list[list[str]]:
+    """Strongly connected components of the neuron populations, in topological order (Tarjan,
+    iterative; deterministic: populations are visited in graph order)."""
+    succ: dict[str, list[str]] = {n: [] for n in net.neurons}
+    for s in net.synapses:
+        if s.src in succ and s.dst not in succ[s.src]:
+            succ[s.src].append(s.dst)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    order = {n: k for k, n in enumerate(net.neurons)}
+    for root in net.neurons:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            recurse = False
+            for j in range(i, len(succ[node])):
+                nxt = succ[node][j]
+                if nxt not in index:
+                    work.append((node, j + 1))
+                    work.append((nxt, 0))
+                    recurse = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if recurse:
+                continue
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                out.append(sorted(comp, key=order.__getitem__))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    out.reverse()
+    return out
+
+
+def _out_bound(syn: Synapses) -> int:
+    """Bound of |what syn delivers in one step|, before the int32 wrap of the received sum
+    (a convolution's output is already wrapped to 24 bits)."""
+    if syn.kind == "conv":
+        return min(syn.sum_bound(), 1 << 23)
+    return syn.sum_bound() << max(syn.weight_exp, 0)
+
+
+class _Trains:
+    """Emissions of every population over all steps: (B, T, n), uint8 spikes or int64 payloads."""
+
+    def __init__(self, net: Net, inputs: np.ndarray, steps: int) -> None:
+        self.data: dict[str, np.ndarray] = {}
+        batch, t_in, _ = inputs.shape
+        used = min(t_in, steps)
+        for name, (lo, hi) in net.inputs.items():
+            graded = net.input_bits[name] > 0
+            dtype = np.int64 if graded else np.uint8
+            view = inputs[:, :, lo:hi]
+            if t_in == steps and view.dtype == dtype and view.flags.c_contiguous:
+                self.data[name] = view  # the caller's array, read only
+                continue
+            arr = np.zeros((batch, steps, hi - lo), dtype=dtype)
+            arr[:, :used] = view[:, :used]
+            self.data[name] = arr
+
+
+def _shift_parts(weight_exp: int) -> tuple[int, int]:
+    return (weight_exp, 0) if weight_exp >= 0 else (0, -weight_exp)
+
+
+def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> None:
+    """out += what syn delivers at every step (exact; the caller checked the int32 bound)."""
+    from backends.cpu import _jit
+
+    steps = src.shape[1]
+    if syn.kind == "conv":
+        _add_conv(syn, src, out, fixed=True)
+        return
+    left, right = _shift_parts(syn.weight_exp)
+    for k, w in syn.groups:
+        lag = 1 + k
+        if lag >= steps:
+            continue
+        if not syn.graded:
+            if syn.kind == "dense":
+                weight_t, weight, max_abs, scale = _compact_weights(w)
+                _jit.dense_binary(
+                    src,
+                    weight_t,
+                    weight,
+                    _use_dot(src, syn.n_dst),
+                    max_abs,
+                    scale,
+                    lag,
+                    left,
+                    right,
+                    out,
+                )
+            else:
+                csc = w.tocsc()
+                _jit.sparse_binary(
+                    src,
+                    csc.indptr.astype(np.int64),
+                    csc.indices.astype(np.int64),
+                    csc.data.astype(np.int32),
+                    syn.n_dst,
+                    lag,
+                    left,
+                    right,
+                    out,
+                )
+            continue
+        x = src[:, : steps - lag].reshape(-1, syn.n_src)
+        if syn.kind == "dense":
+            acc = x.astype(np.float64) @ w.T.astype(np.float64)
+            acc = np.rint(acc).astype(np.int64)
+        else:
+            acc = np.asarray((w @ x.T).T, dtype=np.int64)
+        out[:, lag:] += (
+            kernels.shift64(acc, syn.weight_exp)
+            .reshape(out.shape[0], steps - lag, syn.n_dst)
+            .astype(np.int32)
+        )
+
+
+def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(W >> z).T and W >> z in the smallest of int8/int16, max |W >> z| and z, where z is the
+    number of trailing zero bits all weights share (Lava's truncation clears at least
+    8 - num_weight_bits + is_mixed of them), so that (W >> z) << z == W exactly."""
+    nonzero = w[w != 0]
+    scale = 0
+    if nonzero.size:
+        lowest = int(np.bitwise_or.reduce(np.abs(nonzero)))
+        scale = (lowest & -lowest).bit_length() - 1
+    reduced = w >> scale
+    max_abs = int(np.abs(reduced).max(initial=0))
+    fits_int8 = reduced.size == 0 or (int(reduced.min()) >= -128 and int(reduced.max()) <= 127)
+    dtype = np.int8 if fits_int8 else np.int16
+    return (
+        np.ascontiguousarray(reduced.T, dtype=dtype),
+        np.ascontiguousarray(reduced, dtype=dtype),
+        max_abs,
+        scale,
+    )
+
+
+def _use_dot(src: np.ndarray, n_dst: int) -> bool:
+    """Dot products beat event lists when few destinations share each scan of the sources:
+    per step, events cost ~n_src + density * n_src * n_dst / 16 vector lanes, dots
+    n_src * n_dst / 16, so dots win when n_dst * (1 - density) < 16."""
+    if n_dst <= 16 or n_dst >= 64:
+        return n_dst <= 16
+    sample = src[:4]  # a few samples estimate the density well enough
+    density = float(np.count_nonzero(sample)) / max(sample.size, 1)
+    return n_dst * (1.0 - density) < 16
+
+
+def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> None:
+    steps = src.shape[1]
+    if steps < 2:
+        return
+    node = syn.conv
+    batch = src.shape[0]
+    frames = src[:, : steps - 1].reshape(batch * (steps - 1), *syn.src_shape)
+    use32 = syn.sum_bound() < _FLOAT32_EXACT if fixed else False
+    c_in, _, _ = syn.src_shape
+    kh, kw = node.weight.shape[2:]
+    per_frame = c_in * kh * kw * syn.n_dst // max(node.weight.shape[0], 1)
+    chunk = max(1, _CONV_CHUNK_FLOATS // max(per_frame, 1))
+    weight = node.weight.astype(np.float32 if use32 else np.float64)
+    result = np.empty((frames.shape[0], syn.n_dst), dtype=out.dtype)
+    for start in range(0, frames.shape[0], chunk):
+        part = frames[start : start + chunk].astype(np.float32 if use32 else np.float64)
+        total = kernels.conv2d_sum(
+            part, weight, node.stride, node.padding, node.dilation, node.groups
+        )
+        total = total.reshape(part.shape[0], -1)
+        result[start : start + chunk] = kernels.conv_output_fixed(total) if fixed else total
+    out[:, 1:] += result.reshape(batch, steps - 1, syn.n_dst)
+
+
+def _input_current_exact(
+    syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
+) -> np.ndarray:
+    """Per-step reference arithmetic for every incoming projection (any magnitudes)."""
+    out = np.zeros((batch, steps, n), dtype=np.int32)
+    for t in range(1, steps + 1):
+        total = np.zeros((batch, n), dtype=np.int64)
+        for syn in syns:
+            src = trains.data[syn.src]
+
+            def lagged(k: int, src=src, t=t) -> np.ndarray:
+                i = t - 2 - k  # index of step t - 1 - k
+                return (
+                    src[:, i].astype(np.int64)
+                    if i >= 0
+                    else np.zeros((batch, src.shape[2]), dtype=np.int64)
+                )
+
+            total += reference.connection_output(syn, lagged, batch)
+        out[:, t - 1] = kernels.wrap32(total)
+    return out
+
+
+def _input_current(
+    net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
+) -> np.ndarray:
+    """The int32 input a population receives at every step from projections `syns`."""
+    if net.fixed:
+        if sum(_out_bound(s) for s in syns) > _INT32_LIMIT:
+            return _input_current_exact(syns, trains, batch, steps, n)
+        out = np.zeros((batch, steps, n), dtype=np.int32)
+        for syn in syns:
+            _add_projection_int32(syn, trains.data[syn.src], out)
+        return out
+    out_f = np.zeros((batch, steps, n), dtype=np.float64)
+    for syn in syns:
+        src = trains.data[syn.src]
+        if syn.kind == "conv":
+            _add_conv(syn, src, out_f, fixed=False)
+            continue
+        for k, w in syn.groups:
+            lag = 1 + k
+            if lag >= steps:
+                continue
+            if syn.kind == "dense" and src.dtype == np.uint8 and not _use_dot(src, syn.n_dst):
+                from backends.cpu import _jit
+
+                _jit.dense_binary_float(src, np.ascontiguousarray(w.T), lag, out_f)
+                continue
+            x = src[:, : steps - lag].reshape(-1, syn.n_src).astype(np.float64)
+            acc = x @ w.T if syn.kind == "dense" else np.asarray((w @ x.T).T)
+            out_f[:, lag:] += acc.reshape(batch, steps - lag, syn.n_dst)
+    return out_f
+
+
+def _run_layer(net: Net, name: str, a_in: np.ndarray, rec: dict | None) -> np.ndarray:
+    from backends.cpu import _jit
+
+    pop = net.neurons[name]
+    batch, steps, n = a_in.shape
+    spikes = np.zeros((batch, steps, n), dtype=np.uint8)
+    state_dtype = np.int64 if net.fixed else np.float64
+    empty = np.zeros((0, 0, 0), dtype=state_dtype)
+    u_rec = rec["u"] if rec is not None and "u" in rec else empty
+    v_rec = rec["v"] if rec is not None and "v" in rec else empty
+    if net.fixed:
+        _jit.lif_fixed(
+            a_in,
+            pop.du,
+            pop.dv,
+            pop.vth,
+            pop.bias,
+            pop.reset_interval,
+            pop.reset_offset,
+            spikes,
+            u_rec,
+            v_rec,
+        )
+    else:
+        _jit.lif_float(
+            a_in,
+            pop.alpha_syn,
+            pop.alpha_mem,
+            pop.v_th,
+            pop.bias_f,
+            pop.reset_interval,
+            pop.reset_offset,
+            spikes,
+            u_rec,
+            v_rec,
+        )
+    if rec is not None and "spikes" in rec:
+        rec["spikes"][...] = spikes
+    return spikes
+
+
+def _fusable(net: Net, incoming: list[Synapses]) -> bool:
+    """One binary Dense projection without delay, within the int32 bound: fused kernel."""
+    if not net.fixed or len(incoming) != 1:
+        return False
+    syn = incoming[0]
+    return (
+        syn.kind == "dense"
+        and not syn.graded
+        and len(syn.groups) == 1
+        and syn.groups[0][0] == 0
+        and _out_bound(syn) <= _INT32_LIMIT
+    )
+
+
+def _run_dense_layer(
+    net: Net, name: str, syn: Synapses, src: np.ndarray, rec: dict | None
+) -> np.ndarray:
+    from backends.cpu import _jit
+
+    pop = net.neurons[name]
+    batch, steps, _ = src.shape
+    spikes = np.zeros((batch, steps, pop.size), dtype=np.uint8)
+    empty = np.zeros((0, 0, 0), dtype=np.int64)
+    u_rec = rec["u"] if rec is not None and "u" in rec else empty
+    v_rec = rec["v"] if rec is not None and "v" in rec else empty
+    weight_t, weight, max_abs, scale = _compact_weights(syn.groups[0][1])
+    left, right = _shift_parts(syn.weight_exp)
+    _jit.dense_lif(
+        src,
+        weight_t,
+        weight,
+        _use_dot(src, syn.n_dst),
+        max_abs,
+        scale,
+        left,
+        right,
+        pop.du,
+        pop.dv,
+        pop.vth,
+        pop.bias,
+        pop.reset_interval,
+        pop.reset_offset,
+        spikes,
+        u_rec,
+        v_rec,
+    )
+    if rec is not None and "spikes" in rec:
+        rec["spikes"][...] = spikes
+    return spikes
+
+
+def _run_cycle(
+    net: Net,
+    comp: list[str],
+    external: dict[str, np.ndarray],
+    trains: _Trains,
+    recs: dict[str, dict[str, np.ndarray]],
+) -> None:
+    """A component with cycles: step by step, reference arithmetic for its internal projections."""
+    members = set(comp)
+    batch, steps = next(iter(external.values())).shape[:2]
+    dtype = np.int64 if net.fixed else np.float64
+    internal = {n: [s for s in net.incoming(n) if s.src in members] for n in comp}
+    for n in comp:
+        trains.data[n] = np.zeros((batch, steps, net.sizes[n]), dtype=np.uint8)
+    state = {
+        n: (
+            np.zeros((batch, net.sizes[n]), dtype=dtype),
+            np.zeros((batch, net.sizes[n]), dtype=dtype),
+        )
+        for n in comp
+    }
+    for t in range(1, steps + 1):
+        fired = {}
+        for n in comp:
+            a = external[n][:, t - 1].astype(dtype)
+            for syn in internal[n]:
+                src = trains.data[syn.src]
+
+                def lagged(k: int, src=src, t=t) -> np.ndarray:
+                    i = t - 2 - k
+                    return (
+                        src[:, i].astype(dtype)
+                        if i >= 0
+                        else np.zeros((batch, src.shape[2]), dtype=dtype)
+                    )
+
+                a = a + reference.connection_output(syn, lagged, batch)
+            if net.fixed:
+                a = kernels.wrap32(a)
+            u, v = state[n]
+            s = reference.lif_step(net.neurons[n], u, v, a, t)
+            fired[n] = s
+            r = recs.get(n)
+            if r is not None:
+                if "u" in r:
+                    r["u"][:, t - 1] = u
+                if "v" in r:
+                    r["v"][:, t - 1] = v
+        for n, s in fired.items():
+            trains.data[n][:, t - 1] = s
+            r = recs.get(n)
+            if r is not None and "spikes" in r:
+                r["spikes"][:, t - 1] = s
+
+
+def _chunk_size(net: Net, batch: int, steps: int) -> int:
+    per_sample = steps * sum(net.sizes.values()) * 16  # trains, currents, records
+    return max(1, min(batch, MEMORY_BUDGET_BYTES // max(per_sample, 1)))
+
+
+def simulate(
+    net: Net, inputs: np.ndarray, steps: int, probes: Sequence[Probe]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Same result as `reference.simulate`, computed layer at a time."""
+    batch = inputs.shape[0]
+    records = reference.record_arrays(net, probes, batch, steps)
+    comps = components(net)
+    chunk = _chunk_size(net, batch, steps)
+    for start in range(0, batch, chunk):
+        stop = min(batch, start + chunk)
+        recs = {p: {v: arr[start:stop] for v, arr in r.items()} for p, r in records.items()}
+        _simulate_chunk(net, inputs[start:stop], steps, comps, recs)
+    return records
+
+
+def _simulate_chunk(
+    net: Net,
+    inputs: np.ndarray,
+    steps: int,
+    comps: list[list[str]],
+    recs: dict[str, dict[str, np.ndarray]],
+) -> None:
+    batch = inputs.shape[0]
+    trains = _Trains(net, inputs, steps)
+    for comp in comps:
+        members = set(comp)
+        cyclic = len(comp) > 1 or any(s.src == comp[0] for s in net.incoming(comp[0]))
+        if cyclic:
+            external = {
+                n: _input_current(
+                    net,
+                    [s for s in net.incoming(n) if s.src not in members],
+                    trains,
+                    batch,
+                    steps,
+                    net.sizes[n],
+                )
+                for n in comp
+            }
+            _run_cycle(net, comp, external, trains, recs)
+            continue
+        n = comp[0]
+        # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
+        incoming = net.incoming(n)
+        if _fusable(net, incoming):
+            trains.data[n] = _run_dense_layer(
+                net, n, incoming[0], trains.data[incoming[0].src], recs.get(n)
+            )
+            continue
+        external = _input_current(net, incoming, trains, batch, steps, net.sizes[n])
+        trains.data[n] = _run_layer(net, n, external, recs.get(n))

@@ -1,0 +1,153 @@
+"""`snnc run MODEL|BUILD --backend {float,cpu,lava} --input IN.npy [--steps T] [--probe SPEC]
+[--device cpu|loihi2] -o OUT.npz`: run a model or compiled program on input spikes.
+
+A float MODEL runs on `float`; a compiled BUILD runs on `cpu` (snnc's bit-accurate simulator)
+or `lava`. OUT.npz holds one (batch, T, n) array per probed population: spikes under the
+population name, states under `name:u` / `name:v`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ir.errors import InputError
+
+BACKEND_NAMES = ("float", "cpu", "lava")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="run a model (float) or compiled program (cpu, lava) on input spikes"
+    )
+    p.add_argument("model", metavar="MODEL|BUILD")
+    p.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="float for float models; cpu (default for programs) or lava for compiled programs",
+    )
+    p.add_argument(
+        "--input", required=True, metavar="IN.npy", help="integer spikes (batch, T, n_inputs)"
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="T",
+        help="steps to run (default: the input's T; steps past the input get no spikes)",
+    )
+    p.add_argument(
+        "--probe",
+        default=None,
+        metavar="SPEC",
+        help="what to record: 'pop[:spikes,u,v];pop...' or 'all' (default: output spikes)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "loihi2"),
+        default="cpu",
+        help="lava backend: Lava's CPU models (default) or Loihi 2 "
+        "(needs the Lava extension for Loihi)",
+    )
+    p.add_argument(
+        "--blocks",
+        action="store_true",
+        help="cpu backend: execute a placed program block by block, as the lava backend does",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "fast", "reference"),
+        default="auto",
+        help="cpu/float backends: the fast engine, the step-by-step reference, or auto (default: "
+        "the reference for runs too small to be worth loading the fast kernels)",
+    )
+    p.add_argument(
+        "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
+    )
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.set_defaults(func=run)
+
+
+def _load(path: str, dt: float | None):
+    from compiler.build import is_build, read_build
+    from compiler.model_io import load_model
+
+    if Path(path).is_dir() and is_build(path):
+        build = read_build(path)
+        return build.program, build.hw
+    return load_model(path, dt=dt), None
+
+
+def _choose_backend(requested: str | None, domain: str, model: str) -> str:
+    backend = requested or ("float" if domain == "float" else "cpu")
+    if domain == "float" and backend != "float":
+        raise InputError(
+            f"{model}: is a float model; the {backend} backend runs compiled programs "
+            f"(compile it first, or use --backend float)"
+        )
+    if domain == "fixed" and backend == "float":
+        raise InputError(
+            f"{model}: is a compiled (fixed-point) program; run it with --backend cpu or lava"
+        )
+    return backend
+
+
+def run(args: argparse.Namespace) -> int:
+    from ir.arrays_io import read_spike_array, write_npz
+    from ir.nodes import Input
+    from ir.progress import status
+
+    from backends import get_backend, parse_probes
+
+    graph, hw = _load(args.model, args.dt)
+    backend = _choose_backend(args.backend, graph.domain, args.model)
+    if args.device != "cpu" and backend != "lava":
+        raise InputError(f"--device {args.device} applies to --backend lava only")
+    if args.blocks and backend != "cpu":
+        raise InputError(
+            "--blocks applies to --backend cpu only (the lava backend always runs by blocks)"
+        )
+    if args.steps is not None and args.steps <= 0:
+        raise InputError(f"--steps must be positive, got {args.steps}")
+    bits = max(
+        (
+            graph.populations[n].message_bits
+            for n in graph.inputs
+            if isinstance(graph.populations[n], Input)
+        ),
+        default=0,
+    )
+    spikes = read_spike_array(args.input, graph.n_inputs, message_bits=bits)
+    probes = parse_probes(args.probe, graph)
+    if not probes:
+        raise InputError(
+            f"{args.model}: has no output population (every population projects somewhere); "
+            "say what to record with --probe"
+        )
+    kwargs: dict = {}
+    if backend == "lava":
+        kwargs["device"] = args.device
+        status(
+            f"running {spikes.shape[0]} sample(s) on Lava ({args.device}); "
+            "Lava starts one process per block"
+        )
+    else:
+        kwargs["engine"] = args.engine
+        if backend == "cpu":
+            kwargs["blocks"] = args.blocks
+    start = time.perf_counter()
+    trace = get_backend(backend)(graph, spikes, steps=args.steps, probes=probes, hw=hw, **kwargs)
+    elapsed = time.perf_counter() - start
+    arrays = trace.arrays()
+    write_npz(args.output, arrays)
+    print(
+        f"{args.output}: backend {backend}, {trace.batch} sample(s) x {trace.steps} steps, "
+        f"{elapsed:.2f} s"
+    )
+    width = max(len(k) for k in arrays)
+    for key, arr in arrays.items():
+        what = f"spikes {int(arr.sum())}" if ":" not in key else f"range [{arr.min()}, {arr.max()}]"
+        print(f"  {key:{width}s}  {tuple(arr.shape)}  {what}")
+    return 0

@@ -1,0 +1,234 @@
+"""Seeded random fixed-point networks for the differential tests (cpu vs Lava, fast vs reference).
+
+`random_network(seed)` draws one small network of a family chosen by the seed (dense, sparse,
+conv, graded inputs, skip connections, recurrent projections, delays, reset intervals, and
+"extreme" parameters that drive u past its 24-bit wrap, v into saturation and the int32 sums
+into overflow) with input spikes. `merge(networks)` puts several into one graph (names
+prefixed), so that one Lava run can check many networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ir import QLIF, Graph, Input, QConv2d, QDense, QSparse
+from ir.nodes import conv2d_output_hw
+
+FAMILIES = (
+    "dense",
+    "sparse",
+    "conv",
+    "graded",
+    "skip",
+    "recurrent",
+    "delays",
+    "reset",
+    "extreme",
+    "mixed",
+)
+SIGN_MODES = ("mixed", "excitatory", "inhibitory")
+
+
+@dataclass
+class Network:
+    graph: Graph
+    inputs: np.ndarray  # (batch, T, n_inputs)
+    family: str
+    seed: int
+
+
+def _lif(rng: np.random.Generator, shape, extreme: bool, reset: bool) -> QLIF:
+    n = int(np.prod(shape))
+    du = int(rng.choice([0, 4095, rng.integers(0, 4096), rng.integers(0, 512), 2047]))
+    dv = int(rng.choice([0, 4095, rng.integers(0, 4096), rng.integers(0, 512), 1024]))
+    if extreme:
+        vth = int(rng.choice([0, 2**17 - 1, rng.integers(0, 2**17)]))
+        bias_mant = (
+            rng.integers(-4096, 4096, size=n)
+            if rng.random() < 0.5
+            else int(rng.integers(-4096, 4096))
+        )
+        bias_exp = rng.integers(-3, 8, size=n) if rng.random() < 0.5 else int(rng.integers(0, 8))
+    else:
+        vth = int(rng.integers(0, 600))
+        bias_mant = (
+            rng.integers(-40, 60, size=n) if rng.random() < 0.5 else int(rng.integers(-20, 40))
+        )
+        bias_exp = rng.integers(-2, 7, size=n) if rng.random() < 0.3 else int(rng.integers(0, 6))
+    interval = int(rng.integers(2, 7)) if reset else 0
+    offset = int(rng.integers(0, interval)) if interval else 0
+    return QLIF(
+        shape,
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=bias_mant,
+        bias_exp=bias_exp,
+        reset_interval=interval,
+        reset_offset=offset,
+    )
+
+
+def _format(rng: np.random.Generator, extreme: bool) -> dict:
+    lo, hi = (-8, 8) if extreme else (-2, 3)
+    bits = int(rng.integers(1, 9)) if rng.random() < 0.3 else int(rng.integers(6, 9))
+    sign = str(rng.choice(SIGN_MODES)) if rng.random() < 0.4 else "mixed"
+    return dict(weight_exp=int(rng.integers(lo, hi + 1)), num_weight_bits=bits, sign_mode=sign)
+
+
+def _delay(rng: np.random.Generator, shape, family: str):
+    if family not in ("delays", "mixed") or rng.random() < 0.3:
+        return 0
+    if rng.random() < 0.5:
+        return int(rng.integers(0, 4))
+    return rng.integers(0, 4, size=shape)
+
+
+def _projection(rng, family, src, dst, n_src, n_dst, extreme):
+    kind = (
+        "sparse"
+        if family == "sparse"
+        else str(rng.choice(["dense", "sparse"]))
+        if family != "dense"
+        else "dense"
+    )
+    w_lo, w_hi = (-300, 300) if rng.random() < 0.3 else (-120, 256)
+    if kind == "dense":
+        weight = rng.integers(w_lo, w_hi, size=(n_dst, n_src))
+        return QDense(
+            src,
+            dst,
+            weight=weight,
+            delay=_delay(rng, (n_dst, n_src), family),
+            **_format(rng, extreme),
+        )
+    mask = rng.random((n_dst, n_src)) < rng.uniform(0.2, 0.8)
+    rows, cols = np.nonzero(mask)
+    values = rng.integers(w_lo, w_hi, size=rows.size)
+    return QSparse(
+        src,
+        dst,
+        rows=rows,
+        cols=cols,
+        values=values,
+        delay=_delay(rng, rows.shape, family),
+        **_format(rng, extreme),
+    )
+
+
+def _conv_layer(rng, src: str, src_shape, extreme):
+    c_in, h, w = src_shape
+    groups = int(rng.choice([g for g in (1, 2) if c_in % g == 0]))
+    c_out = groups * int(rng.integers(1, 3))
+    k = (int(rng.integers(1, min(3, h) + 1)), int(rng.integers(1, min(3, w) + 1)))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = (int(rng.integers(0, 2)), int(rng.integers(0, 2)))
+    dilation = (1, 1) if rng.random() < 0.7 else (int(rng.integers(1, 3)), 1)
+    if (h + 2 * padding[0] - dilation[0] * (k[0] - 1) - 1) < 0:
+        dilation = (1, 1)
+    out_hw = conv2d_output_hw((h, w), k, stride, padding, dilation)
+    weight = rng.integers(-256, 256, size=(c_out, c_in // groups, *k))
+    node = QConv2d(
+        src, "", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
+    return node, (c_out, *out_hw)
+
+
+def random_network(
+    seed: int, steps: int = 16, batch: int = 1, family: str | None = None
+) -> Network:
+    rng = np.random.default_rng([20240601, seed])
+    family = family or FAMILIES[seed % len(FAMILIES)]
+    extreme = family == "extreme" or (family == "mixed" and rng.random() < 0.3)
+    graded = family in ("graded", "extreme") or (family == "mixed" and rng.random() < 0.5)
+    pops: dict = {}
+    projs: dict = {}
+    if family == "conv" or (family == "mixed" and rng.random() < 0.3):
+        in_shape = (int(rng.integers(1, 3)), int(rng.integers(3, 6)), int(rng.integers(3, 6)))
+        pops["in"] = Input(in_shape, message_bits=8 if graded else 0)
+        node, shape = _conv_layer(rng, "in", in_shape, extreme)
+        pops["c0"] = _lif(rng, shape, extreme, family in ("reset", "mixed") and rng.random() < 0.5)
+        projs["conv0"] = node.replace(dst="c0")
+        if rng.random() < 0.5 and min(shape[1:]) >= 1:
+            node2, shape2 = _conv_layer(rng, "c0", shape, extreme)
+            pops["c1"] = _lif(rng, shape2, extreme, False)
+            projs["conv1"] = node2.replace(dst="c1")
+            last = "c1"
+        else:
+            last = "c0"
+        n_last = pops[last].size
+        pops["out"] = _lif(rng, (int(rng.integers(2, 6)),), extreme, False)
+        projs["fc"] = _projection(rng, "mixed", last, "out", n_last, pops["out"].size, extreme)
+    else:
+        n_in = int(rng.integers(3, 13))
+        bits = int(rng.choice([24, 16, 20])) if extreme and graded else (8 if graded else 0)
+        pops["in"] = Input((n_in,), message_bits=bits)
+        names = ["in"]
+        for k in range(int(rng.integers(1, 4))):
+            name = f"l{k}"
+            pops[name] = _lif(
+                rng,
+                (int(rng.integers(1, 9)),),
+                extreme,
+                family in ("reset", "mixed") and rng.random() < 0.6,
+            )
+            prev = names[-1]
+            projs[f"p{k}"] = _projection(
+                rng, family, prev, name, pops[prev].size, pops[name].size, extreme
+            )
+            names.append(name)
+        if family in ("skip", "mixed") and len(names) >= 3:
+            src = names[int(rng.integers(0, len(names) - 2))]
+            projs["skip"] = _projection(
+                rng, family, src, names[-1], pops[src].size, pops[names[-1]].size, extreme
+            )
+        if family in ("recurrent", "mixed", "extreme"):
+            target = names[int(rng.integers(1, len(names)))]
+            n = pops[target].size
+            projs["rec"] = _projection(rng, family, target, target, n, n, extreme)
+            if len(names) >= 3 and rng.random() < 0.5:  # a cycle through two populations
+                projs["back"] = _projection(
+                    rng,
+                    family,
+                    names[-1],
+                    names[1],
+                    pops[names[-1]].size,
+                    pops[names[1]].size,
+                    extreme,
+                )
+    graph = Graph(populations=pops, projections=projs, metadata={"seed": seed, "family": family})
+    inputs = _inputs(rng, graph, steps, batch)
+    return Network(graph, inputs, family, seed)
+
+
+def _inputs(rng: np.random.Generator, graph: Graph, steps: int, batch: int) -> np.ndarray:
+    cols = []
+    for name in graph.inputs:
+        pop = graph.populations[name]
+        if pop.message_bits:
+            half = 1 << (pop.message_bits - 1)
+            lo, hi = (-half, half) if rng.random() < 0.5 else (-(half >> 4), half >> 3)
+            payload = rng.integers(lo, hi, size=(batch, steps, pop.size))
+            payload[rng.random(payload.shape) < 0.5] = 0
+            cols.append(payload)
+        else:
+            cols.append(
+                (rng.random((batch, steps, pop.size)) < rng.uniform(0.2, 0.7)).astype(np.int64)
+            )
+    return np.concatenate(cols, axis=2)
+
+
+def merge(networks: list[Network]) -> tuple[Graph, np.ndarray]:
+    """One graph holding every network (names prefixed `nK_`) and the concatenated inputs."""
+    pops: dict = {}
+    projs: dict = {}
+    for k, net in enumerate(networks):
+        pre = f"n{k}_"
+        for name, pop in net.graph.populations.items():
+            pops[pre + name] = pop
+        for name, proj in net.graph.projections.items():
+            projs[pre + name] = proj.replace(src=pre + proj.src, dst=pre + proj.dst)
+    graph = Graph(populations=pops, projections=projs)
+    return graph, np.concatenate([n.inputs for n in networks], axis=2)
