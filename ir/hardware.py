@@ -10,6 +10,10 @@ The synapse-memory cost model (the same form for every target; the numbers diffe
                                              + axon_overhead_bits) / word_bits)
 where n_syn is the number of synapses that axon drives on that core; a core's synapse memory is
 the sum over its input axons and must stay within core.synapse_memory_bits.
+
+What every per-core resource counts (input axons per (projection, presynaptic neuron), output
+axons per (neuron, destination core), weight bits per synapse) is defined once, in
+`ir.resources`, which the verifier, the partitioner and the compile report share.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class CoreSpec:
     """Per-core limits."""
 
     max_neurons: Limit
-    max_input_axons: Limit  # distinct presynaptic neurons feeding the core
+    max_input_axons: Limit  # distinct (projection, presynaptic neuron) pairs feeding the core
     max_output_axons: Limit  # distinct (source neuron, destination core) routes leaving the core
     max_populations: Limit  # distinct populations (neuron configurations) sharing one core
     synapse_memory_bits: Limit

@@ -32,6 +32,8 @@ from ir.nodes import (
     Sparse,
     conv2d_output_hw,
 )
+from ir.placement import Placement
+from ir.resources import account, first_violation, resource_label
 
 __all__ = ["verify"]
 
@@ -213,23 +215,18 @@ def _verify_placement(graph: Graph, hw: HardwareSpec | None) -> None:
     if not used.all():
         raise IRVerifyError("placement", f"core {int(np.argmin(used))} holds no block")
     if hw is not None:
-        _verify_placement_limits(placement, hw)
+        _verify_placement_limits(graph, placement, hw)
 
 
-def _verify_placement_limits(placement, hw: HardwareSpec) -> None:
-    neurons = Counter()
-    pops: dict[int, set[str]] = {}
-    for b in placement.blocks:
-        neurons[b.core] += b.size
-        pops.setdefault(b.core, set()).add(b.population)
-    for core, n in sorted(neurons.items()):
-        lim = hw.core.max_neurons
-        if n > lim.value:
-            raise IRVerifyError(f"placement core {core}", f"holds {n} neurons, the limit is {lim.value} ({hw.source_file}: {lim.key})")
-        k = len(pops[core])
-        lim = hw.core.max_populations
-        if k > lim.value:
-            raise IRVerifyError(f"placement core {core}", f"holds {k} populations, the limit is {lim.value} ({hw.source_file}: {lim.key})")
+def _verify_placement_limits(graph: Graph, placement: Placement, hw: HardwareSpec) -> None:
+    """Every per-core limit (counted by `ir.resources`), then cores per chip and chips."""
+    bad = first_violation(account(graph, hw, placement).usage, hw)
+    if bad is not None:
+        core, resource, need, lim = bad
+        raise IRVerifyError(
+            f"placement core {core}",
+            f"holds {need} {resource_label(resource)}, the limit is {lim.value} ({hw.source_file}: {lim.key})",
+        )
     per_chip = Counter(int(c) for c in placement.core_chip)
     for chip, n in sorted(per_chip.items()):
         lim = hw.chip.cores_per_chip

@@ -129,3 +129,21 @@ def placements(draw, pops):
                 core += 1
     chips = np.arange(core) // 4
     return Placement(tuple(blocks), chips, "tiny")
+
+
+@st.composite
+def hardware_configs(draw, base: str = "tiny", max_chips: int = 256):
+    """A random but valid target: `base`'s formats with random per-core and chip limits."""
+    from ir.hardware import load_hw, load_hw_dict
+
+    data = load_hw(base).to_dict()
+    core = data["core"]
+    core["max_neurons"]["value"] = draw(st.integers(1, 40))
+    core["max_input_axons"]["value"] = draw(st.integers(4, 160))
+    core["max_output_axons"]["value"] = draw(st.integers(4, 160))
+    core["max_populations"]["value"] = draw(st.integers(1, 4))
+    core["synapse_memory_bits"]["value"] = 64 * draw(st.integers(4, 1024))
+    data["chip"]["cores_per_chip"]["value"] = draw(st.integers(1, 8))
+    data["system"]["max_chips"]["value"] = max_chips
+    data["system"]["mesh_columns"]["value"] = draw(st.integers(1, 4))
+    return load_hw_dict(data, f"<random config from {base}>")
