@@ -11,6 +11,8 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: list[str] = [
     "sim_vs_lava.py",
     "partition.py",
+    "tem_reproduction.py",
+    "tem_digits.py",
     "vib.py",
 ]
 

@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "train": "compiler.commands.train",
     "run": "compiler.commands.run",
     "hil": "compiler.commands.hil",
+    "identify": "compiler.commands.identify",
 }
 
 

@@ -11,6 +11,7 @@ import importlib
 
 # trainer name -> module providing register(subparsers)
 TRAINERS: dict[str, str] = {
+    "tem": "trainers.tem.cli",
     "vib": "trainers.vib.cli",
 }
 
