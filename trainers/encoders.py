@@ -74,6 +74,11 @@ def encode_split(
     as the model's metadata says (`metadata["encoding"]`, its `steps` and `seed`)."""
     from trainers.datasets import load_dataset
 
+    trainer = metadata.get("trainer")
+    if isinstance(trainer, Mapping) and trainer.get("name") == "vib":  # blobs; padded runs
+        from trainers.vib.evaluate import split_inputs
+
+        return split_inputs(metadata, dataset, split, samples, steps, start)
     spec = metadata.get("encoding")
     if not isinstance(spec, Mapping):
         raise InputError("the model records no input encoding (metadata 'encoding'); give --input spikes instead")

@@ -13,6 +13,7 @@ import importlib
 TRAINERS: dict[str, str] = {
     "conversion": "trainers.conversion.cli",
     "tem": "trainers.tem.cli",
+    "vib": "trainers.vib.cli",
 }
 
 
