@@ -19,9 +19,13 @@ from ir.atomic import atomic_write_bytes
 from ir.errors import InputError
 from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
-__all__ = ["MAX_INPUT_ELEMENTS", "read_npz", "read_spike_array", "write_npz"]
+__all__ = ["MAX_INPUT_ELEMENTS", "MAX_STEPS", "check_steps", "read_npz", "read_spike_array", "write_npz"]
 
 MAX_INPUT_ELEMENTS = 1 << 32
+# Time steps of one run (--steps, metadata.encoding.steps): every backend allocates (batch, T, n)
+# recordings, so an absurd T must fail before anything is allocated. 2^20 steps is 17 minutes of
+# Loihi's fastest 1 ms time step, far beyond any run snnc's trainers make.
+MAX_STEPS = 1 << 20
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -72,6 +76,17 @@ def read_spike_array(
         except (ValueError, OSError, EOFError) as e:
             raise InputError(f"{label}: cannot read ({e})") from None
     return check_spikes(arr, n_inputs, message_bits=message_bits, label=label)
+
+
+def check_steps(steps: object, what: str) -> int:
+    """A run's step count: a positive integer up to MAX_STEPS, or an InputError naming `what`."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise InputError(f"{what} must be a whole number of steps, got {steps!r}")
+    if steps <= 0:
+        raise InputError(f"{what} must be positive, got {steps}")
+    if steps > MAX_STEPS:
+        raise InputError(f"{what} = {steps} is more than the {MAX_STEPS} steps a run may have (ir.arrays_io.MAX_STEPS)")
+    return int(steps)
 
 
 def check_spikes(arr: np.ndarray, n_inputs: int, *, message_bits: int = 0, label: str = "input") -> np.ndarray:

@@ -3,6 +3,10 @@
 Everything snnc writes goes to a hidden temporary name next to the target and is renamed into
 place once complete (rename is atomic within a filesystem). On any exception, including
 KeyboardInterrupt, the temporary is removed and the previous output, if any, is left as it was.
+
+Test hook: with `SNNC_TEST_PAUSE_BEFORE_RENAME=SECONDS` in the environment, every output waits
+that long, complete under its temporary name, before the rename; tests use it to interrupt snnc
+mid-write (tests/robust/test_interrupt.py). Unset, or not a number, it does nothing.
 """
 
 from __future__ import annotations
@@ -11,12 +15,22 @@ import contextlib
 import itertools
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["atomic_output_dir", "atomic_output_file", "atomic_write_bytes", "atomic_write_text"]
 
 _counter = itertools.count()
+
+
+def _pause_before_rename() -> None:
+    try:
+        seconds = float(os.environ.get("SNNC_TEST_PAUSE_BEFORE_RENAME", "0"))
+    except ValueError:
+        return
+    if seconds > 0:
+        time.sleep(seconds)
 
 
 def _temp_name(path: Path, tag: str) -> Path:
@@ -33,6 +47,7 @@ def atomic_output_file(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        _pause_before_rename()
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -60,16 +75,19 @@ def atomic_output_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise FileExistsError(f"{final} exists and is not a folder")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(final, "tmp")
+    old: Path | None = None
     tmp.mkdir()
     try:
         yield tmp
-        old = None
+        _pause_before_rename()
         if final.exists():
             old = _temp_name(final, "old")
             os.replace(final, old)
         os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not final.exists():  # interrupted between the two renames
+            os.replace(old, final)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ __all__ = ["DATASETS", "Dataset", "fashion_mnist_dir", "load_dataset"]
 
 DATASETS = ("digits", "fashion-mnist")
 FASHION_MNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_VAL = 5000  # training images held out for validation
+MAX_IDX_VALUES = 1 << 30  # Fashion-MNIST's largest file holds 47 million
 _FMNIST_FILES = {
     "train_x": "train-images-idx3-ubyte.gz",
     "train_y": "train-labels-idx1-ubyte.gz",
@@ -84,21 +87,26 @@ def fashion_mnist_dir() -> Path:
 
 
 def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """A gzipped IDX file of uint8 values; its header's size is checked before decompressing
+    the rest (a damaged or hostile file can declare, or inflate to, any size)."""
     try:
         with gzip.open(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as e:
+            head = fh.read(4 + 4 * ndim)
+            if len(head) < 4 + 4 * ndim:
+                raise InputError(f"{path}: truncated IDX header")
+            magic = struct.unpack(">I", head[:4])[0]
+            if magic != 0x0800 + ndim:
+                raise InputError(f"{path}: not an IDX file of {ndim} dimensions (magic {magic:#x})")
+            dims = struct.unpack(f">{ndim}I", head[4:])
+            count = int(np.prod(dims, dtype=np.int64))
+            if count > MAX_IDX_VALUES:
+                raise InputError(f"{path}: shape {dims} is larger than {MAX_IDX_VALUES} values")
+            raw = fh.read(count + 1)
+    except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read as gzip ({e})") from None
-    if len(raw) < 4 + 4 * ndim:
-        raise InputError(f"{path}: truncated IDX header")
-    magic = struct.unpack(">I", raw[:4])[0]
-    if magic != 0x0800 + ndim:
-        raise InputError(f"{path}: not an IDX file of {ndim} dimensions (magic {magic:#x})")
-    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(dims)):
-        raise InputError(f"{path}: expected {int(np.prod(dims))} values for shape {dims}, found {data.size}")
-    return data.reshape(dims)
+    if len(raw) != count:
+        raise InputError(f"{path}: expected {count} values for shape {dims}, found {len(raw)}{'+' if len(raw) > count else ''}")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
 
 
 def _fashion_mnist(seed: int) -> Dataset:
@@ -110,10 +118,22 @@ def _fashion_mnist(seed: int) -> Dataset:
             "`apt-get install dataset-fashion-mnist` (or set SNNC_FASHION_MNIST_DIR)"
         )
     arr = {k: _read_idx(root / f, 3 if k.endswith("x") else 1) for k, f in _FMNIST_FILES.items()}
+    for split in ("train", "test"):
+        x, y = arr[f"{split}_x"], arr[f"{split}_y"]
+        where = root / _FMNIST_FILES[f"{split}_x"]
+        if x.shape[1:] != (28, 28):
+            raise InputError(f"{where}: images are {x.shape[1]}x{x.shape[2]}, Fashion-MNIST's are 28x28")
+        if len(x) != len(y) or len(y) == 0:
+            raise InputError(f"{where}: {len(x)} images, but {root / _FMNIST_FILES[f'{split}_y']} has {len(y)} labels")
+        if y.max() >= 10:
+            raise InputError(f"{root / _FMNIST_FILES[f'{split}_y']}: label {int(y.max())} is outside 0..9")
+    if len(arr["train_y"]) <= FASHION_MNIST_VAL:
+        raise InputError(f"{root / _FMNIST_FILES['train_y']}: {len(arr['train_y'])} training images leave none "
+                         f"beside the {FASHION_MNIST_VAL} held out for validation")
     x_all = (arr["train_x"].astype(np.float32) / 255.0)[:, None]
     y_all = arr["train_y"].astype(np.int64)
     perm = np.random.default_rng(seed).permutation(len(y_all))
-    train_idx, val_idx = np.sort(perm[:-5000]), np.sort(perm[-5000:])
+    train_idx, val_idx = np.sort(perm[:-FASHION_MNIST_VAL]), np.sort(perm[-FASHION_MNIST_VAL:])
     x_test = (arr["test_x"].astype(np.float32) / 255.0)[:, None]
     return Dataset(
         "fashion-mnist", x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx],

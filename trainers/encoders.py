@@ -17,11 +17,19 @@ from typing import Any
 
 import numpy as np
 
+from ir.arrays_io import check_steps
 from ir.errors import InputError
 
 __all__ = ["ENCODERS", "encode"]
 
 ENCODERS = ("rate", "latency", "direct")
+
+
+def _number(spec: Mapping[str, Any], key: str, default: float) -> float:
+    value = spec.get(key, default)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InputError(f"encoding.{key} must be a number, got {value!r}")
+    return float(value)
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -36,13 +44,16 @@ def encode(
 ) -> np.ndarray:
     """Spikes (N, steps, n) for data `x` (N, ...); `first_index` is the index of x[0] in its
     split, so that batches of one split reproduce the spikes of the whole split."""
-    if steps <= 0:
-        raise InputError(f"steps must be positive, got {steps}")
+    steps = check_steps(steps, "steps")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"input seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(spec, Mapping):
+        raise InputError(f"encoding must be a JSON object, got {spec!r}")
     kind = spec.get("kind")
     x = _flat(x)
     n, d = x.shape
     if kind == "rate":
-        rate = float(spec.get("max_rate", 1.0))
+        rate = _number(spec, "max_rate", 1.0)
         if not 0 < rate <= 1:
             raise InputError(f"rate encoder: max_rate must be in (0, 1], got {rate}")
         out = np.empty((n, steps, d), dtype=np.uint8)
@@ -58,8 +69,8 @@ def encode(
         out[rows, t[rows, cols], cols] = 1
         return out
     if kind == "direct":
-        bits = int(spec.get("bits", 8))
-        if not 2 <= bits <= 24:
+        bits = spec.get("bits", 8)
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 24:
             raise InputError(f"direct encoder: bits must be 2..24, got {bits}")
         payload = np.rint(x * ((1 << (bits - 1)) - 1)).astype(np.int32)
         return np.repeat(payload[:, None, :], steps, axis=1)
@@ -83,14 +94,17 @@ def encode_split(
     if not isinstance(spec, Mapping):
         raise InputError("the model records no input encoding (metadata 'encoding'); give --input spikes instead")
     task = metadata.get("task") or {}
+    if not isinstance(task, Mapping):
+        raise InputError(f"metadata.task must be a JSON object, got {task!r}")
     if task.get("dataset") not in (None, dataset):
         raise InputError(f"the model was trained on {task.get('dataset')!r}, not {dataset!r}")
-    t = int(steps if steps is not None else spec.get("steps", 0))
-    if t <= 0:
+    if steps is None and spec.get("steps") is None:
         raise InputError("no step count: the model's encoding records none; give --steps")
+    t = check_steps(steps if steps is not None else spec.get("steps"),
+                    "--steps" if steps is not None else "metadata.encoding.steps")
     x, y = load_dataset(dataset).split(split)
     stop = len(x) if samples is None else min(len(x), start + int(samples))
     if samples is not None and samples <= 0:
         raise InputError(f"--samples must be positive, got {samples}")
-    seed = int(spec.get("seed", 0))
+    seed = spec.get("seed", 0)
     return encode(spec, x[start:stop], t, seed, first_index=start), y[start:stop]

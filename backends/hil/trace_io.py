@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ir.arrays_io import read_npz, write_npz
+from ir.arrays_io import check_spikes, read_npz, write_npz
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.serialize import graph_to_bytes
@@ -55,19 +55,26 @@ def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarr
         raise InputError(f"{label}: not an snnc trace file")
     if meta.get("format_version") != TRACE_VERSION:
         raise InputError(f"{label}: format_version: this snnc reads {TRACE_VERSION}, the file has {meta.get('format_version')!r}")
+    steps, backend = meta.get("steps"), meta.get("backend", "recorded")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
+        raise InputError(f"{label}: __meta__.steps: expected a positive integer, got {steps!r}")
+    if not isinstance(backend, str):
+        raise InputError(f"{label}: __meta__.backend: expected a string, got {backend!r}")
     if meta.get("program_sha256") != program_digest(program):
         raise InputError(f"{label}: recorded from a different program (sha256 {str(meta.get('program_sha256'))[:12]}...)")
-    if inputs.ndim != 3 or inputs.dtype.kind not in "iub":
-        raise InputError(f"{label}: __inputs__ must be integer spikes (batch, T, n)")
+    bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
+    inputs = check_spikes(inputs, program.n_inputs, message_bits=bits, label=f"{label}: __inputs__")
     for key, arr in arrays.items():
-        pop = key.partition(":")[0]
-        if pop not in program.populations:
-            raise InputError(f"{label}: {key}: {pop!r} is not a population of the program")
-        want = (inputs.shape[0], int(meta.get("steps", -1)), program.populations[pop].size)
+        pop, _, var = key.partition(":")
+        if pop not in program.populations or pop in program.inputs:
+            raise InputError(f"{label}: {key}: {pop!r} is not a neuron population of the program")
+        if var not in ("", "u", "v"):
+            raise InputError(f"{label}: {key}: unknown variable {var!r} (spikes are under the population name; u, v)")
+        want = (inputs.shape[0], steps, program.populations[pop].size)
         if arr.shape != want:
             raise InputError(f"{label}: {key}: shape {arr.shape}, expected {want}")
         if arr.dtype.kind not in "iub":
             raise InputError(f"{label}: {key}: expected integers, got {arr.dtype}")
-    trace = Trace.from_arrays(arrays, backend=str(meta.get("backend", "recorded")))
-    trace.steps, trace.batch = int(meta["steps"]), int(inputs.shape[0])
+    trace = Trace.from_arrays(arrays, backend=backend)
+    trace.steps, trace.batch = steps, int(inputs.shape[0])
     return trace, inputs.astype(np.int64), meta

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ir.arrays_io import check_steps
 from ir.errors import InputError, ModelFormatError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec, load_hw
@@ -64,11 +65,10 @@ def run_config(
 ) -> tuple[Mapping[str, Any], int, int]:
     """(encoding spec, T, input seed): options override the model's metadata."""
     enc = model_spec(graph, label, "encoding")
-    t = steps if steps is not None else enc.get("steps")
-    if not isinstance(t, int) or isinstance(t, bool) or t <= 0:
-        raise InputError(
-            f"{label}: metadata.encoding.steps is {t!r}; give --steps T (a positive integer)"
-        )
+    if steps is not None:
+        t = check_steps(steps, "--steps")
+    else:
+        t = check_steps(enc.get("steps"), f"{label}: metadata.encoding.steps (or give --steps T)")
     s = seed if seed is not None else enc.get("seed", 0)
     if not isinstance(s, int) or isinstance(s, bool) or s < 0:
         raise InputError(f"{label}: input seed must be a non-negative integer, got {s!r}")

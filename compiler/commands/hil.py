@@ -59,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from backends.base import parse_probes
     from backends.hil.harness import all_probes, run_hil
     from backends.hil.trace_io import read_trace, write_trace
-    from ir.arrays_io import read_spike_array
+    from ir.arrays_io import check_steps, read_spike_array
     from compiler.build import read_build
 
+    if args.steps is not None:
+        check_steps(args.steps, "--steps")
     build = read_build(args.build)
     program = build.program
     probes = parse_probes(args.probe, program) if args.probe else all_probes(program)
@@ -69,14 +71,20 @@ def run(args: argparse.Namespace) -> int:
     target_trace = None
     if args.replay:
         target_trace, inputs, _ = read_trace(args.replay, program)
+        source = {"replay": args.replay}
     elif args.input:
         inputs = read_spike_array(args.input, program.n_inputs, message_bits=message_bits)
+        source = {"input": args.input}
     else:
         from trainers.encoders import encode_split
 
         inputs, _ = encode_split(
             program.metadata, args.dataset, args.split, args.samples, args.steps
         )
+        # What reproduces these spikes: encode_split's sample range and the seed it used.
+        encoding = program.metadata.get("encoding") or {}
+        source = {"dataset": args.dataset, "split": args.split, "samples": len(inputs),
+                  "seed": encoding.get("seed", 0) if isinstance(encoding, dict) else 0}
     target_program = read_build(args.target_build).program if args.target_build else None
     options = {"device": args.device} if args.device else None
     if args.device and args.target != "lava":
@@ -95,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.record and target_trace is None:
         write_trace(args.record, result.target, inputs, program)
-    report = result.to_json()
+    report = {**result.to_json(), "inputs": source}
     atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
     cmp_ = result.comparison
     print(

@@ -95,7 +95,7 @@ def _choose_backend(requested: str | None, domain: str, model: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ir.arrays_io import read_spike_array, write_npz
+    from ir.arrays_io import check_steps, read_spike_array, write_npz
     from ir.nodes import Input
     from ir.progress import status
 
@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             "--blocks applies to --backend cpu only (the lava backend always runs by blocks)"
         )
-    if args.steps is not None and args.steps <= 0:
-        raise InputError(f"--steps must be positive, got {args.steps}")
+    if args.steps is not None:
+        check_steps(args.steps, "--steps")
     bits = max(
         (
             graph.populations[n].message_bits

@@ -77,7 +77,7 @@ class PlacePass:
         n_cores = pl.n_cores
         n_chips = math.ceil(n_cores / hw.chip.cores_per_chip.value)
         placement_chips(n_cores, hw)  # CapacityError when the system has too few chips
-        slots = snake_chips(hw.system.max_chips.value, hw.system.mesh_columns.value)[:n_chips]
+        slots = snake_chips(hw.system.max_chips.value, hw.system.mesh_columns.value, n_chips)
         src, dst, weight = core_traffic_matrix(acc, rates)
         mesh = hw.system.mesh_columns.value
         groupings = {
@@ -111,13 +111,17 @@ class PlacePass:
         return graph.replace(placement=placed)
 
 
-def snake_chips(max_chips: int, mesh_columns: int) -> np.ndarray:
-    """Chip ids along a snake through the mesh rows; consecutive chips are mesh neighbours."""
-    rows = math.ceil(max_chips / mesh_columns)
-    ids = np.arange(rows * mesh_columns, dtype=np.int64).reshape(rows, mesh_columns)
-    ids[1::2] = ids[1::2, ::-1]
-    flat = ids.reshape(-1)
-    return flat[flat < max_chips]
+def snake_chips(max_chips: int, mesh_columns: int, count: int | None = None) -> np.ndarray:
+    """Chip ids along a snake through the mesh rows; consecutive chips are mesh neighbours.
+
+    The first `count` chips (all `max_chips` when None), computed per chip, never per mesh cell:
+    a config may declare up to 2^40 chips or columns (ir.hardware). Rows run left to right and
+    right to left in turn; a partial last row holds chips 0..k-1 of its columns.
+    """
+    n = max_chips if count is None else min(count, max_chips)
+    row, col = np.divmod(np.arange(n, dtype=np.int64), mesh_columns)
+    in_row = np.minimum(mesh_columns, max_chips - row * mesh_columns)
+    return row * mesh_columns + np.where(row % 2 == 0, col, in_row - 1 - col)
 
 
 def _metis_groups(

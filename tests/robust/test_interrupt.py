@@ -1,0 +1,92 @@
+"""Ctrl-C (SIGINT) during compile, train and run: exit 130, one line, no output and no temporary
+left behind, and a previous output untouched.
+
+"Mid-write" is made certain with ir.atomic's test hook: SNNC_TEST_PAUSE_BEFORE_RENAME holds the
+complete output under its temporary name, and the signal is sent once that temporary exists.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from compiler.build import write_build
+from ir import LIF, QLIF, Dense, Graph, Input, QDense, load_hw, save_graph
+from tests.robust.helpers import interrupt_when, temporaries
+
+PAUSE = {"SNNC_TEST_PAUSE_BEFORE_RENAME": "120"}
+
+
+def _model() -> Graph:
+    rng = np.random.default_rng(1)
+    return Graph(populations={"in": Input((6,)), "h": LIF((30,), tau_mem=1e-2), "out": LIF((4,), tau_mem=1e-2)},
+                 projections={"a": Dense("in", "h", weight=rng.normal(0.3, 0.5, (30, 6))),
+                              "b": Dense("h", "out", weight=rng.normal(0.2, 0.5, (4, 30)))})
+
+
+def _assert_interrupted(result) -> None:
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "snnc: interrupted"
+    assert "Traceback" not in result.stderr
+
+
+def _whole_temporary(folder, name: str, members: int = 0):
+    def ready() -> bool:
+        found = [p for p in temporaries(folder, name) if ".tmp-" in p.name]
+        return bool(found) and (members == 0 or len(list(found[0].iterdir())) == members)
+    return ready
+
+
+def test_sigint_while_compile_writes_build_leaves_no_folder(tmp_path):
+    save_graph(_model(), tmp_path / "m.snnc")
+    build = tmp_path / "build"
+    result = interrupt_when(["compile", str(tmp_path / "m.snnc"), "--target", "tiny", "-o", str(build)],
+                            _whole_temporary(tmp_path, "build", members=3), **PAUSE)
+    _assert_interrupted(result)
+    assert not build.exists()
+    assert temporaries(tmp_path, "build") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.snnc"]
+
+
+def test_sigint_while_compile_replaces_a_build_keeps_the_old_one(tmp_path):
+    save_graph(_model(), tmp_path / "m.snnc")
+    build = tmp_path / "build"
+    program = Graph(populations={"in": Input((2,)), "o": QLIF((1,), vth=10)},
+                    projections={"w": QDense("in", "o", weight=[[4, 4]])})
+    write_build(build, program, load_hw("tiny"), {"old": True})
+    before = {p.name: p.read_bytes() for p in build.iterdir()}
+    result = interrupt_when(["compile", str(tmp_path / "m.snnc"), "--target", "tiny", "-o", str(build)],
+                            _whole_temporary(tmp_path, "build", members=3), **PAUSE)
+    _assert_interrupted(result)
+    assert {p.name: p.read_bytes() for p in build.iterdir()} == before
+    assert temporaries(tmp_path, "build") == []
+
+
+def test_sigint_while_run_writes_output_leaves_no_file(tmp_path):
+    program = Graph(populations={"in": Input((3,)), "o": QLIF((2,), du=100, dv=100, vth=10)},
+                    projections={"w": QDense("in", "o", weight=[[40, 4, -8], [8, 80, 8]])})
+    write_build(tmp_path / "build", program, load_hw("loihi2"), {})
+    np.save(tmp_path / "in.npy", np.ones((1, 5, 3), dtype=np.uint8))
+    result = interrupt_when(["run", str(tmp_path / "build"), "--input", str(tmp_path / "in.npy"),
+                             "-o", str(tmp_path / "out.npz")], _whole_temporary(tmp_path, "out.npz"), **PAUSE)
+    _assert_interrupted(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "in.npy"]
+
+
+def test_sigint_while_train_writes_model_leaves_no_file(tmp_path):
+    model = tmp_path / "tem.snnc"
+    result = interrupt_when(["train", "tem", "--dataset", "digits", "--train-samples", "100", "-o", str(model)],
+                            _whole_temporary(tmp_path, "tem.snnc"), **PAUSE)
+    _assert_interrupted(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigint_during_training_exits_130_without_a_model(tmp_path):
+    """Interrupted while it computes (before any output exists): nothing is written."""
+    model = tmp_path / "tem.snnc"
+    start = time.monotonic()
+    result = interrupt_when(["train", "tem", "--dataset", "digits", "-o", str(model)],
+                            lambda: time.monotonic() - start > 4.0)
+    _assert_interrupted(result)
+    assert list(tmp_path.iterdir()) == []
