@@ -7,6 +7,7 @@ the header before any data is read. `write_npz` writes deterministically and ato
 
 from __future__ import annotations
 
+import math
 import io
 import os
 import zipfile
@@ -59,7 +60,7 @@ def read_spike_array(
             raise InputError(f"{label}: expected integer spikes, got dtype {dtype}")
         if len(shape) != 3:
             raise InputError(f"{label}: expected shape (batch, T, n_inputs), got {shape}")
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if count > MAX_INPUT_ELEMENTS:
             raise InputError(f"{label}: {shape} is larger than {MAX_INPUT_ELEMENTS} elements")
         if shape[2] != n_inputs:
@@ -138,7 +139,7 @@ def read_npz(path: str | os.PathLike, *, label: str | None = None, max_bytes: in
                 shape, _, dtype = _header(fh, f"{label}:{info.filename}")
                 if dtype.kind not in "iubf":
                     raise InputError(f"{label}: {info.filename}: dtype {dtype} not allowed")
-                need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                need = math.prod(shape) * dtype.itemsize
                 if len(raw) - fh.tell() != need:
                     raise InputError(f"{label}: {info.filename} is truncated")
                 fh.seek(0)

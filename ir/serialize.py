@@ -14,6 +14,7 @@ node fields (through the node constructors) and finally `ir.verify`. Any problem
 
 from __future__ import annotations
 
+import math
 import dataclasses
 import io
 import json
@@ -243,7 +244,7 @@ class _Reader:
             raise self.fail(field, f"array {entry!r} has a bad .npy header ({type(e).__name__})") from None
         if dtype not in _ALLOWED_DTYPES:
             raise self.fail(field, f"array dtype {dtype} is not allowed (integers or floats only; never objects)")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape) if shape else 1
         if count > MAX_ARRAY_ELEMENTS or count < 0:
             raise self.fail(field, f"array of shape {shape} is larger than {MAX_ARRAY_ELEMENTS} elements")
         if len(raw) - fh.tell() != count * dtype.itemsize:

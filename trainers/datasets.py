@@ -11,6 +11,7 @@ Hyper-parameters are chosen on `val`, never on `test`.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -98,7 +99,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
             if magic != 0x0800 + ndim:
                 raise InputError(f"{path}: not an IDX file of {ndim} dimensions (magic {magic:#x})")
             dims = struct.unpack(f">{ndim}I", head[4:])
-            count = int(np.prod(dims, dtype=np.int64))
+            count = math.prod(dims)
             if count > MAX_IDX_VALUES:
                 raise InputError(f"{path}: shape {dims} is larger than {MAX_IDX_VALUES} values")
             raw = fh.read(count + 1)

@@ -12,6 +12,7 @@ the node's path ("sub.lif1"). Parameter meaning is checked later, per node type 
 
 from __future__ import annotations
 
+import math
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -206,7 +207,7 @@ class _Reader:
             dtype, shape = obj.dtype, obj.shape
             if shape is None:
                 return None
-            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            count = math.prod(shape) if shape else 1
             if count > MAX_DATASET_ELEMENTS:
                 raise self.fail(f"{where}.{key}", f"dataset of shape {shape} is larger than {MAX_DATASET_ELEMENTS} elements")
             if self.h5py.check_string_dtype(dtype) is not None or dtype.kind == "S":

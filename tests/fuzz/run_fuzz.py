@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 
 from tests.fuzz.fuzzers import FUZZERS, run
 
@@ -26,6 +27,7 @@ def main() -> int:
         except Exception as e:  # a fuzzer's finding: report it and keep fuzzing the other formats
             failed = True
             print(f"{name:14s} FAILED: {type(e).__name__}: {e}")
+            print("".join(traceback.format_exception(e)[-6:]), file=sys.stderr)
             continue
         total = sum(outcomes.values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
