@@ -45,6 +45,9 @@ __all__ = [
     "conv2d_output_hw",
 ]
 
+# 16 Loihi 2 chips of 2^20 neurons each; a float64 per neuron is then 128 MiB.
+MAX_POPULATION_NEURONS = 1 << 24
+
 SignMode = Literal["mixed", "excitatory", "inhibitory"]
 SIGN_MODES: tuple[str, ...] = ("mixed", "excitatory", "inhibitory")
 
@@ -128,12 +131,20 @@ def _pair(value: Any, where: str, minimum: int) -> tuple[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class Population(Node):
-    """A group of neurons with a shape; base of every graph node."""
+    """A group of neurons with a shape; base of every graph node.
+
+    At most MAX_POPULATION_NEURONS neurons: simulators, passes and backends keep arrays per neuron,
+    so a file declaring an absurd size must fail here, before anything allocates them.
+    """
 
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shape", _shape_tuple(self.shape, type(self).__name__ + ".shape"))
+        where = type(self).__name__ + ".shape"
+        object.__setattr__(self, "shape", _shape_tuple(self.shape, where))
+        if math.prod(self.shape) > MAX_POPULATION_NEURONS:
+            raise IRVerifyError(where, f"{self.shape} is {math.prod(self.shape)} neurons, more than the "
+                                       f"{MAX_POPULATION_NEURONS} a population may have (ir.nodes.MAX_POPULATION_NEURONS)")
         super().__post_init__()
 
     @property

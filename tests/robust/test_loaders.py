@@ -293,3 +293,18 @@ def test_damaged_fashion_mnist_files(tmp_path, monkeypatch, damage, message):
     monkeypatch.setenv("SNNC_FASHION_MNIST_DIR", str(tmp_path))
     with pytest.raises(InputError, match=message):
         load_dataset("fashion-mnist")
+
+
+def test_population_of_absurd_size_fails_before_any_pass_allocates(tmp_path):
+    """Regression: a model file declaring a 10^12-neuron input made partition allocate 7 TiB."""
+    from ir import Sparse
+
+    model = Graph(populations={"in": Input((1000,)), "o": LIF((3,), tau_mem=1e-2)},
+                  projections={"p": Sparse("in", "o", rows=[0, 1], cols=[5, 999], values=[1.0, 2.0])})
+    save_graph(model, tmp_path / "m.snnc")
+    _rewrite_header(tmp_path / "m.snnc", populations=[
+        {**p, "fields": {**p["fields"], "shape": [10**12]}} if p["name"] == "in" else p
+        for p in json.loads(zipfile.ZipFile(tmp_path / "m.snnc").read(HEADER))["populations"]])
+    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    _one_line_error(code, err, "population 'in'", "1000000000000 neurons", "MAX_POPULATION_NEURONS")
+    assert not (tmp_path / "b").exists()
