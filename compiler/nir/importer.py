@@ -624,6 +624,15 @@ class _Importer:
         return np.ones(n), self.flat(p["r"], n), np.zeros(n)  # I
 
     def neuron(self, node: _Node, syn: _Node | None, chain: list[str]) -> _Pop:
+        # A parameter array whose size is neither 1 nor the node's neuron count fails to broadcast.
+        try:
+            return self._neuron(node, syn, chain)
+        except ValueError as e:
+            stages = [*([syn.name] if syn is not None else []), *chain, node.name]
+            raise self.fail(self.where(node), f"a parameter of {', '.join(map(repr, stages))} does not fit "
+                                              f"its {math.prod(self.shapes[node.name])} neurons ({e})") from None
+
+    def _neuron(self, node: _Node, syn: _Node | None, chain: list[str]) -> _Pop:
         shape = self.shapes[node.name]
         n = math.prod(shape)
         alpha_m, c_m, b_m, v_th = self.membrane(node, n)

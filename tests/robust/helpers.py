@@ -34,8 +34,11 @@ def temporaries(folder: Path, name: str) -> list[Path]:
 def interrupt_when(args: list[str], ready: Callable[[], bool], *, timeout: float = 240.0,
                    **env: str) -> subprocess.CompletedProcess:
     """Start `snnc ARGS`, send SIGINT (what Ctrl-C sends) once `ready()` holds, and wait."""
+    # A shell starts background jobs with SIGINT ignored, and children inherit that: restore the
+    # default so that snnc gets a KeyboardInterrupt however the test suite itself was started.
     proc = subprocess.Popen([sys.executable, "-m", "compiler.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=snnc_env(**env))
+                            stderr=subprocess.PIPE, text=True, env=snnc_env(**env),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     try:
         while not ready():

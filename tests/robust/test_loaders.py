@@ -308,3 +308,21 @@ def test_population_of_absurd_size_fails_before_any_pass_allocates(tmp_path):
     code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
     _one_line_error(code, err, "population 'in'", "1000000000000 neurons", "MAX_POPULATION_NEURONS")
     assert not (tmp_path / "b").exists()
+
+
+def test_nir_parameter_of_the_wrong_size_names_the_node(tmp_path):
+    """Regression (make fuzz, nir-file): a synapse parameter of 3 values on a 2-neuron node
+    raised numpy's broadcast ValueError."""
+    import h5py
+
+    from tests.fuzz.fuzzers import _nir_corpus
+
+    path = tmp_path / "m.nir"
+    path.write_bytes(_nir_corpus()[1])  # snnc's export: node 'c' is an LI of 2 neurons
+    with h5py.File(path, "a") as f:
+        node = f["node/nodes/c.syn"] if "c.syn" in f["node/nodes"] else f["node/nodes/c"]
+        key = sorted(k for k in node if k not in ("metadata", "type"))[0]
+        del node[key]
+        node.create_dataset(key, data=np.array([1.0, 2.0, 3.0]))
+    code, err = _cli("compile", str(path), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    _one_line_error(code, err, "m.nir", "node 'c'", "does not fit its 2 neurons")
