@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -79,7 +80,8 @@ def _zip_entries(data: bytes) -> list[tuple[zipfile.ZipInfo, bytes]]:
 
 def _rezip(entries: list[tuple[str, bytes]]) -> bytes:
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    with zipfile.ZipFile(buf, "w") as zf, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Duplicate name", UserWarning)  # a malformation we want
         for name, data in entries:
             zf.writestr(name, data)
     return buf.getvalue()

@@ -326,3 +326,15 @@ def test_nir_parameter_of_the_wrong_size_names_the_node(tmp_path):
         node.create_dataset(key, data=np.array([1.0, 2.0, 3.0]))
     code, err = _cli("compile", str(path), "--target", "loihi2", "-o", str(tmp_path / "b"))
     _one_line_error(code, err, "m.nir", "node 'c'", "does not fit its 2 neurons")
+
+
+@pytest.mark.parametrize("key, value", [("window", float("inf")), ("n_readout", 2**70), ("hidden", -1.5)])
+def test_vib_decoder_metadata_with_odd_sizes(key, value):
+    """Regression (make fuzz, vib-decoder): int(inf) in metadata.decoder raised OverflowError."""
+    from ir import SnncError
+    from trainers.vib.decoder import DecoderSpec
+
+    meta = {"decoding": "time", "window": 3, "n_readout": 4, "architecture": "mlp", "hidden": 5, "n_out": 10,
+            "output": "log_softmax", key: value}
+    with pytest.raises(SnncError, match="decoder"):
+        DecoderSpec.from_json(meta, "m.snnc")

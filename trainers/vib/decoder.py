@@ -47,6 +47,7 @@ DECODINGS = ("time", "rate")
 ARCHITECTURES = ("linear", "mlp")
 OUTPUTS = ("log_softmax", "sigmoid")
 VARIANTS = ("deployed", "sampled")
+MAX_DECODER_SIZE = 1 << 20  # window steps, readout neurons, hidden units, outputs
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class DecoderSpec:
         for name in ("window", "n_readout", "n_out"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"decoder: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("window", "n_readout", "n_out", "hidden"):
+            if int(getattr(self, name)) > MAX_DECODER_SIZE:  # checked before any array of that size exists
+                raise InputError(f"decoder: {name} = {getattr(self, name)} is more than {MAX_DECODER_SIZE}")
         if self.architecture == "mlp" and self.hidden < 1:
             raise InputError(f"decoder: an mlp needs a hidden layer of >= 1 units (--decoder-hidden), got {self.hidden}")
 
@@ -99,7 +103,7 @@ class DecoderSpec:
                 n_readout=int(meta["n_readout"]), architecture=str(meta["architecture"]),
                 hidden=int(meta.get("hidden", 0)), n_out=int(meta["n_out"]), output=str(meta["output"]),
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:  # OverflowError: int(inf)
             raise ModelFormatError(where, "metadata.decoder", f"incomplete or malformed ({e!r})") from None
 
 
