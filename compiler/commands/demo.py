@@ -270,7 +270,8 @@ def _hil_line(hil: Any, skipped: str | None) -> str:
         return f"skipped: Lava is not available ({skipped})"
     cmp_ = hil.comparison
     pops = len(cmp_.compared)
-    what = (f"cpu vs lava, {hil.reference.batch} samples x {hil.reference.steps} steps, "
+    batch = hil.reference.batch
+    what = (f"cpu vs lava, {batch} sample{'s' * (batch != 1)} x {hil.reference.steps} steps, "
             f"{cmp_.total:,} values (spikes, u, v of {pops} populations)")
     if cmp_.agree:
         return f"AGREE: {what}, all equal"

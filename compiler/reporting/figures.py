@@ -121,7 +121,12 @@ def _occupancy_many(report: Mapping[str, Any]) -> Any:
     cores = np.array([c["core"] for c in per_core])
     chips = np.array([c["chip"] for c in per_core])
     n_chips = int(np.unique(chips).size)
-    colours = [_CHIP_COLOURS[int(c) % len(_CHIP_COLOURS)] for c in chips] if n_chips > 1 else None
+    colours = None
+    chip_edges: np.ndarray = np.zeros(0)
+    if n_chips > 1 and n <= MAX_HEATMAP_CELLS:
+        colours = [_CHIP_COLOURS[int(c) % len(_CHIP_COLOURS)] for c in chips]
+    elif 1 < n_chips <= MAX_HEATMAP_CELLS:
+        chip_edges = cores[1:][np.diff(chips) != 0] - 0.5
     fig = _figure(max(8.0, min(14.0, 6.0 + 0.2 * n)), 1.9 * len(RESOURCES) + 0.8)
     axes = fig.subplots(len(RESOURCES), 1, sharex=True)
     fig.suptitle(_occupancy_title(report), fontsize=12)
@@ -129,15 +134,23 @@ def _occupancy_many(report: Mapping[str, Any]) -> Any:
         use = np.array([c[res]["use"] for c in per_core], dtype=np.float64)
         limit = per_core[0][res]["limit"]
         pct = 100.0 * use / limit if limit else np.zeros_like(use)
-        ax.bar(cores, pct, width=0.8 if n <= 200 else 1.0, color=colours or "#4c72b0",
-               linewidth=0)
+        if n <= MAX_HEATMAP_CELLS:
+            ax.bar(cores, pct, width=0.8, color=colours or "#4c72b0", linewidth=0)
+        else:  # one filled outline: a Rectangle per core would be slow and sub-pixel
+            ax.stairs(pct, np.append(cores, cores[-1] + 1) - 0.5, fill=True, color="#4c72b0")
+            for edge in chip_edges:
+                ax.axvline(edge, color="#888888", linewidth=0.4, alpha=0.6)
         _percent_axis(ax, float(pct.max(initial=0.0)))
         ax.set_title(
             f"{_limit_text(res, limit, limits)}; peak {pct.max(initial=0.0):.1f}%, "
             f"mean {pct.mean():.1f}%",
             fontsize=9, loc="left",
         )
-    axes[-1].set_xlabel("core" + (" (colour: chip)" if colours is not None else ""))
+    axes[-1].set_xlabel(
+        "core"
+        + (" (colour: chip)" if colours is not None else "")
+        + (" (grey lines: chip boundaries)" if chip_edges.size else "")
+    )
     if n <= 32:
         axes[-1].set_xticks(cores)
     axes[-1].set_xlim(cores.min() - 0.7, cores.max() + 0.7)
