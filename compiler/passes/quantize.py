@@ -387,6 +387,7 @@ class _PopulationPlan:
         theta, fold, folded = self._threshold(has_conv)
         self.du, self.dv, decay_report = self._decays(graph.dt)
         bias = pop.per_neuron("bias") * fold
+        self.bias_float = bias
         self.inc = [_incoming(graph, pname, proj, fold, hw, bits, opts) for pname, proj in incoming]
         limit_u = (1 << (self.prof.state_bits - 1)) - 1
         scale, vth, quantized, u_peak, limited_by = self._choose_scale(theta, bias, limit_u)
@@ -410,9 +411,12 @@ class _PopulationPlan:
         self.report = {
             "scale": scale,
             "vth": vth,
-            "threshold": theta,
+            "threshold": theta if math.isfinite(theta) else None,  # None: non-spiking
             "thresholds_folded": folded,
-            "threshold_rel_error": abs(thr_fixed - theta) / theta if theta > 0 else float(vth != 0),
+            "threshold_rel_error": (
+                abs(thr_fixed - theta) / theta if 0 < theta < math.inf else float(theta == 0 and vth != 0)
+            ),
+            "non_spiking": math.isinf(theta),
             **decay_report,
             "bias_max_error": bias_err,
             "bias_clipped": n_clipped,
@@ -461,13 +465,18 @@ class _PopulationPlan:
         divide each neuron's weights and bias by its own threshold when thresholds differ."""
         v_th = self.pop.per_neuron("v_th")
         where = f"population {self.name!r}: v_th"
+        if np.any(np.isinf(v_th)) and not np.all(np.isinf(v_th)):
+            raise QuantizationError(
+                f"{where} mixes +inf (non-spiking) and finite thresholds; Lava's vth is one "
+                "value per population, so split the population"
+            )
         if np.all(v_th == v_th[0]):
             if v_th[0] < 0:
                 raise QuantizationError(
                     f"{where} = {v_th[0]} is negative; Lava's vth is an unsigned "
                     f"{self.prof.vth_bits}-bit mantissa"
                 )
-            return float(v_th[0]), np.ones(self.pop.size), False
+            return float(v_th[0]), np.ones(self.pop.size), False  # +inf: non-spiking
         if v_th.min() <= 0:
             raise QuantizationError(
                 f"{where} varies per neuron and reaches {v_th.min()}; per-neuron thresholds "
@@ -523,7 +532,9 @@ class _PopulationPlan:
         """The largest L = log2(S / 64) every hard limit allows, and which limit it is."""
         prof, act = self.prof, self.prof.activation_shift
         limits = [(float(prof.state_bits - 1 - act), "state range")]
-        if theta > 0:
+        if math.isinf(theta):
+            limits.append(self._non_spiking_v_limit())
+        elif theta > 0:
             limits.append(
                 (
                     math.log2(((1 << prof.vth_bits) - 1) / theta),
@@ -558,7 +569,30 @@ class _PopulationPlan:
 
     def _headroom_floor(self, theta: float) -> float:
         """The level below which headroom alone does not push the scale: vth = VTH_FLOOR."""
-        return math.log2(VTH_FLOOR / theta) if theta > 0 else -math.inf
+        return math.log2(VTH_FLOOR / theta) if 0 < theta < math.inf else -math.inf
+
+    def _non_spiking_v_limit(self) -> tuple[float, str]:
+        """A non-spiking population (v_th = +inf) is read out through v, but Lava's LIF always
+        compares v with vth << 6 (at most (2^17 - 1) << 6 = 2^23 - 64, just below v's saturation
+        at 2^23 - 1). The level keeps the worst-case |v| = |u|max / (1 - alpha_mem) under that
+        threshold, so the deployed neuron provably never fires. Without leak v has no bound."""
+        prof, act = self.prof, self.prof.activation_shift
+        gain = self.prof.decay_unity / (self.du + prof.current_decay_offset)
+        u_peak = float(self._float_input_peak()) * gain + float(np.abs(self.bias_float).max(initial=0.0))
+        leak = 1.0 - formats.alpha_from_dv(self.dv, prof)
+        v_ceiling = ((1 << prof.vth_bits) - 1) << prof.vth_shift
+        if u_peak <= 0:
+            return float(prof.state_bits - 1 - act), "state range"
+        if leak <= 0:
+            self.warnings.append(
+                f"population {self.name!r}: non-spiking without leak (tau_mem = inf): v has no "
+                f"bound and fires once it passes {v_ceiling} (Lava compares v with vth always)"
+            )
+            return float(prof.state_bits - 1 - act), "state range"
+        return (
+            math.log2((v_ceiling - 1) * leak / u_peak) - act,
+            f"non-spiking: worst-case v below vth = {(1 << prof.vth_bits) - 1} << 6",
+        )
 
     def _float_input_peak(self) -> float:
         pos = np.zeros(self.pop.size)
@@ -602,6 +636,8 @@ class _PopulationPlan:
         act = 1 << self.prof.activation_shift
         if theta <= 0:
             return act * 2.0**level, 0
+        if math.isinf(theta):
+            return act * 2.0**level, (1 << self.prof.vth_bits) - 1
         vth = math.floor(2.0**level * theta * (1 + _TOL))
         if vth < 1:
             self.warnings.append(

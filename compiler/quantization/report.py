@@ -81,7 +81,7 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
                 name,
                 f"{p['scale']:.6g}",
                 str(p["vth"]),
-                _pct(p["threshold_rel_error"], 3),
+                "non-spiking" if p.get("non_spiking") else _pct(p["threshold_rel_error"], 3),
                 "yes" if p["thresholds_folded"] else "no",
                 f"{p['du']} ({p['du_error_units']:.2f})",
                 f"{p['dv']} ({p['dv_error_units']:.2f})",

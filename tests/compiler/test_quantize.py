@@ -415,3 +415,47 @@ def test_deterministic():
     a, ra = quantize(_random_mlp(4), granularity="per-channel")
     b, rb = quantize(_random_mlp(4), granularity="per-channel")
     assert print_graph(a) == print_graph(b) and json.dumps(ra) == json.dumps(rb)
+
+
+# --------------------------------------------------------------------------- non-spiking readout
+
+
+def _leaky_readout(v_th_out) -> Graph:
+    rng = np.random.default_rng(7)
+    return Graph(
+        populations={
+            "x": Input((6,)),
+            "out": LIF((3,), tau_syn=0.0, tau_mem=4e-3, v_th=v_th_out),
+        },
+        projections={"fc": Dense("x", "out", weight=rng.uniform(-0.3, 0.6, (3, 6)))},
+        dt=1e-3,
+    )
+
+
+def test_non_spiking_population_never_fires_and_tracks_float_v():
+    """v_th = +inf (NIR's LI): vth at its 17-bit maximum and a scale whose worst-case v stays
+    below vth << 6, so even the strongest input (every positive synapse, every step) never fires."""
+    g = _leaky_readout(math.inf)
+    program, report = quantize(g)
+    out = program.populations["out"]
+    pop_report = report["populations"]["out"]
+    assert out.vth == (1 << 17) - 1 and pop_report["non_spiking"] is True
+    assert pop_report["threshold"] is None
+    json.dumps(report, allow_nan=False)  # the report stays valid JSON
+    worst = (g.projections["fc"].weight > 0).astype(np.int64)  # drive only positive synapses
+    x = np.broadcast_to(worst.any(axis=0), (1, 200, 6)).astype(np.int64)
+    probes = [Probe("out", ("spikes", "v"))]
+    fixed = get_backend("cpu")(program, x, steps=200, probes=probes, hw=HW)
+    assert fixed.get("out", "spikes").sum() == 0
+    rng = np.random.default_rng(0)
+    x = (rng.random((4, 60, 6)) < 0.5).astype(np.int64)
+    fixed = get_backend("cpu")(program, x, steps=60, probes=probes, hw=HW)
+    flt = get_backend("float")(g, x, steps=60, probes=probes)
+    v_fixed = fixed.get("out", "v") / pop_report["scale"]
+    assert np.abs(v_fixed - flt.get("out", "v")).max() < 0.01 * np.abs(flt.get("out", "v")).max()
+
+
+def test_mixed_infinite_and_finite_thresholds_are_refused():
+    g = _leaky_readout(np.array([1.0, math.inf, 1.0]))
+    with pytest.raises(QuantizationError, match=r"population 'out': v_th mixes \+inf"):
+        quantize(g)
