@@ -286,7 +286,7 @@ def format_summary(result: DemoResult, output: Path) -> str:
         f"accuracy    float {s['float_accuracy']:.4f}, deployed {s['deployed_accuracy']:.4f} "
         f"(cpu, bit-accurate) on {s['test_samples']} test samples, input seed {s['input_seed']}",
         f"cores       {s['cores_used']} used on {s['target']}, lower bound "
-        f"{s['cores_lower_bound']}; {s['chips_used']} chip(s)",
+        f"{s['cores_lower_bound']}; {s['chips_used']} chip{'s' * (s['chips_used'] != 1)}",
         f"hil         {s['hil_summary']}",
         f"report      {output / s['report']}",
         f"files       {output}/: model.snnc, build/, "

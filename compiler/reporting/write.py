@@ -69,7 +69,7 @@ def _summary_rows(inp: ReportInputs, model_steps: int | None) -> list[tuple[str,
     if "cores_used" in r:
         rows.append(
             ("cores", f"{r['cores_used']} used, lower bound {r['cores_lower_bound']}; "
-                      f"{r['chips_used']} chip(s)")
+                      f"{r['chips_used']} chip{'s' * (r['chips_used'] != 1)}")
         )
         t = r["traffic"]
         rows.append(
