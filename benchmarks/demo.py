@@ -84,6 +84,7 @@ def main() -> int:
     step_cells = ", ".join(
         f"{STEP_NAMES[k - 1]} {statistics.median(v):.1f} s" for k, v in sorted(per_step.items())
     )
+    all_walls = ", ".join(f"{w:.1f}" for w in walls)
     body = f"""{machine_line()}
 
 `snnc demo` in a fresh process per run (`python -m compiler.cli demo`, progress bars off), after
@@ -92,7 +93,7 @@ and {load_after:.1f} after, on {os.cpu_count()} cores.
 
 | runs | wall time, median (all) | bound | steps (median) |
 |---|---|---|---|
-| {len(walls)} | {median:.1f} s ({", ".join(f"{w:.1f}" for w in walls)}) | {LIMIT_S:.0f} s | {step_cells} |
+| {len(walls)} | {median:.1f} s ({all_walls}) | {LIMIT_S:.0f} s | {step_cells} |
 
 Every run wrote the same bytes ({len(digests[0])} files: model, build, HIL report, report
 figures, summary): {"yes" if same else "NO"}. What it computed: {s["trainer"]}
