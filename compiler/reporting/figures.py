@@ -34,6 +34,8 @@ MAX_HEATMAP_CELLS = 64
 # Rows of a raster panel: larger populations show every k-th neuron.
 MAX_RASTER_ROWS = 256
 RASTER_PANELS_PER_FIGURE = 6
+# Bars of the quantization figure carry their numbers up to this many projections.
+MAX_ANNOTATED_BARS = 12
 # Up to this many cores, occupancy is one chart with a labelled bar per (resource, core).
 FEW_CORES = 4
 DPI = 110
@@ -324,7 +326,7 @@ def quantization_figure(quant: Mapping[str, Any]) -> Any | None:
     calibration = (quant.get("calibration") or {}).get("populations") or {}
     n_panels = 3 if calibration else 2
     names = list(projections)
-    fig = _figure(max(9.0, 4.0 + 0.55 * len(names) * n_panels / 2), 4.6)
+    fig = _figure(max(9.0, min(18.0, 3.0 + 0.9 * len(names) * n_panels)), 4.8)
     axes = fig.subplots(1, n_panels)
     opts = quant.get("options", {})
     fig.suptitle(
@@ -336,7 +338,7 @@ def quantization_figure(quant: Mapping[str, Any]) -> Any | None:
     rel = np.array([100.0 * projections[n]["rel_error"] for n in names])
     ax = axes[0]
     ax.bar(x, rel, color="#4c72b0")
-    for i, name in enumerate(names):
+    for i, name in enumerate(names if len(names) <= MAX_ANNOTATED_BARS else ()):
         p = projections[name]
         clipped = p.get("clipped_fraction", 0.0)
         bits = "/".join(sorted({str(part["bits_used"]) for part in p.get("parts", [])}))
