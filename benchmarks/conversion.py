@@ -414,6 +414,22 @@ def render(
             )
         lines += [
             "",
+            "| quantization gap: deployed - float, pp (max over seeds) | "
+            + " | ".join(f"T={t}" for t in STEPS)
+            + " |",
+            "|---|" + "---|" * len(STEPS),
+        ]
+        for variant, v in r["variants"].items():
+            cells = []
+            for t in STEPS:
+                gap = 100 * (
+                    np.asarray(_per_t(v["deployed"], "accuracy", t))
+                    - np.asarray(_per_t(v["float"], "accuracy", t))
+                )
+                cells.append(f"{gap.mean():+.2f} ({np.abs(gap).max():.2f})")
+            lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
             "| spikes per inference | " + " | ".join(f"T={t}" for t in STEPS) + " |",
             "|---|" + "---|" * len(STEPS),
         ]
