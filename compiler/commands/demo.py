@@ -210,18 +210,18 @@ def run_demo(options: DemoOptions) -> DemoResult:
         t_list = curve_steps(enc, options.max_steps_factor * model_steps, model_steps)
         kw = {"dataset": DATASET, "split": "test"}
 
-        def curves():
+        def both_curves():
             float_curve = accuracy_curve(model, None, "float", data.x, data.y, t_list,
                                          input_seed, label="float model", **kw)
             cpu_curve = accuracy_curve(program, hw, "cpu", data.x, data.y, t_list, input_seed,
                                        label="deployed (cpu, bit-accurate)", **kw)
             return [float_curve, cpu_curve]
 
-        curves_ = steps.run(
+        accuracy_curves = steps.run(
             "evaluate",
             f"accuracy, float model vs deployed program, {len(data.x)} test samples, "
             f"T = 1..{max(t_list)}",
-            curves,
+            both_curves,
         )
         hil, hil_skipped = steps.run(
             "hil", f"HIL: cpu (reference) vs Lava fixed_pt, {options.hil_samples} samples",
@@ -239,7 +239,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
                                        f"{input_seed})", labels)
             return write_report(tmp / "report", ReportInputs(
                 label="build", program=program, hw=hw, report=report, activity=activity,
-                curves=curves_, extra=[("HIL", hil_line)],
+                curves=accuracy_curves, extra=[("HIL", hil_line)],
             ))
 
         steps.run("report", "report figures", report_folder)
@@ -252,8 +252,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
             "steps": model_steps,
             "input_seed": input_seed,
             "test_samples": len(data.x),
-            "float_accuracy": round(curves_[0].at(model_steps), 6),
-            "deployed_accuracy": round(curves_[1].at(model_steps), 6),
+            "float_accuracy": round(accuracy_curves[0].at(model_steps), 6),
+            "deployed_accuracy": round(accuracy_curves[1].at(model_steps), 6),
             "cores_used": report["cores_used"],
             "cores_lower_bound": report["cores_lower_bound"],
             "chips_used": report["chips_used"],
