@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: list[str] = [
     "sim_vs_lava.py",
     "partition.py",
+    "demo.py",
     "quantization.py",
     "tem_reproduction.py",
     "tem_digits.py",

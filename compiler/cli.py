@@ -30,6 +30,8 @@ VERBS: dict[str, str] = {
     "eval": "compiler.commands.eval",
     "hil": "compiler.commands.hil",
     "identify": "compiler.commands.identify",
+    "report": "compiler.commands.report",
+    "demo": "compiler.commands.demo",
 }
 
 

@@ -67,14 +67,22 @@ def _fmt_node(name: str, node: Node) -> str:
     return f"population {name}: {type(node).__name__} " + " ".join(parts)
 
 
-def print_graph(graph: Graph) -> str:
-    """The whole graph as text, one line per node, ending with a newline."""
+def print_graph(graph: Graph, *, metadata_width: int | None = None) -> str:
+    """The whole graph as text, one line per node, ending with a newline. With `metadata_width`,
+    each top-level metadata key gets its own line, cut to that many characters (for people;
+    trainers record long histories there)."""
     lines = [
         f"graph domain={graph.domain} dt={_fmt_scalar(graph.dt)} "
         f"inputs={','.join(graph.inputs) or '-'} outputs={','.join(graph.output_names) or '-'}"
     ]
-    if graph.metadata:
+    if graph.metadata and metadata_width is None:
         lines.append("metadata " + json.dumps(dict(graph.metadata), sort_keys=True, separators=(",", ":")))
+    elif graph.metadata:
+        for key in sorted(graph.metadata):
+            text = f"metadata.{key} " + json.dumps(graph.metadata[key], sort_keys=True, separators=(",", ":"))
+            if len(text) > metadata_width:
+                text = text[: metadata_width - 24] + f" ... ({len(text)} chars)"
+            lines.append(text)
     lines.extend(_fmt_node(n, p) for n, p in graph.populations.items())
     lines.extend(_fmt_node(n, p) for n, p in graph.projections.items())
     pl = graph.placement

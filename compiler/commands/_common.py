@@ -107,8 +107,9 @@ def load_split(
     return DataSplit(dataset, split, x, y)
 
 
-def check_output_folder(path: str | os.PathLike, is_build) -> None:
-    """Refuse to replace anything but a previous BUILD folder (writing is atomic and replaces)."""
+def check_output_folder(path: str | os.PathLike, is_build, what: str = "a BUILD folder") -> None:
+    """Refuse to replace anything but a previous output folder of the same kind (`is_build`
+    recognises one; `what` names it): writing is atomic and replaces."""
     p = Path(path)
     if not p.exists():
         return
@@ -116,5 +117,5 @@ def check_output_folder(path: str | os.PathLike, is_build) -> None:
         raise InputError(f"{p} exists and is not a folder")
     if any(p.iterdir()) and not is_build(p):
         raise InputError(
-            f"{p} exists and is not a BUILD folder; refusing to replace it (choose another -o)"
+            f"{p} exists and is not {what}; refusing to replace it (choose another -o)"
         )

@@ -15,10 +15,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
     )
+    p.add_argument(
+        "--full-metadata",
+        action="store_true",
+        help="print the metadata whole (default: one line per key, cut at 160 characters)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     graph = load_model(args.model, dt=args.dt)
-    print(print_graph(graph), end="")
+    print(print_graph(graph, metadata_width=None if args.full_metadata else 160), end="")
     return 0

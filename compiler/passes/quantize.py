@@ -607,11 +607,14 @@ class _PopulationPlan:
 
     def _best_level(self, level_max: float, level_min: float) -> float:
         """L in (level_max - 1, level_max], not below level_min, with the least squared weight
-        error (sampled). Candidates: level_max, every level at which one projection exactly fills
-        its range, and an even grid; ties go to the larger L (finer bias and decay arithmetic)."""
+        error (sampled). Candidates: level_max, the integer level, every level at which one
+        projection exactly fills its range, and an even grid; ties go to the larger L (finer bias
+        and decay arithmetic)."""
         if not self.inc:
             return level_max
-        offsets = {0.0, *(i / _GRID for i in range(1, _GRID))}
+        # The integer level in the window makes every c a power of two, so dyadic float weights
+        # (integers, as `snnc train tem` writes) quantize without error.
+        offsets = {0.0, float(level_max % 1.0), *(i / _GRID for i in range(1, _GRID))}
         for inc in self.inc:
             finite = inc.l_row[np.isfinite(inc.l_row)]
             if finite.size:

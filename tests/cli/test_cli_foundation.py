@@ -62,6 +62,22 @@ def test_inspect(tmp_path, capsys):
     assert "projection p: in -> h Dense" in capsys.readouterr().out
 
 
+def test_inspect_cuts_long_metadata_unless_asked(tmp_path, capsys):
+    g = Graph(
+        populations={"in": Input((2,)), "h": LIF((1,))},
+        projections={"p": Dense("in", "h", weight=[[1.0, 2.0]])},
+        metadata={"trainer": {"history": list(range(500))}, "task": {"kind": "classification"}},
+    )
+    save_graph(g, tmp_path / "m.snnc")
+    assert main(["inspect", str(tmp_path / "m.snnc")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 'metadata.task {"kind":"classification"}' in lines
+    trainer = next(line for line in lines if line.startswith("metadata.trainer"))
+    assert len(trainer) <= 160 and trainer.endswith("chars)")
+    assert main(["inspect", str(tmp_path / "m.snnc"), "--full-metadata"]) == 0
+    assert ",499]}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("content", [b"", b"garbage", b"PK\x03\x04broken"])
 def test_inspect_bad_file_one_line(tmp_path, content):
     path = tmp_path / "m.snnc"

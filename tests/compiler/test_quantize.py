@@ -289,8 +289,10 @@ def test_convolution_and_pooling():
     lsb = 2.0 * 64 / report["populations"]["c"]["scale"] * np.array([0.8, 1.6])[:, None, None, None]
     assert np.all(np.abs(w_hat - w) <= lsb / 2 * (1 + 1e-9))
     pool = program.projections["avg"]
-    # all-positive: excitatory, whose 8-bit mantissa has no sign bit and fills 0..255
-    assert np.all(pool.weight == 255)
+    # all-positive: excitatory (8-bit mantissa 0..255, no sign bit); 0.25 is dyadic, so the
+    # integer level represents it exactly (128 = 0.25 * 512) where filling the range (255) would not
+    assert np.all(pool.weight == 128)
+    assert report["projections"]["avg"]["rel_error"] == 0.0
     x = _spikes(1, (4, 30, 36))
     probes = [Probe(p, ("spikes", "v")) for p in ("c", "pool", "out")]
     fixed = get_backend("cpu")(program, x, probes=probes, hw=HW)
@@ -459,3 +461,26 @@ def test_mixed_infinite_and_finite_thresholds_are_refused():
     g = _leaky_readout(np.array([1.0, math.inf, 1.0]))
     with pytest.raises(QuantizationError, match=r"population 'out': v_th mixes \+inf"):
         quantize(g)
+
+
+def test_integer_valued_model_compiles_exactly():
+    """An IF layer with even-integer weights, integer biases and threshold (what `snnc train tem`
+    writes) quantizes without error at the integer level, so the program spikes as the model."""
+    rng = np.random.default_rng(3)
+    g = Graph(
+        populations={
+            "in": Input((64,)),
+            "out": LIF((10,), tau_syn=0.0, v_th=420.0, bias=rng.integers(-150, 30, 10).astype(float)),
+        },
+        projections={"p": Dense("in", "out", weight=2.0 * rng.integers(-80, 127, (10, 64)))},
+    )
+    program, report = quantize(g)
+    assert report["projections"]["p"]["rel_error"] == 0.0
+    assert report["populations"]["out"]["threshold_rel_error"] == 0.0
+    assert report["populations"]["out"]["bias_max_error"] == 0.0
+    x = _spikes(5, (8, 48, 64))
+    probes = [Probe("out", ("spikes",))]
+    fixed = get_backend("cpu")(program, x, probes=probes, hw=HW)
+    flt = get_backend("float")(g, x, probes=probes)
+    assert fixed.get("out", "spikes").sum() > 0
+    np.testing.assert_array_equal(fixed.get("out", "spikes"), flt.get("out", "spikes"))

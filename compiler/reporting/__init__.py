@@ -1,0 +1,29 @@
+"""`snnc report`: figures of a compiled program (core occupancy, traffic, spike rasters,
+quantization error, accuracy vs time steps) and an HTML index linking them.
+
+`write_report(path, ReportInputs(...))` draws from data only; running the program (for rasters,
+measured rates and accuracy) is the command layer's job (`compiler/commands/report.py`), since
+the compiler does not import backends.
+"""
+
+from compiler.reporting.data import (
+    AccuracyCurve,
+    Activity,
+    TrafficBreakdown,
+    measured_rates,
+    traffic_breakdown,
+)
+from compiler.reporting.write import INDEX, SUMMARY, ReportInputs, is_report, write_report
+
+__all__ = [
+    "INDEX",
+    "SUMMARY",
+    "AccuracyCurve",
+    "Activity",
+    "ReportInputs",
+    "TrafficBreakdown",
+    "is_report",
+    "measured_rates",
+    "traffic_breakdown",
+    "write_report",
+]

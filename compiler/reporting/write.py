@@ -1,0 +1,178 @@
+"""Write a report folder: the figures as PNGs, `summary.json`, and `index.html` linking them.
+
+The folder is written atomically (a temporary folder renamed into place), so it appears whole
+or not at all; the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compiler.reporting.data import AccuracyCurve, Activity, measured_rates, traffic_breakdown
+from compiler.reporting.index import Entry, render_index
+from ir.atomic import atomic_output_dir
+from ir.graph import Graph
+from ir.hardware import HardwareSpec
+from ir.nodes import Input
+
+__all__ = ["INDEX", "SUMMARY", "ReportInputs", "is_report", "write_report"]
+
+INDEX = "index.html"
+SUMMARY = "summary.json"
+SUMMARY_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class ReportInputs:
+    """Everything a report shows. `activity` (a run of a few samples) gives the rasters and the
+    measured rates for the traffic figure; without it, traffic uses fan-out counts. `curves`
+    give the accuracy figure. `extra` rows go into the summary table (e.g. a HIL verdict);
+    `notes` are listed at the end."""
+
+    label: str
+    program: Graph
+    hw: HardwareSpec
+    report: Mapping[str, Any]
+    activity: Activity | None = None
+    curves: Sequence[AccuracyCurve] = ()
+    extra: Sequence[tuple[str, str]] = ()
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+def is_report(path: str | os.PathLike) -> bool:
+    """A folder written by `write_report` (which `snnc report` may replace)."""
+    p = Path(path)
+    return (p / INDEX).is_file() and (p / SUMMARY).is_file()
+
+
+def _model_steps(program: Graph) -> int | None:
+    enc = program.metadata.get("encoding")
+    steps = enc.get("steps") if isinstance(enc, Mapping) else None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
+def _summary_rows(inp: ReportInputs, model_steps: int | None) -> list[tuple[str, str]]:
+    r = inp.report
+    program = inp.program
+    placed = [n for n, p in program.populations.items() if not isinstance(p, Input)]
+    neurons = sum(program.populations[n].size for n in placed)
+    rows = [
+        ("program", f"{inp.label}: {len(placed)} populations, {neurons:,} neurons, "
+                    f"{len(program.projections)} projections"),
+        ("target", f"{inp.hw.name} ({inp.hw.description})"),
+    ]
+    if "cores_used" in r:
+        rows.append(
+            ("cores", f"{r['cores_used']} used, lower bound {r['cores_lower_bound']}; "
+                      f"{r['chips_used']} chip{'s' * (r['chips_used'] != 1)}")
+        )
+        t = r["traffic"]
+        rows.append(
+            ("traffic (compile estimate)",
+             f"within cores {t['intra_core']:.4g}, between cores {t['inter_core']:.4g}, "
+             f"between chips {t['inter_chip']:.4g} (hop-weighted) spikes/step")
+        )
+    for c in inp.curves:
+        t = model_steps if model_steps in c.steps else c.steps[-1]
+        rows.append(
+            (f"accuracy, {c.label}",
+             f"{100 * c.at(t):.2f}% at T = {t} ({c.dataset} {c.split}, {c.samples} samples)")
+        )
+    rows += list(inp.extra)
+    return rows
+
+
+def write_report(path: str | os.PathLike, inp: ReportInputs) -> list[str]:
+    """Write the report folder at `path` (replacing it atomically); returns the file names."""
+    from compiler.reporting import figures as fg
+
+    program, report = inp.program, inp.report
+    model_steps = _model_steps(program)
+    entries: list[Entry] = []
+    notes = list(inp.notes)
+    data: dict[str, Any] = {"format_version": SUMMARY_VERSION, "program": inp.label}
+    with atomic_output_dir(path) as tmp:
+
+        def save(fig: Any, name: str, title: str, caption: str) -> None:
+            fg.save_png(fig, tmp / name)
+            entries.append(Entry(name, title, caption))
+
+        if report.get("per_core"):
+            save(
+                fg.occupancy_figure(report), "occupancy.png", "Core occupancy",
+                "Each core's use of every per-core resource, as a percentage of the target's "
+                "limit (dashed line: 100%); limits marked 'estimate' are not published.",
+            )
+        else:
+            notes.append("report.json has no per-core resources: no occupancy figure.")
+        if program.placement is not None:
+            rates = label = None
+            if inp.activity is not None:
+                rates = measured_rates(inp.activity)
+                label = (f"measured on {inp.activity.batch} samples x {inp.activity.steps} steps "
+                         f"of {inp.activity.source} ({inp.activity.backend} backend)")
+            breakdown = traffic_breakdown(program, inp.hw, rates, label)
+            data["traffic"] = {
+                "rates": breakdown.rates,
+                "totals": {k: round(v, 6) for k, v in breakdown.totals.items()},
+                "per_source": {
+                    p: {k: round(v, 6) for k, v in t.items()}
+                    for p, t in breakdown.per_source.items()
+                },
+            }
+            save(
+                fg.traffic_figure(breakdown), "traffic.png", "Inter-core traffic",
+                f"Spikes per step leaving each population and between cores; rates: "
+                f"{breakdown.rates}.",
+            )
+        if inp.activity is not None:
+            order = [n for n in program.topological_order() if n in inp.activity.spikes]
+            readout = program.metadata.get("readout", {})
+            readout_pop = readout.get("population") if isinstance(readout, Mapping) else None
+            figs = fg.raster_figures(inp.activity, order, program.inputs, readout_pop)
+            for i, fig in enumerate(figs, 1):
+                name = "rasters.png" if len(figs) == 1 else f"rasters-{i}.png"
+                part = "" if len(figs) == 1 else f" ({i} of {len(figs)})"
+                save(
+                    fig, name, f"Spike rasters{part}",
+                    f"Spikes of every population for one sample of {inp.activity.source} "
+                    f"({inp.activity.backend} backend); each projection adds one step of delay.",
+                )
+        else:
+            notes.append("No activity recorded: pass --dataset D or --input IN.npy for rasters "
+                         "and measured traffic.")
+        quant = report.get("quantization") or {}
+        qfig = fg.quantization_figure(quant)
+        if qfig is not None:
+            calibrated = bool((quant.get("calibration") or {}).get("populations"))
+            save(
+                qfig, "quantization.png", "Quantization error per layer",
+                "Weight error of each projection (relative, and largest in LSBs)"
+                + ("; float vs fixed-point firing rates per population (calibration)."
+                   if calibrated else "; compile with --calibrate D to compare firing rates."),
+            )
+        else:
+            notes.append("The model was already fixed-point: no quantization figure.")
+        if inp.curves:
+            data["accuracy"] = [c.to_json() for c in inp.curves]
+            save(
+                fg.accuracy_figure(inp.curves, model_steps), "accuracy.png",
+                "Accuracy vs time steps",
+                "Accuracy after t steps (the same input spikes for every curve; the dotted line "
+                "is the model's T).",
+            )
+        else:
+            notes.append("Not evaluated: pass --dataset D for accuracy vs time steps.")
+        summary = _summary_rows(inp, model_steps)
+        data["summary"] = dict(summary)
+        data["figures"] = [e.file for e in entries]
+        (tmp / SUMMARY).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n",
+                                   encoding="utf-8")
+        html = render_index(f"snnc report: {inp.label}", summary, entries, notes)
+        (tmp / INDEX).write_text(html, encoding="utf-8")
+    return [INDEX, SUMMARY, *(e.file for e in entries)]
