@@ -255,6 +255,9 @@ def test_ctrl_c_on_a_lava_run_exits_130_and_leaves_no_process(files):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell starts background jobs with SIGINT ignored and children inherit that; Ctrl-C's
+        # default must hold in snnc whatever started the suite.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     group = os.getpgid(proc.pid)
 
