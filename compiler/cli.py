@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SnncError as e:
         print(f"snnc: error: {e}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("snnc: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("snnc: interrupted", file=sys.stderr)
         return 130
@@ -77,7 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`), raised where the process is, so that atomic writes clean up as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def entry() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
     sys.exit(main())
 
 

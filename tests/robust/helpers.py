@@ -32,8 +32,8 @@ def temporaries(folder: Path, name: str) -> list[Path]:
 
 
 def interrupt_when(args: list[str], ready: Callable[[], bool], *, timeout: float = 240.0,
-                   **env: str) -> subprocess.CompletedProcess:
-    """Start `snnc ARGS`, send SIGINT (what Ctrl-C sends) once `ready()` holds, and wait."""
+                   sig: int = signal.SIGINT, **env: str) -> subprocess.CompletedProcess:
+    """Start `snnc ARGS`, send `sig` (SIGINT: what Ctrl-C sends) once `ready()` holds, and wait."""
     # A shell starts background jobs with SIGINT ignored, and children inherit that: restore the
     # default so that snnc gets a KeyboardInterrupt however the test suite itself was started.
     proc = subprocess.Popen([sys.executable, "-m", "compiler.cli", *args], stdout=subprocess.PIPE,
@@ -48,7 +48,7 @@ def interrupt_when(args: list[str], ready: Callable[[], bool], *, timeout: float
             if time.monotonic() > deadline:
                 raise AssertionError("snnc never reached the point to interrupt")
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -49,6 +49,21 @@ def test_sigint_while_compile_writes_build_leaves_no_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.snnc"]
 
 
+def test_sigterm_while_compile_writes_build_leaves_no_folder(tmp_path):
+    """`kill` (SIGTERM) cleans up as Ctrl-C does, and exits 143 (128 + 15)."""
+    import signal
+
+    save_graph(_model(), tmp_path / "m.snnc")
+    build = tmp_path / "build"
+    result = interrupt_when(["compile", str(tmp_path / "m.snnc"), "--target", "tiny", "-o", str(build)],
+                            _whole_temporary(tmp_path, "build", members=3), sig=signal.SIGTERM, **PAUSE)
+    assert result.returncode == 143, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "snnc: terminated"
+    assert "Traceback" not in result.stderr
+    assert not build.exists()
+    assert temporaries(tmp_path, "build") == []
+
+
 def test_sigint_while_compile_replaces_a_build_keeps_the_old_one(tmp_path):
     save_graph(_model(), tmp_path / "m.snnc")
     build = tmp_path / "build"
