@@ -254,7 +254,7 @@ def render(rows: list[dict[str, Any]], n_test: int, seeds: tuple[int, ...]) -> s
         for variant in VARIANTS[1:]:
             if variant not in row["test"]:
                 lines.append(f"| {row['name']} | {row['samples']} | {base_acc} | {variant} | "
-                             "not measured (out of time) |" + " |" * len(STEPS))
+                             "not measured (out of time) |" + " |" * (len(STEPS) + 1))
                 continue
             runs = row["test"][variant]
             deltas = []
