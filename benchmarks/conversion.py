@@ -358,6 +358,27 @@ def _choice(c: dict[str, Any]) -> str:
     return f"sigma {c['sigma']}, strength {c['strength']:g}, val {100 * c['val']:.2f}"
 
 
+def _variant_table(title: str, variants: dict[str, Any], cell) -> list[str]:
+    """One markdown table: a row per variant, a column per T in STEPS, `cell(variant, t)`.
+    Ends with a blank line."""
+    lines = [
+        f"| {title} | " + " | ".join(f"T={t}" for t in STEPS) + " |",
+        "|---|" + "---|" * len(STEPS),
+    ]
+    for variant, v in variants.items():
+        lines.append(f"| {variant} | " + " | ".join(cell(v, t) for t in STEPS) + " |")
+    return [*lines, ""]
+
+
+def _gap_cell(v: dict[str, Any], t: int) -> str:
+    """Deployed - float SNN on the same spikes, pp: mean over seeds (largest |gap|)."""
+    gap = 100 * (
+        np.asarray(_per_t(v["deployed"], "accuracy", t))
+        - np.asarray(_per_t(v["float"], "accuracy", t))
+    )
+    return f"{gap.mean():+.2f} ({np.abs(gap).max():.2f})"
+
+
 def render(
     results: dict[str, Any], n_test: int, seeds: tuple[int, ...], digits: dict[str, Any] | None
 ) -> str:
@@ -394,55 +415,23 @@ def render(
             f"SNN figures on the first {n_arch} test images"
             + (f"; not measured (out of time): {', '.join(missing)}" if missing else ""),
             "",
-            "| deployed | " + " | ".join(f"T={t}" for t in STEPS) + " |",
-            "|---|" + "---|" * len(STEPS),
         ]
-        for variant, v in r["variants"].items():
-            lines.append(
-                f"| {variant} | "
-                + " | ".join(_ms(_per_t(v["deployed"], "accuracy", t)) for t in STEPS)
-                + " |"
-            )
+        variants = r["variants"]
+        lines += _variant_table(
+            "deployed", variants, lambda v, t: _ms(_per_t(v["deployed"], "accuracy", t))
+        )
+        lines += _variant_table(
+            "float SNN (same spikes)", variants, lambda v, t: _ms(_per_t(v["float"], "accuracy", t))
+        )
+        lines += _variant_table(
+            "quantization gap: deployed - float, pp (max over seeds)", variants, _gap_cell
+        )
+        lines += _variant_table(
+            "spikes per inference",
+            variants,
+            lambda v, t: f"{np.mean(_per_t(v['deployed'], 'spikes', t)):.0f}",
+        )
         lines += [
-            "",
-            "| float SNN (same spikes) | " + " | ".join(f"T={t}" for t in STEPS) + " |",
-            "|---|" + "---|" * len(STEPS),
-        ]
-        for variant, v in r["variants"].items():
-            lines.append(
-                f"| {variant} | "
-                + " | ".join(_ms(_per_t(v["float"], "accuracy", t)) for t in STEPS)
-                + " |"
-            )
-        lines += [
-            "",
-            "| quantization gap: deployed - float, pp (max over seeds) | "
-            + " | ".join(f"T={t}" for t in STEPS)
-            + " |",
-            "|---|" + "---|" * len(STEPS),
-        ]
-        for variant, v in r["variants"].items():
-            cells = []
-            for t in STEPS:
-                gap = 100 * (
-                    np.asarray(_per_t(v["deployed"], "accuracy", t))
-                    - np.asarray(_per_t(v["float"], "accuracy", t))
-                )
-                cells.append(f"{gap.mean():+.2f} ({np.abs(gap).max():.2f})")
-            lines.append(f"| {variant} | " + " | ".join(cells) + " |")
-        lines += [
-            "",
-            "| spikes per inference | " + " | ".join(f"T={t}" for t in STEPS) + " |",
-            "|---|" + "---|" * len(STEPS),
-        ]
-        for variant, v in r["variants"].items():
-            lines.append(
-                f"| {variant} | "
-                + " | ".join(f"{np.mean(_per_t(v['deployed'], 'spikes', t)):.0f}" for t in STEPS)
-                + " |"
-            )
-        lines += [
-            "",
             "Chosen on the validation split (threshold scales sigma per layer; L4 strength):",
             "",
             "| variant | " + " | ".join(f"tuned at T={t}" for t in tune_ts) + " |",
