@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (`kill`), raised where the process is, so that atomic writes clean up as on Ctrl-C."""
+    """SIGTERM (`kill`), raised where the process is, so atomic writes clean up as on Ctrl-C."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

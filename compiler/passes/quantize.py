@@ -414,7 +414,9 @@ class _PopulationPlan:
             "threshold": theta if math.isfinite(theta) else None,  # None: non-spiking
             "thresholds_folded": folded,
             "threshold_rel_error": (
-                abs(thr_fixed - theta) / theta if 0 < theta < math.inf else float(theta == 0 and vth != 0)
+                abs(thr_fixed - theta) / theta
+                if 0 < theta < math.inf
+                else float(theta == 0 and vth != 0)
             ),
             "non_spiking": math.isinf(theta),
             **decay_report,
@@ -558,14 +560,18 @@ class _PopulationPlan:
             )
         for inc in self.inc:
             limits.append((inc.level_limit(), f"weight range of {inc.name!r}"))
-        gain = self.prof.decay_unity / (self.du + prof.current_decay_offset)
-        peak = float(self._float_input_peak()) * gain
+        peak = float(self._float_input_peak()) * self._current_gain()
         if peak > 0:
             limits.append(
                 (max(math.log2(limit_u / peak) - act, self._headroom_floor(theta)), _HEADROOM)
             )
         level, why = min(limits, key=lambda t: t[0])
         return level, why
+
+    def _current_gain(self) -> float:
+        """Steady-state u per unit of constant input: 1 / (1 - alpha_syn), alpha_syn from du with
+        Lava's +1 offset (4096 / (du + 1))."""
+        return self.prof.decay_unity / (self.du + self.prof.current_decay_offset)
 
     def _headroom_floor(self, theta: float) -> float:
         """The level below which headroom alone does not push the scale: vth = VTH_FLOOR."""
@@ -577,11 +583,11 @@ class _PopulationPlan:
         at 2^23 - 1). The level keeps the worst-case |v| = |u|max / (1 - alpha_mem) under that
         threshold, so the deployed neuron provably never fires. Without leak v has no bound."""
         prof, act = self.prof, self.prof.activation_shift
-        gain = self.prof.decay_unity / (self.du + prof.current_decay_offset)
-        u_peak = float(self._float_input_peak()) * gain + float(np.abs(self.bias_float).max(initial=0.0))
+        bias_peak = float(np.abs(self.bias_float).max(initial=0.0))
+        drive_peak = float(self._float_input_peak()) * self._current_gain() + bias_peak  # u + b
         leak = 1.0 - formats.alpha_from_dv(self.dv, prof)
         v_ceiling = ((1 << prof.vth_bits) - 1) << prof.vth_shift
-        if u_peak <= 0:
+        if drive_peak <= 0:
             return float(prof.state_bits - 1 - act), "state range"
         if leak <= 0:
             self.warnings.append(
@@ -590,7 +596,7 @@ class _PopulationPlan:
             )
             return float(prof.state_bits - 1 - act), "state range"
         return (
-            math.log2((v_ceiling - 1) * leak / u_peak) - act,
+            math.log2((v_ceiling - 1) * leak / drive_peak) - act,
             f"non-spiking: worst-case v below vth = {(1 << prof.vth_bits) - 1} << 6",
         )
 
@@ -666,8 +672,7 @@ class _PopulationPlan:
             pos += p + floor_slack
             neg += n + floor_slack
         a_peak = float(np.maximum(pos, neg).max(initial=0.0))
-        gain = self.prof.decay_unity / (self.du + self.prof.current_decay_offset)
-        return math.ceil(a_peak * (1 << self.prof.activation_shift) * gain)
+        return math.ceil(a_peak * (1 << self.prof.activation_shift) * self._current_gain())
 
     def _bias(self, bias: np.ndarray, scale: float, vth: int) -> tuple[Any, Any, float, int]:
         neuron = self.hw.neuron
