@@ -15,8 +15,10 @@ arithmetic when it does not hold):
   exact when every sum a population receives in one step is below 2^31 in magnitude (bound:
   sum over projections of max_dst sum|w| * max|payload| << max(weight_exp, 0)), in which case
   none of Lava's 32-bit wraps can trigger and the result equals the reference bit for bit;
-- convolutions are computed as in the reference (float64 sums, numpy's int32 cast, 24-bit
-  wrap), over all steps at once, in chunks; in float32 when every sum is below 2^24;
+- convolutions of binary spikes whose sums stay below 2^23 are event-driven like sparse
+  projections (their output wrap cannot trigger); other convolutions are computed as in the
+  reference (float64 sums, numpy's int32 cast, 24-bit wrap), over all steps at once, in
+  chunks, in float32 when every sum is below 2^24;
 - the neuron update is `kernels.fixed_lif_step` transcribed into a numba loop (int64
   arithmetic, explicit wraps).
 Batches are processed in chunks that keep the per-population buffers within a memory budget.
@@ -37,6 +39,7 @@ __all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate"]
 MEMORY_BUDGET_BYTES = 512 << 20
 _INT32_LIMIT = (1 << 31) - 1
 _FLOAT32_EXACT = 1 << 24
+_CONV_WRAP = 1 << 23  # PyConvModelFixed wraps its output to 24 bits
 _CONV_CHUNK_FLOATS = 8 << 20  # im2col buffer per chunk (float elements)
 
 
@@ -214,6 +217,15 @@ def _use_dot(src: np.ndarray, n_dst: int) -> bool:
 def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> None:
     steps = src.shape[1]
     if steps < 2:
+        return
+    if fixed and src.dtype == np.uint8 and syn.sum_bound() < _CONV_WRAP:
+        # Below 2^23 the reference's float64 sum is exact and its int32 cast and 24-bit wrap
+        # change nothing, so integer events give the same numbers: each spike adds its
+        # column of the convolution's matrix.
+        from backends.cpu import _jit
+
+        indptr, rows, values = syn.conv_columns()
+        _jit.sparse_binary(src, indptr, rows, values, syn.n_dst, 1, 0, 0, out)
         return
     node = syn.conv
     batch = src.shape[0]

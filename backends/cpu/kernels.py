@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ir.fixed import LAVA_FIXED_PT, effective_weights
+from ir.nodes import conv2d_output_hw
 
 __all__ = [
     "ACCUMULATE",
@@ -178,28 +179,30 @@ def conv2d_sum(
     dtype = np.float32 if np.asarray(weight).dtype == np.float32 else np.float64
     n, c_in, h, w = x.shape
     c_out, cg, kh, kw = weight.shape
+    oh, ow = conv2d_output_hw((h, w), (kh, kw), stride, padding, dilation)
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    xp = np.pad(np.asarray(x, dtype=dtype), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    # Channels first, so that every tap gathered below is (C_in, N, oH, oW) and the whole batch
+    # is one matrix product per group: (C_out/g, cg kH kW) @ (cg kH kW, N oH oW).
+    xp = np.pad(
+        np.asarray(x, dtype=dtype).transpose(1, 0, 2, 3), ((0, 0), (0, 0), (ph, ph), (pw, pw))
+    )
     og = c_out // groups
     wf = np.asarray(weight, dtype=dtype)
-    # Gather every tap once: (N, C_in, kH, kW, oH, oW), then one tensordot per group.
-    cols = np.empty((n, c_in, kh, kw, oh, ow), dtype=dtype)
+    cols = np.empty((c_in, kh, kw, n, oh, ow), dtype=dtype)
     for i in range(kh):
         for j in range(kw):
-            cols[:, :, i, j] = xp[
+            cols[:, i, j] = xp[
                 :,
                 :,
                 i * dh : i * dh + sh * (oh - 1) + 1 : sh,
                 j * dw : j * dw + sw * (ow - 1) + 1 : sw,
             ]
-    out = np.empty((n, c_out, oh, ow), dtype=dtype)
+    out = np.empty((n, c_out, oh * ow), dtype=dtype)
     for g in range(groups):
-        src = cols[:, g * cg : (g + 1) * cg]  # (N, cg, kH, kW, oH, oW)
-        tap = wf[g * og : (g + 1) * og]  # (og, cg, kH, kW)
-        out[:, g * og : (g + 1) * og] = np.einsum("ockl,nckluv->nouv", tap, src, optimize=True)
-    return out
+        src = cols[g * cg : (g + 1) * cg].reshape(cg * kh * kw, n * oh * ow)
+        tap = wf[g * og : (g + 1) * og].reshape(og, cg * kh * kw)
+        out[:, g * og : (g + 1) * og] = (tap @ src).reshape(og, n, oh * ow).transpose(1, 0, 2)
+    return out.reshape(n, c_out, oh, ow)
 
 
 def conv_output_fixed(total: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ from backends.base import Probe
 from backends.cpu import fast
 from backends.cpu.network import prepare
 from backends.cpu.simulator import run, run_float
-from ir import Input
+from ir import QLIF, Graph, Input, QConv2d
+from ir.nodes import conv2d_output_hw
 from tests.backends.random_nets import random_network
 from tests.strategies import graphs
 
@@ -116,5 +117,41 @@ def test_sums_beyond_int32_take_the_exact_path():
     _assert_same(
         run(net_graph, net.inputs, probes=probes, engine="reference"),
         run(net_graph, net.inputs, probes=probes, engine="fast"),
+        probes,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    groups=st.sampled_from([1, 2]),
+    stride=st.integers(1, 2),
+    padding=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+)
+def test_event_driven_convolution_equals_the_reference(seed, groups, stride, padding, dilation):
+    # Binary spikes into a convolution whose sums stay below 2^23 take the event-driven path
+    # (graded inputs keep the reference's float arithmetic; the random networks cover them).
+    rng = np.random.default_rng(seed)
+    c_in, c_out, h, w = 2, 2 * groups, 7, 6
+    weight = rng.integers(-128, 128, (c_out, c_in // groups, 3, 2)) * 2
+    conv = QConv2d(
+        "in", "c", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
+    out_hw = conv2d_output_hw((h, w), (3, 2), conv.stride, conv.padding, conv.dilation)
+    graph = Graph(
+        populations={
+            "in": Input((c_in, h, w)),
+            "c": QLIF((c_out, *out_hw), du=4095, dv=0, vth=300),
+        },
+        projections={"k": conv},
+    )
+    syn = prepare(graph, True, "cpu").incoming("c")[0]
+    assert syn.sum_bound() < 1 << 23
+    inputs = (rng.random((3, 12, c_in * h * w)) < 0.3).astype(np.uint8)
+    probes = _all_probes(graph)
+    _assert_same(
+        run(graph, inputs, probes=probes, engine="reference"),
+        run(graph, inputs, probes=probes, engine="fast"),
         probes,
     )
