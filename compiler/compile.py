@@ -49,6 +49,8 @@ class CompileOptions:
     v_range: float = 64.0
     split_signs: bool = False
     """Split mixed-sign projections into excitatory + inhibitory parts first (one more bit each)."""
+    bias_correction: bool = True
+    """With calibration data, fold the mean drift of the rounded weights into the biases."""
     seed: int = 0
     """Seed for every randomized choice a pass makes (recorded; quantization is not random)."""
 
@@ -77,6 +79,7 @@ def compile_passes(options: CompileOptions) -> list[Pass]:
             granularity=options.granularity,
             clip_percentile=options.clip_percentile,
             v_range=options.v_range,
+            bias_correction=options.bias_correction,
         )
     )
     passes += [PartitionPass(), PlacePass()]

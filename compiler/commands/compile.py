@@ -79,6 +79,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--calibrate", default=None, metavar="DATASET", help="digits or fashion-mnist")
     c.add_argument("--samples", type=int, default=64, help="calibration samples (default 64)")
     c.add_argument(
+        "--no-bias-correction",
+        dest="bias_correction",
+        action="store_false",
+        help="keep the biases as they are (by default, a calibrated compile subtracts from each "
+        "neuron's bias the mean drift its rounded weights add at the calibration rates)",
+    )
+    c.add_argument(
         "--split",
         default="val",
         choices=("train", "val", "test"),
@@ -146,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         clip_percentile=args.clip_percentile,
         v_range=args.v_range,
         split_signs=args.split_signs,
+        bias_correction=args.bias_correction,
         seed=args.seed,
     )
     known = [p.name for p in compile_passes(options)]

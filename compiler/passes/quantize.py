@@ -20,11 +20,13 @@ writes out every formula.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from compiler.nir.ops import conv2d
 from compiler.passes.base import PassContext
 from compiler.quantization import formats
 from ir.errors import SnncError
@@ -61,6 +63,9 @@ _GRID = 16
 # the threshold keeps at least 8 bits of resolution. The report warns when this is reached.
 VTH_FLOOR = 256
 _HEADROOM = "headroom: worst-case u within 24 bits"
+# A bias correction beyond this many thresholds per step means the weights lost much of their
+# mean drive to rounding (e.g. 1-bit mixed weights); the compile report warns.
+BIAS_CORRECTION_WARN = 0.05
 # Slack for floating-point noise in log2 arithmetic: a ratio that is an exact power of two in
 # real numbers must not round to the next exponent.
 _TOL = 1e-9
@@ -92,6 +97,10 @@ class QuantizePass:
     v_range: float = 64.0
     """Room kept for v below zero, in thresholds: Lava saturates v at -(2^23 - 1), a float
     integrate-and-fire neuron does not. Larger values give coarser threshold arithmetic."""
+    bias_correction: bool = True
+    """With calibration rates (`snnc compile --calibrate`), subtract from each neuron's bias the
+    drift its rounded weights add on average per step, sum_i (w_q - w)_ji r_i, r_i the source's
+    float firing rate on the calibration data (binary sources only)."""
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         if graph.domain == "fixed":
@@ -112,6 +121,8 @@ class QuantizePass:
             "warnings": [],
             "notes": [],
         }
+        rates = ctx.calibration.get("rates") if self.bias_correction else None
+        report["options"]["bias_correction"] = rates is not None
         for name, pop in graph.populations.items():
             if isinstance(pop, Input):
                 pops[name] = pop
@@ -120,7 +131,7 @@ class QuantizePass:
                 raise QuantizationError(
                     f"population {name!r}: cannot quantize a {type(pop).__name__}"
                 )
-            plan = _PopulationPlan(graph, name, pop, ctx.hw, bits, self)
+            plan = _PopulationPlan(graph, name, pop, ctx.hw, bits, self, rates)
             pops[name] = plan.qlif
             parts.update(plan.parts)
             report["populations"][name] = plan.report
@@ -375,7 +386,14 @@ class _PopulationPlan:
     """Quantizes one population and every projection into it (see the module docstring)."""
 
     def __init__(
-        self, graph: Graph, name: str, pop: LIF, hw: HardwareSpec, bits: int, opts: QuantizePass
+        self,
+        graph: Graph,
+        name: str,
+        pop: LIF,
+        hw: HardwareSpec,
+        bits: int,
+        opts: QuantizePass,
+        rates: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.name, self.pop, self.hw, self.prof = name, pop, hw, hw.profile
         self.bits, self.clip_percentile = bits, float(opts.clip_percentile)
@@ -396,6 +414,22 @@ class _PopulationPlan:
         self.projection_reports: dict[str, Any] = {}
         for inc, q in zip(self.inc, quantized, strict=True):
             self.parts[inc.name], self.projection_reports[inc.name] = self._emit(inc, q, scale)
+        correction = None
+        if rates is not None:
+            # Bias is added to v once per step; weighted input passes through u, whose steady
+            # state is the current gain times the input.
+            correction = -self._current_gain() * self._expected_drift(graph, quantized, rates)
+            bias = bias + correction
+            worst = float(np.abs(correction).max(initial=0.0)) / (
+                theta if 0 < theta < math.inf else 1.0
+            )
+            if worst > BIAS_CORRECTION_WARN and 0 < theta < math.inf:
+                self.warnings.append(
+                    f"population {name!r}: bias correction reaches {worst:.3g} thresholds per "
+                    "step: the rounded weights lose that much mean drive, and a constant bias "
+                    "restores the mean but not the information (use more weight bits or "
+                    "--split-signs)"
+                )
         mant, exp, bias_err, n_clipped = self._bias(bias, scale, vth)
         self.qlif = QLIF(
             pop.shape,
@@ -421,6 +455,12 @@ class _PopulationPlan:
             "non_spiking": math.isinf(theta),
             **decay_report,
             "bias_max_error": bias_err,
+            "bias_correction_max": (
+                None
+                if correction is None
+                else float(np.abs(correction).max(initial=0.0))
+                / (theta if 0 < theta < math.inf else 1.0)
+            ),
             "bias_clipped": n_clipped,
             "u_worst_case": int(u_peak),
             "u_limit": limit_u,
@@ -655,6 +695,38 @@ class _PopulationPlan:
             )
             return act * 2.0**level, 1
         return act * vth / theta, vth
+
+    def _expected_drift(
+        self, graph: Graph, quantized: list, rates: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        """Per neuron (folded units): the mean input per step that rounding adds,
+        sum_i (w_q - w)_ji r_i over every incoming projection whose source has calibration
+        rates. A graded source is left out: its rate counts nonzero payloads, not their mean."""
+        drift = np.zeros(self.pop.size)
+        for inc, (_, c, _, _, err_steps) in zip(self.inc, quantized, strict=True):
+            r = rates.get(inc.proj.src)
+            if r is None or inc.payload > 1:
+                continue
+            err = err_steps / c  # mantissa steps -> folded weight units
+            r = np.asarray(r, dtype=np.float64).reshape(-1)
+            if inc.kind == "dense":
+                drift += err @ r
+            elif inc.kind == "sparse":
+                drift += np.bincount(
+                    inc.rows, weights=err * r[inc.proj.cols], minlength=self.pop.size
+                )
+            else:
+                conv: Conv2d = inc.proj  # type: ignore[assignment]
+                src_shape = graph.populations[conv.src].shape
+                drift += conv2d(
+                    r.reshape(1, *src_shape),
+                    err,
+                    conv.stride,
+                    conv.padding,
+                    conv.dilation,
+                    conv.groups,
+                ).reshape(-1)
+        return drift
 
     def _u_worst_case(self, quantized: list) -> int:
         """Largest |u| any input can produce, in fixed units: 64 * max_i |a_i| / (1 - decay)."""

@@ -19,18 +19,20 @@ import numpy as np
 from compiler.passes.base import PassContext
 from ir.errors import IRVerifyError
 from ir.graph import Graph
-from ir.nodes import Dense, Projection, Sparse
+from ir.nodes import Conv2d, Dense, Projection, Sparse
 
 __all__ = ["SplitSignsPass"]
 
 
 @dataclass(frozen=True)
 class SplitSignsPass:
-    """Mixed-sign Dense/Sparse -> NAME.pos (w > 0) and NAME.neg (w < 0), both Sparse.
+    """Mixed-sign Dense/Sparse -> NAME.pos (w > 0) and NAME.neg (w < 0), both Sparse; a
+    mixed-sign Conv2d -> two Conv2d of the same geometry, NAME.pos holding the positive taps and
+    NAME.neg the negative ones (a kernel is shared by every position, so it stays a kernel).
 
-    Requires: a float graph. Ensures: the same float dynamics; no Dense/Sparse projection with
-    both signs; exact zero weights are dropped (they carry nothing). Convolutions, whose kernel
-    is shared by every position, and single-sign projections are left as they are.
+    Requires: a float graph. Ensures: the same float dynamics; no projection with both signs;
+    exact zero weights of Dense/Sparse are dropped (they carry nothing). Single-sign projections
+    are left as they are.
     """
 
     name: ClassVar[str] = "split-signs"
@@ -55,6 +57,15 @@ class SplitSignsPass:
 
 
 def _split(name: str, proj: Projection) -> dict[str, Projection]:
+    if isinstance(proj, Conv2d):
+        w = proj.weight
+        if not (np.any(w > 0) and np.any(w < 0)):
+            return {name: proj}
+        # Two kernels of the same shape, each zero where the other holds the tap.
+        return {
+            f"{name}.pos": proj.replace(weight=np.where(w > 0, w, 0.0)),
+            f"{name}.neg": proj.replace(weight=np.where(w < 0, w, 0.0)),
+        }
     if isinstance(proj, Dense):
         rows, cols = np.nonzero(proj.weight)
         values = proj.weight[rows, cols]

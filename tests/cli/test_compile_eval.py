@@ -188,23 +188,16 @@ def test_eval_batching_does_not_change_the_result(model_file, capsys):
 
 
 def test_compile_with_calibration_warns_loudly(model_file, tmp_path):
-    code, out, err = run_cli(
-        "compile",
-        model_file,
-        "--target",
-        "loihi2",
-        "-o",
-        tmp_path / "b",
-        "--weight-bits",
-        "1",
-        "--calibrate",
-        "digits",
-        "--samples",
-        "16",
-    )
+    args = ["compile", model_file, "--target", "loihi2", "--weight-bits", "1"]
+    args += ["--calibrate", "digits", "--samples", "16"]
+    code, out, err = run_cli(*args, "-o", tmp_path / "b", "--no-bias-correction")
     assert code == 0
     assert "calibration: digits val, 16 samples" in out and "SILENT" in out
     assert "snnc: WARNING: population 'out' is SILENT after quantization" in err
+    # By default the lost mean drive comes back as bias, and the report says how much.
+    code, out, err = run_cli(*args, "-o", tmp_path / "c")
+    assert code == 0
+    assert "bias correction reaches" in err and "thresholds per step" in err
 
 
 def test_print_ir_after(model_file, tmp_path, capsys):

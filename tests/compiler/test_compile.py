@@ -80,7 +80,10 @@ def test_one_bit_weights_silence_a_population_loudly():
     drive disappears and the network goes quiet; calibration must say so."""
     model = digits_mlp()
     _, report = compile_model(
-        model, HW, CompileOptions(weight_bits=1), calibration=_calibration(model)
+        model,
+        HW,
+        CompileOptions(weight_bits=1, bias_correction=False),
+        calibration=_calibration(model),
     )
     q = report["quantization"]
     pops = q["calibration"]["populations"]

@@ -470,7 +470,9 @@ def test_integer_valued_model_compiles_exactly():
     g = Graph(
         populations={
             "in": Input((64,)),
-            "out": LIF((10,), tau_syn=0.0, v_th=420.0, bias=rng.integers(-150, 30, 10).astype(float)),
+            "out": LIF(
+                (10,), tau_syn=0.0, v_th=420.0, bias=rng.integers(-150, 30, 10).astype(float)
+            ),
         },
         projections={"p": Dense("in", "out", weight=2.0 * rng.integers(-80, 127, (10, 64)))},
     )
@@ -484,3 +486,76 @@ def test_integer_valued_model_compiles_exactly():
     flt = get_backend("float")(g, x, probes=probes)
     assert fixed.get("out", "spikes").sum() > 0
     np.testing.assert_array_equal(fixed.get("out", "spikes"), flt.get("out", "spikes"))
+
+
+# --------------------------------------------------------------------------- bias correction
+
+
+def _mean_drive(program: Graph, model: Graph, dst: str, rates: dict, scale: float):
+    """(fixed, float) mean input per step of `dst` at the given source rates, in Lava's v
+    units: 64 * sum_i W_eff r_i + bias_mant << bias_exp, and S * (sum_i w r_i + b)."""
+    from compiler.nir.ops import conv2d
+
+    def drive(proj, weight, r):
+        if isinstance(proj, Conv2d):
+            shape = model.populations[proj.src].shape
+            return conv2d(
+                r.reshape(1, *shape), weight, proj.stride, proj.padding, proj.dilation, proj.groups
+            ).reshape(-1)
+        if isinstance(proj, Sparse):
+            return np.bincount(proj.rows, weights=weight * r[proj.cols], minlength=len(fixed))
+        return weight @ r
+
+    pop, q = model.populations[dst], program.populations[dst]
+    fixed = np.broadcast_to(np.left_shift(q.bias_mant, q.bias_exp), pop.shape).reshape(-1)
+    fixed = fixed.astype(np.float64)
+    flt = np.broadcast_to(pop.bias, pop.shape).reshape(-1) * scale
+    for name, proj in model.projections.items():
+        if proj.dst != dst:
+            continue
+        node = program.projections[name]
+        w_int = node.weight if not isinstance(proj, Sparse) else node.values
+        if hasattr(node, "sign_mode"):
+            w_int = effective_weights(w_int, node.num_weight_bits, node.sign_mode)
+        w_int = w_int * 2.0 ** getattr(node, "weight_exp", 0)
+        w = proj.values if isinstance(proj, Sparse) else proj.weight
+        fixed = fixed + 64.0 * drive(proj, w_int.astype(float), rates[proj.src])
+        flt = flt + scale * drive(proj, w, rates[proj.src])
+    return fixed, flt
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "conv"])
+def test_bias_correction_removes_the_mean_drift_at_the_calibration_rates(kind):
+    rng = np.random.default_rng(7)
+    if kind == "conv":
+        shape_in, shape_out = (2, 6, 6), (3, 3, 3)
+        proj = Conv2d("in", "h", weight=rng.normal(0.02, 0.3, (3, 2, 3, 3)), stride=2, padding=1)
+    else:
+        shape_in, shape_out = (40,), (12,)
+        w = rng.normal(0.02, 0.3, (12, 40))
+        proj = Dense("in", "h", weight=w)
+        if kind == "sparse":
+            rows, cols = np.nonzero(rng.random((12, 40)) < 0.5)
+            proj = Sparse("in", "h", rows=rows, cols=cols, values=w[rows, cols])
+    bias = rng.normal(0.0, 0.05, shape_out)
+    g = Graph(
+        populations={"in": Input(shape_in), "h": LIF(shape_out, bias=bias)},
+        projections={"p": proj},
+    )
+    rates = {"in": rng.random(int(np.prod(shape_in)))}
+    ctx = PassContext(hw=HW, calibration={"rates": rates})
+    corrected = QuantizePass().run(g, ctx)
+    report = ctx.reports["quantize"]
+    assert report["options"]["bias_correction"] is True
+    plain, plain_report = quantize(g)
+    assert plain_report["options"]["bias_correction"] is False
+    scale = report["populations"]["h"]["scale"]
+    assert plain_report["populations"]["h"]["scale"] == scale  # the weights are the same
+    fixed, flt = _mean_drive(corrected, g, "h", rates, scale)
+    before, _ = _mean_drive(plain, g, "h", rates, scale)
+    bias_exp = corrected.populations["h"].bias_exp
+    bias_lsb = np.broadcast_to(np.left_shift(1, bias_exp), shape_out).reshape(-1)
+    # what remains is the bias register's own rounding
+    assert np.all(np.abs(fixed - flt) <= bias_lsb / 2 + 1e-6 * np.abs(flt).max())
+    assert np.abs(before - flt).max() > 4 * np.abs(fixed - flt).max()
+    assert report["populations"]["h"]["bias_correction_max"] > 0

@@ -74,12 +74,15 @@ def test_every_integer_within_its_bit_width(graph, opts):
     assert program.domain == "fixed"
     for name, q in program.projections.items():
         if isinstance(q, QConv2d):
-            w = graph.projections[name].weight
-            sign = (
-                "mixed"
-                if (w < 0).any() and (w > 0).any()
-                else ("inhibitory" if (w < 0).any() else "excitatory")
-            )
+            if name not in graph.projections:  # a split-signs part: NAME.pos or NAME.neg
+                sign = "excitatory" if name.endswith(".pos") else "inhibitory"
+            else:
+                w = graph.projections[name].weight
+                sign = (
+                    "mixed"
+                    if (w < 0).any() and (w > 0).any()
+                    else ("inhibitory" if (w < 0).any() else "excitatory")
+                )
             assert np.array_equal(effective_weights(q.weight, bits, sign), q.weight), name
             continue
         if isinstance(q, (QDense, QSparse)):
@@ -121,23 +124,31 @@ def test_weight_error_within_half_an_lsb(graph, opts):
             assert report["projections"][part]["clipped_fraction"] == 0.0
             assert report["projections"][part]["max_error_lsb"] <= 0.5 + 1e-9
         if isinstance(proj, Conv2d):
-            w, w_hat = qhelpers.conv_effective(graph, program, report, name)
-            sign = (
-                "mixed"
-                if (w < 0).any() and (w > 0).any()
-                else ("inhibitory" if (w < 0).any() else "excitatory")
+            # split signs: the parts NAME.pos / NAME.neg, each a kernel of one sign
+            model = (
+                graph
+                if name in program.projections
+                else SplitSignsPass().run(graph, PassContext(hw=HW))
             )
-            unfold = qhelpers.unfold_factors(graph, proj.dst, report).reshape(w.shape[0], -1)[:, 0]
-            lsb = (
-                2.0 ** weight_lsb_shift(opts["weight_bits"], sign)
-                * 64
-                / report["populations"][proj.dst]["scale"]
-            )
-            lsb = lsb * unfold[:, None, None, None]
-        else:
-            w, w_hat, lsb = qhelpers.dense_effective(graph, program, report, name)
-            mask = w != 0
-            w, w_hat, lsb = w[mask], w_hat[mask], lsb[mask]
+            for part in [n for n in program.projections if n == name or n.startswith(name + ".")]:
+                w, w_hat = qhelpers.conv_effective(model, program, report, part)
+                sign = (
+                    "mixed"
+                    if (w < 0).any() and (w > 0).any()
+                    else ("inhibitory" if (w < 0).any() else "excitatory")
+                )
+                unfold = qhelpers.unfold_factors(model, proj.dst, report)
+                lsb = (
+                    2.0 ** weight_lsb_shift(opts["weight_bits"], sign)
+                    * 64
+                    / report["populations"][proj.dst]["scale"]
+                )
+                lsb = lsb * unfold.reshape(w.shape[0], -1)[:, 0][:, None, None, None]
+                assert np.all(np.abs(w_hat - w) <= lsb / 2 * (1 + 1e-9) + 1e-15), part
+            continue
+        w, w_hat, lsb = qhelpers.dense_effective(graph, program, report, name)
+        mask = w != 0
+        w, w_hat, lsb = w[mask], w_hat[mask], lsb[mask]
         assert np.all(np.abs(w_hat - w) <= lsb / 2 * (1 + 1e-9) + 1e-15), name
 
 

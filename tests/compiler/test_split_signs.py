@@ -49,10 +49,40 @@ def test_split_keeps_float_spikes_exactly():
         np.testing.assert_allclose(a.get(pop, "v"), b.get(pop, "v"), rtol=0, atol=1e-12)
 
 
-def test_convolutions_and_fixed_graphs_are_left_alone():
+def test_a_convolution_splits_into_two_kernels_with_the_same_float_spikes():
+    rng = np.random.default_rng(2)
+    w = rng.normal(0, 0.5, (3, 2, 3, 3))
+    w[0, 0, 0, 0] = 0.0
+    g = Graph(
+        populations={"in": Input((2, 6, 6)), "c": LIF((3, 3, 3))},
+        projections={"conv": Conv2d("in", "c", weight=w, stride=2, padding=1)},
+    )
+    split = SplitSignsPass().run(g, PassContext(hw=HW))
+    verify(split)
+    pos, neg = split.projections["conv.pos"], split.projections["conv.neg"]
+    assert list(split.projections) == ["conv.pos", "conv.neg"]
+    assert np.all(pos.weight >= 0) and np.all(neg.weight <= 0)
+    np.testing.assert_array_equal(pos.weight + neg.weight, w)
+    assert (pos.stride, pos.padding) == (neg.stride, neg.padding) == ((2, 2), (1, 1))
+    x = (rng.random((3, 40, 72)) < 0.4).astype(np.uint8)
+    probes = [Probe("c", ("spikes", "v"))]
+    a = get_backend("float")(g, x, probes=probes)
+    b = get_backend("float")(split, x, probes=probes)
+    np.testing.assert_array_equal(a.get("c"), b.get("c"))
+    np.testing.assert_allclose(a.get("c", "v"), b.get("c", "v"), rtol=0, atol=1e-12)
+    _, report = compile_model(g, HW, CompileOptions(split_signs=True))
+    modes = {
+        part["name"]: part["sign_mode"]
+        for r in report["quantization"]["projections"].values()
+        for part in r["parts"]
+    }
+    assert modes == {"conv.pos": "excitatory", "conv.neg": "inhibitory"}
+
+
+def test_single_sign_convolutions_and_fixed_graphs_are_left_alone():
     g = Graph(
         populations={"in": Input((1, 3, 3)), "c": LIF((1, 2, 2))},
-        projections={"conv": Conv2d("in", "c", weight=np.array([[[[1.0, -1.0], [0.5, -0.5]]]]))},
+        projections={"conv": Conv2d("in", "c", weight=np.array([[[[1.0, 0.0], [0.5, 2.0]]]]))},
     )
     assert SplitSignsPass().run(g, PassContext(hw=HW)) is g
 

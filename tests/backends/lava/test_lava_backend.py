@@ -169,3 +169,28 @@ def test_only_the_probed_part_is_built():
     graph, x = _program()
     lava = get_backend("lava")(graph, x[:1, :5], probes=[Probe("conv")])
     assert lava.info["processes"] == 3  # RingBuffer, Conv, LIF
+
+
+def test_a_split_signs_convolution_compiles_and_runs_the_same_on_lava():
+    # Two kernels (excitatory and inhibitory) into one population, placed on several cores.
+    from compiler.compile import CompileOptions, compile_model
+    from ir import LIF, Conv2d, Dense, load_hw
+
+    rng = np.random.default_rng(3)
+    model = Graph(
+        populations={"in": Input((1, 8, 8)), "c": LIF((3, 4, 4)), "out": LIF((5,))},
+        projections={
+            "k": Conv2d("in", "c", weight=rng.normal(0.05, 0.4, (3, 1, 4, 4)), stride=2, padding=1),
+            "fc": Dense("c", "out", weight=rng.normal(0.02, 0.3, (5, 48))),
+        },
+    )
+    program, _ = compile_model(model, load_hw("loihi2"), CompileOptions(split_signs=True))
+    assert {"k.pos", "k.neg", "fc.pos", "fc.neg"} <= set(program.projections)
+    x = (rng.random((2, 25, 64)) < 0.5).astype(np.uint8)
+    probes = [Probe(n, ALL_VARS) for n in ("c", "out")]
+    lava = get_backend("lava")(program, x, probes=probes)
+    cpu = cpu_run(program, x, probes=probes)
+    for p in probes:
+        for var in ALL_VARS:
+            np.testing.assert_array_equal(lava.get(p.population, var), cpu.get(p.population, var))
+    assert cpu.get("c").sum() > 0 and cpu.get("out").sum() > 0
