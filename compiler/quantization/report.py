@@ -34,7 +34,9 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
     opts = q.get("options", {})
     lines = [
         f"quantization ({opts.get('granularity')}, {opts.get('weight_bits')}-bit weights, "
-        f"clip percentile {opts.get('clip_percentile')}, v range {opts.get('v_range')} thresholds)",
+        f"clip percentile {opts.get('clip_percentile')}, v range {opts.get('v_range')} thresholds"
+        + (", bias correction" if opts.get("bias_correction") else "")
+        + ")",
         "",
     ]
     rows = []
@@ -86,6 +88,7 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
                 f"{p['du']} ({p['du_error_units']:.2f})",
                 f"{p['dv']} ({p['dv_error_units']:.2f})",
                 f"{p['bias_max_error']:.2g}",
+                "-" if p.get("bias_correction_max") is None else f"{p['bias_correction_max']:.2g}",
                 "-" if head is None else f"{head:.1f}",
                 p["limited_by"],
             ]
@@ -100,11 +103,12 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
             "du (err/4096)",
             "dv (err/4096)",
             "bias.err/thr",
+            "bias.corr/thr",
             "headroom.bits",
             "scale limited by",
         ],
         rows,
-        {1, 2, 3, 5, 6, 7, 8},
+        {1, 2, 3, 5, 6, 7, 8, 9},
     )
     lines += _calibration_lines(q.get("calibration"))
     for w in q.get("warnings", []) if warnings else []:

@@ -184,7 +184,7 @@ def test_printed_report_golden():
         "      0.000\n"
         "\n"
         "population  scale   vth  thr.err  folded  du (err/4096)  dv (err/4096)  bias.err/thr  "
-        "headroom.bits  scale limited by\n"
+        "bias.corr/thr  headroom.bits  scale limited by\n"
         "h           65536  2048   0.000%  no        4095 (0.00)       0 (0.00)             0  "
-        "          6.4  v range: 64 thresholds below zero\n"
+        "            -            6.4  v range: 64 thresholds below zero\n"
     )
