@@ -421,8 +421,9 @@ def render(
         "model tuned at 64); each CNN model once, at T = 32 on 1000 validation images (see "
         "ARCH_SETTINGS in the script: the CNN's tuning costs ~20x the MLP's); all "
         f"compiled with `snnc compile {' '.join(COMPILE_FLAGS)}` and run bit-accurately on the "
-        "cpu backend. Readout: output spike count, ties broken by the summed output current (`u_sum`). "
-        "Accuracy in %, mean ± std over the input seeds. Spikes: all neurons, per inference.",
+        "cpu backend. Readout: output spike count, ties broken by the summed output current "
+        "(`u_sum`). Accuracy in %, mean ± std over the input seeds. Spikes: all neurons, per "
+        "inference.",
         "",
     ]
     for arch, r in results.items():
