@@ -182,14 +182,27 @@ def cnn_row_from_conversion(work: Path, data, ann, seeds: tuple[int, ...]) -> di
     baseline. None until conversion.py has run for the CNN."""
     import json
 
-    from benchmarks.conversion import snn_from_model
+    from benchmarks.conversion import _same_snn, snn_from_model
     from ir.serialize import load_graph
 
     test: dict[str, list] = {}
     choice: dict[str, dict] = {}
+    base_path = work / f"model-cnn-none-T{TUNE_T}.snnc"
+    if not base_path.exists():
+        return None
+    base_snn = snn_from_model(ann, load_graph(base_path), data)
     for variant in VARIANTS:
         tag = f"cnn-{variant}-T{TUNE_T}"
         files = [work / f"float-{tag}-s{s}.json" for s in seeds]
+        model = work / f"model-{tag}.snnc"
+        if (
+            variant != "none"
+            and model.exists()
+            and _same_snn(snn_from_model(ann, load_graph(model), data), base_snn)
+        ):
+            # strength 0 was chosen: the baseline's network, so the baseline's runs (as in
+            # conversion.py)
+            files = [work / f"float-cnn-none-T{TUNE_T}-s{s}.json" for s in seeds]
         if not all(f.exists() for f in files):
             if variant == "none":
                 return None
@@ -204,9 +217,7 @@ def cnn_row_from_conversion(work: Path, data, ann, seeds: tuple[int, ...]) -> di
             "strength": tun["strength"],
             "val": tun["val_accuracy"],
         }
-    graph = load_graph(work / f"model-cnn-none-T{TUNE_T}.snnc")
-    snn = snn_from_model(ann, graph, data)
-    premise = regime_premise(work, "cnn", snn, data, "bernoulli", 1.0, IMAGES)
+    premise = regime_premise(work, "cnn", base_snn, data, "bernoulli", 1.0, IMAGES)
     return {
         "name": f"cnn ({'-'.join(str(m.n_in) for m in ann.chain.maps)}-10)",
         "samples": runs[0]["samples"],
