@@ -414,7 +414,7 @@ class _PopulationPlan:
         self.projection_reports: dict[str, Any] = {}
         for inc, q in zip(self.inc, quantized, strict=True):
             self.parts[inc.name], self.projection_reports[inc.name] = self._emit(inc, q, scale)
-        correction = None
+        correction_max = None  # in thresholds per step (model units if non-spiking)
         if rates is not None:
             # Bias is added to v once per step; weighted input passes through u, whose steady
             # state is the current gain times the input.
@@ -423,6 +423,7 @@ class _PopulationPlan:
             worst = float(np.abs(correction).max(initial=0.0)) / (
                 theta if 0 < theta < math.inf else 1.0
             )
+            correction_max = worst
             if worst > BIAS_CORRECTION_WARN and 0 < theta < math.inf:
                 self.warnings.append(
                     f"population {name!r}: bias correction reaches {worst:.3g} thresholds per "
@@ -455,12 +456,7 @@ class _PopulationPlan:
             "non_spiking": math.isinf(theta),
             **decay_report,
             "bias_max_error": bias_err,
-            "bias_correction_max": (
-                None
-                if correction is None
-                else float(np.abs(correction).max(initial=0.0))
-                / (theta if 0 < theta < math.inf else 1.0)
-            ),
+            "bias_correction_max": correction_max,
             "bias_clipped": n_clipped,
             "u_worst_case": int(u_peak),
             "u_limit": limit_u,
