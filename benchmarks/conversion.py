@@ -366,7 +366,7 @@ def _per_t(runs: dict[int, list[dict[str, Any]]], key: str, t: int) -> list[floa
     return [r[key][str(t)] for r in runs[tuned_for(t, tuple(sorted(runs)))]]
 
 
-def _same_snn(a, b) -> bool:
+def same_snn(a, b) -> bool:
     """Whether two fastsim SNN chains are the same network (weights, thresholds, biases)."""
     return (
         a.v_th == b.v_th
@@ -564,7 +564,7 @@ def main() -> int:
                     steps = tuple(t for t in STEPS if tuned_for(t, settings["tune_ts"]) == t_tune)
                     snn = snn_from_model(ann, graph, data)
                     base_entry = results[arch]["variants"].get("none")
-                    if base_entry is not None and _same_snn(snn, base_entry["snn"][t_tune]):
+                    if base_entry is not None and same_snn(snn, base_entry["snn"][t_tune]):
                         # Validation chose strength 0: the very network of the baseline, so the
                         # same spikes on the same inputs; its runs are reused, not repeated.
                         entry.setdefault("same_as_none", []).append(t_tune)

@@ -182,7 +182,7 @@ def cnn_row_from_conversion(work: Path, data, ann, seeds: tuple[int, ...]) -> di
     baseline. None until conversion.py has run for the CNN."""
     import json
 
-    from benchmarks.conversion import _same_snn, snn_from_model
+    from benchmarks.conversion import same_snn, snn_from_model
     from ir.serialize import load_graph
 
     test: dict[str, list] = {}
@@ -198,7 +198,7 @@ def cnn_row_from_conversion(work: Path, data, ann, seeds: tuple[int, ...]) -> di
         if (
             variant != "none"
             and model.exists()
-            and _same_snn(snn_from_model(ann, load_graph(model), data), base_snn)
+            and same_snn(snn_from_model(ann, load_graph(model), data), base_snn)
         ):
             # strength 0 was chosen: the baseline's network, so the baseline's runs (as in
             # conversion.py)
@@ -264,8 +264,10 @@ def render(rows: list[dict[str, Any]], n_test: int, seeds: tuple[int, ...]) -> s
         )
         for variant in VARIANTS[1:]:
             if variant not in row["test"]:
-                lines.append(f"| {row['name']} | {row['samples']} | {base_acc} | {variant} | "
-                             "not measured (out of time) |" + " |" * (len(STEPS) + 1))
+                lines.append(
+                    f"| {row['name']} | {row['samples']} | {base_acc} | {variant} | "
+                    "not measured (out of time) |" + " |" * (len(STEPS) + 1)
+                )
                 continue
             runs = row["test"][variant]
             deltas = []

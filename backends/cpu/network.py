@@ -91,7 +91,7 @@ class Synapses:
             self._conv_columns = (
                 csc.indptr.astype(np.int64),
                 csc.indices.astype(np.int64),
-                csc.data.astype(np.int32),
+                csc.data,
             )
         return self._conv_columns
 

@@ -420,16 +420,15 @@ class _PopulationPlan:
             # state is the current gain times the input.
             correction = -self._current_gain() * self._expected_drift(graph, quantized, rates)
             bias = bias + correction
-            worst = float(np.abs(correction).max(initial=0.0)) / (
+            correction_max = float(np.abs(correction).max(initial=0.0)) / (
                 theta if 0 < theta < math.inf else 1.0
             )
-            correction_max = worst
-            if worst > BIAS_CORRECTION_WARN and 0 < theta < math.inf:
+            if correction_max > BIAS_CORRECTION_WARN and 0 < theta < math.inf:
                 self.warnings.append(
-                    f"population {name!r}: bias correction reaches {worst:.3g} thresholds per "
-                    "step: the rounded weights lose that much mean drive, and a constant bias "
-                    "restores the mean but not the information (use more weight bits or "
-                    "--split-signs)"
+                    f"population {name!r}: bias correction reaches {correction_max:.3g} "
+                    "thresholds per step: the rounded weights lose that much mean drive, and a "
+                    "constant bias restores the mean but not the information (use more weight "
+                    "bits or --split-signs)"
                 )
         mant, exp, bias_err, n_clipped = self._bias(bias, scale, vth)
         self.qlif = QLIF(
