@@ -74,6 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="ANN training epochs (default: 100 digits, 30 Fashion-MNIST)",
     )
+    p.add_argument(
+        "--ann-encoding-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train the ANN on N-step rate estimates of its inputs, the noise the SNN sees "
+        "(default: --steps; 0: clean images)",
+    )
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument(
         "--input-seed", type=int, default=0, help="input-spike seed recorded for evaluation"
@@ -117,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         input_seed=args.input_seed,
         epochs=args.epochs,
+        ann_encoding_steps=args.ann_encoding_steps,
         threads=args.threads,
         tune_samples=args.tune_samples,
     )
