@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
 from ir.errors import InputError
 from trainers.conversion.ann import AnnSpec, TrainSettings, rate_estimate, train_ann
 from trainers.conversion.trainer import ConversionOptions, _train_settings
+
+torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
