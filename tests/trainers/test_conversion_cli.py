@@ -45,7 +45,8 @@ def digits_model(tmp_path_factory):
 
 def test_train_writes_a_model_with_eval_metadata(digits_model):
     path, out = digits_model
-    assert "ann: mlp 64-128-64-10" in out and "snn: val accuracy" in out and f"wrote {path}" in out
+    assert "ann: mlp 64-128-64-10 (trained on 24-step input estimates)" in out
+    assert "snn: val accuracy" in out and f"wrote {path}" in out
     g = load_graph(path)
     meta = g.metadata
     assert meta["task"] == {"kind": "classification", "dataset": "digits", "n_classes": 10}

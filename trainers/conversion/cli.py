@@ -135,9 +135,11 @@ def run(args: argparse.Namespace) -> int:
     sizes = (
         "-".join(str(m.n_in) for m in result.ann.chain.maps) + f"-{result.ann.chain.maps[-1].n_out}"
     )
+    n = result.ann.settings.encoding_steps
+    inputs = f"{n}-step input estimates" if n else "clean inputs"
     print(
-        f"ann: {args.arch} {sizes}, val accuracy {result.ann_val_accuracy:.4f} "
-        f"({times['train_s']:.1f} s)"
+        f"ann: {args.arch} {sizes} (trained on {inputs}), val accuracy "
+        f"{result.ann_val_accuracy:.4f} ({times['train_s']:.1f} s)"
     )
     tuned_at = ",".join(str(t) for t in (opts.tune_steps or (opts.steps,)))
     print(
