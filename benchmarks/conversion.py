@@ -7,13 +7,10 @@ bit-accurately on the cpu backend over the test split with several input seeds. 
 tuned at 64 is read at T = 64, 128 and 256 from one 256-step run: the input spikes of a T-step
 run are the first T steps of a longer one (each sample's encoder stream is a prefix) and the
 simulation is causal. Also recorded: the float SNN on the same spikes (the quantization gap) and
-spikes per inference. Each ANN is trained as `snnc train conversion` trains it at T=64: on
-64-step rate estimates of its inputs (`--ann-encoding-steps`); the baseline is also converted
-from the same architecture trained on clean images, side by side. The premise study and the
-regimes live in `conversion_premise.py`.
+spikes per inference. The premise study and the regimes live in `conversion_premise.py`.
 
     python benchmarks/conversion.py [--quick] [--workdir DIR] [--samples N] [--archs mlp,cnn]
-                                    [--ann-encoding-steps N] [--until STAGE] [--no-write]
+                                    [--until STAGE] [--no-write]
 
 Intermediate results are cached in the work folder (default: $TMPDIR/snnc-bench-conversion), so
 an interrupted run resumes where it stopped. `--quick` is a small smoke run (not recorded).
@@ -65,10 +62,6 @@ ARCH_SETTINGS: dict[str, dict[str, Any]] = {
 }
 TUNE_TS = ARCH_SETTINGS["mlp"]["tune_ts"]
 STAGES = ("ann", "models", "deployed")
-CLEAN_ROW = "none, clean ANN"
-# The cache name of the digits model at the trainer's defaults (its ANN trained on 64-step input
-# estimates; the name changes with the defaults, so a stale cache is never read).
-DIGITS_TAG = "digits-enc64"
 
 
 def tuned_for(t: int, tune_ts: tuple[int, ...] = TUNE_TS) -> int:
@@ -93,15 +86,6 @@ def cached_json(path: Path, compute) -> Any:
 # ----------------------------------------------------------------------------- stages
 
 
-def ann_tag(opts) -> str:
-    """The cache name of `opts`' ANN: the architecture, and the n of its training-input
-    estimates unless it was trained on clean images."""
-    from trainers.conversion.trainer import ann_encoding_steps
-
-    n = ann_encoding_steps(opts)
-    return opts.arch if n == 0 else f"{opts.arch}-enc{n}"
-
-
 def stage_ann(
     work: Path, data, opts, tag: str | None = None, spec=None
 ) -> tuple[Any, dict[str, Any]]:
@@ -112,7 +96,7 @@ def stage_ann(
     from trainers.conversion.chain import chain_logits, load_chain, save_chain
     from trainers.conversion.trainer import _train_settings
 
-    tag = tag or ann_tag(opts)
+    tag = tag or opts.arch
     spec = spec or default_spec(opts.arch, data.name, data.image_shape, data.n_classes)
     path, info_path = work / f"ann-{tag}.npz", work / f"ann-{tag}.json"
     if not path.exists():
@@ -311,7 +295,7 @@ def stage_digits(work: Path, runs: int) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         from trainers.datasets import load_dataset
 
-        model, build = work / f"{DIGITS_TAG}.snnc", work / f"{DIGITS_TAG}-build"
+        model, build = work / "digits.snnc", work / "digits-build"
         wall = []
         for _ in range(runs):
             t0 = time.perf_counter()
@@ -357,7 +341,7 @@ def stage_digits(work: Path, runs: int) -> dict[str, Any]:
             raise SystemExit(f"snnc compile failed for digits: {proc.stderr.strip()}")
         data = load_dataset("digits")
         dep = [
-            stage_deployed(work, DIGITS_TAG, build, data.x_test, data.y_test, s, (64,), 500)
+            stage_deployed(work, "digits", build, data.x_test, data.y_test, s, (64,), 500)
             for s in SEEDS
         ]
         return {
@@ -367,7 +351,7 @@ def stage_digits(work: Path, runs: int) -> dict[str, Any]:
             "spikes": [d["spikes"]["64"] for d in dep],
         }
 
-    return cached_json(work / f"{DIGITS_TAG}.json", compute)
+    return cached_json(work / "digits.json", compute)
 
 
 # ----------------------------------------------------------------------------- report
@@ -448,26 +432,13 @@ def render(
         first = next(iter(r["variants"].values()))["deployed"]
         n_arch = next(iter(first.values()))[0]["samples"]
         missing = r.get("missing", [])
-        enc = r["encoding"]
-        trained = f"trained on {enc}-step input estimates" if enc else "trained on clean images"
         lines += [
-            f"### {arch} ({r['sizes']}): ANN test accuracy {ann:.2f}% (all 10000 test images; "
-            f"{trained}; validation {100 * r['ann']['val_accuracy']:.2f}%); SNN figures on the "
-            f"first {n_arch} test images"
+            f"### {arch} ({r['sizes']}): ANN test accuracy {ann:.2f}% (all 10000 test images); "
+            f"SNN figures on the first {n_arch} test images"
             + (f"; not measured (out of time): {', '.join(missing)}" if missing else ""),
             "",
         ]
-        variants = dict(r["variants"])
-        if "clean" in r:
-            info = r["clean"]["ann"]
-            variants[CLEAN_ROW] = r["clean"]["entry"]
-            lines += [
-                f"Row `{CLEAN_ROW}`: the baseline converted from the same architecture trained on "
-                f"clean images (`--ann-encoding-steps 0`; ANN test accuracy "
-                f"{100 * info['test_accuracy']:.2f}%, validation {100 * info['val_accuracy']:.2f}%"
-                "), side by side.",
-                "",
-            ]
+        variants = r["variants"]
         lines += _variant_table(
             "deployed", variants, lambda v, t: _ms(_per_t(v["deployed"], "accuracy", t))
         )
@@ -488,7 +459,7 @@ def render(
             "| variant | " + " | ".join(f"tuned at T={t}" for t in tune_ts) + " |",
             "|---|" + "---|" * len(tune_ts),
         ]
-        for variant, v in variants.items():
+        for variant, v in r["variants"].items():
             lines.append(
                 f"| {variant} | " + " | ".join(_choice(v["choice"][t]) for t in tune_ts) + " |"
             )
@@ -509,53 +480,6 @@ def render(
     return "\n".join(lines)
 
 
-class Runner:
-    """Models, compiled programs and test runs of one architecture's variants (cached stages)."""
-
-    def __init__(self, work, data, until, seeds, x_test, y_test, batch) -> None:
-        self.work, self.data, self.until, self.seeds = work, data, until, seeds
-        self.x_test, self.y_test, self.batch = x_test, y_test, batch
-
-    def variant(self, ann, base, variant, tune_ts, base_entry) -> dict[str, Any]:
-        """`variant` tuned at each T of `tune_ts`; where its SNN is `base_entry`'s (the baseline's)
-        network, the baseline's runs are reused."""
-        from trainers.conversion.trainer import ConversionOptions
-
-        work = self.work
-        entry: dict[str, Any] = {"deployed": {}, "float": {}, "choice": {}}
-        for t_tune in tune_ts:
-            tag = f"{ann_tag(base)}-{variant}-T{t_tune}"
-            opts = ConversionOptions(**{**base.__dict__, "l4": variant, "steps": t_tune})
-            graph = stage_model(work, ann, self.data, opts, tag)
-            tun = graph.metadata["trainer"]["tuning"]
-            entry["choice"][t_tune] = {
-                "sigma": tun["sigma"],
-                "strength": tun["strength"],
-                "val": tun["val_accuracy"],
-            }
-            if self.until == "models":
-                continue
-            steps = tuple(t for t in STEPS if tuned_for(t, tune_ts) == t_tune)
-            snn = snn_from_model(ann, graph, self.data)
-            if base_entry is not None and same_snn(snn, base_entry["snn"][t_tune]):
-                # Validation chose strength 0: the very network of the baseline, so the same
-                # spikes on the same inputs; its runs are reused, not repeated.
-                entry.setdefault("same_as_none", []).append(t_tune)
-                entry["deployed"][t_tune] = base_entry["deployed"][t_tune]
-                entry["float"][t_tune] = base_entry["float"][t_tune]
-                continue
-            entry.setdefault("snn", {})[t_tune] = snn
-            build = stage_compile(work, tag)
-            x, y, batch = self.x_test, self.y_test, self.batch
-            entry["deployed"][t_tune] = [
-                stage_deployed(work, tag, build, x, y, s, steps, batch) for s in self.seeds
-            ]
-            entry["float"][t_tune] = [
-                stage_float(work, tag, snn, graph, x, y, s, steps, batch) for s in self.seeds
-            ]
-        return entry
-
-
 # ----------------------------------------------------------------------------- main
 
 
@@ -572,13 +496,6 @@ def main() -> int:
         "--cnn-samples", type=int, default=2000, help="test images for the CNN (default: 2000)"
     )
     ap.add_argument("--archs", default="mlp,cnn")
-    ap.add_argument(
-        "--ann-encoding-steps",
-        type=int,
-        default=64,
-        help="train each ANN on N-step input estimates (snnc train conversion "
-        "--ann-encoding-steps; default 64, the trainer's default at T=64); 0: clean images",
-    )
     ap.add_argument("--until", choices=STAGES, default="deployed", help="stop after this stage")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument(
@@ -590,7 +507,7 @@ def main() -> int:
 
     from ir.errors import DatasetMissingError
     from trainers.conversion.ann import torch_threads
-    from trainers.conversion.trainer import ConversionOptions, ann_encoding_steps
+    from trainers.conversion.trainer import ConversionOptions
     from trainers.datasets import load_dataset
 
     try:
@@ -616,41 +533,59 @@ def main() -> int:
                 epochs=1 if args.quick else None,
                 tune_samples=tune_samples,
                 calibration_samples=1000 if args.quick else 5000,
-                ann_encoding_steps=args.ann_encoding_steps,
             )
             ann, info = stage_ann(work, data, base)
             sizes = "-".join(str(m.n_in) for m in ann.chain.maps) + f"-{ann.chain.maps[-1].n_out}"
-            results[arch] = {
-                "ann": info,
-                "sizes": sizes,
-                "variants": {},
-                "encoding": ann_encoding_steps(base),
-            }
+            results[arch] = {"ann": info, "sizes": sizes, "variants": {}}
             if args.until == "ann":
                 continue
             batch = 500 if arch == "mlp" else 100
-            run = Runner(work, data, args.until, seeds, x_test[:n_arch], y_test[:n_arch], batch)
             for variant in VARIANTS:
+                entry: dict[str, Any] = {"deployed": {}, "float": {}, "choice": {}}
                 if args.trained_only and not all(
-                    (work / f"model-{ann_tag(base)}-{variant}-T{t}.snnc").exists()
+                    (work / f"model-{arch}-{variant}-T{t}.snnc").exists()
                     for t in settings["tune_ts"]
                 ):
                     log(f"{arch} {variant}: not trained yet, left out")
                     results[arch].setdefault("missing", []).append(variant)
                     continue
-                base_entry = results[arch]["variants"].get("none")
-                results[arch]["variants"][variant] = run.variant(
-                    ann, base, variant, settings["tune_ts"], base_entry
-                )
-            if ann_tag(base) != arch:
-                # The baseline again from an ANN trained on clean images, side by side: what
-                # training on the input estimates changes.
-                clean = ConversionOptions(**{**base.__dict__, "ann_encoding_steps": 0})
-                ann_clean, info_clean = stage_ann(work, data, clean)
-                results[arch]["clean"] = {
-                    "ann": info_clean,
-                    "entry": run.variant(ann_clean, clean, "none", settings["tune_ts"], None),
-                }
+                for t_tune in settings["tune_ts"]:
+                    tag = f"{arch}-{variant}-T{t_tune}"
+                    opts = ConversionOptions(**{**base.__dict__, "l4": variant, "steps": t_tune})
+                    graph = stage_model(work, ann, data, opts, tag)
+                    tun = graph.metadata["trainer"]["tuning"]
+                    entry["choice"][t_tune] = {
+                        "sigma": tun["sigma"],
+                        "strength": tun["strength"],
+                        "val": tun["val_accuracy"],
+                    }
+                    if args.until == "models":
+                        continue
+                    steps = tuple(t for t in STEPS if tuned_for(t, settings["tune_ts"]) == t_tune)
+                    snn = snn_from_model(ann, graph, data)
+                    base_entry = results[arch]["variants"].get("none")
+                    if base_entry is not None and same_snn(snn, base_entry["snn"][t_tune]):
+                        # Validation chose strength 0: the very network of the baseline, so the
+                        # same spikes on the same inputs; its runs are reused, not repeated.
+                        entry.setdefault("same_as_none", []).append(t_tune)
+                        entry["deployed"][t_tune] = base_entry["deployed"][t_tune]
+                        entry["float"][t_tune] = base_entry["float"][t_tune]
+                        continue
+                    entry.setdefault("snn", {})[t_tune] = snn
+                    build = stage_compile(work, tag)
+                    entry["deployed"][t_tune] = [
+                        stage_deployed(
+                            work, tag, build, x_test[:n_arch], y_test[:n_arch], s, steps, batch
+                        )
+                        for s in seeds
+                    ]
+                    entry["float"][t_tune] = [
+                        stage_float(
+                            work, tag, snn, graph, x_test[:n_arch], y_test[:n_arch], s, steps, batch
+                        )
+                        for s in seeds
+                    ]
+                results[arch]["variants"][variant] = entry
     if args.until != "deployed":
         log(f"stopped after stage {args.until}")
         return 0

@@ -13,8 +13,7 @@ spikes); a deeper MLP 784-512-512-512-256-10. In each, every L4 variant is tuned
 validation split at T=32 (the baseline too), then evaluated on the test split at T = 16, 32, 64
 with three input seeds; the table gives the paired difference to the baseline (same spikes).
 The CNN regime reuses `conversion.py`'s CNN models and float runs (tuned at T=32 on 1000
-validation images, tested on the first 2000 test images), so run `conversion.py --archs cnn
---ann-encoding-steps 0` first: every ANN here is trained on clean images (ANN_ENCODING_STEPS).
+validation images, tested on the first 2000 test images), so run that first.
 
     python benchmarks/conversion_premise.py [--quick] [--workdir DIR] [--no-write]
 
@@ -39,9 +38,6 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._results import machine_line, update_section  # noqa: E402
 from benchmarks.conversion import VARIANTS, cached_json, log, stage_ann  # noqa: E402
 
-# The study's ANNs are trained on clean images (`--ann-encoding-steps 0`), as the paper's are:
-# the premise is about the converted network's noise, not about an ANN trained against it.
-ANN_ENCODING_STEPS = 0
 STEPS = (16, 32, 64)
 SEEDS = (0, 1, 2)
 TUNE_T = 32
@@ -238,9 +234,7 @@ def render(rows: list[dict[str, Any]], n_test: int, seeds: tuple[int, ...]) -> s
         f"Premise: per layer, Pearson r between the std of the pre-firing potential ({WINDOW} "
         f"steps after the layer's onset; {REALISATIONS} input realisations of each of {IMAGES} "
         "test images) and ||w_j||_4, ||w_j||_2, and the independent-input prediction "
-        "sqrt(n sum_i w_ij^2 Var[s_i]); mean ± std over the images (baseline model tuned at T=32). "
-        f"Every ANN here is trained with `--ann-encoding-steps {ANN_ENCODING_STEPS}` (0: on clean "
-        "images).",
+        "sqrt(n sum_i w_ij^2 Var[s_i]); mean ± std over the images (baseline model tuned at T=32).",
         "",
         "| regime | layer | neurons | r (L4) | r (L2) | r (independent inputs) |",
         "|---|---|---|---|---|---|",
@@ -338,7 +332,6 @@ def main() -> int:
                 dataset="fashion-mnist",
                 arch="cnn" if arch == "cnn" else "mlp",
                 epochs=1 if args.quick else None,
-                ann_encoding_steps=ANN_ENCODING_STEPS,
             )
             if arch == "mlp-deep":
                 ann, _ = stage_ann(
@@ -353,10 +346,7 @@ def main() -> int:
             if arch == "cnn" and not args.quick:
                 row = cnn_row_from_conversion(work, data, ann, seeds)
                 if row is None:
-                    log(
-                        "cnn: skipped until `benchmarks/conversion.py --archs cnn "
-                        f"--ann-encoding-steps {ANN_ENCODING_STEPS}` has run"
-                    )
+                    log("cnn: skipped until benchmarks/conversion.py has run for the CNN")
                 else:
                     rows.append(row)
                 continue

@@ -154,9 +154,7 @@ def convert(weights: list[np.ndarray], dataset: str, steps: int, hidden: tuple[i
 
 def conversion_model(dataset: str, arch: str, steps: int) -> tuple[Graph, float]:
     """The conversion trainer's model at its defaults (cached), and its ANN's test accuracy."""
-    # The trainer's defaults train the ANN on `steps`-step input estimates (`--ann-encoding-steps`);
-    # the name says so, so that a model cached under older defaults is never read.
-    path = CACHE / f"conversion-{dataset}-{arch}-T{steps}-enc{steps}.snnc"
+    path = CACHE / f"conversion-{dataset}-{arch}-T{steps}.snnc"
     info = path.with_suffix(".json")
     if path.is_file() and info.is_file():
         return load_graph(path), float(json.loads(info.read_text())["ann_test_accuracy"])

@@ -9,16 +9,6 @@ conversion keeps free for its own use (the L4 bias-shift variant; see `convert.p
 pooling, not max pooling, because an average of spike rates is a linear map of spikes
 (`chain.fold_avgpool`).
 
-With `encoding_steps` = n > 0, the network is trained on what the converted SNN's first layer
-estimates of each image rather than on the image: every pixel of every minibatch is replaced by
-Binomial(n, r x) / (n r), the spike count of an n-step Bernoulli(r x) train (the deployed rate
-encoder, max rate r) over n r. The SNN reads its input only through such counts (its first layer's
-weights are scaled by 1 / r, `convert.py`), so this trains weights that tolerate the deployed input
-noise. On Fashion-MNIST it was chosen on the validation split: with n = 64 the MLP's converted SNN
-gained 0.2 to 0.35 pp of validation accuracy at T = 16 and T = 64 (float simulation, three input
-seeds) and the ANN itself 0.2 pp, against training on clean images; with clean training the SNN at
-T = 64 lost to the ANN exactly what the ANN loses on the 64-step input estimates.
-
 Training is deterministic: torch.manual_seed(seed), a seeded shuffling generator, and a fixed
 number of intra-op threads (recorded in the model). The CPU kernels used (linear, conv2d,
 average pooling, dropout, Adam) have no nondeterministic implementations, so torch's global
@@ -47,7 +37,6 @@ __all__ = [
     "TrainSettings",
     "TrainedAnn",
     "default_spec",
-    "rate_estimate",
     "torch_threads",
     "train_ann",
 ]
@@ -99,16 +88,6 @@ class TrainSettings:
     threads: int = 1
     """Intra-op threads for training: fixed, so that the weights do not depend on the machine's
     core count (float sums are reordered by the thread split)."""
-    encoding_steps: int = 0
-    """Train on n-step rate estimates of the inputs (see the module docstring); 0: clean inputs."""
-    encoding_max_rate: float = 1.0
-    """The rate encoder's max rate r for those estimates."""
-
-    def __post_init__(self) -> None:
-        if self.encoding_steps < 0:
-            raise InputError(f"--ann-encoding-steps must be >= 0, got {self.encoding_steps}")
-        if not 0 < self.encoding_max_rate <= 1:
-            raise InputError(f"--max-rate must be in (0, 1], got {self.encoding_max_rate}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,16 +210,6 @@ def train_ann(
         return _train(x_train, y_train, x_val, y_val, spec, settings)
 
 
-def rate_estimate(x: Any, steps: int, max_rate: float, generator: Any) -> Any:
-    """Binomial(steps, max_rate x) / (steps max_rate): the input as an SNN reads it from a
-    `steps`-step Bernoulli(max_rate x) spike train (x clipped to [0, 1 / max_rate])."""
-    import torch
-
-    p = torch.clamp(x * max_rate, 0.0, 1.0)
-    counts = torch.binomial(torch.full_like(p, float(steps)), p, generator=generator)
-    return counts / (steps * max_rate)
-
-
 def _train(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -261,8 +230,6 @@ def _train(
     yt = torch.as_tensor(y_train, dtype=torch.int64)
     xv = torch.as_tensor(x_val, dtype=torch.float32)
     gen = torch.Generator().manual_seed(settings.seed)
-    # Its own stream, so that the shuffling order does not depend on the encoding.
-    encoding_gen = torch.Generator().manual_seed(settings.seed + 1)
     history: list[dict[str, float]] = []
     for epoch in progress(range(settings.epochs), desc="train ANN", total=settings.epochs):
         model.train()
@@ -270,13 +237,8 @@ def _train(
         total = 0.0
         for lo in range(0, len(xt), settings.batch_size):
             idx = order[lo : lo + settings.batch_size]
-            xb = xt[idx]
-            if settings.encoding_steps:
-                xb = rate_estimate(
-                    xb, settings.encoding_steps, settings.encoding_max_rate, encoding_gen
-                )
             opt.zero_grad()
-            loss = loss_fn(model(xb), yt[idx])
+            loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
             sched.step()

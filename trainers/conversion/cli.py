@@ -74,14 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="ANN training epochs (default: 100 digits, 30 Fashion-MNIST)",
     )
-    p.add_argument(
-        "--ann-encoding-steps",
-        type=int,
-        default=None,
-        metavar="N",
-        help="train the ANN on N-step rate estimates of its inputs, the noise the SNN sees "
-        "(default: --steps; 0: clean images)",
-    )
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument(
         "--input-seed", type=int, default=0, help="input-spike seed recorded for evaluation"
@@ -125,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         input_seed=args.input_seed,
         epochs=args.epochs,
-        ann_encoding_steps=args.ann_encoding_steps,
         threads=args.threads,
         tune_samples=args.tune_samples,
     )
@@ -135,11 +126,9 @@ def run(args: argparse.Namespace) -> int:
     sizes = (
         "-".join(str(m.n_in) for m in result.ann.chain.maps) + f"-{result.ann.chain.maps[-1].n_out}"
     )
-    n = result.ann.settings.encoding_steps
-    inputs = f"{n}-step input estimates" if n else "clean inputs"
     print(
-        f"ann: {args.arch} {sizes} (trained on {inputs}), val accuracy "
-        f"{result.ann_val_accuracy:.4f} ({times['train_s']:.1f} s)"
+        f"ann: {args.arch} {sizes}, val accuracy {result.ann_val_accuracy:.4f} "
+        f"({times['train_s']:.1f} s)"
     )
     tuned_at = ",".join(str(t) for t in (opts.tune_steps or (opts.steps,)))
     print(

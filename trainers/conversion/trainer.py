@@ -42,7 +42,6 @@ from trainers.encoders import encode
 __all__ = [
     "ConversionOptions",
     "ConversionResult",
-    "ann_encoding_steps",
     "convert_tuned",
     "train_ann_for",
     "train_conversion",
@@ -69,9 +68,6 @@ class ConversionOptions:
     seed: int = 0
     input_seed: int = 0
     epochs: int | None = None
-    ann_encoding_steps: int | None = None
-    """Train the ANN on n-step rate estimates of its inputs (`ann.rate_estimate`); None: n = steps
-    (the deployment's); 0: clean images."""
     threads: int = 1
     calibration_samples: int = 5000
     tune_samples: int | None = None
@@ -100,8 +96,6 @@ class ConversionOptions:
             raise InputError(f"--tune-steps must be >= 1, got {list(self.tune_steps)}")
         if self.epochs is not None and self.epochs < 1:
             raise InputError(f"--epochs must be >= 1, got {self.epochs}")
-        if self.ann_encoding_steps is not None and self.ann_encoding_steps < 0:
-            raise InputError(f"--ann-encoding-steps must be >= 0, got {self.ann_encoding_steps}")
         if self.threads < 1:
             raise InputError(f"--threads must be >= 1, got {self.threads}")
         for name in ("calibration_samples", "tune_samples"):
@@ -123,28 +117,26 @@ class ConversionResult:
     ann_val_accuracy: float
 
 
-def ann_encoding_steps(opts: ConversionOptions) -> int:
-    """The n of the ANN's training-input estimates (`ann.rate_estimate`): the deployment's T unless
-    given."""
-    return opts.steps if opts.ann_encoding_steps is None else opts.ann_encoding_steps
-
-
 def _train_settings(opts: ConversionOptions) -> TrainSettings:
     # digits: 1212 training images, so many short epochs; Fashion-MNIST: 55k images. Chosen on
     # the validation split (benchmarks/conversion.py records the test accuracy).
-    encoding = {
-        "encoding_steps": ann_encoding_steps(opts),
-        "encoding_max_rate": opts.max_rate,
-        "seed": opts.seed,
-        "threads": opts.threads,
-    }
     if opts.dataset == "digits":
         return TrainSettings(
-            epochs=opts.epochs or 100, batch_size=64, lr=3e-3, dropout=0.1, **encoding
+            epochs=opts.epochs or 100,
+            batch_size=64,
+            lr=3e-3,
+            dropout=0.1,
+            seed=opts.seed,
+            threads=opts.threads,
         )
     lr, dropout = (1e-3, 0.2) if opts.arch == "mlp" else (2e-3, 0.1)
     return TrainSettings(
-        epochs=opts.epochs or 30, batch_size=128, lr=lr, dropout=dropout, **encoding
+        epochs=opts.epochs or 30,
+        batch_size=128,
+        lr=lr,
+        dropout=dropout,
+        seed=opts.seed,
+        threads=opts.threads,
     )
 
 
