@@ -60,7 +60,7 @@ def test_train_writes_a_model_with_eval_metadata(digits_model):
 
 def test_model_classifies_digits_on_the_float_backend(digits_model):
     """The test split through the metadata's own encoder and readout: far above chance even after
-    10 epochs and T=24 (the full-size check is the slow test and the benchmark)."""
+    10 epochs and T=24 (the full-size check is benchmarks/conversion.py)."""
     path, _ = digits_model
     g = load_graph(path)
     data = load_dataset("digits")
