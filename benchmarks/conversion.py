@@ -6,8 +6,10 @@ conversion --steps T`); compile with `snnc compile` (COMPILE_FLAGS); run the com
 bit-accurately on the cpu backend over the test split with several input seeds. The model
 tuned at 64 is read at T = 64, 128 and 256 from one 256-step run: the input spikes of a T-step
 run are the first T steps of a longer one (each sample's encoder stream is a prefix) and the
-simulation is causal. Also recorded: the float SNN on the same spikes (the quantization gap) and
-spikes per inference. The premise study and the regimes live in `conversion_premise.py`.
+simulation is causal. Also recorded: the float SNN on the same spikes (the quantization gap),
+spikes per inference, and the ANN on the input spike counts of the same spikes (what the input
+encoding alone leaves of the ANN's accuracy). The premise study and the regimes live in
+`conversion_premise.py`.
 
     python benchmarks/conversion.py [--quick] [--workdir DIR] [--samples N] [--archs mlp,cnn]
                                     [--until STAGE] [--no-write]
@@ -251,6 +253,42 @@ def stage_deployed(
     return cached_json(work / f"deployed-{tag}-s{seed}.json", compute)
 
 
+def stage_input_bound(
+    work: Path,
+    tag: str,
+    ann,
+    encoding: dict[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    batch: int,
+) -> dict[str, Any]:
+    """The ANN on what the SNN's input carries: each image replaced by its input spike counts over
+    the first T steps divided by T * max_rate (the same spikes as the deployed runs, for each T in
+    STEPS). A converted network reads its input only through such spikes, so this is what a rate
+    conversion can reach at T, up to the layers' delays."""
+
+    def compute() -> dict[str, Any]:
+        from trainers.conversion.chain import chain_logits
+        from trainers.encoders import encode
+
+        correct = dict.fromkeys(STEPS, 0)
+        for lo in range(0, len(y), batch):
+            hi = min(lo + batch, len(y))
+            spikes = encode(encoding, x[lo:hi], STEPS[-1], seed, first_index=lo)
+            counts = np.zeros((hi - lo, spikes.shape[2]), dtype=np.float64)
+            done = 0
+            for t in STEPS:
+                counts += spikes[:, done:t].sum(axis=1)
+                done = t
+                rates = counts / (t * encoding["max_rate"])
+                logits = chain_logits(ann.chain, rates.reshape(x[lo:hi].shape))
+                correct[t] += int((logits.argmax(1) == y[lo:hi]).sum())
+        return {"accuracy": {str(t): correct[t] / len(y) for t in STEPS}, "samples": len(y)}
+
+    return cached_json(work / f"inputbound-{tag}-s{seed}.json", compute)
+
+
 def stage_float(
     work: Path,
     tag: str,
@@ -439,9 +477,25 @@ def render(
             "",
         ]
         variants = r["variants"]
-        lines += _variant_table(
+        deployed = _variant_table(
             "deployed", variants, lambda v, t: _ms(_per_t(v["deployed"], "accuracy", t))
         )
+        if "input_bound" not in r:
+            lines += deployed
+        else:
+            bound = r["input_bound"]
+            lines += [
+                *deployed[:-1],
+                "| ANN on the input spike counts | "
+                + " | ".join(_ms([b["accuracy"][str(t)] for b in bound]) for t in STEPS)
+                + " |",
+                "",
+                "The last row is the ANN fed, for each image, its input spike counts over the "
+                "first T steps divided by T (the same input spikes as the deployed runs): what "
+                "is left of the ANN's accuracy after the input encoding alone. A conversion that "
+                "reproduced the ANN exactly on its input spikes would score this row.",
+                "",
+            ]
         lines += _variant_table(
             "float SNN (same spikes)", variants, lambda v, t: _ms(_per_t(v["float"], "accuracy", t))
         )
@@ -586,6 +640,14 @@ def main() -> int:
                         for s in seeds
                     ]
                 results[arch]["variants"][variant] = entry
+            if args.until == "deployed":
+                encoding = {"kind": "rate", "max_rate": base.max_rate}
+                results[arch]["input_bound"] = [
+                    stage_input_bound(
+                        work, arch, ann, encoding, x_test[:n_arch], y_test[:n_arch], s, batch
+                    )
+                    for s in seeds
+                ]
     if args.until != "deployed":
         log(f"stopped after stage {args.until}")
         return 0
