@@ -265,8 +265,8 @@ def stage_input_bound(
 ) -> dict[str, Any]:
     """The ANN on what the SNN's input carries: each image replaced by its input spike counts over
     the first T steps divided by T * max_rate (the same spikes as the deployed runs, for each T in
-    STEPS). A converted network reads its input only through such spikes, so this is what a rate
-    conversion can reach at T, up to the layers' delays."""
+    STEPS). What the input encoding alone leaves of the ANN's accuracy: a conversion that
+    reproduced the ANN exactly on its input spikes would score this."""
 
     def compute() -> dict[str, Any]:
         from trainers.conversion.chain import chain_logits
