@@ -16,6 +16,7 @@ BENCHMARKS: list[str] = [
     "tem_reproduction.py",
     "tem_digits.py",
     "conversion.py",
+    "conversion_seeds.py",
     "conversion_premise.py",
     "vib.py",
 ]
