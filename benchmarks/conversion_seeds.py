@@ -68,7 +68,6 @@ def measure(work: Path, data, seed: int) -> dict[str, Any]:
         "ann": info["test_accuracy"],
         "ann_val": info["val_accuracy"],
         "snn_val": tun["val_accuracy"],
-        "sigma": tun["sigma"],
         "deployed": {t: [d["accuracy"][str(t)] for d in deployed] for t in STEPS},
         "bound": {t: [b["accuracy"][str(t)] for b in bound] for t in STEPS},
     }
