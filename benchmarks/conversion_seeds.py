@@ -143,12 +143,19 @@ def render(rows: dict[int, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds, got {text!r}") from None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--workdir", default=os.path.join(tempfile.gettempdir(), "snnc-bench-conversion")
     )
-    ap.add_argument("--train-seeds", default=",".join(map(str, TRAIN_SEEDS)))
+    ap.add_argument("--train-seeds", type=_seed_list, default=TRAIN_SEEDS, metavar="S1,S2,..")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
@@ -164,7 +171,7 @@ def main() -> int:
     work = Path(args.workdir) / "full"
     work.mkdir(parents=True, exist_ok=True)
     with torch_threads(1):
-        rows = {int(s): measure(work, data, int(s)) for s in args.train_seeds.split(",")}
+        rows = {s: measure(work, data, s) for s in args.train_seeds}
     body = render(rows)
     print(body)
     if not args.no_write:
