@@ -1,7 +1,10 @@
 """The compile pipeline: a model (float, or already fixed-point) + a hardware target -> the
 compiled program and its report.
 
-    verify -> [split-signs] -> quantize -> partition -> place
+    verify -> [split-signs] -> quantize -> partition -> split-exact -> place
+
+(again with `QuantizePass.exact_sources` when split-exact had to round a float model's
+projections: `_split_exact_pipeline`).
 
 `compile_passes` is the one place that lists the passes. Each pass leaves its report in
 `ctx.reports[pass.name]`: the quantize report goes to `report["quantization"]`; any other pass's
@@ -27,6 +30,7 @@ from compiler.passes.base import Pass, PassContext
 from compiler.passes.partition import PartitionPass
 from compiler.passes.place import PlacePass
 from compiler.passes.quantize import QuantizePass
+from compiler.passes.split_exact import SplitExactPass, placement_pieces
 from compiler.passes.split_signs import SplitSignsPass
 from compiler.pipeline import run_pipeline
 from compiler.quantization import calibrate
@@ -70,8 +74,11 @@ class Calibration:
     batch_size: int = 32
 
 
-def compile_passes(options: CompileOptions) -> list[Pass]:
-    """The passes `snnc compile` runs, in order (run_pipeline verifies before and after each)."""
+def compile_passes(
+    options: CompileOptions, exact_sources: frozenset[str] = frozenset()
+) -> list[Pass]:
+    """The passes `snnc compile` runs, in order (run_pipeline verifies before and after each).
+    `exact_sources`: populations whose outgoing projections quantize split-exact."""
     passes: list[Pass] = [SplitSignsPass()] if options.split_signs else []
     passes.append(
         QuantizePass(
@@ -80,10 +87,66 @@ def compile_passes(options: CompileOptions) -> list[Pass]:
             clip_percentile=options.clip_percentile,
             v_range=options.v_range,
             bias_correction=options.bias_correction,
+            exact_sources=exact_sources,
         )
     )
-    passes += [PartitionPass(), PlacePass()]
+    passes += [PartitionPass(), SplitExactPass(), PlacePass()]
     return passes
+
+
+def _split_exact_pipeline(
+    graph: Graph,
+    options: CompileOptions,
+    make_ctx: Callable[[], PassContext],
+    print_after: Sequence[str],
+    on_pass: Callable[[str], None] | None,
+) -> tuple[Graph, PassContext, dict[str, Any]]:
+    """Run the pipeline until no projection of a float model needed rounding by split-exact.
+
+    A cut source's risky projections are rounded by the split-exact pass from their quantized
+    weights; for a float model they are better quantized from the float weights under the same
+    constraint (`QuantizePass.exact_sources`). The pipeline runs again with those sources added
+    until the pass rounds nothing (the set only grows, so at most once per population). Returns
+    the program, the final context and the split-exact summary for the report."""
+    exact: frozenset[str] = frozenset()
+    first_errors: dict[str, float] = {}
+    rounds = 0
+    while True:
+        rounds += 1
+        ctx = make_ctx()
+        program = run_pipeline(
+            graph, compile_passes(options, exact), ctx, print_after=print_after, on_pass=on_pass
+        )
+        quant = ctx.reports.get(QuantizePass.name, {}).get("projections", {})
+        if rounds == 1:
+            first_errors = {n: p["rel_error"] for n, p in quant.items()}
+        rounded = ctx.reports[SplitExactPass.name]["rounded"]
+        new = {r["source"] for r in rounded} - exact
+        if graph.domain != "float" or not new:
+            break
+        exact = exact | new
+        if on_pass is not None:
+            on_pass(f"quantize again: projections from {', '.join(sorted(new))} split-exact")
+    pieces = placement_pieces(program)
+    made: list[dict[str, Any]] = []
+    for name, entry in quant.items():
+        if entry.get("split_exact"):
+            before = first_errors.get(name, entry["rel_error"])
+            entry["rel_error_unconstrained"] = before
+            made.append(
+                {
+                    "projection": name,
+                    "source": entry["src"],
+                    "pieces": len(pieces[entry["src"]]),
+                    "how": "quantized to whole activation units",
+                    "rel_error": entry["rel_error"],
+                    "rel_error_unconstrained": before,
+                }
+            )
+    for r in rounded:
+        made.append({**r, "how": "rounded to whole activation units"})
+    summary = {"projections": made, "exact_sources": sorted(exact), "pipeline_runs": rounds}
+    return program, ctx, summary
 
 
 def _input_rates(graph: Graph, inputs: np.ndarray) -> dict[str, np.ndarray]:
@@ -108,18 +171,25 @@ def compile_model(
 ) -> tuple[Graph, dict[str, Any]]:
     """(program, report). Deterministic: the same inputs give the same program and report."""
     verify(graph)
-    ctx = PassContext(hw=hw, seed=options.seed)
     before = None
+    rates = None
     if calibration is not None:
         before = calibrate.collect(
             graph, calibration.inputs, calibration.simulate, calibration.batch_size
         )
-        ctx.calibration["rates"] = {
+        rates = {
             **_input_rates(graph, calibration.inputs),
             **{n: before.rates(n) for n in before.spike_counts},
         }
-    program = run_pipeline(
-        graph, compile_passes(options), ctx, print_after=print_after, on_pass=on_pass
+
+    def make_ctx() -> PassContext:
+        ctx = PassContext(hw=hw, seed=options.seed)
+        if rates is not None:
+            ctx.calibration["rates"] = rates
+        return ctx
+
+    program, ctx, split_exact = _split_exact_pipeline(
+        graph, options, make_ctx, print_after, on_pass
     )
     compile_meta: dict[str, Any] = {
         "target": hw.name,
@@ -138,8 +208,9 @@ def compile_model(
         "quantization": quant,
     }
     for name, part in ctx.reports.items():
-        if name != QuantizePass.name and isinstance(part, dict):
+        if name not in (QuantizePass.name, SplitExactPass.name) and isinstance(part, dict):
             report.update(part)
+    report["split_exact"] = split_exact
     if before is not None and calibration is not None:
         if graph.domain == "float":
             float_stats, fixed_stats = (

@@ -68,6 +68,7 @@ def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> s
         f"naive split {naive['cores_used']} cores, inter-core {nt['inter_core']:.4g}{rel}, "
         f"inter-chip {nt['inter_chip']:.4g}"
     )
+    lines += _split_exact_lines(report.get("split_exact"))
     limits = report.get("limits", {})
     estimates = [r for r in RESOURCES if limits.get(r, {}).get("estimate")]
     if estimates:
@@ -92,3 +93,22 @@ def format_report(report: Mapping[str, Any], max_rows: int = MAX_CORE_ROWS) -> s
         )
         lines.append(f"{'max':>5} {'':>4} {peak}")
     return "\n".join(lines) + "\n"
+
+
+def _split_exact_lines(summary: Mapping[str, Any] | None) -> list[str]:
+    """What compile did so that the program means the same cut into blocks
+    (`compiler.passes.split_exact`), one line per projection it changed."""
+    if summary is None:
+        return []
+    made = summary.get("projections", [])
+    if not made:
+        return ["split-exact no projection needed changing (none from a cut population floors)"]
+    out = []
+    for m in made:
+        what = f"{m['projection']} ({m['source']} cut into {m['pieces']} blocks): {m['how']}"
+        if "rel_error" in m:
+            what += f", rel.err {m['rel_error_unconstrained']:.2%} -> {m['rel_error']:.2%}"
+        else:
+            what += f", weights changed by {m['rel_change']:.2%} (weight_exp {m['weight_exp'][0]} -> {m['weight_exp'][1]})"
+        out.append(f"split-exact {what}")
+    return out

@@ -38,11 +38,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from compiler.passes.base import PassContext
+from compiler.passes.split_exact import exactness_risks
 from ir.errors import CapacityError, InputError
-from ir.fixed import LAVA_FIXED_PT, effective_weights
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import Input, QConv2d, QDense, QSparse
+from ir.nodes import Input, QSparse
 from ir.placement import Block, Placement
 from ir.resources import (
     Accounting,
@@ -57,7 +57,7 @@ from ir.resources import (
     uniform_rates,
 )
 
-__all__ = ["METHODS", "PartitionPass", "calibration_rates", "placement_chips"]
+__all__ = ["METHODS", "PartitionPass", "calibration_rates", "cut_populations", "placement_chips"]
 
 METHODS: tuple[str, ...] = ("auto", "sequential", "tiles", "metis")
 # Packed resources, in this order, in the usage vectors below.
@@ -110,14 +110,6 @@ class PartitionPass:
             graph, naive.acc, net.rates, naive_chips, hw.system.mesh_columns.value
         )
         # Top-level report keys (DESIGN.md: BUILD/report.json) plus this pass's details.
-        blocks_per_pop = Counter(b.population for b in placement.blocks)
-        cut = {pop for pop, k in blocks_per_pop.items() if k > 1}
-        hazards = [
-            {"projection": name, "reason": reason}
-            for name, reason in net.hazards.items()
-            if graph.projections[name].src in cut
-            or (isinstance(graph.projections[name], QConv2d) and graph.projections[name].dst in cut)
-        ]
         ctx.reports[self.name] = {
             "cores_used": best.n_cores,
             "cores_lower_bound": bound,
@@ -128,8 +120,10 @@ class PartitionPass:
                 "rates": net.rate_source,
                 "candidates": [c.summary() for c in candidates],
                 "seed": ctx.seed,
-                # Cut populations whose block-by-block run may differ from the whole program.
-                "split_hazards": hazards,
+                # Kept on one core so that no projection from them needs to be made exact.
+                "kept_whole": sorted(
+                    n for n in net.keep_whole - cut_populations(placement) if n in net.order
+                ),
             },
         }
         return graph.replace(placement=placement)
@@ -184,41 +178,9 @@ def rate_source(graph: Graph, calibration: dict[str, Any]) -> str:
     )
 
 
-def split_hazards(graph: Graph) -> dict[str, str]:
-    """Projections whose result may change when populations they touch are cut into blocks
-    that run separately (Lava: one connection process per block pair), with the reason.
-
-    Lava's bit-accurate Dense/Sparse models shift the *sum* of a connection process by
-    weight_exp (floor for weight_exp < 0; proc/dense/models.py) and keep it in 32 bits, and its
-    Conv model wraps its sum to 24 bits: per block pair, floors and wraps apply to partial sums.
-    Exact for any cut: weights that are multiples of 2^-weight_exp, sums that cannot wrap.
-    """
-    out = {}
-    for name, proj in graph.projections.items():
-        src = graph.populations[proj.src]
-        payload = 1 << (src.message_bits - 1) if isinstance(src, Input) and src.message_bits else 1
-        if isinstance(proj, (QDense, QSparse)):
-            raw = proj.weight if isinstance(proj, QDense) else proj.values
-            w = effective_weights(raw, proj.num_weight_bits, proj.sign_mode)
-            if proj.weight_exp < 0 and np.any(w % (1 << -proj.weight_exp)):
-                out[name] = f"weight_exp = {proj.weight_exp} floors each block's partial sum"
-                continue
-            if isinstance(proj, QDense):
-                bound = int(np.abs(w).sum(axis=1).max(initial=0))
-            else:
-                bound = int(np.bincount(proj.rows, np.abs(w), minlength=1).max(initial=0))
-            if bound * payload >= 1 << 31:
-                out[name] = "graded sums can pass 2^31, where each block's partial sum wraps"
-        elif isinstance(proj, QConv2d):
-            bound = int(
-                np.abs(proj.weight).reshape(proj.weight.shape[0], -1).sum(axis=1).max(initial=0)
-            )
-            if bound * payload >= 1 << (LAVA_FIXED_PT.conv_wrap_bits - 1):
-                out[name] = (
-                    f"sums can pass 2^{LAVA_FIXED_PT.conv_wrap_bits - 1}, "
-                    "where each block's partial sum wraps"
-                )
-    return out
+def cut_populations(placement: Placement) -> set[str]:
+    """Populations placed as more than one block."""
+    return {pop for pop, k in Counter(b.population for b in placement.blocks).items() if k > 1}
 
 
 def placement_chips(n_cores: int, hw: HardwareSpec) -> np.ndarray:
@@ -313,14 +275,14 @@ class _Network:
                 self.fanins[name].weight_bits + smem.synapse_overhead_bits.value
             )
             reach[proj.src] += fan_out > 0
-        # Populations that must not be cut, where one core can hold them (`split_hazards`): the
-        # sources of hazardous projections, and for convolutions the destinations too.
-        self.hazards = split_hazards(g)
+        # Populations not to cut where one core can hold them: the sources of projections that a
+        # cut would change (for convolutions the destinations too), which split-exact would
+        # otherwise have to round (compiler/passes/split_exact.py).
         self.keep_whole = set()
-        for name in self.hazards:
+        for name, risk in exactness_risks(g).items():
             proj = g.projections[name]
             self.keep_whole.add(proj.src)
-            if isinstance(proj, QConv2d):
+            if risk.on_destination:
                 self.keep_whole.add(proj.dst)
         # Lower bound on each neuron's routes: one if it feeds anything (its destinations might
         # all share one core).

@@ -101,6 +101,10 @@ class QuantizePass:
     """With calibration rates (`snnc compile --calibrate`), subtract from each neuron's bias the
     drift its rounded weights add on average per step, sum_i (w_q - w)_ji r_i, r_i the source's
     float firing rate on the calibration data (binary sources only)."""
+    exact_sources: frozenset[str] = frozenset()
+    """Populations whose outgoing Dense/Sparse projections must be split-exact: every synapse
+    adds a whole number of activation units (E = lsb_shift + weight_exp >= 0), so partial sums
+    over any pieces of the source add up to the whole sum (`compiler.passes.split_exact`)."""
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         if graph.domain == "fixed":
@@ -189,6 +193,7 @@ class _Incoming:
     hw: InitVar[HardwareSpec]
     bits: InitVar[int]
     clip_percentile: InitVar[float]
+    split_exact: bool = False  # E >= 0: whole activation units per synapse (split_exact.py)
     sign_row: np.ndarray = field(init=False)  # index into SIGN_MODES
     lo_row: np.ndarray = field(init=False)  # mantissa range
     hi_row: np.ndarray = field(init=False)
@@ -196,6 +201,7 @@ class _Incoming:
     l_row: np.ndarray = field(init=False)  # log2 of the largest factor at which nothing clips
     e_lo: int = field(init=False)  # weight_exp range
     e_hi: int = field(init=False)
+    exp_lo_row: np.ndarray = field(init=False)  # smallest E = lsb_shift + weight_exp per row
 
     def __post_init__(self, hw: HardwareSpec, bits: int, clip_percentile: float) -> None:
         pos, neg = _row_extremes(self)
@@ -214,6 +220,9 @@ class _Incoming:
             self.e_lo = self.e_hi = 0  # Lava's PyConvModelFixed applies no weight exponent
         else:
             self.e_lo, self.e_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
+        self.exp_lo_row = self.e_lo + self.k_row
+        if self.split_exact:
+            self.exp_lo_row = np.maximum(self.exp_lo_row, 0)
         if clip_percentile < 100.0:
             cap = _row_percentile(self, np.abs(self.w), clip_percentile)
             pos, neg = np.minimum(pos, cap), np.minimum(neg, cap)
@@ -273,7 +282,7 @@ class _Incoming:
         with np.errstate(invalid="ignore"):
             e = np.ceil(level - self.l_row - _TOL)
         e = np.where(np.isfinite(e), e, -np.inf)
-        return np.clip(e, self.e_lo + self.k_row, self.e_hi + self.k_row).astype(np.int64)
+        return np.clip(e, self.exp_lo_row, self.e_hi + self.k_row).astype(np.int64)
 
     def level_limit(self) -> float:
         """Largest L at which no row needs an exponent above the format's range."""
@@ -300,7 +309,7 @@ def _incoming(
     )
     per_channel = opts.granularity == "per-channel"
     n_dst = graph.populations[proj.dst].size
-    target = (hw, bits, float(opts.clip_percentile))
+    target = (hw, bits, float(opts.clip_percentile), proj.src in opts.exact_sources)
     folded = bool(np.any(fold != 1.0))
     if isinstance(proj, Dense):
         w = proj.weight * fold[:, None] if folded else proj.weight
@@ -814,6 +823,7 @@ class _PopulationPlan:
             "rel_error": math.sqrt(err_sq / norm_sq) if norm_sq > 0 else 0.0,
             "max_error_lsb": float(np.max(np.abs(err_steps), where=~clipped, initial=0.0)),
             "n_weights": int(inc.w.size),
+            "split_exact": inc.split_exact,
         }
         if report["clipped_fraction"] > 0 and self.clip_percentile >= 100.0:
             if self.bits == 1 and np.any(inc.sign_row == _SIGN_CODE["mixed"]):
