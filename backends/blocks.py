@@ -1,28 +1,28 @@
-"""The block decomposition of a placed program: the graph that block-by-block execution runs.
+"""The piece decomposition of a program: the graph that piece-by-piece execution runs.
 
-A placed program's neurons are split into blocks (`ir.placement`). The Lava backend builds one
-LIF process per block and one connection process per (source block, destination block) pair
-that has synapses; the cpu backend's block mode runs exactly the same decomposition. Both get
-it from here, as an ordinary `ir.Graph` (the *block graph*) whose populations are the blocks
-and whose projections are the block pairs:
+A backend may run a population as several *pieces*, disjoint sets of its neurons
+(`compiler.passes.split_exact` defines them and the one rule for when that changes a result).
+The pieces are the placement's blocks for per-block execution (Lava's `--lava-blocks`, the cpu
+backend's `blocks=True`), or the whole population (the default: one Lava process per population
+and one per projection). A population with per-neuron parameters that a target takes once per
+process will be cut into parameter groups too; its pieces are then blocks intersected with
+groups, and nothing below changes.
 
-- a population in one block that holds all its neurons keeps its name and node; a population
-  cut into several blocks becomes `name.blkK` (flat shape, per-neuron parameters sliced);
-  input populations are never cut;
-- a Dense/Sparse projection becomes one projection per block pair with the weights (and
+`expand_pieces(graph, pieces)` gives an ordinary `ir.Graph` (the *piece graph*) whose
+populations are the pieces and whose projections are the (source piece, destination piece)
+pairs; the Lava lowering builds one process per node of it, and the cpu backend can run it:
+
+- a population in one piece keeps its name and node; a population cut into several becomes
+  `name.pK` (flat shape, per-neuron parameters sliced); input populations are never cut;
+- a Dense/Sparse projection becomes one projection per piece pair with the weights (and
   per-synapse delays) of that pair; pairs whose effective weights are all zero are dropped;
 - a Conv2d between two uncut populations stays a Conv2d. A convolution touching a cut
   population becomes per-pair QSparse projections holding its taps, with a synapse format
   that Lava's Sparse model leaves unchanged (mixed sign, 9 weight bits: clip to [-256, 255],
-  0 bits truncated; weight_exp 0). This equals Lava's Conv only while no 24-bit wrap can
-  happen, which is checked: max |sum| < 2^23, or an IRVerifyError.
+  0 bits truncated; weight_exp 0), equal to Lava's Conv while no 24-bit wrap can happen.
 
-Cutting a projection's *destination* never changes results. Cutting its *source* splits each
-destination's sum into per-pair sums, and Lava shifts each by weight_exp separately: with
-weight_exp < 0 the floors differ unless every effective weight is a multiple of
-2^-weight_exp; graded payloads whose sums can pass 2^31 wrap per pair. `split_hazards` lists
-these cases so that a partitioner (or a user) can see when block execution may differ from the
-unpartitioned program.
+A program whose result depends on the cut (`split_hazards` not empty: never one that
+`snnc compile` wrote) is refused with one line rather than run piece by piece.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ir.errors import IRVerifyError
+from compiler.passes.split_exact import Pieces, placement_pieces, split_hazards
+from ir.errors import InputError
 from ir.fixed import effective_weights
 from ir.graph import Graph
 from ir.nodes import (
@@ -51,38 +52,39 @@ from backends.base import Probe, Trace
 
 __all__ = [
     "CONV_AS_SPARSE_BITS",
-    "BlockGraph",
+    "PieceGraph",
+    "check_split_exact",
     "conv_synapses",
     "expand_blocks",
-    "split_hazards",
+    "expand_pieces",
 ]
 
 # Weight bits that make Lava's truncate_weights keep every bit of a mixed-sign weight:
 # 8 - num_weight_bits + is_mixed = 0 (lava utils/weightutils.py).
 CONV_AS_SPARSE_BITS = 9
-_CONV_WRAP_LIMIT = 1 << 23  # Lava conv output wraps to signed 24 bits
 
 
 @dataclass(frozen=True)
-class BlockGraph:
-    """The block graph of a program.
-
-    `parts[population]` lists (block population name, flat neuron indices) in placement order;
-    `cores[block name]` is the block's core (-1 for host inputs and unplaced programs).
-    """
+class PieceGraph:
+    """The piece graph of a program: `parts[population]` lists (piece population name, flat
+    neuron indices), in the order of the pieces."""
 
     graph: Graph
     parts: Mapping[str, tuple[tuple[str, np.ndarray], ...]]
-    cores: Mapping[str, int]
 
-    def block_probes(self, probes: Sequence[Probe]) -> tuple[Probe, ...]:
-        """The probes of the block graph that record `probes` of the original graph."""
+    @property
+    def n_pieces(self) -> int:
+        """Neuron populations of the piece graph (inputs are never cut)."""
+        return sum(1 for p in self.graph.populations.values() if not isinstance(p, Input))
+
+    def piece_probes(self, probes: Sequence[Probe]) -> tuple[Probe, ...]:
+        """The probes of the piece graph that record `probes` of the original graph."""
         return tuple(
             Probe(name, p.variables) for p in probes for name, _ in self.parts[p.population]
         )
 
     def gather(self, trace: Trace, probes: Sequence[Probe], sizes: Mapping[str, int]) -> Trace:
-        """Reassemble a block-graph trace into the original populations' (batch, T, n) arrays."""
+        """Reassemble a piece-graph trace into the original populations' (batch, T, n) arrays."""
         data: dict[str, dict[str, np.ndarray]] = {}
         for p in probes:
             out: dict[str, np.ndarray] = {}
@@ -113,7 +115,7 @@ def _unique_name(base: str, taken: set[str]) -> str:
     return name
 
 
-def _block_population(pop: Population, idx: np.ndarray) -> Population:
+def _piece_population(pop: Population, idx: np.ndarray) -> Population:
     changes: dict = {"shape": (int(idx.size),)}
     for fname in pop.array_fields():
         arr = getattr(pop, fname)
@@ -150,11 +152,6 @@ def conv_synapses(proj: Conv2d | QConv2d, src_shape: tuple[int, ...], dst_shape:
     return rows[order], cols[order], values[keep][order]
 
 
-def _payload_max(graph: Graph, name: str) -> int:
-    pop = graph.populations[name]
-    return (1 << (pop.message_bits - 1)) if isinstance(pop, Input) and pop.message_bits else 1
-
-
 def _pair_dense(proj: Dense | QDense, s_idx: np.ndarray, d_idx: np.ndarray, src: str, dst: str):
     weight = proj.weight[np.ix_(d_idx, s_idx)]
     kept = (
@@ -169,7 +166,7 @@ def _pair_dense(proj: Dense | QDense, s_idx: np.ndarray, d_idx: np.ndarray, src:
 
 
 def _pair_sparse(proj: Sparse | QSparse, s_pos: np.ndarray, d_pos: np.ndarray, src: str, dst: str):
-    """s_pos/d_pos: position of each source/destination neuron in its block, -1 outside."""
+    """s_pos/d_pos: position of each source/destination neuron in its piece, -1 outside."""
     keep = (s_pos[proj.cols] >= 0) & (d_pos[proj.rows] >= 0)
     if not keep.any():
         return None
@@ -192,21 +189,13 @@ def _pair_sparse(proj: Sparse | QSparse, s_pos: np.ndarray, d_pos: np.ndarray, s
     )
 
 
-def _conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+def _conv_as_sparse(graph: Graph, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+    """A convolution's taps as one Sparse projection (exact while |sum| < 2^23: the caller has
+    checked `split_hazards`)."""
     src, dst = graph.populations[proj.src], graph.populations[proj.dst]
-    if isinstance(proj, Conv2d):
-        rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
-        return Sparse(proj.src, proj.dst, rows=rows, cols=cols, values=values)
-    bound = int(np.abs(proj.weight).reshape(proj.weight.shape[0], -1).sum(axis=1).max(initial=0))
-    bound *= _payload_max(graph, proj.src)
-    if bound >= _CONV_WRAP_LIMIT:
-        raise IRVerifyError(
-            f"projection {name!r} ({proj.src} -> {proj.dst})",
-            f"a convolution whose populations are cut into blocks runs as per-block sparse "
-            f"connections, exact only while |sum| < 2^23 (Lava's Conv wraps at 24 bits); this one "
-            f"can reach {bound}; keep {proj.src!r} and {proj.dst!r} in one block each",
-        )
     rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
+    if isinstance(proj, Conv2d):
+        return Sparse(proj.src, proj.dst, rows=rows, cols=cols, values=values)
     return QSparse(
         proj.src,
         proj.dst,
@@ -219,44 +208,46 @@ def _conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse |
     )
 
 
-def expand_blocks(graph: Graph) -> BlockGraph:
-    """The block graph of `graph` (itself, with trivial parts, when it has no placement)."""
-    placement = graph.placement
-    if placement is None:
+def check_split_exact(graph: Graph, pieces: Pieces, how: str) -> None:
+    """Refuse, in one line, to run `graph` as `pieces` when that would change its result."""
+    hazards = split_hazards(graph, pieces)
+    if hazards:
+        name, reason = next(iter(hazards.items()))
+        more = f" (and {len(hazards) - 1} more)" if len(hazards) > 1 else ""
+        raise InputError(
+            f"{how}: projection {name!r}{more}: {reason}, so this program's result depends on how "
+            "it is cut; it was not compiled by this snnc, which makes every projection "
+            "split-exact: compile it again"
+        )
+
+
+def expand_pieces(graph: Graph, pieces: Pieces) -> PieceGraph:
+    """The piece graph of `graph` cut into `pieces` (itself when nothing is cut)."""
+    if not any(len(pieces[n]) > 1 for n in graph.populations):
         parts = {n: ((n, np.arange(p.size)),) for n, p in graph.populations.items()}
-        return BlockGraph(graph, parts, {n: -1 for n in graph.populations})
+        return PieceGraph(graph, parts)
     taken = set(graph.populations) | set(graph.projections)
     parts_l: dict[str, list[tuple[str, np.ndarray]]] = {}
-    cores: dict[str, int] = {}
     pops: dict[str, Population] = {}
     for n, pop in graph.populations.items():
-        blocks = placement.blocks_of(n) if not isinstance(pop, Input) else ()
-        whole = (len(blocks) == 1 and blocks[0].size == pop.size) or isinstance(pop, Input)
-        if whole:
+        if len(pieces[n]) == 1 or isinstance(pop, Input):
             parts_l[n] = [(n, np.arange(pop.size))]
             pops[n] = pop
-            cores[n] = blocks[0].core if blocks else -1
             continue
         parts_l[n] = []
-        for k, b in enumerate(blocks):
-            bname = _unique_name(f"{n}.blk{k}", taken)
-            parts_l[n].append((bname, b.neurons))
-            pops[bname] = _block_population(pop, b.neurons)
-            cores[bname] = b.core
+        for k, idx in enumerate(pieces[n]):
+            pname = _unique_name(f"{n}.p{k}", taken)
+            parts_l[n].append((pname, np.asarray(idx, dtype=np.int64)))
+            pops[pname] = _piece_population(pop, np.asarray(idx, dtype=np.int64))
     projs: dict[str, Projection] = {}
     for pname, proj in graph.projections.items():
         src_parts, dst_parts = parts_l[proj.src], parts_l[proj.dst]
+        single = len(src_parts) == 1 and len(dst_parts) == 1
         if isinstance(proj, (Conv2d, QConv2d)):
-            if (
-                len(src_parts) == 1
-                and len(dst_parts) == 1
-                and src_parts[0][0] == proj.src
-                and dst_parts[0][0] == proj.dst
-            ):
+            if single:
                 projs[pname] = proj
                 continue
-            proj = _conv_as_sparse(graph, pname, proj)
-        single = len(src_parts) == 1 and len(dst_parts) == 1
+            proj = _conv_as_sparse(graph, proj)
         n_src, n_dst = graph.populations[proj.src].size, graph.populations[proj.dst].size
         for si, (sname, s_idx) in enumerate(src_parts):
             for di, (dname, d_idx) in enumerate(dst_parts):
@@ -273,39 +264,14 @@ def expand_blocks(graph: Graph) -> BlockGraph:
                 key = pname if single else _unique_name(f"{pname}.{si}-{di}", taken)
                 projs[key] = node
     outputs = tuple(b for o in graph.output_names for b, _ in parts_l[o])
-    block_graph = Graph(
+    piece_graph = Graph(
         populations=pops, projections=projs, dt=graph.dt, outputs=outputs, metadata=graph.metadata
     )
-    parts = {n: tuple(v) for n, v in parts_l.items()}
-    return BlockGraph(block_graph, parts, cores)
+    return PieceGraph(piece_graph, {n: tuple(v) for n, v in parts_l.items()})
 
 
-def split_hazards(graph: Graph) -> list[str]:
-    """Projections whose per-block execution may differ from the unpartitioned program (see
-    the module docstring), one line each; empty when block execution is exact."""
-    if graph.placement is None:
-        return []
-    out = []
-    for name, proj in graph.projections.items():
-        if not isinstance(proj, (QDense, QSparse)):
-            continue
-        if len(graph.placement.blocks_of(proj.src)) <= 1:
-            continue
-        raw = proj.weight if isinstance(proj, QDense) else proj.values
-        w = effective_weights(raw, proj.num_weight_bits, proj.sign_mode)
-        if proj.weight_exp < 0 and np.any(w % (1 << -proj.weight_exp)):
-            out.append(
-                f"projection {name!r}: source {proj.src!r} is cut into blocks and weight_exp = "
-                f"{proj.weight_exp} floors each block's partial sum separately"
-            )
-        bound = (
-            int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0))
-            if isinstance(proj, QDense)
-            else int(np.bincount(proj.rows, np.abs(w), minlength=1).max(initial=0))
-        )
-        if bound * _payload_max(graph, proj.src) >= 1 << 31:
-            out.append(
-                f"projection {name!r}: source {proj.src!r} is cut into blocks and graded sums "
-                f"can pass 2^31, where Lava wraps each block's partial sum"
-            )
-    return out
+def expand_blocks(graph: Graph) -> PieceGraph:
+    """`graph` cut into its placement's blocks (itself when unplaced), checked split-exact."""
+    pieces = placement_pieces(graph)
+    check_split_exact(graph, pieces, "block-by-block execution")
+    return expand_pieces(graph, pieces)

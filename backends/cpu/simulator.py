@@ -14,9 +14,9 @@ with the same structure and timing. Two engines compute the same thing:
   before numba's kernels would load (about a second, once per process).
 
 `blocks=True` runs a placed program block by block (each block its own state, each
-projection per block pair), the decomposition the Lava backend builds (`backends.blocks`).
-Without it a placed program runs as if unplaced, which is what it should compute;
-`backends.blocks.split_hazards` says when the two can differ.
+projection per block pair), the decomposition the Lava backend builds with `--lava-blocks`
+(`backends.blocks`). A compiled program computes the same either way
+(`compiler.passes.split_exact`); one whose result would depend on the cut is refused.
 """
 
 from __future__ import annotations
@@ -175,9 +175,9 @@ def run(
     if not blocks or graph.placement is None:
         return _execute(graph, arr, t, chosen, True, "cpu", engine)
     bg = expand_blocks(graph)
-    trace = _execute(bg.graph, arr, t, bg.block_probes(chosen), True, "cpu", engine)
+    trace = _execute(bg.graph, arr, t, bg.piece_probes(chosen), True, "cpu", engine)
     trace = bg.gather(trace, chosen, {n: p.size for n, p in graph.populations.items()})
-    trace.info["blocks"] = sum(len(v) for k, v in bg.parts.items() if k not in graph.inputs)
+    trace.info["blocks"] = bg.n_pieces
     return trace
 
 

@@ -1,10 +1,20 @@
 """The lava backend: run a compiled program through Lava processes.
 
-    run(graph, inputs, steps=None, probes=None, hw=None, *, device="cpu") -> Trace
+    run(graph, inputs, steps=None, probes=None, hw=None, *, device="cpu",
+        lowering="populations") -> Trace
 
-The program is cut into its placed blocks (`backends.blocks`), lowered to one Lava process per
-block and per block pair (`backends.lava.lower`), fed by RingBuffers and recorded by one
-`Recorder` (`backends.lava.recorder`). `device="cpu"` runs Lava's CPU models with
+The program is lowered (`backends.lava.lower`) to one Lava process per population and one per
+projection (`lowering="populations"`, the default: the process count does not grow with the
+cores a program uses), or, with `lowering="blocks"`, cut into its placed blocks
+(`backends.blocks`) with one process per block and per block pair, which also checks the
+partition's slicing. Both compute the same thing, bit for bit, for every program `snnc compile`
+writes (`compiler.passes.split_exact`). It is fed by RingBuffers and recorded by one
+`Recorder` (`backends.lava.recorder`).
+
+Lava runs every process in an OS process of its own and links them in a recursive walk
+(`compiler_graphs.flatten_list_recursive`, one Python frame per process). A lowering beyond
+`MAX_PROCESSES` is refused before anything starts, with the count; Lava failing to build or
+start one (recursion, OS limits) is reported in one line with the count, never a traceback. `device="cpu"` runs Lava's CPU models with
 `Loihi2SimCfg(select_tag="fixed_pt")`; `device="loihi2"` runs with `Loihi2HwCfg` when the Lava
 extension for Loihi (lava-loihi) is importable, and otherwise fails with one line.
 
@@ -17,8 +27,9 @@ state of every process is set to zero (LIF u and v, every connection's buffer), 
 starts exactly like a fresh run. Lava's processes are stopped in every case, also when the run
 fails or is interrupted.
 
-`Trace.info` reports the Lava process count and timings: `startup_s` (compile and start),
-`sample_s` (the run of each sample) and `reset_s` (all resets between samples).
+`Trace.info` reports the lowering, the Lava process count and timings: `startup_s` (compile and
+start), `sample_s` (the run of each sample) and `reset_s` (all resets between samples).
+Progress goes to stderr (`ir.progress`).
 """
 
 from __future__ import annotations
@@ -35,23 +46,31 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import BackendUnavailableError, InputError
+from ir.errors import BackendUnavailableError, InputError, SnncError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import QLIF, Input
-from ir.progress import progress
+from ir.progress import progress, status
 from ir.verify import verify
 
 from backends.base import Probe, Trace, default_probes
-from backends.blocks import BlockGraph, expand_blocks
+from backends.blocks import PieceGraph, expand_blocks, expand_pieces
+from compiler.passes.split_exact import whole_pieces
 from backends.lava import compat
 from backends.lava.lower import LavaProgram, lower
 from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
 
-__all__ = ["DEVICES", "loihi_extension_missing", "run"]
+__all__ = ["DEVICES", "LOWERINGS", "MAX_PROCESSES", "LavaScaleError", "loihi_extension_missing", "run"]
 
 DEVICES = ("cpu", "loihi2")
+LOWERINGS = ("populations", "blocks")
+# Lava processes one run may build (RingBuffers, neurons, connections and the recorder): each is
+# a forked OS process with its own channels; measured on the 2-core, 24 GiB development machine
+# (README "Lava at scale").
+MAX_PROCESSES = 1000
+# Frames Lava's recursive list flattening may use: one per process of a process group.
+_RECURSION_LIMIT = 2 * MAX_PROCESSES + 10_000
 # Modules of the proprietary Lava extension for Loihi that Lava itself imports optionally
 # (lava/magma/compiler/compiler.py, core/run_configs.py).
 _LOIHI_MODULES = (
@@ -101,10 +120,14 @@ def sample_stride(graph: Graph, steps: int) -> int:
     return -(-steps // period) * period
 
 
-def _probed_component(bg: BlockGraph, probes: Sequence[Probe]) -> set[str]:
+class LavaScaleError(SnncError):
+    """Lava cannot build or start a lowering this large (names the process count)."""
+
+
+def _probed_component(bg: PieceGraph, probes: Sequence[Probe]) -> set[str]:
     """Block populations that can influence a probed block (their processes are built)."""
     g = bg.graph
-    wanted = {p.population for p in bg.block_probes(probes)}
+    wanted = {p.population for p in bg.piece_probes(probes)}
     preds: dict[str, set[str]] = {n: set() for n in g.populations}
     for proj in g.projections.values():
         preds[proj.dst].add(proj.src)
@@ -153,8 +176,22 @@ def _workers_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _deep_recursion() -> Iterator[None]:
+    """Lava's compiler flattens its process list recursively (compiler_graphs.py
+    `flatten_list_recursive`: one frame per element); allow that for MAX_PROCESSES."""
+    import sys
+
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, _RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
+
+
 def _execute(
-    bg: BlockGraph,
+    bg: PieceGraph,
     prog: LavaProgram,
     spec: RecorderSpec,
     batch: int,
@@ -168,11 +205,25 @@ def _execute(
 
     recorder, model = build_recorder(spec, batch * stride, folder)
     cfg = _run_config(device, {recorder: model, type(recorder): model})
+    n = timing["processes"]
     try:
         start = time.perf_counter()
-        with _workers_ignore_sigint():
-            recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
+        status(f"lava: compiling and starting {n} processes ({timing['lowering']})")
+        try:
+            with _workers_ignore_sigint(), _deep_recursion():
+                recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
+        except RecursionError:
+            raise LavaScaleError(
+                f"Lava could not compile {n} processes (RecursionError in its process graph); "
+                "use the default lowering (one process per population)"
+            ) from None
+        except OSError as e:
+            raise LavaScaleError(
+                f"Lava could not start {n} processes ({e.strerror or e}); use the default "
+                "lowering (one process per population)"
+            ) from None
         timing["startup_s"] = time.perf_counter() - start
+        status(f"lava: started in {timing['startup_s']:.1f} s")
         timing["sample_s"] = []
         timing["reset_s"] = 0.0
         for b in progress(range(batch), "lava samples", total=batch):
@@ -198,6 +249,7 @@ def run(
     hw: HardwareSpec | None = None,
     *,
     device: str = "cpu",
+    lowering: str = "populations",
     on_sample: Callable[[int], None] | None = None,
 ) -> Trace:
     """Run a fixed-point program on Lava (see the module docstring).
@@ -208,6 +260,10 @@ def run(
     if device not in DEVICES:
         raise InputError(
             f"unknown device {device!r} for the lava backend; available: {', '.join(DEVICES)}"
+        )
+    if lowering not in LOWERINGS:
+        raise InputError(
+            f"unknown lowering {lowering!r} for the lava backend; available: {', '.join(LOWERINGS)}"
         )
     verify(graph, hw)
     if graph.domain != "fixed":
@@ -231,21 +287,31 @@ def run(
         _run_config(
             device, {}
         )  # fail early, before building anything, when the extension is missing
-    bg = expand_blocks(graph)
+    bg = expand_blocks(graph) if lowering == "blocks" else expand_pieces(graph, whole_pieces(graph))
     batch = int(arr.shape[0])
     stride = sample_stride(bg.graph, t)
     keep = _probed_component(bg, chosen)
+    n_processes = 1 + sum(
+        1 for n in bg.graph.populations if n in keep
+    ) + sum(1 for p in bg.graph.projections.values() if p.dst in keep)
+    if n_processes > MAX_PROCESSES:
+        raise LavaScaleError(
+            f"the {lowering} lowering needs {n_processes} Lava processes (one OS process each), "
+            f"more than the {MAX_PROCESSES} Lava runs here"
+            + ("; drop --lava-blocks (one process per population)" if lowering == "blocks" else "")
+        )
+    status(f"lava: lowering {n_processes} processes ({lowering})")
     prog = lower(bg.graph, _input_data(bg.graph, arr, t, stride), keep)
     spec = RecorderSpec()
     slots: list[tuple[str, str, int]] = []
-    for p in bg.block_probes(chosen):
+    for p in bg.piece_probes(chosen):
         proc = prog.neurons[p.population]
         for var in p.variables:
             target = proc.s_out if var == "spikes" else getattr(proc, var)
             slots.append(
                 (p.population, var, spec.add("port" if var == "spikes" else "var", target))
             )
-    timing: dict[str, Any] = {}
+    timing: dict[str, Any] = {"lowering": lowering, "processes": n_processes}
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
         recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing, on_sample)
     data: dict[str, dict[str, np.ndarray]] = {}
@@ -257,11 +323,7 @@ def run(
         steps=t,
         batch=batch,
         data=data,
-        info={
-            "device": device,
-            "processes": len(prog.neurons) + len(prog.sources) + len(prog.connections),
-            **timing,
-        },
+        info={"device": device, **timing},
     )
     gathered = bg.gather(trace, chosen, {n: p.size for n, p in graph.populations.items()})
     return gathered

@@ -1,10 +1,14 @@
-"""`snnc hil BUILD --reference cpu --target lava (--input IN.npy | --dataset D --samples N | --replay FILE)`."""
+"""`snnc hil BUILD --reference cpu --target lava (--input IN.npy | --dataset D --samples N |
+--replay FILE)`, and `snnc hil BUILD --reference float --model MODEL (--input IN.npy | ...)`: the
+deployed program against the float model it was compiled from (`app.float_reference`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+import numpy as np
 
 from ir.atomic import atomic_write_text
 from ir.errors import InputError
@@ -15,7 +19,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "hil", help="run a compiled program on a reference and a target; pin the first divergence"
     )
     p.add_argument("build", metavar="BUILD")
-    p.add_argument("--reference", default="cpu", help="reference backend (default: cpu)")
+    p.add_argument(
+        "--reference",
+        default="cpu",
+        help="reference backend (default: cpu), or float: the float MODEL (--model) on the "
+        "float backend, compared spike by spike with the deployed program",
+    )
+    p.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="with --reference float: the float model BUILD was compiled from",
+    )
+    p.add_argument(
+        "--dt", type=float, default=None, help="time step in seconds for a .nir --model"
+    )
     p.add_argument("--target", default="lava", help="target backend (default: lava)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", metavar="IN.npy", help="input spikes (batch, T, n_inputs)")
@@ -39,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--device", default=None, help="target device option for the lava backend (e.g. loihi2)"
     )
     p.add_argument(
+        "--lava-blocks",
+        action="store_true",
+        help="lava target: one Lava process per placed block and per block pair (default: one "
+        "per population and per projection)",
+    )
+    p.add_argument(
         "--record", metavar="FILE", help="save the target's trace (with its inputs) to FILE"
     )
     p.add_argument(
@@ -59,36 +82,26 @@ def run(args: argparse.Namespace) -> int:
     from backends.base import parse_probes
     from backends.hil.harness import all_probes, run_hil
     from backends.hil.trace_io import read_trace, write_trace
-    from ir.arrays_io import check_steps, read_spike_array
     from compiler.build import read_build
+    from ir.arrays_io import check_steps
 
     if args.steps is not None:
         check_steps(args.steps, "--steps")
+    if (args.reference == "float") != (args.model is not None):
+        raise InputError("--reference float and --model MODEL go together")
     build = read_build(args.build)
     program = build.program
+    if args.reference == "float":
+        return _float_reference(args, build)
     probes = parse_probes(args.probe, program) if args.probe else all_probes(program)
-    message_bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
     target_trace = None
     if args.replay:
         target_trace, inputs, _ = read_trace(args.replay, program)
-        source = {"replay": args.replay}
-    elif args.input:
-        inputs = read_spike_array(args.input, program.n_inputs, message_bits=message_bits)
-        source = {"input": args.input}
+        source: dict = {"replay": args.replay}
     else:
-        from trainers.encoders import encode_split
-
-        inputs, _ = encode_split(
-            program.metadata, args.dataset, args.split, args.samples, args.steps
-        )
-        # What reproduces these spikes: encode_split's sample range and the seed it used.
-        encoding = program.metadata.get("encoding") or {}
-        source = {"dataset": args.dataset, "split": args.split, "samples": len(inputs),
-                  "seed": encoding.get("seed", 0) if isinstance(encoding, dict) else 0}
+        inputs, source = _inputs(args, program)
     target_program = read_build(args.target_build).program if args.target_build else None
-    options = {"device": args.device} if args.device else None
-    if args.device and args.target != "lava":
-        raise InputError("--device applies to --target lava")
+    options = _target_options(args)
     result = run_hil(
         program,
         inputs,
@@ -99,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         hw=build.hw,
         target_program=target_program,
         target_trace=target_trace,
-        target_options=options,
+        target_options=options or None,
     )
     if args.record and target_trace is None:
         write_trace(args.record, result.target, inputs, program)
@@ -123,4 +136,62 @@ def run(args: argparse.Namespace) -> int:
     if not cmp_.agree:
         print(f"snnc: hil: targets diverge ({cmp_.first.describe()})", file=sys.stderr)
         return 1
+    return 0
+
+
+def _inputs(args: argparse.Namespace, program) -> tuple[np.ndarray, dict]:
+    """The input spikes (--input, or --dataset encoded as the program's metadata says) and what
+    reproduces them, for the report."""
+    from ir.arrays_io import read_spike_array
+
+    if args.input:
+        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
+        return read_spike_array(args.input, program.n_inputs, message_bits=bits), {
+            "input": args.input
+        }
+    from trainers.encoders import encode_split
+
+    inputs, _ = encode_split(program.metadata, args.dataset, args.split, args.samples, args.steps)
+    # What reproduces these spikes: encode_split's sample range and the seed it used.
+    encoding = program.metadata.get("encoding") or {}
+    return inputs, {
+        "dataset": args.dataset,
+        "split": args.split,
+        "samples": len(inputs),
+        "seed": encoding.get("seed", 0) if isinstance(encoding, dict) else 0,
+    }
+
+
+def _target_options(args: argparse.Namespace) -> dict | None:
+    if (args.device or args.lava_blocks) and args.target != "lava":
+        raise InputError("--device and --lava-blocks apply to --target lava")
+    options: dict = {}
+    if args.device:
+        options["device"] = args.device
+    if args.lava_blocks:
+        options["lowering"] = "blocks"
+    return options or None
+
+
+def _float_reference(args: argparse.Namespace, build) -> int:
+    """`--reference float --model MODEL`: per-population agreement with the float model."""
+    from app.float_reference import check_float_model, compare_with_float, format_comparison
+    from compiler.model_io import load_model
+
+    for flag, value in (("--replay", args.replay), ("--record", args.record),
+                        ("--target-build", args.target_build), ("--probe", args.probe)):
+        if value:
+            raise InputError(f"{flag} does not apply to --reference float")
+    program = build.program
+    model = load_model(args.model, dt=args.dt)
+    check_float_model(model, program, args.model)
+    inputs, source = _inputs(args, program)
+    result = compare_with_float(
+        model, program, inputs, target=args.target, hw=build.hw, steps=args.steps,
+        target_options=_target_options(args),
+    )
+    report = {**result.to_json(), "model": args.model, "inputs": source}
+    atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
+    print(format_comparison(result, args.model), end="")
+    print(f"report: {args.report}")
     return 0

@@ -1,5 +1,6 @@
 """`snnc run MODEL|BUILD --backend {float,cpu,lava} --input IN.npy [--steps T] [--probe SPEC]
-[--device cpu|loihi2] -o OUT.npz`: run a model or compiled program on input spikes.
+[--device cpu|loihi2] [--lava-blocks] -o OUT.npz`: run a model or compiled program on input
+spikes.
 
 A float MODEL runs on `float`; a compiled BUILD runs on `cpu` (snnc's bit-accurate simulator)
 or `lava`. OUT.npz holds one (batch, T, n) array per probed population: spikes under the
@@ -54,7 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--blocks",
         action="store_true",
-        help="cpu backend: execute a placed program block by block, as the lava backend does",
+        help="cpu backend: execute a placed program block by block (same result: compiled "
+        "programs are split-exact)",
+    )
+    p.add_argument(
+        "--lava-blocks",
+        action="store_true",
+        help="lava backend: one Lava process per placed block and per block pair, to check the "
+        "partition's slicing (default: one per population and per projection)",
     )
     p.add_argument(
         "--engine",
@@ -106,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     if args.device != "cpu" and backend != "lava":
         raise InputError(f"--device {args.device} applies to --backend lava only")
     if args.blocks and backend != "cpu":
-        raise InputError(
-            "--blocks applies to --backend cpu only (the lava backend always runs by blocks)"
-        )
+        raise InputError("--blocks applies to --backend cpu only (lava: --lava-blocks)")
+    if args.lava_blocks and backend != "lava":
+        raise InputError("--lava-blocks applies to --backend lava only (cpu: --blocks)")
     if args.steps is not None:
         check_steps(args.steps, "--steps")
     bits = max(
@@ -129,10 +137,8 @@ def run(args: argparse.Namespace) -> int:
     kwargs: dict = {}
     if backend == "lava":
         kwargs["device"] = args.device
-        status(
-            f"running {spikes.shape[0]} sample(s) on Lava ({args.device}); "
-            "Lava starts one process per block"
-        )
+        kwargs["lowering"] = "blocks" if args.lava_blocks else "populations"
+        status(f"running {spikes.shape[0]} sample(s) on Lava ({args.device})")
     else:
         kwargs["engine"] = args.engine
         if backend == "cpu":
