@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import numpy as np
-
 from compiler.build import is_build, write_build
-from compiler.commands._common import check_output_folder, load_split, resolve_hw, run_config
+from compiler.commands._common import check_output_folder, resolve_hw
 from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
@@ -19,7 +15,6 @@ from compiler.report import format_report
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import Input
 from ir.progress import status
 
 __all__ = ["register", "run"]
@@ -76,8 +71,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="room for v below zero, in thresholds, before Lava's 24-bit v saturates (default 64)",
     )
     c = p.add_argument_group("calibration (float vs fixed-point activity)")
-    c.add_argument("--calibrate", default=None, metavar="DATASET", help="digits or fashion-mnist")
-    c.add_argument("--samples", type=int, default=64, help="calibration samples (default 64)")
+    c.add_argument(
+        "--calibrate",
+        default=None,
+        metavar="DATASET|IN.npy",
+        help="digits or fashion-mnist (encoded as the model's metadata says), or your own input "
+        "spikes (batch, T, n_inputs)",
+    )
+    c.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="calibration samples (default: 64 of a dataset; every sample of IN.npy)",
+    )
     c.add_argument(
         "--no-bias-correction",
         dest="bias_correction",
@@ -110,37 +116,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _simulator(hw: HardwareSpec):
-    from backends import get_backend
-    from backends.base import Probe
-
-    def simulate(graph: Graph, inputs: np.ndarray, variables: tuple[str, ...]) -> dict[str, Any]:
-        probes = [
-            Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)
-        ]
-        if graph.domain == "float":
-            return get_backend("float")(graph, inputs, probes=probes).data
-        return get_backend("cpu")(graph, inputs, probes=probes, hw=hw).data
-
-    return simulate
-
-
 def _calibration(args: argparse.Namespace, graph: Graph, hw: HardwareSpec) -> Calibration:
-    from trainers.encoders import encode
+    from app.calibration import dataset_calibration, is_spike_file, spike_calibration
 
-    if args.samples <= 0:
-        raise InputError(f"--samples must be positive, got {args.samples}")
-    encoding, steps, seed = run_config(graph, args.model, args.steps, args.input_seed)
-    data = load_split(graph, args.model, args.calibrate, args.split, args.samples)
-    inputs = encode(encoding, data.x, steps, seed, first_index=0)
-    desc = {
-        "dataset": data.dataset,
-        "split": data.split,
-        "samples": len(data.x),
-        "steps": steps,
-        "seed": seed,
-    }
-    return Calibration(inputs=inputs, simulate=_simulator(hw), description=desc)
+    if is_spike_file(args.calibrate):
+        if args.steps is not None or args.input_seed is not None:
+            raise InputError(
+                "--steps and --input-seed apply to --calibrate DATASET; the spikes in "
+                f"{args.calibrate} are used as they are"
+            )
+        return spike_calibration(graph, args.calibrate, args.samples, hw)
+    return dataset_calibration(
+        graph, args.model, args.calibrate, args.split, args.samples, args.steps,
+        args.input_seed, hw,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

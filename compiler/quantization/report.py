@@ -121,10 +121,16 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
 def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:
     if not cal:
         return []
+    source = (
+        f"{cal.get('input')} (your spikes)"
+        if "input" in cal
+        else f"{cal.get('dataset')} {cal.get('split')}"
+    )
+    seed = "" if "input" in cal else f", input seed {cal.get('seed')}"
     lines = [
         "",
-        f"calibration: {cal.get('dataset')} {cal.get('split')}, {cal.get('samples')} samples, "
-        f"T = {cal.get('steps')}, input seed {cal.get('seed')} (rates in spikes/neuron/step)",
+        f"calibration: {source}, {cal.get('samples')} samples, T = {cal.get('steps')}{seed} "
+        "(rates in spikes/neuron/step)",
     ]
     rows = []
     for name, p in cal["populations"].items():
