@@ -37,7 +37,12 @@ def _calibration(model: Graph, n: int = 24, steps: int = 16) -> Calibration:
 
 
 def test_pipeline():
-    assert [p.name for p in compile_passes(CompileOptions())] == ["quantize", "partition", "place"]
+    assert [p.name for p in compile_passes(CompileOptions())] == [
+        "quantize",
+        "partition",
+        "split-exact",
+        "place",
+    ]
     assert next(p.name for p in compile_passes(CompileOptions(split_signs=True))) == "split-signs"
 
 

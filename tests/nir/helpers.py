@@ -95,3 +95,22 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, stride, padding, groups=1) -> np.
                 patch = xp[:, g * cg:(g + 1) * cg, i * stride[0]:i * stride[0] + kh, j * stride[1]:j * stride[1] + kw]
                 out[:, o, i, j] = np.sum(patch * w[o], axis=(1, 2, 3))
     return out
+
+
+def nir_lif_mlp(path: Path, sizes: list[int], seed: int = 0, tau: float = 0.02) -> Path:
+    """A NIR MLP as a new user would export one: Linear layers with weights N(0, 2/sqrt(fan-in))
+    (seeded), each followed by a LIF (tau, r = 1, v_leak = 0, v_threshold = 1)."""
+    rng = np.random.default_rng(seed)
+    nodes: dict = {"input": inp(sizes[0])}
+    edges = []
+    prev = "input"
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        nodes[f"fc{k}"] = nir.Linear(weight=rng.normal(0.0, 2.0 / np.sqrt(a), size=(b, a)))
+        nodes[f"lif{k}"] = nir.LIF(
+            tau=np.full(b, tau), r=np.ones(b), v_leak=np.zeros(b), v_threshold=np.ones(b)
+        )
+        edges += [(prev, f"fc{k}"), (f"fc{k}", f"lif{k}")]
+        prev = f"lif{k}"
+    nodes["output"] = out(sizes[-1])
+    edges.append((prev, "output"))
+    return write_nir(path, nodes, edges)

@@ -7,6 +7,7 @@ import pytest
 from compiler.passes.base import PassContext
 from compiler.passes.partition import PartitionPass
 from compiler.passes.place import PlacePass, snake_chips
+from compiler.passes.split_exact import SplitExactPass, split_hazards
 from compiler.pipeline import run_pipeline
 from compiler.report import format_report, placement_report
 from ir import (
@@ -31,8 +32,8 @@ LOIHI2 = load_hw("loihi2")
 
 def compile_(graph, hw=TINY, calibration=None, **options):
     ctx = PassContext(hw=hw, calibration=calibration or {})
-    out = run_pipeline(graph, [PartitionPass(**options), PlacePass()], ctx)
-    return out, placement_report(ctx.reports)
+    out = run_pipeline(graph, [PartitionPass(**options), SplitExactPass(), PlacePass()], ctx)
+    return out, {**placement_report(ctx.reports), "split_exact": ctx.reports["split-exact"]}
 
 
 def config(base="tiny", chip=None, system=None, **core):
@@ -308,10 +309,10 @@ def test_edge_cases_inputs_only_no_projections_no_synapses():
         assert format_report(report).startswith(f"cores       {cores} used")
 
 
-def test_sources_with_split_hazards_stay_whole_when_they_fit():
+def test_sources_whose_cut_would_change_results_stay_whole_when_they_fit():
     # weight_exp = -2 with odd weights: Lava floors each block pair's partial sum, so cutting
-    # h0 could change h1's input. h1 (12 neurons) is packed first; h0 (10) would share its core
-    # and be cut; it gets a core of its own instead.
+    # h0 would change h1's input. h1 (12 neurons) is packed first; h0 (10) would share its core
+    # and be cut; it gets a core of its own instead, and no weight needs rounding.
     rng = np.random.default_rng(14)
     graph = Graph(
         {"in": Input((4,)), "h0": QLIF((10,), vth=20), "h1": QLIF((12,), vth=20)},
@@ -323,8 +324,12 @@ def test_sources_with_split_hazards_stay_whole_when_they_fit():
     hw = config(max_populations=2)
     out, report = compile_(graph, hw)
     assert len(out.placement.blocks_of("h0")) == 1
-    assert report["partition"]["split_hazards"] == []
-    # Too big for one core: cut anyway, and the report says so.
+    assert report["partition"]["kept_whole"] == ["h0"]
+    assert report["split_exact"]["rounded"] == []
+    assert out.projections["q"] is graph.projections["q"]
+    # Too big for one core: cut anyway, and split-exact rounds q to whole activation units
+    # (weights multiples of 4 at weight_exp = -2, stored as multiples of 2 at weight_exp = -1:
+    # the mixed format's lsb), which any cut sums exactly.
     big = (
         graph.with_node("h0", QLIF((20,), vth=20))
         .with_node("p", QDense("in", "h0", weight=np.full((20, 4), 8)))
@@ -334,6 +339,13 @@ def test_sources_with_split_hazards_stay_whole_when_they_fit():
     )
     out, report = compile_(big, hw)
     assert len(out.placement.blocks_of("h0")) == 2
-    assert report["partition"]["split_hazards"] == [
-        {"projection": "q", "reason": "weight_exp = -2 floors each block's partial sum"}
-    ]
+    (entry,) = report["split_exact"]["rounded"]
+    assert entry["projection"] == "q" and entry["source"] == "h0" and entry["pieces"] == 2
+    assert entry["weight_exp"] == [-2, -1] and 0 < entry["rel_change"] < 0.1
+    q = out.projections["q"]
+    assert q.weight_exp == -1 and np.all(q.weight % 2 == 0)
+    even = big.projections["q"].weight // 2 * 2  # Lava clears the mixed format's lsb first
+    np.testing.assert_array_equal(q.weight >> 1, np.rint(even / 4))
+    assert split_hazards(out) == {}
+
+

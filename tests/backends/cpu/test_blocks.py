@@ -1,4 +1,6 @@
-"""Block-by-block execution of placed programs (backends/blocks.py)."""
+"""Piece-by-piece execution of placed programs (backends/blocks.py) and the split-exactness rule
+it relies on (compiler/passes/split_exact.py): a program that `snnc compile` writes computes the
+same cut into blocks as whole; one whose result would depend on the cut is refused."""
 
 import numpy as np
 import pytest
@@ -6,10 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backends.base import Probe
-from backends.blocks import conv_synapses, expand_blocks, split_hazards
+from backends.blocks import conv_synapses, expand_blocks, expand_pieces
 from backends.cpu import kernels
 from backends.cpu.simulator import run
-from ir import QLIF, Block, Graph, Input, IRVerifyError, Placement, QConv2d, QDense
+from compiler.passes.base import PassContext
+from compiler.passes.split_exact import SplitExactPass, placement_pieces, split_hazards
+from ir import QLIF, Block, Graph, Input, InputError, IRVerifyError, Placement, QConv2d, QDense
+from ir.hardware import load_hw
 from tests.strategies import graphs
 
 
@@ -43,27 +48,35 @@ def test_an_unplaced_graph_is_its_own_block_graph():
     assert [name for name, _ in bg.parts["a"]] == ["a"]
 
 
+def _split_exact(graph):
+    return SplitExactPass().run(graph, PassContext(hw=load_hw("tiny")))
+
+
 @settings(max_examples=60)
 @given(graph=graphs(domain="fixed", max_layers=3, placed=True), seed=st.integers(0, 10_000))
 def test_block_execution_equals_the_unpartitioned_program(graph, seed):
     x = _inputs(graph, seed)
     probes = _probes(graph)
-    flat = run(graph.replace(placement=None), x, probes=probes)
+    if split_hazards(graph):  # a cut this program's result depends on: refused, one line
+        with pytest.raises(InputError, match="compile it again"):
+            run(graph, x, probes=probes, blocks=True)
     try:
-        blocks = run(graph, x, probes=probes, blocks=True)
-    except IRVerifyError as e:  # a split convolution whose sums could wrap at 24 bits
-        assert "2^23" in str(e)
+        graph = _split_exact(graph)
+    except IRVerifyError as e:  # a cut convolution or graded sum that could wrap
+        assert "2^23" in str(e) or "2^31" in str(e)
         return
+    assert split_hazards(graph) == {}
+    flat = run(graph.replace(placement=None), x, probes=probes)
+    blocks = run(graph, x, probes=probes, blocks=True)
     blocks_ref = run(graph, x, probes=probes, blocks=True, engine="reference")
     for p in probes:
         for var in p.variables:
             np.testing.assert_array_equal(
                 blocks.get(p.population, var), blocks_ref.get(p.population, var)
             )
-            if not split_hazards(graph):
-                np.testing.assert_array_equal(
-                    blocks.get(p.population, var), flat.get(p.population, var)
-                )
+            np.testing.assert_array_equal(
+                blocks.get(p.population, var), flat.get(p.population, var)
+            )
 
 
 def _hazard_program(weight_exp):
@@ -90,23 +103,35 @@ def _hazard_program(weight_exp):
     )
 
 
-def test_a_split_source_with_a_negative_weight_exp_is_a_reported_hazard():
+def test_a_cut_source_with_a_negative_weight_exp_is_a_hazard_that_split_exact_removes():
     # a's two neurons spike at step 2; b receives sum 1 + 1 = 2 >> 1 = 1 unpartitioned, but
-    # Lava's per-pair Dense processes give (1 >> 1) + (1 >> 1) = 0.
+    # Lava's per-pair Dense processes would give (1 >> 1) + (1 >> 1) = 0.
     g = _hazard_program(weight_exp=-1)
     x = np.ones((1, 4, 2), dtype=np.uint8)
     flat = run(g, x, probes=[Probe("b", ("u",))])
-    blocks = run(g, x, probes=[Probe("b", ("u",))], blocks=True)
+    pieces = expand_pieces(g, placement_pieces(g))  # what per-block execution would run
+    per_pair = run(pieces.graph, x, probes=[Probe("b", ("u",))])
     assert flat.get("b", "u")[0, 2, 0] == 1 << 6
-    assert blocks.get("b", "u")[0, 2, 0] == 0
-    (hazard,) = split_hazards(g)
-    assert "'ab'" in hazard and "weight_exp = -1" in hazard
-    # With weights that are multiples of 2^-weight_exp, the split is exact and not reported.
+    assert per_pair.get("b", "u")[0, 2, 0] == 0
+    (name,) = split_hazards(g)
+    assert name == "ab" and "'a' is cut into 2 pieces" in split_hazards(g)["ab"]
+    assert "weight_exp = -1" in split_hazards(g)["ab"]
+    with pytest.raises(InputError, match="projection 'ab'.*compile it again"):
+        run(g, x, probes=[Probe("b", ("u",))], blocks=True)
+    # Weights that are multiples of 2^-weight_exp sum exactly under any cut: no hazard.
     g2 = g.replace(
         projections={**g.projections, "ab": g.projections["ab"].replace(weight=np.array([[2, 2]]))}
     )
-    assert split_hazards(g2) == []
-    assert split_hazards(_hazard_program(weight_exp=0)) == []
+    assert split_hazards(g2) == {}
+    assert split_hazards(_hazard_program(weight_exp=0)) == {}
+    # split-exact rounds each weight to whole activation units (1 * 2^-1 -> 0 or 1: half to
+    # even gives 0), after which whole and per-block runs agree.
+    exact = _split_exact(g)
+    assert exact.projections["ab"].weight.tolist() == [[0, 0]]
+    assert exact.projections["ab"].weight_exp == 0  # excitatory 8 bits: lsb_shift 0
+    for blocks in (False, True):
+        got = run(exact, x, probes=[Probe("b", ("u",))], blocks=blocks)
+        assert got.get("b", "u")[0, 2, 0] == 0
 
 
 def test_blocks_slice_per_neuron_parameters_and_gather_in_neuron_order():
@@ -121,11 +146,8 @@ def test_blocks_slice_per_neuron_parameters_and_gather_in_neuron_order():
         populations=pops, projections=projs, placement=Placement(blocks, np.array([0, 1]), "tiny")
     )
     bg = expand_blocks(g)
-    assert list(bg.graph.populations) == ["in", "a.blk0", "a.blk1"]
-    assert (
-        bg.graph.populations["a.blk0"].bias_mant.tolist() == pops["a"].bias_mant[[0, 3, 5]].tolist()
-    )
-    assert bg.cores["a.blk0"] == 1 and bg.cores["a.blk1"] == 0
+    assert list(bg.graph.populations) == ["in", "a.p0", "a.p1"]
+    assert bg.graph.populations["a.p0"].bias_mant.tolist() == pops["a"].bias_mant[[0, 3, 5]].tolist()
     assert sorted(bg.graph.projections) == ["p.0-0", "p.0-1"]
     x = _inputs(g, 1)
     flat = run(g.replace(placement=None), x, probes=_probes(g))
@@ -158,14 +180,14 @@ def test_conv_synapses_are_the_convolution(seed, groups, stride, padding, dilati
     np.testing.assert_array_equal(x.reshape(3, -1) @ dense.T, total.reshape(3, -1).astype(np.int64))
 
 
-def test_a_split_convolution_that_could_wrap_is_refused():
+def test_a_cut_convolution_that_could_wrap_is_refused_at_compile_and_run_time():
     pops = {"in": Input((1, 3, 3), message_bits=24), "c": QLIF((1, 2, 2))}
     projs = {"k": QConv2d("in", "c", weight=np.full((1, 1, 2, 2), 255))}
     blocks = (Block.from_range("c", 0, 2, 0), Block.from_range("c", 2, 4, 1))
     g = Graph(
         populations=pops, projections=projs, placement=Placement(blocks, np.array([0, 0]), "tiny")
     )
-    with pytest.raises(
-        IRVerifyError, match=r"projection 'k'.*\|sum\| < 2\^23.*can reach 8556380160"
-    ):
+    with pytest.raises(IRVerifyError, match=r"projection 'k'.*'c' is cut into 2 blocks.*8556380160"):
+        _split_exact(g)
+    with pytest.raises(InputError, match=r"projection 'k'.*can reach 8556380160 >= 2\^23"):
         run(g, np.zeros((1, 2, 9), dtype=np.int64), blocks=True)

@@ -7,10 +7,10 @@ import pytest
 
 from backends import get_backend
 from backends.base import Probe
-from backends.blocks import split_hazards
 from backends.cpu.simulator import run as cpu_run
 from backends.lava import compat
 from backends.lava import run as lava_module
+from compiler.passes.split_exact import split_hazards
 from ir import QLIF, Block, Graph, Input, IRVerifyError, Placement, QConv2d, QDense, QSparse
 from ir.errors import BackendUnavailableError, InputError
 
@@ -84,14 +84,23 @@ ALL_VARS = ("spikes", "u", "v")
 def test_program_on_several_cores_and_chips_matches_unpartitioned():
     graph, x = _program()
     placed = _placed(graph)
-    assert placed.placement.n_chips == 3 and split_hazards(placed) == []
+    assert placed.placement.n_chips == 3 and split_hazards(placed) == {}
     probes = [Probe(n, ALL_VARS) for n in ("conv", "hid", "out")]
-    lava = get_backend("lava")(placed, x, probes=probes)
     flat = cpu_run(graph, x, probes=probes)
-    assert lava.info["processes"] > 10  # one LIF per block, one connection per block pair
-    for p in probes:
-        for var in ALL_VARS:
-            np.testing.assert_array_equal(lava.get(p.population, var), flat.get(p.population, var))
+    # populations: RingBuffer, 3 LIF, one process per projection, recorder; blocks: more
+    per_population = 1 + 3 + len(graph.projections) + 1
+    for lowering in ("blocks", "populations"):
+        lava = get_backend("lava")(placed, x, probes=probes, lowering=lowering)
+        assert lava.info["lowering"] == lowering
+        if lowering == "populations":
+            assert lava.info["processes"] == per_population
+        else:
+            assert lava.info["processes"] > per_population + 6
+        for p in probes:
+            for var in ALL_VARS:
+                np.testing.assert_array_equal(
+                    lava.get(p.population, var), flat.get(p.population, var)
+                )
     assert flat.get("out").sum() > 0 and flat.get("hid").sum() > 0
 
 
@@ -168,7 +177,7 @@ def test_processes_are_stopped_when_a_run_fails(monkeypatch, error):
 def test_only_the_probed_part_is_built():
     graph, x = _program()
     lava = get_backend("lava")(graph, x[:1, :5], probes=[Probe("conv")])
-    assert lava.info["processes"] == 3  # RingBuffer, Conv, LIF
+    assert lava.info["processes"] == 4  # RingBuffer, Conv, LIF, recorder
 
 
 def test_a_split_signs_convolution_compiles_and_runs_the_same_on_lava():
