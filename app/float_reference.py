@@ -11,6 +11,10 @@ much, per neuron population:
   count (all samples and steps) in float and deployed (None when either is constant);
 - `rate_float`, `rate_deployed`: spikes per neuron per step; `rate_drift`: their relative
   difference (rate_deployed - rate_float) / rate_float (None when float is silent);
+- `v_rel_error` (when the population's quantization scale S is known and its thresholds were
+  not folded into the weights): ||v_deployed / S - v_float|| / ||v_float|| over every sample,
+  step and neuron, how far the membrane potentials drift apart (spikes that differ reset v
+  differently, so this also grows after the first divergence);
 - the first divergence: the earliest (step, sample) where any population's spikes differ,
   populations in topological order (`backends.hil.compare`).
 """
@@ -18,6 +22,7 @@ much, per neuron population:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +49,7 @@ class PopulationDrift:
     rate_float: float
     rate_deployed: float
     rate_drift: float | None
+    v_rel_error: float | None = None
 
 
 @dataclass
@@ -101,20 +107,27 @@ def compare_with_float(
     hw: HardwareSpec | None = None,
     steps: int | None = None,
     target_options: dict[str, Any] | None = None,
+    scales: Mapping[str, float] | None = None,
 ) -> FloatComparison:
-    """Run `model` (float) and `program` on `target` from `inputs`; compare their spikes."""
+    """Run `model` (float) and `program` on `target` from `inputs`; compare their spikes (and v
+    of the populations in `scales`: population -> S, as the compile report gives it)."""
     from backends import get_backend
     from backends.base import Probe
     from backends.hil.compare import compare_traces
 
     if target == "float":
         raise InputError("--target float: the target runs the compiled program (cpu or lava)")
-    probes = [Probe(n) for n in program.populations if n not in program.inputs]
+    scales = dict(scales or {})
+    probes = [
+        Probe(n, ("spikes", "v") if n in scales else ("spikes",))
+        for n in program.populations
+        if n not in program.inputs
+    ]
     ref = get_backend("float")(model, inputs, steps=steps, probes=probes)
     tgt = get_backend(target)(
         program, inputs, steps=steps, probes=probes, hw=hw, **(target_options or {})
     )
-    spikes_only = compare_traces(program, ref, tgt)
+    spikes_only = compare_traces(program, _spikes(ref), _spikes(tgt))
     result = FloatComparison(target, ref.batch, ref.steps, first_divergence=spikes_only.first)
     for p in probes:
         f = ref.get(p.population).astype(np.int64)
@@ -130,9 +143,27 @@ def compare_with_float(
                 rate_float=rate_f,
                 rate_deployed=rate_d,
                 rate_drift=(rate_d - rate_f) / rate_f if rate_f > 0 else None,
+                v_rel_error=_v_error(ref, tgt, p.population, scales.get(p.population)),
             )
         )
     return result
+
+
+def _spikes(trace):
+    """The trace with spikes only (v of float and fixed runs are in different units)."""
+    from backends.base import Trace
+
+    data = {pop: {"spikes": vars_["spikes"]} for pop, vars_ in trace.data.items()}
+    return Trace(trace.backend, trace.steps, trace.batch, data)
+
+
+def _v_error(ref, tgt, population: str, scale: float | None) -> float | None:
+    if scale is None:
+        return None
+    v_float = ref.get(population, "v")
+    v_fixed = tgt.get(population, "v") / scale
+    norm = float(np.sqrt(np.sum(v_float * v_float)))
+    return float(np.sqrt(np.sum((v_fixed - v_float) ** 2))) / norm if norm > 0 else None
 
 
 def format_comparison(result: FloatComparison, model_label: str) -> str:
@@ -145,14 +176,15 @@ def format_comparison(result: FloatComparison, model_label: str) -> str:
         f"hil: reference float ({model_label}) vs target {result.target}: "
         f"{result.samples} samples x {result.steps} steps",
         f"  {'population':16s} {'spikes agree':>12s} {'count corr':>10s} {'rate float':>10s} "
-        f"{'rate deployed':>13s} {'drift':>8s}",
+        f"{'rate deployed':>13s} {'drift':>8s} {'v rel.err':>9s}",
     ]
     for p in result.populations:
         drift = "-" if p.rate_drift is None else f"{100 * p.rate_drift:+.2f}%"
         lines.append(
             f"  {p.population:16s} {100 * p.spike_agreement:11.4f}% "
             f"{cell(p.count_correlation, '.4f'):>10s} {p.rate_float:10.4f} "
-            f"{p.rate_deployed:13.4f} {drift:>8s}"
+            f"{p.rate_deployed:13.4f} {drift:>8s} "
+            f"{cell(None if p.v_rel_error is None else 100 * p.v_rel_error, '.2f') + '%':>9s}"
         )
     if result.first_divergence is None:
         lines.append("first divergence: none (the deployed spikes equal the float model's)")

@@ -57,6 +57,7 @@ __all__ = [
     "conv_synapses",
     "expand_blocks",
     "expand_pieces",
+    "piece_pairs",
 ]
 
 # Weight bits that make Lava's truncate_weights keep every bit of a mixed-sign weight:
@@ -219,6 +220,53 @@ def check_split_exact(graph: Graph, pieces: Pieces, how: str) -> None:
             "it is cut; it was not compiled by this snnc, which makes every projection "
             "split-exact: compile it again"
         )
+
+
+def piece_pairs(graph: Graph, pieces: Pieces, names: Sequence[str] | None = None) -> int:
+    """How many projections `expand_pieces` makes of projections `names` (default: all):
+    (source piece, destination piece) pairs with a nonzero weight, counted without building
+    them (what a backend checks before lowering)."""
+    total = 0
+    for name in graph.projections if names is None else names:
+        proj = graph.projections[name]
+        n_src, n_dst = len(pieces[proj.src]), len(pieces[proj.dst])
+        if n_src == 1 and n_dst == 1:
+            total += 1
+            continue
+        src_id = np.zeros(graph.populations[proj.src].size, dtype=np.int64)
+        dst_id = np.zeros(graph.populations[proj.dst].size, dtype=np.int64)
+        for k, idx in enumerate(pieces[proj.src]):
+            src_id[idx] = k
+        for k, idx in enumerate(pieces[proj.dst]):
+            dst_id[idx] = k
+        if isinstance(proj, (Conv2d, QConv2d)):
+            rows, cols, _ = conv_synapses(
+                proj, graph.populations[proj.src].shape, graph.populations[proj.dst].shape
+            )
+        elif isinstance(proj, (Dense, QDense)):
+            w = (
+                effective_weights(proj.weight, proj.num_weight_bits, proj.sign_mode)
+                if isinstance(proj, QDense)
+                else proj.weight
+            )
+            # Pair (i, j) has a synapse iff some row of piece j has a nonzero in piece i.
+            by_src = np.zeros((w.shape[0], n_src), dtype=bool)
+            for k, idx in enumerate(pieces[proj.src]):
+                by_src[:, k] = np.any(w[:, idx] != 0, axis=1)
+            hit = np.zeros((n_dst, n_src), dtype=bool)
+            np.logical_or.at(hit, dst_id, by_src)
+            total += int(hit.sum())
+            continue
+        else:
+            values = (
+                effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode)
+                if isinstance(proj, QSparse)
+                else proj.values
+            )
+            keep = values != 0
+            rows, cols = proj.rows[keep], proj.cols[keep]
+        total += int(np.unique(dst_id[rows] * n_src + src_id[cols]).size)
+    return total
 
 
 def expand_pieces(graph: Graph, pieces: Pieces) -> PieceGraph:

@@ -16,6 +16,7 @@ import numpy as np
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
+from ir.progress import status
 
 from backends import get_backend
 from backends.base import VARIABLES, Probe, Trace
@@ -70,14 +71,18 @@ def run_hil(
     it must have the same structure.
     """
     probes = tuple(probes) if probes else all_probes(program)
-    ref_trace = get_backend(reference)(program, inputs, steps=steps, probes=probes, hw=hw)
+    # The target first: it is what fails when a target cannot run the program (e.g. Lava's
+    # process limit), so that costs no reference run.
     if target_trace is None:
         tgt_program = program
         if target_program is not None:
             check_same_structure(program, target_program, "target program")
             tgt_program = target_program
+        status(f"hil: running the target ({target})")
         tgt_trace = get_backend(target)(tgt_program, inputs, steps=steps, probes=probes, hw=hw, **(target_options or {}))
     else:
         tgt_trace = target_trace
+    status(f"hil: running the reference ({reference})")
+    ref_trace = get_backend(reference)(program, inputs, steps=steps, probes=probes, hw=hw)
     comparison = compare_traces(program, ref_trace, tgt_trace)
     return HilResult(comparison, ref_trace, tgt_trace, reference, target if target_trace is None else f"replay:{target_trace.backend}")

@@ -55,8 +55,8 @@ from ir.progress import progress, status
 from ir.verify import verify
 
 from backends.base import Probe, Trace, default_probes
-from backends.blocks import PieceGraph, expand_blocks, expand_pieces
-from compiler.passes.split_exact import whole_pieces
+from backends.blocks import PieceGraph, check_split_exact, expand_pieces, piece_pairs
+from compiler.passes.split_exact import placement_pieces, whole_pieces
 from backends.lava import compat
 from backends.lava.lower import LavaProgram, lower
 from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
@@ -124,12 +124,10 @@ class LavaScaleError(SnncError):
     """Lava cannot build or start a lowering this large (names the process count)."""
 
 
-def _probed_component(bg: PieceGraph, probes: Sequence[Probe]) -> set[str]:
-    """Block populations that can influence a probed block (their processes are built)."""
-    g = bg.graph
-    wanted = {p.population for p in bg.piece_probes(probes)}
-    preds: dict[str, set[str]] = {n: set() for n in g.populations}
-    for proj in g.projections.values():
+def _upstream(graph: Graph, wanted: set[str]) -> set[str]:
+    """`wanted` and every population that can influence them (whose processes are built)."""
+    preds: dict[str, set[str]] = {n: set() for n in graph.populations}
+    for proj in graph.projections.values():
         preds[proj.dst].add(proj.src)
     keep, todo = set(wanted), list(wanted)
     while todo:
@@ -287,21 +285,26 @@ def run(
         _run_config(
             device, {}
         )  # fail early, before building anything, when the extension is missing
-    bg = expand_blocks(graph) if lowering == "blocks" else expand_pieces(graph, whole_pieces(graph))
-    batch = int(arr.shape[0])
-    stride = sample_stride(bg.graph, t)
-    keep = _probed_component(bg, chosen)
-    n_processes = 1 + sum(
-        1 for n in bg.graph.populations if n in keep
-    ) + sum(1 for p in bg.graph.projections.values() if p.dst in keep)
+    pieces = placement_pieces(graph) if lowering == "blocks" else whole_pieces(graph)
+    check_split_exact(graph, pieces, "--lava-blocks")
+    # Count the processes before building anything (a large program cut into blocks has more
+    # block pairs than Lava can run, and slicing them all takes a while).
+    needed = _upstream(graph, {p.population for p in chosen})
+    into = [n for n, p in graph.projections.items() if p.dst in needed]
+    n_processes = 1 + sum(len(pieces[n]) for n in needed) + piece_pairs(graph, pieces, into)
     if n_processes > MAX_PROCESSES:
         raise LavaScaleError(
-            f"the {lowering} lowering needs {n_processes} Lava processes (one OS process each), "
-            f"more than the {MAX_PROCESSES} Lava runs here"
+            f"the {lowering} lowering needs {n_processes} Lava processes (an OS process each, "
+            f"about 12 MB and 0.1 s or more to start), over the limit of {MAX_PROCESSES}"
             + ("; drop --lava-blocks (one process per population)" if lowering == "blocks" else "")
         )
     status(f"lava: lowering {n_processes} processes ({lowering})")
+    bg = expand_pieces(graph, pieces)
+    batch = int(arr.shape[0])
+    stride = sample_stride(bg.graph, t)
+    keep = _upstream(bg.graph, {p.population for p in bg.piece_probes(chosen)})
     prog = lower(bg.graph, _input_data(bg.graph, arr, t, stride), keep)
+    n_processes = 1 + len(prog.neurons) + len(prog.sources) + len(prog.connections)
     spec = RecorderSpec()
     slots: list[tuple[str, str, int]] = []
     for p in bg.piece_probes(chosen):

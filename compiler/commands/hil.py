@@ -186,9 +186,13 @@ def _float_reference(args: argparse.Namespace, build) -> int:
     model = load_model(args.model, dt=args.dt)
     check_float_model(model, program, args.model)
     inputs, source = _inputs(args, program)
+    populations = build.report.get("quantization", {}).get("populations", {})
+    scales = {
+        name: q["scale"] for name, q in populations.items() if not q.get("thresholds_folded")
+    }
     result = compare_with_float(
         model, program, inputs, target=args.target, hw=build.hw, steps=args.steps,
-        target_options=_target_options(args),
+        target_options=_target_options(args), scales=scales,
     )
     report = {**result.to_json(), "model": args.model, "inputs": source}
     atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
