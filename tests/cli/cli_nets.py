@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ir import LIF, QLIF, Conv2d, Dense, Graph, Input, QDense, QSparse, Sparse, load_hw
+from ir import LIF, Conv2d, Dense, Graph, Input, Sparse, load_hw
 from ir.nodes import conv2d_output_hw
-from tests.backends.random_nets import FAMILIES, random_network
+from tests.backends.random_nets import FAMILIES, clamp_to, random_network
 
 
 SPLIT_TARGET = "tiny4"
@@ -36,19 +36,7 @@ class CliCase:
 
 
 def _clamp_to_target(graph: Graph, target: str) -> Graph:
-    hw = load_hw("tiny" if target == SPLIT_TARGET else target)
-    b_lo, b_hi = hw.neuron.bias_exp_min.value, hw.neuron.bias_exp_max.value
-    w_lo, w_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
-    pops = {
-        n: p.replace(bias_exp=np.clip(p.bias_exp, b_lo, b_hi)) if isinstance(p, QLIF) else p
-        for n, p in graph.populations.items()
-    }
-    projs = {
-        n: p.replace(weight_exp=int(np.clip(p.weight_exp, w_lo, w_hi)))
-        if isinstance(p, (QDense, QSparse)) else p
-        for n, p in graph.projections.items()
-    }
-    return graph.replace(populations=pops, projections=projs)
+    return clamp_to(graph, load_hw("tiny" if target == SPLIT_TARGET else target))
 
 
 def _float_lif(rng: np.random.Generator, shape: tuple[int, ...], dt: float) -> LIF:
