@@ -67,9 +67,10 @@ def _agreement(model, program, inputs, hw, quant_report) -> str:
     cells = []
     for p in result.populations:
         corr = "-" if p.count_correlation is None else f"{p.count_correlation:.3f}"
+        v = "-" if p.v_rel_error is None else f"{100 * p.v_rel_error:.1f}%"
         cells.append(
             f"{p.population} {100 * p.spike_agreement:.3f}% / r {corr} / rate "
-            f"{p.rate_deployed:.4f} / v {100 * p.v_rel_error:.1f}%"
+            f"{p.rate_deployed:.4f} / v {v}"
         )
     return "; ".join(cells)
 

@@ -105,7 +105,12 @@ def _split_exact_lines(summary: Mapping[str, Any] | None) -> list[str]:
         return ["split-exact no projection needed changing (none from a cut population floors)"]
     out = []
     for m in made:
-        what = f"{m['projection']} ({m['source']} cut into {m['pieces']} blocks): {m['how']}"
+        cut = (
+            f"{m['source']} cut into {m['pieces']} blocks"
+            if m["pieces"] > 1
+            else f"{m['source']} whole after all"
+        )
+        what = f"{m['projection']} ({cut}): {m['how']}"
         if "rel_error" in m:
             what += f", rel.err {m['rel_error_unconstrained']:.2%} -> {m['rel_error']:.2%}"
         else:

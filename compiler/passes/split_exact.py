@@ -102,7 +102,6 @@ class Risk:
 
     kind: str
     reason: str
-    bound: int = 0
 
     @property
     def on_destination(self) -> bool:
@@ -141,7 +140,6 @@ def _risk(graph: Graph, proj: Projection) -> Risk | None:
                 "wrap",
                 f"graded sums can reach {bound} >= 2^31, where each piece's int32 partial sum "
                 f"wraps before the shift by weight_exp = {proj.weight_exp}",
-                bound,
             )
         return None
     if isinstance(proj, QConv2d):
@@ -152,7 +150,6 @@ def _risk(graph: Graph, proj: Projection) -> Risk | None:
                 "conv-wrap",
                 f"sums can reach {bound} >= 2^23; a convolution whose populations are cut runs as "
                 "per-piece Sparse connections, which do not wrap at 24 bits as Lava's Conv does",
-                bound,
             )
     return None
 

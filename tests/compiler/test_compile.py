@@ -193,3 +193,30 @@ def test_printed_report_golden():
         "h           65536  2048   0.000%  no        4095 (0.00)       0 (0.00)             0  "
         "            -            6.4  v range: 64 thresholds below zero\n"
     )
+
+
+def test_a_cut_source_is_quantized_split_exact_from_the_float_weights():
+    """Issue 20: a float model whose hidden layer the partition cuts (here 1100 LIF on loihi1,
+    1024 a core) and whose next projection would get a negative exponent is compiled twice: the
+    second time that projection is quantized with whole activation units per synapse (E >= 0),
+    which the cut cannot change, and the report says what that cost."""
+    from compiler.passes.split_exact import placement_pieces, split_hazards
+    from ir.fixed import effective_weights
+    from tests.backends.random_nets import split_case
+
+    case = split_case(18)
+    assert case.family == "wide-loihi1"
+    program, report = compile_model(case.model, case.hw)
+    summary = report["split_exact"]
+    assert summary["exact_sources"] == ["l0"] and summary["pipeline_runs"] == 2
+    (made,) = summary["projections"]
+    assert made["projection"] == "fc1" and made["pieces"] == len(placement_pieces(program)["l0"]) > 1
+    assert made["rel_error"] > made["rel_error_unconstrained"]
+    q = report["quantization"]["projections"]["fc1"]
+    assert q["split_exact"] and q["rel_error"] == made["rel_error"]
+    fc1 = program.projections["fc1"]
+    w = effective_weights(fc1.weight, fc1.num_weight_bits, fc1.sign_mode)
+    # Whole units: E = lsb_shift + weight_exp >= 0 (8-bit mixed: lsb_shift 1, weight_exp -1).
+    assert fc1.sign_mode == "mixed" and fc1.weight_exp == -1 and np.all(w % 2 == 0)
+    assert split_hazards(program) == {}
+    assert report["quantization"]["projections"]["fc0"]["split_exact"] is False
