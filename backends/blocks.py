@@ -52,6 +52,7 @@ from backends.base import Probe, Trace
 __all__ = [
     "CONV_AS_SPARSE_BITS",
     "BlockGraph",
+    "conv_as_sparse",
     "conv_synapses",
     "expand_blocks",
     "split_hazards",
@@ -116,7 +117,7 @@ def _unique_name(base: str, taken: set[str]) -> str:
 def _block_population(pop: Population, idx: np.ndarray) -> Population:
     changes: dict = {"shape": (int(idx.size),)}
     for fname in pop.array_fields():
-        arr = getattr(pop, fname)
+        arr = np.asarray(getattr(pop, fname))
         if arr.ndim:
             changes[fname] = arr.reshape(-1)[idx]
     return pop.replace(**changes)  # type: ignore[return-value]
@@ -192,7 +193,9 @@ def _pair_sparse(proj: Sparse | QSparse, s_pos: np.ndarray, d_pos: np.ndarray, s
     )
 
 
-def _conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+def conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+    """A convolution as the equivalent sparse projection (float), or the QSparse Lava's Sparse
+    model computes equally while no 24-bit wrap can happen (checked: IRVerifyError)."""
     src, dst = graph.populations[proj.src], graph.populations[proj.dst]
     if isinstance(proj, Conv2d):
         rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
@@ -255,7 +258,7 @@ def expand_blocks(graph: Graph) -> BlockGraph:
             ):
                 projs[pname] = proj
                 continue
-            proj = _conv_as_sparse(graph, pname, proj)
+            proj = conv_as_sparse(graph, pname, proj)
         single = len(src_parts) == 1 and len(dst_parts) == 1
         n_src, n_dst = graph.populations[proj.src].size, graph.populations[proj.dst].size
         for si, (sname, s_idx) in enumerate(src_parts):
