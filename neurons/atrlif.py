@@ -200,6 +200,7 @@ class ATRLIFQuantRule(QuantRule):
     def decays(self) -> dict[str, Any]:
         ctx = self.ctx
         report: dict[str, Any] = {}
+        regs: dict[str, Any] = {}
         for f, offset in (("delta_i", 1), ("delta_v", 0), ("delta_theta", 0), ("delta_r", 0)):
             delta = ctx.pop.per_neuron(f).astype(np.float64)
             reg = np.clip(np.rint(_UNITY * delta).astype(np.int64) - offset, 0, _REG_MAX)
@@ -208,10 +209,10 @@ class ATRLIFQuantRule(QuantRule):
             self.regs[f] = reg
             err = float(np.max(np.abs(_UNITY * delta - (reg + offset)), initial=0.0))
             distinct = np.unique(reg)
-            report[f] = int(distinct[0]) if distinct.size == 1 else {
+            regs[f] = int(distinct[0]) if distinct.size == 1 else {
                 "min": int(distinct[0]), "max": int(distinct[-1]), "distinct": int(distinct.size)}
             report[f"{f}_error_units"] = err
-        return report
+        return {"model": "ATRLIF", "registers": regs, **report}
 
     def float_bias(self) -> np.ndarray:
         return self.ctx.pop.per_neuron("bias")
@@ -270,6 +271,7 @@ class ATRLIFQuantRule(QuantRule):
 
 class ATRLIFModel(NeuronModel):
     name = "atrlif"
+    label = "ATRLIF"
     float_node = ATRLIF
     fixed_node = QATRLIF
     variables = ("i", "v", "theta", "r")

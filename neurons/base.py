@@ -137,6 +137,11 @@ class QuantRule:
         """(S, threshold register) at level L: S may be nudged so the threshold is exact."""
         return float((1 << self.input_shift) * 2.0**level), 0
 
+    def payload(self, scale: float, input_peak: float, bias: np.ndarray) -> tuple[float, float]:
+        """Graded models: (float value of one fixed-point payload step, largest |payload|), for
+        quantizing the projections the population feeds."""
+        raise NotImplementedError
+
     def build(
         self, scale: float, vth: int, bias: np.ndarray
     ) -> tuple[Population, dict[str, Any], float, int]:
@@ -149,6 +154,8 @@ class NeuronModel:
     """One row of the neuron-model table (see the module docstring)."""
 
     name: ClassVar[str]
+    label: ClassVar[str]
+    """How reports and the CLI name the model ("LIF", ...)."""
     float_node: ClassVar[type[Population] | None]
     fixed_node: ClassVar[type[Population]]
     variables: ClassVar[tuple[str, ...]]

@@ -168,7 +168,16 @@ class RFQuantRule(QuantRule):
         self.cos = np.trunc(cos * unit).astype(np.int64)
         err = float(max(np.max(np.abs(sin * unit - self.sin)), np.max(np.abs(cos * unit - self.cos))))
         self.keep = float(np.max(np.hypot(self.sin, self.cos))) / unit
-        return {"decay_error_units": err, "periods": len(np.unique(np.stack([self.sin, self.cos]), axis=1).T)}
+
+        def reg(values: np.ndarray) -> Any:
+            distinct = np.unique(values)
+            if distinct.size == 1:
+                return int(distinct[0])
+            return {"min": int(distinct[0]), "max": int(distinct[-1]), "distinct": int(distinct.size)}
+
+        return {"model": "RF", "registers": {"sin_decay": reg(self.sin), "cos_decay": reg(self.cos),
+                                             "decay_bits": DECAY_BITS, "state_exp": self.input_shift},
+                "decay_error_units": err}
 
     def current_gain(self) -> float:
         """|re| under a constant input: at most 1 / (1 - (1 - alpha)) = 1 / alpha."""
@@ -198,6 +207,7 @@ class RFQuantRule(QuantRule):
 
 class RFModel(NeuronModel):
     name = "rf"
+    label = "RF"
     float_node = RF
     fixed_node = QRF
     variables = ("real", "imag")

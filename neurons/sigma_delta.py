@@ -45,6 +45,8 @@ _MIN32 = -(1 << 31)
 VTH_BITS = 24
 BIAS_BITS = 16
 EXP_MAX = 7  # spike_exp, state_exp: precision 3
+# state_exp of quantized populations: payloads are the state >> 6 (lava-dl SDNN blocks' choice).
+STATE_EXP = 6
 MESSAGE_BITS = 24  # s_out precision 24
 # Smallest threshold register the quantizer aims for (threshold resolution, as LIF's VTH_FLOOR).
 VTH_FLOOR = 256
@@ -184,9 +186,14 @@ class FloatParams:
 
 class SigmaDeltaQuantRule(QuantRule):
     """With scale S: sigma_fix = S sigma (no input shift: sigma adds a_fix directly),
-    vth_eff = S vth (exact: S = vth_eff / vth), bias_eff = rint(S b); spike_exp = state_exp = 0,
-    so a payload is S times the float one (downstream weights are divided by S). vth must be one
-    value per population (it sets the scale)."""
+    vth << 6 = S vth (exact: S = 64 vth / vth_float), bias << 6 = rint(S b) (state_exp = 6, as
+    lava-dl's SDNN blocks; spike_exp = 0). A payload is s_fix >> 6, S / 64 times the float one,
+    so the next layers' weights are divided by S / 64 (`payload`). vth must be one value per
+    population (it sets the scale)."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.threshold_shift = STATE_EXP
 
     def threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
         ctx = self.ctx
@@ -200,6 +207,11 @@ class SigmaDeltaQuantRule(QuantRule):
             raise QuantizationError(f"population {ctx.name!r}: vth = {theta} must be > 0")
         return theta, np.ones(ctx.pop.size), False
 
+    def decays(self) -> dict[str, Any]:
+        pop = self.ctx.pop
+        return {"model": "sigma-delta", "registers": {
+            "act_mode": pop.act_mode, "cum_error": pop.cum_error, "spike_exp": 0, "state_exp": STATE_EXP}}
+
     def float_bias(self) -> np.ndarray:
         return self.ctx.pop.per_neuron("bias")
 
@@ -207,30 +219,44 @@ class SigmaDeltaQuantRule(QuantRule):
         return math.log2(VTH_FLOOR / theta)
 
     def level_limits(self, theta, bias, input_peak) -> list[tuple[float, str]]:
-        limits = [(math.log2(((1 << VTH_BITS) - 1) / theta), f"threshold: vth <= 2^{VTH_BITS} - 1")]
+        limits = [(math.log2(((1 << VTH_BITS) - 1) / theta), f"threshold: vth << {STATE_EXP} <= 2^{VTH_BITS} - 1")]
         b_max = float(np.abs(bias).max(initial=0.0))
         if b_max > 0:
             limits.append((math.log2(((1 << (BIAS_BITS - 1)) - 1) / b_max), f"bias within signed {BIAS_BITS} bits"))
         return limits
 
     def exact_threshold(self, level: float, theta: float) -> tuple[float, int]:
-        reg = max(1, math.floor(2.0**level * theta * (1 + 1e-9)))
-        return reg / theta, reg
+        unit = 1 << STATE_EXP
+        reg = max(1, math.floor(2.0**level * theta / unit * (1 + 1e-9)))
+        return reg * unit / theta, reg
 
     def build(self, scale: float, vth: int, bias: np.ndarray):
         pop = self.ctx.pop
-        b = 1 << (BIAS_BITS - 1)
-        ideal = bias * scale
+        unit = 1 << STATE_EXP
+        b = (1 << (BIAS_BITS - 1)) // unit  # the register; Lava stores it << state_exp
+        ideal = bias * scale / unit
         reg = np.clip(np.rint(ideal), -b, b - 1).astype(np.int64)
-        clipped = int(np.count_nonzero(np.abs(ideal) > b))
+        clipped = int(np.count_nonzero((ideal < -b - 0.5) | (ideal > b - 0.5)))
         bias_err = float(np.max(np.abs(reg - ideal), initial=0.0)) / max(vth, 1)
         bias_out: Any = int(reg[0]) if pop.bias.ndim == 0 else reg.reshape(pop.shape)
-        node = QSigmaDelta(pop.shape, vth=vth, bias=bias_out, act_mode=pop.act_mode, cum_error=pop.cum_error)
-        return node, {"vth": vth, "payload_scale": scale}, bias_err, clipped
+        node = QSigmaDelta(pop.shape, vth=vth, bias=bias_out, state_exp=STATE_EXP,
+                           act_mode=pop.act_mode, cum_error=pop.cum_error)
+        return node, {"vth": vth}, bias_err, clipped
+
+    def payload(self, scale: float, input_peak: float, bias: np.ndarray) -> tuple[float, float]:
+        """(float value of one payload step, largest |payload|). The bound assumes the input is
+        delta-coded, as between sigma-delta layers (SDNN): sigma then tracks the current
+        pre-activation, at most the one-step input peak plus |bias|, and a delta is at most
+        twice an activation plus the threshold's residue."""
+        unit = 1 << STATE_EXP
+        act_peak = input_peak + float(np.abs(bias).max(initial=0.0)) + float(self.ctx.pop.vth)
+        bound = min(float(1 << (MESSAGE_BITS - 1)), math.ceil(2 * act_peak * scale / unit) + 1.0)
+        return unit / scale, bound
 
 
 class SigmaDeltaModel(NeuronModel):
     name = "sigma_delta"
+    label = "sigma-delta"
     float_node = SigmaDelta
     fixed_node = QSigmaDelta
     variables = ("sigma", "act", "residue", "error")

@@ -118,11 +118,11 @@ def _lower_neurons(name: str, node: Population, prog: LavaProgram, data: Any) ->
     model = model_of(node, f"population {name!r}", "the lava backend")
     groups = model.parameter_groups(node)
     out = []
+    per_neuron = any(np.ndim(getattr(node, f)) for f in node.per_process)
     for k, members in enumerate(groups):
-        if len(groups) == 1:
-            neurons = model.lava_process(node, name)
-        else:
-            neurons = model.lava_process(model.group_node(node, members), f"{name}.g{k}")
+        # The group's registers as the process's scalars (also when one group holds them all).
+        part = model.group_node(node, members) if per_neuron else node
+        neurons = model.lava_process(part, name if len(groups) == 1 else f"{name}.g{k}")
         prog.state += neurons.reset
         out.append((neurons, members))
     return out

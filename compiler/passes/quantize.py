@@ -45,9 +45,8 @@ from ir.nodes import (
 )
 from neurons import model_of
 from neurons.base import QuantContext, QuantizationError, QuantRule
-from neurons.lif import VTH_FLOOR
 
-__all__ = ["GRANULARITIES", "VTH_FLOOR", "QuantizationError", "QuantizePass"]
+__all__ = ["GRANULARITIES", "QuantizationError", "QuantizePass"]
 
 GRANULARITIES = ("per-layer", "per-channel")
 # Sign modes as small integers per scale row; parts are emitted in this order.
@@ -136,8 +135,10 @@ class QuantizePass:
                 graph, name, pop, model.quant_rule, ctx.hw, bits, self, rates, graded
             )
             if model.graded:
-                # Float weight per fixed payload step, and the largest payload (message bits).
-                graded[name] = (1.0 / plan.scale, float(1 << (model.message_bits - 1)))
+                # Float value of a fixed payload step, and the largest payload.
+                graded[name] = plan.rule.payload(
+                    plan.scale, plan.input_peak(), plan.bias_float
+                )
         for name, pop in graph.populations.items():
             if isinstance(pop, Input):
                 pops[name] = pop
@@ -538,6 +539,10 @@ class _PopulationPlan:
             )
         level, why = min(limits, key=lambda t: t[0])
         return level, why
+
+    def input_peak(self) -> float:
+        """The largest one-step float input any neuron can receive (|sum| bound)."""
+        return self._float_input_peak()
 
     def _float_input_peak(self) -> float:
         pos = np.zeros(self.pop.size)

@@ -82,7 +82,7 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
             [
                 name,
                 f"{p['scale']:.6g}",
-                str(p["vth"]),
+                str(p.get("vth", p.get("theta_0", "-"))),
                 "non-spiking" if p.get("non_spiking") else _pct(p["threshold_rel_error"], 3),
                 "yes" if p["thresholds_folded"] else "no",
                 _decay(p, "du"),
@@ -110,6 +110,12 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
         rows,
         {1, 2, 3, 5, 6, 7, 8, 9},
     )
+    # Models other than LIF: their own registers, one line each.
+    for name, p in q.get("populations", {}).items():
+        regs = p.get("registers")
+        if regs:
+            shown = ", ".join(f"{k} {_register(v)}" for k, v in regs.items())
+            lines.append(f"{name} ({p['model']}): {shown}")
     lines += _calibration_lines(q.get("calibration"))
     for w in q.get("warnings", []) if warnings else []:
         lines.append(f"WARNING: {w}")
@@ -129,6 +135,10 @@ def _decay(p: Mapping[str, Any], reg: str) -> str:
     text += f" ({p[f'{reg}_error_units']:.2f})"
     added = p.get(f"{reg}_added_error_units")
     return text + (f" +{added:.2f}" if added else "")
+
+
+def _register(value: Any) -> str:
+    return f"{value['min']}..{value['max']}/{value['distinct']}" if isinstance(value, dict) else str(value)
 
 
 def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:

@@ -379,6 +379,7 @@ class LIFQuantRule(QuantRule):
 
 class LIFModel(NeuronModel):
     name = "lif"
+    label = "LIF"
     float_node = LIF
     fixed_node = QLIF
     variables = ("u", "v")

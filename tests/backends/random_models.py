@@ -22,11 +22,14 @@ from tests.backends.random_nets import Network
 MODEL_NAMES = ("lif", "atrlif", "sigma_delta", "rf")
 
 
+_GROUPS = {"max": 3}  # distinct values a per-neuron register draws from (set per network)
+
+
 def _choices(rng: np.random.Generator, n: int, values: list[int]) -> int | np.ndarray:
     """One of `values` for the population, or per neuron among two or three of them."""
-    if rng.random() < 0.4 or n == 1:
+    if rng.random() < 0.4 or n == 1 or _GROUPS["max"] < 2:
         return int(rng.choice(values))
-    pool = rng.choice(values, size=min(len(values), int(rng.integers(2, 4))), replace=False)
+    pool = rng.choice(values, size=min(len(values), int(rng.integers(2, _GROUPS["max"] + 1))), replace=False)
     return rng.choice(pool, size=n).astype(np.int64)
 
 
@@ -111,10 +114,12 @@ def _projection(rng, src: str, dst: str, n_src: int, n_dst: int, graded: bool):
     return QSparse(src, dst, rows=rows, cols=cols, values=weight[rows, cols], delay=d, **fmt)
 
 
-def random_model_network(seed: int, steps: int = 16, batch: int = 1) -> Network:
+def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bool = False) -> Network:
     """One heterogeneous network (module docstring); model choices cycle with the seed so that
-    every model appears in every few seeds."""
+    every model appears in every few seeds. `compact`: one or two layers of a few neurons and
+    per-neuron registers of at most two values (fewer Lava processes: what `make test` packs)."""
     rng = np.random.default_rng([20260521, seed])
+    _GROUPS["max"] = 2 if compact else 3
     pops: dict = {}
     projs: dict = {}
     graded_in = rng.random() < 0.2
@@ -138,10 +143,10 @@ def random_model_network(seed: int, steps: int = 16, batch: int = 1) -> Network:
         n_in = int(rng.integers(3, 10))
         pops["in"] = Input((n_in,), message_bits=8 if graded_in else 0)
         names = ["in"]
-    for k in range(int(rng.integers(1, 4))):
+    for k in range(int(rng.integers(1, 3 if compact else 4))):
         name = f"l{k}"
         model = MODEL_NAMES[(seed + k) % 4] if rng.random() < 0.7 else str(rng.choice(MODEL_NAMES))
-        pops[name] = _MAKERS[model](rng, int(rng.integers(2, 7)))
+        pops[name] = _MAKERS[model](rng, int(rng.integers(2, 5 if compact else 7)))
         prev = names[-1]
         graded = isinstance(pops[prev], QSigmaDelta) or (prev == "in" and graded_in)
         projs[f"p{k}"] = _projection(rng, prev, name, pops[prev].size, pops[name].size, graded)
