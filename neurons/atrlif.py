@@ -184,18 +184,15 @@ class ATRLIFQuantRule(QuantRule):
         self.threshold_shift = _THETA_SHIFT
         self.regs: dict[str, np.ndarray] = {}
 
+    threshold_field = "theta_0"
+
     def threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
-        ctx = self.ctx
-        for f in ("theta_0", "theta_step"):
-            if np.ndim(getattr(ctx.pop, f)):
-                raise QuantizationError(
-                    f"population {ctx.name!r}: {f} varies per neuron; snnc quantizes ATRLIF with "
-                    "one threshold per population (split the population)"
-                )
-        theta = float(ctx.pop.theta_0)
-        if theta <= 0:
-            raise QuantizationError(f"population {ctx.name!r}: theta_0 = {theta} must be > 0")
-        return theta, np.ones(ctx.pop.size), False
+        if np.ndim(self.ctx.pop.theta_step):
+            raise QuantizationError(
+                f"population {self.ctx.name!r}: theta_step varies per neuron; snnc quantizes "
+                "ATRLIF with one threshold step per population (split the population)"
+            )
+        return super().threshold(has_conv)
 
     def decays(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -283,6 +280,8 @@ class ATRLIFModel(NeuronModel):
         "s[t] = v[t] - r[t] >= theta[t], then r += 2 theta, theta += theta_step"
     )
     quant_rule = ATRLIFQuantRule
+    fixed_kernel = fixed_step
+    float_kernel = float_step
     # A bias of -1 keeps v < 0 <= theta: a silent neuron never fires, even with theta_0 = 0.
     silent = {"bias_mant": -1, "bias_exp": 0}
 
@@ -304,15 +303,9 @@ class ATRLIFModel(NeuronModel):
         )
 
     def initial_state(self, params: Any, batch: int) -> dict[str, np.ndarray]:
-        dtype = np.int64 if params.fixed else np.float64
-        state = {v: np.zeros((batch, params.size), dtype=dtype) for v in self.variables}
+        state = super().initial_state(params, batch)
         state["theta"][...] = params.theta_0  # Lava's scale_threshold: theta starts at theta_0
         return state
-
-    def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
-        if params.fixed:
-            return fixed_step(state, np.asarray(a, dtype=np.int64), params)
-        return float_step(state, a, params)
 
     def lava_process(self, node: Population, name: str) -> LavaNeurons:
         from lava.proc.atrlif.process import ATRLIF as LavaATRLIF

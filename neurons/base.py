@@ -106,10 +106,24 @@ class QuantRule:
     def __init__(self, ctx: QuantContext) -> None:
         self.ctx = ctx
 
+    threshold_field: str = "vth"
+    """The float threshold field that sets the scale (one value per population) for the
+    default `threshold`."""
+
     def threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
         """(theta, fold, folded): one threshold for the scale search and per-neuron factors
-        that multiply each neuron's incoming weights and bias (1 when nothing is folded)."""
-        raise NotImplementedError
+        that multiply each neuron's incoming weights and bias (1 when nothing is folded). By
+        default the population's `threshold_field`, which must be one positive value."""
+        ctx, f = self.ctx, self.threshold_field
+        if np.ndim(getattr(ctx.pop, f)):
+            raise QuantizationError(
+                f"population {ctx.name!r}: {f} varies per neuron; snnc quantizes a "
+                f"{type(ctx.pop).__name__} population with one threshold (split the population)"
+            )
+        theta = float(getattr(ctx.pop, f))
+        if theta <= 0:
+            raise QuantizationError(f"population {ctx.name!r}: {f} = {theta} must be > 0")
+        return theta, np.ones(ctx.pop.size), False
 
     def decays(self) -> dict[str, Any]:
         """Compute the decay registers (kept on the rule); returns their report entries."""
@@ -183,14 +197,24 @@ class NeuronModel:
         """Per-neuron parameters of `node` (float or fixed) for the kernels below."""
         raise NotImplementedError
 
+    fixed_kernel: ClassVar[Callable[..., np.ndarray] | None] = None
+    """`fixed_kernel(state, a, params)`: the fixed-point step `step` uses by default."""
+    float_kernel: ClassVar[Callable[..., np.ndarray] | None] = None
+    """`float_kernel(state, a, params)`: the float step `step` uses by default."""
+
     def initial_state(self, params: Any, batch: int) -> dict[str, np.ndarray]:
-        """The state at the start of a run: one (batch, n) array per variable."""
-        raise NotImplementedError
+        """The state at the start of a run: one (batch, n) array per variable (zeros by
+        default; int64 holding the fixed-point values, float64 for float runs)."""
+        dtype = np.int64 if params.fixed else np.float64
+        return {v: np.zeros((batch, params.size), dtype=dtype) for v in self.variables}
 
     def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
         """One update at step t (1-based) with received input `a` (batch, n), in place on
-        `state`; returns what the neurons send: bool spikes, or int64 payloads when graded."""
-        raise NotImplementedError
+        `state`; returns what the neurons send: bool spikes, or int64 payloads when graded.
+        By default the module's `fixed_kernel` / `float_kernel`."""
+        if params.fixed:
+            return type(self).fixed_kernel(state, np.asarray(a, dtype=np.int64), params)
+        return type(self).float_kernel(state, a, params)
 
     def run_layer(
         self, params: Any, a_in: np.ndarray, out: np.ndarray, recs: dict[str, np.ndarray]

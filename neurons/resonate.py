@@ -148,18 +148,6 @@ class RFQuantRule(QuantRule):
         super().__init__(ctx)
         self.input_shift = 6
 
-    def threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
-        ctx = self.ctx
-        if np.ndim(ctx.pop.vth):
-            raise QuantizationError(
-                f"population {ctx.name!r}: vth varies per neuron; snnc quantizes an RF population "
-                "with one threshold (split the population)"
-            )
-        theta = float(ctx.pop.vth)
-        if theta <= 0:
-            raise QuantizationError(f"population {ctx.name!r}: vth = {theta} must be > 0")
-        return theta, np.ones(ctx.pop.size), False
-
     def decays(self) -> dict[str, Any]:
         sin, cos = self.ctx.pop.decays()
         unit = 1 << DECAY_BITS
@@ -218,6 +206,8 @@ class RFModel(NeuronModel):
         "s[t] = re[t] >= vth and im[t] >= 0 and im[t-1] < 0"
     )
     quant_rule = RFQuantRule
+    fixed_kernel = fixed_step
+    float_kernel = float_step
 
     def prepare(self, node: Population, dt: float) -> Any:
         n = node.size
@@ -228,15 +218,6 @@ class RFModel(NeuronModel):
         assert isinstance(node, RF)
         sin, cos = node.decays()
         return FloatParams(n, sin, cos, flat(node, "vth", np.float64))
-
-    def initial_state(self, params: Any, batch: int) -> dict[str, np.ndarray]:
-        dtype = np.int64 if params.fixed else np.float64
-        return {v: np.zeros((batch, params.size), dtype=dtype) for v in self.variables}
-
-    def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
-        if params.fixed:
-            return fixed_step(state, np.asarray(a, dtype=np.int64), params)
-        return float_step(state, a, params)
 
     def lava_process(self, node: Population, name: str) -> LavaNeurons:
         from lava.proc.rf.process import RF as LavaRF

@@ -195,18 +195,6 @@ class SigmaDeltaQuantRule(QuantRule):
         super().__init__(ctx)
         self.threshold_shift = STATE_EXP
 
-    def threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
-        ctx = self.ctx
-        if np.ndim(ctx.pop.vth):
-            raise QuantizationError(
-                f"population {ctx.name!r}: vth varies per neuron; snnc quantizes a sigma-delta "
-                "population with one threshold (split the population)"
-            )
-        theta = float(ctx.pop.vth)
-        if theta <= 0:
-            raise QuantizationError(f"population {ctx.name!r}: vth = {theta} must be > 0")
-        return theta, np.ones(ctx.pop.size), False
-
     def decays(self) -> dict[str, Any]:
         pop = self.ctx.pop
         return {"model": "sigma-delta", "registers": {
@@ -269,6 +257,8 @@ class SigmaDeltaModel(NeuronModel):
         "residue = delta - s[t]"
     )
     quant_rule = SigmaDeltaQuantRule
+    fixed_kernel = fixed_step
+    float_kernel = float_step
     silent = {"bias": 0}
 
     def prepare(self, node: Population, dt: float) -> Any:
@@ -281,15 +271,6 @@ class SigmaDeltaModel(NeuronModel):
         assert isinstance(node, SigmaDelta)
         return FloatParams(n, flat(node, "vth", np.float64), flat(node, "bias", np.float64),
                            node.act_mode, node.cum_error)
-
-    def initial_state(self, params: Any, batch: int) -> dict[str, np.ndarray]:
-        dtype = np.int64 if params.fixed else np.float64
-        return {v: np.zeros((batch, params.size), dtype=dtype) for v in self.variables}
-
-    def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
-        if params.fixed:
-            return fixed_step(state, np.asarray(a, dtype=np.int64), params)
-        return float_step(state, a, params)
 
     def lava_process(self, node: Population, name: str) -> LavaNeurons:
         from lava.proc.sdn.process import ActivationMode, SigmaDelta as LavaSigmaDelta

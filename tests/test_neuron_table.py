@@ -75,6 +75,8 @@ def test_every_model_row_is_complete():
         seen.add(model.fixed_node)
         if model.float_node is not None:
             assert model.float_node.domain == "float" and model.quant_rule is not None
-        for method in ("prepare", "initial_state", "step", "lava_process"):
+        for method in ("prepare", "lava_process"):
             assert getattr(type(model), method) is not getattr(NeuronModel, method), (model.name, method)
+        overrides_step = type(model).step is not NeuronModel.step
+        assert overrides_step or (model.fixed_kernel is not None and model.float_kernel is not None), model.name
         assert neurons.BY_NAME[model.name] is model

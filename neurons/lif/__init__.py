@@ -427,10 +427,6 @@ class LIFModel(NeuronModel):
             reset_offset=node.reset_offset,
         )
 
-    def initial_state(self, params: Any, batch: int) -> dict[str, np.ndarray]:
-        dtype = np.int64 if params.fixed else np.float64
-        return {v: np.zeros((batch, params.size), dtype=dtype) for v in self.variables}
-
     def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
         u, v = state["u"], state["v"]
         if params.resets_at(t):

@@ -89,20 +89,8 @@ def dense_lif(
         a = np.zeros(n, dtype=np.int64)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
-                binary_input(
-                    spikes_in[b, t - 1],
-                    weight_t,
-                    weight,
-                    use_dot,
-                    max_abs,
-                    scale,
-                    left,
-                    right,
-                    active,
-                    acc16,
-                    acc32,
-                    a,
-                )
+                binary_input(spikes_in[b, t - 1], weight_t, weight, use_dot, max_abs, scale, left,
+                             right, active, acc16, acc32, a)
             if interval > 0 and (t + 1) % interval == offset:
                 u[:] = 0
                 v[:] = 0

@@ -20,7 +20,7 @@ from backends.lava import compat
 from ir import Input
 from neurons import model_of, variables_of
 from tests.backends.random_models import MODEL_NAMES, random_model_network
-from tests.backends.random_nets import merge
+from tests.backends.random_nets import first_mismatch, merge
 
 FAST_SEEDS = range(50)
 SLOW_SEEDS = range(1000, 1200)
@@ -40,17 +40,10 @@ def _compare(seeds, steps: int, batch: int, compact: bool) -> None:
     probes = _probes(graph)
     lava = lava_run(graph, inputs, probes=probes)
     for engine in ("reference", "fast"):
-        cpu = cpu_run(graph, inputs, probes=probes, engine=engine)
-        for p in probes:
-            for var in p.variables:
-                got, want = cpu.get(p.population, var), lava.get(p.population, var)
-                if not np.array_equal(got, want):
-                    b, t, i = np.argwhere(got != want)[0]
-                    pytest.fail(
-                        f"{engine}: {p.population} ({model_of(graph.populations[p.population]).name})."
-                        f"{var} differs first at sample {b}, step {t + 1}, neuron {i}: "
-                        f"cpu {got[b, t, i]}, lava {want[b, t, i]}"
-                    )
+        mismatch = first_mismatch(cpu_run(graph, inputs, probes=probes, engine=engine), lava, probes,
+                                  f"{engine}: ")
+        if mismatch:
+            pytest.fail(mismatch)
 
 
 def _chunks(seeds):
