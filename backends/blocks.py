@@ -47,6 +47,8 @@ from ir.nodes import (
     Sparse,
 )
 
+from neurons import model_of
+
 from backends.base import Probe, Trace
 
 __all__ = [
@@ -153,7 +155,11 @@ def conv_synapses(proj: Conv2d | QConv2d, src_shape: tuple[int, ...], dst_shape:
 
 def _payload_max(graph: Graph, name: str) -> int:
     pop = graph.populations[name]
-    return (1 << (pop.message_bits - 1)) if isinstance(pop, Input) and pop.message_bits else 1
+    if isinstance(pop, Input):
+        return (1 << (pop.message_bits - 1)) if pop.message_bits else 1
+    # Graded neuron models send whatever their int32 state gives (Lava does not clip).
+    model = model_of(pop)
+    return model.payload_bound(None) if model.graded else 1
 
 
 def _pair_dense(proj: Dense | QDense, s_idx: np.ndarray, d_idx: np.ndarray, src: str, dst: str):

@@ -22,13 +22,17 @@ from tests.backends.random_nets import Network
 MODEL_NAMES = ("lif", "atrlif", "sigma_delta", "rf")
 
 
-_GROUPS = {"max": 3}  # distinct values a per-neuron register draws from (set per network)
+# Per network: how many distinct values a per-neuron register draws from, and how many
+# registers may vary per neuron (None: any).
+_GROUPS: dict = {"max": 3, "budget": None}
 
 
 def _choices(rng: np.random.Generator, n: int, values: list[int]) -> int | np.ndarray:
     """One of `values` for the population, or per neuron among two or three of them."""
-    if rng.random() < 0.4 or n == 1 or _GROUPS["max"] < 2:
+    if rng.random() < 0.4 or n == 1 or _GROUPS["budget"] == 0:
         return int(rng.choice(values))
+    if _GROUPS["budget"] is not None:
+        _GROUPS["budget"] -= 1
     pool = rng.choice(values, size=min(len(values), int(rng.integers(2, _GROUPS["max"] + 1))), replace=False)
     return rng.choice(pool, size=n).astype(np.int64)
 
@@ -117,9 +121,10 @@ def _projection(rng, src: str, dst: str, n_src: int, n_dst: int, graded: bool):
 def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bool = False) -> Network:
     """One heterogeneous network (module docstring); model choices cycle with the seed so that
     every model appears in every few seeds. `compact`: one or two layers of a few neurons and
-    per-neuron registers of at most two values (fewer Lava processes: what `make test` packs)."""
+    one per-neuron register of two values at most (fewer Lava processes: what `make test`
+    packs)."""
     rng = np.random.default_rng([20260521, seed])
-    _GROUPS["max"] = 2 if compact else 3
+    _GROUPS.update(max=2, budget=1) if compact else _GROUPS.update(max=3, budget=None)
     pops: dict = {}
     projs: dict = {}
     graded_in = rng.random() < 0.2

@@ -55,7 +55,7 @@ def _chunks(seeds):
 @pytest.mark.lava
 @pytest.mark.parametrize("seeds", _chunks(FAST_SEEDS))
 def test_random_heterogeneous_networks_match_lava(seeds):
-    _compare(seeds, steps=12, batch=2, compact=True)
+    _compare(seeds, steps=10, batch=2, compact=True)
 
 
 @pytest.mark.lava
@@ -71,7 +71,7 @@ def test_the_suite_covers_every_model_and_its_hard_cases():
     models: Counter = Counter()
     seen = Counter()
     for seed in FAST_SEEDS:
-        net = random_model_network(seed, steps=12, batch=2, compact=True)
+        net = random_model_network(seed, steps=10, batch=2, compact=True)
         g = net.graph
         tr = cpu_run(g, net.inputs, probes=_probes(g))
         kinds = {model_of(p).name for n, p in g.populations.items() if not isinstance(p, Input)}
