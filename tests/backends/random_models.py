@@ -144,6 +144,16 @@ def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bo
         })
         projs["conv"] = QConv2d("in", "c0", weight=rng.integers(-100, 200, size=(shape[0], c, *k)))
         names = ["in", "c0"]
+        if not compact and model != "atrlif" and min(shape[1:]) >= 2 and rng.random() < 0.5:
+            # A convolution from a population that Lava runs as several group processes.
+            shape2 = (1, shape[1] - 1, shape[2] - 1)
+            node = _MAKERS[str(rng.choice(["lif", "rf"]))](rng, int(np.prod(shape2)))
+            pops["c1"] = node.replace(shape=shape2, **{
+                f: np.asarray(getattr(node, f)).reshape(shape2) for f in node.array_fields()
+                if np.ndim(getattr(node, f))
+            })
+            projs["conv1"] = QConv2d("c0", "c1", weight=rng.integers(-100, 200, size=(1, shape[0], 2, 2)))
+            names.append("c1")
     else:
         n_in = int(rng.integers(3, 10))
         pops["in"] = Input((n_in,), message_bits=8 if graded_in else 0)
