@@ -250,8 +250,8 @@ class LIF(Population):
     tau_mem: np.ndarray = array_field("float", scalar_ok=True, default=math.inf)
     v_th: np.ndarray = array_field("float", scalar_ok=True, default=1.0)
     bias: np.ndarray = array_field("float", scalar_ok=True, default=0.0)
-    reset_interval: int = 0
-    reset_offset: int = 0
+    reset_interval: int | np.ndarray = param_field("int", default=0)
+    reset_offset: int | np.ndarray = param_field("int", default=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -291,21 +291,21 @@ class QLIF(Population):
 
     Precision (Loihi 2 / Lava 0.10): du, dv unsigned 12-bit (0..4095); vth unsigned 17-bit
     mantissa; bias_mant signed 13-bit; bias_exp 3-bit. Every register is one value for the
-    population or one per neuron. Lava's LIF holds du, dv and vth as one value per process, so
-    the Lava lowering runs neurons that differ in them as separate processes (`per_process`);
-    bias_mant and bias_exp are per neuron in Lava too.
-    `reset_interval`/`reset_offset` as in `LIF` (Lava's LIFReset).
+    population or one per neuron. Lava's LIF holds du, dv and vth (and LIFReset its interval
+    and offset) as one value per process, so the Lava lowering runs neurons that differ in them
+    as separate processes (`per_process`); bias_mant and bias_exp are per neuron in Lava too.
+    `reset_interval`/`reset_offset` as in `LIF` (Lava's LIFReset), per neuron or shared.
     """
 
     domain: ClassVar[str] = "fixed"
-    per_process: ClassVar[tuple[str, ...]] = ("du", "dv", "vth")
+    per_process: ClassVar[tuple[str, ...]] = ("du", "dv", "vth", "reset_interval", "reset_offset")
     du: int | np.ndarray = param_field("int", default=0)
     dv: int | np.ndarray = param_field("int", default=0)
     vth: int | np.ndarray = param_field("int", default=1)
     bias_mant: np.ndarray = array_field("int", scalar_ok=True, default=0)
     bias_exp: np.ndarray = array_field("int", scalar_ok=True, default=0)
-    reset_interval: int = 0
-    reset_offset: int = 0
+    reset_interval: int | np.ndarray = param_field("int", default=0)
+    reset_offset: int | np.ndarray = param_field("int", default=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -332,16 +332,15 @@ class QLIF(Population):
 
 
 def _check_reset(node: Any, name: str) -> None:
-    for fname in ("reset_interval", "reset_offset"):
-        value = getattr(node, fname)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise IRVerifyError(f"{name}.{fname}", f"expected an integer >= 0, got {value!r}")
-        object.__setattr__(node, fname, int(value))
-    if node.reset_interval and node.reset_offset >= node.reset_interval:
-        raise IRVerifyError(
-            f"{name}.reset_offset",
-            f"must be below reset_interval ({node.reset_interval}), got {node.reset_offset}",
-        )
+    interval, offset = np.asarray(node.reset_interval), np.asarray(node.reset_offset)
+    for fname, arr in (("reset_interval", interval), ("reset_offset", offset)):
+        if arr.size and arr.min() < 0:
+            raise IRVerifyError(f"{name}.{fname}", f"expected integers >= 0, got {int(arr.min())}")
+    bad = (interval > 0) & (offset >= interval)
+    if np.any(bad):
+        i = int(np.argmax(np.broadcast_to(bad, np.broadcast(interval, offset).shape)))
+        iv, of = (int(np.reshape(a, -1)[i] if a.ndim else a) for a in (interval, offset))
+        raise IRVerifyError(f"{name}.reset_offset", f"must be below reset_interval ({iv}), got {of}")
 
 
 # --------------------------------------------------------------------------- projections

@@ -34,6 +34,7 @@ from neurons.base import (
     QuantizationError,
     QuantRule,
     flat,
+    run_layer_by_steps,
     trunc_shift,
     wrap32,
 )
@@ -134,12 +135,12 @@ class FixedParams:
     dv: np.ndarray
     vth: np.ndarray
     bias: np.ndarray  # effective bias
-    reset_interval: int
-    reset_offset: int
+    reset_interval: np.ndarray  # per neuron; 0: never
+    reset_offset: np.ndarray
     fixed: ClassVar[bool] = True
 
-    def resets_at(self, t: int) -> bool:
-        return bool(self.reset_interval) and t % self.reset_interval == self.reset_offset
+    def resets_at(self, t: int) -> np.ndarray:
+        return _resets_at(self, t)
 
 
 @dataclass
@@ -151,12 +152,26 @@ class FloatParams:
     alpha_mem: np.ndarray
     v_th: np.ndarray
     bias: np.ndarray
-    reset_interval: int
-    reset_offset: int
+    reset_interval: np.ndarray
+    reset_offset: np.ndarray
     fixed: ClassVar[bool] = False
 
-    def resets_at(self, t: int) -> bool:
-        return bool(self.reset_interval) and t % self.reset_interval == self.reset_offset
+    def resets_at(self, t: int) -> np.ndarray:
+        return _resets_at(self, t)
+
+
+def _resets_at(params: Any, t: int) -> np.ndarray:
+    """Per neuron: does LIFReset zero u and v before step t (t % interval == offset)?"""
+    interval = params.reset_interval
+    return (interval > 0) & (t % np.maximum(interval, 1) == params.reset_offset)
+
+
+def _uniform_reset(params: Any) -> tuple[int, int] | None:
+    """(interval, offset) when every neuron shares them (what the numba kernels take)."""
+    iv, of = params.reset_interval, params.reset_offset
+    if np.all(iv == iv[0]) and np.all(of == of[0]):
+        return int(iv[0]), int(of[0])
+    return None
 
 
 # ----------------------------------------------------------------------------- quantization
@@ -405,8 +420,8 @@ class LIFModel(NeuronModel):
                 dv=flat(node, "dv", np.int64),
                 vth=flat(node, "vth", np.int64),
                 bias=np.ascontiguousarray(bias, dtype=np.int64),
-                reset_interval=node.reset_interval,
-                reset_offset=node.reset_offset,
+                reset_interval=flat(node, "reset_interval", np.int64),
+                reset_offset=flat(node, "reset_offset", np.int64),
             )
         assert isinstance(node, LIF)
         alpha_syn, alpha_mem = node.decays(dt)
@@ -423,16 +438,17 @@ class LIFModel(NeuronModel):
             alpha_mem=vec(alpha_mem),
             v_th=vec(node.v_th),
             bias=vec(node.bias),
-            reset_interval=node.reset_interval,
-            reset_offset=node.reset_offset,
+            reset_interval=flat(node, "reset_interval", np.int64),
+            reset_offset=flat(node, "reset_offset", np.int64),
         )
 
     def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
         u, v = state["u"], state["v"]
-        if params.resets_at(t):
+        reset = params.resets_at(t)
+        if reset.any():
             # LIFReset: u and v are zeroed before the dynamics of that step.
-            u[...] = 0
-            v[...] = 0
+            u[:, reset] = 0
+            v[:, reset] = 0
         if params.fixed:
             return fixed_step(
                 u, v, a, du=params.du, dv=params.dv, vth=params.vth, bias=params.bias
@@ -445,19 +461,23 @@ class LIFModel(NeuronModel):
     def run_layer(self, params: Any, a_in: np.ndarray, out: np.ndarray, recs: dict[str, np.ndarray]) -> None:
         from neurons.lif import jit
 
+        reset = _uniform_reset(params)
+        if reset is None:  # reset intervals that differ per neuron: the reference step
+            run_layer_by_steps(self, params, a_in, out, recs)
+            return
+        interval, offset = reset
         state_dtype = np.int64 if params.fixed else np.float64
         empty = np.zeros((0, 0, 0), dtype=state_dtype)
         u_rec, v_rec = recs.get("u", empty), recs.get("v", empty)
         if params.fixed:
             keep_u, keep_v, vth_eff = _keeps(params)
             jit.lif_fixed(
-                a_in, keep_u, keep_v, vth_eff, params.bias, params.reset_interval,
-                params.reset_offset, out, u_rec, v_rec,
+                a_in, keep_u, keep_v, vth_eff, params.bias, interval, offset, out, u_rec, v_rec,
             )
         else:
             jit.lif_float(
                 a_in, params.alpha_syn, params.alpha_mem, params.v_th, params.bias,
-                params.reset_interval, params.reset_offset, out, u_rec, v_rec,
+                interval, offset, out, u_rec, v_rec,
             )
 
     def run_dense_layer(
@@ -467,21 +487,22 @@ class LIFModel(NeuronModel):
         """The fast engine's fused kernel: this population fed by one binary Dense projection
         without delay (`weights`: the engine's compact weights and shifts). False when it does
         not apply (float populations)."""
-        if not params.fixed:
+        reset = _uniform_reset(params)
+        if not params.fixed or reset is None:
             return False
         from neurons.lif import jit
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
         keep_u, keep_v, vth_eff = _keeps(params)
         jit.dense_lif(
-            spikes_in, *weights, keep_u, keep_v, vth_eff, params.bias,
-            params.reset_interval, params.reset_offset, out,
+            spikes_in, *weights, keep_u, keep_v, vth_eff, params.bias, *reset, out,
             recs.get("u", empty), recs.get("v", empty),
         )
         return True
 
     def reset_period(self, node: Population) -> int:
-        return int(getattr(node, "reset_interval", 0))
+        intervals = np.unique(node.per_neuron("reset_interval"))
+        return math.lcm(*(int(i) for i in intervals if i > 0)) if np.any(intervals > 0) else 0
 
     # -- Lava
 
@@ -502,7 +523,7 @@ class LIFModel(NeuronModel):
         )
         if node.reset_interval:
             proc = LIFReset(
-                reset_interval=node.reset_interval, reset_offset=node.reset_offset, **params
+                reset_interval=int(node.reset_interval), reset_offset=int(node.reset_offset), **params
             )
         else:
             proc = LavaLIF(**params)

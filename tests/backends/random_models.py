@@ -38,7 +38,9 @@ def _choices(rng: np.random.Generator, n: int, values: list[int]) -> int | np.nd
 
 
 def _lif(rng, n: int) -> QLIF:
-    interval = int(rng.integers(3, 7)) if rng.random() < 0.2 else 0
+    interval = _choices(rng, n, [0, 3, 5, 6]) if rng.random() < 0.3 else 0
+    offset = rng.integers(0, np.maximum(interval, 1)) if np.ndim(interval) else (
+        int(rng.integers(0, interval)) if interval else 0)
     return QLIF(
         (n,),
         du=_choices(rng, n, [0, 300, 2047, 4095, int(rng.integers(0, 4096))]),
@@ -47,7 +49,7 @@ def _lif(rng, n: int) -> QLIF:
         bias_mant=rng.integers(-30, 40, size=n) if rng.random() < 0.5 else int(rng.integers(-10, 20)),
         bias_exp=int(rng.integers(0, 5)),
         reset_interval=interval,
-        reset_offset=int(rng.integers(0, interval)) if interval else 0,
+        reset_offset=offset,
     )
 
 
