@@ -41,7 +41,15 @@ from ir.errors import IRVerifyError
 from ir.fixed import LAVA_FIXED_PT
 from ir.nodes import FREE_EXP_RANGE, Population, array_field, param_field, register_node_type
 from neurons import registers
-from neurons.base import LavaNeurons, NeuronModel, QuantizationError, QuantRule, flat, trunc_shift, wrap32
+from neurons.base import (
+    LavaNeurons,
+    NeuronModel,
+    QuantizationError,
+    QuantRule,
+    flat,
+    trunc_shift,
+    wrap32,
+)
 from neurons.lif import VTH_FLOOR, effective_bias
 
 __all__ = ["ATRLIF", "MODEL", "QATRLIF", "ATRLIFModel", "fixed_step"]
@@ -107,7 +115,8 @@ class QATRLIF(Population):
             exp_src = f"{hw.source_file}: neuron.bias_exp_min/max"
         else:
             (lo, hi), exp_src = FREE_EXP_RANGE, _P.name
-        out = [(f, getattr(self, f), 0, _REG_MAX, f"{src}: unsigned 12-bit") for f in self.per_process]
+        out = [(f, getattr(self, f), 0, _REG_MAX, f"{src}: unsigned 12-bit")
+               for f in self.per_process]
         return out + [
             ("bias_mant", self.bias_mant, -half, half - 1, f"{src}: signed 13-bit bias mantissa"),
             ("bias_exp", self.bias_exp, lo, hi, exp_src),
@@ -205,9 +214,7 @@ class ATRLIFQuantRule(QuantRule):
                 reg, _ = registers.k_center_levels(reg, ctx.decay_levels)
             self.regs[f] = reg
             err = float(np.max(np.abs(_UNITY * delta - (reg + offset)), initial=0.0))
-            distinct = np.unique(reg)
-            regs[f] = int(distinct[0]) if distinct.size == 1 else {
-                "min": int(distinct[0]), "max": int(distinct[-1]), "distinct": int(distinct.size)}
+            regs[f] = registers.summary(reg)
             report[f"{f}_error_units"] = err
         return {"model": "ATRLIF", "registers": regs, **report}
 
@@ -230,7 +237,8 @@ class ATRLIFQuantRule(QuantRule):
         if b_max > 0:
             mant_max = (1 << (_P.bias_mant_bits - 1)) - 1
             lim = mant_max * 2.0 ** ctx.hw.neuron.bias_exp_max.value
-            limits.append((math.log2(lim / b_max) - self.input_shift, f"bias: bias_mant << bias_exp <= {int(lim)}"))
+            limits.append((math.log2(lim / b_max) - self.input_shift,
+                           f"bias: bias_mant << bias_exp <= {int(lim)}"))
         return limits
 
     def exact_threshold(self, level: float, theta: float) -> tuple[float, int]:
@@ -247,7 +255,8 @@ class ATRLIFQuantRule(QuantRule):
         )
         err = np.abs(np.left_shift(mant, exp) - bias * scale)
         bias_err = float(err.max(initial=0.0)) / max(vth << _THETA_SHIFT, 1)
-        step = int(np.clip(np.rint(float(pop.theta_step) * scale / (1 << _THETA_SHIFT)), 0, _REG_MAX))
+        step = np.rint(float(pop.theta_step) * scale / (1 << _THETA_SHIFT))
+        step = int(np.clip(step, 0, _REG_MAX))
 
         def register(values: np.ndarray) -> Any:
             return int(values[0]) if np.all(values == values[0]) else values.reshape(pop.shape)

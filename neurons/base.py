@@ -270,7 +270,9 @@ class NeuronModel:
         alpha_mem, v_th, bias, tau_syn, tau_mem), or None when NIR cannot express it."""
         return None
 
-    def from_cuba(self, shape: tuple[int, ...], coeffs: dict[str, np.ndarray], dt: float) -> Population:
+    def from_cuba(
+        self, shape: tuple[int, ...], coeffs: dict[str, np.ndarray], dt: float
+    ) -> Population:
         """The float node for NIR's current-based coefficients (see `to_cuba`)."""
         raise NotImplementedError(f"{self.name} has no NIR form")
 

@@ -22,6 +22,7 @@ __all__ = [
     "dv_from_alpha",
     "dv_regs",
     "k_center_levels",
+    "summary",
 ]
 
 
@@ -132,3 +133,13 @@ def k_center_levels(values: np.ndarray, k: int) -> tuple[np.ndarray, int]:
     nearest = np.where(vals - below <= above - vals, below, above)
     nearest = np.where(vals <= levels[0], levels[0], nearest)
     return nearest, int(np.max(np.abs(nearest - vals), initial=0))
+
+
+def summary(values: np.ndarray) -> int | dict[str, int]:
+    """A register for reports: its value when every neuron shares it, else
+    {min, max, distinct}."""
+    distinct = np.unique(np.asarray(values))
+    if distinct.size == 1:
+        return int(distinct[0])
+    return {"min": int(distinct[0]), "max": int(distinct[-1]), "distinct": int(distinct.size)}
+

@@ -32,7 +32,8 @@ import numpy as np
 
 from ir.errors import IRVerifyError
 from ir.nodes import Population, param_field, register_node_type
-from neurons.base import LavaNeurons, NeuronModel, QuantizationError, QuantRule, flat, trunc_shift, wrap32
+from neurons import registers
+from neurons.base import LavaNeurons, NeuronModel, QuantRule, flat, trunc_shift, wrap32
 
 __all__ = ["MODEL", "QRF", "RF", "RFModel", "fixed_step"]
 
@@ -76,7 +77,9 @@ class QRF(Population):
     """Fixed-point resonate-and-fire neuron with Lava's register names (module docstring)."""
 
     domain: ClassVar[str] = "fixed"
-    per_process: ClassVar[tuple[str, ...]] = ("sin_decay", "cos_decay", "decay_bits", "state_exp", "vth")
+    per_process: ClassVar[tuple[str, ...]] = (
+        "sin_decay", "cos_decay", "decay_bits", "state_exp", "vth",
+    )
     sin_decay: Any = param_field("int", default=0)
     cos_decay: Any = param_field("int", default=0)
     decay_bits: Any = param_field("int", default=DECAY_BITS)
@@ -99,7 +102,8 @@ def fixed_step(state: dict[str, np.ndarray], a: np.ndarray, p: FixedParams) -> n
     """One step of PyRFModelFixed in place on `state`; returns the spikes."""
     real, imag = state["real"], state["imag"]
     a_re = wrap32(a << p.state_exp)  # np.left_shift of the int32 input, in int32
-    new_re = (trunc_shift(p.cos * real, p.decay_bits) - trunc_shift(p.sin * imag, p.decay_bits)) + a_re
+    new_re = trunc_shift(p.cos * real, p.decay_bits) - trunc_shift(p.sin * imag, p.decay_bits)
+    new_re = new_re + a_re
     new_im = trunc_shift(p.sin * real, p.decay_bits) + trunc_shift(p.cos * imag, p.decay_bits)
     new_re = np.clip(new_re, -_LIMIT, _LIMIT)
     new_im = np.clip(new_im, -_LIMIT, _LIMIT)
@@ -154,18 +158,11 @@ class RFQuantRule(QuantRule):
         # np.int32(x * 2^decay_bits): truncation toward zero, as the RF process does.
         self.sin = np.trunc(sin * unit).astype(np.int64)
         self.cos = np.trunc(cos * unit).astype(np.int64)
-        err = float(max(np.max(np.abs(sin * unit - self.sin)), np.max(np.abs(cos * unit - self.cos))))
+        err = float(max(np.abs(sin * unit - self.sin).max(), np.abs(cos * unit - self.cos).max()))
         self.keep = float(np.max(np.hypot(self.sin, self.cos))) / unit
-
-        def reg(values: np.ndarray) -> Any:
-            distinct = np.unique(values)
-            if distinct.size == 1:
-                return int(distinct[0])
-            return {"min": int(distinct[0]), "max": int(distinct[-1]), "distinct": int(distinct.size)}
-
-        return {"model": "RF", "registers": {"sin_decay": reg(self.sin), "cos_decay": reg(self.cos),
-                                             "decay_bits": DECAY_BITS, "state_exp": self.input_shift},
-                "decay_error_units": err}
+        regs = {"sin_decay": registers.summary(self.sin), "cos_decay": registers.summary(self.cos),
+                "decay_bits": DECAY_BITS, "state_exp": self.input_shift}
+        return {"model": "RF", "registers": regs, "decay_error_units": err}
 
     def current_gain(self) -> float:
         """|re| under a constant input: at most 1 / (1 - (1 - alpha)) = 1 / alpha."""
@@ -212,9 +209,8 @@ class RFModel(NeuronModel):
     def prepare(self, node: Population, dt: float) -> Any:
         n = node.size
         if isinstance(node, QRF):
-            return FixedParams(n, flat(node, "sin_decay", np.int64), flat(node, "cos_decay", np.int64),
-                               flat(node, "decay_bits", np.int64), flat(node, "state_exp", np.int64),
-                               flat(node, "vth", np.int64))
+            fields = ("sin_decay", "cos_decay", "decay_bits", "state_exp", "vth")
+            return FixedParams(n, *(flat(node, f, np.int64) for f in fields))
         assert isinstance(node, RF)
         sin, cos = node.decays()
         return FloatParams(n, sin, cos, flat(node, "vth", np.float64))

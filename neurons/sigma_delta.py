@@ -36,7 +36,7 @@ import numpy as np
 
 from ir.errors import IRVerifyError
 from ir.nodes import Population, array_field, param_field, register_node_type
-from neurons.base import LavaNeurons, NeuronModel, QuantizationError, QuantRule, flat, wrap32
+from neurons.base import LavaNeurons, NeuronModel, QuantRule, flat, wrap32
 
 __all__ = ["MODEL", "QSigmaDelta", "SigmaDelta", "SigmaDeltaModel", "fixed_step"]
 
@@ -55,7 +55,8 @@ VTH_FLOOR = 256
 def _check_flags(node: Any, name: str) -> None:
     for f, hi in (("act_mode", 1), ("cum_error", 1)):
         value = getattr(node, f)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= hi:
+        integer = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if not integer or not 0 <= value <= hi:
             raise IRVerifyError(f"{name}.{f}", f"expected 0 or 1, got {value!r}")
         object.__setattr__(node, f, int(value))
 
@@ -118,7 +119,8 @@ class QSigmaDelta(Population):
             ("spike_exp", self.spike_exp, 0, EXP_MAX, f"{src}: spike_exp precision 3"),
             ("state_exp", self.state_exp, 0, EXP_MAX, f"{src}: state_exp precision 3"),
             ("vth", self.vth, 0, vth_max, f"{src}: vth << {s} within {VTH_BITS} bits"),
-            ("bias", self.bias, -(b >> s), (b - 1) >> s, f"{src}: bias << {s} within signed {BIAS_BITS} bits"),
+            ("bias", self.bias, -(b >> s), (b - 1) >> s,
+             f"{src}: bias << {s} within signed {BIAS_BITS} bits"),
         ]
 
 
@@ -197,8 +199,9 @@ class SigmaDeltaQuantRule(QuantRule):
 
     def decays(self) -> dict[str, Any]:
         pop = self.ctx.pop
-        return {"model": "sigma-delta", "registers": {
-            "act_mode": pop.act_mode, "cum_error": pop.cum_error, "spike_exp": 0, "state_exp": STATE_EXP}}
+        regs = {"act_mode": pop.act_mode, "cum_error": pop.cum_error, "spike_exp": 0,
+                "state_exp": STATE_EXP}
+        return {"model": "sigma-delta", "registers": regs}
 
     def float_bias(self) -> np.ndarray:
         return self.ctx.pop.per_neuron("bias")
@@ -207,10 +210,12 @@ class SigmaDeltaQuantRule(QuantRule):
         return math.log2(VTH_FLOOR / theta)
 
     def level_limits(self, theta, bias, input_peak) -> list[tuple[float, str]]:
-        limits = [(math.log2(((1 << VTH_BITS) - 1) / theta), f"threshold: vth << {STATE_EXP} <= 2^{VTH_BITS} - 1")]
+        limits = [(math.log2(((1 << VTH_BITS) - 1) / theta),
+                   f"threshold: vth << {STATE_EXP} <= 2^{VTH_BITS} - 1")]
         b_max = float(np.abs(bias).max(initial=0.0))
         if b_max > 0:
-            limits.append((math.log2(((1 << (BIAS_BITS - 1)) - 1) / b_max), f"bias within signed {BIAS_BITS} bits"))
+            limits.append((math.log2(((1 << (BIAS_BITS - 1)) - 1) / b_max),
+                           f"bias within signed {BIAS_BITS} bits"))
         return limits
 
     def exact_threshold(self, level: float, theta: float) -> tuple[float, int]:
@@ -265,7 +270,9 @@ class SigmaDeltaModel(NeuronModel):
         n = node.size
         if isinstance(node, QSigmaDelta):
             return FixedParams(
-                n, flat(node, "vth", np.int64) << node.shift, flat(node, "bias", np.int64) << node.shift,
+                n,
+                flat(node, "vth", np.int64) << node.shift,
+                flat(node, "bias", np.int64) << node.shift,
                 node.state_exp, node.act_mode, node.cum_error,
             )
         assert isinstance(node, SigmaDelta)

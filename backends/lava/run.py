@@ -13,8 +13,9 @@ RingBuffer holding the whole batch. Sample b occupies steps [b*S + 1, b*S + T] o
 where S is T rounded up to a multiple of every LIFReset interval in the program (so that
 `t % reset_interval` inside each sample is what it would be in a run of that sample alone;
 the padding steps get no input and are not recorded). Between samples the run pauses and the
-state of every process is set to zero (LIF u and v, every connection's buffer), so each sample
-starts exactly like a fresh run. Lava's processes are stopped in every case, also when the run
+state of every process is put back to its initial value (each neuron model's state, as its
+`lava_process` lists it, e.g. LIF u and v; every connection's buffer), so each sample starts
+exactly like a fresh run. Lava's processes are stopped in every case, also when the run
 fails or is interrupted.
 
 `Trace.info` reports the Lava process count and timings: `startup_s` (compile and start),

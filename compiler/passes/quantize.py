@@ -71,7 +71,8 @@ class QuantizePass:
     """Float graph -> fixed-point graph in the target's formats (ctx.hw).
 
     Requires: a verified float graph (an already fixed graph is returned unchanged).
-    Ensures: every population is QLIF or Input; every projection QDense, QSparse or QConv2d with
+    Ensures: every population is its model's fixed-point node or Input (populations quantized
+    in dependency order); every projection QDense, QSparse or QConv2d with
     integers inside the target's bit widths; ctx.reports["quantize"] holds the error report.
     """
 

@@ -241,22 +241,22 @@ class LIFQuantRule(QuantRule):
             ("du", alpha_syn, registers.du_regs, registers.alpha_from_du),
             ("dv", alpha_mem, registers.dv_regs, registers.alpha_from_dv),
         ):
-            alphas = np.broadcast_to(np.asarray(alpha, dtype=np.float64).reshape(-1), (ctx.pop.size,))
+            alphas = np.asarray(alpha, dtype=np.float64).reshape(-1)
+            alphas = np.broadcast_to(alphas, (ctx.pop.size,))
             reg = to_regs(alphas, prof)
             added = None
             if ctx.decay_levels is not None:
                 reg, added = registers.k_center_levels(reg, ctx.decay_levels)
             err = float(np.max(np.abs(alphas - from_reg(reg, prof)))) * prof.decay_unity
             kind = "syn" if label == "du" else "mem"
-            distinct = np.unique(reg)
-            if distinct.size == 1:
-                value: Any = int(distinct[0])
+            value = registers.summary(reg)
+            if isinstance(value, int):
                 alpha_rep: Any = float(alphas.min())
-                alpha_fixed: Any = from_reg(int(distinct[0]), prof)
-            else:
-                value = {"min": int(distinct[0]), "max": int(distinct[-1]), "distinct": int(distinct.size)}
+                alpha_fixed: Any = from_reg(value, prof)
+            else:  # a larger register is a smaller retention factor
                 alpha_rep = {"min": float(alphas.min()), "max": float(alphas.max())}
-                alpha_fixed = {"min": float(from_reg(distinct[-1], prof)), "max": float(from_reg(distinct[0], prof))}
+                alpha_fixed = {"min": float(from_reg(value["max"], prof)),
+                               "max": float(from_reg(value["min"], prof))}
             report.update(
                 {label: value, f"alpha_{kind}": alpha_rep, f"alpha_{kind}_fixed": alpha_fixed,
                  f"{label}_error_units": err}
@@ -458,7 +458,9 @@ class LIFModel(NeuronModel):
             v_th=params.v_th, bias=params.bias,
         )
 
-    def run_layer(self, params: Any, a_in: np.ndarray, out: np.ndarray, recs: dict[str, np.ndarray]) -> None:
+    def run_layer(
+        self, params: Any, a_in: np.ndarray, out: np.ndarray, recs: dict[str, np.ndarray]
+    ) -> None:
         from neurons.lif import jit
 
         reset = _uniform_reset(params)
@@ -523,7 +525,9 @@ class LIFModel(NeuronModel):
         )
         if node.reset_interval:
             proc = LIFReset(
-                reset_interval=int(node.reset_interval), reset_offset=int(node.reset_offset), **params
+                reset_interval=int(node.reset_interval),
+                reset_offset=int(node.reset_offset),
+                **params,
             )
         else:
             proc = LavaLIF(**params)
@@ -541,7 +545,9 @@ class LIFModel(NeuronModel):
         return {"alpha_syn": alpha_syn, "alpha_mem": alpha_mem, "v_th": pop.v_th,
                 "bias": pop.bias, "tau_syn": pop.tau_syn, "tau_mem": pop.tau_mem}
 
-    def from_cuba(self, shape: tuple[int, ...], coeffs: dict[str, np.ndarray], dt: float) -> Population:
+    def from_cuba(
+        self, shape: tuple[int, ...], coeffs: dict[str, np.ndarray], dt: float
+    ) -> Population:
         """LIF from discrete coefficients (tau = -dt / ln(alpha): alpha = 0 -> 0, 1 -> inf);
         each parameter one value when all neurons agree, else per neuron."""
         def tau(alpha: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backends.cpu import kernels, reference
+from backends.cpu import reference
 from backends.cpu.network import prepare
 from backends.lava import compat
 from backends.lava.lower import _lava_conv_weight
