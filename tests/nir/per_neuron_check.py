@@ -137,25 +137,29 @@ def merge_programs(programs: list[Graph]) -> Graph:
     return Graph(pops, projs, placement=placement)
 
 
-def side_by_side(fixtures: list[Fixture], samples: int = 2) -> np.ndarray:
-    """The fixtures' first samples side by side, zero-padded to the longest run."""
-    steps = max(fx.inputs.shape[1] for fx in fixtures)
+def side_by_side(fixtures: list[Fixture], samples: int, steps: int | None = None) -> np.ndarray:
+    """The fixtures' first samples side by side, zero-padded to the longest run (or cut to
+    `steps`)."""
+    steps = steps or max(fx.inputs.shape[1] for fx in fixtures)
     xs = []
     for fx in fixtures:
         x = np.zeros((samples, steps, fx.inputs.shape[2]), dtype=np.uint8)
-        x[:, : fx.inputs.shape[1]] = fx.inputs[:samples]
+        used = min(steps, fx.inputs.shape[1])
+        x[:, :used] = fx.inputs[:samples, :used]
         xs.append(x)
     return np.concatenate(xs, axis=2)
 
 
-def cpu_vs_lava(fixtures: list[Fixture], target: str, samples: int = 2) -> tuple[dict[str, list[str]], int, int]:
+def cpu_vs_lava(
+    fixtures: list[Fixture], target: str, samples: int, steps: int | None = None
+) -> tuple[dict[str, list[str]], int, int]:
     """Every fixture's deployed program for `target`, in one Lava run: ({fixture: variables that
     differ from the cpu backend's}, Lava processes, populations). Spikes and every state variable
     of every population are compared at every step."""
     from backends.lava.run import run as lava_run
 
     program = merge_programs([fx.deployed[target].program for fx in fixtures])
-    x = side_by_side(fixtures, samples)
+    x = side_by_side(fixtures, samples, steps)
     probes = [Probe(n, variables_of(p)) for n, p in program.populations.items() if not isinstance(p, Input)]
     lava = lava_run(program, x, probes=probes)
     cpu = get_backend("cpu")(program, x, probes=probes)

@@ -46,10 +46,10 @@ def test_deployed_programs_track_the_float_model(fixtures, target):
         assert d.correlation >= MIN_CORRELATION, (fx.name, target, d.correlation)
 
 
-def _cpu_equals_lava(fixtures, target: str) -> None:
+def _cpu_equals_lava(fixtures, target: str, samples: int, steps: int | None = None) -> None:
     if not compat.lava_available():
         pytest.skip("lava-nc 0.10.0 is not installed (make setup installs it)")
-    mismatches, processes, populations = check.cpu_vs_lava(fixtures, target)
+    mismatches, processes, populations = check.cpu_vs_lava(fixtures, target, samples, steps)
     assert not mismatches, mismatches
     # Per-neuron decays: Lava runs several processes (parameter groups) per population.
     assert processes > 2 * populations
@@ -57,13 +57,15 @@ def _cpu_equals_lava(fixtures, target: str) -> None:
 
 @pytest.mark.lava
 def test_deployed_fixtures_run_identically_on_cpu_and_lava(fixtures):
-    _cpu_equals_lava(fixtures, "loihi2")
+    """One sample, the first 16 steps (`make test-full` and the README: all of it)."""
+    _cpu_equals_lava(fixtures, "loihi2", samples=1, steps=16)
 
 
 @pytest.mark.lava
 @pytest.mark.slow
-def test_deployed_fixtures_run_identically_on_cpu_and_lava_loihi1(fixtures):
-    _cpu_equals_lava(fixtures, "loihi1")
+@pytest.mark.parametrize("target", check.TARGETS)
+def test_deployed_fixtures_run_identically_on_cpu_and_lava_every_sample(fixtures, target):
+    _cpu_equals_lava(fixtures, target, samples=8)
 
 
 def test_nir_neuron_nodes_with_per_neuron_parameters_deploy(tmp_path):

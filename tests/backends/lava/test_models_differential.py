@@ -4,9 +4,9 @@ per-neuron registers that Lava runs as parameter groups, graded sigma-delta laye
 models, dense, sparse, delayed, recurrent and convolutional projections) on the cpu backend's
 two engines and on Lava, every emission and every state variable at every step.
 
-`make test` runs 50 compact networks (one or two layers, two parameter groups at most) in 2 Lava
-runs (25 per run, two samples each, which also checks the reset of every model's state between
-samples); `make test-full` adds 200 larger ones.
+`make test` runs 50 compact networks (one or two layers, one population with two parameter
+groups at most) in one Lava run (two samples of 8 steps, which also checks the reset of every
+model's state between samples); `make test-full` adds 200 larger ones (25 per Lava run).
 """
 
 from collections import Counter
@@ -24,7 +24,7 @@ from tests.backends.random_nets import first_mismatch, merge
 
 FAST_SEEDS = range(50)
 SLOW_SEEDS = range(1000, 1200)
-PER_RUN = 25
+PER_RUN = {"fast": 50, "slow": 25}
 
 
 def _probes(graph):
@@ -46,21 +46,21 @@ def _compare(seeds, steps: int, batch: int, compact: bool) -> None:
             pytest.fail(mismatch)
 
 
-def _chunks(seeds):
+def _chunks(seeds, per_run: int):
     seeds = list(seeds)
-    return [pytest.param(seeds[i : i + PER_RUN], id=f"seeds{seeds[i]}-{seeds[min(i + PER_RUN, len(seeds)) - 1]}")
-            for i in range(0, len(seeds), PER_RUN)]
+    return [pytest.param(seeds[i : i + per_run], id=f"seeds{seeds[i]}-{seeds[min(i + per_run, len(seeds)) - 1]}")
+            for i in range(0, len(seeds), per_run)]
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("seeds", _chunks(FAST_SEEDS))
+@pytest.mark.parametrize("seeds", _chunks(FAST_SEEDS, PER_RUN["fast"]))
 def test_random_heterogeneous_networks_match_lava(seeds):
-    _compare(seeds, steps=10, batch=2, compact=True)
+    _compare(seeds, steps=8, batch=2, compact=True)
 
 
 @pytest.mark.lava
 @pytest.mark.slow
-@pytest.mark.parametrize("seeds", _chunks(SLOW_SEEDS))
+@pytest.mark.parametrize("seeds", _chunks(SLOW_SEEDS, PER_RUN["slow"]))
 def test_more_random_heterogeneous_networks_match_lava(seeds):
     _compare(seeds, steps=20, batch=2, compact=False)
 
@@ -71,7 +71,7 @@ def test_the_suite_covers_every_model_and_its_hard_cases():
     models: Counter = Counter()
     seen = Counter()
     for seed in FAST_SEEDS:
-        net = random_model_network(seed, steps=10, batch=2, compact=True)
+        net = random_model_network(seed, steps=8, batch=2, compact=True)
         g = net.graph
         tr = cpu_run(g, net.inputs, probes=_probes(g))
         kinds = {model_of(p).name for n, p in g.populations.items() if not isinstance(p, Input)}
