@@ -56,15 +56,11 @@ def _cpu_equals_lava(fixtures, target: str, samples: int, steps: int | None = No
 
 
 @pytest.mark.lava
-def test_deployed_fixtures_run_identically_on_cpu_and_lava(fixtures):
-    """One sample, the first 16 steps (`make test-full` and the README: all of it)."""
-    _cpu_equals_lava(fixtures, "loihi2", samples=1, steps=16)
-
-
-@pytest.mark.lava
 @pytest.mark.slow
 @pytest.mark.parametrize("target", check.TARGETS)
-def test_deployed_fixtures_run_identically_on_cpu_and_lava_every_sample(fixtures, target):
+def test_deployed_fixtures_run_identically_on_cpu_and_lava(fixtures, target):
+    """Every sample, every step (`make test` checks parameter groups on Lava through
+    tests/backends/lava/test_models_differential.py and tests/cli/test_models_cli.py)."""
     _cpu_equals_lava(fixtures, target, samples=8)
 
 
