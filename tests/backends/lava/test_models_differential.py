@@ -5,8 +5,8 @@ models, dense, sparse, delayed, recurrent and convolutional projections) on the 
 two engines and on Lava, every emission and every state variable at every step.
 
 `make test` runs 50 compact networks (one or two layers, one population with two parameter
-groups at most) in one Lava run (two samples of 8 steps, which also checks the reset of every
-model's state between samples); `make test-full` adds 200 larger ones (25 per Lava run).
+groups at most) in 3 Lava runs (two samples of 8 steps, which also checks the reset of every
+model's state between samples); `make test-full` adds 200 larger ones (6 per Lava run).
 """
 
 from collections import Counter
@@ -24,7 +24,9 @@ from tests.backends.random_nets import first_mismatch, merge
 
 FAST_SEEDS = range(50)
 SLOW_SEEDS = range(1000, 1200)
-PER_RUN = {"fast": 50, "slow": 25}
+# Lava forks one OS process per process (about 25 MB each): runs of ~110 (fast) or ~130 (slow)
+# processes keep a run within about 3-4 GB.
+PER_RUN = {"fast": 17, "slow": 6}
 
 
 def _probes(graph):
