@@ -169,7 +169,9 @@ def _execute(
     from lava.magma.core.run_conditions import RunSteps
 
     recorder, model = build_recorder(spec, batch * stride, folder)
-    pinned = {k: v for m in MODELS for k, v in m.lava_models().items()}
+    # The Python process models each neuron model matches, where Lava's tag could pick another
+    # (on Loihi the extension's own models run instead).
+    pinned = {k: v for m in MODELS for k, v in m.lava_models().items()} if device == "cpu" else {}
     cfg = _run_config(device, {**pinned, recorder: model, type(recorder): model})
     try:
         start = time.perf_counter()
