@@ -34,10 +34,13 @@ def simulator(hw: HardwareSpec) -> Simulator:
     and the given variables of every neuron population."""
     from backends import get_backend
     from backends.base import Probe
+    from neurons import variables_of
 
     def simulate(graph: Graph, inputs: np.ndarray, variables: tuple[str, ...]) -> dict[str, Any]:
         probes = [
-            Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)
+            Probe(n, tuple(v for v in variables if v in variables_of(p)))
+            for n, p in graph.populations.items()
+            if not isinstance(p, Input)
         ]
         if graph.domain == "float":
             return get_backend("float")(graph, inputs, probes=probes).data

@@ -114,13 +114,14 @@ def compare_with_float(
     from backends import get_backend
     from backends.base import Probe
     from backends.hil.compare import compare_traces
+    from neurons import variables_of
 
     if target == "float":
         raise InputError("--target float: the target runs the compiled program (cpu or lava)")
     scales = dict(scales or {})
     probes = [
-        Probe(n, ("spikes", "v") if n in scales else ("spikes",))
-        for n in program.populations
+        Probe(n, ("spikes", "v") if n in scales and "v" in variables_of(p) else ("spikes",))
+        for n, p in program.populations.items()
         if n not in program.inputs
     ]
     ref = get_backend("float")(model, inputs, steps=steps, probes=probes)

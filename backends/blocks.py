@@ -4,9 +4,8 @@ A backend may run a population as several *pieces*, disjoint sets of its neurons
 (`compiler.passes.split_exact` defines them and the one rule for when that changes a result).
 The pieces are the placement's blocks for per-block execution (Lava's `--lava-blocks`, the cpu
 backend's `blocks=True`), or the whole population (the default: one Lava process per population
-and one per projection). A population with per-neuron parameters that a target takes once per
-process will be cut into parameter groups too; its pieces are then blocks intersected with
-groups, and nothing below changes.
+and one per projection). Parameter groups (per-neuron registers a target takes once per
+process) are not pieces: the Lava lowering runs them within each piece (`backends.lava.lower`).
 
 `expand_pieces(graph, pieces)` gives an ordinary `ir.Graph` (the *piece graph*) whose
 populations are the pieces and whose projections are the (source piece, destination piece)
@@ -54,6 +53,7 @@ __all__ = [
     "CONV_AS_SPARSE_BITS",
     "PieceGraph",
     "check_split_exact",
+    "conv_as_sparse",
     "conv_synapses",
     "expand_blocks",
     "expand_pieces",
@@ -119,7 +119,7 @@ def _unique_name(base: str, taken: set[str]) -> str:
 def _piece_population(pop: Population, idx: np.ndarray) -> Population:
     changes: dict = {"shape": (int(idx.size),)}
     for fname in pop.array_fields():
-        arr = getattr(pop, fname)
+        arr = np.asarray(getattr(pop, fname))
         if arr.ndim:
             changes[fname] = arr.reshape(-1)[idx]
     return pop.replace(**changes)  # type: ignore[return-value]
@@ -190,9 +190,10 @@ def _pair_sparse(proj: Sparse | QSparse, s_pos: np.ndarray, d_pos: np.ndarray, s
     )
 
 
-def _conv_as_sparse(graph: Graph, proj: Conv2d | QConv2d) -> Sparse | QSparse:
-    """A convolution's taps as one Sparse projection (exact while |sum| < 2^23: the caller has
-    checked `split_hazards`)."""
+def conv_as_sparse(graph: Graph, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+    """A convolution's taps as one Sparse projection, exact while |sum| < 2^23: the caller
+    checks `split_hazards` (pieces) or `exactness_risks` (the Lava lowering's destination
+    parameter groups)."""
     src, dst = graph.populations[proj.src], graph.populations[proj.dst]
     rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
     if isinstance(proj, Conv2d):
@@ -295,7 +296,7 @@ def expand_pieces(graph: Graph, pieces: Pieces) -> PieceGraph:
             if single:
                 projs[pname] = proj
                 continue
-            proj = _conv_as_sparse(graph, proj)
+            proj = conv_as_sparse(graph, proj)
         n_src, n_dst = graph.populations[proj.src].size, graph.populations[proj.dst].size
         for si, (sname, s_idx) in enumerate(src_parts):
             for di, (dname, d_idx) in enumerate(dst_parts):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 from compiler.build import is_build, write_build
 from compiler.commands._common import check_output_folder, resolve_hw
 from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
@@ -69,6 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=64.0,
         help="room for v below zero, in thresholds, before Lava's 24-bit v saturates (default 64)",
+    )
+    q.add_argument(
+        "--decay-levels",
+        type=int,
+        default=None,
+        metavar="K",
+        help="at most K values per decay register in each population: per-neuron decays are "
+        "clustered (fewer Lava processes; the added error is in the report). Default: exact",
     )
     c = p.add_argument_group("calibration (float vs fixed-point activity)")
     c.add_argument(
@@ -144,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         split_signs=args.split_signs,
         bias_correction=args.bias_correction,
         seed=args.seed,
+        decay_levels=args.decay_levels,
     )
     known = [p.name for p in compile_passes(options)]
     for name in args.print_ir_after:

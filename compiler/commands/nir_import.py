@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ir.nodes import LIF, Input
+import numpy as np
+
+from ir.nodes import Input
 from ir.serialize import save_graph
+from neurons import model_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +30,9 @@ def describe(graph) -> list[str]:
         if isinstance(pop, Input):
             pops.append(f"{name} (input, {pop.size})")
         else:
-            kind = "non-spiking" if isinstance(pop, LIF) and float(pop.v_th.max()) == float("inf") else "LIF"
+            model = model_of(pop)
+            cuba = model.to_cuba(pop, graph.dt)
+            kind = "non-spiking" if cuba is not None and np.all(np.isinf(cuba["v_th"])) else model.label
             pops.append(f"{name} ({kind}, {pop.size})")
     projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst})" for name, p in graph.projections.items()]
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",

@@ -4,11 +4,16 @@ into pieces, so every backend (and Lava with any lowering) runs one program.
 **Pieces.** A backend may run a population as several *pieces*: disjoint sets of its neurons,
 each its own process with its own connection processes (`backends.blocks.expand_pieces`).
 Today the pieces are the placement's blocks (Lava's per-block lowering, `--lava-blocks`; the
-cpu backend's `blocks=True`) or the whole population (the default everywhere). A population
-whose parameters a target takes once per process (Lava's LIF `du`/`dv`) will also be cut into
-parameter groups; a group is a cut exactly like a block, and the pieces are then the
-intersections of blocks and groups. Everything below is stated for "a population cut into
-pieces", whatever cut them.
+cpu backend's `blocks=True`) or the whole population (the default everywhere). Everything
+below is stated for "a population cut into pieces", whatever cut them.
+
+Parameter groups are not pieces of a source: a population whose neurons differ in registers
+Lava takes once per process (LIF `du`/`dv`) runs as one process per group, each of the
+population's (or block's) whole shape with the other groups' neurons silent, and every group
+process feeds the same connection process, whose InPort adds the vectors before the weights
+(`backends.lava.lower`). So a source's groups never split a sum. On the destination side each
+group gets its own connection process, which matters only for a convolution (it then runs as
+per-group Sparse connections: the "conv-wrap" risk below, which the lowering checks).
 
 **The rule** (`split_hazards`). Cutting a projection's *destination* never changes a result:
 every destination neuron's input is still computed by one connection process. Cutting its
@@ -51,6 +56,7 @@ from ir.errors import IRVerifyError
 from ir.fixed import LAVA_FIXED_PT, effective_weights, weight_lsb_shift
 from ir.graph import Graph
 from ir.nodes import Input, Projection, QConv2d, QDense, QSparse
+from neurons import model_of
 
 __all__ = [
     "Pieces",
@@ -109,9 +115,13 @@ class Risk:
 
 
 def _payload_max(graph: Graph, population: str) -> int:
-    """Largest |message| a population sends: 2^(bits-1) for graded inputs, 1 for spikes."""
+    """Largest |message| a population sends: 2^(bits-1) for graded inputs, what its int32
+    state can give for graded neuron models (Lava does not clip them), 1 for spikes."""
     pop = graph.populations[population]
-    return 1 << (pop.message_bits - 1) if isinstance(pop, Input) and pop.message_bits else 1
+    if isinstance(pop, Input):
+        return 1 << (pop.message_bits - 1) if pop.message_bits else 1
+    model = model_of(pop)
+    return model.payload_bound(None) if model.graded else 1
 
 
 def _effective(proj: QDense | QSparse) -> np.ndarray:
