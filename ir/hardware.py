@@ -11,6 +11,9 @@ The synapse-memory cost model (the same form for every target; the numbers diffe
 where n_syn is the number of synapses that axon drives on that core; a core's synapse memory is
 the sum over its input axons and must stay within core.synapse_memory_bits.
 
+The optional `cost` section (energy and time per operation, each number with its source) is
+`ir.cost_model.CostModel`; a config without it still compiles and runs (costs unavailable).
+
 What every per-core resource counts (input axons per (projection, presynaptic neuron), output
 axons per (neuron, destination core), weight bits per synapse) is defined once, in
 `ir.resources`, which the verifier, the partitioner and the compile report share.
@@ -27,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from ir.cost_model import CostModel, parse_cost, provenance
 from ir.errors import ConfigError
 from ir.fixed import PROFILES, Profile
 
@@ -159,6 +163,7 @@ class HardwareSpec:
     synapse: SynapseSpec
     chip: ChipSpec
     system: SystemSpec
+    cost: CostModel | None = None
 
     @property
     def profile(self) -> Profile:
@@ -189,6 +194,8 @@ class HardwareSpec:
                 }
                 for f in fields(spec)
             }
+        if self.cost is not None:
+            out["cost"] = self.cost.to_dict()
         return out
 
 
@@ -254,12 +261,13 @@ def load_hw_dict(data: Any, label: str = "<hardware config>") -> HardwareSpec:
         strings[key] = value
     if strings["semantics"] not in PROFILES:
         raise ConfigError(label, "semantics", f"unknown profile {strings['semantics']!r}; known: {', '.join(PROFILES)}")
-    known = {"format_version", "name", "description", "semantics", *_SECTIONS}
+    known = {"format_version", "name", "description", "semantics", "cost", *_SECTIONS}
     extra = sorted(set(map(str, data)) - known)
     if extra:
         raise ConfigError(label, extra[0], "unknown key")
     sections = {name: _section(data, name, cls, label) for name, cls in _SECTIONS.items()}
-    spec = HardwareSpec(source_file=label, **strings, **sections)
+    cost = parse_cost(data["cost"], label) if "cost" in data else None
+    spec = HardwareSpec(source_file=label, **strings, **sections, cost=cost)
     _check_consistency(spec, label)
     return spec
 
@@ -296,13 +304,8 @@ def _limit(raw: Any, key: str, label: str) -> Limit:
         raise ConfigError(label, f"{key}.value", f"expected {qualifier}, got {value}")
     if value > 1 << 40:
         raise ConfigError(label, f"{key}.value", f"{value} is beyond any plausible hardware limit")
-    source = raw.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise ConfigError(label, f"{key}.source", "every number must say where it comes from (a non-empty string)")
-    estimate = raw.get("estimate", False)
-    if not isinstance(estimate, bool):
-        raise ConfigError(label, f"{key}.estimate", f"expected true or false, got {estimate!r}")
-    return Limit(value=value, source=source.strip(), estimate=estimate, key=key)
+    source, estimate = provenance(raw, key, label)
+    return Limit(value=value, source=source, estimate=estimate, key=key)
 
 
 def _check_consistency(spec: HardwareSpec, label: str) -> None:
