@@ -331,11 +331,11 @@ def run(args: argparse.Namespace) -> int:
             f"{args.build}: the program has no placement; compile it with `snnc compile`"
         )
     check_output_folder(args.output, is_report, "a report folder")
+    if args.steps and not args.dataset:
+        raise InputError("--steps needs --dataset D (the samples to measure cost and accuracy on)")
     notes: list[str] = []
     activity = _activity(args, build.program, build.hw, notes)
     curves = _curves(args, build.program, build.hw) if args.dataset else []
-    if args.steps and not args.dataset:
-        raise InputError("--steps needs --dataset D (the samples to measure cost and accuracy on)")
     costs = _costs(args, build.program, build.hw) if args.steps else []
     inputs = ReportInputs(
         label=str(args.build),

@@ -38,7 +38,15 @@ from ir.hardware import HardwareSpec
 from ir.nodes import Input, Population
 from ir.resources import account, chip_hops, fanin
 
-__all__ = ["CostCounter", "CostCounts", "MESSAGE_KINDS", "neuron_updates_per_step"]
+__all__ = [
+    "HOP_KINDS",
+    "MESSAGE_KINDS",
+    "ChipLayout",
+    "CostCounter",
+    "CostCounts",
+    "barrier_ns",
+    "neuron_updates_per_step",
+]
 
 MESSAGE_KINDS: tuple[str, ...] = ("intra_core", "inter_core", "inter_chip", "host_input")
 HOP_KINDS: tuple[str, ...] = ("chip_hops", "tile_hops_east_west", "tile_hops_north_south")
@@ -99,21 +107,22 @@ class _Source:
     synapses_to_core: Any  # scipy CSR (n_cores, size): synapses of neuron i on core c
     messages_to_core: Any  # scipy CSR (n_cores, size): 1 where neuron i sends a message to c
     per_neuron: dict[str, np.ndarray]  # MESSAGE_KINDS and HOP_KINDS per event of neuron i
-    message_energy_pj: np.ndarray | None  # (size,) energy of all messages of one event
     latency_levels: tuple[tuple[float, np.ndarray], ...]  # (ns, neurons), longest first
 
 
 @dataclass
 class CostCounts:
-    """Totals over `samples` samples of `steps` steps (see the module docstring).
+    """Totals over `samples` samples of `steps` steps (see the module docstring). All counts
+    are integers, so the totals do not depend on how the run was split into batches.
 
     `per_population[pop]` holds spikes, synaptic_ops (reached by its events), neuron_updates and
-    the message kinds and hops of its events; `per_core[c]` spikes (sent by its neurons),
-    synaptic_ops (on its synapses), neuron_updates, messages_out, messages_in, and with a cost
-    model message_energy_pj (of the messages it sends). NeuroBench inputs: `effective_acs`
-    (synaptic ops of binary events: payload +-1) and `effective_macs` (of graded payloads
-    other than +-1). `timing` (cost model only): sums over (sample, step) of the step-time
-    terms in ns, and the longest step.
+    the message kinds and hops of its events; `per_core[key][c]`: spikes (sent by its neurons),
+    synaptic_ops (on its synapses), neuron_updates, messages_in, and messages_out with the hops
+    of the messages it sends (`<hop kind>_out`). NeuroBench inputs: `effective_acs` (synaptic
+    ops of binary events: payload +-1) and `effective_macs` (of graded payloads other than
+    +-1). `timing` (cost model only), over every (sample, step): `busy_updates` and
+    `busy_synaptic_ops`, the neuron updates and synaptic ops of the step's busiest core;
+    `latency_rows[ns]`, how many steps had `ns` as their slowest message; `max_step_ns`.
     """
 
     samples: int = 0
@@ -122,7 +131,7 @@ class CostCounts:
     per_core: dict[str, np.ndarray] = field(default_factory=dict)
     effective_acs: int = 0
     effective_macs: int = 0
-    timing: dict[str, float] | None = None
+    timing: dict[str, Any] | None = None
 
     def total(self, key: str, graph: Graph) -> int:
         """A count summed over populations; `spikes` over neuron populations only (the events
@@ -149,7 +158,7 @@ class CostCounter:
             per_core = np.bincount(cores[cores >= 0], minlength=self.n_cores)
             self.neurons_per_core += per_core
             self.updates_per_core += per_core * neuron_updates_per_step(program.populations[pop])
-        self.barrier_ns = _barrier_ns(hw, self.layout)
+        self.barrier_ns = barrier_ns(hw, self.layout)
         self.counts = CostCounts(
             per_population={
                 name: {
@@ -167,13 +176,14 @@ class CostCounter:
                 for k in ("spikes", "synaptic_ops", "neuron_updates", "messages_out", "messages_in")
             },
         )
+        hops = HOP_KINDS if hw.cost is not None else HOP_KINDS[:1]
+        for k in hops:
+            self.counts.per_core[f"{k}_out"] = np.zeros(self.n_cores, dtype=np.int64)
         if hw.cost is not None:
-            self.counts.per_core["message_energy_pj"] = np.zeros(self.n_cores)
             self.counts.timing = {
-                "step_ns": 0.0,
-                "barrier_ns": 0.0,
-                "core_work_ns": 0.0,
-                "message_latency_ns": 0.0,
+                "busy_updates": 0,
+                "busy_synaptic_ops": 0,
+                "latency_rows": {},
                 "max_step_ns": 0.0,
             }
 
@@ -230,10 +240,11 @@ class CostCounter:
                 c.per_core["messages_out"] += _int(
                     np.bincount(src.home, per_neuron * src.messages, self.n_cores)
                 )
-                if src.message_energy_pj is not None:
-                    c.per_core["message_energy_pj"] += np.bincount(
-                        src.home, per_neuron * src.message_energy_pj, self.n_cores
-                    )
+                for k in HOP_KINDS:
+                    if k in src.per_neuron:
+                        c.per_core[f"{k}_out"] += _int(
+                            np.bincount(src.home, per_neuron * src.per_neuron[k], self.n_cores)
+                        )
             if per_core_syn is not None and src.synapses_to_core.nnz:
                 per_core_syn += src.synapses_to_core @ events.T.astype(np.float32)
                 for ns, neurons in src.latency_levels:
@@ -243,12 +254,13 @@ class CostCounter:
             t = self.hw.cost.time_ns
             # The busiest core: its neuron updates plus the synaptic ops of the spikes it receives.
             work = self.updates_per_core[:, None] * t.neuron_update.value + per_core_syn * t.synaptic_op.value
-            busy = work.max(axis=0) if self.n_cores else np.zeros(rows)
-            step = self.barrier_ns + busy + latency
-            c.timing["step_ns"] += float(step.sum())
-            c.timing["barrier_ns"] += self.barrier_ns * rows
-            c.timing["core_work_ns"] += float(busy.sum())
-            c.timing["message_latency_ns"] += float(latency.sum())
+            busiest = np.argmax(work, axis=0)
+            c.timing["busy_updates"] += int(self.updates_per_core[busiest].sum())
+            c.timing["busy_synaptic_ops"] += int(_int(per_core_syn[busiest, np.arange(rows)]).sum())
+            values, counts = np.unique(latency, return_counts=True)
+            for v, n in zip(values.tolist(), counts.tolist(), strict=True):
+                c.timing["latency_rows"][v] = c.timing["latency_rows"].get(v, 0) + n
+            step = self.barrier_ns + work[busiest, np.arange(rows)] + latency
             c.timing["max_step_ns"] = max(c.timing["max_step_ns"], float(step.max(initial=0.0)))
 
     def result(self) -> CostCounts:
@@ -294,7 +306,7 @@ def _source_tables(graph: Graph, hw: HardwareSpec, acc, layout: ChipLayout) -> l
         msgs = sp.csr_matrix(
             (np.ones(neurons.size), (cores, neurons)), shape=(n_cores, size)
         )
-        per_neuron, energy, levels = _route_costs(neurons, cores, home, size, hw, layout)
+        per_neuron, levels = _route_costs(neurons, cores, home, size, hw, layout)
         messages = np.bincount(neurons, minlength=size).astype(np.int64)
         out.append(
             _Source(
@@ -307,7 +319,6 @@ def _source_tables(graph: Graph, hw: HardwareSpec, acc, layout: ChipLayout) -> l
                 synapses_to_core=to_core,
                 messages_to_core=msgs,
                 per_neuron=per_neuron,
-                message_energy_pj=energy,
                 latency_levels=levels,
             )
         )
@@ -321,9 +332,9 @@ def _route_costs(
     size: int,
     hw: HardwareSpec,
     layout: ChipLayout,
-) -> tuple[dict[str, np.ndarray], np.ndarray | None, tuple[tuple[float, np.ndarray], ...]]:
-    """Per neuron: messages of one event by kind and hop, their energy, and the latency of the
-    slowest (None / () without a cost model; host inputs: only `host_input`)."""
+) -> tuple[dict[str, np.ndarray], tuple[tuple[float, np.ndarray], ...]]:
+    """Per neuron: messages of one event by kind and hop, and the neurons grouped by the latency
+    of their slowest message (() without a cost model; host inputs: only `host_input`)."""
 
     def per(weights: np.ndarray) -> np.ndarray:
         return np.bincount(neurons, weights=weights, minlength=size)
@@ -331,7 +342,7 @@ def _route_costs(
     out: dict[str, np.ndarray] = {}
     if home is None:
         out["host_input"] = per(np.ones(neurons.size)).astype(np.int64)
-        return out, None, ()
+        return out, ()
     src_core = home[neurons]
     same_core = src_core == cores
     other_chip = layout.chip[src_core] != layout.chip[cores]
@@ -342,18 +353,14 @@ def _route_costs(
     out["inter_chip"] = per(other_chip.astype(np.float64)).astype(np.int64)
     out["chip_hops"] = per(hops.astype(np.float64)).astype(np.int64)
     if hw.cost is None:
-        return out, None, ()
+        return out, ()
     assert layout.tile_row is not None and layout.tile_col is not None
     on_chip = ~other_chip
     ew = np.where(on_chip, np.abs(layout.tile_col[src_core] - layout.tile_col[cores]), 0)
     ns = np.where(on_chip, np.abs(layout.tile_row[src_core] - layout.tile_row[cores]), 0)
     out["tile_hops_east_west"] = per(ew.astype(np.float64)).astype(np.int64)
     out["tile_hops_north_south"] = per(ns.astype(np.float64)).astype(np.int64)
-    e, t = hw.cost.energy_pj, hw.cost.time_ns
-    route_energy = (
-        e.spike_within_tile.value + ew * e.tile_hop_east_west.value
-        + ns * e.tile_hop_north_south.value + hops * e.chip_hop.value
-    )
+    t = hw.cost.time_ns
     route_ns = (
         t.spike_within_tile.value + ew * t.tile_hop_east_west.value
         + ns * t.tile_hop_north_south.value + hops * t.chip_hop.value
@@ -363,10 +370,10 @@ def _route_costs(
     levels = tuple(
         (float(v), np.flatnonzero(slowest == v)) for v in np.unique(slowest[slowest > 0])[::-1]
     )
-    return out, per(route_energy), levels
+    return out, levels
 
 
-def _barrier_ns(hw: HardwareSpec, layout: ChipLayout) -> float:
+def barrier_ns(hw: HardwareSpec, layout: ChipLayout) -> float:
     """Barrier time of one step: the multi-chip figure when the program spans chips, else
     interpolated linearly in the tiles it spans between the one-tile and full-chip figures."""
     if hw.cost is None:

@@ -24,14 +24,21 @@ priced, and static (leakage) power is not modelled: E is dynamic energy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.cost.counts import CostCounts
+from compiler.cost.counts import HOP_KINDS, ChipLayout, CostCounts, barrier_ns
 from ir.graph import Graph
+from ir.cost_model import CostModel
 from ir.hardware import HardwareSpec
 
-__all__ = ["CostEstimate", "estimate"]
+__all__ = ["CostEstimate", "estimate", "message_energy_pj"]
+
+
+def counter_barrier_ns(graph: Graph, hw: HardwareSpec) -> float:
+    assert graph.placement is not None
+    return barrier_ns(hw, ChipLayout.of(graph.placement.core_chip, hw))
 
 
 @dataclass(frozen=True)
@@ -54,28 +61,46 @@ class CostEstimate:
         }
 
 
+def message_energy_pj(counts: Mapping[str, Any], cost: CostModel) -> float:
+    """Energy of messages from their counts: `messages` (or messages_out) and hop counts."""
+    e = cost.energy_pj
+    messages = counts["messages"]
+    return (
+        messages * e.spike_within_tile.value
+        + counts["tile_hops_east_west"] * e.tile_hop_east_west.value
+        + counts["tile_hops_north_south"] * e.tile_hop_north_south.value
+        + counts["chip_hops"] * e.chip_hop.value
+    )
+
+
 def estimate(counts: CostCounts, graph: Graph, hw: HardwareSpec) -> CostEstimate | None:
     """The estimate of a counted run, or None when `hw` has no cost model."""
     cost = hw.cost
     if cost is None or counts.timing is None:
         return None
     n = max(counts.samples, 1)
-    e = cost.energy_pj
+    e, t = cost.energy_pj, cost.time_ns
+    sent = {k: counts.total(k, graph) for k in ("intra_core", "inter_core", *HOP_KINDS)}
+    sent["messages"] = sent["intra_core"] + sent["inter_core"]
     parts = {
         "synaptic_ops": counts.total("synaptic_ops", graph) * e.synaptic_op.value,
         "neuron_updates": counts.total("neuron_updates", graph) * e.neuron_update.value,
-        "messages": float(counts.per_core["message_energy_pj"].sum()),
+        "messages": message_energy_pj(sent, cost),
     }
     energy = {k: v * 1e-12 / n for k, v in parts.items()}
     energy["total"] = sum(energy.values())
     tm = counts.timing
+    rows = n * counts.steps
+    barrier = rows * counter_barrier_ns(graph, hw)
+    work = tm["busy_updates"] * t.neuron_update.value + tm["busy_synaptic_ops"] * t.synaptic_op.value
+    latency = sum(v * k for v, k in sorted(tm["latency_rows"].items()))
+    total = barrier + work + latency
     time = {
-        "total": tm["step_ns"] * 1e-9 / n,
-        "barrier": tm["barrier_ns"] * 1e-9 / n,
-        "core_work": tm["core_work_ns"] * 1e-9 / n,
-        "message_latency": tm["message_latency_ns"] * 1e-9 / n,
+        "total": total * 1e-9 / n,
+        "barrier": barrier * 1e-9 / n,
+        "core_work": work * 1e-9 / n,
+        "message_latency": latency * 1e-9 / n,
     }
-    rows = max(n * counts.steps, 1)
-    steps = {"mean": tm["step_ns"] * 1e-9 / rows, "max": tm["max_step_ns"] * 1e-9}
+    steps = {"mean": total * 1e-9 / max(rows, 1), "max": tm["max_step_ns"] * 1e-9}
     keys = tuple(v.key for v in cost.values() if v.estimate)
     return CostEstimate(energy, time, steps, keys)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.cost.counts import HOP_KINDS, MESSAGE_KINDS, CostCounts
-from compiler.cost.estimate import estimate
+from compiler.cost.estimate import estimate, message_energy_pj
 from compiler.cost.neurobench import neurobench_metrics
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -39,8 +39,10 @@ def summarize(graph: Graph, hw: HardwareSpec, counts: CostCounts) -> dict[str, A
     for c in range(placement.n_cores):
         row: dict[str, Any] = {"core": c, "chip": int(placement.core_chip[c])}
         row.update({k: int(counts.per_core[k][c]) / n for k in _PER_CORE})
-        if "message_energy_pj" in counts.per_core:
-            row["message_energy_j"] = float(counts.per_core["message_energy_pj"][c]) * 1e-12 / n
+        if hw.cost is not None:
+            sent = {k: int(counts.per_core[f"{k}_out"][c]) for k in HOP_KINDS}
+            sent["messages"] = int(counts.per_core["messages_out"][c])
+            row["message_energy_j"] = message_energy_pj(sent, hw.cost) * 1e-12 / n
         per_core.append(row)
     est = estimate(counts, graph, hw)
     return {

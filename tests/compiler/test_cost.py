@@ -84,7 +84,7 @@ def test_counts_per_population(counted):
 
 
 def test_counts_per_core(counted):
-    _, _, c = counted
+    program, hw, c = counted
     # Synaptic ops sit where the synapses are: core 0 (a0) gets in0 and in2 events (2 + 2),
     # core 1 (a1) in1's (2), core 2 (b0) a0's and a1's (2 + 2), core 3 (b1) a1's (2).
     assert c.per_core["synaptic_ops"].tolist() == [4, 2, 4, 2]
@@ -93,10 +93,15 @@ def test_counts_per_core(counted):
     assert c.per_core["messages_out"].tolist() == [2, 4, 0, 0]
     assert c.per_core["spikes"].tolist() == [2, 2, 1, 0]
     assert c.per_core["neuron_updates"].tolist() == [6, 6, 6, 6]
+    # Hops of the messages each core sends: a0 -> core 2 one east-west hop (2 events); a1 ->
+    # core 2 one east-west hop and -> core 3 one chip hop (2 events each).
+    assert c.per_core["tile_hops_east_west_out"].tolist() == [2, 2, 0, 0]
+    assert c.per_core["chip_hops_out"].tolist() == [0, 2, 0, 0]
     # Message energy (tiny: 0.5 pJ within a tile, 3 per east-west hop, 10 per chip hop):
     # a0 -> core 2: 0.5 + 3 = 3.5 pJ per event, 2 events = 7; a1 -> core 2 (3.5) and core 3
-    # (0.5 + 10 = 10.5): 14 pJ per event, 2 events = 28.
-    assert c.per_core["message_energy_pj"].tolist() == [7.0, 28.0, 0.0, 0.0]
+    # (0.5 + 10 = 10.5): 14 pJ per event, 2 events = 28; per inference (2 samples): half.
+    per_core = summarize(program, hw, c)["per_core"]
+    assert [r["message_energy_j"] for r in per_core] == pytest.approx([3.5e-12, 14e-12, 0, 0])
 
 
 def test_step_time_and_energy(counted):
@@ -111,10 +116,13 @@ def test_step_time_and_energy(counted):
     #   s1 t0: in0, in2 -> core 0 (2), in1 -> core 1 (1): work 4               -> 1004
     #   s1 t1: nothing: work 2                                                 -> 1002
     #   s1 t2: a0 -> core 2: work 3; latency 4                                 -> 1007
-    assert c.timing == pytest.approx({
-        "step_ns": 6046.0, "barrier_ns": 6000.0, "core_work_ns": 20.0,
-        "message_latency_ns": 26.0, "max_step_ns": 1015.0,
-    })
+    # The busiest core (the first of equals): 6 steps of 1 update each; its synaptic ops
+    # 2 + 2 + 1 + 2 + 0 + 1 = 8 (work 6 x 2 + 8 x 1 = 20). Slowest messages: none in 3 steps,
+    # 11 ns in 2, 4 ns in 1 (26 ns in all).
+    assert c.timing == {
+        "busy_updates": 6, "busy_synaptic_ops": 8,
+        "latency_rows": {0.0: 3, 4.0: 1, 11.0: 2}, "max_step_ns": 1015.0,
+    }
     est = estimate(c, program, hw)
     assert est is not None
     # Energy: 12 synaptic ops x 1 pJ + 24 updates x 2 pJ + 35 pJ of messages = 95 pJ, over 2
@@ -122,7 +130,9 @@ def test_step_time_and_energy(counted):
     assert est.energy_j == pytest.approx({
         "synaptic_ops": 6e-12, "neuron_updates": 24e-12, "messages": 17.5e-12, "total": 47.5e-12,
     })
-    assert est.time_s["total"] == pytest.approx(3023e-9)
+    assert est.time_s == pytest.approx({
+        "total": 3023e-9, "barrier": 3000e-9, "core_work": 10e-9, "message_latency": 13e-9,
+    })
     assert est.step_time_s == pytest.approx({"mean": 6046e-9 / 6, "max": 1015e-9})
 
 
@@ -148,9 +158,10 @@ def test_batches_add_up_and_split_equals_whole(counted):
         counter.add({k: v[i : i + 1] for k, v in SPIKES.items()})
     parts = counter.result()
     assert parts.per_population == whole.per_population
-    assert parts.timing == pytest.approx(whole.timing)
+    assert parts.timing == whole.timing
     for k, v in whole.per_core.items():
-        np.testing.assert_allclose(parts.per_core[k], v)
+        np.testing.assert_array_equal(parts.per_core[k], v)
+    assert summarize(program, hw, parts) == summarize(program, hw, whole)
 
 
 def test_without_cost_model_counts_remain(counted):
