@@ -59,6 +59,18 @@ def _int(x: np.ndarray) -> np.ndarray:
     return np.rint(x).astype(np.int64)
 
 
+def _per_core_per_row(table, dense: np.ndarray | None, events: np.ndarray) -> np.ndarray:
+    """(n_cores, rows): synapses reached on each core by each row's events. A dense float32
+    product (BLAS) when the table is small enough to be held dense (`dense`, (n, n_cores)),
+    else sparse events times the sparse table; float32 holds these integer sums exactly (below
+    2^24 per core and step)."""
+    if dense is not None:
+        return (events.astype(np.float32) @ dense).T
+    import scipy.sparse as sp
+
+    return (sp.csr_matrix(events, dtype=np.float32) @ table.T.astype(np.float32)).T.toarray()
+
+
 def neuron_updates_per_step(pop: Population) -> int:
     """Updates one neuron of `pop` costs per step: one, spiking or not (the neuron-update phase
     of a Loihi core visits every compartment it holds each step); none for host inputs. The one
@@ -105,6 +117,7 @@ class _Source:
     fanout: np.ndarray  # (size,) synapses reached per event
     messages: np.ndarray  # (size,) messages per event
     synapses_to_core: Any  # scipy CSR (n_cores, size): synapses of neuron i on core c
+    dense_to_core: np.ndarray | None  # its transpose as dense float32, when small
     messages_to_core: Any  # scipy CSR (n_cores, size): 1 where neuron i sends a message to c
     per_neuron: dict[str, np.ndarray]  # MESSAGE_KINDS and HOP_KINDS per event of neuron i
     latency_levels: tuple[tuple[float, np.ndarray], ...]  # (ns, neurons), longest first
@@ -246,7 +259,7 @@ class CostCounter:
                             np.bincount(src.home, per_neuron * src.per_neuron[k], self.n_cores)
                         )
             if per_core_syn is not None and src.synapses_to_core.nnz:
-                per_core_syn += src.synapses_to_core @ events.T.astype(np.float32)
+                per_core_syn += _per_core_per_row(src.synapses_to_core, src.dense_to_core, events)
                 for ns, neurons in src.latency_levels:
                     hit = events[:, neurons].any(axis=1)
                     np.maximum(latency, np.where(hit, ns, 0.0), out=latency)
@@ -317,6 +330,11 @@ def _source_tables(graph: Graph, hw: HardwareSpec, acc, layout: ChipLayout) -> l
                 fanout=fanout[name],
                 messages=messages,
                 synapses_to_core=to_core,
+                dense_to_core=(
+                    to_core.T.toarray().astype(np.float32)
+                    if n_cores * size <= _CHUNK_ELEMENTS and hw.cost is not None
+                    else None
+                ),
                 messages_to_core=msgs,
                 per_neuron=per_neuron,
                 latency_levels=levels,
