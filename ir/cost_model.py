@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ir.config_fields import number_mapping, parse_section, section_values
 from ir.errors import ConfigError
 
-__all__ = ["CostEnergy", "CostLayout", "CostModel", "CostTime", "CostValue", "parse_cost", "provenance"]
+__all__ = ["CostEnergy", "CostLayout", "CostModel", "CostTime", "CostValue", "parse_cost"]
 
 # A value beyond these is a typo (units are pJ and ns).
 _MAX_VALUE = 1e12
@@ -95,10 +96,7 @@ class CostModel:
 
     def values(self) -> Iterator[CostValue]:
         """Every number of the model, in schema order."""
-        for part in _PARTS:
-            spec = getattr(self, part)
-            for f in fields(spec):
-                yield getattr(spec, f.name)
+        return section_values(self, _PARTS)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -112,17 +110,6 @@ class CostModel:
         return out
 
 
-def provenance(raw: dict, key: str, label: str) -> tuple[str, bool]:
-    """(source, estimate) of one `{value, source, estimate}` mapping, checked."""
-    source = raw.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise ConfigError(label, f"{key}.source", "every number must say where it comes from (a non-empty string)")
-    estimate = raw.get("estimate", False)
-    if not isinstance(estimate, bool):
-        raise ConfigError(label, f"{key}.estimate", f"expected true or false, got {estimate!r}")
-    return source.strip(), estimate
-
-
 def parse_cost(raw: Any, label: str) -> CostModel:
     """The `cost` section of a hardware config (see the module docstring)."""
     if not isinstance(raw, dict):
@@ -130,33 +117,18 @@ def parse_cost(raw: Any, label: str) -> CostModel:
     extra = sorted(set(map(str, raw)) - set(_PARTS))
     if extra:
         raise ConfigError(label, f"cost.{extra[0]}", f"unknown key (expected: {', '.join(_PARTS)})")
-    parts = {}
-    for part, (cls, unit) in _PARTS.items():
-        section = raw.get(part)
-        key = f"cost.{part}"
-        if not isinstance(section, dict):
-            what = "missing section" if section is None else f"expected a mapping, got {type(section).__name__}"
-            raise ConfigError(label, key, what)
-        names = [f.name for f in fields(cls)]
-        extra = sorted(set(map(str, section)) - set(names))
-        if extra:
-            raise ConfigError(label, f"{key}.{extra[0]}", f"unknown key (expected: {', '.join(names)})")
-        values = {}
-        for name in names:
-            if name not in section:
-                raise ConfigError(label, f"{key}.{name}", "missing key")
-            values[name] = _value(section[name], f"{key}.{name}", label, unit, integer=part == "layout")
-        parts[part] = cls(**values)
+    parts = {
+        part: parse_section(
+            raw.get(part), f"cost.{part}", cls, label,
+            lambda v, key, unit=unit, part=part: _value(v, key, label, unit, integer=part == "layout"),
+        )
+        for part, (cls, unit) in _PARTS.items()
+    }
     return CostModel(**parts)
 
 
 def _value(raw: Any, key: str, label: str, unit: str, integer: bool) -> CostValue:
-    if not isinstance(raw, dict) or "value" not in raw:
-        raise ConfigError(label, key, "expected a mapping {value: X, source: '...', estimate: true|false}")
-    extra = sorted(set(map(str, raw)) - {"value", "source", "estimate"})
-    if extra:
-        raise ConfigError(label, f"{key}.{extra[0]}", "unknown key (expected value, source, estimate)")
-    value = raw["value"]
+    value, source, estimate = number_mapping(raw, key, label, "X")
     if integer:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 20:
             raise ConfigError(label, f"{key}.value", f"expected an integer from 1 to {1 << 20}, got {value!r}")
@@ -167,5 +139,4 @@ def _value(raw: Any, key: str, label: str, unit: str, integer: bool) -> CostValu
         or not 0 <= value <= _MAX_VALUE
     ):
         raise ConfigError(label, f"{key}.value", f"expected a number from 0 to {_MAX_VALUE:g} {unit}, got {value!r}")
-    source, estimate = provenance(raw, key, label)
     return CostValue(value=value if integer else float(value), source=source, estimate=estimate, key=key, unit=unit)

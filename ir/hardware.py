@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-from ir.cost_model import CostModel, parse_cost, provenance
+from ir.config_fields import number_mapping, parse_section, section_values
+from ir.cost_model import CostModel, parse_cost
 from ir.errors import ConfigError
 from ir.fixed import PROFILES, Profile
 
@@ -170,11 +171,8 @@ class HardwareSpec:
         return PROFILES[self.semantics]
 
     def limits(self) -> Iterator[Limit]:
-        """Every number of the config, in schema order."""
-        for section in _SECTIONS:
-            spec = getattr(self, section)
-            for f in fields(spec):
-                yield getattr(spec, f.name)
+        """Every number of the config, in schema order (the cost model's: `cost.values()`)."""
+        return section_values(self, _SECTIONS)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as YAML-ready data (what `load_hw_dict` reads back)."""
@@ -273,29 +271,11 @@ def load_hw_dict(data: Any, label: str = "<hardware config>") -> HardwareSpec:
 
 
 def _section(data: dict, name: str, cls: type, label: str) -> Any:
-    raw = data.get(name)
-    if not isinstance(raw, dict):
-        raise ConfigError(label, name, "missing section" if raw is None else f"expected a mapping, got {type(raw).__name__}")
-    names = [f.name for f in fields(cls)]
-    extra = sorted(set(map(str, raw)) - set(names))
-    if extra:
-        raise ConfigError(label, f"{name}.{extra[0]}", f"unknown key (expected: {', '.join(names)})")
-    values = {}
-    for fname in names:
-        key = f"{name}.{fname}"
-        if fname not in raw:
-            raise ConfigError(label, key, "missing key")
-        values[fname] = _limit(raw[fname], key, label)
-    return cls(**values)
+    return parse_section(data.get(name), name, cls, label, lambda raw, key: _limit(raw, key, label))
 
 
 def _limit(raw: Any, key: str, label: str) -> Limit:
-    if not isinstance(raw, dict) or "value" not in raw:
-        raise ConfigError(label, key, "expected a mapping {value: N, source: '...', estimate: true|false}")
-    extra = sorted(set(map(str, raw)) - {"value", "source", "estimate"})
-    if extra:
-        raise ConfigError(label, f"{key}.{extra[0]}", "unknown key (expected value, source, estimate)")
-    value = raw["value"]
+    value, source, estimate = number_mapping(raw, key, label, "N")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(label, f"{key}.value", f"expected an integer, got {value!r}")
     minimum = _MINIMUM.get(key, 1)
@@ -304,7 +284,6 @@ def _limit(raw: Any, key: str, label: str) -> Limit:
         raise ConfigError(label, f"{key}.value", f"expected {qualifier}, got {value}")
     if value > 1 << 40:
         raise ConfigError(label, f"{key}.value", f"{value} is beyond any plausible hardware limit")
-    source, estimate = provenance(raw, key, label)
     return Limit(value=value, source=source, estimate=estimate, key=key)
 
 

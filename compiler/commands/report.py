@@ -132,27 +132,15 @@ def record_activity(
 ):
     """Run `program` on the cpu backend and keep every population's spikes (inputs included);
     predictions too when the model has a spike-count readout."""
+    from app.cost import population_spikes, probe_all
     from backends import get_backend
-    from backends.base import Probe
     from compiler.reporting import Activity
     from trainers.readout import classify, readout_probes
 
     readout = _readout(program)
-    extra = {p.population: p.variables for p in readout_probes(readout)} if readout else {}
-    probes = [
-        Probe(n, tuple(dict.fromkeys(("spikes", *extra.get(n, ())))))
-        for n, p in program.populations.items()
-        if not isinstance(p, Input)
-    ]
+    probes = probe_all(program, readout_probes(readout) if readout else ())
     trace = get_backend("cpu")(program, inputs, probes=probes, hw=hw)
-    spikes: dict[str, np.ndarray] = {}
-    start = 0
-    for name in program.inputs:
-        size = program.populations[name].size
-        spikes[name] = np.asarray(inputs[:, : trace.steps, start : start + size])
-        start += size
-    for probe in probes:
-        spikes[probe.population] = trace.get(probe.population, "spikes")
+    spikes = population_spikes(program, inputs, trace)
     predictions = classify(readout, trace) if readout else None
     return Activity(spikes, source, "cpu", labels, predictions)
 
