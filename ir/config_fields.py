@@ -21,11 +21,14 @@ def section_values(spec: Any, sections: Iterable[str]) -> Iterator[Any]:
             yield getattr(part, f.name)
 
 
-def parse_section(raw: Any, key: str, cls: type, label: str, number: Callable[[Any, str], Any]) -> Any:
+def parse_section(
+    raw: Any, key: str, cls: type, label: str, number: Callable[[Any, str], Any]
+) -> Any:
     """Section `key` (a mapping with exactly the fields of dataclass `cls`), each field parsed by
     `number(raw_value, dotted_key)`."""
     if not isinstance(raw, dict):
-        raise ConfigError(label, key, "missing section" if raw is None else f"expected a mapping, got {type(raw).__name__}")
+        what = "missing section" if raw is None else f"expected a mapping, got {type(raw).__name__}"
+        raise ConfigError(label, key, what)
     names = [f.name for f in fields(cls)]
     extra = sorted(set(map(str, raw)) - set(names))
     if extra:
@@ -42,10 +45,14 @@ def number_mapping(raw: Any, key: str, label: str, what: str) -> tuple[Any, str,
     """(value, source, estimate) of a `{value, source, estimate}` mapping; `what` names the value
     in the error for a mapping without one ("N", "X")."""
     if not isinstance(raw, dict) or "value" not in raw:
-        raise ConfigError(label, key, f"expected a mapping {{value: {what}, source: '...', estimate: true|false}}")
+        raise ConfigError(
+            label, key, f"expected a mapping {{value: {what}, source: '...', estimate: true|false}}"
+        )
     extra = sorted(set(map(str, raw)) - {"value", "source", "estimate"})
     if extra:
-        raise ConfigError(label, f"{key}.{extra[0]}", "unknown key (expected value, source, estimate)")
+        raise ConfigError(
+            label, f"{key}.{extra[0]}", "unknown key (expected value, source, estimate)"
+        )
     source, estimate = provenance(raw, key, label)
     return raw["value"], source, estimate
 
@@ -54,7 +61,10 @@ def provenance(raw: dict, key: str, label: str) -> tuple[str, bool]:
     """(source, estimate) of one `{value, source, estimate}` mapping, checked."""
     source = raw.get("source")
     if not isinstance(source, str) or not source.strip():
-        raise ConfigError(label, f"{key}.source", "every number must say where it comes from (a non-empty string)")
+        raise ConfigError(
+            label, f"{key}.source",
+            "every number must say where it comes from (a non-empty string)",
+        )
     estimate = raw.get("estimate", False)
     if not isinstance(estimate, bool):
         raise ConfigError(label, f"{key}.estimate", f"expected true or false, got {estimate!r}")

@@ -120,7 +120,9 @@ def parse_cost(raw: Any, label: str) -> CostModel:
     parts = {
         part: parse_section(
             raw.get(part), f"cost.{part}", cls, label,
-            lambda v, key, unit=unit, part=part: _value(v, key, label, unit, integer=part == "layout"),
+            lambda v, key, unit=unit, part=part: _value(
+                v, key, label, unit, integer=part == "layout"
+            ),
         )
         for part, (cls, unit) in _PARTS.items()
     }
@@ -131,12 +133,18 @@ def _value(raw: Any, key: str, label: str, unit: str, integer: bool) -> CostValu
     value, source, estimate = number_mapping(raw, key, label, "X")
     if integer:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 20:
-            raise ConfigError(label, f"{key}.value", f"expected an integer from 1 to {1 << 20}, got {value!r}")
+            raise ConfigError(
+                label, f"{key}.value", f"expected an integer from 1 to {1 << 20}, got {value!r}"
+            )
     elif (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
         or not 0 <= value <= _MAX_VALUE
     ):
-        raise ConfigError(label, f"{key}.value", f"expected a number from 0 to {_MAX_VALUE:g} {unit}, got {value!r}")
-    return CostValue(value=value if integer else float(value), source=source, estimate=estimate, key=key, unit=unit)
+        bounds = f"from 0 to {_MAX_VALUE:g} {unit}"
+        raise ConfigError(label, f"{key}.value", f"expected a number {bounds}, got {value!r}")
+    return CostValue(
+        value=value if integer else float(value), source=source, estimate=estimate, key=key,
+        unit=unit,
+    )

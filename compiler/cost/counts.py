@@ -59,16 +59,23 @@ def _int(x: np.ndarray) -> np.ndarray:
     return np.rint(x).astype(np.int64)
 
 
+def _exact_dtype(table) -> type:
+    """float32 when every per-core sum of the table (the most synapses one row's events can
+    reach on a core) is below 2^24, where float32 holds integers exactly; else float64."""
+    most = float(table.sum(axis=1).max()) if table.shape[0] and table.shape[1] else 0.0
+    return np.float32 if most < 2**24 else np.float64
+
+
 def _per_core_per_row(table, dense: np.ndarray | None, events: np.ndarray) -> np.ndarray:
-    """(n_cores, rows): synapses reached on each core by each row's events. A dense float32
-    product (BLAS) when the table is small enough to be held dense (`dense`, (n, n_cores)),
-    else sparse events times the sparse table; float32 holds these integer sums exactly (below
-    2^24 per core and step)."""
+    """(n_cores, rows): synapses reached on each core by each row's events: a dense product
+    (BLAS) when the table is small enough to be held dense (`dense`, (n, n_cores)), else sparse
+    events times the sparse table; in a float type that holds the sums exactly."""
     if dense is not None:
-        return (events.astype(np.float32) @ dense).T
+        return (events.astype(dense.dtype) @ dense).T
     import scipy.sparse as sp
 
-    return (sp.csr_matrix(events, dtype=np.float32) @ table.T.astype(np.float32)).T.toarray()
+    dtype = _exact_dtype(table)
+    return (sp.csr_matrix(events, dtype=dtype) @ table.T.astype(dtype)).T.toarray()
 
 
 def neuron_updates_per_step(pop: Population) -> int:
@@ -117,7 +124,7 @@ class _Source:
     fanout: np.ndarray  # (size,) synapses reached per event
     messages: np.ndarray  # (size,) messages per event
     synapses_to_core: Any  # scipy CSR (n_cores, size): synapses of neuron i on core c
-    dense_to_core: np.ndarray | None  # its transpose as dense float32, when small
+    dense_to_core: np.ndarray | None  # its transpose as a dense array, when small
     messages_to_core: Any  # scipy CSR (n_cores, size): 1 where neuron i sends a message to c
     per_neuron: dict[str, np.ndarray]  # MESSAGE_KINDS and HOP_KINDS per event of neuron i
     latency_levels: tuple[tuple[float, np.ndarray], ...]  # (ns, neurons), longest first
@@ -172,6 +179,7 @@ class CostCounter:
             self.neurons_per_core += per_core
             self.updates_per_core += per_core * neuron_updates_per_step(program.populations[pop])
         self.barrier_ns = barrier_ns(hw, self.layout)
+        hops = HOP_KINDS if hw.cost is not None else HOP_KINDS[:1]
         self.counts = CostCounts(
             per_population={
                 name: {
@@ -180,18 +188,16 @@ class CostCounter:
                     "synaptic_ops": 0,
                     "neuron_updates": 0,
                     **dict.fromkeys(MESSAGE_KINDS, 0),
-                    **dict.fromkeys(HOP_KINDS if hw.cost else HOP_KINDS[:1], 0),
+                    **dict.fromkeys(hops, 0),
                 }
                 for name, pop in program.populations.items()
             },
             per_core={
                 k: np.zeros(self.n_cores, dtype=np.int64)
-                for k in ("spikes", "synaptic_ops", "neuron_updates", "messages_out", "messages_in")
+                for k in ("spikes", "synaptic_ops", "neuron_updates", "messages_out",
+                          "messages_in", *(f"{h}_out" for h in hops))
             },
         )
-        hops = HOP_KINDS if hw.cost is not None else HOP_KINDS[:1]
-        for k in hops:
-            self.counts.per_core[f"{k}_out"] = np.zeros(self.n_cores, dtype=np.int64)
         if hw.cost is not None:
             self.counts.timing = {
                 "busy_updates": 0,
@@ -204,6 +210,9 @@ class CostCounter:
 
     def add(self, spikes: Mapping[str, np.ndarray]) -> None:
         """Count one batch: `spikes[pop]` is (batch, T, n) for every population."""
+        missing = [n for n in self.program.populations if n not in spikes]
+        if missing:
+            raise ValueError(f"no spikes for population {missing[0]!r} (every population counts)")
         shapes = {name: np.shape(spikes[name]) for name in self.program.populations}
         batch, steps = next(iter(shapes.values()))[:2]
         for name, shape in shapes.items():
@@ -225,13 +234,15 @@ class CostCounter:
         chunk = max(1, _CHUNK_ELEMENTS // width)
         for lo in range(0, rows, chunk):
             hi = min(rows, lo + chunk)
-            flat = {n: np.asarray(spikes[n]).reshape(rows, -1)[lo:hi] for n in self.program.populations}
+            flat = {
+                n: np.asarray(spikes[n]).reshape(rows, -1)[lo:hi] for n in self.program.populations
+            }
             self._add_rows(flat, hi - lo)
 
     def _add_rows(self, flat: Mapping[str, np.ndarray], rows: int) -> None:
         c = self.counts
-        timing = c.timing is not None
-        per_core_syn = np.zeros((self.n_cores, rows)) if timing else None
+        # With a cost model: synaptic ops per (core, row) and each row's slowest message.
+        per_core_syn = np.zeros((self.n_cores, rows)) if c.timing is not None else None
         latency = np.zeros(rows)
         for src in self._sources:
             values = flat[src.name]
@@ -241,7 +252,9 @@ class CostCounter:
             pop_counts["spikes"] += int(per_neuron.sum())
             synops = int(per_neuron @ src.fanout)
             pop_counts["synaptic_ops"] += synops
-            macs = int((np.abs(values) > 1).sum(axis=0, dtype=np.int64) @ src.fanout) if src.graded else 0
+            macs = 0
+            if src.graded:
+                macs = int((np.abs(values) > 1).sum(axis=0, dtype=np.int64) @ src.fanout)
             c.effective_macs += macs
             c.effective_acs += synops - macs
             for key, vec in src.per_neuron.items():
@@ -263,18 +276,30 @@ class CostCounter:
                 for ns, neurons in src.latency_levels:
                     hit = events[:, neurons].any(axis=1)
                     np.maximum(latency, np.where(hit, ns, 0.0), out=latency)
-        if per_core_syn is not None and c.timing is not None and self.hw.cost is not None:
-            t = self.hw.cost.time_ns
-            # The busiest core: its neuron updates plus the synaptic ops of the spikes it receives.
-            work = self.updates_per_core[:, None] * t.neuron_update.value + per_core_syn * t.synaptic_op.value
+        if per_core_syn is not None:
+            self._add_timing(per_core_syn, latency)
+
+    def _add_timing(self, per_core_syn: np.ndarray, latency: np.ndarray) -> None:
+        """The step-time terms of each row (compiler.cost.estimate), as integer counts."""
+        c, cost = self.counts, self.hw.cost
+        assert c.timing is not None and cost is not None
+        t = cost.time_ns
+        rows = latency.size
+        # The busiest core: its neuron updates plus the synaptic ops of the spikes it receives.
+        work = (self.updates_per_core[:, None] * t.neuron_update.value
+                + per_core_syn * t.synaptic_op.value)
+        if self.n_cores:
             busiest = np.argmax(work, axis=0)
+            busy = work[busiest, np.arange(rows)]
             c.timing["busy_updates"] += int(self.updates_per_core[busiest].sum())
             c.timing["busy_synaptic_ops"] += int(_int(per_core_syn[busiest, np.arange(rows)]).sum())
-            values, counts = np.unique(latency, return_counts=True)
-            for v, n in zip(values.tolist(), counts.tolist(), strict=True):
-                c.timing["latency_rows"][v] = c.timing["latency_rows"].get(v, 0) + n
-            step = self.barrier_ns + work[busiest, np.arange(rows)] + latency
-            c.timing["max_step_ns"] = max(c.timing["max_step_ns"], float(step.max(initial=0.0)))
+        else:
+            busy = np.zeros(rows)
+        values, counts = np.unique(latency, return_counts=True)
+        for v, n in zip(values.tolist(), counts.tolist(), strict=True):
+            c.timing["latency_rows"][v] = c.timing["latency_rows"].get(v, 0) + n
+        step = self.barrier_ns + busy + latency
+        c.timing["max_step_ns"] = max(c.timing["max_step_ns"], float(step.max(initial=0.0)))
 
     def result(self) -> CostCounts:
         return self.counts
@@ -288,7 +313,7 @@ def _source_tables(graph: Graph, hw: HardwareSpec, acc, layout: ChipLayout) -> l
     import scipy.sparse as sp
 
     n_cores = acc.n_cores
-    fanout: dict[str, np.ndarray] = {n: np.zeros(p.size, dtype=np.int64) for n, p in graph.populations.items()}
+    fanout = {n: np.zeros(p.size, dtype=np.int64) for n, p in graph.populations.items()}
     syn_rows: dict[str, list[np.ndarray]] = {n: [] for n in graph.populations}
     syn_cols: dict[str, list[np.ndarray]] = {n: [] for n in graph.populations}
     syn_vals: dict[str, list[np.ndarray]] = {n: [] for n in graph.populations}
@@ -331,7 +356,7 @@ def _source_tables(graph: Graph, hw: HardwareSpec, acc, layout: ChipLayout) -> l
                 messages=messages,
                 synapses_to_core=to_core,
                 dense_to_core=(
-                    to_core.T.toarray().astype(np.float32)
+                    to_core.T.toarray().astype(_exact_dtype(to_core))
                     if n_cores * size <= _CHUNK_ELEMENTS and hw.cost is not None
                     else None
                 ),

@@ -4,7 +4,8 @@ With the numbers of `hw.cost` (`ir.cost_model`; e_ for energies, t_ for times):
 
     E_message(m) = e_spike_within_tile + dx(m) e_tile_hop_east_west + dy(m) e_tile_hop_north_south
                    + h(m) e_chip_hop
-    E_inference  = [N_syn e_synaptic_op + N_upd e_neuron_update + sum over messages E_message] / samples
+    E_inference  = [N_syn e_synaptic_op + N_upd e_neuron_update + sum over messages E_message]
+                   / samples
 
     T_step       = T_barrier + max over cores c of (U_c t_neuron_update + S_c(step) t_synaptic_op)
                    + max over the step's messages of L(m)
@@ -92,7 +93,8 @@ def estimate(counts: CostCounts, graph: Graph, hw: HardwareSpec) -> CostEstimate
     tm = counts.timing
     rows = n * counts.steps
     barrier = rows * counter_barrier_ns(graph, hw)
-    work = tm["busy_updates"] * t.neuron_update.value + tm["busy_synaptic_ops"] * t.synaptic_op.value
+    work = (tm["busy_updates"] * t.neuron_update.value
+            + tm["busy_synaptic_ops"] * t.synaptic_op.value)
     latency = sum(v * k for v, k in sorted(tm["latency_rows"].items()))
     total = barrier + work + latency
     time = {

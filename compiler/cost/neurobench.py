@@ -123,7 +123,8 @@ def footprint_bytes(graph: Graph, hw: HardwareSpec | None = None) -> int:
             bits = 32  # float weights: float32, as a framework stores them
         if isinstance(proj, _SPARSE):
             entries = proj.nnz
-            index_bits = max(graph.populations[proj.src].size, graph.populations[proj.dst].size).bit_length() + 1
+            n = max(graph.populations[proj.src].size, graph.populations[proj.dst].size)
+            index_bits = n.bit_length() + 1
             total += 2 * entries * element_bytes(index_bits)
         else:
             entries = proj.weight.size

@@ -26,7 +26,8 @@ def summarize(graph: Graph, hw: HardwareSpec, counts: CostCounts) -> dict[str, A
         name: {k: (v if k == "neurons" else v / n) for k, v in row.items()}
         for name, row in counts.per_population.items()
     }
-    keys = [k for k in (*MESSAGE_KINDS, *HOP_KINDS) if any(k in r for r in counts.per_population.values())]
+    rows = counts.per_population.values()
+    keys = [k for k in (*MESSAGE_KINDS, *HOP_KINDS) if any(k in r for r in rows)]
     per_inference: dict[str, Any] = {
         "spikes": counts.total("spikes", graph) / n,
         "input_events": sum(counts.per_population[i]["spikes"] for i in graph.inputs) / n,

@@ -110,8 +110,9 @@ def _cost_table(points: Sequence[CostPoint], source: str) -> Table:
               "msgs in core", "msgs between cores", "of them between chips", "energy (uJ)",
               "time (us)", "per step (us)"]
     est = points[0].cost["estimate"]
-    note = (f"energy and time: estimates from the target's cost model ({len(est['estimated_keys'])} "
-            "of its numbers are estimates themselves; snnc hw show lists every source)"
+    n_est = len(est["estimated_keys"]) if est["available"] else 0
+    note = (f"energy and time: estimates from the target's cost model ({n_est} of its numbers "
+            "are estimates themselves; snnc hw show lists every source)"
             if est["available"] else f"no energy or time: {est['reason']}")
     return Table("Cost per inference", header, rows,
                  f"Counted on {source} (cpu backend, exact); {note}. Definitions: README "
@@ -247,7 +248,8 @@ def write_report(path: str | os.PathLike, inp: ReportInputs) -> list[str]:
         tables = []
         if costs:
             data["cost"] = [c.to_json() for c in costs]
-            source = inp.cost_source if inp.costs else inp.activity.source  # type: ignore[union-attr]
+            act = inp.activity
+            source = inp.cost_source if inp.costs or act is None else act.source
             tables.append(_cost_table(costs, f"{costs[0].samples} samples of {source}"))
         if len(costs) >= 2:
             est = costs[0].cost["estimate"]["available"]
@@ -257,7 +259,8 @@ def write_report(path: str | os.PathLike, inp: ReportInputs) -> list[str]:
                                f"{costs[0].samples} samples)"),
                 "cost.png", "Cost vs accuracy over time steps",
                 ("Accuracy against estimated energy and time per inference"
-                 if est else "Accuracy against synaptic ops and spikes per inference (no cost model)")
+                 if est else
+                 "Accuracy against synaptic ops and spikes per inference (no cost model)")
                 + ", one point per T, from the same input spikes.",
             )
         summary = _summary_rows(inp, model_steps)
