@@ -136,7 +136,8 @@ class CostCounts:
     are integers, so the totals do not depend on how the run was split into batches.
 
     `per_population[pop]` holds spikes, synaptic_ops (reached by its events), neuron_updates and
-    the message kinds and hops of its events; `per_core[key][c]`: spikes (sent by its neurons),
+    the message kinds and hops of its events; `per_core[key][c]`: neurons (placed there),
+    spikes (sent by its neurons),
     synaptic_ops (on its synapses), neuron_updates, messages_in, and messages_out with the hops
     of the messages it sends (`<hop kind>_out`). NeuroBench inputs: `effective_acs` (synaptic
     ops of binary events: payload +-1) and `effective_macs` (of graded payloads other than
@@ -198,6 +199,7 @@ class CostCounter:
                           "messages_in", *(f"{h}_out" for h in hops))
             },
         )
+        self.counts.per_core["neurons"] = self.neurons_per_core.copy()
         if hw.cost is not None:
             self.counts.timing = {
                 "busy_updates": 0,

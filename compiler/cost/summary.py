@@ -38,7 +38,11 @@ def summarize(graph: Graph, hw: HardwareSpec, counts: CostCounts) -> dict[str, A
     }
     per_core = []
     for c in range(placement.n_cores):
-        row: dict[str, Any] = {"core": c, "chip": int(placement.core_chip[c])}
+        row: dict[str, Any] = {
+            "core": c,
+            "chip": int(placement.core_chip[c]),
+            "neurons": int(counts.per_core["neurons"][c]),
+        }
         row.update({k: int(counts.per_core[k][c]) / n for k in _PER_CORE})
         if hw.cost is not None:
             sent = {k: int(counts.per_core[f"{k}_out"][c]) for k in HOP_KINDS}
@@ -72,15 +76,18 @@ def _si(value: float, unit: str) -> str:
 def format_cost(summary: dict[str, Any]) -> list[str]:
     """A few lines for a terminal: counts and the estimate per inference."""
     p = summary["per_inference"]
-    m = p["messages"]
+    m, h = p["messages"], p["hops"]
+    tiles = (f", {h['tile_hops_east_west']:.6g} E-W + {h['tile_hops_north_south']:.6g} N-S "
+             "tile hops" if "tile_hops_east_west" in h else "")
     nb = summary["neurobench"]
     lines = [
         f"cost      per inference (T = {summary['steps']}, {summary['samples']} samples, "
         f"target {summary['target']}):",
         f"          {p['spikes']:.6g} spikes, {p['synaptic_ops']:.6g} synaptic ops, "
         f"{p['neuron_updates']:.6g} neuron updates",
-        "          messages: " + ", ".join(f"{k.replace('_', '-')} {v:.6g}" for k, v in m.items())
-        + "; hops: " + ", ".join(f"{k.replace('_', ' ')} {v:.6g}" for k, v in p["hops"].items()),
+        f"          messages: {m['intra_core']:.6g} within cores, {m['inter_core']:.6g} between "
+        f"cores ({m['inter_chip']:.6g} between chips, {h['chip_hops']:.6g} chip hops{tiles}), "
+        f"{m['host_input']:.6g} from the host",
         f"          NeuroBench: {nb['effective_acs']:.6g} effective ACs, "
         f"{nb['effective_macs']:.6g} MACs, activation sparsity {nb['activation_sparsity']:.4f}, "
         f"connection sparsity {nb['connection_sparsity']:.4f}, "

@@ -93,6 +93,7 @@ def test_counts_per_core(counted):
     assert c.per_core["messages_out"].tolist() == [2, 4, 0, 0]
     assert c.per_core["spikes"].tolist() == [2, 2, 1, 0]
     assert c.per_core["neuron_updates"].tolist() == [6, 6, 6, 6]
+    assert c.per_core["neurons"].tolist() == [1, 1, 1, 1]
     # Hops of the messages each core sends: a0 -> core 2 one east-west hop (2 events); a1 ->
     # core 2 one east-west hop and -> core 3 one chip hop (2 events each).
     assert c.per_core["tile_hops_east_west_out"].tolist() == [2, 2, 0, 0]
