@@ -12,7 +12,7 @@ Each is compiled with `snnc compile --weight-bits 8` and `--weight-bits 4` for e
 TARGETS, run bit-exactly on the cpu backend over the whole test split (input seed 0) and read
 at T = 16, 32, 64, 128 (one run at the largest T of each model: rate-coded inputs are prefixes),
 its cost counted by `compiler.cost` and priced by the target's cost model (hw_configs/*.yaml).
-Writes the "cost" section of RESULTS.md and benchmarks/figures/cost-<target>.png.
+Writes the "cost" section of RESULTS.md and benchmarks/figures/cost.png.
 
     python benchmarks/cost.py [--samples N] [--targets loihi2,loihi1] [--only TEXT] [--no-write]
 """
@@ -119,6 +119,32 @@ def _row(network: str, bits: int, tuned: int, points_by_target: dict[str, Any], 
     return row
 
 
+def measured(model: Path, target: str, bits: int, flags: tuple[str, ...], x, y,
+             steps: tuple[int, ...], work: Path) -> dict[int, tuple[Any, int]]:
+    """{T: (CostPoint, cores)} of one compiled model, cached in benchmarks/.cache/cost/ (keyed by
+    the model's bytes, the target, the bits, the samples and the T: everything is seeded)."""
+    import hashlib
+
+    from compiler.reporting.data import CostPoint
+
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
+    key = f"{model.stem}-{digest}-{target}-{bits}bit-n{len(x)}-T{'_'.join(map(str, steps))}"
+    path = CACHE / "cost" / f"{key}.json"
+    if not path.is_file():
+        build = compile_build(model, target, bits, flags, work / key)
+        t0 = time.perf_counter()
+        points = measure(build, x, y, steps)
+        log(f"{model.name}, {bits}-bit, {target}: {time.perf_counter() - t0:.0f} s")
+        data = {"cores": build.program.placement.n_cores, "points": [p.to_json() for p in points]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, sort_keys=True))
+    data = json.loads(path.read_text())
+    return {
+        p["steps"]: (CostPoint(p["steps"], p["accuracy"], p["samples"], p["cost"]), data["cores"])
+        for p in data["points"]
+    }
+
+
 def run(args) -> list[dict]:
     from trainers.datasets import load_dataset
 
@@ -134,45 +160,46 @@ def run(args) -> list[dict]:
             for tuned, steps in models.items():
                 model = model_file(dataset, tuned)
                 for bits in BITS:
-                    by_target: dict[str, dict[int, Any]] = {}
-                    for target in args.targets:
-                        out = Path(tmp) / f"{dataset}-T{tuned}-{bits}-{target}"
-                        build = compile_build(model, target, bits, flags, out)
-                        t0 = time.perf_counter()
-                        points = measure(build, x, y, steps)
-                        log(f"{network} tuned at T={tuned}, {bits}-bit, {target}: "
-                            f"{time.perf_counter() - t0:.0f} s")
-                        cores = build.program.placement.n_cores
-                        by_target[target] = {p.steps: (p, cores) for p in points}
+                    by_target = {
+                        target: measured(model, target, bits, flags, x, y, steps, Path(tmp))
+                        for target in args.targets
+                    }
                     for t in steps:
-                        rows.append(_row(network, bits, tuned, {k: v[t] for k, v in by_target.items()}, t))
+                        at_t = {k: v[t] for k, v in by_target.items()}
+                        rows.append(_row(network, bits, tuned, at_t, t))
     return rows
 
 
 # ----------------------------------------------------------------------------- output
 
 
-def _figures(rows: list[dict], targets: tuple[str, ...]) -> list[Path]:
+def _figure(rows: list[dict], targets: tuple[str, ...]) -> Path:
+    """benchmarks/figures/cost.png: per network, accuracy against estimated energy per
+    inference, one line per (target, weight bits)."""
     from compiler.reporting.data import CostPoint
-    from compiler.reporting.figures import cost_figure, save_png
+    from compiler.reporting.figures import cost_comparison_figure, save_png
 
-    FIGURES.mkdir(exist_ok=True)
-    paths = []
-    for target in targets:
-        series: dict[str, list[CostPoint]] = {}
-        for r in rows:
+    groups: dict[str, dict[str, list[CostPoint]]] = {}
+    for r in rows:
+        for target in targets:
             m = r[target]
-            name = f"{r['network'].split(' ')[0]} MLP, {r['bits']}-bit weights"
             cost = {"estimate": {"available": True, "energy_per_inference_j": m["energy_j"],
                                  "time_per_inference_s": m["time_s"]},
                     "per_inference": m["per_inference"]}
-            series.setdefault(name, []).append(CostPoint(r["steps"], m["accuracy"], m["samples"], cost))
-        fig = cost_figure(series, f"Accuracy vs estimated cost per inference on {target} "
-                                  f"(test splits, T = {', '.join(map(str, STEPS))})")
-        path = FIGURES / f"cost-{target}.png"
-        save_png(fig, path)
-        paths.append(path)
-    return paths
+            point = CostPoint(r["steps"], m["accuracy"], m["samples"], cost)
+            series = groups.setdefault(r["network"], {})
+            series.setdefault(f"{target}, {r['bits']}-bit weights", []).append(point)
+    for name, series in groups.items():  # target-major order: loihi2 8, 4-bit, loihi1 8, 4-bit
+        groups[name] = dict(sorted(series.items(), key=lambda kv: (
+            targets.index(kv[0].split(",")[0]), -int(kv[0].split(", ")[1].split("-")[0]))))
+    fig = cost_comparison_figure(
+        groups, f"Accuracy vs estimated energy per inference (test splits, T = "
+        f"{', '.join(map(str, STEPS))})",
+    )
+    FIGURES.mkdir(exist_ok=True)
+    path = FIGURES / "cost.png"
+    save_png(fig, path)
+    return path
 
 
 def _table(rows: list[dict], targets: tuple[str, ...]) -> list[str]:
@@ -211,7 +238,7 @@ def main() -> int:
     print("\n".join(table))
     if args.no_write:
         return 0
-    figures = _figures(rows, args.targets)
+    figure = _figure(rows, args.targets)
     (CACHE / "cost-rows.json").write_text(json.dumps(rows, indent=1, sort_keys=True))
     n = "the whole test split" if not args.samples else f"the first {args.samples} test images"
     body = "\n".join([
@@ -228,8 +255,8 @@ def main() -> int:
         "",
         *table,
         "",
-        "Figures: " + ", ".join(f"benchmarks/figures/{p.name}" for p in figures)
-        + f". Wall time {wall:.0f} s.",
+        f"Figure: benchmarks/figures/{figure.name}. Wall time {wall:.0f} s (measurements cached "
+        "in benchmarks/.cache/cost).",
     ])
     update_section(SECTION, "Cost: accuracy vs estimated energy and time per inference", body)
     return 0

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_RASTER_ROWS",
     "RASTER_PANELS_PER_FIGURE",
     "accuracy_figure",
+    "cost_comparison_figure",
     "cost_figure",
     "occupancy_figure",
     "quantization_figure",
@@ -443,33 +444,56 @@ def _cost_axis(points: Sequence[CostPoint], what: str) -> tuple[np.ndarray, str]
         f"{key.replace('_', ' ')} per inference (no cost model)"
 
 
-def cost_figure(series: Mapping[str, Sequence[CostPoint]], title: str) -> Any:
-    """Accuracy against energy and against time per inference, one marker per T (labelled),
-    one line per series; without accuracies, energy and time against T."""
-    fig = _figure(12.0, 4.8)
-    panels = fig.subplots(1, 2)
+_STYLES = ("-", "--", ":", "-.")
+
+
+def _cost_panel(ax: Any, series: Mapping[str, Sequence[CostPoint]], what: str,
+                colours: Sequence[str], styles: Sequence[str]) -> None:
+    """Accuracy against `what` ("energy" or "time") per inference, one line per series and a
+    labelled marker per T; without accuracies, `what` against T."""
     labelled = all(p.accuracy is not None for pts in series.values() for p in pts)
-    for ax, what in zip(panels, ("energy", "time"), strict=True):
-        for i, (name, points) in enumerate(series.items()):
-            points = sorted(points, key=lambda p: p.steps)
-            x, xlabel = _cost_axis(points, what)
-            t = np.array([p.steps for p in points])
-            colour = _CHIP_COLOURS[i % len(_CHIP_COLOURS)]
-            if labelled:
-                acc = np.array([100.0 * p.accuracy for p in points])  # type: ignore[operator]
-                ax.plot(x, acc, "-o", color=colour, markersize=5, linewidth=1.5, label=name)
-                for xi, yi, ti in zip(x, acc, t, strict=True):
-                    ax.annotate(f"T={ti}", (xi, yi), textcoords="offset points", xytext=(4, -11),
-                                fontsize=8, color=colour)
-                ax.set_xlabel(xlabel)
-                ax.set_ylabel("accuracy (%)")
-            else:
-                ax.plot(t, x, "-o", color=colour, markersize=5, linewidth=1.5, label=name)
-                ax.set_xlabel("time steps per sample")
-                ax.set_ylabel(xlabel)
-        if labelled and len(series) > 1:
-            ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=9, loc="lower right" if labelled else "upper left")
+    for i, (name, points) in enumerate(series.items()):
+        points = sorted(points, key=lambda p: p.steps)
+        x, xlabel = _cost_axis(points, what)
+        t = np.array([p.steps for p in points])
+        colour, style = colours[i % len(colours)], styles[i % len(styles)]
+        if labelled:
+            acc = np.array([100.0 * p.accuracy for p in points])  # type: ignore[operator]
+            ax.plot(x, acc, style, marker="o", color=colour, markersize=5, linewidth=1.5,
+                    label=name)
+            for xi, yi, ti in zip(x, acc, t, strict=True):
+                ax.annotate(f"T={ti}", (xi, yi), textcoords="offset points", xytext=(4, -11),
+                            fontsize=8, color=colour)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("accuracy (%)")
+        else:
+            ax.plot(t, x, style, marker="o", color=colour, markersize=5, linewidth=1.5, label=name)
+            ax.set_xlabel("time steps per sample")
+            ax.set_ylabel(xlabel)
+    if labelled:
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right" if labelled else "upper left")
+
+
+def cost_figure(series: Mapping[str, Sequence[CostPoint]], title: str) -> Any:
+    """Accuracy against energy (left) and against time (right) per inference, one marker per
+    T (labelled), one line per series; without accuracies, energy and time against T."""
+    fig = _figure(12.0, 4.8)
+    for ax, what in zip(fig.subplots(1, 2), ("energy", "time"), strict=True):
+        _cost_panel(ax, series, what, _CHIP_COLOURS, ("-",))
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def cost_comparison_figure(groups: Mapping[str, Mapping[str, Sequence[CostPoint]]],
+                           title: str) -> Any:
+    """One panel per group (a network): accuracy against estimated energy per inference, one
+    line per series (e.g. a target and weight width), a labelled marker per T."""
+    fig = _figure(6.0 * len(groups), 4.8)
+    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    for ax, (name, series) in zip(axes, groups.items(), strict=True):
+        _cost_panel(ax, series, "energy", _CHIP_COLOURS, _STYLES)
+        ax.set_title(name, fontsize=10, loc="left")
     fig.suptitle(title, fontsize=11)
     return fig
