@@ -13,6 +13,7 @@ from app.cost import cost_vs_steps
 from compiler.build import read_build, write_build
 from compiler.cli import main
 from compiler.compile import compile_model
+from compiler.reporting import CostPoint
 from ir import ConfigError, load_hw
 from ir.hardware import load_hw_dict
 from tests.tiny_models import digits_mlp
@@ -168,3 +169,31 @@ def test_cost_model_round_trips_through_a_build(builds):
     assert hw.cost is not None and hw.cost.to_dict() == _hw().cost.to_dict()
     assert read_build(builds / "bare").hw.cost is None
     assert np.isclose(hw.cost.energy_pj.synaptic_op.value, 6.84)
+
+
+def _point(steps, accuracy, energy=None):
+    est = ({"available": True, "energy_per_inference_j": {"total": energy},
+            "time_per_inference_s": {"total": 2 * energy}} if energy is not None
+           else {"available": False, "reason": "none"})
+    return CostPoint(steps, accuracy, 10, {
+        "estimate": est, "per_inference": {"synaptic_ops": 100.0 * steps, "spikes": 3.0 * steps}})
+
+
+def test_cost_figures_draw_every_case():
+    """Accuracy vs energy and time; vs counts without a cost model; vs T without accuracies;
+    and the benchmark's one-panel-per-network comparison."""
+    from compiler.reporting import figures
+
+    with_model = [_point(t, 0.9 + t / 1000, 1e-6 * t) for t in (4, 8)]
+    fig = figures.cost_figure({"a": with_model}, "t")
+    left, right = fig.axes
+    assert left.get_xlabel() == "estimated energy per inference (uJ)"
+    assert right.get_xlabel() == "estimated time per inference (us)"
+    np.testing.assert_allclose(left.lines[0].get_xdata(), [4.0, 8.0])
+    np.testing.assert_allclose(left.lines[0].get_ydata(), [90.4, 90.8])
+    bare = figures.cost_figure({"a": [_point(t, 0.5, None) for t in (4, 8)]}, "t")
+    assert bare.axes[0].get_xlabel().startswith("synaptic ops per inference (no cost model)")
+    unlabelled = figures.cost_figure({"a": [_point(t, None, 1e-6) for t in (4, 8)]}, "t")
+    assert unlabelled.axes[0].get_xlabel() == "time steps per sample"
+    both = figures.cost_comparison_figure({"n1": {"x": with_model}, "n2": {"y": with_model}}, "t")
+    assert [ax.get_title(loc="left") for ax in both.axes] == ["n1", "n2"]
