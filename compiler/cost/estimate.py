@@ -37,7 +37,8 @@ from ir.hardware import HardwareSpec
 __all__ = ["CostEstimate", "estimate", "message_energy_pj"]
 
 
-def counter_barrier_ns(graph: Graph, hw: HardwareSpec) -> float:
+def _barrier_ns(graph: Graph, hw: HardwareSpec) -> float:
+    """The barrier of one step of `graph`'s placement (`compiler.cost.counts.barrier_ns`)."""
     assert graph.placement is not None
     return barrier_ns(hw, ChipLayout.of(graph.placement.core_chip, hw))
 
@@ -63,7 +64,7 @@ class CostEstimate:
 
 
 def message_energy_pj(counts: Mapping[str, Any], cost: CostModel) -> float:
-    """Energy of messages from their counts: `messages` (or messages_out) and hop counts."""
+    """Energy of messages from their counts: `messages` and the HOP_KINDS counts."""
     e = cost.energy_pj
     messages = counts["messages"]
     return (
@@ -92,7 +93,7 @@ def estimate(counts: CostCounts, graph: Graph, hw: HardwareSpec) -> CostEstimate
     energy["total"] = sum(energy.values())
     tm = counts.timing
     rows = n * counts.steps
-    barrier = rows * counter_barrier_ns(graph, hw)
+    barrier = rows * _barrier_ns(graph, hw)
     work = (tm["busy_updates"] * t.neuron_update.value
             + tm["busy_synaptic_ops"] * t.synaptic_op.value)
     latency = sum(v * k for v, k in sorted(tm["latency_rows"].items()))
