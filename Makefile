@@ -9,6 +9,10 @@ STAMP := $(VENV)/.snnc-setup
 PIPQ := 2>&1 | { grep -v -E '^WARNING: Location .* is ignored' || true; }
 TORCH_SPEC := torch==2.13.0
 LAVA_SPEC := lava-nc==0.10.0
+# NeuroBench's metric functions, for the test that compares snnc's to them: --no-deps, since
+# neurobench also declares torchaudio and tonic (its datasets; another torch); snntorch needs
+# only torch and numpy.
+NEUROBENCH_SPEC := neurobench==2.3.0 snntorch==1.0.0
 PYTEST_ARGS ?=
 
 .PHONY: setup test test-full bench fuzz demo clean-venv help
@@ -31,6 +35,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@set -o pipefail; $(PY) -m pip install -q -r requirements.txt $(PIPQ)
 	@set -o pipefail; $(PY) -m pip install -q $(TORCH_SPEC) $(PIPQ)
 	@set -o pipefail; $(PY) -m pip install -q --no-deps --ignore-requires-python $(LAVA_SPEC) $(PIPQ)
+	@set -o pipefail; $(PY) -m pip install -q --no-deps $(NEUROBENCH_SPEC) $(PIPQ)
 	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation -e . $(PIPQ)
 	@$(PY) -c "import backends.lava.compat as c; c.ensure_lava(); import lava.proc.lif.process" \
 		|| { echo "snnc setup: Lava does not import through backends/lava/compat.py"; exit 1; }

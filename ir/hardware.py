@@ -11,6 +11,9 @@ The synapse-memory cost model (the same form for every target; the numbers diffe
 where n_syn is the number of synapses that axon drives on that core; a core's synapse memory is
 the sum over its input axons and must stay within core.synapse_memory_bits.
 
+The optional `cost` section (energy and time per operation, each number with its source) is
+`ir.cost_model.CostModel`; a config without it still compiles and runs (costs unavailable).
+
 What every per-core resource counts (input axons per (projection, presynaptic neuron), output
 axons per (neuron, destination core), weight bits per synapse) is defined once, in
 `ir.resources`, which the verifier, the partitioner and the compile report share.
@@ -27,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from ir.config_fields import number_mapping, parse_section, section_values
+from ir.cost_model import CostModel, parse_cost
 from ir.errors import ConfigError
 from ir.fixed import PROFILES, Profile
 
@@ -159,17 +164,15 @@ class HardwareSpec:
     synapse: SynapseSpec
     chip: ChipSpec
     system: SystemSpec
+    cost: CostModel | None = None
 
     @property
     def profile(self) -> Profile:
         return PROFILES[self.semantics]
 
     def limits(self) -> Iterator[Limit]:
-        """Every number of the config, in schema order."""
-        for section in _SECTIONS:
-            spec = getattr(self, section)
-            for f in fields(spec):
-                yield getattr(spec, f.name)
+        """Every number of the config, in schema order (the cost model's: `cost.values()`)."""
+        return section_values(self, _SECTIONS)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as YAML-ready data (what `load_hw_dict` reads back)."""
@@ -189,6 +192,8 @@ class HardwareSpec:
                 }
                 for f in fields(spec)
             }
+        if self.cost is not None:
+            out["cost"] = self.cost.to_dict()
         return out
 
 
@@ -254,40 +259,23 @@ def load_hw_dict(data: Any, label: str = "<hardware config>") -> HardwareSpec:
         strings[key] = value
     if strings["semantics"] not in PROFILES:
         raise ConfigError(label, "semantics", f"unknown profile {strings['semantics']!r}; known: {', '.join(PROFILES)}")
-    known = {"format_version", "name", "description", "semantics", *_SECTIONS}
+    known = {"format_version", "name", "description", "semantics", "cost", *_SECTIONS}
     extra = sorted(set(map(str, data)) - known)
     if extra:
         raise ConfigError(label, extra[0], "unknown key")
     sections = {name: _section(data, name, cls, label) for name, cls in _SECTIONS.items()}
-    spec = HardwareSpec(source_file=label, **strings, **sections)
+    cost = parse_cost(data["cost"], label) if "cost" in data else None
+    spec = HardwareSpec(source_file=label, **strings, **sections, cost=cost)
     _check_consistency(spec, label)
     return spec
 
 
 def _section(data: dict, name: str, cls: type, label: str) -> Any:
-    raw = data.get(name)
-    if not isinstance(raw, dict):
-        raise ConfigError(label, name, "missing section" if raw is None else f"expected a mapping, got {type(raw).__name__}")
-    names = [f.name for f in fields(cls)]
-    extra = sorted(set(map(str, raw)) - set(names))
-    if extra:
-        raise ConfigError(label, f"{name}.{extra[0]}", f"unknown key (expected: {', '.join(names)})")
-    values = {}
-    for fname in names:
-        key = f"{name}.{fname}"
-        if fname not in raw:
-            raise ConfigError(label, key, "missing key")
-        values[fname] = _limit(raw[fname], key, label)
-    return cls(**values)
+    return parse_section(data.get(name), name, cls, label, lambda raw, key: _limit(raw, key, label))
 
 
 def _limit(raw: Any, key: str, label: str) -> Limit:
-    if not isinstance(raw, dict) or "value" not in raw:
-        raise ConfigError(label, key, "expected a mapping {value: N, source: '...', estimate: true|false}")
-    extra = sorted(set(map(str, raw)) - {"value", "source", "estimate"})
-    if extra:
-        raise ConfigError(label, f"{key}.{extra[0]}", "unknown key (expected value, source, estimate)")
-    value = raw["value"]
+    value, source, estimate = number_mapping(raw, key, label, "N")
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(label, f"{key}.value", f"expected an integer, got {value!r}")
     minimum = _MINIMUM.get(key, 1)
@@ -296,13 +284,7 @@ def _limit(raw: Any, key: str, label: str) -> Limit:
         raise ConfigError(label, f"{key}.value", f"expected {qualifier}, got {value}")
     if value > 1 << 40:
         raise ConfigError(label, f"{key}.value", f"{value} is beyond any plausible hardware limit")
-    source = raw.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise ConfigError(label, f"{key}.source", "every number must say where it comes from (a non-empty string)")
-    estimate = raw.get("estimate", False)
-    if not isinstance(estimate, bool):
-        raise ConfigError(label, f"{key}.estimate", f"expected true or false, got {estimate!r}")
-    return Limit(value=value, source=source.strip(), estimate=estimate, key=key)
+    return Limit(value=value, source=source, estimate=estimate, key=key)
 
 
 def _check_consistency(spec: HardwareSpec, label: str) -> None:

@@ -20,9 +20,15 @@ import numpy as np
 from ir.arrays_io import check_steps
 from ir.errors import InputError
 
-__all__ = ["ENCODERS", "encode"]
+__all__ = ["ENCODERS", "PREFIX_ENCODERS", "encode"]
 
 ENCODERS = ("rate", "latency", "direct")
+# Encoders whose spikes for T steps are the first T steps of their spikes for any longer run:
+# "rate" draws each sample's uniform numbers step-major from its own stream (the first t rows of
+# rng.random((T, n)) are rng.random((t, n))), "direct" repeats one payload. A causal simulation
+# of the first t steps is then the first t steps of the longer run, so one run at the largest T
+# gives the results at every smaller T. "latency" places spikes relative to T: one run per T.
+PREFIX_ENCODERS = ("rate", "direct")
 
 
 def _number(spec: Mapping[str, Any], key: str, default: float) -> float:

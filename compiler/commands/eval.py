@@ -5,6 +5,10 @@ A float model runs on the `float` backend by default, a compiled program (BUILD)
 on the same spikes: sample i of the split is encoded with `encode(metadata.encoding, x_i, T,
 seed, first_index=i)` whatever the batch size or backend. The last line printed is
 `accuracy: 0.8934`; `--json` prints one JSON object instead.
+
+A compiled program's run also reports what it costs (`compiler.cost`: operation counts per
+inference, population and core, NeuroBench's metrics, energy and time from the target's cost
+model): the `cost` object of `--json`; `--no-cost` skips it.
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument(
+        "--no-cost",
+        action="store_true",
+        help="skip the cost of a compiled program (operation counts, energy and time estimates)",
+    )
     p.set_defaults(func=run)
 
 
@@ -72,10 +81,12 @@ def evaluate(
     steps: int,
     seed: int,
     batch_size: int = 128,
+    cost: bool = False,
 ) -> dict[str, Any]:
     """Simulate `graph` on the encoded samples in batches and classify by `readout`.
 
-    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions"}."""
+    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions"}, and
+    "cost" (`compiler.cost.summarize`) when `cost` is set and `graph` is a placed program."""
     from backends import get_backend
     from ir.errors import InputError
     from trainers.encoders import encode
@@ -88,13 +99,22 @@ def evaluate(
     pop = probes[0].population
     if pop not in graph.populations:
         raise InputError(f"metadata.readout.population {pop!r} is not a population of the model")
+    recorder = None
+    if cost and graph.placement is not None and hw is not None:
+        from app.cost import CostRecorder
+
+        recorder = CostRecorder(graph, hw)
+        probes = recorder.probes(probes)
     preds = np.zeros(len(x), dtype=np.int64)
     starts = range(0, len(x), batch_size)
     for lo in progress(starts, f"eval ({backend})", total=len(starts)):
         spikes = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=lo)
         trace = run_backend(graph, spikes, steps=steps, probes=probes, hw=hw)
         preds[lo : lo + batch_size] = classify(readout, trace)
+        if recorder is not None:
+            recorder.add(spikes, trace)
     correct = int(np.sum(preds == y))
+    extra = {"cost": recorder.summary()} if recorder is not None else {}
     return {
         "accuracy": correct / len(x) if len(x) else 0.0,
         "correct": correct,
@@ -103,6 +123,7 @@ def evaluate(
         "seed": seed,
         "backend": backend,
         "predictions": preds,
+        **extra,
     }
 
 
@@ -119,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
     result = evaluate(
-        graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size
+        graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size,
+        cost=not args.no_cost,
     )
     if args.json:
         out = {k: v for k, v in result.items() if k != "predictions"}
@@ -133,5 +155,9 @@ def run(args: argparse.Namespace) -> int:
         f"input seed {seed}"
     )
     print(f"correct   {result['correct']}")
+    if "cost" in result:
+        from compiler.cost import format_cost
+
+        print("\n".join(format_cost(result["cost"])))
     print(f"accuracy: {result['accuracy']:.4f}")
     return 0

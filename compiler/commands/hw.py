@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     hw_sub.required = True
     ls = hw_sub.add_parser("list", help="built-in targets")
     ls.set_defaults(func=run_list)
-    show = hw_sub.add_parser("show", help="every limit of a target, with its source")
+    show = hw_sub.add_parser(
+        "show", help="every limit and cost-model number of a target, with its source"
+    )
     show.add_argument("target", metavar="NAME|FILE.yaml")
     show.set_defaults(func=run_show)
 
@@ -42,4 +44,17 @@ def run_show(args: argparse.Namespace) -> int:
         print(
             f"\n{n_est} limits are estimates; edit the YAML with measured numbers when you have them."
         )
+    print()
+    if spec.cost is None:
+        print("cost model: none (no `cost` section): snnc reports operation counts, not energy "
+              "or time")
+        return 0
+    values = list(spec.cost.values())
+    width = max(len(v.key) for v in values)
+    print(f"{'cost model':{width}s}  {'value':>10s}  {'unit':4s}  {'':8s}  source")
+    for v in values:
+        mark = "estimate" if v.estimate else ""
+        print(f"{v.key:{width}s}  {v.value:>10g}  {v.unit:4s}  {mark:8s}  {v.source}")
+    n_est = sum(v.estimate for v in values)
+    print(f"\n{n_est} of {len(values)} cost-model numbers are estimates (the source says why).")
     return 0

@@ -3,8 +3,10 @@
 Always: core occupancy per resource, traffic (by source population and between cores),
 quantization error per layer (from BUILD/report.json). With samples to run (by default a few
 samples of the dataset the model's metadata names, or `--input IN.npy`): spike rasters of every
-population and traffic from measured rates. With `--dataset D`: accuracy vs time steps of the
-program (and of the float model with `--model MODEL`) on a split, from one run per backend.
+population, traffic from measured rates and the cost table (`compiler.cost`). With `--dataset
+D`: accuracy vs time steps of the program (and of the float model with `--model MODEL`) on a
+split, from one run per backend; with `--steps T1,T2,...` also the cost at each T on the same
+samples, a table and a cost-vs-accuracy figure.
 
 This command is the application layer: it runs the backends (imported inside the functions)
 and hands plain data to `compiler.reporting`.
@@ -25,6 +27,7 @@ from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import Input
 from ir.progress import progress, status
+from trainers.encoders import PREFIX_ENCODERS
 
 __all__ = [
     "DEFAULT_ACTIVITY_SAMPLES",
@@ -37,12 +40,6 @@ __all__ = [
 ]
 
 DEFAULT_ACTIVITY_SAMPLES = 16
-# Encoders whose spikes for T steps are the first T steps of their spikes for any longer run:
-# "rate" draws each sample's uniform numbers step-major from its own stream (the first t rows of
-# rng.random((T, n)) are rng.random((t, n))), "direct" repeats one payload. A causal simulation
-# of the first t steps is then the first t steps of the longer run, so one run at the largest T
-# gives the accuracy at every smaller T. "latency" places spikes relative to T: one run per T.
-PREFIX_ENCODERS = ("rate", "direct")
 # Checkpoints (fractions of the largest T) for encoders without the prefix property.
 _CHECKPOINT_FRACTIONS = (1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 7 / 8, 1.0)
 
@@ -95,7 +92,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MODEL",
         help="the float model the BUILD was compiled from: adds its accuracy curve",
     )
+    p.add_argument(
+        "--steps",
+        type=_steps_list,
+        default=None,
+        metavar="T1,T2,...",
+        help="with --dataset: cost and accuracy at each of these T (a table, and a "
+        "cost-vs-accuracy figure for two or more)",
+    )
     p.set_defaults(func=run)
+
+
+def _steps_list(text: str) -> list[int]:
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not steps or min(steps) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return steps
 
 
 # --------------------------------------------------------------------------- running things
@@ -117,27 +132,15 @@ def record_activity(
 ):
     """Run `program` on the cpu backend and keep every population's spikes (inputs included);
     predictions too when the model has a spike-count readout."""
+    from app.cost import population_spikes, probe_all
     from backends import get_backend
-    from backends.base import Probe
     from compiler.reporting import Activity
     from trainers.readout import classify, readout_probes
 
     readout = _readout(program)
-    extra = {p.population: p.variables for p in readout_probes(readout)} if readout else {}
-    probes = [
-        Probe(n, tuple(dict.fromkeys(("spikes", *extra.get(n, ())))))
-        for n, p in program.populations.items()
-        if not isinstance(p, Input)
-    ]
+    probes = probe_all(program, readout_probes(readout) if readout else ())
     trace = get_backend("cpu")(program, inputs, probes=probes, hw=hw)
-    spikes: dict[str, np.ndarray] = {}
-    start = 0
-    for name in program.inputs:
-        size = program.populations[name].size
-        spikes[name] = np.asarray(inputs[:, : trace.steps, start : start + size])
-        start += size
-    for probe in probes:
-        spikes[probe.population] = trace.get(probe.population, "spikes")
+    spikes = population_spikes(program, inputs, trace)
     predictions = classify(readout, trace) if readout else None
     return Activity(spikes, source, "cpu", labels, predictions)
 
@@ -292,6 +295,19 @@ def _curves(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
     return curves
 
 
+def _costs(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
+    """Accuracy and cost at each T of --steps on the --dataset split (app.cost)."""
+    from app.cost import cost_vs_steps
+    from compiler.commands._common import load_split, run_config
+    from ir.arrays_io import check_steps
+
+    enc, _, seed = run_config(program, args.build, None, None)
+    steps = [check_steps(t, "--steps") for t in args.steps]
+    data = load_split(program, args.build, args.dataset, args.split, args.eval_samples)
+    status(f"cost vs T: {len(data.x)} samples, T = {', '.join(map(str, sorted(set(steps))))}")
+    return cost_vs_steps(program, hw, data.x, data.y, enc, _readout(program), steps, seed)
+
+
 def run(args: argparse.Namespace) -> int:
     from compiler.build import read_build
     from compiler.commands._common import check_output_folder
@@ -303,9 +319,12 @@ def run(args: argparse.Namespace) -> int:
             f"{args.build}: the program has no placement; compile it with `snnc compile`"
         )
     check_output_folder(args.output, is_report, "a report folder")
+    if args.steps and not args.dataset:
+        raise InputError("--steps needs --dataset D (the samples to measure cost and accuracy on)")
     notes: list[str] = []
     activity = _activity(args, build.program, build.hw, notes)
     curves = _curves(args, build.program, build.hw) if args.dataset else []
+    costs = _costs(args, build.program, build.hw) if args.steps else []
     inputs = ReportInputs(
         label=str(args.build),
         program=build.program,
@@ -313,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
         report=build.report,
         activity=activity,
         curves=curves,
+        costs=costs,
+        cost_source=f"{args.dataset} {args.split}" if costs else "",
         notes=notes,
     )
     files = write_report(args.output, inputs)

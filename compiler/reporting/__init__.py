@@ -1,5 +1,5 @@
 """`snnc report`: figures of a compiled program (core occupancy, traffic, spike rasters,
-quantization error, accuracy vs time steps) and an HTML index linking them.
+quantization error, accuracy vs time steps, cost vs accuracy) and an HTML index linking them.
 
 `write_report(path, ReportInputs(...))` draws from data only; running the program (for rasters,
 measured rates and accuracy) is the command layer's job (`compiler/commands/report.py`), since
@@ -9,6 +9,7 @@ the compiler does not import backends.
 from compiler.reporting.data import (
     AccuracyCurve,
     Activity,
+    CostPoint,
     TrafficBreakdown,
     measured_rates,
     traffic_breakdown,
@@ -20,6 +21,7 @@ __all__ = [
     "SUMMARY",
     "AccuracyCurve",
     "Activity",
+    "CostPoint",
     "ReportInputs",
     "TrafficBreakdown",
     "is_report",

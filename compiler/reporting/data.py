@@ -20,6 +20,7 @@ from ir.resources import Accounting, account, core_traffic_matrix, traffic, unif
 __all__ = [
     "Activity",
     "AccuracyCurve",
+    "CostPoint",
     "TrafficBreakdown",
     "measured_rates",
     "traffic_breakdown",
@@ -78,6 +79,21 @@ class AccuracyCurve:
             "steps": list(self.steps),
             "accuracy": [round(a, 6) for a in self.accuracy],
         }
+
+
+@dataclass(frozen=True)
+class CostPoint:
+    """What a program costs run for `steps` steps (`compiler.cost.summarize`), with its
+    accuracy on the same samples (None without labels or a spike-count readout)."""
+
+    steps: int
+    accuracy: float | None
+    samples: int
+    cost: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "accuracy": self.accuracy, "samples": self.samples,
+                "cost": dict(self.cost)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.reporting.data import AccuracyCurve, Activity, TrafficBreakdown
+from compiler.reporting.data import AccuracyCurve, Activity, CostPoint, TrafficBreakdown
 from ir.resources import RESOURCES, resource_label
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
     "MAX_RASTER_ROWS",
     "RASTER_PANELS_PER_FIGURE",
     "accuracy_figure",
+    "cost_comparison_figure",
+    "cost_figure",
     "occupancy_figure",
     "quantization_figure",
     "raster_figures",
@@ -425,4 +427,73 @@ def accuracy_figure(curves: Sequence[AccuracyCurve], model_steps: int | None) ->
         f"input seed {first.seed} (same input spikes for every curve)",
         fontsize=11,
     )
+    return fig
+
+
+def _cost_axis(points: Sequence[CostPoint], what: str) -> tuple[np.ndarray, str]:
+    """Per point: energy (uJ) or time (us) per inference from the estimate, or, without a cost
+    model, synaptic ops or spikes per inference."""
+    if all(p.cost["estimate"]["available"] for p in points):
+        if what == "energy":
+            return np.array([1e6 * p.cost["estimate"]["energy_per_inference_j"]["total"]
+                             for p in points]), "estimated energy per inference (uJ)"
+        return np.array([1e6 * p.cost["estimate"]["time_per_inference_s"]["total"]
+                         for p in points]), "estimated time per inference (us)"
+    key = "synaptic_ops" if what == "energy" else "spikes"
+    return np.array([p.cost["per_inference"][key] for p in points]), \
+        f"{key.replace('_', ' ')} per inference (no cost model)"
+
+
+_STYLES = ("-", "--", ":", "-.")
+
+
+def _cost_panel(ax: Any, series: Mapping[str, Sequence[CostPoint]], what: str,
+                colours: Sequence[str], styles: Sequence[str]) -> None:
+    """Accuracy against `what` ("energy" or "time") per inference, one line per series and a
+    labelled marker per T; without accuracies, `what` against T."""
+    labelled = all(p.accuracy is not None for pts in series.values() for p in pts)
+    for i, (name, points) in enumerate(series.items()):
+        points = sorted(points, key=lambda p: p.steps)
+        x, xlabel = _cost_axis(points, what)
+        t = np.array([p.steps for p in points])
+        colour, style = colours[i % len(colours)], styles[i % len(styles)]
+        if labelled:
+            acc = np.array([100.0 * p.accuracy for p in points])  # type: ignore[operator]
+            ax.plot(x, acc, style, marker="o", color=colour, markersize=5, linewidth=1.5,
+                    label=name)
+            for xi, yi, ti in zip(x, acc, t, strict=True):
+                ax.annotate(f"T={ti}", (xi, yi), textcoords="offset points", xytext=(4, -11),
+                            fontsize=8, color=colour)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("accuracy (%)")
+        else:
+            ax.plot(t, x, style, marker="o", color=colour, markersize=5, linewidth=1.5, label=name)
+            ax.set_xlabel("time steps per sample")
+            ax.set_ylabel(xlabel)
+    if labelled:
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right" if labelled else "upper left")
+
+
+def cost_figure(series: Mapping[str, Sequence[CostPoint]], title: str) -> Any:
+    """Accuracy against energy (left) and against time (right) per inference, one marker per
+    T (labelled), one line per series; without accuracies, energy and time against T."""
+    fig = _figure(12.0, 4.8)
+    for ax, what in zip(fig.subplots(1, 2), ("energy", "time"), strict=True):
+        _cost_panel(ax, series, what, _CHIP_COLOURS, ("-",))
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def cost_comparison_figure(groups: Mapping[str, Mapping[str, Sequence[CostPoint]]],
+                           title: str) -> Any:
+    """One panel per group (a network): accuracy against estimated energy per inference, one
+    line per series (e.g. a target and weight width), a labelled marker per T."""
+    fig = _figure(6.0 * len(groups), 4.8)
+    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    for ax, (name, series) in zip(axes, groups.items(), strict=True):
+        _cost_panel(ax, series, "energy", _CHIP_COLOURS, _STYLES)
+        ax.set_title(name, fontsize=10, loc="left")
+    fig.suptitle(title, fontsize=11)
     return fig

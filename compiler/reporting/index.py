@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["Entry", "render_index"]
+__all__ = ["Entry", "Table", "render_index"]
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,22 @@ class Entry:
     caption: str
 
 
+@dataclass(frozen=True)
+class Table:
+    """A table shown after the summary: a heading, column names and rows of text cells."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    caption: str = ""
+
+
 _STYLE = """body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
 td { padding: 0.2em 1em 0.2em 0; vertical-align: top; }
 td:first-child { color: #555; white-space: nowrap; }
+table.data td, table.data th { padding: 0.2em 0.8em; text-align: right; border-bottom: 1px solid #ddd; }
+table.data td:first-child { color: #222; }
 figure { margin: 0 0 2.5em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #444; margin-top: 0.3em; }
@@ -37,9 +49,10 @@ def render_index(
     summary: Sequence[tuple[str, str]],
     entries: Sequence[Entry],
     notes: Sequence[str] = (),
+    tables: Sequence[Table] = (),
 ) -> str:
-    """The index page: `summary` rows (label, value), a table of contents, the figures, and
-    `notes` (what is missing and why)."""
+    """The index page: `summary` rows (label, value), `tables`, a table of contents, the
+    figures, and `notes` (what is missing and why)."""
     lines = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -54,6 +67,13 @@ def render_index(
     ]
     lines += [f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in summary]
     lines.append("</table>")
+    for t in tables:
+        lines += [f"<h2>{escape(t.title)}</h2>", '<table class="data">']
+        lines.append("<tr>" + "".join(f"<th>{escape(h)}</th>" for h in t.header) + "</tr>")
+        lines += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in t.rows]
+        lines.append("</table>")
+        if t.caption:
+            lines.append(f'<p class="caption">{escape(t.caption)}</p>')
     if entries:
         lines.append("<ul>")
         lines += [

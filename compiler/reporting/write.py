@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.reporting.data import AccuracyCurve, Activity, measured_rates, traffic_breakdown
-from compiler.reporting.index import Entry, render_index
+import numpy as np
+
+from compiler.reporting.data import (
+    AccuracyCurve,
+    Activity,
+    CostPoint,
+    measured_rates,
+    traffic_breakdown,
+)
+from compiler.reporting.index import Entry, Table, render_index
 from ir.atomic import atomic_output_dir
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -31,8 +39,9 @@ SUMMARY_VERSION = 1
 class ReportInputs:
     """Everything a report shows. `activity` (a run of a few samples) gives the rasters and the
     measured rates for the traffic figure; without it, traffic uses fan-out counts. `curves`
-    give the accuracy figure. `extra` rows go into the summary table (e.g. a HIL verdict);
-    `notes` are listed at the end."""
+    give the accuracy figure. `costs` (one per T) give the cost table, and with two or more T
+    the cost-vs-accuracy figure; without them the cost table comes from `activity`. `extra`
+    rows go into the summary table (e.g. a HIL verdict); `notes` are listed at the end."""
 
     label: str
     program: Graph
@@ -40,8 +49,15 @@ class ReportInputs:
     report: Mapping[str, Any]
     activity: Activity | None = None
     curves: Sequence[AccuracyCurve] = ()
+    costs: Sequence[CostPoint] = ()
+    cost_source: str = ""
+    """Where the samples of `costs` come from, in words (e.g. "digits test, input seed 0")."""
     extra: Sequence[tuple[str, str]] = ()
     notes: Sequence[str] = field(default_factory=tuple)
+
+
+def program_label(inp: ReportInputs) -> str:
+    return f"{Path(inp.label).name or inp.label} on {inp.hw.name}"
 
 
 def is_report(path: str | os.PathLike) -> bool:
@@ -54,6 +70,53 @@ def _model_steps(program: Graph) -> int | None:
     enc = program.metadata.get("encoding")
     steps = enc.get("steps") if isinstance(enc, Mapping) else None
     return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
+def _activity_cost(inp: ReportInputs) -> list[CostPoint]:
+    """The cost of the activity run (the rasters' samples), when there is one."""
+    from compiler.cost import count_spikes, summarize
+
+    act = inp.activity
+    if act is None or inp.program.placement is None:
+        return []
+    accuracy = None
+    if act.labels is not None and act.predictions is not None and act.batch:
+        accuracy = float(np.mean(np.asarray(act.predictions) == np.asarray(act.labels)))
+    counts = count_spikes(inp.program, inp.hw, act.spikes)
+    return [CostPoint(act.steps, accuracy, act.batch, summarize(inp.program, inp.hw, counts))]
+
+
+def _fmt(value: float, scale: float = 1.0) -> str:
+    return f"{value * scale:.4g}"
+
+
+def _cost_table(points: Sequence[CostPoint], source: str) -> Table:
+    rows = []
+    for p in points:
+        c, est = p.cost["per_inference"], p.cost["estimate"]
+        m = c["messages"]
+        row = [str(p.steps), str(p.samples),
+               "-" if p.accuracy is None else f"{100 * p.accuracy:.2f}%",
+               _fmt(c["spikes"]), _fmt(c["synaptic_ops"]), _fmt(c["neuron_updates"]),
+               _fmt(m["intra_core"]), _fmt(m["inter_core"]), _fmt(m["inter_chip"])]
+        if est["available"]:
+            row += [_fmt(est["energy_per_inference_j"]["total"], 1e6),
+                    _fmt(est["time_per_inference_s"]["total"], 1e6),
+                    _fmt(est["time_per_step_s"]["mean"], 1e6)]
+        else:
+            row += ["-", "-", "-"]
+        rows.append(row)
+    header = ["T", "samples", "accuracy", "spikes", "synaptic ops", "neuron updates",
+              "msgs in core", "msgs between cores", "of them between chips", "energy (uJ)",
+              "time (us)", "per step (us)"]
+    est = points[0].cost["estimate"]
+    n_est = len(est["estimated_keys"]) if est["available"] else 0
+    note = (f"energy and time: estimates from the target's cost model ({n_est} of its numbers "
+            "are estimates themselves; snnc hw show lists every source)"
+            if est["available"] else f"no energy or time: {est['reason']}")
+    return Table("Cost per inference", header, rows,
+                 f"Counted on {source} (cpu backend, exact); {note}. Definitions: README "
+                 "'What a deployment costs'.")
 
 
 def _summary_rows(inp: ReportInputs, model_steps: int | None) -> list[tuple[str, str]]:
@@ -85,6 +148,19 @@ def _summary_rows(inp: ReportInputs, model_steps: int | None) -> list[tuple[str,
         )
     rows += list(inp.extra)
     return rows
+
+
+def _cost_row(points: Sequence[CostPoint], model_steps: int | None) -> tuple[str, str] | None:
+    if not points:
+        return None
+    p = next((q for q in points if q.steps == model_steps), points[-1])
+    est, c = p.cost["estimate"], p.cost["per_inference"]
+    counts = f"{c['spikes']:.4g} spikes, {c['synaptic_ops']:.4g} synaptic ops"
+    if not est["available"]:
+        return (f"cost per inference, T = {p.steps}", f"{counts}; no cost model")
+    e, t = est["energy_per_inference_j"]["total"], est["time_per_inference_s"]["total"]
+    return (f"cost per inference, T = {p.steps} (estimate)",
+            f"{1e6 * e:.4g} uJ, {1e6 * t:.4g} us ({counts}; {p.cost['target']})")
 
 
 def write_report(path: str | os.PathLike, inp: ReportInputs) -> list[str]:
@@ -168,11 +244,33 @@ def write_report(path: str | os.PathLike, inp: ReportInputs) -> list[str]:
             )
         else:
             notes.append("Not evaluated: pass --dataset D for accuracy vs time steps.")
+        costs = list(inp.costs) or _activity_cost(inp)
+        tables = []
+        if costs:
+            data["cost"] = [c.to_json() for c in costs]
+            act = inp.activity
+            source = inp.cost_source if inp.costs or act is None else act.source
+            tables.append(_cost_table(costs, f"{costs[0].samples} samples of {source}"))
+        if len(costs) >= 2:
+            est = costs[0].cost["estimate"]["available"]
+            save(
+                fg.cost_figure({f"{program_label(inp)}": costs},
+                               f"Cost vs accuracy over T ({costs[0].cost['target']}, "
+                               f"{costs[0].samples} samples)"),
+                "cost.png", "Cost vs accuracy over time steps",
+                ("Accuracy against estimated energy and time per inference"
+                 if est else
+                 "Accuracy against synaptic ops and spikes per inference (no cost model)")
+                + ", one point per T, from the same input spikes.",
+            )
         summary = _summary_rows(inp, model_steps)
+        row = _cost_row(costs, model_steps)
+        if row is not None:
+            summary.append(row)
         data["summary"] = dict(summary)
         data["figures"] = [e.file for e in entries]
         (tmp / SUMMARY).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n",
                                    encoding="utf-8")
-        html = render_index(f"snnc report: {inp.label}", summary, entries, notes)
+        html = render_index(f"snnc report: {inp.label}", summary, entries, notes, tables)
         (tmp / INDEX).write_text(html, encoding="utf-8")
     return [INDEX, SUMMARY, *(e.file for e in entries)]

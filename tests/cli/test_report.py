@@ -3,6 +3,7 @@ numbers behind the figures (accuracy vs T equals `snnc eval` at every T; traffic
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -67,14 +68,14 @@ def _links(html: str) -> list[str]:
 
 def test_report_writes_linked_figures_deterministically(files, tmp_path, capsys):
     args = ("--dataset", "digits", "--model", files / "model.snnc", "--eval-samples", 40,
-            "--samples", 3)
+            "--samples", 3, "--steps", f"4,8,{STEPS}")
     assert _report(files, tmp_path / "a", *args) == 0
     assert _report(files, tmp_path / "b", *args) == 0
     out = capsys.readouterr().out
     assert "index.html" in out
     a = tmp_path / "a"
     expected = {"index.html", "summary.json", "occupancy.png", "traffic.png", "rasters.png",
-                "quantization.png", "accuracy.png"}
+                "quantization.png", "accuracy.png", "cost.png"}
     assert {f.name for f in a.iterdir()} == expected
     for png in a.glob("*.png"):
         data = png.read_bytes()
@@ -88,6 +89,17 @@ def test_report_writes_linked_figures_deterministically(files, tmp_path, capsys)
     for f in expected:  # same inputs, same bytes (the label is the same BUILD path)
         assert (a / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     assert is_report(a)
+    # The cost table and figure (--steps): one row per T; the row at the model's T is what
+    # `snnc eval` counts on the same samples.
+    summary = json.loads((a / "summary.json").read_text())
+    assert [c["steps"] for c in summary["cost"]] == [4, 8, STEPS]
+    energies = [c["cost"]["estimate"]["energy_per_inference_j"]["total"] for c in summary["cost"]]
+    assert energies == sorted(energies)  # more steps: more updates and spikes
+    assert "Cost per inference" in html and "cost per inference, T = 12 (estimate)" in html
+    assert main(["eval", str(files / "build"), "--dataset", "digits", "--samples", "40", "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert summary["cost"][-1]["cost"] == ev["cost"]
+    assert summary["cost"][-1]["accuracy"] == ev["accuracy"]
 
 
 def test_report_without_dataset_still_has_rasters_from_the_models_dataset(files, tmp_path):
@@ -98,6 +110,7 @@ def test_report_without_dataset_still_has_rasters_from_the_models_dataset(files,
     assert "accuracy.png" not in names
     html = (out / "index.html").read_text()
     assert "Not evaluated: pass --dataset D" in html and "6 used" in html
+    assert "Cost per inference" in html and "Counted on 2 samples of digits test" in html
 
 
 def test_report_from_input_spikes(files, tmp_path, model):
