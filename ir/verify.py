@@ -110,9 +110,15 @@ def _verify_qlif(where: str, pop: QLIF, hw: HardwareSpec | None) -> None:
     prof = LAVA_FIXED_PT
     src = f"{hw.source_file}" if hw else prof.name
     decay_max = prof.decay_unity - 1
-    _check_range(where, "du", pop.du, 0, decay_max, f"{src}: {prof.decay_bits}-bit decay")
-    _check_range(where, "dv", pop.dv, 0, decay_max, f"{src}: {prof.decay_bits}-bit decay")
-    _check_range(where, "vth", pop.vth, 0, (1 << prof.vth_bits) - 1, f"{src}: {prof.vth_bits}-bit threshold mantissa")
+    # Lava's LIF also computes du = -1 (no current decay) and dv = 4096 (v keeps only this step's
+    # input): netx writes du = iDecay - 1 and dv = vDecay with SLAYER's decays in 0..4096
+    # (lava-dl netx/hdf5.py get_neuron_params, slayer neuron/cuba.py clamp).
+    _check_range(where, "du", pop.du, -1, decay_max, f"{src}: {prof.decay_bits}-bit decay, or -1")
+    _check_range(where, "dv", pop.dv, 0, prof.decay_unity, f"{src}: {prof.decay_bits}-bit decay, or {prof.decay_unity}")
+    # vth >= 2^vth_bits never spikes (v saturates below vth << vth_shift); lava-dl writes
+    # 2^18 - 1 for its non-spiking layers (slayer block/base.py AbstractAffine.export_hdf5).
+    _check_range(where, "vth", pop.vth, 0, (1 << (prof.vth_bits + 1)) - 1,
+                 f"{src}: {prof.vth_bits}-bit threshold mantissa, or up to 2^{prof.vth_bits + 1} - 1 to never spike")
     half = 1 << (prof.bias_mant_bits - 1)
     _check_range(where, "bias_mant", pop.bias_mant, -half, half - 1, f"{src}: signed {prof.bias_mant_bits}-bit bias mantissa")
     if hw:

@@ -1,0 +1,586 @@
+"""lava-dl netx -> snnc: `load(path, dt)` for `compiler.model_io`, and `import_netx`.
+
+A netx file is a chain of layers, each a synapse into a population of neurons (lava-dl
+netx/hdf5.py `Network._create`). The importer builds the Lava network netx builds, as a
+fixed-point snnc graph, keeping netx's integers as they are:
+
+    netx layer                       snnc
+    input (no neuron)                Input population of the layer's shape
+    input (with neuron)              Input -> QSparse one-to-one, weight 1 -> the neurons (*)
+    dense                            QDense (netx's weight format: `weights.netx_dense_format`)
+    dense_rec                        QDense in, QDense self-loop (formats derived jointly)
+    conv                             QConv2d (the file's weights; netx flips them for Lava's
+                                     convolution, which makes a cross-correlation again)
+    flatten                          nothing: (C, H, W) flattens C-order, as netx's transpose
+    delay (dense)                    per-synapse QDense delay (netx's rule: one per row if the
+                                     count is n_out, per column if n_in; clipped to 62)
+    neuron CUBA / LOIHI              QLIF: du = iDecay - 1, dv = vDecay, vth = vThMant,
+                                     bias_mant = int(bias), bias_exp = 6
+    pool, unpool, convT              (netx refuses them) QConv2d with groups = C for pool;
+                                     QSparse for unpool and convT, with netx's dense weight rule
+
+(*) netx feeds the input neurons' `a_in` directly (no synapse, no buffer step); an snnc
+projection always buffers one step, so the imported graph runs one step later than netx from
+that layer on: `metadata["import"]["latency"]` is 1 (0 without input neurons), and output step
+t + latency equals netx's step t.
+
+Inputs are what netx takes: binary spikes at the input (or first synapse), flat in snnc's C-order
+(C, H, W) numbering (netx holds them as (W, H, C)). Where netx 0.6.0 reads a field of the file
+but drops it (`refDelay`, `gradedSpike`, the input layer's `weight`/`bias` transform, a conv's
+`delay`, `neuron/weight_exp`), the import computes what netx computes and says so in one
+warning line per field. Anything snnc cannot express is one error line naming the layer, the
+field and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ir.errors import ModelFormatError
+from ir.graph import Graph
+from ir.nodes import QLIF, Input, Population, Projection, QConv2d, QDense, QSparse, conv2d_output_hw
+from ir.verify import verify
+
+from compiler.netx.reader import NetxFile, NetxLayer, read_netx, text_field
+from compiler.netx.weights import lava_sign_mode, netx_dense_format
+
+__all__ = ["DEFAULT_DT", "LAYER_TYPES", "NETX_VERSION", "import_netx", "load"]
+
+NETX_VERSION = "0.6.0"
+DEFAULT_DT = 1e-3  # netx has no time unit; the fixed-point program does not depend on dt
+# netx clips delays to this (hdf5.py create_dense: "Found max delay ... Clamping the delays").
+NETX_MAX_DELAY = 62
+# netx sets bias_exp = 6 for every CUBA neuron (hdf5.py get_neuron_params), matching the << 6
+# Lava applies to the synaptic input and the threshold.
+NETX_BIAS_EXP = 6
+# SLAYER clamps decays to [0, 1] * 4096 (neuron/cuba.py clamp); Lava's LIF then needs
+# 4096 - (du + 1) >= 0 and 4096 - dv >= 0.
+DECAY_RANGE = (0, 4096)
+# netx's neuron for a dense layer without one: a non-leaky integrator that never spikes
+# (hdf5.py create_dense; `1 << 18 - 1` is 1 << 17 by operator precedence).
+DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17, "refDelay": 1, "gradedSpike": False}
+_VTH_MAX = (1 << 18) - 1  # what SLAYER writes for non-spiking layers (block/base.py AbstractAffine)
+
+
+def _stderr_warn(message: str) -> None:
+    print(f"snnc: warning: {message}", file=sys.stderr)
+
+
+def load(path: str | os.PathLike, dt: float | None) -> Graph:
+    """`compiler.model_io` importer entry: the graph in a netx file (warnings on stderr)."""
+    return import_netx(path, dt=dt)
+
+
+def import_netx(
+    path: str | os.PathLike,
+    dt: float | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    warn: Callable[[str], None] = _stderr_warn,
+) -> Graph:
+    """Import a netx file as a fixed-point snnc graph (verified). See the module docstring.
+
+    `input_shape` (C, H, W) is needed only when the file has no input layer and its first conv
+    layer's input size is ambiguous (netx's `input_shape` argument)."""
+    nf = read_netx(path)
+    return _Importer(nf, warn, input_shape).run(dt)
+
+
+@dataclass
+class _Prev:
+    """The population the next layer reads: its name and (C, H, W) or (n,) shape."""
+
+    name: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class _Importer:
+    nf: NetxFile
+    warn: Callable[[str], None]
+    input_shape: tuple[int, ...] | None
+    pops: dict[str, Population] = field(default_factory=dict)
+    projs: dict[str, Projection] = field(default_factory=dict)
+    prev: _Prev | None = None
+    flatten: bool = False
+    latency: int = 0
+    # (field, what netx does) -> layer indices, reported as one warning line each.
+    ignored: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self, dt: float | None) -> Graph:
+        types = []
+        for layer in self.nf.layers:
+            handler = LAYER_TYPES.get(layer.type)
+            if handler is None:
+                raise self.fail(layer, "type", f"{layer.type!r} is not a netx layer type; known: {', '.join(LAYER_TYPES)}")
+            handler(self, layer)
+            types.append(layer.type)
+        if self.prev is None or not self.projs and not any(not isinstance(p, Input) for p in self.pops.values()):
+            raise ModelFormatError(self.nf.path, "layer", "has no layer with neurons; nothing to import")
+        warnings = self._warnings()
+        for line in warnings:
+            self.warn(line)
+        meta = {
+            "import": {
+                "format": "netx",
+                "file": os.path.basename(self.nf.path),
+                "sha256": self.nf.sha256,
+                "netx": NETX_VERSION,
+                "layers": types,
+                "latency": self.latency,
+                "warnings": warnings,
+            }
+        }
+        graph = Graph(
+            populations=self.pops,
+            projections=self.projs,
+            dt=DEFAULT_DT if dt is None else dt,
+            outputs=(self.prev.name,),
+            metadata=meta,
+        )
+        return verify(graph)
+
+    def _warnings(self) -> list[str]:
+        lines = list(self.notes)
+        for (name, what), layers in self.ignored.items():
+            where = ", ".join(str(i) for i in layers)
+            lines.append(f"{self.nf.path}: {name} (layer{'s' if len(layers) > 1 else ''} {where}): {what}")
+        return lines
+
+    def fail(self, layer: NetxLayer, fieldname: str | None, message: str) -> ModelFormatError:
+        where = f"layer/{layer.index} ({layer.type})" + (f" {fieldname}" if fieldname else "")
+        return ModelFormatError(self.nf.path, where, message)
+
+    def note(self, layer: NetxLayer, fieldname: str, what: str) -> None:
+        self.ignored.setdefault((fieldname, what), []).append(layer.index)
+
+    # ------------------------------------------------------------------ values
+
+    def array(self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None) -> np.ndarray:
+        value = (layer.fields if container is None else container).get(name)
+        label = name if container is None else f"neuron/{name}"
+        if value is None:
+            raise self.fail(layer, label, "missing")
+        if not isinstance(value, np.ndarray):
+            raise self.fail(layer, label, f"expected numbers, got {type(value).__name__}")
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise self.fail(layer, label, "has NaN or infinite values")
+        return value
+
+    def integers(self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None) -> np.ndarray:
+        """netx's `.astype(int)` of a weight-like member (truncates toward zero), with a note when
+        that changes a value."""
+        value = self.array(layer, name, container)
+        out = value.astype(np.int64)
+        if value.dtype.kind == "f" and np.any(out != value):
+            self.note(layer, name, "non-integer values truncated toward zero, as netx 0.6.0 does (NetDict .astype(int))")
+        return out
+
+    def scalar(self, layer: NetxLayer, name: str, container: dict[str, Any] | None, lo: int, hi: int) -> int:
+        """An integer neuron parameter with one value per layer."""
+        value = self.array(layer, name, container)
+        label = name if container is None else f"neuron/{name}"
+        flat = value.reshape(-1)
+        if flat.size == 0:
+            raise self.fail(layer, label, "is empty")
+        if np.any(flat != flat[0]):
+            raise self.fail(
+                layer, label,
+                f"varies per neuron ({_span(flat)}); snnc takes one value per layer here",
+            )
+        v = flat[0]
+        if float(v) != round(float(v)):
+            raise self.fail(layer, label, f"= {v} is not an integer")
+        iv = int(v)
+        if not lo <= iv <= hi:
+            raise self.fail(layer, label, f"= {iv} is outside [{lo}, {hi}]")
+        return iv
+
+    def pair(self, layer: NetxLayer, name: str, default: int | None = None) -> tuple[int, int]:
+        """stride/padding/dilation: a scalar for both axes or (H, W), as SLAYER writes them
+        (netx reverses them into Lava's (X, Y))."""
+        if name not in layer.fields and default is not None:
+            return default, default
+        value = self.integers(layer, name).reshape(-1)
+        if value.size == 1:
+            return int(value[0]), int(value[0])
+        if value.size != 2:
+            raise self.fail(layer, name, f"expected one or two integers, got {value.size}")
+        return int(value[0]), int(value[1])
+
+    def shape(self, layer: NetxLayer) -> tuple[int, ...]:
+        value = self.integers(layer, "shape").reshape(-1)
+        if not 1 <= value.size <= 3 or np.any(value <= 0):
+            raise self.fail(layer, "shape", f"expected 1 to 3 positive sizes, got {value.tolist()}")
+        return tuple(int(v) for v in value)
+
+    # ------------------------------------------------------------------ populations
+
+    def add_input(self, shape: tuple[int, ...]) -> _Prev:
+        self.pops["input"] = Input(shape=shape)
+        return _Prev("input", shape)
+
+    def source(self, layer: NetxLayer, n_in: int | None = None, conv_in: Callable[[], tuple[int, ...]] | None = None) -> _Prev:
+        """The population this layer reads, creating the host input if this is the first layer."""
+        if self.prev is not None:
+            return self.prev
+        if self.input_shape is not None:
+            return self.add_input(tuple(self.input_shape))
+        if conv_in is not None:
+            return self.add_input(conv_in())
+        assert n_in is not None
+        return self.add_input((n_in,))
+
+    def neuron(self, layer: NetxLayer, name: str, shape: tuple[int, ...], bias: np.ndarray | None) -> QLIF:
+        """The neurons netx builds for a layer (hdf5.py get_neuron_params, blocks AbstractBlock._neuron)."""
+        cfg = layer.neuron if layer.neuron is not None else DEFAULT_NEURON
+        kind = text_field(cfg.get("type"))
+        if kind not in ("CUBA", "LOIHI"):
+            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA and LOIHI neurons")
+        i_decay = self.scalar(layer, "iDecay", _as_arrays(cfg), *DECAY_RANGE)
+        v_decay = self.scalar(layer, "vDecay", _as_arrays(cfg), *DECAY_RANGE)
+        vth = self.scalar(layer, "vThMant", _as_arrays(cfg), 0, _VTH_MAX)
+        self.dropped_neuron_fields(layer, cfg)
+        bias_mant: Any = 0
+        if bias is not None:
+            bias_mant = self.neuron_bias(layer, shape, bias)
+        return QLIF(
+            shape=shape, du=i_decay - 1, dv=v_decay, vth=vth,
+            bias_mant=bias_mant, bias_exp=NETX_BIAS_EXP,
+        )
+
+    def dropped_neuron_fields(self, layer: NetxLayer, cfg: dict[str, Any]) -> None:
+        """Neuron fields netx 0.6.0 reads and drops for CUBA (or never reads)."""
+        ref = cfg.get("refDelay")
+        if isinstance(ref, np.ndarray) and np.any(ref != 1):
+            self.note(layer, "neuron/refDelay", f"= {_span(ref.reshape(-1))}: netx 0.6.0 drops it (Lava's LIF has no "
+                                                "refractory period); snnc computes what netx computes")
+        graded = cfg.get("gradedSpike")
+        if isinstance(graded, np.ndarray) and np.any(graded):
+            self.note(layer, "neuron/gradedSpike", "= True: netx 0.6.0 drops it (Lava's LIF sends binary spikes); "
+                                                   "snnc computes what netx computes")
+        if "weight_exp" in cfg:
+            self.note(layer, "neuron/weight_exp", "netx 0.6.0 never reads it (SLAYER's WgtScaleBatchNorm scale); "
+                                                  "snnc computes what netx computes")
+
+    def neuron_bias(self, layer: NetxLayer, shape: tuple[int, ...], bias: np.ndarray) -> np.ndarray:
+        """bias_mant per neuron in snnc's (C, H, W) order: netx takes a dense layer's bias as is,
+        and a conv layer's per channel (C values) or per neuron ((W, H, C) values)."""
+        n = math.prod(shape)
+        if len(shape) == 1:
+            if bias.size not in (1, n):
+                raise self.fail(layer, "bias", f"has {bias.size} values for {n} neurons")
+            return np.broadcast_to(bias.reshape(-1), (n,)) if bias.size == 1 else bias.reshape(-1)
+        c, h, w = shape
+        if bias.shape == (w, h, c):
+            return bias.transpose(2, 1, 0)
+        if bias.reshape(-1).size == c:
+            return np.broadcast_to(bias.reshape(c, 1, 1), shape)
+        raise self.fail(layer, "bias", f"shape {bias.shape} is neither per channel ({c},) nor per neuron (W, H, C) = {(w, h, c)}")
+
+    def add_layer(self, layer: NetxLayer, pop: Population, proj: Projection | None, name: str) -> None:
+        self.pops[name] = pop
+        if proj is not None:
+            self.projs[f"{name}.in"] = proj
+        self.prev = _Prev(name, pop.shape)
+        self.flatten = False
+
+    def flat_source(self, layer: NetxLayer, n_in: int) -> _Prev:
+        """The source of a dense-like layer: flat, through a flatten layer if it is spatial."""
+        src = self.source(layer, n_in=n_in)
+        if len(src.shape) > 1 and not self.flatten and src.name != "input":
+            raise self.fail(layer, None, f"reads the {src.shape} output of {src.name!r} without a flatten layer; "
+                                         "netx 0.6.0 cannot connect them")
+        if math.prod(src.shape) != n_in:
+            raise self.fail(layer, "weight", f"has {n_in} inputs, its source {src.name!r} has {math.prod(src.shape)} neurons")
+        return src
+
+    def spatial_source(self, layer: NetxLayer, infer: Callable[[], tuple[int, ...]]) -> _Prev:
+        src = self.source(layer, conv_in=infer)
+        if len(src.shape) != 3:
+            raise self.fail(layer, None, f"needs a (C, H, W) input; its source {src.name!r} has shape {src.shape}")
+        return src
+
+    def check_shape(self, layer: NetxLayer, computed: tuple[int, ...]) -> tuple[int, ...]:
+        declared = self.shape(layer)
+        if declared != computed:
+            raise self.fail(layer, "shape", f"= {list(declared)}, but its input and kernel give {list(computed)}")
+        return declared
+
+
+def _span(values: np.ndarray) -> str:
+    lo, hi = values.min(), values.max()
+    return f"{lo}" if lo == hi else f"{lo}..{hi}"
+
+
+def _as_arrays(cfg: dict[str, Any]) -> dict[str, Any]:
+    """netx's default neuron holds Python ints; the checks read arrays."""
+    return {k: (np.asarray(v) if isinstance(v, (int, bool, np.integer)) else v) for k, v in cfg.items()}
+
+
+# ---------------------------------------------------------------------------- layer types
+
+
+def _input(imp: _Importer, layer: NetxLayer) -> None:
+    if imp.prev is not None:
+        raise imp.fail(layer, None, "an input layer after other layers; netx reads it only first")
+    if "shape" not in layer.fields and layer.neuron is None:
+        return
+    shape = tuple(imp.input_shape) if imp.input_shape is not None else imp.shape(layer)
+    host = imp.add_input(shape)
+    if layer.neuron is None:
+        imp.prev = host
+        return
+    for name in ("weight", "bias"):
+        if name in layer.fields:
+            imp.note(layer, name, "the input layer's transform: netx 0.6.0 stores it and never applies it; "
+                                  "snnc computes what netx computes")
+    name = f"input{layer.index}"
+    n = math.prod(shape)
+    pop = imp.neuron(layer, name, shape, None)
+    one_to_one = QSparse(src=host.name, dst=name, rows=np.arange(n), cols=np.arange(n), values=np.ones(n, dtype=np.int64),
+                         weight_exp=0, num_weight_bits=8, sign_mode="excitatory")
+    imp.add_layer(layer, pop, one_to_one, name)
+    imp.latency = 1
+
+
+def _flatten(imp: _Importer, layer: NetxLayer) -> None:
+    imp.flatten = True
+
+
+def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
+    if "weight" not in layer.fields and ("weight/real" in layer.fields or isinstance(layer.fields.get("weight"), dict)):
+        raise imp.fail(layer, "weight", "is complex (real/imag); snnc does not import complex dense layers")
+    n_out = math.prod(imp.shape(layer))
+    weight = imp.integers(layer, "weight")
+    weight = weight.reshape(n_out, -1) if weight.ndim == 1 else weight
+    if weight.ndim != 2 or weight.shape[0] != n_out:
+        raise imp.fail(layer, "weight", f"shape {weight.shape} does not give {n_out} outputs")
+    src = imp.flat_source(layer, weight.shape[1])
+    name = f"{layer.type}{layer.index}"
+    rec = None
+    if recurrent:
+        rec = imp.integers(layer, "weight_rec")
+        rec = rec.reshape(n_out, -1) if rec.ndim == 1 else rec
+        if rec.shape != (n_out, n_out):
+            raise imp.fail(layer, "weight_rec", f"shape {rec.shape}, expected {(n_out, n_out)}")
+        fmt = netx_dense_format(np.hstack([weight, rec]))
+        w_in, w_rec = fmt.weight[:, : weight.shape[1]], fmt.weight[:, weight.shape[1]:]
+    else:
+        fmt = netx_dense_format(weight)
+        w_in, w_rec = fmt.weight, None
+    if fmt.note:
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+    delay = _dense_delay(imp, layer, w_in.shape)
+    weight_exp = fmt.weight_exp
+    if recurrent and delay is not None and weight_exp != 0:
+        imp.note(layer, "weight_exp", f"netx 0.6.0 builds delayed dense_rec synapses without the exponent "
+                                      f"({weight_exp}) it derived (blocks/process.py RecurrentDense); snnc computes "
+                                      "what netx computes")
+        weight_exp = 0
+    bias = imp.integers(layer, "bias") if "bias" in layer.fields else None
+    pop = imp.neuron(layer, name, (n_out,), bias)
+    proj = QDense(src=src.name, dst=name, weight=w_in, weight_exp=weight_exp, num_weight_bits=fmt.num_weight_bits,
+                  sign_mode=lava_sign_mode(w_in), delay=0 if delay is None else delay)
+    imp.add_layer(layer, pop, proj, name)
+    if w_rec is not None:
+        if delay is not None and delay.shape != w_rec.shape:
+            raise imp.fail(layer, "delay", f"netx 0.6.0 gives the recurrent synapse the same delays, shape {delay.shape}, "
+                                           f"which do not fit its {w_rec.shape} weights")
+        imp.projs[f"{name}.rec"] = QDense(
+            src=name, dst=name, weight=w_rec, weight_exp=weight_exp, num_weight_bits=fmt.num_weight_bits,
+            sign_mode=lava_sign_mode(w_rec), delay=0 if delay is None else delay,
+        )
+
+
+def _dense_delay(imp: _Importer, layer: NetxLayer, shape: tuple[int, int]) -> np.ndarray | None:
+    """netx's per-synapse delays (hdf5.py create_dense): a scalar for all, n_out values per row,
+    n_in per column (rows win when both match), or the full matrix; clipped to 62."""
+    if "delay" not in layer.fields:
+        return None
+    raw = imp.array(layer, "delay")
+    delay = raw.astype(np.int64)
+    if raw.dtype.kind == "f" and np.any(delay != raw):
+        imp.note(layer, "delay", "non-integer delays truncated toward zero, as Lava's DelayDense (astype(int))")
+    if delay.size and delay.min() < 0:
+        raise imp.fail(layer, "delay", f"= {int(delay.min())}; delays must be >= 0")
+    if delay.size and delay.max() > NETX_MAX_DELAY:
+        imp.note(layer, "delay", f"values up to {int(delay.max())} clipped to {NETX_MAX_DELAY}, as netx 0.6.0 does")
+        delay = np.clip(delay, 0, NETX_MAX_DELAY)
+    n_out, n_in = shape
+    if delay.ndim == 0:
+        return np.full(shape, int(delay), dtype=np.int64)
+    if delay.ndim == 1:
+        if delay.size == n_out:
+            return np.repeat(delay.reshape(-1, 1), n_in, axis=1)
+        if delay.size == n_in:
+            return np.repeat(delay.reshape(1, -1), n_out, axis=0)
+        raise imp.fail(layer, "delay", f"has {delay.size} values; netx 0.6.0 needs {n_out} (per output) or {n_in} (per input)")
+    if delay.shape != shape:
+        raise imp.fail(layer, "delay", f"shape {delay.shape} does not match the weights {shape}")
+    return delay
+
+
+def _conv(imp: _Importer, layer: NetxLayer) -> None:
+    weight = imp.integers(layer, "weight")
+    if weight.ndim < 4 or any(d != 1 for d in weight.shape[4:]):
+        raise imp.fail(layer, "weight", f"shape {weight.shape}; expected (C_out, C_in/groups, kH, kW[, 1])")
+    weight = weight.reshape(weight.shape[:4])
+    stride, padding, dilation = imp.pair(layer, "stride"), imp.pair(layer, "padding"), imp.pair(layer, "dilation")
+    groups = imp.scalar(layer, "groups", None, 1, max(1, weight.shape[0]))
+    c_out, c_in_g, kh, kw = weight.shape
+    declared = imp.shape(layer)
+
+    def infer() -> tuple[int, ...]:
+        return _conv_input(imp, layer, declared, c_in_g * groups, (kh, kw), stride, padding, dilation)
+
+    src = imp.spatial_source(layer, infer)
+    if src.shape[0] != c_in_g * groups:
+        raise imp.fail(layer, "weight", f"expects {c_in_g * groups} input channels (groups {groups}), "
+                                        f"its source {src.name!r} has {src.shape[0]}")
+    out = (c_out, *conv2d_output_hw(src.shape[1:], (kh, kw), stride, padding, dilation))  # type: ignore[arg-type]
+    shape = imp.check_shape(layer, out)
+    if "delay" in layer.fields:
+        imp.note(layer, "delay", "netx 0.6.0 ignores the delays of conv layers (hdf5.py create_conv); "
+                                 "snnc computes what netx computes")
+    name = f"conv{layer.index}"
+    bias = imp.integers(layer, "bias") if "bias" in layer.fields else None
+    pop = imp.neuron(layer, name, shape, bias)
+    proj = QConv2d(src=src.name, dst=name, weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    imp.add_layer(layer, pop, proj, name)
+
+
+def _conv_input(imp: _Importer, layer: NetxLayer, out: tuple[int, ...], channels: int, kernel: tuple[int, int],
+                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, ...]:
+    """The input (C, H, W) of a first conv layer when the file has no input layer: unique only
+    for stride 1 (netx itself then needs its `input_shape` argument)."""
+    if len(out) != 3:
+        raise imp.fail(layer, "shape", f"= {list(out)}; a conv layer's shape is (C, H, W)")
+    sizes = []
+    for n, k, s, p, d in zip(out[1:], kernel, stride, padding, dilation):
+        if s != 1:
+            raise imp.fail(layer, None, f"is the first layer and has stride {s}, so the input size is ambiguous; "
+                                        "give it with `snnc import FILE --input-shape C,H,W`")
+        sizes.append(n - 1 - 2 * p + d * (k - 1) + 1)
+    if min(sizes) <= 0:
+        raise imp.fail(layer, "shape", f"= {list(out)} cannot come from any input")
+    return (channels, *sizes)
+
+
+def _pool(imp: _Importer, layer: NetxLayer) -> None:
+    """SLAYER's sum pooling: one (kH, kW) kernel applied to every channel; netx refuses it, snnc
+    lowers it to a grouped QConv2d (groups = C, each channel its own copy of the kernel)."""
+    weight = imp.integers(layer, "weight")
+    kernel = weight.reshape(weight.shape[:4]) if weight.ndim >= 4 else None
+    if kernel is None or kernel.shape[:2] != (1, 1):
+        raise imp.fail(layer, "weight", f"shape {weight.shape}; SLAYER pools with one (1, 1, kH, kW) kernel")
+    src = imp.spatial_source(layer, lambda: _not_first(imp, layer))
+    stride, padding, dilation = imp.pair(layer, "stride"), imp.pair(layer, "padding"), imp.pair(layer, "dilation")
+    c = src.shape[0]
+    out = (c, *conv2d_output_hw(src.shape[1:], kernel.shape[2:], stride, padding, dilation))  # type: ignore[arg-type]
+    shape = imp.check_shape(layer, out)
+    name = f"pool{layer.index}"
+    pop = imp.neuron(layer, name, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
+    proj = QConv2d(src=src.name, dst=name, weight=np.repeat(kernel, c, axis=0), stride=stride, padding=padding,
+                   dilation=dilation, groups=c)
+    imp.add_layer(layer, pop, proj, name)
+
+
+def _not_first(imp: _Importer, layer: NetxLayer) -> tuple[int, ...]:
+    raise imp.fail(layer, None, f"a {layer.type} layer cannot be the first layer (its input size is unknown); "
+                                "give it with `snnc import FILE --input-shape C,H,W`")
+
+
+def _transposed(imp: _Importer, layer: NetxLayer) -> None:
+    """convT (weight (C_in, C_out/groups, kH, kW), PyTorch's ConvTranspose) and unpool (one
+    (1, 1, kH, kW) kernel for every channel); netx refuses both. snnc lowers them to a QSparse
+    holding every (input, output) synapse, each input neuron (c, i, j) reaching output
+    (c', i*s - p + a*d, j*s - p + b*d) with weight w[c, c', a, b], and netx's dense weight rule."""
+    weight = imp.integers(layer, "weight")
+    if weight.ndim < 4 or any(d != 1 for d in weight.shape[4:]):
+        raise imp.fail(layer, "weight", f"shape {weight.shape}; expected (C_in, C_out/groups, kH, kW[, 1])")
+    weight = weight.reshape(weight.shape[:4])
+    src = imp.spatial_source(layer, lambda: _not_first(imp, layer))
+    c_in = src.shape[0]
+    if layer.type == "unpool":
+        if weight.shape[:2] != (1, 1):
+            raise imp.fail(layer, "weight", f"shape {weight.shape}; SLAYER unpools with one (1, 1, kH, kW) kernel")
+        groups = c_in
+        weight = np.repeat(weight, c_in, axis=0)
+    else:
+        groups = imp.scalar(layer, "groups", None, 1, max(1, c_in)) if "groups" in layer.fields else 1
+    stride, padding, dilation = imp.pair(layer, "stride"), imp.pair(layer, "padding"), imp.pair(layer, "dilation")
+    if weight.shape[0] != c_in:
+        raise imp.fail(layer, "weight", f"expects {weight.shape[0]} input channels, its source {src.name!r} has {c_in}")
+    shape = imp.shape(layer)
+    c_out = weight.shape[1] * groups
+    if len(shape) != 3 or shape[0] != c_out:
+        raise imp.fail(layer, "shape", f"= {list(shape)}, expected {c_out} channels (C, H, W)")
+    full = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, k, s, p, d in zip(src.shape[1:], weight.shape[2:], stride, padding, dilation)]
+    if any(not f <= n < f + s for f, n, s in zip(full, shape[1:], stride)):
+        raise imp.fail(layer, "shape", f"= {list(shape)}, but its input and kernel give {[c_out, *full]} (plus at most stride - 1)")
+    rows, cols, values = _transposed_synapses(weight, src.shape, shape, groups, stride, padding, dilation)
+    fmt = netx_dense_format(values)
+    if fmt.note:
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+    name = f"{layer.type}{layer.index}"
+    pop = imp.neuron(layer, name, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
+    proj = QSparse(src=src.name, dst=name, rows=rows, cols=cols, values=fmt.weight, weight_exp=fmt.weight_exp,
+                   num_weight_bits=fmt.num_weight_bits, sign_mode=lava_sign_mode(fmt.weight))
+    imp.add_layer(layer, pop, proj, name)
+
+
+def _transposed_synapses(weight: np.ndarray, src: tuple[int, ...], dst: tuple[int, ...], groups: int,
+                         stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, values) of a transposed convolution, zero weights left out."""
+    c_in, h_in, w_in = src
+    c_out, h_out, w_out = dst
+    per_group_out = weight.shape[1]
+    per_group_in = c_in // groups
+    ci, co_g, a, b, i, j = np.meshgrid(
+        np.arange(c_in), np.arange(per_group_out), np.arange(weight.shape[2]), np.arange(weight.shape[3]),
+        np.arange(h_in), np.arange(w_in), indexing="ij",
+    )
+    co = (ci // per_group_in) * per_group_out + co_g
+    oi = i * stride[0] - padding[0] + a * dilation[0]
+    oj = j * stride[1] - padding[1] + b * dilation[1]
+    w = weight[ci, co_g, a, b]
+    keep = (oi >= 0) & (oi < h_out) & (oj >= 0) & (oj < w_out) & (w != 0)
+    rows = (co * h_out + oi) * w_out + oj
+    cols = (ci * h_in + i) * w_in + j
+    return rows[keep], cols[keep], w[keep]
+
+
+def _refused(reason: str) -> Callable[[_Importer, NetxLayer], None]:
+    def handler(imp: _Importer, layer: NetxLayer) -> None:
+        raise imp.fail(layer, None, reason)
+
+    return handler
+
+
+# netx 0.6.0 type -> handler; order as in netx's `_create`.
+LAYER_TYPES: dict[str, Callable[[_Importer, NetxLayer], None]] = {
+    "input": _input,
+    "flatten": _flatten,
+    "dense": _dense,
+    "dense_rec": lambda imp, layer: _dense(imp, layer, recurrent=True),
+    "conv": _conv,
+    "pool": _pool,
+    "convT": _transposed,
+    "unpool": _transposed,
+    "dense_comp": _refused("complex dense layers (resonate-and-fire weights weight/real, weight/imag) are not imported"),
+    "average": _refused("netx 0.6.0 refuses it and snnc cannot express it: SLAYER's average is a mean of spike "
+                        "counts over groups (a host readout), not a layer of neurons"),
+    "concat": _refused("netx 0.6.0 refuses it and reads none of its fields, and no lava-dl 0.6.0 block writes one, "
+                       "so its layout is undefined"),
+}
