@@ -41,7 +41,7 @@ from ir.nodes import QLIF, Input, Population, Projection, QConv2d, QDense, QSpar
 from compiler.netx.importer import NETX_BIAS_EXP, NETX_MAX_DELAY
 from compiler.netx.weights import lava_sign_mode, netx_dense_format
 
-__all__ = ["ExportSummary", "export_netx"]
+__all__ = ["ExportSummary", "export_netx", "write_layers"]
 
 # A QSparse becomes a dense netx layer; past this many synapses the file would be absurd.
 MAX_DENSE_SYNAPSES = 1 << 26
@@ -65,7 +65,7 @@ def export_netx(graph: Graph, path: str | os.PathLike) -> ExportSummary:
             "(snnc compile MODEL --target loihi2 -o BUILD) and export the BUILD"
         )
     layers, summary = _Chain(graph).layers()
-    _write(layers, path)
+    write_layers(layers, path)
     return summary
 
 
@@ -296,7 +296,7 @@ def _shape(shape: tuple[int, ...]) -> np.ndarray:
     return np.array(shape, dtype=np.int64)
 
 
-def _write(layers: list[dict[str, Any]], path: str | os.PathLike) -> None:
+def write_layers(layers: list[dict[str, Any]], path: str | os.PathLike) -> None:
     """HDF5 in SLAYER's layout (`type` as a 1-element S10 array, other strings variable length),
     atomically and deterministically (no timestamps, members in sorted order)."""
     try:

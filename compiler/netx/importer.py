@@ -110,8 +110,8 @@ class _Importer:
     prev: _Prev | None = None
     flatten: bool = False
     latency: int = 0
-    # (field, what netx does) -> layer indices, reported as one warning line each.
-    ignored: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # (field, what netx does) -> [(layer index, value or "")], reported as one warning line each.
+    ignored: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ driver
@@ -152,7 +152,7 @@ class _Importer:
     def _warnings(self) -> list[str]:
         lines = list(self.notes)
         for (name, what), layers in self.ignored.items():
-            where = ", ".join(str(i) for i in layers)
+            where = ", ".join(f"{i} = {v}" if v else str(i) for i, v in layers)
             lines.append(f"{self.nf.path}: {name} (layer{'s' if len(layers) > 1 else ''} {where}): {what}")
         return lines
 
@@ -160,8 +160,8 @@ class _Importer:
         where = f"layer/{layer.index} ({layer.type})" + (f" {fieldname}" if fieldname else "")
         return ModelFormatError(self.nf.path, where, message)
 
-    def note(self, layer: NetxLayer, fieldname: str, what: str) -> None:
-        self.ignored.setdefault((fieldname, what), []).append(layer.index)
+    def note(self, layer: NetxLayer, fieldname: str, what: str, value: str = "") -> None:
+        self.ignored.setdefault((fieldname, what), []).append((layer.index, value))
 
     # ------------------------------------------------------------------ values
 
@@ -262,12 +262,12 @@ class _Importer:
         """Neuron fields netx 0.6.0 reads and drops for CUBA (or never reads)."""
         ref = cfg.get("refDelay")
         if isinstance(ref, np.ndarray) and np.any(ref != 1):
-            self.note(layer, "neuron/refDelay", f"= {_span(ref.reshape(-1))}: netx 0.6.0 drops it (Lava's LIF has no "
-                                                "refractory period); snnc computes what netx computes")
+            self.note(layer, "neuron/refDelay", "netx 0.6.0 drops it (Lava's LIF has no refractory period); "
+                                                "snnc computes what netx computes", _span(ref.reshape(-1)))
         graded = cfg.get("gradedSpike")
         if isinstance(graded, np.ndarray) and np.any(graded):
-            self.note(layer, "neuron/gradedSpike", "= True: netx 0.6.0 drops it (Lava's LIF sends binary spikes); "
-                                                   "snnc computes what netx computes")
+            self.note(layer, "neuron/gradedSpike", "netx 0.6.0 drops it (Lava's LIF sends binary spikes); "
+                                                   "snnc computes what netx computes", "True")
         if "weight_exp" in cfg:
             self.note(layer, "neuron/weight_exp", "netx 0.6.0 never reads it (SLAYER's WgtScaleBatchNorm scale); "
                                                   "snnc computes what netx computes")
@@ -383,9 +383,9 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
     delay = _dense_delay(imp, layer, w_in.shape)
     weight_exp = fmt.weight_exp
     if recurrent and delay is not None and weight_exp != 0:
-        imp.note(layer, "weight_exp", f"netx 0.6.0 builds delayed dense_rec synapses without the exponent "
-                                      f"({weight_exp}) it derived (blocks/process.py RecurrentDense); snnc computes "
-                                      "what netx computes")
+        imp.note(layer, "weight_exp", "netx 0.6.0 builds delayed dense_rec synapses without the exponent it "
+                                      "derived (blocks/process.py RecurrentDense); snnc computes what netx computes",
+                 str(weight_exp))
         weight_exp = 0
     bias = imp.integers(layer, "bias") if "bias" in layer.fields else None
     pop = imp.neuron(layer, name, (n_out,), bias)
@@ -414,7 +414,7 @@ def _dense_delay(imp: _Importer, layer: NetxLayer, shape: tuple[int, int]) -> np
     if delay.size and delay.min() < 0:
         raise imp.fail(layer, "delay", f"= {int(delay.min())}; delays must be >= 0")
     if delay.size and delay.max() > NETX_MAX_DELAY:
-        imp.note(layer, "delay", f"values up to {int(delay.max())} clipped to {NETX_MAX_DELAY}, as netx 0.6.0 does")
+        imp.note(layer, "delay", f"clipped to {NETX_MAX_DELAY}, as netx 0.6.0 does", f"up to {int(delay.max())}")
         delay = np.clip(delay, 0, NETX_MAX_DELAY)
     n_out, n_in = shape
     if delay.ndim == 0:
