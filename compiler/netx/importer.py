@@ -67,6 +67,8 @@ DECAY_RANGE = (0, 4096)
 # (hdf5.py create_dense; `1 << 18 - 1` is 1 << 17 by operator precedence).
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17, "refDelay": 1, "gradedSpike": False}
 _VTH_MAX = (1 << 18) - 1  # what SLAYER writes for non-spiking layers (block/base.py AbstractAffine)
+# pool/unpool/convT lowerings hold one value per synapse; 2^26 int64 values is 512 MiB.
+MAX_SYNAPSES = 1 << 26
 
 
 def _stderr_warn(message: str) -> None:
@@ -174,6 +176,8 @@ class _Importer:
             raise self.fail(layer, label, f"expected numbers, got {type(value).__name__}")
         if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
             raise self.fail(layer, label, "has NaN or infinite values")
+        if value.dtype.kind in "fu" and value.size and np.abs(value).max() >= 2.0**63:
+            raise self.fail(layer, label, f"has {np.abs(value).max():g}, beyond 64-bit integers")
         return value
 
     def integers(self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None) -> np.ndarray:
@@ -361,16 +365,12 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
     if "weight" not in layer.fields and ("weight/real" in layer.fields or isinstance(layer.fields.get("weight"), dict)):
         raise imp.fail(layer, "weight", "is complex (real/imag); snnc does not import complex dense layers")
     n_out = math.prod(imp.shape(layer))
-    weight = imp.integers(layer, "weight")
-    weight = weight.reshape(n_out, -1) if weight.ndim == 1 else weight
-    if weight.ndim != 2 or weight.shape[0] != n_out:
-        raise imp.fail(layer, "weight", f"shape {weight.shape} does not give {n_out} outputs")
+    weight = _matrix(imp, layer, "weight", n_out)
     src = imp.flat_source(layer, weight.shape[1])
     name = f"{layer.type}{layer.index}"
     rec = None
     if recurrent:
-        rec = imp.integers(layer, "weight_rec")
-        rec = rec.reshape(n_out, -1) if rec.ndim == 1 else rec
+        rec = _matrix(imp, layer, "weight_rec", n_out)
         if rec.shape != (n_out, n_out):
             raise imp.fail(layer, "weight_rec", f"shape {rec.shape}, expected {(n_out, n_out)}")
         fmt = netx_dense_format(np.hstack([weight, rec]))
@@ -402,6 +402,25 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
         )
 
 
+def _matrix(imp: _Importer, layer: NetxLayer, name: str, n_out: int) -> np.ndarray:
+    """A dense weight matrix (n_out, n_in); netx reshapes a flat one to (n_out, -1)."""
+    weight = imp.integers(layer, name)
+    if weight.ndim == 1 and weight.size and weight.size % n_out == 0:
+        weight = weight.reshape(n_out, -1)
+    if weight.ndim != 2 or weight.shape[0] != n_out or weight.size == 0:
+        raise imp.fail(layer, name, f"shape {weight.shape} does not give {n_out} outputs")
+    return weight
+
+
+def _kernel(imp: _Importer, layer: NetxLayer, what: str) -> np.ndarray:
+    """A 4-D kernel, as netx reshapes it (`weight.shape[:4]`: trailing sizes must be 1), with
+    at most MAX_SYNAPSES values once repeated per channel or unrolled."""
+    weight = imp.integers(layer, "weight")
+    if weight.ndim < 4 or any(d != 1 for d in weight.shape[4:]) or weight.size == 0:
+        raise imp.fail(layer, "weight", f"shape {weight.shape}; expected {what}")
+    return weight.reshape(weight.shape[:4])
+
+
 def _dense_delay(imp: _Importer, layer: NetxLayer, shape: tuple[int, int]) -> np.ndarray | None:
     """netx's per-synapse delays (hdf5.py create_dense): a scalar for all, n_out values per row,
     n_in per column (rows win when both match), or the full matrix; clipped to 62."""
@@ -431,10 +450,7 @@ def _dense_delay(imp: _Importer, layer: NetxLayer, shape: tuple[int, int]) -> np
 
 
 def _conv(imp: _Importer, layer: NetxLayer) -> None:
-    weight = imp.integers(layer, "weight")
-    if weight.ndim < 4 or any(d != 1 for d in weight.shape[4:]):
-        raise imp.fail(layer, "weight", f"shape {weight.shape}; expected (C_out, C_in/groups, kH, kW[, 1])")
-    weight = weight.reshape(weight.shape[:4])
+    weight = _kernel(imp, layer, "(C_out, C_in/groups, kH, kW[, 1])")
     stride, padding, dilation = imp.pair(layer, "stride"), imp.pair(layer, "padding"), imp.pair(layer, "dilation")
     groups = imp.scalar(layer, "groups", None, 1, max(1, weight.shape[0]))
     c_out, c_in_g, kh, kw = weight.shape
@@ -479,13 +495,13 @@ def _conv_input(imp: _Importer, layer: NetxLayer, out: tuple[int, ...], channels
 def _pool(imp: _Importer, layer: NetxLayer) -> None:
     """SLAYER's sum pooling: one (kH, kW) kernel applied to every channel; netx refuses it, snnc
     lowers it to a grouped QConv2d (groups = C, each channel its own copy of the kernel)."""
-    weight = imp.integers(layer, "weight")
-    kernel = weight.reshape(weight.shape[:4]) if weight.ndim >= 4 else None
-    if kernel is None or kernel.shape[:2] != (1, 1):
-        raise imp.fail(layer, "weight", f"shape {weight.shape}; SLAYER pools with one (1, 1, kH, kW) kernel")
+    kernel = _kernel(imp, layer, "(1, 1, kH, kW[, 1]): SLAYER pools with one kernel")
+    if kernel.shape[:2] != (1, 1):
+        raise imp.fail(layer, "weight", f"shape {kernel.shape}; SLAYER pools with one (1, 1, kH, kW) kernel")
     src = imp.spatial_source(layer, lambda: _not_first(imp, layer))
     stride, padding, dilation = imp.pair(layer, "stride"), imp.pair(layer, "padding"), imp.pair(layer, "dilation")
     c = src.shape[0]
+    _check_synapses(imp, layer, c * kernel.size)
     out = (c, *conv2d_output_hw(src.shape[1:], kernel.shape[2:], stride, padding, dilation))  # type: ignore[arg-type]
     shape = imp.check_shape(layer, out)
     name = f"pool{layer.index}"
@@ -505,10 +521,7 @@ def _transposed(imp: _Importer, layer: NetxLayer) -> None:
     (1, 1, kH, kW) kernel for every channel); netx refuses both. snnc lowers them to a QSparse
     holding every (input, output) synapse, each input neuron (c, i, j) reaching output
     (c', i*s - p + a*d, j*s - p + b*d) with weight w[c, c', a, b], and netx's dense weight rule."""
-    weight = imp.integers(layer, "weight")
-    if weight.ndim < 4 or any(d != 1 for d in weight.shape[4:]):
-        raise imp.fail(layer, "weight", f"shape {weight.shape}; expected (C_in, C_out/groups, kH, kW[, 1])")
-    weight = weight.reshape(weight.shape[:4])
+    weight = _kernel(imp, layer, "(C_in, C_out/groups, kH, kW[, 1])")
     src = imp.spatial_source(layer, lambda: _not_first(imp, layer))
     c_in = src.shape[0]
     if layer.type == "unpool":
@@ -528,6 +541,7 @@ def _transposed(imp: _Importer, layer: NetxLayer) -> None:
     full = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, k, s, p, d in zip(src.shape[1:], weight.shape[2:], stride, padding, dilation)]
     if any(not f <= n < f + s for f, n, s in zip(full, shape[1:], stride)):
         raise imp.fail(layer, "shape", f"= {list(shape)}, but its input and kernel give {[c_out, *full]} (plus at most stride - 1)")
+    _check_synapses(imp, layer, weight[0].size * math.prod(src.shape))
     rows, cols, values = _transposed_synapses(weight, src.shape, shape, groups, stride, padding, dilation)
     fmt = netx_dense_format(values)
     if fmt.note:
@@ -559,6 +573,11 @@ def _transposed_synapses(weight: np.ndarray, src: tuple[int, ...], dst: tuple[in
     rows = (co * h_out + oi) * w_out + oj
     cols = (ci * h_in + i) * w_in + j
     return rows[keep], cols[keep], w[keep]
+
+
+def _check_synapses(imp: _Importer, layer: NetxLayer, count: int) -> None:
+    if count > MAX_SYNAPSES:
+        raise imp.fail(layer, "weight", f"unrolls to {count} synapses, more than the {MAX_SYNAPSES} snnc builds for one layer")
 
 
 def _refused(reason: str) -> Callable[[_Importer, NetxLayer], None]:
