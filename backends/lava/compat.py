@@ -233,19 +233,18 @@ def _torchvision_stub() -> ModuleType:
 
 def lava_dl_available() -> bool:
     """True when SLAYER and netx import through `ensure_lava_dl()` (used by tests to skip)."""
-    try:
-        ensure_lava_dl()
-        import lava.lib.dl.netx  # noqa: F401
-    except (BackendUnavailableError, ImportError):
-        return False
-    return True
+    return _importable(ensure_lava_dl, "lava.lib.dl.netx")
 
 
 def lava_available() -> bool:
     """True when Lava imports through the shim (used by tests to skip)."""
+    return _importable(ensure_lava, "lava.magma.compiler.var_model")
+
+
+def _importable(ensure, module: str) -> bool:
     try:
-        ensure_lava()
-        import lava.magma.compiler.var_model  # noqa: F401
+        ensure()
+        importlib.import_module(module)
     except (BackendUnavailableError, ImportError):
         return False
     return True

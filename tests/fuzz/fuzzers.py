@@ -293,15 +293,19 @@ def _nir_edit(path: Path, data) -> None:
 def fuzz_nir_file(n: int, outcomes: Counter) -> None:
     from compiler.nir.importer import import_nir
 
-    corpus = _nir_corpus()
+    _fuzz_hdf5(n, outcomes, _nir_corpus(), _nir_edit, lambda path: import_nir(path, warn=lambda m: None), "fuzz.nir")
+
+
+def _fuzz_hdf5(n: int, outcomes: Counter, corpus: list[bytes], edit, load, name: str) -> None:
+    """Load `n` mutations (`_write_mutated`) of an HDF5 corpus; each loads or raises SnncError."""
 
     @_settings(n)
     @given(st.data())
     def check(data):
         with tempfile.TemporaryDirectory() as d:
-            path = Path(d) / "fuzz.nir"
-            _write_mutated(path, corpus, data, _nir_edit)
-            _expect_snnc_error_or_ok(lambda: import_nir(path, warn=lambda m: None), outcomes)
+            path = Path(d) / name
+            _write_mutated(path, corpus, data, edit)
+            _expect_snnc_error_or_ok(lambda: load(path), outcomes)
 
     check()
 
@@ -375,16 +379,7 @@ def fuzz_netx_file(n: int, outcomes: Counter) -> None:
     from compiler.netx.importer import import_netx
 
     corpus = [p.read_bytes() for p in sorted(_FIXTURES_NETX.glob("*.net"))]
-
-    @_settings(n)
-    @given(st.data())
-    def check(data):
-        with tempfile.TemporaryDirectory() as d:
-            path = Path(d) / "fuzz.net"
-            _write_mutated(path, corpus, data, _netx_edit)
-            _expect_snnc_error_or_ok(lambda: import_netx(path, warn=lambda m: None), outcomes)
-
-    check()
+    _fuzz_hdf5(n, outcomes, corpus, _netx_edit, lambda path: import_netx(path, warn=lambda m: None), "fuzz.net")
 
 
 # ----------------------------------------------------------------------------- CLI arguments
