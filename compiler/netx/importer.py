@@ -44,12 +44,13 @@ from typing import Any
 import numpy as np
 
 from ir.errors import ModelFormatError
+from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.nodes import QLIF, Input, Population, Projection, QConv2d, QDense, QSparse, conv2d_output_hw
 from ir.verify import verify
 
 from compiler.netx.reader import NetxFile, NetxLayer, read_netx, text_field
-from compiler.netx.weights import lava_sign_mode, netx_dense_format
+from compiler.netx.weights import DenseFormat, lava_sign_mode, netx_dense_format
 
 __all__ = ["DEFAULT_DT", "LAYER_TYPES", "NETX_VERSION", "import_netx", "load"]
 
@@ -378,8 +379,7 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
     else:
         fmt = netx_dense_format(weight)
         w_in, w_rec = fmt.weight, None
-    if fmt.note:
-        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+    bits = _format_notes(imp, layer, fmt)
     delay = _dense_delay(imp, layer, w_in.shape)
     weight_exp = fmt.weight_exp
     if recurrent and delay is not None and weight_exp != 0:
@@ -389,7 +389,7 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
         weight_exp = 0
     bias = imp.integers(layer, "bias") if "bias" in layer.fields else None
     pop = imp.neuron(layer, name, (n_out,), bias)
-    proj = QDense(src=src.name, dst=name, weight=w_in, weight_exp=weight_exp, num_weight_bits=fmt.num_weight_bits,
+    proj = QDense(src=src.name, dst=name, weight=w_in, weight_exp=weight_exp, num_weight_bits=bits,
                   sign_mode=lava_sign_mode(w_in), delay=0 if delay is None else delay)
     imp.add_layer(layer, pop, proj, name)
     if w_rec is not None:
@@ -397,9 +397,25 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
             raise imp.fail(layer, "delay", f"netx 0.6.0 gives the recurrent synapse the same delays, shape {delay.shape}, "
                                            f"which do not fit its {w_rec.shape} weights")
         imp.projs[f"{name}.rec"] = QDense(
-            src=name, dst=name, weight=w_rec, weight_exp=weight_exp, num_weight_bits=fmt.num_weight_bits,
+            src=name, dst=name, weight=w_rec, weight_exp=weight_exp, num_weight_bits=bits,
             sign_mode=lava_sign_mode(w_rec), delay=0 if delay is None else delay,
         )
+
+
+def _format_notes(imp: _Importer, layer: NetxLayer, fmt: DenseFormat) -> int:
+    """Say what netx did to the weights, and return num_weight_bits for the IR. Refuse the one
+    format Lava's Python model runs that the 8-bit synapse cannot hold: num_weight_bits = 9, odd
+    mixed-sign weights beyond +-127 (after netx's clipping; SLAYER's weights are even). Weights
+    netx zeroed compute 0 with any bit count: 8 then."""
+    if fmt.note:
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+    if not fmt.weight.any():
+        return min(fmt.num_weight_bits, LAVA_FIXED_PT.max_weight_bits)
+    if fmt.num_weight_bits > LAVA_FIXED_PT.max_weight_bits:
+        raise imp.fail(layer, "weight", f"netx derives num_weight_bits = {fmt.num_weight_bits} (odd mixed-sign weights "
+                                        f"up to {int(np.abs(fmt.weight).max())}), beyond the "
+                                        f"{LAVA_FIXED_PT.max_weight_bits}-bit synapse ({LAVA_FIXED_PT.name})")
+    return fmt.num_weight_bits
 
 
 def _matrix(imp: _Importer, layer: NetxLayer, name: str, n_out: int) -> np.ndarray:
@@ -544,12 +560,11 @@ def _transposed(imp: _Importer, layer: NetxLayer) -> None:
     _check_synapses(imp, layer, weight[0].size * math.prod(src.shape))
     rows, cols, values = _transposed_synapses(weight, src.shape, shape, groups, stride, padding, dilation)
     fmt = netx_dense_format(values)
-    if fmt.note:
-        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+    bits = _format_notes(imp, layer, fmt)
     name = f"{layer.type}{layer.index}"
     pop = imp.neuron(layer, name, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
     proj = QSparse(src=src.name, dst=name, rows=rows, cols=cols, values=fmt.weight, weight_exp=fmt.weight_exp,
-                   num_weight_bits=fmt.num_weight_bits, sign_mode=lava_sign_mode(fmt.weight))
+                   num_weight_bits=bits, sign_mode=lava_sign_mode(fmt.weight))
     imp.add_layer(layer, pop, proj, name)
 
 

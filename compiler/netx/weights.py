@@ -65,14 +65,11 @@ def netx_dense_format(weight: np.ndarray) -> DenseFormat:
         return DenseFormat(w, 8, 0, "all weights are 0: netx 0.6.0 cannot load this layer "
                                     "(optimize_weight_bits divides by the largest weight)")
     hi, lo = int(w.max()), int(w.min())
-    if hi > _MIXED_MAX and lo < 0:
-        note = f"weights up to {hi} clipped to [-256, 254] (netx prints a warning and clips)"
+    if (hi > _MIXED_MAX and lo < 0) or (lo < _MIXED_MIN and hi > 0):
+        # netx clips in two steps (max first, then min with the clipped max); both clip to this.
+        note = f"weights {lo}..{hi} clipped to [-256, 254] (netx prints a warning and clips)"
         w = np.clip(w, _MIXED_MIN, _MIXED_MAX)
-        hi = int(w.max())
-    if lo < _MIXED_MIN and hi > 0:
-        note = f"weights down to {lo} clipped to [-256, 254] (netx prints a warning and clips)"
-        w = np.clip(w, _MIXED_MIN, _MIXED_MAX)
-        lo = int(w.min())
+        hi, lo = int(w.max()), int(w.min())
     if hi < 0:
         signed, scale = 0, -256 / lo
     elif lo >= 0:

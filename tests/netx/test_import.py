@@ -187,6 +187,8 @@ def test_zero_weights_note_that_netx_cannot_load_them(tmp_path):
         ([conv(2, 1, 3, [2, 3, 3], stride=np.array([2, 2]))], r"has stride 2, so the input size is ambiguous; .*--input-shape"),
         ([{"type": "input", "shape": np.array([1, 5, 5])}, conv(2, 1, 3, [2, 4, 4])], r"shape: = \[2, 4, 4\], but its input and kernel give \[2, 3, 3\]"),
         ([dense(2, 3), dense(2, 5)], r"layer/1 \(dense\) weight: has 5 inputs, its source 'dense0' has 2 neurons"),
+        ([dense(2, 2, weight=np.array([[301, -3], [5, 7]], np.float32))],
+         r"weight: netx derives num_weight_bits = 9 \(odd mixed-sign weights up to 254\), beyond the 8-bit synapse"),
     ],
 )
 def test_errors_are_one_line(tmp_path, layers, message):

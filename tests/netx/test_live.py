@@ -127,3 +127,47 @@ def test_random_slayer_networks_netx_equals_snnc(tmp_path, seed):
     np.testing.assert_array_equal(got, want)
     slayer_out = np.moveaxis(y.numpy(), -1, 1).reshape(2, 24, -1)
     np.testing.assert_array_equal(slayer_out, want)  # and SLAYER's forward is netx's output
+
+
+def _edge_files():
+    """Hand-written files for each field netx reads in its own way (tests/netx/test_import.py
+    checks the integers; these check them against netx's run)."""
+    from tests.netx.test_import import conv, cuba, dense, weights
+
+    rec = dense(6, 6, seed=1, weight_rec=weights((6, 6), seed=2), delay=np.arange(6, dtype=np.float32))
+    rec["type"] = "dense_rec"
+    return {
+        # netx drops the weight exponent of a delayed dense_rec
+        "dense_rec_delay": ([dense(6, 8), rec], (8,)),
+        # a full delay matrix, and delays above 62 (clipped)
+        "delay_matrix": ([dense(5, 8, delay=np.random.default_rng(3).integers(0, 70, (5, 8)).astype(np.float32)),
+                          dense(3, 5)], (8,)),
+        # the input transform netx never applies, and input neurons
+        "input_transform": ([{"type": "input", "shape": np.array([8]), "neuron": cuba(vThMant=0), "weight": 30, "bias": 7},
+                             dense(4, 8)], (8,)),
+        # a conv delay netx ignores, per-channel bias, refDelay and gradedSpike netx drops
+        "conv_fields": ([{"type": "input", "shape": np.array([2, 6, 6])},
+                         conv(3, 2, 3, [3, 4, 4], delay=np.array([3.0, 1.0, 2.0]), bias=np.array([20.0, -10.0, 4.0]),
+                              neuron=cuba(refDelay=4, gradedSpike=True)),
+                         {"type": "flatten"}, dense(4, 48)], (2, 6, 6)),
+        # weights beyond the synapse: mixed clipped to 254, excitatory above 255 zeroed; fractions truncated
+        "big_weights": ([dense(5, 8, weight=2 * np.random.default_rng(4).integers(-300, 300, (5, 8)).astype(np.float32)),
+                         dense(3, 5, weight=np.random.default_rng(5).uniform(0, 300, (3, 5)).astype(np.float32))], (8,)),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(_edge_files()))
+def test_edge_files_netx_equals_snnc(tmp_path, name):
+    from compiler.netx.exporter import write_layers
+
+    layers, shape = _edge_files()[name]
+    path = tmp_path / f"{name}.net"
+    write_layers(layers, path)
+    rng = np.random.default_rng(7)
+    inputs = (rng.random((1, 30, int(np.prod(shape)))) < 0.4).astype(np.uint8)
+    want = run_netx(path, inputs, shape)
+    graph = load_model(path)
+    latency = graph.metadata["import"]["latency"]
+    got = run_cpu(graph, np.pad(inputs, ((0, 0), (0, latency), (0, 0)))).get(graph.outputs[0])[:, latency:]
+    np.testing.assert_array_equal(got, want)
