@@ -239,7 +239,8 @@ class QLIF(Population):
     operations that wrap at 32 bits (backends/cpu/kernels.py has every step).
 
     Precision (Loihi 2 / Lava 0.10): du, dv unsigned 12-bit (0..4095); vth unsigned 17-bit
-    mantissa; bias_mant signed 13-bit; bias_exp 3-bit. du, dv and vth are one value per
+    mantissa; bias_mant signed 13-bit; bias_exp 3-bit. Lava's Python model also computes du = -1
+    (no current decay), dv = 4096 and vth up to 2^18 - 1 (never spikes), which netx files use. du, dv and vth are one value per
     population (Lava's LIF holds them as scalars); bias_mant and bias_exp may be per neuron.
     `reset_interval`/`reset_offset` as in `LIF` (Lava's LIFReset).
     """
