@@ -127,7 +127,7 @@ class _Importer:
                 raise self.fail(layer, "type", f"{layer.type!r} is not a netx layer type; known: {', '.join(LAYER_TYPES)}")
             handler(self, layer)
             types.append(layer.type)
-        if self.prev is None or not self.projs and not any(not isinstance(p, Input) for p in self.pops.values()):
+        if self.prev is None or all(isinstance(p, Input) for p in self.pops.values()):
             raise ModelFormatError(self.nf.path, "layer", "has no layer with neurons; nothing to import")
         warnings = self._warnings()
         for line in warnings:
