@@ -210,11 +210,9 @@ class _Importer:
             raise self.fail(layer, label, f"= {iv} is outside [{lo}, {hi}]")
         return iv
 
-    def pair(self, layer: NetxLayer, name: str, default: int | None = None) -> tuple[int, int]:
+    def pair(self, layer: NetxLayer, name: str) -> tuple[int, int]:
         """stride/padding/dilation: a scalar for both axes or (H, W), as SLAYER writes them
         (netx reverses them into Lava's (X, Y))."""
-        if name not in layer.fields and default is not None:
-            return default, default
         value = self.integers(layer, name).reshape(-1)
         if value.size == 1:
             return int(value[0]), int(value[0])

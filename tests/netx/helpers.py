@@ -26,6 +26,11 @@ class Fixture:
     netx: np.ndarray | None  # netx's output, or None where netx refuses the file
 
     @property
+    def netx_kwargs(self) -> dict[str, Any]:
+        """The `hdf5.Network` arguments the generator used (JSON lists back to tuples)."""
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in self.info["netx_kwargs"].items()}
+
+    @property
     def reference(self) -> np.ndarray:
         """netx's output where netx runs the file, else SLAYER's."""
         return self.netx if self.netx is not None else self.slayer
@@ -49,10 +54,10 @@ def _reverse_leading(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(a, axes, axes[::-1]))
 
 
-def run_netx(path: str | Path, inputs: np.ndarray, input_shape: tuple[int, ...], samples: int | None = None,
+def run_netx(path: str | Path, inputs: np.ndarray, shape: tuple[int, ...], samples: int | None = None,
              **network_kwargs: Any) -> np.ndarray:
     """netx's output (batch, T, n_out) on snnc-layout `inputs` (batch, T, n_in) of a network whose
-    input has shape `input_shape` (C, H, W) or (n,): one `hdf5.Network` run per sample on
+    input has shape `shape` (C, H, W) or (n,) (`network_kwargs` go to `hdf5.Network`): one run per sample on
     `Loihi2SimCfg(select_tag='fixed_pt')`, the input sent by a RingBuffer into `net.inp` (or,
     when the first layer is an input layer with neurons, into those neurons' `a_in`: netx's Input
     block never connects its `inp` port (blocks/process.py), and lava-dl's own tests do this)."""
@@ -68,7 +73,7 @@ def run_netx(path: str | Path, inputs: np.ndarray, input_shape: tuple[int, ...],
     outs = []
     for sample in inputs[:samples]:
         net = netx.hdf5.Network(net_config=str(path), **network_kwargs)
-        data = _reverse_leading(np.moveaxis(sample, 0, -1).reshape(*input_shape, steps))
+        data = _reverse_leading(np.moveaxis(sample, 0, -1).reshape(*shape, steps))
         src = io.source.RingBuffer(data=data.astype(np.int32))
         sink = io.sink.RingBuffer(shape=net.out.shape, buffer=steps)
         if isinstance(net.in_layer, netx.blocks.process.Input):

@@ -26,7 +26,7 @@ def _lava_dl():
 
 def _check_reference(name: str, samples: int | None) -> None:
     fx = fixture(name)
-    out = run_netx(fx.path, fx.inputs, tuple(fx.info["input_shape"]), samples=samples, **fx.info["netx_kwargs"])
+    out = run_netx(fx.path, fx.inputs, tuple(fx.info["input_shape"]), samples=samples, **fx.netx_kwargs)
     np.testing.assert_array_equal(out, fx.netx[:samples])
 
 
