@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+import neurons  # noqa: F401  (registers every neuron model's node types with ir)
 from ir.errors import InputError
 
 from backends.base import Probe, Trace, parse_probes

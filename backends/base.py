@@ -1,7 +1,8 @@
 """What every backend returns, and how callers say what to record.
 
 A run records only what is asked for: by default the spikes of the graph's output populations.
-Recording u and v of every population of a large network costs memory proportional to
+Each neuron model names its own state variables (`neurons.variables_of`: LIF has u and v);
+recording them for every population of a large network costs memory proportional to
 batch x T x neurons, so it is opt-in (`Probe(population, ("spikes", "u", "v"))`).
 """
 
@@ -14,24 +15,32 @@ import numpy as np
 
 from ir.errors import InputError
 from ir.graph import Graph
-from ir.nodes import Input
+from ir.nodes import Input, Population
+from neurons import variables_of
 
-__all__ = ["VARIABLES", "Probe", "Trace", "default_probes", "parse_probes"]
-
-VARIABLES: tuple[str, ...] = ("spikes", "u", "v")
+__all__ = ["Probe", "Trace", "check_probe_variables", "default_probes", "parse_probes"]
 
 
 @dataclass(frozen=True)
 class Probe:
-    """Record `variables` (a subset of spikes, u, v) of population `population`."""
+    """Record `variables` ("spikes" and state variables the population's model declares) of
+    population `population`; backends check them against the model (`check_probe_variables`)."""
 
     population: str
     variables: tuple[str, ...] = ("spikes",)
 
     def __post_init__(self) -> None:
-        bad = [v for v in self.variables if v not in VARIABLES]
-        if bad or not self.variables:
-            raise InputError(f"probe {self.population}: variables must be among {', '.join(VARIABLES)}, got {self.variables}")
+        if not self.variables or not all(isinstance(v, str) and v for v in self.variables):
+            raise InputError(f"probe {self.population}: name at least one variable, got {self.variables}")
+
+
+def check_probe_variables(probe: Probe, pop: Population) -> None:
+    """InputError unless every variable of `probe` is one the population's model records."""
+    allowed = variables_of(pop)
+    if any(v not in allowed for v in probe.variables):
+        raise InputError(
+            f"probe {probe.population}: variables must be among {', '.join(allowed)}, got {probe.variables}"
+        )
 
 
 def default_probes(graph: Graph) -> tuple[Probe, ...]:
@@ -46,14 +55,16 @@ def parse_probes(text: str | None, graph: Graph) -> tuple[Probe, ...]:
         return default_probes(graph)
     names = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
     if text.strip() == "all":
-        return tuple(Probe(n, VARIABLES) for n in names)
+        return tuple(Probe(n, variables_of(graph.populations[n])) for n in names)
     probes = []
     for part in text.split(";"):
         pop, _, vars_ = part.strip().partition(":")
         if pop not in graph.populations or isinstance(graph.populations[pop], Input):
             raise InputError(f"probe: {pop!r} is not a neuron population of the model; have: {', '.join(names)}")
         variables = tuple(v.strip() for v in vars_.split(",")) if vars_ else ("spikes",)
-        probes.append(Probe(pop, variables))
+        probe = Probe(pop, variables)
+        check_probe_variables(probe, graph.populations[pop])
+        probes.append(probe)
     return tuple(probes)
 
 
@@ -61,8 +72,9 @@ def parse_probes(text: str | None, graph: Graph) -> tuple[Probe, ...]:
 class Trace:
     """Recorded variables: `data[population][variable]` is a (batch, T, n) array.
 
-    Spikes are uint8 0/1. For fixed-point runs u and v are int64 in Lava's units (<< 6 scaled);
-    for float runs they are float64.
+    Spikes are uint8 0/1 (graded models' payloads: int64, float64 in float runs). For
+    fixed-point runs state variables are int64 in Lava's units (LIF u, v: << 6 scaled); for
+    float runs they are float64.
     """
 
     backend: str

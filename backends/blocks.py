@@ -47,11 +47,14 @@ from ir.nodes import (
     Sparse,
 )
 
+from neurons import model_of
+
 from backends.base import Probe, Trace
 
 __all__ = [
     "CONV_AS_SPARSE_BITS",
     "BlockGraph",
+    "conv_as_sparse",
     "conv_synapses",
     "expand_blocks",
     "split_hazards",
@@ -116,7 +119,7 @@ def _unique_name(base: str, taken: set[str]) -> str:
 def _block_population(pop: Population, idx: np.ndarray) -> Population:
     changes: dict = {"shape": (int(idx.size),)}
     for fname in pop.array_fields():
-        arr = getattr(pop, fname)
+        arr = np.asarray(getattr(pop, fname))
         if arr.ndim:
             changes[fname] = arr.reshape(-1)[idx]
     return pop.replace(**changes)  # type: ignore[return-value]
@@ -152,7 +155,11 @@ def conv_synapses(proj: Conv2d | QConv2d, src_shape: tuple[int, ...], dst_shape:
 
 def _payload_max(graph: Graph, name: str) -> int:
     pop = graph.populations[name]
-    return (1 << (pop.message_bits - 1)) if isinstance(pop, Input) and pop.message_bits else 1
+    if isinstance(pop, Input):
+        return (1 << (pop.message_bits - 1)) if pop.message_bits else 1
+    # Graded neuron models send whatever their int32 state gives (Lava does not clip).
+    model = model_of(pop)
+    return model.payload_bound(None) if model.graded else 1
 
 
 def _pair_dense(proj: Dense | QDense, s_idx: np.ndarray, d_idx: np.ndarray, src: str, dst: str):
@@ -192,7 +199,9 @@ def _pair_sparse(proj: Sparse | QSparse, s_pos: np.ndarray, d_pos: np.ndarray, s
     )
 
 
-def _conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+def conv_as_sparse(graph: Graph, name: str, proj: Conv2d | QConv2d) -> Sparse | QSparse:
+    """A convolution as the equivalent sparse projection (float), or the QSparse Lava's Sparse
+    model computes equally while no 24-bit wrap can happen (checked: IRVerifyError)."""
     src, dst = graph.populations[proj.src], graph.populations[proj.dst]
     if isinstance(proj, Conv2d):
         rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
@@ -255,7 +264,7 @@ def expand_blocks(graph: Graph) -> BlockGraph:
             ):
                 projs[pname] = proj
                 continue
-            proj = _conv_as_sparse(graph, pname, proj)
+            proj = conv_as_sparse(graph, pname, proj)
         single = len(src_parts) == 1 and len(dst_parts) == 1
         n_src, n_dst = graph.populations[proj.src].size, graph.populations[proj.dst].size
         for si, (sname, s_idx) in enumerate(src_parts):

@@ -53,9 +53,14 @@ class CompileOptions:
     """With calibration data, fold the mean drift of the rounded weights into the biases."""
     seed: int = 0
     """Seed for every randomized choice a pass makes (recorded; quantization is not random)."""
+    decay_levels: int | None = None
+    """At most this many values per decay register per population (None: exact, per neuron)."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.decay_levels is None:
+            del out["decay_levels"]  # programs compiled without it keep their bytes
+        return out
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ def compile_passes(options: CompileOptions) -> list[Pass]:
             clip_percentile=options.clip_percentile,
             v_range=options.v_range,
             bias_correction=options.bias_correction,
+            decay_levels=options.decay_levels,
         )
     )
     passes += [PartitionPass(), PlacePass()]

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ir.errors import IRVerifyError
-from ir.nodes import FIXED_TYPES, FLOAT_TYPES, Input, Node, Population, Projection
+from ir.nodes import Input, Node, Population, Projection
 from ir.placement import Placement
 
 __all__ = ["NAME_RE", "Graph"]
@@ -85,8 +85,8 @@ class Graph:
     def domain(self) -> str:
         """'float', 'fixed', or 'mixed' (an error for every consumer but the verifier)."""
         nodes = [*self.populations.values(), *self.projections.values()]
-        has_float = any(isinstance(n, FLOAT_TYPES) for n in nodes)
-        has_fixed = any(isinstance(n, FIXED_TYPES) for n in nodes)
+        has_float = any(n.domain == "float" for n in nodes)
+        has_fixed = any(n.domain == "fixed" for n in nodes)
         if has_float and has_fixed:
             return "mixed"
         return "fixed" if has_fixed else "float"

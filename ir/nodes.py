@@ -26,8 +26,6 @@ import numpy as np
 from ir.errors import IRVerifyError
 
 __all__ = [
-    "FIXED_TYPES",
-    "FLOAT_TYPES",
     "NODE_TYPES",
     "Conv2d",
     "Dense",
@@ -43,13 +41,31 @@ __all__ = [
     "SignMode",
     "Sparse",
     "conv2d_output_hw",
+    "param_field",
+    "parameter_groups",
+    "register_node_type",
 ]
 
 # 16 Loihi 2 chips of 2^20 neurons each; a float64 per neuron is then 128 MiB.
 MAX_POPULATION_NEURONS = 1 << 24
+# Sanity bounds on exponents when no hardware config is given (Lava accepts these; hardware
+# may not).
+FREE_EXP_RANGE = (-24, 24)
 
 SignMode = Literal["mixed", "excitatory", "inhibitory"]
 SIGN_MODES: tuple[str, ...] = ("mixed", "excitatory", "inhibitory")
+
+
+def param_field(dtype: str, *, default: Any = dataclasses.MISSING) -> Any:
+    """A neuron parameter: one number for the whole population (held as a Python int or float,
+    saved as a JSON number) or one per neuron (a read-only array of the population's shape).
+
+    Models declare register fields this way so that a population whose neurons share a value
+    is stored exactly as before per-neuron parameters existed."""
+    meta = {"param": dtype}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def array_field(dtype: str, *, scalar_ok: bool = False, default: Any = dataclasses.MISSING) -> Any:
@@ -70,11 +86,17 @@ class Node:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            kind = f.metadata.get("array")
+            kind = f.metadata.get("array") or f.metadata.get("param")
             if kind is None:
                 continue
             value = getattr(self, f.name)
-            arr = _as_array(value, kind, f"{type(self).__name__}.{f.name}")
+            where = f"{type(self).__name__}.{f.name}"
+            if "param" in f.metadata and isinstance(value, bool):
+                raise IRVerifyError(where, f"expected a number, got {value!r}")
+            arr = _as_array(value, kind, where)
+            if "param" in f.metadata and arr.ndim == 0:
+                object.__setattr__(self, f.name, int(arr) if kind == "int" else float(arr))
+                continue
             arr.setflags(write=False)
             object.__setattr__(self, f.name, arr)
 
@@ -84,7 +106,11 @@ class Node:
 
     @classmethod
     def array_fields(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls) if "array" in f.metadata)  # type: ignore[arg-type]
+        """Fields that may hold one value per neuron or synapse (array and parameter fields)."""
+        return tuple(
+            f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if "array" in f.metadata or "param" in f.metadata
+        )
 
 
 def _as_array(value: Any, kind: str, where: str) -> np.ndarray:
@@ -138,6 +164,9 @@ class Population(Node):
     """
 
     shape: tuple[int, ...]
+    per_process: ClassVar[tuple[str, ...]] = ()
+    """Fields Lava's process for this node holds as one value per process (not per neuron):
+    neurons that differ in any of them need processes of their own (`parameter_groups`)."""
 
     def __post_init__(self) -> None:
         where = type(self).__name__ + ".shape"
@@ -152,9 +181,31 @@ class Population(Node):
         return math.prod(self.shape)
 
     def per_neuron(self, field_name: str) -> np.ndarray:
-        """Array field `field_name` as one value per neuron, flat (size,) (read-only view)."""
-        arr = getattr(self, field_name)
+        """Array or parameter field `field_name` as one value per neuron, flat (size,)
+        (read-only view)."""
+        arr = np.asarray(getattr(self, field_name))
         return np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (self.size,))
+
+    def value_ranges(self, hw: Any) -> list[tuple[str, Any, int, int, str]]:
+        """(field, values, lo, hi, source) for every register whose range the verifier checks;
+        `hw` is the target's HardwareSpec or None (the semantics profile's ranges)."""
+        return []
+
+
+def parameter_groups(pop: Population) -> tuple[np.ndarray, ...]:
+    """The neurons of `pop` grouped by equal values of its `per_process` fields: sorted flat
+    index arrays, groups ordered by their values (lexicographically, in field order). One group
+    (every neuron) when the population shares all of them."""
+    per_neuron = [np.asarray(getattr(pop, f)) for f in pop.per_process]
+    varying = [pop.per_neuron(f) for f, a in zip(pop.per_process, per_neuron, strict=True) if a.ndim]
+    if not varying:
+        return (np.arange(pop.size, dtype=np.int64),)
+    keys = np.stack(varying, axis=1)
+    _, label = np.unique(keys, axis=0, return_inverse=True)
+    label = label.reshape(-1)
+    order = np.argsort(label, kind="stable")
+    bounds = np.flatnonzero(np.diff(label[order])) + 1
+    return tuple(np.split(order.astype(np.int64), bounds))
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,8 +250,8 @@ class LIF(Population):
     tau_mem: np.ndarray = array_field("float", scalar_ok=True, default=math.inf)
     v_th: np.ndarray = array_field("float", scalar_ok=True, default=1.0)
     bias: np.ndarray = array_field("float", scalar_ok=True, default=0.0)
-    reset_interval: int = 0
-    reset_offset: int = 0
+    reset_interval: int | np.ndarray = param_field("int", default=0)
+    reset_offset: int | np.ndarray = param_field("int", default=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -239,43 +290,63 @@ class QLIF(Population):
     operations that wrap at 32 bits (backends/cpu/kernels.py has every step).
 
     Precision (Loihi 2 / Lava 0.10): du, dv unsigned 12-bit (0..4095); vth unsigned 17-bit
-    mantissa; bias_mant signed 13-bit; bias_exp 3-bit. Lava's Python model also computes du = -1
-    (no current decay), dv = 4096 and vth up to 2^18 - 1 (never spikes), which netx files use. du, dv and vth are one value per
-    population (Lava's LIF holds them as scalars); bias_mant and bias_exp may be per neuron.
-    `reset_interval`/`reset_offset` as in `LIF` (Lava's LIFReset).
+    mantissa; bias_mant signed 13-bit; bias_exp 3-bit. Every register is one value for the
+    population or one per neuron. Lava's LIF holds du, dv and vth (and LIFReset its interval
+    and offset) as one value per process, so the Lava lowering runs neurons that differ in them
+    as separate processes (`per_process`); bias_mant and bias_exp are per neuron in Lava too.
+    `reset_interval`/`reset_offset` as in `LIF` (Lava's LIFReset), per neuron or shared.
     """
 
     domain: ClassVar[str] = "fixed"
-    du: int = 0
-    dv: int = 0
-    vth: int = 1
+    per_process: ClassVar[tuple[str, ...]] = ("du", "dv", "vth", "reset_interval", "reset_offset")
+    du: int | np.ndarray = param_field("int", default=0)
+    dv: int | np.ndarray = param_field("int", default=0)
+    vth: int | np.ndarray = param_field("int", default=1)
     bias_mant: np.ndarray = array_field("int", scalar_ok=True, default=0)
     bias_exp: np.ndarray = array_field("int", scalar_ok=True, default=0)
-    reset_interval: int = 0
-    reset_offset: int = 0
+    reset_interval: int | np.ndarray = param_field("int", default=0)
+    reset_offset: int | np.ndarray = param_field("int", default=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        name = type(self).__name__
-        for fname in ("du", "dv", "vth"):
-            value = getattr(self, fname)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise IRVerifyError(f"{name}.{fname}", f"expected an integer, got {value!r}")
-            object.__setattr__(self, fname, int(value))
-        _check_reset(self, name)
+        _check_reset(self, type(self).__name__)
+
+    def value_ranges(self, hw: Any) -> list[tuple[str, Any, int, int, str]]:
+        from ir.fixed import LAVA_FIXED_PT as prof
+
+        src = f"{hw.source_file}" if hw else prof.name
+        decay_max = prof.decay_unity - 1
+        half = 1 << (prof.bias_mant_bits - 1)
+        if hw:
+            lo, hi = hw.neuron.bias_exp_min.value, hw.neuron.bias_exp_max.value
+            exp_src = f"{hw.source_file}: neuron.bias_exp_min/max"
+        else:
+            (lo, hi), exp_src = FREE_EXP_RANGE, prof.name
+        # Lava's LIF also computes du = -1 (no current decay), dv = 4096 (v keeps only this
+        # step's input) and vth >= 2^vth_bits (v saturates below vth << vth_shift: never spikes):
+        # netx writes du = iDecay - 1 and dv = vDecay with SLAYER's decays in 0..4096, and
+        # 2^18 - 1 for non-spiking layers (lava-dl netx/hdf5.py get_neuron_params, slayer
+        # neuron/cuba.py clamp, block/base.py AbstractAffine.export_hdf5).
+        return [
+            ("du", self.du, -1, decay_max, f"{src}: {prof.decay_bits}-bit decay, or -1"),
+            ("dv", self.dv, 0, prof.decay_unity, f"{src}: {prof.decay_bits}-bit decay, or {prof.decay_unity}"),
+            ("vth", self.vth, 0, (1 << (prof.vth_bits + 1)) - 1,
+             f"{src}: {prof.vth_bits}-bit threshold mantissa, or up to 2^{prof.vth_bits + 1} - 1 to never spike"),
+            ("bias_mant", self.bias_mant, -half, half - 1, f"{src}: signed {prof.bias_mant_bits}-bit bias mantissa"),
+            ("bias_exp", self.bias_exp, lo, hi, exp_src),
+        ]
 
 
 def _check_reset(node: Any, name: str) -> None:
-    for fname in ("reset_interval", "reset_offset"):
-        value = getattr(node, fname)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise IRVerifyError(f"{name}.{fname}", f"expected an integer >= 0, got {value!r}")
-        object.__setattr__(node, fname, int(value))
-    if node.reset_interval and node.reset_offset >= node.reset_interval:
-        raise IRVerifyError(
-            f"{name}.reset_offset",
-            f"must be below reset_interval ({node.reset_interval}), got {node.reset_offset}",
-        )
+    interval, offset = np.asarray(node.reset_interval), np.asarray(node.reset_offset)
+    for fname, arr in (("reset_interval", interval), ("reset_offset", offset)):
+        if arr.size and arr.min() < 0:
+            raise IRVerifyError(f"{name}.{fname}", f"expected integers >= 0, got {int(arr.min())}")
+    bad = (interval > 0) & (offset >= interval)
+    if np.any(bad):
+        i = int(np.argmax(np.broadcast_to(bad, np.broadcast(interval, offset).shape)))
+        iv, of = (int(np.reshape(a, -1)[i] if a.ndim else a) for a in (interval, offset))
+        raise IRVerifyError(f"{name}.reset_offset", f"must be below reset_interval ({iv}), got {of}")
 
 
 # --------------------------------------------------------------------------- projections
@@ -494,8 +565,18 @@ def conv2d_output_hw(
     )
 
 
-FLOAT_TYPES: tuple[type[Node], ...] = (LIF, Dense, Sparse, Conv2d)
-FIXED_TYPES: tuple[type[Node], ...] = (QLIF, QDense, QSparse, QConv2d)
 NODE_TYPES: dict[str, type[Node]] = {
     cls.__name__: cls for cls in (Input, LIF, QLIF, Dense, QDense, Sparse, QSparse, Conv2d, QConv2d)
 }
+"""Every node type by class name: what files and NIR metadata may name. Neuron models other
+than LIF define their nodes in their `neurons` module and add them with `register_node_type`
+when that module is imported (`import neurons` imports them all)."""
+
+
+def register_node_type(cls: type[Node]) -> type[Node]:
+    """Add a node class to NODE_TYPES (a class decorator); its name must be new."""
+    known = NODE_TYPES.get(cls.__name__)
+    if known is not None and known is not cls:
+        raise ValueError(f"node type {cls.__name__!r} is already registered")
+    NODE_TYPES[cls.__name__] = cls
+    return cls

@@ -18,7 +18,10 @@ counts (cores hold blocks; input populations are fed by the host and sit on no c
 - **synapse memory**: the sum over the core's input axons of
   `SynapseMemorySpec.axon_bits(synapses of that axon onto the core, weight bits of its
   projection)` (`core.synapse_memory_bits`).
-- **populations**: distinct populations with a block on the core (`core.max_populations`).
+- **populations**: neuron configurations on the core (`core.max_populations`): one per
+  parameter group (`ir.nodes.parameter_groups`: neurons whose per-process registers agree, e.g.
+  LIF du, dv, vth) of each population with neurons on the core. A population whose neurons
+  share their registers counts one.
 
 A synapse is a nonzero *effective* weight (after Lava's clip and truncation, `ir.fixed`):
 zero weights change no state, so no synapse is stored for them. Weight bits per synapse:
@@ -49,10 +52,12 @@ from ir.nodes import (
     Conv2d,
     Dense,
     Input,
+    Population,
     QConv2d,
     QDense,
     QSparse,
     Sparse,
+    parameter_groups,
 )
 from ir.placement import Placement
 
@@ -69,6 +74,7 @@ __all__ = [
     "fanin",
     "first_violation",
     "graph_fanins",
+    "group_labels",
     "lower_bound",
     "resource_label",
     "traffic",
@@ -367,6 +373,17 @@ class Accounting:
     n_cores: int
 
 
+def group_labels(pop: Population) -> np.ndarray | None:
+    """Per neuron, the index of its parameter group; None when the population is one group."""
+    groups = parameter_groups(pop)
+    if len(groups) == 1:
+        return None
+    label = np.empty(pop.size, dtype=np.int64)
+    for k, idx in enumerate(groups):
+        label[idx] = k
+    return label
+
+
 def _groups(placement: Placement) -> dict[str, list[tuple[int, np.ndarray]]]:
     """Per population: (core, sorted neuron indices of all its blocks on that core)."""
     by_key: dict[tuple[str, int], list[np.ndarray]] = {}
@@ -434,10 +451,11 @@ def _account(
     core_of: dict[str, np.ndarray] = {}
     for pop, items in groups.items():
         cores = np.full(graph.populations[pop].size, -1, dtype=np.int64)
+        label = group_labels(graph.populations[pop])
         for core, idx in items:
             cores[idx] = core
             usage["neurons"][core] += idx.size
-            usage["populations"][core] += 1
+            usage["populations"][core] += 1 if label is None else int(np.unique(label[idx]).size)
         core_of[pop] = cores
     fanins = fanins if fanins is not None else graph_fanins(graph, hw)
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -504,7 +522,7 @@ def lower_bound(
     demand = dict.fromkeys(RESOURCES, 0)
     placed = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
     demand["neurons"] = sum(graph.populations[n].size for n in placed)
-    demand["populations"] = len(placed)
+    demand["populations"] = sum(len(parameter_groups(graph.populations[n])) for n in placed)
     has_out: dict[str, np.ndarray] = {}
     for name, proj in graph.projections.items():
         fan = fanins[name]

@@ -97,7 +97,8 @@ class _Writer:
         fields: dict[str, Any] = {}
         for f in dataclasses.fields(node):  # type: ignore[arg-type]
             value = getattr(node, f.name)
-            if "array" in f.metadata:
+            if "array" in f.metadata or isinstance(value, np.ndarray):
+                # A parameter field shared by every neuron stays a JSON number.
                 fields[f.name] = self.add(value)
             elif isinstance(value, tuple):
                 fields[f.name] = list(value)
@@ -266,7 +267,8 @@ class _Reader:
         where = f"{kind} {name!r}"
         cls = NODE_TYPES.get(typename) if isinstance(typename, str) else None
         if cls is None:
-            raise self.fail(f"{where}.type", f"unknown node type {typename!r}; known: {', '.join(NODE_TYPES)}")
+            raise self.fail(f"{where}.type", f"unknown node type {typename!r}; known: {', '.join(NODE_TYPES)} "
+                            "(neuron models other than LIF register theirs when `neurons` is imported)")
         if not isinstance(fields, dict):
             raise self.fail(f"{where}.fields", "expected an object")
         known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -276,7 +278,7 @@ class _Reader:
         kwargs: dict[str, Any] = {}
         for fname, value in fields.items():
             f = known[fname]
-            if "array" in f.metadata:
+            if "array" in f.metadata or ("param" in f.metadata and isinstance(value, dict)):
                 kwargs[fname] = self.array(value, f"{where}.{fname}")
             elif fname in _TUPLE_FIELDS:
                 if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):

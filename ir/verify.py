@@ -17,9 +17,7 @@ from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import (
-    FIXED_TYPES,
-    FLOAT_TYPES,
-    QLIF,
+    FREE_EXP_RANGE,
     Conv2d,
     Dense,
     Input,
@@ -38,7 +36,6 @@ from ir.resources import account, first_violation, resource_label
 __all__ = ["verify"]
 
 # Sanity bounds used when no hardware config is given (Lava accepts these; hardware may not).
-_FREE_EXP_RANGE = (-24, 24)
 _FREE_MAX_DELAY = 1 << 16
 _FREE_MAX_MESSAGE_BITS = 24
 
@@ -74,8 +71,8 @@ def _where(name: str, node: Node) -> str:
 def _verify_domain(graph: Graph) -> None:
     if graph.domain != "mixed":
         return
-    first_float = next(n for n, x in graph.nodes() if isinstance(x, FLOAT_TYPES))
-    first_fixed = next(n for n, x in graph.nodes() if isinstance(x, FIXED_TYPES))
+    first_float = next(n for n, x in graph.nodes() if x.domain == "float")
+    first_fixed = next(n for n, x in graph.nodes() if x.domain == "fixed")
     raise IRVerifyError(
         "graph", f"mixes float nodes ({first_float!r}) and fixed-point nodes ({first_fixed!r}); "
         "quantize the whole graph",
@@ -95,37 +92,17 @@ def _check_range(where: str, field: str, values: np.ndarray | int, lo: int, hi: 
 def _verify_population(name: str, pop: Population, hw: HardwareSpec | None) -> None:
     where = _where(name, pop)
     for fname in pop.array_fields():
-        arr = getattr(pop, fname)
+        arr = np.asarray(getattr(pop, fname))
         if arr.ndim and arr.shape != pop.shape and arr.shape != (pop.size,):
             raise IRVerifyError(where, f"{fname} has shape {arr.shape}; expected a scalar or {pop.shape}")
-    if isinstance(pop, Input):
+    bits = getattr(pop, "message_bits", 0)  # graded payloads: Inputs, graded neuron models
+    if isinstance(pop, Input) or bits:
         max_bits = hw.synapse.max_message_bits.value if hw else _FREE_MAX_MESSAGE_BITS
         src = hw.synapse.max_message_bits.key if hw else "profile"
-        _check_range(where, "message_bits", pop.message_bits, 0, max_bits, src)
-    if isinstance(pop, QLIF):
-        _verify_qlif(where, pop, hw)
-
-
-def _verify_qlif(where: str, pop: QLIF, hw: HardwareSpec | None) -> None:
-    prof = LAVA_FIXED_PT
-    src = f"{hw.source_file}" if hw else prof.name
-    decay_max = prof.decay_unity - 1
-    # Lava's LIF also computes du = -1 (no current decay) and dv = 4096 (v keeps only this step's
-    # input): netx writes du = iDecay - 1 and dv = vDecay with SLAYER's decays in 0..4096
-    # (lava-dl netx/hdf5.py get_neuron_params, slayer neuron/cuba.py clamp).
-    _check_range(where, "du", pop.du, -1, decay_max, f"{src}: {prof.decay_bits}-bit decay, or -1")
-    _check_range(where, "dv", pop.dv, 0, prof.decay_unity, f"{src}: {prof.decay_bits}-bit decay, or {prof.decay_unity}")
-    # vth >= 2^vth_bits never spikes (v saturates below vth << vth_shift); lava-dl writes
-    # 2^18 - 1 for its non-spiking layers (slayer block/base.py AbstractAffine.export_hdf5).
-    _check_range(where, "vth", pop.vth, 0, (1 << (prof.vth_bits + 1)) - 1,
-                 f"{src}: {prof.vth_bits}-bit threshold mantissa, or up to 2^{prof.vth_bits + 1} - 1 to never spike")
-    half = 1 << (prof.bias_mant_bits - 1)
-    _check_range(where, "bias_mant", pop.bias_mant, -half, half - 1, f"{src}: signed {prof.bias_mant_bits}-bit bias mantissa")
-    if hw:
-        lo, hi = hw.neuron.bias_exp_min, hw.neuron.bias_exp_max
-        _check_range(where, "bias_exp", pop.bias_exp, lo.value, hi.value, f"{hw.source_file}: neuron.bias_exp_min/max")
-    else:
-        _check_range(where, "bias_exp", pop.bias_exp, *_FREE_EXP_RANGE, prof.name)
+        _check_range(where, "message_bits", bits, 0, max_bits, src)
+    # Every neuron node states its registers' ranges.
+    for fname, values, lo, hi, source in pop.value_ranges(hw):
+        _check_range(where, fname, values, lo, hi, source)
 
 
 def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSpec | None) -> None:
@@ -180,7 +157,7 @@ def _verify_synapse_format(where: str, proj: QDense | QSparse, hw: HardwareSpec 
         lo, hi = hw.synapse.weight_exp_min, hw.synapse.weight_exp_max
         _check_range(where, "weight_exp", proj.weight_exp, lo.value, hi.value, f"{hw.source_file}: synapse.weight_exp_min/max")
     else:
-        _check_range(where, "weight_exp", proj.weight_exp, *_FREE_EXP_RANGE, "sanity bound")
+        _check_range(where, "weight_exp", proj.weight_exp, *FREE_EXP_RANGE, "sanity bound")
     weights = proj.weight if isinstance(proj, QDense) else proj.values
     _check_range(where, "weight", weights, -(1 << 31), (1 << 31) - 1, "int32 weights")
 

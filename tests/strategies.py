@@ -26,8 +26,14 @@ def float_lif(draw, shape):
             return _rng(draw).uniform(lo, hi, size=shape)
         return draw(st.floats(lo, hi, allow_nan=False))
 
-    tau_syn = draw(st.sampled_from([0.0, 1e-3, 5e-3, math.inf]))
-    tau_mem = draw(st.sampled_from([math.inf, 2e-3, 1e-2]))
+    if per_neuron and draw(st.booleans()):
+        # One time constant per neuron (finite: NIR needs one kind per node), as trained
+        # networks have them: per-neuron decay registers, parameter groups on Lava.
+        tau_syn = _rng(draw).choice([0.0, 1e-3, 5e-3], size=shape)
+        tau_mem = _rng(draw).uniform(2e-3, 3e-2, size=shape)
+    else:
+        tau_syn = draw(st.sampled_from([0.0, 1e-3, 5e-3, math.inf]))
+        tau_mem = draw(st.sampled_from([math.inf, 2e-3, 1e-2]))
     interval = draw(st.sampled_from([0, 0, 5]))
     return LIF(shape, tau_syn=tau_syn, tau_mem=tau_mem, v_th=param(0.1, 2.0), bias=param(-0.1, 0.1),
                reset_interval=interval, reset_offset=draw(st.integers(0, max(interval - 1, 0))))
@@ -39,8 +45,14 @@ def fixed_lif(draw, shape):
     per_neuron = draw(st.booleans())
     size = math.prod(shape)
     bias_mant = _rng(draw).integers(-4096, 4096, size=shape) if per_neuron else draw(st.integers(-4096, 4095))
-    return QLIF(shape, du=draw(st.integers(0, 4095)), dv=draw(st.integers(0, 4095)),
-                vth=draw(st.integers(0, 2**17 - 1)), bias_mant=bias_mant,
+    if per_neuron and draw(st.booleans()):  # per-neuron registers (parameter groups on Lava)
+        rng = _rng(draw)
+        du, dv = rng.integers(0, 4096, size=shape), rng.choice([0, 64, rng.integers(0, 4096)], size=shape)
+        vth = rng.choice([0, 50, rng.integers(0, 2**17)], size=shape)
+    else:
+        du, dv, vth = (draw(st.integers(0, 4095)), draw(st.integers(0, 4095)),
+                       draw(st.integers(0, 2**17 - 1)))
+    return QLIF(shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant,
                 bias_exp=draw(st.integers(0, 7)), reset_interval=interval,
                 reset_offset=draw(st.integers(0, max(interval - 1, 0))))
 

@@ -19,8 +19,9 @@ arithmetic when it does not hold):
   projections (their output wrap cannot trigger); other convolutions are computed as in the
   reference (float64 sums, numpy's int32 cast, 24-bit wrap), over all steps at once, in
   chunks, in float32 when every sum is below 2^24;
-- the neuron update is `kernels.fixed_lif_step` transcribed into a numba loop (int64
-  arithmetic, explicit wraps).
+- the neuron update is each model's `run_layer` (`neurons`): LIF's is `neurons.lif.fixed_step`
+  transcribed into a numba loop (int64 arithmetic, explicit wraps); other models run their
+  reference step, step after step, vectorized over the batch and the neurons.
 Batches are processed in chunks that keep the per-population buffers within a memory budget.
 """
 
@@ -302,50 +303,36 @@ def _input_current(
     return out_f
 
 
-def _run_layer(net: Net, name: str, a_in: np.ndarray, rec: dict | None) -> np.ndarray:
-    from backends.cpu import _jit
-
-    pop = net.neurons[name]
-    batch, steps, n = a_in.shape
-    spikes = np.zeros((batch, steps, n), dtype=np.uint8)
-    state_dtype = np.int64 if net.fixed else np.float64
-    empty = np.zeros((0, 0, 0), dtype=state_dtype)
-    u_rec = rec["u"] if rec is not None and "u" in rec else empty
-    v_rec = rec["v"] if rec is not None and "v" in rec else empty
-    if net.fixed:
-        _jit.lif_fixed(
-            a_in,
-            pop.du,
-            pop.dv,
-            pop.vth,
-            pop.bias,
-            pop.reset_interval,
-            pop.reset_offset,
-            spikes,
-            u_rec,
-            v_rec,
-        )
+def _emission_array(net: Net, name: str, batch: int, steps: int) -> np.ndarray:
+    """Zeros for what population `name` sends over all steps: uint8 spikes, or graded payloads
+    (int64 fixed, float64 float)."""
+    if not net.graded[name]:
+        dtype = np.uint8
     else:
-        _jit.lif_float(
-            a_in,
-            pop.alpha_syn,
-            pop.alpha_mem,
-            pop.v_th,
-            pop.bias_f,
-            pop.reset_interval,
-            pop.reset_offset,
-            spikes,
-            u_rec,
-            v_rec,
-        )
+        dtype = np.int64 if net.fixed else np.float64
+    return np.zeros((batch, steps, net.sizes[name]), dtype=dtype)
+
+
+def _state_records(rec: dict | None) -> dict[str, np.ndarray]:
+    return {} if rec is None else {v: arr for v, arr in rec.items() if v != "spikes"}
+
+
+def _run_layer(net: Net, name: str, a_in: np.ndarray, rec: dict | None) -> np.ndarray:
+    """Every step of population `name` from its input over all steps (its model's kernel)."""
+    pop = net.neurons[name]
+    batch, steps, _ = a_in.shape
+    out = _emission_array(net, name, batch, steps)
+    pop.model.run_layer(pop.params, a_in, out, _state_records(rec))
     if rec is not None and "spikes" in rec:
-        rec["spikes"][...] = spikes
-    return spikes
+        rec["spikes"][...] = out
+    return out
 
 
-def _fusable(net: Net, incoming: list[Synapses]) -> bool:
-    """One binary Dense projection without delay, within the int32 bound: fused kernel."""
-    if not net.fixed or len(incoming) != 1:
+def _fusable(net: Net, name: str, incoming: list[Synapses]) -> bool:
+    """One binary Dense projection without delay, within the int32 bound, into a population
+    whose model has a fused kernel: fused kernel."""
+    pop = net.neurons[name]
+    if not net.fixed or len(incoming) != 1 or not hasattr(pop.model, "run_dense_layer"):
         return False
     syn = incoming[0]
     return (
@@ -359,39 +346,19 @@ def _fusable(net: Net, incoming: list[Synapses]) -> bool:
 
 def _run_dense_layer(
     net: Net, name: str, syn: Synapses, src: np.ndarray, rec: dict | None
-) -> np.ndarray:
-    from backends.cpu import _jit
-
+) -> np.ndarray | None:
+    """The model's fused dense kernel (None when it declines the population)."""
     pop = net.neurons[name]
     batch, steps, _ = src.shape
-    spikes = np.zeros((batch, steps, pop.size), dtype=np.uint8)
-    empty = np.zeros((0, 0, 0), dtype=np.int64)
-    u_rec = rec["u"] if rec is not None and "u" in rec else empty
-    v_rec = rec["v"] if rec is not None and "v" in rec else empty
+    out = _emission_array(net, name, batch, steps)
     weight_t, weight, max_abs, scale = _compact_weights(syn.groups[0][1])
     left, right = _shift_parts(syn.weight_exp)
-    _jit.dense_lif(
-        src,
-        weight_t,
-        weight,
-        _use_dot(src, syn.n_dst),
-        max_abs,
-        scale,
-        left,
-        right,
-        pop.du,
-        pop.dv,
-        pop.vth,
-        pop.bias,
-        pop.reset_interval,
-        pop.reset_offset,
-        spikes,
-        u_rec,
-        v_rec,
-    )
+    weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right)
+    if not pop.model.run_dense_layer(pop.params, src, weights, out, _state_records(rec)):
+        return None
     if rec is not None and "spikes" in rec:
-        rec["spikes"][...] = spikes
-    return spikes
+        rec["spikes"][...] = out
+    return out
 
 
 def _run_cycle(
@@ -407,14 +374,8 @@ def _run_cycle(
     dtype = np.int64 if net.fixed else np.float64
     internal = {n: [s for s in net.incoming(n) if s.src in members] for n in comp}
     for n in comp:
-        trains.data[n] = np.zeros((batch, steps, net.sizes[n]), dtype=np.uint8)
-    state = {
-        n: (
-            np.zeros((batch, net.sizes[n]), dtype=dtype),
-            np.zeros((batch, net.sizes[n]), dtype=dtype),
-        )
-        for n in comp
-    }
+        trains.data[n] = _emission_array(net, n, batch, steps)
+    state = {n: net.neurons[n].model.initial_state(net.neurons[n].params, batch) for n in comp}
     for t in range(1, steps + 1):
         fired = {}
         for n in comp:
@@ -433,15 +394,13 @@ def _run_cycle(
                 a = a + reference.connection_output(syn, lagged, batch)
             if net.fixed:
                 a = kernels.wrap32(a)
-            u, v = state[n]
-            s = reference.lif_step(net.neurons[n], u, v, a, t)
+            s = reference.neuron_step(net.neurons[n], state[n], a, t)
             fired[n] = s
             r = recs.get(n)
             if r is not None:
-                if "u" in r:
-                    r["u"][:, t - 1] = u
-                if "v" in r:
-                    r["v"][:, t - 1] = v
+                for var, arr in r.items():
+                    if var != "spikes":
+                        arr[:, t - 1] = state[n][var]
         for n, s in fired.items():
             trains.data[n][:, t - 1] = s
             r = recs.get(n)
@@ -498,10 +457,10 @@ def _simulate_chunk(
         n = comp[0]
         # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
         incoming = net.incoming(n)
-        if _fusable(net, incoming):
-            trains.data[n] = _run_dense_layer(
-                net, n, incoming[0], trains.data[incoming[0].src], recs.get(n)
-            )
-            continue
+        if _fusable(net, n, incoming):
+            fused = _run_dense_layer(net, n, incoming[0], trains.data[incoming[0].src], recs.get(n))
+            if fused is not None:
+                trains.data[n] = fused
+                continue
         external = _input_current(net, incoming, trains, batch, steps, net.sizes[n])
         trains.data[n] = _run_layer(net, n, external, recs.get(n))

@@ -1,15 +1,10 @@
-"""Numeric kernels of the CPU simulator: the living definition of snnc's `lava_fixed_pt`
-semantics (and of the float semantics with the same structure and timing).
+"""Numeric kernels of the CPU simulator's connections: with the neuron models' kernels
+(`neurons`, one module per model) the living definition of snnc's `lava_fixed_pt` semantics
+(and of the float semantics with the same structure and timing).
 
 Everything here reproduces what lava-nc 0.10.0's Python process models compute, including
 their integer types, because the types decide what happens on overflow:
 
-- LIF (`lava/proc/lif/models.py`, `AbstractPyLifModelFixed`): `u`, `v` are int32 arrays; the
-  input `a_in` arrives as int32 (the int16 port type is only the zero the received values are
-  added to, so there is no 16-bit saturation); `a << 6` and every sum are int32 operations that
-  wrap at 32 bits; the decays are int64 products truncated toward zero; `u` gets a single
-  24-bit wrap (so a value beyond 3 * 2^23 stays outside 24 bits); `v` is clipped to
-  +-(2^23 - 1); the bias is `int32(bias_mant) << bias_exp` (int32, wraps) or `>> -bias_exp`.
 - Connections (`dense/models.py`, `sparse/models.py`): the output port is int32, so every
   connection output is wrapped to 32 bits on its way to the neurons. How the sum and the
   `weight_exp` shift interact with that wrap depends on the model and on graded spikes; see
@@ -27,6 +22,7 @@ import numpy as np
 
 from ir.fixed import LAVA_FIXED_PT, effective_weights
 from ir.nodes import conv2d_output_hw
+from neurons.base import trunc_shift, wrap32
 
 __all__ = [
     "ACCUMULATE",
@@ -35,9 +31,6 @@ __all__ = [
     "accumulate_mode",
     "conv2d_sum",
     "conv_output_fixed",
-    "effective_bias",
-    "fixed_lif_step",
-    "float_lif_step",
     "shift64",
     "shift_wrapped32",
     "trunc_shift",
@@ -46,11 +39,6 @@ __all__ = [
 ]
 
 _P = LAVA_FIXED_PT
-_TWO32 = 1 << 32
-_HALF32 = 1 << 31
-_MAX_UV = 1 << (_P.state_bits - 1)  # 2^23, Lava max_uv_val
-_DECAY_UNITY = _P.decay_unity  # 4096
-_DECAY_SHIFT = _P.decay_bits  # 12
 
 # How a connection's integer sum becomes its int32 output (Lava 0.10 models):
 SHIFT_THEN_WRAP = "shift_then_wrap"
@@ -68,11 +56,6 @@ def accumulate_mode(kind: str, delayed: bool, graded: bool) -> str:
     if kind == "dense":
         return SHIFT_THEN_WRAP if (delayed or not graded) else WRAP_THEN_SHIFT
     return WRAP_THEN_SHIFT if (delayed or graded) else SHIFT_THEN_WRAP
-
-
-def wrap32(x: np.ndarray) -> np.ndarray:
-    """Two's-complement wrap of int64 values to int32 (what storing into an int32 array does)."""
-    return ((np.asarray(x, dtype=np.int64) + _HALF32) & (_TWO32 - 1)) - _HALF32
 
 
 def wrap24(x: np.ndarray) -> np.ndarray:
@@ -97,72 +80,6 @@ def shift_wrapped32(acc32: np.ndarray, weight_exp: int) -> np.ndarray:
     if weight_exp < 0:
         return acc32 >> -weight_exp
     return acc32
-
-
-def trunc_shift(x: np.ndarray, shift: int) -> np.ndarray:
-    """sign(x) * (|x| >> shift): division by 2^shift truncating toward zero (Lava's decay)."""
-    return np.sign(x) * (np.abs(x) >> shift)
-
-
-def effective_bias(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
-    """Lava scale_bias: int32(bias_mant) << bias_exp (int32, wraps), or >> -bias_exp (floor).
-
-    Lava's docstring calls bias_exp "unsigned 3-bit (0 to 7)", but the code shifts right for a
-    negative exponent, so negative exponents are allowed (netx uses bias_exp = 6)."""
-    mant = np.asarray(bias_mant, dtype=np.int64)
-    exp = np.asarray(bias_exp, dtype=np.int64)
-    left = wrap32(mant << np.clip(exp, 0, 31))
-    right = mant >> np.clip(-exp, 0, 63)
-    return np.where(exp >= 0, left, right)
-
-
-def fixed_lif_step(
-    u: np.ndarray,
-    v: np.ndarray,
-    a: np.ndarray,
-    *,
-    du: int,
-    dv: int,
-    vth: int,
-    bias: np.ndarray,
-) -> np.ndarray:
-    """One step of Lava's `PyLifModelBitAcc` in place on u, v (int64 arrays); returns spikes.
-
-    `a` is the received input (already an int32 value); `bias` is `effective_bias(...)`.
-    """
-    act = wrap32(a << _P.activation_shift)
-    # ds_offset = 1: the current decays by (du + 1) / 4096 per step.
-    decayed_u = trunc_shift(u * (_DECAY_UNITY - (du + _P.current_decay_offset)), _DECAY_SHIFT)
-    d = wrap32(decayed_u + act)
-    # One 24-bit wrap only, as Lava applies it; the kept range is (-2^23, 2^23].
-    u[...] = np.where(d > _MAX_UV, d - 2 * _MAX_UV, np.where(d <= -_MAX_UV, d + 2 * _MAX_UV, d))
-    decayed_v = trunc_shift(v * (_DECAY_UNITY - (dv + _P.voltage_decay_offset)), _DECAY_SHIFT)
-    # decayed_v + u + bias is an int32 sum in Lava (wraps before the clip).
-    np.clip(wrap32(decayed_v + u + bias), -(_MAX_UV - 1), _MAX_UV - 1, out=v)
-    spikes = v > (vth << _P.vth_shift)
-    v[spikes] = 0
-    return spikes
-
-
-def float_lif_step(
-    u: np.ndarray,
-    v: np.ndarray,
-    a: np.ndarray,
-    *,
-    alpha_syn: np.ndarray,
-    alpha_mem: np.ndarray,
-    v_th: np.ndarray,
-    bias: np.ndarray,
-) -> np.ndarray:
-    """One step of the float LIF (ir.nodes.LIF docstring), in place on u, v; returns spikes."""
-    u *= alpha_syn
-    u += a
-    v *= alpha_mem
-    v += u
-    v += bias
-    spikes = v > v_th
-    v[spikes] = 0.0
-    return spikes
 
 
 def conv2d_sum(

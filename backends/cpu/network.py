@@ -23,8 +23,6 @@ import scipy.sparse as sp
 from ir.errors import UnsupportedNodeError
 from ir.graph import Graph
 from ir.nodes import (
-    LIF,
-    QLIF,
     Conv2d,
     Dense,
     Input,
@@ -35,6 +33,7 @@ from ir.nodes import (
     QSparse,
     Sparse,
 )
+from neurons import BY_NODE, NeuronModel
 
 from backends.cpu import kernels
 
@@ -121,26 +120,13 @@ class Synapses:
 
 @dataclass
 class Neurons:
-    """One neuron population's parameters, per neuron (flat)."""
+    """One neuron population: its model (a row of the `neurons` table) and the per-neuron
+    parameters the model prepared for its kernels."""
 
     name: str
     size: int
-    fixed: bool
-    reset_interval: int = 0
-    reset_offset: int = 0
-    # fixed point
-    du: int = 0
-    dv: int = 0
-    vth: int = 0
-    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    # float
-    alpha_syn: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    alpha_mem: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    v_th: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    bias_f: np.ndarray = field(default_factory=lambda: np.zeros(0))
-
-    def resets_at(self, t: int) -> bool:
-        return bool(self.reset_interval) and t % self.reset_interval == self.reset_offset
+    model: NeuronModel
+    params: Any
 
 
 @dataclass
@@ -155,6 +141,9 @@ class Net:
     synapses: list[Synapses]
     sizes: dict[str, int]
     shapes: dict[str, tuple[int, ...]]
+    graded: dict[str, bool] = field(default_factory=dict)
+    """Per population: True when it sends graded payloads (an Input with message_bits > 0, or
+    a graded neuron model), False for binary spikes."""
 
     def incoming(self, population: str) -> list[Synapses]:
         return [s for s in self.synapses if s.dst == population]
@@ -162,42 +151,6 @@ class Net:
     @property
     def max_lag(self) -> int:
         return max((s.max_delay for s in self.synapses), default=0)
-
-
-def _vector(arr: np.ndarray, size: int, dtype) -> np.ndarray:
-    flat = arr.reshape(-1) if arr.ndim else arr
-    return np.ascontiguousarray(np.broadcast_to(flat, (size,)), dtype=dtype)
-
-
-def _neurons(name: str, pop: Population, dt: float, fixed: bool) -> Neurons:
-    n = pop.size
-    if fixed:
-        assert isinstance(pop, QLIF)
-        bias = kernels.effective_bias(pop.per_neuron("bias_mant"), pop.per_neuron("bias_exp"))
-        return Neurons(
-            name,
-            n,
-            True,
-            pop.reset_interval,
-            pop.reset_offset,
-            du=pop.du,
-            dv=pop.dv,
-            vth=pop.vth,
-            bias=np.ascontiguousarray(bias, dtype=np.int64),
-        )
-    assert isinstance(pop, LIF)
-    alpha_syn, alpha_mem = pop.decays(dt)
-    return Neurons(
-        name,
-        n,
-        False,
-        pop.reset_interval,
-        pop.reset_offset,
-        alpha_syn=_vector(alpha_syn, n, np.float64),
-        alpha_mem=_vector(alpha_mem, n, np.float64),
-        v_th=_vector(pop.v_th, n, np.float64),
-        bias_f=_vector(pop.bias, n, np.float64),
-    )
 
 
 def _delay_groups(weight: np.ndarray, delay: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -229,11 +182,21 @@ def _sparse_groups(
     return [(int(k), csr(delay == k)) for k in np.unique(delay)]
 
 
-def _synapses(graph: Graph, name: str, proj: Projection, fixed: bool) -> Synapses:
+def _payload(pop: Population, neurons: Neurons | None) -> tuple[bool, int]:
+    """(graded, largest |payload|) of what population `pop` sends."""
+    if isinstance(pop, Input):
+        graded = pop.message_bits > 0
+        return graded, (1 << (pop.message_bits - 1)) if graded else 1
+    assert neurons is not None
+    return neurons.model.graded, neurons.model.payload_bound(neurons.params)
+
+
+def _synapses(
+    graph: Graph, name: str, proj: Projection, fixed: bool, neurons: dict[str, Neurons]
+) -> Synapses:
     pops = graph.populations
     src_pop, dst_pop = pops[proj.src], pops[proj.dst]
-    graded = isinstance(src_pop, Input) and src_pop.message_bits > 0
-    payload_max = (1 << (src_pop.message_bits - 1)) if graded else 1
+    graded, payload_max = _payload(src_pop, neurons.get(proj.src))
     common = dict(
         name=name,
         src=proj.src,
@@ -296,7 +259,7 @@ def _synapses(graph: Graph, name: str, proj: Projection, fixed: bool) -> Synapse
 
 def prepare(graph: Graph, fixed: bool, backend: str) -> Net:
     """Prepare `graph` (already verified) for the engines, or raise UnsupportedNodeError."""
-    want_pop = QLIF if fixed else LIF
+    domain = "fixed" if fixed else "float"
     want_proj = (QDense, QSparse, QConv2d) if fixed else (Dense, Sparse, Conv2d)
     inputs: dict[str, tuple[int, int]] = {}
     input_bits: dict[str, int] = {}
@@ -310,17 +273,18 @@ def prepare(graph: Graph, fixed: bool, backend: str) -> Net:
     for n, pop in graph.populations.items():
         if isinstance(pop, Input):
             continue
-        if not isinstance(pop, want_pop):
-            raise UnsupportedNodeError(
-                n, type(pop).__name__, [want_pop.__name__, "Input"], f"the {backend} backend"
-            )
-        neurons[n] = _neurons(n, pop, graph.dt, fixed)
+        model = BY_NODE.get(type(pop))
+        if model is None or pop.domain != domain:
+            supported = sorted(t.__name__ for t in BY_NODE if t.domain == domain)
+            raise UnsupportedNodeError(n, type(pop).__name__, [*supported, "Input"], f"the {backend} backend")
+        neurons[n] = Neurons(n, pop.size, model, model.prepare(pop, graph.dt))
     synapses = []
     for n, proj in graph.projections.items():
         if not isinstance(proj, want_proj):
             supported = list(FIXED_PROJECTIONS if fixed else FLOAT_PROJECTIONS)
             raise UnsupportedNodeError(n, type(proj).__name__, supported, f"the {backend} backend")
-        synapses.append(_synapses(graph, n, proj, fixed))
+        synapses.append(_synapses(graph, n, proj, fixed, neurons))
     sizes = {n: p.size for n, p in graph.populations.items()}
     shapes = {n: p.shape for n, p in graph.populations.items()}
-    return Net(fixed, inputs, input_bits, neurons, synapses, sizes, shapes)
+    graded = {n: _payload(p, neurons.get(n))[0] for n, p in graph.populations.items()}
+    return Net(fixed, inputs, input_bits, neurons, synapses, sizes, shapes, graded)

@@ -16,7 +16,7 @@ from backends.base import Probe
 from backends.cpu import kernels
 from backends.cpu.network import Net, Neurons, Synapses
 
-__all__ = ["connection_output", "record_arrays", "simulate"]
+__all__ = ["connection_output", "neuron_step", "record_arrays", "simulate"]
 
 _PRODUCT_OVERFLOW = (
     1 << 31
@@ -45,6 +45,10 @@ def _group_sum(syn: Synapses, w, x: np.ndarray) -> np.ndarray:
         and syn.graded
         and syn.payload_max >= _PRODUCT_OVERFLOW >> 8
     ):
+        if syn.payload_max > _PRODUCT_OVERFLOW >> 8:
+            # Payloads beyond 24 bits (graded neuron models send int32): every int32 product
+            # may wrap, so take them one by one.
+            return kernels.wrap32(w[None, :, :] * x[:, None, :]).sum(axis=2)
         acc = acc - _delayed_dense_graded_correction(x, w)
     return acc
 
@@ -75,28 +79,23 @@ def connection_output(syn: Synapses, lagged: Callable[[int], np.ndarray], batch:
     return kernels.wrap32(out)
 
 
-def lif_step(pop: Neurons, u: np.ndarray, v: np.ndarray, a: np.ndarray, t: int) -> np.ndarray:
-    """One update of `pop` at step t, in place on u, v; returns the spikes (bool)."""
-    if pop.resets_at(t):
-        # LIFReset: u and v are zeroed before the dynamics of that step.
-        u[...] = 0
-        v[...] = 0
-    if pop.fixed:
-        return kernels.fixed_lif_step(u, v, a, du=pop.du, dv=pop.dv, vth=pop.vth, bias=pop.bias)
-    return kernels.float_lif_step(
-        u, v, a, alpha_syn=pop.alpha_syn, alpha_mem=pop.alpha_mem, v_th=pop.v_th, bias=pop.bias_f
-    )
+def neuron_step(pop: Neurons, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
+    """One update of `pop` at step t by its model's reference step, in place on `state`;
+    returns what it sends (bool spikes, or graded payloads)."""
+    return pop.model.step(pop.params, state, a, t)
 
 
 def record_arrays(
     net: Net, probes: Sequence[Probe], batch: int, steps: int
 ) -> dict[str, dict[str, np.ndarray]]:
+    """Zeroed records: binary spikes as uint8, graded payloads and states as int64 (fixed) or
+    float64 (float)."""
     state_dtype = np.int64 if net.fixed else np.float64
     return {
         p.population: {
             var: np.zeros(
                 (batch, steps, net.sizes[p.population]),
-                dtype=np.uint8 if var == "spikes" else state_dtype,
+                dtype=np.uint8 if var == "spikes" and not net.graded[p.population] else state_dtype,
             )
             for var in p.variables
         }
@@ -116,10 +115,7 @@ def simulate(
         n: [np.zeros((batch, size), dtype=dtype) for _ in range(depth)]
         for n, size in net.sizes.items()
     }
-    state = {
-        n: (np.zeros((batch, p.size), dtype=dtype), np.zeros((batch, p.size), dtype=dtype))
-        for n, p in net.neurons.items()
-    }
+    state = {n: p.model.initial_state(p.params, batch) for n, p in net.neurons.items()}
     rec = record_arrays(net, probes, batch, steps)
     t_in = inputs.shape[1]
     incoming: Mapping[str, list[Synapses]] = {n: net.incoming(n) for n in net.neurons}
@@ -138,17 +134,12 @@ def simulate(
                 a += connection_output(syn, lambda k, ring=ring: ring[k], batch)
             if net.fixed:
                 a = kernels.wrap32(a)  # the int32 sum of the received messages
-            u, v = state[n]
-            s = lif_step(pop, u, v, a, t)
+            s = neuron_step(pop, state[n], a, t)
             emitted[n] = s.astype(dtype)
             r = rec.get(n)
             if r is not None:
-                if "spikes" in r:
-                    r["spikes"][:, t - 1] = s
-                if "u" in r:
-                    r["u"][:, t - 1] = u
-                if "v" in r:
-                    r["v"][:, t - 1] = v
+                for var, arr in r.items():
+                    arr[:, t - 1] = s if var == "spikes" else state[n][var]
         for n, s in emitted.items():
             ring = history[n]
             ring.insert(0, s)

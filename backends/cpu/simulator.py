@@ -32,7 +32,7 @@ from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.verify import verify
 
-from backends.base import Probe, Trace, default_probes
+from backends.base import Probe, Trace, check_probe_variables, default_probes
 from backends.blocks import expand_blocks
 from backends.cpu import reference
 from backends.cpu.network import Net, prepare
@@ -97,11 +97,12 @@ def _check_probes(graph: Graph, probes: Sequence[Probe] | None) -> tuple[Probe, 
             raise InputError(
                 f"probe: {p.population!r} is an input population; probe neuron populations"
             )
+        check_probe_variables(p, graph.populations[p.population])
     return chosen
 
 
 def _auto_engine(net: Net, batch: int, steps: int) -> str:
-    if "backends.cpu._jit" in sys.modules:
+    if "neurons.jit_common" in sys.modules:
         return "fast"  # already loaded in this process: always the faster one
     synapses = 0
     for syn in net.synapses:

@@ -1,9 +1,10 @@
 """Comparing two traces of one program and pinning the first divergence.
 
 The first divergence is the earliest (step, sample) at which any probed variable differs,
-taking populations in topological order and, within one step, u before v before spikes: a
-wrong weight shows first in the destination's u, a wrong threshold first in the spikes (or in
-v after the reset that did or did not happen).
+taking populations in topological order and, within one step, the model's state variables in
+the order it updates them, then spikes (LIF: u before v before spikes): a wrong weight shows
+first in the destination's u, a wrong threshold first in the spikes (or in v after the reset
+that did or did not happen).
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from typing import Any
 import numpy as np
 
 from ir.graph import Graph
+from neurons import variables_of
 
 from backends.base import Trace
 
 __all__ = ["Comparison", "Divergence", "compare_traces"]
-
-_VAR_ORDER = ("u", "v", "spikes")
-
 
 @dataclass(frozen=True)
 class Divergence:
@@ -81,7 +80,9 @@ def compare_traces(program: Graph, reference: Trace, target: Trace) -> Compariso
     best: tuple[Any, ...] | None = None
     order = {name: i for i, name in enumerate(program.topological_order())}
     for pop in sorted(set(reference.data) & set(target.data), key=lambda p: order.get(p, 0)):
-        for var in _VAR_ORDER:
+        # State variables in update order, then what the neurons send.
+        var_order = (*variables_of(program.populations[pop])[1:], "spikes")
+        for var in var_order:
             if var not in reference.data[pop] or var not in target.data[pop]:
                 continue
             ref = np.asarray(reference.data[pop][var]).astype(np.int64)
@@ -98,7 +99,7 @@ def compare_traces(program: Graph, reference: Trace, target: Trace) -> Compariso
             b, t, i = np.argwhere(diff).T
             # earliest step, then earliest sample, then lowest neuron
             k = np.lexsort((i, b, t))[0]
-            key = (int(t[k]), order.get(pop, 0), _VAR_ORDER.index(var), int(b[k]), int(i[k]))
+            key = (int(t[k]), order.get(pop, 0), var_order.index(var), int(b[k]), int(i[k]))
             if best is None or key < best[0]:
                 best = (key, pop, var, int(b[k]), int(t[k]), int(i[k]), int(ref[b[k], t[k], i[k]]), int(tgt[b[k], t[k], i[k]]))
     if best is not None:

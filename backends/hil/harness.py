@@ -2,7 +2,8 @@
 
 The reference is normally snnc's bit-accurate cpu backend; the target is Lava (its CPU models,
 or Loihi through Lava's extension) or a trace recorded elsewhere (`replay`). Every probed
-variable (spikes, u, v) of every population is compared at every step.
+variable (spikes and the model's state variables) of every population is compared at every
+step.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
+from neurons import variables_of
 
 from backends import get_backend
-from backends.base import VARIABLES, Probe, Trace
+from backends.base import Probe, Trace
 from backends.hil.compare import Comparison, compare_traces
 
 __all__ = ["HilResult", "all_probes", "check_same_structure", "run_hil"]
@@ -43,8 +45,10 @@ class HilResult:
 
 
 def all_probes(program: Graph) -> tuple[Probe, ...]:
-    """spikes, u and v of every neuron population: what localization needs."""
-    return tuple(Probe(n, VARIABLES) for n in program.populations if n not in program.inputs)
+    """Spikes and every state variable of every neuron population: what localization needs."""
+    return tuple(
+        Probe(n, variables_of(p)) for n, p in program.populations.items() if n not in program.inputs
+    )
 
 
 def check_same_structure(program: Graph, other: Graph, label: str) -> None:

@@ -16,6 +16,7 @@ from ir.arrays_io import check_spikes, read_npz, write_npz
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.serialize import graph_to_bytes
+from neurons import variables_of
 
 from backends.base import Trace
 
@@ -68,8 +69,10 @@ def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarr
         pop, _, var = key.partition(":")
         if pop not in program.populations or pop in program.inputs:
             raise InputError(f"{label}: {key}: {pop!r} is not a neuron population of the program")
-        if var not in ("", "u", "v"):
-            raise InputError(f"{label}: {key}: unknown variable {var!r} (spikes are under the population name; u, v)")
+        states = variables_of(program.populations[pop])[1:]
+        if var not in ("", *states):
+            raise InputError(f"{label}: {key}: unknown variable {var!r} (spikes are under the population name; "
+                             f"{', '.join(states)})")
         want = (inputs.shape[0], steps, program.populations[pop].size)
         if arr.shape != want:
             raise InputError(f"{label}: {key}: shape {arr.shape}, expected {want}")

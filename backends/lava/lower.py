@@ -1,14 +1,28 @@
-"""Lowering a compiled program to Lava processes: a table keyed by IR node type.
+"""Lowering a compiled program to Lava processes: a table keyed by IR node type, neuron
+populations through the neuron-model table (`neurons`).
 
 The input is a *block graph* (`backends.blocks.expand_blocks`): each population is one placed
 block, each projection one (source block, destination block) pair. So the lowering is one
 process per node:
 
     Input    -> io.source.RingBuffer  (fixed_pt model: int32 data; column t-1 at step t)
-    QLIF     -> lif.LIF, or lif.LIFReset when reset_interval > 0
+    neurons  -> the model's process (`NeuronModel.lava_process`; QLIF: lif.LIF, or
+                lif.LIFReset when reset_interval > 0)
     QDense   -> dense.Dense, or dense.DelayDense when the delay is per synapse or non-zero
     QSparse  -> sparse.Sparse, or sparse.DelaySparse (same rule)
     QConv2d  -> conv.Conv (weights flipped and re-ordered; see `_lava_conv_weight`)
+
+Parameter groups. Lava's neuron processes hold some registers as one value per process (LIF:
+du, dv, vth). A block whose neurons differ in them becomes one process per parameter group
+(`NeuronModel.parameter_groups`: every distinct combination its own group), each of the
+block's whole shape: the group's neurons act, every other neuron is silent (no input, no bias:
+it stays at rest and sends nothing). A projection into the block becomes one connection process
+per destination group holding only that group's rows (a convolution becomes per-group sparse
+connections, as for a cut destination); every group process of the source feeds each of them
+(Lava adds what an InPort receives from several OutPorts), so the source's spikes reach one sum
+per destination neuron exactly as in the unsplit block: groups change no result and add no
+split hazard (`backends.blocks.split_hazards` concerns blocks only). Probes read each group's
+neurons from its own process.
 
 Neuron processes are flat (n,) vectors in the IR's C-order neuron numbering; a Conv connects
 to them through Lava reshape and transpose ports ((C, H, W) <-> Lava's (W, H, C)).
@@ -29,8 +43,11 @@ import numpy as np
 
 from ir.errors import IRVerifyError, UnsupportedNodeError
 from ir.graph import Graph
-from ir.nodes import QLIF, Input, Node, QConv2d, QDense, QSparse
+from ir.nodes import Input, Node, Population, QConv2d, QDense, QSparse
+from neurons import BY_NODE, model_of
+from neurons.base import LavaNeurons
 
+from backends.blocks import conv_as_sparse
 from backends.cpu.network import is_delayed
 
 __all__ = ["LOWERING", "LavaProgram", "lower"]
@@ -46,15 +63,22 @@ LAVA_CONV_INT8 = 127
 class LavaProgram:
     """The Lava processes of one block graph.
 
-    `neurons` and `sources` map population names to processes, `connections` projection names;
-    `state` lists the (Var, shape) pairs holding state that a new sample must start from zero
-    (LIF u and v, every connection's activation buffer)."""
+    `neurons[population]` lists its processes with the neurons each acts for (one entry, all
+    neurons, unless the block has several parameter groups); `sources` maps input populations
+    to their RingBuffers, `connections` projection names to their processes (a list when split
+    per destination group); `state` lists (Var, value) pairs that put every process back in its
+    initial state between samples (neuron state, every connection's activation buffer)."""
 
     graph: Graph
-    neurons: dict[str, Any] = field(default_factory=dict)
+    neurons: dict[str, list[tuple[LavaNeurons, np.ndarray]]] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)
     connections: dict[str, Any] = field(default_factory=dict)
-    state: list[tuple[Any, tuple[int, ...]]] = field(default_factory=list)
+    state: list[tuple[Any, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def process_count(self) -> int:
+        conns = sum(len(c) if isinstance(c, list) else 1 for c in self.connections.values())
+        return sum(len(g) for g in self.neurons.values()) + len(self.sources) + conns
 
 
 def _where(graph: Graph, name: str) -> str:
@@ -78,7 +102,9 @@ def _sign_mode(mode: str):
 
 def _message_bits(graph: Graph, src: str) -> int:
     pop = graph.populations[src]
-    return pop.message_bits if isinstance(pop, Input) else 0
+    if isinstance(pop, Input):
+        return pop.message_bits
+    return model_of(pop).message_bits
 
 
 def _lower_input(name: str, node: Input, prog: LavaProgram, data: np.ndarray) -> Any:
@@ -87,27 +113,19 @@ def _lower_input(name: str, node: Input, prog: LavaProgram, data: np.ndarray) ->
     return RingBuffer(data=np.ascontiguousarray(data, dtype=np.int32))
 
 
-def _lower_lif(name: str, node: QLIF, prog: LavaProgram, data: Any) -> Any:
-    from lava.proc.lif.process import LIF, LIFReset
-
-    n = node.size
-    params = dict(
-        shape=(n,),
-        du=node.du,
-        dv=node.dv,
-        vth=node.vth,
-        bias_mant=node.per_neuron("bias_mant").astype(np.int32),
-        bias_exp=node.per_neuron("bias_exp").astype(np.int32),
-        name=name,
-    )
-    if node.reset_interval:
-        proc = LIFReset(
-            reset_interval=node.reset_interval, reset_offset=node.reset_offset, **params
-        )
-    else:
-        proc = LIF(**params)
-    prog.state += [(proc.u, (n,)), (proc.v, (n,))]
-    return proc
+def _lower_neurons(name: str, node: Population, prog: LavaProgram, data: Any) -> Any:
+    """One process per parameter group of the block (module docstring)."""
+    model = model_of(node, f"population {name!r}", "the lava backend")
+    groups = model.parameter_groups(node)
+    out = []
+    per_neuron = any(np.ndim(getattr(node, f)) for f in node.per_process)
+    for k, members in enumerate(groups):
+        # The group's registers as the process's scalars (also when one group holds them all).
+        part = model.group_node(node, members) if per_neuron else node
+        neurons = model.lava_process(part, name if len(groups) == 1 else f"{name}.g{k}")
+        prog.state += neurons.reset
+        out.append((neurons, members))
+    return out
 
 
 def _check_delay(prog: LavaProgram, name: str, delay: np.ndarray) -> int:
@@ -130,21 +148,52 @@ def _synapse_format(node: QDense | QSparse, prog: LavaProgram) -> dict[str, Any]
     )
 
 
+def _per_group(name: str, node: QDense | QSparse, prog: LavaProgram, build) -> Any:
+    """One connection process (`build(node restricted to rows, name)`) per destination group;
+    the process itself when the destination has one group."""
+    groups = prog.neurons[node.dst]
+    procs = []
+    for k, (neurons, members) in enumerate(groups):
+        part = node if len(groups) == 1 else _rows(node, members)
+        proc = build(part, name if len(groups) == 1 else f"{name}.g{k}")
+        for port in _outputs(prog, node.src):
+            port.connect(proc.s_in)
+        proc.a_out.connect(neurons.input_port)
+        procs.append(proc)
+    return procs[0] if len(procs) == 1 else procs
+
+
+def _rows(node: QDense | QSparse, members: np.ndarray) -> QDense | QSparse:
+    """The projection with only the synapses onto `members` (same shape; zero rows elsewhere)."""
+    if isinstance(node, QDense):
+        keep = np.zeros(node.weight.shape[0], dtype=bool)
+        keep[members] = True
+        return node.replace(weight=np.where(keep[:, None], node.weight, 0))  # type: ignore[return-value]
+    mask = np.isin(node.rows, members)
+    delay = node.delay[mask] if node.delay.ndim else node.delay
+    return node.replace(  # type: ignore[return-value]
+        rows=node.rows[mask], cols=node.cols[mask], values=node.values[mask], delay=delay
+    )
+
+
 def _lower_dense(name: str, node: QDense, prog: LavaProgram, data: Any) -> Any:
     from lava.proc.dense.process import DelayDense, Dense
 
-    weights = node.weight.astype(np.int32)
     fmt = _synapse_format(node, prog)
-    if is_delayed(node):
-        top = _check_delay(prog, name, node.delay)
-        delays = node.delay.astype(np.int64) if node.delay.ndim else int(node.delay)
-        proc = DelayDense(weights=weights, delays=delays, max_delay=top, name=name, **fmt)
-        prog.state.append((proc.a_buff, (weights.shape[0], top + 1)))
-    else:
-        proc = Dense(weights=weights, name=name, **fmt)
-        prog.state.append((proc.a_buff, (weights.shape[0],)))
-    _connect(prog, node, proc)
-    return proc
+
+    def build(part: QDense, proc_name: str) -> Any:
+        weights = part.weight.astype(np.int32)
+        if is_delayed(part):
+            top = _check_delay(prog, name, part.delay)
+            delays = part.delay.astype(np.int64) if part.delay.ndim else int(part.delay)
+            proc = DelayDense(weights=weights, delays=delays, max_delay=top, name=proc_name, **fmt)
+            prog.state.append((proc.a_buff, np.zeros((weights.shape[0], top + 1), dtype=np.int64)))
+        else:
+            proc = Dense(weights=weights, name=proc_name, **fmt)
+            prog.state.append((proc.a_buff, np.zeros((weights.shape[0],), dtype=np.int64)))
+        return proc
+
+    return _per_group(name, node, prog, build)
 
 
 def _lower_sparse(name: str, node: QSparse, prog: LavaProgram, data: Any) -> Any:
@@ -153,24 +202,29 @@ def _lower_sparse(name: str, node: QSparse, prog: LavaProgram, data: Any) -> Any
 
     n_dst = prog.graph.populations[node.dst].size
     n_src = prog.graph.populations[node.src].size
-    weights = csr_matrix(
-        (node.values.astype(np.int32), (node.rows, node.cols)), shape=(n_dst, n_src)
-    )
     fmt = _synapse_format(node, prog)
-    if is_delayed(node):
-        top = _check_delay(prog, name, node.delay)
-        per_synapse = np.broadcast_to(node.delay, node.values.shape).astype(np.int64)
-        # Delays as a matrix with the weights' pattern (an int would become a full matrix).
-        delays = csr_matrix(
-            (per_synapse, (node.rows, node.cols)), shape=(n_dst, n_src), dtype=np.int64
+
+    def build(part: QSparse, proc_name: str) -> Any:
+        weights = csr_matrix(
+            (part.values.astype(np.int32), (part.rows, part.cols)), shape=(n_dst, n_src)
         )
-        proc = DelaySparse(weights=weights, delays=delays, max_delay=top, name=name, **fmt)
-        prog.state.append((proc.a_buff, (n_dst, top + 1)))
-    else:
-        proc = Sparse(weights=weights, name=name, **fmt)
-        prog.state.append((proc.a_buff, (n_dst,)))
-    _connect(prog, node, proc)
-    return proc
+        if is_delayed(part):
+            top = _check_delay(prog, name, part.delay)
+            per_synapse = np.broadcast_to(part.delay, part.values.shape).astype(np.int64)
+            # Delays as a matrix with the weights' pattern (an int would become a full matrix).
+            delays = csr_matrix(
+                (per_synapse, (part.rows, part.cols)), shape=(n_dst, n_src), dtype=np.int64
+            )
+            proc = DelaySparse(
+                weights=weights, delays=delays, max_delay=top, name=proc_name, **fmt
+            )
+            prog.state.append((proc.a_buff, np.zeros((n_dst, top + 1), dtype=np.int64)))
+        else:
+            proc = Sparse(weights=weights, name=proc_name, **fmt)
+            prog.state.append((proc.a_buff, np.zeros((n_dst,), dtype=np.int64)))
+        return proc
+
+    return _per_group(name, node, prog, build)
 
 
 def _lava_conv_weight(weight: np.ndarray) -> np.ndarray:
@@ -184,6 +238,10 @@ def _lava_conv_weight(weight: np.ndarray) -> np.ndarray:
 def _lower_conv(name: str, node: QConv2d, prog: LavaProgram, data: Any) -> Any:
     from lava.proc.conv.process import Conv
 
+    if len(prog.neurons[node.dst]) > 1:
+        # A Conv's output cannot be split by rows: per-group sparse connections instead (exact
+        # while no 24-bit wrap can happen, which conv_as_sparse checks).
+        return _lower_sparse(name, conv_as_sparse(prog.graph, name, node), prog, data)  # type: ignore[arg-type]
     src_shape = prog.graph.populations[node.src].shape
     dst_shape = prog.graph.populations[node.dst].shape
     kh, kw = node.weight.shape[2:]
@@ -211,28 +269,27 @@ def _lower_conv(name: str, node: QConv2d, prog: LavaProgram, data: Any) -> Any:
         num_message_bits=_message_bits(prog.graph, node.src),
         name=name,
     )
-    src = _source(prog, node.src)
-    src.s_out.reshape(src_shape).transpose([2, 1, 0]).connect(proc.s_in)
+    for port in _outputs(prog, node.src):
+        port.reshape(src_shape).transpose([2, 1, 0]).connect(proc.s_in)
     proc.a_out.transpose([2, 1, 0]).reshape((int(np.prod(dst_shape)),)).connect(
-        prog.neurons[node.dst].a_in
+        prog.neurons[node.dst][0][0].input_port
     )
-    prog.state.append((proc.a_buf, (dst_shape[2], dst_shape[1], dst_shape[0])))
+    prog.state.append((proc.a_buf, np.zeros((dst_shape[2], dst_shape[1], dst_shape[0]), dtype=np.int64)))
     return proc
 
 
-def _source(prog: LavaProgram, name: str) -> Any:
-    return prog.neurons[name] if name in prog.neurons else prog.sources[name]
-
-
-def _connect(prog: LavaProgram, node: QDense | QSparse, proc: Any) -> None:
-    _source(prog, node.src).s_out.connect(proc.s_in)
-    proc.a_out.connect(prog.neurons[node.dst].a_in)
+def _outputs(prog: LavaProgram, name: str) -> list[Any]:
+    """The output ports that carry population `name`'s spikes (one per parameter group)."""
+    if name in prog.neurons:
+        return [neurons.output_port for neurons, _ in prog.neurons[name]]
+    return [prog.sources[name].s_out]
 
 
 LowerFn = Callable[[str, Any, LavaProgram, Any], Any]
 LOWERING: dict[type[Node], LowerFn] = {
     Input: _lower_input,
-    QLIF: _lower_lif,
+    # Every fixed-point neuron node of the model table.
+    **{t: _lower_neurons for t in BY_NODE if t.domain == "fixed"},
     QDense: _lower_dense,
     QSparse: _lower_sparse,
     QConv2d: _lower_conv,

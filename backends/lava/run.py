@@ -13,8 +13,9 @@ RingBuffer holding the whole batch. Sample b occupies steps [b*S + 1, b*S + T] o
 where S is T rounded up to a multiple of every LIFReset interval in the program (so that
 `t % reset_interval` inside each sample is what it would be in a run of that sample alone;
 the padding steps get no input and are not recorded). Between samples the run pauses and the
-state of every process is set to zero (LIF u and v, every connection's buffer), so each sample
-starts exactly like a fresh run. Lava's processes are stopped in every case, also when the run
+state of every process is put back to its initial value (each neuron model's state, as its
+`lava_process` lists it, e.g. LIF u and v; every connection's buffer), so each sample starts
+exactly like a fresh run. Lava's processes are stopped in every case, also when the run
 fails or is interrupted.
 
 `Trace.info` reports the Lava process count and timings: `startup_s` (compile and start),
@@ -39,11 +40,12 @@ from ir.errors import BackendUnavailableError, InputError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import QLIF, Input
+from ir.nodes import Input
 from ir.progress import progress
 from ir.verify import verify
+from neurons import MODELS, model_of
 
-from backends.base import Probe, Trace, default_probes
+from backends.base import Probe, Trace, check_probe_variables, default_probes
 from backends.blocks import BlockGraph, expand_blocks
 from backends.lava import compat
 from backends.lava.lower import LavaProgram, lower
@@ -96,8 +98,8 @@ def sample_stride(graph: Graph, steps: int) -> int:
     reset interval (see the module docstring)."""
     period = 1
     for pop in graph.populations.values():
-        if isinstance(pop, QLIF) and pop.reset_interval:
-            period = math.lcm(period, pop.reset_interval)
+        if not isinstance(pop, Input):
+            period = math.lcm(period, model_of(pop).reset_period(pop) or 1)
     return -(-steps // period) * period
 
 
@@ -132,9 +134,9 @@ def _input_data(graph: Graph, inputs: np.ndarray, steps: int, stride: int) -> di
     return out
 
 
-def _zero_state(prog: LavaProgram) -> None:
-    for var, shape in prog.state:
-        var.set(np.zeros(shape, dtype=np.int64))
+def _reset_state(prog: LavaProgram) -> None:
+    for var, value in prog.state:
+        var.set(value)
 
 
 @contextlib.contextmanager
@@ -167,7 +169,8 @@ def _execute(
     from lava.magma.core.run_conditions import RunSteps
 
     recorder, model = build_recorder(spec, batch * stride, folder)
-    cfg = _run_config(device, {recorder: model, type(recorder): model})
+    pinned = {k: v for m in MODELS for k, v in m.lava_models().items()}
+    cfg = _run_config(device, {**pinned, recorder: model, type(recorder): model})
     try:
         start = time.perf_counter()
         with _workers_ignore_sigint():
@@ -178,7 +181,7 @@ def _execute(
         for b in progress(range(batch), "lava samples", total=batch):
             if b:
                 start = time.perf_counter()
-                _zero_state(prog)
+                _reset_state(prog)
                 timing["reset_s"] += time.perf_counter() - start
             start = time.perf_counter()
             recorder.run(condition=RunSteps(num_steps=stride))
@@ -226,6 +229,7 @@ def run(
             graph.populations[p.population], Input
         ):
             raise InputError(f"probe: {p.population!r} is not a neuron population of the model")
+        check_probe_variables(p, graph.populations[p.population])
     compat.ensure_lava()
     if device == "loihi2":
         _run_config(
@@ -237,31 +241,31 @@ def run(
     keep = _probed_component(bg, chosen)
     prog = lower(bg.graph, _input_data(bg.graph, arr, t, stride), keep)
     spec = RecorderSpec()
-    slots: list[tuple[str, str, int]] = []
+    # (block population, variable, neurons the process acts for, recorder slot)
+    slots: list[tuple[str, str, np.ndarray, int]] = []
     for p in bg.block_probes(chosen):
-        proc = prog.neurons[p.population]
-        for var in p.variables:
-            target = proc.s_out if var == "spikes" else getattr(proc, var)
-            slots.append(
-                (p.population, var, spec.add("port" if var == "spikes" else "var", target))
-            )
+        for neurons, members in prog.neurons[p.population]:
+            for var in p.variables:
+                kind = "port" if var == "spikes" else "var"
+                target = neurons.output_port if var == "spikes" else neurons.variables[var]
+                slots.append((p.population, var, members, spec.add(kind, target)))
     timing: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
         recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing, on_sample)
     data: dict[str, dict[str, np.ndarray]] = {}
-    for pop, var, idx in slots:
+    for pop, var, members, idx in slots:
         rec = recordings[idx].reshape(batch, stride, -1)[:, :t]
-        data.setdefault(pop, {})[var] = rec.astype(np.uint8) if var == "spikes" else rec
+        binary = var == "spikes" and not model_of(bg.graph.populations[pop]).graded
+        arr = data.setdefault(pop, {}).get(var)
+        if arr is None:
+            arr = data[pop][var] = np.zeros(rec.shape, dtype=np.uint8 if binary else np.int64)
+        arr[:, :, members] = rec[:, :, members]
     trace = Trace(
         backend="lava",
         steps=t,
         batch=batch,
         data=data,
-        info={
-            "device": device,
-            "processes": len(prog.neurons) + len(prog.sources) + len(prog.connections),
-            **timing,
-        },
+        info={"device": device, "processes": prog.process_count, **timing},
     )
     gathered = bg.gather(trace, chosen, {n: p.size for n, p in graph.populations.items()})
     return gathered

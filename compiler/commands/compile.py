@@ -75,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=64.0,
         help="room for v below zero, in thresholds, before Lava's 24-bit v saturates (default 64)",
     )
+    q.add_argument(
+        "--decay-levels",
+        type=int,
+        default=None,
+        metavar="K",
+        help="at most K values per decay register in each population: per-neuron decays are "
+        "clustered (fewer Lava processes; the added error is in the report). Default: exact",
+    )
     c = p.add_argument_group("calibration (float vs fixed-point activity)")
     c.add_argument("--calibrate", default=None, metavar="DATASET", help="digits or fashion-mnist")
     c.add_argument("--samples", type=int, default=64, help="calibration samples (default 64)")
@@ -115,8 +123,12 @@ def _simulator(hw: HardwareSpec):
     from backends.base import Probe
 
     def simulate(graph: Graph, inputs: np.ndarray, variables: tuple[str, ...]) -> dict[str, Any]:
+        from neurons import variables_of
+
         probes = [
-            Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)
+            Probe(n, tuple(v for v in variables if v in variables_of(p)))
+            for n, p in graph.populations.items()
+            if not isinstance(p, Input)
         ]
         if graph.domain == "float":
             return get_backend("float")(graph, inputs, probes=probes).data
@@ -155,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         split_signs=args.split_signs,
         bias_correction=args.bias_correction,
         seed=args.seed,
+        decay_levels=args.decay_levels,
     )
     known = [p.name for p in compile_passes(options)]
     for name in args.print_ir_after:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from ir.errors import InputError
-from ir.nodes import LIF, Input
+from ir.nodes import Input
 from ir.serialize import save_graph
+from neurons import model_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +46,9 @@ def describe(graph) -> list[str]:
         if isinstance(pop, Input):
             pops.append(f"{name} (input, {pop.size})")
         else:
-            kind = "non-spiking" if isinstance(pop, LIF) and float(pop.v_th.max()) == float("inf") else "LIF"
+            model = model_of(pop)
+            cuba = model.to_cuba(pop, graph.dt) if pop.domain == "float" else None  # netx: fixed point
+            kind = "non-spiking" if cuba is not None and np.all(np.isinf(cuba["v_th"])) else model.label
             pops.append(f"{name} ({kind}, {pop.size})")
     projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst})" for name, p in graph.projections.items()]
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",

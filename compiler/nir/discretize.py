@@ -24,9 +24,9 @@ snnc's float LIF (ir.nodes.LIF) is
 
     u[t] = alpha_syn u[t-1] + a[t];   v[t] = alpha_mem v[t-1] + u[t] + bias
 
-so the importer keeps alpha_syn, alpha_mem and stores them as time constants with the same dt,
-tau_snnc = -dt / ln(alpha) (alpha = 0 -> 0, alpha = 1 -> inf), folds every input gain into the
-incoming weights and every constant into `bias`.
+so the importer keeps alpha_syn, alpha_mem and the LIF model stores them as time constants with
+the same dt, tau_snnc = -dt / ln(alpha) (alpha = 0 -> 0, alpha = 1 -> inf; `neurons.lif`), folds
+every input gain into the incoming weights and every constant into `bias`.
 
 The quantizer later turns the decays into Lava's 12-bit registers: dv = round(4096 (1 -
 alpha_mem)), du = round(4096 (1 - alpha_syn)) - 1, because Lava's LIF decays u by (4096 - du - 1)
@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-__all__ = ["DISCRETIZATIONS", "alpha_k", "nir_tau", "snnc_tau", "unit_gain"]
+__all__ = ["DISCRETIZATIONS", "alpha_k", "nir_tau", "unit_gain"]
 
 DISCRETIZATIONS: tuple[str, ...] = ("euler", "exp")
 
@@ -70,14 +70,6 @@ def alpha_k(tau: np.ndarray, dt: float, method: str) -> tuple[np.ndarray, np.nda
         alpha = np.exp(-ratio)
         return alpha, 1.0 - alpha
     raise ValueError(f"unknown discretization {method!r}; known: {', '.join(DISCRETIZATIONS)}")
-
-
-def snnc_tau(alpha: np.ndarray, dt: float) -> np.ndarray:
-    """The time constant snnc's LIF needs to decay by `alpha` per step of `dt` (exp form)."""
-    alpha = np.asarray(alpha, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        tau = -dt / np.log(alpha)
-    return np.where(alpha <= 0, 0.0, np.where(alpha >= 1, math.inf, tau))
 
 
 def nir_tau(tau: np.ndarray, dt: float, method: str) -> np.ndarray:

@@ -4,7 +4,9 @@ Every snnc node becomes standard NIR nodes whose parameters reproduce it under t
 `discretization` at the graph's `dt` (both recorded in the graph metadata, so `snnc import` needs
 no `--dt`):
 
-- Input -> Input;  LIF -> LIF (tau_syn = 0), CubaLIF (0 <= alpha_syn < 1), IF (tau_mem = inf),
+- Input -> Input;  a neuron population -> its model's current-based form (`to_cuba`, the
+  `neurons` table; models without one fail with ExportError): LIF -> LIF (tau_syn = 0),
+  CubaLIF (0 <= alpha_syn < 1), IF (tau_mem = inf),
   and the non-spiking forms (v_th = inf) LI, CubaLI, I. A current that never decays
   (tau_syn = inf), or one feeding an IF, becomes a separate I or LI node "<pop>.syn".
   Unit input gains: r = 1/k_mem, w_in = 1/k_syn (k from `discretize.alpha_k`), IF r = 1.
@@ -39,8 +41,9 @@ import numpy as np
 from ir.atomic import atomic_output_file
 from ir.errors import BackendUnavailableError, SnncError
 from ir.graph import Graph
-from ir.nodes import LIF, Conv2d, Dense, Input, Node, Population, Projection, Sparse
+from ir.nodes import Conv2d, Dense, Input, Node, Population, Projection, Sparse
 from ir.verify import verify
+from neurons import model_of
 
 from compiler.nir import discretize
 
@@ -147,14 +150,19 @@ class _Exporter:
             nodes[name] = {"type": "Input", "shape": np.asarray(pop.shape, dtype=np.int64),
                            "metadata": _snnc_meta("population", name, pop)}
             return _PopPlan(entry=name, out=name)
-        assert isinstance(pop, LIF), f"float graphs hold Input and LIF populations, got {type(pop).__name__}"
         where = f"population {name!r}"
-        if pop.reset_interval:
-            self.warn(f"{where}: reset_interval = {pop.reset_interval} (Lava's periodic LIFReset) has no NIR form; "
+        model = model_of(pop, where, "NIR export")
+        cuba = model.to_cuba(pop, self.dt)
+        if cuba is None:
+            raise ExportError(f"{where}: a {type(pop).__name__} ({model.name} neuron) has no NIR form; NIR's neurons "
+                              "are the current-based LIF family (LIF, CubaLIF, IF, LI, CubaLI, I)")
+        period = model.reset_period(pop)
+        if period:
+            self.warn(f"{where}: reset_interval = {period} (Lava's periodic LIFReset) has no NIR form; "
                       "it is kept in snnc's metadata only, other NIR tools will ignore it")
-        alpha_s, alpha_m = (self.full(pop, a) for a in pop.decays(self.dt))
-        tau_syn, tau_mem = self.full(pop, pop.tau_syn), self.full(pop, pop.tau_mem)
-        v_th, bias = self.full(pop, pop.v_th), self.full(pop, pop.bias)
+        alpha_s, alpha_m = self.full(pop, cuba["alpha_syn"]), self.full(pop, cuba["alpha_mem"])
+        tau_syn, tau_mem = self.full(pop, cuba["tau_syn"]), self.full(pop, cuba["tau_mem"])
+        v_th, bias = self.full(pop, cuba["v_th"]), self.full(pop, cuba["bias"])
         spiking = _all_or_none(np.isfinite(v_th), where, "v_th", "finite (spiking)", "inf (non-spiking)")
         leaky = _all_or_none(alpha_m < 1, where, "tau_mem", "finite", "inf")
         if np.all(alpha_s == 0):

@@ -51,6 +51,7 @@ from ir.resources import (
     axon_bits,
     core_limits,
     graph_fanins,
+    group_labels,
     lower_bound,
     resource_label,
     traffic,
@@ -297,6 +298,8 @@ class _Network:
         limits = core_limits(self.hw)
         self.caps = np.array([limits[r].value for r in _PACKED], dtype=np.int64)
         self.max_pops = limits["populations"].value
+        # Parameter groups count as neuron configurations of the core (ir.resources).
+        self.group_label = {n: group_labels(g.populations[n]) for n in self.order}
         smem = self.hw.synapse_memory
         self.n_synapses = 0
         # Per-neuron estimates for first guesses: fan-in as axons (no sharing) and its bits.
@@ -598,15 +601,16 @@ class _Packer:
         rem: np.ndarray,
         guess: int | None,
         pre: np.ndarray | None = None,
+        limit: int | None = None,
     ) -> tuple[int, np.ndarray]:
-        """Largest b such that block order[a:b] fits in `rem`, and its usage (b == a: none fits).
-        `guess` is a block size to try first (the previous block's, on a fresh core).
+        """Largest b <= `limit` such that block order[a:b] fits in `rem`, and its usage (b == a:
+        none fits). `guess` is a block size to try first (the previous block's, on a fresh core).
 
         Usage only grows with b, so the answer is bracketed by [lo fits, hi does not] and found by
         interpolating on the scarcest resource (usage is close to linear in the block size),
         bisecting when interpolation stalls. `pre` is `prefix(pop, order)`.
         """
-        n = order.size
+        n = order.size if limit is None else limit
         pre = self.prefix(pop, order) if pre is None else pre
         if guess is None:
             guess = self._estimate(a, n, rem, pre) - a
@@ -659,7 +663,10 @@ class _Packer:
                 if pops_on_core >= net.max_pops:
                     core, used, pops_on_core, guess = core + 1, np.zeros(4, dtype=np.int64), 0, None
                 fresh = pops_on_core == 0
-                b, u = self.largest_fit(pop, order, a, caps - used, guess if fresh else None, pre)
+                limit = _group_limit(net.group_label[pop], order, a, net.max_pops - pops_on_core)
+                b, u = self.largest_fit(
+                    pop, order, a, caps - used, guess if fresh else None, pre, limit
+                )
                 if a == 0 and b < n and pop in net.keep_whole and not fresh:
                     # Not all of it fits beside what the core holds: try a core of its own.
                     core, used, pops_on_core, guess = core + 1, np.zeros(4, dtype=np.int64), 0, n
@@ -675,7 +682,8 @@ class _Packer:
                 for name, ids, counts in self.fit_sources:
                     self.sources[(name, core)] = (ids, counts)
                 used = used + u
-                pops_on_core += 1
+                label = net.group_label[pop]
+                pops_on_core += 1 if label is None else int(np.unique(label[idx]).size)
                 guess = (b - a) if fresh else None
                 a = b
                 if a < n:
@@ -703,6 +711,16 @@ class _Packer:
                     hint="a single neuron needs more than one core has",
                 )
         raise AssertionError("a neuron that fits an empty core was rejected")
+
+
+def _group_limit(label: np.ndarray | None, order: np.ndarray, a: int, room: int) -> int | None:
+    """The largest b such that order[a:b] holds at most `room` parameter groups (None: the
+    population is one group, any b)."""
+    if label is None:
+        return None
+    _, first = np.unique(label[order[a:]], return_index=True)
+    first.sort()
+    return int(a + first[room]) if room < first.size else int(order.size)
 
 
 def _ratio(u: np.ndarray, rem: np.ndarray) -> float:

@@ -1,20 +1,20 @@
 """The quantize pass: a float graph becomes a fixed-point program in the target's formats.
 
-Per population the pass picks one scale S (fixed-point units of u and v per float unit), since
-Lava holds du, dv and vth as one value per population and every incoming projection adds into
-the same u. With S fixed, float and fixed dynamics line up term by term:
+Per population the pass picks one scale S (fixed-point state units per float unit), since every
+incoming projection adds into the same state. With S fixed, the float and fixed dynamics line
+up term by term; for LIF (neurons.lif.LIFQuantRule):
 
     u_fix = S u        a_fix << 6 = S a   (integer weights w S / 64 / 2^weight_exp)
     vth << 6 = S v_th  bias_mant << bias_exp = S b
-    (4096 - du - 1) / 4096 = alpha_syn     (4096 - dv) / 4096 = alpha_mem
+    (4096 - du - 1) / 4096 = alpha_syn     (4096 - dv) / 4096 = alpha_mem   (per neuron)
 
-Per-neuron thresholds are folded into each neuron's incoming weights and bias (dividing row i
-by v_th_i leaves the float dynamics' spikes unchanged: they are linear in u, v and reset to 0),
-so every population ends with one threshold. S is chosen as large as the limits allow (vth
-mantissa, room for v below zero, bias range, weight exponent range, and a worst-case bound that
-keeps u from wrapping), then, within a factor of two, where the weights lose least to rounding,
-and finally nudged down so that vth is exact. README "How snnc quantizes, formula by formula"
-writes out every formula.
+What is model-specific (how thresholds fold, decays and biases become registers, the model's
+limits on S, the fixed node) is the model's quantization rule in its `neurons` module; this
+pass holds what every model shares: S is chosen as large as the limits allow (the model's,
+the weight exponent range, and a worst-case bound that keeps the state from wrapping), then,
+within a factor of two, where the weights lose least to rounding, and finally nudged so that
+the threshold is exact. README "How snnc quantizes, formula by formula" writes out every
+formula.
 """
 
 from __future__ import annotations
@@ -29,13 +29,10 @@ import numpy as np
 from compiler.nir.ops import conv2d
 from compiler.passes.base import PassContext
 from compiler.quantization import formats
-from ir.errors import SnncError
 from ir.fixed import weight_lsb_shift
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import (
-    LIF,
-    QLIF,
     Conv2d,
     Dense,
     Input,
@@ -46,6 +43,8 @@ from ir.nodes import (
     QSparse,
     Sparse,
 )
+from neurons import model_of
+from neurons.base import QuantContext, QuantizationError, QuantRule
 
 __all__ = ["GRANULARITIES", "QuantizationError", "QuantizePass"]
 
@@ -58,10 +57,6 @@ _SIGN_CODE = {s: i for i, s in enumerate(SIGN_MODES)}
 _SAMPLE = 1 << 16
 # Candidate scales spread over one octave besides those that fill some projection's range.
 _GRID = 16
-# The worst-case bound on u can be far beyond any real input (a current that never decays sums
-# up to 4096 steps of input); headroom alone never lowers the threshold mantissa below this, so
-# the threshold keeps at least 8 bits of resolution. The report warns when this is reached.
-VTH_FLOOR = 256
 _HEADROOM = "headroom: worst-case u within 24 bits"
 # A bias correction beyond this many thresholds per step means the weights lost much of their
 # mean drive to rounding (e.g. 1-bit mixed weights); the compile report warns.
@@ -71,16 +66,13 @@ BIAS_CORRECTION_WARN = 0.05
 _TOL = 1e-9
 
 
-class QuantizationError(SnncError):
-    """A float network the target's formats cannot express (names population and field)."""
-
-
 @dataclass(frozen=True)
 class QuantizePass:
     """Float graph -> fixed-point graph in the target's formats (ctx.hw).
 
     Requires: a verified float graph (an already fixed graph is returned unchanged).
-    Ensures: every population is QLIF or Input; every projection QDense, QSparse or QConv2d with
+    Ensures: every population is its model's fixed-point node or Input (populations quantized
+    in dependency order); every projection QDense, QSparse or QConv2d with
     integers inside the target's bit widths; ctx.reports["quantize"] holds the error report.
     """
 
@@ -101,6 +93,9 @@ class QuantizePass:
     """With calibration rates (`snnc compile --calibrate`), subtract from each neuron's bias the
     drift its rounded weights add on average per step, sum_i (w_q - w)_ji r_i, r_i the source's
     float firing rate on the calibration data (binary sources only)."""
+    decay_levels: int | None = None
+    """At most this many values per decay register in each population (per-neuron decays are
+    clustered; the added error is in the report). None: every neuron's own value (exact)."""
 
     def run(self, graph: Graph, ctx: PassContext) -> Graph:
         if graph.domain == "fixed":
@@ -115,6 +110,7 @@ class QuantizePass:
                 "granularity": self.granularity,
                 "clip_percentile": self.clip_percentile,
                 "v_range": self.v_range,
+                **({} if self.decay_levels is None else {"decay_levels": self.decay_levels}),
             },
             "populations": {},
             "projections": {},
@@ -123,16 +119,33 @@ class QuantizePass:
         }
         rates = ctx.calibration.get("rates") if self.bias_correction else None
         report["options"]["bias_correction"] = rates is not None
+        # Populations in dependency order: a projection from a graded population (whose fixed
+        # payloads are its own scale times the float ones) needs that scale first.
+        plans: dict[str, _PopulationPlan] = {}
+        graded: dict[str, tuple[float, float]] = {}
+        for name in graph.topological_order():
+            pop = graph.populations[name]
+            if isinstance(pop, Input):
+                continue
+            model = model_of(pop, f"population {name!r}", "the quantize pass")
+            if model.quant_rule is None or pop.domain != "float":
+                raise QuantizationError(
+                    f"population {name!r}: cannot quantize a {type(pop).__name__}"
+                )
+            plans[name] = plan = _PopulationPlan(
+                graph, name, pop, model.quant_rule, ctx.hw, bits, self, rates, graded
+            )
+            if model.graded:
+                # Float value of a fixed payload step, and the largest payload.
+                graded[name] = plan.rule.payload(
+                    plan.scale, plan.input_peak(), plan.bias_float
+                )
         for name, pop in graph.populations.items():
             if isinstance(pop, Input):
                 pops[name] = pop
                 continue
-            if not isinstance(pop, LIF):
-                raise QuantizationError(
-                    f"population {name!r}: cannot quantize a {type(pop).__name__}"
-                )
-            plan = _PopulationPlan(graph, name, pop, ctx.hw, bits, self, rates)
-            pops[name] = plan.qlif
+            plan = plans[name]
+            pops[name] = plan.fixed
             parts.update(plan.parts)
             report["populations"][name] = plan.report
             report["projections"].update(plan.projection_reports)
@@ -162,6 +175,9 @@ class QuantizePass:
             raise QuantizationError(
                 f"quantize: v_range = {self.v_range} is outside 1..65536 thresholds"
             )
+        levels = self.decay_levels
+        if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
+            raise QuantizationError(f"quantize: decay_levels = {levels!r} must be an integer >= 1")
         return bits
 
 
@@ -293,11 +309,22 @@ def _incoming(
     hw: HardwareSpec,
     bits: int,
     opts: QuantizePass,
+    graded: Mapping[str, tuple[float, float]],
 ) -> _Incoming:
     src = graph.populations[proj.src]
     payload = (
         float(1 << (src.message_bits - 1)) if isinstance(src, Input) and src.message_bits else 1.0
     )
+    if not isinstance(src, Input) and model_of(src).graded:
+        if proj.src not in graded:
+            raise QuantizationError(
+                f"projection {name!r} ({proj.src} -> {proj.dst}): its source sends graded payloads "
+                "whose scale is set when the source is quantized, after its destination here "
+                "(a loop through graded neurons); snnc cannot quantize it"
+            )
+        # The source's fixed payloads are its scale times the float ones: weights per payload step.
+        unit, payload = graded[proj.src]
+        fold = fold * unit
     per_channel = opts.granularity == "per-channel"
     n_dst = graph.populations[proj.dst].size
     target = (hw, bits, float(opts.clip_percentile))
@@ -383,32 +410,43 @@ def _quantize(
 
 
 class _PopulationPlan:
-    """Quantizes one population and every projection into it (see the module docstring)."""
+    """Quantizes one population and every projection into it (see the module docstring): the
+    scale search here, the model's registers in its rule (`neurons.base.QuantRule`)."""
 
     def __init__(
         self,
         graph: Graph,
         name: str,
-        pop: LIF,
+        pop: Population,
+        rule_cls: type[QuantRule],
         hw: HardwareSpec,
         bits: int,
         opts: QuantizePass,
         rates: Mapping[str, np.ndarray] | None = None,
+        graded: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self.name, self.pop, self.hw, self.prof = name, pop, hw, hw.profile
         self.bits, self.clip_percentile = bits, float(opts.clip_percentile)
-        self.v_range = float(opts.v_range)
         self.warnings: list[str] = []
         self.notes: list[str] = []
+        self.rule = rule_cls(
+            QuantContext(name, pop, graph.dt, hw, float(opts.v_range), opts.decay_levels,
+                         self.warnings, self.notes)
+        )
+        self.act = self.rule.input_shift
         incoming = graph.incoming(name)
         has_conv = any(isinstance(p, Conv2d) for _, p in incoming)
-        theta, fold, folded = self._threshold(has_conv)
-        self.du, self.dv, decay_report = self._decays(graph.dt)
-        bias = pop.per_neuron("bias") * fold
+        theta, fold, folded = self.rule.threshold(has_conv)
+        decay_report = self.rule.decays()
+        bias = self.rule.float_bias() * fold
         self.bias_float = bias
-        self.inc = [_incoming(graph, pname, proj, fold, hw, bits, opts) for pname, proj in incoming]
+        self.inc = [
+            _incoming(graph, pname, proj, fold, hw, bits, opts, graded or {})
+            for pname, proj in incoming
+        ]
         limit_u = (1 << (self.prof.state_bits - 1)) - 1
         scale, vth, quantized, u_peak, limited_by = self._choose_scale(theta, bias, limit_u)
+        self.scale = scale
         self.report_limit = limited_by
         self.parts: dict[str, list[tuple[str, Projection]]] = {}
         self.projection_reports: dict[str, Any] = {}
@@ -418,7 +456,7 @@ class _PopulationPlan:
         if rates is not None:
             # Bias is added to v once per step; weighted input passes through u, whose steady
             # state is the current gain times the input.
-            correction = -self._current_gain() * self._expected_drift(graph, quantized, rates)
+            correction = -self.rule.current_gain() * self._expected_drift(graph, quantized, rates)
             bias = bias + correction
             correction_max = float(np.abs(correction).max(initial=0.0)) / (
                 theta if 0 < theta < math.inf else 1.0
@@ -430,21 +468,11 @@ class _PopulationPlan:
                     "constant bias restores the mean but not the information (use more weight "
                     "bits or --split-signs)"
                 )
-        mant, exp, bias_err, n_clipped = self._bias(bias, scale, vth)
-        self.qlif = QLIF(
-            pop.shape,
-            du=self.du,
-            dv=self.dv,
-            vth=vth,
-            bias_mant=mant,
-            bias_exp=exp,
-            reset_interval=pop.reset_interval,
-            reset_offset=pop.reset_offset,
-        )
-        thr_fixed = vth * (1 << self.prof.vth_shift) / scale
+        self.fixed, registers, bias_err, n_clipped = self.rule.build(scale, vth, bias)
+        thr_fixed = vth * (1 << self.rule.threshold_shift) / scale
         self.report = {
             "scale": scale,
-            "vth": vth,
+            **registers,
             "threshold": theta if math.isfinite(theta) else None,  # None: non-spiking
             "thresholds_folded": folded,
             "threshold_rel_error": (
@@ -462,6 +490,9 @@ class _PopulationPlan:
             "headroom_bits": math.log2(limit_u / u_peak) if u_peak > 0 else None,
             "limited_by": limited_by,
         }
+        groups = self.fixed.per_process and len(model_of(self.fixed).parameter_groups(self.fixed))
+        if groups and groups > 1:
+            self.report["parameter_groups"] = groups
         if n_clipped:
             self.warnings.append(
                 f"population {name!r}: {n_clipped} biases exceed bias_mant << bias_exp "
@@ -475,11 +506,11 @@ class _PopulationPlan:
         level the limits allow, the best level within its octave, vth made exact, then lowered
         while the integers' worst case could wrap u (never below the headroom floor)."""
         level, limited_by = self._level_limit(theta, bias, limit_u)
-        floor = self._headroom_floor(theta)
+        floor = self.rule.headroom_floor(theta)
         for _ in range(8):
             level = self._best_level(level, floor)
-            scale, vth = self._exact_threshold(level, theta)
-            level = math.log2(scale / (1 << self.prof.activation_shift))
+            scale, vth = self.rule.exact_threshold(level, theta)
+            level = math.log2(scale / (1 << self.act))
             quantized = [_quantize(inc, level) for inc in self.inc]
             u_peak = self._u_worst_case(quantized)
             if u_peak <= limit_u or level <= floor + _TOL:
@@ -495,145 +526,24 @@ class _PopulationPlan:
             )
         return scale, vth, quantized, u_peak, limited_by
 
-    # -- per-population registers
-
-    def _threshold(self, has_conv: bool) -> tuple[float, np.ndarray, bool]:
-        """(theta, fold, folded): one threshold for the population, and per-neuron factors that
-        divide each neuron's weights and bias by its own threshold when thresholds differ."""
-        v_th = self.pop.per_neuron("v_th")
-        where = f"population {self.name!r}: v_th"
-        if np.any(np.isinf(v_th)) and not np.all(np.isinf(v_th)):
-            raise QuantizationError(
-                f"{where} mixes +inf (non-spiking) and finite thresholds; Lava's vth is one "
-                "value per population, so split the population"
-            )
-        if np.all(v_th == v_th[0]):
-            if v_th[0] < 0:
-                raise QuantizationError(
-                    f"{where} = {v_th[0]} is negative; Lava's vth is an unsigned "
-                    f"{self.prof.vth_bits}-bit mantissa"
-                )
-            return float(v_th[0]), np.ones(self.pop.size), False  # +inf: non-spiking
-        if v_th.min() <= 0:
-            raise QuantizationError(
-                f"{where} varies per neuron and reaches {v_th.min()}; per-neuron thresholds "
-                "must be > 0 to fold into the weights (Lava's vth is one value per population)"
-            )
-        if has_conv:
-            per_chan = v_th.reshape(self.pop.shape[0], -1)
-            if np.any(per_chan != per_chan[:, :1]):
-                raise QuantizationError(
-                    f"{where} varies within a channel; a convolution shares its kernel across "
-                    "positions, so thresholds can fold into it only per output channel"
-                )
-        return 1.0, 1.0 / v_th, True
-
-    def _decays(self, dt: float) -> tuple[int, int, dict[str, Any]]:
-        alpha_syn, alpha_mem = self.pop.decays(dt)
-        regs = []
-        for label, alpha, to_reg, from_reg in (
-            ("du", alpha_syn, formats.du_from_alpha, formats.alpha_from_du),
-            ("dv", alpha_mem, formats.dv_from_alpha, formats.alpha_from_dv),
-        ):
-            alphas = np.unique(np.asarray(alpha, dtype=np.float64).reshape(-1))
-            values = sorted({to_reg(a, self.prof) for a in alphas})
-            if len(values) > 1:
-                tau = "tau_syn" if label == "du" else "tau_mem"
-                raise QuantizationError(
-                    f"population {self.name!r}: {tau} varies per neuron "
-                    f"({label} would range {values[0]}..{values[-1]}); "
-                    f"Lava's {label} is one value per population"
-                )
-            reg = values[0]
-            err = float(np.max(np.abs(alphas - from_reg(reg, self.prof)))) * self.prof.decay_unity
-            regs.append((label, reg, float(alphas[0]), from_reg(reg, self.prof), err))
-        if regs[0][2] == 1.0:
-            self.notes.append(
-                f"population {self.name!r}: tau_syn = inf (no current decay) is not representable "
-                "(du >= 0 still decays by 1/4096 per step); using du = 0"
-            )
-        report = {}
-        for label, reg, alpha, alpha_q, err in regs:
-            kind = "syn" if label == "du" else "mem"
-            report.update(
-                {
-                    label: reg,
-                    f"alpha_{kind}": alpha,
-                    f"alpha_{kind}_fixed": alpha_q,
-                    f"{label}_error_units": err,
-                }
-            )
-        return regs[0][1], regs[1][1], report
-
     def _level_limit(self, theta: float, bias: np.ndarray, limit_u: int) -> tuple[float, str]:
-        """The largest L = log2(S / 64) every hard limit allows, and which limit it is."""
-        prof, act = self.prof, self.prof.activation_shift
+        """The largest L = log2(S / 2^act) every hard limit allows, and which limit it is."""
+        prof, act = self.prof, self.act
         limits = [(float(prof.state_bits - 1 - act), "state range")]
-        if math.isinf(theta):
-            limits.append(self._non_spiking_v_limit())
-        elif theta > 0:
-            limits.append(
-                (
-                    math.log2(((1 << prof.vth_bits) - 1) / theta),
-                    f"threshold: vth <= {(1 << prof.vth_bits) - 1}",
-                )
-            )
-            # v saturates at -(2^23 - 1) where a float neuron without leak keeps falling; keep
-            # room for `v_range` thresholds below zero (this bounds vth at 2^23 / 64 / v_range).
-            limits.append(
-                (
-                    prof.state_bits - 1 - math.log2(self.v_range * theta) - act,
-                    f"v range: {self.v_range:g} thresholds below zero",
-                )
-            )
-        b_max = float(np.abs(bias).max(initial=0.0))
-        if b_max > 0:
-            mant_max = (1 << (prof.bias_mant_bits - 1)) - 1
-            lim = mant_max * 2.0**self.hw.neuron.bias_exp_max.value
-            limits.append(
-                (math.log2(lim / b_max) - act, f"bias: bias_mant << bias_exp <= {int(lim)}")
-            )
+        limits += self.rule.level_limits(theta, bias, self._float_input_peak)
         for inc in self.inc:
             limits.append((inc.level_limit(), f"weight range of {inc.name!r}"))
-        peak = float(self._float_input_peak()) * self._current_gain()
+        peak = float(self._float_input_peak()) * self.rule.current_gain()
         if peak > 0:
             limits.append(
-                (max(math.log2(limit_u / peak) - act, self._headroom_floor(theta)), _HEADROOM)
+                (max(math.log2(limit_u / peak) - act, self.rule.headroom_floor(theta)), _HEADROOM)
             )
         level, why = min(limits, key=lambda t: t[0])
         return level, why
 
-    def _current_gain(self) -> float:
-        """Steady-state u per unit of constant input: 1 / (1 - alpha_syn), alpha_syn from du with
-        Lava's +1 offset (4096 / (du + 1))."""
-        return self.prof.decay_unity / (self.du + self.prof.current_decay_offset)
-
-    def _headroom_floor(self, theta: float) -> float:
-        """The level below which headroom alone does not push the scale: vth = VTH_FLOOR."""
-        return math.log2(VTH_FLOOR / theta) if 0 < theta < math.inf else -math.inf
-
-    def _non_spiking_v_limit(self) -> tuple[float, str]:
-        """A non-spiking population (v_th = +inf) is read out through v, but Lava's LIF always
-        compares v with vth << 6 (at most (2^17 - 1) << 6 = 2^23 - 64, just below v's saturation
-        at 2^23 - 1). The level keeps the worst-case |v| = |u|max / (1 - alpha_mem) under that
-        threshold, so the deployed neuron provably never fires. Without leak v has no bound."""
-        prof, act = self.prof, self.prof.activation_shift
-        bias_peak = float(np.abs(self.bias_float).max(initial=0.0))
-        drive_peak = float(self._float_input_peak()) * self._current_gain() + bias_peak  # u + b
-        leak = 1.0 - formats.alpha_from_dv(self.dv, prof)
-        v_ceiling = ((1 << prof.vth_bits) - 1) << prof.vth_shift
-        if drive_peak <= 0:
-            return float(prof.state_bits - 1 - act), "state range"
-        if leak <= 0:
-            self.warnings.append(
-                f"population {self.name!r}: non-spiking without leak (tau_mem = inf): v has no "
-                f"bound and fires once it passes {v_ceiling} (Lava compares v with vth always)"
-            )
-            return float(prof.state_bits - 1 - act), "state range"
-        return (
-            math.log2((v_ceiling - 1) * leak / drive_peak) - act,
-            f"non-spiking: worst-case v below vth = {(1 << prof.vth_bits) - 1} << 6",
-        )
+    def input_peak(self) -> float:
+        """The largest one-step float input any neuron can receive (|sum| bound)."""
+        return self._float_input_peak()
 
     def _float_input_peak(self) -> float:
         pos = np.zeros(self.pop.size)
@@ -674,22 +584,6 @@ class _PopulationPlan:
             if sse < best[0] * (1 - 1e-12):
                 best = (sse, off)
         return level_max - best[1]
-
-    def _exact_threshold(self, level: float, theta: float) -> tuple[float, int]:
-        """(S, vth): vth = floor(2^L theta), then S = 64 vth / theta so the threshold is exact."""
-        act = 1 << self.prof.activation_shift
-        if theta <= 0:
-            return act * 2.0**level, 0
-        if math.isinf(theta):
-            return act * 2.0**level, (1 << self.prof.vth_bits) - 1
-        vth = math.floor(2.0**level * theta * (1 + _TOL))
-        if vth < 1:
-            self.warnings.append(
-                f"population {self.name!r}: the scale is too small for the threshold; "
-                "vth rounded up to 1"
-            )
-            return act * 2.0**level, 1
-        return act * vth / theta, vth
 
     def _expected_drift(
         self, graph: Graph, quantized: list, rates: Mapping[str, np.ndarray]
@@ -739,20 +633,7 @@ class _PopulationPlan:
             pos += p + floor_slack
             neg += n + floor_slack
         a_peak = float(np.maximum(pos, neg).max(initial=0.0))
-        return math.ceil(a_peak * (1 << self.prof.activation_shift) * self._current_gain())
-
-    def _bias(self, bias: np.ndarray, scale: float, vth: int) -> tuple[Any, Any, float, int]:
-        neuron = self.hw.neuron
-        mant, exp, clipped = formats.bias_registers(
-            bias * scale, neuron.bias_exp_min.value, neuron.bias_exp_max.value, self.prof
-        )
-        err = np.abs(np.left_shift(mant, exp) - bias * scale)
-        thr = max(vth << self.prof.vth_shift, 1)
-        rel = float(err.max(initial=0.0)) / thr
-        if self.pop.bias.ndim == 0 and np.all(mant == mant[0]) and np.all(exp == exp[0]):
-            return int(mant[0]), int(exp[0]), rel, int(clipped.sum())
-        exp_out = int(exp[0]) if np.all(exp == exp[0]) else exp.reshape(self.pop.shape)
-        return mant.reshape(self.pop.shape), exp_out, rel, int(clipped.sum())
+        return math.ceil(a_peak * (1 << self.act) * self.rule.current_gain())
 
     # -- projections
 
@@ -779,7 +660,7 @@ class _PopulationPlan:
             sign, exp = SIGN_MODES[code], code * 1024 - int(key)
             part_name = inc.name if len(keys) == 1 else f"{inc.name}.g{j}"
             node, mant = _build(inc, v, m, sel, sign, exp, len(keys) == 1, self.bits)
-            weight_scale = scale / (1 << self.prof.activation_shift) / 2.0**exp
+            weight_scale = scale / (1 << self.act) / 2.0**exp
             part_reports.append(
                 {
                     "name": part_name,
@@ -800,7 +681,7 @@ class _PopulationPlan:
         c_row = (
             c
             if np.ndim(c) == 0
-            else np.exp2(math.log2(scale / (1 << self.prof.activation_shift)) - e_row)
+            else np.exp2(math.log2(scale / (1 << self.act)) - e_row)
         )
         err_sq = float(np.sum(inc.row_sq_sums(err_steps) * (inc.unfold_row / c_row) ** 2))
         norm_sq = float(np.sum(inc.row_sq_sums(inc.w) * inc.unfold_row**2))

@@ -29,6 +29,7 @@ from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.nodes import Input
 from ir.progress import progress
+from neurons import model_of
 
 __all__ = ["SATURATION_RATE", "SILENT_FRACTION", "ActivityStats", "Simulator", "collect", "compare"]
 
@@ -65,16 +66,23 @@ def collect(
         stats.u_abs_max[n] = 0.0
         stats.v_floor_hits[n] = stats.v_ceiling_hits[n] = 0
     limit = LAVA_FIXED_PT.state_max
+    # Each model names the state that wraps (LIF: u) and the one that saturates (LIF: v).
+    wraps = {n: model_of(graph.populations[n]).wrapping_state for n in names}
+    saturates = {n: model_of(graph.populations[n]).saturating_state for n in names}
+    wanted = ("spikes", *sorted({v for v in (*wraps.values(), *saturates.values()) if v}))
     starts = range(0, len(inputs), batch_size)
     for lo in progress(starts, f"calibrate ({graph.domain})", total=len(starts)):
         batch = inputs[lo : lo + batch_size]
-        data = simulate(graph, batch, ("spikes", "u", "v"))
+        data = simulate(graph, batch, wanted)
         stats.samples += len(batch)
         for n in names:
-            stats.spike_counts[n] += data[n]["spikes"].sum(axis=(0, 1), dtype=np.int64)
-            stats.u_abs_max[n] = max(stats.u_abs_max[n], float(np.abs(data[n]["u"]).max(initial=0)))
-            if graph.domain == "fixed":
-                v = data[n]["v"]
+            # A spike is any nonzero emission (graded models send payloads).
+            stats.spike_counts[n] += np.count_nonzero(data[n]["spikes"], axis=(0, 1))
+            if wraps[n]:
+                u = data[n][wraps[n]]
+                stats.u_abs_max[n] = max(stats.u_abs_max[n], float(np.abs(u).max(initial=0)))
+            if graph.domain == "fixed" and saturates[n]:
+                v = data[n][saturates[n]]
                 stats.v_floor_hits[n] += int(np.count_nonzero(v <= -limit))
                 stats.v_ceiling_hits[n] += int(np.count_nonzero(v >= limit))
     return stats

@@ -1,4 +1,5 @@
-"""The target's register formats as pure functions: weights, decays, biases.
+"""The target's register formats as pure functions: weights here; the neuron registers
+(decays, biases) are in `neurons.registers`, re-exported.
 
 Everything here follows the `lava_fixed_pt` profile (ir/fixed.py) and is what the quantize pass
 needs to turn one float number into the integer Lava will use. Rounding is round-half-to-even
@@ -11,7 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ir.fixed import LAVA_FIXED_PT, Profile, weight_lsb_shift
+from ir.fixed import weight_lsb_shift
+from neurons.registers import (
+    alpha_from_du,
+    alpha_from_dv,
+    bias_registers,
+    du_from_alpha,
+    dv_from_alpha,
+)
 
 __all__ = [
     "WeightFormat",
@@ -97,58 +105,3 @@ def bits_used(mantissas: np.ndarray, sign_mode: str) -> int:
         need = max(hi.bit_length(), (-lo - 1).bit_length() if lo < 0 else 0)
         return need + 1
     return max(abs(lo), abs(hi)).bit_length()
-
-
-def du_from_alpha(alpha: float, prof: Profile = LAVA_FIXED_PT) -> int:
-    """The current decay register for retention factor alpha per step.
-
-    Lava multiplies u by (4096 - (du + 1)) / 4096 (ds_offset = 1), so the nearest register is
-    du = rint(4096 (1 - alpha)) - 1, clipped to 0..4095: alpha = 0 gives 4095 (u cleared every
-    step, exact); alpha = 1 (no decay) is not representable and becomes du = 0 (4095/4096)."""
-    unity = prof.decay_unity
-    raw = int(np.rint(unity * (1.0 - float(alpha)))) - prof.current_decay_offset
-    return int(np.clip(raw, 0, unity - 1))
-
-
-def dv_from_alpha(alpha: float, prof: Profile = LAVA_FIXED_PT) -> int:
-    """The voltage decay register: v is multiplied by (4096 - dv) / 4096 (dm_offset = 0), so
-    dv = rint(4096 (1 - alpha)) clipped to 0..4095; alpha = 1 gives dv = 0 (exact), alpha = 0
-    becomes dv = 4095 (1/4096 kept)."""
-    unity = prof.decay_unity
-    raw = int(np.rint(unity * (1.0 - float(alpha)))) - prof.voltage_decay_offset
-    return int(np.clip(raw, 0, unity - 1))
-
-
-def alpha_from_du(du: int, prof: Profile = LAVA_FIXED_PT) -> float:
-    return (prof.decay_unity - du - prof.current_decay_offset) / prof.decay_unity
-
-
-def alpha_from_dv(dv: int, prof: Profile = LAVA_FIXED_PT) -> float:
-    return (prof.decay_unity - dv - prof.voltage_decay_offset) / prof.decay_unity
-
-
-def bias_registers(
-    bias: np.ndarray, exp_min: int, exp_max: int, prof: Profile = LAVA_FIXED_PT
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(bias_mant, bias_exp, clipped) for biases `bias` already in v units (float).
-
-    Lava adds bias_mant << bias_exp to v every step (not shifted by 6). Per neuron the smallest
-    exponent >= max(exp_min, 0) whose rounded mantissa fits the signed mantissa bits is used
-    (finest step 2**exp); negative exponents are never chosen because Lava's arithmetic right
-    shift only coarsens. Biases beyond the largest exponent are clipped (`clipped` marks them).
-    """
-    b = np.asarray(bias, dtype=np.float64)
-    half = 1 << (prof.bias_mant_bits - 1)
-    lo_m, hi_m = -half, half - 1
-    start = max(exp_min, 0)
-    exp = np.full(b.shape, exp_max, dtype=np.int64)
-    chosen = np.zeros(b.shape, dtype=bool)
-    for e in range(start, exp_max + 1):
-        m = np.rint(b / (1 << e))
-        fits = (m >= lo_m) & (m <= hi_m) & ~chosen
-        exp[fits] = e
-        chosen |= fits
-    mant = np.rint(b / np.left_shift(1, exp).astype(np.float64))
-    clipped = (mant < lo_m) | (mant > hi_m)
-    mant = np.clip(mant, lo_m, hi_m).astype(np.int64)
-    return mant, exp, clipped

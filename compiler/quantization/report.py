@@ -82,11 +82,11 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
             [
                 name,
                 f"{p['scale']:.6g}",
-                str(p["vth"]),
+                str(p.get("vth", p.get("theta_0", "-"))),
                 "non-spiking" if p.get("non_spiking") else _pct(p["threshold_rel_error"], 3),
                 "yes" if p["thresholds_folded"] else "no",
-                f"{p['du']} ({p['du_error_units']:.2f})",
-                f"{p['dv']} ({p['dv_error_units']:.2f})",
+                _decay(p, "du"),
+                _decay(p, "dv"),
                 f"{p['bias_max_error']:.2g}",
                 "-" if p.get("bias_correction_max") is None else f"{p['bias_correction_max']:.2g}",
                 "-" if head is None else f"{head:.1f}",
@@ -110,12 +110,35 @@ def format_quantization(q: Mapping[str, Any], warnings: bool = True) -> str:
         rows,
         {1, 2, 3, 5, 6, 7, 8, 9},
     )
+    # Models other than LIF: their own registers, one line each.
+    for name, p in q.get("populations", {}).items():
+        regs = p.get("registers")
+        if regs:
+            shown = ", ".join(f"{k} {_register(v)}" for k, v in regs.items())
+            lines.append(f"{name} ({p['model']}): {shown}")
     lines += _calibration_lines(q.get("calibration"))
     for w in q.get("warnings", []) if warnings else []:
         lines.append(f"WARNING: {w}")
     for n in q.get("notes", []):
         lines.append(f"note: {n}")
     return "\n".join(lines) + "\n"
+
+
+def _decay(p: Mapping[str, Any], reg: str) -> str:
+    """A decay register and its largest error in 1/4096: `512 (0.31)`, or for per-neuron
+    decays the range and the number of values, `200..390/2 (0.49)`; `+0.50` is the part
+    `--decay-levels` clustering added."""
+    if reg not in p:
+        return "-"
+    value = p[reg]
+    text = f"{value['min']}..{value['max']}/{value['distinct']}" if isinstance(value, dict) else str(value)
+    text += f" ({p[f'{reg}_error_units']:.2f})"
+    added = p.get(f"{reg}_added_error_units")
+    return text + (f" +{added:.2f}" if added else "")
+
+
+def _register(value: Any) -> str:
+    return f"{value['min']}..{value['max']}/{value['distinct']}" if isinstance(value, dict) else str(value)
 
 
 def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:

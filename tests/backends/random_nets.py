@@ -232,3 +232,16 @@ def merge(networks: list[Network]) -> tuple[Graph, np.ndarray]:
             projs[pre + name] = proj.replace(src=pre + proj.src, dst=pre + proj.dst)
     graph = Graph(populations=pops, projections=projs)
     return graph, np.concatenate([n.inputs for n in networks], axis=2)
+
+
+def first_mismatch(got_trace, want_trace, probes, label: str = "") -> str | None:
+    """Where two traces of the same probes first differ (None: equal everywhere)."""
+    for p in probes:
+        for var in p.variables:
+            got, want = got_trace.get(p.population, var), want_trace.get(p.population, var)
+            if not np.array_equal(got, want):
+                b, t, i = np.argwhere(got != want)[0]
+                return (f"{label}{p.population}.{var} differs first at sample {b}, step {t + 1}, "
+                        f"neuron {i}: cpu {got[b, t, i]}, lava {want[b, t, i]}")
+    return None
+

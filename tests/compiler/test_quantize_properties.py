@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from backends import get_backend
 from backends.base import Probe
 from compiler.passes.base import PassContext
-from compiler.passes.quantize import VTH_FLOOR, QuantizePass
+from compiler.passes.quantize import QuantizePass
+from neurons.lif import VTH_FLOOR
 from compiler.passes.split_signs import SplitSignsPass
 from ir import LIF, QLIF, Conv2d, Graph, Input, QConv2d, QDense, QSparse, load_hw, verify
 from ir.fixed import effective_weights, weight_lsb_shift
@@ -101,7 +102,9 @@ def test_every_integer_within_its_bit_width(graph, opts):
         if isinstance(p, Input):
             continue
         assert isinstance(p, QLIF)
-        assert 0 <= p.du <= 4095 and 0 <= p.dv <= 4095 and 0 <= p.vth <= 2**17 - 1
+        du, dv, vth = (p.per_neuron(f) for f in ("du", "dv", "vth"))  # per neuron, or shared
+        assert du.min() >= 0 and du.max() <= 4095 and dv.min() >= 0 and dv.max() <= 4095
+        assert vth.min() >= 0 and vth.max() <= 2**17 - 1
         assert -4096 <= p.bias_mant.min() and p.bias_mant.max() <= 4095
         assert 0 <= p.bias_exp.min() and p.bias_exp.max() <= 7
         rep = report["populations"][name]
@@ -111,7 +114,7 @@ def test_every_integer_within_its_bit_width(graph, opts):
             w.startswith(f"population {name!r}: the worst-case input") for w in report["warnings"]
         )
         if rep["limited_by"].startswith("headroom"):
-            assert p.vth >= VTH_FLOOR
+            assert vth.min() >= VTH_FLOOR
 
 
 @settings(max_examples=80)
@@ -161,16 +164,15 @@ def test_decay_rounding_within_one_unit_and_thresholds_exact(graph):
         if not isinstance(pop, LIF):
             continue
         q = program.populations[name]
-        alpha_syn, alpha_mem = (float(np.asarray(a).reshape(-1)[0]) for a in pop.decays(graph.dt))
-        err_u = abs((4096 - q.du - 1) - 4096 * alpha_syn)
-        err_v = abs((4096 - q.dv) - 4096 * alpha_mem)
-        assert err_u <= 1.0 + 1e-9 and err_v <= 1.0 + 1e-9
-        if alpha_syn <= 4095.5 / 4096:
-            assert err_u <= 0.5 + 1e-9
-        if alpha_mem >= 0.5 / 4096:
-            assert err_v <= 0.5 + 1e-9
+        # Every neuron's own decays (per-neuron time constants give per-neuron registers).
+        alpha_syn, alpha_mem = (np.broadcast_to(np.reshape(a, -1), (pop.size,)) for a in pop.decays(graph.dt))
+        err_u = np.abs((4096 - q.per_neuron("du") - 1) - 4096 * alpha_syn)
+        err_v = np.abs((4096 - q.per_neuron("dv")) - 4096 * alpha_mem)
+        assert err_u.max() <= 1.0 + 1e-9 and err_v.max() <= 1.0 + 1e-9
+        assert np.all(err_u[alpha_syn <= 4095.5 / 4096] <= 0.5 + 1e-9)
+        assert np.all(err_v[alpha_mem >= 0.5 / 4096] <= 0.5 + 1e-9)
         rep = report["populations"][name]
-        assert math.isclose(rep["du_error_units"], err_u, abs_tol=1e-6)
+        assert math.isclose(rep["du_error_units"], float(err_u.max()), abs_tol=1e-6)
         theta = rep["threshold"]
         assert math.isclose(q.vth * 64 / rep["scale"], theta, rel_tol=1e-12)
 

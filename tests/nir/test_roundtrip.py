@@ -84,8 +84,8 @@ def test_nir_parameters_alone_describe_the_same_network(graph, method, seed):
             for f in ("v_th", "bias"):
                 np.testing.assert_allclose(new.per_neuron(f), pop.per_neuron(f), rtol=1e-12, atol=1e-15)
             for a, b in zip(new.decays(graph.dt), pop.decays(graph.dt), strict=True):
-                np.testing.assert_allclose(np.broadcast_to(a, (pop.size,)), np.broadcast_to(b, (pop.size,)),
-                                           rtol=1e-12, atol=1e-15)
+                a, b = (np.broadcast_to(np.reshape(x, -1) if np.ndim(x) else x, (pop.size,)) for x in (a, b))
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     for name, proj in graph.projections.items():
         new = back.projections[name]
         assert (new.src, new.dst) == (proj.src, proj.dst)

@@ -13,6 +13,7 @@ import pytest
 from backends.base import Probe
 from backends.cpu import kernels
 from backends.cpu.simulator import run
+from neurons import lif
 from ir import QLIF, Graph, Input, QDense
 
 ENGINES = ("reference", "fast")
@@ -22,13 +23,13 @@ def _lif_trace(a_by_step, steps, **params):
     """Drive one neuron's a_in directly with the kernel (what Lava's VecSendProcess does)."""
     u = np.zeros((1, 1), dtype=np.int64)
     v = np.zeros((1, 1), dtype=np.int64)
-    bias = kernels.effective_bias(
+    bias = lif.effective_bias(
         np.array([params.pop("bias_mant", 0)]), np.array([params.pop("bias_exp", 0)])
     )
     us, vs, ss = [], [], []
     for t in range(1, steps + 1):
         a = np.array([[a_by_step.get(t, 0)]], dtype=np.int64)
-        s = kernels.fixed_lif_step(u, v, a, bias=bias, **params)
+        s = lif.fixed_step(u, v, a, bias=bias, **params)
         us.append(int(u[0, 0]))
         vs.append(int(v[0, 0]))
         ss.append(int(s[0, 0]))

@@ -16,7 +16,7 @@ from backends.base import Probe
 from backends.cpu.simulator import run as cpu_run
 from backends.lava import compat
 from ir import Input
-from tests.backends.random_nets import merge, random_network
+from tests.backends.random_nets import first_mismatch, merge, random_network
 
 pytestmark = pytest.mark.lava
 
@@ -52,15 +52,9 @@ def _compare(seeds, steps, batch):
     lava = lava_run(graph, inputs, probes=probes)
     for engine in ("reference", "fast"):
         cpu = cpu_run(graph, inputs, probes=probes, engine=engine)
-        for p in probes:
-            for var in p.variables:
-                got, want = cpu.get(p.population, var), lava.get(p.population, var)
-                if not np.array_equal(got, want):
-                    b, t, i = np.argwhere(got != want)[0]
-                    pytest.fail(
-                        f"{engine}: {p.population}.{var} differs first at sample {b}, "
-                        f"step {t + 1}, neuron {i}: cpu {got[b, t, i]}, lava {want[b, t, i]}"
-                    )
+        mismatch = first_mismatch(cpu, lava, probes, f"{engine}: ")
+        if mismatch:
+            pytest.fail(mismatch)
     return lava
 
 

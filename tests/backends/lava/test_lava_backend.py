@@ -159,7 +159,7 @@ def test_processes_are_stopped_when_a_run_fails(monkeypatch, error):
     def fail(prog):
         raise error
 
-    monkeypatch.setattr(lava_module, "_zero_state", fail)  # fails between sample 1 and 2
+    monkeypatch.setattr(lava_module, "_reset_state", fail)  # fails between sample 1 and 2
     with pytest.raises(type(error)):
         get_backend("lava")(graph, x[:, :4])
     assert len(_lava_children()) == before

@@ -16,12 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backends.cpu import kernels, reference
+from backends.cpu import reference
 from backends.cpu.network import prepare
 from backends.lava import compat
 from backends.lava.lower import _lava_conv_weight
 from ir import QLIF, Graph, Input, QConv2d, QDense, QSparse
 from ir.nodes import conv2d_output_hw
+from neurons import lif
 
 pytestmark = pytest.mark.lava
 
@@ -93,12 +94,12 @@ def test_lif_step_equals_lava(u, v, a, du, dv, vth, bias_mant, bias_exp):
     m.v[:] = v
     ku = np.array([u], dtype=np.int64)
     kv = np.array([v], dtype=np.int64)
-    bias = kernels.effective_bias(np.array(bias_mant), np.array(bias_exp))
+    bias = lif.effective_bias(np.array(bias_mant), np.array(bias_exp))
     for a_t in a:
         # The int16 zero the port adds the int32 message to (PyInPortVectorDense.recv).
         m.a_in.queue.append(np.zeros(4, dtype=np.int16) + np.array(a_t, dtype=np.int32))
         m.run_spk()
-        s = kernels.fixed_lif_step(
+        s = lif.fixed_step(
             ku, kv, np.array([a_t], dtype=np.int64), du=du, dv=dv, vth=vth, bias=bias
         )
         assert ku[0].tolist() == m.u.astype(np.int64).tolist()
