@@ -278,6 +278,7 @@ class ATRLIFQuantRule(QuantRule):
 class ATRLIFModel(NeuronModel):
     name = "atrlif"
     label = "ATRLIF"
+    lava_process_name = "ATRLIF"
     float_node = ATRLIF
     fixed_node = QATRLIF
     variables = ("i", "v", "theta", "r")
