@@ -5,14 +5,21 @@ netx networks are chains: an input, then layers each reading the one before (plu
 for `dense_rec`). The exporter walks the graph from its one Input population and writes, per
 population, the layer that netx turns back into the same Lava processes:
 
-    Input -> QSparse 1:1 weight 1 -> QLIF     input layer with neurons (the import's latency 1)
+    Input -> QSparse 1:1 weight 1 -> neurons  input layer with neurons (the import's latency 1)
     Input                                     input layer with its shape only
-    QDense / QSparse -> QLIF (+ QDense self)  [flatten if the source is (C, H, W)] dense or
+    QDense / QSparse -> neurons (+ self-loop) [flatten if the source is (C, H, W)] dense or
                                               dense_rec; weights as netx must read them (below)
-    QConv2d -> QLIF                           conv (weights as they are; netx flips them for
+    QConv2d -> neurons                        conv (weights as they are; netx flips them for
                                               Lava's convolution)
-    QLIF                                      neuron CUBA: iDecay = du + 1, vDecay = dv,
-                                              vThMant = vth, bias = bias_mant * 2^(bias_exp - 6)
+
+and the neurons by their Lava process (the model table's `lava_process_name`, `lava_params`):
+
+    LIF                                       CUBA: iDecay = du + 1, vDecay = dv, vThMant = vth,
+                                              bias = bias_mant * 2^(bias_exp - 6)
+    Delta (input layer)                       SDNN, vThMant = vth
+    SigmaDelta                                SDNN, vThMant = vth, bias (ReLU, no cumulative
+                                              error, spike_exp = state_exp = 6: what netx builds)
+    Sigma                                     SDNN with sigma_output
 
 netx computes a dense layer's synapse format from the weights it reads (`weights`), and what
 Lava then computes is the plain integer sum of the file's weights times the spikes. So the file
@@ -36,9 +43,10 @@ from ir.atomic import atomic_output_file
 from ir.errors import BackendUnavailableError, InputError
 from ir.fixed import effective_weights
 from ir.graph import Graph
-from ir.nodes import QLIF, Input, Population, Projection, QConv2d, QDense, QSparse
+from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
+from neurons import model_of
 
-from compiler.netx.importer import NETX_BIAS_EXP, NETX_MAX_DELAY
+from compiler.netx.importer import NETX_BIAS_EXP, NETX_MAX_DELAY, NETX_SPIKE_EXP, NETX_STATE_EXP
 from compiler.netx.weights import lava_sign_mode, netx_dense_format
 
 __all__ = ["ExportSummary", "export_netx", "write_layers"]
@@ -109,12 +117,10 @@ class _Chain:
             if len(incoming) != 1:
                 raise self.fail(dst, f"has {len(incoming)} incoming projections; netx layers read one")
             pop = g.populations[dst]
-            if not isinstance(pop, QLIF):
-                raise self.fail(dst, f"is a {type(pop).__name__}; netx CUBA layers are QLIF")
             if first:
                 first = False
                 if _is_input_relay(g, proj):
-                    layers.append(self.input_layer(host, dst, pop))
+                    layers.append(self.input_layer(dst, pop))
                     summary.latency = 1
                     summary.layers.append("input")
                     current = dst
@@ -139,25 +145,45 @@ class _Chain:
             raise InputError("the graph has no population after its input; nothing to export")
         return layers, summary
 
-    def input_layer(self, host: str, name: str, pop: QLIF) -> dict[str, Any]:
-        layer = {"type": "input", "shape": _shape(pop.shape), "neuron": self.neuron(name, pop)}
-        if np.any(pop.bias_mant):
+    def input_layer(self, name: str, pop: Population) -> dict[str, Any]:
+        neuron, bias = self.neuron(name, pop, first=True)
+        if bias is not None:
             raise self.fail(name, "has a bias; netx gives input neurons none (it stores the input layer's bias "
                                   "as a transform it never applies)")
-        del host
-        return layer
+        return {"type": "input", "shape": _shape(pop.shape), "neuron": neuron}
 
-    def neuron(self, name: str, pop: QLIF) -> dict[str, Any]:
-        if pop.reset_interval:
-            raise self.fail(name, f"reset_interval = {pop.reset_interval}: netx files carry no reset (it is "
-                                  "hdf5.Network's reset_interval argument, for every layer)")
-        return {"type": "CUBA", "iDecay": pop.du + 1, "vDecay": pop.dv, "vThMant": pop.vth,
-                "refDelay": 1, "gradedSpike": False}
+    def neuron(self, name: str, pop: Population, first: bool = False) -> tuple[dict[str, Any], np.ndarray | None]:
+        """(netx neuron group, layer bias or None) for the Lava process netx must build: LIF
+        (CUBA), Delta (an SDNN input layer), SigmaDelta (SDNN), Sigma (SDNN sigma_output)."""
+        model = model_of(pop, f"population {name!r}", "netx export")
+        process = model.lava_process_name
+        params = model.lava_params(pop)
+        if process == "LIF":
+            if params["reset_interval"]:
+                raise self.fail(name, f"reset_interval = {params['reset_interval']}: netx files carry no reset (it "
+                                      "is hdf5.Network's reset_interval argument, for every layer)")
+            neuron = {"type": "CUBA", "iDecay": _netx_values(params["du"], pop.shape) + 1,
+                      "vDecay": _netx_values(params["dv"], pop.shape), "vThMant": _netx_values(params["vth"], pop.shape),
+                      "refDelay": 1, "gradedSpike": False}
+            return neuron, self.lif_bias(name, pop, params["bias_mant"], params["bias_exp"])
+        if process in ("Delta", "SigmaDelta") and (first == (process == "Delta")):
+            fixed = {"spike_exp": NETX_SPIKE_EXP, "state_exp": NETX_STATE_EXP, "cum_error": 0,
+                     **({"act_mode": 1} if process == "SigmaDelta" else {})}
+            for key, want in fixed.items():
+                if params[key] != want:
+                    raise self.fail(name, f"{key} = {params[key]}: netx builds its {process} neurons with {key} = {want}")
+            neuron = {"type": "SDNN", "vThMant": _netx_values(params["vth"], pop.shape), "activation": "relu"}
+            bias = np.broadcast_to(params.get("bias", 0), pop.shape)
+            return neuron, (np.asarray(bias) if np.any(bias) else None)
+        if process == "Sigma" and not first:
+            return {"type": "SDNN", "sigma_output": True}, None
+        where = "an input layer" if first else "a layer"
+        raise self.fail(name, f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a file")
 
-    def bias(self, name: str, pop: QLIF) -> np.ndarray | None:
+    def lif_bias(self, name: str, pop: Population, mant_field: Any, exp_field: Any) -> np.ndarray | None:
         """bias_mant * 2^(bias_exp - 6) per neuron, or None for no bias."""
-        mant = pop.per_neuron("bias_mant").astype(np.int64)
-        exp = pop.per_neuron("bias_exp").astype(np.int64)
+        mant = np.broadcast_to(mant_field, pop.shape).reshape(-1).astype(np.int64)
+        exp = np.broadcast_to(exp_field, pop.shape).reshape(-1).astype(np.int64)
         if not mant.any():
             return None
         shift = exp - NETX_BIAS_EXP
@@ -170,10 +196,9 @@ class _Chain:
         down = np.where(shift < 0, mant >> np.maximum(-shift, 0), 0)
         return np.where(shift >= 0, up, down).reshape(pop.shape)
 
-    def layer(self, name: str, proj: Projection, dst: str, pop: QLIF, src_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    def layer(self, name: str, proj: Projection, dst: str, pop: Population, src_shape: tuple[int, ...]) -> list[dict[str, Any]]:
         g = self.graph
-        bias = self.bias(dst, pop)
-        neuron = self.neuron(dst, pop)
+        neuron, bias = self.neuron(dst, pop)
         if isinstance(proj, QConv2d):
             if len(pop.shape) != 3:
                 raise self.fail(name, f"writes into shape {pop.shape}; a netx conv layer's output is (C, H, W)")
@@ -185,9 +210,7 @@ class _Chain:
                 "neuron": neuron,
             }
             if bias is not None:
-                per_channel = bias.reshape(bias.shape[0], -1)
-                same = np.all(per_channel == per_channel[:, :1])
-                layer["bias"] = per_channel[:, 0].astype(np.float32) if same else bias.transpose(2, 1, 0).astype(np.float32)
+                layer["bias"] = _netx_values(bias, pop.shape).astype(np.float32)
             return [layer]
         if not isinstance(proj, (QDense, QSparse)):
             raise self.fail(name, f"is a {type(proj).__name__}; netx layers are dense or conv")
@@ -263,6 +286,22 @@ class _Chain:
                 raise self.fail(name, f"weight {int(part[i])} at {i}: netx's 8-bit format turns the layer's weights "
                                       f"(range {int(part.min())}..{int(part.max())}) into {int(back[i])}")
             start = stop
+
+
+def _netx_values(values: Any, shape: tuple[int, ...]) -> Any:
+    """Per-neuron values (snnc's (C, H, W) order) as netx broadcasts them against Lava's (W, H,
+    C) neurons: one number, n values for a flat layer, C values when uniform per channel, else
+    a (W, H, C) array. The inverse of the importer's `broadcast`."""
+    arr = np.broadcast_to(np.asarray(values), shape)
+    flat = arr.reshape(-1)
+    if np.all(flat == flat[0]):
+        return np.asarray(flat[0])
+    if len(shape) == 1:
+        return np.ascontiguousarray(arr)
+    per_channel = arr.reshape(shape[0], -1)
+    if np.all(per_channel == per_channel[:, :1]):
+        return np.ascontiguousarray(per_channel[:, 0])
+    return np.ascontiguousarray(arr.transpose(2, 1, 0))
 
 
 def _is_input_relay(g: Graph, proj: Projection) -> bool:

@@ -14,20 +14,32 @@ fixed-point snnc graph, keeping netx's integers as they are:
     flatten                          nothing: (C, H, W) flattens C-order, as netx's transpose
     delay (dense)                    per-synapse QDense delay (netx's rule: one per row if the
                                      count is n_out, per column if n_in; clipped to 62)
-    neuron CUBA / LOIHI              QLIF: du = iDecay - 1, dv = vDecay, vth = vThMant,
-                                     bias_mant = int(bias), bias_exp = 6
     pool, unpool, convT              (netx refuses them) QConv2d with groups = C for pool;
                                      QSparse for unpool and convT, with netx's dense weight rule
+
+and neurons by the Lava process netx builds, taken from the model table (`neurons`,
+`model_for_lava`) with the arguments netx passes:
+
+    neuron CUBA / LOIHI              LIF: du = iDecay - 1, dv = vDecay, vth = vThMant,
+                                     bias_mant = int(bias), bias_exp = 6
+    neuron SDNN, input layer         Delta: vth = vThMant, spike_exp = state_exp = 6
+    neuron SDNN with sigma_output    Sigma
+    neuron SDNN                      SigmaDelta: vth = vThMant, bias, ReLU, spike_exp =
+                                     state_exp = 6 (graded messages to the next layer)
+
+Per-neuron values are what netx's numpy broadcasting against the (W, H, C) or (n,) neurons
+makes of them: one value, n for a dense layer, C (per channel) or (W, H, C) for a conv layer.
 
 (*) netx feeds the input neurons' `a_in` directly (no synapse, no buffer step); an snnc
 projection always buffers one step, so the imported graph runs one step later than netx from
 that layer on: `metadata["import"]["latency"]` is 1 (0 without input neurons), and output step
 t + latency equals netx's step t.
 
-Inputs are what netx takes: binary spikes at the input (or first synapse), flat in snnc's C-order
-(C, H, W) numbering (netx holds them as (W, H, C)). Where netx 0.6.0 reads a field of the file
+Inputs are what netx takes: binary spikes at the input (or first synapse), or for a sigma-delta
+input layer integer activations (netx's Delta shifts them by spike_exp + state_exp: 6 of their
+bits are fractional), flat in snnc's C-order (C, H, W) numbering (netx holds (W, H, C)). Where netx 0.6.0 reads a field of the file
 but drops it (`refDelay`, `gradedSpike`, the input layer's `weight`/`bias` transform, a conv's
-`delay`, `neuron/weight_exp`), the import computes what netx computes and says so in one
+`delay`, `neuron/weight_exp`, an SDNN `activation`), the import computes what netx computes and says so in one
 warning line per field. Anything snnc cannot express is one error line naming the layer, the
 field and the value.
 """
@@ -46,7 +58,8 @@ import numpy as np
 from ir.errors import ModelFormatError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
-from ir.nodes import QLIF, Input, Population, Projection, QConv2d, QDense, QSparse, conv2d_output_hw
+from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse, conv2d_output_hw
+from neurons import model_of, model_for_lava
 from ir.verify import verify
 
 from compiler.netx.reader import NetxFile, NetxLayer, read_netx, text_field
@@ -61,6 +74,12 @@ NETX_MAX_DELAY = 62
 # netx sets bias_exp = 6 for every CUBA neuron (hdf5.py get_neuron_params), matching the << 6
 # Lava applies to the synaptic input and the threshold.
 NETX_BIAS_EXP = 6
+# netx's sigma-delta neurons: spike_exp is hdf5.Network's argument (default 6), state_exp is 6.
+NETX_SPIKE_EXP = 6
+NETX_STATE_EXP = 6
+# A delta encoder's input port is int32 with precision 24 (lava proc/sdn/models.py
+# PyDeltaModelFixed a_in): the host input of an SDNN input layer is that wide.
+DELTA_INPUT_BITS = 24
 # SLAYER clamps decays to [0, 1] * 4096 (neuron/cuba.py clamp); Lava's LIF then needs
 # 4096 - (du + 1) >= 0 and 4096 - dv >= 0.
 DECAY_RANGE = (0, 4096)
@@ -191,24 +210,54 @@ class _Importer:
         return out
 
     def scalar(self, layer: NetxLayer, name: str, container: dict[str, Any] | None, lo: int, hi: int) -> int:
-        """An integer neuron parameter with one value per layer."""
+        """An integer layer parameter with one value (groups)."""
         value = self.array(layer, name, container)
         label = name if container is None else f"neuron/{name}"
         flat = value.reshape(-1)
         if flat.size == 0:
             raise self.fail(layer, label, "is empty")
         if np.any(flat != flat[0]):
-            raise self.fail(
-                layer, label,
-                f"varies per neuron ({_span(flat)}); snnc takes one value per layer here",
-            )
-        v = flat[0]
-        if float(v) != round(float(v)):
-            raise self.fail(layer, label, f"= {v} is not an integer")
-        iv = int(v)
-        if not lo <= iv <= hi:
-            raise self.fail(layer, label, f"= {iv} is outside [{lo}, {hi}]")
-        return iv
+            raise self.fail(layer, label, f"varies ({_span(flat)}); netx takes one value")
+        return self.checked(layer, label, flat[:1], lo, hi)[0]
+
+    def checked(self, layer: NetxLayer, label: str, values: np.ndarray, lo: int, hi: int) -> list[int]:
+        if np.any(values != np.round(values)):
+            raise self.fail(layer, label, f"= {_span(values)} is not an integer")
+        ints = values.astype(np.int64)
+        if ints.min() < lo or ints.max() > hi:
+            bad = int(ints.min()) if ints.min() < lo else int(ints.max())
+            raise self.fail(layer, label, f"= {bad} is outside [{lo}, {hi}]")
+        return [int(v) for v in ints.reshape(-1)]
+
+    def per_neuron(self, layer: NetxLayer, name: str, cfg: dict[str, Any], shape: tuple[int, ...], lo: int, hi: int) -> Any:
+        """A neuron parameter as netx hands it to Lava (numpy broadcasting against the neurons'
+        (W, H, C) or (n,) state): an int when uniform, else an array in snnc's (C, H, W) order."""
+        value = self.array(layer, name, cfg)
+        label = f"neuron/{name}"
+        if value.size == 0:
+            raise self.fail(layer, label, "is empty")
+        self.checked(layer, label, value.reshape(-1), lo, hi)
+        full = self.broadcast(layer, label, value.astype(np.int64), shape)
+        flat = full.reshape(-1)
+        return int(flat[0]) if np.all(flat == flat[0]) else full
+
+    def broadcast(self, layer: NetxLayer, label: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Per-neuron values in snnc's order from what netx gives Lava: one value; n values (a
+        dense layer); C values, one per channel, or a (W, H, C) array (a conv layer)."""
+        n = math.prod(shape)
+        if value.size == 1:
+            return np.full(shape, value.reshape(-1)[0], dtype=np.int64)
+        if len(shape) == 1:
+            if value.size != n:
+                raise self.fail(layer, label, f"has {value.size} values for {n} neurons")
+            return value.reshape(shape)
+        c, h, w = shape
+        if value.shape == (w, h, c):
+            return value.transpose(2, 1, 0)
+        if value.reshape(-1).size == c:
+            return np.broadcast_to(value.reshape(c, 1, 1), shape).copy()
+        raise self.fail(layer, label, f"shape {value.shape} is neither one per channel ({c},) nor per neuron "
+                                      f"(W, H, C) = {(w, h, c)}")
 
     def pair(self, layer: NetxLayer, name: str) -> tuple[int, int]:
         """stride/padding/dilation: a scalar for both axes or (H, W), as SLAYER writes them
@@ -228,8 +277,8 @@ class _Importer:
 
     # ------------------------------------------------------------------ populations
 
-    def add_input(self, shape: tuple[int, ...]) -> _Prev:
-        self.pops["input"] = Input(shape=shape)
+    def add_input(self, shape: tuple[int, ...], message_bits: int = 0) -> _Prev:
+        self.pops["input"] = Input(shape=shape, message_bits=message_bits)
         return _Prev("input", shape)
 
     def source(self, layer: NetxLayer, n_in: int | None = None, conv_in: Callable[[], tuple[int, ...]] | None = None) -> _Prev:
@@ -243,23 +292,54 @@ class _Importer:
         assert n_in is not None
         return self.add_input((n_in,))
 
-    def neuron(self, layer: NetxLayer, name: str, shape: tuple[int, ...], bias: np.ndarray | None) -> QLIF:
-        """The neurons netx builds for a layer (hdf5.py get_neuron_params, blocks AbstractBlock._neuron)."""
+    def neuron(self, layer: NetxLayer, shape: tuple[int, ...], bias: np.ndarray | None, first: bool = False) -> Population:
+        """The neurons netx builds for a layer (hdf5.py get_neuron_params; blocks/process.py
+        AbstractBlock._neuron): the Lava process netx picks and the arguments it passes, as the
+        model table's node for that process. `first`: netx's input layer."""
         cfg = layer.neuron if layer.neuron is not None else DEFAULT_NEURON
         kind = text_field(cfg.get("type"))
-        if kind not in ("CUBA", "LOIHI"):
-            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA and LOIHI neurons")
-        i_decay = self.scalar(layer, "iDecay", _as_arrays(cfg), *DECAY_RANGE)
-        v_decay = self.scalar(layer, "vDecay", _as_arrays(cfg), *DECAY_RANGE)
-        vth = self.scalar(layer, "vThMant", _as_arrays(cfg), 0, _VTH_MAX)
-        self.dropped_neuron_fields(layer, cfg)
-        bias_mant: Any = 0
-        if bias is not None:
-            bias_mant = self.neuron_bias(layer, shape, bias)
-        return QLIF(
-            shape=shape, du=i_decay - 1, dv=v_decay, vth=vth,
-            bias_mant=bias_mant, bias_exp=NETX_BIAS_EXP,
-        )
+        values = _as_arrays(cfg)
+        if kind in ("CUBA", "LOIHI"):
+            process = "LIF"
+            params: dict[str, Any] = {
+                "du": self.per_neuron(layer, "iDecay", values, shape, *DECAY_RANGE) - 1,
+                "dv": self.per_neuron(layer, "vDecay", values, shape, *DECAY_RANGE),
+                "vth": self.per_neuron(layer, "vThMant", values, shape, 0, _VTH_MAX),
+                "bias_mant": 0 if bias is None else self.neuron_bias(layer, shape, bias),
+                "bias_exp": NETX_BIAS_EXP,
+            }
+            self.dropped_neuron_fields(layer, cfg)
+        elif kind == "SDNN":
+            process, params = self.sigma_delta(layer, cfg, values, shape, bias, first)
+        elif kind is not None and "RF" in kind:
+            raise self.fail(layer, "neuron/type", f"{kind!r}: netx feeds resonate-and-fire neurons through complex "
+                                                  "(real, imag) synapses; snnc's RF neurons take one input")
+        else:
+            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA, LOIHI and SDNN neurons")
+        model = model_for_lava(process, f"{self.nf.path}: layer/{layer.index}", "snnc's netx import")
+        return model.from_lava(shape, params)
+
+    def sigma_delta(self, layer: NetxLayer, cfg: dict[str, Any], values: dict[str, Any], shape: tuple[int, ...],
+                    bias: np.ndarray | None, first: bool) -> tuple[str, dict[str, Any]]:
+        """netx's SDNN neurons: Delta for the input layer, Sigma for a `sigma_output` layer,
+        else SigmaDelta (ReLU, no cumulative error), with spike_exp = state_exp = 6."""
+        bits = cfg.get("messageBits")
+        if isinstance(bits, np.ndarray) and bits.size and not np.any(bits):
+            raise self.fail(layer, "neuron/messageBits", "= 0: netx then reads this layer's graded payloads as 0/1 "
+                                                         "spikes in the next synapse; snnc does not import that")
+        activation = text_field(cfg.get("activation"))
+        if activation not in (None, "relu"):
+            self.note(layer, "neuron/activation", "netx 0.6.0 never reads it and builds ReLU sigma-delta neurons; "
+                                                  "snnc computes what netx computes", repr(activation))
+        exps = {"spike_exp": NETX_SPIKE_EXP, "state_exp": NETX_STATE_EXP}
+        if first:
+            vth = self.per_neuron(layer, "vThMant", values, shape, 0, _VTH_MAX)
+            return "Delta", {"vth": vth, "cum_error": 0, **exps}
+        if "sigma_output" in cfg:
+            return "Sigma", {}
+        vth = self.per_neuron(layer, "vThMant", values, shape, 0, _VTH_MAX)
+        return "SigmaDelta", {"vth": vth, "bias": 0 if bias is None else self.neuron_bias(layer, shape, bias),
+                              "act_mode": 1, "cum_error": 0, **exps}
 
     def dropped_neuron_fields(self, layer: NetxLayer, cfg: dict[str, Any]) -> None:
         """Neuron fields netx 0.6.0 reads and drops for CUBA (or never reads)."""
@@ -276,19 +356,8 @@ class _Importer:
                                                   "snnc computes what netx computes")
 
     def neuron_bias(self, layer: NetxLayer, shape: tuple[int, ...], bias: np.ndarray) -> np.ndarray:
-        """bias_mant per neuron in snnc's (C, H, W) order: netx takes a dense layer's bias as is,
-        and a conv layer's per channel (C values) or per neuron ((W, H, C) values)."""
-        n = math.prod(shape)
-        if len(shape) == 1:
-            if bias.size not in (1, n):
-                raise self.fail(layer, "bias", f"has {bias.size} values for {n} neurons")
-            return np.broadcast_to(bias.reshape(-1), (n,)) if bias.size == 1 else bias.reshape(-1)
-        c, h, w = shape
-        if bias.shape == (w, h, c):
-            return bias.transpose(2, 1, 0)
-        if bias.reshape(-1).size == c:
-            return np.broadcast_to(bias.reshape(c, 1, 1), shape)
-        raise self.fail(layer, "bias", f"shape {bias.shape} is neither per channel ({c},) nor per neuron (W, H, C) = {(w, h, c)}")
+        """bias_mant per neuron in snnc's (C, H, W) order (netx: blocks/process.py _neuron)."""
+        return self.broadcast(layer, "bias", bias, shape)
 
     def add_layer(self, layer: NetxLayer, pop: Population, proj: Projection | None, name: str) -> None:
         self.pops[name] = pop
@@ -339,9 +408,8 @@ def _input(imp: _Importer, layer: NetxLayer) -> None:
     if "shape" not in layer.fields and layer.neuron is None:
         return
     shape = tuple(imp.input_shape) if imp.input_shape is not None else imp.shape(layer)
-    host = imp.add_input(shape)
     if layer.neuron is None:
-        imp.prev = host
+        imp.prev = imp.add_input(shape)
         return
     for name in ("weight", "bias"):
         if name in layer.fields:
@@ -349,7 +417,9 @@ def _input(imp: _Importer, layer: NetxLayer) -> None:
                                   "snnc computes what netx computes")
     name = f"input{layer.index}"
     n = math.prod(shape)
-    pop = imp.neuron(layer, name, shape, None)
+    pop = imp.neuron(layer, shape, None, first=True)
+    # netx feeds the input neurons' a_in with the user's data: graded for a delta encoder.
+    host = imp.add_input(shape, DELTA_INPUT_BITS if model_of(pop).graded else 0)
     one_to_one = QSparse(src=host.name, dst=name, rows=np.arange(n), cols=np.arange(n), values=np.ones(n, dtype=np.int64),
                          weight_exp=0, num_weight_bits=8, sign_mode="excitatory")
     imp.add_layer(layer, pop, one_to_one, name)
@@ -386,7 +456,7 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
                  str(weight_exp))
         weight_exp = 0
     bias = imp.integers(layer, "bias") if "bias" in layer.fields else None
-    pop = imp.neuron(layer, name, (n_out,), bias)
+    pop = imp.neuron(layer, (n_out,), bias)
     proj = QDense(src=src.name, dst=name, weight=w_in, weight_exp=weight_exp, num_weight_bits=bits,
                   sign_mode=lava_sign_mode(w_in), delay=0 if delay is None else delay)
     imp.add_layer(layer, pop, proj, name)
@@ -484,7 +554,7 @@ def _conv(imp: _Importer, layer: NetxLayer) -> None:
                                  "snnc computes what netx computes")
     name = f"conv{layer.index}"
     bias = imp.integers(layer, "bias") if "bias" in layer.fields else None
-    pop = imp.neuron(layer, name, shape, bias)
+    pop = imp.neuron(layer, shape, bias)
     proj = QConv2d(src=src.name, dst=name, weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
     imp.add_layer(layer, pop, proj, name)
 
@@ -519,7 +589,7 @@ def _pool(imp: _Importer, layer: NetxLayer) -> None:
     out = (c, *conv2d_output_hw(src.shape[1:], kernel.shape[2:], stride, padding, dilation))  # type: ignore[arg-type]
     shape = imp.check_shape(layer, out)
     name = f"pool{layer.index}"
-    pop = imp.neuron(layer, name, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
+    pop = imp.neuron(layer, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
     proj = QConv2d(src=src.name, dst=name, weight=np.repeat(kernel, c, axis=0), stride=stride, padding=padding,
                    dilation=dilation, groups=c)
     imp.add_layer(layer, pop, proj, name)
@@ -560,7 +630,7 @@ def _transposed(imp: _Importer, layer: NetxLayer) -> None:
     fmt = netx_dense_format(values)
     bits = _format_notes(imp, layer, fmt)
     name = f"{layer.type}{layer.index}"
-    pop = imp.neuron(layer, name, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
+    pop = imp.neuron(layer, shape, imp.integers(layer, "bias") if "bias" in layer.fields else None)
     proj = QSparse(src=src.name, dst=name, rows=rows, cols=cols, values=fmt.weight, weight_exp=fmt.weight_exp,
                    num_weight_bits=bits, sign_mode=lava_sign_mode(fmt.weight))
     imp.add_layer(layer, pop, proj, name)

@@ -17,9 +17,10 @@ from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import load_hw
 from ir.nodes import QLIF, Input, QDense, QSparse
+from neurons import model_of
 from tests.netx.helpers import FIXTURES, NETX_RUNS
 
-ROUND_TRIP = (*NETX_RUNS, "cuba_pool")
+ROUND_TRIP = (*NETX_RUNS, "cuba_pool")  # every fixture but the transposed conv's
 NIR_FIXTURE = FIXTURES.parent / "nir" / "snntorch_mlp.nir"
 
 
@@ -29,10 +30,12 @@ def _same_network(a: Graph, b: Graph) -> None:
     assert len(a.populations) == len(b.populations) and len(a.projections) == len(b.projections)
     for pa, pb in zip(a.populations.values(), b.populations.values()):
         assert type(pa) is type(pb) and pa.shape == pb.shape
-        if isinstance(pa, QLIF):
-            assert (pa.du, pa.dv, pa.vth) == (pb.du, pb.dv, pb.vth)
-            np.testing.assert_array_equal(pa.per_neuron("bias_mant") << pa.per_neuron("bias_exp"),
-                                          pb.per_neuron("bias_mant") << pb.per_neuron("bias_exp"))
+        if not isinstance(pa, Input):
+            params_a, params_b = (model_of(p).lava_params(p) for p in (pa, pb))
+            assert params_a.keys() == params_b.keys()
+            for key in params_a:
+                np.testing.assert_array_equal(np.broadcast_to(params_a[key], pa.shape),
+                                              np.broadcast_to(params_b[key], pb.shape), err_msg=key)
     for qa, qb in zip(a.projections.values(), b.projections.values()):
         assert type(qa) is type(qb)
         for f in dataclasses.fields(qa):

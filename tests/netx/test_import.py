@@ -15,7 +15,8 @@ from compiler.model_io import load_model
 from compiler.netx.exporter import write_layers
 from compiler.netx.importer import import_netx
 from ir.errors import ModelFormatError
-from ir.nodes import QLIF, QConv2d, QDense, QSparse
+from ir.nodes import QConv2d, QDense, QSparse
+from neurons import model_of
 from tests.netx.helpers import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,34 @@ def test_input_neurons_get_a_one_to_one_synapse_and_latency(tmp_path):
     assert len(notes) == 2 and all("stores it and never applies it" in n for n in notes)
 
 
+def test_per_neuron_and_per_channel_parameters(tmp_path):
+    per_neuron = cuba(iDecay=np.array([0, 100, 4096]), vDecay=np.array([5, 5, 5]), vThMant=np.array([1, 2, 3]))
+    per_channel = cuba(iDecay=np.array([10, 20]), vThMant=np.arange(4 * 3 * 2).reshape(4, 3, 2))  # (W, H, C)
+    graph, _ = imported(tmp_path, [{"type": "input", "shape": np.array([1, 5, 6])},
+                                   conv(2, 1, 3, [2, 3, 4], neuron=per_channel), {"type": "flatten"},
+                                   dense(3, 24, neuron=per_neuron)])
+    conv_pop, dense_pop = graph.populations["conv1"], graph.populations["dense3"]
+    np.testing.assert_array_equal(dense_pop.du, [-1, 99, 4095])
+    assert dense_pop.dv == 5  # uniform values stay one number
+    np.testing.assert_array_equal(conv_pop.per_neuron("du").reshape(2, 3, 4)[:, 0, 0], [9, 19])
+    np.testing.assert_array_equal(conv_pop.vth, np.arange(24).reshape(4, 3, 2).transpose(2, 1, 0))
+
+
+def test_sdnn_layers_are_the_lava_processes_netx_builds(tmp_path):
+    sdnn = {"type": "SDNN", "vThMant": 6, "activation": "relu"}
+    graph, notes = imported(tmp_path, [
+        {"type": "input", "shape": np.array([4]), "neuron": dict(sdnn)},
+        dense(3, 4, neuron=dict(sdnn, activation="tanh"), bias=np.array([2.0, 0.0, -2.0])),
+        dense(2, 3, neuron=dict(sdnn, sigma_output=True))])
+    labels = {n: model_of(p).lava_process_name for n, p in graph.populations.items() if n != "input"}
+    assert labels == {"input0": "Delta", "dense1": "SigmaDelta", "dense2": "Sigma"}
+    assert graph.populations["input"].message_bits == 24 and graph.metadata["import"]["latency"] == 1
+    sd = model_of(graph.populations["dense1"]).lava_params(graph.populations["dense1"])
+    assert (sd["vth"], sd["spike_exp"], sd["state_exp"], sd["act_mode"], sd["cum_error"]) == (6, 6, 6, 1, 0)
+    np.testing.assert_array_equal(sd["bias"], [2, 0, -2])
+    assert len(notes) == 1 and "neuron/activation (layer 1 = 'tanh')" in notes[0]
+
+
 def test_pool_becomes_grouped_conv(tmp_path):
     pool = {"type": "pool", "shape": np.array([2, 2, 3]), "weight": np.full((1, 1, 2, 2), 254, np.float32),
             "stride": np.array([2, 2]), "padding": np.array([0, 0]), "dilation": np.array([1, 1]), "neuron": cuba()}
@@ -177,9 +206,12 @@ def test_zero_weights_note_that_netx_cannot_load_them(tmp_path):
         ([{"type": "concat"}], r"layer/0 \(concat\): netx 0.6.0 refuses it and reads none of its fields"),
         ([dense(2, 3), {"type": "average", "shape": np.array([1])}], r"layer/1 \(average\): .*not a layer of neurons"),
         ([{"type": "bogus"}], r"layer/0 \(bogus\) type: 'bogus' is not a netx layer type"),
-        ([dense(2, 3, neuron=cuba(vThMant=np.array([5, 6])))], r"neuron/vThMant: varies per neuron \(5..6\)"),
+        ([dense(2, 3, neuron=cuba(vThMant=np.array([5, 6, 7])))], r"neuron/vThMant: has 3 values for 2 neurons"),
+        ([dense(2, 3, neuron={"type": "RF_PHASE", "vThMant": 5, "sinDecay": 100, "cosDecay": 4000})],
+         r"neuron/type: 'RF_PHASE': netx feeds resonate-and-fire neurons through complex"),
+        ([dense(2, 3, neuron={"type": "SDNN", "vThMant": 5, "messageBits": 0})], r"neuron/messageBits: = 0"),
         ([dense(2, 3, neuron=cuba(iDecay=5000))], r"neuron/iDecay: = 5000 is outside \[0, 4096\]"),
-        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported"),
+        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI and SDNN"),
         ([dense(2, 3, weight=np.full((2, 3), np.nan, np.float32))], r"layer/0 \(dense\) weight: has NaN"),
         ([dense(2, 3, delay=np.array([1.0, 2.0, 3.0, 4.0]))], r"delay: has 4 values; netx 0.6.0 needs 2 .* or 3"),
         ([dense(2, 3, delay=np.array([-1.0, 0.0]))], r"delay: = -1; delays must be >= 0"),
@@ -238,7 +270,7 @@ def test_cli_import_and_its_options(tmp_path, capsys):
     code, stdout, stderr = _snnc(capsys, "import", FIXTURES / "cuba_conv.net", "-o", out)
     assert code == 0, stderr
     assert "latency: output step t + 1 is netx's step t" in stdout
-    assert isinstance(load_model(out).populations["conv1"], QLIF)
+    assert model_of(load_model(out).populations["conv1"]).lava_process_name == "LIF"
     code, _, stderr = _snnc(capsys, "import", FIXTURES / "cuba_conv.net", "--discretization", "exp", "-o", tmp_path / "x.snnc")
     assert code == 1 and "--discretization applies to NIR files only" in stderr
     strided = write(tmp_path, [conv(2, 1, 3, [2, 2, 3], stride=np.array([2, 2]))], "strided.net")
