@@ -278,7 +278,6 @@ class ATRLIFQuantRule(QuantRule):
 class ATRLIFModel(NeuronModel):
     name = "atrlif"
     label = "ATRLIF"
-    lava_process_name = "ATRLIF"
     float_node = ATRLIF
     fixed_node = QATRLIF
     variables = ("i", "v", "theta", "r")

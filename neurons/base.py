@@ -201,8 +201,9 @@ class NeuronModel:
     """NIR neuron node types the importer maps to this model."""
     quant_rule: ClassVar[type[QuantRule] | None] = None
     lava_process_name: ClassVar[str | None] = None
-    """The Lava process class `lava_process` builds ("LIF", ...): lava-dl's netx names the
-    neurons of a file by the process it builds (`compiler/netx`)."""
+    """The Lava process class `lava_process` builds ("LIF", ...), for models whose fixed node's
+    fields are that process's keyword arguments (`from_lava`, `lava_params`); lava-dl's netx
+    names the neurons of a file by the process it builds (`compiler/netx`). None otherwise."""
     silent: ClassVar[dict[str, Any]] = {}
     """Per-neuron fields and the value that keeps a neuron at rest with no input (used for
     the neurons of a Lava process that belong to another parameter group)."""

@@ -193,7 +193,6 @@ class RFQuantRule(QuantRule):
 class RFModel(NeuronModel):
     name = "rf"
     label = "RF"
-    lava_process_name = "RF"
     float_node = RF
     fixed_node = QRF
     variables = ("real", "imag")
