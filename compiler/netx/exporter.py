@@ -159,9 +159,10 @@ class _Chain:
         process = model.lava_process_name
         params = model.lava_params(pop)
         if process == "LIF":
-            if params["reset_interval"]:
-                raise self.fail(name, f"reset_interval = {params['reset_interval']}: netx files carry no reset (it "
-                                      "is hdf5.Network's reset_interval argument, for every layer)")
+            interval = np.asarray(params["reset_interval"])
+            if np.any(interval):
+                raise self.fail(name, f"reset_interval = {int(interval.max())}: netx files carry no reset (it is "
+                                      "hdf5.Network's reset_interval argument, for every layer)")
             neuron = {"type": "CUBA", "iDecay": _netx_values(params["du"], pop.shape) + 1,
                       "vDecay": _netx_values(params["dv"], pop.shape), "vThMant": _netx_values(params["vth"], pop.shape),
                       "refDelay": 1, "gradedSpike": False}
