@@ -13,12 +13,18 @@ LAVA_SPEC := lava-nc==0.10.0
 # neurobench also declares torchaudio and tonic (its datasets; another torch); snntorch needs
 # only torch and numpy.
 NEUROBENCH_SPEC := neurobench==2.3.0 snntorch==1.0.0
+# lava-dl (SLAYER + netx) for the netx differential tests: declared for Python 3.10 and
+# torch 2.3, it runs here on 3.11 / torch 2.13 with --no-deps; it imports nothing beyond our pins
+# but OpenCV (and torchvision, stubbed by backends/lava/compat.py ensure_lava_dl).
+LAVADL_SPECS := lava-dl==0.6.0 opencv-python-headless==4.11.0.86
+LAVADL_STAMP := $(VENV)/.snnc-lavadl
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-full bench fuzz demo clean-venv help
+.PHONY: setup setup-lavadl test test-full bench fuzz demo clean-venv help
 
 help:
 	@echo "make setup      create .venv with snnc (editable), Lava 0.10 and torch (CPU)"
+	@echo "make setup-lavadl  add lava-dl 0.6.0 (SLAYER, netx) for the netx differential tests"
 	@echo "make test       set up if needed, run the test suite (what CI runs)"
 	@echo "make test-full  also the slow tests (larger differential runs)"
 	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
@@ -42,10 +48,19 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 	@echo "snnc setup: done ($(VENV))"
 
-test: setup
+setup-lavadl: $(LAVADL_STAMP)
+
+$(LAVADL_STAMP): $(STAMP) Makefile
+	@echo "snnc setup: installing $(LAVADL_SPECS) (--no-deps) into $(VENV)"
+	@set -o pipefail; $(PY) -m pip install -q --no-deps --ignore-requires-python $(LAVADL_SPECS) $(PIPQ)
+	@$(PY) -c "import backends.lava.compat as c; c.ensure_lava_dl(); import lava.lib.dl.netx" \
+		|| { echo "snnc setup: lava-dl does not import through backends/lava/compat.py"; exit 1; }
+	@touch $(LAVADL_STAMP)
+
+test: setup setup-lavadl
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-full: setup
+test-full: setup setup-lavadl
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup

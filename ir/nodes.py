@@ -322,10 +322,16 @@ class QLIF(Population):
             exp_src = f"{hw.source_file}: neuron.bias_exp_min/max"
         else:
             (lo, hi), exp_src = FREE_EXP_RANGE, prof.name
+        # Lava's LIF also computes du = -1 (no current decay), dv = 4096 (v keeps only this
+        # step's input) and vth >= 2^vth_bits (v saturates below vth << vth_shift: never spikes):
+        # netx writes du = iDecay - 1 and dv = vDecay with SLAYER's decays in 0..4096, and
+        # 2^18 - 1 for non-spiking layers (lava-dl netx/hdf5.py get_neuron_params, slayer
+        # neuron/cuba.py clamp, block/base.py AbstractAffine.export_hdf5).
         return [
-            ("du", self.du, 0, decay_max, f"{src}: {prof.decay_bits}-bit decay"),
-            ("dv", self.dv, 0, decay_max, f"{src}: {prof.decay_bits}-bit decay"),
-            ("vth", self.vth, 0, (1 << prof.vth_bits) - 1, f"{src}: {prof.vth_bits}-bit threshold mantissa"),
+            ("du", self.du, -1, decay_max, f"{src}: {prof.decay_bits}-bit decay, or -1"),
+            ("dv", self.dv, 0, prof.decay_unity, f"{src}: {prof.decay_bits}-bit decay, or {prof.decay_unity}"),
+            ("vth", self.vth, 0, (1 << (prof.vth_bits + 1)) - 1,
+             f"{src}: {prof.vth_bits}-bit threshold mantissa, or up to 2^{prof.vth_bits + 1} - 1 to never spike"),
             ("bias_mant", self.bias_mant, -half, half - 1, f"{src}: signed {prof.bias_mant_bits}-bit bias mantissa"),
             ("bias_exp", self.bias_exp, lo, hi, exp_src),
         ]

@@ -2,6 +2,7 @@
 
     MODELS               the models, in the order the README lists them
     model_of(node)       the model of a population node (float or fixed), or UnsupportedNodeError
+    model_for_lava(name) the model whose Lava process is `name` (lava-dl netx files name those)
     BY_NAME[name]        a model by its table name ("lif", ...)
     variables_of(node)   what a probe may record of a population: "spikes" and its state
 
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 from ir.errors import UnsupportedNodeError
 from ir.nodes import Input, Population
-from neurons import atrlif, lif, resonate, sigma_delta
+from neurons import atrlif, delta, lif, resonate, sigma, sigma_delta
 from neurons.base import NeuronModel
 
-__all__ = ["BY_NAME", "BY_NODE", "MODELS", "NeuronModel", "model_of", "variables_of"]
+__all__ = ["BY_NAME", "BY_NODE", "MODELS", "NeuronModel", "model_for_lava", "model_of", "variables_of"]
 
-MODELS: tuple[NeuronModel, ...] = (lif.MODEL, atrlif.MODEL, sigma_delta.MODEL, resonate.MODEL)
+MODELS: tuple[NeuronModel, ...] = (lif.MODEL, atrlif.MODEL, sigma_delta.MODEL, resonate.MODEL, delta.MODEL, sigma.MODEL)
 
 BY_NAME: dict[str, NeuronModel] = {m.name: m for m in MODELS}
 BY_NODE: dict[type[Population], NeuronModel] = {
@@ -35,6 +36,15 @@ def model_of(node: Population, where: str = "population", by: str = "snnc") -> N
         known = sorted(t.__name__ for t in BY_NODE)
         raise UnsupportedNodeError(where, type(node).__name__, known, by)
     return model
+
+
+def model_for_lava(process: str, where: str, by: str) -> NeuronModel:
+    """The table row whose Lava process is `process` ("LIF", "SigmaDelta", ...)."""
+    for model in MODELS:
+        if model.lava_process_name == process:
+            return model
+    known = sorted(m.lava_process_name for m in MODELS if m.lava_process_name)
+    raise UnsupportedNodeError(where, process, known, by)
 
 
 def variables_of(node: Population) -> tuple[str, ...]:

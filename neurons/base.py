@@ -13,6 +13,7 @@ imported inside the functions that need them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ __all__ = [
     "run_layer_by_steps",
     "trunc_shift",
     "wrap32",
+    "zero_reset_neurons",
 ]
 
 _TWO32 = 1 << 32
@@ -71,6 +73,17 @@ class LavaNeurons:
     output_port: Any
     variables: dict[str, Any]
     reset: list[tuple[Any, np.ndarray]] = field(default_factory=list)
+
+
+def zero_reset_neurons(process: Any, size: int, variables: Sequence[str]) -> LavaNeurons:
+    """`LavaNeurons` for a process with ports `a_in`/`s_out` whose Vars are named as the
+    model's `variables` and all start from zero."""
+    zeros = np.zeros((size,), dtype=np.int64)
+    return LavaNeurons(
+        process, process.a_in, process.s_out,
+        {v: getattr(process, v) for v in variables},
+        [(getattr(process, v), zeros) for v in variables],
+    )
 
 
 @dataclass
@@ -187,6 +200,10 @@ class NeuronModel:
     nir_types: ClassVar[tuple[str, ...]] = ()
     """NIR neuron node types the importer maps to this model."""
     quant_rule: ClassVar[type[QuantRule] | None] = None
+    lava_process_name: ClassVar[str | None] = None
+    """The Lava process class `lava_process` builds ("LIF", ...), for models whose fixed node's
+    fields are that process's keyword arguments (`from_lava`, `lava_params`); lava-dl's netx
+    names the neurons of a file by the process it builds (`compiler/netx`). None otherwise."""
     silent: ClassVar[dict[str, Any]] = {}
     """Per-neuron fields and the value that keeps a neuron at rest with no input (used for
     the neurons of a Lava process that belong to another parameter group)."""
@@ -243,6 +260,16 @@ class NeuronModel:
         """{Lava process class: process model} to pin in the run configuration, where Lava's
         own selection by tag could pick another model than the one this model matches."""
         return {}
+
+    def from_lava(self, shape: tuple[int, ...], params: dict[str, Any]) -> Population:
+        """The fixed node for the Lava process of this model built with keyword arguments
+        `params` (per-neuron values as arrays of `shape`): the fixed node's fields are the
+        process's arguments."""
+        return self.fixed_node(shape, **params)  # type: ignore[call-arg]
+
+    def lava_params(self, node: Population) -> dict[str, Any]:
+        """The keyword arguments of `node`'s Lava process (the inverse of `from_lava`)."""
+        return {f.name: getattr(node, f.name) for f in dataclasses.fields(node) if f.name != "shape"}  # type: ignore[arg-type]
 
     def parameter_groups(self, node: Population) -> tuple[np.ndarray, ...]:
         """Neurons that can share one Lava process (equal per-process registers)."""

@@ -36,9 +36,9 @@ import numpy as np
 
 from ir.errors import IRVerifyError
 from ir.nodes import Population, array_field, param_field, register_node_type
-from neurons.base import LavaNeurons, NeuronModel, QuantRule, flat, wrap32
+from neurons.base import LavaNeurons, NeuronModel, QuantRule, flat, wrap32, zero_reset_neurons
 
-__all__ = ["MODEL", "QSigmaDelta", "SigmaDelta", "SigmaDeltaModel", "fixed_step"]
+__all__ = ["MODEL", "QSigmaDelta", "SigmaDelta", "SigmaDeltaModel", "delta_encode", "fixed_step"]
 
 _MIN32 = -(1 << 31)
 # lava proc/sdn/models.py PySigmaDeltaModelFixed LavaPyType precisions.
@@ -132,20 +132,29 @@ def _abs32(x: np.ndarray) -> np.ndarray:
 def fixed_step(state: dict[str, np.ndarray], a: np.ndarray, p: FixedParams) -> np.ndarray:
     """One step of PySigmaDeltaModelFixed in place on `state` (int64 arrays holding int32
     values); returns the payloads (int64)."""
-    sigma, act_prev, residue, error = state["sigma"], state["act"], state["residue"], state["error"]
+    sigma, act_prev = state["sigma"], state["act"]
     sigma[...] = wrap32(sigma + a)
     x = wrap32(sigma + p.bias)
     act = np.maximum(x, 0) if p.act_mode == 1 else x
-    delta = wrap32(wrap32(act - act_prev) + residue)
-    if p.cum_error:
-        error[...] = wrap32(error + delta)
-        s = np.where(_abs32(error) >= p.vth, delta, 0)
-        error[...] = np.where(_abs32(s) > 0, 0, error)
-    else:
-        s = np.where(_abs32(delta) >= p.vth, delta, 0)
-    residue[...] = wrap32(delta - s)
+    s = delta_encode(state, act, p.vth, p.cum_error)
     act_prev[...] = act
     return s >> p.state_exp
+
+
+def delta_encode(state: dict[str, np.ndarray], act: np.ndarray, vth: np.ndarray, cum_error: int) -> np.ndarray:
+    """Lava's fixed-point `AbstractDeltaModel.delta_dynamics` (shared by Delta and SigmaDelta):
+    the change of `act` since `state["act"]` plus the residue, sent where it (or, with
+    cum_error, the accumulated error) reaches vth; updates residue and error in place."""
+    residue, error = state["residue"], state["error"]
+    delta = wrap32(wrap32(act - state["act"]) + residue)
+    if cum_error:
+        error[...] = wrap32(error + delta)
+        s = np.where(_abs32(error) >= vth, delta, 0)
+        error[...] = np.where(_abs32(s) > 0, 0, error)
+    else:
+        s = np.where(_abs32(delta) >= vth, delta, 0)
+    residue[...] = wrap32(delta - s)
+    return s
 
 
 def float_step(state: dict[str, np.ndarray], a: np.ndarray, p: FloatParams) -> np.ndarray:
@@ -250,6 +259,7 @@ class SigmaDeltaQuantRule(QuantRule):
 class SigmaDeltaModel(NeuronModel):
     name = "sigma_delta"
     label = "sigma-delta"
+    lava_process_name = "SigmaDelta"
     float_node = SigmaDelta
     fixed_node = QSigmaDelta
     variables = ("sigma", "act", "residue", "error")
@@ -294,12 +304,7 @@ class SigmaDeltaModel(NeuronModel):
             state_exp=node.state_exp,
             name=name,
         )
-        zeros = np.zeros((n,), dtype=np.int64)
-        return LavaNeurons(
-            proc, proc.a_in, proc.s_out,
-            {v: getattr(proc, v) for v in self.variables},
-            [(getattr(proc, v), zeros) for v in self.variables],
-        )
+        return zero_reset_neurons(proc, n, self.variables)
 
     def lava_models(self) -> dict[Any, Any]:
         """Pin Lava 0.10.0's fixed_pt SigmaDelta model (the only one; newer Lava adds another)."""

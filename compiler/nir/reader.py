@@ -15,15 +15,18 @@ from __future__ import annotations
 import math
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ir.errors import BackendUnavailableError, ModelFormatError
 
-__all__ = ["MAX_DEPTH", "NirFile", "RawNode", "read_nir"]
+__all__ = ["MAX_DEPTH", "NirFile", "RawNode", "read_hdf5", "read_nir"]
+
+T = TypeVar("T")
 
 MAX_DEPTH = 32
 MAX_DATASET_ELEMENTS = 1 << 31
@@ -66,6 +69,27 @@ class NirFile:
 def read_nir(path: str | os.PathLike) -> NirFile:
     """Read and structurally check a .nir file; ModelFormatError on any problem."""
     label = str(path)
+
+    def walk(handle: Any, reader: _Reader) -> tuple[str | None, RawNode]:
+        version = reader.version(handle)
+        link = _hard_link(handle, "node", reader.h5py)
+        if link is None or not isinstance(handle.get("node"), reader.h5py.Group):
+            raise ModelFormatError(label, None, "no /node group; not a NIR file")
+        return version, reader.node(handle["node"], "", 0)
+
+    (version, root), digest = read_hdf5(path, "NIR files are HDF5", walk)
+    if root.type != "NIRGraph":
+        raise ModelFormatError(label, "node", f"the root node is a {root.type}, expected a NIRGraph")
+    return NirFile(path=label, version=version, sha256=digest, root=root)
+
+
+def read_hdf5(path: str | os.PathLike, expected: str, walk: Callable[[Any, Any], T]) -> tuple[T, str]:
+    """(walk(handle, reader), sha256 of the file) for the HDF5 file at `path`, with every check of
+    this module: size, readability, and, through `reader` (whose `value`, `group`, `keys` and `obj`
+    read what `walk` asks for), hard links only and bounded numeric or text datasets. `expected`
+    ends the message for a file that is not HDF5 ("NIR files are HDF5"). Any problem is a
+    ModelFormatError naming the file."""
+    label = str(path)
     p = Path(path)
     if not p.is_file():
         raise ModelFormatError(label, None, "no such file")
@@ -75,7 +99,7 @@ def read_nir(path: str | os.PathLike) -> NirFile:
     try:
         import h5py
     except ImportError:
-        raise BackendUnavailableError("reading .nir files needs h5py (pip install h5py)") from None
+        raise BackendUnavailableError("reading HDF5 files needs h5py (pip install h5py)") from None
     digest = hashlib.sha256()
     try:
         with open(p, "rb") as fh:
@@ -87,23 +111,17 @@ def read_nir(path: str | os.PathLike) -> NirFile:
         handle = h5py.File(p, "r")
     except (OSError, ValueError) as e:
         reason = _h5_reason(str(e))
-        raise ModelFormatError(label, None, f"not a readable HDF5 file ({reason}); NIR files are HDF5") from None
+        raise ModelFormatError(label, None, f"not a readable HDF5 file ({reason}); {expected}") from None
     with handle:
         reader = _Reader(label, h5py)
         try:
-            version = reader.version(handle)
-            link = _hard_link(handle, "node", h5py)
-            if link is None or not isinstance(handle.get("node"), h5py.Group):
-                raise ModelFormatError(label, None, "no /node group; not a NIR file")
-            root = reader.node(handle["node"], "", 0)
+            result = walk(handle, reader)
         except ModelFormatError:
             raise
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
             # Damage in HDF5's own structures (B-trees, heaps) found while walking the file.
             raise ModelFormatError(label, None, f"damaged HDF5 structure ({e})") from None
-    if root.type != "NIRGraph":
-        raise ModelFormatError(label, "node", f"the root node is a {root.type}, expected a NIRGraph")
-    return NirFile(path=label, version=version, sha256=digest.hexdigest(), root=root)
+    return result, digest.hexdigest()
 
 
 def _h5_reason(message: str) -> str:

@@ -395,6 +395,7 @@ class LIFQuantRule(QuantRule):
 class LIFModel(NeuronModel):
     name = "lif"
     label = "LIF"
+    lava_process_name = "LIF"
     float_node = LIF
     fixed_node = QLIF
     variables = ("u", "v")

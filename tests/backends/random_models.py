@@ -189,4 +189,38 @@ def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bo
     return Network(graph, np.concatenate(cols, axis=2), "models", seed)
 
 
-__all__ = ["MODEL_NAMES", "random_model_network"]
+def random_sdnn_network(seed: int, steps: int = 16, batch: int = 1) -> Network:
+    """A random sigma-delta chain as lava-dl's SDNN networks have it (delta encoder, sigma-delta
+    layers, sigma decoder): a graded Input -> one-to-one weight 1 -> QDelta -> QDense/QSparse ->
+    QSigmaDelta [-> QSigmaDelta] -> QSigma, random exponents, thresholds (per neuron among a few
+    values: parameter groups) and cumulative error; the input is a slowly drifting activation."""
+    from neurons.delta import QDelta
+    from neurons.sigma import QSigma
+
+    rng = np.random.default_rng([20260525, seed])
+    n_in = int(rng.integers(2, 7))
+    spike_exp, state_exp = int(rng.integers(0, 7)), int(rng.integers(0, 7))
+    pops: dict = {
+        "in": Input((n_in,), message_bits=16),
+        "delta": QDelta((n_in,), vth=_choices(rng, n_in, [0, 1, 4, int(rng.integers(1, 40))]), spike_exp=spike_exp,
+                        state_exp=state_exp, cum_error=int(rng.random() < 0.4)),
+    }
+    projs: dict = {"relay": QSparse("in", "delta", rows=np.arange(n_in), cols=np.arange(n_in),
+                                    values=np.ones(n_in, dtype=np.int64), sign_mode="excitatory")}
+    names = ["delta"]
+    for k in range(int(rng.integers(1, 3))):
+        name = f"sd{k}"
+        pops[name] = _sigma_delta(rng, int(rng.integers(2, 6)))
+        prev = names[-1]
+        projs[f"p{k}"] = _projection(rng, prev, name, pops[prev].size, pops[name].size, graded=True)
+        names.append(name)
+    n_out = int(rng.integers(1, 4))
+    pops["out"] = QSigma((n_out,))
+    projs["p_out"] = _projection(rng, names[-1], "out", pops[names[-1]].size, n_out, graded=True)
+    graph = Graph(populations=pops, projections=projs, metadata={"seed": seed, "generator": "random_sdnn"})
+    drift = rng.integers(-6, 7, size=(batch, steps, n_in)).cumsum(axis=1)
+    inputs = np.clip(rng.integers(0, 200, size=(batch, 1, n_in)) + drift, -(1 << 15), (1 << 15) - 1)
+    return Network(graph, inputs.astype(np.int64), "sdnn", seed)
+
+
+__all__ = ["MODEL_NAMES", "random_model_network", "random_sdnn_network"]

@@ -293,30 +293,93 @@ def _nir_edit(path: Path, data) -> None:
 def fuzz_nir_file(n: int, outcomes: Counter) -> None:
     from compiler.nir.importer import import_nir
 
-    corpus = _nir_corpus()
+    _fuzz_hdf5(n, outcomes, _nir_corpus(), _nir_edit, lambda path: import_nir(path, warn=lambda m: None), "fuzz.nir")
+
+
+def _fuzz_hdf5(n: int, outcomes: Counter, corpus: list[bytes], edit, load, name: str) -> None:
+    """Load `n` mutations (`_write_mutated`) of an HDF5 corpus; each loads or raises SnncError."""
 
     @_settings(n)
     @given(st.data())
     def check(data):
-        base = corpus[data.draw(st.integers(0, len(corpus) - 1))]
-        how = data.draw(st.sampled_from(["edit", "edit", "truncate", "flip", "raw"]))
         with tempfile.TemporaryDirectory() as d:
-            path = Path(d) / "fuzz.nir"
-            if how == "truncate":
-                path.write_bytes(base[: data.draw(st.integers(0, len(base) - 1))])
-            elif how == "flip":
-                b = bytearray(base)
-                for _ in range(data.draw(st.integers(1, 8))):
-                    b[data.draw(st.integers(0, len(b) - 1))] ^= data.draw(st.integers(1, 255))
-                path.write_bytes(bytes(b))
-            elif how == "raw":
-                path.write_bytes(data.draw(st.binary(max_size=512)))
-            else:
-                path.write_bytes(base)
-                _nir_edit(path, data)
-            _expect_snnc_error_or_ok(lambda: import_nir(path, warn=lambda m: None), outcomes)
+            path = Path(d) / name
+            _write_mutated(path, corpus, data, edit)
+            _expect_snnc_error_or_ok(lambda: load(path), outcomes)
 
     check()
+
+
+def _write_mutated(path: Path, corpus: list[bytes], data, edit: Callable[[Path, object], None]) -> None:
+    """Write one mutation of an HDF5 corpus file to `path`: a structured `edit`, a truncation,
+    byte flips, or random bytes."""
+    base = corpus[data.draw(st.integers(0, len(corpus) - 1))]
+    how = data.draw(st.sampled_from(["edit", "edit", "truncate", "flip", "raw"]))
+    if how == "truncate":
+        path.write_bytes(base[: data.draw(st.integers(0, len(base) - 1))])
+    elif how == "flip":
+        b = bytearray(base)
+        for _ in range(data.draw(st.integers(1, 8))):
+            b[data.draw(st.integers(0, len(b) - 1))] ^= data.draw(st.integers(1, 255))
+        path.write_bytes(bytes(b))
+    elif how == "raw":
+        path.write_bytes(data.draw(st.binary(max_size=512)))
+    else:
+        path.write_bytes(base)
+        edit(path, data)
+
+
+# ----------------------------------------------------------------------------- netx files
+
+_FIXTURES_NETX = Path(__file__).resolve().parents[1] / "fixtures" / "netx"
+_NETX_TYPES = ["input", "flatten", "dense", "dense_rec", "dense_comp", "conv", "pool", "convT", "unpool",
+               "average", "concat", "bogus"]
+
+
+def _netx_edit(path: Path, data) -> None:
+    """One structured edit of a netx file: a layer field or neuron field (deleted, or replaced by
+    another type or shape, NaN, huge), a layer type, a layer removed or renamed."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        layers = f["layer"]
+        names = sorted(layers)
+        name = names[data.draw(st.integers(0, len(names) - 1))]
+        how = data.draw(st.sampled_from(["field", "field", "neuron", "delete", "type", "layer", "rename"]))
+        group = layers[name]
+        if how == "neuron" and "neuron" in group:
+            group = group["neuron"]
+        if how in ("field", "neuron", "delete"):
+            keys = sorted(k for k in group if not isinstance(group[k], h5py.Group))
+            key = keys[data.draw(st.integers(0, len(keys) - 1))] if keys else "type"
+            if key in group:
+                del group[key]
+            if how != "delete":
+                shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=3)))
+                kind = data.draw(st.sampled_from(["f8", "i8", "b1", "str", "nan", "huge"]))
+                if kind == "str":
+                    text = data.draw(st.text(st.characters(blacklist_characters="\x00"), max_size=6))
+                    group.create_dataset(key, data=text, dtype=h5py.string_dtype())
+                elif kind == "huge":
+                    group.create_dataset(key, data=np.full(shape, data.draw(st.sampled_from([2**40, -(2**62), 1e30]))))
+                else:
+                    values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(0, 300, shape)
+                    group.create_dataset(key, data=np.full(shape, np.nan) if kind == "nan" else values.astype(kind))
+        elif how == "type":
+            del group["type"]
+            group.create_dataset("type", (1,), "S10", [data.draw(st.sampled_from(_NETX_TYPES)).encode()])
+        elif how == "layer":
+            del layers[name]
+        else:
+            layers.move(name, data.draw(st.sampled_from(["99", "x", "-1", str(len(names))])))
+
+
+@fuzzer("netx-file")
+def fuzz_netx_file(n: int, outcomes: Counter) -> None:
+    from compiler.netx.importer import import_netx
+
+    corpus = [p.read_bytes() for p in sorted(_FIXTURES_NETX.glob("*.net"))]
+    _fuzz_hdf5(n, outcomes, corpus, _netx_edit, lambda path: import_netx(path, warn=lambda m: None), "fuzz.net")
 
 
 # ----------------------------------------------------------------------------- CLI arguments

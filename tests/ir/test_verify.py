@@ -80,9 +80,11 @@ def test_per_neuron_parameter_shape():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("du", 4096, r"du = 4096 is outside \[0, 4095\]"),
-        ("dv", -1, r"dv = -1 is outside \[0, 4095\]"),
-        ("vth", 1 << 17, r"vth = 131072 is outside \[0, 131071\]"),
+        ("du", 4096, r"du = 4096 is outside \[-1, 4095\]"),
+        ("du", -2, r"du = -2 is outside \[-1, 4095\]"),
+        ("dv", -1, r"dv = -1 is outside \[0, 4096\]"),
+        ("dv", 4097, r"dv = 4097 is outside \[0, 4096\]"),
+        ("vth", 1 << 18, r"vth = 262144 is outside \[0, 262143\]"),
         ("bias_mant", 5000, r"bias_mant = 5000 is outside \[-4096, 4095\]"),
     ],
 )

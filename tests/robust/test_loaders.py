@@ -338,3 +338,16 @@ def test_vib_decoder_metadata_with_odd_sizes(key, value):
             "output": "log_softmax", key: value}
     with pytest.raises(SnncError, match="decoder"):
         DecoderSpec.from_json(meta, "m.snnc")
+
+
+def test_netx_flat_weight_that_does_not_divide_into_rows(tmp_path):
+    """make fuzz (netx-file): a dense layer's flat weight whose size is not a multiple of its
+    neuron count was a numpy reshape error."""
+    from compiler.netx.exporter import write_layers
+
+    neuron = {"type": "CUBA", "iDecay": 0, "vDecay": 0, "vThMant": 10}
+    write_layers([{"type": "dense", "shape": np.array([4]), "weight": np.ones(5, np.float32), "neuron": neuron}],
+                 tmp_path / "flat.net")
+    code, err = _cli("compile", str(tmp_path / "flat.net"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    _one_line_error(code, err, "layer/0 (dense) weight: shape (5,) does not give 4 outputs")
+    assert not (tmp_path / "b").exists()

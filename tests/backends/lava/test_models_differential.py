@@ -19,7 +19,7 @@ from backends.cpu.simulator import run as cpu_run
 from backends.lava import compat
 from ir import Input
 from neurons import model_of, variables_of
-from tests.backends.random_models import MODEL_NAMES, random_model_network
+from tests.backends.random_models import MODEL_NAMES, random_model_network, random_sdnn_network
 from tests.backends.random_nets import first_mismatch, merge
 
 FAST_SEEDS = range(50)
@@ -33,12 +33,15 @@ def _probes(graph):
     return [Probe(n, variables_of(p)) for n, p in graph.populations.items() if not isinstance(p, Input)]
 
 
-def _compare(seeds, steps: int, batch: int, compact: bool) -> None:
+def _compare(seeds, steps: int, batch: int, compact: bool, make=None) -> None:
     from backends.lava.run import run as lava_run
 
     if not compat.lava_available():
         pytest.skip("lava-nc 0.10.0 is not installed (make setup installs it)")
-    graph, inputs = merge([random_model_network(s, steps, batch, compact) for s in seeds])
+    if make is None:
+        def make(s):
+            return random_model_network(s, steps, batch, compact)
+    graph, inputs = merge([make(s) for s in seeds])
     probes = _probes(graph)
     lava = lava_run(graph, inputs, probes=probes)
     for engine in ("reference", "fast"):
@@ -65,6 +68,19 @@ def test_random_heterogeneous_networks_match_lava(seeds):
 @pytest.mark.parametrize("seeds", _chunks(SLOW_SEEDS, PER_RUN["slow"]))
 def test_more_random_heterogeneous_networks_match_lava(seeds):
     _compare(seeds, steps=20, batch=2, compact=False)
+
+
+@pytest.mark.lava
+def test_random_sdnn_chains_match_lava():
+    """Delta encoder -> sigma-delta layers -> sigma decoder chains (what lava-dl's SDNN files
+    hold), 6 in one Lava run, two samples each (40 more in `make test-full`)."""
+    _compare(range(6), steps=12, batch=2, compact=True, make=lambda s: random_sdnn_network(s, 12, 2))
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+def test_more_random_sdnn_chains_match_lava():
+    _compare(range(100, 140), steps=20, batch=2, compact=False, make=lambda s: random_sdnn_network(s, 20, 2))
 
 
 def test_the_suite_covers_every_model_and_its_hard_cases():

@@ -3,7 +3,7 @@
 stand-ins that hand over arrays as Lava's channels do). Hypothesis drives each model with
 extreme states, inputs and registers, step after step, and every state variable and every
 emission must equal the model's reference step in `neurons` (the cpu backend's kernel).
-LIF is covered there; ATRLIF, sigma-delta and resonate-and-fire here.
+LIF is covered there; ATRLIF, sigma-delta, delta, sigma and resonate-and-fire here.
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backends.lava import compat
-from neurons import atrlif, resonate, sigma_delta
+from neurons import atrlif, delta, resonate, sigma, sigma_delta
 from neurons.lif import effective_bias
 from tests.backends.lava.test_models_direct import _In, _Out
 
@@ -120,6 +120,57 @@ def test_sigma_delta_step_equals_lava(sigma, act, residue, error, a, vth, bias, 
         out = sigma_delta.fixed_step(state, np.array(a_t, dtype=np.int64), params)
         for var in ("sigma", "act", "residue", "error"):
             assert state[var].tolist() == getattr(m, var).astype(np.int64).tolist(), var
+        assert out.tolist() == m.s_out.sent[-1].astype(np.int64).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    act=st.lists(INT32, min_size=N, max_size=N),
+    residue=st.lists(INT32, min_size=N, max_size=N),
+    error=st.lists(INT32, min_size=N, max_size=N),
+    a=INPUTS,
+    vth=st.sampled_from([0, 1, 6, 2**11]) | st.integers(0, 2**12),
+    spike_exp=st.integers(0, 6), state_exp=st.integers(0, 6),
+    cum_error=st.integers(0, 1),
+)
+def test_delta_step_equals_lava(act, residue, error, a, vth, spike_exp, state_exp, cum_error):
+    from lava.proc.sdn.models import PyDeltaModelFixed
+
+    m = PyDeltaModelFixed({})
+    m.act, m.residue, m.error = (np.array(x, dtype=np.int32) for x in (act, residue, error))
+    # As Lava's Delta process stores it: vth shifted by spike_exp + state_exp.
+    m.vth = np.array([vth << (spike_exp + state_exp)], dtype=np.int32)
+    m.spike_exp = np.array([spike_exp], dtype=np.int32)
+    m.state_exp = np.array([state_exp], dtype=np.int32)
+    m.cum_error = np.array([bool(cum_error)])
+    m.a_in, m.s_out = _In(), _Out()
+    node = delta.QDelta((N,), vth=vth, spike_exp=spike_exp, state_exp=state_exp, cum_error=cum_error)
+    params = delta.MODEL.prepare(node, 1.0)
+    state = {k: _state(x) for k, x in (("act", act), ("residue", residue), ("error", error))}
+    for a_t in a:
+        m.a_in.queue.append(np.zeros(N, dtype=np.int32) + np.array(a_t, dtype=np.int32))
+        m.run_spk()
+        out = delta.fixed_step(state, np.array(a_t, dtype=np.int64), params)
+        for var in ("act", "residue", "error"):
+            assert state[var].tolist() == getattr(m, var).astype(np.int64).tolist(), var
+        assert out.tolist() == m.s_out.sent[-1].astype(np.int64).tolist()
+
+
+@settings(max_examples=50, deadline=None)
+@given(start=st.lists(INT32, min_size=N, max_size=N), a=INPUTS)
+def test_sigma_step_equals_lava(start, a):
+    from lava.proc.sdn.models import PySigmaModelFixed
+
+    m = PySigmaModelFixed({})
+    m.sigma = np.array(start, dtype=np.int32)
+    m.a_in, m.s_out = _In(), _Out()
+    params = sigma.MODEL.prepare(sigma.QSigma((N,)), 1.0)
+    state = {"sigma": _state(start)}
+    for a_t in a:
+        m.a_in.queue.append(np.zeros(N, dtype=np.int32) + np.array(a_t, dtype=np.int32))
+        m.run_spk()
+        out = sigma.fixed_step(state, np.array(a_t, dtype=np.int64), params)
+        assert state["sigma"].tolist() == m.sigma.astype(np.int64).tolist()
         assert out.tolist() == m.s_out.sent[-1].astype(np.int64).tolist()
 
 

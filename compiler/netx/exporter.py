@@ -1,0 +1,363 @@
+"""snnc -> lava-dl netx: `export_netx(graph, path)` writes a fixed-point program as a netx file
+that netx 0.6.0's `hdf5.Network` loads into the Lava network the program is.
+
+netx networks are chains: an input, then layers each reading the one before (plus a self-loop
+for `dense_rec`). The exporter walks the graph from its one Input population and writes, per
+population, the layer that netx turns back into the same Lava processes:
+
+    Input -> QSparse 1:1 weight 1 -> neurons  input layer with neurons (the import's latency 1)
+    Input                                     input layer with its shape only
+    QDense / QSparse -> neurons (+ self-loop) [flatten if the source is (C, H, W)] dense or
+                                              dense_rec; weights as netx must read them (below)
+    QConv2d -> neurons                        conv (weights as they are; netx flips them for
+                                              Lava's convolution)
+
+and the neurons by their Lava process (the model table's `lava_process_name`, `lava_params`):
+
+    LIF                                       CUBA: iDecay = du + 1, vDecay = dv, vThMant = vth,
+                                              bias = bias_mant * 2^(bias_exp - 6)
+    Delta (input layer)                       SDNN, vThMant = vth
+    SigmaDelta                                SDNN, vThMant = vth, bias (ReLU, no cumulative
+                                              error, spike_exp = state_exp = 6: what netx builds)
+    Sigma                                     SDNN with sigma_output
+
+netx computes a dense layer's synapse format from the weights it reads (`weights`), and what
+Lava then computes is the plain integer sum of the file's weights times the spikes. So the file
+holds W = effective_weights * 2^weight_exp, which must be integers (an exponent below zero must
+divide the weights exactly) that netx's format keeps (checked by re-deriving it). Anything netx
+cannot hold (a delayed recurrent layer, a reset interval, bias not a multiple of 2^(6 -
+bias_exp), a graph that is not a chain, a float model) is one error line naming the node, the
+field and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ir.atomic import atomic_output_file
+from ir.errors import BackendUnavailableError, InputError
+from ir.fixed import effective_weights
+from ir.graph import Graph
+from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
+from neurons import model_of
+
+from compiler.netx.importer import NETX_BIAS_EXP, NETX_MAX_DELAY, NETX_SPIKE_EXP, NETX_STATE_EXP
+from compiler.netx.weights import lava_sign_mode, netx_dense_format
+
+__all__ = ["ExportSummary", "export_netx", "write_layers"]
+
+# A QSparse becomes a dense netx layer; past this many synapses the file would be absurd.
+MAX_DENSE_SYNAPSES = 1 << 26
+_FLOAT32_EXACT = 1 << 24  # integers below this are exact in float32, the dtype SLAYER writes
+
+
+@dataclass
+class ExportSummary:
+    """What `export_netx` wrote: the layer types in order, and the netx latency and input notes."""
+
+    layers: list[str] = field(default_factory=list)
+    latency: int = 0
+    input_message_bits: int = 0
+
+
+def export_netx(graph: Graph, path: str | os.PathLike) -> ExportSummary:
+    """Write `graph` (fixed point) as a netx file at `path`, atomically; see the module docstring."""
+    if graph.domain != "fixed":
+        raise InputError(
+            "netx files hold fixed-point networks; compile the model first "
+            "(snnc compile MODEL --target loihi2 -o BUILD) and export the BUILD"
+        )
+    layers, summary = _Chain(graph).layers()
+    write_layers(layers, path)
+    return summary
+
+
+def _where(graph: Graph, name: str) -> str:
+    node = graph.projections.get(name)
+    if node is not None:
+        return f"projection {name!r} ({node.src} -> {node.dst})"
+    return f"population {name!r}"
+
+
+@dataclass
+class _Chain:
+    graph: Graph
+
+    def fail(self, name: str, message: str) -> InputError:
+        return InputError(f"{_where(self.graph, name)}: {message}; netx 0.6.0 cannot hold it")
+
+    def layers(self) -> tuple[list[dict[str, Any]], ExportSummary]:
+        g = self.graph
+        inputs = g.inputs
+        if len(inputs) != 1:
+            raise InputError(f"netx networks have one input; this graph has {len(inputs)} ({', '.join(inputs) or 'none'})")
+        host = inputs[0]
+        summary = ExportSummary(input_message_bits=g.populations[host].message_bits)
+        layers: list[dict[str, Any]] = []
+        current = host
+        seen = {host}
+        first = True
+        while True:
+            nxt = [(n, p) for n, p in g.outgoing(current) if p.dst != current]
+            if not nxt:
+                break
+            if len(nxt) > 1:
+                raise self.fail(current, f"feeds {len(nxt)} populations ({', '.join(p.dst for _, p in nxt)}); "
+                                         "a netx network is a chain")
+            name, proj = nxt[0]
+            dst = proj.dst
+            if dst in seen:
+                raise self.fail(name, "closes a loop over several populations")
+            incoming = [(n, p) for n, p in g.incoming(dst) if p.src != dst]
+            if len(incoming) != 1:
+                raise self.fail(dst, f"has {len(incoming)} incoming projections; netx layers read one")
+            pop = g.populations[dst]
+            if first:
+                first = False
+                if _is_input_relay(g, proj):
+                    layers.append(self.input_layer(dst, pop))
+                    summary.latency = 1
+                    summary.layers.append("input")
+                    current = dst
+                    seen.add(dst)
+                    continue
+                layers.append({"type": "input", "shape": _shape(g.populations[host].shape)})
+                summary.layers.append("input")
+            src_shape = g.populations[current].shape
+            for layer in self.layer(name, proj, dst, pop, src_shape):
+                layers.append(layer)
+                summary.layers.append(layer["type"])
+            current = dst
+            seen.add(dst)
+        missing = [n for n, p in g.populations.items() if n not in seen]
+        if missing:
+            raise self.fail(missing[0], "is not on the chain from the input; a netx network is a chain")
+        outputs = g.output_names
+        if outputs != (current,):
+            raise InputError(f"the graph's outputs are {', '.join(outputs)}; a netx network's output is its last "
+                             f"layer ({current!r})")
+        if first:
+            raise InputError("the graph has no population after its input; nothing to export")
+        return layers, summary
+
+    def input_layer(self, name: str, pop: Population) -> dict[str, Any]:
+        neuron, bias = self.neuron(name, pop, first=True)
+        if bias is not None:
+            raise self.fail(name, "has a bias; netx gives input neurons none (it stores the input layer's bias "
+                                  "as a transform it never applies)")
+        return {"type": "input", "shape": _shape(pop.shape), "neuron": neuron}
+
+    def neuron(self, name: str, pop: Population, first: bool = False) -> tuple[dict[str, Any], np.ndarray | None]:
+        """(netx neuron group, layer bias or None) for the Lava process netx must build: LIF
+        (CUBA), Delta (an SDNN input layer), SigmaDelta (SDNN), Sigma (SDNN sigma_output)."""
+        model = model_of(pop, f"population {name!r}", "netx export")
+        process = model.lava_process_name
+        params = model.lava_params(pop)
+        if process == "LIF":
+            interval = np.asarray(params["reset_interval"])
+            if np.any(interval):
+                raise self.fail(name, f"reset_interval = {int(interval.max())}: netx files carry no reset (it is "
+                                      "hdf5.Network's reset_interval argument, for every layer)")
+            neuron = {"type": "CUBA", "iDecay": _netx_values(params["du"], pop.shape) + 1,
+                      "vDecay": _netx_values(params["dv"], pop.shape), "vThMant": _netx_values(params["vth"], pop.shape),
+                      "refDelay": 1, "gradedSpike": False}
+            return neuron, self.lif_bias(name, pop, params["bias_mant"], params["bias_exp"])
+        if process in ("Delta", "SigmaDelta") and (first == (process == "Delta")):
+            fixed = {"spike_exp": NETX_SPIKE_EXP, "state_exp": NETX_STATE_EXP, "cum_error": 0,
+                     **({"act_mode": 1} if process == "SigmaDelta" else {})}
+            for key, want in fixed.items():
+                if params[key] != want:
+                    raise self.fail(name, f"{key} = {params[key]}: netx builds its {process} neurons with {key} = {want}")
+            neuron = {"type": "SDNN", "vThMant": _netx_values(params["vth"], pop.shape), "activation": "relu"}
+            bias = np.broadcast_to(params.get("bias", 0), pop.shape)
+            return neuron, (np.asarray(bias) if np.any(bias) else None)
+        if process == "Sigma" and not first:
+            return {"type": "SDNN", "sigma_output": True}, None
+        where = "an input layer" if first else "a layer"
+        raise self.fail(name, f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a file")
+
+    def lif_bias(self, name: str, pop: Population, mant_field: Any, exp_field: Any) -> np.ndarray | None:
+        """bias_mant * 2^(bias_exp - 6) per neuron, or None for no bias."""
+        mant = np.broadcast_to(mant_field, pop.shape).reshape(-1).astype(np.int64)
+        exp = np.broadcast_to(exp_field, pop.shape).reshape(-1).astype(np.int64)
+        if not mant.any():
+            return None
+        shift = exp - NETX_BIAS_EXP
+        up = np.where(shift >= 0, mant << np.maximum(shift, 0), 0)
+        down_exact = mant % (1 << np.maximum(-shift, 0)) == 0
+        if np.any((shift < 0) & ~down_exact):
+            i = int(np.argmax((shift < 0) & ~down_exact))
+            raise self.fail(name, f"bias_mant = {int(mant[i])} with bias_exp = {int(exp[i])} (neuron {i}): netx "
+                                  f"sets bias_exp = {NETX_BIAS_EXP}, and {int(mant[i])} / 2^{-int(shift[i])} is not an integer")
+        down = np.where(shift < 0, mant >> np.maximum(-shift, 0), 0)
+        return np.where(shift >= 0, up, down).reshape(pop.shape)
+
+    def layer(self, name: str, proj: Projection, dst: str, pop: Population, src_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+        g = self.graph
+        neuron, bias = self.neuron(dst, pop)
+        if isinstance(proj, QConv2d):
+            if len(pop.shape) != 3:
+                raise self.fail(name, f"writes into shape {pop.shape}; a netx conv layer's output is (C, H, W)")
+            layer: dict[str, Any] = {
+                "type": "conv", "shape": _shape(pop.shape), "weight": _weights(proj.weight, name, self),
+                "inChannels": src_shape[0], "outChannels": pop.shape[0],
+                "kernelSize": np.array(proj.weight.shape[2:]), "stride": np.array(proj.stride),
+                "padding": np.array(proj.padding), "dilation": np.array(proj.dilation), "groups": proj.groups,
+                "neuron": neuron,
+            }
+            if bias is not None:
+                layer["bias"] = _netx_values(bias, pop.shape).astype(np.float32)
+            return [layer]
+        if not isinstance(proj, (QDense, QSparse)):
+            raise self.fail(name, f"is a {type(proj).__name__}; netx layers are dense or conv")
+        if len(pop.shape) != 1:
+            raise self.fail(dst, f"has shape {pop.shape}; a netx dense layer's output is flat (n,), and nothing "
+                                 "in netx 0.6.0 reads a flat layer as (C, H, W)")
+        rec = [(n, p) for n, p in g.incoming(dst) if p.src == dst]
+        w_in = self.file_weights(name, proj)
+        layer = {"type": "dense_rec" if rec else "dense", "shape": _shape(pop.shape),
+                 "inFeatures": w_in.shape[1], "outFeatures": w_in.shape[0], "neuron": neuron}
+        delay = _delay(proj, w_in.shape)
+        if rec:
+            rec_name, rec_proj = rec[0]
+            if len(rec) > 1 or not isinstance(rec_proj, (QDense, QSparse)):
+                raise self.fail(dst, "has more than one self-projection, or one that is not dense")
+            if delay is not None or np.any(rec_proj.delay):
+                raise self.fail(rec_name, "is a delayed recurrent layer: netx 0.6.0 gives its recurrent synapse "
+                                          "the input's delays and drops the weight exponent")
+            w_rec = self.file_weights(rec_name, rec_proj)
+            self.check_netx_keeps(name, np.hstack([w_in, w_rec]), [w_in, w_rec])
+            layer["weight_rec"] = w_rec.astype(np.float32)
+        else:
+            self.check_netx_keeps(name, w_in, [w_in])
+        layer["weight"] = w_in.astype(np.float32)
+        if delay is not None:
+            if delay.max() > NETX_MAX_DELAY:
+                raise self.fail(name, f"delay = {int(delay.max())} is above {NETX_MAX_DELAY}, netx's largest")
+            rows_same = np.all(delay == delay[:, :1])
+            layer["delay"] = (delay[:, 0] if rows_same else delay).astype(np.float32)
+        if bias is not None:
+            layer["bias"] = bias.astype(np.float32)
+        out = [layer]
+        if len(src_shape) > 1:
+            out.insert(0, {"type": "flatten", "shape": np.array([math.prod(src_shape), 1, 1])})
+        return out
+
+    def file_weights(self, name: str, proj: QDense | QSparse) -> np.ndarray:
+        """W with sum(W x) == what Lava's Dense computes for this projection: eff * 2^weight_exp."""
+        g = self.graph
+        n_dst, n_src = g.populations[proj.dst].size, g.populations[proj.src].size
+        if isinstance(proj, QSparse):
+            if n_dst * n_src > MAX_DENSE_SYNAPSES:
+                raise self.fail(name, f"would be a dense layer of {n_dst} x {n_src} synapses, more than {MAX_DENSE_SYNAPSES}")
+            eff = np.zeros((n_dst, n_src), dtype=np.int64)
+            eff[proj.rows, proj.cols] = effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode)
+        else:
+            eff = effective_weights(proj.weight, proj.num_weight_bits, proj.sign_mode)
+        exp = proj.weight_exp
+        if exp >= 0:
+            return eff << exp
+        lost = eff % (1 << -exp)
+        if np.any(lost):
+            i = np.argwhere(lost)[0]
+            raise self.fail(name, f"weight {int(eff[tuple(i)])} at {tuple(int(k) for k in i)} with weight_exp = {exp}: "
+                                  f"netx sums whole weights, and {int(eff[tuple(i)])} / 2^{-exp} is not an integer")
+        return eff >> -exp
+
+    def check_netx_keeps(self, name: str, joint: np.ndarray, parts: list[np.ndarray]) -> None:
+        """netx re-derives the format from the file's weights: it must give back these sums."""
+        if not joint.any():
+            raise self.fail(name, "has only zero weights (netx's optimize_weight_bits divides by the largest weight)")
+        fmt = netx_dense_format(joint)
+        start = 0
+        for part in parts:
+            stop = start + part.shape[1]
+            shifted = fmt.weight[:, start:stop]
+            eff = effective_weights(shifted, fmt.num_weight_bits, lava_sign_mode(shifted))
+            back = eff << fmt.weight_exp if fmt.weight_exp >= 0 else eff >> -fmt.weight_exp
+            exact = (eff % (1 << max(-fmt.weight_exp, 0)) == 0).all()
+            if not exact or not np.array_equal(back, part):
+                bad = np.argwhere(back != part)
+                i = tuple(int(k) for k in bad[0]) if bad.size else (0, 0)
+                raise self.fail(name, f"weight {int(part[i])} at {i}: netx's 8-bit format turns the layer's weights "
+                                      f"(range {int(part.min())}..{int(part.max())}) into {int(back[i])}")
+            start = stop
+
+
+def _netx_values(values: Any, shape: tuple[int, ...]) -> Any:
+    """Per-neuron values (snnc's (C, H, W) order) as netx broadcasts them against Lava's (W, H,
+    C) neurons: one number, n values for a flat layer, C values when uniform per channel, else
+    a (W, H, C) array. The inverse of the importer's `broadcast`."""
+    arr = np.broadcast_to(np.asarray(values), shape)
+    flat = arr.reshape(-1)
+    if np.all(flat == flat[0]):
+        return np.asarray(flat[0])
+    if len(shape) == 1:
+        return np.ascontiguousarray(arr)
+    per_channel = arr.reshape(shape[0], -1)
+    if np.all(per_channel == per_channel[:, :1]):
+        return np.ascontiguousarray(per_channel[:, 0])
+    return np.ascontiguousarray(arr.transpose(2, 1, 0))
+
+
+def _is_input_relay(g: Graph, proj: Projection) -> bool:
+    """The import's one-to-one weight-1 synapse from the host input to netx's input neurons."""
+    src, dst = g.populations[proj.src], g.populations[proj.dst]
+    if not isinstance(proj, QSparse) or not isinstance(src, Input) or src.shape != dst.shape:
+        return False
+    n = src.size
+    eff = effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode) << max(proj.weight_exp, 0)
+    return (proj.weight_exp >= 0 and proj.nnz == n and np.array_equal(proj.rows, np.arange(n))
+            and np.array_equal(proj.cols, np.arange(n)) and np.all(eff == 1) and not np.any(proj.delay))
+
+
+def _delay(proj: QDense | QSparse, shape: tuple[int, int]) -> np.ndarray | None:
+    if not np.any(proj.delay):
+        return None
+    if isinstance(proj, QDense):
+        return np.broadcast_to(proj.delay, shape).astype(np.int64)
+    full = np.zeros(shape, dtype=np.int64)
+    full[proj.rows, proj.cols] = np.broadcast_to(proj.delay, proj.values.shape)
+    return full
+
+
+def _weights(w: np.ndarray, name: str, chain: _Chain) -> np.ndarray:
+    if np.abs(w).max(initial=0) >= _FLOAT32_EXACT:
+        raise chain.fail(name, f"weight {int(np.abs(w).max())} is not exact in float32")
+    return w.astype(np.float32)
+
+
+def _shape(shape: tuple[int, ...]) -> np.ndarray:
+    return np.array(shape, dtype=np.int64)
+
+
+def write_layers(layers: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    """HDF5 in SLAYER's layout (`type` as a 1-element S10 array, other strings variable length),
+    atomically and deterministically (no timestamps, members in sorted order)."""
+    try:
+        import h5py
+    except ImportError:
+        raise BackendUnavailableError("writing .net files needs h5py (pip install h5py)") from None
+
+    def put(group: Any, key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            sub = group.create_group(key, track_order=False)
+            for k in sorted(value):
+                put(sub, k, value[k])
+        elif key == "type" and group.name.count("/") == 2:  # layer/<i>/type
+            group.create_dataset(key, (1,), "S10", [value.encode("ascii")], track_times=False)
+        elif isinstance(value, str):
+            group.create_dataset(key, data=value, dtype=h5py.string_dtype(), track_times=False)
+        else:
+            group.create_dataset(key, data=value, track_times=False)
+
+    with atomic_output_file(path) as tmp:
+        with h5py.File(tmp, "w", track_order=False) as f:
+            top = f.create_group("layer", track_order=False)
+            for i, layer in enumerate(layers):
+                put(top, str(i), layer)
