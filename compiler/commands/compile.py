@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import numpy as np
 
 from compiler.build import is_build, write_build
-from compiler.commands._common import check_output_folder, load_split, resolve_hw, run_config
-from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
+from compiler.commands._common import check_output_folder, resolve_hw
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
 from compiler.report import format_report
-from ir.errors import InputError
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.nodes import Input
 from ir.progress import status
 
 __all__ = ["register", "run"]
@@ -110,64 +102,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _simulator(hw: HardwareSpec):
-    from backends import get_backend
-    from backends.base import Probe
-
-    def simulate(graph: Graph, inputs: np.ndarray, variables: tuple[str, ...]) -> dict[str, Any]:
-        probes = [
-            Probe(n, variables) for n, p in graph.populations.items() if not isinstance(p, Input)
-        ]
-        if graph.domain == "float":
-            return get_backend("float")(graph, inputs, probes=probes).data
-        return get_backend("cpu")(graph, inputs, probes=probes, hw=hw).data
-
-    return simulate
-
-
-def _calibration(args: argparse.Namespace, graph: Graph, hw: HardwareSpec) -> Calibration:
-    from trainers.encoders import encode
-
-    if args.samples <= 0:
-        raise InputError(f"--samples must be positive, got {args.samples}")
-    encoding, steps, seed = run_config(graph, args.model, args.steps, args.input_seed)
-    data = load_split(graph, args.model, args.calibrate, args.split, args.samples)
-    inputs = encode(encoding, data.x, steps, seed, first_index=0)
-    desc = {
-        "dataset": data.dataset,
-        "split": data.split,
-        "samples": len(data.x),
-        "steps": steps,
-        "seed": seed,
-    }
-    return Calibration(inputs=inputs, simulate=_simulator(hw), description=desc)
-
-
 def run(args: argparse.Namespace) -> int:
+    from app.compiling import compile_from_args
+
     hw = resolve_hw(args.target, args.hw)
     check_output_folder(args.output, is_build)
     graph = load_model(args.model, dt=args.dt)
-    options = CompileOptions(
-        weight_bits=args.weight_bits,
-        granularity=args.granularity,
-        clip_percentile=args.clip_percentile,
-        v_range=args.v_range,
-        split_signs=args.split_signs,
-        bias_correction=args.bias_correction,
-        seed=args.seed,
-    )
-    known = [p.name for p in compile_passes(options)]
-    for name in args.print_ir_after:
-        if name != "all" and name not in known:
-            raise InputError(
-                f"--print-ir-after {name!r}: the passes are {', '.join(known)} (or 'all')"
-            )
-    calibration = _calibration(args, graph, hw) if args.calibrate else None
-    program, report = compile_model(
+    program, report = compile_from_args(
+        args,
         graph,
+        args.model,
         hw,
-        options,
-        calibration=calibration,
         print_after=args.print_ir_after,
         on_pass=lambda name: status(f"pass {name}"),
     )

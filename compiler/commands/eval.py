@@ -5,26 +5,26 @@ A float model runs on the `float` backend by default, a compiled program (BUILD)
 on the same spikes: sample i of the split is encoded with `encode(metadata.encoding, x_i, T,
 seed, first_index=i)` whatever the batch size or backend. The last line printed is
 `accuracy: 0.8934`; `--json` prints one JSON object instead.
+
+`--shards N` cuts the split into N contiguous parts evaluated independently, one after the other
+(`--executor local`, the default) or as Ray tasks (`--executor ray`, on a local cluster or the
+one at `--address`): the same accuracy to the last digit (app/evaluation.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from app.evaluation import evaluate, evaluate_sharded
+from app.executors import EXECUTORS, open_executor
 from compiler.build import is_build, read_build
 from compiler.commands._common import load_split, model_spec, run_config
 from compiler.model_io import load_model
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.progress import progress
+from ir.errors import InputError
 
-__all__ = ["evaluate", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,55 +58,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    x = p.add_argument_group("sharding (same accuracy, to the last digit)")
+    x.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where the shards run: in this process, or as Ray tasks (default local)",
+    )
+    x.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="cut the split into N parts (default: 1 local, the workers' count on Ray)",
+    )
+    x.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to use (default: RAY_ADDRESS, else a local cluster just for this run)",
+    )
+    x.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Ray tasks at once (and CPUs of a local cluster; default: every CPU)",
+    )
     p.set_defaults(func=run)
 
 
-def evaluate(
-    graph: Graph,
-    hw: HardwareSpec | None,
-    backend: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    encoding: Mapping[str, Any],
-    readout: Mapping[str, Any],
-    steps: int,
-    seed: int,
-    batch_size: int = 128,
-) -> dict[str, Any]:
-    """Simulate `graph` on the encoded samples in batches and classify by `readout`.
-
-    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions"}."""
-    from backends import get_backend
-    from ir.errors import InputError
-    from trainers.encoders import encode
-    from trainers.readout import classify, readout_probes
-
-    if batch_size <= 0:
-        raise InputError(f"--batch-size must be positive, got {batch_size}")
-    run_backend = get_backend(backend)
-    probes = readout_probes(readout)
-    pop = probes[0].population
-    if pop not in graph.populations:
-        raise InputError(f"metadata.readout.population {pop!r} is not a population of the model")
-    preds = np.zeros(len(x), dtype=np.int64)
-    starts = range(0, len(x), batch_size)
-    for lo in progress(starts, f"eval ({backend})", total=len(starts)):
-        spikes = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=lo)
-        trace = run_backend(graph, spikes, steps=steps, probes=probes, hw=hw)
-        preds[lo : lo + batch_size] = classify(readout, trace)
-    correct = int(np.sum(preds == y))
-    return {
-        "accuracy": correct / len(x) if len(x) else 0.0,
-        "correct": correct,
-        "samples": len(x),
-        "steps": steps,
-        "seed": seed,
-        "backend": backend,
-        "predictions": preds,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
+    if args.shards is not None and args.shards <= 0:
+        raise InputError(f"--shards must be positive, got {args.shards}")
     label = args.model
     hw = None
     if Path(args.model).is_dir() and is_build(args.model):
@@ -118,11 +99,15 @@ def run(args: argparse.Namespace) -> int:
     encoding, steps, seed = run_config(graph, label, args.steps, args.seed)
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
-    result = evaluate(
-        graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size
-    )
+    run_args = (graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size)
+    with open_executor(args.executor, args.address, args.workers) as executor:
+        if args.shards is None and executor.name == "local":
+            result = evaluate(*run_args)
+        else:
+            shards = args.shards if args.shards is not None else executor.workers
+            result = evaluate_sharded(*run_args, shards=shards, executor=executor)
     if args.json:
-        out = {k: v for k, v in result.items() if k != "predictions"}
+        out = {k: v for k, v in result.items() if k not in ("predictions", "shards")}
         out.update({"dataset": data.dataset, "split": data.split, "model": label})
         print(json.dumps(out, sort_keys=True))
         return 0
@@ -132,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         f"data      {data.dataset} {data.split}, {result['samples']} samples, T = {steps}, "
         f"input seed {seed}"
     )
+    if "shards" in result:
+        print(f"shards    {result['shards']} ({args.executor})")
     print(f"correct   {result['correct']}")
     print(f"accuracy: {result['accuracy']:.4f}")
     return 0

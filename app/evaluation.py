@@ -1,0 +1,171 @@
+"""Classification accuracy of a model or compiled program on a dataset split, whole or in shards.
+
+Sample i of a split is encoded with `encode(encoding, x_i, T, seed, first_index=i)` (its own
+random stream, trainers/encoders.py), and a backend simulates the samples of a batch
+independently, so the predictions do not depend on the batch size or on how the split is cut
+into shards: a sharded evaluation gives the unsharded accuracy to the last digit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ir.errors import InputError
+from ir.graph import Graph
+from ir.hardware import HardwareSpec, load_hw_dict
+from ir.progress import progress
+
+__all__ = ["evaluate", "evaluate_sharded", "shard_bounds"]
+
+
+def evaluate(
+    graph: Graph,
+    hw: HardwareSpec | None,
+    backend: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    encoding: Mapping[str, Any],
+    readout: Mapping[str, Any],
+    steps: int,
+    seed: int,
+    batch_size: int = 128,
+    *,
+    first_index: int = 0,
+    count_spikes: bool = False,
+) -> dict[str, Any]:
+    """Simulate `graph` on the encoded samples in batches and classify by `readout`.
+
+    `first_index` is the index of x[0] in its split (a shard's offset). Returns {"accuracy",
+    "correct", "samples", "steps", "seed", "backend", "predictions"}, and with `count_spikes`
+    "spikes" (all spikes of all neuron populations, summed over the samples) and
+    "spikes_per_inference"."""
+    from backends import get_backend
+    from backends.base import Probe
+    from ir.nodes import Input
+    from trainers.encoders import encode
+    from trainers.readout import classify, readout_probes
+
+    if batch_size <= 0:
+        raise InputError(f"--batch-size must be positive, got {batch_size}")
+    run_backend = get_backend(backend)
+    probes = readout_probes(readout)
+    pop = probes[0].population
+    if pop not in graph.populations:
+        raise InputError(f"metadata.readout.population {pop!r} is not a population of the model")
+    counted: list[str] = []
+    if count_spikes:
+        counted = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
+        probes = (*probes, *(Probe(n, ("spikes",)) for n in counted if n != pop))
+    preds = np.zeros(len(x), dtype=np.int64)
+    spikes = 0
+    starts = range(0, len(x), batch_size)
+    for lo in progress(starts, f"eval ({backend})", total=len(starts)):
+        batch = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=first_index + lo)
+        trace = run_backend(graph, batch, steps=steps, probes=probes, hw=hw)
+        preds[lo : lo + batch_size] = classify(readout, trace)
+        spikes += sum(int(trace.get(n, "spikes").sum()) for n in counted)
+    correct = int(np.sum(preds == y))
+    out: dict[str, Any] = {
+        "accuracy": correct / len(x) if len(x) else 0.0,
+        "correct": correct,
+        "samples": len(x),
+        "steps": steps,
+        "seed": seed,
+        "backend": backend,
+        "predictions": preds,
+    }
+    if count_spikes:
+        out["spikes"] = spikes
+        out["spikes_per_inference"] = spikes / len(x) if len(x) else 0.0
+    return out
+
+
+def shard_bounds(n: int, shards: int) -> list[tuple[int, int]]:
+    """[lo, hi) of `shards` contiguous, near-equal parts of range(n) (no empty part)."""
+    if shards <= 0:
+        raise InputError(f"--shards must be positive, got {shards}")
+    shards = min(shards, max(n, 1))
+    cuts = [n * k // shards for k in range(shards + 1)]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _eval_shard(
+    program: bytes,
+    hw: dict[str, Any] | None,
+    backend: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    encoding: Mapping[str, Any],
+    readout: Mapping[str, Any],
+    steps: int,
+    seed: int,
+    batch_size: int,
+    first_index: int,
+    count_spikes: bool,
+) -> dict[str, Any]:
+    """One shard, where an executor runs it: the graph travels as its file bytes, the target
+    as its config data (no shared paths)."""
+    from ir.serialize import graph_from_bytes
+
+    graph = graph_from_bytes(program, "<shard program>")
+    spec = load_hw_dict(hw, "<shard target>") if hw is not None else None
+    return evaluate(
+        graph, spec, backend, x, y, encoding, readout, steps, seed, batch_size,
+        first_index=first_index, count_spikes=count_spikes,
+    )
+
+
+def evaluate_sharded(
+    graph: Graph,
+    hw: HardwareSpec | None,
+    backend: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    encoding: Mapping[str, Any],
+    readout: Mapping[str, Any],
+    steps: int,
+    seed: int,
+    batch_size: int,
+    *,
+    shards: int,
+    executor: Any,
+    count_spikes: bool = False,
+) -> dict[str, Any]:
+    """`evaluate`, with the split cut into `shards` contiguous parts run by `executor`
+    (app.executors); the same result as unsharded (each sample keeps its own index, hence its
+    own spikes), plus "shards"."""
+    from ir.serialize import graph_to_bytes
+
+    bounds = shard_bounds(len(x), shards)
+    program = executor.put(graph_to_bytes(graph))
+    target = executor.put(hw.to_dict()) if hw is not None else None
+    calls = [
+        (program, target, backend, x[lo:hi], y[lo:hi], dict(encoding), dict(readout), steps, seed,
+         batch_size, lo, count_spikes)
+        for lo, hi in bounds
+    ]
+    parts: dict[int, dict[str, Any]] = {}
+    for i, part in executor.map(_eval_shard, calls, label="shard"):
+        if isinstance(part, BaseException):
+            raise part
+        parts[i] = part
+    ordered = [parts[i] for i in range(len(bounds))]
+    preds = np.concatenate([p["predictions"] for p in ordered]) if ordered else np.zeros(0, int)
+    correct = sum(p["correct"] for p in ordered)
+    out: dict[str, Any] = {
+        "accuracy": correct / len(x) if len(x) else 0.0,
+        "correct": correct,
+        "samples": len(x),
+        "steps": steps,
+        "seed": seed,
+        "backend": backend,
+        "predictions": preds,
+        "shards": len(bounds),
+    }
+    if count_spikes:
+        out["spikes"] = sum(p["spikes"] for p in ordered)
+        out["spikes_per_inference"] = out["spikes"] / len(x) if len(x) else 0.0
+    return out
