@@ -19,9 +19,12 @@ stays off the terminal: no dashboard, no worker logs forwarded, errors only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import secrets
 import shutil
+import socket
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -107,9 +110,11 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        self._saved_env: dict[str, str | None] = {}
         try:
             import ray
         except ImportError:
+            self.close()
             raise BackendUnavailableError(
                 f"--executor ray needs Ray: pip install {RAY_SPEC} (part of `make setup`)"
             ) from None
@@ -119,36 +124,57 @@ class RayExecutor:
         self._temp: str | None = None
         self._owned = False
         address = address or os.environ.get("RAY_ADDRESS") or None
-        quiet = {
-            "include_dashboard": False,
-            "log_to_driver": False,
-            "logging_level": logging.ERROR,
-        }
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if ray.is_initialized():  # a program that called ray.init itself: use its cluster
             where = "Ray cluster of this process"
         else:
             self._owned = True
             try:
-                if address is None:
-                    self._temp = tempfile.mkdtemp(prefix="snnc-ray-")
-                    ray.init(
-                        num_cpus=workers or os.cpu_count() or 1, _temp_dir=self._temp, **quiet
-                    )
-                    where = "local Ray cluster"
-                else:
-                    ray.init(address=address, **quiet)
-                    where = f"Ray cluster at {address}"
-            except (ConnectionError, RuntimeError, ValueError) as e:
+                where = self._start(address, workers)
+            except BaseException:
                 self.close()
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise InputError(
-                    f"cannot start or reach a Ray cluster ({address or 'local'}): {first}"
-                ) from None
+                raise
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or cpus
         self.description = f"ray ({where}, {cpus} CPUs, {self.workers} workers)"
         self._task = ray.remote(num_cpus=1, max_retries=0)(_one_thread_call)
+
+    def _setenv(self, name: str, value: str) -> None:
+        """Set for this run only (close restores it); Ray's processes started here inherit it."""
+        self._saved_env.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    def _start(self, address: str | None, workers: int | None) -> str:
+        ray = self._ray
+        quiet = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,
+        }
+        self._setenv("RAY_USAGE_STATS_ENABLED", os.environ.get("RAY_USAGE_STATS_ENABLED", "0"))
+        if address is None:
+            # Ray (from 2.59) starts a local cluster with token authentication and saves a token
+            # in ~/.ray/auth_token unless it finds one: give it a secret of this process instead.
+            if not any(k in os.environ for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+                self._setenv("RAY_AUTH_TOKEN", _process_token())
+            self._temp = tempfile.mkdtemp(prefix="snnc-ray-")
+            try:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, _temp_dir=self._temp, **quiet)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise InputError(f"cannot start a local Ray cluster: {_first_line(e)}") from None
+            return "local Ray cluster"
+        _check_reachable(address)
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            # Ray 2.60 sends a token to an explicit address only when RAY_AUTH_MODE=token is set
+            # when the process starts (`ray start` enables token authentication).
+            hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
+                "; if the cluster uses token authentication, run with RAY_AUTH_MODE=token "
+                "(and RAY_AUTH_TOKEN, or the token in ~/.ray/auth_token)")
+            raise InputError(
+                f"cannot reach the Ray cluster at {address}: {_first_line(e)}{hint}"
+            ) from None
+        return f"Ray cluster at {address}"
 
     def put(self, value: Any) -> Any:
         return self._ray.put(value)
@@ -189,17 +215,49 @@ class RayExecutor:
             return RuntimeError(f"{type(e).__name__}: {first}")
 
     def close(self) -> None:
-        if self._owned and self._ray.is_initialized():
+        if getattr(self, "_owned", False) and self._ray.is_initialized():
             self._ray.shutdown()
-        if self._temp is not None:
+        if getattr(self, "_temp", None) is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
             self._temp = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
 
     def __enter__(self) -> RayExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _process_token() -> str:
+    """One secret per process: Ray caches the token it first loads, so every cluster this
+    process starts must get the same one."""
+    return secrets.token_hex(32)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody answers at: Ray itself retries for minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "ray://...": Ray resolves those
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise InputError(
+            f"cannot reach the Ray cluster at {address}: {e.strerror or e} "
+            f"(no answer within {timeout:g} s)"
+        ) from None
 
 
 def open_executor(
