@@ -67,19 +67,26 @@ def evaluate(
         trace = run_backend(graph, batch, steps=steps, probes=probes, hw=hw)
         preds[lo : lo + batch_size] = classify(readout, trace)
         spikes += sum(int(trace.get(n, "spikes").sum()) for n in counted)
-    correct = int(np.sum(preds == y))
+    return _summary(preds, int(np.sum(preds == y)), steps, seed, backend,
+                    spikes if count_spikes else None)
+
+
+def _summary(
+    preds: np.ndarray, correct: int, steps: int, seed: int, backend: str, spikes: int | None
+) -> dict[str, Any]:
+    n = len(preds)
     out: dict[str, Any] = {
-        "accuracy": correct / len(x) if len(x) else 0.0,
+        "accuracy": correct / n if n else 0.0,
         "correct": correct,
-        "samples": len(x),
+        "samples": n,
         "steps": steps,
         "seed": seed,
         "backend": backend,
         "predictions": preds,
     }
-    if count_spikes:
+    if spikes is not None:
         out["spikes"] = spikes
-        out["spikes_per_inference"] = spikes / len(x) if len(x) else 0.0
+        out["spikes_per_inference"] = spikes / n if n else 0.0
     return out
 
 
@@ -98,24 +105,19 @@ def _eval_shard(
     backend: str,
     x: np.ndarray,
     y: np.ndarray,
-    encoding: Mapping[str, Any],
-    readout: Mapping[str, Any],
-    steps: int,
-    seed: int,
-    batch_size: int,
+    run: tuple[Any, ...],
     first_index: int,
     count_spikes: bool,
 ) -> dict[str, Any]:
     """One shard, where an executor runs it: the graph travels as its file bytes, the target
-    as its config data (no shared paths)."""
+    as its config data (no shared paths); `run` is evaluate's (encoding, readout, steps, seed,
+    batch_size)."""
     from ir.serialize import graph_from_bytes
 
     graph = graph_from_bytes(program, "<shard program>")
     spec = load_hw_dict(hw, "<shard target>") if hw is not None else None
-    return evaluate(
-        graph, spec, backend, x, y, encoding, readout, steps, seed, batch_size,
-        first_index=first_index, count_spikes=count_spikes,
-    )
+    return evaluate(graph, spec, backend, x, y, *run, first_index=first_index,
+                    count_spikes=count_spikes)
 
 
 def evaluate_sharded(
@@ -124,29 +126,23 @@ def evaluate_sharded(
     backend: str,
     x: np.ndarray,
     y: np.ndarray,
-    encoding: Mapping[str, Any],
-    readout: Mapping[str, Any],
-    steps: int,
-    seed: int,
-    batch_size: int,
-    *,
+    *run: Any,
     shards: int,
     executor: Any,
     count_spikes: bool = False,
 ) -> dict[str, Any]:
-    """`evaluate`, with the split cut into `shards` contiguous parts run by `executor`
-    (app.executors); the same result as unsharded (each sample keeps its own index, hence its
-    own spikes), plus "shards"."""
+    """`evaluate(graph, hw, backend, x, y, encoding, readout, steps, seed, batch_size)` with the
+    split cut into `shards` contiguous parts run by `executor` (app.executors); the same result
+    as unsharded (each sample keeps its own index, hence its own spikes), plus "shards"."""
     from ir.serialize import graph_to_bytes
 
+    encoding, readout, steps, seed, batch_size = run
     bounds = shard_bounds(len(x), shards)
     program = executor.put(graph_to_bytes(graph))
     target = executor.put(hw.to_dict()) if hw is not None else None
-    calls = [
-        (program, target, backend, x[lo:hi], y[lo:hi], dict(encoding), dict(readout), steps, seed,
-         batch_size, lo, count_spikes)
-        for lo, hi in bounds
-    ]
+    shared = (dict(encoding), dict(readout), steps, seed, batch_size)
+    calls = [(program, target, backend, x[lo:hi], y[lo:hi], shared, lo, count_spikes)
+             for lo, hi in bounds]
     parts: dict[int, dict[str, Any]] = {}
     for i, part in executor.map(_eval_shard, calls, label="shard"):
         if isinstance(part, BaseException):
@@ -154,18 +150,7 @@ def evaluate_sharded(
         parts[i] = part
     ordered = [parts[i] for i in range(len(bounds))]
     preds = np.concatenate([p["predictions"] for p in ordered]) if ordered else np.zeros(0, int)
-    correct = sum(p["correct"] for p in ordered)
-    out: dict[str, Any] = {
-        "accuracy": correct / len(x) if len(x) else 0.0,
-        "correct": correct,
-        "samples": len(x),
-        "steps": steps,
-        "seed": seed,
-        "backend": backend,
-        "predictions": preds,
-        "shards": len(bounds),
-    }
-    if count_spikes:
-        out["spikes"] = sum(p["spikes"] for p in ordered)
-        out["spikes_per_inference"] = out["spikes"] / len(x) if len(x) else 0.0
+    spikes = sum(p["spikes"] for p in ordered) if count_spikes else None
+    out = _summary(preds, sum(p["correct"] for p in ordered), steps, seed, backend, spikes)
+    out["shards"] = len(bounds)
     return out

@@ -60,47 +60,85 @@ def _array_digest(x: np.ndarray, y: np.ndarray) -> str:
 
 
 @dataclass
-class _Plan:
-    """What the driver knows before anything runs: every point's key and inputs."""
+class _Inputs:
+    """What the driver reads before anything runs, and every point's key."""
 
-    keys: list[str]
-    models: list[str]  # per point: its model's id (file digest, or its training key)
-    splits: list[tuple[str, str]]  # per point: (dataset, split) it is evaluated on
+    hw: Any  # HardwareSpec
+    label: str  # how errors name the model
+    model: bytes | None  # the model file's bytes (a spec with `model:`)
+    splits: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]  # (dataset, split) -> (x, y)
+    keys: list[str]  # per point
+    models: list[str]  # per point: its model's id (file digest, or its training's key)
+    point_splits: list[tuple[str, str]]  # per point
     train: dict[str, tuple[str, ...]]  # training key -> the trainer's argv
 
+    def target(self) -> tuple[dict[str, Any], str]:
+        return self.hw.to_dict(), self.hw.source_file
 
-def _plan(spec: SweepSpec, points: list[Point], model_id: str | None, target_id: str,
-          data_ids: dict[tuple[str, str], str]) -> _Plan:
-    plan = _Plan([], [], [], {})
-    for pt in points:
+
+def _read_inputs(spec: SweepSpec, points: list[Point]) -> _Inputs:
+    from app.inputs import read_split
+    from compiler.model_io import load_model
+    from ir.hardware import load_hw
+    from ir.serialize import graph_to_bytes
+
+    try:
+        hw = load_hw(spec.target)
+    except SnncError as e:
+        raise SpecError(spec.file, "target", str(e)) from None
+    target_id = hashlib.sha256(yaml.safe_dump(hw.to_dict(), sort_keys=True).encode()).hexdigest()
+    model = None
+    if spec.model is not None:
+        try:
+            model = graph_to_bytes(load_model(spec.model, dt=spec.dt))
+        except SnncError as e:
+            raise SpecError(spec.file, "model", str(e)) from None
+    label = str(spec.model) if spec.model is not None else f"model trained by {spec.trainer}"
+    evals = [step_params("eval", None, pt.argv["eval"]) for pt in points]
+    wanted = dict.fromkeys((e["dataset"], e["split"]) for e in evals)
+    splits = {s: read_split(*s) for s in wanted}
+    data_ids = {s: _array_digest(*xy) for s, xy in splits.items()}
+    out = _Inputs(hw, label, model, splits, [], [], [], {})
+    for pt, eparams in zip(points, evals, strict=True):
         if spec.trainer is not None:
             params = step_params("train", spec.trainer, pt.argv["train"])
             mid = content_key({"trainer": spec.trainer, "options": params})
-            plan.train.setdefault(mid, pt.argv["train"])
+            out.train.setdefault(mid, pt.argv["train"])
         else:
-            assert model_id is not None
-            mid = model_id
-        eparams = step_params("eval", None, pt.argv["eval"])
+            assert model is not None
+            mid = hashlib.sha256(model).hexdigest()
         split = (eparams["dataset"], eparams["split"])
-        plan.models.append(mid)
-        plan.splits.append(split)
-        plan.keys.append(content_key({
+        out.models.append(mid)
+        out.point_splits.append(split)
+        out.keys.append(content_key({
             "model": mid,
             "target": target_id,
             "data": data_ids[split],
             "compile": step_params("compile", None, pt.argv["compile"]),
             "eval": eparams,
         }))
-    return plan
-
-
-def _eval_splits(points: list[Point]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for pt in points:
-        e = step_params("eval", None, pt.argv["eval"])
-        if (e["dataset"], e["split"]) not in out:
-            out.append((e["dataset"], e["split"]))
     return out
+
+
+class _Progress:
+    """The sweep's lines on stderr: points done, failed, left, time since the start."""
+
+    def __init__(self, total: int, done: int, say: Callable[[str], None]) -> None:
+        self.total, self.done, self.failed, self.say = total, done, 0, say
+        self.t0 = time.perf_counter()
+
+    def point(self, label: str, record: dict[str, Any]) -> None:
+        if record["status"] == "ok":
+            self.done += 1
+            m, sec = record["metrics"], record["seconds"]
+            text = (f"accuracy {m['accuracy']:.4f}, {m['spikes_per_inference']:.0f} spikes, "
+                    f"{m['cores_used']} cores ({sum(sec.values()):.1f} s)")
+        else:
+            self.failed += 1
+            text = f"FAILED: {record['error']}"
+        left = self.total - self.done - self.failed
+        self.say(f"[{self.done + self.failed}/{self.total}] {self.done} done, {self.failed} "
+                 f"failed, {left} left, {time.perf_counter() - self.t0:.1f} s: {label}: {text}")
 
 
 def run_sweep(
@@ -115,129 +153,100 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run the points not already stored, store each as it finishes, write the results."""
     from app.executors import open_executor
-    from app.inputs import read_split
-    from compiler.model_io import load_model
-    from ir.hardware import load_hw
-    from ir.serialize import graph_to_bytes
+    from app.sweep.results import write_results
 
     t0 = time.perf_counter()
     store = Store(out)
     store.check(resume)
     points = spec.points()
-    try:
-        hw = load_hw(spec.target)
-    except SnncError as e:
-        raise SpecError(spec.file, "target", str(e)) from None
-    hw_data = hw.to_dict()
-    target_id = hashlib.sha256(yaml.safe_dump(hw_data, sort_keys=True).encode()).hexdigest()
-    model_bytes: bytes | None = None
-    model_id = None
-    if spec.model is not None:
-        try:
-            model_bytes = graph_to_bytes(load_model(spec.model, dt=spec.dt))
-        except SnncError as e:
-            raise SpecError(spec.file, "model", str(e)) from None
-        model_id = hashlib.sha256(model_bytes).hexdigest()
-    label = str(spec.model) if spec.model is not None else f"model trained by {spec.trainer}"
-    data = {s: read_split(*s) for s in _eval_splits(points)}
-    data_ids = {s: _array_digest(*xy) for s, xy in data.items()}
-    plan = _plan(spec, points, model_id, target_id, data_ids)
-
+    inputs = _read_inputs(spec, points)
+    first: dict[str, int] = {}  # key -> its first point (a key runs once)
+    for i, key in enumerate(inputs.keys):
+        first.setdefault(key, i)
     records: dict[str, dict[str, Any]] = {}
-    resumed: set[str] = set()
     if resume:
-        for key in dict.fromkeys(plan.keys):
+        for key in first:
             rec = store.point(key)
             if rec is not None and rec.get("status") == "ok":
                 records[key] = rec
-                resumed.add(key)
+    resumed = set(records)
     store.start()
-    first = {}  # key -> the first point that has it (a key runs once)
-    for pt, key in zip(points, plan.keys, strict=True):
-        first.setdefault(key, pt)
     todo = [k for k in first if k not in records]
-    where = {k: i for i, k in reversed(list(enumerate(plan.keys)))}  # key -> its first point
-    total = len(first)
-    counts = {"done": len(resumed), "failed": 0}
-
-    def progress(text: str) -> None:
-        left = total - counts["done"] - counts["failed"]
-        say(f"[{counts['done'] + counts['failed']}/{total}] {counts['done']} done, "
-            f"{counts['failed']} failed, {left} left, {time.perf_counter() - t0:.1f} s: {text}")
-
     description = "nothing to run"
     if todo:
         with open_executor(executor, address, workers) as ex:
             description = ex.description
-            say(f"{total} points ({len(resumed)} stored, {len(todo)} to run) on {description}")
-            models = _models(ex, store, spec, plan, [where[k] for k in todo], model_bytes, say)
-            data_refs = {s: ex.put(xy) for s, xy in data.items()}
-            calls, keys = [], []
-            for key in todo:
-                i = where[key]
-                model = models.get(plan.models[i])
-                if isinstance(model, str):  # its training failed
-                    rec = {"status": "failed", "error": model, "params": first[key].argv}
-                    store.put_point(key, rec)
-                    records[key] = rec
-                    counts["failed"] += 1
-                    progress(f"{first[key].label(spec.keys)}: FAILED: {model}")
-                    continue
-                pt = first[key]
-                calls.append((model, label, (hw_data, hw.source_file), pt.argv["compile"], pt.argv["eval"],
-                              plan.splits[i], data_refs[plan.splits[i]]))
-                keys.append(key)
-            from app.sweep.points import point_task
-
-            for j, result in ex.map(point_task, calls, label="point"):
-                key = keys[j]
-                pt = first[key]
-                if isinstance(result, BaseException):
-                    rec = {"status": "failed", "error": _one_line(result)}
-                    counts["failed"] += 1
-                    text = f"FAILED: {rec['error']}"
-                else:
-                    rec = {"status": "ok", **result}
-                    counts["done"] += 1
-                    m, s = result["metrics"], result["seconds"]
-                    text = (f"accuracy {m['accuracy']:.4f}, {m['spikes_per_inference']:.0f} spikes, "
-                            f"{m['cores_used']} cores ({sum(s.values()):.1f} s)")
-                rec["params"] = {s: list(a) for s, a in pt.argv.items()}
-                store.put_point(key, rec)
-                records[key] = rec
-                progress(f"{pt.label(spec.keys)}: {text}")
+            say(f"{len(first)} points ({len(resumed)} stored, {len(todo)} to run) on "
+                f"{description}")
+            progress = _Progress(len(first), len(resumed), say)
+            _run_points(ex, store, spec, inputs, points, [first[k] for k in todo], records,
+                        progress)
     else:
-        say(f"{total} points, all stored: nothing to run")
+        say(f"{len(first)} points, all stored: nothing to run")
     rows = []
-    for pt, key in zip(points, plan.keys, strict=True):
+    for pt, key in zip(points, inputs.keys, strict=True):
         rec = records[key]
         rows.append({"values": pt.values, "key": key, "status": rec["status"],
                      "metrics": rec.get("metrics"), "error": rec.get("error"),
                      "seconds": rec.get("seconds"), "resumed": key in resumed})
     seconds = time.perf_counter() - t0
     info = {"spec": spec.file, "executor": description, "wall_seconds": round(seconds, 3),
-            "points_run": len(todo), "points_resumed": len(resumed),
-            "target": hw.name, "model": str(spec.model) if spec.model else None,
-            "trainer": spec.trainer}
-    from app.sweep.results import write_results
-
+            "points_run": len(todo), "points_resumed": len(resumed), "target": inputs.hw.name,
+            "model": str(spec.model) if spec.model else None, "trainer": spec.trainer}
     files = write_results(out, info, spec.grid, rows)
     return SweepOutcome(rows, files, seconds, len(todo), len(resumed), description)
 
 
-def _models(ex: Any, store: Store, spec: SweepSpec, plan: _Plan, todo: list[int],
-            model_bytes: bytes | None, say: Callable[[str], None]) -> dict[str, Any]:
+def _run_points(ex: Any, store: Store, spec: SweepSpec, inputs: _Inputs, points: list[Point],
+                todo: list[int], records: dict[str, dict[str, Any]], progress: _Progress) -> None:
+    """Run the points `todo` (indices); store and record each result as it arrives."""
+    from app.sweep.points import point_task
+
+    models = _models(ex, store, spec, inputs, todo, progress.say)
+    data = {s: ex.put(xy) for s, xy in inputs.splits.items()}
+    target = ex.put(inputs.target())
+    calls, indices = [], []
+    for i in todo:
+        pt, key, model = points[i], inputs.keys[i], models[inputs.models[i]]
+        if isinstance(model, str):  # its training failed
+            rec = {"status": "failed", "error": model}
+        else:
+            split = inputs.point_splits[i]
+            calls.append((model, inputs.label, target, pt.argv["compile"], pt.argv["eval"], split,
+                          data[split]))
+            indices.append(i)
+            continue
+        _store(store, records, key, pt, rec)
+        progress.point(pt.label(spec.keys), rec)
+    for j, result in ex.map(point_task, calls, label="point"):
+        i = indices[j]
+        if isinstance(result, BaseException):
+            rec = {"status": "failed", "error": _one_line(result)}
+        else:
+            rec = {"status": "ok", **result}
+        _store(store, records, inputs.keys[i], points[i], rec)
+        progress.point(points[i].label(spec.keys), rec)
+
+
+def _store(store: Store, records: dict[str, dict[str, Any]], key: str, pt: Point,
+           rec: dict[str, Any]) -> None:
+    rec["argv"] = {step: list(argv) for step, argv in pt.argv.items()}
+    store.put_point(key, rec)
+    records[key] = rec
+
+
+def _models(ex: Any, store: Store, spec: SweepSpec, inputs: _Inputs, todo: list[int],
+            say: Callable[[str], None]) -> dict[str, Any]:
     """Model id -> a reference to its bytes for the executor, or its training's one-line
     error. Trained models are stored as they arrive; stored ones are not trained again."""
     from app.sweep.points import train_task
 
     if spec.trainer is None:
-        assert model_bytes is not None
-        return {plan.models[0]: ex.put(model_bytes)}
-    needed = list(dict.fromkeys(plan.models[i] for i in todo))
+        assert inputs.model is not None
+        return {inputs.models[0]: ex.put(inputs.model)}
     out: dict[str, Any] = {}
     to_train = []
-    for mid in needed:
+    for mid in dict.fromkeys(inputs.models[i] for i in todo):
         stored = store.model(mid)
         if stored is not None:
             out[mid] = ex.put(stored)
@@ -245,13 +254,13 @@ def _models(ex: Any, store: Store, spec: SweepSpec, plan: _Plan, todo: list[int]
             to_train.append(mid)
     if to_train:
         say(f"training {len(to_train)} model(s) with `snnc train {spec.trainer}`")
-    calls = [(spec.trainer, plan.train[mid]) for mid in to_train]
     t0 = time.perf_counter()
+    calls = [(spec.trainer, inputs.train[mid]) for mid in to_train]
     for j, result in ex.map(train_task, calls, label="train"):
         mid = to_train[j]
         if isinstance(result, BaseException):
             out[mid] = f"training failed: {_one_line(result)}"
-            say(f"trained model {j + 1}: FAILED: {_one_line(result)}")
+            say(f"training {j + 1} of {len(to_train)}: FAILED: {_one_line(result)}")
             continue
         store.put_model(mid, result)
         out[mid] = ex.put(result)

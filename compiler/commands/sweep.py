@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         if row["status"] == "ok":
             m = row["metrics"]
             print(f"{cells}  {m['accuracy']:8.4f}  {m['spikes_per_inference']:10.1f}  "
-                  f"{m['cores_used']:5}")
+                  f"{m['cores_used']!s:>5}")
         else:
             print(f"{cells}  FAILED: {row['error']}")
     print(f"\n{len(outcome.rows)} points ({outcome.ran} run, {outcome.resumed} resumed, "
