@@ -19,6 +19,7 @@ BENCHMARKS: list[str] = [
     "conversion_seeds.py",
     "conversion_premise.py",
     "vib.py",
+    "sweep.py",
 ]
 
 

@@ -256,13 +256,14 @@ def _models(ex: Any, store: Store, spec: SweepSpec, inputs: _Inputs, todo: list[
         say(f"training {len(to_train)} model(s) with `snnc train {spec.trainer}`")
     t0 = time.perf_counter()
     calls = [(spec.trainer, inputs.train[mid]) for mid in to_train]
-    for j, result in ex.map(train_task, calls, label="train"):
+    for n, (j, result) in enumerate(ex.map(train_task, calls, label="train"), start=1):
         mid = to_train[j]
+        argv = " ".join(inputs.train[mid])
         if isinstance(result, BaseException):
             out[mid] = f"training failed: {_one_line(result)}"
-            say(f"training {j + 1} of {len(to_train)}: FAILED: {_one_line(result)}")
+            say(f"trained {n}/{len(to_train)} ({argv}): FAILED: {_one_line(result)}")
             continue
         store.put_model(mid, result)
         out[mid] = ex.put(result)
-        say(f"trained model {mid[:12]} ({time.perf_counter() - t0:.1f} s)")
+        say(f"trained {n}/{len(to_train)} ({argv}), {time.perf_counter() - t0:.1f} s")
     return out

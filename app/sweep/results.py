@@ -25,6 +25,7 @@ CSV_COLUMNS = (
     "status", "accuracy", "correct", "samples", "spikes_per_inference", "cores_used", "error",
 )
 RESULTS_VERSION = 1
+MAX_LEGEND = 12  # more lines than this get no legend (it would cover the axes)
 
 
 def results_csv(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
@@ -94,8 +95,11 @@ def accuracy_figure(grid: Mapping[str, Sequence[Any]], rows: Sequence[Mapping[st
     ax.set_xlabel(keys[0])
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, alpha=0.3)
-    if len(series) > 1:
+    if 1 < len(series) <= MAX_LEGEND:
         ax.legend(fontsize="small", loc="best")
+    elif len(series) > MAX_LEGEND:
+        ax.set_title(f"{len(series)} lines: one per combination of {', '.join(keys[1:])}",
+                     fontsize="small")
     return fig
 
 

@@ -80,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
                   f"{m['cores_used']!s:>5}")
         else:
             print(f"{cells}  FAILED: {row['error']}")
+    where = f" on {outcome.executor}" if outcome.ran else ""
     print(f"\n{len(outcome.rows)} points ({outcome.ran} run, {outcome.resumed} resumed, "
-          f"{outcome.failed} failed) in {outcome.seconds:.1f} s on {outcome.executor}")
+          f"{outcome.failed} failed) in {outcome.seconds:.1f} s{where}")
     print(f"wrote {out}/ ({', '.join(outcome.files)})")
     return 0
 
