@@ -8,6 +8,7 @@ into shards: a sharded evaluation gives the unsharded accuracy to the last digit
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,7 +97,7 @@ def shard_bounds(n: int, shards: int) -> list[tuple[int, int]]:
         raise InputError(f"--shards must be positive, got {shards}")
     shards = min(shards, max(n, 1))
     cuts = [n * k // shards for k in range(shards + 1)]
-    return list(zip(cuts[:-1], cuts[1:], strict=True))
+    return list(itertools.pairwise(cuts))
 
 
 def _eval_shard(

@@ -37,6 +37,7 @@ __all__ = ["EXECUTORS", "LocalExecutor", "RayExecutor", "open_executor"]
 
 EXECUTORS = ("local", "ray")
 RAY_SPEC = "ray==2.60.0"
+_AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 
 
 class LocalExecutor:
@@ -154,7 +155,7 @@ class RayExecutor:
         if address is None:
             # Ray (from 2.59) starts a local cluster with token authentication and saves a token
             # in ~/.ray/auth_token unless it finds one: give it a secret of this process instead.
-            if not any(k in os.environ for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+            if not any(k in os.environ for k in _AUTH_VARIABLES):
                 self._setenv("RAY_AUTH_TOKEN", _process_token())
             self._temp = tempfile.mkdtemp(prefix="snnc-ray-")
             try:
@@ -209,7 +210,7 @@ class RayExecutor:
             return result.exception() if isinstance(result, _Failure) else result
         except ray.exceptions.RayTaskError as e:
             cause = e.cause
-            return cause if isinstance(cause, BaseException) else RuntimeError(str(e).splitlines()[0])
+            return cause if isinstance(cause, BaseException) else RuntimeError(_first_line(e))
         except ray.exceptions.RayError as e:  # a worker died, the task was cancelled, ...
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
             return RuntimeError(f"{type(e).__name__}: {first}")

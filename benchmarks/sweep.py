@@ -153,7 +153,6 @@ def cnn_costs(work: Path) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text())
     import numba
-    import numpy as np
     import torch
 
     from app.compiling import compile_from_args
@@ -252,10 +251,11 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
         "| piece | measured | per unit |",
         "|---|---|---|",
         f"| one ANN epoch (55,000 images) | {cnn['epoch_s']:.0f} s | x{CNN_EPOCHS} epochs |",
-        f"| conversion + tuning on {cnn['tune_samples']} validation images (T = 32, variant none) | "
+        f"| conversion + tuning on {cnn['tune_samples']} validation images (T = 32, "
+        "variant none) | "
         f"{cnn['tune_s']:.0f} s | {cnn['tune_s'] / cnn['tune_samples']:.2f} s per image |",
-        f"| `snnc compile` with calibration (500 images) and split signs | {cnn['compile_s']:.0f} s | "
-        f"{cnn['cores_used']} cores |",
+        "| `snnc compile` with calibration (500 images) and split signs | "
+        f"{cnn['compile_s']:.0f} s | {cnn['cores_used']} cores |",
         f"| bit-accurate run (cpu backend), T = 256 | {cnn['probe_images']} images | "
         f"{cnn['deployed_per_image_s']:.2f} s per image |",
         f"| float SNN (fastsim, float64), T = 256 | {cnn['probe_images']} images | "

@@ -49,7 +49,9 @@ def results_csv(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def results_json(info: Mapping[str, Any], keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def results_json(
+    info: Mapping[str, Any], keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> str:
     points = [
         {
             "index": i,

@@ -27,7 +27,7 @@ import importlib
 import itertools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,11 @@ from ir.errors import SnncError
 
 __all__ = [
     "STEPS",
-    "option_text",
     "Point",
     "SpecError",
     "SweepSpec",
     "load_spec",
+    "option_text",
     "parse_step",
     "step_options",
 ]
@@ -248,7 +248,6 @@ class SweepSpec:
     """step -> argv of the options every point shares (the spec's train:, compile:, eval:)"""
     grid: Mapping[str, tuple[Any, ...]]
     """"STEP.OPTION" -> values, in the spec's order"""
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -336,8 +335,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
             argv += option_tokens(file, f"{step}.{key}", step, trainer, key, value)
         fixed[step] = tuple(argv)
     grid = _grid(file, data, trainer)
-    spec = SweepSpec(file, model, trainer, target, None if dt is None else float(dt), fixed, grid,
-                     raw=data)
+    spec = SweepSpec(file, model, trainer, target, None if dt is None else float(dt), fixed, grid)
     points = spec.points()
     for step in steps:  # what only a whole argument list shows: a required option missing, ...
         for argv in sorted({pt.argv[step] for pt in points}):
@@ -363,7 +361,8 @@ def _model(file: str, folder: Path, data: Mapping[str, Any]) -> tuple[str | None
     if trainer not in SWEEP_TRAINERS:
         raise SpecError(
             file, "train.trainer",
-            f"expected one of {', '.join(SWEEP_TRAINERS)} (trainers of classifiers), got {trainer!r}",
+            f"expected one of {', '.join(SWEEP_TRAINERS)} (trainers of classifiers), "
+            f"got {trainer!r}",
         )
     return trainer, None
 
@@ -371,14 +370,18 @@ def _model(file: str, folder: Path, data: Mapping[str, Any]) -> tuple[str | None
 def _grid(file: str, data: Mapping[str, Any], trainer: str | None) -> dict[str, tuple[Any, ...]]:
     grid = data.get("grid")
     if not isinstance(grid, dict) or not grid:
-        raise SpecError(file, "grid", "expected a mapping of STEP.OPTION: [values] (one key at least)")
+        raise SpecError(
+            file, "grid", "expected a mapping of STEP.OPTION: [values] (one key at least)"
+        )
     out: dict[str, tuple[Any, ...]] = {}
     size = 1
     for key, values in grid.items():
         where = f"grid.{key}"
         step, _, option = str(key).partition(".")
         if step not in STEPS or not option:
-            raise SpecError(file, where, f"expected STEP.OPTION with STEP one of {', '.join(STEPS)}")
+            raise SpecError(
+                file, where, f"expected STEP.OPTION with STEP one of {', '.join(STEPS)}"
+            )
         if step == "train" and trainer is None:
             raise SpecError(file, where, "a train option, but the spec names a model, not 'train:'")
         if not isinstance(values, list) or not values:

@@ -14,7 +14,11 @@ from ir import save_graph
 from tests.robust.helpers import interrupt_when
 from tests.tiny_models import digits_mlp
 
-GRID = {"compile.weight-bits": [3, 8], "eval.steps": [8, 12], "compile.granularity": ["per-layer", "per-channel"]}
+GRID = {
+    "compile.weight-bits": [3, 8],
+    "eval.steps": [8, 12],
+    "compile.granularity": ["per-layer", "per-channel"],
+}
 
 
 def write_spec(folder, grid=GRID, samples=40, **extra) -> str:
@@ -22,6 +26,7 @@ def write_spec(folder, grid=GRID, samples=40, **extra) -> str:
 
     spec = {"model": "model.snnc", "target": "loihi2",
             "eval": {"dataset": "digits", "samples": samples}, "grid": grid, **extra}
+    spec = {k: v for k, v in spec.items() if v is not None}  # None: leave the key out
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return str(path)
@@ -44,11 +49,13 @@ def reference(folder):
 
 def test_sweep_writes_a_row_per_point_in_grid_order(folder, reference):
     rows = list(csv.DictReader(reference.decode().splitlines()))
-    assert [(r["compile.weight-bits"], r["eval.steps"], r["compile.granularity"]) for r in rows] == [
+    assert [tuple(r[k] for k in GRID) for r in rows] == [
         (b, t, g) for b in ("3", "8") for t in ("8", "12") for g in ("per-layer", "per-channel")]
-    assert all(r["status"] == "ok" and r["samples"] == "40" and r["cores_used"] == "1" for r in rows)
+    assert all(r["status"] == "ok" and r["samples"] == "40" and r["cores_used"] == "1"
+               for r in rows)
     # the accuracy is correct / samples; more steps, more spikes
-    assert all(float(r["accuracy"]) == pytest.approx(int(r["correct"]) / 40, abs=5e-7) for r in rows)
+    assert all(float(r["accuracy"]) == pytest.approx(int(r["correct"]) / 40, abs=5e-7)
+               for r in rows)
     assert float(rows[2]["spikes_per_inference"]) > float(rows[0]["spikes_per_inference"])
     data = json.loads((folder / "reference" / "results.json").read_text())
     assert [p["status"] for p in data["points"]] == ["ok"] * 8
@@ -126,31 +133,46 @@ def test_a_train_section_trains_each_model_once_and_resume_reuses_it(folder, tmp
     assert (out / "results.csv").read_bytes() == first
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"grid": {"compile.weight-bitz": [4]}}, "grid.compile.weight-bitz: unknown option of `snnc compile`; known: calibrate"),
-        ({"grid": {"compile.weight-bits": ["four"]}}, "grid.compile.weight-bits: --weight-bits: invalid int value: 'four'"),
-        ({"grid": {"compile.granularity": ["per-neuron"]}}, "grid.compile.granularity: --granularity: invalid choice: 'per-neuron' (choose from per-layer, per-channel)"),
-        ({"grid": {"compile.split-signs": [1]}}, "grid.compile.split-signs: --split-signs is a flag: give true or false, got 1"),
-        ({"grid": {"compile.target": ["loihi1"]}}, "grid.compile.target: not a sweep option (set the target with the spec's top-level 'target:')"),
-        ({"grid": {"train.epochs": [1]}}, "grid.train.epochs: a train option, but the spec names a model, not 'train:'"),
-        ({"grid": {"eval.steps": 4}}, "grid.eval.steps: expected a non-empty list of values, got 4"),
-        ({"grid": {"eval.steps": [4, 4]}}, "grid.eval.steps: lists 4 twice"),
-        ({"grid": {"steps": [4]}}, "grid.steps: expected STEP.OPTION with STEP one of train, compile, eval"),
-        ({"eval": {"samples": 4}}, "eval: the following arguments are required: --dataset"),
-        ({"eval": {"dataset": "digits", "batch-size": "x"}}, "eval.batch-size: --batch-size: invalid int value: 'x'"),
-        ({"target": "loihi9"}, "target: loihi9: unknown hardware target"),
-        ({"model": "absent.snnc"}, "model: "),
-        ({"modl": 1}, "modl: unknown key; the keys are model, train, target, dt, compile, eval, grid"),
-        ({"train": {"trainer": "vib"}}, "model: give either 'model:' (a model file) or 'train:', not both"),
-    ],
-)
+SPEC_ERRORS = [
+    ({"grid": {"compile.weight-bitz": [4]}},
+     "grid.compile.weight-bitz: unknown option of `snnc compile`; known: calibrate, clip-percentile"),
+    ({"grid": {"compile.weight-bits": ["four"]}},
+     "grid.compile.weight-bits: --weight-bits: invalid int value: 'four'"),
+    ({"grid": {"compile.granularity": ["per-neuron"]}},
+     "grid.compile.granularity: --granularity: invalid choice: 'per-neuron' "
+     "(choose from per-layer, per-channel)"),
+    ({"grid": {"compile.split-signs": [1]}},
+     "grid.compile.split-signs: --split-signs is a flag: give true or false, got 1"),
+    ({"grid": {"compile.target": ["loihi1"]}},
+     "grid.compile.target: not a sweep option (set the target with the spec's top-level 'target:')"),
+    ({"grid": {"train.epochs": [1]}},
+     "grid.train.epochs: a train option, but the spec names a model, not 'train:'"),
+    ({"grid": {"eval.steps": 4}}, "grid.eval.steps: expected a non-empty list of values, got 4"),
+    ({"grid": {"eval.steps": [4, 4]}}, "grid.eval.steps: lists 4 twice"),
+    ({"grid": {"steps": [4]}},
+     "grid.steps: expected STEP.OPTION with STEP one of train, compile, eval"),
+    ({"eval": {"samples": 4}}, "eval: the following arguments are required: --dataset"),
+    ({"eval": {"dataset": "digits", "batch-size": "x"}},
+     "eval.batch-size: --batch-size: invalid int value: 'x'"),
+    ({"target": "loihi9"}, "target: loihi9: unknown hardware target"),
+    ({"model": "absent.snnc"}, "model: {folder}/absent.snnc: no such file or folder"),
+    ({"modl": 1}, "modl: unknown key; the keys are model, train, target, dt, compile, eval, grid"),
+    ({"train": {"trainer": "conversion"}},
+     "model: give either 'model:' (a model file) or 'train:', not both"),
+    ({"model": None, "train": {"trainer": "vib"}},
+     "train.trainer: expected one of conversion, tem (trainers of classifiers), got 'vib'"),
+    ({"model": None, "train": {"trainer": "tem", "dataset": "digits", "epochs": 3}},
+     "train.epochs: unknown option of `snnc train tem`; known: dataset, l2, margin"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), SPEC_ERRORS)
 def test_spec_errors_are_one_line_naming_the_key(folder, tmp_path, capsys, change, message):
     spec = write_spec(folder, **{k: v for k, v in change.items() if k != "grid"},
                       **({"grid": change["grid"]} if "grid" in change else {}))
     assert main(["sweep", spec, "-o", str(tmp_path / "s")]) == 1
     err = capsys.readouterr().err
+    message = message.format(folder=folder)
     assert err.count("\n") == 1 and err.startswith(f"snnc: error: {spec}: {message}"), err
     assert not (tmp_path / "s").exists()
 
