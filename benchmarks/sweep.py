@@ -12,10 +12,10 @@ backend) on the whole digits test split (450 images) at T = 16, 32, 64: 24 point
 2. In process, with a warm Ray cluster (started once, workers warmed by one sweep): the same
    sweep through `app.sweep.run_sweep` on local, Ray with 1 and with 2 workers. This is the
    parallel efficiency without Ray's start-up.
-3. The CNN estimate: one epoch of the CNN ANN, one conversion + tuning on a few validation
-   images, one calibrated compile, and the bit-accurate (cpu) and float runs of a few test images
-   at T = 256 are measured here on one thread (what a Ray task of one CPU gets); scaled to the
-   conversion benchmark's CNN work (benchmarks/conversion.py: 4 variants, tuned at T = 32 on 1000
+3. The CNN estimate: one epoch of the CNN ANN, conversion + tuning on two small numbers of
+   validation images (its fixed and per-image cost), one calibrated compile, and the
+   bit-accurate (cpu) and float runs of a few test images at T = 256 are measured here on one
+   thread (what a Ray task of one CPU gets); scaled to the conversion benchmark's CNN work (benchmarks/conversion.py: 4 variants, tuned at T = 32 on 1000
    validation images, 3 input seeds x 10,000 test images at T up to 256), serially and on 64
    cores.
 
@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ CLUSTER_CORES = 64
 CNN_EPOCHS = 30
 CNN_TUNE_SAMPLES = 1000
 CNN_TEST_IMAGES = 10_000
-TUNE_PROBE_SAMPLES = 100
+TUNE_PROBE_SAMPLES = (40, 120)  # two sizes: the tuning's fixed and per-image cost
 EVAL_PROBE_IMAGES = 24
 
 
@@ -169,16 +170,21 @@ def cnn_costs(work: Path) -> dict[str, Any]:
     numba.set_num_threads(1)
     torch.set_num_threads(1)
     data = load_dataset("fashion-mnist")
-    opts = ConversionOptions(dataset="fashion-mnist", arch="cnn", epochs=1, steps=32,
-                             tune_samples=TUNE_PROBE_SAMPLES, threads=1)
+    opts = ConversionOptions(dataset="fashion-mnist", arch="cnn", epochs=1, steps=32, threads=1)
     log("CNN: one epoch of the ANN")
     t0 = time.perf_counter()
     ann = train_ann_for(opts, data)
     epoch_s = time.perf_counter() - t0
-    log(f"CNN: epoch {epoch_s:.0f} s; convert + tune on {TUNE_PROBE_SAMPLES} validation images")
-    t0 = time.perf_counter()
-    res = convert_tuned(ann, data, opts)
-    tune_s = time.perf_counter() - t0
+    tunes = {}
+    for n in TUNE_PROBE_SAMPLES:  # calibration (fixed) + tuning (per validation image)
+        log(f"CNN: convert + tune on {n} validation images")
+        t0 = time.perf_counter()
+        res = convert_tuned(ann, data, replace(opts, tune_samples=n))
+        tunes[n] = time.perf_counter() - t0
+    (n0, t0_), (n1, t1_) = sorted(tunes.items())
+    tune_per_image = (t1_ - t0_) / (n1 - n0)
+    tune_fixed = max(0.0, t0_ - n0 * tune_per_image)
+    tune_s = tune_fixed + CNN_TUNE_SAMPLES * tune_per_image
     log(f"CNN: tuning {tune_s:.0f} s; compile ({' '.join(COMPILE_FLAGS)})")
     hw = load_hw("loihi2")
     flags = [f for f in COMPILE_FLAGS if f not in ("--target", "loihi2")]
@@ -201,7 +207,9 @@ def cnn_costs(work: Path) -> dict[str, Any]:
     out = {
         "epoch_s": epoch_s,
         "tune_s": tune_s,
-        "tune_samples": TUNE_PROBE_SAMPLES,
+        "tune_probe_s": {str(k): v for k, v in tunes.items()},
+        "tune_fixed_s": tune_fixed,
+        "tune_per_image_s": tune_per_image,
         "compile_s": compile_s,
         "deployed_per_image_s": deployed_s,
         "float_per_image_s": float_s,
@@ -232,7 +240,7 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
 
     n_var, n_seed = len(VARIANTS), len(SEEDS)
     ann = CNN_EPOCHS * cnn["epoch_s"]
-    tune = cnn["tune_s"] * CNN_TUNE_SAMPLES / cnn["tune_samples"]
+    tune = cnn["tune_s"]
     comp = cnn["compile_s"]
     runs = n_var * n_seed * CNN_TEST_IMAGES  # image runs at T = 256, deployed and float each
     per_image = cnn["deployed_per_image_s"] + cnn["float_per_image_s"]
@@ -251,9 +259,9 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
         "| piece | measured | per unit |",
         "|---|---|---|",
         f"| one ANN epoch (55,000 images) | {cnn['epoch_s']:.0f} s | x{CNN_EPOCHS} epochs |",
-        f"| conversion + tuning on {cnn['tune_samples']} validation images (T = 32, "
-        "variant none) | "
-        f"{cnn['tune_s']:.0f} s | {cnn['tune_s'] / cnn['tune_samples']:.2f} s per image |",
+        "| conversion + tuning (T = 32, variant none) on "
+        + " and ".join(f"{k} validation images: {v:.0f} s" for k, v in cnn["tune_probe_s"].items())
+        + f" | {cnn['tune_fixed_s']:.0f} s + {cnn['tune_per_image_s']:.2f} s per image |",
         "| `snnc compile` with calibration (500 images) and split signs | "
         f"{cnn['compile_s']:.0f} s | {cnn['cores_used']} cores |",
         f"| bit-accurate run (cpu backend), T = 256 | {cnn['probe_images']} images | "
@@ -270,8 +278,8 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
         "|---|---|---|",
         f"| ANN training (one task: it is one sequence of epochs) | {CNN_EPOCHS} x "
         f"{cnn['epoch_s']:.0f} s | {_hms(ann)} |",
-        f"| one tuning | {cnn['tune_s']:.0f} s x {CNN_TUNE_SAMPLES}/{cnn['tune_samples']} | "
-        f"{_hms(tune)} |",
+        f"| one tuning | {cnn['tune_fixed_s']:.0f} s + {CNN_TUNE_SAMPLES} x "
+        f"{cnn['tune_per_image_s']:.2f} s | {_hms(tune)} |",
         f"| image runs, all | {runs:,} x ({cnn['deployed_per_image_s']:.2f} + "
         f"{cnn['float_per_image_s']:.2f}) s | {_hms(evals)} of one core |",
         f"| **serial, one core** | ANN + {n_var} x (tuning + compile) + image runs | "
