@@ -15,9 +15,9 @@ backend) on the whole digits test split (450 images) at T = 16, 32, 64: 24 point
 3. The CNN estimate: one epoch of the CNN ANN, conversion + tuning on two small numbers of
    validation images (its fixed and per-image cost), one calibrated compile, and the
    bit-accurate (cpu) and float runs of a few test images at T = 256 are measured here on one
-   thread (what a Ray task of one CPU gets); scaled to the conversion benchmark's CNN work (benchmarks/conversion.py: 4 variants, tuned at T = 32 on 1000
-   validation images, 3 input seeds x 10,000 test images at T up to 256), serially and on 64
-   cores.
+   thread (what a Ray task of one CPU gets); scaled to the conversion benchmark's CNN work
+   (benchmarks/conversion.py: 4 variants, tuned at T = 32 on 1000 validation images, 3 input
+   seeds x 10,000 test images at T up to 256), serially and on 64 cores.
 
 Every results.csv must be byte-identical (the script stops otherwise).
 
