@@ -65,6 +65,20 @@ TUNE_PROBE_SAMPLES = (40, 120)  # two sizes: the tuning's fixed and per-image co
 EVAL_PROBE_IMAGES = 24
 
 
+def bench_cnn_spikes() -> str:
+    """The trained CNN's spikes per inference at T = 256 (variant none), as benchmarks/
+    conversion.py recorded it in RESULTS.md; "not recorded" if that section has none."""
+    from benchmarks._results import RESULTS
+
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    cnn = text[text.find("### cnn"):] if "### cnn" in text else ""
+    table = cnn[cnn.find("| spikes per inference |"):] if "| spikes per inference |" in cnn else ""
+    for line in table.splitlines():
+        if line.startswith("| none |"):
+            return f"{int(line.strip(' |').split('|')[-1]):,}"
+    return "not recorded"
+
+
 def log(msg: str) -> None:
     print(f"[sweep] {time.strftime('%H:%M:%S')} {msg}", flush=True)
 
@@ -169,54 +183,57 @@ def cnn_costs(work: Path) -> dict[str, Any]:
 
     numba.set_num_threads(1)
     torch.set_num_threads(1)
+    cpu: dict[str, float] = {}  # CPU seconds of this (one-thread) process: what a task costs
+    wall: dict[str, float] = {}  # and the wall time, which the machine's load stretches
+
+    def timed(name: str, fn):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = fn()
+        wall[name], cpu[name] = time.perf_counter() - w0, time.process_time() - c0
+        return result
+
+    load0 = os.getloadavg()[0]
     data = load_dataset("fashion-mnist")
     opts = ConversionOptions(dataset="fashion-mnist", arch="cnn", epochs=1, steps=32, threads=1)
     log("CNN: one epoch of the ANN")
-    t0 = time.perf_counter()
-    ann = train_ann_for(opts, data)
-    epoch_s = time.perf_counter() - t0
-    tunes = {}
+    ann = timed("epoch", lambda: train_ann_for(opts, data))
     for n in TUNE_PROBE_SAMPLES:  # calibration (fixed) + tuning (per validation image)
         log(f"CNN: convert + tune on {n} validation images")
-        t0 = time.perf_counter()
-        res = convert_tuned(ann, data, replace(opts, tune_samples=n))
-        tunes[n] = time.perf_counter() - t0
-    (n0, t0_), (n1, t1_) = sorted(tunes.items())
-    tune_per_image = (t1_ - t0_) / (n1 - n0)
-    tune_fixed = max(0.0, t0_ - n0 * tune_per_image)
-    tune_s = tune_fixed + CNN_TUNE_SAMPLES * tune_per_image
-    log(f"CNN: tuning {tune_s:.0f} s; compile ({' '.join(COMPILE_FLAGS)})")
+        res = timed(f"tune{n}", lambda n=n: convert_tuned(ann, data, replace(opts, tune_samples=n)))
+    n0, n1 = TUNE_PROBE_SAMPLES
+    tune_per_image = (cpu[f"tune{n1}"] - cpu[f"tune{n0}"]) / (n1 - n0)
+    tune_fixed = max(0.0, cpu[f"tune{n0}"] - n0 * tune_per_image)
+    log(f"CNN: compile ({' '.join(COMPILE_FLAGS)})")
     hw = load_hw("loihi2")
     flags = [f for f in COMPILE_FLAGS if f not in ("--target", "loihi2")]
-    t0 = time.perf_counter()
-    program, report = compile_from_args(parse_step("compile", None, flags), res.graph, "cnn", hw)
-    compile_s = time.perf_counter() - t0
+    args = parse_step("compile", None, flags)
+    program, report = timed("compile", lambda: compile_from_args(args, res.graph, "cnn", hw))
     x, y = data.x_test[:EVAL_PROBE_IMAGES], data.y_test[:EVAL_PROBE_IMAGES]
     enc, readout = program.metadata["encoding"], program.metadata["readout"]
     evaluate(program, hw, "cpu", x[:2], y[:2], enc, readout, 16, 0)  # numba's kernels load
-    log(f"CNN: compile {compile_s:.0f} s; {EVAL_PROBE_IMAGES} test images, T = 256, cpu backend")
-    t0 = time.perf_counter()
-    dep = evaluate(program, hw, "cpu", x, y, enc, readout, STEPS[-1], 0, batch_size=8)
-    deployed_s = (time.perf_counter() - t0) / len(x)
+    log(f"CNN: {EVAL_PROBE_IMAGES} test images, T = 256, cpu backend and float")
+    dep = timed("deployed", lambda: evaluate(program, hw, "cpu", x, y, enc, readout, STEPS[-1],
+                                             0, batch_size=8, count_spikes=True))
     snn = build_snn(res.calibration, res.params)
     spikes = encode(enc, x, STEPS[-1], 0)
-    t0 = time.perf_counter()
-    for lo in range(0, len(x), 8):
-        simulate(snn, spikes[lo : lo + 8], STEPS, dtype="float64")
-    float_s = (time.perf_counter() - t0) / len(x)
+    timed("float", lambda: [simulate(snn, spikes[lo : lo + 8], STEPS, dtype="float64")
+                            for lo in range(0, len(x), 8)])
     out = {
-        "epoch_s": epoch_s,
-        "tune_s": tune_s,
-        "tune_probe_s": {str(k): v for k, v in tunes.items()},
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "epoch_s": cpu["epoch"],
+        "tune_s": tune_fixed + CNN_TUNE_SAMPLES * tune_per_image,
+        "tune_probe_s": {str(n): cpu[f"tune{n}"] for n in TUNE_PROBE_SAMPLES},
         "tune_fixed_s": tune_fixed,
         "tune_per_image_s": tune_per_image,
-        "compile_s": compile_s,
-        "deployed_per_image_s": deployed_s,
-        "float_per_image_s": float_s,
+        "compile_s": cpu["compile"],
+        "deployed_per_image_s": cpu["deployed"] / len(x),
+        "float_per_image_s": cpu["float"] / len(x),
         "probe_images": len(x),
         "probe_accuracy": dep["accuracy"],
+        "spikes_per_inference": dep["spikes_per_inference"],
         "cores_used": report.get("cores_used"),
-        "load": os.getloadavg()[0],
+        "load": [load0, os.getloadavg()[0]],
     }
     path.write_text(json.dumps(out, indent=1))
     return out
@@ -250,11 +267,16 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
     # stages depend on each other: ANN -> 4 tunings at once -> 4 compiles at once -> image runs
     # sharded over every core
     cluster = ann + tune + comp + evals / cores
-    sharded_tune = ann + tune / min(cores, CNN_TUNE_SAMPLES) + comp + evals / cores
+    sharded_tune = (ann + cnn["tune_fixed_s"] + CNN_TUNE_SAMPLES * cnn["tune_per_image_s"] / cores
+                    + comp + evals / cores)
     return [
-        f"Measured here on one thread (what a Ray task of one CPU gets; load {cnn['load']:.1f}), "
-        "on a CNN trained for one epoch (the same architecture and layer sizes as the benchmark's; "
-        "its spike counts, which set the event-driven simulator's cost, are of the same order):",
+        "Measured here in CPU seconds of one thread (what a Ray task of one CPU gets; CPU time, "
+        "not wall time, because this shared machine's load average was "
+        f"{cnn['load'][0]:.0f}-{cnn['load'][1]:.0f}), on a CNN of the benchmark's architecture "
+        "trained for one epoch: its bit-accurate runs make "
+        f"{cnn['spikes_per_inference']:,.0f} spikes per inference at T = 256, the benchmark's "
+        f"trained CNN {bench_cnn_spikes()} (RESULTS.md, conversion section; the event-driven "
+        "simulator's cost grows with the spikes):",
         "",
         "| piece | measured | per unit |",
         "|---|---|---|",
@@ -287,8 +309,9 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
         f"| **{CLUSTER_CORES}-core Ray cluster** | ANN + tuning + compile (the variants at once) + "
         f"image runs / ({CLUSTER_CORES} x {efficiency:.2f} efficiency) | **{_hms(cluster)}** "
         f"({serial / cluster:.0f}x) |",
-        f"| {CLUSTER_CORES} cores, tuning's validation runs sharded too | ANN + tuning / "
-        f"{cores:.0f} + compile + image runs / {cores:.0f} | {_hms(sharded_tune)} "
+        f"| {CLUSTER_CORES} cores, tuning's validation runs sharded too | ANN + tuning's fixed "
+        f"part + its per-image part / {cores:.0f} + compile + image runs / {cores:.0f} | "
+        f"{_hms(sharded_tune)} "
         f"({serial / sharded_tune:.0f}x) |",
         "",
         f"The efficiency {efficiency:.2f} is the measured 2-worker speed-up of the warm in-process "
