@@ -4,6 +4,7 @@ dataset split) lives in `app.inputs`, re-exported here for the commands."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -13,12 +14,36 @@ from ir.hardware import HardwareSpec, load_hw
 
 __all__ = [
     "DataSplit",
+    "add_executor_arguments",
     "check_output_folder",
     "load_split",
     "model_spec",
     "resolve_hw",
     "run_config",
 ]
+
+
+def add_executor_arguments(group: argparse._ActionsContainer, what: str) -> None:
+    """--executor, --address, --workers: where `what` (points, shards) run (app/executors.py)."""
+    from app.executors import EXECUTORS
+
+    group.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help=f"run the {what} in this process, one at a time, or as Ray tasks (default local)",
+    )
+    group.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to use (default: RAY_ADDRESS, else a local cluster just for this run)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"{what} at once on Ray (and CPUs of a local cluster; default: every CPU)",
+    )
 
 
 def resolve_hw(target: str | None, hw_file: str | None) -> HardwareSpec:

@@ -18,9 +18,9 @@ import json
 from pathlib import Path
 
 from app.evaluation import evaluate, evaluate_sharded
-from app.executors import EXECUTORS, open_executor
+from app.executors import open_executor
 from compiler.build import is_build, read_build
-from compiler.commands._common import load_split, model_spec, run_config
+from compiler.commands._common import add_executor_arguments, load_split, model_spec, run_config
 from compiler.model_io import load_model
 from ir.errors import InputError
 
@@ -60,28 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     x = p.add_argument_group("sharding (same accuracy, to the last digit)")
     x.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        default="local",
-        help="where the shards run: in this process, or as Ray tasks (default local)",
-    )
-    x.add_argument(
         "--shards",
         type=int,
         default=None,
         help="cut the split into N parts (default: 1 local, the workers' count on Ray)",
     )
-    x.add_argument(
-        "--address",
-        default=None,
-        help="Ray cluster to use (default: RAY_ADDRESS, else a local cluster just for this run)",
-    )
-    x.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="Ray tasks at once (and CPUs of a local cluster; default: every CPU)",
-    )
+    add_executor_arguments(x, "shards")
     p.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.executors import EXECUTORS
+from compiler.commands._common import add_executor_arguments
 
 __all__ = ["register", "run"]
 
@@ -26,23 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("spec", metavar="SPEC.yaml", help="the sweep (see examples/sweep-*.yaml)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
-    p.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        default="local",
-        help="run the points in this process, one at a time, or as Ray tasks (default local)",
-    )
-    p.add_argument(
-        "--address",
-        default=None,
-        help="Ray cluster to use (default: RAY_ADDRESS, else a local cluster just for this run)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="points at once on Ray (and CPUs of a local cluster; default: every CPU)",
-    )
+    add_executor_arguments(p, "points")
     p.add_argument(
         "--resume", action="store_true", help="continue a sweep in DIR: skip its finished points"
     )
