@@ -111,6 +111,8 @@ def cli_runs(work: Path, spec: Path, runs: int) -> dict[str, Any]:
     loads: list[float] = []
     csvs: set[bytes] = set()
     per_point: list[float] = []
+    cpu_local: list[float] = []  # CPU seconds per point, in the local process (2 numba threads)
+    cpu_ray: list[float] = []  # and in a Ray task (1 thread)
     names = list(CONFIGS)
     for r in range(runs):
         for name in names[r % len(names):] + names[: r % len(names)]:
@@ -123,11 +125,16 @@ def cli_runs(work: Path, spec: Path, runs: int) -> dict[str, Any]:
             csvs.add((out / "results.csv").read_bytes())
             if name == "local":
                 points = json.loads((out / "results.json").read_text())["points"]
-                per_point += [sum(p["seconds"].values()) for p in points]
+                per_point += [p["seconds"]["compile"] + p["seconds"]["eval"] for p in points]
+                cpu_local += [p["seconds"]["cpu"] for p in points]
+            elif name == "ray, 1 worker":
+                points = json.loads((out / "results.json").read_text())["points"]
+                cpu_ray += [p["seconds"]["cpu"] for p in points]
             log(f"CLI run {r + 1} {name}: {walls[name][-1]:.1f} s")
     if len(csvs) != 1:
         raise SystemExit("results.csv differs between runs or executors")
-    return {"walls": walls, "loads": loads, "per_point_s": per_point,
+    return {"walls": walls, "loads": loads, "per_point_s": per_point, "cpu_local": cpu_local,
+            "cpu_ray": cpu_ray,
             "csv": next(iter(csvs)).decode()}
 
 
@@ -336,9 +343,12 @@ def render(cli: dict[str, Any], inproc: dict[str, Any], cnn: dict[str, Any] | No
         f"model trained once beforehand): the digits conversion MLP, {n_points} points = "
         f"{' x '.join(str(len(v)) for v in GRID.values())} ({', '.join(GRID)}), each compiled for "
         "loihi2 and run bit-accurately (cpu backend) on the 450 test images. Every run wrote the "
-        "same results.csv bytes. Median per point in the local runs (compile + evaluation, from "
-        f"results.json): {_med(cli['per_point_s']):.2f} s (range "
-        f"{min(cli['per_point_s']):.2f}-{max(cli['per_point_s']):.2f} s).",
+        "same results.csv bytes. Per point (compile + evaluation, from results.json), median: "
+        f"{_med(cli['per_point_s']):.2f} s wall in the local runs (range "
+        f"{min(cli['per_point_s']):.2f}-{max(cli['per_point_s']):.2f} s); CPU "
+        f"{_med(cli['cpu_local']):.2f} s in the local process (numba's kernels on both cores), "
+        f"{_med(cli['cpu_ray']):.2f} s in a Ray task (one thread). CPU time is what the load "
+        "does not stretch.",
         "",
         f"**CLI** (`snnc sweep SPEC -o DIR`, a fresh process each; {len(cli['walls']['local'])} "
         "runs each, rotated order; Ray's runs include starting and stopping the local cluster; "
