@@ -21,7 +21,7 @@ backend) on the whole digits test split (450 images) at T = 16, 32, 64: 24 point
 
 Every results.csv must be byte-identical (the script stops otherwise).
 
-    python benchmarks/sweep.py [--runs N] [--workdir DIR] [--no-cnn] [--no-write]
+    python benchmarks/sweep.py [--runs N] [--workdir DIR] [--no-cnn] [--no-write] [--render-only]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -113,6 +114,7 @@ def cli_runs(work: Path, spec: Path, runs: int) -> dict[str, Any]:
     per_point: list[float] = []
     cpu_local: list[float] = []  # CPU seconds per point, in the local process (2 numba threads)
     cpu_ray: list[float] = []  # and in a Ray task (1 thread)
+    samples: set[int] = set()
     names = list(CONFIGS)
     for r in range(runs):
         for name in names[r % len(names):] + names[: r % len(names)]:
@@ -127,6 +129,7 @@ def cli_runs(work: Path, spec: Path, runs: int) -> dict[str, Any]:
                 points = json.loads((out / "results.json").read_text())["points"]
                 per_point += [p["seconds"]["compile"] + p["seconds"]["eval"] for p in points]
                 cpu_local += [p["seconds"]["cpu"] for p in points]
+                samples |= {p["metrics"]["samples"] for p in points}
             elif name == "ray, 1 worker":
                 points = json.loads((out / "results.json").read_text())["points"]
                 cpu_ray += [p["seconds"]["cpu"] for p in points]
@@ -134,8 +137,7 @@ def cli_runs(work: Path, spec: Path, runs: int) -> dict[str, Any]:
     if len(csvs) != 1:
         raise SystemExit("results.csv differs between runs or executors")
     return {"walls": walls, "loads": loads, "per_point_s": per_point, "cpu_local": cpu_local,
-            "cpu_ray": cpu_ray,
-            "csv": next(iter(csvs)).decode()}
+            "cpu_ray": cpu_ray, "samples": sorted(samples), "csv": next(iter(csvs)).decode()}
 
 
 def in_process_runs(work: Path, spec_path: Path, runs: int) -> dict[str, Any]:
@@ -166,14 +168,18 @@ def in_process_runs(work: Path, spec_path: Path, runs: int) -> dict[str, Any]:
                 log(f"in-process run {r + 1} {name}: {walls[name][-1]:.1f} s")
     if len(csvs) != 1:
         raise SystemExit("results.csv differs between in-process runs")
-    return {"walls": walls, "loads": loads, "warmup_s": warm}
+    return {"walls": walls, "loads": loads, "warmup_s": warm, "csv": next(iter(csvs)).decode()}
 
 
 def cnn_costs(work: Path) -> dict[str, Any]:
     """One-thread costs of the pieces of the conversion benchmark's CNN work (cached)."""
     path = work / "cnn-costs.json"
     if path.exists():
-        return json.loads(path.read_text())
+        saved = json.loads(path.read_text())
+        # costs saved before the date was: the file's own date is when they were measured
+        saved.setdefault("measured", time.strftime("%Y-%m-%d",
+                                                   time.localtime(path.stat().st_mtime)))
+        return saved
     import numba
     import torch
 
@@ -241,6 +247,8 @@ def cnn_costs(work: Path) -> dict[str, Any]:
         "spikes_per_inference": dep["spikes_per_inference"],
         "cores_used": report.get("cores_used"),
         "load": [load0, os.getloadavg()[0]],
+        "train_images": len(data.x_train),
+        "measured": time.strftime("%Y-%m-%d"),
     }
     path.write_text(json.dumps(out, indent=1))
     return out
@@ -258,15 +266,55 @@ def _hms(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
+def _spike_ratio_sentence(probe: float) -> str:
+    """What the probe CNN's spike count says about its bit-accurate cost per image, from the
+    trained CNN's count in RESULTS.md (the cpu backend's integer kernels are event-driven:
+    backends/cpu/fast.py, so their cost grows with the spikes)."""
+    recorded = bench_cnn_spikes()
+    if recorded == "not recorded":
+        return ("the benchmark's trained CNN has no spike count in RESULTS.md to compare with, so "
+                "how far its bit-accurate cost differs is unknown")
+    ratio = probe / int(recorded.replace(",", ""))
+    head = (f"{ratio:.1f}x the {recorded} of the benchmark's trained CNN (RESULTS.md, conversion "
+            "section); the cpu backend's event-driven kernels cost more with more spikes, so the "
+            "bit-accurate figures below are likely ")
+    if ratio > 1.2:
+        return head + "upper bounds"
+    if ratio < 1 / 1.2:
+        return head + "lower bounds"
+    return f"{ratio:.2f}x the {recorded} of the benchmark's trained CNN: a like-for-like probe"
+
+
+def _compile_flags_words() -> str:
+    from benchmarks.conversion import COMPILE_FLAGS
+
+    flags = list(COMPILE_FLAGS)
+    words = []
+    if "--calibrate" in flags:
+        n = flags[flags.index("--samples") + 1] if "--samples" in flags else "default"
+        words.append(f"calibration ({n} images)")
+    if "--split-signs" in flags:
+        words.append("split signs")
+    return " and ".join(words) or "the benchmark's flags"
+
+
+def _train_images(cnn: dict[str, Any]) -> int:
+    if "train_images" in cnn:
+        return cnn["train_images"]
+    from trainers.datasets import load_dataset  # costs saved before the count was: look it up
+
+    return len(load_dataset("fashion-mnist").x_train)
+
+
+def estimate(cnn: dict[str, Any], efficiency: float, speedup2: float, cores_here: int) -> list[str]:
     """The worked estimate, as markdown lines."""
-    from benchmarks.conversion import SEEDS, VARIANTS
+    from benchmarks.conversion import SEEDS, STEPS, VARIANTS
 
     n_var, n_seed = len(VARIANTS), len(SEEDS)
     ann = CNN_EPOCHS * cnn["epoch_s"]
     tune = cnn["tune_s"]
     comp = cnn["compile_s"]
-    runs = n_var * n_seed * CNN_TEST_IMAGES  # image runs at T = 256, deployed and float each
+    runs = n_var * n_seed * CNN_TEST_IMAGES  # image runs at the longest T, deployed and float
     per_image = cnn["deployed_per_image_s"] + cnn["float_per_image_s"]
     evals = runs * per_image
     serial = ann + n_var * (tune + comp) + evals
@@ -276,32 +324,41 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
     cluster = ann + tune + comp + evals / cores
     sharded_tune = (ann + cnn["tune_fixed_s"] + CNN_TUNE_SAMPLES * cnn["tune_per_image_s"] / cores
                     + comp + evals / cores)
+    lo, hi = min(cnn["load"]), max(cnn["load"])
+    t_max = STEPS[-1]
+    stages = sorted([(ann, "the ANN training"), (tune, "one tuning"), (comp, "one compile"),
+                     (evals / cores, "the image runs")], reverse=True)
+    order = ", ".join(f"{name} {_hms(sec)}" for sec, name in stages)
+    when = (f" on {cnn['measured']}" if "measured" in cnn else "")
+    capped = (f", capped at 1 (the measured speed-up, {speedup2:.2f}x, is more than 2 workers "
+              "can give)" if speedup2 / 2 > 1 else "")
     return [
-        "Measured here in CPU seconds of one thread (what a Ray task of one CPU gets; CPU time, "
-        "not wall time, because this shared machine's load average was "
-        f"{cnn['load'][0]:.0f}-{cnn['load'][1]:.0f}), on a CNN of the benchmark's architecture "
-        "trained for one epoch: its bit-accurate runs make "
-        f"{cnn['spikes_per_inference']:,.0f} spikes per inference at T = 256, the benchmark's "
-        f"trained CNN {bench_cnn_spikes()} (RESULTS.md, conversion section; the event-driven "
-        "simulator's cost grows with the spikes):",
+        f"Measured here{when} in CPU seconds of one thread (what a Ray task of one CPU gets; CPU "
+        "time, not wall time, because wall time counts the waits for a core: the load average "
+        f"was {lo:.0f}-{hi:.0f} on {cores_here} cores), on a CNN of the benchmark's architecture "
+        "trained for one epoch. Its bit-accurate runs make "
+        f"{cnn['spikes_per_inference']:,.0f} spikes per inference at T = {t_max}, "
+        f"{_spike_ratio_sentence(cnn['spikes_per_inference'])}:",
         "",
         "| piece | measured | per unit |",
         "|---|---|---|",
-        f"| one ANN epoch (55,000 images) | {cnn['epoch_s']:.0f} s | x{CNN_EPOCHS} epochs |",
+        f"| one ANN epoch ({_train_images(cnn):,} images) | {cnn['epoch_s']:.0f} s | "
+        f"x{CNN_EPOCHS} epochs |",
         "| conversion + tuning (T = 32, variant none) on "
         + " and ".join(f"{k} validation images: {v:.0f} s" for k, v in cnn["tune_probe_s"].items())
         + f" | {cnn['tune_fixed_s']:.0f} s + {cnn['tune_per_image_s']:.2f} s per image |",
-        "| `snnc compile` with calibration (500 images) and split signs | "
+        f"| `snnc compile` with {_compile_flags_words()} | "
         f"{cnn['compile_s']:.0f} s | {cnn['cores_used']} cores |",
-        f"| bit-accurate run (cpu backend), T = 256 | {cnn['probe_images']} images | "
+        f"| bit-accurate run (cpu backend), T = {t_max} | {cnn['probe_images']} images | "
         f"{cnn['deployed_per_image_s']:.2f} s per image |",
-        f"| float SNN (fastsim, float64), T = 256 | {cnn['probe_images']} images | "
+        f"| float SNN (fastsim, float64), T = {t_max} | {cnn['probe_images']} images | "
         f"{cnn['float_per_image_s']:.2f} s per image |",
         "",
         f"The CNN benchmark's work: the ANN ({CNN_EPOCHS} epochs), {n_var} variants each tuned on "
         f"{CNN_TUNE_SAMPLES} validation images and compiled, then {n_var} variants x {n_seed} "
-        f"seeds x {CNN_TEST_IMAGES:,} test images at T = 256 (T = 16..128 are prefixes of the "
-        f"same run), bit-accurate and float: {runs:,} image runs of each.",
+        f"seeds x {CNN_TEST_IMAGES:,} test images at T = {t_max} (T = "
+        f"{', '.join(str(t) for t in STEPS[:-1])} are prefixes of the same run), bit-accurate "
+        f"and float: {runs:,} image runs of each.",
         "",
         "| | arithmetic | estimate |",
         "|---|---|---|",
@@ -321,39 +378,112 @@ def estimate(cnn: dict[str, Any], efficiency: float) -> list[str]:
         f"{_hms(sharded_tune)} "
         f"({serial / sharded_tune:.0f}x) |",
         "",
-        f"The efficiency {efficiency:.2f} is the measured 2-worker speed-up of the warm in-process "
-        "sweep above divided by 2 (a 2-core machine cannot show more; tasks of minutes amortize "
-        "Ray's per-task cost better than the digits points of a second or less). On a cluster "
-        "the ANN training and one tuning are the critical path: the image runs, "
-        f"{_hms(evals)} of one core, shrink to {_hms(evals / cores)}. Today `snnc sweep` runs a "
-        "tuning as one task; sharding its validation evaluations (as `snnc eval --shards` "
-        "does) would take the last row's time.",
+        f"The efficiency {efficiency:.2f} is the warm in-process speed-up of 2 Ray workers over 1 "
+        f"above divided by 2{capped}: a 2-core machine can measure no more workers than that, and "
+        f"the estimate assumes {CLUSTER_CORES} keep it. On the cluster the image runs, "
+        f"{_hms(evals)} of one core, take {_hms(evals / cores)}; the stages, longest first: "
+        f"{order}. `snnc sweep` runs a "
+        "tuning as one task; sharding its validation evaluations as `snnc eval --shards` shards "
+        "a test set would bring the estimate to the last row's.",
     ]
 
 
-def render(cli: dict[str, Any], inproc: dict[str, Any], cnn: dict[str, Any] | None) -> str:
+def _csv_runs(cli: dict[str, Any], inproc: dict[str, Any]) -> int:
+    return sum(len(w) for part in (cli, inproc) for w in part["walls"].values())
+
+
+def _example_grid() -> dict[str, Any] | None:
+    import yaml
+
+    path = ROOT / "examples" / "sweep-digits.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get("grid") if path.exists() else None
+
+
+def _timing_sentences(cli: dict[str, Any], inproc: dict[str, Any], cores: int) -> str:
+    """The paragraph under the tables: each sentence a comparison of the figures measured."""
+    local_c, ray2_c = _med(cli["walls"]["local"]), _med(cli["walls"]["ray, 2 workers"])
+    local_i, ray1, ray2 = (_med(inproc["walls"][k]) for k in CONFIGS)
+    cpu_local, cpu_ray = _med(cli["cpu_local"]), _med(cli["cpu_ray"])
+    text = [f"Warm, in process, 2 Ray workers ran {ray1 / ray2:.2f}x as fast as 1 and "
+            f"{local_i / ray2:.2f}x as fast as the local executor."]
+    ratio = cpu_local / cpu_ray
+    if ratio > 1.05:
+        text.append(
+            f"A point took {ratio:.2f}x the CPU in the local process ({cpu_local:.2f} s, numba's "
+            f"kernels on {cores} threads) that it took in a one-thread Ray task ({cpu_ray:.2f} s)"
+            ": the same work, so the difference is what splitting each point's small layers over "
+            "threads (`prange`) costs.")
+    elif ratio < 1 / 1.05:
+        text.append(
+            f"A point took {cpu_ray:.2f} s of CPU in a one-thread Ray task, {1 / ratio:.2f}x the "
+            f"{cpu_local:.2f} s in the local process (numba's kernels on {cores} threads).")
+    else:
+        text.append(f"A point took about the same CPU in the local process ({cpu_local:.2f} s) "
+                    f"and in a one-thread Ray task ({cpu_ray:.2f} s).")
+    if ray1 < local_i:
+        text.append(f"Even one Ray worker ({ray1:.1f} s) beat the local executor ({local_i:.1f} s) "
+                    "in process.")
+    startup = (ray2_c - ray2) - (local_c - local_i)
+    if startup > 0:
+        text.append(
+            f"From the CLI, Ray with 2 workers took {ray2_c - ray2:.1f} s more than warm in "
+            f"process and local {local_c - local_i:.1f} s more: about {startup:.1f} s a run is "
+            "Ray's own start-up (the cluster, each new worker's imports and numba kernels; the "
+            f"first sweep on a new cluster took {inproc['warmup_s']:.1f} s against {ray2:.1f} s "
+            "warm).")
+    else:
+        text.append(
+            f"The CLI and in-process medians (Ray with 2 workers {ray2_c:.1f} s against "
+            f"{ray2:.1f} s, local {local_c:.1f} s against {local_i:.1f} s) do not separate Ray's "
+            "start-up from the load's variation; the first sweep on a new cluster took "
+            f"{inproc['warmup_s']:.1f} s against {ray2:.1f} s warm.")
+    cli_gain = local_c / ray2_c
+    if cli_gain < 1:
+        text.append(f"On a sweep this short ({local_c:.1f} s locally) that outweighs the "
+                    f"parallelism: from the CLI, 2 Ray workers ran at {cli_gain:.2f}x of local.")
+    elif cli_gain < local_i / ray2:
+        text.append(f"It cuts the CLI's gain from 2 Ray workers to {cli_gain:.2f}x of local.")
+    else:
+        text.append(f"From the CLI, 2 Ray workers still ran {cli_gain:.2f}x as fast as local.")
+    loads = cli["loads"] + inproc["loads"]
+    lo, hi = min(loads), max(loads)
+    if hi > cores:
+        text.append(
+            f"The load average was {lo:.1f}-{hi:.1f} on {cores} cores"
+            + (" throughout" if lo > cores else " at times")
+            + ": the wall times include waits for a core, so these speed-ups are indicative "
+            "(the min-max ranges show how much they moved); the CPU seconds exclude the waits.")
+    else:
+        text.append(f"The load average stayed within {lo:.1f}-{hi:.1f} on {cores} cores.")
+    return " ".join(text)
+
+
+def render(cli: dict[str, Any], inproc: dict[str, Any], cnn: dict[str, Any] | None,
+           machine: str) -> str:
+    cores = int(re.search(r" with (\d+) cores", machine).group(1))  # benchmarks/_results.py
     n_points = 1
     for values in GRID.values():
         n_points *= len(values)
+    samples = " / ".join(str(n) for n in cli["samples"])
+    spec_words = ("the grid of `examples/sweep-digits.yaml`, with the model trained once "
+                  "beforehand" if _example_grid() == GRID else "a grid of its own")
     base = _med(cli["walls"]["local"])
     lines = [
-        machine_line(),
+        machine,
         "",
-        f"The sweep (`benchmarks/sweep.py`, spec as in `examples/sweep-digits.yaml` but with the "
-        f"model trained once beforehand): the digits conversion MLP, {n_points} points = "
-        f"{' x '.join(str(len(v)) for v in GRID.values())} ({', '.join(GRID)}), each compiled for "
-        "loihi2 and run bit-accurately (cpu backend) on the 450 test images. Every run wrote the "
-        "same results.csv bytes. Per point (compile + evaluation, from results.json), median: "
-        f"{_med(cli['per_point_s']):.2f} s wall in the local runs (range "
-        f"{min(cli['per_point_s']):.2f}-{max(cli['per_point_s']):.2f} s); CPU "
-        f"{_med(cli['cpu_local']):.2f} s in the local process (numba's kernels on both cores), "
-        f"{_med(cli['cpu_ray']):.2f} s in a Ray task (one thread). CPU time is what the load "
-        "does not stretch.",
+        f"The sweep (`benchmarks/sweep.py`, {spec_words}): the digits conversion MLP, "
+        f"{n_points} points = {' x '.join(str(len(v)) for v in GRID.values())} "
+        f"({', '.join(GRID)}), each compiled for loihi2 and run bit-accurately (cpu backend) on "
+        f"{samples} test images. All {_csv_runs(cli, inproc)} timed runs below (CLI and in "
+        "process, every executor) wrote the same results.csv bytes. Per point (compile + "
+        f"evaluation, from results.json), median: {_med(cli['per_point_s']):.2f} s wall in the "
+        f"local runs (range {min(cli['per_point_s']):.2f}-{max(cli['per_point_s']):.2f} s); CPU "
+        f"{_med(cli['cpu_local']):.2f} s in the local process (numba's kernels on {cores} "
+        f"threads), {_med(cli['cpu_ray']):.2f} s in a Ray task (one thread).",
         "",
         f"**CLI** (`snnc sweep SPEC -o DIR`, a fresh process each; {len(cli['walls']['local'])} "
         "runs each, rotated order; Ray's runs include starting and stopping the local cluster; "
-        f"load average {min(cli['loads']):.1f}-{max(cli['loads']):.1f} on this shared 2-core "
-        "machine):",
+        f"load average {min(cli['loads']):.1f}-{max(cli['loads']):.1f}):",
         "",
         "| executor | wall time, median (min-max) | speed-up vs local |",
         "|---|---|---|",
@@ -375,20 +505,12 @@ def render(cli: dict[str, Any], inproc: dict[str, Any], cnn: dict[str, Any] | No
     for name, walls in inproc["walls"].items():
         lines.append(f"| {name} | {_med(walls):.1f} s ({min(walls):.1f}-{max(walls):.1f}) | "
                      f"{ibase / _med(walls):.2f}x |")
-    speedup2 = _med(inproc["walls"]["ray, 1 worker"]) / _med(inproc["walls"]["ray, 2 workers"])
-    lines += [
-        "",
-        f"Ray with 2 workers against Ray with 1: {speedup2:.2f}x (warm). The local executor's "
-        "numba kernels use both cores within a point (`prange`); a Ray task of one CPU runs them "
-        "on one thread, so 2 workers gain over local less than over 1 worker. The CLI's Ray "
-        "runs also pay the cluster's start-up and each new worker's imports (numpy, numba's "
-        "kernels): on a sweep this short that outweighs the parallelism.",
-        "",
-    ]
+    lines += ["", _timing_sentences(cli, inproc, cores), ""]
     if cnn is not None:
-        lines += ["### Estimate: the Fashion-MNIST conversion CNN benchmark on a 64-core Ray "
-                  "cluster", ""]
-        lines += estimate(cnn, min(1.0, speedup2 / 2))
+        speedup2 = _med(inproc["walls"]["ray, 1 worker"]) / _med(inproc["walls"]["ray, 2 workers"])
+        lines += ["### Estimate: the Fashion-MNIST conversion CNN benchmark on a "
+                  f"{CLUSTER_CORES}-core Ray cluster", ""]
+        lines += estimate(cnn, min(1.0, speedup2 / 2), speedup2, cores)
     return "\n".join(lines) + "\n"
 
 
@@ -398,20 +520,40 @@ def main() -> int:
     parser.add_argument("--workdir", default=None, help="keep the work here (CNN costs cached)")
     parser.add_argument("--no-cnn", action="store_true", help="skip the CNN measurements")
     parser.add_argument("--no-write", action="store_true", help="print instead of RESULTS.md")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite the section from the timings saved in --workdir")
     args = parser.parse_args()
+    if args.render_only and not args.workdir:
+        parser.error("--render-only needs the --workdir of an earlier run")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        for old in work.glob("cli-*"):
-            shutil.rmtree(old)
-        spec = write_spec(work)
-        log(f"load {os.getloadavg()[0]:.1f}")
-        cli = cli_runs(work, spec, args.runs)
-        for old in list(work.glob("inproc-*")) + list(work.glob("warm*")):
-            shutil.rmtree(old)
-        inproc = in_process_runs(work, spec, args.runs)
-        cnn = None if args.no_cnn else cnn_costs(work)
-        body = render(cli, inproc, cnn)
+        saved = work / "sweep-timings.json"  # the raw measurements, which --render-only reads
+        if args.render_only:
+            if not saved.exists():
+                parser.error(f"{saved}: no saved measurements (run without --render-only first)")
+            timings = json.loads(saved.read_text())
+        else:
+            for old in work.glob("cli-*"):
+                shutil.rmtree(old)
+            saved.unlink(missing_ok=True)
+            spec = write_spec(work)
+            log(f"load {os.getloadavg()[0]:.1f}")
+            timings = {"cli": cli_runs(work, spec, args.runs)}
+            for old in list(work.glob("inproc-*")) + list(work.glob("warm*")):
+                shutil.rmtree(old)
+            timings["inproc"] = in_process_runs(work, spec, args.runs)
+            if timings["inproc"]["csv"] != timings["cli"]["csv"]:
+                raise SystemExit("results.csv differs between the CLI and in-process runs")
+            timings["machine"] = machine_line()  # the day measured, not the day rendered
+            saved.write_text(json.dumps(timings, indent=1))
+        cli, inproc = timings["cli"], timings["inproc"]
+        cnn = None
+        if args.render_only and not (work / "cnn-costs.json").exists():
+            log("no saved CNN costs in the workdir: the section leaves the estimate out")
+        elif not args.no_cnn:
+            cnn = cnn_costs(work)
+        body = render(cli, inproc, cnn, timings["machine"])
     if args.no_write:
         print(body)
     else:
