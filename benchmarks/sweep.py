@@ -19,7 +19,9 @@ backend) on the whole digits test split (450 images) at T = 16, 32, 64: 24 point
    (benchmarks/conversion.py: 4 variants, tuned at T = 32 on 1000 validation images, 3 input
    seeds x 10,000 test images at T up to 256), serially and on 64 cores.
 
-Every results.csv must be byte-identical (the script stops otherwise).
+Every results.csv must be byte-identical (the script stops otherwise). The raw measurements
+are saved in WORKDIR/sweep-timings.json (and the CNN's in cnn-costs.json); `--render-only`
+rewrites the RESULTS section from them without measuring anything.
 
     python benchmarks/sweep.py [--runs N] [--workdir DIR] [--no-cnn] [--no-write] [--render-only]
 """
@@ -527,13 +529,13 @@ def main() -> int:
         parser.error("--render-only needs the --workdir of an earlier run")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
-        work.mkdir(parents=True, exist_ok=True)
         saved = work / "sweep-timings.json"  # the raw measurements, which --render-only reads
         if args.render_only:
             if not saved.exists():
                 parser.error(f"{saved}: no saved measurements (run without --render-only first)")
             timings = json.loads(saved.read_text())
         else:
+            work.mkdir(parents=True, exist_ok=True)
             for old in work.glob("cli-*"):
                 shutil.rmtree(old)
             saved.unlink(missing_ok=True)
