@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print where the time went: load (model and dataset), encode, simulate, "
+        "classify (readout and cost counts)",
+    )
+    p.add_argument(
         "--no-cost",
         action="store_true",
         help="skip the cost of a compiled program (operation counts, energy and time estimates)",
@@ -85,8 +93,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Simulate `graph` on the encoded samples in batches and classify by `readout`.
 
-    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions"}, and
-    "cost" (`compiler.cost.summarize`) when `cost` is set and `graph` is a placed program."""
+    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions",
+    "time_s" (seconds spent encoding, simulating and classifying)}, and "cost" (`compiler.cost.summarize`) when `cost` is set and `graph` is a placed program."""
     from backends import get_backend
     from ir.errors import InputError
     from trainers.encoders import encode
@@ -107,12 +115,19 @@ def evaluate(
         probes = recorder.probes(probes)
     preds = np.zeros(len(x), dtype=np.int64)
     starts = range(0, len(x), batch_size)
+    spent = {"encode": 0.0, "simulate": 0.0, "classify": 0.0}
     for lo in progress(starts, f"eval ({backend})", total=len(starts)):
+        t0 = time.perf_counter()
         spikes = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=lo)
+        t1 = time.perf_counter()
         trace = run_backend(graph, spikes, steps=steps, probes=probes, hw=hw)
+        t2 = time.perf_counter()
         preds[lo : lo + batch_size] = classify(readout, trace)
         if recorder is not None:
             recorder.add(spikes, trace)
+        spent["encode"] += t1 - t0
+        spent["simulate"] += t2 - t1
+        spent["classify"] += time.perf_counter() - t2
     correct = int(np.sum(preds == y))
     extra = {"cost": recorder.summary()} if recorder is not None else {}
     return {
@@ -123,11 +138,13 @@ def evaluate(
         "seed": seed,
         "backend": backend,
         "predictions": preds,
+        "time_s": spent,
         **extra,
     }
 
 
 def run(args: argparse.Namespace) -> int:
+    begin = time.perf_counter()
     label = args.model
     hw = None
     if Path(args.model).is_dir() and is_build(args.model):
@@ -139,10 +156,12 @@ def run(args: argparse.Namespace) -> int:
     encoding, steps, seed = run_config(graph, label, args.steps, args.seed)
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
+    loaded = time.perf_counter() - begin
     result = evaluate(
         graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size,
         cost=not args.no_cost,
     )
+    spent = result.pop("time_s")
     if args.json:
         out = {k: v for k, v in result.items() if k != "predictions"}
         out.update({"dataset": data.dataset, "split": data.split, "model": label})
@@ -159,5 +178,11 @@ def run(args: argparse.Namespace) -> int:
         from compiler.cost import format_cost
 
         print("\n".join(format_cost(result["cost"])))
+    if args.verbose:
+        print(
+            f"time      load {loaded:.3f} s, encode {spent['encode']:.3f} s, simulate "
+            f"{spent['simulate']:.3f} s (kernel loading included), classify "
+            f"{spent['classify']:.3f} s"
+        )
     print(f"accuracy: {result['accuracy']:.4f}")
     return 0
