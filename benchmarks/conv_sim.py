@@ -203,4 +203,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status:  # run_all.py runs this module in its own process: exit only on failure
+        sys.exit(status)
