@@ -512,16 +512,19 @@ def lower_bound(
 ) -> tuple[int, dict[str, int]]:
     """Fewest cores any placement can use: max over resources of ceil(total demand / capacity).
 
-    Demands that no placement can go below, with N = max_neurons per core. A source neuron i
-    whose projection p reaches f_pi distinct destination neurons reaches them on at least
-    c_pi = ceil(f_pi / N) cores, since a core holds at most N of them. Then, over every
+    Demands that no placement can go below. A core holds at most N_d neurons of population d:
+    N_d = min(max_neurons, floor(synapse_memory_bits / m_d)), where m_d is the fewest synapse
+    bits a neuron of d needs (its incoming synapses times their bits each; axon overheads only
+    add to that). A source neuron i whose projection p reaches f_pi distinct destination
+    neurons of d reaches them on at least c_pi = ceil(f_pi / N_d) cores. Then, over every
     placement:
     - input axons: each (projection, destination core) needs one per source neuron with a
       synapse there: at least sum over p, i of c_pi;
     - output axons: a non-input neuron needs one per distinct destination core of all its
-      projections; the destinations in different populations are different neurons, and
-      within one population at least the largest fan-out, so at least ceil(F_i / N) with F_i
-      the sum over destination populations of max over p of f_pi;
+      projections: at least max over destination populations d of ceil(f_id / N_d) (f_id: its
+      largest fan-out into d), and at least ceil(F_i / max_neurons) with F_i the sum of the
+      f_id (neurons of different populations are different neurons; populations may share
+      cores, so the per-population counts do not add up);
     - synapse memory: the f_pi synapses split over c >= c_pi cores cost, per part of n_k
       synapses, word * ceil((n_k s + a) / word) (`axon_bits`: s bits per synapse, a per axon),
       so at least max(c word, word * ceil((f s + c a) / word)), which grows with c: the value
@@ -535,28 +538,38 @@ def lower_bound(
     placed = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
     demand["neurons"] = sum(graph.populations[n].size for n in placed)
     demand["populations"] = sum(len(parameter_groups(graph.populations[n])) for n in placed)
-    per_core = core_limits(hw)["neurons"].value
+    limits = core_limits(hw)
     smem = hw.synapse_memory
     word = smem.word_bits.value
+    per_synapse = {n: f.weight_bits + smem.synapse_overhead_bits.value for n, f in fanins.items()}
+    need: dict[str, np.ndarray] = {}  # synapse bits each destination neuron needs
+    for name, proj in graph.projections.items():
+        need[proj.dst] = need.get(proj.dst, 0) + fanins[name].degrees()[0] * per_synapse[name]
+    per_core = {
+        d: max(1, min(limits["neurons"].value, limits["synapse_memory_bits"].value // max(int(bits.min()), 1)))
+        for d, bits in need.items()
+    }
     reach: dict[tuple[str, str], np.ndarray] = {}  # (src, dst population) -> max fan-out
     for name, proj in graph.projections.items():
         fan = fanins[name]
         fanout = fan.degrees()[1]
         used = fanout > 0
-        cores = -(-fanout[used] // per_core)
+        cores = -(-fanout[used] // per_core[proj.dst])
         demand["input_axons"] += int(cores.sum())
-        per_synapse = fan.weight_bits + smem.synapse_overhead_bits.value
-        raw = fanout[used] * per_synapse + cores * smem.axon_overhead_bits.value
+        raw = fanout[used] * per_synapse[name] + cores * smem.axon_overhead_bits.value
         bits = np.maximum(cores * word, word * -(-raw // word))
         demand["synapse_memory_bits"] += int(bits.sum())
         if not isinstance(graph.populations[proj.src], Input):
             key = (proj.src, proj.dst)
             reach[key] = np.maximum(reach.get(key, 0), fanout)
-    spread: dict[str, np.ndarray] = {}
-    for (src, _), fanout in reach.items():
-        spread[src] = spread.get(src, 0) + fanout
-    demand["output_axons"] = int(sum(int((-(-f // per_core)).sum()) for f in spread.values()))
-    limits = core_limits(hw)
+    spread: dict[str, np.ndarray] = {}  # per source neuron: fewest destination cores
+    total: dict[str, np.ndarray] = {}  # per source neuron: destination neurons reached
+    for (src, dst), fanout in reach.items():
+        spread[src] = np.maximum(spread.get(src, 0), -(-fanout // per_core[dst]))
+        total[src] = total.get(src, 0) + fanout
+    demand["output_axons"] = int(
+        sum(int(np.maximum(c, -(-total[s] // limits["neurons"].value)).sum()) for s, c in spread.items())
+    )
     bound = max((-(-demand[r] // limits[r].value) for r in RESOURCES), default=0)
     return int(bound), demand
 
