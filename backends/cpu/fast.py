@@ -15,10 +15,15 @@ arithmetic when it does not hold):
   exact when every sum a population receives in one step is below 2^31 in magnitude (bound:
   sum over projections of max_dst sum|w| * max|payload| << max(weight_exp, 0)), in which case
   none of Lava's 32-bit wraps can trigger and the result equals the reference bit for bit;
-- convolutions of binary spikes whose sums stay below 2^23 are event-driven like sparse
-  projections (their output wrap cannot trigger); other convolutions are computed as in the
-  reference (float64 sums, numpy's int32 cast, 24-bit wrap), over all steps at once, in
-  chunks, in float32 when every sum is below 2^24;
+- fixed-point convolutions are event-driven in integers (`_jit.conv_events`), for binary
+  spikes and graded payloads: each source that sent something adds its taps (times its
+  payload), in the narrowest integer type that holds every partial sum; the reference's
+  float64 sum equals that integer sum while it stays below 2^53, and its int32 cast and 24-bit
+  wrap are applied to it as Lava applies them (only where they can act). Convolutions from one
+  source with one geometry whose sums each stay below 2^23 run as one, with the summed weight
+  (no wrap acts on any of them). Float convolutions, and sums that could pass 2^53, are
+  computed as in the reference (im2col products over all steps, in chunks; float32 when every
+  sum is below 2^24);
 - the neuron update is each model's `run_layer` (`neurons`): LIF's is `neurons.lif.fixed_step`
   transcribed into a numba loop (int64 arithmetic, explicit wraps); other models run their
   reference step, step after step, vectorized over the batch and the neurons.
