@@ -9,6 +9,10 @@ seed, first_index=i)` whatever the batch size or backend. The last line printed 
 A compiled program's run also reports what it costs (`compiler.cost`: operation counts per
 inference, population and core, NeuroBench's metrics, energy and time from the target's cost
 model): the `cost` object of `--json`; `--no-cost` skips it.
+
+`--shards N` cuts the split into N contiguous parts evaluated independently, one after the other
+(`--executor local`, the default) or as Ray tasks (`--executor ray`, on a local cluster or the
+one at `--address`): the same accuracy to the last digit (app/evaluation.py).
 """
 
 from __future__ import annotations
@@ -16,20 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from app.evaluation import evaluate, evaluate_sharded
+from app.executors import open_executor
 from compiler.build import is_build, read_build
-from compiler.commands._common import load_split, model_spec, run_config
+from compiler.commands._common import add_executor_arguments, load_split, model_spec, run_config
 from compiler.model_io import load_model
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.progress import progress
+from ir.errors import InputError
 
-__all__ = ["evaluate", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,77 +75,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the cost of a compiled program (operation counts, energy and time estimates)",
     )
+    x = p.add_argument_group("sharding (same accuracy, to the last digit)")
+    x.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="cut the split into N parts (default: 1 local, the workers' count on Ray)",
+    )
+    add_executor_arguments(x, "shards")
     p.set_defaults(func=run)
 
 
-def evaluate(
-    graph: Graph,
-    hw: HardwareSpec | None,
-    backend: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    encoding: Mapping[str, Any],
-    readout: Mapping[str, Any],
-    steps: int,
-    seed: int,
-    batch_size: int = 128,
-    cost: bool = False,
-) -> dict[str, Any]:
-    """Simulate `graph` on the encoded samples in batches and classify by `readout`.
-
-    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions",
-    "time_s" (seconds spent encoding, simulating and classifying)}, and "cost" (`compiler.cost.summarize`) when `cost` is set and `graph` is a placed program."""
-    from backends import get_backend
-    from ir.errors import InputError
-    from trainers.encoders import encode
-    from trainers.readout import classify, readout_probes
-
-    if batch_size <= 0:
-        raise InputError(f"--batch-size must be positive, got {batch_size}")
-    run_backend = get_backend(backend)
-    probes = readout_probes(readout)
-    pop = probes[0].population
-    if pop not in graph.populations:
-        raise InputError(f"metadata.readout.population {pop!r} is not a population of the model")
-    recorder = None
-    if cost and graph.placement is not None and hw is not None:
-        from app.cost import CostRecorder
-
-        recorder = CostRecorder(graph, hw)
-        probes = recorder.probes(probes)
-    preds = np.zeros(len(x), dtype=np.int64)
-    starts = range(0, len(x), batch_size)
-    spent = {"encode": 0.0, "simulate": 0.0, "classify": 0.0}
-    for lo in progress(starts, f"eval ({backend})", total=len(starts)):
-        t0 = time.perf_counter()
-        spikes = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=lo)
-        t1 = time.perf_counter()
-        trace = run_backend(graph, spikes, steps=steps, probes=probes, hw=hw)
-        t2 = time.perf_counter()
-        preds[lo : lo + batch_size] = classify(readout, trace)
-        if recorder is not None:
-            recorder.add(spikes, trace)
-        spent["encode"] += t1 - t0
-        spent["simulate"] += t2 - t1
-        spent["classify"] += time.perf_counter() - t2
-    correct = int(np.sum(preds == y))
-    extra = {"cost": recorder.summary()} if recorder is not None else {}
-    return {
-        "accuracy": correct / len(x) if len(x) else 0.0,
-        "correct": correct,
-        "samples": len(x),
-        "steps": steps,
-        "seed": seed,
-        "backend": backend,
-        "predictions": preds,
-        "time_s": spent,
-        **extra,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
-    begin = time.perf_counter()
+    if args.shards is not None and args.shards <= 0:
+        raise InputError(f"--shards must be positive, got {args.shards}")
     label = args.model
+    begin = time.perf_counter()
     hw = None
     if Path(args.model).is_dir() and is_build(args.model):
         build = read_build(args.model)
@@ -157,13 +102,19 @@ def run(args: argparse.Namespace) -> int:
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
     loaded = time.perf_counter() - begin
-    result = evaluate(
-        graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size,
-        cost=not args.no_cost,
-    )
-    spent = result.pop("time_s")
+    run_args = (graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size)
+    with open_executor(args.executor, args.address, args.workers) as executor:
+        if args.shards is None and executor.name == "local":
+            result = evaluate(*run_args, cost=not args.no_cost)
+        else:
+            shards = args.shards if args.shards is not None else executor.workers
+            result = evaluate_sharded(
+                *run_args, shards=shards, executor=executor, cost=not args.no_cost
+            )
+    evaluated = time.perf_counter() - begin - loaded
+    spent = result.pop("time_s", None)
     if args.json:
-        out = {k: v for k, v in result.items() if k != "predictions"}
+        out = {k: v for k, v in result.items() if k not in ("predictions", "shards", "cost_counts")}
         out.update({"dataset": data.dataset, "split": data.split, "model": label})
         print(json.dumps(out, sort_keys=True))
         return 0
@@ -173,16 +124,20 @@ def run(args: argparse.Namespace) -> int:
         f"data      {data.dataset} {data.split}, {result['samples']} samples, T = {steps}, "
         f"input seed {seed}"
     )
+    if "shards" in result:
+        print(f"shards    {result['shards']} ({args.executor})")
     print(f"correct   {result['correct']}")
     if "cost" in result:
         from compiler.cost import format_cost
 
         print("\n".join(format_cost(result["cost"])))
     if args.verbose:
-        print(
-            f"time      load {loaded:.3f} s, encode {spent['encode']:.3f} s, simulate "
-            f"{spent['simulate']:.3f} s (kernel loading included), classify "
-            f"{spent['classify']:.3f} s"
+        split = (
+            f"encode {spent['encode']:.3f} s, simulate {spent['simulate']:.3f} s (kernel loading "
+            f"included), classify {spent['classify']:.3f} s"
+            if spent is not None
+            else f"evaluate {evaluated:.3f} s ({result.get('shards')} shards)"
         )
+        print(f"time      load {loaded:.3f} s, {split}")
     print(f"accuracy: {result['accuracy']:.4f}")
     return 0
