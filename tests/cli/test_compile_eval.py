@@ -141,12 +141,15 @@ def test_eval_float_model_and_build_on_the_same_spikes(model_file, tmp_path, cap
                 "120",
                 "--batch-size",
                 "50",
+                "-v",
             ]
         )
         == 0
     )
     out_float = capsys.readouterr().out
     assert out_float.splitlines()[-1].startswith("accuracy: ") and "backend float" in out_float
+    timing = out_float.splitlines()[-2]
+    assert timing.startswith("time      load ") and " simulate " in timing, timing
     assert main(["eval", str(build), "--dataset", "digits", "--samples", "120", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert {
