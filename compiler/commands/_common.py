@@ -1,6 +1,6 @@
 """Shared by the command handlers: resolving a hardware target, refusing to replace a folder that
 is not a previous output. What a model's metadata says about its inputs (encoding, readout,
-dataset split) lives in `app.inputs`, re-exported here for the commands."""
+dataset split) lives in `app.inputs`."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ import argparse
 import os
 from pathlib import Path
 
-from app.inputs import DataSplit, load_split, model_spec, run_config
 from ir.errors import InputError
 from ir.hardware import HardwareSpec, load_hw
 
-__all__ = [
-    "DataSplit",
-    "add_executor_arguments",
-    "check_output_folder",
-    "load_split",
-    "model_spec",
-    "resolve_hw",
-    "run_config",
-]
+__all__ = ["add_executor_arguments", "check_output_folder", "resolve_hw"]
 
 
 def add_executor_arguments(group: argparse._ActionsContainer, what: str) -> None:

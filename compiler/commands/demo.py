@@ -123,9 +123,9 @@ def _train(seed: int) -> tuple[Graph, dict[str, Any]]:
 
 
 def _compile(model: Graph, hw: HardwareSpec) -> tuple[Graph, dict[str, Any]]:
+    from app.inputs import load_split, run_config
     from backends import get_backend
     from backends.base import Probe
-    from compiler.commands._common import load_split, run_config
     from compiler.compile import Calibration, CompileOptions, compile_model
     from ir.nodes import Input
     from trainers.encoders import encode
@@ -168,8 +168,9 @@ def _hil(program: Graph, hw: HardwareSpec, samples: int) -> tuple[Any, str | Non
 
 def run_demo(options: DemoOptions) -> DemoResult:
     """Run every step, write the output folder atomically, return the summary."""
+    from app.inputs import load_split
     from compiler.build import write_build
-    from compiler.commands._common import check_output_folder, load_split
+    from compiler.commands._common import check_output_folder
     from compiler.commands.report import (
         DEFAULT_ACTIVITY_SAMPLES,
         accuracy_curve,

@@ -172,9 +172,9 @@ def accuracy_curve(
 ):
     """Accuracy after each t in `steps` (sample i encoded with `first_index=i`, as `snnc eval`
     does): one run at max(steps) for prefix encoders, one run per t otherwise."""
+    from app.inputs import model_spec
     from backends import get_backend
     from backends.base import Trace
-    from compiler.commands._common import model_spec
     from compiler.reporting import AccuracyCurve
     from trainers.encoders import encode
     from trainers.readout import classify, readout_probes
@@ -259,7 +259,7 @@ def _activity(args: argparse.Namespace, program: Graph, hw: HardwareSpec, notes:
 
 
 def _curves(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
-    from compiler.commands._common import load_split, run_config
+    from app.inputs import load_split, run_config
     from compiler.model_io import load_model
 
     enc, model_steps, seed = run_config(program, args.build, None, None)
@@ -298,7 +298,7 @@ def _curves(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
 def _costs(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
     """Accuracy and cost at each T of --steps on the --dataset split (app.cost)."""
     from app.cost import cost_vs_steps
-    from compiler.commands._common import load_split, run_config
+    from app.inputs import load_split, run_config
     from ir.arrays_io import check_steps
 
     enc, _, seed = run_config(program, args.build, None, None)
