@@ -8,7 +8,7 @@ batch x T x neurons, so it is opt-in (`Probe(population, ("spikes", "u", "v"))`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np

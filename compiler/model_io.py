@@ -10,11 +10,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from compiler.build import read_build
 from ir.errors import ModelFormatError
 from ir.graph import Graph
 from ir.serialize import is_graph_file, load_graph
-
-from compiler.build import is_build, read_build
 
 __all__ = ["IMPORTERS", "load_model"]
 

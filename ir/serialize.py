@@ -14,10 +14,10 @@ node fields (through the node constructors) and finally `ir.verify`. Any problem
 
 from __future__ import annotations
 
-import math
 import dataclasses
 import io
 import json
+import math
 import os
 import struct
 import zipfile

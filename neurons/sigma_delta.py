@@ -290,7 +290,8 @@ class SigmaDeltaModel(NeuronModel):
                            node.act_mode, node.cum_error)
 
     def lava_process(self, node: Population, name: str) -> LavaNeurons:
-        from lava.proc.sdn.process import ActivationMode, SigmaDelta as LavaSigmaDelta
+        from lava.proc.sdn.process import ActivationMode
+        from lava.proc.sdn.process import SigmaDelta as LavaSigmaDelta
 
         assert isinstance(node, QSigmaDelta)
         n = node.size

@@ -8,7 +8,20 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from ir import LIF, QLIF, Block, Conv2d, Dense, Graph, Input, Placement, QConv2d, QDense, QSparse, Sparse
+from ir import (
+    LIF,
+    QLIF,
+    Block,
+    Conv2d,
+    Dense,
+    Graph,
+    Input,
+    Placement,
+    QConv2d,
+    QDense,
+    QSparse,
+    Sparse,
+)
 from ir.nodes import conv2d_output_hw
 
 
@@ -19,7 +32,6 @@ def _rng(draw) -> np.random.Generator:
 @st.composite
 def float_lif(draw, shape):
     per_neuron = draw(st.booleans())
-    n = math.prod(shape)
 
     def param(lo, hi):
         if per_neuron:
@@ -43,7 +55,6 @@ def float_lif(draw, shape):
 def fixed_lif(draw, shape):
     interval = draw(st.sampled_from([0, 0, 4]))
     per_neuron = draw(st.booleans())
-    size = math.prod(shape)
     bias_mant = _rng(draw).integers(-4096, 4096, size=shape) if per_neuron else draw(st.integers(-4096, 4095))
     if per_neuron and draw(st.booleans()):  # per-neuron registers (parameter groups on Lava)
         rng = _rng(draw)

@@ -25,9 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import InputError
-
 from backends.base import Probe, Trace
+from ir.errors import InputError
 
 __all__ = ["TIE_BREAKS", "classify", "readout_probes"]
 

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import Trace
 from ir.graph import Graph
 from neurons import variables_of
-
-from backends.base import Trace
 
 __all__ = ["Comparison", "Divergence", "compare_traces"]
 

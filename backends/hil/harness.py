@@ -14,15 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from backends import get_backend
+from backends.base import Probe, Trace
+from backends.hil.compare import Comparison, compare_traces
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.progress import status
 from neurons import variables_of
-
-from backends import get_backend
-from backends.base import Probe, Trace
-from backends.hil.compare import Comparison, compare_traces
 
 __all__ = ["HilResult", "all_probes", "check_same_structure", "run_hil"]
 

@@ -12,13 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import Trace
 from ir.arrays_io import check_spikes, read_npz, write_npz
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.serialize import graph_to_bytes
 from neurons import variables_of
-
-from backends.base import Trace
 
 __all__ = ["TRACE_FORMAT", "program_digest", "read_trace", "write_trace"]
 

@@ -42,15 +42,14 @@ from typing import Any
 
 import numpy as np
 
+from backends.blocks import conv_as_sparse
+from backends.cpu.network import is_delayed
+from compiler.passes.split_exact import exactness_risks
 from ir.errors import IRVerifyError, UnsupportedNodeError
 from ir.graph import Graph
 from ir.nodes import Input, Node, Population, QConv2d, QDense, QSparse
 from neurons import BY_NODE, model_of
 from neurons.base import LavaNeurons
-
-from backends.blocks import conv_as_sparse
-from compiler.passes.split_exact import exactness_risks
-from backends.cpu.network import is_delayed
 
 __all__ = ["LOWERING", "LavaProgram", "lower"]
 

@@ -47,6 +47,12 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import Probe, Trace, check_probe_variables, default_probes
+from backends.blocks import PieceGraph, check_split_exact, expand_pieces, piece_pairs
+from backends.lava import compat
+from backends.lava.lower import LavaProgram, lower
+from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
+from compiler.passes.split_exact import placement_pieces, whole_pieces
 from ir.errors import BackendUnavailableError, InputError, SnncError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
@@ -55,13 +61,6 @@ from ir.nodes import Input
 from ir.progress import progress, status
 from ir.verify import verify
 from neurons import MODELS, model_of
-
-from backends.base import Probe, Trace, check_probe_variables, default_probes
-from backends.blocks import PieceGraph, check_split_exact, expand_pieces, piece_pairs
-from compiler.passes.split_exact import placement_pieces, whole_pieces
-from backends.lava import compat
-from backends.lava.lower import LavaProgram, lower
-from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
 
 __all__ = ["DEVICES", "LOWERINGS", "MAX_PROCESSES", "LavaScaleError", "loihi_extension_missing", "run"]
 

@@ -74,10 +74,9 @@ def _fmt(value: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from backends.hil.trace_io import read_trace
+    from compiler.model_io import load_model
     from ir.arrays_io import read_npz, read_spike_array
     from ir.errors import InputError
-
-    from compiler.model_io import load_model
     from trainers.tem.identify import identify_weights
 
     program = load_model(args.model, dt=args.dt)

@@ -25,7 +25,6 @@ import numpy as np
 from ir.errors import InputError, SnncError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.nodes import Input
 from ir.progress import progress, status
 from trainers.encoders import PREFIX_ENCODERS
 

@@ -307,9 +307,9 @@ def test_eval_input_size_mismatch(tmp_path):
 @pytest.mark.lava
 def test_eval_on_lava_matches_cpu(model_file, tmp_path, capsys):
     """The compiled program classifies samples identically on Lava's fixed_pt models."""
+    from app.evaluation import evaluate
     from backends.lava import compat
     from compiler.build import read_build
-    from app.evaluation import evaluate
     from trainers.datasets import load_dataset
 
     if not compat.lava_available():

@@ -15,10 +15,10 @@ from backends import get_backend
 from backends.base import Probe
 from compiler.passes.base import PassContext
 from compiler.passes.quantize import QuantizePass
-from neurons.lif import VTH_FLOOR
 from compiler.passes.split_signs import SplitSignsPass
 from ir import LIF, QLIF, Conv2d, Graph, Input, QConv2d, QDense, QSparse, load_hw, verify
 from ir.fixed import effective_weights, weight_lsb_shift
+from neurons.lif import VTH_FLOOR
 from tests.compiler import qhelpers
 from tests.strategies import graphs
 

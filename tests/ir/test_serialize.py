@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from ir import Dense, Graph, Input, LIF, ModelFormatError, graph_from_bytes, graph_to_bytes, load_graph, print_graph, save_graph
+from ir import (
+    LIF,
+    Dense,
+    Graph,
+    Input,
+    ModelFormatError,
+    graph_from_bytes,
+    graph_to_bytes,
+    load_graph,
+    print_graph,
+    save_graph,
+)
 from ir.serialize import HEADER
 from tests.strategies import graphs
 

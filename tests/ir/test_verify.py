@@ -6,8 +6,20 @@ import numpy as np
 import pytest
 
 from ir import (
-    LIF, QLIF, Block, Conv2d, Dense, Graph, Input, IRVerifyError, Placement, QConv2d, QDense, Sparse,
-    load_hw, verify,
+    LIF,
+    QLIF,
+    Block,
+    Conv2d,
+    Dense,
+    Graph,
+    Input,
+    IRVerifyError,
+    Placement,
+    QConv2d,
+    QDense,
+    Sparse,
+    load_hw,
+    verify,
 )
 
 

@@ -36,7 +36,6 @@ from ir.errors import InputError
 from ir.graph import Graph
 from ir.nodes import LIF, QLIF, Dense, Input, QDense
 from ir.progress import status
-
 from trainers.datasets import Dataset
 from trainers.encoders import encode
 from trainers.tem.discrete import linear_neuron, membrane_rows

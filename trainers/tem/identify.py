@@ -49,7 +49,6 @@ from ir.errors import InputError
 from ir.fixed import effective_weights
 from ir.graph import Graph
 from ir.nodes import Dense, Input, QDense, QSparse
-
 from trainers.tem.discrete import (
     Drive,
     LinearNeuron,

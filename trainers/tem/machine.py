@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ir.errors import InputError
-
 from trainers.tem.signals import PeriodicBandlimited, exp_integrals
 
 __all__ = ["IFTEM", "interval_integrals", "t_transform"]

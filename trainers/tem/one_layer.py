@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ir.errors import InputError
-
 from trainers.tem.machine import IFTEM, interval_integrals, t_transform
 from trainers.tem.signals import PeriodicBandlimited
 

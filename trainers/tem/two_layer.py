@@ -36,7 +36,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ir.errors import InputError
-
 from trainers.tem.machine import IFTEM
 from trainers.tem.one_layer import OneLayerFit, fit_one_layer, solve_min_norm
 from trainers.tem.signals import PeriodicBandlimited, dirac_stream_coefficients, exp_integrals
