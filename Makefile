@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make setup      create .venv with snnc (editable), Lava 0.10 and torch (CPU)"
 	@echo "make setup-lavadl  add lava-dl 0.6.0 (SLAYER, netx) for the netx differential tests"
-	@echo "make lint       check the layering (import-linter)"
+	@echo "make lint       check the layering (import-linter) and the code (ruff)"
 	@echo "make test       set up if needed, lint, run the test suite (what CI runs)"
 	@echo "make test-full  also the slow tests (larger differential runs)"
 	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
@@ -58,9 +58,11 @@ $(LAVADL_STAMP): $(STAMP) Makefile
 		|| { echo "snnc setup: lava-dl does not import through backends/lava/compat.py"; exit 1; }
 	@touch $(LAVADL_STAMP)
 
-# Contracts in pyproject.toml [tool.importlinter] (tests/test_layering.py shows each can fail).
+# Contracts in pyproject.toml [tool.importlinter] (tests/test_layering.py shows each can fail);
+# ruff's rules in [tool.ruff].
 lint: setup
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
 
 test: setup setup-lavadl lint
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

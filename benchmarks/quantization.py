@@ -255,12 +255,14 @@ def main() -> int:
                         k,
                         ", ".join(
                             f"{m['projection']} ({m['source']}: {m['pieces']} blocks; rel.err "
-                            f"{m.get('rel_error_unconstrained', 0):.2%} -> {m.get('rel_error', 0):.2%})"
+                            f"{m.get('rel_error_unconstrained', 0):.2%} -> "
+                            f"{m.get('rel_error', 0):.2%})"
                             for m in made
                         ),
                         f"{np.mean(was):.2%}",
                         f"{np.mean(acc[k]):.2%}",
-                        f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to {100 * d.max():+.2f})",
+                        f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to "
+                        f"{100 * d.max():+.2f})",
                     ]
                 )
             else:

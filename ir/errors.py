@@ -79,7 +79,8 @@ class UnsupportedNodeError(SnncError):
     def __init__(self, node: str, node_type: str, supported: list[str], by: str) -> None:
         self.node, self.node_type, self.supported = node, node_type, supported
         super().__init__(
-            f"{node}: {by} does not support node type {node_type}; supported: {', '.join(supported)}"
+            f"{node}: {by} does not support node type {node_type}; supported: "
+            f"{', '.join(supported)}"
         )
 
 

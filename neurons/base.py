@@ -271,7 +271,8 @@ class NeuronModel:
 
     def lava_params(self, node: Population) -> dict[str, Any]:
         """The keyword arguments of `node`'s Lava process (the inverse of `from_lava`)."""
-        return {f.name: getattr(node, f.name) for f in dataclasses.fields(node) if f.name != "shape"}  # type: ignore[arg-type]
+        fields = dataclasses.fields(node)  # type: ignore[arg-type]
+        return {f.name: getattr(node, f.name) for f in fields if f.name != "shape"}
 
     def parameter_groups(self, node: Population) -> tuple[np.ndarray, ...]:
         """Neurons that can share one Lava process (equal per-process registers)."""
@@ -282,9 +283,7 @@ class NeuronModel:
         silent (`silent`): one Lava process of the population's whole shape in which only
         `members` act. Non-members get no input (the lowering zeroes their synapses), so with
         their drive silenced they stay at rest and send nothing."""
-        changes: dict[str, Any] = {
-            f: int(node.per_neuron(f)[members[0]]) for f in node.per_process
-        }
+        changes: dict[str, Any] = {f: int(node.per_neuron(f)[members[0]]) for f in node.per_process}
         mask = np.zeros(node.size, dtype=bool)
         mask[members] = True
         for fname, rest in self.silent.items():

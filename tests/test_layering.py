@@ -30,7 +30,10 @@ def test_compiler_core_contract_names_every_compiler_module():
         for p in (ROOT / "compiler").iterdir()
         if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
     }
-    assert set(CONTRACTS[CORE]["source_modules"]) == children - {"compiler.cli", "compiler.commands"}
+    assert set(CONTRACTS[CORE]["source_modules"]) == children - {
+        "compiler.cli",
+        "compiler.commands",
+    }
 
 
 # The fixture tree: module -> the snnc modules it imports, each allowed by the layering.
@@ -55,7 +58,11 @@ WRONG = [
     ("compiler.passes", "app.inputs", CORE),
     ("compiler.nir", "compiler.commands.run", CORE),
     ("backends.base", "app.inputs", "backends import only ir, neurons and the compiler core"),
-    ("trainers.tem.classifier", "backends.base", "only app/ and the CLI import backends and trainers"),
+    (
+        "trainers.tem.classifier",
+        "backends.base",
+        "only app/ and the CLI import backends and trainers",
+    ),
     ("trainers.readout", "app.inputs", "trainers import neither app/ nor the CLI"),
     ("app.inputs", "compiler.commands.run", "app does not import the CLI"),
 ]
@@ -75,7 +82,9 @@ def _write_tree(root: Path, imports: dict[str, list[str]]) -> None:
 def _lint(tmp_path: Path, imports: dict[str, list[str]]) -> subprocess.CompletedProcess:
     _write_tree(tmp_path, imports)
     # The project's own contracts, less the exemptions (they name modules of the real tree).
-    contracts = [{k: v for k, v in c.items() if k != "ignore_imports"} for c in _CONFIG["contracts"]]
+    contracts = [
+        {k: v for k, v in c.items() if k != "ignore_imports"} for c in _CONFIG["contracts"]
+    ]
     lines = ["[importlinter]", "root_packages =", *(f"    {p}" for p in _CONFIG["root_packages"])]
     for i, c in enumerate(contracts):
         lines.append(f"\n[importlinter:contract:{i}]")
@@ -88,7 +97,11 @@ def _lint(tmp_path: Path, imports: dict[str, list[str]]) -> subprocess.Completed
     (tmp_path / ".importlinter").write_text("\n".join(lines) + "\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 

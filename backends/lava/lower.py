@@ -282,7 +282,8 @@ def _lower_conv(name: str, node: QConv2d, prog: LavaProgram, data: Any) -> Any:
     proc.a_out.transpose([2, 1, 0]).reshape((int(np.prod(dst_shape)),)).connect(
         prog.neurons[node.dst][0][0].input_port
     )
-    prog.state.append((proc.a_buf, np.zeros((dst_shape[2], dst_shape[1], dst_shape[0]), dtype=np.int64)))
+    a_buf = np.zeros((dst_shape[2], dst_shape[1], dst_shape[0]), dtype=np.int64)
+    prog.state.append((proc.a_buf, a_buf))
     return proc
 
 

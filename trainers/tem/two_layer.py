@@ -104,7 +104,8 @@ def dirac_locations(filt: np.ndarray, period: float) -> np.ndarray:
 
 
 def dirac_amplitudes(coefficients: np.ndarray, times: np.ndarray, period: float) -> np.ndarray:
-    """Real amplitudes a (n_signals, D) with Y_o[m] = (1/Tp) sum_k a[o, k] exp(-j 2 pi m t_k / Tp)."""
+    """Real amplitudes a (n_signals, D) with
+    Y_o[m] = (1/Tp) sum_k a[o, k] exp(-j 2 pi m t_k / Tp)."""
     y = np.atleast_2d(coefficients)
     k = (y.shape[1] + 1) // 2
     m = np.arange(-(k - 1), k)[:, None]
