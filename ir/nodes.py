@@ -323,8 +323,9 @@ class QLIF(Population):
         _check_reset(self, type(self).__name__)
 
     def value_ranges(self, hw: Any) -> list[tuple[str, Any, int, int, str]]:
-        from ir.fixed import LAVA_FIXED_PT as prof
+        from ir.fixed import LAVA_FIXED_PT
 
+        prof = hw.profile if hw else LAVA_FIXED_PT
         src = f"{hw.source_file}" if hw else prof.name
         decay_max = prof.decay_unity - 1
         half = 1 << (prof.bias_mant_bits - 1)

@@ -137,8 +137,11 @@ def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSp
     if isinstance(proj, (QDense, QSparse)):
         _verify_synapse_format(where, proj, hw)
     if isinstance(proj, QConv2d):
+        prof = hw.profile if hw else LAVA_FIXED_PT
+        bits = prof.max_weight_bits
         _check_range(
-            where, "weight", proj.weight, -256, 255, f"{LAVA_FIXED_PT.name}: 8-bit synapse weights"
+            where, "weight", proj.weight, -(1 << bits), (1 << bits) - 1,
+            f"{prof.name}: {bits}-bit synapse weights",
         )
     delay = getattr(proj, "delay", None)
     if delay is not None and delay.size:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ir.errors import SnncError
+from ir.errors import QuantizationError
 from ir.hardware import HardwareSpec
 from ir.nodes import Population, parameter_groups
 
@@ -29,7 +29,7 @@ __all__ = [
     "NeuronModel",
     "QuantContext",
     "QuantRule",
-    "QuantizationError",
+    "QuantizationError",  # defined in ir.errors; importable here as before
     "flat",
     "run_layer_by_steps",
     "trunc_shift",
@@ -54,10 +54,6 @@ def trunc_shift(x: np.ndarray, shift: int | np.ndarray) -> np.ndarray:
 def flat(pop: Population, field_name: str, dtype: Any) -> np.ndarray:
     """A field as one contiguous value per neuron (scalars broadcast)."""
     return np.ascontiguousarray(pop.per_neuron(field_name), dtype=dtype)
-
-
-class QuantizationError(SnncError):
-    """A float network the target's formats cannot express (names population and field)."""
 
 
 @dataclass

@@ -29,10 +29,12 @@ import numpy as np
 from compiler.nir.ops import conv2d
 from compiler.passes.base import PassContext
 from compiler.quantization import formats
+from ir.errors import QuantizationError
 from ir.fixed import weight_lsb_shift
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import (
+    SIGN_MODES,
     Conv2d,
     Dense,
     Input,
@@ -44,13 +46,12 @@ from ir.nodes import (
     Sparse,
 )
 from neurons import model_of
-from neurons.base import QuantContext, QuantizationError, QuantRule
+from neurons.base import QuantContext, QuantRule
 
 __all__ = ["GRANULARITIES", "QuantizationError", "QuantizePass"]
 
 GRANULARITIES = ("per-layer", "per-channel")
 # Sign modes as small integers per scale row; parts are emitted in this order.
-SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 _SIGN_CODE = {s: i for i, s in enumerate(SIGN_MODES)}
 # Weights sampled per projection when comparing candidate scales (the final quantization always
 # uses every weight); a deterministic stride, so the choice is reproducible.

@@ -19,7 +19,7 @@ import numpy as np
 
 from ir import LIF, QLIF, Block, Dense, Graph, Input, Placement, QConv2d, QDense, QSparse
 from ir.hardware import HardwareSpec, load_hw, load_hw_dict
-from ir.nodes import conv2d_output_hw
+from ir.nodes import SIGN_MODES, conv2d_output_hw
 
 FAMILIES = (
     "dense",
@@ -33,7 +33,6 @@ FAMILIES = (
     "extreme",
     "mixed",
 )
-SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 
 
 @dataclass
