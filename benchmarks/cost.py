@@ -73,7 +73,7 @@ def model_file(dataset: str, tuned_at: int) -> Path:
             from trainers.conversion.trainer import ConversionOptions, train_conversion
 
             log("train the demo's digits network")
-            # compiler.commands.demo trains exactly this (seed and input seed 0, T = 64).
+            # app.demo trains exactly this (seed and input seed 0, T = 64).
             result, _ = train_conversion(ConversionOptions(dataset="digits", seed=0, input_seed=0))
             CACHE.mkdir(exist_ok=True)
             save_graph(result.graph, path)

@@ -14,7 +14,7 @@ from app.evaluation import evaluate
 from backends.base import Probe
 from compiler.build import write_build
 from compiler.cli import main
-from compiler.commands.report import accuracy_curve, curve_steps, record_activity
+from app.activity import accuracy_curve, curve_steps, record_activity
 from compiler.compile import CompileOptions, compile_model
 from compiler.reporting import (
     Activity,
