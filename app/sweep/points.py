@@ -84,7 +84,7 @@ def point_task(
         chosen = check_split(run_graph, label, split[0], split[1], x, y, eargs.samples)
         result = evaluate(
             run_graph, run_hw, backend, chosen.x, chosen.y, encoding, readout, steps, seed,
-            eargs.batch_size, count_spikes=True,
+            eargs.batch_size, count_spikes=True, cost=run_graph.placement is not None,
         )
         t2 = time.perf_counter()
     return {
@@ -96,7 +96,22 @@ def point_task(
             "cores_used": report.get("cores_used"),
             "steps": steps,
             "seed": seed,
+            **_cost_metrics(result.get("cost")),
         },
         # wall time of each step; CPU time of the whole point (all threads of this process)
         "seconds": {"compile": t1 - t0, "eval": t2 - t1, "cpu": time.process_time() - c0},
     }
+
+
+def _cost_metrics(cost: dict[str, Any] | None) -> dict[str, Any]:
+    """What a point's deployed run costs per inference (`compiler.cost`; `snnc eval --json`'s
+    `cost` object): synaptic ops, and the target's energy and time estimates when its hardware
+    config has a cost model."""
+    if cost is None:
+        return {}
+    out: dict[str, Any] = {"synaptic_ops_per_inference": cost["per_inference"]["synaptic_ops"]}
+    est = cost["estimate"]
+    if est.get("available"):
+        out["energy_j_per_inference"] = est["energy_per_inference_j"]["total"]
+        out["time_s_per_inference"] = est["time_per_inference_s"]["total"]
+    return out

@@ -2,9 +2,11 @@
 
 results.csv has one row per grid point in the grid's order (the last key varies fastest): the
 grid values as the spec spells them, then status (ok/failed), accuracy (6 decimals), correct,
-samples, spikes_per_inference (3 decimals), cores_used, error. It holds nothing measured in
-time, so the same spec gives the same bytes on any executor and any number of workers; the
-seconds each point took are in results.json (and in the progress lines).
+samples, spikes_per_inference (3 decimals), cores_used, synaptic_ops_per_inference (3 decimals),
+energy_uj_per_inference and time_us_per_inference (the target's cost-model estimates, 6
+significant digits; empty for a float model or a target without a cost model), error. It holds
+nothing measured in time, so the same spec gives the same bytes on any executor and any number
+of workers; the seconds each point took are in results.json (and in the progress lines).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ir.atomic import atomic_output_file, atomic_write_text
 __all__ = ["CSV_COLUMNS", "accuracy_figure", "results_csv", "results_json", "write_results"]
 
 CSV_COLUMNS = (
-    "status", "accuracy", "correct", "samples", "spikes_per_inference", "cores_used", "error",
+    "status", "accuracy", "correct", "samples", "spikes_per_inference", "cores_used",
+    "synaptic_ops_per_inference", "energy_uj_per_inference", "time_us_per_inference", "error",
 )
 RESULTS_VERSION = 1
 MAX_LEGEND = 12  # more lines than this get no legend (it would cover the axes)
@@ -44,9 +47,18 @@ def results_csv(keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
             m.get("samples", "") if ok else "",
             f"{m['spikes_per_inference']:.3f}" if ok else "",
             m.get("cores_used", "") if ok else "",
+            _fixed(m.get("synaptic_ops_per_inference"), 1, ".3f"),
+            _fixed(m.get("energy_j_per_inference"), 1e6, ".6g"),
+            _fixed(m.get("time_s_per_inference"), 1e6, ".6g"),
             "" if ok else row.get("error", ""),
         ])
     return buf.getvalue()
+
+
+def _fixed(value: float | None, unit: float, fmt: str) -> str:
+    """A cost figure in the CSV's unit, or empty (a float model, or a target without a cost
+    model)."""
+    return "" if value is None else format(value * unit, fmt)
 
 
 def results_json(

@@ -55,13 +55,15 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(k), *(len(_text(r["values"][i])) for r in outcome.rows))
               for i, k in enumerate(keys)]
     print("  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))
-          + "  accuracy  spikes/inf  cores")
+          + "  accuracy  spikes/inf  cores  uJ/inf")
     for row in outcome.rows:
         cells = "  ".join(_text(v).ljust(w) for v, w in zip(row["values"], widths, strict=True))
         if row["status"] == "ok":
             m = row["metrics"]
+            energy = m.get("energy_j_per_inference")
             print(f"{cells}  {m['accuracy']:8.4f}  {m['spikes_per_inference']:10.1f}  "
-                  f"{m['cores_used']!s:>5}")
+                  f"{m['cores_used']!s:>5}  "
+                  + (f"{energy * 1e6:6.3f}" if energy is not None else "     -"))
         else:
             print(f"{cells}  FAILED: {row['error']}")
     where = f" on {outcome.executor}" if outcome.ran else ""

@@ -57,6 +57,11 @@ def test_sweep_writes_a_row_per_point_in_grid_order(folder, reference):
     assert all(float(r["accuracy"]) == pytest.approx(int(r["correct"]) / 40, abs=5e-7)
                for r in rows)
     assert float(rows[2]["spikes_per_inference"]) > float(rows[0]["spikes_per_inference"])
+    # what each deployed point costs (loihi2 has a cost model): more steps, more synaptic ops
+    # and more energy
+    for key in ("synaptic_ops_per_inference", "energy_uj_per_inference", "time_us_per_inference"):
+        assert all(float(r[key]) > 0 for r in rows), key
+        assert float(rows[2][key]) > float(rows[0][key]), key
     data = json.loads((folder / "reference" / "results.json").read_text())
     assert [p["status"] for p in data["points"]] == ["ok"] * 8
     assert all(p["seconds"]["eval"] > 0 for p in data["points"])  # timings here, not in the CSV
@@ -222,6 +227,16 @@ def test_sharded_eval_equals_unsharded(folder, tmp_path, capsys):
         )
         outs.append(json.loads(capsys.readouterr().out))
     assert outs[0] == outs[1] == outs[2]
+    # a compiled program's cost too: the shards' integer counts add up to the unsharded ones
+    build = str(tmp_path / "build")
+    assert main(["compile", model, "--target", "loihi2", "-o", build]) == 0
+    capsys.readouterr()
+    costs = []
+    for extra in ([], ["--shards", "4", "--batch-size", "7"]):
+        assert main(["eval", build, "--dataset", "digits", "--samples", "30", "--steps", "12",
+                     "--json", *extra]) == 0
+        costs.append(json.loads(capsys.readouterr().out))
+    assert costs[0]["cost"]["per_inference"]["synaptic_ops"] > 0 and costs[0] == costs[1]
     assert main(["eval", model, "--dataset", "digits", "--shards", "0"]) == 1
     assert main(["eval", model, "--dataset", "digits", "--workers", "2"]) == 1
     assert "--executor ray for parallel workers" in capsys.readouterr().err
