@@ -24,8 +24,9 @@ from pathlib import Path
 
 from app.evaluation import evaluate, evaluate_sharded
 from app.executors import open_executor
+from app.inputs import load_split, model_spec, run_config
 from compiler.build import is_build, read_build
-from compiler.commands._common import add_executor_arguments, load_split, model_spec, run_config
+from compiler.commands._common import add_executor_arguments
 from compiler.model_io import load_model
 from ir.errors import InputError
 

@@ -13,9 +13,10 @@ import argparse
 import time
 from pathlib import Path
 
+from backends import BACKENDS
 from ir.errors import InputError
 
-BACKEND_NAMES = ("float", "cpu", "lava")
+BACKEND_NAMES = tuple(BACKENDS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
