@@ -198,7 +198,8 @@ def main() -> int:
         print("error: the engines differ", file=sys.stderr)
         return 1
     if not args.quick:
-        update_section("conv_sim", "Convolutions on the cpu backend (Fashion-MNIST CNN shapes)", text)
+        title = "Convolutions on the cpu backend (Fashion-MNIST CNN shapes)"
+        update_section("conv_sim", title, text)
     return 0
 
 

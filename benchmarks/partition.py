@@ -95,7 +95,7 @@ def one_population_per_core(graph, hw) -> int:
         if name in graph.inputs:
             continue
 
-        def fits(k: int) -> bool:
+        def fits(k: int, name: str = name) -> bool:
             placement = Placement((Block.from_range(name, 0, k, 0),), np.zeros(1, np.int64), hw.name)
             usage = account(graph, hw, placement).usage
             return first_violation(usage, hw) is None

@@ -546,7 +546,13 @@ def lower_bound(
     for name, proj in graph.projections.items():
         need[proj.dst] = need.get(proj.dst, 0) + fanins[name].degrees()[0] * per_synapse[name]
     per_core = {
-        d: max(1, min(limits["neurons"].value, limits["synapse_memory_bits"].value // max(int(bits.min()), 1)))
+        d: max(
+            1,
+            min(
+                limits["neurons"].value,
+                limits["synapse_memory_bits"].value // max(int(bits.min()), 1),
+            ),
+        )
         for d, bits in need.items()
     }
     reach: dict[tuple[str, str], np.ndarray] = {}  # (src, dst population) -> max fan-out
@@ -568,7 +574,10 @@ def lower_bound(
         spread[src] = np.maximum(spread.get(src, 0), -(-fanout // per_core[dst]))
         total[src] = total.get(src, 0) + fanout
     demand["output_axons"] = int(
-        sum(int(np.maximum(c, -(-total[s] // limits["neurons"].value)).sum()) for s, c in spread.items())
+        sum(
+            int(np.maximum(c, -(-total[s] // limits["neurons"].value)).sum())
+            for s, c in spread.items()
+        )
     )
     bound = max((-(-demand[r] // limits[r].value) for r in RESOURCES), default=0)
     return int(bound), demand
