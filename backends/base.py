@@ -16,7 +16,7 @@ from ir.errors import InputError
 from ir.graph import Graph
 from ir.nodes import Input
 
-__all__ = ["VARIABLES", "Probe", "Trace", "default_probes", "parse_probes"]
+__all__ = ["VARIABLES", "Probe", "Trace", "check_run_budget", "default_probes", "parse_probes"]
 
 VARIABLES: tuple[str, ...] = ("spikes", "u", "v")
 
@@ -94,3 +94,18 @@ class Trace:
         first = next(iter(arrays.values()), np.zeros((0, 0, 0)))
         return cls(backend=backend, steps=int(first.shape[1]) if first.ndim == 3 else 0,
                    batch=int(first.shape[0]) if first.ndim == 3 else 0, data=data)
+
+
+def check_run_budget(graph: Graph, batch: int, steps: int, probes: Sequence[Probe]) -> None:
+    """Refuse, before anything is allocated, a run whose arrays exceed the memory budget
+    (`ir.budget`): every engine keeps, for the whole run, each population's spikes and each
+    projection's synaptic input per step, and the recorded u and v of the probes (8 bytes a
+    value at most)."""
+    from ir.budget import VALUE_BYTES, check_bytes
+
+    neurons = sum(p.size for p in graph.populations.values())
+    synapses = sum(graph.populations[p.dst].size for p in graph.projections.values())
+    recorded = sum(graph.populations[p.population].size * len(p.variables) for p in probes)
+    need = batch * steps * VALUE_BYTES * (neurons + synapses + recorded)
+    check_bytes(need, f"a run of {batch} sample(s) x {steps} steps ({neurons} neurons, {synapses} synaptic inputs "
+                      f"and {recorded} recorded values per step)")

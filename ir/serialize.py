@@ -10,6 +10,9 @@ Loading checks everything before it trusts it: archive structure, the header's t
 array's dtype and shape (from its `.npy` header, before reading data, against size limits),
 node fields (through the node constructors) and finally `ir.verify`. Any problem raises
 `ModelFormatError` naming the file and the field. Arrays are read with `allow_pickle=False`.
+Memory: every array's size is read from its `.npy` header (streamed from the archive, before
+the entry is inflated) and added to the file's `ir.budget.Tally`; the header JSON is parsed by
+`ir.safe_json` (bounded depth and integers).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from typing import Any
 import numpy as np
 
 from ir.atomic import atomic_write_bytes
+from ir.budget import Tally, check_bytes, loaded_array_bytes
 from ir.errors import IRVerifyError, ModelFormatError
 from ir.graph import Graph
+from ir.safe_json import loads as parse_json
 from ir.nodes import NODE_TYPES, Node
 from ir.placement import Block, Placement
 from ir.verify import verify
@@ -48,7 +53,7 @@ FORMAT = "snnc-graph"
 FORMAT_VERSION = 1
 HEADER = "snnc.json"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-# Limits checked before allocating (override the total with SNNC_MAX_LOAD_BYTES).
+# Limits checked before allocating (the total is ir.budget's: SNNC_MAX_LOAD_BYTES).
 MAX_HEADER_BYTES = 64 << 20
 MAX_ARRAY_ELEMENTS = 1 << 31
 MAX_ENTRIES = 1 << 20
@@ -60,10 +65,6 @@ ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, Run
               ValueError, EOFError, OSError, struct.error, zlib.error, UnicodeDecodeError)
 # What numpy's .npy header parser raises on a malformed header (it literal_evals a dict).
 NPY_HEADER_ERRORS = (ValueError, EOFError, SyntaxError, TypeError, KeyError, OverflowError, RecursionError, MemoryError)
-
-
-def _max_load_bytes() -> int:
-    return int(os.environ.get("SNNC_MAX_LOAD_BYTES", 8 << 30))
 
 
 # ----------------------------------------------------------------------------- writing
@@ -166,8 +167,9 @@ def load_graph(path: str | os.PathLike) -> Graph:
     label = str(path)
     p = Path(path)
     if not p.is_file():
-        raise ModelFormatError(label, None, "no such file")
+        raise ModelFormatError(label, None, "no such file" if not p.exists() else "not a regular file")
     try:
+        check_bytes(p.stat().st_size, label)
         data = p.read_bytes()
     except OSError as e:
         raise ModelFormatError(label, None, f"cannot read ({e.strerror})") from None
@@ -183,6 +185,18 @@ def graph_from_bytes(data: bytes, label: str = "<bytes>") -> Graph:
         return _Reader(zf, label).graph()
 
 
+def _npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header length) of a .npy stream, reading only its header."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"npy version {version}")
+    return shape, dtype, stream.tell()
+
+
 class _Reader:
     def __init__(self, zf: zipfile.ZipFile, label: str) -> None:
         self.zf, self.label = zf, label
@@ -190,9 +204,8 @@ class _Reader:
         if len(infos) > MAX_ENTRIES:
             raise ModelFormatError(label, None, f"{len(infos)} archive entries is more than {MAX_ENTRIES}")
         self.infos = {i.filename: i for i in infos}
-        total = sum(i.file_size for i in infos)
-        if total > _max_load_bytes():
-            raise ModelFormatError(label, None, f"holds {total} bytes uncompressed, more than the {_max_load_bytes()} allowed (SNNC_MAX_LOAD_BYTES)")
+        self.tally = Tally(label)
+        check_bytes(sum(i.file_size for i in infos), f"{label}: its {len(infos)} archive entries, inflated,")
 
     def fail(self, field: str | None, message: str) -> ModelFormatError:
         return ModelFormatError(self.label, field, message)
@@ -212,10 +225,7 @@ class _Reader:
             raise self.fail(None, f"not an snnc graph file (no {HEADER})")
         if info.file_size > MAX_HEADER_BYTES:
             raise self.fail(HEADER, f"{info.file_size} bytes is too large")
-        try:
-            head = json.loads(self.read(HEADER, HEADER).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise self.fail(HEADER, f"not valid JSON ({e})") from None
+        head = parse_json(self.read(HEADER, HEADER), self.label, HEADER)
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             raise self.fail("format", f"expected {FORMAT!r}")
         version = head.get("format_version")
@@ -230,24 +240,24 @@ class _Reader:
         info = self.infos.get(entry)
         if info is None:
             raise self.fail(field, f"archive entry {entry!r} is missing")
-        raw = self.read(entry, field)
-        fh = io.BytesIO(raw)
-        try:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f"npy version {version}")
+        try:  # the header alone, streamed: the entry is inflated only once its size is accepted
+            with self.zf.open(info) as stream:
+                shape, dtype, offset = _npy_header(stream)
         except NPY_HEADER_ERRORS as e:
             raise self.fail(field, f"array {entry!r} has a bad .npy header ({type(e).__name__})") from None
+        except ZIP_ERRORS as e:
+            raise self.fail(field, f"archive entry {entry!r} is damaged ({type(e).__name__})") from None
         if dtype not in _ALLOWED_DTYPES:
             raise self.fail(field, f"array dtype {dtype} is not allowed (integers or floats only; never objects)")
         count = math.prod(shape) if shape else 1
         if count > MAX_ARRAY_ELEMENTS or count < 0:
             raise self.fail(field, f"array of shape {shape} is larger than {MAX_ARRAY_ELEMENTS} elements")
-        if len(raw) - fh.tell() != count * dtype.itemsize:
+        if info.file_size - offset != count * dtype.itemsize:
+            raise self.fail(field, f"array {entry!r} is truncated (shape {shape} needs {count * dtype.itemsize} bytes)")
+        self.tally.add(loaded_array_bytes(count, info.file_size), f"{field} (array of shape {shape})")
+        raw = self.read(entry, field)
+        fh = io.BytesIO(raw)
+        if len(raw) - offset != count * dtype.itemsize:
             raise self.fail(field, f"array {entry!r} is truncated (shape {shape} needs {count * dtype.itemsize} bytes)")
         fh.seek(0)
         try:
@@ -293,7 +303,7 @@ class _Reader:
         except TypeError as e:
             raise self.fail(where, f"missing or invalid fields ({e})") from None
 
-    def placement(self, spec: Any) -> Placement | None:
+    def placement(self, spec: Any, sizes: dict[str, int]) -> Placement | None:
         if spec is None:
             return None
         if not isinstance(spec, dict) or not isinstance(spec.get("target"), str) or not isinstance(spec.get("blocks"), list):
@@ -312,9 +322,13 @@ class _Reader:
             neurons = b.get("neurons")
             if isinstance(neurons, dict) and "range" in neurons:
                 rng = neurons["range"]
-                if (not isinstance(rng, list) or len(rng) != 2 or not all(isinstance(v, int) for v in rng)
-                        or not 0 <= rng[0] < rng[1] <= MAX_ARRAY_ELEMENTS):
-                    raise self.fail(f"{where}.neurons", f"bad range {rng!r}")
+                size = sizes.get(b["population"], 0)  # an unknown population fails in ir.verify
+                if (not isinstance(rng, list) or len(rng) != 2
+                        or not all(isinstance(v, int) and not isinstance(v, bool) for v in rng)
+                        or not 0 <= rng[0] < rng[1] <= max(size, 1)):
+                    raise self.fail(f"{where}.neurons", f"bad range {rng!r} for population {b['population']!r} "
+                                    f"of {size} neurons")
+                self.tally.add(loaded_array_bytes(rng[1] - rng[0], 0), f"{where}.neurons")
                 idx = np.arange(rng[0], rng[1], dtype=np.int64)
             else:
                 idx = self.array(neurons, f"{where}.neurons")
@@ -341,7 +355,8 @@ class _Reader:
         try:
             graph = Graph(
                 populations=pops, projections=projs, dt=dt, outputs=tuple(head["outputs"]),
-                placement=self.placement(head.get("placement")), metadata=head["metadata"],
+                placement=self.placement(head.get("placement"), {n: p.size for n, p in pops.items()}),
+                metadata=head["metadata"],
             )
             return verify(graph)
         except IRVerifyError as e:

@@ -14,8 +14,9 @@ where S is T rounded up to a multiple of every LIFReset interval in the program 
 `t % reset_interval` inside each sample is what it would be in a run of that sample alone;
 the padding steps get no input and are not recorded). Between samples the run pauses and the
 state of every process is set to zero (LIF u and v, every connection's buffer), so each sample
-starts exactly like a fresh run. Lava's processes are stopped in every case, also when the run
-fails or is interrupted.
+starts exactly like a fresh run. Lava's processes, shared memory and temporary folder are owned
+by `backends.lava.owner.lava_session`: stopped cooperatively when the run completes, ended by
+force (nothing left behind) when it fails or is interrupted.
 
 `Trace.info` reports the Lava process count and timings: `startup_s` (compile and start),
 `sample_s` (the run of each sample) and `reset_s` (all resets between samples).
@@ -23,14 +24,9 @@ fails or is interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,10 +39,11 @@ from ir.nodes import QLIF, Input
 from ir.progress import progress
 from ir.verify import verify
 
-from backends.base import Probe, Trace, default_probes
+from backends.base import Probe, Trace, check_run_budget, default_probes
 from backends.blocks import BlockGraph, expand_blocks
 from backends.lava import compat
 from backends.lava.lower import LavaProgram, lower
+from backends.lava.owner import Session, lava_session
 from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
 
 __all__ = ["DEVICES", "loihi_extension_missing", "run"]
@@ -137,22 +134,6 @@ def _zero_state(prog: LavaProgram) -> None:
         var.set(np.zeros(shape, dtype=np.int64))
 
 
-@contextlib.contextmanager
-def _workers_ignore_sigint() -> Iterator[None]:
-    """Lava's workers are forked while SIGINT is ignored, so they inherit that: a Ctrl-C (sent
-    to the whole process group) then interrupts only this process, which stops the workers in
-    order. Without it every worker dies of its own KeyboardInterrupt and `stop()` waits on
-    them forever."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _execute(
     bg: BlockGraph,
     prog: LavaProgram,
@@ -160,34 +141,31 @@ def _execute(
     batch: int,
     stride: int,
     device: str,
-    folder: Path,
+    session: Session,
     timing: dict[str, Any],
     on_sample: Callable[[int], None] | None,
 ) -> list[np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
 
-    recorder, model = build_recorder(spec, batch * stride, folder)
+    recorder, model = build_recorder(spec, batch * stride, session.folder)
     cfg = _run_config(device, {recorder: model, type(recorder): model})
-    try:
-        start = time.perf_counter()
-        with _workers_ignore_sigint():
-            recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
-        timing["startup_s"] = time.perf_counter() - start
-        timing["sample_s"] = []
-        timing["reset_s"] = 0.0
-        for b in progress(range(batch), "lava samples", total=batch):
-            if b:
-                start = time.perf_counter()
-                _zero_state(prog)
-                timing["reset_s"] += time.perf_counter() - start
+    start = time.perf_counter()
+    session.start(recorder, cfg)  # compile, build and start Lava's processes
+    timing["startup_s"] = time.perf_counter() - start
+    timing["sample_s"] = []
+    timing["reset_s"] = 0.0
+    for b in progress(range(batch), "lava samples", total=batch):
+        if b:
             start = time.perf_counter()
-            recorder.run(condition=RunSteps(num_steps=stride))
-            timing["sample_s"].append(time.perf_counter() - start)
-            if on_sample is not None:
-                on_sample(b)
-    finally:
-        recorder.stop()
-    return read_recordings(folder, len(spec.targets))
+            _zero_state(prog)
+            timing["reset_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        recorder.run(condition=RunSteps(num_steps=stride))
+        timing["sample_s"].append(time.perf_counter() - start)
+        if on_sample is not None:
+            on_sample(b)
+    session.stop()  # an exception before this point ends the run by force (backends.lava.owner)
+    return read_recordings(session.folder, len(spec.targets))
 
 
 def run(
@@ -226,6 +204,7 @@ def run(
             graph.populations[p.population], Input
         ):
             raise InputError(f"probe: {p.population!r} is not a neuron population of the model")
+    check_run_budget(graph, int(arr.shape[0]), t, chosen)
     compat.ensure_lava()
     if device == "loihi2":
         _run_config(
@@ -246,8 +225,8 @@ def run(
                 (p.population, var, spec.add("port" if var == "spikes" else "var", target))
             )
     timing: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
-        recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing, on_sample)
+    with lava_session() as session:
+        recordings = _execute(bg, prog, spec, batch, stride, device, session, timing, on_sample)
     data: dict[str, dict[str, np.ndarray]] = {}
     for pop, var, idx in slots:
         rec = recordings[idx].reshape(batch, stride, -1)[:, :t]

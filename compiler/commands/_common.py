@@ -20,7 +20,6 @@ from ir.hardware import HardwareSpec, load_hw
 
 __all__ = [
     "DataSplit",
-    "check_output_folder",
     "load_split",
     "model_spec",
     "resolve_hw",
@@ -105,17 +104,3 @@ def load_split(
             raise InputError(f"--samples must be positive, got {samples}")
         x, y = x[:samples], y[:samples]
     return DataSplit(dataset, split, x, y)
-
-
-def check_output_folder(path: str | os.PathLike, is_build, what: str = "a BUILD folder") -> None:
-    """Refuse to replace anything but a previous output folder of the same kind (`is_build`
-    recognises one; `what` names it): writing is atomic and replaces."""
-    p = Path(path)
-    if not p.exists():
-        return
-    if not p.is_dir():
-        raise InputError(f"{p} exists and is not a folder")
-    if any(p.iterdir()) and not is_build(p):
-        raise InputError(
-            f"{p} exists and is not {what}; refusing to replace it (choose another -o)"
-        )

@@ -9,13 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from compiler.build import is_build, write_build
-from compiler.commands._common import check_output_folder, load_split, resolve_hw, run_config
+from compiler.build import HW, PROGRAM, REPORT, write_build
+from compiler.commands._common import load_split, resolve_hw, run_config
 from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
 from compiler.report import format_report
+from ir.atomic import check_output_dir
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="hardware config file (instead of, or checked against, --target)",
     )
     p.add_argument(
-        "-o", "--output", required=True, metavar="BUILD", help="output folder (replaced atomically)"
+        "-o", "--output", required=True, metavar="BUILD",
+        help="output folder (snnc replaces only the files it wrote there; others are kept)"
     )
     p.add_argument(
         "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
@@ -145,7 +147,7 @@ def _calibration(args: argparse.Namespace, graph: Graph, hw: HardwareSpec) -> Ca
 
 def run(args: argparse.Namespace) -> int:
     hw = resolve_hw(args.target, args.hw)
-    check_output_folder(args.output, is_build)
+    check_output_dir(args.output, (PROGRAM, HW, REPORT))
     graph = load_model(args.model, dt=args.dt)
     options = CompileOptions(
         weight_bits=args.weight_bits,

@@ -3,7 +3,8 @@
     train (conversion MLP) -> compile for loihi2 (calibrated) -> accuracy, float vs deployed
     -> HIL: cpu vs Lava on a few samples -> report folder -> a short summary
 
-Everything goes into one output folder (default `demo-out/`), written atomically:
+Everything goes into one output folder (default `demo-out/`; snnc replaces only the files it
+wrote there, `ir.atomic`):
 
     model.snnc        the trained float model
     build/            the compiled program (program.snnc, hw.yaml, report.json)
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "-o", "--output", default="demo-out", metavar="DIR",
-        help="output folder (default demo-out; replaced only if it holds a previous demo)",
+        help="output folder (default demo-out; snnc replaces only the files it wrote there)",
     )
     p.add_argument(
         "--samples", type=int, default=None,
@@ -169,7 +170,7 @@ def _hil(program: Graph, hw: HardwareSpec, samples: int) -> tuple[Any, str | Non
 def run_demo(options: DemoOptions) -> DemoResult:
     """Run every step, write the output folder atomically, return the summary."""
     from compiler.build import write_build
-    from compiler.commands._common import check_output_folder, load_split
+    from compiler.commands._common import load_split
     from compiler.commands.report import (
         DEFAULT_ACTIVITY_SAMPLES,
         accuracy_curve,
@@ -177,7 +178,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
         record_activity,
     )
     from compiler.reporting import ReportInputs, write_report
-    from ir.atomic import atomic_output_dir, atomic_write_text
+    from ir.atomic import atomic_output_dir, atomic_write_text, check_output_dir
     from ir.hardware import load_hw
     from ir.serialize import save_graph
     from trainers.encoders import encode_split
@@ -189,7 +190,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     if options.seed < 0:
         raise InputError(f"--seed must be a non-negative integer, got {options.seed}")
     out = Path(options.output)
-    check_output_folder(out, is_demo, "a previous demo folder")
+    check_output_dir(out, ("model.snnc", DEMO_FILE, "hil-report.json"))
     hw = load_hw(TARGET)
     timings: dict[str, float] = {}
     steps = _Steps(5, timings)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ir.atomic import atomic_write_text
+from ir.atomic import atomic_outputs, atomic_write_text
 from ir.errors import InputError
 
 
@@ -101,10 +101,11 @@ def run(args: argparse.Namespace) -> int:
         target_trace=target_trace,
         target_options=options,
     )
-    if args.record and target_trace is None:
-        write_trace(args.record, result.target, inputs, program)
     report = {**result.to_json(), "inputs": source}
-    atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
+    with atomic_outputs() as out:  # the report and the trace it describes: both or neither
+        if args.record and target_trace is None:
+            write_trace(out.stage(args.record), result.target, inputs, program)
+        atomic_write_text(out.stage(args.report), json.dumps(report, sort_keys=True, indent=2) + "\n")
     cmp_ = result.comparison
     print(
         f"hil: reference {result.reference_backend} vs target {result.target_backend}: "

@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("build", metavar="BUILD")
     p.add_argument(
-        "-o", "--output", required=True, metavar="DIR", help="report folder (replaced atomically)"
+        "-o", "--output", required=True, metavar="DIR",
+        help="report folder (snnc replaces only the files it wrote there; others are kept)"
     )
     p.add_argument(
         "--dataset",
@@ -293,16 +294,18 @@ def _curves(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.build import read_build
-    from compiler.commands._common import check_output_folder
-    from compiler.reporting import ReportInputs, is_report, write_report
+    from compiler.build import REPORT, read_build
+    from compiler.reporting import INDEX, SUMMARY, ReportInputs, write_report
+    from compiler.reporting.checks import check_compile_report
+    from ir.atomic import check_output_dir
 
     build = read_build(args.build)
+    check_compile_report(build.report, str(build.path / REPORT))
     if build.program.placement is None:
         raise InputError(
             f"{args.build}: the program has no placement; compile it with `snnc compile`"
         )
-    check_output_folder(args.output, is_report, "a report folder")
+    check_output_dir(args.output, (INDEX, SUMMARY))
     notes: list[str] = []
     activity = _activity(args, build.program, build.hw, notes)
     curves = _curves(args, build.program, build.hw) if args.dataset else []

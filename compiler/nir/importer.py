@@ -36,6 +36,7 @@ import numpy as np
 
 from ir.errors import IRVerifyError, ModelFormatError, SnncError, UnsupportedNodeError
 from ir.graph import NAME_RE, Graph
+from ir.safe_json import loads as parse_json
 from ir.nodes import LIF, NODE_TYPES, Conv2d, Dense, Input, Node, Population, Projection, Sparse
 from ir.verify import verify
 
@@ -354,6 +355,8 @@ class _Importer:
                     continue
                 node = self.nodes[name]
                 known = [p for p in self.preds[name] if p in shapes]
+                if self.preds[name] and not known:
+                    continue  # its input decides its shape (and is checked against its parameters)
                 in_shape = shapes[known[0]] if known else None
                 out = self.node_shape(node, in_shape)
                 if out is not None:
@@ -903,10 +906,11 @@ def _compact(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _json(value: Any) -> Any:
+    """snnc's JSON in NIR metadata, or None when it is not (bounded: ir.safe_json)."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            return parse_json(value, "metadata")
+        except ModelFormatError:
             return None
     return None
 

@@ -4,7 +4,9 @@
 - two seeds in three: a fixed-point network of `tests.backends.random_nets` (dense, sparse, conv,
   graded, skip, recurrent, delays, reset intervals, "extreme" parameters that wrap u, saturate
   v and overflow the synaptic sums), with the fields the target's YAML bounds clamped into range
-  (`neuron.bias_exp_min/max`, `synapse.weight_exp_min/max`), since compile checks them;
+  (`neuron.bias_exp_min/max`, `synapse.weight_exp_min/max`) and weights into what their sign
+  mode holds, since compile checks them (Lava's clipping itself is covered by the in-process
+  differential tests, which run without a target);
 - one seed in three: a float network (dense, sparse or conv layers, skip and recurrent
   projections, delays, per-neuron or shared parameters) that compile quantizes;
 - one seed in four compiles for `SPLIT_TARGET` (the `tiny` target with cores of 4 neurons), so
@@ -20,6 +22,7 @@ import numpy as np
 
 from ir import LIF, QLIF, Conv2d, Dense, Graph, Input, QDense, QSparse, Sparse, load_hw
 from ir.nodes import conv2d_output_hw
+from ir.verify import weight_range
 from tests.backends.random_nets import FAMILIES, random_network
 
 
@@ -43,12 +46,18 @@ def _clamp_to_target(graph: Graph, target: str) -> Graph:
         n: p.replace(bias_exp=np.clip(p.bias_exp, b_lo, b_hi)) if isinstance(p, QLIF) else p
         for n, p in graph.populations.items()
     }
-    projs = {
-        n: p.replace(weight_exp=int(np.clip(p.weight_exp, w_lo, w_hi)))
-        if isinstance(p, (QDense, QSparse)) else p
-        for n, p in graph.projections.items()
-    }
+    projs = {n: _clamp_projection(p, w_lo, w_hi) for n, p in graph.projections.items()}
     return graph.replace(populations=pops, projections=projs)
+
+
+def _clamp_projection(p, w_lo: int, w_hi: int):
+    """weight_exp into the target's range, weights into what the sign mode holds (compile refuses
+    weights Lava would clip: ir.verify.weight_range)."""
+    if not isinstance(p, (QDense, QSparse)):
+        return p
+    lo, hi = weight_range(p.sign_mode)
+    field = "weight" if isinstance(p, QDense) else "values"
+    return p.replace(weight_exp=int(np.clip(p.weight_exp, w_lo, w_hi)), **{field: np.clip(getattr(p, field), lo, hi)})
 
 
 def _float_lif(rng: np.random.Generator, shape: tuple[int, ...], dt: float) -> LIF:

@@ -1,0 +1,58 @@
+"""Issue 23's scripted hostile cases (`tests/robust/hostile.py`) as regression tests: each must end
+with the expected exit status and one line, no traceback, no output left by a failed command,
+no temporary, no user file changed or lost, no raw terminal escape, peak memory under the
+budget, and no byte of a file outside the named input in an output.
+
+Most run in this process (`run_case_in_process`); the cases that need a process of their own
+(a private read-only or full mount, a signal) run as `snnc` does. Signals during Lava: a seeded
+sample of three here, every scripted one under `slow` (and many more in `make fuzz`)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.robust.hostile import CASES, run_case, run_case_in_process, unshare_available
+
+SLOW = {"demo-again-keeps-thesis"}
+OWN_PROCESS = {"os-output-in-a-read-only-folder", "os-output-disk-full"}
+SIGNAL_CASES = sorted(n for n in CASES if n.startswith("lava-"))
+# Sampled from the moments when Lava's processes are starting or running (1 s and later).
+SIGNAL_SAMPLE = sorted(random.Random(23).sample([n for n in SIGNAL_CASES if float(n.split("-at-")[1][:-1]) >= 1.0], 3))
+IN_PROCESS = sorted(set(CASES) - SLOW - OWN_PROCESS - set(SIGNAL_CASES))
+
+
+def _assert_clean(result) -> None:
+    assert not result.problems, f"{result.problems}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("name", IN_PROCESS)
+def test_hostile_case(name: str, tmp_path: Path) -> None:
+    _assert_clean(run_case_in_process(CASES[name](tmp_path), tmp_path))
+
+
+@pytest.mark.skipif(not unshare_available(), reason="needs `unshare -rm` to mount a private tmpfs")
+@pytest.mark.parametrize("name", sorted(OWN_PROCESS))
+def test_hostile_case_with_a_private_mount(name: str, tmp_path: Path) -> None:
+    _assert_clean(run_case(CASES[name](tmp_path), tmp_path))
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("name", SIGNAL_SAMPLE)
+def test_signal_during_lava_sample(name: str, tmp_path: Path) -> None:
+    _assert_clean(run_case(CASES[name](tmp_path), tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.lava
+@pytest.mark.parametrize("name", sorted(set(SIGNAL_CASES) - set(SIGNAL_SAMPLE)))
+def test_signal_during_lava(name: str, tmp_path: Path) -> None:
+    _assert_clean(run_case(CASES[name](tmp_path), tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SLOW))
+def test_hostile_case_slow(name: str, tmp_path: Path) -> None:
+    _assert_clean(run_case(CASES[name](tmp_path), tmp_path))
