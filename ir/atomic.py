@@ -312,15 +312,16 @@ def check_output_path(path: str | os.PathLike, kind: str) -> None:
     if it exists, a parent that is (or can become) a writable folder, a name of at most NAME_MAX
     bytes."""
     p = Path(path)
+    for part in p.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise OutputError(f"{part[:40]}...: a name of {len(part.encode('utf-8', 'surrogateescape'))} bytes; "
+                              f"the limit is {NAME_MAX}")
     if p.exists() and kind == "file" and p.is_dir():
         raise OutputError(f"{p} is a folder; give the name of a file to write")
     if p.exists() and kind == "folder" and not p.is_dir():
         raise OutputError(f"{p} exists and is not a folder")
     if p.is_dir() and kind == "folder" and not os.access(p, os.W_OK | os.X_OK):
         raise OutputError(f"{p}: cannot write in it (permission denied or a read-only file system)")
-    if len(p.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise OutputError(f"{p.name[:40]}...: a file name of {len(p.name.encode('utf-8', 'surrogateescape'))} bytes; "
-                          f"the limit is {NAME_MAX}")
     parent = p.absolute().parent
     while not parent.exists() and parent != parent.parent:
         if parent.is_symlink():

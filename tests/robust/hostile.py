@@ -12,7 +12,8 @@ a traceback, more than one line on stderr (warnings aside), an output left by a 
 a temporary left in the folder or in TMPDIR (`.*.tmp-*`, `pymp-*`, `snnc-lava-*`), a user's
 file changed or gone, a process of the command still alive after it exited (found by a token
 in the environment every descendant inherits), raw terminal escapes on stdout or stderr, peak
-memory over the documented budget, and a secret file's bytes in an output.
+memory over the documented budget, and a secret file (outside the input) read or its bytes in
+an output.
 
 `tests/robust/test_hostile.py` runs these cases as regression tests; the fuzz families in
 `tests/fuzz/families.py` draw many variants of the same kinds of files.
@@ -884,6 +885,7 @@ def run_case(c: Case, root: Path) -> Result:
     tmp = root / "tmp"
     tmp.mkdir(exist_ok=True)
     kept = {p: p.read_bytes() for p in c.keep if p.is_file()}
+    _arm_secrets(root)
     token = uuid.uuid4().hex
     env = dict(os.environ)
     env.update({"PYTHONPATH": os.pathsep.join(p for p in (str(SNNC_ROOT), env.get("PYTHONPATH", "")) if p),
@@ -949,6 +951,7 @@ def run_case_in_process(c: Case, root: Path) -> Result:
     assert c.send is None and not c.prefix, "needs a process of its own"
     (root / "tmp").mkdir(exist_ok=True)
     kept = {p: p.read_bytes() for p in c.keep if p.is_file()}
+    _arm_secrets(root)
     saved = {k: os.environ.get(k) for k in (*c.env, "SNNC_PROGRESS")}
     os.environ.update({"SNNC_PROGRESS": "0", **c.env})
     old_tempdir, tempfile.tempdir = tempfile.tempdir, str(root / "tmp")
@@ -978,6 +981,17 @@ def run_case_in_process(c: Case, root: Path) -> Result:
     return _checked(c, root, kept, Result(code, out.getvalue(), err.getvalue(), peak, seconds, []))
 
 
+def _secrets(root: Path) -> list[Path]:
+    return sorted(root.glob("secret.*"))
+
+
+def _arm_secrets(root: Path) -> None:
+    """A read updates a file's access time when it is older than its modification time (the
+    filesystem's relatime rule), so an access time of 1 that changes means the file was read."""
+    for p in _secrets(root):
+        os.utime(p, (1, p.stat().st_mtime))
+
+
 def _checked(c: Case, root: Path, kept: dict[Path, bytes], result: Result) -> Result:
     code, stdout, stderr, problems = result.code, result.stdout, result.stderr, result.problems
     if not (c.send and any(p.startswith("ended") for p in problems)) and code not in c.expect:
@@ -1000,6 +1014,9 @@ def _checked(c: Case, root: Path, kept: dict[Path, bytes], result: Result) -> Re
             problems.append(f"user file {p.name} changed")
     if result.peak_bytes > BUDGET_BYTES:
         problems.append(f"peak memory {result.peak_bytes / 2**20:.0f} MiB")
+    for p in _secrets(root):
+        if p.stat().st_atime != 1:
+            problems.append(f"{p.name}, a file outside the input, was read")
     if c.secret is not None:
         for p in root.rglob("*"):
             if p.is_file() and p.name not in ("secret.bin", "secret.h5") and _holds(p, c.secret):
