@@ -5,7 +5,6 @@ Trainers (datasets, encoders) are imported inside the functions, as the CLI laye
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path

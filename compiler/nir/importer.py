@@ -23,7 +23,6 @@ edited file imports as edited and an unedited one imports bit for bit.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re

@@ -42,9 +42,7 @@ import os
 import random
 import shutil
 import signal
-import struct
 import tempfile
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,6 +54,7 @@ from hypothesis import strategies as st
 from ir import SnncError
 from ir.errors import MAX_MESSAGE_CHARS
 from tests.fuzz.fuzzers import _cli, _settings, fuzzer
+from tests.robust.hostile import npy_header, zip_bytes
 
 FUZZ_BUDGET = 256 << 20
 _SECRET = np.arange(64, dtype="<f8") * 1000.0 + 0.4242
@@ -228,42 +227,6 @@ def fuzz_nir_storage(n: int, outcomes: Counter) -> None:
 # ----------------------------------------------------------------------------- snnc-bombs / npz-bombs
 
 
-def _npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
-    return buf.getvalue()
-
-
-def _zip(entries: dict[str, bytes], big: dict[str, tuple[bytes, int]] | None = None,
-         forged: dict[str, int] | None = None) -> bytes:
-    """A zip of `entries`; `big`: (header, zero bytes) streamed through deflate; `forged`: entries
-    whose declared uncompressed size is rewritten (local and central headers) after writing."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, blob in entries.items():
-            zf.writestr(name, blob)
-        for name, (head, zeros) in (big or {}).items():
-            with zf.open(zipfile.ZipInfo(name), "w", force_zip64=True) as fh:
-                fh.write(head)
-                chunk = bytes(1 << 20)
-                while zeros:
-                    k = min(zeros, len(chunk))
-                    fh.write(chunk[:k])
-                    zeros -= k
-    blob = bytearray(buf.getvalue())
-    for name, size in (forged or {}).items():
-        encoded = name.encode()
-        for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
-            at = 0
-            while (at := blob.find(sig, at)) >= 0:
-                n_len = struct.unpack_from("<H", blob, at + (26 if sig == b"PK\x03\x04" else 28))[0]
-                start = at + (30 if sig == b"PK\x03\x04" else 46)
-                if bytes(blob[start:start + n_len]) == encoded and size < 2**32 - 1:
-                    struct.pack_into("<I", blob, at + off, size)
-                at += 4
-    return bytes(blob)
-
-
 _BIG_SHAPES = [(1 << 10,), (1 << 20,), (1 << 24,), (1 << 14, 1 << 13), (1 << 31,), (1 << 16, 1 << 16), (3, 1 << 30)]
 _DTYPES = ["|i1", "<i2", "<i4", "<f4", "<f8"]
 
@@ -274,7 +237,7 @@ def _bomb_entry(data) -> tuple[bytes | None, tuple[bytes, int] | None, int | Non
     sizes are forged."""
     shape = data.draw(st.sampled_from(_BIG_SHAPES))
     dtype = data.draw(st.sampled_from(_DTYPES))
-    head = _npy_header(shape, dtype)
+    head = npy_header(shape, dtype)
     need = int(np.prod(shape)) * np.dtype(dtype).itemsize
     how = data.draw(st.sampled_from(["truncated", "truncated", "forged", "forged", "real"]))
     if how == "real" and need <= 128 << 20:
@@ -327,7 +290,7 @@ def fuzz_snnc_bombs(n: int, outcomes: Counter) -> None:
                 for k in range(data.draw(st.integers(1000, 5000))):
                     files[f"arrays/x{k:06d}.npy"] = b""
             files[HEADER] = json.dumps(head).encode()
-            blob = _zip(files, big, forged)
+            blob = zip_bytes(files, big, forged)
             _judge(lambda: graph_from_bytes(blob, "fuzz.snnc"), outcomes, f"{what}: ")
 
         check()
@@ -356,7 +319,7 @@ def fuzz_npz_bombs(n: int, outcomes: Counter) -> None:
             if small is not None:
                 files[ref] = small
             path = root / "t.npz"
-            path.write_bytes(_zip(files, {ref: streamed} if streamed else None, {ref: size} if size else None))
+            path.write_bytes(zip_bytes(files, {ref: streamed} if streamed else None, {ref: size} if size else None))
             reader = data.draw(st.sampled_from(["trace", "npz"]))
             fn = (lambda: read_trace(path, program)) if reader == "trace" else (lambda: read_npz(path))
             _judge(fn, outcomes, f"{reader}: ")
@@ -421,7 +384,7 @@ def fuzz_deep_json(n: int, outcomes: Counter) -> None:
             (build / "report.json").write_bytes(report)
             (build / MANIFEST).write_bytes(manifest)
             if where == "snnc.json":
-                blob = _zip({**graph_entries, HEADER: text.encode()})
+                blob = zip_bytes({**graph_entries, HEADER: text.encode()})
                 fn = lambda: graph_from_bytes(blob, "fuzz.snnc")  # noqa: E731
             elif where == "report.json":
                 (build / "report.json").write_text(text)
@@ -432,7 +395,7 @@ def fuzz_deep_json(n: int, outcomes: Counter) -> None:
                 buf = io.BytesIO()
                 np.save(buf, np.frombuffer(text.encode(), dtype=np.uint8))
                 files["__meta__.npy"] = buf.getvalue()
-                (root / "t.npz").write_bytes(_zip(files))
+                (root / "t.npz").write_bytes(zip_bytes(files))
                 fn = lambda: read_trace(root / "t.npz", program)  # noqa: E731
             elif where == "nir":
                 path = root / "x.nir"

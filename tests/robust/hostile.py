@@ -29,6 +29,7 @@ import os
 import resource
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -154,21 +155,38 @@ def zip_entries(path: Path) -> dict[str, bytes]:
         return {i.filename: zf.read(i) for i in zf.infolist()}
 
 
-def write_zip(path: Path, entries: dict[str, bytes], *, big: dict[str, tuple[bytes, int]] | None = None) -> None:
-    """A zip of `entries`; `big` entries are (header, n zero bytes) streamed through deflate, so
-    that a file of 2^27 zero bytes costs no memory to write."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+def zip_bytes(entries: dict[str, bytes], big: dict[str, tuple[bytes, int]] | None = None,
+              forged: dict[str, int] | None = None) -> bytes:
+    """A zip of `entries`. `big`: entries given as (header, n zero bytes), streamed through
+    deflate, so that 2^30 zero bytes cost no memory to write; `forged`: entries whose declared
+    uncompressed size is rewritten afterwards (local and central headers), a lie a zip reader
+    sees before it inflates anything."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in entries.items():
             zf.writestr(name, data)
         for name, (head, zeros) in (big or {}).items():
             with zf.open(zipfile.ZipInfo(name), "w", force_zip64=True) as fh:
                 fh.write(head)
                 chunk = bytes(1 << 20)
-                left = zeros
-                while left:
-                    n = min(left, len(chunk))
-                    fh.write(chunk[:n])
-                    left -= n
+                while zeros:
+                    k = min(zeros, len(chunk))
+                    fh.write(chunk[:k])
+                    zeros -= k
+    blob = bytearray(buf.getvalue())
+    for name, size in (forged or {}).items():
+        for sig, size_at, name_len_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+            at = 0
+            while (at := blob.find(sig, at)) >= 0:
+                n_len = struct.unpack_from("<H", blob, at + name_len_at)[0]
+                if bytes(blob[at + name_at: at + name_at + n_len]) == name.encode() and size < 2**32 - 1:
+                    struct.pack_into("<I", blob, at + size_at, size)
+                at += 4
+    return bytes(blob)
+
+
+def write_zip(path: Path, entries: dict[str, bytes], *, big: dict[str, tuple[bytes, int]] | None = None) -> None:
+    path.write_bytes(zip_bytes(entries, big))
 
 
 def npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
