@@ -87,10 +87,13 @@ def _on_signal(signum: int, frame: object) -> None:
 
 def _redeliver(unraisable: object) -> None:
     """sys.unraisablehook: an interrupt raised inside a finalizer (`__del__`, a weakref
-    callback) is swallowed by Python with a printed traceback; deliver the signal again, so that
-    it lands in the command instead."""
+    callback) is swallowed by Python with a printed traceback; send the signal again a moment
+    later, from another thread, so that it lands in the command once the finalizer is done (a
+    signal raised here, synchronously, would be swallowed in this hook in turn)."""
     if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt) and _received:
-        signal.raise_signal(_received[-1])
+        import threading
+
+        threading.Timer(0.01, os.kill, (os.getpid(), _received[-1])).start()
         return
     sys.__unraisablehook__(unraisable)  # type: ignore[arg-type]
 

@@ -220,8 +220,10 @@ def _in_the_way(final: Path, names: Iterable[str], old: Mapping[str, list[str]])
                 return f"{where} is in the way (snnc needs a folder there)"
         if dest.is_symlink() or dest.exists():
             if not _owned(dest, old.get(rel)):
+                listed = (f"listed in {MANIFEST}" if (final / MANIFEST).exists()
+                          else f"listed in a {MANIFEST}, which this folder lacks: an older snnc did not write one")
                 return (f"{dest} exists and snnc did not write it (or it was changed since); snnc replaces only "
-                        f"the files it wrote there (listed in {MANIFEST}): move it away or choose another -o")
+                        f"the files it wrote there ({listed}): move it away or choose another -o")
     return None
 
 
