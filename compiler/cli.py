@@ -141,8 +141,8 @@ class _held:
 _printed: list[bool] = []  # the interruption's line has been printed
 
 
-def _interrupted_status() -> int:
-    terminated = _received[-1] == signal.SIGTERM
+def _interrupted_status(signum: int) -> int:
+    terminated = signum == signal.SIGTERM
     print("snnc: terminated" if terminated else "snnc: interrupted", file=sys.stderr)
     _printed.append(True)
     return 143 if terminated else 130
@@ -250,8 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = _Escaped(streams[0]), _Escaped(streams[1])
         return _run(argv)
     except KeyboardInterrupt as e:
-        _received.append(signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
-        return _interrupted_status()
+        return _interrupted_status(signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
     except BrokenPipeError:
         # stdout closed early (e.g. `snnc hw show loihi2 | head`): not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -266,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception:
         if _received:  # the failure of something the signal cut short
-            return _interrupted_status()
+            return _interrupted_status(_received[-1])
         raise
     finally:
         sys.stdout, sys.stderr = streams
