@@ -24,32 +24,45 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def deferred_signals(*, escalate: bool = False) -> Iterator[None]:
+def deferred_signals(*, escalate_after: float | None = None) -> Iterator[None]:
     """Hold SIGINT/SIGTERM until the block ends, then deliver the first one held.
 
-    `escalate`: a second signal while one is held is delivered at once (for blocks that might
-    wait on something outside this process, e.g. Lava's start-up, so that a user can still stop
-    them). Outside the main thread (where no handler can be installed) this does nothing."""
+    `escalate_after`: for blocks that wait on something outside this process (Lava's start-up
+    waits on its workers), a signal held that long, or a second signal, is delivered at once,
+    so that a block that never ends can still be stopped. Outside the main thread (where no
+    handler can be installed) this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     owner = os.getpid()
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     held: list[int] = []
+    ended = threading.Event()
+    timers: list[threading.Thread] = []
+
+    def again(signum: int) -> None:  # the signal held, once more, `escalate_after` seconds later
+        if not ended.wait(escalate_after):
+            signal.pthread_kill(threading.main_thread().ident, signum)  # main: it interrupts a wait there
 
     def hold(signum: int, frame: object) -> None:
         if os.getpid() != owner:
             return  # a forked child: its owner stops it
-        if held and escalate:
+        if held and escalate_after is not None:
             _restore(previous)
             _deliver(previous, signum)
         held.append(signum)
+        if escalate_after is not None and not timers:
+            timers.append(threading.Thread(target=again, args=(signum,), name="snnc-held-signal", daemon=True))
+            timers[0].start()
 
     for s in SIGNALS:
         signal.signal(s, hold)
     try:
         yield
     finally:
+        ended.set()
+        for timer in timers:  # joined before the handlers go back: it cannot send after that
+            timer.join()
         _restore(previous)
         if held:
             _deliver(previous, held[0])

@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import os
 import resource
 import shutil
@@ -67,6 +68,7 @@ class Case:
     keep: list[Path] = field(default_factory=list)  # user files that must survive, byte for byte
     secret: bytes | None = None  # bytes of a file outside the input that must not reach an output
     send: tuple[int, float, bool] | None = None  # (signal, seconds after snnc's code started, to the group)
+    kill_worker_after: float | None = None  # SIGKILL a Lava worker, seconds after the workers exist
     prefix: list[str] = field(default_factory=list)  # e.g. an unshare/mount wrapper
     timeout: float = 120.0
     check: Callable[[Result], list[str]] | None = None  # extra checks
@@ -80,6 +82,7 @@ class Result:
     peak_bytes: int
     seconds: float
     problems: list[str]
+    after_kill: float | None = None  # seconds from the worker's SIGKILL (kill_worker_after) to the end
 
     @property
     def last_line(self) -> str:
@@ -851,6 +854,29 @@ for _t in (0.0, 0.02, 0.05, 0.15, 0.3, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5):
                     lambda root, a=_argv, s=_sig, t=_t, g=_group: _signal_case(root, a, s, t, g))
 
 
+WORKER_KILLED_END_S = 5.0  # how soon after a worker's SIGKILL the run must have ended
+
+
+def _worker_killed_checks(r: Result) -> list[str]:
+    problems = []
+    if not re.fullmatch(r"snnc: error: Lava's worker process \d+ was killed by SIGKILL \(out of memory\?\); "
+                        r"the run cannot go on", r.last_line):
+        problems.append(f"the line does not say a worker was killed: {r.last_line!r}")
+    if r.after_kill is not None and r.after_kill > WORKER_KILLED_END_S:
+        problems.append(f"ended {r.after_kill:.1f} s after the worker was killed (limit {WORKER_KILLED_END_S:.0f} s)")
+    return problems
+
+
+def _worker_killed(root: Path, after: float) -> Case:
+    lava_build(root, samples=8)
+    return Case(_lava_run(root), kill_worker_after=after, absent=[root / "o.npz"], timeout=60,
+                check=_worker_killed_checks)
+
+
+for _t in (0.0, 0.3, 0.8):  # seconds after Lava's workers exist: start-up, then the samples
+    CASES[f"lava-worker-killed-at-{_t}s"] = lambda root, t=_t: _worker_killed(root, t)
+
+
 # ----------------------------------------------------------------------------- running
 
 
@@ -866,6 +892,33 @@ def handles_sigterm(pid: int) -> bool:
     except OSError:
         pass
     return False
+
+
+def _children(pid: int) -> list[int]:
+    """Living children of `pid`, oldest first."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _shared_memory(pids: list[int]) -> set[str]:
+    """The /dev/shm files processes `pids` map (Lava's channels: the manager's segments)."""
+    found = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found |= {line.split(None, 5)[5].removesuffix(" (deleted)") for line in maps.splitlines()
+                  if len(line.split(None, 5)) == 6 and line.split(None, 5)[5].startswith("/dev/shm/")}
+    return found
 
 
 def _descendants_with_token(token: str) -> list[int]:
@@ -907,7 +960,7 @@ def run_case(c: Case, root: Path) -> Result:
     token = uuid.uuid4().hex
     env = dict(os.environ)
     env.update({"PYTHONPATH": os.pathsep.join(p for p in (str(SNNC_ROOT), env.get("PYTHONPATH", "")) if p),
-                "SNNC_PROGRESS": "0", "TMPDIR": str(tmp), TOKEN_VAR: token})
+                "SNNC_PROGRESS": "0", "TMPDIR": str(tmp), TOKEN_VAR: token, "PYTHONFAULTHANDLER": "1"})
     env.update(c.env)
     argv = [*c.prefix, sys.executable, "-m", "compiler.cli", *c.argv]
     out_path, err_path = root / ".stdout", root / ".stderr"
@@ -917,32 +970,49 @@ def run_case(c: Case, root: Path) -> Result:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=root,
                                 preexec_fn=_limits, start_new_session=True)
         sent = False
+        killed_at = forked = None
         status = rusage = None
         ready = None  # when snnc's own code started: its SIGTERM handler is installed
+        mapped: set[str] = set()  # shared memory the run's processes mapped: none may be left
+        looked = 0.0
         while True:
             pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             elapsed = time.monotonic() - start
+            if elapsed - looked >= 0.1:
+                mapped |= _shared_memory([proc.pid, *_children(proc.pid)])
+                looked = elapsed
             if c.send and ready is None and handles_sigterm(proc.pid):
                 ready = time.monotonic()
             if c.send and not sent and ready is not None and time.monotonic() - ready >= c.send[1]:
                 sig, _, group = c.send
                 (os.killpg if group else os.kill)(proc.pid, sig)
                 sent = True
+            if c.kill_worker_after is not None and not sent:
+                workers = _children(proc.pid)
+                if forked is None and len(workers) >= 3:  # the resource tracker, the manager, a worker
+                    forked = time.monotonic()
+                if forked is not None and time.monotonic() - forked >= c.kill_worker_after:
+                    os.kill(workers[-1], signal.SIGKILL)  # the newest: a worker
+                    sent = True
+                    killed_at = time.monotonic()
             if elapsed > c.timeout:
                 problems.append(f"hung: killed after {c.timeout:.0f} s")
+                os.kill(proc.pid, signal.SIGABRT)  # faulthandler prints every thread's stack
+                time.sleep(2)
                 os.killpg(proc.pid, signal.SIGKILL)
                 _, status, rusage = os.wait4(proc.pid, 0)
                 break
             time.sleep(0.005)
-    seconds = time.monotonic() - start
+    ended = time.monotonic()
+    seconds = ended - start
     stdout = out_path.read_bytes().decode("utf-8", "replace")
     stderr = err_path.read_bytes().decode("utf-8", "replace")
     out_path.unlink()
     err_path.unlink()
     code = os.waitstatus_to_exitcode(status)
-    if c.send and not sent:
+    if (c.send or c.kill_worker_after is not None) and not sent:
         problems.append(f"ended (exit {code}) before the signal was sent")
     alive = _descendants_with_token(token)
     if alive:
@@ -950,7 +1020,14 @@ def run_case(c: Case, root: Path) -> Result:
         for pid in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    return _checked(c, root, kept, Result(code, stdout, stderr, rusage.ru_maxrss * 1024, seconds, problems))
+    left = sorted(p for p in mapped if os.path.exists(p))
+    if left:
+        problems.append(f"shared memory left: {', '.join(left)}")
+        for path in left:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return _checked(c, root, kept, Result(code, stdout, stderr, rusage.ru_maxrss * 1024, seconds, problems,
+                                          None if killed_at is None else ended - killed_at))
 
 
 def _vm(field: str) -> int:

@@ -18,10 +18,11 @@ from tests.robust.hostile import CASES, run_case, run_case_in_process, unshare_a
 
 SLOW = {"demo-again-keeps-thesis"}
 OWN_PROCESS = {"os-output-in-a-read-only-folder", "os-output-disk-full"}
-SIGNAL_CASES = sorted(n for n in CASES if n.startswith("lava-"))
+SIGNAL_CASES = sorted(n for n in CASES if n.startswith("lava-") and "-worker-killed-" not in n)
+WORKER_KILLED = sorted(n for n in CASES if "-worker-killed-" in n)
 # Sampled from the moments when Lava's processes are starting or running (1 s and later).
 SIGNAL_SAMPLE = sorted(random.Random(23).sample([n for n in SIGNAL_CASES if float(n.split("-at-")[1][:-1]) >= 1.0], 3))
-IN_PROCESS = sorted(set(CASES) - SLOW - OWN_PROCESS - set(SIGNAL_CASES))
+IN_PROCESS = sorted(set(CASES) - SLOW - OWN_PROCESS - set(SIGNAL_CASES) - set(WORKER_KILLED))
 
 
 def _assert_clean(result) -> None:
@@ -50,6 +51,18 @@ def test_signal_during_lava_sample(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(set(SIGNAL_CASES) - set(SIGNAL_SAMPLE)))
 def test_signal_during_lava(name: str, tmp_path: Path) -> None:
     _assert_clean(run_case(CASES[name](tmp_path), tmp_path))
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "lava-worker-killed-at-0.3s" else [pytest.mark.slow])
+                                  for n in WORKER_KILLED])  # about 2 s each: one in `make test`
+def test_lava_worker_killed(name: str, tmp_path: Path) -> None:
+    """A Lava worker SIGKILLed (as the OOM killer does) at start-up or during the samples: the run
+    ends within WORKER_KILLED_END_S of it, with exit 1 and one line naming the worker and the
+    signal, no traceback, no process, temporary or /dev/shm segment left (`run_case`)."""
+    result = run_case(CASES[name](tmp_path), tmp_path)
+    _assert_clean(result)
+    assert result.after_kill is not None
 
 
 @pytest.mark.slow

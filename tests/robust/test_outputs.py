@@ -243,12 +243,21 @@ def test_deferred_signals_deliver_the_first_one_at_the_end():
 def test_deferred_signals_escalate_on_a_second_signal():
     done = []
     with pytest.raises(KeyboardInterrupt):
-        with deferred_signals(escalate=True):
+        with deferred_signals(escalate_after=60.0):
             os.kill(os.getpid(), signal.SIGINT)
             done.append(1)
             os.kill(os.getpid(), signal.SIGINT)
             done.append(2)
     assert done == [1]
+
+
+def test_deferred_signals_escalate_a_signal_held_too_long():
+    import time
+
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_signals(escalate_after=0.05):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # a block that would never end
 
 
 def test_read_npz_checks_sizes_from_headers_before_inflating(tmp_path, monkeypatch):
