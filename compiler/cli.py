@@ -77,8 +77,17 @@ _holding: list[int] = []  # nesting depth, as a list of markers
 _pending: list[int] = []
 
 
+# Once `entry()` has main()'s status, a signal is noted here, not raised: nothing is left for
+# it to stop, and `_late_signal_status` turns it into the status at exit.
+_finished: list[int] = []
+_after_finish: list[int] = []
+
+
 def _on_signal(signum: int, frame: object) -> None:
     _received.append(signum)
+    if _finished:
+        _after_finish.append(signum)
+        return
     if _holding:
         _pending.append(signum)
         return
@@ -274,46 +283,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> None:
     """The `snnc` console script: `main()` with SIGINT/SIGTERM owned from the first statement
     to the last (module docstring)."""
-    late: list[int] = []
-    atexit.register(_late_signal_status, late)  # registered first, so it runs last at exit
+    atexit.register(_late_signal_status)  # registered first, so it runs last at exit
     signal.signal(signal.SIGTERM, _on_signal)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a background job's SIG_IGN
         signal.signal(signal.SIGINT, _on_signal)
     sys.unraisablehook = _redeliver
     _hold_signals_for_extensions()
+    # Python runs a signal handler only after a call returns or a loop jumps back, so a signal
+    # just after main() returns is raised inside the `try` (reported below), and one after the
+    # `append` that ends each branch is noted by `_on_signal`.
     try:
-        code = main()
+        _finished.append(main())
     except SystemExit as e:  # argparse: --help, --version, usage errors
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    except KeyboardInterrupt as e:  # a second signal while main() was reporting the first
-        code = 143 if isinstance(e, Terminated) else 130
+        _finished.append(e.code if isinstance(e.code, int) else (0 if e.code is None else 2))
+    except KeyboardInterrupt as e:  # a signal main() did not report: just before it returned, or a second one
+        _finished.append(143 if e.__class__ is Terminated else 130)  # no call before the append
         if not _printed:
-            os.write(2, b"snnc: terminated\n" if code == 143 else b"snnc: interrupted\n")
-    late.append(code)
-    for s in (signal.SIGINT, signal.SIGTERM):  # from here on a signal is noted, not raised
-        signal.signal(s, lambda signum, frame: late.append(-signum))
-    sys.exit(code)
+            os.write(2, b"snnc: terminated\n" if _finished[0] == 143 else b"snnc: interrupted\n")
+    sys.exit(_finished[0])
 
 
-def _late_signal_status(late: list[int]) -> None:
+def _late_signal_status() -> None:
     """The last thing at exit, after everything else (Lava's helpers joined, temporaries
     removed): the process ends here with the command's status, or with the status of a signal
-    that arrived once the command was done (and one line). Python's own teardown after this
-    point would restore the default handlers, so a signal then would kill the process silently;
-    there is nothing left for it to do."""
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
-    if not late:  # entry() did not get as far as main()'s end: let Python finish as it would
+    that arrived once the command was done (and one line): the output is whole then, but the
+    user asked to stop and is told the command did not end normally. Python's own teardown
+    after this point would restore the default handlers, so a signal then would kill the
+    process silently; it ends here instead, with the signals blocked and any that came in
+    meanwhile (pending) counted. A signal the kernel delivers after `os._exit` has begun
+    (microseconds) cannot change a status any more; a sender sees it as one sent to a
+    process that has ended."""
+    if not _finished:  # entry() did not get as far as main()'s end: let Python finish as it would
         return
-    code, signals = late[0], [-x for x in late[1:] if x < 0]
-    if signals and code not in (130, 143):
-        code = 143 if signals[0] == signal.SIGTERM else 130
-        os.write(2, b"snnc: terminated\n" if code == 143 else b"snnc: interrupted\n")
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr):  # signals are still noted meanwhile (`_on_signal`)
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
+    signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
+    pending = [s for s in (signal.SIGTERM, signal.SIGINT) if s in signal.sigpending()]
+    code, signals = _finished[0], _after_finish + pending
+    if signals and code not in (130, 143):
+        code = 143 if signals[0] == signal.SIGTERM else 130
+        os.write(2, b"snnc: terminated\n" if code == 143 else b"snnc: interrupted\n")
     os._exit(code)
 
 

@@ -588,22 +588,31 @@ def fuzz_lava_signals(n: int, outcomes: Counter) -> None:
     """A fresh `snnc` process per example (a signal needs one); each takes 2-5 s. Seeded
     random.Random draws, not hypothesis: a failure here depends on timing, and hypothesis would
     call one it cannot replay "flaky" instead of showing it."""
-    from tests.robust.hostile import _lava_hil, _lava_run, _signal_case, run_case
+    from tests.robust.hostile import SIGNAL_STEPS, _lava_hil, _lava_run, _signal_case, run_case
 
     for k in range(n):
         rng = random.Random(f"lava-signals {k}")
         verb = rng.choice(["run", "run", "hil"])
         sig = rng.choice([signal.SIGINT, signal.SIGTERM])
         group = rng.random() < 0.5
-        # Seconds after snnc's code started: a fifth in the first 0.3 s (imports, parser), the
-        # rest over Lava's start-up, the samples and the end (about 4 s).
-        after = rng.uniform(0, 0.3) if rng.random() < 0.2 else rng.uniform(0, 4.5)
+        # A fifth in the first 0.3 s after snnc's code started (imports, parser); three fifths
+        # in the 2 s after Lava's workers exist (the rest of its start-up, held, and the samples
+        # of a run that lasts longer: SIGNAL_STEPS); a fifth over a short run (200 steps, about
+        # 1-2.5 s after the workers) and its end, where the run may finish first.
+        draw = rng.random()
+        if draw < 0.2:
+            after, send_from, steps = rng.uniform(0, 0.3), "start", SIGNAL_STEPS
+        elif draw < 0.8:
+            after, send_from, steps = rng.uniform(0, 2.0), "workers", SIGNAL_STEPS
+        else:
+            after, send_from, steps = rng.uniform(0.5, 3.0), "workers", 200
         with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as d:
             root = Path(d)
-            case = _signal_case(root, _lava_run if verb == "run" else _lava_hil, sig, after, group)
+            case = _signal_case(root, _lava_run if verb == "run" else _lava_hil, sig, after, group, send_from, steps)
             result = run_case(case, root)
         finished = any(p.startswith("ended") for p in result.problems)
-        problems = [p for p in result.problems if not p.startswith("ended")]
-        assert not problems, (k, verb, sig, group, after, problems, result.stderr[-2000:])
+        # Only the short run may finish before its signal; the long one must still be going.
+        problems = [p for p in result.problems if not (p.startswith("ended") and steps < SIGNAL_STEPS)]
+        assert not problems, (k, verb, sig, group, send_from, after, steps, problems, result.stderr[-2000:])
         name = "sigint" if sig == signal.SIGINT else "sigterm"
         outcomes[f"{verb} {name}{' group' if group else ''}: {'finished first' if finished else f'exit {result.code}'}"] += 1

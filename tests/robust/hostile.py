@@ -67,7 +67,8 @@ class Case:
     absent: list[Path] = field(default_factory=list)  # outputs a failed command must not leave
     keep: list[Path] = field(default_factory=list)  # user files that must survive, byte for byte
     secret: bytes | None = None  # bytes of a file outside the input that must not reach an output
-    send: tuple[int, float, bool] | None = None  # (signal, seconds after snnc's code started, to the group)
+    send: tuple[int, float, bool] | None = None  # (signal, seconds after `send_from`, to the group)
+    send_from: str = "start"  # "start": snnc's code started (`handles_sigterm`); "workers": Lava's workers exist
     kill_worker_after: float | None = None  # SIGKILL a Lava worker, seconds after the workers exist
     prefix: list[str] = field(default_factory=list)  # e.g. an unshare/mount wrapper
     timeout: float = 120.0
@@ -827,11 +828,21 @@ for _opt, _val in (("--beta", "inf"), ("--beta", "nan"), ("--lr-encoder", "nan")
 # ----------------------------------------------------------------------------- 3. signals
 
 
-def _signal_case(root: Path, argv_of: Callable[[Path], list[str]], sig: int, after: float, group: bool) -> Case:
-    lava_build(root)
+# Steps per sample of the signal cases' BUILD: Lava's samples then take 5 s or more after its
+# workers exist on an idle machine (2.5 s measured at 1000 steps), well past the latest signal
+# counted from the workers (SIGNAL_FROM_WORKERS), so the signal always finds the run going; the
+# run ends at the signal, so a longer run costs no time. A run that ends before the signal is a
+# failure of the case ("ended before the signal was sent"); one that ignored the signal would
+# end with exit 0 and fail it too.
+SIGNAL_STEPS = 2000
+
+
+def _signal_case(root: Path, argv_of: Callable[[Path], list[str]], sig: int, after: float, group: bool,
+                 send_from: str = "start", steps: int = SIGNAL_STEPS) -> Case:
+    lava_build(root, steps=steps)
     argv = argv_of(root)
     return Case(argv, expect=(130,) if sig == signal.SIGINT else (143,), send=(sig, after, group),
-                absent=[root / "o.npz", root / "r.json"], timeout=40)
+                send_from=send_from, absent=[root / "o.npz", root / "r.json"], timeout=60)
 
 
 def _lava_run(root: Path) -> list[str]:
@@ -842,16 +853,24 @@ def _lava_hil(root: Path) -> list[str]:
     return ["hil", str(root / "build"), "--input", str(root / "in.npy"), "--target", "lava", "--report", str(root / "r.json")]
 
 
-# Seconds after snnc's code started (`handles_sigterm`): start-up (parser, imports), Lava's
-# compile and fork (about 1-1.5 s in), the samples, and the end.
-for _t in (0.0, 0.02, 0.05, 0.15, 0.3, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5):
-    for _sig, _sname in ((signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")):
-        for _group in (False, True):
-            for _verb, _argv in (("run", _lava_run), ("hil", _lava_hil)):
-                if _verb == "hil" and _t in (0.0, 0.02, 0.05, 0.15):
+# When the signal is sent: seconds after snnc's code started (`handles_sigterm`), over start-up
+# (the parser, imports, the program's load, Lava's compile; its workers fork 1-3 s in), and
+# seconds after Lava's workers exist (the first fork: the rest of the start-up, held, then the
+# samples). Counting the run's moments from the workers makes them the same on an idle machine
+# and a loaded one.
+SIGNAL_FROM_START = (0.0, 0.02, 0.05, 0.15, 0.3, 0.6, 1.0)
+SIGNAL_FROM_WORKERS = (0.0, 0.3, 1.0, 2.0)
+for _sig, _sname in ((signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")):
+    for _group in (False, True):
+        for _verb, _argv in (("run", _lava_run), ("hil", _lava_hil)):
+            _name = f"lava-{_verb}-{_sname}{'-group' if _group else ''}"
+            for _t in SIGNAL_FROM_START:
+                if _verb == "hil" and _t < 0.3:  # the same start-up as run's
                     continue
-                CASES[f"lava-{_verb}-{_sname}{'-group' if _group else ''}-at-{_t}s"] = (
-                    lambda root, a=_argv, s=_sig, t=_t, g=_group: _signal_case(root, a, s, t, g))
+                CASES[f"{_name}-at-{_t}s"] = lambda root, a=_argv, s=_sig, t=_t, g=_group: _signal_case(root, a, s, t, g)
+            for _t in SIGNAL_FROM_WORKERS:
+                CASES[f"{_name}-at-workers+{_t}s"] = (
+                    lambda root, a=_argv, s=_sig, t=_t, g=_group: _signal_case(root, a, s, t, g, "workers"))
 
 
 WORKER_KILLED_END_S = 5.0  # how soon after a worker's SIGKILL the run must have ended
@@ -892,6 +911,15 @@ def handles_sigterm(pid: int) -> bool:
     except OSError:
         pass
     return False
+
+
+def _ended(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie its parent has not waited for yet): a signal
+    sent to it now does nothing, and its status says nothing about how snnc handles one."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def _children(pid: int) -> list[int]:
@@ -983,16 +1011,20 @@ def run_case(c: Case, root: Path) -> Result:
             if elapsed - looked >= 0.1:
                 mapped |= _shared_memory([proc.pid, *_children(proc.pid)])
                 looked = elapsed
+            watch = c.kill_worker_after is not None or (forked is None and c.send_from == "workers")
+            workers = _children(proc.pid) if watch else []
+            if forked is None and len(workers) >= 3:  # the resource tracker, the manager, a worker
+                forked = time.monotonic()
             if c.send and ready is None and handles_sigterm(proc.pid):
                 ready = time.monotonic()
-            if c.send and not sent and ready is not None and time.monotonic() - ready >= c.send[1]:
+            since = ready if c.send_from == "start" else forked
+            if c.send and not sent and since is not None and time.monotonic() - since >= c.send[1]:
+                if _ended(proc.pid):  # it ended between the look above and now
+                    continue
                 sig, _, group = c.send
                 (os.killpg if group else os.kill)(proc.pid, sig)
                 sent = True
             if c.kill_worker_after is not None and not sent:
-                workers = _children(proc.pid)
-                if forked is None and len(workers) >= 3:  # the resource tracker, the manager, a worker
-                    forked = time.monotonic()
                 if forked is not None and time.monotonic() - forked >= c.kill_worker_after:
                     os.kill(workers[-1], signal.SIGKILL)  # the newest: a worker
                     sent = True

@@ -20,8 +20,8 @@ SLOW = {"demo-again-keeps-thesis"}
 OWN_PROCESS = {"os-output-in-a-read-only-folder", "os-output-disk-full"}
 SIGNAL_CASES = sorted(n for n in CASES if n.startswith("lava-") and "-worker-killed-" not in n)
 WORKER_KILLED = sorted(n for n in CASES if "-worker-killed-" in n)
-# Sampled from the moments when Lava's processes are starting or running (1 s and later).
-SIGNAL_SAMPLE = sorted(random.Random(23).sample([n for n in SIGNAL_CASES if float(n.split("-at-")[1][:-1]) >= 1.0], 3))
+# Sampled from the moments counted from Lava's workers (its start-up, held, and its samples).
+SIGNAL_SAMPLE = sorted(random.Random(23).sample([n for n in SIGNAL_CASES if "-at-workers+" in n], 3))
 IN_PROCESS = sorted(set(CASES) - SLOW - OWN_PROCESS - set(SIGNAL_CASES) - set(WORKER_KILLED))
 
 
