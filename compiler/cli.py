@@ -104,6 +104,8 @@ def _redeliver(unraisable: object) -> None:
 
         threading.Timer(0.01, os.kill, (os.getpid(), _received[-1])).start()
         return
+    if getattr(getattr(unraisable, "exc_value", None), "raised_again", False):
+        return  # its raiser raises it again (backends.lava.owner.LavaWorkerDied)
     sys.__unraisablehook__(unraisable)  # type: ignore[arg-type]
 
 

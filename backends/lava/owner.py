@@ -64,6 +64,11 @@ _WATCH_S = 0.25
 class LavaWorkerDied(BackendUnavailableError):
     """One of Lava's workers ended during the run (killed from outside, most likely for memory)."""
 
+    # Raised by a SIGUSR1 handler, it can land where Python swallows exceptions (an at-fork hook,
+    # a finalizer); the watcher raises it again until the run's end begins, so the CLI's
+    # unraisable hook (`compiler.cli._redeliver`) need not print the swallowed one.
+    raised_again = True
+
 
 def _tracker_pid() -> int | None:
     from multiprocessing import resource_tracker
@@ -84,7 +89,8 @@ class Session:
         # once `_ending` is set (the first line of stop, kill and close) it reports nothing.
         self._lock = threading.Lock()
         self._ending = False
-        self._pending: LavaWorkerDied | None = None  # reported, not raised yet
+        self._ended_in_caller = False  # set by `_end`'s first statement, in the thread that runs Lava
+        self._pending: LavaWorkerDied | None = None  # reported, until the run's end begins
         self._wakeup = threading.Event()
         self._watcher: threading.Thread | None = None
         self._caller: threading.Thread | None = None
@@ -133,8 +139,10 @@ class Session:
         self._watcher.start()
 
     def _on_usr1(self, signum: int, frame: object) -> None:
-        died, self._pending = self._pending, None
-        if died is not None:  # None: a SIGUSR1 from elsewhere, or a report the run's end withdrew
+        died = self._pending
+        # None: a SIGUSR1 from elsewhere, or a report the run's end withdrew. Once `_end` has
+        # begun (it runs in this thread), a SIGUSR1 sent meanwhile must not cut it short.
+        if died is not None and not self._ended_in_caller:
             raise died
 
     def _watch(self) -> None:
@@ -152,6 +160,13 @@ class Session:
                 break
             seen |= set(children)
         if self._caller is threading.main_thread():
+            # Measured: the SIGUSR1 that raises it can land in logging's at-fork hook while Lava
+            # forks its workers, where Python swallows the exception; send it again every tick
+            # until the run's end begins (`_end` sets `_wakeup`).
+            while not self._wakeup.wait(_WATCH_S):
+                with self._lock:
+                    if not self._ending and self._pending is not None:
+                        signal.pthread_kill(self._caller.ident, signal.SIGUSR1)
             return
         while not self._wakeup.wait(0.05):  # the caller may be between two waits: wake it until it is out
             self._wake_caller()
@@ -186,6 +201,7 @@ class Session:
     def _end(self) -> LavaWorkerDied | None:
         """The run's end begins: the watcher stops, and a worker's death it reported but that was
         not raised yet is withdrawn and returned. Called in the thread that runs Lava."""
+        self._ended_in_caller = True
         with self._lock:
             self._ending = True
             died, self._pending = self._pending, None
