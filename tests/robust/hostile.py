@@ -16,7 +16,7 @@ memory over the documented budget, and a secret file (outside the input) read or
 an output.
 
 `tests/robust/test_hostile.py` runs these cases as regression tests; the fuzz families in
-`tests/fuzz/families.py` draw many variants of the same kinds of files.
+`tests/fuzz/hostile_families.py` draw many variants of the same kinds of files.
 """
 
 from __future__ import annotations
@@ -1169,10 +1169,12 @@ def _holds(path: Path, secret: bytes) -> bool:
     return False
 
 
-def run_named(name: str, base: Path | None = None) -> Result:
+def run_named(name: str, base: Path | None = None, timeout: float | None = None) -> Result:
     with tempfile.TemporaryDirectory(prefix="snnc-hostile-", dir=base) as d:
         root = Path(d)
         c = CASES[name](root)
+        if timeout is not None:
+            c.timeout = min(c.timeout, timeout)
         return run_case(c, root)
 
 
@@ -1181,6 +1183,8 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=[], help="run the cases whose name contains one of these")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--timeout", type=float, metavar="SECONDS",
+                    help="stop a case that runs longer (reported as hung); default: each case's own, 40-120 s")
     args = ap.parse_args()
     names = [n for n in CASES if not args.only or any(s in n for s in args.only)]
     if args.list:
@@ -1189,7 +1193,7 @@ def main() -> int:
     rows, failed = [], 0
     print(f"{'case':52s} {'exit':>5s} {'MiB':>6s} {'s':>5s}  problems / stderr")
     for name in names:
-        r = run_named(name)
+        r = run_named(name, timeout=args.timeout)
         failed += bool(r.problems)
         what = "; ".join(r.problems) if r.problems else "ok"
         print(f"{name:52s} {str(r.code):>5s} {r.peak_bytes / 2**20:6.0f} {r.seconds:5.1f}  {what}  | {r.last_line[:150]}", flush=True)
