@@ -828,9 +828,10 @@ for _opt, _val in (("--beta", "inf"), ("--beta", "nan"), ("--lr-encoder", "nan")
 # ----------------------------------------------------------------------------- 3. signals
 
 
-# Steps per sample of the signal cases' BUILD: Lava's samples then take 5 s or more after its
-# workers exist on an idle machine (2.5 s measured at 1000 steps), well past the latest signal
-# counted from the workers (SIGNAL_FROM_WORKERS), so the signal always finds the run going; the
+# Steps per sample of the signal cases' BUILD: Lava's samples then last about 15 s after its
+# workers exist on this loaded 2-core machine (measured; about 1 s per 200 steps on an idle
+# one, so some 10 s), far past the latest signal counted from the workers
+# (SIGNAL_FROM_WORKERS), so the signal always finds the run going; the
 # run ends at the signal, so a longer run costs no time. A run that ends before the signal is a
 # failure of the case ("ended before the signal was sent"); one that ignored the signal would
 # end with exit 0 and fail it too.
@@ -1178,14 +1179,79 @@ def run_named(name: str, base: Path | None = None, timeout: float | None = None)
         return run_case(c, root)
 
 
+# The groups `--summary` counts the cases in (every case is in exactly one).
+SUMMARY_GROUPS: list[tuple[str, Callable[[str], object]]] = [
+    ("NIR storage, shapes", lambda n: n.startswith("nir-") and "metadata" not in n),
+    ("outputs vs inputs and user files", lambda n: re.match(r"(compile-into|report-into|report-over|demo-|export-onto|import-onto|run-output|hil-record)", n)),
+    ("memory from small files", lambda n: re.match(r"(snnc-weight|snnc-placement|trace-npz|run-2\^20|eval-2\^20)", n)),
+    ("OS errors on output paths", lambda n: n.startswith("os-output")),
+    ("deep JSON, long integers, YAML", lambda n: re.search(r"(100000-deep|5000-digit|hw-yaml-)", n)),
+    ("report.json types, FIFOs, escapes", lambda n: re.match(r"(report-json-wrong|fifo-|escape-codes)", n)),
+    ("hw / program limits", lambda n: re.match(r"(hw-bias|loihi1-|8-bit-)", n)),
+    ("options, environment", lambda n: re.match(r"(env-|train-)", n)),
+    ("Lava signal, timed from start", lambda n: n.startswith("lava-") and "-at-" in n and "worker" not in n),
+    ("Lava signal, timed from workers", lambda n: "-at-workers+" in n),
+    ("Lava worker SIGKILLed", lambda n: "worker-killed" in n),
+]
+
+
+# A problem line (`Result.problems`) -> the short kind `--summary` counts it as.
+_PROBLEM_KINDS = (
+    (r"^hung", "hung/ignored"), (r"^traceback", "traceback"), (r"^exit (\S+),", None),
+    (r"processes left alive", "process left"), (r"^temporary left", "temporary left"),
+    (r"^user file .* (lost|changed)", "user file lost/changed"), (r"^peak memory", "memory over budget"),
+    (r"was read$", "outside file read"), (r"secret's bytes", "outside bytes in output"), (r"^left ", "output left"),
+    (r"lines on stderr", "not one line"), (r"raw terminal", "raw escape"), (r"shared memory", "/dev/shm left"),
+    (r"before the signal", "ended before the signal"), (r"^the line", "wrong line"),
+    (r"^ended .* after the worker", "slow end"), (r"was not written", "output not written"),
+    (r"^stderr is \d+ characters", "huge stderr"),
+)
+
+
+def _problem_kind(problem: str) -> str:
+    for pattern, kind in _PROBLEM_KINDS:
+        m = re.search(pattern, problem)
+        if m:
+            return kind or f"exit {m.group(1)}"
+    return problem[:30]
+
+
+def summary(before: list[dict], after: list[dict]) -> str:
+    """Two `--json` files' rows (e.g. another checkout's and this one's) as one table: per group
+    of cases, how many were clean before and after, and the most frequent problems before."""
+    from collections import Counter
+
+    old, new = {r["case"]: r for r in before}, {r["case"]: r for r in after}
+    unmatched = [n for n in new if sum(bool(m(n)) for _, m in SUMMARY_GROUPS) != 1]
+    assert not unmatched, f"cases in no group or in two: {unmatched}"
+    lines = [f"{'cases':34s} {'n':>3s} {'before':>6s} {'after':>5s}  most frequent problems before (cases)"]
+    total_before = total_after = 0
+    for title, match in SUMMARY_GROUPS:
+        names = [n for n in new if match(n)]
+        clean_before = sum(not old[n]["problems"] for n in names if n in old)
+        clean_after = sum(not new[n]["problems"] for n in names)
+        total_before += clean_before
+        total_after += clean_after
+        kinds = Counter(k for n in names if n in old for k in sorted({_problem_kind(p) for p in old[n]["problems"]}))
+        what = ", ".join(f"{k} {v}" for k, v in kinds.most_common(4)) or "-"
+        lines.append(f"{title:34s} {len(names):3d} {clean_before:6d} {clean_after:5d}  {what}")
+    lines.append(f"{'all':34s} {len(new):3d} {total_before:6d} {total_after:5d}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", default=[], help="run the cases whose name contains one of these")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--summary", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
+                    help="print two --json runs as one table, grouped, and exit (runs nothing)")
     ap.add_argument("--timeout", type=float, metavar="SECONDS",
                     help="stop a case that runs longer (reported as hung); default: each case's own, 40-120 s")
     args = ap.parse_args()
+    if args.summary:
+        print(summary(*(json.loads(Path(f).read_text()) for f in args.summary)))
+        return 0
     names = [n for n in CASES if not args.only or any(s in n for s in args.only)]
     if args.list:
         print("\n".join(names))

@@ -69,3 +69,11 @@ def test_lava_worker_killed(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(SLOW))
 def test_hostile_case_slow(name: str, tmp_path: Path) -> None:
     _assert_clean(run_case(CASES[name](tmp_path), tmp_path))
+
+
+def test_summary_puts_every_case_in_one_group() -> None:
+    from tests.robust.hostile import summary
+
+    rows = [{"case": n, "problems": []} for n in CASES]
+    table = summary([{**r, "problems": ["traceback"]} for r in rows], rows)
+    assert table.splitlines()[-1].split()[1:4] == [str(len(CASES)), "0", str(len(CASES))]
