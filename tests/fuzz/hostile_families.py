@@ -29,8 +29,9 @@ memory over each example (`/proc/self/clear_refs`, `VmHWM`) against that budget.
                    the user edited, a damaged manifest, a file where a folder goes and the
                    reverse, names of 240-300 bytes: `compiler.cli.main`
     lava-signals   SIGINT or SIGTERM, to the process or its whole group, at a random moment
-                   of `snnc run --backend lava` or `snnc hil --target lava` (start-up
-                   included): a fresh process each, checked by `tests.robust.hostile.run_case`
+                   of `snnc run --backend lava` or `snnc hil --target lava` (start-up, the
+                   moments after Lava's first worker exists, a short run's end): a fresh
+                   process each, checked by `tests.robust.hostile.run_case`
 """
 
 from __future__ import annotations
