@@ -128,7 +128,9 @@ _LATE = {  # an exit handler registered in main() runs before entry()'s `_late_s
 def test_a_signal_after_the_command_is_done_still_gives_its_status(moment: str, sig: int) -> None:
     script = (f"import atexit, os, signal, sys\nimport compiler.cli as cli\nSIG = {int(sig)}\n{_LATE[moment]}"
               "real = cli.main\ncli.main = lambda: (real(), late())[0]\nsys.argv = ['snnc', 'hw', 'list']\ncli.entry()\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    # A shell's background job inherits SIGINT ignored, which snnc keeps (as it should): undo it.
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert result.returncode == (130 if sig == signal.SIGINT else 143), result.stderr
     assert result.stderr.strip().splitlines() == ["snnc: interrupted" if sig == signal.SIGINT else "snnc: terminated"]
     assert "loihi2" in result.stdout  # the output was complete
