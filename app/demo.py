@@ -4,7 +4,8 @@ job end to end on the 8x8 digits.
     train (conversion MLP) -> compile for loihi2 (calibrated) -> accuracy, float vs deployed
     -> HIL: cpu vs Lava on a few samples -> report folder -> a short summary
 
-Everything goes into one output folder (default `demo-out/`), written atomically:
+Everything goes into one output folder (default `demo-out/`; snnc replaces only the files it
+wrote there, `ir.atomic`):
 
     model.snnc        the trained float model
     build/            the compiled program (program.snnc, hw.yaml, report.json)
@@ -150,10 +151,9 @@ def run_demo(options: DemoOptions) -> DemoResult:
         record_activity,
     )
     from app.inputs import load_split
-    from app.outputs import check_output_folder
     from compiler.build import write_build
     from compiler.reporting import ReportInputs, write_report
-    from ir.atomic import atomic_output_dir, atomic_write_text
+    from ir.atomic import atomic_output_dir, atomic_write_text, check_output_dir
     from ir.hardware import load_hw
     from ir.serialize import save_graph
     from trainers.encoders import encode_split
@@ -165,7 +165,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     if options.seed < 0:
         raise InputError(f"--seed must be a non-negative integer, got {options.seed}")
     out = Path(options.output)
-    check_output_folder(out, is_demo, "a previous demo folder")
+    check_output_dir(out, ("model.snnc", DEMO_FILE, "hil-report.json"))
     hw = load_hw(TARGET)
     timings: dict[str, float] = {}
     steps = _Steps(5, timings)

@@ -8,7 +8,7 @@ batch x T x neurons, so it is opt-in (`Probe(population, ("spikes", "u", "v"))`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,14 @@ from ir.graph import Graph
 from ir.nodes import Input, Population
 from neurons import variables_of
 
-__all__ = ["Probe", "Trace", "check_probe_variables", "default_probes", "parse_probes"]
+__all__ = [
+    "Probe",
+    "Trace",
+    "check_probe_variables",
+    "check_run_budget",
+    "default_probes",
+    "parse_probes",
+]
 
 
 @dataclass(frozen=True)
@@ -117,3 +124,21 @@ class Trace:
             batch=int(first.shape[0]) if first.ndim == 3 else 0,
             data=data,
         )
+
+
+def check_run_budget(graph: Graph, batch: int, steps: int, probes: Sequence[Probe]) -> None:
+    """Refuse, before anything is allocated, a run whose arrays exceed the memory budget
+    (`ir.budget`): every engine keeps, for the whole run, each population's spikes and each
+    projection's synaptic input per step, and the state variables the probes record (8 bytes a
+    value at most)."""
+    from ir.budget import VALUE_BYTES, check_bytes
+
+    neurons = sum(p.size for p in graph.populations.values())
+    synapses = sum(graph.populations[p.dst].size for p in graph.projections.values())
+    recorded = sum(graph.populations[p.population].size * len(p.variables) for p in probes)
+    need = batch * steps * VALUE_BYTES * (neurons + synapses + recorded)
+    check_bytes(
+        need,
+        f"a run of {batch} sample(s) x {steps} steps ({neurons} neurons, {synapses} synaptic "
+        f"inputs and {recorded} recorded values per step)",
+    )

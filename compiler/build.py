@@ -19,10 +19,12 @@ from typing import Any
 import yaml
 
 from ir.atomic import atomic_output_dir
-from ir.errors import ModelFormatError
+from ir.errors import IRVerifyError, ModelFormatError
 from ir.graph import Graph
-from ir.hardware import HardwareSpec, load_hw_dict
+from ir.hardware import MAX_CONFIG_BYTES, HardwareSpec, load_hw_dict, parse_yaml
+from ir.safe_json import loads as parse_json
 from ir.serialize import graph_to_bytes, load_graph
+from ir.verify import verify
 
 __all__ = ["PROGRAM", "REPORT", "HW", "Build", "is_build", "read_build", "write_build"]
 
@@ -71,20 +73,28 @@ def read_build(path: str | os.PathLike) -> Build:
     hw_file = root / HW
     if not hw_file.is_file():
         raise ModelFormatError(str(root), HW, "missing")
+    if hw_file.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelFormatError(str(hw_file), None, f"{hw_file.stat().st_size} bytes is too large for a hardware config")
     try:
-        hw_data = yaml.safe_load(hw_file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as e:
-        raise ModelFormatError(str(hw_file), None, f"not valid YAML ({type(e).__name__})") from None
-    hw = load_hw_dict(hw_data, str(hw_file))
+        text = hw_file.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise ModelFormatError(str(hw_file), None, f"cannot read as UTF-8 text ({type(e).__name__})") from None
+    hw = load_hw_dict(parse_yaml(text, str(hw_file)), str(hw_file))
+    placement = program.placement
+    if placement is not None and placement.target != hw.name:
+        raise ModelFormatError(str(root / PROGRAM), "placement.target",
+                               f"the program is placed for {placement.target!r}, but {HW} describes {hw.name!r}; "
+                               "compile it again for this target")
+    try:  # what the target holds: weights, exponents, delays, every core's limits
+        verify(program, hw)
+    except IRVerifyError as e:
+        raise ModelFormatError(str(root / PROGRAM), None, str(e)) from None
     report: dict[str, Any] = {}
     rep_file = root / REPORT
     if rep_file.is_file():
         if rep_file.stat().st_size > MAX_REPORT_BYTES:
             raise ModelFormatError(str(rep_file), None, "too large")
-        try:
-            report = json.loads(rep_file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ModelFormatError(str(rep_file), None, f"not valid JSON ({e})") from None
+        report = parse_json(rep_file.read_bytes(), str(rep_file))
         if not isinstance(report, dict):
             raise ModelFormatError(str(rep_file), None, "expected a JSON object")
     return Build(program=program, hw=hw, report=report, path=root)

@@ -68,6 +68,8 @@ def load_model(path: str | os.PathLike, dt: float | None = None) -> Graph:
         return read_build(p).program
     if not p.exists():
         raise ModelFormatError(str(p), None, "no such file or folder")
+    if not p.is_file():  # a FIFO or a device would block or never end
+        raise ModelFormatError(str(p), None, "not a regular file or a folder")
     importer = _importer(p)
     if importer is not None:
         return importer(p, dt)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ir.atomic import atomic_output_file
+from ir.budget import Tally, check_bytes, loaded_array_bytes
 from ir.errors import InputError
 from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
@@ -58,7 +59,7 @@ def read_spike_array(
     label = label or str(path)
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{label}: no such file")
+        raise InputError(f"{label}: no such file" if not p.exists() else f"{label}: not a regular file")
     with open(p, "rb") as fh:
         shape, fortran, dtype = _header(fh, label)
         if dtype.kind not in "iub":
@@ -72,6 +73,7 @@ def read_spike_array(
             raise InputError(f"{label}: has {shape[2]} inputs per step, the model has {n_inputs}")
         if 0 in shape:
             raise InputError(f"{label}: empty array {shape}")
+        check_bytes(loaded_array_bytes(count, count * dtype.itemsize), f"{label} (shape {shape}, {dtype})")
         expected = count * dtype.itemsize
         remaining = p.stat().st_size - fh.tell()
         if remaining < expected:
@@ -148,28 +150,36 @@ def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None
                 np.lib.format.write_array(entry, arr, allow_pickle=False)
 
 
-def read_npz(path: str | os.PathLike, *, label: str | None = None, max_bytes: int = 1 << 34) -> dict[str, np.ndarray]:
-    """Read an .npz without pickles, checking sizes before decompressing."""
+def read_npz(path: str | os.PathLike, *, label: str | None = None) -> dict[str, np.ndarray]:
+    """Read an .npz without pickles, checking every entry's size (from its .npy header, streamed
+    before the entry is inflated) against the memory budget (`ir.budget`)."""
     label = label or str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{label}: no such file" if not p.exists() else f"{label}: not a regular file")
+    tally = Tally(label)
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-            total = sum(i.file_size for i in infos)
-            if total > max_bytes:
-                raise InputError(f"{label}: {total} bytes uncompressed is too large")
+            check_bytes(sum(i.file_size for i in infos), f"{label}: its {len(infos)} entries, inflated,")
             out = {}
             for info in infos:
                 if not info.filename.endswith(".npy"):
                     raise InputError(f"{label}: unexpected entry {info.filename!r}")
-                raw = zf.read(info)
-                fh = io.BytesIO(raw)
-                shape, _, dtype = _header(fh, f"{label}:{info.filename}")
+                where = f"{label}:{info.filename}"
+                with zf.open(info) as stream:
+                    shape, _, dtype = _header(stream, where)
+                    offset = stream.tell()
                 if dtype.kind not in "iubf":
                     raise InputError(f"{label}: {info.filename}: dtype {dtype} not allowed")
                 need = math.prod(shape) * dtype.itemsize
-                if len(raw) - fh.tell() != need:
+                if info.file_size - offset != need:
                     raise InputError(f"{label}: {info.filename} is truncated")
-                fh.seek(0)
+                tally.add(loaded_array_bytes(math.prod(shape), info.file_size), f"{info.filename} (shape {shape})")
+                raw = zf.read(info)
+                fh = io.BytesIO(raw)
+                if len(raw) - offset != need:
+                    raise InputError(f"{label}: {info.filename} is truncated")
                 out[info.filename[:-4]] = np.load(fh, allow_pickle=False)
             return out
     except FileNotFoundError:

@@ -16,6 +16,7 @@ __all__ = [
     "IRVerifyError",
     "InputError",
     "ModelFormatError",
+    "OutputError",
     "PassError",
     "PathError",
     "QuantizationError",
@@ -24,8 +25,16 @@ __all__ = [
 ]
 
 
+# A message names values it was given; a value can be huge (a YAML tree, a long list), and a
+# terminal line of megabytes helps nobody: messages are cut here, saying how much was cut.
+MAX_MESSAGE_CHARS = 2000
+
+
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    line = " ".join(str(text).split())
+    if len(line) > MAX_MESSAGE_CHARS:
+        line = f"{line[:MAX_MESSAGE_CHARS]}... ({len(line) - MAX_MESSAGE_CHARS} more characters)"
+    return line
 
 
 class SnncError(Exception):
@@ -98,6 +107,11 @@ class PassError(SnncError):
 
 class InputError(SnncError):
     """Bad input data or options (an input spike array, a dataset name, a step count)."""
+
+
+class OutputError(SnncError):
+    """An output snnc cannot or may not write: names the path and why (one of the inputs, a
+    user's file in the way, a full disk, a read-only folder)."""
 
 
 class BackendUnavailableError(SnncError):

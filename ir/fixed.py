@@ -41,6 +41,15 @@ class Profile:
     conv_wrap_bits: int  # Conv output wraps to this many signed bits
     u_overflow: str  # "wrap"
     v_overflow: str  # "saturate"
+    # bias_exp is an unsigned 3-bit field: 0..7 (lava proc/lif/models.py: LavaPyType bias_exp
+    # precision=3, and the LIF docstring "bias_exp: unsigned 3-bit integer (0 to 7)").
+    bias_exp_bits: int = 3
+
+    @property
+    def weight_exp_range(self) -> tuple[int, int]:
+        """Exponents a weight sum can be shifted by and still land in the state: a shift by more
+        than `state_bits` moves every weight entirely out of (or past) the 24-bit u."""
+        return -self.state_bits, self.state_bits
 
     @property
     def decay_unity(self) -> int:

@@ -47,6 +47,7 @@ __all__ = [
     "builtin_targets",
     "load_hw",
     "load_hw_dict",
+    "parse_yaml",
 ]
 
 FORMAT_VERSION = 1
@@ -234,14 +235,46 @@ def _load_file(path: Path) -> HardwareSpec:
 
 
 def _parse(text: str, label: str) -> HardwareSpec:
+    return load_hw_dict(parse_yaml(text, label), label)
+
+
+# A hardware config nests 3 deep (section, key, value mapping); 16 leaves room for comments'
+# sake without letting PyYAML's composer recurse 5000 levels (RecursionError).
+MAX_YAML_DEPTH = 16
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases and with bounded nesting.
+
+    An alias (`*name`) repeats a node by reference: seven levels of seven aliases describe
+    7^7 leaves in 400 bytes, which load as a small shared graph but print (in an error message)
+    as tens of megabytes. No hardware config needs one. PyYAML's composer recurses once per
+    nesting level, so depth is counted there (the parser and scanner do not recurse)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a hardware config",
+                                              event.start_mark)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def parse_yaml(text: str, label: str) -> Any:
+    """YAML text of a hardware config as data (bounded: `_BoundedLoader`); ConfigError if not."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or "syntax error"
         raise ConfigError(label, None, f"not valid YAML{where}: {problem}") from None
-    return load_hw_dict(data, label)
 
 
 def load_hw_dict(data: Any, label: str = "<hardware config>") -> HardwareSpec:
@@ -306,6 +339,14 @@ def _check_consistency(spec: HardwareSpec, label: str) -> None:
     if spec.synapse.max_weight_bits.value > prof.max_weight_bits:
         raise ConfigError(label, "synapse.max_weight_bits.value",
                           f"semantics {spec.semantics} supports at most {prof.max_weight_bits}, got {spec.synapse.max_weight_bits.value}")
+    ranges = {"neuron": ((0, (1 << prof.bias_exp_bits) - 1), f"an unsigned {prof.bias_exp_bits}-bit bias_exp"),
+              "synapse": (prof.weight_exp_range, f"weight exponents within its {prof.state_bits}-bit state")}
+    for key in ("neuron.bias_exp_min", "neuron.bias_exp_max", "synapse.weight_exp_min", "synapse.weight_exp_max"):
+        sec, name = key.split(".")
+        (lo, hi), what = ranges[sec]
+        got = getattr(getattr(spec, sec), name).value
+        if not lo <= got <= hi:
+            raise ConfigError(label, f"{key}.value", f"semantics {spec.semantics} has {what}: {lo}..{hi}, got {got}")
     for lo, hi in (("neuron.bias_exp_min", "neuron.bias_exp_max"), ("synapse.weight_exp_min", "synapse.weight_exp_max")):
         sec, a = lo.split(".")
         b = hi.split(".")[1]

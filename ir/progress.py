@@ -33,7 +33,10 @@ def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterato
     except ImportError:
         yield from items
         return
-    yield from tqdm(items, desc=desc, total=total, file=sys.stderr, leave=False, dynamic_ncols=True)
+    # The CLI shows control characters in what it prints as escapes (compiler.cli._Escaped);
+    # the bar itself draws with them, so it writes to the stream underneath.
+    stream = getattr(sys.stderr, "unescaped", sys.stderr)
+    yield from tqdm(items, desc=desc, total=total, file=stream, leave=False, dynamic_ncols=True)
 
 
 def status(message: str) -> None:

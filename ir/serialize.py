@@ -10,6 +10,9 @@ Loading checks everything before it trusts it: archive structure, the header's t
 array's dtype and shape (from its `.npy` header, before reading data, against size limits),
 node fields (through the node constructors) and finally `ir.verify`. Any problem raises
 `ModelFormatError` naming the file and the field. Arrays are read with `allow_pickle=False`.
+Memory: every array's size is read from its `.npy` header (streamed from the archive, before
+the entry is inflated) and added to the file's `ir.budget.Tally`; the header JSON is parsed by
+`ir.safe_json` (bounded depth and integers).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from typing import Any
 import numpy as np
 
 from ir.atomic import atomic_write_bytes
+from ir.budget import Tally, check_bytes, loaded_array_bytes
 from ir.errors import IRVerifyError, ModelFormatError
 from ir.graph import Graph
 from ir.nodes import NODE_TYPES, Node
 from ir.placement import Block, Placement
+from ir.safe_json import loads as parse_json
 from ir.verify import verify
 
 __all__ = [
@@ -48,7 +53,7 @@ FORMAT = "snnc-graph"
 FORMAT_VERSION = 1
 HEADER = "snnc.json"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-# Limits checked before allocating (override the total with SNNC_MAX_LOAD_BYTES).
+# Limits checked before allocating (the total is ir.budget's: SNNC_MAX_LOAD_BYTES).
 MAX_HEADER_BYTES = 64 << 20
 MAX_ARRAY_ELEMENTS = 1 << 31
 MAX_ENTRIES = 1 << 20
@@ -81,10 +86,6 @@ NPY_HEADER_ERRORS = (
     RecursionError,
     MemoryError,
 )
-
-
-def _max_load_bytes() -> int:
-    return int(os.environ.get("SNNC_MAX_LOAD_BYTES", 8 << 30))
 
 
 # ----------------------------------------------------------------------------- writing
@@ -194,8 +195,10 @@ def load_graph(path: str | os.PathLike) -> Graph:
     label = str(path)
     p = Path(path)
     if not p.is_file():
-        raise ModelFormatError(label, None, "no such file")
+        why = "no such file" if not p.exists() else "not a regular file"
+        raise ModelFormatError(label, None, why)
     try:
+        check_bytes(p.stat().st_size, label)
         data = p.read_bytes()
     except OSError as e:
         raise ModelFormatError(label, None, f"cannot read ({e.strerror})") from None
@@ -213,6 +216,18 @@ def graph_from_bytes(data: bytes, label: str = "<bytes>") -> Graph:
         return _Reader(zf, label).graph()
 
 
+def _npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header length) of a .npy stream, reading only its header."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"npy version {version}")
+    return shape, dtype, stream.tell()
+
+
 class _Reader:
     def __init__(self, zf: zipfile.ZipFile, label: str) -> None:
         self.zf, self.label = zf, label
@@ -222,14 +237,10 @@ class _Reader:
                 label, None, f"{len(infos)} archive entries is more than {MAX_ENTRIES}"
             )
         self.infos = {i.filename: i for i in infos}
-        total = sum(i.file_size for i in infos)
-        if total > _max_load_bytes():
-            raise ModelFormatError(
-                label,
-                None,
-                f"holds {total} bytes uncompressed, more than the {_max_load_bytes()} allowed "
-                "(SNNC_MAX_LOAD_BYTES)",
-            )
+        self.tally = Tally(label)
+        check_bytes(
+            sum(i.file_size for i in infos), f"{label}: its {len(infos)} archive entries, inflated,"
+        )
 
     def fail(self, field: str | None, message: str) -> ModelFormatError:
         return ModelFormatError(self.label, field, message)
@@ -249,10 +260,7 @@ class _Reader:
             raise self.fail(None, f"not an snnc graph file (no {HEADER})")
         if info.file_size > MAX_HEADER_BYTES:
             raise self.fail(HEADER, f"{info.file_size} bytes is too large")
-        try:
-            head = json.loads(self.read(HEADER, HEADER).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise self.fail(HEADER, f"not valid JSON ({e})") from None
+        head = parse_json(self.read(HEADER, HEADER), self.label, HEADER)
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             raise self.fail("format", f"expected {FORMAT!r}")
         version = head.get("format_version")
@@ -270,19 +278,16 @@ class _Reader:
         info = self.infos.get(entry)
         if info is None:
             raise self.fail(field, f"archive entry {entry!r} is missing")
-        raw = self.read(entry, field)
-        fh = io.BytesIO(raw)
-        try:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f"npy version {version}")
+        try:  # the header alone, streamed: the entry is inflated only once its size is accepted
+            with self.zf.open(info) as stream:
+                shape, dtype, offset = _npy_header(stream)
         except NPY_HEADER_ERRORS as e:
             raise self.fail(
                 field, f"array {entry!r} has a bad .npy header ({type(e).__name__})"
+            ) from None
+        except ZIP_ERRORS as e:
+            raise self.fail(
+                field, f"archive entry {entry!r} is damaged ({type(e).__name__})"
             ) from None
         if dtype not in _ALLOWED_DTYPES:
             raise self.fail(
@@ -294,12 +299,18 @@ class _Reader:
             raise self.fail(
                 field, f"array of shape {shape} is larger than {MAX_ARRAY_ELEMENTS} elements"
             )
-        if len(raw) - fh.tell() != count * dtype.itemsize:
-            raise self.fail(
-                field,
-                f"array {entry!r} is truncated (shape {shape} needs {count * dtype.itemsize} "
-                "bytes)",
-            )
+        truncated = (
+            f"array {entry!r} is truncated (shape {shape} needs {count * dtype.itemsize} bytes)"
+        )
+        if info.file_size - offset != count * dtype.itemsize:
+            raise self.fail(field, truncated)
+        self.tally.add(
+            loaded_array_bytes(count, info.file_size), f"{field} (array of shape {shape})"
+        )
+        raw = self.read(entry, field)
+        fh = io.BytesIO(raw)
+        if len(raw) - offset != count * dtype.itemsize:
+            raise self.fail(field, truncated)
         fh.seek(0)
         try:
             arr = np.load(fh, allow_pickle=False)
@@ -354,7 +365,7 @@ class _Reader:
         except TypeError as e:
             raise self.fail(where, f"missing or invalid fields ({e})") from None
 
-    def placement(self, spec: Any) -> Placement | None:
+    def placement(self, spec: Any, sizes: dict[str, int]) -> Placement | None:
         if spec is None:
             return None
         if (
@@ -377,13 +388,18 @@ class _Reader:
             neurons = b.get("neurons")
             if isinstance(neurons, dict) and "range" in neurons:
                 rng = neurons["range"]
+                size = sizes.get(b["population"], 0)  # an unknown population fails in ir.verify
                 if (
                     not isinstance(rng, list)
                     or len(rng) != 2
-                    or not all(isinstance(v, int) for v in rng)
-                    or not 0 <= rng[0] < rng[1] <= MAX_ARRAY_ELEMENTS
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in rng)
+                    or not 0 <= rng[0] < rng[1] <= max(size, 1)
                 ):
-                    raise self.fail(f"{where}.neurons", f"bad range {rng!r}")
+                    raise self.fail(
+                        f"{where}.neurons",
+                        f"bad range {rng!r} for population {b['population']!r} of {size} neurons",
+                    )
+                self.tally.add(loaded_array_bytes(rng[1] - rng[0], 0), f"{where}.neurons")
                 idx = np.arange(rng[0], rng[1], dtype=np.int64)
             else:
                 idx = self.array(neurons, f"{where}.neurons")
@@ -418,7 +434,9 @@ class _Reader:
                 projections=projs,
                 dt=dt,
                 outputs=tuple(head["outputs"]),
-                placement=self.placement(head.get("placement")),
+                placement=self.placement(
+                    head.get("placement"), {n: p.size for n, p in pops.items()}
+                ),
                 metadata=head["metadata"],
             )
             return verify(graph)

@@ -23,6 +23,7 @@ from ir import (
     Sparse,
 )
 from ir.nodes import conv2d_output_hw
+from ir.verify import weight_range
 
 
 def _rng(draw) -> np.random.Generator:
@@ -164,14 +165,16 @@ def _projection(draw, src, dst, n_src, n_dst, fixed):
     kind = draw(st.sampled_from(["dense", "sparse"]))
     delay = draw(st.sampled_from([0, 0, 2]))
     if kind == "dense":
-        if fixed:
+        if fixed:  # weights a target holds for the sign mode (ir.verify.weight_range)
+            sign = draw(st.sampled_from(["mixed", "excitatory", "inhibitory"]))
+            lo, hi = weight_range(sign)
             return QDense(
                 src,
                 dst,
-                weight=rng.integers(-300, 300, size=(n_dst, n_src)),
+                weight=rng.integers(lo, hi + 1, size=(n_dst, n_src)),
                 weight_exp=draw(st.integers(-3, 3)),
                 num_weight_bits=draw(st.integers(1, 8)),
-                sign_mode=draw(st.sampled_from(["mixed", "excitatory", "inhibitory"])),
+                sign_mode=sign,
                 delay=delay,
             )
         return Dense(src, dst, weight=rng.normal(0, 1, size=(n_dst, n_src)), delay=delay)

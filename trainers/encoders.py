@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ir.arrays_io import check_steps
+from ir.budget import VALUE_BYTES, check_bytes
 from ir.errors import InputError
 
 __all__ = ["ENCODERS", "PREFIX_ENCODERS", "encode"]
@@ -58,6 +59,10 @@ def encode(
     kind = spec.get("kind")
     x = _flat(x)
     n, d = x.shape
+    # The spikes (one byte each; int32 payloads for "direct") and, for "rate", one sample's
+    # float64 draws: checked before they are allocated (ir.budget).
+    check_bytes(n * steps * d * (4 if kind == "direct" else 1) + steps * d * VALUE_BYTES,
+                f"encoding {n} sample(s) x {steps} steps x {d} inputs")
     if kind == "rate":
         rate = _number(spec, "max_rate", 1.0)
         if not 0 < rate <= 1:

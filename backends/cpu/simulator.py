@@ -32,7 +32,7 @@ from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.verify import verify
 
-from backends.base import Probe, Trace, check_probe_variables, default_probes
+from backends.base import Probe, Trace, check_probe_variables, check_run_budget, default_probes
 from backends.blocks import expand_blocks
 from backends.cpu import reference
 from backends.cpu.network import Net, prepare
@@ -173,6 +173,7 @@ def run(
         )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = _check_probes(graph, probes)
+    check_run_budget(graph, int(arr.shape[0]), t, chosen)
     if not blocks or graph.placement is None:
         return _execute(graph, arr, t, chosen, True, "cpu", engine)
     bg = expand_blocks(graph)
@@ -199,4 +200,5 @@ def run_float(
         )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = _check_probes(graph, probes)
+    check_run_budget(graph, int(arr.shape[0]), t, chosen)
     return _execute(graph, arr, t, chosen, False, "float", engine)

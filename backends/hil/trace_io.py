@@ -16,6 +16,7 @@ from backends.base import Trace
 from ir.arrays_io import check_spikes, read_npz, write_npz
 from ir.errors import InputError
 from ir.graph import Graph
+from ir.safe_json import loads as parse_json
 from ir.serialize import graph_to_bytes
 from neurons import variables_of
 
@@ -53,10 +54,7 @@ def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarr
     inputs = arrays.pop("__inputs__", None)
     if raw_meta is None or raw_meta.dtype != np.uint8 or inputs is None:
         raise InputError(f"{label}: not an snnc trace file (no __meta__/__inputs__)")
-    try:
-        meta = json.loads(raw_meta.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InputError(f"{label}: __meta__ is not JSON") from None
+    meta = parse_json(raw_meta.tobytes(), label, "__meta__")
     if not isinstance(meta, dict) or meta.get("format") != TRACE_FORMAT:
         raise InputError(f"{label}: not an snnc trace file")
     if meta.get("format_version") != TRACE_VERSION:

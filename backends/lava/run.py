@@ -26,8 +26,9 @@ where S is T rounded up to a multiple of every LIFReset interval in the program 
 the padding steps get no input and are not recorded). Between samples the run pauses and the
 state of every process is put back to its initial value (each neuron model's state, as its
 `lava_process` lists it, e.g. LIF u and v; every connection's buffer), so each sample starts
-exactly like a fresh run. Lava's processes are stopped in every case, also when the run
-fails or is interrupted.
+exactly like a fresh run. Lava's processes, shared memory and temporary folder are owned by
+`backends.lava.owner.lava_session`: stopped cooperatively when the run completes, ended by
+force (nothing left behind) when it fails or is interrupted.
 
 `Trace.info` reports the lowering, the Lava process count and timings: `startup_s` (compile and
 start), `sample_s` (the run of each sample) and `reset_s` (all resets between samples).
@@ -38,20 +39,17 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from backends.base import Probe, Trace, check_probe_variables, default_probes
+from backends.base import Probe, Trace, check_probe_variables, check_run_budget, default_probes
 from backends.blocks import PieceGraph, check_split_exact, expand_pieces, piece_pairs
 from backends.lava import compat
 from backends.lava.lower import LavaProgram, lower
+from backends.lava.owner import Session, lava_session
 from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
 from compiler.passes.split_exact import placement_pieces, whole_pieces
 from ir.errors import BackendUnavailableError, InputError, SnncError
@@ -168,22 +166,6 @@ def _reset_state(prog: LavaProgram) -> None:
 
 
 @contextlib.contextmanager
-def _workers_ignore_sigint() -> Iterator[None]:
-    """Lava's workers are forked while SIGINT is ignored, so they inherit that: a Ctrl-C (sent
-    to the whole process group) then interrupts only this process, which stops the workers in
-    order. Without it every worker dies of its own KeyboardInterrupt and `stop()` waits on
-    them forever."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
 def _deep_recursion() -> Iterator[None]:
     """Lava's compiler flattens its process list recursively (compiler_graphs.py
     `flatten_list_recursive`: one frame per element); allow that for MAX_PROCESSES."""
@@ -204,51 +186,49 @@ def _execute(
     batch: int,
     stride: int,
     device: str,
-    folder: Path,
+    session: Session,
     timing: dict[str, Any],
     on_sample: Callable[[int], None] | None,
 ) -> list[np.ndarray]:
     from lava.magma.core.run_conditions import RunSteps
 
-    recorder, model = build_recorder(spec, batch * stride, folder)
+    recorder, model = build_recorder(spec, batch * stride, session.folder)
     # The Python process models each neuron model matches, where Lava's tag could pick another
     # (on Loihi the extension's own models run instead).
     pinned = {k: v for m in MODELS for k, v in m.lava_models().items()} if device == "cpu" else {}
     cfg = _run_config(device, {**pinned, recorder: model, type(recorder): model})
     n = timing["processes"]
+    start = time.perf_counter()
+    status(f"lava: compiling and starting {n} processes ({timing['lowering']})")
     try:
-        start = time.perf_counter()
-        status(f"lava: compiling and starting {n} processes ({timing['lowering']})")
-        try:
-            with _workers_ignore_sigint(), _deep_recursion():
-                recorder.create_runtime(run_cfg=cfg)  # compile, build and start Lava's processes
-        except RecursionError:
-            raise LavaScaleError(
-                f"Lava could not compile {n} processes (RecursionError in its process graph); "
-                "use the default lowering (one process per population)"
-            ) from None
-        except OSError as e:
-            raise LavaScaleError(
-                f"Lava could not start {n} processes ({e.strerror or e}); use the default "
-                "lowering (one process per population)"
-            ) from None
-        timing["startup_s"] = time.perf_counter() - start
-        status(f"lava: started in {timing['startup_s']:.1f} s")
-        timing["sample_s"] = []
-        timing["reset_s"] = 0.0
-        for b in progress(range(batch), "lava samples", total=batch):
-            if b:
-                start = time.perf_counter()
-                _reset_state(prog)
-                timing["reset_s"] += time.perf_counter() - start
+        with _deep_recursion():
+            session.start(recorder, cfg)  # compile, build and start Lava's processes
+    except RecursionError:
+        raise LavaScaleError(
+            f"Lava could not compile {n} processes (RecursionError in its process graph); "
+            "use the default lowering (one process per population)"
+        ) from None
+    except OSError as e:
+        raise LavaScaleError(
+            f"Lava could not start {n} processes ({e.strerror or e}); use the default "
+            "lowering (one process per population)"
+        ) from None
+    timing["startup_s"] = time.perf_counter() - start
+    status(f"lava: started in {timing['startup_s']:.1f} s")
+    timing["sample_s"] = []
+    timing["reset_s"] = 0.0
+    for b in progress(range(batch), "lava samples", total=batch):
+        if b:
             start = time.perf_counter()
-            recorder.run(condition=RunSteps(num_steps=stride))
-            timing["sample_s"].append(time.perf_counter() - start)
-            if on_sample is not None:
-                on_sample(b)
-    finally:
-        recorder.stop()
-    return read_recordings(folder, len(spec.targets))
+            _reset_state(prog)
+            timing["reset_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        recorder.run(condition=RunSteps(num_steps=stride))
+        timing["sample_s"].append(time.perf_counter() - start)
+        if on_sample is not None:
+            on_sample(b)
+    session.stop()  # an exception before this point ends the run by force (backends.lava.owner)
+    return read_recordings(session.folder, len(spec.targets))
 
 
 def run(
@@ -293,6 +273,7 @@ def run(
         ):
             raise InputError(f"probe: {p.population!r} is not a neuron population of the model")
         check_probe_variables(p, graph.populations[p.population])
+    check_run_budget(graph, int(arr.shape[0]), t, chosen)
     compat.ensure_lava()
     if device == "loihi2":
         _run_config(
@@ -334,8 +315,8 @@ def run(
                 target = neurons.output_port if var == "spikes" else neurons.variables[var]
                 slots.append((p.population, var, members, spec.add(kind, target)))
     timing: dict[str, Any] = {"lowering": lowering, "processes": n_processes}
-    with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
-        recordings = _execute(bg, prog, spec, batch, stride, device, Path(tmp), timing, on_sample)
+    with lava_session() as session:
+        recordings = _execute(bg, prog, spec, batch, stride, device, session, timing, on_sample)
     data: dict[str, dict[str, np.ndarray]] = {}
     for pop, var, members, idx in slots:
         rec = recordings[idx].reshape(batch, stride, -1)[:, :t]

@@ -1,6 +1,6 @@
 """Shared by the command handlers: resolving a hardware target, the executor options. What a
 model's metadata says about its inputs (encoding, readout, dataset split) lives in `app.inputs`;
-refusing to replace a folder that is not a previous output, in `app.outputs`."""
+what an output folder may replace (only the files snnc wrote there), in `ir.atomic`."""
 
 from __future__ import annotations
 

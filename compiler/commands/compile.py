@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.outputs import check_output_folder
-from compiler.build import is_build, write_build
+from compiler.build import HW, PROGRAM, REPORT, write_build
 from compiler.commands._common import resolve_hw
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
 from compiler.report import format_report
+from ir.atomic import check_output_dir
 from ir.progress import status
 
 __all__ = ["register", "run"]
@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="hardware config file (instead of, or checked against, --target)",
     )
     p.add_argument(
-        "-o", "--output", required=True, metavar="BUILD", help="output folder (replaced atomically)"
+        "-o", "--output", required=True, metavar="BUILD",
+        help="output folder (snnc replaces only the files it wrote there; others are kept)"
     )
     p.add_argument(
         "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from app.compiling import compile_from_args
 
     hw = resolve_hw(args.target, args.hw)
-    check_output_folder(args.output, is_build)
+    check_output_dir(args.output, (PROGRAM, HW, REPORT))
     graph = load_model(args.model, dt=args.dt)
     program, report = compile_from_args(
         args,

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "-o", "--output", default="demo-out", metavar="DIR",
-        help="output folder (default demo-out; replaced only if it holds a previous demo)",
+        help="output folder (default demo-out; snnc replaces only the files it wrote there)",
     )
     p.add_argument(
         "--samples", type=int, default=None,

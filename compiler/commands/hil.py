@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from ir.atomic import atomic_write_text
+from ir.atomic import atomic_outputs, atomic_write_text
 from ir.errors import InputError
 
 
@@ -114,10 +114,11 @@ def run(args: argparse.Namespace) -> int:
         target_trace=target_trace,
         target_options=options or None,
     )
-    if args.record and target_trace is None:
-        write_trace(args.record, result.target, inputs, program)
     report = {**result.to_json(), "inputs": source}
-    atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
+    with atomic_outputs() as out:  # the report and the trace it describes: both or neither
+        if args.record and target_trace is None:
+            write_trace(out.stage(args.record), result.target, inputs, program)
+        atomic_write_text(out.stage(args.report), json.dumps(report, sort_keys=True, indent=2) + "\n")
     cmp_ = result.comparison
     print(
         f"hil: reference {result.reference_backend} vs target {result.target_backend}: "

@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("build", metavar="BUILD")
     p.add_argument(
-        "-o", "--output", required=True, metavar="DIR", help="report folder (replaced atomically)"
+        "-o", "--output", required=True, metavar="DIR",
+        help="report folder (snnc replaces only the files it wrote there; others are kept)"
     )
     p.add_argument(
         "--dataset",
@@ -178,16 +179,18 @@ def _costs(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.build import read_build
-    from app.outputs import check_output_folder
-    from compiler.reporting import ReportInputs, is_report, write_report
+    from compiler.build import REPORT, read_build
+    from compiler.reporting import INDEX, SUMMARY, ReportInputs, write_report
+    from compiler.reporting.checks import check_compile_report
+    from ir.atomic import check_output_dir
 
     build = read_build(args.build)
+    check_compile_report(build.report, str(build.path / REPORT))
     if build.program.placement is None:
         raise InputError(
             f"{args.build}: the program has no placement; compile it with `snnc compile`"
         )
-    check_output_folder(args.output, is_report, "a report folder")
+    check_output_dir(args.output, (INDEX, SUMMARY))
     if args.steps and not args.dataset:
         raise InputError("--steps needs --dataset D (the samples to measure cost and accuracy on)")
     notes: list[str] = []

@@ -23,7 +23,6 @@ edited file imports as edited and an unedited one imports bit for bit.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -37,6 +36,7 @@ import numpy as np
 from ir.errors import IRVerifyError, ModelFormatError, SnncError, UnsupportedNodeError
 from ir.graph import NAME_RE, Graph
 from ir.nodes import NODE_TYPES, Conv2d, Dense, Input, Node, Population, Projection, Sparse
+from ir.safe_json import loads as parse_json
 from ir.verify import verify
 from neurons import MODELS, model_of
 
@@ -358,6 +358,8 @@ class _Importer:
                     continue
                 node = self.nodes[name]
                 known = [p for p in self.preds[name] if p in shapes]
+                if self.preds[name] and not known:
+                    continue  # its input decides its shape (and is checked against its parameters)
                 in_shape = shapes[known[0]] if known else None
                 out = self.node_shape(node, in_shape)
                 if out is not None:
@@ -898,10 +900,11 @@ def _respace(shape: tuple[int, ...], spatial: tuple[int, ...]) -> tuple[int, ...
 
 
 def _json(value: Any) -> Any:
+    """snnc's JSON in NIR metadata, or None when it is not (bounded: ir.safe_json)."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            return parse_json(value, "metadata")
+        except ModelFormatError:
             return None
     return None
 

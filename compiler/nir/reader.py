@@ -5,9 +5,15 @@
     /node/nodes/<name>  one group per node: {type, <parameter datasets>, metadata/}
 
 The reader checks what it trusts: the file is HDF5 (a truncated or foreign file gives one line),
-only hard links (no external files), only numeric or string datasets, sizes below limits before
-data is read, nesting below `MAX_DEPTH`. Any failure is a `ModelFormatError` naming the file and
-the node's path ("sub.lif1"). Parameter meaning is checked later, per node type (importer).
+only hard links (no external files), only numeric or string datasets, nesting below
+`MAX_DEPTH`. Before any data of a dataset is read, its storage is checked through its dataset
+creation property list: the layout must keep the data inside this file (contiguous, chunked
+or compact; never external raw files or a virtual dataset, which would read other local
+files), its filters must be ones HDF5 and h5py carry (`_FILTERS`: never a plugin loaded from
+disk), and its declared size (shape x itemsize, whether or not the data was ever written, and
+however well it compresses) is added to the file's `ir.budget.Tally`. Any failure is a
+`ModelFormatError` naming the file and the node's path ("sub.lif1"). Parameter meaning is
+checked later, per node type (importer).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ir.budget import Tally, check_bytes, loaded_array_bytes
 from ir.errors import BackendUnavailableError, ModelFormatError
 
 __all__ = ["MAX_DEPTH", "NirFile", "RawNode", "read_hdf5", "read_nir"]
@@ -31,10 +38,10 @@ T = TypeVar("T")
 MAX_DEPTH = 32
 MAX_DATASET_ELEMENTS = 1 << 31
 _HASH_CHUNK = 1 << 20
-
-
-def _max_load_bytes() -> int:
-    return int(os.environ.get("SNNC_MAX_LOAD_BYTES", 8 << 30))
+# HDF5 filters built into libhdf5 or h5py (H5Zpublic.h; h5py/h5z.pyx): deflate, shuffle,
+# fletcher32, szip, nbit, scaleoffset, lzf. Any other id names a plugin HDF5 would load from
+# HDF5_PLUGIN_PATH, i.e. code from outside the file.
+_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,10 +99,8 @@ def read_hdf5(path: str | os.PathLike, expected: str, walk: Callable[[Any, Any],
     label = str(path)
     p = Path(path)
     if not p.is_file():
-        raise ModelFormatError(label, None, "no such file")
-    size = p.stat().st_size
-    if size > _max_load_bytes():
-        raise ModelFormatError(label, None, f"{size} bytes is more than the {_max_load_bytes()} allowed (SNNC_MAX_LOAD_BYTES)")
+        raise ModelFormatError(label, None, "no such file" if not p.exists() else "not a regular file")
+    check_bytes(p.stat().st_size, label)
     try:
         import h5py
     except ImportError:
@@ -144,6 +149,7 @@ def _hard_link(group: Any, key: str, h5py: Any) -> bool | None:
 class _Reader:
     def __init__(self, label: str, h5py: Any) -> None:
         self.label, self.h5py = label, h5py
+        self.tally = Tally(label)
 
     def fail(self, where: str, message: str) -> ModelFormatError:
         return ModelFormatError(self.label, where, message)
@@ -187,7 +193,7 @@ class _Reader:
             elif type_name == "NIRGraph" and key == "edges":
                 edges = self.edges(group, where)
             else:
-                fields[key] = self.value(group, key, where)
+                fields[key] = self.value(group, key, where, depth)
         return RawNode(name=name, type=type_name, fields=fields, nodes=nodes, edges=edges)
 
     def keys(self, group: Any, where: str) -> list[str]:
@@ -215,10 +221,12 @@ class _Reader:
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
             raise self.fail(f"{where}.{key}", f"cannot be read ({e})") from None
 
-    def value(self, parent: Any, key: str, where: str) -> Any:
+    def value(self, parent: Any, key: str, where: str, depth: int = 0) -> Any:
         obj = self.obj(parent, key, where)
         if isinstance(obj, self.h5py.Group):
-            return {k: self.value(obj, k, f"{where}.{key}") for k in self.keys(obj, f"{where}.{key}")}
+            if depth > MAX_DEPTH:
+                raise self.fail(f"{where}.{key}", f"groups nested more than {MAX_DEPTH} deep")
+            return {k: self.value(obj, k, f"{where}.{key}", depth + 1) for k in self.keys(obj, f"{where}.{key}")}
         if not isinstance(obj, self.h5py.Dataset):
             raise self.fail(f"{where}.{key}", f"unexpected HDF5 object {type(obj).__name__}")
         try:
@@ -228,6 +236,8 @@ class _Reader:
             count = math.prod(shape) if shape else 1
             if count > MAX_DATASET_ELEMENTS:
                 raise self.fail(f"{where}.{key}", f"dataset of shape {shape} is larger than {MAX_DATASET_ELEMENTS} elements")
+            self.storage(obj, f"{where}.{key}")
+            self.tally.add(loaded_array_bytes(count, count * dtype.itemsize), f"{where}.{key} (dataset of shape {shape}, {dtype})")
             if self.h5py.check_string_dtype(dtype) is not None or dtype.kind == "S":
                 data = obj[()]
                 return _strings(data)
@@ -238,6 +248,25 @@ class _Reader:
             raise
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
             raise self.fail(f"{where}.{key}", f"cannot be read ({e})") from None
+
+    def storage(self, dataset: Any, where: str) -> None:
+        """Refuse data stored outside this file or behind a filter plugin (module docstring)."""
+        h5d = self.h5py.h5d
+        dcpl = dataset.id.get_create_plist()
+        layout = dcpl.get_layout()
+        if layout == h5d.VIRTUAL:
+            raise self.fail(where, "is a virtual dataset (its data is read from other files); snnc reads only data "
+                            "stored inside the NIR file")
+        if dcpl.get_external_count():
+            raise self.fail(where, "is stored in external raw files (HDF5 external storage); snnc reads only data "
+                            "stored inside the NIR file")
+        if layout not in (h5d.CONTIGUOUS, h5d.CHUNKED, h5d.COMPACT):
+            raise self.fail(where, f"has HDF5 storage layout {layout}; snnc reads contiguous, chunked or compact data")
+        for i in range(dcpl.get_nfilters()):
+            code = dcpl.get_filter(i)[0]
+            if code not in _FILTERS:
+                raise self.fail(where, f"is encoded with HDF5 filter {code}, a plugin; snnc reads the filters "
+                                f"HDF5 carries ({', '.join(_FILTERS.values())})")
 
     def edges(self, group: Any, where: str) -> list[tuple[str, str]]:
         raw = self.value(group, "edges", where)

@@ -374,8 +374,9 @@ def quantization_figure(quant: Mapping[str, Any]) -> Any | None:
         ax.bar(xp + 0.2, fx, width=0.4, color="#4c72b0", label="fixed-point program")
         for i, p in enumerate(pops):
             c = calibration[p]
+            rel = c["rate_rel_diff"]  # None: the float model is silent where the program fires
             ax.annotate(
-                f"{100 * c['rate_rel_diff']:.2f}%\n{c['status']}", (i, max(fl[i], fx[i])),
+                f"{'n/a' if rel is None else f'{100 * rel:.2f}%'}\n{c['status']}", (i, max(fl[i], fx[i])),
                 xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
             )
         ax.set_xticks(xp, pops)

@@ -20,6 +20,7 @@ import numpy as np
 from ir import LIF, QLIF, Block, Dense, Graph, Input, Placement, QConv2d, QDense, QSparse
 from ir.hardware import HardwareSpec, load_hw, load_hw_dict
 from ir.nodes import SIGN_MODES, conv2d_output_hw
+from ir.verify import weight_range
 
 FAMILIES = (
     "dense",
@@ -279,20 +280,27 @@ def small_cores(neurons: int) -> HardwareSpec:
 
 def clamp_to(graph: Graph, hw: HardwareSpec) -> Graph:
     """`graph` with the fields the target's YAML bounds (bias_exp, weight_exp) clamped into
-    range."""
+    range, and weights into what their sign mode holds (compile refuses weights Lava would clip:
+    `ir.verify.weight_range`)."""
     b_lo, b_hi = hw.neuron.bias_exp_min.value, hw.neuron.bias_exp_max.value
     w_lo, w_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
     pops = {
         n: p.replace(bias_exp=np.clip(p.bias_exp, b_lo, b_hi)) if isinstance(p, QLIF) else p
         for n, p in graph.populations.items()
     }
-    projs = {
-        n: p.replace(weight_exp=int(np.clip(p.weight_exp, w_lo, w_hi)))
-        if isinstance(p, (QDense, QSparse))
-        else p
-        for n, p in graph.projections.items()
-    }
+    projs = {n: _clamp_projection(p, w_lo, w_hi) for n, p in graph.projections.items()}
     return graph.replace(populations=pops, projections=projs)
+
+
+def _clamp_projection(p, w_lo: int, w_hi: int):
+    if not isinstance(p, (QDense, QSparse)):
+        return p
+    lo, hi = weight_range(p.sign_mode)
+    field = "weight" if isinstance(p, QDense) else "values"
+    return p.replace(
+        weight_exp=int(np.clip(p.weight_exp, w_lo, w_hi)),
+        **{field: np.clip(getattr(p, field), lo, hi)},
+    )
 
 
 def _negative_exp(rng: np.random.Generator, proj):

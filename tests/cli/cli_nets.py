@@ -4,7 +4,9 @@
 - two seeds in three: a fixed-point network of `tests.backends.random_nets` (dense, sparse, conv,
   graded, skip, recurrent, delays, reset intervals, "extreme" parameters that wrap u, saturate
   v and overflow the synaptic sums), with the fields the target's YAML bounds clamped into range
-  (`neuron.bias_exp_min/max`, `synapse.weight_exp_min/max`), since compile checks them;
+  (`neuron.bias_exp_min/max`, `synapse.weight_exp_min/max`) and weights into what their sign
+  mode holds, since compile checks them (Lava's clipping itself is covered by the in-process
+  differential tests, which run without a target);
 - one seed in three: a float network (dense, sparse or conv layers, skip and recurrent
   projections, delays, per-neuron or shared parameters) that compile quantizes;
 - one seed in four compiles for `SPLIT_TARGET` (the `tiny` target with cores of 4 neurons), so

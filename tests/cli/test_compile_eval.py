@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from compiler.cli import main
+from ir.atomic import MANIFEST
 from ir import LIF, Dense, Graph, Input, save_graph
 from tests.snnc_cli import run_cli, run_in_process
 from tests.tiny_models import digits_mlp
@@ -51,7 +52,7 @@ def test_compile_writes_build_and_prints_report(model_file, tmp_path, capsys):
         "naive_sequential",
     }
     assert keys <= set(report) and "cores       1 used, lower bound 1" in text
-    assert {f.name for f in out.iterdir()} == {"program.snnc", "hw.yaml", "report.json"}
+    assert {f.name for f in out.iterdir()} == {"program.snnc", "hw.yaml", "report.json", MANIFEST}
 
 
 def test_compile_options_reach_the_program(model_file, tmp_path, capsys):
@@ -234,14 +235,21 @@ def test_compile_that_does_not_fit_fails_in_one_line(model_file, tmp_path, cli):
     assert "pass partition (after quantize)" in err and "tiny.yaml: core.max_input_axons" in err
 
 
-def test_compile_refuses_to_replace_a_folder_that_is_not_a_build(model_file, tmp_path):
-    # a real process: a user pointing -o at a folder of their own must get one line and exit 1
+def test_compile_into_a_users_folder_keeps_their_files(model_file, tmp_path):
+    # a real process: snnc adds its files to a folder of the user's and never touches theirs;
+    # a file of theirs where snnc would write is one line and exit 1 (ir.atomic's manifest)
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")
     code, _, err = run_cli("compile", model_file, "--target", "loihi2", "-o", precious)
-    assert code == 1 and "is not a BUILD folder; refusing to replace it" in err
-    assert (precious / "notes.txt").read_text() == "keep me"
+    assert code == 0, err
+    assert (precious / "notes.txt").read_text() == "keep me" and (precious / "program.snnc").is_file()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "hw.yaml").write_text("my own notes on the target")
+    code, _, err = run_cli("compile", model_file, "--target", "loihi2", "-o", mine)
+    assert code == 1 and "hw.yaml exists and snnc did not write it" in err and err.count("\n") == 1
+    assert (mine / "hw.yaml").read_text() == "my own notes on the target" and not (mine / "program.snnc").exists()
 
 
 def test_eval_errors_are_one_line(model_file, tmp_path, cli):

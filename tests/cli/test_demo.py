@@ -43,12 +43,14 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["demo-out"]  # written atomically
 
 
-def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path, capsys):
+def test_demo_refuses_to_replace_a_users_file(tmp_path, capsys):
     (tmp_path / "mine.txt").write_text("keep")
+    (tmp_path / "demo.json").write_text('{"mine": true}')  # not written by snnc (no manifest lists it)
     assert main(["demo", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "is not a previous demo folder; refusing to replace it" in err
+    assert "demo.json exists and snnc did not write it" in err
     assert err.count("\n") == 1 and (tmp_path / "mine.txt").read_text() == "keep"
+    assert (tmp_path / "demo.json").read_text() == '{"mine": true}'
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from app.evaluation import evaluate
+from ir.atomic import MANIFEST
 from backends.base import Probe
 from compiler.build import write_build
 from compiler.cli import main
@@ -76,7 +77,7 @@ def test_report_writes_linked_figures_deterministically(files, tmp_path, capsys)
     a = tmp_path / "a"
     expected = {"index.html", "summary.json", "occupancy.png", "traffic.png", "rasters.png",
                 "quantization.png", "accuracy.png", "cost.png"}
-    assert {f.name for f in a.iterdir()} == expected
+    assert {f.name for f in a.iterdir()} == expected | {MANIFEST}
     for png in a.glob("*.png"):
         data = png.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, png.name
@@ -147,14 +148,20 @@ def test_corrupt_report_json_is_one_line(files, tmp_path, capsys):
     assert "report.json: not valid JSON" in err and err.count("\n") == 1
 
 
-def test_report_refuses_to_replace_other_folders_but_replaces_a_report(files, tmp_path, capsys):
+def test_report_keeps_other_files_and_never_writes_into_its_build(files, tmp_path, capsys):
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
+    (other / "paper.pdf").write_bytes(b"%PDF")
+    assert _report(files, other, "--samples", 1) == 0
+    assert (other / "notes.txt").read_text() == "mine" and (other / "index.html").is_file()
+    assert _report(files, other, "--samples", 1) == 0  # replaces its own files, keeps the rest
+    assert (other / "paper.pdf").read_bytes() == b"%PDF"
+    (other / "summary.json").write_text("edited by hand")
     assert _report(files, other, "--samples", 1) == 1
-    assert "is not a report folder; refusing to replace it" in capsys.readouterr().err
-    assert (other / "notes.txt").read_text() == "mine"
+    assert "summary.json exists and snnc did not write it (or it was changed since)" in capsys.readouterr().err
     assert _report(files, files / "build", "--samples", 1) == 1  # the BUILD itself
+    assert "is the input" in capsys.readouterr().err
     assert (files / "build" / "program.snnc").is_file()
     out = tmp_path / "r"
     assert _report(files, out, "--samples", 1) == 0

@@ -14,6 +14,7 @@ from compiler.compile import Calibration, CompileOptions, compile_model, compile
 from compiler.quantization.calibrate import ActivityStats, compare
 from compiler.quantization.report import format_quantization
 from ir import LIF, QLIF, Dense, Graph, Input, QDense, load_hw
+from ir.atomic import MANIFEST
 from tests.tiny_models import digits_mlp
 from trainers.encoders import encode
 
@@ -169,7 +170,7 @@ def test_compiling_twice_gives_the_same_bytes(tmp_path):
         )
         write_build(tmp_path / f"b{i}", program, HW, report)
         outs.append({f.name: f.read_bytes() for f in sorted((tmp_path / f"b{i}").iterdir())})
-    assert outs[0] == outs[1] and set(outs[0]) == {"program.snnc", "hw.yaml", "report.json"}
+    assert outs[0] == outs[1] and set(outs[0]) == {"program.snnc", "hw.yaml", "report.json", MANIFEST}
     build = read_build(tmp_path / "b0")
     assert build.report["quantization"]["options"]["granularity"] == "per-channel"
 

@@ -34,11 +34,15 @@ from ir.hardware import load_hw_dict
 from ir.serialize import HEADER, graph_from_bytes
 
 FUZZERS: dict[str, Callable[[int, Counter], None]] = {}
+# Examples per fuzzer in `make fuzz`, and in `make test`'s small share (tests/fuzz/test_fuzz_small.py).
+EXAMPLES: dict[str, int] = {}
+SMALL: dict[str, int] = {}
 
 
-def fuzzer(name: str):
+def fuzzer(name: str, examples: int = 10_000, small: int = 150):
     def deco(fn):
         FUZZERS[name] = fn
+        EXAMPLES[name], SMALL[name] = examples, small
         return fn
     return deco
 
@@ -949,3 +953,8 @@ def run(name: str, examples: int) -> Counter:
         else:
             os.environ["SNNC_PROGRESS"] = old
     return outcomes
+
+
+# Issue 23's families (hostile storage, bombs, parser limits, output paths, signals) register
+# themselves here.
+from tests.fuzz import hostile_families  # noqa: E402,F401

@@ -10,12 +10,13 @@ import sys
 import time
 import traceback
 
-from tests.fuzz.fuzzers import FUZZERS, run
+from tests.fuzz.fuzzers import EXAMPLES, FUZZERS, run
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--examples", type=int, default=10_000)
+    ap.add_argument("--examples", type=int, default=None,
+                    help="examples per format (default: each format's own, 10,000 or 1,000)")
     ap.add_argument("formats", nargs="*", default=list(FUZZERS))
     args = ap.parse_args()
     failed = False
@@ -23,7 +24,7 @@ def main() -> int:
     for name in args.formats:
         t0 = time.perf_counter()
         try:
-            outcomes = run(name, args.examples)
+            outcomes = run(name, args.examples or EXAMPLES[name])
         except Exception as e:  # a fuzzer's finding: report it and keep fuzzing the other formats
             failed = True
             print(f"{name:14s} FAILED: {type(e).__name__}: {e}")

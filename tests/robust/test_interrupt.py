@@ -7,9 +7,13 @@ complete output under its temporary name, and the signal is sent once that tempo
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
+import pytest
 
 from compiler.build import write_build
 from ir import LIF, QLIF, Dense, Graph, Input, QDense, load_hw, save_graph
@@ -105,3 +109,28 @@ def test_sigint_during_training_exits_130_without_a_model(tmp_path):
                             lambda: time.monotonic() - start > 4.0)
     _assert_interrupted(result)
     assert list(tmp_path.iterdir()) == []
+
+
+# A signal once the command is done (its output complete): the status still says the user
+# stopped it. Three moments, made certain by code run in the `snnc` process itself: just after
+# main() returned, from an exit handler (noted by `_on_signal`), and from an exit handler with
+# the signal blocked, so that it is still pending when `_late_signal_status` ends the process.
+_LATE = {  # an exit handler registered in main() runs before entry()'s `_late_signal_status`
+    "after main": "def late():\n    os.kill(os.getpid(), SIG)\n",
+    "at exit": "def late():\n    atexit.register(os.kill, os.getpid(), SIG)\n",
+    "pending at exit": ("def late():\n    atexit.register(lambda: (signal.pthread_sigmask(signal.SIG_BLOCK, [SIG]),"
+                        " os.kill(os.getpid(), SIG)))\n"),
+}
+
+
+@pytest.mark.parametrize(("moment", "sig"), [("after main", signal.SIGTERM), ("at exit", signal.SIGINT),
+                                             ("pending at exit", signal.SIGTERM)])
+def test_a_signal_after_the_command_is_done_still_gives_its_status(moment: str, sig: int) -> None:
+    script = (f"import atexit, os, signal, sys\nimport compiler.cli as cli\nSIG = {int(sig)}\n{_LATE[moment]}"
+              "real = cli.main\ncli.main = lambda: (real(), late())[0]\nsys.argv = ['snnc', 'hw', 'list']\ncli.entry()\n")
+    # A shell's background job inherits SIGINT ignored, which snnc keeps (as it should): undo it.
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert result.returncode == (130 if sig == signal.SIGINT else 143), result.stderr
+    assert result.stderr.strip().splitlines() == ["snnc: interrupted" if sig == signal.SIGINT else "snnc: terminated"]
+    assert "loihi2" in result.stdout  # the output was complete

@@ -325,7 +325,7 @@ def test_nir_parameter_of_the_wrong_size_names_the_node(tmp_path):
         del node[key]
         node.create_dataset(key, data=np.array([1.0, 2.0, 3.0]))
     code, err = _cli("compile", str(path), "--target", "loihi2", "-o", str(tmp_path / "b"))
-    _one_line_error(code, err, "m.nir", "node 'c'", "does not fit its 2 neurons")
+    _one_line_error(code, err, "m.nir", "node 'c", "3", "2")
 
 
 @pytest.mark.parametrize("key, value", [("window", float("inf")), ("n_readout", 2**70), ("hidden", -1.5)])

@@ -81,8 +81,12 @@ class VIBConfig:
             raise InputError(f"vib: encoding must be latency or rate, got {self.encoding!r}")
         if not 0 < self.r < 1:
             raise InputError(f"vib: r must be in (0, 1), got {self.r}")
-        if self.beta < 0:
-            raise InputError(f"vib: beta must be >= 0, got {self.beta}")
+        if not math.isfinite(self.beta) or self.beta < 0:
+            raise InputError(f"vib: beta must be a finite number >= 0, got {self.beta}")
+        for name in ("lr_encoder", "lr_decoder"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise InputError(f"vib: {name.replace('_', '-')} must be a finite number > 0, got {value}")
         for name in ("steps", "n_readout", "window", "epochs", "batch"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"vib: {name} must be >= 1, got {getattr(self, name)}")

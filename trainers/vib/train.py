@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ir.budget import check_bytes
 from ir.progress import progress, status
 from trainers.vib import tasks
 from trainers.vib.config import TrainResult, VIBConfig
@@ -402,6 +403,12 @@ def _train(cfg: VIBConfig, on_epoch: Callable[[dict[str, float]], None] | None) 
     torch.manual_seed(cfg.seed)
     task = make_task(cfg)
     shape = cfg.encoder_shape(task.n_inputs)
+    # Weights, gradients and Adam's two moments, float32, of every layer: checked before torch
+    # allocates them (ir.budget), so `--hidden 100000000` is one line, not an allocator error.
+    sizes = shape.sizes
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:])) + sum(a * b for a, b in task.spec.layer_shapes())
+    check_bytes(4 * 4 * weights, f"vib: a network of {weights} weights (layers {' -> '.join(map(str, sizes))}, "
+                                 f"decoder {task.spec.layer_shapes()})")
     gen = torch.Generator().manual_seed(cfg.seed)
     enc = Encoder(shape, gen, gain_hidden=cfg.gain_hidden, gain_readout=cfg.gain_readout, r=cfg.r)
     decoder = Decoder(task.spec.layer_shapes(), task.spec.output, gen)
