@@ -232,6 +232,8 @@ def _activity_from_dataset(program: Graph, hw: HardwareSpec, dataset: str, split
     enc = program.metadata.get("encoding", {})
     seed = enc.get("seed", 0) if isinstance(enc, Mapping) else 0
     source = f"{dataset} {split} (input seed {seed})"
+    if labels.ndim != 1:  # predictive coding: a pattern index per step, no label per sample
+        labels = None
     return record_activity(program, hw, inputs, source, labels)
 
 
@@ -258,10 +260,43 @@ def _activity(args: argparse.Namespace, program: Graph, hw: HardwareSpec, notes:
         return None
 
 
+def _host_curves(args: argparse.Namespace, kind: str, program: Graph, hw: HardwareSpec) -> list:
+    """Accuracy of a host-read pipeline (app/readouts.py: a VIB decoder) at the model's T: its
+    decoder reads the whole trained run, so there is no curve over T, one point per backend."""
+    from app.readouts import HOST_READOUTS
+    from compiler.commands._common import run_config
+    from compiler.model_io import load_model
+    from compiler.reporting import AccuracyCurve
+
+    _, steps, seed = run_config(program, args.build, None, None)
+    evaluate = HOST_READOUTS[kind][0]
+    runs = []
+    if args.model:
+        model = load_model(args.model)
+        if model.domain != "float":
+            raise InputError(f"--model {args.model}: expected the float model, got a program")
+        runs.append(("float model", model, args.model, None, "float"))
+    runs.append(("deployed (cpu, bit-accurate)", program, args.build, hw, "cpu"))
+    curves = []
+    for label, graph, path, target, backend in runs:
+        status(f"accuracy at T = {steps}: {label}")
+        r = evaluate(graph, path, target, backend, dataset=args.dataset, split=args.split,
+                     samples=args.eval_samples, steps=None, seed=None, batch=128)
+        curves.append(AccuracyCurve(label=f"{label}, {r['metric']}", backend=backend,
+                                    steps=(steps,), accuracy=(r["accuracy"],),
+                                    samples=r["samples"], dataset=args.dataset,
+                                    split=args.split, seed=seed))
+    return curves
+
+
 def _curves(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
+    from app.readouts import host_readout
     from compiler.commands._common import load_split, run_config
     from compiler.model_io import load_model
 
+    kind = host_readout(program)
+    if kind is not None:
+        return _host_curves(args, kind, program, hw)
     enc, model_steps, seed = run_config(program, args.build, None, None)
     max_steps = args.max_steps if args.max_steps is not None else 2 * model_steps
     if max_steps <= 0:
