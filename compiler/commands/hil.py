@@ -35,7 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--target", default="lava", help="target backend (default: lava)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", metavar="IN.npy", help="input spikes (batch, T, n_inputs)")
+    src.add_argument(
+        "--input", metavar="IN.npy", help="input spikes (batch, T, n_inputs) or (batch, T, C, H, W)"
+    )
+    p.add_argument(
+        "--time-major",
+        action="store_true",
+        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
+    )
     src.add_argument(
         "--dataset", help="encode samples of this dataset as the model's metadata says"
     )
@@ -142,11 +149,10 @@ def run(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace, program) -> tuple[np.ndarray, dict]:
     """The input spikes (--input, or --dataset encoded as the program's metadata says) and what
     reproduces them, for the report."""
-    from ir.arrays_io import read_spike_array
+    from ir.arrays_io import read_graph_inputs
 
     if args.input:
-        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
-        return read_spike_array(args.input, program.n_inputs, message_bits=bits), {
+        return read_graph_inputs(args.input, program, time_major=args.time_major), {
             "input": args.input
         }
     from trainers.encoders import encode_split

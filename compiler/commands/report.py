@@ -67,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", default=None, metavar="IN.npy", help="rasters from these spikes (batch, T, n)"
     )
     p.add_argument(
+        "--time-major", action="store_true", help="IN.npy is (T, batch, ...), as snnTorch and Norse lay it out"
+    )
+    p.add_argument(
         "--samples",
         type=int,
         default=DEFAULT_ACTIVITY_SAMPLES,
@@ -238,13 +241,12 @@ def _activity_from_dataset(program: Graph, hw: HardwareSpec, dataset: str, split
 
 
 def _activity(args: argparse.Namespace, program: Graph, hw: HardwareSpec, notes: list[str]):
-    from ir.arrays_io import read_spike_array
+    from ir.arrays_io import read_graph_inputs
 
     if args.samples <= 0:
         raise InputError(f"--samples must be positive, got {args.samples}")
     if args.input:
-        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
-        inputs = read_spike_array(args.input, program.n_inputs, message_bits=bits)
+        inputs = read_graph_inputs(args.input, program, time_major=args.time_major)
         return record_activity(program, hw, inputs[: args.samples], Path(args.input).name)
     if args.dataset:
         return _activity_from_dataset(program, hw, args.dataset, args.split, args.samples)

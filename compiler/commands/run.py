@@ -10,6 +10,7 @@ population name, states under `name:u` / `name:v`.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="float for float models; cpu (default for programs) or lava for compiled programs",
     )
     p.add_argument(
-        "--input", required=True, metavar="IN.npy", help="integer spikes (batch, T, n_inputs)"
+        "--input",
+        required=True,
+        metavar="IN.npy",
+        help="spikes (batch, T, n_inputs) or (batch, T, C, H, W): integers, bool, or float 0/1",
+    )
+    p.add_argument(
+        "--time-major",
+        action="store_true",
+        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
     )
     p.add_argument(
         "--steps",
@@ -103,8 +112,7 @@ def _choose_backend(requested: str | None, domain: str, model: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ir.arrays_io import check_steps, read_spike_array, write_npz
-    from ir.nodes import Input
+    from ir.arrays_io import check_steps, read_graph_inputs, write_npz
     from ir.progress import status
 
     from backends import get_backend, parse_probes
@@ -119,15 +127,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--lava-blocks applies to --backend lava only (cpu: --blocks)")
     if args.steps is not None:
         check_steps(args.steps, "--steps")
-    bits = max(
-        (
-            graph.populations[n].message_bits
-            for n in graph.inputs
-            if isinstance(graph.populations[n], Input)
-        ),
-        default=0,
-    )
-    spikes = read_spike_array(args.input, graph.n_inputs, message_bits=bits)
+    spikes = read_graph_inputs(args.input, graph, time_major=args.time_major)
+    if not args.time_major and spikes.shape[0] > spikes.shape[1]:
+        print(
+            f"snnc: note: {args.input} read as {spikes.shape[0]} samples of {spikes.shape[1]} "
+            "steps (batch, T, ...); if it is (T, batch, ...), pass --time-major",
+            file=sys.stderr,
+        )
     probes = parse_probes(args.probe, graph)
     if not probes:
         raise InputError(

@@ -86,3 +86,76 @@ def test_raster_of_a_spike_count_readout_still_marks_classes():
     assert fig.axes[1].get_ylabel() == "class"
     fig = raster_figures(act, ["in", "out"], ["in"], None)[0]
     assert fig.axes[1].get_ylabel() == "neuron"
+
+
+# ----------------------------------------------------------------- 2. input formats
+
+
+@pytest.fixture(scope="module")
+def conv(tmp_path_factory):
+    """A float conv network on a (1, 8, 8) input, and 4 samples of 50 steps as float32 0/1
+    (batch, T, C, H, W), the way frameworks store spikes."""
+    from ir import LIF, Graph, Input, save_graph
+    from ir.nodes import Conv2d, Dense
+
+    d = tmp_path_factory.mktemp("conv")
+    rng = np.random.default_rng(11)
+    g = Graph(
+        populations={"in": Input((1, 8, 8)),
+                     "c": LIF((4, 6, 6), tau_syn=0.005, tau_mem=0.01, v_th=1.0),
+                     "out": LIF((3,), tau_syn=0.005, tau_mem=0.01, v_th=1.0)},
+        projections={"conv": Conv2d("in", "c", weight=rng.normal(0.6, 0.5, (4, 1, 3, 3))),
+                     "fc": Dense("c", "out", weight=rng.normal(0.2, 0.3, (3, 144)))},
+        dt=1e-3,
+    )
+    save_graph(g, d / "conv.snnc")
+    x = (rng.random((4, 50, 1, 8, 8)) < 0.3).astype(np.float32)
+    return d, x
+
+
+def test_run_accepts_float_01_image_shaped_and_time_major_inputs(conv, cli):
+    d, x = conv
+    flat = d / "flat.npy"
+    np.save(flat, x.reshape(4, 50, 64).astype(np.uint8))
+    np.save(d / "img.npy", x)
+    np.save(d / "tm.npy", x.transpose(1, 0, 2, 3, 4))
+    outs = {}
+    for name, extra in (("flat", ()), ("img", ()), ("tm", ("--time-major",))):
+        code, _, err = cli("run", d / "conv.snnc", "--backend", "float", "--input", d / f"{name}.npy",
+                           "-o", d / f"{name}.npz", *extra)
+        assert code == 0, err
+        outs[name] = np.load(d / f"{name}.npz")["out"]
+    assert outs["flat"].shape == (4, 50, 3) and outs["flat"].sum() > 0
+    assert np.array_equal(outs["flat"], outs["img"]) and np.array_equal(outs["flat"], outs["tm"])
+    # a time-major file read without --time-major: a note, not silence
+    code, _, err = cli("run", d / "conv.snnc", "--backend", "float", "--input", d / "tm.npy", "-o", d / "x.npz")
+    assert code == 0 and "read as 50 samples of 4 steps" in err and "--time-major" in err
+
+
+@pytest.mark.parametrize(("array", "message"), [
+    (lambda x: x[..., :7], "expected shape (batch, T, 64) or (batch, T, 1, 8, 8) (C, H, W of input "
+                           "population 'in', flattened in C order), got (4, 50, 1, 8, 7)"),
+    (lambda x: x.reshape(4, 50, 64)[..., :60], "has 60 inputs per step, the model has 64"),
+    (lambda x: x * 0.5, "float spikes must be exactly 0.0 or 1.0 (found 0.5"),
+])
+def test_bad_inputs_say_what_is_expected(conv, cli, array, message):
+    d, x = conv
+    np.save(d / "bad.npy", array(x))
+    code, _, err = cli("run", d / "conv.snnc", "--backend", "float", "--input", d / "bad.npy", "-o", d / "bad.npz")
+    assert code == 1 and err.count("\n") == 1 and message in err, err
+    assert not (d / "bad.npz").exists()
+
+
+def test_graded_float_inputs_must_be_whole_numbers(tmp_path):
+    from ir.arrays_io import read_spike_array
+    from ir.errors import InputError
+
+    np.save(tmp_path / "g.npy", np.array([[[3.0, -2.0]]], dtype=np.float32))
+    got = read_spike_array(tmp_path / "g.npy", 2, message_bits=8)
+    assert got.tolist() == [[[3, -2]]]
+    np.save(tmp_path / "h.npy", np.array([[[3.5, -2.0]]], dtype=np.float64))
+    with pytest.raises(InputError, match="whole numbers"):
+        read_spike_array(tmp_path / "h.npy", 2, message_bits=8)
+    np.save(tmp_path / "w.npy", np.array([[[200.0, 0.0]]]))
+    with pytest.raises(InputError, match=r"signed 8 bits \[-128, 127\]"):
+        read_spike_array(tmp_path / "w.npy", 2, message_bits=8)
