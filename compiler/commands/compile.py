@@ -16,6 +16,7 @@ from compiler.report import format_report
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
+from ir.latency import latency_line
 from ir.progress import status
 
 __all__ = ["register", "run"]
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     )
     write_build(args.output, program, hw, report)
     print(f"compiled {args.model} for {hw.name} ({hw.source_file})")
+    print(latency_line(report["latency"]["steps"]) + " (report.json: latency)")
     print()
     print(format_quantization(report["quantization"], warnings=False), end="")
     print()

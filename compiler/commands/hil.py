@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--steps", type=int, default=None)
     p.add_argument(
+        "--align",
+        action="store_true",
+        help="run L more silent steps (L: the program's latency) so the last input steps reach "
+        "the outputs and are compared too",
+    )
+    p.add_argument(
         "--probe",
         default=None,
         help="what to compare: 'pop:spikes,u,v;pop2' (default: spikes, u, v of every population)",
@@ -114,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         inputs,
         reference=args.reference,
         target=args.target,
-        steps=args.steps,
+        steps=_run_steps(args, program, inputs),
         probes=probes,
         hw=build.hw,
         target_program=target_program,
@@ -168,6 +174,17 @@ def _inputs(args: argparse.Namespace, program) -> tuple[np.ndarray, dict]:
     }
 
 
+def _run_steps(args: argparse.Namespace, program, inputs: np.ndarray) -> int | None:
+    """--steps, or with --align the input's T (or --steps) plus the program's latency; prints
+    the latency either way."""
+    from ir.latency import latency, latency_line
+
+    lag = latency(program)
+    steps = args.steps if args.steps is not None else int(inputs.shape[1])
+    print(latency_line(lag, args.align, steps, cut=False))
+    return steps + lag if args.align else args.steps
+
+
 def _target_options(args: argparse.Namespace) -> dict | None:
     if (args.device or args.lava_blocks) and args.target != "lava":
         raise InputError("--device and --lava-blocks apply to --target lava")
@@ -197,7 +214,8 @@ def _float_reference(args: argparse.Namespace, build) -> int:
         name: q["scale"] for name, q in populations.items() if not q.get("thresholds_folded")
     }
     result = compare_with_float(
-        model, program, inputs, target=args.target, hw=build.hw, steps=args.steps,
+        model, program, inputs, target=args.target, hw=build.hw,
+        steps=_run_steps(args, program, inputs),
         target_options=_target_options(args), scales=scales,
     )
     report = {**result.to_json(), "model": args.model, "inputs": source}

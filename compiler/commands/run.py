@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="steps to run (default: the input's T; steps past the input get no spikes)",
     )
     p.add_argument(
+        "--align",
+        action="store_true",
+        help="run L more steps (L: the program's latency, one step per projection on the longest "
+        "input -> output path) and shift each recording so step t answers input step t",
+    )
+    p.add_argument(
         "--probe",
         default=None,
         metavar="SPEC",
@@ -113,6 +119,7 @@ def _choose_backend(requested: str | None, domain: str, model: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ir.arrays_io import check_steps, read_graph_inputs, write_npz
+    from ir.latency import align, latency, latency_line, population_latency
     from ir.progress import status
 
     from backends import get_backend, parse_probes
@@ -149,15 +156,21 @@ def run(args: argparse.Namespace) -> int:
         kwargs["engine"] = args.engine
         if backend == "cpu":
             kwargs["blocks"] = args.blocks
+    lag = latency(graph)
+    steps = args.steps if args.steps is not None else spikes.shape[1]
+    run_steps = steps + lag if args.align else args.steps
     start = time.perf_counter()
-    trace = get_backend(backend)(graph, spikes, steps=args.steps, probes=probes, hw=hw, **kwargs)
+    trace = get_backend(backend)(graph, spikes, steps=run_steps, probes=probes, hw=hw, **kwargs)
     elapsed = time.perf_counter() - start
     arrays = trace.arrays()
+    if args.align:
+        arrays = align(arrays, population_latency(graph), steps)
     write_npz(args.output, arrays)
     print(
         f"{args.output}: backend {backend}, {trace.batch} sample(s) x {trace.steps} steps, "
         f"{elapsed:.2f} s"
     )
+    print(f"  {latency_line(lag, args.align, steps)}")
     width = max(len(k) for k in arrays)
     for key, arr in arrays.items():
         what = f"spikes {int(arr.sum())}" if ":" not in key else f"range [{arr.min()}, {arr.max()}]"

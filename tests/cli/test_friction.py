@@ -159,3 +159,70 @@ def test_graded_float_inputs_must_be_whole_numbers(tmp_path):
     np.save(tmp_path / "w.npy", np.array([[[200.0, 0.0]]]))
     with pytest.raises(InputError, match=r"signed 8 bits \[-128, 127\]"):
         read_spike_array(tmp_path / "w.npy", 2, message_bits=8)
+
+
+# ----------------------------------------------------------------- 3. latency and --align
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "nir"
+
+
+@pytest.mark.parametrize("name", ["snntorch_mlp", "snntorch_conv"])
+def test_import_prints_latency_and_run_align_matches_the_framework(name, cli, tmp_path):
+    """snnTorch's own output (the fixture) is snnc's output L steps later: --align gives it back
+    exactly; conv: fed as float (batch, T, C, H, W), time-major."""
+    info = json.loads((FIXTURES / f"{name}.json").read_text())
+    lag = info["latency_steps"]
+    model = tmp_path / "m.snnc"
+    code, out, err = cli("import", FIXTURES / f"{name}.nir", "-o", model, "--dt", info["import_dt"])
+    assert code == 0, err
+    assert f"latency {lag} steps: the output at step t + {lag} answers the input at step t" in out
+    x = np.load(FIXTURES / f"{name}.input.npy")
+    reference = np.load(FIXTURES / f"{name}.output.npy")
+    extra: tuple = ()
+    if name == "snntorch_conv":
+        from compiler.model_io import load_model
+
+        shape = load_model(model).populations["input"].shape
+        x = x.reshape(len(x), x.shape[1], *shape).astype(np.float32).swapaxes(0, 1)
+        extra = ("--time-major",)
+    np.save(tmp_path / "x.npy", x)
+    runs = {}
+    for aligned in (True, False):
+        out_file = tmp_path / f"{aligned}.npz"
+        code, out, err = cli("run", model, "--input", tmp_path / "x.npy", "-o", out_file, *extra,
+                             *(("--align",) if aligned else ()))
+        assert code == 0, err
+        arrays = np.load(out_file)
+        runs[aligned] = arrays[arrays.files[0]]
+    assert np.array_equal(runs[True], reference)
+    assert runs[False].shape == reference.shape and not np.array_equal(runs[False], reference)
+
+
+def test_compile_stores_latency_and_hil_align_runs_the_fill(conv, cli, tmp_path):
+    d, x = conv
+    build = tmp_path / "b"
+    code, out, err = cli("compile", d / "conv.snnc", "--target", "loihi2", "-o", build)
+    assert code == 0 and "latency 2 steps" in out, err
+    report = json.loads((build / "report.json").read_text())
+    assert report["latency"] == {"steps": 2, "populations": {"c": 1, "in": 0, "out": 2}}
+    np.save(tmp_path / "x.npy", x[:2, :10])
+    code, out, err = cli("hil", build, "--reference", "float", "--model", d / "conv.snnc", "--target", "cpu",
+                         "--input", tmp_path / "x.npy", "--align", "--report", tmp_path / "h.json")
+    assert code == 0, err
+    assert "ran 10 + 2 steps" in out and "2 samples x 12 steps" in out
+
+
+def test_latency_follows_delays_and_ignores_recurrence():
+    from ir import LIF, Graph, Input
+    from ir.latency import latency, population_latency
+    from ir.nodes import Dense
+
+    lif = LIF((2,), tau_syn=0.005, tau_mem=0.01, v_th=1.0)
+    w = np.ones((2, 2))
+    g = Graph(populations={"in": Input((2,)), "a": lif, "b": lif, "c": lif},
+              projections={"ia": Dense("in", "a", weight=w), "ab": Dense("a", "b", weight=w, delay=np.array(3)),
+                           "bb": Dense("b", "b", weight=w), "ba": Dense("b", "a", weight=w),
+                           "ic": Dense("in", "c", weight=w), "bc": Dense("b", "c", weight=w)},
+              dt=1e-3)
+    assert population_latency(g) == {"in": 0, "a": 1, "b": 5, "c": 6}
+    assert latency(g) == 6
