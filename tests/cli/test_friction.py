@@ -226,3 +226,34 @@ def test_latency_follows_delays_and_ignores_recurrence():
               dt=1e-3)
     assert population_latency(g) == {"in": 0, "a": 1, "b": 5, "c": 6}
     assert latency(g) == 6
+
+
+# ----------------------------------------------------------------- 4. dt: the exporter detected
+
+
+@pytest.mark.parametrize(("name", "exporter"), [
+    ("norse_mlp", "Norse 1.1.0"), ("norse_readout", "Norse 1.1.0"), ("snntorch_mlp", "snnTorch"),
+    ("per_neuron/norse_lif_per_neuron", "Norse 1.1.0"), ("per_neuron/snntorch_synaptic_per_neuron", "snnTorch"),
+])
+def test_import_without_dt_detects_the_exporter_and_reproduces_it(name, exporter, cli, tmp_path):
+    """The files of tests/fixtures/nir, written by Norse 1.1.0's and snnTorch's own exporters:
+    imported without --dt, the float run (aligned) gives the framework's own output."""
+    info = json.loads((FIXTURES / f"{name}.json").read_text())
+    model = tmp_path / "m.snnc"
+    code, out, err = cli("import", FIXTURES / f"{name}.nir", "-o", model)
+    assert code == 0, err
+    assert f"it looks like {exporter}'s export" in err and f"assuming dt = {info['import_dt']!r} s" in err
+    assert f"dt {info['import_dt']!r} s (assumed, {exporter.split()[0]} export detected)" in out
+    reference = np.load(FIXTURES / f"{name}.output.npy")
+    if reference.dtype != np.uint8:
+        return  # a voltage readout: compared in tests/nir/test_fixtures.py
+    code, _, err = cli("run", model, "--input", FIXTURES / f"{name}.input.npy", "--align", "-o", tmp_path / "o.npz")
+    assert code == 0, err
+    got = np.load(tmp_path / "o.npz")
+    assert np.array_equal(got[got.files[0]], reference)
+
+
+def test_norse_file_with_snntorch_dt_gets_the_advice_that_works(cli, tmp_path):
+    code, _, err = cli("import", FIXTURES / "norse_mlp.nir", "--dt", "1e-4", "-o", tmp_path / "m.snnc")
+    assert code == 1 and err.count("\n") == 1
+    assert err.rstrip().endswith("import it with --dt 1e-06") and "--discretization exp" not in err
