@@ -257,3 +257,40 @@ def test_norse_file_with_snntorch_dt_gets_the_advice_that_works(cli, tmp_path):
     code, _, err = cli("import", FIXTURES / "norse_mlp.nir", "--dt", "1e-4", "-o", tmp_path / "m.snnc")
     assert code == 1 and err.count("\n") == 1
     assert err.rstrip().endswith("import it with --dt 1e-06") and "--discretization exp" not in err
+
+
+# ----------------------------------------------------------------- 5. errors that name the cause
+
+
+def _dense_net(path, sizes, seed=0):
+    from ir import LIF, Graph, Input, save_graph
+    from ir.nodes import Dense
+
+    rng = np.random.default_rng(seed)
+    names = ["in", *(f"l{i}" for i in range(1, len(sizes)))]
+    pops = {"in": Input((sizes[0],))}
+    pops.update({n: LIF((k,), tau_syn=0.005, tau_mem=0.01, v_th=1.0) for n, k in zip(names[1:], sizes[1:])})
+    projs = {f"p{i}": Dense(names[i], names[i + 1], weight=rng.normal(0, 1, (sizes[i + 1], sizes[i])))
+             for i in range(len(sizes) - 1)}
+    save_graph(Graph(populations=pops, projections=projs, dt=1e-3), path)
+
+
+def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
+    from pathlib import Path
+
+    _dense_net(tmp_path / "big.snnc", [8, 400])
+    code, _, err = cli("compile", tmp_path / "big.snnc", "--target", "tiny", "-o", tmp_path / "b")
+    assert code == 1 and err.count("\n") == 1
+    assert "needs 25 cores, the limit is 16" in err and "the binding resource is neurons (core.max_neurons" in err
+    # output axons bind: 64 neurons on cores of 16 each reach a 16-neuron layer on other cores,
+    # 4 output axons per core; one chip of one core ("1 core", not "1 cores")
+    tiny = (Path(__file__).resolve().parents[2] / "hw_configs" / "tiny.yaml").read_text()
+    yaml = (tiny.replace("max_output_axons: {value: 48", "max_output_axons: {value: 4")
+                .replace("max_input_axons: {value: 48", "max_input_axons: {value: 100")
+                .replace("cores_per_chip: {value: 4", "cores_per_chip: {value: 1")
+                .replace("max_chips: {value: 4", "max_chips: {value: 1"))
+    (tmp_path / "axons.yaml").write_text(yaml)
+    _dense_net(tmp_path / "fan.snnc", [8, 64, 16])
+    code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "axons.yaml", "-o", tmp_path / "b")
+    assert code == 1 and "the binding resource is output axons (core.max_output_axons" in err
+    assert "chips of 1 core would be needed" in err and "1 cores" not in err
