@@ -294,3 +294,39 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
     code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "axons.yaml", "-o", tmp_path / "b")
     assert code == 1 and "the binding resource is output axons (core.max_output_axons" in err
     assert "chips of 1 core would be needed" in err and "1 cores" not in err
+
+
+def _calibration_row(text: str, population: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("population  float rate"))
+    return next(line.split() for line in lines[start:] if line.split()[:1] == [population])
+
+
+def test_quantization_report_flags_output_rate_drift(cli, tmp_path):
+    """tests/tiny_models' digits MLP at 2-bit weights without bias correction: the output's
+    total rate stays (+0.7%) but 76% of its spikes move between neurons (eval accuracy 0.92 ->
+    0.63): DRIFT and a warning, not `ok`; at 8 bits (the target's default) `ok`."""
+    from ir import save_graph
+    from tests.tiny_models import digits_mlp
+
+    save_graph(digits_mlp(steps=16), tmp_path / "dm.snnc")
+    common = ("--target", "loihi2", "--calibrate", "digits")
+    code, out, err = cli("compile", tmp_path / "dm.snnc", *common, "--weight-bits", 2, "--no-bias-correction",
+                         "-o", tmp_path / "q2")
+    assert code == 0, err
+    assert _calibration_row(out, "out")[-1] == "DRIFT" and "population 'out' DRIFTS after quantization" in err
+    cal = json.loads((tmp_path / "q2" / "report.json").read_text())["quantization"]["calibration"]
+    assert cal["populations"]["out"]["status"] == "drift" and cal["populations"]["out"]["rate_rel_diff"] > 0.5
+    code, out, err = cli("compile", tmp_path / "dm.snnc", *common, "-o", tmp_path / "q8")
+    assert code == 0 and "DRIFT" not in err
+    assert _calibration_row(out, "out")[-1] == "ok"
+
+
+def test_missing_encoding_says_what_to_do_not_where_developers_look(cli, tmp_path):
+    _dense_net(tmp_path / "m.snnc", [64, 10])
+    code, _, err = cli("compile", tmp_path / "m.snnc", "--target", "loihi2", "--calibrate", "digits",
+                       "-o", tmp_path / "b")
+    assert code == 1 and err.count("\n") == 1 and "DEVELOPERS.md" not in err
+    assert "metadata.encoding: missing" in err and "--calibrate IN.npy" in err
+    code, _, err = cli("eval", tmp_path / "m.snnc", "--dataset", "digits")
+    assert code == 1 and "DEVELOPERS.md" not in err and "--input IN.npy" in err
