@@ -330,3 +330,38 @@ def test_missing_encoding_says_what_to_do_not_where_developers_look(cli, tmp_pat
     assert "metadata.encoding: missing" in err and "--calibrate IN.npy" in err
     code, _, err = cli("eval", tmp_path / "m.snnc", "--dataset", "digits")
     assert code == 1 and "DEVELOPERS.md" not in err and "--input IN.npy" in err
+
+
+# ----------------------------------------------------------------- 6. hw show --yaml
+
+
+@pytest.mark.parametrize("target", ["loihi1", "loihi2", "tiny"])
+def test_hw_show_yaml_writes_a_commented_template_that_loads_back(target, cli, tmp_path):
+    from ir.hardware import builtin_targets, load_hw
+
+    assert target in builtin_targets()
+    out = tmp_path / "new.yaml"
+    code, text, err = cli("hw", "show", target, "--yaml", "-o", out)
+    assert code == 0 and f"wrote {out}" in text, err
+    body = out.read_text()
+    assert body.startswith("# Hardware target template") and "# neurons one core holds" in body
+    assert "FIXED: semantics lava_fixed_pt fixes this at 24" in body
+    assert load_hw(out).to_dict() == load_hw(target).to_dict()
+    code, printed, _ = cli("hw", "show", target, "--yaml")
+    assert code == 0 and printed == body
+    # the file is not overwritten; a FIXED key changed is refused by the loader with one line
+    code, _, err = cli("hw", "show", target, "--yaml", "-o", out)
+    assert code == 1 and "exists" in err
+    edited = body.replace("  state_bits:  # u and v register width; FIXED: semantics lava_fixed_pt fixes this at 24\n"
+                          "    value: 24", "  state_bits:\n    value: 32")
+    assert edited != body
+    (tmp_path / "edited.yaml").write_text(edited)
+    code, _, err = cli("hw", "show", tmp_path / "edited.yaml")
+    assert code == 1 and "neuron.state_bits.value: semantics lava_fixed_pt fixes this at 24, got 32" in err
+
+
+def test_hw_show_marks_the_keys_the_profile_fixes(cli):
+    code, out, _ = cli("hw", "show", "loihi2")
+    rows = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha() and "." in line.split()[0]}
+    assert " fixed " in rows["neuron.state_bits"] and " fixed " in rows["synapse.max_weight_bits"]
+    assert " fixed " not in rows["core.max_neurons"] and " fixed " not in rows["neuron.bias_exp_min"]
