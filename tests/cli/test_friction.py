@@ -365,3 +365,13 @@ def test_hw_show_marks_the_keys_the_profile_fixes(cli):
     rows = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha() and "." in line.split()[0]}
     assert " fixed " in rows["neuron.state_bits"] and " fixed " in rows["synapse.max_weight_bits"]
     assert " fixed " not in rows["core.max_neurons"] and " fixed " not in rows["neuron.bias_exp_min"]
+
+
+# ----------------------------------------------------------------- 7. inspect says tau was converted
+
+
+def test_inspect_says_tau_was_converted_to_the_exponential_form(cli):
+    code, out, _ = cli("inspect", FIXTURES / "snntorch_mlp.nir", "--dt", "1e-4")
+    assert code == 0
+    assert "tau_mem=0.0004481420356198878" in out  # the IR's own number (alpha = exp(-dt/tau))
+    assert "converted to snnc's exponential form" in out and "#   3.tau_mem 0.0005 -> 0.000448142" in out
