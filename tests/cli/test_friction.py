@@ -375,3 +375,33 @@ def test_inspect_says_tau_was_converted_to_the_exponential_form(cli):
     assert code == 0
     assert "tau_mem=0.0004481420356198878" in out  # the IR's own number (alpha = exp(-dt/tau))
     assert "converted to snnc's exponential form" in out and "#   3.tau_mem 0.0005 -> 0.000448142" in out
+
+
+def _readme_script():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "readme_outputs.py"
+    spec = importlib.util.spec_from_file_location("readme_outputs", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["readme_outputs"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_marked_blocks_are_sessions_of_the_script():
+    script = _readme_script()
+    blocks = script.parse(script.README.read_text().splitlines())
+    assert {b.name for b in blocks} == set(script.SESSIONS) >= {"tem", "align", "input-shape", "hw-template"}
+    assert all(b.commands and all(cmd for cmd, _ in b.commands) for b in blocks)
+    assert script.matches(["a 0.23 s", "...", "z"], ["a 1.5 s", "b", "c", "z"])
+    assert not script.matches(["a", "z"], ["a", "b", "z"])
+
+
+@pytest.mark.slow
+def test_readme_outputs_of_the_new_options_hold():
+    """Runs the README's commands of the quick sessions (the tem trainer's is left to `make
+    readme-outputs`) and checks what the README shows."""
+    script = _readme_script()
+    assert script.main(["--only", "nir-import", "align", "input-shape", "hw-template"]) == 0
