@@ -92,8 +92,21 @@ def _edit_my_chip(folder: Path) -> None:
     path.write_text(text)
 
 
+_TRAIN_DIGITS = "snnc train conversion --dataset digits -o digits.snnc"
+# The README's in.npy: the first 8 test digits, encoded as the model's metadata says.
+_ENCODE_8 = (
+    "python -c 'import numpy as np; from compiler.model_io import load_model; "
+    "from trainers.encoders import encode_split; "
+    'spikes, _ = encode_split(load_model("digits.snnc").metadata, "digits", "test", samples=8); '
+    'np.save("in.npy", spikes)\''
+)
+
 SESSIONS: dict[str, Session] = {
     "tem": Session(),
+    "train-conversion": Session(),
+    "compile-digits": Session(setup=(_TRAIN_DIGITS,)),
+    "compile-digits-64": Session(setup=(_TRAIN_DIGITS,)),
+    "compile-calibrate-spikes": Session(setup=(_TRAIN_DIGITS, _ENCODE_8)),
     "nir-import": Session(files=tuple(NIR_FIXTURES.glob("*.*"))),
     "align": Session(files=(NIR_FIXTURES / "snntorch_conv.nir", NIR_FIXTURES / "snntorch_conv.input.npy"),
                      setup=("snnc import snntorch_conv.nir -o sc.snnc",)),
@@ -174,6 +187,41 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return re.fullmatch(pattern, "".join(_norm(a) + "\n" for a in actual)) is not None
 
 
+def abridge(shown: list[str], actual: list[str]) -> list[str] | None:
+    """`actual` abridged the way `shown` is: each run of shown lines between `...` lines is
+    replaced by the actual lines from the one whose first word is the run's first word through
+    the one whose first word is the run's last line's (the whole rest when the run ends the
+    block). None when a run cannot be placed."""
+    runs: list[list[str]] = [[]]
+    for line in shown:
+        if line.strip() == "...":
+            runs.append([])
+        else:
+            runs[-1].append(line)
+    out: list[str] = []
+    cursor = 0
+    for i, run in enumerate(runs):
+        if i:
+            out.append("...")
+        if not run:
+            continue
+        word = run[0].split()[:1]
+        at = cursor if i == 0 else next(
+            (j for j in range(cursor, len(actual)) if actual[j].split()[:1] == word), None
+        )
+        if at is None:
+            return None
+        if i == len(runs) - 1:
+            stop = len(actual)
+        else:  # through the line that starts like the run's last (rows may have been added)
+            last = run[-1].split()[:1]
+            stop = next((j + 1 for j in range(at + len(run) - 1, len(actual))
+                         if actual[j].split()[:1] == last), at + len(run))
+        out.extend(actual[at:stop])
+        cursor = stop
+    return out if matches(out, actual) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--update", action="store_true", help="rewrite the README blocks with the real output")
@@ -199,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
             same = matches(shown, out)
             ok &= same
             new_body.append(f"$ {shown_cmd}")
-            new_body.extend(shown if same else out)
+            if same:
+                new_body.extend(shown)
+            elif any(line.strip() == "..." for line in shown) and abridge(shown, out) is not None:
+                new_body.extend(abridge(shown, out))
+            else:
+                new_body.extend(out)
             if not same and not args.update:
                 print(f"--- README.md block {block.name!r}: $ {shown_cmd}")
                 print("\n".join(difflib.unified_diff(shown, out, "README", "actual", lineterm="", n=1)))

@@ -53,6 +53,24 @@ def test_eval_scores_vib_model_and_build_through_the_host_decoder(vib, cli):
     assert code == 1 and "evaluate it with --dataset digits" in err
 
 
+@pytest.mark.slow
+@pytest.mark.lava
+def test_eval_of_a_vib_build_on_lava_equals_the_cpu_backend(vib, cli):
+    from backends.lava import compat
+
+    if not compat.lava_available():
+        pytest.skip("lava-nc 0.10.0 is not installed (make setup installs it)")
+    _, build, _ = vib
+    results = {}
+    for backend in ("cpu", "lava"):
+        code, out, err = cli("eval", build, "--dataset", "digits", "--samples", 6, "--backend", backend, "--json")
+        assert code == 0, err
+        results[backend] = json.loads(out)
+    assert results["lava"]["backend"] == "lava"
+    for key in ("accuracy", "readout_rate", "samples"):
+        assert results["lava"][key] == results["cpu"][key]
+
+
 def test_report_dataset_on_a_vib_build_gives_accuracy_and_neuron_rasters(vib, cli, tmp_path, monkeypatch):
     from compiler.reporting import figures
 
