@@ -48,28 +48,6 @@ class Session:
     hooks: dict[int, Callable[[Path], None]] = field(default_factory=dict)  # after command i
 
 
-def _conv_net(folder: Path) -> None:
-    """The (1, 8, 8) conv network and the mis-shaped input of the input-format example."""
-    import numpy as np
-
-    sys.path.insert(0, str(ROOT))
-    from ir import LIF, Graph, Input, save_graph
-    from ir.nodes import Conv2d, Dense
-
-    rng = np.random.default_rng(1)
-    g = Graph(
-        populations={"in": Input((1, 8, 8)),
-                     "c": LIF((4, 6, 6), tau_syn=0.005, tau_mem=0.01, v_th=1.0),
-                     "out": LIF((3,), tau_syn=0.005, tau_mem=0.01, v_th=1.0)},
-        projections={"conv": Conv2d("in", "c", weight=rng.normal(0.6, 0.5, (4, 1, 3, 3))),
-                     "fc": Dense("c", "out", weight=rng.normal(0.2, 0.3, (3, 144)))},
-        dt=1e-3,
-    )
-    save_graph(g, folder / "conv.snnc")
-    x = (rng.random((4, 50, 1, 8, 7)) < 0.3).astype(np.float32)
-    np.save(folder / "x.npy", x)
-
-
 def _edit_my_chip(folder: Path) -> None:
     """The README's edit of the template: name, description and two limits."""
     path = folder / "my_chip.yaml"
@@ -110,7 +88,12 @@ SESSIONS: dict[str, Session] = {
     "nir-import": Session(files=tuple(NIR_FIXTURES.glob("*.*"))),
     "align": Session(files=(NIR_FIXTURES / "snntorch_conv.nir", NIR_FIXTURES / "snntorch_conv.input.npy"),
                      setup=("snnc import snntorch_conv.nir -o sc.snnc",)),
-    "input-shape": Session(hooks={-1: _conv_net}),
+    "input-shape": Session(
+        files=(NIR_FIXTURES / "snntorch_conv.nir",),
+        setup=("snnc import snntorch_conv.nir -o conv.snnc",
+               # 4 samples of 50 steps, one pixel column short of the (1, 8, 8) input
+               "python -c 'import numpy as np; np.save(\"x.npy\", np.zeros((4, 50, 1, 8, 7), np.float32))'"),
+    ),
     "hw-template": Session(hooks={2: _edit_my_chip}),
 }
 
