@@ -109,18 +109,21 @@ def run(args: argparse.Namespace) -> int:
     probes = parse_probes(args.probe, program) if args.probe else all_probes(program)
     target_trace = None
     if args.replay:
+        if args.align:
+            raise InputError("--align does not apply to --replay (the recorded trace has its own steps)")
         target_trace, inputs, _ = read_trace(args.replay, program)
         source: dict = {"replay": args.replay}
     else:
         inputs, source = _inputs(args, program)
     target_program = read_build(args.target_build).program if args.target_build else None
+    run_steps, lag_line = _run_steps(args, program, inputs)
     options = _target_options(args)
     result = run_hil(
         program,
         inputs,
         reference=args.reference,
         target=args.target,
-        steps=_run_steps(args, program, inputs),
+        steps=run_steps,
         probes=probes,
         hw=build.hw,
         target_program=target_program,
@@ -144,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if cmp_.first is not None:
         print(cmp_.first.describe())
+    print(lag_line)
     print(f"report: {args.report}")
     print(f"verdict: {'AGREE' if cmp_.agree else 'DIVERGED'}")
     if not cmp_.agree:
@@ -174,15 +178,14 @@ def _inputs(args: argparse.Namespace, program) -> tuple[np.ndarray, dict]:
     }
 
 
-def _run_steps(args: argparse.Namespace, program, inputs: np.ndarray) -> int | None:
-    """--steps, or with --align the input's T (or --steps) plus the program's latency; prints
-    the latency either way."""
+def _run_steps(args: argparse.Namespace, program, inputs: np.ndarray) -> tuple[int | None, str]:
+    """(steps to run, the latency line to print): --steps, or with --align the input's T (or
+    --steps) plus the program's latency."""
     from ir.latency import latency, latency_line
 
     lag = latency(program)
     steps = args.steps if args.steps is not None else int(inputs.shape[1])
-    print(latency_line(lag, args.align, steps, cut=False))
-    return steps + lag if args.align else args.steps
+    return (steps + lag if args.align else args.steps), latency_line(lag, args.align, steps, cut=False)
 
 
 def _target_options(args: argparse.Namespace) -> dict | None:
@@ -209,17 +212,19 @@ def _float_reference(args: argparse.Namespace, build) -> int:
     model = load_model(args.model, dt=args.dt)
     check_float_model(model, program, args.model)
     inputs, source = _inputs(args, program)
+    run_steps, lag_line = _run_steps(args, program, inputs)
     populations = build.report.get("quantization", {}).get("populations", {})
     scales = {
         name: q["scale"] for name, q in populations.items() if not q.get("thresholds_folded")
     }
     result = compare_with_float(
         model, program, inputs, target=args.target, hw=build.hw,
-        steps=_run_steps(args, program, inputs),
+        steps=run_steps,
         target_options=_target_options(args), scales=scales,
     )
     report = {**result.to_json(), "model": args.model, "inputs": source}
     atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
     print(format_comparison(result, args.model), end="")
+    print(lag_line)
     print(f"report: {args.report}")
     return 0
