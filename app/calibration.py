@@ -86,7 +86,7 @@ def dataset_calibration(
 ) -> Calibration:
     """The first `samples` (default DEFAULT_SAMPLES) of a dataset split, encoded as the model's
     metadata says (`steps` and `seed` override it)."""
-    from compiler.commands._common import load_split, run_config
+    from app.inputs import load_split, run_config
     from trainers.encoders import encode
 
     encoding, t, s = run_config(graph, label, steps, seed)

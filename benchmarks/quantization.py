@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._results import machine_line, update_section
-from compiler.commands.eval import evaluate
+from app.evaluation import evaluate
 from compiler.compile import CompileOptions, compile_model, compile_passes
 from compiler.passes.base import PassContext
 from compiler.pipeline import run_pipeline

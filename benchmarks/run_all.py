@@ -20,6 +20,7 @@ BENCHMARKS: list[str] = [
     "conversion_premise.py",
     "vib.py",
     "cost.py",
+    "sweep.py",
 ]
 
 

@@ -32,6 +32,7 @@ VERBS: dict[str, str] = {
     "identify": "compiler.commands.identify",
     "report": "compiler.commands.report",
     "demo": "compiler.commands.demo",
+    "sweep": "compiler.commands.sweep",
 }
 
 

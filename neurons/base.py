@@ -198,6 +198,8 @@ class NeuronModel:
     equation: ClassVar[str] = ""
     """The float equation, one line, for the README's model list."""
     nir_types: ClassVar[tuple[str, ...]] = ()
+    nir_metadata_only: ClassVar[tuple[str, ...]] = ()
+    """Parameters NIR has no form for (kept in snnc's metadata only; the exporter warns)."""
     """NIR neuron node types the importer maps to this model."""
     quant_rule: ClassVar[type[QuantRule] | None] = None
     lava_process_name: ClassVar[str | None] = None

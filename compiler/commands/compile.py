@@ -8,14 +8,10 @@ import sys
 
 from compiler.build import is_build, write_build
 from compiler.commands._common import check_output_folder, resolve_hw
-from compiler.compile import Calibration, CompileOptions, compile_model, compile_passes
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
 from compiler.report import format_report
-from ir.errors import InputError
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
 from ir.latency import latency_line
 from ir.progress import status
 
@@ -126,48 +122,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _calibration(args: argparse.Namespace, graph: Graph, hw: HardwareSpec) -> Calibration:
-    from app.calibration import dataset_calibration, is_spike_file, spike_calibration
-
-    if is_spike_file(args.calibrate):
-        if args.steps is not None or args.input_seed is not None:
-            raise InputError(
-                "--steps and --input-seed apply to --calibrate DATASET; the spikes in "
-                f"{args.calibrate} are used as they are"
-            )
-        return spike_calibration(graph, args.calibrate, args.samples, hw)
-    return dataset_calibration(
-        graph, args.model, args.calibrate, args.split, args.samples, args.steps,
-        args.input_seed, hw,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
+    from app.compiling import compile_from_args
+
     hw = resolve_hw(args.target, args.hw)
     check_output_folder(args.output, is_build)
     graph = load_model(args.model, dt=args.dt)
-    options = CompileOptions(
-        weight_bits=args.weight_bits,
-        granularity=args.granularity,
-        clip_percentile=args.clip_percentile,
-        v_range=args.v_range,
-        split_signs=args.split_signs,
-        bias_correction=args.bias_correction,
-        seed=args.seed,
-        decay_levels=args.decay_levels,
-    )
-    known = [p.name for p in compile_passes(options)]
-    for name in args.print_ir_after:
-        if name != "all" and name not in known:
-            raise InputError(
-                f"--print-ir-after {name!r}: the passes are {', '.join(known)} (or 'all')"
-            )
-    calibration = _calibration(args, graph, hw) if args.calibrate else None
-    program, report = compile_model(
+    program, report = compile_from_args(
+        args,
         graph,
+        args.model,
         hw,
-        options,
-        calibration=calibration,
         print_after=args.print_ir_after,
         on_pass=lambda name: status(f"pass {name}"),
     )

@@ -13,27 +13,27 @@ pipeline's metric printed as `accuracy`.
 A compiled program's run also reports what it costs (`compiler.cost`: operation counts per
 inference, population and core, NeuroBench's metrics, energy and time from the target's cost
 model): the `cost` object of `--json`; `--no-cost` skips it.
+
+`--shards N` cuts the split into N contiguous parts evaluated independently, one after the other
+(`--executor local`, the default) or as Ray tasks (`--executor ray`, on a local cluster or the
+one at `--address`): the same accuracy to the last digit (app/evaluation.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from app.evaluation import evaluate, evaluate_sharded
+from app.executors import open_executor
 from app.readouts import HOST_READOUTS, host_readout, print_host_eval
 from compiler.build import is_build, read_build
-from compiler.commands._common import load_split, model_spec, run_config
+from compiler.commands._common import add_executor_arguments, load_split, model_spec, run_config
 from compiler.model_io import load_model
-from ir.graph import Graph
-from ir.hardware import HardwareSpec
-from ir.progress import progress
+from ir.errors import InputError
 
-__all__ = ["evaluate", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,67 +76,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the cost of a compiled program (operation counts, energy and time estimates)",
     )
+    x = p.add_argument_group("sharding (same accuracy, to the last digit)")
+    x.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="cut the split into N parts (default: 1 local, the workers' count on Ray)",
+    )
+    add_executor_arguments(x, "shards")
     p.set_defaults(func=run)
 
 
-def evaluate(
-    graph: Graph,
-    hw: HardwareSpec | None,
-    backend: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    encoding: Mapping[str, Any],
-    readout: Mapping[str, Any],
-    steps: int,
-    seed: int,
-    batch_size: int = 128,
-    cost: bool = False,
-) -> dict[str, Any]:
-    """Simulate `graph` on the encoded samples in batches and classify by `readout`.
-
-    Returns {"accuracy", "correct", "samples", "steps", "seed", "backend", "predictions"}, and
-    "cost" (`compiler.cost.summarize`) when `cost` is set and `graph` is a placed program."""
-    from backends import get_backend
-    from ir.errors import InputError
-    from trainers.encoders import encode
-    from trainers.readout import classify, readout_probes
-
-    if batch_size <= 0:
-        raise InputError(f"--batch-size must be positive, got {batch_size}")
-    run_backend = get_backend(backend)
-    probes = readout_probes(readout)
-    pop = probes[0].population
-    if pop not in graph.populations:
-        raise InputError(f"metadata.readout.population {pop!r} is not a population of the model")
-    recorder = None
-    if cost and graph.placement is not None and hw is not None:
-        from app.cost import CostRecorder
-
-        recorder = CostRecorder(graph, hw)
-        probes = recorder.probes(probes)
-    preds = np.zeros(len(x), dtype=np.int64)
-    starts = range(0, len(x), batch_size)
-    for lo in progress(starts, f"eval ({backend})", total=len(starts)):
-        spikes = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=lo)
-        trace = run_backend(graph, spikes, steps=steps, probes=probes, hw=hw)
-        preds[lo : lo + batch_size] = classify(readout, trace)
-        if recorder is not None:
-            recorder.add(spikes, trace)
-    correct = int(np.sum(preds == y))
-    extra = {"cost": recorder.summary()} if recorder is not None else {}
-    return {
-        "accuracy": correct / len(x) if len(x) else 0.0,
-        "correct": correct,
-        "samples": len(x),
-        "steps": steps,
-        "seed": seed,
-        "backend": backend,
-        "predictions": preds,
-        **extra,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
+    if args.shards is not None and args.shards <= 0:
+        raise InputError(f"--shards must be positive, got {args.shards}")
     label = args.model
     hw = None
     if Path(args.model).is_dir() and is_build(args.model):
@@ -147,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     backend = args.backend or ("float" if graph.domain == "float" else "cpu")
     kind = host_readout(graph)
     if kind is not None:  # a pipeline with a host part (VIB's decoder): app/readouts.py
+        if args.shards is not None or args.executor != "local":
+            raise InputError(f"{label}: --shards and --executor apply to spike-count readouts, "
+                             f"not a {kind!r} readout")
         result = HOST_READOUTS[kind][0](
             graph, label, hw, backend, dataset=args.dataset, split=args.split,
             samples=args.samples, steps=args.steps, seed=args.seed, batch=args.batch_size,
@@ -156,12 +112,17 @@ def run(args: argparse.Namespace) -> int:
     encoding, steps, seed = run_config(graph, label, args.steps, args.seed)
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
-    result = evaluate(
-        graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size,
-        cost=not args.no_cost,
-    )
+    run_args = (graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size)
+    with open_executor(args.executor, args.address, args.workers) as executor:
+        if args.shards is None and executor.name == "local":
+            result = evaluate(*run_args, cost=not args.no_cost)
+        else:
+            shards = args.shards if args.shards is not None else executor.workers
+            result = evaluate_sharded(
+                *run_args, shards=shards, executor=executor, cost=not args.no_cost
+            )
     if args.json:
-        out = {k: v for k, v in result.items() if k != "predictions"}
+        out = {k: v for k, v in result.items() if k not in ("predictions", "shards", "cost_counts")}
         out.update({"dataset": data.dataset, "split": data.split, "model": label})
         print(json.dumps(out, sort_keys=True))
         return 0
@@ -171,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         f"data      {data.dataset} {data.split}, {result['samples']} samples, T = {steps}, "
         f"input seed {seed}"
     )
+    if "shards" in result:
+        print(f"shards    {result['shards']} ({args.executor})")
     print(f"correct   {result['correct']}")
     if "cost" in result:
         from compiler.cost import format_cost

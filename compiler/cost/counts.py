@@ -155,6 +155,42 @@ class CostCounts:
     effective_macs: int = 0
     timing: dict[str, Any] | None = None
 
+    def merged(self, other: CostCounts) -> CostCounts:
+        """The counts of two runs of the same program together (e.g. the shards of one
+        evaluation): integer sums, so the result does not depend on how the samples were cut;
+        `neurons` (placement, not activity) is kept, the slowest step is the larger one."""
+        if self.samples and other.samples and self.steps != other.steps:
+            raise ValueError(f"counts of {self.steps} and {other.steps} steps cannot be merged")
+        static = {"neurons"}
+        per_population = {
+            name: {k: v if k in static else v + other.per_population[name][k]
+                   for k, v in counts.items()}
+            for name, counts in self.per_population.items()
+        }
+        per_core = {k: v.copy() if k in static else v + other.per_core[k]
+                    for k, v in self.per_core.items()}
+        timing = None
+        if self.timing is not None and other.timing is not None:
+            rows = dict(self.timing["latency_rows"])
+            for ns, n in other.timing["latency_rows"].items():
+                rows[ns] = rows.get(ns, 0) + n
+            timing = {
+                "busy_updates": self.timing["busy_updates"] + other.timing["busy_updates"],
+                "busy_synaptic_ops": (self.timing["busy_synaptic_ops"]
+                                      + other.timing["busy_synaptic_ops"]),
+                "latency_rows": dict(sorted(rows.items())),
+                "max_step_ns": max(self.timing["max_step_ns"], other.timing["max_step_ns"]),
+            }
+        return CostCounts(
+            samples=self.samples + other.samples,
+            steps=self.steps or other.steps,
+            per_population=per_population,
+            per_core=per_core,
+            effective_acs=self.effective_acs + other.effective_acs,
+            effective_macs=self.effective_macs + other.effective_macs,
+            timing=timing,
+        )
+
     def total(self, key: str, graph: Graph) -> int:
         """A count summed over populations; `spikes` over neuron populations only (the events
         of host inputs are their own key, `input_events`)."""

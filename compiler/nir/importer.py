@@ -38,7 +38,7 @@ from ir.errors import IRVerifyError, ModelFormatError, SnncError, UnsupportedNod
 from ir.graph import NAME_RE, Graph
 from ir.nodes import NODE_TYPES, Conv2d, Dense, Input, Node, Population, Projection, Sparse
 from ir.verify import verify
-from neurons import MODELS
+from neurons import MODELS, model_of
 
 from compiler.nir import discretize
 from compiler.nir.ops import Op, PathError, apply_linear, compose, conv_output_shape
@@ -1012,8 +1012,11 @@ def _agrees(derived: Node, exact: Node, populations: dict[str, Population] | Non
             return False
         if isinstance(exact, Input):
             return True
-        # Every per-neuron parameter of the model (LIF: tau_syn, tau_mem, v_th, bias).
-        return all(_close(getattr(derived, f), getattr(exact, f)) for f in exact.array_fields())
+        # Every per-neuron parameter of the model NIR carries (LIF: tau_syn, tau_mem, v_th,
+        # bias; its reset interval lives in the metadata only).
+        skip = set(model_of(exact).nir_metadata_only)
+        return all(_close(getattr(derived, f), getattr(exact, f))
+                   for f in exact.array_fields() if f not in skip)
     if isinstance(exact, Conv2d):
         return (isinstance(derived, Conv2d) and derived.weight.shape == exact.weight.shape
                 and (derived.stride, derived.padding, derived.dilation, derived.groups)

@@ -406,6 +406,7 @@ class LIFModel(NeuronModel):
         "s[t] = v[t] > v_th, then v[t] = 0"
     )
     nir_types = ("LIF", "IF", "CubaLIF", "LI", "CubaLI", "I", "Threshold")
+    nir_metadata_only = ("reset_interval", "reset_offset")  # Lava's LIFReset: no NIR form
     quant_rule = LIFQuantRule
     silent = {"bias_mant": 0}
 

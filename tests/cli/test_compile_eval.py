@@ -309,7 +309,7 @@ def test_eval_on_lava_matches_cpu(model_file, tmp_path, capsys):
     """The compiled program classifies samples identically on Lava's fixed_pt models."""
     from backends.lava import compat
     from compiler.build import read_build
-    from compiler.commands.eval import evaluate
+    from app.evaluation import evaluate
     from trainers.datasets import load_dataset
 
     if not compat.lava_available():

@@ -13,7 +13,7 @@ import pytest
 from backends.base import Probe
 from compiler.build import write_build
 from compiler.cli import main
-from compiler.commands.eval import evaluate
+from app.evaluation import evaluate
 from compiler.commands.report import accuracy_curve, curve_steps, record_activity
 from compiler.compile import CompileOptions, compile_model
 from compiler.reporting import (

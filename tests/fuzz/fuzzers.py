@@ -903,6 +903,40 @@ def fuzz_model_metadata(n: int, outcomes: Counter) -> None:
         check()
 
 
+# ----------------------------------------------------------------------------- sweep specs
+
+@fuzzer("sweep-spec")
+def fuzz_sweep_spec(n: int, outcomes: Counter) -> None:
+    """`snnc sweep` SPEC files: mutated trees (every key and value checked against the
+    commands' parsers) and arbitrary text. Nothing runs: load_spec only reads and checks."""
+    from app.sweep.spec import load_spec
+
+    base = {"model": "m.snnc", "target": "tiny", "compile": {"split-signs": True},
+            "eval": {"dataset": "digits", "samples": 8},
+            "grid": {"compile.weight-bits": [4, 8], "eval.steps": [4], "compile.granularity":
+                     ["per-layer", "per-channel"]}}
+    base_text = yaml.safe_dump(base)
+
+    @_settings(n)
+    @given(st.data())
+    def check(data):
+        how = data.draw(st.sampled_from(["tree", "tree", "text", "truncate"]))
+        if how == "tree":
+            tree = json.loads(json.dumps(base))
+            path = data.draw(st.lists(st.integers(0, 50), min_size=1, max_size=4))
+            text = yaml.safe_dump(_mutate_json(tree, path, data.draw(_json_values)))
+        elif how == "truncate":
+            text = base_text[: data.draw(st.integers(0, len(base_text)))]
+        else:
+            text = data.draw(st.text(max_size=200))
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "spec.yaml"
+            path.write_text(text)
+            _expect_snnc_error_or_ok(lambda: load_spec(path), outcomes)
+
+    check()
+
+
 def run(name: str, examples: int) -> Counter:
     outcomes: Counter = Counter()
     old = os.environ.get("SNNC_PROGRESS")

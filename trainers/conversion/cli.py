@@ -4,6 +4,7 @@ write the model. Registered by compiler/commands/train.py; torch is imported in 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from trainers.conversion.ann import ARCHS
 from trainers.conversion.convert import L4_VARIANTS, THRESHOLD_MODES
@@ -100,8 +101,9 @@ def _steps_list(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    from ir.serialize import save_graph
+def train(args: argparse.Namespace) -> tuple[Any, dict[str, float], Any]:
+    """(result, timings, options) for the command's options: what `snnc train conversion`
+    writes (result.graph), and what `snnc sweep` trains (app/training.py)."""
     from trainers.conversion.trainer import ConversionOptions, train_conversion
 
     opts = ConversionOptions(
@@ -121,6 +123,13 @@ def run(args: argparse.Namespace) -> int:
         tune_samples=args.tune_samples,
     )
     result, times = train_conversion(opts)
+    return result, times, opts
+
+
+def run(args: argparse.Namespace) -> int:
+    from ir.serialize import save_graph
+
+    result, times, opts = train(args)
     save_graph(result.graph, args.output)
     p = result.params
     sizes = (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-__all__ = ["register"]
+__all__ = ["register", "train"]
 
 # Fashion-MNIST's 55k training images would need tens of GB of constraint rows; train on a
 # seeded subset unless told otherwise.
@@ -60,19 +61,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(graph, the training data, the solver's result) for the command's options: what `snnc
+    train tem` writes, and what `snnc sweep` trains (app/training.py)."""
     from dataclasses import replace
 
     from ir.errors import InputError
-    from ir.serialize import save_graph
     from trainers.datasets import load_dataset
-    from trainers.tem.classifier import (
-        TemClassifierConfig,
-        encode_samples,
-        evaluate,
-        least_squares_accuracy,
-        train_classifier,
-    )
+    from trainers.tem.classifier import TemClassifierConfig, train_classifier
 
     cfg = TemClassifierConfig(
         steps=args.steps,
@@ -99,6 +95,14 @@ def run(args: argparse.Namespace) -> int:
             "trainer": {**result.graph.metadata["trainer"], "train_samples": len(data.x_train)},
         }
     )
+    return graph, data, result
+
+
+def run(args: argparse.Namespace) -> int:
+    from ir.serialize import save_graph
+    from trainers.tem.classifier import encode_samples, evaluate, least_squares_accuracy
+
+    graph, data, result = train(args)
     acc = {split: evaluate(graph, data, split) for split in ("train", "val", "test")}
     spec = graph.metadata["encoding"]
     x_tr, y_tr = data.split("train")
@@ -119,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         "model": str(args.output),
         "dataset": args.dataset,
         "train_samples": len(x_tr),
-        "steps": cfg.steps,
+        "steps": args.steps,
         "threshold": result.threshold,
         "iterations": result.iterations,
         "v_max_train": trainer["v_max_train"],
