@@ -53,7 +53,7 @@ def host_readout(graph: Graph) -> str | None:
     """The model's readout kind when a host pipeline reads it (a key of HOST_READOUTS)."""
     spec = graph.metadata.get("readout")
     kind = spec.get("kind") if isinstance(spec, Mapping) else None
-    return kind if kind in HOST_READOUTS else None
+    return kind if isinstance(kind, str) and kind in HOST_READOUTS else None
 
 
 def print_host_eval(kind: str, result: Mapping[str, Any], as_json: bool) -> None:
