@@ -20,12 +20,13 @@ LAVADL_SPECS := lava-dl==0.6.0 opencv-python-headless==4.11.0.86
 LAVADL_STAMP := $(VENV)/.snnc-lavadl
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-lavadl test test-full bench fuzz demo readme-outputs clean-venv help
+.PHONY: setup setup-lavadl lint test test-full bench fuzz demo readme-outputs clean-venv help
 
 help:
 	@echo "make setup      create .venv with snnc (editable), Lava 0.10 and torch (CPU)"
 	@echo "make setup-lavadl  add lava-dl 0.6.0 (SLAYER, netx) for the netx differential tests"
-	@echo "make test       set up if needed, run the test suite (what CI runs)"
+	@echo "make lint       check the layering (import-linter) and the code (ruff)"
+	@echo "make test       set up if needed, lint, run the test suite (what CI runs)"
 	@echo "make test-full  also the slow tests (larger differential runs)"
 	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
 	@echo "make fuzz       hypothesis fuzzing of every loader and the CLI"
@@ -58,10 +59,16 @@ $(LAVADL_STAMP): $(STAMP) Makefile
 		|| { echo "snnc setup: lava-dl does not import through backends/lava/compat.py"; exit 1; }
 	@touch $(LAVADL_STAMP)
 
-test: setup setup-lavadl
+# Contracts in pyproject.toml [tool.importlinter] (tests/test_layering.py shows each can fail);
+# ruff's rules in [tool.ruff].
+lint: setup
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+
+test: setup setup-lavadl lint
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-full: setup setup-lavadl
+test-full: setup setup-lavadl lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +46,8 @@ def evaluate(
     "correct", "samples", "steps", "seed", "backend", "predictions"}, with `count_spikes`
     "spikes" (all spikes of all neuron populations, summed over the samples) and
     "spikes_per_inference", and with `cost`, for a placed program, "cost" (`compiler.cost`
-    summary) and "cost_counts" (the integer counts it summarizes, which shards add up)."""
+    summary) and "cost_counts" (the integer counts it summarizes, which shards add up); and
+    "time_s", the seconds spent encoding, simulating and classifying (`snnc eval -v`)."""
     from backends import get_backend
     from backends.base import Probe
     from ir.nodes import Input
@@ -71,16 +73,24 @@ def evaluate(
         probes = (*probes, *(Probe(n, ("spikes",)) for n in counted if n != pop))
     preds = np.zeros(len(x), dtype=np.int64)
     spikes = 0
+    spent = {"encode": 0.0, "simulate": 0.0, "classify": 0.0}
     starts = range(0, len(x), batch_size)
     for lo in progress(starts, f"eval ({backend})", total=len(starts)):
+        t0 = time.perf_counter()
         batch = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=first_index + lo)
+        t1 = time.perf_counter()
         trace = run_backend(graph, batch, steps=steps, probes=probes, hw=hw)
+        t2 = time.perf_counter()
         preds[lo : lo + batch_size] = classify(readout, trace)
         spikes += sum(int(trace.get(n, "spikes").sum()) for n in counted)
         if recorder is not None:
             recorder.add(batch, trace)
+        spent["encode"] += t1 - t0
+        spent["simulate"] += t2 - t1
+        spent["classify"] += time.perf_counter() - t2
     out = _summary(preds, int(np.sum(preds == y)), steps, seed, backend,
                    spikes if count_spikes else None)
+    out["time_s"] = spent
     if recorder is not None:
         out["cost_counts"] = recorder.counter.result()
         out["cost"] = recorder.summary()

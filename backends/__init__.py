@@ -13,9 +13,8 @@ import importlib
 from collections.abc import Callable
 
 import neurons  # noqa: F401  (registers every neuron model's node types with ir)
-from ir.errors import InputError
-
 from backends.base import Probe, Trace, parse_probes
+from ir.errors import InputError
 
 __all__ = ["BACKENDS", "Probe", "Trace", "get_backend", "parse_probes"]
 

@@ -8,7 +8,7 @@ batch x T x neurons, so it is opt-in (`Probe(population, ("spikes", "u", "v"))`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +31,9 @@ class Probe:
 
     def __post_init__(self) -> None:
         if not self.variables or not all(isinstance(v, str) and v for v in self.variables):
-            raise InputError(f"probe {self.population}: name at least one variable, got {self.variables}")
+            raise InputError(
+                f"probe {self.population}: name at least one variable, got {self.variables}"
+            )
 
 
 def check_probe_variables(probe: Probe, pop: Population) -> None:
@@ -39,7 +41,8 @@ def check_probe_variables(probe: Probe, pop: Population) -> None:
     allowed = variables_of(pop)
     if any(v not in allowed for v in probe.variables):
         raise InputError(
-            f"probe {probe.population}: variables must be among {', '.join(allowed)}, got {probe.variables}"
+            f"probe {probe.population}: variables must be among {', '.join(allowed)}, got "
+            f"{probe.variables}"
         )
 
 
@@ -60,7 +63,9 @@ def parse_probes(text: str | None, graph: Graph) -> tuple[Probe, ...]:
     for part in text.split(";"):
         pop, _, vars_ = part.strip().partition(":")
         if pop not in graph.populations or isinstance(graph.populations[pop], Input):
-            raise InputError(f"probe: {pop!r} is not a neuron population of the model; have: {', '.join(names)}")
+            raise InputError(
+                f"probe: {pop!r} is not a neuron population of the model; have: {', '.join(names)}"
+            )
         variables = tuple(v.strip() for v in vars_.split(",")) if vars_ else ("spikes",)
         probe = Probe(pop, variables)
         check_probe_variables(probe, graph.populations[pop])
@@ -87,7 +92,9 @@ class Trace:
         try:
             return self.data[population][variable]
         except KeyError:
-            raise InputError(f"trace from {self.backend}: {population}.{variable} was not probed") from None
+            raise InputError(
+                f"trace from {self.backend}: {population}.{variable} was not probed"
+            ) from None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Flat mapping for OUT.npz: spikes under the population name, states under `name:u`."""
@@ -104,5 +111,9 @@ class Trace:
             pop, _, var = key.partition(":")
             data.setdefault(pop, {})[var or "spikes"] = arr
         first = next(iter(arrays.values()), np.zeros((0, 0, 0)))
-        return cls(backend=backend, steps=int(first.shape[1]) if first.ndim == 3 else 0,
-                   batch=int(first.shape[0]) if first.ndim == 3 else 0, data=data)
+        return cls(
+            backend=backend,
+            steps=int(first.shape[1]) if first.ndim == 3 else 0,
+            batch=int(first.shape[0]) if first.ndim == 3 else 0,
+            data=data,
+        )

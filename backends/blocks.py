@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backends.base import Probe, Trace
 from compiler.passes.split_exact import Pieces, placement_pieces, split_hazards
 from ir.errors import InputError
 from ir.fixed import effective_weights
@@ -46,8 +47,6 @@ from ir.nodes import (
     QSparse,
     Sparse,
 )
-
-from backends.base import Probe, Trace
 
 __all__ = [
     "CONV_AS_SPARSE_BITS",

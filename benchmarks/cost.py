@@ -73,7 +73,7 @@ def model_file(dataset: str, tuned_at: int) -> Path:
             from trainers.conversion.trainer import ConversionOptions, train_conversion
 
             log("train the demo's digits network")
-            # compiler.commands.demo trains exactly this (seed and input seed 0, T = 64).
+            # app.demo trains exactly this (seed and input seed 0, T = 64).
             result, _ = train_conversion(ConversionOptions(dataset="digits", seed=0, input_seed=0))
             CACHE.mkdir(exist_ok=True)
             save_graph(result.graph, path)
@@ -217,11 +217,15 @@ def _table(rows: list[dict], targets: tuple[str, ...]) -> list[str]:
         p = first["per_inference"]
         cells = [r["network"], f"{r['bits']}-bit", f"{r['steps']} ({r['tuned_at']})",
                  " / ".join(sorted(accs)), f"{p['spikes']:.0f}", f"{p['synaptic_ops']:.4g}",
-                 " / ".join(f"{r[t]['per_inference']['messages']['inter_core']:.4g}" for t in targets)]
+                 " / ".join(f"{r[t]['per_inference']['messages']['inter_core']:.4g}"
+                            for t in targets)]
         for t in targets:
             m = r[t]
-            cells += [str(m["cores"]), f"{1e6 * m['energy_j']['total']:.3g}",
-                      f"{1e6 * m['time_s']['total']:.3g}"]
+            cells += [
+                str(m["cores"]),
+                f"{1e6 * m['energy_j']['total']:.3g}",
+                f"{1e6 * m['time_s']['total']:.3g}",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -244,23 +248,26 @@ def main() -> int:
     figure = _figure(rows, args.targets)
     (CACHE / "cost-rows.json").write_text(json.dumps(rows, indent=1, sort_keys=True))
     n = "the whole test split" if not args.samples else f"the first {args.samples} test images"
-    body = "\n".join([
-        machine_line(),
-        "",
-        f"Accuracy and cost per inference on {n} (input seed {SEED}) of each network compiled "
-        f"with 8- and 4-bit weights for {', '.join(args.targets)}, run bit-exactly on the cpu "
-        "backend; counts from the program's own run (`compiler.cost`), energy and time from "
-        "each target's cost model (`snnc hw show TARGET`: loihi1's per-operation figures are "
-        "Davies et al. 2018 Table 2, loihi2's are estimates bounded by Hala Point's published "
-        "power and rates). Accuracy is the same on every target (one quantized program, "
-        "placed differently); messages between cores are per target (a / b). Networks and "
-        "compile flags: benchmarks/cost.py.",
-        "",
-        *table,
-        "",
-        f"Figure: benchmarks/figures/{figure.name}. Wall time {wall:.0f} s (measurements cached "
-        "in benchmarks/.cache/cost).",
-    ])
+    body = "\n".join(
+        [
+            machine_line(),
+            "",
+            f"Accuracy and cost per inference on {n} (input seed {SEED}) of each network compiled "
+            f"with 8- and 4-bit weights for {', '.join(args.targets)}, run bit-exactly on the cpu "
+            "backend; counts from the program's own run (`compiler.cost`), energy and time from "
+            "each target's cost model (`snnc hw show TARGET`: loihi1's per-operation figures are "
+            "Davies et al. 2018 Table 2, loihi2's are estimates bounded by Hala Point's published "
+            "power and rates). Accuracy is the same on every target (one quantized program, "
+            "placed differently); messages between cores are per target (a / b). Networks and "
+            "compile flags: benchmarks/cost.py.",
+            "",
+            *table,
+            "",
+            f"Figure: benchmarks/figures/{figure.name}. Wall time {wall:.0f} s (measurements "
+            "cached "
+            "in benchmarks/.cache/cost).",
+        ]
+    )
     update_section(SECTION, "Cost: accuracy vs estimated energy and time per inference", body)
     return 0
 

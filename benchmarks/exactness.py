@@ -115,7 +115,10 @@ def _hil_seconds(build: Path, inputs: Path, extra: list[str], runs: int) -> tupl
             capture_output=True, text=True, cwd=ROOT,
         )
         times.append(time.perf_counter() - start)
-        last = (proc.stdout.strip().splitlines() or [""])[-1] if proc.returncode == 0 else proc.stderr.strip()
+        if proc.returncode == 0:
+            last = (proc.stdout.strip().splitlines() or [""])[-1]
+        else:
+            last = proc.stderr.strip()
     return times, last
 
 
@@ -130,8 +133,12 @@ def scale_rows(folder: Path, mlps, runs: int) -> list[str]:
         name = "-".join(map(str, sizes))
         path = nir_lif_mlp(folder / f"{name}.nir", sizes, seed=0)
         build = folder / f"{name}.build"
-        subprocess.run([*SNNC, "compile", str(path), "--dt", "0.001", "--target", target,
-                        "-o", str(build)], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run(
+            [*SNNC, "compile", str(path), "--dt", "0.001", "--target", target, "-o", str(build)],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         program = read_build(build).program
         pieces = placement_pieces(program)
         blocks = sum(len(pieces[n]) for n in program.populations)
@@ -146,7 +153,9 @@ def scale_rows(folder: Path, mlps, runs: int) -> list[str]:
             med = statistics.median(times)
             cells.append(f"{n} | {med:.1f} s ({', '.join(f'{t:.1f}' for t in times)}): {last}")
             print(name, extra, n, times, last, flush=True)
-        rows.append(f"| {name} | {target} | {program.placement.n_cores} | {cells[0]} | {cells[1]} |")
+        rows.append(
+            f"| {name} | {target} | {program.placement.n_cores} | {cells[0]} | {cells[1]} |"
+        )
     return rows
 
 
@@ -157,7 +166,9 @@ def partition_suite_line() -> str:
     from benchmarks.partition import stress, suite
     from compiler.passes.split_exact import exactness_risks
 
-    counts = [f"{name} {len(exactness_risks(build()))}" for _, name, build in suite(True) + stress(True)]
+    counts = [
+        f"{name} {len(exactness_risks(build()))}" for _, name, build in suite(True) + stress(True)
+    ]
     return ", ".join(counts)
 
 
@@ -185,7 +196,8 @@ def startup_rows(counts: list[int]) -> list[str]:
         total = time.perf_counter() - start
         n = trace.info["processes"]
         rows.append(
-            f"| {n} | {trace.info['startup_s']:.1f} s | {1000 * trace.info['startup_s'] / n:.0f} ms "
+            f"| {n} | {trace.info['startup_s']:.1f} s | {1000 * trace.info['startup_s'] / n:.0f} "
+            "ms "
             f"| {trace.info['sample_s'][0]:.2f} s | {total:.1f} s |"
         )
         print(rows[-1], flush=True)
@@ -232,7 +244,7 @@ def main() -> int:
             "split-exact nothing needs keeping whole). The partition benchmark's networks "
             "(`benchmarks/partition.py`, smallest size of each family; projections a cut "
             f"could change: {suite_risks}) have no such projection, so split-exact changes "
-            "nothing there and the cores in the \"Partition and place\" section stand.",
+            'nothing there and the cores in the "Partition and place" section stand.',
             "",
             f"`snnc hil BUILD --input IN.npy` (2 samples x 20 steps, reference cpu, target Lava "
             f"CPU models), whole command in a subprocess, median of {runs} run(s) (each run in "

@@ -42,8 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import machine_line, update_section
 from app.evaluation import evaluate
+from benchmarks._results import machine_line, update_section
 from compiler.compile import CompileOptions, compile_model, compile_passes
 from compiler.passes.base import PassContext
 from compiler.pipeline import run_pipeline
@@ -168,7 +168,6 @@ def conversion_model(dataset: str, arch: str, steps: int) -> tuple[Graph, float]
         return load_graph(path), float(json.loads(info.read_text())["ann_test_accuracy"])
     from trainers.conversion.chain import chain_logits
     from trainers.conversion.trainer import ConversionOptions, train_conversion
-
     from trainers.datasets import load_dataset
 
     result, _ = train_conversion(
@@ -244,7 +243,7 @@ def main() -> int:
         acc = {"float": [accuracy(model, None, "float", dataset, samples, steps, s) for s in seeds]}
         for k, (program, _) in programs.items():
             acc[k] = [accuracy(program, hw, "cpu", dataset, samples, steps, s) for s in seeds]
-        for k, (program, report) in programs.items():
+        for k, (_program, report) in programs.items():
             made = report["split_exact"]["projections"]
             if made:
                 before = unconstrained(model, hw, VARIANTS[k])
@@ -256,12 +255,14 @@ def main() -> int:
                         k,
                         ", ".join(
                             f"{m['projection']} ({m['source']}: {m['pieces']} blocks; rel.err "
-                            f"{m.get('rel_error_unconstrained', 0):.2%} -> {m.get('rel_error', 0):.2%})"
+                            f"{m.get('rel_error_unconstrained', 0):.2%} -> "
+                            f"{m.get('rel_error', 0):.2%})"
                             for m in made
                         ),
                         f"{np.mean(was):.2%}",
                         f"{np.mean(acc[k]):.2%}",
-                        f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to {100 * d.max():+.2f})",
+                        f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to "
+                        f"{100 * d.max():+.2f})",
                     ]
                 )
             else:

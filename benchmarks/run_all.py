@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 # Order: cheap ones first. Each module runs as __main__ and writes its RESULTS.md section.
 BENCHMARKS: list[str] = [
     "sim_vs_lava.py",
+    "conv_sim.py",
     "partition.py",
     "demo.py",
     "quantization.py",

@@ -57,16 +57,20 @@ def classifier_section(data, cfg: TemClassifierConfig):
     rows = [
         "| model | test accuracy |",
         "|---|---|",
-        f"| TEM classifier, float model (`snnc train tem` default), own evaluation | {acc['test']:.4f} |",
-        f"| same, fixed-point program (QDense/QLIF, du=4095, dv=0) on the cpu backend | {cpu:.4f} |",
+        "| TEM classifier, float model (`snnc train tem` default), own evaluation | "
+        f"{acc['test']:.4f} |",
+        f"| same, fixed-point program (QDense/QLIF, du=4095, dv=0) on the cpu backend | {cpu:.4f} "
+        "|",
         f"| least-squares linear classifier on the pixels | {ls_pixels:.4f} |",
         f"| least-squares linear classifier on the spike counts the SNN sees | {ls_counts:.4f} |",
     ]
     text = (
-        f"digits: {len(x_tr)} training, {len(data.x_val)} validation, {len(x_te)} test samples; rate code, "
+        f"digits: {len(x_tr)} training, {len(data.x_val)} validation, {len(x_te)} test samples; "
+        "rate code, "
         f"{cfg.steps} steps, target: class neuron every {cfg.period} steps, others silent; "
         f"train {acc['train']:.4f}, val {acc['val']:.4f}; {result.iterations} L-BFGS-B iterations, "
-        f"training {train_s:.1f} s; threshold {result.threshold}, |v| <= {graph.metadata['trainer']['v_max_train']:.0f} "
+        f"training {train_s:.1f} s; threshold {result.threshold}, |v| <= "
+        f"{graph.metadata['trainer']['v_max_train']:.0f} "
         f"on the training set (Lava saturates at {graph.metadata['trainer']['v_limit']}).\n\n"
         + "\n".join(rows)
     )
@@ -80,7 +84,8 @@ def identification_section(data, program, graph, trials: int, seed: int, samples
     weights = program.projections[PROJECTION].weight
     active = np.flatnonzero(spikes.any(axis=(0, 1)))  # pixels that ever spike
     lines = [
-        "| trial | synapse | program -> target | neurons flagged | single-change candidates | value if alone | proven (LP) | time |",
+        "| trial | synapse | program -> target | neurons flagged | single-change candidates | "
+        "value if alone | proven (LP) | time |",
         "|---|---|---|---|---|---|---|---|",
     ]
     found = pinned = proven = visible = 0
@@ -113,17 +118,25 @@ def identification_section(data, program, graph, trials: int, seed: int, samples
             else (f"{value[0]:g}" if value[0] == value[1] else f"[{value[0]:g}, {value[1]:g}]")
         )
         lines.append(
-            f"| {trial} | [{post},{pre}] | {weights[post, pre]} -> {changed[post, pre]} | {flagged or 'none'} | "
-            f"{shown} | {val} | {'yes' if any((s.post, s.pre) == (post, pre) for s in result.differing) else 'no'} "
+            f"| {trial} | [{post},{pre}] | {weights[post, pre]} -> {changed[post, pre]} | "
+            f"{flagged or 'none'} | "
+            f"{shown} | {val} | "
+            f"{'yes' if any((s.post, s.pre) == (post, pre) for s in result.differing) else 'no'} "
             f"| {elapsed:.2f} s |"
         )
     summary = (
-        f"{trials} trials: one synapse of the trained program changed by +-20..100 in the target's copy "
-        f"(random neuron, random pixel that spikes), both run on the cpu backend on {samples} test samples x "
-        f"{spikes.shape[1]} steps; identified from the target's output spikes only. The change altered the "
-        f"target's spikes in {visible}/{trials} trials (otherwise no spike-based method can see it). The changed "
-        f"synapse is the unique single-change candidate in {found}/{visible} of those, with its target value "
-        f"pinned exactly in {pinned}/{visible}; the LP bounds alone prove it differs in {proven}/{visible}."
+        f"{trials} trials: one synapse of the trained program changed by +-20..100 in the "
+        "target's copy "
+        f"(random neuron, random pixel that spikes), both run on the cpu backend on {samples} "
+        "test samples x "
+        f"{spikes.shape[1]} steps; identified from the target's output spikes only. The change "
+        "altered the "
+        f"target's spikes in {visible}/{trials} trials (otherwise no spike-based method can see "
+        "it). The changed "
+        f"synapse is the unique single-change candidate in {found}/{visible} of those, with its "
+        "target value "
+        f"pinned exactly in {pinned}/{visible}; the LP bounds alone prove it differs in "
+        f"{proven}/{visible}."
     )
     return summary + "\n\n" + "\n".join(lines)
 
@@ -144,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     ident_text = identification_section(data, program, graph, args.trials, args.seed, args.samples)
     print(ident_text, flush=True)
     body = (
-        f"{machine_line()} `python benchmarks/tem_digits.py --trials {args.trials} --samples {args.samples} "
+        f"{machine_line()} `python benchmarks/tem_digits.py --trials {args.trials} --samples "
+        f"{args.samples} "
         f"--seed {args.seed}`.\n\n### Classifier from spike-time constraints\n\n{clf_text}\n\n"
         f"### Weight identification from spike times\n\n{ident_text}"
     )

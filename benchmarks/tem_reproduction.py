@@ -107,7 +107,8 @@ def table_two(runs: int, seed: int) -> tuple[str, bool, np.ndarray]:
     identified = [i for i, e in enumerate(AUTHORS_T2_EXAMPLES) if e >= 4]
     growing = all(bool(np.all(np.diff(med[i]) > 0)) for i in identified)
     check = (
-        f"Check: for every row with >= 4 examples the median error grows with every step of jitter: "
+        "Check: for every row with >= 4 examples the median error grows with every step of "
+        "jitter: "
         f"{'met' if growing else 'NOT met'}. (With 1 example W is not identified and the error is "
         "noise amplified by the minimum-norm solve, as in the authors' row.)"
     )
@@ -129,13 +130,15 @@ def table_three(runs: int, seed: int) -> tuple[str, bool, np.ndarray]:
         w1 = f"{med[j, 0]:.2g}" + (f" ({theirs[0]:.2g})" if theirs else "")
         w2 = f"{med[j, 1]:.2g}" + (f" ({theirs[1]:.2g})" if theirs else "")
         lines.append(
-            f"| {d} | {w1} | {w2} | {q25[j, 0]:.2g} - {q75[j, 0]:.2g} | {q25[j, 1]:.2g} - {q75[j, 1]:.2g} |"
+            f"| {d} | {w1} | {w2} | {q25[j, 0]:.2g} - {q75[j, 0]:.2g} | {q25[j, 1]:.2g} - "
+            f"{q75[j, 1]:.2g} |"
         )
     late = [j for j, d in enumerate(T3_DURATIONS) if d >= 28]
     worst = float(med[late].max())
     ok = worst <= 1e-3
     check = (
-        f"Check: at duration >= 28 the largest median error (W1 or W2) is {worst:.2g} (target <= 1e-3): "
+        f"Check: at duration >= 28 the largest median error (W1 or W2) is {worst:.2g} (target <= "
+        "1e-3): "
         f"{'met' if ok else 'NOT met'}."
     )
     return "\n".join(lines) + "\n\n" + check, ok, med
@@ -172,24 +175,34 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - start
         all_ok &= ok
         sections.append(
-            f"### {title}\n\nMedian over {runs} seeded random networks, ours (authors'); {elapsed:.0f} s.\n\n{text}"
+            f"### {title}\n\nMedian over {runs} seeded random networks, ours (authors'); "
+            f"{elapsed:.0f} s.\n\n{text}"
         )
         print(sections[-1] + "\n", flush=True)
     body = (
-        f"{machine_line()} `python benchmarks/tem_reproduction.py --runs {args.runs} --two-layer-runs "
+        f"{machine_line()} `python benchmarks/tem_reproduction.py --runs {args.runs} "
+        "--two-layer-runs "
         f"{args.two_layer_runs} --seed {args.seed}`. Errors: one layer ||W_hat - W||_F; two layers "
-        "W2: min over hidden permutations of the Frobenius norm, W1: matrix 1-norm under the same permutation. "
-        "Authors' values in parentheses: single draws (tables 1 and 2) and the median of 50 (table 3), "
-        "from their committed result files (seeds.md 1.5). Our spike times are exact to far below the "
-        "authors' 1e-8 bisection tolerance (bisection to 1e-8, then one interpolation step), so the "
+        "W2: min over hidden permutations of the Frobenius norm, W1: matrix 1-norm under the same "
+        "permutation. "
+        "Authors' values in parentheses: single draws (tables 1 and 2) and the median of 50 "
+        "(table 3), "
+        "from their committed result files (seeds.md 1.5). Our spike times are exact to far below "
+        "the "
+        "authors' 1e-8 bisection tolerance (bisection to 1e-8, then one interpolation step), so "
+        "the "
         "error floors of identified cells are lower than theirs; the shapes are the comparison. "
-        "We also identify W at shorter exposures than the authors (e.g. 4 examples at duration 1-6). "
-        "Our encoder returns the first threshold crossing (grid bracket, then bisection); theirs at the "
-        "pinned commit (Multi-Channel-Time-Encoding 1e5e7ac, src/Encoder.py) bisects over [last spike, "
-        "end of encoding] and stops on a relative change of the integral, which need not give the first "
-        "crossing when y + b changes sign early in the window, where the fast spikes are. That is a likely "
-        "cause; we did not verify it.\n\n"
-        + "\n\n".join(sections)
+        "We also identify W at shorter exposures than the authors (e.g. 4 examples at duration "
+        "1-6). "
+        "Our encoder returns the first threshold crossing (grid bracket, then bisection); theirs "
+        "at the "
+        "pinned commit (Multi-Channel-Time-Encoding 1e5e7ac, src/Encoder.py) bisects over [last "
+        "spike, "
+        "end of encoding] and stops on a relative change of the integral, which need not give the "
+        "first "
+        "crossing when y + b changes sign early in the window, where the fast spikes are. That is "
+        "a likely "
+        "cause; we did not verify it.\n\n" + "\n\n".join(sections)
     )
     if not args.no_write:
         update_section(

@@ -48,7 +48,9 @@ def report_json(report: dict[str, Any]) -> str:
     return json.dumps(report, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
-def write_build(path: str | os.PathLike, program: Graph, hw: HardwareSpec, report: dict[str, Any]) -> None:
+def write_build(
+    path: str | os.PathLike, program: Graph, hw: HardwareSpec, report: dict[str, Any]
+) -> None:
     """Write a BUILD folder atomically (deterministic bytes for the same inputs)."""
     with atomic_output_dir(path) as tmp:
         (tmp / PROGRAM).write_bytes(graph_to_bytes(program))
@@ -62,7 +64,9 @@ def read_build(path: str | os.PathLike) -> Build:
     if not root.is_dir():
         raise ModelFormatError(str(root), None, "not a BUILD folder (no such folder)")
     if not (root / PROGRAM).is_file():
-        raise ModelFormatError(str(root), PROGRAM, "missing; not a BUILD folder written by `snnc compile`")
+        raise ModelFormatError(
+            str(root), PROGRAM, "missing; not a BUILD folder written by `snnc compile`"
+        )
     program = load_graph(root / PROGRAM)
     hw_file = root / HW
     if not hw_file.is_file():

@@ -10,11 +10,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from compiler.build import read_build
 from ir.errors import ModelFormatError
 from ir.graph import Graph
 from ir.serialize import is_graph_file, load_graph
-
-from compiler.build import is_build, read_build
 
 __all__ = ["IMPORTERS", "load_model"]
 
@@ -75,8 +74,16 @@ def load_model(path: str | os.PathLike, dt: float | None = None) -> Graph:
     if not is_graph_file(p):
         known = ", ".join(sorted(IMPORTERS)) or "none"
         raise ModelFormatError(
-            str(p), None, f"not an snnc model (a zip with snnc.json) or a BUILD folder; importable suffixes: {known}"
+            str(p),
+            None,
+            "not an snnc model (a zip with snnc.json) or a BUILD folder; importable suffixes: "
+            f"{known}",
         )
     if dt is not None:
-        raise ModelFormatError(str(p), None, "--dt applies only to imported formats such as .nir and .net; snnc models carry their dt")
+        raise ModelFormatError(
+            str(p),
+            None,
+            "--dt applies only to imported formats such as .nir and .net; snnc models carry their "
+            "dt",
+        )
     return load_graph(p)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from compiler.passes.base import Pass, PassContext
 from ir.errors import PassError, SnncError
 from ir.graph import Graph
 from ir.printer import print_graph
 from ir.verify import verify
-
-from compiler.passes.base import Pass, PassContext
 
 __all__ = ["run_pipeline"]
 

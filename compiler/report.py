@@ -114,6 +114,9 @@ def _split_exact_lines(summary: Mapping[str, Any] | None) -> list[str]:
         if "rel_error" in m:
             what += f", rel.err {m['rel_error_unconstrained']:.2%} -> {m['rel_error']:.2%}"
         else:
-            what += f", weights changed by {m['rel_change']:.2%} (weight_exp {m['weight_exp'][0]} -> {m['weight_exp'][1]})"
+            what += (
+                f", weights changed by {m['rel_change']:.2%} "
+                f"(weight_exp {m['weight_exp'][0]} -> {m['weight_exp'][1]})"
+            )
         out.append(f"split-exact {what}")
     return out

@@ -1,1 +1,2 @@
-"""Hardware target configs shipped with snnc (one YAML per target); see ir.hardware for the schema."""
+"""Hardware target configs shipped with snnc (one YAML per target); see ir.hardware for the
+schema."""

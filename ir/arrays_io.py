@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ir.atomic import atomic_write_bytes
+from ir.atomic import atomic_output_file
 from ir.errors import InputError
 from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
@@ -32,6 +32,10 @@ MAX_INPUT_ELEMENTS = 1 << 32
 # Loihi's fastest 1 ms time step, far beyond any run snnc's trainers make.
 MAX_STEPS = 1 << 20
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# Entries larger than this need zip64 headers, which a streamed entry must ask for up front.
+_ZIP64_LIMIT = (1 << 31) - (1 << 20)
+# Elements per min/max pass of the input check: a slice that stays in cache for both reductions.
+_RANGE_CHUNK_ELEMENTS = 1 << 20
 
 
 def _header(fh, label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -118,7 +122,8 @@ def read_spike_array(
     input_shape: tuple[int, ...] | None = None, time_major: bool = False,
     input_name: str | None = None,
 ) -> np.ndarray:
-    """Load input spikes (batch, T, n_inputs), checking everything first.
+    """Load input spikes (batch, T, n_inputs) in their file's integer dtype (floats: below),
+    checking everything first.
 
     Binary inputs (`message_bits == 0`) must be 0/1; graded ones must fit a signed
     `message_bits`-bit payload. Integer and bool arrays are taken as they are; float arrays
@@ -166,35 +171,57 @@ def check_steps(steps: object, what: str) -> int:
     return int(steps)
 
 
+def _value_range(arr: np.ndarray) -> tuple[int, int]:
+    """(min, max) of an integer array without a widened copy: numpy's reductions keep the
+    dtype, and run over chunks of the first axis so that no temporary grows with the input."""
+    if arr.dtype.kind == "b":
+        arr = arr.view(np.uint8)
+    lo, hi = None, None
+    rows = max(1, _RANGE_CHUNK_ELEMENTS // max(arr[:1].size, 1))
+    for start in range(0, arr.shape[0], rows):
+        part = arr[start : start + rows]
+        a, b = int(part.min()), int(part.max())
+        lo = a if lo is None else min(lo, a)
+        hi = b if hi is None else max(hi, b)
+    assert lo is not None and hi is not None
+    return lo, hi
+
+
 def check_spikes(arr: np.ndarray, n_inputs: int, *, message_bits: int = 0, label: str = "input") -> np.ndarray:
-    """Validate an in-memory spike array the same way; returns it as int64."""
+    """Validate an in-memory spike array the same way; returns it unchanged (no copy: uint8,
+    bool and int8 spikes stay in their dtype, which every backend accepts)."""
     arr = np.asarray(arr)
     if arr.dtype.kind not in "iub":
         raise InputError(f"{label}: expected integer spikes, got dtype {arr.dtype}")
     if arr.ndim != 3 or arr.shape[2] != n_inputs:
         raise InputError(f"{label}: expected shape (batch, T, {n_inputs}), got {arr.shape}")
-    arr = arr.astype(np.int64, copy=False)
+    if not arr.size:
+        return arr
+    lo, hi = _value_range(arr)
     if message_bits == 0:
-        if arr.size and (arr.min() < 0 or arr.max() > 1):
-            raise InputError(f"{label}: binary spikes must be 0 or 1 (found {int(arr.min())}..{int(arr.max())}); graded inputs need an Input with message_bits > 0")
+        if lo < 0 or hi > 1:
+            raise InputError(f"{label}: binary spikes must be 0 or 1 (found {lo}..{hi}); graded inputs need an Input with message_bits > 0")
     else:
         half = 1 << (message_bits - 1)
-        if arr.size and (arr.min() < -half or arr.max() > half - 1):
+        if lo < -half or hi > half - 1:
             raise InputError(f"{label}: graded payloads must fit signed {message_bits} bits [{-half}, {half - 1}]")
     return arr
 
 
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write arrays as an .npz (readable by np.load), same arrays -> same bytes, atomically."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
+    """Write arrays as an .npz (readable by np.load), same arrays -> same bytes, atomically.
+
+    Each array streams into its compressed entry of the temporary file (numpy writes it in
+    bounded buffers), so writing costs no copy of the outputs in memory."""
+    with atomic_output_file(path) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for key in arrays:
-            data = io.BytesIO()
-            np.lib.format.write_array(data, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            arr = np.asarray(arrays[key])
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
-            zf.writestr(info, data.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
-    atomic_write_bytes(path, buf.getvalue())
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info._compresslevel = 1  # what ZipFile.writestr sets from its compresslevel argument
+            with zf.open(info, "w", force_zip64=arr.nbytes > _ZIP64_LIMIT) as entry:
+                np.lib.format.write_array(entry, arr, allow_pickle=False)
 
 
 def read_npz(path: str | os.PathLike, *, label: str | None = None, max_bytes: int = 1 << 34) -> dict[str, np.ndarray]:

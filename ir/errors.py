@@ -12,10 +12,13 @@ __all__ = [
     "CapacityError",
     "ConfigError",
     "DatasetMissingError",
+    "ExportError",
     "IRVerifyError",
     "InputError",
     "ModelFormatError",
     "PassError",
+    "PathError",
+    "QuantizationError",
     "SnncError",
     "UnsupportedNodeError",
 ]
@@ -79,7 +82,8 @@ class UnsupportedNodeError(SnncError):
     def __init__(self, node: str, node_type: str, supported: list[str], by: str) -> None:
         self.node, self.node_type, self.supported = node, node_type, supported
         super().__init__(
-            f"{node}: {by} does not support node type {node_type}; supported: {', '.join(supported)}"
+            f"{node}: {by} does not support node type {node_type}; supported: "
+            f"{', '.join(supported)}"
         )
 
 
@@ -102,3 +106,16 @@ class BackendUnavailableError(SnncError):
 
 class DatasetMissingError(SnncError):
     """A dataset that is not on this machine, and how to install it."""
+
+
+class QuantizationError(SnncError):
+    """A float network the target's formats cannot express (names population and field)."""
+
+
+class ExportError(SnncError):
+    """A graph (or part of one) that NIR cannot express; names the node and why."""
+
+
+class PathError(ValueError):
+    """A NIR path that has no snnc projection (compiler.nir.ops); the importer catches it and
+    raises a ModelFormatError naming the file and nodes, so it never reaches the user."""

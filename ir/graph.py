@@ -55,21 +55,29 @@ class Graph:
         for name, node in pops.items():
             _check_name(name, "population")
             if not isinstance(node, Population):
-                raise IRVerifyError(f"population {name!r}", f"is a {type(node).__name__}, not a population")
+                raise IRVerifyError(
+                    f"population {name!r}", f"is a {type(node).__name__}, not a population"
+                )
         for name, node in projs.items():
             _check_name(name, "projection")
             if name in pops:
                 raise IRVerifyError(f"projection {name!r}", "has the same name as a population")
             if not isinstance(node, Projection):
-                raise IRVerifyError(f"projection {name!r}", f"is a {type(node).__name__}, not a projection")
+                raise IRVerifyError(
+                    f"projection {name!r}", f"is a {type(node).__name__}, not a projection"
+                )
         object.__setattr__(self, "populations", MappingProxyType(pops))
         object.__setattr__(self, "projections", MappingProxyType(projs))
         try:
             dt = float(self.dt)
         except (TypeError, ValueError):
-            raise IRVerifyError("graph", f"dt must be a number of seconds, got {self.dt!r}") from None
+            raise IRVerifyError(
+                "graph", f"dt must be a number of seconds, got {self.dt!r}"
+            ) from None
         if not math.isfinite(dt) or dt <= 0:
-            raise IRVerifyError("graph", f"dt must be a positive number of seconds, got {self.dt!r}")
+            raise IRVerifyError(
+                "graph", f"dt must be a positive number of seconds, got {self.dt!r}"
+            )
         object.__setattr__(self, "dt", dt)
         outputs = (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs)
         object.__setattr__(self, "outputs", outputs)

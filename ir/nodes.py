@@ -135,7 +135,9 @@ def _shape_tuple(shape: Any, where: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
     except (TypeError, ValueError):
-        raise IRVerifyError(where, f"shape must be a tuple of positive integers, got {shape!r}") from None
+        raise IRVerifyError(
+            where, f"shape must be a tuple of positive integers, got {shape!r}"
+        ) from None
     if not dims or len(dims) > 3 or any(d <= 0 for d in dims):
         raise IRVerifyError(where, f"shape must be 1 to 3 positive integers, got {dims}")
     return dims
@@ -172,8 +174,11 @@ class Population(Node):
         where = type(self).__name__ + ".shape"
         object.__setattr__(self, "shape", _shape_tuple(self.shape, where))
         if math.prod(self.shape) > MAX_POPULATION_NEURONS:
-            raise IRVerifyError(where, f"{self.shape} is {math.prod(self.shape)} neurons, more than the "
-                                       f"{MAX_POPULATION_NEURONS} a population may have (ir.nodes.MAX_POPULATION_NEURONS)")
+            raise IRVerifyError(
+                where,
+                f"{self.shape} is {math.prod(self.shape)} neurons, more than the "
+                f"{MAX_POPULATION_NEURONS} a population may have (ir.nodes.MAX_POPULATION_NEURONS)",
+            )
         super().__post_init__()
 
     @property
@@ -197,7 +202,9 @@ def parameter_groups(pop: Population) -> tuple[np.ndarray, ...]:
     index arrays, groups ordered by their values (lexicographically, in field order). One group
     (every neuron) when the population shares all of them."""
     per_neuron = [np.asarray(getattr(pop, f)) for f in pop.per_process]
-    varying = [pop.per_neuron(f) for f, a in zip(pop.per_process, per_neuron, strict=True) if a.ndim]
+    varying = [
+        pop.per_neuron(f) for f, a in zip(pop.per_process, per_neuron, strict=True) if a.ndim
+    ]
     if not varying:
         return (np.arange(pop.size, dtype=np.int64),)
     keys = np.stack(varying, axis=1)
@@ -261,7 +268,10 @@ class LIF(Population):
             if np.any(np.isnan(arr)) or np.any(arr < 0):
                 raise IRVerifyError(f"{name}.{fname}", "time constants must be >= 0 (inf allowed)")
         if np.any(np.isnan(self.v_th)) or np.any(self.v_th == -math.inf):
-            raise IRVerifyError(f"{name}.v_th", "must be finite, or +inf for a non-spiking neuron (found NaN or -inf)")
+            raise IRVerifyError(
+                f"{name}.v_th",
+                "must be finite, or +inf for a non-spiking neuron (found NaN or -inf)",
+            )
         if not np.all(np.isfinite(self.bias)):
             raise IRVerifyError(f"{name}.bias", "must be finite (found NaN or inf)")
         _check_reset(self, name)
@@ -280,7 +290,8 @@ class QLIF(Population):
     Per step, all integers (see the reference profile in the README):
 
     .. math::
-        u[t] = \mathrm{wrap}_{24}\big(\mathrm{trunc}(u[t-1] (4096 - du - 1) / 4096) + (a[t] \ll 6)\big)
+        u[t] = \mathrm{wrap}_{24}\big(\mathrm{trunc}(u[t-1] (4096 - du - 1) / 4096)
+               + (a[t] \ll 6)\big)
         v[t] = \mathrm{sat}_{24}\big(\mathrm{trunc}(v[t-1] (4096 - dv) / 4096) + u[t]
                + \mathrm{bias\_mant} \cdot 2^{\mathrm{bias\_exp}}\big)
         s[t] = v[t] > (vth \ll 6);\quad v[t] \leftarrow 0 \text{ where } s[t]
@@ -312,8 +323,9 @@ class QLIF(Population):
         _check_reset(self, type(self).__name__)
 
     def value_ranges(self, hw: Any) -> list[tuple[str, Any, int, int, str]]:
-        from ir.fixed import LAVA_FIXED_PT as prof
+        from ir.fixed import LAVA_FIXED_PT
 
+        prof = hw.profile if hw else LAVA_FIXED_PT
         src = f"{hw.source_file}" if hw else prof.name
         decay_max = prof.decay_unity - 1
         half = 1 << (prof.bias_mant_bits - 1)
@@ -329,10 +341,28 @@ class QLIF(Population):
         # neuron/cuba.py clamp, block/base.py AbstractAffine.export_hdf5).
         return [
             ("du", self.du, -1, decay_max, f"{src}: {prof.decay_bits}-bit decay, or -1"),
-            ("dv", self.dv, 0, prof.decay_unity, f"{src}: {prof.decay_bits}-bit decay, or {prof.decay_unity}"),
-            ("vth", self.vth, 0, (1 << (prof.vth_bits + 1)) - 1,
-             f"{src}: {prof.vth_bits}-bit threshold mantissa, or up to 2^{prof.vth_bits + 1} - 1 to never spike"),
-            ("bias_mant", self.bias_mant, -half, half - 1, f"{src}: signed {prof.bias_mant_bits}-bit bias mantissa"),
+            (
+                "dv",
+                self.dv,
+                0,
+                prof.decay_unity,
+                f"{src}: {prof.decay_bits}-bit decay, or {prof.decay_unity}",
+            ),
+            (
+                "vth",
+                self.vth,
+                0,
+                (1 << (prof.vth_bits + 1)) - 1,
+                f"{src}: {prof.vth_bits}-bit threshold mantissa, or up to 2^{prof.vth_bits + 1} - "
+                "1 to never spike",
+            ),
+            (
+                "bias_mant",
+                self.bias_mant,
+                -half,
+                half - 1,
+                f"{src}: signed {prof.bias_mant_bits}-bit bias mantissa",
+            ),
             ("bias_exp", self.bias_exp, lo, hi, exp_src),
         ]
 
@@ -346,7 +376,9 @@ def _check_reset(node: Any, name: str) -> None:
     if np.any(bad):
         i = int(np.argmax(np.broadcast_to(bad, np.broadcast(interval, offset).shape)))
         iv, of = (int(np.reshape(a, -1)[i] if a.ndim else a) for a in (interval, offset))
-        raise IRVerifyError(f"{name}.reset_offset", f"must be below reset_interval ({iv}), got {of}")
+        raise IRVerifyError(
+            f"{name}.reset_offset", f"must be below reset_interval ({iv}), got {of}"
+        )
 
 
 # --------------------------------------------------------------------------- projections
@@ -373,7 +405,10 @@ class _DenseLike(Projection):
         super().__post_init__()
         name = type(self).__name__
         if self.weight.ndim != 2:
-            raise IRVerifyError(f"{name}.weight", f"expected a 2-D (n_dst, n_src) array, got shape {self.weight.shape}")
+            raise IRVerifyError(
+                f"{name}.weight",
+                f"expected a 2-D (n_dst, n_src) array, got shape {self.weight.shape}",
+            )
         if self.domain == "float" and not np.all(np.isfinite(self.weight)):
             raise IRVerifyError(f"{name}.weight", "must be finite (found NaN or inf)")
         _check_delay(self.delay, self.weight.shape, name)
@@ -381,7 +416,9 @@ class _DenseLike(Projection):
 
 def _check_delay(delay: np.ndarray, shape: tuple[int, ...], name: str) -> None:
     if delay.ndim and delay.shape != shape:
-        raise IRVerifyError(f"{name}.delay", f"expected a scalar or shape {shape}, got {delay.shape}")
+        raise IRVerifyError(
+            f"{name}.delay", f"expected a scalar or shape {shape}, got {delay.shape}"
+        )
     if delay.size and delay.min() < 0:
         raise IRVerifyError(f"{name}.delay", "delays must be >= 0")
 
@@ -401,7 +438,9 @@ class QDense(_DenseLike):
     r"""Fixed-point Dense (Lava `Dense`, bit-accurate model; `DelayDense` when `delay` is a
     per-synapse array or a non-zero scalar).
 
-    .. math:: a_{dst}[t] = \mathrm{wrap}_{32}\Big(\sum_k \mathrm{floor}\big((W_{eff,k} \cdot s_{src}[t-1-k]) \cdot 2^{weight\_exp}\big)\Big)
+    .. math::
+        a_{dst}[t] = \mathrm{wrap}_{32}\Big(\sum_k \mathrm{floor}\big(
+                     (W_{eff,k} \cdot s_{src}[t-1-k]) \cdot 2^{weight\_exp}\big)\Big)
 
     where `W_eff,k` holds the synapses whose delay is k. `W_eff` is `weight` after Lava's clip
     and truncation (see `ir.fixed.effective_weights`): clipped to [-256, 255] (mixed) or
@@ -430,7 +469,9 @@ def _check_synapse_format(node: Any) -> None:
             raise IRVerifyError(f"{name}.{fname}", f"expected an integer, got {value!r}")
         object.__setattr__(node, fname, int(value))
     if node.sign_mode not in SIGN_MODES:
-        raise IRVerifyError(f"{name}.sign_mode", f"expected one of {', '.join(SIGN_MODES)}, got {node.sign_mode!r}")
+        raise IRVerifyError(
+            f"{name}.sign_mode", f"expected one of {', '.join(SIGN_MODES)}, got {node.sign_mode!r}"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -450,7 +491,11 @@ class _SparseLike(Projection):
         name = type(self).__name__
         n = self.values.shape
         if self.rows.ndim != 1 or self.rows.shape != n or self.cols.shape != n:
-            raise IRVerifyError(name, f"rows, cols and values must be 1-D of equal length, got {self.rows.shape}, {self.cols.shape}, {n}")
+            raise IRVerifyError(
+                name,
+                f"rows, cols and values must be 1-D of equal length, got {self.rows.shape}, "
+                f"{self.cols.shape}, {n}",
+            )
         if self.domain == "float" and not np.all(np.isfinite(self.values)):
             raise IRVerifyError(f"{name}.values", "must be finite (found NaN or inf)")
         if n[0] and (self.rows.min() < 0 or self.cols.min() < 0):
@@ -466,7 +511,9 @@ class _SparseLike(Projection):
             dup = (np.diff(self.rows) == 0) & (np.diff(self.cols) == 0)
             if np.any(dup):
                 k = int(np.argmax(dup))
-                raise IRVerifyError(name, f"duplicate synapse ({int(self.rows[k])}, {int(self.cols[k])})")
+                raise IRVerifyError(
+                    name, f"duplicate synapse ({int(self.rows[k])}, {int(self.cols[k])})"
+                )
 
     @property
     def nnz(self) -> int:
@@ -475,7 +522,8 @@ class _SparseLike(Projection):
 
 @dataclass(frozen=True, eq=False)
 class Sparse(_SparseLike):
-    r"""Float sparse projection: :math:`a_{dst}[t]_r = \sum_k [rows_k = r]\, values_k\, s_{src}[t-1-delay_k]_{cols_k}`.
+    r"""Float sparse projection:
+    :math:`a_{dst}[t]_r = \sum_k [rows_k = r]\, values_k\, s_{src}[t-1-delay_k]_{cols_k}`.
 
     Also how one-to-one connections are written (rows = cols = arange(n)).
     """
@@ -518,22 +566,33 @@ class _ConvLike(Projection):
         super().__post_init__()
         name = type(self).__name__
         if self.weight.ndim != 4:
-            raise IRVerifyError(f"{name}.weight", f"expected (C_out, C_in/groups, kH, kW), got shape {self.weight.shape}")
+            raise IRVerifyError(
+                f"{name}.weight",
+                f"expected (C_out, C_in/groups, kH, kW), got shape {self.weight.shape}",
+            )
         if self.domain == "float" and not np.all(np.isfinite(self.weight)):
             raise IRVerifyError(f"{name}.weight", "must be finite (found NaN or inf)")
         object.__setattr__(self, "stride", _pair(self.stride, f"{name}.stride", 1))
         object.__setattr__(self, "padding", _pair(self.padding, f"{name}.padding", 0))
         object.__setattr__(self, "dilation", _pair(self.dilation, f"{name}.dilation", 1))
-        if isinstance(self.groups, bool) or not isinstance(self.groups, (int, np.integer)) or self.groups < 1:
+        if (
+            isinstance(self.groups, bool)
+            or not isinstance(self.groups, (int, np.integer))
+            or self.groups < 1
+        ):
             raise IRVerifyError(f"{name}.groups", f"expected an integer >= 1, got {self.groups!r}")
         object.__setattr__(self, "groups", int(self.groups))
         if self.weight.shape[0] % self.groups:
-            raise IRVerifyError(f"{name}.groups", f"C_out = {self.weight.shape[0]} is not divisible by groups = {self.groups}")
+            raise IRVerifyError(
+                f"{name}.groups",
+                f"C_out = {self.weight.shape[0]} is not divisible by groups = {self.groups}",
+            )
 
 
 @dataclass(frozen=True, eq=False)
 class Conv2d(_ConvLike):
-    r"""Float 2-D convolution: :math:`a_{dst}[t] = W \star s_{src}[t-1]` (cross-correlation, as PyTorch)."""
+    r"""Float 2-D convolution: :math:`a_{dst}[t] = W \star s_{src}[t-1]` (cross-correlation, as
+    PyTorch)."""
 
     domain: ClassVar[str] = "float"
 
@@ -555,8 +614,11 @@ class QConv2d(_ConvLike):
 
 
 def conv2d_output_hw(
-    in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
-    padding: tuple[int, int], dilation: tuple[int, int],
+    in_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
 ) -> tuple[int, int]:
     """Output (H, W) of a convolution (PyTorch's formula)."""
     return tuple(  # type: ignore[return-value]

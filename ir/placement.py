@@ -28,13 +28,23 @@ class Block:
     def __post_init__(self) -> None:
         arr = np.array(self.neurons, dtype=np.int64, copy=True).reshape(-1)
         if arr.size == 0:
-            raise IRVerifyError(f"block of {self.population}", "a block must hold at least one neuron")
+            raise IRVerifyError(
+                f"block of {self.population}", "a block must hold at least one neuron"
+            )
         if arr.size > 1 and np.any(np.diff(arr) <= 0):
-            raise IRVerifyError(f"block of {self.population}", "neuron indices must be sorted and unique")
+            raise IRVerifyError(
+                f"block of {self.population}", "neuron indices must be sorted and unique"
+            )
         arr.setflags(write=False)
         object.__setattr__(self, "neurons", arr)
-        if isinstance(self.core, bool) or not isinstance(self.core, (int, np.integer)) or self.core < 0:
-            raise IRVerifyError(f"block of {self.population}", f"core must be an integer >= 0, got {self.core!r}")
+        if (
+            isinstance(self.core, bool)
+            or not isinstance(self.core, (int, np.integer))
+            or self.core < 0
+        ):
+            raise IRVerifyError(
+                f"block of {self.population}", f"core must be an integer >= 0, got {self.core!r}"
+            )
         object.__setattr__(self, "core", int(self.core))
 
     @classmethod

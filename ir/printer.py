@@ -55,15 +55,23 @@ def _fmt_value(value: object) -> str:
     if isinstance(value, np.ndarray):
         return format_array(value)
     if isinstance(value, tuple):
-        return "(" + ",".join(_fmt_scalar(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return (
+            "(" + ",".join(_fmt_scalar(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        )
     return _fmt_scalar(value)
 
 
 def _fmt_node(name: str, node: Node) -> str:
     skip = {"src", "dst"}
-    parts = [f"{f.name}={_fmt_value(getattr(node, f.name))}" for f in dataclasses.fields(node) if f.name not in skip]  # type: ignore[arg-type]
+    parts = [
+        f"{f.name}={_fmt_value(getattr(node, f.name))}"
+        for f in dataclasses.fields(node)
+        if f.name not in skip
+    ]  # type: ignore[arg-type]
     if isinstance(node, Projection):
-        return f"projection {name}: {node.src} -> {node.dst} {type(node).__name__} " + " ".join(parts)
+        return f"projection {name}: {node.src} -> {node.dst} {type(node).__name__} " + " ".join(
+            parts
+        )
     return f"population {name}: {type(node).__name__} " + " ".join(parts)
 
 
@@ -76,10 +84,14 @@ def print_graph(graph: Graph, *, metadata_width: int | None = None) -> str:
         f"inputs={','.join(graph.inputs) or '-'} outputs={','.join(graph.output_names) or '-'}"
     ]
     if graph.metadata and metadata_width is None:
-        lines.append("metadata " + json.dumps(dict(graph.metadata), sort_keys=True, separators=(",", ":")))
+        lines.append(
+            "metadata " + json.dumps(dict(graph.metadata), sort_keys=True, separators=(",", ":"))
+        )
     elif graph.metadata:
         for key in sorted(graph.metadata):
-            text = f"metadata.{key} " + json.dumps(graph.metadata[key], sort_keys=True, separators=(",", ":"))
+            text = f"metadata.{key} " + json.dumps(
+                graph.metadata[key], sort_keys=True, separators=(",", ":")
+            )
             if len(text) > metadata_width:
                 text = text[: metadata_width - 24] + f" ... ({len(text)} chars)"
             lines.append(text)
@@ -94,7 +106,10 @@ def print_graph(graph: Graph, *, metadata_width: int | None = None) -> str:
             index[b.population] = k + 1
             rng = b.range()
             neurons = f"[{rng[0]},{rng[1]})" if rng else format_array(b.neurons)
-            lines.append(f"  block {b.population}#{k}: neurons={neurons} core={b.core} chip={int(pl.core_chip[b.core])}")
+            lines.append(
+                f"  block {b.population}#{k}: neurons={neurons} core={b.core} "
+                f"chip={int(pl.core_chip[b.core])}"
+            )
     return "\n".join(lines) + "\n"
 
 

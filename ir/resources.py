@@ -512,30 +512,73 @@ def lower_bound(
 ) -> tuple[int, dict[str, int]]:
     """Fewest cores any placement can use: max over resources of ceil(total demand / capacity).
 
-    Demands that no placement can go below: every neuron; one input axon per (projection,
-    source neuron) with a synapse; one output axon per non-input neuron with a synapse; synapse
-    memory as if every axon's synapses sat on one core (splitting an axon's synapses over cores
-    never costs less, since axon_bits is subadditive); one population slot per population.
-    Returns (bound, demand per resource).
+    Demands that no placement can go below. A core holds at most N_d neurons of population d:
+    N_d = min(max_neurons, floor(synapse_memory_bits / m_d)), where m_d is the fewest synapse
+    bits a neuron of d needs (its incoming synapses times their bits each; axon overheads only
+    add to that). A source neuron i whose projection p reaches f_pi distinct destination
+    neurons of d reaches them on at least c_pi = ceil(f_pi / N_d) cores. Then, over every
+    placement:
+    - input axons: each (projection, destination core) needs one per source neuron with a
+      synapse there: at least sum over p, i of c_pi;
+    - output axons: a non-input neuron needs one per distinct destination core of all its
+      projections: at least max over destination populations d of ceil(f_id / N_d) (f_id: its
+      largest fan-out into d), and at least ceil(F_i / max_neurons) with F_i the sum of the
+      f_id (neurons of different populations are different neurons; populations may share
+      cores, so the per-population counts do not add up);
+    - synapse memory: the f_pi synapses split over c >= c_pi cores cost, per part of n_k
+      synapses, word * ceil((n_k s + a) / word) (`axon_bits`: s bits per synapse, a per axon),
+      so at least max(c word, word * ceil((f s + c a) / word)), which grows with c: the value
+      at c_pi bounds every placement;
+    - every neuron; one population slot per parameter group (`parameter_groups`).
+    Returns (bound, demand per resource). `tests/ir/test_lower_bound.py` checks the bound
+    against exhaustive search over every placement of small random networks.
     """
     fanins = fanins if fanins is not None else graph_fanins(graph, hw)
     demand = dict.fromkeys(RESOURCES, 0)
     placed = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
     demand["neurons"] = sum(graph.populations[n].size for n in placed)
     demand["populations"] = sum(len(parameter_groups(graph.populations[n])) for n in placed)
-    has_out: dict[str, np.ndarray] = {}
+    limits = core_limits(hw)
+    smem = hw.synapse_memory
+    word = smem.word_bits.value
+    per_synapse = {n: f.weight_bits + smem.synapse_overhead_bits.value for n, f in fanins.items()}
+    need: dict[str, np.ndarray] = {}  # synapse bits each destination neuron needs
+    for name, proj in graph.projections.items():
+        need[proj.dst] = need.get(proj.dst, 0) + fanins[name].degrees()[0] * per_synapse[name]
+    per_core = {
+        d: max(
+            1,
+            min(
+                limits["neurons"].value,
+                limits["synapse_memory_bits"].value // max(int(bits.min()), 1),
+            ),
+        )
+        for d, bits in need.items()
+    }
+    reach: dict[tuple[str, str], np.ndarray] = {}  # (src, dst population) -> max fan-out
     for name, proj in graph.projections.items():
         fan = fanins[name]
         fanout = fan.degrees()[1]
         used = fanout > 0
-        demand["input_axons"] += int(used.sum())
-        demand["synapse_memory_bits"] += int(
-            axon_bits(fanout[used], fan.weight_bits, hw.synapse_memory).sum()
-        )
+        cores = -(-fanout[used] // per_core[proj.dst])
+        demand["input_axons"] += int(cores.sum())
+        raw = fanout[used] * per_synapse[name] + cores * smem.axon_overhead_bits.value
+        bits = np.maximum(cores * word, word * -(-raw // word))
+        demand["synapse_memory_bits"] += int(bits.sum())
         if not isinstance(graph.populations[proj.src], Input):
-            has_out[proj.src] = has_out.get(proj.src, np.zeros(fan.n_src, dtype=bool)) | used
-    demand["output_axons"] = int(sum(int(v.sum()) for v in has_out.values()))
-    limits = core_limits(hw)
+            key = (proj.src, proj.dst)
+            reach[key] = np.maximum(reach.get(key, 0), fanout)
+    spread: dict[str, np.ndarray] = {}  # per source neuron: fewest destination cores
+    total: dict[str, np.ndarray] = {}  # per source neuron: destination neurons reached
+    for (src, dst), fanout in reach.items():
+        spread[src] = np.maximum(spread.get(src, 0), -(-fanout // per_core[dst]))
+        total[src] = total.get(src, 0) + fanout
+    demand["output_axons"] = int(
+        sum(
+            int(np.maximum(c, -(-total[s] // limits["neurons"].value)).sum())
+            for s, c in spread.items()
+        )
+    )
     bound = max((-(-demand[r] // limits[r].value) for r in RESOURCES), default=0)
     return int(bound), demand
 

@@ -14,10 +14,10 @@ node fields (through the node constructors) and finally `ir.verify`. Any problem
 
 from __future__ import annotations
 
-import math
 import dataclasses
 import io
 import json
+import math
 import os
 import struct
 import zipfile
@@ -52,14 +52,35 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 MAX_HEADER_BYTES = 64 << 20
 MAX_ARRAY_ELEMENTS = 1 << 31
 MAX_ENTRIES = 1 << 20
-_ALLOWED_DTYPES = {np.dtype(t) for t in ("<i1", "<i2", "<i4", "<i8", "<f4", "<f8", "|i1", "|u1", "<u2")}
+_ALLOWED_DTYPES = {
+    np.dtype(t) for t in ("<i1", "<i2", "<i4", "<i8", "<f4", "<f8", "|i1", "|u1", "<u2")
+}
 _TUPLE_FIELDS = {"shape", "stride", "padding", "dilation"}
 # Everything zipfile raises on a damaged archive: bad structure, unsupported versions or
 # compression methods (NotImplementedError), encryption (RuntimeError), bad deflate streams.
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
-              ValueError, EOFError, OSError, struct.error, zlib.error, UnicodeDecodeError)
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    EOFError,
+    OSError,
+    struct.error,
+    zlib.error,
+    UnicodeDecodeError,
+)
 # What numpy's .npy header parser raises on a malformed header (it literal_evals a dict).
-NPY_HEADER_ERRORS = (ValueError, EOFError, SyntaxError, TypeError, KeyError, OverflowError, RecursionError, MemoryError)
+NPY_HEADER_ERRORS = (
+    ValueError,
+    EOFError,
+    SyntaxError,
+    TypeError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+    MemoryError,
+)
 
 
 def _max_load_bytes() -> int:
@@ -127,10 +148,16 @@ def graph_to_bytes(graph: Graph) -> bytes:
             rng = b.range()
             neurons = {"range": list(rng)} if rng else w.add(b.neurons)
             blocks.append({"population": b.population, "core": b.core, "neurons": neurons})
-        header["placement"] = {"target": pl.target, "core_chip": w.add(pl.core_chip), "blocks": blocks}
+        header["placement"] = {
+            "target": pl.target,
+            "core_chip": w.add(pl.core_chip),
+            "blocks": blocks,
+        }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        _write_entry(zf, HEADER, json.dumps(header, sort_keys=True, indent=1, allow_nan=False).encode())
+        _write_entry(
+            zf, HEADER, json.dumps(header, sort_keys=True, indent=1, allow_nan=False).encode()
+        )
         for entry, arr in w.arrays:
             data = io.BytesIO()
             np.lib.format.write_array(data, arr, version=(1, 0), allow_pickle=False)
@@ -179,7 +206,9 @@ def graph_from_bytes(data: bytes, label: str = "<bytes>") -> Graph:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except ZIP_ERRORS:
-        raise ModelFormatError(label, None, "not an snnc graph file (not a zip archive; truncated or another format)") from None
+        raise ModelFormatError(
+            label, None, "not an snnc graph file (not a zip archive; truncated or another format)"
+        ) from None
     with zf:
         return _Reader(zf, label).graph()
 
@@ -189,11 +218,18 @@ class _Reader:
         self.zf, self.label = zf, label
         infos = zf.infolist()
         if len(infos) > MAX_ENTRIES:
-            raise ModelFormatError(label, None, f"{len(infos)} archive entries is more than {MAX_ENTRIES}")
+            raise ModelFormatError(
+                label, None, f"{len(infos)} archive entries is more than {MAX_ENTRIES}"
+            )
         self.infos = {i.filename: i for i in infos}
         total = sum(i.file_size for i in infos)
         if total > _max_load_bytes():
-            raise ModelFormatError(label, None, f"holds {total} bytes uncompressed, more than the {_max_load_bytes()} allowed (SNNC_MAX_LOAD_BYTES)")
+            raise ModelFormatError(
+                label,
+                None,
+                f"holds {total} bytes uncompressed, more than the {_max_load_bytes()} allowed "
+                "(SNNC_MAX_LOAD_BYTES)",
+            )
 
     def fail(self, field: str | None, message: str) -> ModelFormatError:
         return ModelFormatError(self.label, field, message)
@@ -221,12 +257,15 @@ class _Reader:
             raise self.fail("format", f"expected {FORMAT!r}")
         version = head.get("format_version")
         if version != FORMAT_VERSION:
-            raise self.fail("format_version", f"this snnc reads version {FORMAT_VERSION}, the file has {version!r}")
+            raise self.fail(
+                "format_version",
+                f"this snnc reads version {FORMAT_VERSION}, the file has {version!r}",
+            )
         return head
 
     def array(self, ref: Any, field: str) -> np.ndarray:
         if not isinstance(ref, dict) or not isinstance(ref.get("array"), str):
-            raise self.fail(field, "expected an array reference {\"array\": \"arrays/....npy\"}")
+            raise self.fail(field, 'expected an array reference {"array": "arrays/....npy"}')
         entry = ref["array"]
         info = self.infos.get(entry)
         if info is None:
@@ -242,14 +281,25 @@ class _Reader:
             else:
                 raise ValueError(f"npy version {version}")
         except NPY_HEADER_ERRORS as e:
-            raise self.fail(field, f"array {entry!r} has a bad .npy header ({type(e).__name__})") from None
+            raise self.fail(
+                field, f"array {entry!r} has a bad .npy header ({type(e).__name__})"
+            ) from None
         if dtype not in _ALLOWED_DTYPES:
-            raise self.fail(field, f"array dtype {dtype} is not allowed (integers or floats only; never objects)")
+            raise self.fail(
+                field,
+                f"array dtype {dtype} is not allowed (integers or floats only; never objects)",
+            )
         count = math.prod(shape) if shape else 1
         if count > MAX_ARRAY_ELEMENTS or count < 0:
-            raise self.fail(field, f"array of shape {shape} is larger than {MAX_ARRAY_ELEMENTS} elements")
+            raise self.fail(
+                field, f"array of shape {shape} is larger than {MAX_ARRAY_ELEMENTS} elements"
+            )
         if len(raw) - fh.tell() != count * dtype.itemsize:
-            raise self.fail(field, f"array {entry!r} is truncated (shape {shape} needs {count * dtype.itemsize} bytes)")
+            raise self.fail(
+                field,
+                f"array {entry!r} is truncated (shape {shape} needs {count * dtype.itemsize} "
+                "bytes)",
+            )
         fh.seek(0)
         try:
             arr = np.load(fh, allow_pickle=False)
@@ -267,8 +317,11 @@ class _Reader:
         where = f"{kind} {name!r}"
         cls = NODE_TYPES.get(typename) if isinstance(typename, str) else None
         if cls is None:
-            raise self.fail(f"{where}.type", f"unknown node type {typename!r}; known: {', '.join(NODE_TYPES)} "
-                            "(neuron models other than LIF register theirs when `neurons` is imported)")
+            raise self.fail(
+                f"{where}.type",
+                f"unknown node type {typename!r}; known: {', '.join(NODE_TYPES)} "
+                "(neuron models other than LIF register theirs when `neurons` is imported)",
+            )
         if not isinstance(fields, dict):
             raise self.fail(f"{where}.fields", "expected an object")
         known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -281,12 +334,18 @@ class _Reader:
             if "array" in f.metadata or ("param" in f.metadata and isinstance(value, dict)):
                 kwargs[fname] = self.array(value, f"{where}.{fname}")
             elif fname in _TUPLE_FIELDS:
-                if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                    raise self.fail(f"{where}.{fname}", f"expected a list of integers, got {value!r}")
+                if not isinstance(value, list) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in value
+                ):
+                    raise self.fail(
+                        f"{where}.{fname}", f"expected a list of integers, got {value!r}"
+                    )
                 kwargs[fname] = tuple(value)
             else:
                 if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-                    raise self.fail(f"{where}.{fname}", f"expected a number or string, got {value!r}")
+                    raise self.fail(
+                        f"{where}.{fname}", f"expected a number or string, got {value!r}"
+                    )
                 kwargs[fname] = value
         try:
             return name, cls(**kwargs)
@@ -298,7 +357,11 @@ class _Reader:
     def placement(self, spec: Any) -> Placement | None:
         if spec is None:
             return None
-        if not isinstance(spec, dict) or not isinstance(spec.get("target"), str) or not isinstance(spec.get("blocks"), list):
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("target"), str)
+            or not isinstance(spec.get("blocks"), list)
+        ):
             raise self.fail("placement", "expected {target, core_chip, blocks}")
         core_chip = self.array(spec.get("core_chip"), "placement.core_chip")
         if core_chip.dtype.kind != "i":
@@ -314,8 +377,12 @@ class _Reader:
             neurons = b.get("neurons")
             if isinstance(neurons, dict) and "range" in neurons:
                 rng = neurons["range"]
-                if (not isinstance(rng, list) or len(rng) != 2 or not all(isinstance(v, int) for v in rng)
-                        or not 0 <= rng[0] < rng[1] <= MAX_ARRAY_ELEMENTS):
+                if (
+                    not isinstance(rng, list)
+                    or len(rng) != 2
+                    or not all(isinstance(v, int) for v in rng)
+                    or not 0 <= rng[0] < rng[1] <= MAX_ARRAY_ELEMENTS
+                ):
                     raise self.fail(f"{where}.neurons", f"bad range {rng!r}")
                 idx = np.arange(rng[0], rng[1], dtype=np.int64)
             else:
@@ -328,7 +395,12 @@ class _Reader:
 
     def graph(self) -> Graph:
         head = self.header()
-        for key, typ in (("populations", list), ("projections", list), ("outputs", list), ("metadata", dict)):
+        for key, typ in (
+            ("populations", list),
+            ("projections", list),
+            ("outputs", list),
+            ("metadata", dict),
+        ):
             if not isinstance(head.get(key), typ):
                 raise self.fail(key, f"expected a JSON {typ.__name__}")
         dt = head.get("dt")
@@ -342,8 +414,12 @@ class _Reader:
             raise self.fail("outputs", "expected a list of population names")
         try:
             graph = Graph(
-                populations=pops, projections=projs, dt=dt, outputs=tuple(head["outputs"]),
-                placement=self.placement(head.get("placement")), metadata=head["metadata"],
+                populations=pops,
+                projections=projs,
+                dt=dt,
+                outputs=tuple(head["outputs"]),
+                placement=self.placement(head.get("placement")),
+                metadata=head["metadata"],
             )
             return verify(graph)
         except IRVerifyError as e:

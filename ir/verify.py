@@ -79,7 +79,9 @@ def _verify_domain(graph: Graph) -> None:
     )
 
 
-def _check_range(where: str, field: str, values: np.ndarray | int, lo: int, hi: int, source: str) -> None:
+def _check_range(
+    where: str, field: str, values: np.ndarray | int, lo: int, hi: int, source: str
+) -> None:
     arr = np.asarray(values)
     if arr.size == 0:
         return
@@ -94,7 +96,9 @@ def _verify_population(name: str, pop: Population, hw: HardwareSpec | None) -> N
     for fname in pop.array_fields():
         arr = np.asarray(getattr(pop, fname))
         if arr.ndim and arr.shape != pop.shape and arr.shape != (pop.size,):
-            raise IRVerifyError(where, f"{fname} has shape {arr.shape}; expected a scalar or {pop.shape}")
+            raise IRVerifyError(
+                where, f"{fname} has shape {arr.shape}; expected a scalar or {pop.shape}"
+            )
     bits = getattr(pop, "message_bits", 0)  # graded payloads: Inputs, graded neuron models
     if isinstance(pop, Input) or bits:
         max_bits = hw.synapse.max_message_bits.value if hw else _FREE_MAX_MESSAGE_BITS
@@ -109,14 +113,20 @@ def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSp
     where = _where(name, proj)
     for end in ("src", "dst"):
         if getattr(proj, end) not in graph.populations:
-            raise IRVerifyError(where, f"{end} {getattr(proj, end)!r} is not a population of the graph")
+            raise IRVerifyError(
+                where, f"{end} {getattr(proj, end)!r} is not a population of the graph"
+            )
     src, dst = graph.populations[proj.src], graph.populations[proj.dst]
     if isinstance(dst, Input):
-        raise IRVerifyError(where, f"targets input population {proj.dst!r}; inputs receive no projections")
+        raise IRVerifyError(
+            where, f"targets input population {proj.dst!r}; inputs receive no projections"
+        )
     if isinstance(proj, (Dense, QDense)):
         want = (dst.size, src.size)
         if proj.weight.shape != want:
-            raise IRVerifyError(where, f"weight shape {proj.weight.shape} does not match (n_dst, n_src) = {want}")
+            raise IRVerifyError(
+                where, f"weight shape {proj.weight.shape} does not match (n_dst, n_src) = {want}"
+            )
     elif isinstance(proj, (Sparse, QSparse)):
         if proj.nnz and int(proj.rows.max()) >= dst.size:
             raise IRVerifyError(where, f"row index {int(proj.rows.max())} >= n_dst = {dst.size}")
@@ -127,35 +137,60 @@ def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSp
     if isinstance(proj, (QDense, QSparse)):
         _verify_synapse_format(where, proj, hw)
     if isinstance(proj, QConv2d):
-        _check_range(where, "weight", proj.weight, -256, 255, f"{LAVA_FIXED_PT.name}: 8-bit synapse weights")
+        prof = hw.profile if hw else LAVA_FIXED_PT
+        bits = prof.max_weight_bits
+        _check_range(
+            where, "weight", proj.weight, -(1 << bits), (1 << bits) - 1,
+            f"{prof.name}: {bits}-bit synapse weights",
+        )
     delay = getattr(proj, "delay", None)
     if delay is not None and delay.size:
         max_delay = hw.synapse.max_delay.value if hw else _FREE_MAX_DELAY
-        _check_range(where, "delay", delay, 0, max_delay, hw.synapse.max_delay.key if hw else "sanity bound")
+        _check_range(
+            where, "delay", delay, 0, max_delay, hw.synapse.max_delay.key if hw else "sanity bound"
+        )
 
 
 def _verify_conv(where: str, proj: Conv2d | QConv2d, src: Population, dst: Population) -> None:
     if len(src.shape) != 3 or len(dst.shape) != 3:
-        raise IRVerifyError(where, f"convolution needs (C, H, W) populations, got {src.shape} -> {dst.shape}")
+        raise IRVerifyError(
+            where, f"convolution needs (C, H, W) populations, got {src.shape} -> {dst.shape}"
+        )
     c_out, c_in_g, kh, kw = proj.weight.shape
     if c_in_g * proj.groups != src.shape[0]:
         raise IRVerifyError(
-            where, f"weight expects {c_in_g * proj.groups} input channels (C_in/groups = {c_in_g}, "
+            where,
+            f"weight expects {c_in_g * proj.groups} input channels (C_in/groups = {c_in_g}, "
             f"groups = {proj.groups}), source has {src.shape[0]}",
         )
     out_hw = conv2d_output_hw(src.shape[1:], (kh, kw), proj.stride, proj.padding, proj.dilation)  # type: ignore[arg-type]
     want = (c_out, *out_hw)
     if dst.shape != want:
-        raise IRVerifyError(where, f"output shape is {want}, destination population has {dst.shape}")
+        raise IRVerifyError(
+            where, f"output shape is {want}, destination population has {dst.shape}"
+        )
 
 
 def _verify_synapse_format(where: str, proj: QDense | QSparse, hw: HardwareSpec | None) -> None:
     max_bits = hw.synapse.max_weight_bits.value if hw else LAVA_FIXED_PT.max_weight_bits
-    _check_range(where, "num_weight_bits", proj.num_weight_bits, 1, max_bits,
-                 hw.synapse.max_weight_bits.key if hw else LAVA_FIXED_PT.name)
+    _check_range(
+        where,
+        "num_weight_bits",
+        proj.num_weight_bits,
+        1,
+        max_bits,
+        hw.synapse.max_weight_bits.key if hw else LAVA_FIXED_PT.name,
+    )
     if hw:
         lo, hi = hw.synapse.weight_exp_min, hw.synapse.weight_exp_max
-        _check_range(where, "weight_exp", proj.weight_exp, lo.value, hi.value, f"{hw.source_file}: synapse.weight_exp_min/max")
+        _check_range(
+            where,
+            "weight_exp",
+            proj.weight_exp,
+            lo.value,
+            hi.value,
+            f"{hw.source_file}: synapse.weight_exp_min/max",
+        )
     else:
         _check_range(where, "weight_exp", proj.weight_exp, *FREE_EXP_RANGE, "sanity bound")
     weights = proj.weight if isinstance(proj, QDense) else proj.values
@@ -177,9 +212,14 @@ def _verify_placement(graph: Graph, hw: HardwareSpec | None) -> None:
         if isinstance(pop, Input):
             raise IRVerifyError(where, "input populations are fed by the host and are not placed")
         if b.core >= n_cores:
-            raise IRVerifyError(where, f"core {b.core} >= number of cores {n_cores} (core_chip has {n_cores} entries)")
+            raise IRVerifyError(
+                where,
+                f"core {b.core} >= number of cores {n_cores} (core_chip has {n_cores} entries)",
+            )
         if int(b.neurons[-1]) >= pop.size:
-            raise IRVerifyError(where, f"neuron index {int(b.neurons[-1])} >= population size {pop.size}")
+            raise IRVerifyError(
+                where, f"neuron index {int(b.neurons[-1])} >= population size {pop.size}"
+            )
         count = covered.setdefault(b.population, np.zeros(pop.size, dtype=np.int64))
         count[b.neurons] += 1
     for name, pop in graph.populations.items():
@@ -191,7 +231,10 @@ def _verify_placement(graph: Graph, hw: HardwareSpec | None) -> None:
         if np.any(count != 1):
             i = int(np.argmax(count != 1))
             what = "in no block" if count[i] == 0 else f"in {int(count[i])} blocks"
-            raise IRVerifyError(f"population {name!r}", f"neuron {i} is {what}; every neuron must be in exactly one block")
+            raise IRVerifyError(
+                f"population {name!r}",
+                f"neuron {i} is {what}; every neuron must be in exactly one block",
+            )
     used = np.zeros(n_cores, dtype=bool)
     for b in placement.blocks:
         used[b.core] = True
@@ -208,13 +251,21 @@ def _verify_placement_limits(graph: Graph, placement: Placement, hw: HardwareSpe
         core, resource, need, lim = bad
         raise IRVerifyError(
             f"placement core {core}",
-            f"holds {need} {resource_label(resource)}, the limit is {lim.value} ({hw.source_file}: {lim.key})",
+            f"holds {need} {resource_label(resource)}, the limit is {lim.value} "
+            f"({hw.source_file}: {lim.key})",
         )
     per_chip = Counter(int(c) for c in placement.core_chip)
     for chip, n in sorted(per_chip.items()):
         lim = hw.chip.cores_per_chip
         if n > lim.value:
-            raise IRVerifyError(f"placement chip {chip}", f"holds {n} cores, the limit is {lim.value} ({hw.source_file}: {lim.key})")
+            raise IRVerifyError(
+                f"placement chip {chip}",
+                f"holds {n} cores, the limit is {lim.value} ({hw.source_file}: {lim.key})",
+            )
     lim = hw.system.max_chips
     if per_chip and max(per_chip) >= lim.value:
-        raise IRVerifyError("placement", f"uses chip {max(per_chip)}, the system has {lim.value} chips ({hw.source_file}: {lim.key})")
+        raise IRVerifyError(
+            "placement",
+            f"uses chip {max(per_chip)}, the system has {lim.value} chips ({hw.source_file}: "
+            f"{lim.key})",
+        )

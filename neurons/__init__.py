@@ -19,9 +19,24 @@ from ir.nodes import Input, Population
 from neurons import atrlif, delta, lif, resonate, sigma, sigma_delta
 from neurons.base import NeuronModel
 
-__all__ = ["BY_NAME", "BY_NODE", "MODELS", "NeuronModel", "model_for_lava", "model_of", "variables_of"]
+__all__ = [
+    "BY_NAME",
+    "BY_NODE",
+    "MODELS",
+    "NeuronModel",
+    "model_for_lava",
+    "model_of",
+    "variables_of",
+]
 
-MODELS: tuple[NeuronModel, ...] = (lif.MODEL, atrlif.MODEL, sigma_delta.MODEL, resonate.MODEL, delta.MODEL, sigma.MODEL)
+MODELS: tuple[NeuronModel, ...] = (
+    lif.MODEL,
+    atrlif.MODEL,
+    sigma_delta.MODEL,
+    resonate.MODEL,
+    delta.MODEL,
+    sigma.MODEL,
+)
 
 BY_NAME: dict[str, NeuronModel] = {m.name: m for m in MODELS}
 BY_NODE: dict[type[Population], NeuronModel] = {

@@ -109,7 +109,7 @@ class QATRLIF(Population):
 
     def value_ranges(self, hw: Any) -> list[tuple[str, Any, int, int, str]]:
         src = "lava proc/atrlif/models.py PyATRLIFModelFixed"
-        half = 1 << (_P.bias_mant_bits - 1)
+        half = 1 << ((hw.profile if hw else _P).bias_mant_bits - 1)
         if hw:
             lo, hi = hw.neuron.bias_exp_min.value, hw.neuron.bias_exp_max.value
             exp_src = f"{hw.source_file}: neuron.bias_exp_min/max"
@@ -235,7 +235,7 @@ class ATRLIFQuantRule(QuantRule):
             limits.append((math.log2(_REG_MAX / step), f"theta_step <= {_REG_MAX}"))
         b_max = float(np.abs(bias).max(initial=0.0))
         if b_max > 0:
-            mant_max = (1 << (_P.bias_mant_bits - 1)) - 1
+            mant_max = (1 << (ctx.prof.bias_mant_bits - 1)) - 1
             lim = mant_max * 2.0 ** ctx.hw.neuron.bias_exp_max.value
             limits.append((math.log2(lim / b_max) - self.input_shift,
                            f"bias: bias_mant << bias_exp <= {int(lim)}"))

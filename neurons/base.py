@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ir.errors import SnncError
+from ir.errors import QuantizationError
 from ir.hardware import HardwareSpec
 from ir.nodes import Population, parameter_groups
 
@@ -29,7 +29,7 @@ __all__ = [
     "NeuronModel",
     "QuantContext",
     "QuantRule",
-    "QuantizationError",
+    "QuantizationError",  # defined in ir.errors; importable here as before
     "flat",
     "run_layer_by_steps",
     "trunc_shift",
@@ -54,10 +54,6 @@ def trunc_shift(x: np.ndarray, shift: int | np.ndarray) -> np.ndarray:
 def flat(pop: Population, field_name: str, dtype: Any) -> np.ndarray:
     """A field as one contiguous value per neuron (scalars broadcast)."""
     return np.ascontiguousarray(pop.per_neuron(field_name), dtype=dtype)
-
-
-class QuantizationError(SnncError):
-    """A float network the target's formats cannot express (names population and field)."""
 
 
 @dataclass
@@ -271,7 +267,8 @@ class NeuronModel:
 
     def lava_params(self, node: Population) -> dict[str, Any]:
         """The keyword arguments of `node`'s Lava process (the inverse of `from_lava`)."""
-        return {f.name: getattr(node, f.name) for f in dataclasses.fields(node) if f.name != "shape"}  # type: ignore[arg-type]
+        fields = dataclasses.fields(node)  # type: ignore[arg-type]
+        return {f.name: getattr(node, f.name) for f in fields if f.name != "shape"}
 
     def parameter_groups(self, node: Population) -> tuple[np.ndarray, ...]:
         """Neurons that can share one Lava process (equal per-process registers)."""
@@ -282,9 +279,7 @@ class NeuronModel:
         silent (`silent`): one Lava process of the population's whole shape in which only
         `members` act. Non-members get no input (the lowering zeroes their synapses), so with
         their drive silenced they stay at rest and send nothing."""
-        changes: dict[str, Any] = {
-            f: int(node.per_neuron(f)[members[0]]) for f in node.per_process
-        }
+        changes: dict[str, Any] = {f: int(node.per_neuron(f)[members[0]]) for f in node.per_process}
         mask = np.zeros(node.size, dtype=bool)
         mask[members] = True
         for fname, rest in self.silent.items():

@@ -64,7 +64,13 @@ class QDelta(Population):
         return [
             ("spike_exp", self.spike_exp, 0, EXP_MAX, f"{src}: spike_exp precision 3"),
             ("state_exp", self.state_exp, 0, EXP_MAX, f"{src}: state_exp precision 3"),
-            ("vth", self.vth, 0, ((1 << VTH_BITS) - 1) >> self.shift, f"{src}: vth << {self.shift} within {VTH_BITS} bits"),
+            (
+                "vth",
+                self.vth,
+                0,
+                ((1 << VTH_BITS) - 1) >> self.shift,
+                f"{src}: vth << {self.shift} within {VTH_BITS} bits",
+            ),
         ]
 
 
@@ -105,16 +111,26 @@ class DeltaModel(NeuronModel):
 
     def prepare(self, node: Population, dt: float) -> Any:
         assert isinstance(node, QDelta)
-        return FixedParams(node.size, flat(node, "vth", np.int64) << node.shift, node.shift, node.state_exp,
-                           node.cum_error)
+        return FixedParams(
+            node.size,
+            flat(node, "vth", np.int64) << node.shift,
+            node.shift,
+            node.state_exp,
+            node.cum_error,
+        )
 
     def lava_process(self, node: Population, name: str) -> LavaNeurons:
         from lava.proc.sdn.process import Delta
 
         assert isinstance(node, QDelta)
         n = node.size
-        proc = Delta(shape=(n,), vth=int(node.vth), cum_error=bool(node.cum_error),  # Lava's Delta takes no name
-                     spike_exp=node.spike_exp, state_exp=node.state_exp)
+        proc = Delta(
+            shape=(n,),
+            vth=int(node.vth),
+            cum_error=bool(node.cum_error),  # Lava's Delta takes no name
+            spike_exp=node.spike_exp,
+            state_exp=node.state_exp,
+        )
         return zero_reset_neurons(proc, n, self.variables)
 
     def lava_models(self) -> dict[Any, Any]:

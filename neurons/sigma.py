@@ -60,7 +60,10 @@ class SigmaModel(NeuronModel):
     graded = True
     message_bits = MESSAGE_BITS
     wrapping_state = "sigma"
-    equation = "sigma[t] = sigma[t-1] + a[t]; s[t] = sigma[t] (graded, every step; fixed point only, netx SDNN outputs)"
+    equation = (
+        "sigma[t] = sigma[t-1] + a[t]; s[t] = sigma[t] "
+        "(graded, every step; fixed point only, netx SDNN outputs)"
+    )
     lava_process_name = "Sigma"
     fixed_kernel = fixed_step
     silent = {}

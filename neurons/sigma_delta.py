@@ -141,7 +141,9 @@ def fixed_step(state: dict[str, np.ndarray], a: np.ndarray, p: FixedParams) -> n
     return s >> p.state_exp
 
 
-def delta_encode(state: dict[str, np.ndarray], act: np.ndarray, vth: np.ndarray, cum_error: int) -> np.ndarray:
+def delta_encode(
+    state: dict[str, np.ndarray], act: np.ndarray, vth: np.ndarray, cum_error: int
+) -> np.ndarray:
     """Lava's fixed-point `AbstractDeltaModel.delta_dynamics` (shared by Delta and SigmaDelta):
     the change of `act` since `state["act"]` plus the residue, sent where it (or, with
     cum_error, the accumulated error) reaches vth; updates residue and error in place."""
@@ -208,8 +210,12 @@ class SigmaDeltaQuantRule(QuantRule):
 
     def decays(self) -> dict[str, Any]:
         pop = self.ctx.pop
-        regs = {"act_mode": pop.act_mode, "cum_error": pop.cum_error, "spike_exp": 0,
-                "state_exp": STATE_EXP}
+        regs = {
+            "act_mode": pop.act_mode,
+            "cum_error": pop.cum_error,
+            "spike_exp": 0,
+            "state_exp": STATE_EXP,
+        }
         return {"model": "sigma-delta", "registers": regs}
 
     def float_bias(self) -> np.ndarray:
@@ -219,12 +225,20 @@ class SigmaDeltaQuantRule(QuantRule):
         return math.log2(VTH_FLOOR / theta)
 
     def level_limits(self, theta, bias, input_peak) -> list[tuple[float, str]]:
-        limits = [(math.log2(((1 << VTH_BITS) - 1) / theta),
-                   f"threshold: vth << {STATE_EXP} <= 2^{VTH_BITS} - 1")]
+        limits = [
+            (
+                math.log2(((1 << VTH_BITS) - 1) / theta),
+                f"threshold: vth << {STATE_EXP} <= 2^{VTH_BITS} - 1",
+            )
+        ]
         b_max = float(np.abs(bias).max(initial=0.0))
         if b_max > 0:
-            limits.append((math.log2(((1 << (BIAS_BITS - 1)) - 1) / b_max),
-                           f"bias within signed {BIAS_BITS} bits"))
+            limits.append(
+                (
+                    math.log2(((1 << (BIAS_BITS - 1)) - 1) / b_max),
+                    f"bias within signed {BIAS_BITS} bits",
+                )
+            )
         return limits
 
     def exact_threshold(self, level: float, theta: float) -> tuple[float, int]:
@@ -241,8 +255,14 @@ class SigmaDeltaQuantRule(QuantRule):
         clipped = int(np.count_nonzero((ideal < -b - 0.5) | (ideal > b - 0.5)))
         bias_err = float(np.max(np.abs(reg - ideal), initial=0.0)) / max(vth, 1)
         bias_out: Any = int(reg[0]) if pop.bias.ndim == 0 else reg.reshape(pop.shape)
-        node = QSigmaDelta(pop.shape, vth=vth, bias=bias_out, state_exp=STATE_EXP,
-                           act_mode=pop.act_mode, cum_error=pop.cum_error)
+        node = QSigmaDelta(
+            pop.shape,
+            vth=vth,
+            bias=bias_out,
+            state_exp=STATE_EXP,
+            act_mode=pop.act_mode,
+            cum_error=pop.cum_error,
+        )
         return node, {"vth": vth}, bias_err, clipped
 
     def payload(self, scale: float, input_peak: float, bias: np.ndarray) -> tuple[float, float]:
@@ -283,14 +303,22 @@ class SigmaDeltaModel(NeuronModel):
                 n,
                 flat(node, "vth", np.int64) << node.shift,
                 flat(node, "bias", np.int64) << node.shift,
-                node.state_exp, node.act_mode, node.cum_error,
+                node.state_exp,
+                node.act_mode,
+                node.cum_error,
             )
         assert isinstance(node, SigmaDelta)
-        return FloatParams(n, flat(node, "vth", np.float64), flat(node, "bias", np.float64),
-                           node.act_mode, node.cum_error)
+        return FloatParams(
+            n,
+            flat(node, "vth", np.float64),
+            flat(node, "bias", np.float64),
+            node.act_mode,
+            node.cum_error,
+        )
 
     def lava_process(self, node: Population, name: str) -> LavaNeurons:
-        from lava.proc.sdn.process import ActivationMode, SigmaDelta as LavaSigmaDelta
+        from lava.proc.sdn.process import ActivationMode
+        from lava.proc.sdn.process import SigmaDelta as LavaSigmaDelta
 
         assert isinstance(node, QSigmaDelta)
         n = node.size

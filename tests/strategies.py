@@ -8,7 +8,20 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from ir import LIF, QLIF, Block, Conv2d, Dense, Graph, Input, Placement, QConv2d, QDense, QSparse, Sparse
+from ir import (
+    LIF,
+    QLIF,
+    Block,
+    Conv2d,
+    Dense,
+    Graph,
+    Input,
+    Placement,
+    QConv2d,
+    QDense,
+    QSparse,
+    Sparse,
+)
 from ir.nodes import conv2d_output_hw
 
 
@@ -19,7 +32,6 @@ def _rng(draw) -> np.random.Generator:
 @st.composite
 def float_lif(draw, shape):
     per_neuron = draw(st.booleans())
-    n = math.prod(shape)
 
     def param(lo, hi):
         if per_neuron:
@@ -43,23 +55,45 @@ def float_lif(draw, shape):
 def fixed_lif(draw, shape):
     interval = draw(st.sampled_from([0, 0, 4]))
     per_neuron = draw(st.booleans())
-    size = math.prod(shape)
-    bias_mant = _rng(draw).integers(-4096, 4096, size=shape) if per_neuron else draw(st.integers(-4096, 4095))
+    bias_mant = (
+        _rng(draw).integers(-4096, 4096, size=shape)
+        if per_neuron
+        else draw(st.integers(-4096, 4095))
+    )
     if per_neuron and draw(st.booleans()):  # per-neuron registers (parameter groups on Lava)
         rng = _rng(draw)
-        du, dv = rng.integers(0, 4096, size=shape), rng.choice([0, 64, rng.integers(0, 4096)], size=shape)
+        du, dv = (
+            rng.integers(0, 4096, size=shape),
+            rng.choice([0, 64, rng.integers(0, 4096)], size=shape),
+        )
         vth = rng.choice([0, 50, rng.integers(0, 2**17)], size=shape)
     else:
-        du, dv, vth = (draw(st.integers(0, 4095)), draw(st.integers(0, 4095)),
-                       draw(st.integers(0, 2**17 - 1)))
-    return QLIF(shape, du=du, dv=dv, vth=vth, bias_mant=bias_mant,
-                bias_exp=draw(st.integers(0, 7)), reset_interval=interval,
-                reset_offset=draw(st.integers(0, max(interval - 1, 0))))
+        du, dv, vth = (
+            draw(st.integers(0, 4095)),
+            draw(st.integers(0, 4095)),
+            draw(st.integers(0, 2**17 - 1)),
+        )
+    return QLIF(
+        shape,
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=bias_mant,
+        bias_exp=draw(st.integers(0, 7)),
+        reset_interval=interval,
+        reset_offset=draw(st.integers(0, max(interval - 1, 0))),
+    )
 
 
 @st.composite
-def graphs(draw, domain: str = "float", max_layers: int = 3, allow_conv: bool = True,
-           allow_recurrent: bool = True, placed: bool = False):
+def graphs(
+    draw,
+    domain: str = "float",
+    max_layers: int = 3,
+    allow_conv: bool = True,
+    allow_recurrent: bool = True,
+    placed: bool = False,
+):
     """A random graph: an input, 1..max_layers populations, dense/sparse/conv projections,
     optionally skip and recurrent projections, optionally a valid placement."""
     fixed = domain == "fixed"
@@ -71,7 +105,10 @@ def graphs(draw, domain: str = "float", max_layers: int = 3, allow_conv: bool = 
         c, h, w = draw(st.integers(1, 2)), draw(st.integers(3, 6)), draw(st.integers(3, 6))
         pops["in"] = Input((c, h, w))
     else:
-        pops["in"] = Input((draw(st.integers(1, 12)),), message_bits=draw(st.sampled_from([0, 0, 8])) if fixed else 0)
+        pops["in"] = Input(
+            (draw(st.integers(1, 12)),),
+            message_bits=draw(st.sampled_from([0, 0, 8])) if fixed else 0,
+        )
     names = ["in"]
     n_layers = draw(st.integers(1, max_layers))
     for k in range(n_layers):
@@ -79,7 +116,10 @@ def graphs(draw, domain: str = "float", max_layers: int = 3, allow_conv: bool = 
         prev = names[-1]
         src = pops[prev]
         if use_conv and len(src.shape) == 3 and k == 0:
-            c_out, kh = draw(st.integers(1, 3)), draw(st.integers(1, min(3, src.shape[1], src.shape[2])))
+            c_out, kh = (
+                draw(st.integers(1, 3)),
+                draw(st.integers(1, min(3, src.shape[1], src.shape[2]))),
+            )
             out_hw = conv2d_output_hw(src.shape[1:], (kh, kh), (1, 1), (0, 0), (1, 1))
             shape = (c_out, *out_hw)
             pops[name] = draw(fixed_lif(shape) if fixed else float_lif(shape))
@@ -94,16 +134,28 @@ def graphs(draw, domain: str = "float", max_layers: int = 3, allow_conv: bool = 
             projs[f"p{k}"] = draw(_projection(prev, name, src.size, shape[0], fixed))
         names.append(name)
     if n_layers >= 2 and draw(st.booleans()):  # skip connection
-        projs["skip"] = draw(_projection("in" if not use_conv else names[1], names[-1],
-                                         pops["in" if not use_conv else names[1]].size, pops[names[-1]].size, fixed))
+        projs["skip"] = draw(
+            _projection(
+                "in" if not use_conv else names[1],
+                names[-1],
+                pops["in" if not use_conv else names[1]].size,
+                pops[names[-1]].size,
+                fixed,
+            )
+        )
     if allow_recurrent and draw(st.booleans()):
         target = names[draw(st.integers(1, len(names) - 1))]
         n = pops[target].size
         projs["rec"] = draw(_projection(target, target, n, n, fixed))
     placement = draw(placements(pops)) if placed else None
     dt = draw(st.sampled_from([1e-3, 1e-4]))
-    return Graph(populations=pops, projections=projs, dt=dt, placement=placement,
-                 metadata={"seed": draw(st.integers(0, 1000))})
+    return Graph(
+        populations=pops,
+        projections=projs,
+        dt=dt,
+        placement=placement,
+        metadata={"seed": draw(st.integers(0, 1000))},
+    )
 
 
 @st.composite
@@ -113,16 +165,32 @@ def _projection(draw, src, dst, n_src, n_dst, fixed):
     delay = draw(st.sampled_from([0, 0, 2]))
     if kind == "dense":
         if fixed:
-            return QDense(src, dst, weight=rng.integers(-300, 300, size=(n_dst, n_src)),
-                          weight_exp=draw(st.integers(-3, 3)), num_weight_bits=draw(st.integers(1, 8)),
-                          sign_mode=draw(st.sampled_from(["mixed", "excitatory", "inhibitory"])), delay=delay)
+            return QDense(
+                src,
+                dst,
+                weight=rng.integers(-300, 300, size=(n_dst, n_src)),
+                weight_exp=draw(st.integers(-3, 3)),
+                num_weight_bits=draw(st.integers(1, 8)),
+                sign_mode=draw(st.sampled_from(["mixed", "excitatory", "inhibitory"])),
+                delay=delay,
+            )
         return Dense(src, dst, weight=rng.normal(0, 1, size=(n_dst, n_src)), delay=delay)
     mask = rng.random((n_dst, n_src)) < 0.5
     rows, cols = np.nonzero(mask)
     if fixed:
-        return QSparse(src, dst, rows=rows, cols=cols, values=rng.integers(-256, 256, size=rows.size),
-                       weight_exp=draw(st.integers(-3, 3)), num_weight_bits=draw(st.integers(1, 8)), delay=delay)
-    return Sparse(src, dst, rows=rows, cols=cols, values=rng.normal(0, 1, size=rows.size), delay=delay)
+        return QSparse(
+            src,
+            dst,
+            rows=rows,
+            cols=cols,
+            values=rng.integers(-256, 256, size=rows.size),
+            weight_exp=draw(st.integers(-3, 3)),
+            num_weight_bits=draw(st.integers(1, 8)),
+            delay=delay,
+        )
+    return Sparse(
+        src, dst, rows=rows, cols=cols, values=rng.normal(0, 1, size=rows.size), delay=delay
+    )
 
 
 @st.composite
@@ -133,7 +201,9 @@ def placements(draw, pops):
     for name, pop in pops.items():
         if isinstance(pop, Input):
             continue
-        cuts = sorted(set(draw(st.lists(st.integers(1, max(pop.size - 1, 1)), max_size=3))) - {pop.size})
+        cuts = sorted(
+            set(draw(st.lists(st.integers(1, max(pop.size - 1, 1)), max_size=3))) - {pop.size}
+        )
         bounds = [0, *cuts, pop.size]
         for lo, hi in zip(bounds, bounds[1:]):
             if hi > lo:

@@ -48,7 +48,11 @@ def _violations(path: Path, banned: set[str]) -> list[str]:
             if node.module in MODEL_MODULES or any(a.name in banned for a in node.names):
                 out.append(f"{path}:{node.lineno}: imports {node.module}")
         elif isinstance(node, ast.Import):
-            out += [f"{path}:{node.lineno}: imports {a.name}" for a in node.names if a.name in MODEL_MODULES]
+            out += [
+                f"{path}:{node.lineno}: imports {a.name}"
+                for a in node.names
+                if a.name in MODEL_MODULES
+            ]
     return out
 
 
@@ -76,7 +80,10 @@ def test_every_model_row_is_complete():
         if model.float_node is not None:
             assert model.float_node.domain == "float" and model.quant_rule is not None
         for method in ("prepare", "lava_process"):
-            assert getattr(type(model), method) is not getattr(NeuronModel, method), (model.name, method)
+            assert getattr(type(model), method) is not getattr(NeuronModel, method), (
+                model.name,
+                method,
+            )
         overrides_step = type(model).step is not NeuronModel.step
         # fixed-point-only models (no float node: delta, sigma) need no float kernel
         float_ok = model.float_kernel is not None or model.float_node is None

@@ -76,7 +76,9 @@ def _digits(seed: int) -> Dataset:
     d = load_digits()
     x = (d.images / 16.0).astype(np.float32)[:, None, :, :]
     y = d.target.astype(np.int64)
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.25, random_state=seed, stratify=y)
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=seed, stratify=y
+    )
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest, y_rest, test_size=0.1, random_state=seed, stratify=y_rest
     )
@@ -106,7 +108,10 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"{path}: cannot read as gzip ({e})") from None
     if len(raw) != count:
-        raise InputError(f"{path}: expected {count} values for shape {dims}, found {len(raw)}{'+' if len(raw) > count else ''}")
+        raise InputError(
+            f"{path}: expected {count} values for shape {dims}, found "
+            f"{len(raw)}{'+' if len(raw) > count else ''}"
+        )
     return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
 
 
@@ -123,20 +128,35 @@ def _fashion_mnist(seed: int) -> Dataset:
         x, y = arr[f"{split}_x"], arr[f"{split}_y"]
         where = root / _FMNIST_FILES[f"{split}_x"]
         if x.shape[1:] != (28, 28):
-            raise InputError(f"{where}: images are {x.shape[1]}x{x.shape[2]}, Fashion-MNIST's are 28x28")
+            raise InputError(
+                f"{where}: images are {x.shape[1]}x{x.shape[2]}, Fashion-MNIST's are 28x28"
+            )
         if len(x) != len(y) or len(y) == 0:
-            raise InputError(f"{where}: {len(x)} images, but {root / _FMNIST_FILES[f'{split}_y']} has {len(y)} labels")
+            raise InputError(
+                f"{where}: {len(x)} images, but {root / _FMNIST_FILES[f'{split}_y']} has {len(y)} "
+                "labels"
+            )
         if y.max() >= 10:
-            raise InputError(f"{root / _FMNIST_FILES[f'{split}_y']}: label {int(y.max())} is outside 0..9")
+            raise InputError(
+                f"{root / _FMNIST_FILES[f'{split}_y']}: label {int(y.max())} is outside 0..9"
+            )
     if len(arr["train_y"]) <= FASHION_MNIST_VAL:
-        raise InputError(f"{root / _FMNIST_FILES['train_y']}: {len(arr['train_y'])} training images leave none "
-                         f"beside the {FASHION_MNIST_VAL} held out for validation")
+        raise InputError(
+            f"{root / _FMNIST_FILES['train_y']}: {len(arr['train_y'])} training images leave none "
+            f"beside the {FASHION_MNIST_VAL} held out for validation"
+        )
     x_all = (arr["train_x"].astype(np.float32) / 255.0)[:, None]
     y_all = arr["train_y"].astype(np.int64)
     perm = np.random.default_rng(seed).permutation(len(y_all))
     train_idx, val_idx = np.sort(perm[:-FASHION_MNIST_VAL]), np.sort(perm[-FASHION_MNIST_VAL:])
     x_test = (arr["test_x"].astype(np.float32) / 255.0)[:, None]
     return Dataset(
-        "fashion-mnist", x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx],
-        x_test, arr["test_y"].astype(np.int64), 10,
+        "fashion-mnist",
+        x_all[train_idx],
+        y_all[train_idx],
+        x_all[val_idx],
+        y_all[val_idx],
+        x_test,
+        arr["test_y"].astype(np.int64),
+        10,
     )

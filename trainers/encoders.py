@@ -98,7 +98,9 @@ def encode_split(
         return split_inputs(metadata, dataset, split, samples, steps, start)
     spec = metadata.get("encoding")
     if not isinstance(spec, Mapping):
-        raise InputError("the model records no input encoding (metadata 'encoding'); give --input spikes instead")
+        raise InputError(
+            "the model records no input encoding (metadata 'encoding'); give --input spikes instead"
+        )
     task = metadata.get("task") or {}
     if not isinstance(task, Mapping):
         raise InputError(f"metadata.task must be a JSON object, got {task!r}")
@@ -106,8 +108,10 @@ def encode_split(
         raise InputError(f"the model was trained on {task.get('dataset')!r}, not {dataset!r}")
     if steps is None and spec.get("steps") is None:
         raise InputError("no step count: the model's encoding records none; give --steps")
-    t = check_steps(steps if steps is not None else spec.get("steps"),
-                    "--steps" if steps is not None else "metadata.encoding.steps")
+    t = check_steps(
+        steps if steps is not None else spec.get("steps"),
+        "--steps" if steps is not None else "metadata.encoding.steps",
+    )
     x, y = load_dataset(dataset).split(split)
     stop = len(x) if samples is None else min(len(x), start + int(samples))
     if samples is not None and samples <= 0:

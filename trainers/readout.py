@@ -25,9 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import InputError
-
 from backends.base import Probe, Trace
+from ir.errors import InputError
 
 __all__ = ["TIE_BREAKS", "classify", "readout_probes"]
 
@@ -41,9 +40,12 @@ def _check(spec: Mapping[str, Any]) -> tuple[str, str]:
     if not isinstance(pop, str):
         raise InputError("readout: 'population' must name the output population")
     tie = spec.get("tie_break", "lowest_index")
-    if not isinstance(tie, str) or (tie not in TIE_BREAKS and not (tie.endswith("_sum") and len(tie) > 4)):
+    if not isinstance(tie, str) or (
+        tie not in TIE_BREAKS and not (tie.endswith("_sum") and len(tie) > 4)
+    ):
         raise InputError(
-            f"readout tie_break {tie!r}; available: {', '.join(TIE_BREAKS)} (or <state variable>_sum)"
+            f"readout tie_break {tie!r}; available: {', '.join(TIE_BREAKS)} (or <state "
+            "variable>_sum)"
         )
     return pop, tie
 

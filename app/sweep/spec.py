@@ -110,7 +110,7 @@ def _parser(step: str, trainer: str | None = None) -> _Parser:
     root = _Parser(prog="snnc", add_help=False)
     sub = root.add_subparsers(dest="verb")
     if step == "train":
-        from compiler.commands.train import TRAINERS
+        from trainers import TRAINERS
 
         importlib.import_module(TRAINERS[trainer]).register(sub)  # type: ignore[index]
         return sub.choices[trainer]  # type: ignore[index]

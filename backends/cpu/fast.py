@@ -15,10 +15,15 @@ arithmetic when it does not hold):
   exact when every sum a population receives in one step is below 2^31 in magnitude (bound:
   sum over projections of max_dst sum|w| * max|payload| << max(weight_exp, 0)), in which case
   none of Lava's 32-bit wraps can trigger and the result equals the reference bit for bit;
-- convolutions of binary spikes whose sums stay below 2^23 are event-driven like sparse
-  projections (their output wrap cannot trigger); other convolutions are computed as in the
-  reference (float64 sums, numpy's int32 cast, 24-bit wrap), over all steps at once, in
-  chunks, in float32 when every sum is below 2^24;
+- fixed-point convolutions are event-driven in integers (`_jit.conv_events`), for binary
+  spikes and graded payloads: each source that sent something adds its taps (times its
+  payload), in the narrowest integer type that holds every partial sum; the reference's
+  float64 sum equals that integer sum while it stays below 2^53, and its int32 cast and 24-bit
+  wrap are applied to it as Lava applies them (only where they can act). Convolutions from one
+  source with one geometry whose sums each stay below 2^23 run as one, with the summed weight
+  (no wrap acts on any of them). Float convolutions, and sums that could pass 2^53, are
+  computed as in the reference (im2col products over all steps, in chunks; float32 when every
+  sum is below 2^24);
 - the neuron update is each model's `run_layer` (`neurons`): LIF's is `neurons.lif.fixed_step`
   transcribed into a numba loop (int64 arithmetic, explicit wraps); other models run their
   reference step, step after step, vectorized over the batch and the neurons.
@@ -41,6 +46,7 @@ MEMORY_BUDGET_BYTES = 512 << 20
 _INT32_LIMIT = (1 << 31) - 1
 _FLOAT32_EXACT = 1 << 24
 _CONV_WRAP = 1 << 23  # PyConvModelFixed wraps its output to 24 bits
+_FLOAT64_EXACT = 1 << 53  # integers up to this add exactly in float64
 _CONV_CHUNK_FLOATS = 8 << 20  # im2col buffer per chunk (float elements)
 
 
@@ -215,18 +221,100 @@ def _use_dot(src: np.ndarray, n_dst: int) -> bool:
     return n_dst * (1.0 - density) < 16
 
 
+def _conv_events(syn: Synapses, src: np.ndarray) -> bool:
+    """Integer events compute the reference's numbers for a fixed-point convolution whose
+    sums are exact in float64 (below 2^53): then Lava's float64 sum is the integer sum."""
+    return syn.fixed and syn.sum_bound() < _FLOAT64_EXACT and src.dtype in (np.uint8, np.int64)
+
+
+def _conv_taps(syn: Synapses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each input position (iy, ix) of a convolution: the kernel taps i kW + j that read it
+    and the output position y oW + x each one feeds (y sh - ph + i dh = iy, x sw - pw + j dw =
+    ix), as CSR (ptr over positions, taps, output positions)."""
+    node = syn.conv
+    _, h, w = syn.src_shape
+    _, oh, ow = syn.dst_shape
+    kh, kw = node.weight.shape[2:]
+    (sh, sw), (ph, pw), (dh, dw) = node.stride, node.padding, node.dilation
+    iy, ix, i, j = np.meshgrid(
+        np.arange(h), np.arange(w), np.arange(kh), np.arange(kw), indexing="ij"
+    )
+    ny, nx = iy + ph - i * dh, ix + pw - j * dw
+    ok = (ny >= 0) & (nx >= 0) & (ny % sh == 0) & (nx % sw == 0)
+    ok &= (ny // sh < oh) & (nx // sw < ow)
+    pos = (iy * w + ix)[ok]  # meshgrid order: already sorted by position
+    ptr = np.searchsorted(pos, np.arange(h * w + 1)).astype(np.int64)
+    return ptr, (i * kw + j)[ok].astype(np.int64), ((ny // sh) * ow + nx // sw)[ok].astype(np.int64)
+
+
+def _add_conv_events(
+    syn: Synapses, src: np.ndarray, out: np.ndarray, merged: tuple[np.ndarray, int] | None = None
+) -> None:
+    """out[:, t + 1] += what the convolution delivers (reference semantics, see
+    `kernels.conv_output_fixed`), event-driven in integers (`_jit.conv_events`). `merged`: the
+    summed weight of convolutions none of which wraps, and the sum of their bounds
+    (`_merge_convs`), replaces the node's."""
+    from backends.cpu import _jit
+
+    node = syn.conv
+    if merged is None:
+        weight, bound = np.asarray(node.weight), syn.sum_bound()
+        wrap = 0 if bound < _CONV_WRAP else 1
+    else:
+        (weight, bound), wrap = merged, 0  # no part wraps; the caller checked int32
+    # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
+    dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
+    wt = np.ascontiguousarray(
+        weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]), dtype=dtype
+    )
+    args = (src, src.dtype == np.uint8, wt, syn.src_shape[0], node.groups, *_conv_taps(syn))
+    if bound <= _INT32_LIMIT:
+        # Within int32 the cast is exact; below 2^23 the 24-bit wrap does nothing either.
+        _jit.conv_events(*args, wrap, out)
+        return
+    # Sums may leave int32: numpy's float64 -> int32 cast decides them, as in Lava.
+    batch, steps = src.shape[:2]
+    sums = np.zeros((batch, steps, syn.n_dst), dtype=np.int64)
+    _jit.conv_events(*args, 2, sums)
+    for b in range(batch):  # a sample at a time: bounded temporaries
+        exact = sums[b, 1:].astype(np.float64)
+        out[b, 1:] += kernels.conv_output_fixed(exact).astype(out.dtype)
+
+
+def _merge_convs(
+    syns: list[Synapses], trains: _Trains
+) -> list[tuple[Synapses, tuple[np.ndarray, int] | None]]:
+    """Event-driven convolutions from the same source with the same geometry (the excitatory
+    and inhibitory halves of --split-signs, for one) whose sums each stay below 2^23, as one
+    convolution with the summed weight: no 24-bit wrap acts on any of them, so the neurons
+    receive the same sum; one pass over the events instead of several. Returns (synapses,
+    (summed weight, sum of the parts' bounds) or None when alone) in the order of `syns`."""
+    out: list[tuple[Synapses, tuple[np.ndarray, int] | None]] = []
+    merged: dict[tuple, int] = {}
+    for syn in syns:
+        node = syn.conv
+        src = trains.data[syn.src]
+        if syn.kind != "conv" or syn.sum_bound() >= _CONV_WRAP or not _conv_events(syn, src):
+            out.append((syn, None))
+            continue
+        key = (syn.src, node.weight.shape, node.stride, node.padding, node.dilation, node.groups)
+        if key not in merged:
+            merged[key] = len(out)
+            out.append((syn, None))
+            continue
+        first, acc = out[merged[key]]
+        total, bound = acc or (np.asarray(first.conv.weight, dtype=np.int64), first.sum_bound())
+        total = total + np.asarray(node.weight, dtype=np.int64)
+        out[merged[key]] = (first, (total, bound + syn.sum_bound()))
+    return out
+
+
 def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> None:
     steps = src.shape[1]
     if steps < 2:
         return
-    if fixed and src.dtype == np.uint8 and syn.sum_bound() < _CONV_WRAP:
-        # Below 2^23 the reference's float64 sum is exact and its int32 cast and 24-bit wrap
-        # change nothing, so integer events give the same numbers: each spike adds its
-        # column of the convolution's matrix.
-        from backends.cpu import _jit
-
-        indptr, rows, values = syn.conv_columns()
-        _jit.sparse_binary(src, indptr, rows, values, syn.n_dst, 1, 0, 0, out)
+    if fixed and _conv_events(syn, src):
+        _add_conv_events(syn, src, out)
         return
     node = syn.conv
     batch = src.shape[0]
@@ -279,8 +367,11 @@ def _input_current(
         if sum(_out_bound(s) for s in syns) > _INT32_LIMIT:
             return _input_current_exact(syns, trains, batch, steps, n)
         out = np.zeros((batch, steps, n), dtype=np.int32)
-        for syn in syns:
-            _add_projection_int32(syn, trains.data[syn.src], out)
+        for syn, merged in _merge_convs(syns, trains):
+            if merged is None:
+                _add_projection_int32(syn, trains.data[syn.src], out)
+            elif steps > 1:
+                _add_conv_events(syn, trains.data[syn.src], out, merged)
         return out
     out_f = np.zeros((batch, steps, n), dtype=np.float64)
     for syn in syns:

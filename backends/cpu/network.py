@@ -75,24 +75,6 @@ class Synapses:
     conv: Any = None
     src_shape: tuple[int, ...] = ()
     dst_shape: tuple[int, ...] = ()
-    _conv_columns: Any = field(default=None, repr=False, compare=False)
-
-    def conv_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A convolution's synapses by source neuron (CSC: indptr, destination indices, int32
-        weights), for event-driven input; built on first use, then kept with the projection."""
-        if self._conv_columns is None:
-            from backends.blocks import conv_synapses
-
-            rows, cols, values = conv_synapses(self.conv, self.src_shape, self.dst_shape)
-            csc = sp.csc_matrix(
-                (values.astype(np.int32), (rows, cols)), shape=(self.n_dst, self.n_src)
-            )
-            self._conv_columns = (
-                csc.indptr.astype(np.int64),
-                csc.indices.astype(np.int64),
-                csc.data,
-            )
-        return self._conv_columns
 
     @property
     def lags(self) -> tuple[int, ...]:

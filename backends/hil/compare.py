@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import Trace
 from ir.graph import Graph
 from neurons import variables_of
-
-from backends.base import Trace
 
 __all__ = ["Comparison", "Divergence", "compare_traces"]
 
@@ -38,8 +37,11 @@ class Divergence:
         where = f"{self.population}[{','.join(map(str, self.neuron_index))}]"
         if self.block is not None:
             where += f" (block {self.block}, core {self.core})"
-        return (f"first divergence: {where} {self.variable} at step {self.step} of sample {self.sample}: "
-                f"reference {self.reference}, target {self.target}")
+        return (
+            f"first divergence: {where} {self.variable} at step {self.step} of sample "
+            f"{self.sample}: "
+            f"reference {self.reference}, target {self.target}"
+        )
 
 
 @dataclass
@@ -88,7 +90,9 @@ def compare_traces(program: Graph, reference: Trace, target: Trace) -> Compariso
             ref = np.asarray(reference.data[pop][var]).astype(np.int64)
             tgt = np.asarray(target.data[pop][var]).astype(np.int64)
             if ref.shape != tgt.shape:
-                raise ValueError(f"{pop}.{var}: reference shape {ref.shape} != target shape {tgt.shape}")
+                raise ValueError(
+                    f"{pop}.{var}: reference shape {ref.shape} != target shape {tgt.shape}"
+                )
             diff = ref != tgt
             n_diff = int(diff.sum())
             result.compared.setdefault(pop, {})[var] = 1.0 - n_diff / max(diff.size, 1)
@@ -101,11 +105,30 @@ def compare_traces(program: Graph, reference: Trace, target: Trace) -> Compariso
             k = np.lexsort((i, b, t))[0]
             key = (int(t[k]), order.get(pop, 0), var_order.index(var), int(b[k]), int(i[k]))
             if best is None or key < best[0]:
-                best = (key, pop, var, int(b[k]), int(t[k]), int(i[k]), int(ref[b[k], t[k], i[k]]), int(tgt[b[k], t[k], i[k]]))
+                best = (
+                    key,
+                    pop,
+                    var,
+                    int(b[k]),
+                    int(t[k]),
+                    int(i[k]),
+                    int(ref[b[k], t[k], i[k]]),
+                    int(tgt[b[k], t[k], i[k]]),
+                )
     if best is not None:
         _, pop, var, b, t, i, rv, tv = best
         block, core = _locate(program, pop, i)
         shape = program.populations[pop].shape
-        result.first = Divergence(pop, block, core, i, tuple(int(x) for x in np.unravel_index(i, shape)),
-                                  b, t + 1, var, rv, tv)
+        result.first = Divergence(
+            pop,
+            block,
+            core,
+            i,
+            tuple(int(x) for x in np.unravel_index(i, shape)),
+            b,
+            t + 1,
+            var,
+            rv,
+            tv,
+        )
     return result

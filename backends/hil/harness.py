@@ -14,15 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from backends import get_backend
+from backends.base import Probe, Trace
+from backends.hil.compare import Comparison, compare_traces
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.progress import status
 from neurons import variables_of
-
-from backends import get_backend
-from backends.base import Probe, Trace
-from backends.hil.compare import Comparison, compare_traces
 
 __all__ = ["HilResult", "all_probes", "check_same_structure", "run_hil"]
 
@@ -57,16 +56,28 @@ def check_same_structure(program: Graph, other: Graph, label: str) -> None:
     for kind in ("populations", "projections"):
         a, b = getattr(program, kind), getattr(other, kind)
         if list(a) != list(b):
-            raise InputError(f"{label}: its {kind} differ from the program's ({', '.join(b)} vs {', '.join(a)})")
+            raise InputError(
+                f"{label}: its {kind} differ from the program's ({', '.join(b)} vs {', '.join(a)})"
+            )
     for name, pop in program.populations.items():
         if other.populations[name].shape != pop.shape:
-            raise InputError(f"{label}: population {name!r} has shape {other.populations[name].shape}, the program {pop.shape}")
+            raise InputError(
+                f"{label}: population {name!r} has shape {other.populations[name].shape}, the "
+                f"program {pop.shape}"
+            )
 
 
 def run_hil(
-    program: Graph, inputs: np.ndarray, *, reference: str = "cpu", target: str = "lava",
-    steps: int | None = None, probes: Sequence[Probe] | None = None, hw: HardwareSpec | None = None,
-    target_program: Graph | None = None, target_trace: Trace | None = None,
+    program: Graph,
+    inputs: np.ndarray,
+    *,
+    reference: str = "cpu",
+    target: str = "lava",
+    steps: int | None = None,
+    probes: Sequence[Probe] | None = None,
+    hw: HardwareSpec | None = None,
+    target_program: Graph | None = None,
+    target_trace: Trace | None = None,
     target_options: dict[str, Any] | None = None,
 ) -> HilResult:
     """Run `program` on `reference` and on `target` (or take `target_trace`), and compare.
@@ -83,10 +94,18 @@ def run_hil(
             check_same_structure(program, target_program, "target program")
             tgt_program = target_program
         status(f"hil: running the target ({target})")
-        tgt_trace = get_backend(target)(tgt_program, inputs, steps=steps, probes=probes, hw=hw, **(target_options or {}))
+        tgt_trace = get_backend(target)(
+            tgt_program, inputs, steps=steps, probes=probes, hw=hw, **(target_options or {})
+        )
     else:
         tgt_trace = target_trace
     status(f"hil: running the reference ({reference})")
     ref_trace = get_backend(reference)(program, inputs, steps=steps, probes=probes, hw=hw)
     comparison = compare_traces(program, ref_trace, tgt_trace)
-    return HilResult(comparison, ref_trace, tgt_trace, reference, target if target_trace is None else f"replay:{target_trace.backend}")
+    return HilResult(
+        comparison,
+        ref_trace,
+        tgt_trace,
+        reference,
+        target if target_trace is None else f"replay:{target_trace.backend}",
+    )

@@ -12,13 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import Trace
 from ir.arrays_io import check_spikes, read_npz, write_npz
 from ir.errors import InputError
 from ir.graph import Graph
 from ir.serialize import graph_to_bytes
 from neurons import variables_of
-
-from backends.base import Trace
 
 __all__ = ["TRACE_FORMAT", "program_digest", "read_trace", "write_trace"]
 
@@ -32,8 +31,14 @@ def program_digest(program: Graph) -> str:
 
 
 def write_trace(path: str | os.PathLike, trace: Trace, inputs: np.ndarray, program: Graph) -> None:
-    meta = {"format": TRACE_FORMAT, "format_version": TRACE_VERSION, "program_sha256": program_digest(program),
-            "backend": trace.backend, "steps": trace.steps, "batch": trace.batch}
+    meta = {
+        "format": TRACE_FORMAT,
+        "format_version": TRACE_VERSION,
+        "program_sha256": program_digest(program),
+        "backend": trace.backend,
+        "steps": trace.steps,
+        "batch": trace.batch,
+    }
     arrays: dict[str, np.ndarray] = dict(sorted(trace.arrays().items()))
     arrays["__inputs__"] = np.asarray(inputs)
     arrays["__meta__"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
@@ -55,14 +60,20 @@ def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarr
     if not isinstance(meta, dict) or meta.get("format") != TRACE_FORMAT:
         raise InputError(f"{label}: not an snnc trace file")
     if meta.get("format_version") != TRACE_VERSION:
-        raise InputError(f"{label}: format_version: this snnc reads {TRACE_VERSION}, the file has {meta.get('format_version')!r}")
+        raise InputError(
+            f"{label}: format_version: this snnc reads {TRACE_VERSION}, the file has "
+            f"{meta.get('format_version')!r}"
+        )
     steps, backend = meta.get("steps"), meta.get("backend", "recorded")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
         raise InputError(f"{label}: __meta__.steps: expected a positive integer, got {steps!r}")
     if not isinstance(backend, str):
         raise InputError(f"{label}: __meta__.backend: expected a string, got {backend!r}")
     if meta.get("program_sha256") != program_digest(program):
-        raise InputError(f"{label}: recorded from a different program (sha256 {str(meta.get('program_sha256'))[:12]}...)")
+        raise InputError(
+            f"{label}: recorded from a different program (sha256 "
+            f"{str(meta.get('program_sha256'))[:12]}...)"
+        )
     bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
     inputs = check_spikes(inputs, program.n_inputs, message_bits=bits, label=f"{label}: __inputs__")
     for key, arr in arrays.items():
@@ -71,8 +82,10 @@ def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarr
             raise InputError(f"{label}: {key}: {pop!r} is not a neuron population of the program")
         states = variables_of(program.populations[pop])[1:]
         if var not in ("", *states):
-            raise InputError(f"{label}: {key}: unknown variable {var!r} (spikes are under the population name; "
-                             f"{', '.join(states)})")
+            raise InputError(
+                f"{label}: {key}: unknown variable {var!r} (spikes are under the population name; "
+                f"{', '.join(states)})"
+            )
         want = (inputs.shape[0], steps, program.populations[pop].size)
         if arr.shape != want:
             raise InputError(f"{label}: {key}: shape {arr.shape}, expected {want}")

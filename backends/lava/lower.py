@@ -42,15 +42,14 @@ from typing import Any
 
 import numpy as np
 
+from backends.blocks import conv_as_sparse
+from backends.cpu.network import is_delayed
+from compiler.passes.split_exact import exactness_risks
 from ir.errors import IRVerifyError, UnsupportedNodeError
 from ir.graph import Graph
 from ir.nodes import Input, Node, Population, QConv2d, QDense, QSparse
 from neurons import BY_NODE, model_of
 from neurons.base import LavaNeurons
-
-from backends.blocks import conv_as_sparse
-from compiler.passes.split_exact import exactness_risks
-from backends.cpu.network import is_delayed
 
 __all__ = ["LOWERING", "LavaProgram", "lower"]
 
@@ -283,7 +282,8 @@ def _lower_conv(name: str, node: QConv2d, prog: LavaProgram, data: Any) -> Any:
     proc.a_out.transpose([2, 1, 0]).reshape((int(np.prod(dst_shape)),)).connect(
         prog.neurons[node.dst][0][0].input_port
     )
-    prog.state.append((proc.a_buf, np.zeros((dst_shape[2], dst_shape[1], dst_shape[0]), dtype=np.int64)))
+    a_buf = np.zeros((dst_shape[2], dst_shape[1], dst_shape[0]), dtype=np.int64)
+    prog.state.append((proc.a_buf, a_buf))
     return proc
 
 

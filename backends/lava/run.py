@@ -14,9 +14,10 @@ writes (`compiler.passes.split_exact`). It is fed by RingBuffers and recorded by
 Lava runs every process in an OS process of its own and links them in a recursive walk
 (`compiler_graphs.flatten_list_recursive`, one Python frame per process). A lowering beyond
 `MAX_PROCESSES` is refused before anything starts, with the count; Lava failing to build or
-start one (recursion, OS limits) is reported in one line with the count, never a traceback. `device="cpu"` runs Lava's CPU models with
-`Loihi2SimCfg(select_tag="fixed_pt")`; `device="loihi2"` runs with `Loihi2HwCfg` when the Lava
-extension for Loihi (lava-loihi) is importable, and otherwise fails with one line.
+start one (recursion, OS limits) is reported in one line with the count, never a traceback.
+`device="cpu"` runs Lava's CPU models with `Loihi2SimCfg(select_tag="fixed_pt")`;
+`device="loihi2"` runs with `Loihi2HwCfg` when the Lava extension for Loihi (lava-loihi) is
+importable, and otherwise fails with one line.
 
 Batches: Lava runs one stream of steps, so the samples are played one after another from one
 RingBuffer holding the whole batch. Sample b occupies steps [b*S + 1, b*S + T] of the run,
@@ -47,6 +48,12 @@ from typing import Any
 
 import numpy as np
 
+from backends.base import Probe, Trace, check_probe_variables, default_probes
+from backends.blocks import PieceGraph, check_split_exact, expand_pieces, piece_pairs
+from backends.lava import compat
+from backends.lava.lower import LavaProgram, lower
+from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
+from compiler.passes.split_exact import placement_pieces, whole_pieces
 from ir.errors import BackendUnavailableError, InputError, SnncError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
@@ -56,14 +63,14 @@ from ir.progress import progress, status
 from ir.verify import verify
 from neurons import MODELS, model_of
 
-from backends.base import Probe, Trace, check_probe_variables, default_probes
-from backends.blocks import PieceGraph, check_split_exact, expand_pieces, piece_pairs
-from compiler.passes.split_exact import placement_pieces, whole_pieces
-from backends.lava import compat
-from backends.lava.lower import LavaProgram, lower
-from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
-
-__all__ = ["DEVICES", "LOWERINGS", "MAX_PROCESSES", "LavaScaleError", "loihi_extension_missing", "run"]
+__all__ = [
+    "DEVICES",
+    "LOWERINGS",
+    "MAX_PROCESSES",
+    "LavaScaleError",
+    "loihi_extension_missing",
+    "run",
+]
 
 DEVICES = ("cpu", "loihi2")
 LOWERINGS = ("populations", "blocks")

@@ -1,26 +1,16 @@
-"""Shared by the command handlers: resolving a hardware target, refusing to replace a folder that
-is not a previous output. What a model's metadata says about its inputs (encoding, readout,
-dataset split) lives in `app.inputs`, re-exported here for the commands."""
+"""Shared by the command handlers: resolving a hardware target, the executor options. What a
+model's metadata says about its inputs (encoding, readout, dataset split) lives in `app.inputs`;
+refusing to replace a folder that is not a previous output, in `app.outputs`."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from app.inputs import DataSplit, load_split, model_spec, run_config
 from ir.errors import InputError
 from ir.hardware import HardwareSpec, load_hw
 
-__all__ = [
-    "DataSplit",
-    "add_executor_arguments",
-    "check_output_folder",
-    "load_split",
-    "model_spec",
-    "resolve_hw",
-    "run_config",
-]
+__all__ = ["add_executor_arguments", "resolve_hw"]
 
 
 def add_executor_arguments(group: argparse._ActionsContainer, what: str) -> None:
@@ -62,17 +52,3 @@ def resolve_hw(target: str | None, hw_file: str | None) -> HardwareSpec:
             "drop one of them"
         )
     return spec
-
-
-def check_output_folder(path: str | os.PathLike, is_build, what: str = "a BUILD folder") -> None:
-    """Refuse to replace anything but a previous output folder of the same kind (`is_build`
-    recognises one; `what` names it): writing is atomic and replaces."""
-    p = Path(path)
-    if not p.exists():
-        return
-    if not p.is_dir():
-        raise InputError(f"{p} exists and is not a folder")
-    if any(p.iterdir()) and not is_build(p):
-        raise InputError(
-            f"{p} exists and is not {what}; refusing to replace it (choose another -o)"
-        )

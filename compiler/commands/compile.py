@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from app.outputs import check_output_folder
 from compiler.build import is_build, write_build
-from compiler.commands._common import check_output_folder, resolve_hw
+from compiler.commands._common import resolve_hw
 from compiler.model_io import load_model
 from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization

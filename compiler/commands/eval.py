@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from app.evaluation import evaluate, evaluate_sharded
 from app.executors import open_executor
+from app.inputs import load_split, model_spec, run_config
 from app.readouts import HOST_READOUTS, host_readout, print_host_eval
 from compiler.build import is_build, read_build
-from compiler.commands._common import add_executor_arguments, load_split, model_spec, run_config
+from compiler.commands._common import add_executor_arguments
 from compiler.model_io import load_model
 from ir.errors import InputError
 
@@ -72,6 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print where the time went: load (model and dataset), encode, simulate, "
+        "classify (readout and cost counts)",
+    )
+    p.add_argument(
         "--no-cost",
         action="store_true",
         help="skip the cost of a compiled program (operation counts, energy and time estimates)",
@@ -91,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.shards is not None and args.shards <= 0:
         raise InputError(f"--shards must be positive, got {args.shards}")
     label = args.model
+    begin = time.perf_counter()
     hw = None
     if Path(args.model).is_dir() and is_build(args.model):
         build = read_build(args.model)
@@ -112,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     encoding, steps, seed = run_config(graph, label, args.steps, args.seed)
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)
+    loaded = time.perf_counter() - begin
     run_args = (graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size)
     with open_executor(args.executor, args.address, args.workers) as executor:
         if args.shards is None and executor.name == "local":
@@ -121,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
             result = evaluate_sharded(
                 *run_args, shards=shards, executor=executor, cost=not args.no_cost
             )
+    evaluated = time.perf_counter() - begin - loaded
+    spent = result.pop("time_s", None)
     if args.json:
         out = {k: v for k, v in result.items() if k not in ("predictions", "shards", "cost_counts")}
         out.update({"dataset": data.dataset, "split": data.split, "model": label})
@@ -139,5 +152,13 @@ def run(args: argparse.Namespace) -> int:
         from compiler.cost import format_cost
 
         print("\n".join(format_cost(result["cost"])))
+    if args.verbose:
+        split = (
+            f"encode {spent['encode']:.3f} s, simulate {spent['simulate']:.3f} s (kernel loading "
+            f"included), classify {spent['classify']:.3f} s"
+            if spent is not None
+            else f"evaluate {evaluated:.3f} s ({result.get('shards')} shards)"
+        )
+        print(f"time      load {loaded:.3f} s, {split}")
     print(f"accuracy: {result['accuracy']:.4f}")
     return 0

@@ -11,10 +11,14 @@ import json
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "identify",
-        help="identify the weights a target implements from its recorded spikes; list synapses that differ",
-        description="Each output spike train is a set of linear inequalities on the neuron's incoming weights "
-        "(below threshold before a spike step, above at it). Neurons whose spikes the program does not "
-        "reproduce get their weights bounded by linear programming; synapses whose program weight lies "
+        help="identify the weights a target implements from its recorded spikes; list synapses "
+             "that differ",
+        description="Each output spike train is a set of linear inequalities on the neuron's "
+                    "incoming weights "
+        "(below threshold before a spike step, above at it). Neurons whose spikes the program "
+        "does not "
+        "reproduce get their weights bounded by linear programming; synapses whose program weight "
+        "lies "
         "outside the bounds differ on the target.",
     )
     p.add_argument("model", metavar="MODEL|BUILD", help="the program the target was given")
@@ -22,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--record",
         metavar="FILE",
-        help="a target trace recorded by `snnc hil --record` (it holds the inputs and the target's spikes)",
+        help="a target trace recorded by `snnc hil --record` (it holds the inputs and the "
+             "target's spikes)",
     )
     src.add_argument(
         "--input",
@@ -74,10 +79,9 @@ def _fmt(value: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from backends.hil.trace_io import read_trace
+    from compiler.model_io import load_model
     from ir.arrays_io import read_graph_inputs, read_npz
     from ir.errors import InputError
-
-    from compiler.model_io import load_model
     from trainers.tem.identify import identify_weights
 
     program = load_model(args.model, dt=args.dt)
@@ -86,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
         outputs = program.output_names
         if len(outputs) != 1:
             raise InputError(
-                f"the program has {len(outputs)} output populations ({', '.join(outputs)}); name one with --population"
+                f"the program has {len(outputs)} output populations ({', '.join(outputs)}); name "
+                "one with --population"
             )
         population = outputs[0]
     if args.record:
@@ -117,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         else "approximate (truncating decays or negative weight exponents; sound bounds)"
     )
     print(
-        f"population {result.population}: {result.samples} samples x {result.steps} steps; constraints {kind}"
+        f"population {result.population}: {result.samples} samples x {result.steps} steps; "
+        f"constraints {kind}"
     )
     counts = result.to_dict()["neurons"]
     print(

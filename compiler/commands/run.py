@@ -14,9 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from backends import BACKENDS
 from ir.errors import InputError
 
-BACKEND_NAMES = ("float", "cpu", "lava")
+BACKEND_NAMES = tuple(BACKENDS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,6 +91,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dt", type=float, default=None, help="time step in seconds for formats without one (.nir)"
     )
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print where the time went: load (model, input file and its checks), "
+        "simulate (kernel loading included), write",
+    )
     p.set_defaults(func=run)
 
 
@@ -124,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
     from backends import get_backend, parse_probes
 
+    begin = time.perf_counter()
     graph, hw = _load(args.model, args.dt)
     backend = _choose_backend(args.backend, graph.domain, args.model)
     if args.device != "cpu" and backend != "lava":
@@ -166,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     if args.align:
         arrays = align(arrays, population_latency(graph), steps)
     write_npz(args.output, arrays)
+    written = time.perf_counter()
     print(
         f"{args.output}: backend {backend}, {trace.batch} sample(s) x {trace.steps} steps, "
         f"{elapsed:.2f} s"
@@ -175,4 +185,9 @@ def run(args: argparse.Namespace) -> int:
     for key, arr in arrays.items():
         what = f"spikes {int(arr.sum())}" if ":" not in key else f"range [{arr.min()}, {arr.max()}]"
         print(f"  {key:{width}s}  {tuple(arr.shape)}  {what}")
+    if args.verbose:
+        print(
+            f"time: load {start - begin:.3f} s, simulate {elapsed:.3f} s, "
+            f"write {written - start - elapsed:.3f} s (engine {trace.info.get('engine', backend)})"
+        )
     return 0

@@ -1,7 +1,7 @@
 """`snnc train TRAINER ...`: each trainer registers its own sub-verb from its own module.
 
-A trainer module listed in TRAINERS provides `register(subparsers)`, adding one sub-parser that
-sets `func`. Its heavy imports (torch) happen inside the handler.
+A trainer module listed in `trainers.TRAINERS` provides `register(subparsers)`, adding one
+sub-parser that sets `func`. Its heavy imports (torch) happen inside the handler.
 """
 
 from __future__ import annotations
@@ -9,12 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-# trainer name -> module providing register(subparsers)
-TRAINERS: dict[str, str] = {
-    "conversion": "trainers.conversion.cli",
-    "tem": "trainers.tem.cli",
-    "vib": "trainers.vib.cli",
-}
+from trainers import TRAINERS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.cost.counts import HOP_KINDS, ChipLayout, CostCounts, barrier_ns
-from ir.graph import Graph
 from ir.cost_model import CostModel
+from ir.graph import Graph
 from ir.hardware import HardwareSpec
 
 __all__ = ["CostEstimate", "estimate", "message_energy_pj"]

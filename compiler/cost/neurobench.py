@@ -39,10 +39,10 @@ from ir.fixed import effective_weights
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import Conv2d, Input, QConv2d, QDense, QSparse, Sparse
+from ir.resources import fanin
 
 _CONV = (Conv2d, QConv2d)
 _SPARSE = (Sparse, QSparse)
-from ir.resources import fanin
 
 __all__ = [
     "activation_sparsity",

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ir.atomic import atomic_output_file
-from ir.errors import BackendUnavailableError, SnncError
+from ir.errors import BackendUnavailableError, ExportError
 from ir.graph import Graph
 from ir.nodes import Conv2d, Dense, Input, Node, Population, Projection, Sparse
 from ir.verify import verify
@@ -52,10 +52,6 @@ __all__ = ["NIR_LAYOUT_VERSION", "ExportError", "export_nir", "graph_to_tree", "
 # The `nir` package version whose file layout this writer follows (nir.write, nir 1.0.x).
 NIR_LAYOUT_VERSION = "1.0.8"
 MAX_BIAS_NODE = 4096
-
-
-class ExportError(SnncError):
-    """A graph (or part of one) that NIR cannot express; names the node and why."""
 
 
 def _stderr_warn(message: str) -> None:

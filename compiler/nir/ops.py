@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ir.errors import PathError
+from ir.nodes import conv2d_output_hw
+
 __all__ = ["MAX_DENSE_ELEMENTS", "Op", "PathError", "compose", "conv_output_shape"]
 
 MAX_DENSE_ELEMENTS = 1 << 24
-
-
-class PathError(ValueError):
-    """A path that has no snnc projection; the importer adds the file and node names."""
 
 
 @dataclass(eq=False)
@@ -83,8 +82,7 @@ class Op:
 
 def conv_output_shape(in_shape: tuple[int, int, int], c_out: int, kernel: tuple[int, int], stride: tuple[int, int],
                       padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int]:
-    hw = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(in_shape[1:], kernel, stride, padding, dilation, strict=True))
-    return (c_out, *hw)  # type: ignore[return-value]
+    return (c_out, *conv2d_output_hw(in_shape[1:], kernel, stride, padding, dilation))  # type: ignore[arg-type]
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], padding: tuple[int, int],
@@ -93,8 +91,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], padding: 
     b, _, h, w = x.shape
     c_out, cg, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    oh, ow = conv2d_output_hw((h, w), (kh, kw), stride, padding, dilation)
     xp = np.pad(x.astype(np.float64, copy=False), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     out = np.zeros((b, c_out, oh, ow))
     og = c_out // groups

@@ -29,10 +29,12 @@ import numpy as np
 from compiler.nir.ops import conv2d
 from compiler.passes.base import PassContext
 from compiler.quantization import formats
+from ir.errors import QuantizationError
 from ir.fixed import weight_lsb_shift
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import (
+    SIGN_MODES,
     Conv2d,
     Dense,
     Input,
@@ -44,13 +46,12 @@ from ir.nodes import (
     Sparse,
 )
 from neurons import model_of
-from neurons.base import QuantContext, QuantizationError, QuantRule
+from neurons.base import QuantContext, QuantRule
 
 __all__ = ["GRANULARITIES", "QuantizationError", "QuantizePass"]
 
 GRANULARITIES = ("per-layer", "per-channel")
 # Sign modes as small integers per scale row; parts are emitted in this order.
-SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 _SIGN_CODE = {s: i for i, s in enumerate(SIGN_MODES)}
 # Weights sampled per projection when comparing candidate scales (the final quantization always
 # uses every weight); a deterministic stride, so the choice is reproducible.
@@ -180,7 +181,9 @@ class QuantizePass:
                 f"quantize: v_range = {self.v_range} is outside 1..65536 thresholds"
             )
         levels = self.decay_levels
-        if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
+        if levels is not None and (
+            isinstance(levels, bool) or not isinstance(levels, int) or levels < 1
+        ):
             raise QuantizationError(f"quantize: decay_levels = {levels!r} must be an integer >= 1")
         return bits
 
@@ -439,8 +442,16 @@ class _PopulationPlan:
         self.warnings: list[str] = []
         self.notes: list[str] = []
         self.rule = rule_cls(
-            QuantContext(name, pop, graph.dt, hw, float(opts.v_range), opts.decay_levels,
-                         self.warnings, self.notes)
+            QuantContext(
+                name,
+                pop,
+                graph.dt,
+                hw,
+                float(opts.v_range),
+                opts.decay_levels,
+                self.warnings,
+                self.notes,
+            )
         )
         self.act = self.rule.input_shift
         incoming = graph.incoming(name)
@@ -687,11 +698,7 @@ class _PopulationPlan:
         # Errors in the model's units: w = w_folded * unfold_row,
         # error = err_steps / c * unfold_row,
         # with c and unfold constant along a row.
-        c_row = (
-            c
-            if np.ndim(c) == 0
-            else np.exp2(math.log2(scale / (1 << self.act)) - e_row)
-        )
+        c_row = c if np.ndim(c) == 0 else np.exp2(math.log2(scale / (1 << self.act)) - e_row)
         err_sq = float(np.sum(inc.row_sq_sums(err_steps) * (inc.unfold_row / c_row) ** 2))
         norm_sq = float(np.sum(inc.row_sq_sums(inc.w) * inc.unfold_row**2))
         report = {

@@ -133,14 +133,21 @@ def _decay(p: Mapping[str, Any], reg: str) -> str:
     if reg not in p:
         return "-"
     value = p[reg]
-    text = f"{value['min']}..{value['max']}/{value['distinct']}" if isinstance(value, dict) else str(value)
+    if isinstance(value, dict):
+        text = f"{value['min']}..{value['max']}/{value['distinct']}"
+    else:
+        text = str(value)
     text += f" ({p[f'{reg}_error_units']:.2f})"
     added = p.get(f"{reg}_added_error_units")
     return text + (f" +{added:.2f}" if added else "")
 
 
 def _register(value: Any) -> str:
-    return f"{value['min']}..{value['max']}/{value['distinct']}" if isinstance(value, dict) else str(value)
+    return (
+        f"{value['min']}..{value['max']}/{value['distinct']}"
+        if isinstance(value, dict)
+        else str(value)
+    )
 
 
 def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:

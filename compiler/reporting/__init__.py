@@ -2,8 +2,8 @@
 quantization error, accuracy vs time steps, cost vs accuracy) and an HTML index linking them.
 
 `write_report(path, ReportInputs(...))` draws from data only; running the program (for rasters,
-measured rates and accuracy) is the command layer's job (`compiler/commands/report.py`), since
-the compiler does not import backends.
+measured rates and accuracy) is the application layer's job (`app/activity.py`, `app/cost.py`),
+since the compiler does not import backends.
 """
 
 from compiler.reporting.data import (

@@ -1,8 +1,8 @@
 """What `snnc report` draws, as plain data: recorded activity, accuracy curves, and the traffic
 of a placed program broken down by source population and by core pair.
 
-Nothing here runs a backend (the compiler does not import backends): the command layer
-(`compiler/commands/report.py`) runs the program and hands the results over.
+Nothing here runs a backend (the compiler does not import backends): the application layer
+(`app/activity.py`, `app/cost.py`) runs the program and hands the results over.
 """
 
 from __future__ import annotations

@@ -188,8 +188,6 @@ class LIFQuantRule(QuantRule):
     reset to 0), so every population ends with one threshold. Decays are per neuron; with
     `--decay-levels K` each decay register takes at most K values."""
 
-    input_shift = LAVA_FIXED_PT.activation_shift
-
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.input_shift = ctx.prof.activation_shift

@@ -66,15 +66,38 @@ def test_sharded_eval_on_ray_equals_unsharded(cluster, folder, capsys):
     model = str(folder / "model.snnc")
     outs = []
     for extra in ([], ["--executor", "ray", "--shards", "5"], ["--executor", "ray"]):
-        assert main(["eval", model, "--dataset", "digits", "--samples", "100", "--json", *extra]) == 0
+        assert (
+            main(["eval", model, "--dataset", "digits", "--samples", "100", "--json", *extra]) == 0
+        )
         outs.append(json.loads(capsys.readouterr().out))
     assert outs[0] == outs[1] == outs[2]
 
 
 def test_a_shard_error_is_one_line(cluster, folder, capsys):
     model = str(folder / "model.snnc")
-    assert main(["eval", model, "--dataset", "digits", "--samples", "10", "--steps", "4",
-                 "--backend", "cpu", "--executor", "ray", "--shards", "2"]) == 1
+    assert (
+        main(
+            [
+                "eval",
+                model,
+                "--dataset",
+                "digits",
+                "--samples",
+                "10",
+                "--steps",
+                "4",
+                "--backend",
+                "cpu",
+                "--executor",
+                "ray",
+                "--shards",
+                "2",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err  # raised in a worker, printed here as snnc's own error
-    assert err == ("snnc: error: the cpu backend runs compiled (fixed-point) programs; use "
-                   "--backend float for a float model, or compile it first\n")
+    assert err == (
+        "snnc: error: the cpu backend runs compiled (fixed-point) programs; use "
+        "--backend float for a float model, or compile it first\n"
+    )

@@ -93,7 +93,9 @@ def test_interrupted_sweep_resumes_to_the_same_results(folder, reference, tmp_pa
     assert "Traceback" not in result.stderr
     stored = len(list((out / "points").glob("*.json")))
     assert 1 <= stored < 8
-    assert not any((out / name).exists() for name in ("results.csv", "results.json", "accuracy.png"))
+    assert not any(
+        (out / name).exists() for name in ("results.csv", "results.json", "accuracy.png")
+    )
     assert not list(out.rglob(".*tmp-*"))
     # without --resume the folder is refused, not overwritten
     assert main(["sweep", spec, "-o", str(out)]) == 1
@@ -120,10 +122,17 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(folder, tmp_path, cap
 
 def test_a_train_section_trains_each_model_once_and_resume_reuses_it(folder, tmp_path, capsys):
     """train.* keys: one model per distinct training; stored models are not trained again."""
-    spec = write_spec(folder, grid={"train.max-iter": [10, 30], "compile.weight-bits": [4, 8]},
-                      samples=20)
-    text = (folder / "spec.yaml").read_text().replace(
-        "model: model.snnc", "train: {trainer: tem, dataset: digits, train-samples: 100, steps: 12}")
+    spec = write_spec(
+        folder, grid={"train.max-iter": [10, 30], "compile.weight-bits": [4, 8]}, samples=20
+    )
+    text = (
+        (folder / "spec.yaml")
+        .read_text()
+        .replace(
+            "model: model.snnc",
+            "train: {trainer: tem, dataset: digits, train-samples: 100, steps: 12}",
+        )
+    )
     (folder / "spec.yaml").write_text(text)
     out = tmp_path / "s"
     assert main(["sweep", spec, "-o", str(out)]) == 0
@@ -139,42 +148,69 @@ def test_a_train_section_trains_each_model_once_and_resume_reuses_it(folder, tmp
 
 
 SPEC_ERRORS = [
-    ({"grid": {"compile.weight-bitz": [4]}},
-     "grid.compile.weight-bitz: unknown option of `snnc compile`; known: calibrate, clip-percentile"),
-    ({"grid": {"compile.weight-bits": ["four"]}},
-     "grid.compile.weight-bits: --weight-bits: invalid int value: 'four'"),
-    ({"grid": {"compile.granularity": ["per-neuron"]}},
-     "grid.compile.granularity: --granularity: invalid choice: 'per-neuron' "
-     "(choose from per-layer, per-channel)"),
-    ({"grid": {"compile.split-signs": [1]}},
-     "grid.compile.split-signs: --split-signs is a flag: give true or false, got 1"),
-    ({"grid": {"compile.target": ["loihi1"]}},
-     "grid.compile.target: not a sweep option (set the target with the spec's top-level 'target:')"),
-    ({"grid": {"train.epochs": [1]}},
-     "grid.train.epochs: a train option, but the spec names a model, not 'train:'"),
+    (
+        {"grid": {"compile.weight-bitz": [4]}},
+        "grid.compile.weight-bitz: unknown option of `snnc compile`; known: calibrate, "
+        "clip-percentile",
+    ),
+    (
+        {"grid": {"compile.weight-bits": ["four"]}},
+        "grid.compile.weight-bits: --weight-bits: invalid int value: 'four'",
+    ),
+    (
+        {"grid": {"compile.granularity": ["per-neuron"]}},
+        "grid.compile.granularity: --granularity: invalid choice: 'per-neuron' "
+        "(choose from per-layer, per-channel)",
+    ),
+    (
+        {"grid": {"compile.split-signs": [1]}},
+        "grid.compile.split-signs: --split-signs is a flag: give true or false, got 1",
+    ),
+    (
+        {"grid": {"compile.target": ["loihi1"]}},
+        "grid.compile.target: not a sweep option (set the target with the spec's top-level "
+        "'target:')",
+    ),
+    (
+        {"grid": {"train.epochs": [1]}},
+        "grid.train.epochs: a train option, but the spec names a model, not 'train:'",
+    ),
     ({"grid": {"eval.steps": 4}}, "grid.eval.steps: expected a non-empty list of values, got 4"),
     ({"grid": {"eval.steps": [4, 4]}}, "grid.eval.steps: lists 4 twice"),
-    ({"grid": {"steps": [4]}},
-     "grid.steps: expected STEP.OPTION with STEP one of train, compile, eval"),
+    (
+        {"grid": {"steps": [4]}},
+        "grid.steps: expected STEP.OPTION with STEP one of train, compile, eval",
+    ),
     ({"eval": {"samples": 4}}, "eval: the following arguments are required: --dataset"),
-    ({"eval": {"dataset": "digits", "batch-size": "x"}},
-     "eval.batch-size: --batch-size: invalid int value: 'x'"),
+    (
+        {"eval": {"dataset": "digits", "batch-size": "x"}},
+        "eval.batch-size: --batch-size: invalid int value: 'x'",
+    ),
     ({"target": "loihi9"}, "target: loihi9: unknown hardware target"),
     ({"model": "absent.snnc"}, "model: {folder}/absent.snnc: no such file or folder"),
     ({"modl": 1}, "modl: unknown key; the keys are model, train, target, dt, compile, eval, grid"),
-    ({"train": {"trainer": "conversion"}},
-     "model: give either 'model:' (a model file) or 'train:', not both"),
-    ({"model": None, "train": {"trainer": "vib"}},
-     "train.trainer: expected one of conversion, tem (trainers of classifiers), got 'vib'"),
-    ({"model": None, "train": {"trainer": "tem", "dataset": "digits", "epochs": 3}},
-     "train.epochs: unknown option of `snnc train tem`; known: dataset, l2, margin"),
+    (
+        {"train": {"trainer": "conversion"}},
+        "model: give either 'model:' (a model file) or 'train:', not both",
+    ),
+    (
+        {"model": None, "train": {"trainer": "vib"}},
+        "train.trainer: expected one of conversion, tem (trainers of classifiers), got 'vib'",
+    ),
+    (
+        {"model": None, "train": {"trainer": "tem", "dataset": "digits", "epochs": 3}},
+        "train.epochs: unknown option of `snnc train tem`; known: dataset, l2, margin",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("change", "message"), SPEC_ERRORS)
 def test_spec_errors_are_one_line_naming_the_key(folder, tmp_path, capsys, change, message):
-    spec = write_spec(folder, **{k: v for k, v in change.items() if k != "grid"},
-                      **({"grid": change["grid"]} if "grid" in change else {}))
+    spec = write_spec(
+        folder,
+        **{k: v for k, v in change.items() if k != "grid"},
+        **({"grid": change["grid"]} if "grid" in change else {}),
+    )
     assert main(["sweep", spec, "-o", str(tmp_path / "s")]) == 1
     err = capsys.readouterr().err
     message = message.format(folder=folder)
@@ -186,7 +222,9 @@ def test_sharded_eval_equals_unsharded(folder, tmp_path, capsys):
     model = str(folder / "model.snnc")
     outs = []
     for extra in ([], ["--shards", "7"], ["--shards", "3", "--batch-size", "5"]):
-        assert main(["eval", model, "--dataset", "digits", "--samples", "90", "--json", *extra]) == 0
+        assert (
+            main(["eval", model, "--dataset", "digits", "--samples", "90", "--json", *extra]) == 0
+        )
         outs.append(json.loads(capsys.readouterr().out))
     assert outs[0] == outs[1] == outs[2]
     # a compiled program's cost too: the shards' integer counts add up to the unsharded ones

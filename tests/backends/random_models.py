@@ -33,20 +33,27 @@ def _choices(rng: np.random.Generator, n: int, values: list[int]) -> int | np.nd
         return int(rng.choice(values))
     if _GROUPS["budget"] is not None:
         _GROUPS["budget"] -= 1
-    pool = rng.choice(values, size=min(len(values), int(rng.integers(2, _GROUPS["max"] + 1))), replace=False)
+    pool = rng.choice(
+        values, size=min(len(values), int(rng.integers(2, _GROUPS["max"] + 1))), replace=False
+    )
     return rng.choice(pool, size=n).astype(np.int64)
 
 
 def _lif(rng, n: int) -> QLIF:
     interval = _choices(rng, n, [0, 3, 5, 6]) if rng.random() < 0.3 else 0
-    offset = rng.integers(0, np.maximum(interval, 1)) if np.ndim(interval) else (
-        int(rng.integers(0, interval)) if interval else 0)
+    offset = (
+        rng.integers(0, np.maximum(interval, 1))
+        if np.ndim(interval)
+        else (int(rng.integers(0, interval)) if interval else 0)
+    )
     return QLIF(
         (n,),
         du=_choices(rng, n, [0, 300, 2047, 4095, int(rng.integers(0, 4096))]),
         dv=_choices(rng, n, [0, 64, 1024, int(rng.integers(0, 4096))]),
         vth=_choices(rng, n, [0, 20, 80, int(rng.integers(0, 400))]),
-        bias_mant=rng.integers(-30, 40, size=n) if rng.random() < 0.5 else int(rng.integers(-10, 20)),
+        bias_mant=rng.integers(-30, 40, size=n)
+        if rng.random() < 0.5
+        else int(rng.integers(-10, 20)),
         bias_exp=int(rng.integers(0, 5)),
         reset_interval=interval,
         reset_offset=offset,
@@ -111,7 +118,11 @@ def _projection(rng, src: str, dst: str, n_src: int, n_dst: int, graded: bool):
     )
     delay = 0
     if rng.random() < 0.25:
-        delay = int(rng.integers(1, 3)) if rng.random() < 0.5 else rng.integers(0, 3, size=(n_dst, n_src))
+        delay = (
+            int(rng.integers(1, 3))
+            if rng.random() < 0.5
+            else rng.integers(0, 3, size=(n_dst, n_src))
+        )
     weight = rng.integers(-120, 200, size=(n_dst, n_src))
     if rng.random() < 0.6:
         return QDense(src, dst, weight=weight, delay=delay, **fmt)
@@ -120,7 +131,9 @@ def _projection(rng, src: str, dst: str, n_src: int, n_dst: int, graded: bool):
     return QSparse(src, dst, rows=rows, cols=cols, values=weight[rows, cols], delay=d, **fmt)
 
 
-def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bool = False) -> Network:
+def random_model_network(
+    seed: int, steps: int = 16, batch: int = 1, compact: bool = False
+) -> Network:
     """One heterogeneous network (module docstring); model choices cycle with the seed so that
     every model appears in every few seeds. `compact`: one or two layers of a few neurons and
     one per-neuron register of two values at most (fewer Lava processes: what `make test`
@@ -140,21 +153,31 @@ def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bo
         if model == "sigma_delta":
             model = "lif"
         node = _MAKERS[model](rng, int(np.prod(shape)))
-        pops["c0"] = node.replace(shape=shape, **{
-            f: np.asarray(getattr(node, f)).reshape(shape) for f in node.array_fields()
-            if np.ndim(getattr(node, f))
-        })
+        pops["c0"] = node.replace(
+            shape=shape,
+            **{
+                f: np.asarray(getattr(node, f)).reshape(shape)
+                for f in node.array_fields()
+                if np.ndim(getattr(node, f))
+            },
+        )
         projs["conv"] = QConv2d("in", "c0", weight=rng.integers(-100, 200, size=(shape[0], c, *k)))
         names = ["in", "c0"]
         if not compact and model != "atrlif" and min(shape[1:]) >= 2 and rng.random() < 0.5:
             # A convolution from a population that Lava runs as several group processes.
             shape2 = (1, shape[1] - 1, shape[2] - 1)
             node = _MAKERS[str(rng.choice(["lif", "rf"]))](rng, int(np.prod(shape2)))
-            pops["c1"] = node.replace(shape=shape2, **{
-                f: np.asarray(getattr(node, f)).reshape(shape2) for f in node.array_fields()
-                if np.ndim(getattr(node, f))
-            })
-            projs["conv1"] = QConv2d("c0", "c1", weight=rng.integers(-100, 200, size=(1, shape[0], 2, 2)))
+            pops["c1"] = node.replace(
+                shape=shape2,
+                **{
+                    f: np.asarray(getattr(node, f)).reshape(shape2)
+                    for f in node.array_fields()
+                    if np.ndim(getattr(node, f))
+                },
+            )
+            projs["conv1"] = QConv2d(
+                "c0", "c1", weight=rng.integers(-100, 200, size=(1, shape[0], 2, 2))
+            )
             names.append("c1")
     else:
         n_in = int(rng.integers(3, 10))
@@ -171,12 +194,16 @@ def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bo
     if len(names) >= 3 and rng.random() < 0.4:
         src = names[int(rng.integers(0, len(names) - 2))]
         graded = isinstance(pops[src], QSigmaDelta) or (src == "in" and graded_in)
-        projs["skip"] = _projection(rng, src, names[-1], pops[src].size, pops[names[-1]].size, graded)
+        projs["skip"] = _projection(
+            rng, src, names[-1], pops[src].size, pops[names[-1]].size, graded
+        )
     if rng.random() < 0.3:
         target = names[int(rng.integers(1, len(names)))]
         n = pops[target].size
         projs["rec"] = _projection(rng, target, target, n, n, isinstance(pops[target], QSigmaDelta))
-    graph = Graph(populations=pops, projections=projs, metadata={"seed": seed, "generator": "random_models"})
+    graph = Graph(
+        populations=pops, projections=projs, metadata={"seed": seed, "generator": "random_models"}
+    )
     cols = []
     for name in graph.inputs:
         pop = graph.populations[name]
@@ -185,7 +212,9 @@ def random_model_network(seed: int, steps: int = 16, batch: int = 1, compact: bo
             payload[rng.random(payload.shape) < 0.5] = 0
             cols.append(payload)
         else:
-            cols.append((rng.random((batch, steps, pop.size)) < rng.uniform(0.2, 0.7)).astype(np.int64))
+            cols.append(
+                (rng.random((batch, steps, pop.size)) < rng.uniform(0.2, 0.7)).astype(np.int64)
+            )
     return Network(graph, np.concatenate(cols, axis=2), "models", seed)
 
 
@@ -202,11 +231,24 @@ def random_sdnn_network(seed: int, steps: int = 16, batch: int = 1) -> Network:
     spike_exp, state_exp = int(rng.integers(0, 7)), int(rng.integers(0, 7))
     pops: dict = {
         "in": Input((n_in,), message_bits=16),
-        "delta": QDelta((n_in,), vth=_choices(rng, n_in, [0, 1, 4, int(rng.integers(1, 40))]), spike_exp=spike_exp,
-                        state_exp=state_exp, cum_error=int(rng.random() < 0.4)),
+        "delta": QDelta(
+            (n_in,),
+            vth=_choices(rng, n_in, [0, 1, 4, int(rng.integers(1, 40))]),
+            spike_exp=spike_exp,
+            state_exp=state_exp,
+            cum_error=int(rng.random() < 0.4),
+        ),
     }
-    projs: dict = {"relay": QSparse("in", "delta", rows=np.arange(n_in), cols=np.arange(n_in),
-                                    values=np.ones(n_in, dtype=np.int64), sign_mode="excitatory")}
+    projs: dict = {
+        "relay": QSparse(
+            "in",
+            "delta",
+            rows=np.arange(n_in),
+            cols=np.arange(n_in),
+            values=np.ones(n_in, dtype=np.int64),
+            sign_mode="excitatory",
+        )
+    }
     names = ["delta"]
     for k in range(int(rng.integers(1, 3))):
         name = f"sd{k}"
@@ -217,7 +259,9 @@ def random_sdnn_network(seed: int, steps: int = 16, batch: int = 1) -> Network:
     n_out = int(rng.integers(1, 4))
     pops["out"] = QSigma((n_out,))
     projs["p_out"] = _projection(rng, names[-1], "out", pops[names[-1]].size, n_out, graded=True)
-    graph = Graph(populations=pops, projections=projs, metadata={"seed": seed, "generator": "random_sdnn"})
+    graph = Graph(
+        populations=pops, projections=projs, metadata={"seed": seed, "generator": "random_sdnn"}
+    )
     drift = rng.integers(-6, 7, size=(batch, steps, n_in)).cumsum(axis=1)
     inputs = np.clip(rng.integers(0, 200, size=(batch, 1, n_in)) + drift, -(1 << 15), (1 << 15) - 1)
     return Network(graph, inputs.astype(np.int64), "sdnn", seed)

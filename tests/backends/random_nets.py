@@ -19,7 +19,7 @@ import numpy as np
 
 from ir import LIF, QLIF, Block, Dense, Graph, Input, Placement, QConv2d, QDense, QSparse
 from ir.hardware import HardwareSpec, load_hw, load_hw_dict
-from ir.nodes import conv2d_output_hw
+from ir.nodes import SIGN_MODES, conv2d_output_hw
 
 FAMILIES = (
     "dense",
@@ -33,7 +33,6 @@ FAMILIES = (
     "extreme",
     "mixed",
 )
-SIGN_MODES = ("mixed", "excitatory", "inhibitory")
 
 
 @dataclass
@@ -279,7 +278,8 @@ def small_cores(neurons: int) -> HardwareSpec:
 
 
 def clamp_to(graph: Graph, hw: HardwareSpec) -> Graph:
-    """`graph` with the fields the target's YAML bounds (bias_exp, weight_exp) clamped into range."""
+    """`graph` with the fields the target's YAML bounds (bias_exp, weight_exp) clamped into
+    range."""
     b_lo, b_hi = hw.neuron.bias_exp_min.value, hw.neuron.bias_exp_max.value
     w_lo, w_hi = hw.synapse.weight_exp_min.value, hw.synapse.weight_exp_max.value
     pops = {
@@ -327,7 +327,9 @@ def _fixed_split(rng: np.random.Generator, family: str, seed: int) -> tuple[Grap
         projs["p0"] = _projection(rng, kind, "in", "h", n_in, n_h, False)
     pops["out"] = _lif(rng, (int(rng.integers(2, neurons + 1)),), False, False)
     fam = "delays" if family == "delays" else kind
-    projs["p1"] = _negative_exp(rng, _projection(rng, fam, "h", "out", n_h, pops["out"].size, False))
+    projs["p1"] = _negative_exp(
+        rng, _projection(rng, fam, "h", "out", n_h, pops["out"].size, False)
+    )
     if family == "recurrent":
         projs["rec"] = _negative_exp(rng, _projection(rng, "dense", "h", "h", n_h, n_h, False))
     graph = Graph(pops, projs, metadata={"seed": seed, "family": family})
@@ -343,8 +345,12 @@ def _float_mlp(rng: np.random.Generator, sizes: list[int], dt: float, seed: int,
     for k, n in enumerate(sizes[1:]):
         name = f"l{k}"
         tau = float(rng.choice([10, 20, 40])) * dt
-        pops[name] = LIF((n,), tau_syn=float(rng.choice([0.0, 2 * dt])), tau_mem=tau,
-                         v_th=float(rng.uniform(0.5, 1.5)))
+        pops[name] = LIF(
+            (n,),
+            tau_syn=float(rng.choice([0.0, 2 * dt])),
+            tau_mem=tau,
+            v_th=float(rng.uniform(0.5, 1.5)),
+        )
         gain = float(rng.choice([0.05, 0.3, 2.0, 8.0]))
         w = rng.normal(0.0, 2.0 / np.sqrt(sizes[k]), size=(n, sizes[k])) * gain
         projs[f"fc{k}"] = Dense(prev, name, weight=w)
@@ -402,7 +408,8 @@ def first_mismatch(got_trace, want_trace, probes, label: str = "") -> str | None
             got, want = got_trace.get(p.population, var), want_trace.get(p.population, var)
             if not np.array_equal(got, want):
                 b, t, i = np.argwhere(got != want)[0]
-                return (f"{label}{p.population}.{var} differs first at sample {b}, step {t + 1}, "
-                        f"neuron {i}: cpu {got[b, t, i]}, lava {want[b, t, i]}")
+                return (
+                    f"{label}{p.population}.{var} differs first at sample {b}, step {t + 1}, "
+                    f"neuron {i}: cpu {got[b, t, i]}, lava {want[b, t, i]}"
+                )
     return None
-

@@ -48,20 +48,27 @@ def _group_graph(graph, name: str, members: np.ndarray):
 def test_each_group_process_computes_its_neurons_exactly(seed):
     net = random_model_network(seed, steps=10, batch=2)
     g = net.graph
-    probes = [Probe(n, variables_of(p)) for n, p in g.populations.items() if not isinstance(p, Input)]
+    probes = [
+        Probe(n, variables_of(p)) for n, p in g.populations.items() if not isinstance(p, Input)
+    ]
     whole = cpu_run(g, net.inputs, probes=probes, engine="reference")
     for name, pop in g.populations.items():
-        if isinstance(pop, Input) or any(p.src == name and p.dst == name for p in g.projections.values()):
+        if isinstance(pop, Input) or any(
+            p.src == name and p.dst == name for p in g.projections.values()
+        ):
             continue  # a self-loop's source is every group process together, not this one alone
         groups = model_of(pop).parameter_groups(pop)
         for members in groups:
             # The reference engine on the prepared graph: a convolution into a group runs as
             # Lava's Sparse with 9 weight bits (conv_as_sparse), which only the block graphs hold.
             part_net = prepare(_group_graph(g, name, members), True, "cpu")
-            part = simulate(part_net, net.inputs, net.inputs.shape[1], [Probe(name, variables_of(pop))])[name]
+            part = simulate(
+                part_net, net.inputs, net.inputs.shape[1], [Probe(name, variables_of(pop))]
+            )[name]
             for var in variables_of(pop):
-                assert np.array_equal(part[var][:, :, members], whole.get(name, var)[:, :, members]), (
-                    seed, name, var)
+                assert np.array_equal(
+                    part[var][:, :, members], whole.get(name, var)[:, :, members]
+                ), (seed, name, var)
             others = np.setdiff1d(np.arange(pop.size), members)
             assert not np.any(part["spikes"][:, :, others]), (seed, name)
 

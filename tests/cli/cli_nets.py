@@ -22,7 +22,6 @@ from ir import LIF, Conv2d, Dense, Graph, Input, Sparse, load_hw
 from ir.nodes import conv2d_output_hw
 from tests.backends.random_nets import FAMILIES, clamp_to, random_network
 
-
 SPLIT_TARGET = "tiny4"
 
 

@@ -1,18 +1,12 @@
 """CLI skeleton: --version, hw list/show, inspect; one-line errors and exit codes."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from compiler.cli import main
 from ir import LIF, Dense, Graph, Input, save_graph
-
-
-def run_cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True)
-    return proc.returncode, proc.stdout, proc.stderr
+from tests.snnc_cli import run_cli
 
 
 def test_version():

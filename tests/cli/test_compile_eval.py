@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from compiler.cli import main
 from ir import LIF, Dense, Graph, Input, save_graph
+from tests.snnc_cli import run_cli, run_in_process
 from tests.tiny_models import digits_mlp
 
 
@@ -22,25 +21,10 @@ def model_file(tmp_path_factory):
     return path
 
 
-def run_cli(*args):
-    """In a fresh interpreter, as a user runs it (exit status, no traceback)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *map(str, args)], capture_output=True, text=True
-    )
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 @pytest.fixture
-def cli(capsys):
-    """In this process (faster): main() prints an SnncError as one line and returns 1; any other
-    exception would propagate and fail the test."""
-
-    def call(*args):
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
+def cli():
+    """The CLI in this process (tests.snnc_cli.run_in_process)."""
+    return run_in_process
 
 
 def test_compile_writes_build_and_prints_report(model_file, tmp_path, capsys):
@@ -105,7 +89,7 @@ def test_compile_options_reach_the_program(model_file, tmp_path, capsys):
     assert all(p.num_weight_bits == 6 for p in build.program.projections.values())
 
 
-def test_compile_is_deterministic(model_file, tmp_path, capsys):
+def test_compile_is_deterministic(model_file, tmp_path):
     for name in ("a", "b"):
         assert (
             main(
@@ -141,12 +125,15 @@ def test_eval_float_model_and_build_on_the_same_spikes(model_file, tmp_path, cap
                 "120",
                 "--batch-size",
                 "50",
+                "-v",
             ]
         )
         == 0
     )
     out_float = capsys.readouterr().out
     assert out_float.splitlines()[-1].startswith("accuracy: ") and "backend float" in out_float
+    timing = out_float.splitlines()[-2]
+    assert timing.startswith("time      load ") and " simulate " in timing, timing
     assert main(["eval", str(build), "--dataset", "digits", "--samples", "120", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert {
@@ -305,11 +292,11 @@ def test_eval_input_size_mismatch(tmp_path):
 
 
 @pytest.mark.lava
-def test_eval_on_lava_matches_cpu(model_file, tmp_path, capsys):
+def test_eval_on_lava_matches_cpu(model_file, tmp_path):
     """The compiled program classifies samples identically on Lava's fixed_pt models."""
+    from app.evaluation import evaluate
     from backends.lava import compat
     from compiler.build import read_build
-    from app.evaluation import evaluate
     from trainers.datasets import load_dataset
 
     if not compat.lava_available():

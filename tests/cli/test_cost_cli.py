@@ -114,7 +114,7 @@ def test_hw_show_prints_every_cost_number_with_its_source(capsys, tmp_path):
     text = capsys.readouterr().out
     hw = load_hw("loihi1")
     for v in hw.cost.values():
-        line = next(l for l in text.splitlines() if l.startswith(v.key + " "))
+        line = next(ln for ln in text.splitlines() if ln.startswith(v.key + " "))
         assert f"{v.value:g}" in line and v.source in line and ("estimate" in line) == v.estimate
     assert "Davies 2018 Table 2" in text
     data = load_hw("tiny").to_dict()

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from compiler.cli import main
-from compiler.commands import demo
+from app import demo
 
 
 @pytest.mark.torch
@@ -75,5 +75,5 @@ def test_hil_is_skipped_with_the_reason_when_lava_cannot_be_imported(monkeypatch
     monkeypatch.setattr(compat, "ensure_lava", missing)
     result, why = demo._hil(None, None, 1)
     assert result is None and "lava-nc is not installed" in why
-    line = demo._hil_line(None, why)
+    line = demo.hil_line(None, why)
     assert line.startswith("skipped: Lava is not available (lava-nc is not installed")

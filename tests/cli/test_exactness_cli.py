@@ -3,25 +3,16 @@ Lava (a cut source with a negative weight exponent, floored per block pair), the
 program against its float model (`snnc hil --reference float`), calibration on the user's own
 spikes (`snnc compile --calibrate IN.npy`), and Lava's process count (`--lava-blocks`)."""
 
-import contextlib
-import io
 import json
 
 import numpy as np
 import pytest
 
 from backends.lava import compat
-from compiler.cli import main
 from tests.nir.helpers import nir_lif_mlp
+from tests.snnc_cli import run_in_process
 
 pytestmark = pytest.mark.lava
-
-
-def _snnc(*argv: str) -> tuple[int, str, str]:
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,7 +43,7 @@ def test_the_issues_mlps_agree_on_lava_whole_and_block_by_block(
     what diverged, so both run it; the loihi1 one also with the default lowering."""
     model = nir_lif_mlp(tmp_path / "mlp.nir", sizes, seed=0)
     build = tmp_path / "build"
-    code, out, err = _snnc("compile", model, "--dt", "0.001", "--target", target, "-o", build)
+    code, out, err = run_in_process("compile", model, "--dt", "0.001", "--target", target, "-o", build)
     assert code == 0, err
     report = json.loads((build / "report.json").read_text())
     (made,) = report["split_exact"]["projections"]
@@ -62,7 +53,7 @@ def test_the_issues_mlps_agree_on_lava_whole_and_block_by_block(
     assert "split-exact fc1 (lif0 cut into" in out
     inputs = _spikes(tmp_path / "in.npy", 2, 40, sizes[0], rate=rate)
     for extra in lowerings:
-        code, out, err = _snnc(
+        code, out, err = run_in_process(
             "hil", build, "--input", inputs, *extra, "--report", tmp_path / "hil.json"
         )
         assert code == 0, err
@@ -75,7 +66,7 @@ def test_float_reference_and_calibration_on_user_spikes(tmp_path):
     model = nir_lif_mlp(tmp_path / "mlp.nir", [60, 40, 8], seed=3, tau=0.005)
     inputs = _spikes(tmp_path / "in.npy", 3, 30, 60, seed=1, rate=0.5)
     build = tmp_path / "build"
-    code, out, err = _snnc(
+    code, out, err = run_in_process(
         "compile", model, "--dt", "0.001", "--target", "loihi2", "--calibrate", inputs,
         "-o", build,
     )
@@ -84,7 +75,7 @@ def test_float_reference_and_calibration_on_user_spikes(tmp_path):
     assert calib["input"] == str(inputs) and calib["samples"] == 3 and calib["steps"] == 30
     assert set(calib["populations"]) == {"lif0", "lif1"}
     assert "calibration:" in out
-    code, out, err = _snnc(
+    code, out, err = run_in_process(
         "hil", build, "--reference", "float", "--model", model, "--dt", "0.001",
         "--input", inputs, "--target", "cpu", "--report", tmp_path / "f.json",
     )
@@ -101,7 +92,7 @@ def test_float_reference_and_calibration_on_user_spikes(tmp_path):
     first = report["first_divergence"]
     assert first is None or first["variable"] == "spikes"
     # On Lava: the same numbers (the deployed program computes the same on cpu and Lava).
-    code, out_lava, err = _snnc(
+    code, out_lava, err = run_in_process(
         "hil", build, "--reference", "float", "--model", model, "--dt", "0.001",
         "--input", inputs, "--report", tmp_path / "g.json",
     )
@@ -114,21 +105,21 @@ def test_float_reference_refuses_what_does_not_fit(tmp_path):
     model = nir_lif_mlp(tmp_path / "mlp.nir", [20, 12, 4], seed=1)
     other = nir_lif_mlp(tmp_path / "other.nir", [20, 13, 4], seed=1)
     build = tmp_path / "build"
-    assert _snnc("compile", model, "--dt", "0.001", "--target", "loihi2", "-o", build)[0] == 0
+    assert run_in_process("compile", model, "--dt", "0.001", "--target", "loihi2", "-o", build)[0] == 0
     inputs = _spikes(tmp_path / "in.npy", 1, 5, 20)
-    code, _, err = _snnc("hil", build, "--reference", "float", "--input", inputs)
+    code, _, err = run_in_process("hil", build, "--reference", "float", "--input", inputs)
     assert code == 1 and err.count("\n") == 1 and "--model" in err
-    code, _, err = _snnc(
+    code, _, err = run_in_process(
         "hil", build, "--reference", "float", "--model", other, "--dt", "0.001", "--input", inputs
     )
     assert code == 1 and err.count("\n") == 1 and "'lif0' has shape (13,)" in err
-    code, _, err = _snnc(
+    code, _, err = run_in_process(
         "hil", build, "--reference", "float", "--model", build / "program.snnc", "--input", inputs
     )
     assert code == 1 and "not a float model" in err
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((2, 5, 21), dtype=np.int64))
-    code, _, err = _snnc(
+    code, _, err = run_in_process(
         "compile", model, "--dt", "0.001", "--target", "loihi2", "--calibrate", bad, "-o",
         tmp_path / "b2",
     )
@@ -140,10 +131,10 @@ def test_lava_refuses_a_lowering_beyond_its_process_limit_in_one_line(tmp_path, 
 
     model = nir_lif_mlp(tmp_path / "mlp.nir", [100, 1500, 10], seed=0)
     build = tmp_path / "build"
-    assert _snnc("compile", model, "--dt", "0.001", "--target", "loihi1", "-o", build)[0] == 0
+    assert run_in_process("compile", model, "--dt", "0.001", "--target", "loihi1", "-o", build)[0] == 0
     inputs = _spikes(tmp_path / "in.npy", 1, 3, 100)
     monkeypatch.setattr(lava_run, "MAX_PROCESSES", 8)
-    code, _, err = _snnc(
+    code, _, err = run_in_process(
         "run", build, "--backend", "lava", "--lava-blocks", "--input", inputs, "-o",
         tmp_path / "o.npz",
     )
@@ -158,7 +149,7 @@ def test_lava_refuses_a_lowering_beyond_its_process_limit_in_one_line(tmp_path, 
     from lava.magma.core.process.process import AbstractProcess
 
     monkeypatch.setattr(AbstractProcess, "create_runtime", recursion)
-    code, _, err = _snnc(
+    code, _, err = run_in_process(
         "run", build, "--backend", "lava", "--input", inputs, "-o", tmp_path / "o.npz"
     )
     assert code == 1 and err.count("\n") == 1 and "Lava could not compile 6 processes" in err

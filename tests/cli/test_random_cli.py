@@ -12,8 +12,6 @@ per block pair) and on cpu both whole and `--blocks`, all equal; `snnc hil` (Lav
 lowering, one process per population) always says AGREE on an untouched program.
 """
 
-import contextlib
-import io
 import json
 
 import numpy as np
@@ -21,22 +19,15 @@ import pytest
 import yaml
 
 from backends.lava import compat
-from compiler.cli import main
 from ir import save_graph
 from ir.arrays_io import read_npz
 from tests.cli.cli_nets import SPLIT_TARGET, cli_case, split_target_yaml
+from tests.snnc_cli import run_in_process
 
 pytestmark = pytest.mark.lava
 
 FAST_SEEDS = range(50)
 FULL_SEEDS = range(50, 250)
-
-
-def _snnc(*argv: str) -> tuple[int, str]:
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = main(list(argv))
-    return code, err.getvalue()
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -55,21 +46,21 @@ def _check_network(seed: int, d) -> None:
     else:
         target = ["--target", case.target]
     build, inp = str(d / "build"), str(d / "in.npy")
-    code, err = _snnc("compile", str(d / "model.snnc"), *target, "-o", build)
+    code, _, err = run_in_process("compile", str(d / "model.snnc"), *target, "-o", build)
     assert code == 0, f"seed {seed} ({case.kind}, {case.target}): {err}"
     split = case.target == SPLIT_TARGET
     lava_blocks = ["--lava-blocks"] if split else []
-    code, err = _snnc("run", build, "--backend", "cpu", "--probe", "all", "--input", inp, "-o", str(d / "a.npz"))
+    code, _, err = run_in_process("run", build, "--backend", "cpu", "--probe", "all", "--input", inp, "-o", str(d / "a.npz"))
     assert code == 0, err
-    code, err = _snnc("run", build, "--backend", "lava", *lava_blocks, "--probe", "all", "--input", inp, "-o", str(d / "b.npz"))
+    code, _, err = run_in_process("run", build, "--backend", "lava", *lava_blocks, "--probe", "all", "--input", inp, "-o", str(d / "b.npz"))
     assert code == 0, err
     cpu, lava = read_npz(d / "a.npz"), read_npz(d / "b.npz")
     assert _same(cpu, lava), f"seed {seed} ({case.kind}, {case.target}): cpu and lava differ"
     if split:
-        code, err = _snnc("run", build, "--backend", "cpu", "--blocks", "--probe", "all", "--input", inp, "-o", str(d / "w.npz"))
+        code, _, err = run_in_process("run", build, "--backend", "cpu", "--blocks", "--probe", "all", "--input", inp, "-o", str(d / "w.npz"))
         assert code == 0, err
         assert _same(read_npz(d / "w.npz"), cpu), f"seed {seed}: cpu --blocks differs"
-    code, err = _snnc("hil", build, "--reference", "cpu", "--target", "lava", "--input", inp, "--report", str(d / "hil.json"))
+    code, _, err = run_in_process("hil", build, "--reference", "cpu", "--target", "lava", "--input", inp, "--report", str(d / "hil.json"))
     assert code == 0, f"seed {seed} ({case.kind}, {case.target}): {err}"
     report = json.loads((d / "hil.json").read_text())
     assert report["agree"] is True

@@ -10,21 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.evaluation import evaluate
 from backends.base import Probe
 from compiler.build import write_build
 from compiler.cli import main
-from app.evaluation import evaluate
-from compiler.commands.report import accuracy_curve, curve_steps, record_activity
+from app.activity import accuracy_curve, curve_steps, record_activity
 from compiler.compile import CompileOptions, compile_model
 from compiler.reporting import (
     Activity,
     ReportInputs,
     TrafficBreakdown,
+    figures,
     is_report,
     traffic_breakdown,
     write_report,
 )
-from compiler.reporting import figures
 from ir import save_graph
 from ir.hardware import load_hw, load_hw_dict
 from tests.tiny_models import digits_mlp

@@ -44,7 +44,9 @@ def _hw():
 
 def _case(seed: int, graded: bool):
     rng = np.random.default_rng([28, seed])
-    sizes = [int(rng.integers(4, 13))] + [int(rng.integers(2, 11)) for _ in range(rng.integers(1, 4))]
+    sizes = [int(rng.integers(4, 13))] + [
+        int(rng.integers(2, 11)) for _ in range(rng.integers(1, 4))
+    ]
     steps, batch = int(rng.integers(5, 13)), int(rng.integers(2, 6))
     weights, vths = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
@@ -80,8 +82,17 @@ def _snntorch_net(weights, vths):
         with torch.no_grad():
             fc.weight.copy_(torch.tensor(w, dtype=torch.float32))
         last = k == len(weights) - 1
-        layers += [fc, snn.Leaky(beta=1.0, threshold=float(vth), reset_mechanism="zero",
-                                 reset_delay=False, init_hidden=True, output=last)]
+        layers += [
+            fc,
+            snn.Leaky(
+                beta=1.0,
+                threshold=float(vth),
+                reset_mechanism="zero",
+                reset_delay=False,
+                init_hidden=True,
+                output=last,
+            ),
+        ]
     return torch.nn.Sequential(*layers)
 
 
@@ -91,9 +102,12 @@ def _snntorch_spikes(net, x: np.ndarray) -> list[np.ndarray]:
 
     leaky = [m for m in net if isinstance(m, snn.Leaky)]
     out: list[list] = [[] for _ in leaky]
-    hooks = [m.register_forward_hook(
-        lambda mod, inp, o, i=i: out[i].append((o[0] if isinstance(o, tuple) else o).detach()))
-        for i, m in enumerate(leaky)]
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, inp, o, i=i: out[i].append((o[0] if isinstance(o, tuple) else o).detach())
+        )
+        for i, m in enumerate(leaky)
+    ]
     utils.reset(net)
     with torch.no_grad():
         for t in range(x.shape[1]):
@@ -115,9 +129,13 @@ def _neurobench(net, x: np.ndarray) -> tuple[dict, int]:
     loader = torch.utils.data.DataLoader(data, batch_size=len(x))
     model = SNNTorchModel(net)
     buffers = sum(b.numel() * b.element_size() for b in net.buffers())
-    bench = Benchmark(model, loader, [], [],
-                      [[Footprint, ConnectionSparsity, ParameterCount],
-                       [SynapticOperations, ActivationSparsity]])
+    bench = Benchmark(
+        model,
+        loader,
+        [],
+        [],
+        [[Footprint, ConnectionSparsity, ParameterCount], [SynapticOperations, ActivationSparsity]],
+    )
     return bench.run(quiet=True), buffers
 
 
@@ -144,7 +162,8 @@ def test_metrics_equal_neurobench(seed, graded):
     synops = nb["SynapticOperations"]
     assert ours["dense_synaptic_ops"] == synops["Dense"]
     assert ours["effective_acs"] + ours["effective_macs"] == pytest.approx(
-        synops["Effective_ACs"] + synops["Effective_MACs"], rel=1e-12)
+        synops["Effective_ACs"] + synops["Effective_MACs"], rel=1e-12
+    )
     assert (synops["Effective_MACs"] > 0) == bool(graded)
     if graded == "mixed":
         # NeuroBench labels a whole layer call (the batch at one step) MAC when one input in
@@ -152,9 +171,12 @@ def test_metrics_equal_neurobench(seed, graded):
         fanout = (weights[0] != 0).sum(axis=0)
         per_step = ((x != 0) * fanout).sum(axis=(0, 2))
         big_step = (np.abs(x) > 1).any(axis=(0, 2))
-        assert synops["Effective_MACs"] == pytest.approx(per_step[big_step].sum() / len(x), rel=1e-12)
+        assert synops["Effective_MACs"] == pytest.approx(
+            per_step[big_step].sum() / len(x), rel=1e-12
+        )
         assert ours["effective_macs"] == pytest.approx(
-            ((np.abs(x) > 1) * fanout).sum() / len(x), rel=1e-12)
+            ((np.abs(x) > 1) * fanout).sum() / len(x), rel=1e-12
+        )
         assert ours["effective_macs"] < synops["Effective_MACs"]
     else:
         assert ours["effective_acs"] == pytest.approx(synops["Effective_ACs"], rel=1e-12)

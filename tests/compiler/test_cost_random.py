@@ -114,14 +114,20 @@ def test_counts_equal_brute_force_on_random_programs(seed):
     if not graded:
         assert c.effective_macs == 0
     # Every message arrives somewhere; every spike leaves from its neuron's core.
-    assert c.per_core["messages_in"].sum() == sum(msgs[k] for k in ("intra_core", "inter_core", "host_input"))
+    kinds = ("intra_core", "inter_core", "host_input")
+    assert c.per_core["messages_in"].sum() == sum(msgs[k] for k in kinds)
     assert c.per_core["messages_out"].sum() == msgs["intra_core"] + msgs["inter_core"]
     assert c.per_core["spikes"].sum() == c.total("spikes", program)
     # One spike per neuron per step: the compile report's fan-out traffic, per step.
     uniform = {n: np.ones((1, 1, p.size), np.uint8) for n, p in program.populations.items()}
     u = count_spikes(program, hw, uniform)
-    t = traffic(program, account(program, hw), uniform_rates(program), program.placement.core_chip,
-                hw.system.mesh_columns.value)
+    t = traffic(
+        program,
+        account(program, hw),
+        uniform_rates(program),
+        program.placement.core_chip,
+        hw.system.mesh_columns.value,
+    )
     assert u.total("intra_core", program) == t["intra_core"]
     assert u.total("inter_core", program) == t["inter_core"]
     assert u.total("host_input", program) == t["host_input"]

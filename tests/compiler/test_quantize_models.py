@@ -85,7 +85,10 @@ def test_exact_per_neuron_decays_are_each_neurons_own():
 
 
 def test_uniform_populations_keep_scalar_registers_and_their_report():
-    g = Graph({"in": Input((2,)), "h": LIF((3,), tau_mem=0.01)}, {"p": Dense("in", "h", weight=np.ones((3, 2)))})
+    g = Graph(
+        {"in": Input((2,)), "h": LIF((3,), tau_mem=0.01)},
+        {"p": Dense("in", "h", weight=np.ones((3, 2)))},
+    )
     program, report = _quantize(g)
     assert isinstance(program.populations["h"].dv, int)
     rep = report["populations"]["h"]
@@ -94,7 +97,10 @@ def test_uniform_populations_keep_scalar_registers_and_their_report():
 
 def _network(pop, rng, n_in=12):
     n = pop.size
-    return Graph({"in": Input((n_in,)), "h": pop}, {"p": Dense("in", "h", weight=rng.normal(0.6, 0.4, (n, n_in)))})
+    return Graph(
+        {"in": Input((n_in,)), "h": pop},
+        {"p": Dense("in", "h", weight=rng.normal(0.6, 0.4, (n, n_in)))},
+    )
 
 
 def _tracks(graph: Graph, rng, min_corr: float) -> dict:
@@ -118,8 +124,16 @@ def _tracks(graph: Graph, rng, min_corr: float) -> dict:
 
 def test_atrlif_quantizes_and_tracks_its_float_model():
     rng = np.random.default_rng(1)
-    pop = ATRLIF((10,), delta_i=rng.uniform(0.1, 0.6, 10), delta_v=0.2, delta_theta=0.1, delta_r=0.3,
-                 theta_0=1.0, theta_step=0.5, bias=0.02)
+    pop = ATRLIF(
+        (10,),
+        delta_i=rng.uniform(0.1, 0.6, 10),
+        delta_v=0.2,
+        delta_theta=0.1,
+        delta_r=0.3,
+        theta_0=1.0,
+        theta_step=0.5,
+        bias=0.02,
+    )
     report = _tracks(_network(pop, rng), rng, 0.95)
     assert report["quantization"]["populations"]["h"]["parameter_groups"] > 1
 
@@ -135,10 +149,15 @@ def test_graded_layers_feed_the_next_with_their_scale():
     weights are divided by that scale, so the deployed chain still tracks the float one."""
     rng = np.random.default_rng(3)
     g = Graph(
-        {"in": Input((10,)), "s": SigmaDelta((8,), vth=0.1, act_mode=1),
-         "h": LIF((6,), tau_mem=0.01, v_th=1.0)},
-        {"p": Dense("in", "s", weight=rng.normal(0.4, 0.4, (8, 10))),
-         "q": Dense("s", "h", weight=rng.normal(0.5, 0.5, (6, 8)))},
+        {
+            "in": Input((10,)),
+            "s": SigmaDelta((8,), vth=0.1, act_mode=1),
+            "h": LIF((6,), tau_mem=0.01, v_th=1.0),
+        },
+        {
+            "p": Dense("in", "s", weight=rng.normal(0.4, 0.4, (8, 10))),
+            "q": Dense("s", "h", weight=rng.normal(0.5, 0.5, (6, 8))),
+        },
     )
     _tracks(g, rng, 0.9)
 
@@ -151,21 +170,34 @@ def test_rf_quantizes_and_tracks_its_float_model():
 
 
 def test_graded_models_need_a_target_with_graded_spikes():
-    g = Graph({"in": Input((4,)), "s": SigmaDelta((3,), vth=0.1)}, {"p": Dense("in", "s", weight=np.ones((3, 4)))})
-    with pytest.raises(PassError, match=r"population 's': message_bits = 24 is outside \[0, 0\] "
-                                        r"\(synapse.max_message_bits\)"):
+    g = Graph(
+        {"in": Input((4,)), "s": SigmaDelta((3,), vth=0.1)},
+        {"p": Dense("in", "s", weight=np.ones((3, 4)))},
+    )
+    with pytest.raises(
+        PassError,
+        match=r"population 's': message_bits = 24 is outside \[0, 0\] "
+        r"\(synapse.max_message_bits\)",
+    ):
         compile_model(g, load_hw("loihi1"))
 
 
 def test_models_without_a_nir_form_fail_export_in_one_line():
-    g = Graph({"in": Input((4,)), "s": SigmaDelta((3,), vth=0.1)}, {"p": Dense("in", "s", weight=np.ones((3, 4)))})
-    with pytest.raises(ExportError, match=r"population 's': a SigmaDelta \(sigma_delta neuron\) has no NIR form"):
+    g = Graph(
+        {"in": Input((4,)), "s": SigmaDelta((3,), vth=0.1)},
+        {"p": Dense("in", "s", weight=np.ones((3, 4)))},
+    )
+    with pytest.raises(
+        ExportError, match=r"population 's': a SigmaDelta \(sigma_delta neuron\) has no NIR form"
+    ):
         graph_to_tree(g)
 
 
 def test_one_threshold_per_population_is_required_where_it_sets_the_scale():
-    g = Graph({"in": Input((4,)), "s": SigmaDelta((3,), vth=[0.1, 0.2, 0.1])},
-              {"p": Dense("in", "s", weight=np.ones((3, 4)))})
+    g = Graph(
+        {"in": Input((4,)), "s": SigmaDelta((3,), vth=[0.1, 0.2, 0.1])},
+        {"p": Dense("in", "s", weight=np.ones((3, 4)))},
+    )
     with pytest.raises(QuantizationError, match=r"population 's': vth varies per neuron"):
         _quantize(g)
 

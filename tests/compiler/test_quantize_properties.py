@@ -15,10 +15,10 @@ from backends import get_backend
 from backends.base import Probe
 from compiler.passes.base import PassContext
 from compiler.passes.quantize import QuantizePass
-from neurons.lif import VTH_FLOOR
 from compiler.passes.split_signs import SplitSignsPass
 from ir import LIF, QLIF, Conv2d, Graph, Input, QConv2d, QDense, QSparse, load_hw, verify
 from ir.fixed import effective_weights, weight_lsb_shift
+from neurons.lif import VTH_FLOOR
 from tests.compiler import qhelpers
 from tests.strategies import graphs
 
@@ -165,7 +165,9 @@ def test_decay_rounding_within_one_unit_and_thresholds_exact(graph):
             continue
         q = program.populations[name]
         # Every neuron's own decays (per-neuron time constants give per-neuron registers).
-        alpha_syn, alpha_mem = (np.broadcast_to(np.reshape(a, -1), (pop.size,)) for a in pop.decays(graph.dt))
+        alpha_syn, alpha_mem = (
+            np.broadcast_to(np.reshape(a, -1), (pop.size,)) for a in pop.decays(graph.dt)
+        )
         err_u = np.abs((4096 - q.per_neuron("du") - 1) - 4096 * alpha_syn)
         err_v = np.abs((4096 - q.per_neuron("dv")) - 4096 * alpha_mem)
         assert err_u.max() <= 1.0 + 1e-9 and err_v.max() <= 1.0 + 1e-9

@@ -52,21 +52,27 @@ def test_missing_key(tmp_path):
 def test_wrong_type(tmp_path):
     data = _base()
     data["core"]["max_neurons"]["value"] = "many"
-    with pytest.raises(ConfigError, match=r"bad.yaml: core.max_neurons.value: expected an integer, got 'many'"):
+    with pytest.raises(
+        ConfigError, match=r"bad.yaml: core.max_neurons.value: expected an integer, got 'many'"
+    ):
         load_hw(_write(tmp_path, data))
 
 
 def test_negative_limit(tmp_path):
     data = _base()
     data["chip"]["cores_per_chip"]["value"] = -4
-    with pytest.raises(ConfigError, match=r"chip.cores_per_chip.value: expected a positive integer, got -4"):
+    with pytest.raises(
+        ConfigError, match=r"chip.cores_per_chip.value: expected a positive integer, got -4"
+    ):
         load_hw(_write(tmp_path, data))
 
 
 def test_missing_source(tmp_path):
     data = _base()
     data["core"]["max_neurons"]["source"] = ""
-    with pytest.raises(ConfigError, match=r"core.max_neurons.source: every number must say where it comes from"):
+    with pytest.raises(
+        ConfigError, match=r"core.max_neurons.source: every number must say where it comes from"
+    ):
         load_hw(_write(tmp_path, data))
 
 
@@ -87,7 +93,10 @@ def test_unknown_key(tmp_path):
 def test_profile_mismatch(tmp_path):
     data = _base()
     data["neuron"]["state_bits"]["value"] = 20
-    with pytest.raises(ConfigError, match=r"neuron.state_bits.value: semantics lava_fixed_pt fixes this at 24, got 20"):
+    with pytest.raises(
+        ConfigError,
+        match=r"neuron.state_bits.value: semantics lava_fixed_pt fixes this at 24, got 20",
+    ):
         load_hw(_write(tmp_path, data))
 
 
@@ -102,7 +111,9 @@ def test_not_a_mapping(tmp_path):
 
 
 def test_unknown_target_lists_builtins():
-    with pytest.raises(ConfigError, match="unknown hardware target; built-in targets: loihi1, loihi2, tiny"):
+    with pytest.raises(
+        ConfigError, match="unknown hardware target; built-in targets: loihi1, loihi2, tiny"
+    ):
         load_hw("loihi9")
 
 

@@ -12,9 +12,16 @@ from ir.serialize import graph_from_bytes, graph_to_bytes
 
 
 def test_infinite_threshold_never_spikes_and_integrates():
-    graph = Graph(populations={"in": Input((1,)), "li": LIF((2,), tau_mem=math.inf, v_th=np.array([math.inf, math.inf]))},
-                  projections={"p": Dense("in", "li", weight=np.array([[1.0], [2.0]]))})
-    trace = get_backend("float")(graph, np.ones((1, 5, 1), dtype=np.int64), probes=[Probe("li", ("spikes", "v"))])
+    graph = Graph(
+        populations={
+            "in": Input((1,)),
+            "li": LIF((2,), tau_mem=math.inf, v_th=np.array([math.inf, math.inf])),
+        },
+        projections={"p": Dense("in", "li", weight=np.array([[1.0], [2.0]]))},
+    )
+    trace = get_backend("float")(
+        graph, np.ones((1, 5, 1), dtype=np.int64), probes=[Probe("li", ("spikes", "v"))]
+    )
     assert trace.get("li").sum() == 0
     np.testing.assert_array_equal(trace.get("li", "v")[0, :, 1], [0, 2, 4, 6, 8])
     assert graph_to_bytes(graph_from_bytes(graph_to_bytes(graph))) == graph_to_bytes(graph)

@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from ir import Dense, Graph, Input, LIF, ModelFormatError, graph_from_bytes, graph_to_bytes, load_graph, print_graph, save_graph
+from ir import (
+    LIF,
+    Dense,
+    Graph,
+    Input,
+    ModelFormatError,
+    graph_from_bytes,
+    graph_to_bytes,
+    load_graph,
+    print_graph,
+    save_graph,
+)
 from ir.serialize import HEADER
 from tests.strategies import graphs
 
@@ -99,7 +110,10 @@ def test_wrong_version_is_named():
     head = _header(data)
     head["format_version"] = 99
     bad = _rewrite(data, HEADER, json.dumps(head).encode())
-    with pytest.raises(ModelFormatError, match=r"m.snnc: format_version: this snnc reads version 1, the file has 99"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"m.snnc: format_version: this snnc reads version 1, the file has 99",
+    ):
         graph_from_bytes(bad, "m.snnc")
 
 
@@ -130,7 +144,9 @@ def test_absurd_array_size_rejected_before_reading():
     head = _header(data)
     ref = head["projections"][0]["fields"]["weight"]["array"]
     hdr = io.BytesIO()
-    np.lib.format.write_array_header_1_0(hdr, {"descr": "<f8", "fortran_order": False, "shape": (1 << 20, 1 << 20)})
+    np.lib.format.write_array_header_1_0(
+        hdr, {"descr": "<f8", "fortran_order": False, "shape": (1 << 20, 1 << 20)}
+    )
     bad = _rewrite(data, ref, hdr.getvalue())
     with pytest.raises(ModelFormatError, match="larger than"):
         graph_from_bytes(bad, "m.snnc")
@@ -143,7 +159,10 @@ def test_wrong_shape_names_the_projection():
     arr = io.BytesIO()
     np.save(arr, np.zeros((2, 4), dtype="<f8"))
     bad = _rewrite(data, ref, arr.getvalue())
-    with pytest.raises(ModelFormatError, match=r"projection 'fc' \(in -> out\): weight shape \(2, 4\) does not match"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"projection 'fc' \(in -> out\): weight shape \(2, 4\) does not match",
+    ):
         graph_from_bytes(bad, "m.snnc")
 
 
@@ -152,7 +171,10 @@ def test_unknown_node_type_lists_the_known_ones():
     head = _header(data)
     head["populations"][1]["type"] = "Izhikevich"
     bad = _rewrite(data, HEADER, json.dumps(head).encode())
-    with pytest.raises(ModelFormatError, match=r"population 'out'.type: unknown node type 'Izhikevich'; known: Input"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"population 'out'.type: unknown node type 'Izhikevich'; known: Input",
+    ):
         graph_from_bytes(bad, "m.snnc")
 
 

@@ -6,8 +6,20 @@ import numpy as np
 import pytest
 
 from ir import (
-    LIF, QLIF, Block, Conv2d, Dense, Graph, Input, IRVerifyError, Placement, QConv2d, QDense, Sparse,
-    load_hw, verify,
+    LIF,
+    QLIF,
+    Block,
+    Conv2d,
+    Dense,
+    Graph,
+    Input,
+    IRVerifyError,
+    Placement,
+    QConv2d,
+    QDense,
+    Sparse,
+    load_hw,
+    verify,
 )
 
 
@@ -22,13 +34,19 @@ def test_valid_graph_passes_and_is_returned():
 
 def test_dense_shape_mismatch():
     graph = g({"in": Input((2,)), "h": LIF((3,))}, {"p": Dense("in", "h", weight=np.zeros((2, 3)))})
-    with pytest.raises(IRVerifyError, match=r"projection 'p' \(in -> h\): weight shape \(2, 3\) does not match \(n_dst, n_src\) = \(3, 2\)"):
+    with pytest.raises(
+        IRVerifyError,
+        match=r"projection 'p' \(in -> h\): weight shape \(2, 3\) does not match \(n_dst, n_src\) "
+              r"= \(3, 2\)",
+    ):
         verify(graph)
 
 
 def test_unknown_endpoint():
     graph = g({"in": Input((2,))}, {"p": Dense("in", "nowhere", weight=np.zeros((3, 2)))})
-    with pytest.raises(IRVerifyError, match=r"projection 'p' \(in -> nowhere\): dst 'nowhere' is not a population"):
+    with pytest.raises(
+        IRVerifyError, match=r"projection 'p' \(in -> nowhere\): dst 'nowhere' is not a population"
+    ):
         verify(graph)
 
 
@@ -39,19 +57,30 @@ def test_projection_into_input():
 
 
 def test_sparse_index_out_of_range():
-    graph = g({"in": Input((2,)), "h": LIF((3,))}, {"p": Sparse("in", "h", rows=[0, 3], cols=[0, 1], values=[1.0, 1.0])})
+    graph = g(
+        {"in": Input((2,)), "h": LIF((3,))},
+        {"p": Sparse("in", "h", rows=[0, 3], cols=[0, 1], values=[1.0, 1.0])},
+    )
     with pytest.raises(IRVerifyError, match=r"row index 3 >= n_dst = 3"):
         verify(graph)
 
 
 def test_conv_output_shape():
-    graph = g({"in": Input((1, 5, 5)), "h": LIF((2, 4, 4))}, {"c": Conv2d("in", "h", weight=np.zeros((2, 1, 3, 3)))})
-    with pytest.raises(IRVerifyError, match=r"output shape is \(2, 3, 3\), destination population has \(2, 4, 4\)"):
+    graph = g(
+        {"in": Input((1, 5, 5)), "h": LIF((2, 4, 4))},
+        {"c": Conv2d("in", "h", weight=np.zeros((2, 1, 3, 3)))},
+    )
+    with pytest.raises(
+        IRVerifyError, match=r"output shape is \(2, 3, 3\), destination population has \(2, 4, 4\)"
+    ):
         verify(graph)
 
 
 def test_conv_channels():
-    graph = g({"in": Input((3, 5, 5)), "h": LIF((2, 3, 3))}, {"c": Conv2d("in", "h", weight=np.zeros((2, 1, 3, 3)))})
+    graph = g(
+        {"in": Input((3, 5, 5)), "h": LIF((2, 3, 3))},
+        {"c": Conv2d("in", "h", weight=np.zeros((2, 1, 3, 3)))},
+    )
     with pytest.raises(IRVerifyError, match="weight expects 1 input channels"):
         verify(graph)
 
@@ -73,7 +102,9 @@ def test_negative_tau_rejected():
 
 def test_per_neuron_parameter_shape():
     graph = g({"h": LIF((3,), v_th=np.ones(4))})
-    with pytest.raises(IRVerifyError, match=r"population 'h': v_th has shape \(4,\); expected a scalar or \(3,\)"):
+    with pytest.raises(
+        IRVerifyError, match=r"population 'h': v_th has shape \(4,\); expected a scalar or \(3,\)"
+    ):
         verify(graph)
 
 
@@ -96,7 +127,11 @@ def test_fixed_lif_ranges(field, value, message):
 
 def test_bias_exp_range_cites_the_hw_config():
     graph = g({"h": QLIF((2,), bias_exp=9)})
-    with pytest.raises(IRVerifyError, match=r"bias_exp = 9 is outside \[0, 7\] \(hw_configs/loihi2.yaml: neuron.bias_exp_min/max\)"):
+    with pytest.raises(
+        IRVerifyError,
+        match=r"bias_exp = 9 is outside \[0, 7\] \(hw_configs/loihi2.yaml: "
+              r"neuron.bias_exp_min/max\)",
+    ):
         verify(graph, load_hw("loihi2"))
 
 
@@ -111,14 +146,21 @@ def test_weight_bits_and_exponent():
 
 
 def test_conv_weights_must_be_8_bit():
-    graph = g({"in": Input((1, 3, 3)), "h": QLIF((1, 1, 1))}, {"c": QConv2d("in", "h", weight=np.full((1, 1, 3, 3), 300))})
+    graph = g(
+        {"in": Input((1, 3, 3)), "h": QLIF((1, 1, 1))},
+        {"c": QConv2d("in", "h", weight=np.full((1, 1, 3, 3), 300))},
+    )
     with pytest.raises(IRVerifyError, match=r"weight = 300 is outside \[-256, 255\]"):
         verify(graph)
 
 
 def test_mixed_domains_rejected():
-    graph = g({"in": Input((2,)), "h": QLIF((2,))}, {"p": Dense("in", "h", weight=np.zeros((2, 2)))})
-    with pytest.raises(IRVerifyError, match=r"mixes float nodes \('p'\) and fixed-point nodes \('h'\)"):
+    graph = g(
+        {"in": Input((2,)), "h": QLIF((2,))}, {"p": Dense("in", "h", weight=np.zeros((2, 2)))}
+    )
+    with pytest.raises(
+        IRVerifyError, match=r"mixes float nodes \('p'\) and fixed-point nodes \('h'\)"
+    ):
         verify(graph)
 
 
@@ -149,7 +191,10 @@ def test_placement_must_cover_every_neuron_once():
 def test_placement_core_limits_cite_the_yaml_key():
     pops = {"in": Input((2,)), "h": QLIF((20,))}
     graph = _placed([Block.from_range("h", 0, 20, 0)], [0], pops)
-    with pytest.raises(IRVerifyError, match=r"holds 20 neurons, the limit is 16 \(hw_configs/tiny.yaml: core.max_neurons\)"):
+    with pytest.raises(
+        IRVerifyError,
+        match=r"holds 20 neurons, the limit is 16 \(hw_configs/tiny.yaml: core.max_neurons\)",
+    ):
         verify(graph, load_hw("tiny"))
 
 

@@ -18,6 +18,7 @@ from ir.errors import ModelFormatError
 from ir.nodes import QConv2d, QDense, QSparse
 from neurons import model_of
 from tests.netx.helpers import FIXTURES
+from tests.snnc_cli import run_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 NIR_FIXTURE = ROOT / "tests" / "fixtures" / "nir" / "snntorch_mlp.nir"
@@ -256,33 +257,24 @@ def test_format_is_read_from_the_content(tmp_path):
     assert load_model(nir_as_net, dt=1e-4).metadata["import"]["format"] == "nir"
 
 
-def _snnc(capsys, *args):
-    """Run the CLI in process: (exit status, stdout, stderr)."""
-    from compiler.cli import main
-
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_import_and_its_options(tmp_path, capsys):
+def test_cli_import_and_its_options(tmp_path):
     out = tmp_path / "conv.snnc"
-    code, stdout, stderr = _snnc(capsys, "import", FIXTURES / "cuba_conv.net", "-o", out)
+    code, stdout, stderr = run_in_process("import", FIXTURES / "cuba_conv.net", "-o", out)
     assert code == 0, stderr
     assert "latency: output step t + 1 is netx's step t" in stdout
     assert model_of(load_model(out).populations["conv1"]).lava_process_name == "LIF"
-    code, _, stderr = _snnc(capsys, "import", FIXTURES / "cuba_conv.net", "--discretization", "exp", "-o", tmp_path / "x.snnc")
+    code, _, stderr = run_in_process("import", FIXTURES / "cuba_conv.net", "--discretization", "exp", "-o", tmp_path / "x.snnc")
     assert code == 1 and "--discretization applies to NIR files only" in stderr
     strided = write(tmp_path, [conv(2, 1, 3, [2, 2, 3], stride=np.array([2, 2]))], "strided.net")
-    code, _, stderr = _snnc(capsys, "import", strided, "-o", tmp_path / "s.snnc")
+    code, _, stderr = run_in_process("import", strided, "-o", tmp_path / "s.snnc")
     assert code == 1 and stderr.count("\n") == 1 and "--input-shape C,H,W" in stderr
-    code, _, stderr = _snnc(capsys, "import", strided, "--input-shape", "1,5,7", "-o", tmp_path / "s.snnc")
+    code, _, stderr = run_in_process("import", strided, "--input-shape", "1,5,7", "-o", tmp_path / "s.snnc")
     assert code == 0, stderr
     assert load_model(tmp_path / "s.snnc").populations["input"].shape == (1, 5, 7)
 
 
-def test_cli_export_picks_netx_by_suffix(tmp_path, capsys):
-    code, stdout, stderr = _snnc(capsys, "export", FIXTURES / "cuba_conv.net", "-o", tmp_path / "back.net")
+def test_cli_export_picks_netx_by_suffix(tmp_path):
+    code, stdout, stderr = run_in_process("export", FIXTURES / "cuba_conv.net", "-o", tmp_path / "back.net")
     assert code == 0, stderr
     assert "5 layers (input, conv, conv, flatten, dense)" in stdout
     assert "feed them through net.in_layer.neuron.a_in" in stdout

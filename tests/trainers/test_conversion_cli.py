@@ -1,8 +1,6 @@
 """`snnc train conversion`: a model with the metadata snnc eval reads, deterministic bytes,
 one-line errors."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ pytest.importorskip("torch")
 from backends import get_backend
 from compiler.cli import main
 from ir import load_graph
+from tests.snnc_cli import run_cli, run_in_process
 from trainers.datasets import load_dataset
 from trainers.encoders import encode
 from trainers.readout import classify, readout_probes
@@ -21,24 +20,10 @@ pytestmark = pytest.mark.torch
 QUICK = ["--dataset", "digits", "--epochs", "10", "--steps", "24", "--tune-samples", "60"]
 
 
-def snnc(*args, env=None):
-    proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True, env=env
-    )
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def snnc_in_process(capsys, *args):
-    """The CLI in this process (torch is imported once for all these tests)."""
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("conv") / "digits.snnc"
-    code, out, err = snnc("train", "conversion", *QUICK, "--l4", "bias", "-o", str(path))
+    code, out, err = run_cli("train", "conversion", *QUICK, "--l4", "bias", "-o", str(path))
     assert code == 0, err
     return path, out
 
@@ -71,12 +56,12 @@ def test_model_classifies_digits_on_the_float_backend(digits_model):
     assert acc > 0.85
 
 
-def test_training_is_deterministic(digits_model, tmp_path, capsys):
+def test_training_is_deterministic(digits_model, tmp_path):
     """Same options, same bytes: in another process than the fixture's, so nothing is shared."""
     path, _ = digits_model
     again = tmp_path / "again.snnc"
-    code, _, err = snnc_in_process(
-        capsys, "train", "conversion", *QUICK, "--l4", "bias", "-o", str(again)
+    code, _, err = run_in_process(
+        "train", "conversion", *QUICK, "--l4", "bias", "-o", str(again)
     )
     assert code == 0, err
     assert again.read_bytes() == path.read_bytes()
@@ -91,9 +76,9 @@ def test_training_is_deterministic(digits_model, tmp_path, capsys):
         (["--dataset", "digits", "--max-rate", "1.5"], "--max-rate must be in (0, 1]"),
     ],
 )
-def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
     out = tmp_path / "m.snnc"
-    code, _, err = snnc_in_process(capsys, "train", "conversion", *args, "-o", str(out))
+    code, _, err = run_in_process("train", "conversion", *args, "-o", str(out))
     assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert message in err
     assert not out.exists()
@@ -103,7 +88,7 @@ def test_missing_fashion_mnist_says_how_to_install(tmp_path):
     import os
 
     env = {**os.environ, "SNNC_FASHION_MNIST_DIR": str(tmp_path / "nowhere")}
-    code, _, err = snnc(
+    code, _, err = run_cli(
         "train", "conversion", "--dataset", "fashion-mnist", "-o", str(tmp_path / "m"), env=env
     )
     assert code == 1 and err.count("\n") == 1
@@ -121,10 +106,9 @@ def test_usage_errors_exit_2(tmp_path, capsys):
         assert exc.value.code == 2 and "usage" in capsys.readouterr().err
 
 
-def test_cnn_on_digits(tmp_path, capsys):
+def test_cnn_on_digits(tmp_path):
     out = tmp_path / "cnn.snnc"
-    code, _, err = snnc_in_process(
-        capsys,
+    code, _, err = run_in_process(
         "train",
         "conversion",
         "--dataset",

@@ -2,8 +2,6 @@
 `snnc identify`)."""
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +13,7 @@ from compiler.cli import main
 from ir import QLIF, Graph, Input, QDense, load_graph, save_graph
 from ir.arrays_io import write_npz
 from ir.serialize import graph_to_bytes
+from tests.snnc_cli import run_cli
 from trainers.datasets import load_dataset
 from trainers.tem.classifier import (
     TemClassifierConfig,
@@ -107,13 +106,6 @@ def test_identify_a_corrupted_deployed_classifier(small_digits, trained):
     (syn,) = result.single_change_candidates
     assert (syn.post, syn.pre) == (3, k) and syn.alone[0] <= w[3, k] <= syn.alone[1]
     assert syn.lower <= w[3, k] <= syn.upper
-
-
-def run_cli(*args):
-    proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", *args], capture_output=True, text=True
-    )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_cli_train_tem(tmp_path, capsys):

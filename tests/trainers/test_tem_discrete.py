@@ -84,7 +84,8 @@ def test_membrane_rows_match_the_simulator(case):
         lin = rows.coef @ drive.compiled + rows.bias_coef * model.bias[j]
         quiet = ~spikes[:, :, j]
         if model.exact and not drive.error.any():
-            # exact: the linear model is the neuron (recorded v is the pre-spike v where it did not fire)
+            # exact: the linear model is the neuron (recorded v is the pre-spike v where it did
+            # not fire)
             np.testing.assert_array_equal(lin[quiet], v[:, :, j][quiet])
         assert np.all(np.abs(lin[quiet] - v[:, :, j][quiet]) <= rows.bound[quiet] + 1e-6)
         fired = spikes[:, :, j]

@@ -36,7 +36,6 @@ from ir.errors import InputError
 from ir.graph import Graph
 from ir.nodes import LIF, QLIF, Dense, Input, QDense
 from ir.progress import status
-
 from trainers.datasets import Dataset
 from trainers.encoders import encode
 from trainers.tem.discrete import linear_neuron, membrane_rows
@@ -85,7 +84,8 @@ class TemClassifierConfig:
     def check(self) -> None:
         if self.steps < 2 or self.period < 1 or self.period >= self.steps:
             raise InputError(
-                f"need steps >= 2 and 1 <= period < steps, got steps={self.steps}, period={self.period}"
+                f"need steps >= 2 and 1 <= period < steps, got steps={self.steps}, "
+                f"period={self.period}"
             )
         if not 0 <= self.margin < 1:
             raise InputError(f"margin must be in [0, 1), got {self.margin}")
@@ -243,12 +243,14 @@ def integer_program(model: Graph) -> Graph:
     proj = model.projections[PROJECTION]
     if not isinstance(out, LIF) or not isinstance(proj, Dense):
         raise InputError(
-            f"integer_program expects a TEM classifier model ({INPUT} -> {OUTPUT}), got {type(out).__name__}"
+            f"integer_program expects a TEM classifier model ({INPUT} -> {OUTPUT}), got "
+            f"{type(out).__name__}"
         )
     w = proj.weight
     if np.any(w != np.round(w)) or np.any(w % 2) or np.abs(w).max(initial=0) > MAX_WEIGHT:
         raise InputError(
-            f"{PROJECTION}: weights must be even integers within +-{MAX_WEIGHT} for an exact program"
+            f"{PROJECTION}: weights must be even integers within +-{MAX_WEIGHT} for an exact "
+            "program"
         )
     v_th = float(out.v_th)
     bias = out.per_neuron("bias")
@@ -313,7 +315,8 @@ def train_classifier(data: Dataset, cfg: TemClassifierConfig | None = None) -> T
     n_cls, n_in = data.n_classes, spikes.shape[2]
     feats = _features(spikes, y_train, n_cls, cfg)
     status(
-        f"tem: solving {len(x_train) * cfg.steps * n_cls} spike-time constraints for {n_cls} x {n_in + 1} unknowns"
+        f"tem: solving {len(x_train) * cfg.steps * n_cls} spike-time constraints for {n_cls} x "
+        f"{n_in + 1} unknowns"
     )
     res = minimize(
         _objective,
@@ -333,7 +336,8 @@ def train_classifier(data: Dataset, cfg: TemClassifierConfig | None = None) -> T
         "trainer": {
             "name": "tem",
             **asdict(cfg),
-            "target": f"class neuron fires every {cfg.period} steps from step {1 + cfg.period}; others silent",
+            "target": f"class neuron fires every {cfg.period} steps from step {1 + cfg.period}; "
+            "others silent",
             "solver": "squared hinge on spike-time inequalities, L-BFGS-B from zero",
             "v_max_train": max_potential(w_int, b_int, threshold, spikes),
             "v_limit": V_LIMIT,
@@ -366,7 +370,8 @@ def evaluate(
     readout = graph.metadata.get("readout")
     if not isinstance(spec, Mapping) or not isinstance(readout, Mapping):
         raise InputError(
-            "the model's metadata has no 'encoding' or 'readout' (see DEVELOPERS.md, Model metadata)"
+            "the model's metadata has no 'encoding' or 'readout' (see DEVELOPERS.md, Model "
+            "metadata)"
         )
     x, y = data.split(split)
     if samples is not None:
@@ -384,7 +389,8 @@ def evaluate(
 def least_squares_accuracy(
     x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, n_classes: int
 ) -> float:
-    """A least-squares linear classifier (one-hot targets, with an intercept) on the same features."""
+    """A least-squares linear classifier (one-hot targets, with an intercept) on the same
+    features."""
 
     def design(x: np.ndarray) -> np.ndarray:
         flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)

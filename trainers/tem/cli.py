@@ -19,8 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = TemClassifierConfig()
     p = sub.add_parser(
         "tem",
-        help="one-layer IF classifier trained from target spike times (linear constraints, no backprop)",
-        description="Train Input -> Dense -> IF on target spike times: the class neuron fires every PERIOD "
+        help="one-layer IF classifier trained from target spike times (linear constraints, no "
+             "backprop)",
+        description="Train Input -> Dense -> IF on target spike times: the class neuron fires "
+                    "every PERIOD "
         "steps, the others stay silent; every step is a linear inequality on the weights.",
     )
     p.add_argument("--dataset", required=True, choices=("digits", "fashion-mnist"))
@@ -55,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--train-samples",
         type=int,
         default=None,
-        help="train on the first N training samples (default: all for digits, 2000 for fashion-mnist)",
+        help="train on the first N training samples (default: all for digits, 2000 for "
+             "fashion-mnist)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
@@ -136,15 +139,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     n_cls, n_in = result.weights.shape
     print(
-        f"trained {n_cls} IF neurons x {n_in} inputs on {len(x_tr)} {args.dataset} samples from spike-time "
+        f"trained {n_cls} IF neurons x {n_in} inputs on {len(x_tr)} {args.dataset} samples from "
+        "spike-time "
         f"constraints ({result.iterations} solver iterations)"
     )
     print(
-        f"threshold {result.threshold}, weights even integers in [{int(result.weights.min())}, {int(result.weights.max())}], "
-        f"|v| <= {trainer['v_max_train']:.0f} on the training set (saturation at {trainer['v_limit']})"
+        f"threshold {result.threshold}, weights even integers in [{int(result.weights.min())}, "
+        f"{int(result.weights.max())}], "
+        f"|v| <= {trainer['v_max_train']:.0f} on the training set (saturation at "
+        f"{trainer['v_limit']})"
     )
     print(
-        f"accuracy (float model): train {acc['train']:.4f}  val {acc['val']:.4f}  test {acc['test']:.4f}"
+        f"accuracy (float model): train {acc['train']:.4f}  val {acc['val']:.4f}  test "
+        f"{acc['test']:.4f}"
     )
     print(
         f"least-squares linear classifier, test: pixels {baseline['pixels']:.4f}  "

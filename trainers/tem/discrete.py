@@ -112,7 +112,8 @@ def linear_neuron(pop: QLIF | LIF, dt: float) -> LinearNeuron:
         if alpha_syn.ndim or alpha_mem.ndim:
             if np.ptp(alpha_syn) > 0 or np.ptp(alpha_mem) > 0:
                 raise InputError(
-                    "linear neuron model: per-neuron time constants are not supported; use one value per population"
+                    "linear neuron model: per-neuron time constants are not supported; use one "
+                    "value per population"
                 )
             alpha_syn, alpha_mem = alpha_syn.reshape(-1)[0], alpha_mem.reshape(-1)[0]
         return LinearNeuron(
@@ -273,7 +274,8 @@ def synaptic_drive(
         src = source_spikes.get(proj.src)
         if src is None:
             raise InputError(
-                f"projection {name!r}: the spikes of its source {proj.src!r} were not given (record them)"
+                f"projection {name!r}: the spikes of its source {proj.src!r} were not given "
+                "(record them)"
             )
         src = np.asarray(src)
         if isinstance(proj, (Dense, QDense)):

@@ -49,7 +49,6 @@ from ir.errors import InputError
 from ir.fixed import effective_weights
 from ir.graph import Graph
 from ir.nodes import Dense, Input, QDense, QSparse
-
 from trainers.tem.discrete import (
     Drive,
     LinearNeuron,
@@ -180,7 +179,8 @@ class Identification:
 def _split_recorded(
     recorded: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    """OUT.npz layout (backends.base.Trace.arrays): spikes under `pop`, states under `pop:u`/`pop:v`."""
+    """OUT.npz layout (backends.base.Trace.arrays): spikes under `pop`, states under
+    `pop:u`/`pop:v`."""
     spikes, states = {}, {}
     for key, arr in recorded.items():
         pop, _, var = key.partition(":")
@@ -287,7 +287,8 @@ def _snap(value: float, step: float, lo: bool) -> float:
 def _alone_interval(
     g: np.ndarray, h: np.ndarray, w0: np.ndarray, k: int, lo: float, hi: float, step: float
 ) -> tuple[float, float] | None:
-    """Values of synapse k consistent with the rows when every other synapse keeps w0 (closed form)."""
+    """Values of synapse k consistent with the rows when every other synapse keeps w0 (closed
+    form)."""
     col = g[:, k]
     rest = h - g @ w0 + col * w0[k]
     slack = _FEASIBILITY_TOL * max(1.0, float(np.abs(h).max(initial=0.0)))
@@ -395,7 +396,8 @@ def identify_weights(
     if pop is None or isinstance(pop, Input):
         names = [n for n, p in program.populations.items() if not isinstance(p, Input)]
         raise InputError(
-            f"population {population!r} is not a neuron population of the program; have: {', '.join(names)}"
+            f"population {population!r} is not a neuron population of the program; have: "
+            f"{', '.join(names)}"
         )
     model = linear_neuron(pop, program.dt)  # type: ignore[arg-type]
     spikes_by_pop, states = _split_recorded(recorded)

@@ -18,9 +18,9 @@ Spike times are exact up to a tolerance: the running integral is evaluated in cl
 (`signals.exp_integrals`) on a grid of 32 points per period of the highest frequency, the first
 grid point where it reaches the threshold brackets the spike, and bisection narrows the bracket
 to `tol`; a final linear interpolation inside the bracket (regula falsi) makes the time exact to
-far below `tol` for smooth inputs. A threshold crossing that enters and leaves within one grid step (a near-tangency) is
-missed; with the grid above that needs y + b to change sign twice within 1/32 of its fastest
-oscillation.
+far below `tol` for smooth inputs. A threshold crossing that enters and leaves within one grid
+step (a near-tangency) is missed; with the grid above that needs y + b to change sign twice
+within 1/32 of its fastest oscillation.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ir.errors import InputError
-
 from trainers.tem.signals import PeriodicBandlimited, exp_integrals
 
 __all__ = ["IFTEM", "interval_integrals", "t_transform"]
@@ -75,7 +74,8 @@ class IFTEM:
     def encode(
         self, y: PeriodicBandlimited, duration: float, tol: float = 1e-8
     ) -> list[np.ndarray]:
-        """Spike times in (0, duration] of channel j driven by y_j, for every channel (module docstring).
+        """Spike times in (0, duration] of channel j driven by y_j, for every channel (module
+        docstring).
 
         All channels advance in lock step: one bracket search and one vectorized bisection per
         spike index, so a bank of many examples costs little more than one.
@@ -143,6 +143,7 @@ def interval_integrals(x: PeriodicBandlimited, spikes: np.ndarray) -> np.ndarray
 
 
 def t_transform(tem: IFTEM, channel: int, spikes: np.ndarray) -> np.ndarray:
-    """Right-hand sides of (1) for consecutive spikes of `channel`: 2 kappa delta - b (t_{k+1} - t_k)."""
+    """Right-hand sides of (1) for consecutive spikes of `channel`:
+    2 kappa delta - b (t_{k+1} - t_k)."""
     t = np.asarray(spikes, dtype=np.float64)
     return 2.0 * tem.kappa[channel] * tem.delta[channel] - tem.bias[channel] * np.diff(t)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ir.errors import InputError
-
 from trainers.tem.machine import IFTEM, interval_integrals, t_transform
 from trainers.tem.signals import PeriodicBandlimited
 
@@ -72,7 +71,8 @@ def constraint_system(
     tem: IFTEM,
     neuron: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(A, q) of neuron `neuron`, stacked over examples (`spikes[e][neuron]` are its spike times)."""
+    """(A, q) of neuron `neuron`, stacked over examples (`spikes[e][neuron]` are its spike
+    times)."""
     rows = [interval_integrals(x, s[neuron]) for x, s in zip(inputs, spikes, strict=True)]
     rhs = [t_transform(tem, neuron, s[neuron]) for s in spikes]
     n_in = inputs[0].n_signals
@@ -111,7 +111,8 @@ def fit_one_layer(
     (`spikes[e][j]`: times of neuron j in example e), as in the module docstring."""
     if not inputs or len(inputs) != len(spikes):
         raise InputError(
-            f"need one spike list per example; got {len(inputs)} examples and {len(spikes)} spike lists"
+            f"need one spike list per example; got {len(inputs)} examples and {len(spikes)} spike "
+            "lists"
         )
     n_in = inputs[0].n_signals
     n_out = tem.n_channels
@@ -130,7 +131,8 @@ def fit_one_layer(
         if rank < n_in:
             warnings.warn(
                 IdentifiabilityWarning(
-                    f"output neuron {j}: {a.shape[0]} interval constraints of rank {rank} < {n_in} inputs; "
+                    f"output neuron {j}: {a.shape[0]} interval constraints of rank {rank} < "
+                    f"{n_in} inputs; "
                     "the weights are not identified (returning the minimum-norm solution); "
                     "add examples, each adds at most the dimension of its signal space"
                 ),

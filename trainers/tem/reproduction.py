@@ -69,7 +69,8 @@ def one_layer_trial(
 
 
 def jitter(spikes: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
-    """Spike times plus Gaussian noise of std level * ||diff(t)||_2 / len(diff(t)) (the authors')."""
+    """Spike times plus Gaussian noise of std level * ||diff(t)||_2 / len(diff(t)) (the
+    authors')."""
     if spikes.size < 2:
         return spikes.copy()
     d = np.diff(spikes)

@@ -2,11 +2,13 @@
 
 A bank of n real signals with period `Tp` and K Fourier components:
 
-    x_i(t) = sum_{m=-(K-1)}^{K-1} c[i, m] exp(j w_m t),   w_m = 2 pi m / Tp,   c[i, -m] = conj(c[i, m])
+    x_i(t) = sum_{m=-(K-1)}^{K-1} c[i, m] exp(j w_m t),
+    w_m = 2 pi m / Tp,   c[i, -m] = conj(c[i, m])
 
 The coefficient array holds column `K - 1 + m` for frequency m. Integrals are exact:
 
-    int_a^b x_i = sum_m c[i, m] E_m(a, b),   E_m = (exp(j w_m b) - exp(j w_m a)) / (j w_m),   E_0 = b - a
+    int_a^b x_i = sum_m c[i, m] E_m(a, b),
+    E_m = (exp(j w_m b) - exp(j w_m a)) / (j w_m),   E_0 = b - a
 
 Mixing (y = W x) acts on the coefficients, so a weighted sum of signals is again such a bank.
 """
@@ -64,7 +66,8 @@ class PeriodicBandlimited:
 
     @classmethod
     def from_cosine_coefficients(cls, c: np.ndarray, period: float) -> PeriodicBandlimited:
-        """Signals c[i,0] + 2 sum_m Re(c[i,m] e^{j w_m t}) from c[i, m], m = 0..K-1 (complex or real)."""
+        """Signals c[i,0] + 2 sum_m Re(c[i,m] e^{j w_m t}) from c[i, m], m = 0..K-1 (complex or
+        real)."""
         c = np.atleast_2d(np.asarray(c, dtype=np.complex128))
         full = np.concatenate([c[:, :0:-1].conj(), c], axis=1)
         full[:, c.shape[1] - 1] = c[:, 0].real
@@ -106,7 +109,8 @@ class PeriodicBandlimited:
 def dirac_stream_coefficients(
     times: np.ndarray, amplitudes: np.ndarray, n_components: int, period: float
 ) -> np.ndarray:
-    """Fourier-series coefficients of the Tp-periodic stream sum_k a_k delta(t - t_k), m = -(K-1)..K-1.
+    """Fourier-series coefficients of the Tp-periodic stream sum_k a_k delta(t - t_k),
+    m = -(K-1)..K-1.
 
         S[m] = (1/Tp) sum_k a_k exp(-j 2 pi m t_k / Tp)
 

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ir.errors import InputError
-
 from trainers.tem.machine import IFTEM
 from trainers.tem.one_layer import OneLayerFit, fit_one_layer, solve_min_norm
 from trainers.tem.signals import PeriodicBandlimited, dirac_stream_coefficients, exp_integrals
@@ -105,7 +104,8 @@ def dirac_locations(filt: np.ndarray, period: float) -> np.ndarray:
 
 
 def dirac_amplitudes(coefficients: np.ndarray, times: np.ndarray, period: float) -> np.ndarray:
-    """Real amplitudes a (n_signals, D) with Y_o[m] = (1/Tp) sum_k a[o, k] exp(-j 2 pi m t_k / Tp)."""
+    """Real amplitudes a (n_signals, D) with
+    Y_o[m] = (1/Tp) sum_k a[o, k] exp(-j 2 pi m t_k / Tp)."""
     y = np.atleast_2d(coefficients)
     k = (y.shape[1] + 1) // 2
     m = np.arange(-(k - 1), k)[:, None]

@@ -1,4 +1,4 @@
-"""`snnc train vib ...` (registered through compiler.commands.train.TRAINERS) and the VIB
+"""`snnc train vib ...` (registered through trainers.TRAINERS) and the VIB
 branch of `snnc eval` (`eval_command`). torch is imported only when training runs."""
 
 from __future__ import annotations

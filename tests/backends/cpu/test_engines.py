@@ -130,8 +130,8 @@ def test_sums_beyond_int32_take_the_exact_path():
     dilation=st.integers(1, 2),
 )
 def test_event_driven_convolution_equals_the_reference(seed, groups, stride, padding, dilation):
-    # Binary spikes into a convolution whose sums stay below 2^23 take the event-driven path
-    # (graded inputs keep the reference's float arithmetic; the random networks cover them).
+    # Binary spikes into a convolution whose sums stay below 2^23 (the integer events need no
+    # wrap; graded payloads and larger sums: the next test).
     rng = np.random.default_rng(seed)
     c_in, c_out, h, w = 2, 2 * groups, 7, 6
     weight = rng.integers(-128, 128, (c_out, c_in // groups, 3, 2)) * 2
@@ -155,3 +155,49 @@ def test_event_driven_convolution_equals_the_reference(seed, groups, stride, pad
         run(graph, inputs, probes=probes, engine="fast"),
         probes,
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    groups=st.sampled_from([1, 2, 3]),
+    stride=st.integers(1, 3),
+    padding=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+    bits=st.sampled_from([0, 4, 12, 16, 24]),
+)
+def test_integer_event_convolutions_equal_the_reference(
+    seed, groups, stride, padding, dilation, bits
+):
+    # Binary spikes or graded payloads into convolutions whose sums may pass 2^23 (Lava's
+    # 24-bit output wrap) and 2^31 (numpy's float64 -> int32 cast; 24-bit payloads): integer
+    # events, equal to the reference's float arithmetic bit for bit.
+    from backends.cpu import _jit
+
+    rng = np.random.default_rng(seed)
+    c_in, c_out, h, w = 3 * groups, 2 * groups, 8, 7
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    weight = rng.integers(-256, 256, (c_out, c_in // groups, kh, kw))  # the 8-bit range
+    conv = QConv2d(
+        "in", "c", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
+    out_hw = conv2d_output_hw((h, w), (kh, kw), conv.stride, conv.padding, conv.dilation)
+    graph = Graph(
+        populations={
+            "in": Input((c_in, h, w), message_bits=bits),
+            "c": QLIF((c_out, *out_hw), du=4095, dv=0, vth=300),
+        },
+        projections={"k": conv},
+    )
+    syn = prepare(graph, True, "cpu").incoming("c")[0]
+    inputs = _inputs(graph, seed, 3, 9)
+    inputs[:, :, rng.random(inputs.shape[2]) < 0.4] = 0  # silent sources
+    calls = []
+    original = _jit.conv_events
+    probes = _all_probes(graph)
+    ref = run(graph, inputs, probes=probes, engine="reference")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_jit, "conv_events", lambda *a: calls.append(a) or original(*a))
+        _assert_same(ref, run(graph, inputs, probes=probes, engine="fast"), probes)
+    assert calls  # every fixed-point convolution here is event-driven
+    assert syn.sum_bound() < 1 << 53

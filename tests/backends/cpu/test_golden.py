@@ -13,8 +13,8 @@ import pytest
 from backends.base import Probe
 from backends.cpu import kernels
 from backends.cpu.simulator import run
-from neurons import lif
 from ir import QLIF, Graph, Input, QDense
+from neurons import lif
 
 ENGINES = ("reference", "fast")
 

@@ -18,7 +18,9 @@ def _program(placed: bool = True) -> Graph:
     rng = np.random.default_rng(5)
     pops = {
         "in": Input((12,)),
-        "h": QLIF((10,), du=2047, dv=512, vth=300, bias_mant=rng.integers(-20, 40, size=10), bias_exp=3),
+        "h": QLIF(
+            (10,), du=2047, dv=512, vth=300, bias_mant=rng.integers(-20, 40, size=10), bias_exp=3
+        ),
         "out": QLIF((4,), du=4095, dv=0, vth=400),
     }
     projs = {
@@ -27,8 +29,15 @@ def _program(placed: bool = True) -> Graph:
     }
     placement = None
     if placed:
-        placement = Placement((Block.from_range("h", 0, 6, 0), Block.from_range("h", 6, 10, 1),
-                               Block.from_range("out", 0, 4, 2)), [0, 0, 0], "tiny")
+        placement = Placement(
+            (
+                Block.from_range("h", 0, 6, 0),
+                Block.from_range("h", 6, 10, 1),
+                Block.from_range("out", 0, 4, 2),
+            ),
+            [0, 0, 0],
+            "tiny",
+        )
     return Graph(populations=pops, projections=projs, placement=placement, metadata={"seed": 5})
 
 
@@ -105,20 +114,48 @@ def test_cli_agree_and_diverge(tmp_path, capsys):
     x = _inputs()
     np.save(tmp_path / "in.npy", x)
     report = tmp_path / "r.json"
-    code = main(["hil", str(build), "--reference", "cpu", "--target", "cpu", "--input", str(tmp_path / "in.npy"),
-                 "--report", str(report), "--record", str(tmp_path / "t.npz")])
+    code = main(
+        [
+            "hil",
+            str(build),
+            "--reference",
+            "cpu",
+            "--target",
+            "cpu",
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--report",
+            str(report),
+            "--record",
+            str(tmp_path / "t.npz"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "verdict: AGREE" in out
     assert json.loads(report.read_text())["agree"] is True
     w = p.projections["fc2"].weight.copy()
     w[2, 4] -= 40
     faulty = _write(tmp_path, "faulty", p.with_node("fc2", p.projections["fc2"].replace(weight=w)))
-    code = main(["hil", str(build), "--target", "cpu", "--input", str(tmp_path / "in.npy"),
-                 "--report", str(report), "--target-build", str(faulty)])
+    code = main(
+        [
+            "hil",
+            str(build),
+            "--target",
+            "cpu",
+            "--input",
+            str(tmp_path / "in.npy"),
+            "--report",
+            str(report),
+            "--target-build",
+            str(faulty),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "verdict: DIVERGED" in captured.out
     data = json.loads(report.read_text())
-    assert data["first_divergence"]["population"] == "out" and data["first_divergence"]["neuron"] == 2
+    assert (
+        data["first_divergence"]["population"] == "out" and data["first_divergence"]["neuron"] == 2
+    )
     code = main(["hil", str(build), "--replay", str(tmp_path / "t.npz"), "--report", str(report)])
     assert code == 0 and "verdict: AGREE" in capsys.readouterr().out
 
@@ -129,7 +166,9 @@ def test_cli_bad_inputs_one_line(tmp_path, capsys):
     code = main(["hil", str(build), "--target", "cpu", "--input", str(tmp_path / "bad.npy")])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "has 7 inputs per step, the model has 12" in err
-    code = main(["hil", str(tmp_path / "nope"), "--target", "cpu", "--input", str(tmp_path / "bad.npy")])
+    code = main(
+        ["hil", str(tmp_path / "nope"), "--target", "cpu", "--input", str(tmp_path / "bad.npy")]
+    )
     assert code == 1
 
 
@@ -153,7 +192,9 @@ def test_fault_injection_against_lava(fault):
         faulty = p.with_node("out", p.populations["out"].replace(vth=200))
         expect = None
     cpu_view = run_hil(p, x, reference="cpu", target="cpu", target_program=faulty).comparison.first
-    lava_view = run_hil(p, x, reference="cpu", target="lava", target_program=faulty).comparison.first
+    lava_view = run_hil(
+        p, x, reference="cpu", target="lava", target_program=faulty
+    ).comparison.first
     assert lava_view is not None and lava_view == cpu_view
     if expect:
         assert (lava_view.population, lava_view.neuron, lava_view.variable) == expect

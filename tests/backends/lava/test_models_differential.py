@@ -30,7 +30,9 @@ PER_RUN = {"fast": 17, "slow": 6}
 
 
 def _probes(graph):
-    return [Probe(n, variables_of(p)) for n, p in graph.populations.items() if not isinstance(p, Input)]
+    return [
+        Probe(n, variables_of(p)) for n, p in graph.populations.items() if not isinstance(p, Input)
+    ]
 
 
 def _compare(seeds, steps: int, batch: int, compact: bool, make=None) -> None:
@@ -39,22 +41,29 @@ def _compare(seeds, steps: int, batch: int, compact: bool, make=None) -> None:
     if not compat.lava_available():
         pytest.skip("lava-nc 0.10.0 is not installed (make setup installs it)")
     if make is None:
+
         def make(s):
             return random_model_network(s, steps, batch, compact)
+
     graph, inputs = merge([make(s) for s in seeds])
     probes = _probes(graph)
     lava = lava_run(graph, inputs, probes=probes)
     for engine in ("reference", "fast"):
-        mismatch = first_mismatch(cpu_run(graph, inputs, probes=probes, engine=engine), lava, probes,
-                                  f"{engine}: ")
+        mismatch = first_mismatch(
+            cpu_run(graph, inputs, probes=probes, engine=engine), lava, probes, f"{engine}: "
+        )
         if mismatch:
             pytest.fail(mismatch)
 
 
 def _chunks(seeds, per_run: int):
     seeds = list(seeds)
-    return [pytest.param(seeds[i : i + per_run], id=f"seeds{seeds[i]}-{seeds[min(i + per_run, len(seeds)) - 1]}")
-            for i in range(0, len(seeds), per_run)]
+    return [
+        pytest.param(
+            seeds[i : i + per_run], id=f"seeds{seeds[i]}-{seeds[min(i + per_run, len(seeds)) - 1]}"
+        )
+        for i in range(0, len(seeds), per_run)
+    ]
 
 
 @pytest.mark.lava
@@ -74,13 +83,21 @@ def test_more_random_heterogeneous_networks_match_lava(seeds):
 def test_random_sdnn_chains_match_lava():
     """Delta encoder -> sigma-delta layers -> sigma decoder chains (what lava-dl's SDNN files
     hold), 6 in one Lava run, two samples each (40 more in `make test-full`)."""
-    _compare(range(6), steps=12, batch=2, compact=True, make=lambda s: random_sdnn_network(s, 12, 2))
+    _compare(
+        range(6), steps=12, batch=2, compact=True, make=lambda s: random_sdnn_network(s, 12, 2)
+    )
 
 
 @pytest.mark.lava
 @pytest.mark.slow
 def test_more_random_sdnn_chains_match_lava():
-    _compare(range(100, 140), steps=20, batch=2, compact=False, make=lambda s: random_sdnn_network(s, 20, 2))
+    _compare(
+        range(100, 140),
+        steps=20,
+        batch=2,
+        compact=False,
+        make=lambda s: random_sdnn_network(s, 20, 2),
+    )
 
 
 def test_the_suite_covers_every_model_and_its_hard_cases():

@@ -55,7 +55,9 @@ REG12 = st.sampled_from([0, 1, 2048, 4094, 4095]) | st.integers(0, 4095)
     bias_mant=st.lists(st.integers(-4096, 4095), min_size=N, max_size=N),
     bias_exp=st.lists(st.integers(-3, 7), min_size=N, max_size=N),
 )
-def test_atrlif_step_equals_lava(i, v, r, a, d_i, d_v, d_theta, d_r, theta_0, theta_step, bias_mant, bias_exp):
+def test_atrlif_step_equals_lava(
+    i, v, r, a, d_i, d_v, d_theta, d_r, theta_0, theta_step, bias_mant, bias_exp
+):
     from lava.proc.atrlif.models import PyATRLIFModelFixed
 
     m = PyATRLIFModelFixed({})
@@ -68,11 +70,24 @@ def test_atrlif_step_equals_lava(i, v, r, a, d_i, d_v, d_theta, d_r, theta_0, th
     m.bias_mant = np.asarray(bias_mant, dtype=np.int16)
     m.bias_exp = np.asarray(bias_exp, dtype=np.int16)
     m.a_in, m.s_out = _In(), _Out()
-    node = atrlif.QATRLIF((N,), delta_i=d_i, delta_v=d_v, delta_theta=d_theta, delta_r=d_r,
-                          theta_0=theta_0, theta_step=theta_step, bias_mant=bias_mant, bias_exp=bias_exp)
+    node = atrlif.QATRLIF(
+        (N,),
+        delta_i=d_i,
+        delta_v=d_v,
+        delta_theta=d_theta,
+        delta_r=d_r,
+        theta_0=theta_0,
+        theta_step=theta_step,
+        bias_mant=bias_mant,
+        bias_exp=bias_exp,
+    )
     params = atrlif.MODEL.prepare(node, 1.0)
-    state = {"i": _state(i), "v": _state(v), "r": _state(r),
-             "theta": np.full(N, theta_0 << 6, dtype=np.int64)}
+    state = {
+        "i": _state(i),
+        "v": _state(v),
+        "r": _state(r),
+        "theta": np.full(N, theta_0 << 6, dtype=np.int64),
+    }
     for a_t in a:
         _feed(m.a_in, a_t)
         m.run_spk()
@@ -92,17 +107,22 @@ def test_atrlif_step_equals_lava(i, v, r, a, d_i, d_v, d_theta, d_r, theta_0, th
     a=INPUTS,
     vth=st.sampled_from([0, 1, 2**16]) | st.integers(0, 2**20),
     bias=st.lists(st.integers(-(2**12), 2**12), min_size=N, max_size=N),
-    spike_exp=st.integers(0, 3), state_exp=st.integers(0, 4),
-    act_mode=st.integers(0, 1), cum_error=st.integers(0, 1),
+    spike_exp=st.integers(0, 3),
+    state_exp=st.integers(0, 4),
+    act_mode=st.integers(0, 1),
+    cum_error=st.integers(0, 1),
 )
-def test_sigma_delta_step_equals_lava(sigma, act, residue, error, a, vth, bias, spike_exp, state_exp,
-                                      act_mode, cum_error):
+def test_sigma_delta_step_equals_lava(
+    sigma, act, residue, error, a, vth, bias, spike_exp, state_exp, act_mode, cum_error
+):
     from lava.proc.sdn.models import PySigmaDeltaModelFixed
     from lava.proc.sdn.process import ActivationMode
 
     m = PySigmaDeltaModelFixed({"act_mode": ActivationMode(act_mode)})
     shift = spike_exp + state_exp
-    m.sigma, m.act, m.residue, m.error = (np.array(x, dtype=np.int32) for x in (sigma, act, residue, error))
+    m.sigma, m.act, m.residue, m.error = (
+        np.array(x, dtype=np.int32) for x in (sigma, act, residue, error)
+    )
     # As Lava's SigmaDelta process stores them: vth and bias shifted by spike_exp + state_exp.
     m.vth = np.array([vth << shift], dtype=np.int32)
     m.bias = (np.array(bias, dtype=np.int64) << shift).astype(np.int32)
@@ -110,10 +130,20 @@ def test_sigma_delta_step_equals_lava(sigma, act, residue, error, a, vth, bias, 
     m.state_exp = np.array([state_exp], dtype=np.int32)
     m.cum_error = np.array([bool(cum_error)])
     m.a_in, m.s_out = _In(), _Out()
-    node = sigma_delta.QSigmaDelta((N,), vth=vth, bias=bias, spike_exp=spike_exp, state_exp=state_exp,
-                                   act_mode=act_mode, cum_error=cum_error)
+    node = sigma_delta.QSigmaDelta(
+        (N,),
+        vth=vth,
+        bias=bias,
+        spike_exp=spike_exp,
+        state_exp=state_exp,
+        act_mode=act_mode,
+        cum_error=cum_error,
+    )
     params = sigma_delta.MODEL.prepare(node, 1.0)
-    state = {k: _state(x) for k, x in (("sigma", sigma), ("act", act), ("residue", residue), ("error", error))}
+    state = {
+        k: _state(x)
+        for k, x in (("sigma", sigma), ("act", act), ("residue", residue), ("error", error))
+    }
     for a_t in a:
         m.a_in.queue.append(np.zeros(N, dtype=np.int32) + np.array(a_t, dtype=np.int32))
         m.run_spk()
@@ -130,7 +160,8 @@ def test_sigma_delta_step_equals_lava(sigma, act, residue, error, a, vth, bias, 
     error=st.lists(INT32, min_size=N, max_size=N),
     a=INPUTS,
     vth=st.sampled_from([0, 1, 6, 2**11]) | st.integers(0, 2**12),
-    spike_exp=st.integers(0, 6), state_exp=st.integers(0, 6),
+    spike_exp=st.integers(0, 6),
+    state_exp=st.integers(0, 6),
     cum_error=st.integers(0, 1),
 )
 def test_delta_step_equals_lava(act, residue, error, a, vth, spike_exp, state_exp, cum_error):
@@ -144,7 +175,9 @@ def test_delta_step_equals_lava(act, residue, error, a, vth, spike_exp, state_ex
     m.state_exp = np.array([state_exp], dtype=np.int32)
     m.cum_error = np.array([bool(cum_error)])
     m.a_in, m.s_out = _In(), _Out()
-    node = delta.QDelta((N,), vth=vth, spike_exp=spike_exp, state_exp=state_exp, cum_error=cum_error)
+    node = delta.QDelta(
+        (N,), vth=vth, spike_exp=spike_exp, state_exp=state_exp, cum_error=cum_error
+    )
     params = delta.MODEL.prepare(node, 1.0)
     state = {k: _state(x) for k, x in (("act", act), ("residue", residue), ("error", error))}
     for a_t in a:
@@ -179,8 +212,10 @@ def test_sigma_step_equals_lava(start, a):
     real=st.lists(STATE24, min_size=N, max_size=N),
     imag=st.lists(STATE24, min_size=N, max_size=N),
     a=INPUTS,
-    sin=st.integers(-4095, 4095), cos=st.integers(-4095, 4095),
-    decay_bits=st.integers(0, 12), state_exp=st.integers(0, 7),
+    sin=st.integers(-4095, 4095),
+    cos=st.integers(-4095, 4095),
+    decay_bits=st.integers(0, 12),
+    state_exp=st.integers(0, 7),
     vth=st.integers(0, 2**23 - 1),
 )
 def test_rf_step_equals_lava(real, imag, a, sin, cos, decay_bits, state_exp, vth):
@@ -193,8 +228,9 @@ def test_rf_step_equals_lava(real, imag, a, sin, cos, decay_bits, state_exp, vth
     m.state_exp = np.array([state_exp], dtype=np.int32)
     m.vth = np.array([vth], dtype=np.int32)
     m.a_real_in, m.a_imag_in, m.s_out = _In(), _In(), _Out()
-    node = resonate.QRF((N,), sin_decay=sin, cos_decay=cos, decay_bits=decay_bits,
-                        state_exp=state_exp, vth=vth)
+    node = resonate.QRF(
+        (N,), sin_decay=sin, cos_decay=cos, decay_bits=decay_bits, state_exp=state_exp, vth=vth
+    )
     params = resonate.MODEL.prepare(node, 1.0)
     state = {"real": _state(real), "imag": _state(imag)}
     for a_t in a:

@@ -77,7 +77,9 @@ def test_three_neuron_lif_matches_hand_computation(lava_ready):
     monitors["s_out"].probe(lif.s_out, STEPS)
     try:
         lif.run(condition=RunSteps(num_steps=STEPS), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        got = {k: np.asarray(m.get_data()[lif.name][k]).astype(np.int64) for k, m in monitors.items()}
+        got = {
+            k: np.asarray(m.get_data()[lif.name][k]).astype(np.int64) for k, m in monitors.items()
+        }
     finally:
         lif.stop()
     np.testing.assert_array_equal(got["u"], EXPECTED_U)
