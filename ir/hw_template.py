@@ -19,7 +19,7 @@ KEY_HELP: dict[str, str] = {
     "core.max_neurons": "neurons one core holds",
     "core.max_input_axons": "distinct (projection, presynaptic neuron) pairs feeding one core",
     "core.max_output_axons": "distinct (source neuron, destination core) routes leaving one core",
-    "core.max_populations": "distinct neuron configurations (populations, parameter groups) per core",
+    "core.max_populations": "neuron configurations (populations, parameter groups) per core",
     "core.synapse_memory_bits": "synapse memory per core (bits; cost model: synapse_memory below)",
     "synapse_memory.synapse_overhead_bits": "bits per synapse beyond its weight",
     "synapse_memory.axon_overhead_bits": "bits per input axon's synapse list",

@@ -57,19 +57,27 @@ def latency(graph: Graph) -> int:
     return max((lat.get(name, 0) for name in graph.output_names), default=0)
 
 
-def latency_line(lag: int, aligned: bool | None = None, steps: int | None = None, cut: bool = True) -> str:
+def latency_line(
+    lag: int, aligned: bool | None = None, steps: int | None = None, cut: bool = True
+) -> str:
     """What the CLI prints about the latency (import, compile, run, hil); `cut`: --align
     shifts the recordings (run), or only runs longer (hil compares the whole run)."""
-    text = f"latency {lag} step{'s' if lag != 1 else ''}: the output at step t + {lag} answers the input at step t"
+    plural = "s" if lag != 1 else ""
+    text = f"latency {lag} step{plural}: the output at step t + {lag} answers the input at step t"
     if aligned:
-        done = f"outputs cut to the {steps} aligned steps" if cut else "every input step reaches the outputs"
+        done = (
+            f"outputs cut to the {steps} aligned steps" if cut
+            else "every input step reaches the outputs"
+        )
         return text + f" (--align: ran {steps} + {lag} steps, {done})"
     if aligned is not None and lag:
         return text + f" (--align runs {lag} more steps and aligns outputs with the input)"
     return text
 
 
-def align(recordings: Mapping[str, np.ndarray], lat: Mapping[str, int], steps: int) -> dict[str, np.ndarray]:
+def align(
+    recordings: Mapping[str, np.ndarray], lat: Mapping[str, int], steps: int
+) -> dict[str, np.ndarray]:
     """Recordings (batch, T + L, ...) keyed by "pop" or "pop:var", each cut to (batch, steps, ...)
     starting at its population's latency: step t of the result answers input step t."""
     out = {}

@@ -54,18 +54,22 @@ def _edit_my_chip(folder: Path) -> None:
     text = path.read_text()
     edits = [
         ('name: "loihi2"', 'name: "my_chip"'),
-        ('description: "Intel Loihi 2 (Lava 0.10 fixed_pt semantics); per-core memory limits estimated"',
-         'description: "a small chip with Loihi 2 formats (64 neurons per core, 8 cores per chip)"'),
-        ('    value: 8192\n    source: "Intel Loihi 2 brief (2021): 1M neurons per chip / 128 cores; fewer '
-         'for neuron models with more state"\n    estimate: true',
+        ('description: "Intel Loihi 2 (Lava 0.10 fixed_pt semantics); per-core memory limits '
+         'estimated"',
+         'description: "a small chip with Loihi 2 formats (64 neurons per core, 8 cores per '
+         'chip)"'),
+        ('    value: 8192\n    source: "Intel Loihi 2 brief (2021): 1M neurons per chip / 128 '
+         'cores; fewer for neuron models with more state"\n    estimate: true',
          '    value: 64\n    source: "my_chip datasheet, table 3"\n    estimate: false'),
-        ('    value: 128\n    source: "Intel Loihi 2 brief (2021): 128 neuro cores per chip (some papers '
-         'report 120 usable)"\n    estimate: false',
+        ('    value: 128\n    source: "Intel Loihi 2 brief (2021): 128 neuro cores per chip '
+         '(some papers report 120 usable)"\n    estimate: false',
          '    value: 8\n    source: "my_chip datasheet, section 2"\n    estimate: false'),
     ]
     for old, new in edits:
         if old not in text:
-            raise SystemExit(f"readme_outputs: the loihi2 template changed; update _edit_my_chip ({old[:40]!r})")
+            raise SystemExit(
+                f"readme_outputs: the loihi2 template changed; update _edit_my_chip ({old[:40]!r})"
+            )
         text = text.replace(old, new)
     path.write_text(text)
 
@@ -86,13 +90,15 @@ SESSIONS: dict[str, Session] = {
     "compile-digits-64": Session(setup=(_TRAIN_DIGITS,)),
     "compile-calibrate-spikes": Session(setup=(_TRAIN_DIGITS, _ENCODE_8)),
     "nir-import": Session(files=tuple(NIR_FIXTURES.glob("*.*"))),
-    "align": Session(files=(NIR_FIXTURES / "snntorch_conv.nir", NIR_FIXTURES / "snntorch_conv.input.npy"),
+    "align": Session(files=(NIR_FIXTURES / "snntorch_conv.nir",
+                            NIR_FIXTURES / "snntorch_conv.input.npy"),
                      setup=("snnc import snntorch_conv.nir -o sc.snnc",)),
     "input-shape": Session(
         files=(NIR_FIXTURES / "snntorch_conv.nir",),
         setup=("snnc import snntorch_conv.nir -o conv.snnc",
                # 4 samples of 50 steps, one pixel column short of the (1, 8, 8) input
-               "python -c 'import numpy as np; np.save(\"x.npy\", np.zeros((4, 50, 1, 8, 7), np.float32))'"),
+               "python -c 'import numpy as np; "
+               "np.save(\"x.npy\", np.zeros((4, 50, 1, 8, 7), np.float32))'"),
     ),
     "hw-template": Session(hooks={2: _edit_my_chip}),
 }
@@ -122,7 +128,9 @@ def parse(lines: list[str]) -> list[Block]:
             elif commands:
                 commands[-1][1].append(body)
             else:
-                raise SystemExit(f"README.md:{i + 3}: block {m.group(1)!r} must start with a `$ ` command")
+                raise SystemExit(
+                    f"README.md:{i + 3}: block {m.group(1)!r} must start with a `$ ` command"
+                )
         blocks.append(Block(m.group(1), i + 2, end, commands))
     return blocks
 
@@ -207,7 +215,9 @@ def abridge(shown: list[str], actual: list[str]) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--update", action="store_true", help="rewrite the README blocks with the real output")
+    ap.add_argument(
+        "--update", action="store_true", help="rewrite the README blocks with the real output"
+    )
     ap.add_argument("--only", nargs="*", default=None, metavar="NAME", help="these sessions only")
     ap.add_argument("--list", action="store_true", help="list the sessions and exit")
     args = ap.parse_args(argv)
@@ -215,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     blocks = parse(lines)
     unknown = sorted({b.name for b in blocks} - set(SESSIONS))
     if unknown:
-        raise SystemExit(f"README.md marks sessions this script does not define: {', '.join(unknown)}")
+        raise SystemExit(
+            f"README.md marks sessions this script does not define: {', '.join(unknown)}"
+        )
     if args.list:
         for b in blocks:
             print(f"{b.name:12s} README.md:{b.start}  {len(b.commands)} command(s)")
@@ -238,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                 new_body.extend(out)
             if not same and not args.update:
                 print(f"--- README.md block {block.name!r}: $ {shown_cmd}")
-                print("\n".join(difflib.unified_diff(shown, out, "README", "actual", lineterm="", n=1)))
+                diff = difflib.unified_diff(shown, out, "README", "actual", lineterm="", n=1)
+                print("\n".join(diff))
         print(f"{block.name:12s} {'ok' if ok else ('updated' if args.update else 'DIFFERS')}")
         if not ok:
             failed += 1

@@ -39,7 +39,10 @@ from ir.nodes import Input
 from ir.progress import progress
 from neurons import model_of
 
-__all__ = ["NEURON_DRIFT_BOUND", "RATE_DRIFT_BOUND", "SATURATION_RATE", "SILENT_FRACTION", "ActivityStats", "Simulator", "collect", "compare"]
+__all__ = [
+    "NEURON_DRIFT_BOUND", "RATE_DRIFT_BOUND", "SATURATION_RATE", "SILENT_FRACTION",
+    "ActivityStats", "Simulator", "collect", "compare",
+]
 
 SATURATION_RATE = 0.9
 SILENT_FRACTION = 0.05
