@@ -20,7 +20,7 @@ LAVADL_SPECS := lava-dl==0.6.0 opencv-python-headless==4.11.0.86
 LAVADL_STAMP := $(VENV)/.snnc-lavadl
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-lavadl lint test test-full bench fuzz demo clean-venv help
+.PHONY: setup setup-lavadl lint test test-full bench fuzz demo readme-outputs clean-venv help
 
 help:
 	@echo "make setup      create .venv with snnc (editable), Lava 0.10 and torch (CPU)"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
 	@echo "make fuzz       hypothesis fuzzing of every loader and the CLI"
 	@echo "make demo       train on digits, compile for loihi2, simulate, HIL check, report"
+	@echo "make readme-outputs  run the README's marked commands, check their shown output"
 
 setup: $(STAMP)
 
@@ -78,6 +79,10 @@ fuzz: setup
 
 demo: setup
 	$(SNNC) demo
+
+# README blocks marked <!-- readme-outputs: NAME -->; UPDATE=1 rewrites them with the real output.
+readme-outputs: setup
+	$(PY) scripts/readme_outputs.py $(if $(UPDATE),--update)
 
 clean-venv:
 	rm -rf $(VENV)

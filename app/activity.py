@@ -145,4 +145,6 @@ def activity_from_dataset(program: Graph, hw: HardwareSpec, dataset: str, split:
     enc = program.metadata.get("encoding", {})
     seed = enc.get("seed", 0) if isinstance(enc, Mapping) else 0
     source = f"{dataset} {split} (input seed {seed})"
+    if labels.ndim != 1:  # predictive coding: a pattern index per step, no label per sample
+        labels = None
     return record_activity(program, hw, inputs, source, labels)

@@ -58,10 +58,9 @@ def spike_calibration(
     graph: Graph, path: str, samples: int | None, hw: HardwareSpec
 ) -> Calibration:
     """The first `samples` (default: all) of the spikes in `path` (batch, T, n_inputs)."""
-    from ir.arrays_io import read_spike_array
+    from ir.arrays_io import read_graph_inputs
 
-    bits = max((graph.populations[n].message_bits for n in graph.inputs), default=0)
-    inputs = read_spike_array(path, graph.n_inputs, message_bits=bits)
+    inputs = read_graph_inputs(path, graph)
     if samples is not None:
         if samples <= 0:
             raise InputError(f"--samples must be positive, got {samples}")

@@ -20,12 +20,20 @@ def model_spec(graph: Graph, label: str, key: str) -> Mapping[str, Any]:
     """metadata[key] (e.g. "encoding", "readout"), or a one-line error naming the model and key."""
     spec = graph.metadata.get(key)
     if not isinstance(spec, Mapping):
+        # What a user can do about it (models from `snnc train` record both keys; imported
+        # ones record neither): give spikes instead, or score the recorded outputs yourself.
+        advice = (
+            "so snnc cannot turn dataset images into its input spikes; pass your own spikes "
+            "instead (compile --calibrate IN.npy, run/hil/report --input IN.npy)"
+            if key == "encoding"
+            else "so snnc cannot score it; record its outputs with `snnc run MODEL|BUILD --input "
+            "IN.npy -o OUT.npz` and score them yourself"
+        )
         raise ModelFormatError(
             label,
             f"metadata.{key}",
-            "missing; the model does not say how its "
-            f"{'inputs are encoded' if key == 'encoding' else 'output is read'} "
-            "(DEVELOPERS.md 'Model metadata')",
+            "missing: the model does not say how its "
+            f"{'inputs are encoded' if key == 'encoding' else 'output is read'}, {advice}",
         )
     return spec
 

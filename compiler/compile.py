@@ -36,6 +36,7 @@ from compiler.pipeline import run_pipeline
 from compiler.quantization import calibrate
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
+from ir.latency import latency, population_latency
 from ir.verify import verify
 
 __all__ = ["REPORT_VERSION", "Calibration", "CompileOptions", "compile_model", "compile_passes"]
@@ -217,6 +218,11 @@ def compile_model(
         if name not in (QuantizePass.name, SplitExactPass.name) and isinstance(part, dict):
             report.update(part)
     report["split_exact"] = split_exact
+    # Steps the outputs lag the inputs (ir/latency.py): the run's --align uses it.
+    report["latency"] = {
+        "steps": latency(program),
+        "populations": dict(sorted(population_latency(program).items())),
+    }
     if before is not None and calibration is not None:
         if graph.domain == "float":
             float_stats, fixed_stats = (

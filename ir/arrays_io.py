@@ -1,7 +1,8 @@
 """Array files users hand to snnc (IN.npy) and get back (OUT.npz), read and written safely.
 
 `read_spike_array` checks an input before it is used: a real .npy (never pickled objects),
-integer dtype, 3-D (batch, T, n), the expected n, values in range, and a size limit checked from
+integer or bool dtype (or float holding exact 0/1 or whole graded payloads), (batch, T, n) or
+(batch, T, *input_shape) (T first with `time_major`), the expected n, values in range, and a size limit checked from
 the header before any data is read. `write_npz` writes deterministically and atomically.
 """
 
@@ -21,7 +22,10 @@ from ir.budget import Tally, check_bytes, loaded_array_bytes
 from ir.errors import InputError
 from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
-__all__ = ["MAX_INPUT_ELEMENTS", "MAX_STEPS", "check_steps", "read_npz", "read_spike_array", "write_npz"]
+__all__ = [
+    "MAX_INPUT_ELEMENTS", "MAX_STEPS", "check_steps", "read_graph_inputs", "read_npz",
+    "read_spike_array", "write_npz",
+]
 
 MAX_INPUT_ELEMENTS = 1 << 32
 # Time steps of one run (--steps, metadata.encoding.steps): every backend allocates (batch, T, n)
@@ -47,14 +51,86 @@ def _header(fh, label: str) -> tuple[tuple[int, ...], bool, np.dtype]:
         raise InputError(f"{label}: not a .npy array file ({type(e).__name__})") from None
 
 
+def _expected_shapes(n_inputs: int, input_shape: tuple[int, ...] | None, time_major: bool,
+                     input_name: str | None) -> str:
+    """The shapes an input file may have, in words, for the one-line shape error."""
+    lead = "(T, batch, " if time_major else "(batch, T, "
+    text = f"{lead}{n_inputs})"
+    if input_shape is not None and len(input_shape) > 1:
+        dims = ", ".join(map(str, input_shape))
+        order = "C, H, W" if len(input_shape) == 3 else "the population's axes"
+        text += (f" or {lead}{dims}) ({order} of input population {input_name!r}, "
+                 "flattened in C order)")
+    return text
+
+
+def _spike_shape(shape: tuple[int, ...], n_inputs: int, input_shape: tuple[int, ...] | None,
+                 time_major: bool, input_name: str | None, label: str) -> None:
+    """Accept (batch, T, n) or (batch, T, *input_shape) (time-major: T first); else one line
+    that says what is expected."""
+    if len(shape) == 3 and shape[2] == n_inputs:
+        return
+    if input_shape is not None and len(shape) == 2 + len(input_shape) and tuple(shape[2:]) == tuple(input_shape):
+        return
+    expected = _expected_shapes(n_inputs, input_shape, time_major, input_name)
+    has = f"has {shape[2]} inputs per step, the model has {n_inputs}: " if len(shape) == 3 else ""
+    hint = "" if time_major else "; a (T, batch, ...) array needs --time-major"
+    raise InputError(f"{label}: {has}expected shape {expected}, got {tuple(shape)}{hint}")
+
+
+def _integral(arr: np.ndarray, message_bits: int, label: str) -> np.ndarray:
+    """Float spikes as frameworks store them: exact 0/1 (binary) or whole numbers (graded)
+    become integers (uint8, or the narrowest signed type holding `message_bits`); anything
+    else is refused with one line."""
+    if arr.dtype.kind != "f":
+        return arr
+    if message_bits == 0:
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            value = arr[bad].flat[0]
+            raise InputError(f"{label}: float spikes must be exactly 0.0 or 1.0 (found {value!r} at index "
+                             f"{tuple(int(i) for i in np.argwhere(bad)[0])}); binary inputs take 0/1 only")
+        return arr.astype(np.uint8)
+    whole = np.isfinite(arr) & (arr == np.round(arr))
+    if not whole.all():
+        value = arr[~whole].flat[0]
+        raise InputError(f"{label}: graded float payloads must be whole numbers (found {value!r}); "
+                         f"input payloads are signed {message_bits}-bit integers")
+    half = 1 << (message_bits - 1)
+    if arr.size and (arr.min() < -half or arr.max() > half - 1):
+        raise InputError(f"{label}: graded payloads must fit signed {message_bits} bits [{-half}, {half - 1}]")
+    return arr.astype(np.int8 if message_bits <= 8 else np.int16 if message_bits <= 16 else np.int32)
+
+
+def read_graph_inputs(path: str | os.PathLike, graph, *, time_major: bool = False,
+                      label: str | None = None) -> np.ndarray:
+    """`read_spike_array` for `graph`'s input populations: their payload width, and (for one
+    input population) its shape, so (batch, T, C, H, W) files are accepted as well."""
+    from ir.nodes import Input
+
+    pops = [graph.populations[n] for n in graph.inputs]
+    bits = max((p.message_bits for p in pops if isinstance(p, Input)), default=0)
+    one = len(pops) == 1
+    return read_spike_array(
+        path, graph.n_inputs, message_bits=bits, label=label, time_major=time_major,
+        input_shape=tuple(pops[0].shape) if one else None,
+        input_name=graph.inputs[0] if one else None,
+    )
+
+
 def read_spike_array(
-    path: str | os.PathLike, n_inputs: int, *, message_bits: int = 0, label: str | None = None
+    path: str | os.PathLike, n_inputs: int, *, message_bits: int = 0, label: str | None = None,
+    input_shape: tuple[int, ...] | None = None, time_major: bool = False,
+    input_name: str | None = None,
 ) -> np.ndarray:
-    """Load input spikes (batch, T, n_inputs) in their file's integer dtype, checking everything
-    first.
+    """Load input spikes (batch, T, n_inputs) in their file's integer dtype (floats: below),
+    checking everything first.
 
     Binary inputs (`message_bits == 0`) must be 0/1; graded ones must fit a signed
-    `message_bits`-bit payload.
+    `message_bits`-bit payload. Integer and bool arrays are taken as they are; float arrays
+    must hold exact 0/1 (binary) or whole numbers (graded), the way frameworks store spikes.
+    (batch, T, *input_shape) is flattened to (batch, T, n) in C order (the input population's
+    neuron order); `time_major`: the file is (T, batch, ...), as snnTorch and Norse lay it out.
     """
     label = label or str(path)
     p = Path(path)
@@ -62,15 +138,12 @@ def read_spike_array(
         raise InputError(f"{label}: no such file" if not p.exists() else f"{label}: not a regular file")
     with open(p, "rb") as fh:
         shape, fortran, dtype = _header(fh, label)
-        if dtype.kind not in "iub":
-            raise InputError(f"{label}: expected integer spikes, got dtype {dtype}")
-        if len(shape) != 3:
-            raise InputError(f"{label}: expected shape (batch, T, n_inputs), got {shape}")
+        if dtype.kind not in "iubf":
+            raise InputError(f"{label}: expected integer, bool or float 0/1 spikes, got dtype {dtype}")
+        _spike_shape(shape, n_inputs, input_shape, time_major, input_name, label)
         count = math.prod(shape)
         if count > MAX_INPUT_ELEMENTS:
             raise InputError(f"{label}: {shape} is larger than {MAX_INPUT_ELEMENTS} elements")
-        if shape[2] != n_inputs:
-            raise InputError(f"{label}: has {shape[2]} inputs per step, the model has {n_inputs}")
         if 0 in shape:
             raise InputError(f"{label}: empty array {shape}")
         check_bytes(loaded_array_bytes(count, count * dtype.itemsize), f"{label} (shape {shape}, {dtype})")
@@ -83,6 +156,9 @@ def read_spike_array(
             arr = np.load(fh, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
             raise InputError(f"{label}: cannot read ({e})") from None
+    if time_major:
+        arr = arr.swapaxes(0, 1)
+    arr = _integral(arr, message_bits, label).reshape(arr.shape[0], arr.shape[1], n_inputs)
     return check_spikes(arr, n_inputs, message_bits=message_bits, label=label)
 
 

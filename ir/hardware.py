@@ -48,6 +48,7 @@ __all__ = [
     "load_hw",
     "load_hw_dict",
     "parse_yaml",
+    "profile_fixed",
 ]
 
 FORMAT_VERSION = 1
@@ -320,18 +321,31 @@ def _limit(raw: Any, key: str, label: str) -> Limit:
     return Limit(value=value, source=source, estimate=estimate, key=key)
 
 
+# Neuron formats the semantics profile fixes (`ir.fixed.Profile` fields of the same name).
+_PROFILE_NEURON_FIELDS = (
+    "state_bits", "decay_bits", "current_decay_offset", "vth_bits", "vth_shift",
+    "activation_shift", "bias_mant_bits",
+)
+
+
+def profile_fixed(spec: HardwareSpec) -> dict[str, str]:
+    """Keys whose value the semantics profile fixes (or bounds), and how: `snnc hw show` marks
+    them, `_check_consistency` enforces them."""
+    prof = spec.profile
+    out = {
+        f"neuron.{f}": f"semantics {spec.semantics} fixes this at {getattr(prof, f)}"
+        for f in _PROFILE_NEURON_FIELDS
+    }
+    out["synapse.max_weight_bits"] = (
+        f"semantics {spec.semantics} supports at most {prof.max_weight_bits}"
+    )
+    return out
+
+
 def _check_consistency(spec: HardwareSpec, label: str) -> None:
     """The neuron formats must be the profile's, since the simulator and Lava implement it."""
     prof = spec.profile
-    expect = {
-        "state_bits": prof.state_bits,
-        "decay_bits": prof.decay_bits,
-        "current_decay_offset": prof.current_decay_offset,
-        "vth_bits": prof.vth_bits,
-        "vth_shift": prof.vth_shift,
-        "activation_shift": prof.activation_shift,
-        "bias_mant_bits": prof.bias_mant_bits,
-    }
+    expect = {f: getattr(prof, f) for f in _PROFILE_NEURON_FIELDS}
     for fname, want in expect.items():
         got = getattr(spec.neuron, fname).value
         if got != want:

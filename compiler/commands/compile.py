@@ -13,6 +13,7 @@ from compiler.passes.quantize import GRANULARITIES
 from compiler.quantization.report import format_quantization
 from compiler.report import format_report
 from ir.atomic import check_output_dir
+from ir.latency import latency_line
 from ir.progress import status
 
 __all__ = ["register", "run"]
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     )
     write_build(args.output, program, hw, report)
     print(f"compiled {args.model} for {hw.name} ({hw.source_file})")
+    print(latency_line(report["latency"]["steps"]) + " (report.json: latency)")
     print()
     print(format_quantization(report["quantization"], warnings=False), end="")
     print()

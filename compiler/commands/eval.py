@@ -6,6 +6,10 @@ on the same spikes: sample i of the split is encoded with `encode(metadata.encod
 seed, first_index=i)` whatever the batch size or backend. The last line printed is
 `accuracy: 0.8934`; `--json` prints one JSON object instead.
 
+A model whose readout runs on the host (a VIB encoder's decoder, `metadata.readout.kind =
+"vib_decoder"`) is scored by its own pipeline (app/readouts.py): the same command, the
+pipeline's metric printed as `accuracy`.
+
 A compiled program's run also reports what it costs (`compiler.cost`: operation counts per
 inference, population and core, NeuroBench's metrics, energy and time from the target's cost
 model): the `cost` object of `--json`; `--no-cost` skips it.
@@ -25,6 +29,7 @@ from pathlib import Path
 from app.evaluation import evaluate, evaluate_sharded
 from app.executors import open_executor
 from app.inputs import load_split, model_spec, run_config
+from app.readouts import HOST_READOUTS, host_readout, print_host_eval
 from compiler.build import is_build, read_build
 from compiler.commands._common import add_executor_arguments
 from compiler.model_io import load_model
@@ -38,7 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval", help="accuracy of a model (float simulation) or a compiled BUILD (bit-accurate)"
     )
     p.add_argument("model", metavar="MODEL|BUILD")
-    p.add_argument("--dataset", required=True, help="digits or fashion-mnist")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="digits or fashion-mnist (a VIB model: its task, e.g. predictive-coding)",
+    )
     p.add_argument(
         "--split",
         default="test",
@@ -99,6 +108,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         graph = load_model(args.model, dt=args.dt)
     backend = args.backend or ("float" if graph.domain == "float" else "cpu")
+    kind = host_readout(graph)
+    if kind is not None:  # a pipeline with a host part (VIB's decoder): app/readouts.py
+        if args.shards is not None or args.executor != "local":
+            raise InputError(f"{label}: --shards and --executor apply to spike-count readouts, "
+                             f"not a {kind!r} readout")
+        result = HOST_READOUTS[kind][0](
+            graph, label, hw, backend, dataset=args.dataset, split=args.split,
+            samples=args.samples, steps=args.steps, seed=args.seed, batch=args.batch_size,
+        )
+        print_host_eval(kind, result, args.json)
+        return 0
     encoding, steps, seed = run_config(graph, label, args.steps, args.seed)
     readout = model_spec(graph, label, "readout")
     data = load_split(graph, label, args.dataset, args.split, args.samples)

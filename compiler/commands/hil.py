@@ -35,7 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--target", default="lava", help="target backend (default: lava)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", metavar="IN.npy", help="input spikes (batch, T, n_inputs)")
+    src.add_argument(
+        "--input", metavar="IN.npy", help="input spikes (batch, T, n_inputs) or (batch, T, C, H, W)"
+    )
+    p.add_argument(
+        "--time-major",
+        action="store_true",
+        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
+    )
     src.add_argument(
         "--dataset", help="encode samples of this dataset as the model's metadata says"
     )
@@ -47,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=4, help="samples with --dataset (default 4)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="run L more silent steps (L: the program's latency) so the last input steps reach "
+        "the outputs and are compared too",
+    )
     p.add_argument(
         "--probe",
         default=None,
@@ -96,18 +109,21 @@ def run(args: argparse.Namespace) -> int:
     probes = parse_probes(args.probe, program) if args.probe else all_probes(program)
     target_trace = None
     if args.replay:
+        if args.align:
+            raise InputError("--align does not apply to --replay (the recorded trace has its own steps)")
         target_trace, inputs, _ = read_trace(args.replay, program)
         source: dict = {"replay": args.replay}
     else:
         inputs, source = _inputs(args, program)
     target_program = read_build(args.target_build).program if args.target_build else None
+    run_steps, lag_line = _run_steps(args, program, inputs)
     options = _target_options(args)
     result = run_hil(
         program,
         inputs,
         reference=args.reference,
         target=args.target,
-        steps=args.steps,
+        steps=run_steps,
         probes=probes,
         hw=build.hw,
         target_program=target_program,
@@ -132,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if cmp_.first is not None:
         print(cmp_.first.describe())
+    print(lag_line)
     print(f"report: {args.report}")
     print(f"verdict: {'AGREE' if cmp_.agree else 'DIVERGED'}")
     if not cmp_.agree:
@@ -143,11 +160,10 @@ def run(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace, program) -> tuple[np.ndarray, dict]:
     """The input spikes (--input, or --dataset encoded as the program's metadata says) and what
     reproduces them, for the report."""
-    from ir.arrays_io import read_spike_array
+    from ir.arrays_io import read_graph_inputs
 
     if args.input:
-        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
-        return read_spike_array(args.input, program.n_inputs, message_bits=bits), {
+        return read_graph_inputs(args.input, program, time_major=args.time_major), {
             "input": args.input
         }
     from trainers.encoders import encode_split
@@ -161,6 +177,16 @@ def _inputs(args: argparse.Namespace, program) -> tuple[np.ndarray, dict]:
         "samples": len(inputs),
         "seed": encoding.get("seed", 0) if isinstance(encoding, dict) else 0,
     }
+
+
+def _run_steps(args: argparse.Namespace, program, inputs: np.ndarray) -> tuple[int | None, str]:
+    """(steps to run, the latency line to print): --steps, or with --align the input's T (or
+    --steps) plus the program's latency."""
+    from ir.latency import latency, latency_line
+
+    lag = latency(program)
+    steps = args.steps if args.steps is not None else int(inputs.shape[1])
+    return (steps + lag if args.align else args.steps), latency_line(lag, args.align, steps, cut=False)
 
 
 def _target_options(args: argparse.Namespace) -> dict | None:
@@ -187,16 +213,19 @@ def _float_reference(args: argparse.Namespace, build) -> int:
     model = load_model(args.model, dt=args.dt)
     check_float_model(model, program, args.model)
     inputs, source = _inputs(args, program)
+    run_steps, lag_line = _run_steps(args, program, inputs)
     populations = build.report.get("quantization", {}).get("populations", {})
     scales = {
         name: q["scale"] for name, q in populations.items() if not q.get("thresholds_folded")
     }
     result = compare_with_float(
-        model, program, inputs, target=args.target, hw=build.hw, steps=args.steps,
+        model, program, inputs, target=args.target, hw=build.hw,
+        steps=run_steps,
         target_options=_target_options(args), scales=scales,
     )
     report = {**result.to_json(), "model": args.model, "inputs": source}
     atomic_write_text(args.report, json.dumps(report, sort_keys=True, indent=2) + "\n")
     print(format_comparison(result, args.model), end="")
+    print(lag_line)
     print(f"report: {args.report}")
     return 0

@@ -80,7 +80,7 @@ def _fmt(value: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from backends.hil.trace_io import read_trace
     from compiler.model_io import load_model
-    from ir.arrays_io import read_npz, read_spike_array
+    from ir.arrays_io import read_graph_inputs, read_npz
     from ir.errors import InputError
     from trainers.tem.identify import identify_weights
 
@@ -102,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.trace:
             raise InputError("--input needs --trace (the target's recorded spikes)")
-        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
-        inputs = read_spike_array(args.input, program.n_inputs, message_bits=bits)
+        inputs = read_graph_inputs(args.input, program)
         recorded = read_npz(args.trace)
     result = identify_weights(
         program,

@@ -51,8 +51,11 @@ def describe(graph) -> list[str]:
             kind = "non-spiking" if cuba is not None and np.all(np.isinf(cuba["v_th"])) else model.label
             pops.append(f"{name} ({kind}, {pop.size})")
     projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst})" for name, p in graph.projections.items()]
+    from ir.latency import latency, latency_line
+
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",
-            f"  outputs: {', '.join(graph.output_names) or '-'}"]
+            f"  outputs: {', '.join(graph.output_names) or '-'}",
+            f"  {latency_line(latency(graph))} (`snnc run --align` aligns them)"]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", default=None, metavar="IN.npy", help="rasters from these spikes (batch, T, n)"
     )
     p.add_argument(
+        "--time-major", action="store_true", help="IN.npy is (T, batch, ...), as snnTorch and Norse lay it out"
+    )
+    p.add_argument(
         "--samples",
         type=int,
         default=DEFAULT_ACTIVITY_SAMPLES,
@@ -106,13 +109,12 @@ def _steps_list(text: str) -> list[int]:
 
 
 def _activity(args: argparse.Namespace, program: Graph, hw: HardwareSpec, notes: list[str]):
-    from ir.arrays_io import read_spike_array
+    from ir.arrays_io import read_graph_inputs
 
     if args.samples <= 0:
         raise InputError(f"--samples must be positive, got {args.samples}")
     if args.input:
-        bits = max((program.populations[n].message_bits for n in program.inputs), default=0)
-        inputs = read_spike_array(args.input, program.n_inputs, message_bits=bits)
+        inputs = read_graph_inputs(args.input, program, time_major=args.time_major)
         return record_activity(program, hw, inputs[: args.samples], Path(args.input).name)
     if args.dataset:
         return activity_from_dataset(program, hw, args.dataset, args.split, args.samples)
@@ -128,10 +130,43 @@ def _activity(args: argparse.Namespace, program: Graph, hw: HardwareSpec, notes:
         return None
 
 
+def _host_curves(args: argparse.Namespace, kind: str, program: Graph, hw: HardwareSpec) -> list:
+    """Accuracy of a host-read pipeline (app/readouts.py: a VIB decoder) at the model's T: its
+    decoder reads the whole trained run, so there is no curve over T, one point per backend."""
+    from app.inputs import run_config
+    from app.readouts import HOST_READOUTS
+    from compiler.model_io import load_model
+    from compiler.reporting import AccuracyCurve
+
+    _, steps, seed = run_config(program, args.build, None, None)
+    evaluate = HOST_READOUTS[kind][0]
+    runs = []
+    if args.model:
+        model = load_model(args.model)
+        if model.domain != "float":
+            raise InputError(f"--model {args.model}: expected the float model, got a program")
+        runs.append(("float model", model, args.model, None, "float"))
+    runs.append(("deployed (cpu, bit-accurate)", program, args.build, hw, "cpu"))
+    curves = []
+    for label, graph, path, target, backend in runs:
+        status(f"accuracy at T = {steps}: {label}")
+        r = evaluate(graph, path, target, backend, dataset=args.dataset, split=args.split,
+                     samples=args.eval_samples, steps=None, seed=None, batch=128)
+        curves.append(AccuracyCurve(label=f"{label}, {r['metric']}", backend=backend,
+                                    steps=(steps,), accuracy=(r["accuracy"],),
+                                    samples=r["samples"], dataset=args.dataset,
+                                    split=args.split, seed=seed))
+    return curves
+
+
 def _curves(args: argparse.Namespace, program: Graph, hw: HardwareSpec) -> list:
     from app.inputs import load_split, run_config
+    from app.readouts import host_readout
     from compiler.model_io import load_model
 
+    kind = host_readout(program)
+    if kind is not None:
+        return _host_curves(args, kind, program, hw)
     enc, model_steps, seed = run_config(program, args.build, None, None)
     max_steps = args.max_steps if args.max_steps is not None else 2 * model_steps
     if max_steps <= 0:

@@ -10,6 +10,7 @@ population name, states under `name:u` / `name:v`.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -31,7 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="float for float models; cpu (default for programs) or lava for compiled programs",
     )
     p.add_argument(
-        "--input", required=True, metavar="IN.npy", help="integer spikes (batch, T, n_inputs)"
+        "--input",
+        required=True,
+        metavar="IN.npy",
+        help="spikes (batch, T, n_inputs) or (batch, T, C, H, W): integers, bool, or float 0/1",
+    )
+    p.add_argument(
+        "--time-major",
+        action="store_true",
+        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
     )
     p.add_argument(
         "--steps",
@@ -39,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="T",
         help="steps to run (default: the input's T; steps past the input get no spikes)",
+    )
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="run L more steps (L: the program's latency, one step per projection on the longest "
+        "input -> output path) and shift each recording so step t answers input step t",
     )
     p.add_argument(
         "--probe",
@@ -111,8 +126,8 @@ def _choose_backend(requested: str | None, domain: str, model: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ir.arrays_io import check_steps, read_spike_array, write_npz
-    from ir.nodes import Input
+    from ir.arrays_io import check_steps, read_graph_inputs, write_npz
+    from ir.latency import align, latency, latency_line, population_latency
     from ir.progress import status
 
     from backends import get_backend, parse_probes
@@ -128,15 +143,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--lava-blocks applies to --backend lava only (cpu: --blocks)")
     if args.steps is not None:
         check_steps(args.steps, "--steps")
-    bits = max(
-        (
-            graph.populations[n].message_bits
-            for n in graph.inputs
-            if isinstance(graph.populations[n], Input)
-        ),
-        default=0,
-    )
-    spikes = read_spike_array(args.input, graph.n_inputs, message_bits=bits)
+    spikes = read_graph_inputs(args.input, graph, time_major=args.time_major)
+    if not args.time_major and spikes.shape[0] > spikes.shape[1]:
+        print(
+            f"snnc: note: {args.input} read as {spikes.shape[0]} samples of {spikes.shape[1]} "
+            "steps (batch, T, ...); if it is (T, batch, ...), pass --time-major",
+            file=sys.stderr,
+        )
     probes = parse_probes(args.probe, graph)
     if not probes:
         raise InputError(
@@ -152,16 +165,22 @@ def run(args: argparse.Namespace) -> int:
         kwargs["engine"] = args.engine
         if backend == "cpu":
             kwargs["blocks"] = args.blocks
+    lag = latency(graph)
+    steps = args.steps if args.steps is not None else spikes.shape[1]
+    run_steps = steps + lag if args.align else args.steps
     start = time.perf_counter()
-    trace = get_backend(backend)(graph, spikes, steps=args.steps, probes=probes, hw=hw, **kwargs)
+    trace = get_backend(backend)(graph, spikes, steps=run_steps, probes=probes, hw=hw, **kwargs)
     elapsed = time.perf_counter() - start
     arrays = trace.arrays()
+    if args.align:
+        arrays = align(arrays, population_latency(graph), steps)
     write_npz(args.output, arrays)
     written = time.perf_counter()
     print(
         f"{args.output}: backend {backend}, {trace.batch} sample(s) x {trace.steps} steps, "
         f"{elapsed:.2f} s"
     )
+    print(f"  {latency_line(lag, args.align, steps)}")
     width = max(len(k) for k in arrays)
     for key, arr in arrays.items():
         what = f"spikes {int(arr.sum())}" if ":" not in key else f"range [{arr.min()}, {arr.max()}]"

@@ -320,10 +320,53 @@ class _Importer:
         if file_dt is not None:
             return file_dt, "file"
         if self.uses_dt():
-            self.warn(f"the file records no time step; assuming dt = {DEFAULT_DT!r} s (snnTorch's export "
-                      "convention); pass --dt to set it")
+            guess = self.exporter()
+            if guess is not None:
+                name, guess_dt, why = guess
+                self.warn(f"the file records no time step; it looks like {name}'s export ({why}): "
+                          f"assuming dt = {guess_dt!r} s; pass --dt to set it")
+                return guess_dt, f"assumed, {name.split()[0]} export detected"
+            self.warn(f"the file records no time step and matches no known exporter; assuming dt = "
+                      f"{DEFAULT_DT!r} s (snnTorch's convention); pass --dt to set it (a Norse 1.1.0 "
+                      "file: --dt = (Norse's dt)^2, 1e-6 for its default 1 ms)")
             return DEFAULT_DT, "assumed"
         return DEFAULT_DT, "unused"
+
+    def exporter(self) -> tuple[str, float, str] | None:
+        """Which framework wrote a file without dt, from its neurons' parameters, as
+        (name, dt that reproduces it, why); None when the parameters fit neither convention.
+
+        - snnTorch writes r = tau_mem / dt with its hard-coded dt = 1e-4 s, on every neuron.
+        - Norse writes r = 1. Norse <= 1.1.0 writes tau = dt / tau_mem_inv, the time constant
+          times its dt (norse#411): with its default dt = 1 ms every tau is below 1 ms, and its
+          Euler step decays by dt * tau_mem_inv = dt^2 / tau, so dt^2 = 1e-6 reproduces it. A
+          Norse after the fix writes the true tau and steps with its default dt = 1e-3.
+        """
+        taus, rs = [], []
+        for node in self.nodes.values():
+            tau = node.params.get("tau", node.params.get("tau_mem"))
+            r = node.params.get("r")
+            if node.type in ("LIF", "LI", "CubaLIF", "CubaLI") and tau is not None and r is not None:
+                try:
+                    t, q = np.broadcast_arrays(np.asarray(tau, dtype=np.float64), np.asarray(r, dtype=np.float64))
+                except ValueError:
+                    return None
+                taus.append(t.reshape(-1))
+                rs.append(q.reshape(-1))
+        if not taus:
+            return None
+        tau, r = np.concatenate(taus), np.concatenate(rs)
+        if not np.all(np.isfinite(tau)):
+            return None
+        if np.allclose(r, tau / DEFAULT_DT, rtol=1e-3, atol=0):
+            return "snnTorch", DEFAULT_DT, f"r = tau / dt with dt = {DEFAULT_DT!r} s on every neuron"
+        if np.all(r == 1):
+            if np.all(tau < 1e-3):
+                return ("Norse 1.1.0", 1e-6,
+                        "r = 1, every tau below 1 ms: tau = dt x tau_mem, norse#411; --dt = (Norse's dt)^2, "
+                        "1e-6 for its default 1 ms")
+            return "Norse", 1e-3, "r = 1, tau >= 1 ms; Norse's default dt"
+        return None
 
     def uses_dt(self) -> bool:
         for node in self.nodes.values():
@@ -596,6 +639,10 @@ class _Importer:
         try:
             return discretize.alpha_k(self.flat(tau, n), self.dt, self.method)
         except ValueError as e:
+            guess = self.exporter()
+            if guess is not None and guess[1] != self.dt:  # the advice that reproduces the framework
+                e = ValueError(f"{e.args[0].split('; pass a smaller')[0]}; the file looks like "
+                               f"{guess[0]}'s export ({guess[2]}): import it with --dt {guess[1]!r}")
             raise self.fail(f"{self.where(node)}.{key}", str(e)) from None
 
     def membrane(self, node: _Node, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -52,6 +52,7 @@ from ir.resources import (
     core_limits,
     graph_fanins,
     group_labels,
+    RESOURCES,
     lower_bound,
     resource_label,
     traffic,
@@ -103,7 +104,8 @@ class PartitionPass:
             )
         else:
             best = next(c for c in candidates if c.method == self.method)
-        placement_chips(best.n_cores, hw)  # CapacityError when the system has too few cores
+        # CapacityError when the system has too few cores, naming the resource that forced them
+        placement_chips(best.n_cores, hw, binding_resource(best.acc, hw, demand))
         placement = best.placement
         naive = candidates[0]
         naive_chips = np.arange(naive.n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
@@ -184,19 +186,43 @@ def cut_populations(placement: Placement) -> set[str]:
     return {pop for pop, k in Counter(b.population for b in placement.blocks).items() if k > 1}
 
 
-def placement_chips(n_cores: int, hw: HardwareSpec) -> np.ndarray:
-    """Cores on chips in order, `chip.cores_per_chip` to a chip (what `place` starts from)."""
-    need = math.ceil(n_cores / hw.chip.cores_per_chip.value)
+def binding_resource(acc: Accounting, hw: HardwareSpec, demand: dict[str, int]) -> str:
+    """Which per-core resource forced the cores of a placement, in words: the one closest to
+    its limit on the most cores (ties: the larger mean fill), with its fill and the fewest
+    cores its total demand alone needs (`lower_bound`)."""
+    limits = core_limits(hw)
+    fill = {r: acc.usage[r] / max(limits[r].value, 1) for r in RESOURCES if r in acc.usage}
+    if not fill or acc.n_cores == 0:
+        return ""
+    names = list(fill)
+    top = np.argmax(np.stack([fill[r] for r in names]), axis=0)
+    counts = np.bincount(top, minlength=len(names))
+    r = max(range(len(names)), key=lambda i: (counts[i], float(fill[names[i]].mean())))
+    name = names[r]
+    alone = -(-demand.get(name, 0) // max(limits[name].value, 1))
+    return (
+        f"the binding resource is {resource_label(name)} ({limits[name].key}: the fullest on "
+        f"{counts[r]} of {acc.n_cores} cores, {100 * float(fill[name].mean()):.0f}% of the limit "
+        f"on average; its total alone needs at least {alone} cores)"
+    )
+
+
+def placement_chips(n_cores: int, hw: HardwareSpec, why: str = "") -> np.ndarray:
+    """Cores on chips in order, `chip.cores_per_chip` to a chip (what `place` starts from).
+    `why`: what made the placement need `n_cores` (`binding_resource`), for the error."""
+    per_chip = hw.chip.cores_per_chip.value
+    need = math.ceil(n_cores / per_chip)
     have = hw.system.max_chips.value
     if need > have:
-        total = hw.chip.cores_per_chip.value * have
+        total = per_chip * have
+        chips = f"{need} chip{'s' if need != 1 else ''} of {per_chip} core{'s' if per_chip != 1 else ''}"
         raise CapacityError(
             "network",
             "cores",
             n_cores,
             total,
             f"{hw.source_file}: chip.cores_per_chip x system.max_chips",
-            hint=f"{need} chips of {hw.chip.cores_per_chip.value} cores would be needed",
+            hint=f"{why}; {chips} would be needed" if why else f"{chips} would be needed",
         )
     return np.arange(n_cores, dtype=np.int64) // hw.chip.cores_per_chip.value
 

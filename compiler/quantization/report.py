@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from compiler.quantization.calibrate import NEURON_DRIFT_BOUND, RATE_DRIFT_BOUND
+
 __all__ = ["format_quantization"]
 
 
@@ -171,13 +173,23 @@ def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:
                 f"{p['rate_fixed']:.4f}",
                 f"{p['rate_abs_diff']:.4f}" if "rate_abs_diff" in p else "-",
                 _pct(p.get("rate_rel_diff")),
+                _signed_pct(p.get("rate_drift")),
                 _pct(p["v_floor_fraction"]),
                 p["status"].upper() if p["status"] != "ok" else "ok",
             ]
         )
     lines += _table(
-        ["population", "float rate", "fixed rate", "|diff|", "rel.diff", "v at floor", "status"],
+        ["population", "float rate", "fixed rate", "|diff|", "rel.diff", "drift", "v at floor",
+         "status"],
         rows,
-        {1, 2, 3, 4, 5},
+        {1, 2, 3, 4, 5, 6},
+    )
+    lines.append(
+        f"drift: total fixed rate vs float; DRIFT beyond +-{RATE_DRIFT_BOUND:.0%}, or rel.diff "
+        f"beyond {NEURON_DRIFT_BOUND:.0%} (compiler/quantization/calibrate.py)"
     )
     return lines
+
+
+def _signed_pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f}%"

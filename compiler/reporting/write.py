@@ -209,7 +209,13 @@ def write_report(path: str | os.PathLike, inp: ReportInputs) -> list[str]:
         if inp.activity is not None:
             order = [n for n in program.topological_order() if n in inp.activity.spikes]
             readout = program.metadata.get("readout", {})
-            readout_pop = readout.get("population") if isinstance(readout, Mapping) else None
+            # Rows are classes only under a spike-count readout (a VIB readout's neurons are
+            # the host decoder's features, not classes).
+            readout_pop = (
+                readout.get("population")
+                if isinstance(readout, Mapping) and readout.get("kind") == "spike_count"
+                else None
+            )
             figs = fg.raster_figures(inp.activity, order, program.inputs, readout_pop)
             for i, fig in enumerate(figs, 1):
                 name = "rasters.png" if len(figs) == 1 else f"rasters-{i}.png"

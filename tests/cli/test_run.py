@@ -203,11 +203,11 @@ def test_user_errors_are_one_line_exit_1(files, args, message):
 def test_bad_input_files(files):
     d, *_ = files
     np.save(d / "wrong.npy", np.ones((2, 5, 7), dtype=np.uint8))
-    np.save(d / "float.npy", np.ones((2, 5, 8)))
+    np.save(d / "float.npy", np.full((2, 5, 8), 0.5))
     (d / "junk.npy").write_bytes(b"not numpy")
     for name, message in (
         ("wrong.npy", "has 7 inputs per step, the model has 8"),
-        ("float.npy", "expected integer spikes"),
+        ("float.npy", "float spikes must be exactly 0.0 or 1.0 (found 0.5"),
         ("junk.npy", "not a .npy array file"),
         ("missing.npy", "no such file"),
     ):

@@ -48,10 +48,14 @@ def test_float_simulation_reproduces_the_framework(name):
 
 
 def test_norse_time_constants_need_dt_squared():
-    """Norse 1.1.0 writes tau * dt (norse#411): the default dt is refused with a clear message."""
+    """Norse 1.1.0 writes tau * dt (norse#411): without --dt the export is recognised and imported
+    with dt = 1e-6; snnTorch's dt is refused with the advice that works (issue 24)."""
     path = FIXTURES / "norse_mlp.nir"
-    with pytest.raises(ModelFormatError, match=r"node '1' \(LIF\)\.tau: forward Euler needs dt <= tau.*--dt"):
-        import_nir(path, warn=lambda m: None)
+    with pytest.raises(ModelFormatError, match=r"node '1' \(LIF\)\.tau: forward Euler needs dt <= tau.*"
+                                                r"Norse 1\.1\.0's export.*import it with --dt 1e-06$"):
+        import_nir(path, dt=1e-4, warn=lambda m: None)
+    warnings: list[str] = []
+    assert import_nir(path, warn=warnings.append).dt == 1e-6 and "Norse 1.1.0" in warnings[0]
     graph = load_model(path, dt=1e-6)
     alpha_s, alpha_m = graph.populations["1"].decays(graph.dt)
     assert float(alpha_s) == 0.0 and float(alpha_m) == pytest.approx(1 - 1e-3 * 100.0, rel=1e-6)
