@@ -888,7 +888,9 @@ def _worker_killed_checks(r: Result) -> list[str]:
 
 
 def _worker_killed(root: Path, after: float) -> Case:
-    lava_build(root, samples=8)
+    # A run that outlasts the kill on an idle machine too (8 samples of 200 steps took 2.2 s:
+    # a kill 0.8 s after the first fork could find the run over).
+    lava_build(root, samples=8, steps=SIGNAL_STEPS)
     return Case(_lava_run(root), kill_worker_after=after, absent=[root / "o.npz"], timeout=60,
                 check=_worker_killed_checks)
 
@@ -1026,8 +1028,12 @@ def run_case(c: Case, root: Path) -> Result:
                 (os.killpg if group else os.kill)(proc.pid, sig)
                 sent = True
             if c.kill_worker_after is not None and not sent:
-                if forked is not None and time.monotonic() - forked >= c.kill_worker_after:
-                    os.kill(workers[-1], signal.SIGKILL)  # the newest: a worker
+                # (no child listed at this look: Lava is between forks; look again next tick)
+                if forked is not None and workers and time.monotonic() - forked >= c.kill_worker_after:
+                    try:
+                        os.kill(workers[-1], signal.SIGKILL)  # the newest: a worker
+                    except ProcessLookupError:  # it ended since the look: look again
+                        continue
                     sent = True
                     killed_at = time.monotonic()
             if elapsed > c.timeout:
