@@ -31,7 +31,7 @@ help:
 	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
 	@echo "make fuzz       hypothesis fuzzing of every loader and the CLI"
 	@echo "make demo       train on digits, compile for loihi2, simulate, HIL check, report"
-	@echo "make readme-outputs  run the README's marked commands, check their shown output"
+	@echo "make readme-outputs  run the marked commands of README.md and docs/, check their shown output"
 
 setup: $(STAMP)
 
@@ -80,7 +80,7 @@ fuzz: setup
 demo: setup
 	$(SNNC) demo
 
-# README blocks marked <!-- readme-outputs: NAME -->; UPDATE=1 rewrites them with the real output.
+# README.md and docs/*.md blocks marked <!-- readme-outputs: NAME -->; UPDATE=1 rewrites them with the real output.
 readme-outputs: setup
 	$(PY) scripts/readme_outputs.py $(if $(UPDATE),--update)
 

@@ -10,7 +10,7 @@ Folders (BUILD, report, demo). A folder snnc writes holds a manifest, `MANIFEST`
 (`.snnc-manifest.json`), listing every file snnc put there with its sha256. Writing into a
 folder that exists replaces only files the manifest lists whose bytes are still the ones snnc
 wrote, removes only such files that the new output no longer has, and never touches anything
-else: a user's notes, a decoder file the README says to keep beside the program, a paper next
+else: a user's notes, a decoder file docs/trainers.md says to keep beside the program, a paper next
 to a report. A file in the way that snnc did not write (or that was changed since) stops the
 command with one line before anything is replaced (`check_output_dir` says so before the
 command does its work, the commit checks again). A new folder is built under a temporary name

@@ -287,7 +287,7 @@ class LIF(Population):
 class QLIF(Population):
     r"""Fixed-point LIF with Lava's register names (bit-accurate `PyLifModelBitAcc`).
 
-    Per step, all integers (see the reference profile in the README):
+    Per step, all integers (see the reference profile in docs/semantics.md):
 
     .. math::
         u[t] = \mathrm{wrap}_{24}\big(\mathrm{trunc}(u[t-1] (4096 - du - 1) / 4096)

@@ -1,6 +1,6 @@
 """The neuron-model table: every neuron model snnc knows, one module each.
 
-    MODELS               the models, in the order the README lists them
+    MODELS               the models, in the order docs/neuron-models.md lists them
     model_of(node)       the model of a population node (float or fixed), or UnsupportedNodeError
     model_for_lava(name) the model whose Lava process is `name` (lava-dl netx files name those)
     BY_NAME[name]        a model by its table name ("lif", ...)

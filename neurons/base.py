@@ -192,7 +192,7 @@ class NeuronModel:
     saturating_state: ClassVar[str | None] = None
     """The state variable that saturates (calibration counts hits of its limits)."""
     equation: ClassVar[str] = ""
-    """The float equation, one line, for the README's model list."""
+    """The float equation, one line, for the model list of docs/neuron-models.md."""
     nir_types: ClassVar[tuple[str, ...]] = ()
     nir_metadata_only: ClassVar[tuple[str, ...]] = ()
     """Parameters NIR has no form for (kept in snnc's metadata only; the exporter warns)."""

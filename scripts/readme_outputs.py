@@ -1,18 +1,18 @@
-"""Run the README's commands and check (or update) the output it shows.
+"""Run the commands of README.md and docs/*.md and check (or update) the output they show.
 
-A README code block preceded by the line `<!-- readme-outputs: NAME -->` is a session: its
-`$ ` lines are commands, the lines under each are what the command printed (stdout and stderr,
-as a terminal shows them). This script runs every marked block's commands in a fresh
-temporary folder prepared by the session's setup (SESSIONS below: fixture files copied in,
-setup commands the README does not show), with `snnc` the one of this checkout's virtual
-environment, and compares.
+A code block of README.md or of a page under docs/ preceded by the line
+`<!-- readme-outputs: NAME -->` is a session: its `$ ` lines are commands, the lines under each
+are what the command printed (stdout and stderr, as a terminal shows them). This script runs
+every marked block's commands in a fresh temporary folder prepared by the session's setup
+(SESSIONS below: fixture files copied in, setup commands the page does not show), with `snnc`
+the one of this checkout's virtual environment, and compares.
 
     python scripts/readme_outputs.py                 # check every session; exit 1 on a difference
     python scripts/readme_outputs.py --update        # rewrite the blocks with the real output
     python scripts/readme_outputs.py --only tem      # some sessions (names: --list)
 
 Comparison ignores what changes from run to run by nature: wall-clock seconds (`0.18 s`,
-`(17.9 s)`) and temporary paths. A README line `...` stands for any number of output lines (an
+`(17.9 s)`) and temporary paths. A shown line `...` stands for any number of output lines (an
 abridged block): such a block is checked around it, and `--update` keeps the abridgment only
 where the shown lines still match (otherwise it writes the whole output and says so).
 """
@@ -33,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 NIR_FIXTURES = ROOT / "tests" / "fixtures" / "nir"
 MARK = re.compile(r"^<!-- readme-outputs: ([\w-]+) -->$")
 # Output that differs between runs by nature: elapsed seconds.
@@ -49,7 +50,7 @@ class Session:
 
 
 def _edit_my_chip(folder: Path) -> None:
-    """The README's edit of the template: name, description and two limits."""
+    """The hardware page's edit of the template: name, description and two limits."""
     path = folder / "my_chip.yaml"
     text = path.read_text()
     edits = [
@@ -75,7 +76,7 @@ def _edit_my_chip(folder: Path) -> None:
 
 
 _TRAIN_DIGITS = "snnc train conversion --dataset digits -o digits.snnc"
-# The README's in.npy: the first 8 test digits, encoded as the model's metadata says.
+# The in.npy of docs/cli.md: the first 8 test digits, encoded as the model's metadata says.
 _ENCODE_8 = (
     "python -c 'import numpy as np; from compiler.model_io import load_model; "
     "from trainers.encoders import encode_split; "
@@ -104,22 +105,29 @@ SESSIONS: dict[str, Session] = {
 }
 
 
+def pages() -> list[Path]:
+    """The files whose marked blocks are sessions: README.md, then docs/*.md by name."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
 @dataclass
 class Block:
     name: str
+    path: Path  # the file the block is in
     start: int  # index of the first line inside the fence
     end: int  # index of the closing fence
     commands: list[tuple[str, list[str]]]  # (command line as shown, output lines)
 
 
-def parse(lines: list[str]) -> list[Block]:
+def parse(lines: list[str], path: Path = README) -> list[Block]:
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     blocks = []
     for i, line in enumerate(lines):
         m = MARK.match(line.strip())
         if not m:
             continue
         if i + 1 >= len(lines) or not lines[i + 1].startswith("```"):
-            raise SystemExit(f"README.md:{i + 1}: a readme-outputs mark must precede a code fence")
+            raise SystemExit(f"{where}:{i + 1}: a readme-outputs mark must precede a code fence")
         end = next(j for j in range(i + 2, len(lines)) if lines[j].startswith("```"))
         commands: list[tuple[str, list[str]]] = []
         for body in lines[i + 2 : end]:
@@ -129,10 +137,26 @@ def parse(lines: list[str]) -> list[Block]:
                 commands[-1][1].append(body)
             else:
                 raise SystemExit(
-                    f"README.md:{i + 3}: block {m.group(1)!r} must start with a `$ ` command"
+                    f"{where}:{i + 3}: block {m.group(1)!r} must start with a `$ ` command"
                 )
-        blocks.append(Block(m.group(1), i + 2, end, commands))
+        blocks.append(Block(m.group(1), path, i + 2, end, commands))
     return blocks
+
+
+def all_blocks() -> tuple[dict[Path, list[str]], list[Block]]:
+    """Every page's lines and every marked block of all pages; a session name marked twice
+    is refused (each names one block)."""
+    texts = {path: path.read_text().splitlines() for path in pages()}
+    blocks = [b for path, lines in texts.items() for b in parse(lines, path)]
+    seen: dict[str, Path] = {}
+    for b in blocks:
+        if b.name in seen:
+            raise SystemExit(
+                f"readme_outputs: session {b.name!r} is marked in {seen[b.name].relative_to(ROOT)}"
+                f" and in {b.path.relative_to(ROOT)}"
+            )
+        seen[b.name] = b.path
+    return texts, blocks
 
 
 def _command(shown: str) -> str:
@@ -216,24 +240,25 @@ def abridge(shown: list[str], actual: list[str]) -> list[str] | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "--update", action="store_true", help="rewrite the README blocks with the real output"
+        "--update", action="store_true", help="rewrite the marked blocks with the real output"
     )
     ap.add_argument("--only", nargs="*", default=None, metavar="NAME", help="these sessions only")
     ap.add_argument("--list", action="store_true", help="list the sessions and exit")
     args = ap.parse_args(argv)
-    lines = README.read_text().splitlines()
-    blocks = parse(lines)
+    texts, blocks = all_blocks()
     unknown = sorted({b.name for b in blocks} - set(SESSIONS))
     if unknown:
         raise SystemExit(
-            f"README.md marks sessions this script does not define: {', '.join(unknown)}"
+            f"README.md and docs/ mark sessions this script does not define: {', '.join(unknown)}"
         )
     if args.list:
         for b in blocks:
-            print(f"{b.name:12s} README.md:{b.start}  {len(b.commands)} command(s)")
+            where = b.path.relative_to(ROOT)
+            print(f"{b.name:24s} {where}:{b.start}  {len(b.commands)} command(s)")
         return 0
     selected = [b for b in blocks if args.only is None or b.name in args.only]
     failed = 0
+    changed: set[Path] = set()
     for block in reversed(selected):  # from the end, so that updates keep earlier line numbers
         actual = run_session(block, SESSIONS[block.name])
         new_body: list[str] = []
@@ -249,16 +274,18 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 new_body.extend(out)
             if not same and not args.update:
-                print(f"--- README.md block {block.name!r}: $ {shown_cmd}")
-                diff = difflib.unified_diff(shown, out, "README", "actual", lineterm="", n=1)
+                where = block.path.relative_to(ROOT)
+                print(f"--- {where} block {block.name!r}: $ {shown_cmd}")
+                diff = difflib.unified_diff(shown, out, str(where), "actual", lineterm="", n=1)
                 print("\n".join(diff))
         print(f"{block.name:12s} {'ok' if ok else ('updated' if args.update else 'DIFFERS')}")
         if not ok:
             failed += 1
             if args.update:
-                lines[block.start : block.end] = new_body
-    if args.update and failed:
-        README.write_text("\n".join(lines) + "\n")
+                texts[block.path][block.start : block.end] = new_body
+                changed.add(block.path)
+    for path in sorted(changed):
+        path.write_text("\n".join(texts[path]) + "\n")
     return 1 if failed and not args.update else 0
 
 

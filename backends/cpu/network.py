@@ -1,7 +1,7 @@
 """A graph prepared for simulation: per-population parameters and per-projection synapses in
 the form both engines (reference and fast) consume.
 
-Timing, shared by every engine (Lava's, see the README "Reference semantics"): at step
+Timing, shared by every engine (Lava's, see docs/semantics.md, "The reference semantics"): at step
 t = 1..T each projection delivers what its source emitted at step t - 1 - k for each of its
 delays k (nothing arrives from before step 1); the deliveries are summed per destination; then
 every neuron population updates and emits. Input populations emit `inputs[:, t - 1]`.

@@ -4,7 +4,7 @@
     run_float(graph, inputs, steps=None, probes=None, hw=None, *, engine="auto")
 
 `run` executes a fixed-point program bit-exactly (Lava 0.10 `fixed_pt` semantics; see
-`kernels` and the README "Reference semantics"); `run_float` executes a float-domain graph
+`kernels` and docs/semantics.md, "The reference semantics"); `run_float` executes a float-domain graph
 with the same structure and timing. Two engines compute the same thing:
 
 - "reference": step by step, every projection every step (`reference.py`): the oracle;

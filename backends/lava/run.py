@@ -74,7 +74,7 @@ DEVICES = ("cpu", "loihi2")
 LOWERINGS = ("populations", "blocks")
 # Lava processes one run may build (RingBuffers, neurons, connections and the recorder): each is
 # a forked OS process with its own channels; measured on the 2-core, 24 GiB development machine
-# (README "Lava at scale").
+# (docs/semantics.md, "Lava at scale").
 MAX_PROCESSES = 1000
 # Frames Lava's recursive list flattening may use: one per process of a process group.
 _RECURSION_LIMIT = 2 * MAX_PROCESSES + 10_000

@@ -13,8 +13,8 @@ limits on S, the fixed node) is the model's quantization rule in its `neurons` m
 pass holds what every model shares: S is chosen as large as the limits allow (the model's,
 the weight exponent range, and a worst-case bound that keeps the state from wrapping), then,
 within a factor of two, where the weights lose least to rounding, and finally nudged so that
-the threshold is exact. README "How snnc quantizes, formula by formula" writes out every
-formula.
+the threshold is exact. docs/quantization.md, "How snnc quantizes, formula by formula",
+writes out every formula.
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ def _cost_table(points: Sequence[CostPoint], source: str) -> Table:
             "are estimates themselves; snnc hw show lists every source)"
             if est["available"] else f"no energy or time: {est['reason']}")
     return Table("Cost per inference", header, rows,
-                 f"Counted on {source} (cpu backend, exact); {note}. Definitions: README "
-                 "'What a deployment costs'.")
+                 f"Counted on {source} (cpu backend, exact); {note}. Definitions: "
+                 "docs/cost.md, 'What a deployment costs'.")
 
 
 def _summary_rows(inp: ReportInputs, model_steps: int | None) -> list[tuple[str, str]]:

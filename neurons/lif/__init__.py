@@ -178,7 +178,8 @@ def _uniform_reset(params: Any) -> tuple[int, int] | None:
 
 
 class LIFQuantRule(QuantRule):
-    """LIF's quantization (README "How snnc quantizes, formula by formula"): with scale S,
+    """LIF's quantization (docs/quantization.md, "How snnc quantizes, formula by formula"):
+    with scale S,
 
         u_fix = S u     a_fix << 6 = S a     vth << 6 = S v_th     bias_mant << bias_exp = S b
         (4096 - du - 1) / 4096 = alpha_syn      (4096 - dv) / 4096 = alpha_mem   (per neuron)

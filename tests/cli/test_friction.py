@@ -410,7 +410,7 @@ def _readme_script():
 
 def test_readme_marked_blocks_are_sessions_of_the_script():
     script = _readme_script()
-    blocks = script.parse(script.README.read_text().splitlines())
+    _, blocks = script.all_blocks()  # README.md and docs/*.md
     assert {b.name for b in blocks} == set(script.SESSIONS) >= {"tem", "align", "input-shape", "hw-template"}
     assert all(b.commands and all(cmd for cmd, _ in b.commands) for b in blocks)
     assert script.matches(["a 0.23 s", "...", "z"], ["a 1.5 s", "b", "c", "z"])
@@ -419,7 +419,7 @@ def test_readme_marked_blocks_are_sessions_of_the_script():
 
 @pytest.mark.slow
 def test_readme_outputs_of_the_new_options_hold():
-    """Runs the README's commands of the quick sessions (the tem trainer's is left to `make
-    readme-outputs`) and checks what the README shows."""
+    """Runs the docs' commands of the quick sessions (the tem trainer's is left to `make
+    readme-outputs`) and checks what the docs show."""
     script = _readme_script()
     assert script.main(["--only", "nir-import", "align", "input-shape", "hw-template"]) == 0

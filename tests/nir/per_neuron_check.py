@@ -2,7 +2,7 @@
 import, compile for loihi2 and loihi1, run the deployed program on cpu (and Lava), and compare
 per-neuron output spike counts with the framework's own output on the fixture inputs.
 
-    python -m tests.nir.per_neuron_check [--lava]   # from the repository root: the README table
+    python -m tests.nir.per_neuron_check [--lava]   # from the repository root: the table of docs/nir.md
 
 Counts: snnc's projections each add one step (Lava's timing), so snnc runs T + L steps and its
 steps L .. L + T - 1 stand for the framework's 0 .. T - 1 (L = the fixture's latency_steps);
@@ -173,7 +173,7 @@ def cpu_vs_lava(
 
 
 def table(fixtures: list[Fixture], lava: dict[str, bool] | None = None) -> str:
-    """The README table (one row per fixture)."""
+    """The table of docs/nir.md (one row per fixture)."""
     rows = [
         "| fixture | framework | neurons | parameter groups | cores loihi2 / loihi1 | framework spikes "
         "| r(snnc float, framework) | r(loihi2, framework) | r(loihi1, framework) "

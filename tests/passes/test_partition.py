@@ -260,7 +260,8 @@ def test_report_table_lists_cores_limits_and_traffic():
 
 def test_cores_near_the_lower_bound_on_loihi2():
     # Dense layers with 256 inputs: per-core synapse lists round to whole words with little
-    # waste, so the (loose) lower bound is nearly reachable; see README for wide layers.
+    # waste, so the (loose) lower bound is nearly reachable; see docs/partitioning.md for wide
+    # layers.
     for graph in (mlp([256, 2048, 256, 2048], seed=11), conv_net(8, 32, 2, seed=12)):
         _, report = compile_(graph, LOIHI2)
         assert report["cores_used"] <= 1.05 * report["cores_lower_bound"], report["partition"]

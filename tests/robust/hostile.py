@@ -353,7 +353,7 @@ def _compile_notes(root: Path) -> Case:
     save_graph(float_model(), root / "m.snnc")
     build = write_small_build(root)
     (build / "notes.txt").write_text("my notes\n")
-    (build / "vib.decoder.npz").write_bytes(b"PK decoder the README puts beside the program")
+    (build / "vib.decoder.npz").write_bytes(b"PK decoder docs/trainers.md puts beside the program")
     return Case(["compile", str(root / "m.snnc"), "--target", "loihi2", "-o", str(build)], expect=(0,),
                 keep=[build / "notes.txt", build / "vib.decoder.npz"])
 

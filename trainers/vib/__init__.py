@@ -1,5 +1,5 @@
 """VIB: a hybrid SNN encoder + ANN decoder trained with the (directed) information bottleneck
-(Skatchkovsky, Simeone, Jang, arXiv 2106.01177; see README "VIB trainer").
+(Skatchkovsky, Simeone, Jang, arXiv 2106.01177; see docs/trainers.md, "VIB trainer").
 
 Modules: `tasks` (predictive coding, digits/Fashion-MNIST reconstruction: data, spikes,
 metrics), `config` (hyper-parameters, per-task defaults, the trained result), `decoder` (the
