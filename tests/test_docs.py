@@ -79,3 +79,14 @@ def test_link_checker_sees_a_broken_link(tmp_path):
                     "```\n[fenced](no.md)\n```\n[ok](page.md#top)\n")
     assert [(n, t) for n, t, p in relative_targets(page) if not p.exists()] == [(3, "nowhere.md")]
     assert [t for _, t, p in relative_targets(page) if p.exists()] == ["page.md#top"]
+
+
+def test_every_verb_is_in_the_front_page_tour_and_the_cli_page():
+    from compiler.cli import VERBS
+
+    front = README.read_text()
+    cli_page = (ROOT / "docs" / "cli.md").read_text()
+    tour = set(re.findall(r"^snnc (\w+) ", front, flags=re.MULTILINE))
+    assert set(VERBS) <= tour, f"README.md's tour lacks {sorted(set(VERBS) - tour)}"
+    absent = [verb for verb in VERBS if f"snnc {verb} " not in cli_page]
+    assert not absent, f"docs/cli.md never shows `snnc {absent[0]} ...` ({absent})"
