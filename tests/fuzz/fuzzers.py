@@ -66,13 +66,18 @@ def _expect_snnc_error_or_ok(fn: Callable[[], object], outcomes: Counter) -> Non
 # ----------------------------------------------------------------------------- graph files
 
 def _corpus_graphs() -> list[bytes]:
-    from hypothesis import find
+    from hypothesis import HealthCheck, Phase, find, settings
 
     from tests.strategies import graphs
 
+    # The first matching graph, not a shrunk one: shrinking these graphs can take minutes, and
+    # any graph with two projections seeds the fuzzer as well (derandomized: the same corpus).
+    first = settings(database=None, derandomize=True, phases=(Phase.generate,),
+                     max_examples=1000, suppress_health_check=list(HealthCheck))
     out = []
     for domain, placed in (("float", False), ("fixed", True), ("fixed", False)):
-        g = find(graphs(domain=domain, placed=placed), lambda g: len(g.projections) >= 2)
+        g = find(graphs(domain=domain, placed=placed), lambda g: len(g.projections) >= 2,
+                 settings=first)
         out.append(graph_to_bytes(g))
     return out
 
