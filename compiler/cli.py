@@ -33,6 +33,7 @@ import atexit
 import os
 import signal
 import sys
+import time
 
 __all__ = ["OUTPUTS", "VERBS", "Terminated", "build_parser", "entry", "main"]
 
@@ -306,6 +307,10 @@ def entry() -> None:
     sys.exit(_finished[0])
 
 
+def _checkpoint() -> None:
+    """A Python-level call: the interpreter runs signal handlers that are due before its body."""
+
+
 def _late_signal_status() -> None:
     """The last thing at exit, after everything else (Lava's helpers joined, temporaries
     removed): the process ends here with the command's status, or with the status of a signal
@@ -324,6 +329,11 @@ def _late_signal_status() -> None:
         except (OSError, ValueError):
             pass
     signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
+    # A signal sent to the process just before the block may have been taken by another thread
+    # (numpy's BLAS threads do not block signals): Python then runs its handler in this thread at
+    # the next check, which a moment's wait and a Python-level call give it.
+    time.sleep(0.005)
+    _checkpoint()
     pending = [s for s in (signal.SIGTERM, signal.SIGINT) if s in signal.sigpending()]
     code, signals = _finished[0], _after_finish + pending
     if signals and code not in (130, 143):
