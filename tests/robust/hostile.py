@@ -916,12 +916,19 @@ def handles_sigterm(pid: int) -> bool:
     return False
 
 
+PF_EXITING = 0x4  # linux/sched.h: set by do_exit() before the process's memory is torn down
+
+
 def _ended(pid: int) -> bool:
-    """Whether process `pid` has ended (a zombie its parent has not waited for yet): a signal
-    sent to it now does nothing, and its status says nothing about how snnc handles one."""
+    """Whether process `pid` has ended or is ending: a zombie its parent has not waited for yet,
+    or a process inside the kernel's exit (PF_EXITING in /proc/PID/stat's flags field: exit_group
+    has begun; tearing down a Lava run's address space takes milliseconds, and the kernel drops
+    signals sent meanwhile). A signal sent to it now does nothing, and its status says nothing
+    about how snnc handles one."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0] in ("Z", "X") or bool(int(fields[6]) & PF_EXITING)
+    except (OSError, IndexError, ValueError):
         return True
 
 
