@@ -423,3 +423,66 @@ def test_readme_outputs_of_the_new_options_hold():
     readme-outputs`) and checks what the docs show."""
     script = _readme_script()
     assert script.main(["--only", "nir-import", "align", "input-shape", "hw-template"]) == 0
+
+
+# ----------------------------------------------------------------- 3b. latency in eval and OUT.npz
+
+
+def _late_answer_graph(metadata=None):
+    """in -> h -> out (latency 2): neuron k of out answers input k one step later per layer, so
+    an input spike in the last two of T steps is answered only past step T."""
+    from ir import LIF, Graph, Input
+    from ir.nodes import Dense
+
+    n = 64
+    lif = LIF((n,), tau_syn=0.001, tau_mem=0.001, v_th=0.1)
+    return Graph(populations={"in": Input((n,)), "h": lif, "out": LIF((10,), tau_syn=0.001, tau_mem=0.001, v_th=0.1)},
+                 projections={"ih": Dense("in", "h", weight=np.eye(n) * 5),
+                              "ho": Dense("h", "out", weight=np.kron(np.eye(10), np.ones((1, 7)))[:, :n] * 5)},
+                 dt=1e-3, metadata=metadata or {})
+
+
+def test_evaluate_align_answers_the_last_input_steps():
+    """Time-to-first-spike input: a weak pixel spikes in the last step; without --align the output
+    never answers it (counts 0, class 0), aligned it does."""
+    from app.evaluation import evaluate
+
+    x = np.zeros((2, 64))
+    x[0, 7 * 3] = 0.05  # class 3's pixel, spiking at step round(0.95 * 3) = 3, the last of T = 4
+    x[1, 7 * 5] = 0.9  # class 5's, spiking at step 0
+    y = np.array([3, 5])
+    readout = {"kind": "spike_count", "population": "out"}
+    plain = evaluate(_late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0)
+    aligned = evaluate(_late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0,
+                       align=True)
+    assert plain["predictions"].tolist() == [0, 5] and aligned["predictions"].tolist() == [3, 5]
+
+
+def test_eval_align_and_run_store_the_latency(cli, tmp_path):
+    """`snnc eval --align` on digits (CLI and JSON); `snnc run` stores L in OUT.npz's __meta__;
+    `snnc identify` refuses an aligned recording; --align is refused for a host readout."""
+    from ir import save_graph
+
+    model = tmp_path / "m.snnc"
+    save_graph(_late_answer_graph({"encoding": {"kind": "latency", "steps": 4, "seed": 0},
+                                   "readout": {"kind": "spike_count", "population": "out"}}), model)
+    code, out, err = cli("eval", model, "--dataset", "digits", "--samples", "10", "--json")
+    assert code == 0, err
+    assert json.loads(out)["latency"] == 2 and json.loads(out)["aligned"] is False
+    code, out, _ = cli("eval", model, "--dataset", "digits", "--samples", "10", "--align")
+    assert code == 0 and "--align: ran 4 + 2 steps" in out
+    x = (np.random.default_rng(0).random((3, 5, 64)) < 0.2).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    for extra in ((), ("--align",)):
+        out_file = tmp_path / f"o{len(extra)}.npz"
+        code, _, err = cli("run", model, "--input", tmp_path / "x.npy", "-o", out_file, "--probe", "h;out",
+                           *extra)
+        assert code == 0, err
+        with np.load(out_file) as f:
+            meta = json.loads(f["__meta__"].tobytes())
+            assert f["out"].shape == (3, 5, 10)
+        assert meta == {"format": "snnc-run-output", "format_version": 1, "backend": "float", "steps": 5,
+                        "steps_run": 5 + 2 * len(extra), "latency": 2, "population_latency": {"h": 1, "out": 2},
+                        "aligned": bool(extra)}
+    code, _, err = cli("identify", model, "--input", tmp_path / "x.npy", "--trace", tmp_path / "o1.npz")
+    assert code == 1 and "recorded with --align" in err
