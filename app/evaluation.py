@@ -97,7 +97,8 @@ def evaluate(
         t2 = time.perf_counter()
         answered = trace
         if extra:
-            answered = Trace.from_arrays(align_recordings(trace.arrays(), lat, steps), trace.backend)
+            cut = align_recordings(trace.arrays(), lat, steps)
+            answered = Trace.from_arrays(cut, trace.backend)
         preds[lo : lo + batch_size] = classify(readout, answered)
         spikes += sum(int(trace.get(n, "spikes").sum()) for n in counted)
         if recorder is not None:
