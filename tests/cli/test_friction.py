@@ -300,6 +300,7 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
     code, _, err = cli("compile", tmp_path / "big.snnc", "--target", "tiny", "-o", tmp_path / "b")
     assert code == 1 and err.count("\n") == 1
     assert "needs 25 cores, the limit is 16" in err and "the binding resource is neurons (core.max_neurons" in err
+    assert "its total, 400, alone needs at least 25 cores whatever the placement" in err
     # output axons bind: 64 neurons on cores of 16 each reach a 16-neuron layer on other cores,
     # 4 output axons per core; one chip of one core ("1 core", not "1 cores")
     tiny = (Path(__file__).resolve().parents[2] / "hw_configs" / "tiny.yaml").read_text()
@@ -310,8 +311,14 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
     (tmp_path / "axons.yaml").write_text(yaml)
     _dense_net(tmp_path / "fan.snnc", [8, 64, 16])
     code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "axons.yaml", "-o", tmp_path / "b")
-    assert code == 1 and "the binding resource is output axons (core.max_output_axons" in err
+    assert code == 1 and "the binding resource is output axons (core.max_output_axons)" in err
+    assert "its total, 64, alone needs at least 16 cores whatever the placement" in err
     assert "chips of 1 core would be needed" in err and "1 cores" not in err
+    # 16 cores: the 64 output axons fit in total (16 x 4), the placement's packing needs 17
+    (tmp_path / "a16.yaml").write_text(yaml.replace("max_chips: {value: 1", "max_chips: {value: 16"))
+    code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "a16.yaml", "-o", tmp_path / "b")
+    assert code == 1 and "needs 17 cores, the limit is 16" in err
+    assert "the fullest on 16 of 17 cores" in err and "at least 16 of the 16 cores the system has" in err
 
 
 def _calibration_row(text: str, population: str) -> list[str]:
