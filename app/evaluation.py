@@ -56,7 +56,8 @@ def evaluate(
     summary) and "cost_counts" (the integer counts it summarizes, which shards add up); and
     "time_s", the seconds spent encoding, simulating and classifying (`snnc eval -v`)."""
     from backends import get_backend
-    from backends.base import Probe, Trace
+    from backends.base import Probe, Trace, run_bytes_per_sample
+    from ir.budget import max_load_bytes
     from ir.latency import align as align_recordings
     from ir.latency import latency, population_latency
     from ir.nodes import Input
@@ -82,6 +83,10 @@ def evaluate(
         probes = (*probes, *(Probe(n, ("spikes",)) for n in counted if n != pop))
     lat = population_latency(graph) if align else {}
     extra = latency(graph) if align else 0
+    # Predictions do not depend on the batch (module docstring): a batch is cut to what fits the
+    # memory budget (`backends.base.check_run_budget`), so --batch-size is an upper bound.
+    fits = max_load_bytes() // max(run_bytes_per_sample(graph, steps + extra, probes), 1)
+    batch_size = max(1, min(batch_size, fits))
     preds = np.zeros(len(x), dtype=np.int64)
     spikes = 0
     spent = {"encode": 0.0, "simulate": 0.0, "classify": 0.0}

@@ -493,3 +493,20 @@ def test_eval_align_and_run_store_the_latency(cli, tmp_path):
                         "aligned": bool(extra)}
     code, _, err = cli("identify", model, "--input", tmp_path / "x.npy", "--trace", tmp_path / "o1.npz")
     assert code == 1 and "recorded with --align" in err
+
+
+def test_evaluate_cuts_its_batches_to_the_memory_budget(monkeypatch):
+    """A --batch-size whose run would exceed SNNC_MAX_LOAD_BYTES is cut to what fits: the same
+    predictions (each sample has its own spikes), where the whole batch was refused before."""
+    from app.evaluation import evaluate
+    from backends.base import Probe, run_bytes_per_sample
+
+    graph = _late_answer_graph()
+    x = np.random.default_rng(5).random((9, 64))
+    y = np.arange(9) % 10
+    readout = {"kind": "spike_count", "population": "out"}
+    whole = evaluate(graph, None, "float", x, y, {"kind": "latency"}, readout, 6, 0, batch_size=9)
+    per_sample = run_bytes_per_sample(graph, 6, (Probe("out", ("spikes",)),))
+    monkeypatch.setenv("SNNC_MAX_LOAD_BYTES", str(2 * per_sample))
+    cut = evaluate(graph, None, "float", x, y, {"kind": "latency"}, readout, 6, 0, batch_size=9)
+    assert cut["predictions"].tolist() == whole["predictions"].tolist()
