@@ -32,7 +32,7 @@ import numpy as np
 from ir.errors import IRVerifyError, ModelFormatError, UnsupportedNodeError
 from ir.graph import NAME_RE, Graph
 from ir.nodes import Conv2d, Dense, Input, Population, Projection, Sparse
-from ir.verify import verify
+from ir.verify import MAX_DELAY_WITHOUT_TARGET, verify
 
 from compiler.nir import discretize
 from compiler.nir.ops import Op, PathError, apply_linear, compose
@@ -48,6 +48,8 @@ __all__ = ["DEFAULT_DT", "SUPPORTED", "import_nir", "load"]
 
 # NIR neuron types -> the neuron model that takes them (the table's NIR mappings). Every one is
 # read into the current-based form of `_Pop` and handed to the model's `from_cuba`.
+# A NIR Delay of more steps than verify accepts without a target is refused at import.
+MAX_DELAY_STEPS = MAX_DELAY_WITHOUT_TARGET
 OPERATOR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay")
 SUPPORTED = ("Input", "Output", *OPERATOR_TYPES, *NEURON_TYPES, "NIRGraph")
 _SYNAPSE_STAGES = ("LI", "I")  # a leaky or perfect integrator that can be another neuron's current
@@ -306,6 +308,10 @@ class _Importer:
             if np.any(wrong):
                 bad = float(p["delay"].reshape(-1)[int(np.argmax(wrong))])
                 raise self.fail(f"{node_label(node)}.delay", f"{bad!r} s is not a whole number >= 0 of steps of dt = {self.dt!r} s")
+            if rounded.max(initial=0) > MAX_DELAY_STEPS:  # an int64 could not even hold some
+                bad = float(p["delay"].reshape(-1)[int(np.argmax(rounded))])
+                raise self.fail(f"{node_label(node)}.delay", f"{bad!r} s is {float(rounded.max()):.4g} steps of dt = "
+                                f"{self.dt!r} s; snnc takes delays of at most {MAX_DELAY_STEPS} steps")
             return Op(name, "elementwise", in_shape, out_shape, delay=np.broadcast_to(rounded.astype(np.int64), (n_in,)).copy())
         shape3, kernel, stride, padding, dilation = p["_geometry"]
         if t in ("Conv1d", "Conv2d"):
