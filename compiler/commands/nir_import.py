@@ -50,7 +50,8 @@ def describe(graph) -> list[str]:
             cuba = model.to_cuba(pop, graph.dt) if pop.domain == "float" else None  # netx: fixed point
             kind = "non-spiking" if cuba is not None and np.all(np.isinf(cuba["v_th"])) else model.label
             pops.append(f"{name} ({kind}, {pop.size})")
-    projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst})" for name, p in graph.projections.items()]
+    projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst}{'' if p.port is None else '.' + p.port})"
+             for name, p in graph.projections.items()]
     from ir.latency import latency, latency_line
 
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",

@@ -46,7 +46,14 @@ from ir.graph import Graph
 from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
 from neurons import model_of
 
-from compiler.netx.importer import NETX_BIAS_EXP, NETX_MAX_DELAY, NETX_SPIKE_EXP, NETX_STATE_EXP
+from compiler.netx.importer import (
+    NETX_BIAS_EXP,
+    NETX_MAX_DELAY,
+    NETX_SPIKE_EXP,
+    NETX_STATE_EXP,
+    RF_DECAY_BITS,
+    netx_rf_params,
+)
 from compiler.netx.weights import lava_sign_mode, netx_dense_format
 
 __all__ = ["ExportSummary", "export_netx", "write_layers"]
@@ -54,6 +61,8 @@ __all__ = ["ExportSummary", "export_netx", "write_layers"]
 # A QSparse becomes a dense netx layer; past this many synapses the file would be absurd.
 MAX_DENSE_SYNAPSES = 1 << 26
 _FLOAT32_EXACT = 1 << 24  # integers below this are exact in float32, the dtype SLAYER writes
+# File sinDecay/cosDecay offsets tried, nearest first, to find values netx maps to the registers.
+_RF_NUDGES = sorted(((a, b) for a in range(-2, 3) for b in range(-2, 3)), key=lambda d: (abs(d[0]) + abs(d[1]), d))
 
 
 @dataclass
@@ -106,20 +115,23 @@ class _Chain:
             nxt = [(n, p) for n, p in g.outgoing(current) if p.dst != current]
             if not nxt:
                 break
-            if len(nxt) > 1:
+            imag = [(n, p) for n, p in nxt if p.port == "imag"]
+            real = [(n, p) for n, p in nxt if p.port != "imag"]
+            if len(real) != 1 or len(imag) > 1 or (imag and imag[0][1].dst != real[0][1].dst):
                 raise self.fail(current, f"feeds {len(nxt)} populations ({', '.join(p.dst for _, p in nxt)}); "
                                          "a netx network is a chain")
-            name, proj = nxt[0]
+            name, proj = real[0]
             dst = proj.dst
             if dst in seen:
                 raise self.fail(name, "closes a loop over several populations")
             incoming = [(n, p) for n, p in g.incoming(dst) if p.src != dst]
-            if len(incoming) != 1:
-                raise self.fail(dst, f"has {len(incoming)} incoming projections; netx layers read one")
+            if len(incoming) != len(nxt):
+                raise self.fail(dst, f"has {len(incoming)} incoming projections; netx layers read one "
+                                     "(or a complex pair into RF neurons)")
             pop = g.populations[dst]
             if first:
                 first = False
-                if _is_input_relay(g, proj):
+                if not imag and _is_input_relay(g, proj):
                     layers.append(self.input_layer(dst, pop))
                     summary.latency = 1
                     summary.layers.append("input")
@@ -129,6 +141,12 @@ class _Chain:
                 layers.append({"type": "input", "shape": _shape(g.populations[host].shape)})
                 summary.layers.append("input")
             src_shape = g.populations[current].shape
+            if imag:
+                layers.append(self.complex_layer(name, proj, *imag[0], src_shape))
+                summary.layers.append("dense")
+                current = dst
+                seen.add(dst)
+                continue
             for layer in self.layer(name, proj, dst, pop, src_shape):
                 layers.append(layer)
                 summary.layers.append(layer["type"])
@@ -178,8 +196,72 @@ class _Chain:
             return neuron, (np.asarray(bias) if np.any(bias) else None)
         if process == "Sigma" and not first:
             return {"type": "SDNN", "sigma_output": True}, None
+        if process in ("RF", "RF_IZ") and not first:
+            return self.resonator(name, pop, model), None
         where = "an input layer" if first else "a layer"
         raise self.fail(name, f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a file")
+
+    def resonator(self, name: str, pop: Population, model: Any) -> dict[str, Any]:
+        """SLAYER's RF neuron group (RF_PHASE for RF, RF_IZHIKEVICH for RF_IZ): netx rebuilds
+        the registers from sinDecay, cosDecay and vThMant through floats
+        (`importer.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
+        back this population's registers."""
+        for key, want in (("state_exp", NETX_STATE_EXP), ("decay_bits", RF_DECAY_BITS)):
+            if getattr(pop, key) != want:
+                raise self.fail(name, f"{key} = {getattr(pop, key)}: netx builds RF neurons with {key} = {want}")
+        vth = np.asarray(pop.vth)
+        if vth.ndim or int(vth) % (1 << NETX_STATE_EXP):
+            raise self.fail(name, f"vth = {_span_text(vth)}: netx's RF threshold is one vThMant times 2^6")
+        sin, cos = pop.per_neuron("sin_decay"), pop.per_neuron("cos_decay")
+        for reg, values in (("sin_decay", sin), ("cos_decay", cos)):
+            if values.min() < 0:
+                raise self.fail(name, f"{reg} = {int(values.min())}: SLAYER's RF decays are >= 0 (netx's period "
+                                      "and decay do not give a negative one back)")
+        v_mant = int(vth) >> NETX_STATE_EXP
+        # netx's float round trip through period and decay can truncate a register to one
+        # below (the import warns): write, per neuron, the nearest file values it maps back.
+        file_sin, file_cos = sin.copy(), cos.copy()
+        found = np.zeros(sin.shape, dtype=bool)
+        for d_sin, d_cos in _RF_NUDGES:
+            trial_sin, trial_cos = sin + d_sin, cos + d_cos
+            back = model.from_lava((sin.size,), netx_rf_params(trial_sin, trial_cos, v_mant))
+            ok = ~found & (back.per_neuron("sin_decay") == sin) & (back.per_neuron("cos_decay") == cos)
+            file_sin[ok], file_cos[ok] = trial_sin[ok], trial_cos[ok]
+            found |= ok
+        if not found.all():
+            i = int(np.argmin(found))
+            raise self.fail(name, f"sin_decay, cos_decay = {int(sin[i])}, {int(cos[i])} (neuron {i}): no sinDecay, "
+                                  "cosDecay within 2 of them gives these registers back through netx's float round "
+                                  "trip (period and decay)")
+        kind = "RF_PHASE" if model.lava_process_name == "RF" else "RF_IZHIKEVICH"
+        return {"type": kind, "sinDecay": _netx_values(file_sin.reshape(pop.shape), pop.shape),
+                "cosDecay": _netx_values(file_cos.reshape(pop.shape), pop.shape), "vThMant": v_mant,
+                "gradedSpike": False}
+
+    def complex_layer(self, name: str, real: Projection, imag_name: str, imag: Projection,
+                      src_shape: tuple[int, ...]) -> dict[str, Any]:
+        """SLAYER's complex dense layer (`dense` with weight/real and weight/imag) into RF
+        neurons: each weight matrix its own netx format; netx builds it without delay or bias."""
+        g = self.graph
+        pop = g.populations[real.dst]
+        if len(src_shape) > 1:
+            raise self.fail(name, f"reads the {src_shape} output of {real.src!r}; netx 0.6.0 flattens only into "
+                                  "real dense layers")
+        neuron, _ = self.neuron(real.dst, pop)
+        if not neuron["type"].startswith("RF"):
+            raise self.fail(imag_name, "feeds an imaginary input; netx's complex synapses feed RF neurons only")
+        parts = {}
+        for label, pname, proj in (("real", name, real), ("imag", imag_name, imag)):
+            if not isinstance(proj, (QDense, QSparse)):
+                raise self.fail(pname, f"is a {type(proj).__name__}; netx's complex layers are dense")
+            if np.any(proj.delay):
+                raise self.fail(pname, "has delays; netx 0.6.0 builds complex dense synapses without delays")
+            w = self.file_weights(pname, proj)
+            self.check_netx_keeps(pname, w, [w])
+            parts[label] = w.astype(np.float32)
+        n_out, n_in = parts["real"].shape
+        return {"type": "dense", "shape": _shape(pop.shape), "inFeatures": n_in, "outFeatures": n_out,
+                "weight": parts, "neuron": neuron}
 
     def lif_bias(self, name: str, pop: Population, mant_field: Any, exp_field: Any) -> np.ndarray | None:
         """bias_mant * 2^(bias_exp - 6) per neuron, or None for no bias."""
@@ -303,6 +385,12 @@ def _netx_values(values: Any, shape: tuple[int, ...]) -> Any:
     if np.all(per_channel == per_channel[:, :1]):
         return np.ascontiguousarray(per_channel[:, 0])
     return np.ascontiguousarray(arr.transpose(2, 1, 0))
+
+
+def _span_text(values: np.ndarray) -> str:
+    flat = np.asarray(values).reshape(-1)
+    lo, hi = int(flat.min()), int(flat.max())
+    return str(lo) if lo == hi else f"{lo}..{hi}"
 
 
 def _is_input_relay(g: Graph, proj: Projection) -> bool:

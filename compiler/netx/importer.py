@@ -87,6 +87,12 @@ DECAY_RANGE = (0, 4096)
 # (hdf5.py create_dense; `1 << 18 - 1` is 1 << 17 by operator precedence).
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17, "refDelay": 1, "gradedSpike": False}
 _VTH_MAX = (1 << 18) - 1  # what SLAYER writes for non-spiking layers (block/base.py AbstractAffine)
+# netx's RF neurons: decay_bits 12 (hdf5.py get_neuron_params); sin/cos decays are 12-bit
+# mantissas and the real/imaginary state 24 bits (lava proc/rf/models.py PyRFModelFixed), so
+# vThMant << 6 must stay below 2^23.
+RF_DECAY_BITS = 12
+RF_DECAY_MAX = (1 << RF_DECAY_BITS) - 1
+RF_VTH_MAX = ((1 << 23) - 1) >> NETX_STATE_EXP
 # pool/unpool/convT lowerings hold one value per synapse; 2^26 int64 values is 512 MiB.
 MAX_SYNAPSES = 1 << 26
 
@@ -312,10 +318,10 @@ class _Importer:
         elif kind == "SDNN":
             process, params = self.sigma_delta(layer, cfg, values, shape, bias, first)
         elif kind is not None and "RF" in kind:
-            raise self.fail(layer, "neuron/type", f"{kind!r}: netx feeds resonate-and-fire neurons through complex "
-                                                  "(real, imag) synapses; snnc's RF neurons take one input")
+            return self.resonator(layer, kind, values, shape)
         else:
-            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA, LOIHI and SDNN neurons")
+            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA, LOIHI, SDNN and RF "
+                                                  "neurons")
         model = model_for_lava(process, f"{self.nf.path}: layer/{layer.index}", "snnc's netx import")
         return model.from_lava(shape, params)
 
@@ -340,6 +346,41 @@ class _Importer:
         vth = self.per_neuron(layer, "vThMant", values, shape, 0, _VTH_MAX)
         return "SigmaDelta", {"vth": vth, "bias": 0 if bias is None else self.neuron_bias(layer, shape, bias),
                               "act_mode": 1, "cum_error": 0, **exps}
+
+    def resonator(self, layer: NetxLayer, kind: str, values: dict[str, Any], shape: tuple[int, ...]) -> Population:
+        """netx's resonate-and-fire neurons (hdf5.py get_neuron_params): RF for a type with
+        "PHASE", else RF_IZ, built from period = 1 / frequency and alpha = decay that SLAYER's
+        `neuron.rf.neuron_params` derives from sinDecay, cosDecay (float64), vth = vThMant,
+        state_exp = 6, decay_bits = 12; Lava's process turns them back into registers
+        (`RFModel.from_lava`), which can differ from the file's by one (said in a warning)."""
+        sin_file = self.per_neuron(layer, "sinDecay", values, shape, -RF_DECAY_MAX, RF_DECAY_MAX)
+        cos_file = self.per_neuron(layer, "cosDecay", values, shape, -RF_DECAY_MAX, RF_DECAY_MAX)
+        vth = self.array(layer, "vThMant", values).reshape(-1)
+        if vth.size != 1:
+            raise self.fail(layer, "neuron/vThMant", f"has {vth.size} values; netx 0.6.0's RF process takes one "
+                                                     "threshold (int(vth * 2^6) of an array fails)")
+        self.checked(layer, "neuron/vThMant", vth, 0, RF_VTH_MAX)
+        params = netx_rf_params(sin_file, cos_file, int(vth[0]))
+        if np.any(~np.isfinite(params["period"])):
+            raise self.fail(layer, "neuron/sinDecay", f"= {_span(np.asarray(sin_file).reshape(-1))} with cosDecay "
+                                                      f"{_span(np.asarray(cos_file).reshape(-1))}: netx's period "
+                                                      "1 / frequency is infinite")
+        graded = values.get("gradedSpike")
+        if isinstance(graded, np.ndarray) and np.any(graded):
+            self.note(layer, "neuron/gradedSpike", "netx 0.6.0 drops it (Lava's RF sends binary spikes); snnc "
+                                                   "computes what netx computes", "True")
+        process = "RF" if "PHASE" in kind else "RF_IZ"
+        model = model_for_lava(process, f"{self.nf.path}: layer/{layer.index}", "snnc's netx import")
+        node = model.from_lava(shape, params)
+        for reg, file_values in (("sin_decay", sin_file), ("cos_decay", cos_file)):
+            back, want = node.per_neuron(reg), np.broadcast_to(file_values, shape).reshape(-1)
+            if np.any(back != want):
+                i = int(np.argmax(back != want))
+                self.note(layer, f"neuron/{'sinDecay' if reg == 'sin_decay' else 'cosDecay'}",
+                          "netx 0.6.0 passes Lava's RF process a period and decay computed from it in floats, and "
+                          "the process truncates them back to a register one below; snnc computes what netx "
+                          "computes", f"{int(want[i])} -> {int(back[i])}")
+        return node
 
     def dropped_neuron_fields(self, layer: NetxLayer, cfg: dict[str, Any]) -> None:
         """Neuron fields netx 0.6.0 reads and drops for CUBA (or never reads)."""
@@ -389,6 +430,18 @@ class _Importer:
         return declared
 
 
+def netx_rf_params(sin_decay: Any, cos_decay: Any, vth: int) -> dict[str, Any]:
+    """The arguments netx gives Lava's RF / RF_IZ process for a file's sinDecay, cosDecay,
+    vThMant (hdf5.py get_neuron_params with SLAYER's neuron.rf.neuron_params, in float64 as
+    they compute them); `RFModel.from_lava` turns them into the registers Lava computes."""
+    sin = np.asarray(sin_decay, dtype=np.float64) / (1 << RF_DECAY_BITS)
+    cos = np.asarray(cos_decay, dtype=np.float64) / (1 << RF_DECAY_BITS)
+    with np.errstate(divide="ignore"):
+        period = 1 / (np.arctan2(sin, cos) / 2 / np.pi)
+    return {"period": period, "alpha": 1 - np.sqrt(sin**2 + cos**2), "vth": vth,
+            "state_exp": NETX_STATE_EXP, "decay_bits": RF_DECAY_BITS}
+
+
 def _span(values: np.ndarray) -> str:
     lo, hi = values.min(), values.max()
     return f"{lo}" if lo == hi else f"{lo}..{hi}"
@@ -431,8 +484,17 @@ def _flatten(imp: _Importer, layer: NetxLayer) -> None:
 
 
 def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
-    if "weight" not in layer.fields and ("weight/real" in layer.fields or isinstance(layer.fields.get("weight"), dict)):
-        raise imp.fail(layer, "weight", "is complex (real/imag); snnc does not import complex dense layers")
+    if isinstance(layer.fields.get("weight"), dict) or layer.type == "dense_comp":
+        if recurrent:
+            raise imp.fail(layer, "weight", "is complex (real/imag) in a dense_rec layer; neither SLAYER nor netx "
+                                            "0.6.0 builds complex recurrent synapses")
+        _complex_dense(imp, layer)
+        return
+    kind = text_field((layer.neuron or {}).get("type"))
+    if kind is not None and "RF" in kind:
+        raise imp.fail(layer, "weight", f"is real, into {kind!r} neurons: netx 0.6.0 connects a real dense synapse "
+                                        "to the neurons' a_in, which its RF processes have not (they take "
+                                        "weight/real and weight/imag)")
     n_out = math.prod(imp.shape(layer))
     weight = _matrix(imp, layer, "weight", n_out)
     src = imp.flat_source(layer, weight.shape[1])
@@ -470,17 +532,57 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
         )
 
 
-def _format_notes(imp: _Importer, layer: NetxLayer, fmt: DenseFormat) -> int:
+def _complex_dense(imp: _Importer, layer: NetxLayer) -> None:
+    """SLAYER's complex dense block (`weight/real`, `weight/imag`, written as a `dense` layer):
+    netx's ComplexDense (blocks/process.py), two synapses with their own formats
+    (`optimize_weight_bits` each) into the RF neurons' a_real_in and a_imag_in: a QDense into
+    the default ("real") port and one into the "imag" port. netx builds them without delays or
+    bias."""
+    weights = layer.fields.get("weight")
+    if not isinstance(weights, dict) or not {"real", "imag"} <= set(weights):
+        raise imp.fail(layer, "weight", "a complex dense layer needs weight/real and weight/imag")
+    kind = text_field((layer.neuron or {}).get("type"))
+    if kind is None or "RF" not in kind:
+        raise imp.fail(layer, "neuron/type", f"= {kind!r}: complex weights feed the real and imaginary inputs of RF "
+                                             "neurons; netx 0.6.0 connects them to a_real_in/a_imag_in, which "
+                                             f"{kind or 'its default CUBA'} neurons have not")
+    if layer.type == "dense_comp":
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} (dense_comp): netx 0.6.0 cannot load this layer type "
+                         "(hdf5.py calls Network.create_complex_dense, which it does not define: AttributeError); "
+                         "snnc imports it as the complex dense layer SLAYER writes (type dense), which netx builds")
+    parts = NetxLayer(layer.index, layer.type, {"weight/real": weights["real"], "weight/imag": weights["imag"]})
+    n_out = math.prod(imp.shape(layer))
+    real, imag = _matrix(imp, parts, "weight/real", n_out), _matrix(imp, parts, "weight/imag", n_out)
+    if real.shape != imag.shape:
+        raise imp.fail(layer, "weight/imag", f"shape {imag.shape} differs from weight/real's {real.shape}")
+    src = imp.flat_source(layer, real.shape[1])
+    for dropped in ("delay", "bias"):
+        if dropped in layer.fields:
+            imp.note(layer, dropped, "netx 0.6.0 builds complex dense layers without it (hdf5.py create_dense "
+                                     "passes it only to real Dense blocks); snnc computes what netx computes")
+    name = f"{layer.type}{layer.index}"
+    pop = imp.neuron(layer, (n_out,), None)
+    projs = []
+    for label, weight, port in (("weight/real", real, None), ("weight/imag", imag, "imag")):
+        fmt = netx_dense_format(weight)
+        bits = _format_notes(imp, parts, fmt, label)
+        projs.append(QDense(src=src.name, dst=name, weight=fmt.weight, weight_exp=fmt.weight_exp,
+                            num_weight_bits=bits, sign_mode=lava_sign_mode(fmt.weight), port=port))
+    imp.add_layer(layer, pop, projs[0], name)
+    imp.projs[f"{name}.imag"] = projs[1]
+
+
+def _format_notes(imp: _Importer, layer: NetxLayer, fmt: DenseFormat, label: str = "weight") -> int:
     """Say what netx did to the weights, and return num_weight_bits for the IR. Refuse the one
     format Lava's Python model runs that the 8-bit synapse cannot hold: num_weight_bits = 9, odd
     mixed-sign weights beyond +-127 (after netx's clipping; SLAYER's weights are even). Weights
     netx zeroed compute 0 with any bit count: 8 then."""
     if fmt.note:
-        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) {label}: {fmt.note}")
     if not fmt.weight.any():
         return min(fmt.num_weight_bits, LAVA_FIXED_PT.max_weight_bits)
     if fmt.num_weight_bits > LAVA_FIXED_PT.max_weight_bits:
-        raise imp.fail(layer, "weight", f"netx derives num_weight_bits = {fmt.num_weight_bits} (odd mixed-sign weights "
+        raise imp.fail(layer, label, f"netx derives num_weight_bits = {fmt.num_weight_bits} (odd mixed-sign weights "
                                         f"up to {int(np.abs(fmt.weight).max())}), beyond the "
                                         f"{LAVA_FIXED_PT.max_weight_bits}-bit synapse ({LAVA_FIXED_PT.name})")
     return fmt.num_weight_bits
@@ -680,7 +782,7 @@ LAYER_TYPES: dict[str, Callable[[_Importer, NetxLayer], None]] = {
     "pool": _pool,
     "convT": _transposed,
     "unpool": _transposed,
-    "dense_comp": _refused("complex dense layers (resonate-and-fire weights weight/real, weight/imag) are not imported"),
+    "dense_comp": _dense,
     "average": _refused("netx 0.6.0 refuses it and snnc cannot express it: SLAYER's average is a mean of spike "
                         "counts over groups (a host readout), not a layer of neurons"),
     "concat": _refused("netx 0.6.0 refuses it and reads none of its fields, and no lava-dl 0.6.0 block writes one, "

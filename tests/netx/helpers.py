@@ -12,7 +12,7 @@ import numpy as np
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "netx"
 # Fixtures whose reference is netx's own output (the others netx refuses: SLAYER's forward).
-NETX_RUNS = ("cuba_mlp", "cuba_conv", "cuba_rec", "cuba_delay", "cuba_hetero", "sdnn_pilot")
+NETX_RUNS = ("cuba_mlp", "cuba_conv", "cuba_rec", "cuba_delay", "cuba_hetero", "sdnn_pilot", "rf_complex")
 REFUSED = ("cuba_pool", "cuba_convt")
 
 

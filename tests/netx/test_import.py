@@ -43,6 +43,15 @@ def conv(c_out, c_in, k, shape, **kw):
     return layer
 
 
+def rf(**kw):
+    return {"type": "RF_PHASE", "vThMant": 5, "sinDecay": 1500, "cosDecay": 3500, "gradedSpike": False, **kw}
+
+
+def complex_dense(n_out, n_in, imag=None, type="dense", **kw):
+    w = {"real": weights((n_out, n_in), 1), "imag": weights((n_out, n_in), 2) if imag is None else imag}
+    return {"type": type, "shape": np.array([n_out]), "weight": w, "neuron": rf(), **kw}
+
+
 def write(tmp_path, layers, name="net.net"):
     path = tmp_path / name
     write_layers(layers, path)
@@ -198,6 +207,39 @@ def test_zero_weights_note_that_netx_cannot_load_them(tmp_path):
     assert any("netx 0.6.0 cannot load this layer" in n for n in notes)
 
 
+def test_complex_dense_is_two_projections_into_the_rf_ports(tmp_path):
+    """SLAYER's complex dense (weight/real, weight/imag) into RF and RF_IZ neurons: one QDense
+    per part, each with its own netx format, into the "real" (default) and "imag" ports; the
+    registers are what Lava's process computes from netx's float period and decay."""
+    layers = [complex_dense(4, 3), complex_dense(2, 4, neuron=rf(type="RF_IZHIKEVICH", sinDecay=np.array([900, 1200]),
+                                                                   cosDecay=np.array([3900, 3700])))]
+    graph, notes = imported(tmp_path, layers)
+    real, imag = graph.projections["dense0.in"], graph.projections["dense0.imag"]
+    assert (real.port, imag.port) == (None, "imag") and real.src == imag.src == "input"
+    np.testing.assert_array_equal(real.weight, layers[0]["weight"]["real"].astype(np.int64) >> 1 << 1)
+    assert model_of(graph.populations["dense0"]).name == "rf"
+    iz = graph.populations["dense1"]
+    assert model_of(iz).name == "rf_iz" and iz.vth == 5 * 64 and iz.state_exp == 6 and iz.decay_bits == 12
+    assert np.abs(iz.per_neuron("sin_decay") - [900, 1200]).max() <= 1
+    assert np.abs(iz.per_neuron("cos_decay") - [3900, 3700]).max() <= 1
+
+
+def test_dense_comp_type_imports_as_the_complex_dense_netx_builds(tmp_path):
+    """netx 0.6.0 cannot load `dense_comp` (it calls a create_complex_dense it does not define);
+    snnc imports it as the complex `dense` layer, and says so."""
+    plain, _ = imported(tmp_path, [complex_dense(4, 3)])
+    comp, notes = imported(tmp_path, [complex_dense(4, 3, type="dense_comp")])
+    assert any("dense_comp): netx 0.6.0 cannot load this layer type" in n for n in notes)
+    for a, b in zip(plain.projections.values(), comp.projections.values()):
+        np.testing.assert_array_equal(a.weight, b.weight)
+        assert a.port == b.port
+
+
+def test_complex_delay_and_bias_are_dropped_as_netx_does(tmp_path):
+    _, notes = imported(tmp_path, [complex_dense(4, 3, delay=np.array([1.0, 2, 3, 4]), bias=np.ones(4, np.float32))])
+    assert sum("builds complex dense layers without it" in n for n in notes) == 2  # one line per field
+
+
 # ---------------------------------------------------------------------------- errors
 
 
@@ -208,11 +250,14 @@ def test_zero_weights_note_that_netx_cannot_load_them(tmp_path):
         ([dense(2, 3), {"type": "average", "shape": np.array([1])}], r"layer/1 \(average\): .*not a layer of neurons"),
         ([{"type": "bogus"}], r"layer/0 \(bogus\) type: 'bogus' is not a netx layer type"),
         ([dense(2, 3, neuron=cuba(vThMant=np.array([5, 6, 7])))], r"neuron/vThMant: has 3 values for 2 neurons"),
-        ([dense(2, 3, neuron={"type": "RF_PHASE", "vThMant": 5, "sinDecay": 100, "cosDecay": 4000})],
-         r"neuron/type: 'RF_PHASE': netx feeds resonate-and-fire neurons through complex"),
+        ([dense(2, 3, neuron=rf())], r"layer/0 \(dense\) weight: is real, into 'RF_PHASE' neurons: netx 0.6.0 connects"),
+        ([complex_dense(2, 3, neuron=cuba())], r"neuron/type: = 'CUBA': complex weights feed the real and imaginary"),
+        ([complex_dense(2, 3, neuron=rf(vThMant=np.array([5, 6])))], r"neuron/vThMant: has 2 values; netx 0.6.0's RF"),
+        ([complex_dense(2, 3, neuron=rf(sinDecay=0, cosDecay=0))], r"neuron/sinDecay: = 0 with cosDecay 0: .*infinite"),
+        ([complex_dense(2, 3, imag=weights((2, 4)))], r"weight/imag: shape \(2, 4\) does not give|weight/imag: shape"),
         ([dense(2, 3, neuron={"type": "SDNN", "vThMant": 5, "messageBits": 0})], r"neuron/messageBits: = 0"),
         ([dense(2, 3, neuron=cuba(iDecay=5000))], r"neuron/iDecay: = 5000 is outside \[0, 4096\]"),
-        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI and SDNN"),
+        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI, SDNN and RF"),
         ([dense(2, 3, weight=np.full((2, 3), np.nan, np.float32))], r"layer/0 \(dense\) weight: has NaN"),
         ([dense(2, 3, delay=np.array([1.0, 2.0, 3.0, 4.0]))], r"delay: has 4 values; netx 0.6.0 needs 2 .* or 3"),
         ([dense(2, 3, delay=np.array([-1.0, 0.0]))], r"delay: = -1; delays must be >= 0"),

@@ -44,7 +44,7 @@ def test_committed_reference_is_netx_output():
     _check_reference("cuba_conv", samples=1)
 
 
-@pytest.mark.parametrize("name", ["cuba_rec", "cuba_pool"])
+@pytest.mark.parametrize("name", ["cuba_rec", "cuba_pool", "rf_complex"])
 def test_export_round_trips_through_netx(tmp_path, name):
     """cuba_pool: netx refuses SLAYER's file (pool), and loads the one snnc exports (the pool as
     a grouped conv), with SLAYER's output."""
