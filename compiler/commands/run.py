@@ -174,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
     arrays = trace.arrays()
     if args.align:
         arrays = align(arrays, population_latency(graph), steps)
+    from app.readouts import group_means
+
+    arrays = {**arrays, **group_means(graph, arrays)}
     write_npz(args.output, arrays)
     written = time.perf_counter()
     print(

@@ -126,6 +126,8 @@ class _Prev:
 
     name: str
     shape: tuple[int, ...]
+    parts: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """For a `concat` layer: the populations it joins along channels (or flat), in order."""
 
 
 @dataclass
@@ -141,6 +143,10 @@ class _Importer:
     # (field, what netx does) -> [(layer index, value or "")], reported as one warning line each.
     ignored: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # What each layer's output is (and whether it is flattened), for `input` and `concat`.
+    outputs: dict[int, tuple[_Prev, bool]] = field(default_factory=dict)
+    concats: dict[str, _Prev] = field(default_factory=dict)
+    readout: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ driver
 
@@ -150,14 +156,22 @@ class _Importer:
             handler = LAYER_TYPES.get(layer.type)
             if handler is None:
                 raise self.fail(layer, "type", f"{layer.type!r} is not a netx layer type; known: {', '.join(LAYER_TYPES)}")
+            if self.readout is not None:
+                raise self.fail(layer, None, f"follows the average layer {self.readout['layer']}, a host readout; "
+                                             "nothing can read it")
+            if "input" in layer.fields and layer.type not in ("input", "concat"):
+                self.prev, self.flatten = self.layer_output(layer, self.array(layer, "input"))
             handler(self, layer)
+            if self.prev is not None:
+                self.outputs[layer.index] = (self.prev, self.flatten)
             types.append(layer.type)
         if self.prev is None or all(isinstance(p, Input) for p in self.pops.values()):
             raise ModelFormatError(self.nf.path, "layer", "has no layer with neurons; nothing to import")
         warnings = self._warnings()
         for line in warnings:
             self.warn(line)
-        meta = {
+        meta: dict[str, Any] = {} if self.readout is None else {"readout": self.readout}
+        meta |= {
             "import": {
                 "format": "netx",
                 "file": os.path.basename(self.nf.path),
@@ -172,7 +186,7 @@ class _Importer:
             populations=self.pops,
             projections=self.projs,
             dt=DEFAULT_DT if dt is None else dt,
-            outputs=(self.prev.name,),
+            outputs=tuple(p for p, _ in self.prev.parts) or (self.prev.name,),
             metadata=meta,
         )
         return verify(graph)
@@ -403,9 +417,33 @@ class _Importer:
     def add_layer(self, layer: NetxLayer, pop: Population, proj: Projection | None, name: str) -> None:
         self.pops[name] = pop
         if proj is not None:
-            self.projs[f"{name}.in"] = proj
+            self.connect(layer, f"{name}.in", proj)
         self.prev = _Prev(name, pop.shape)
         self.flatten = False
+
+    def connect(self, layer: NetxLayer, name: str, proj: Projection) -> None:
+        """Add a projection; one reading a `concat` becomes one projection per joined
+        population (`_split`: the columns, or input channels, that population gives)."""
+        joined = self.concats.get(proj.src)
+        if joined is None:
+            self.projs[name] = proj
+            return
+        start = 0
+        for part, shape in joined.parts:
+            n = shape[0] if isinstance(proj, QConv2d) else math.prod(shape)
+            self.projs[f"{name}.{part}"] = _split(self, layer, proj, part, start, start + n)
+            start += n
+
+    def layer_output(self, layer: NetxLayer, value: np.ndarray) -> tuple[_Prev, bool]:
+        """The output of the layer a field names by index (snnc's `input`/`concat` layout)."""
+        flat = value.reshape(-1)
+        if flat.size != 1 or flat[0] != np.round(flat[0]):
+            raise self.fail(layer, "input", f"= {flat.tolist()}; expected the index of one earlier layer")
+        index = int(flat[0])
+        if index not in self.outputs or index >= layer.index:
+            raise self.fail(layer, "input", f"= {index}: not an earlier layer with an output "
+                                            f"(those are {sorted(self.outputs) or 'none'})")
+        return self.outputs[index]
 
     def flat_source(self, layer: NetxLayer, n_in: int) -> _Prev:
         """The source of a dense-like layer: flat, through a flatten layer if it is spatial."""
@@ -569,7 +607,7 @@ def _complex_dense(imp: _Importer, layer: NetxLayer) -> None:
         projs.append(QDense(src=src.name, dst=name, weight=fmt.weight, weight_exp=fmt.weight_exp,
                             num_weight_bits=bits, sign_mode=lava_sign_mode(fmt.weight), port=port))
     imp.add_layer(layer, pop, projs[0], name)
-    imp.projs[f"{name}.imag"] = projs[1]
+    imp.connect(layer, f"{name}.imag", projs[1])
 
 
 def _format_notes(imp: _Importer, layer: NetxLayer, fmt: DenseFormat, label: str = "weight") -> int:
@@ -760,16 +798,89 @@ def _transposed_synapses(weight: np.ndarray, src: tuple[int, ...], dst: tuple[in
     return rows[keep], cols[keep], w[keep]
 
 
+def _concat(imp: _Importer, layer: NetxLayer) -> None:
+    """snnc's `concat` layer (docs/netx.md; no lava-dl 0.6.0 block writes one and netx reads
+    none of its fields): `inputs` names earlier layers by index, whose outputs it joins along
+    channels ((C, H, W) parts of equal H, W) or end to end (flat, or flattened, parts), as
+    torch.cat(dim=1) of SLAYER's (N, C, H, W, T) outputs. It makes no neurons: the next layer
+    reads the joined output, its synapse cut into one projection per part."""
+    if "inputs" not in layer.fields:
+        raise imp.fail(layer, "inputs", "missing; a concat layer names the layers it joins by index")
+    indices = imp.array(layer, "inputs").reshape(-1)
+    if indices.size < 2:
+        raise imp.fail(layer, "inputs", f"= {indices.tolist()}; a concat layer joins two or more layers")
+    outs = [imp.layer_output(layer, np.asarray(i)) for i in indices]
+    parts: list[tuple[str, tuple[int, ...]]] = []
+    for prev, flattened in outs:
+        for part in prev.parts or ((prev.name, prev.shape),):
+            parts.append((part[0], (math.prod(part[1]),) if flattened else part[1]))
+    names = [p for p, _ in parts]
+    if len(set(names)) != len(names):
+        raise imp.fail(layer, "inputs", f"joins {names}: a population twice")
+    spatial = {len(shape) for _, shape in parts} == {3}
+    if spatial:
+        hw = {shape[1:] for _, shape in parts}
+        if len(hw) != 1:
+            raise imp.fail(layer, "inputs", f"joins (C, H, W) outputs of different sizes {sorted(hw)}; channels "
+                                            "join only over equal H, W (flatten them first)")
+        shape: tuple[int, ...] = (sum(s[0] for _, s in parts), *parts[0][1][1:])
+    else:
+        if any(len(s) > 1 for _, s in parts):
+            raise imp.fail(layer, "inputs", "joins flat and (C, H, W) outputs; flatten the spatial ones first")
+        shape = (sum(math.prod(s) for _, s in parts),)
+    declared = imp.shape(layer) if "shape" in layer.fields else shape
+    if math.prod(declared) != math.prod(shape) or (spatial and tuple(declared) != shape):
+        raise imp.fail(layer, "shape", f"= {list(declared)}, but the joined outputs give {list(shape)}")
+    name = f"concat{layer.index}"
+    imp.prev = _Prev(name, shape, tuple(parts))
+    imp.concats[name] = imp.prev
+    imp.flatten = False
+
+
+def _split(imp: _Importer, layer: NetxLayer, proj: Projection, part: str, start: int, stop: int) -> Projection:
+    """The synapses of `proj` (reading a concat) from the columns, or input channels,
+    start..stop that population `part` gives, as a projection from `part`. A part's sum is a
+    part of the layer's sum: netx's weight formats are whole multiples of 2^-weight_exp, so
+    each part shifts exactly."""
+    if isinstance(proj, QDense):
+        return proj.replace(src=part, weight=proj.weight[:, start:stop])  # type: ignore[return-value]
+    if isinstance(proj, QSparse):
+        keep = (proj.cols >= start) & (proj.cols < stop)
+        return proj.replace(src=part, rows=proj.rows[keep], cols=proj.cols[keep] - start,  # type: ignore[return-value]
+                            values=proj.values[keep])
+    assert isinstance(proj, QConv2d)
+    c_out, c_in_g = proj.weight.shape[:2]
+    if proj.groups == 1:
+        return proj.replace(src=part, weight=proj.weight[:, start:stop])  # type: ignore[return-value]
+    if c_in_g == 1 and c_out == proj.groups:  # one kernel per channel (pool): the part's channels
+        return proj.replace(src=part, weight=proj.weight[start:stop], groups=stop - start)  # type: ignore[return-value]
+    raise imp.fail(layer, "groups", f"= {proj.groups}: a grouped convolution reading a concat is not imported "
+                                    "(groups 1 or one kernel per channel are)")
+
+
+def _average(imp: _Importer, layer: NetxLayer) -> None:
+    """SLAYER's Average block (block/base.py AbstractAverage): the mean of the previous layer's
+    output over `num_outputs` equal groups of consecutive neurons, per step, with no neurons
+    and no step of its own. netx refuses it; on a chip it is what the host computes from the
+    output spikes, so snnc imports it as that: a `group_mean` readout in the graph's metadata
+    (`snnc run` adds the means beside the spikes, `app.readouts.group_means`). SLAYER's own
+    export of the block fails (it writes `shape` from a neuron the block has not); as SLAYER
+    means it, `shape` is (num_outputs, 1, 1)."""
+    if imp.prev is None or imp.prev.parts or imp.prev.name == "input":
+        raise imp.fail(layer, None, "averages no layer of neurons (it must follow one)")
+    groups = imp.shape(layer)
+    if len(groups) == 3 and groups[1:] != (1, 1) or len(groups) == 2:
+        raise imp.fail(layer, "shape", f"= {list(groups)}; SLAYER's average is (num_outputs, 1, 1)")
+    k = groups[0]
+    n = math.prod(imp.prev.shape)
+    if n % k:
+        raise imp.fail(layer, "shape", f"= {list(groups)}: {n} neurons of {imp.prev.name!r} do not make {k} equal groups")
+    imp.readout = {"kind": "group_mean", "population": imp.prev.name, "groups": k, "layer": layer.index}
+
+
 def _check_synapses(imp: _Importer, layer: NetxLayer, count: int) -> None:
     if count > MAX_SYNAPSES:
         raise imp.fail(layer, "weight", f"unrolls to {count} synapses, more than the {MAX_SYNAPSES} snnc builds for one layer")
-
-
-def _refused(reason: str) -> Callable[[_Importer, NetxLayer], None]:
-    def handler(imp: _Importer, layer: NetxLayer) -> None:
-        raise imp.fail(layer, None, reason)
-
-    return handler
 
 
 # netx 0.6.0 type -> handler; order as in netx's `_create`.
@@ -783,8 +894,6 @@ LAYER_TYPES: dict[str, Callable[[_Importer, NetxLayer], None]] = {
     "convT": _transposed,
     "unpool": _transposed,
     "dense_comp": _dense,
-    "average": _refused("netx 0.6.0 refuses it and snnc cannot express it: SLAYER's average is a mean of spike "
-                        "counts over groups (a host readout), not a layer of neurons"),
-    "concat": _refused("netx 0.6.0 refuses it and reads none of its fields, and no lava-dl 0.6.0 block writes one, "
-                       "so its layout is undefined"),
+    "average": _average,
+    "concat": _concat,
 }

@@ -240,14 +240,44 @@ def test_complex_delay_and_bias_are_dropped_as_netx_does(tmp_path):
     assert sum("builds complex dense layers without it" in n for n in notes) == 2  # one line per field
 
 
+def test_concat_cuts_the_next_layer_into_one_projection_per_joined_layer(tmp_path):
+    """snnc's concat layout: branch layers name their input by index, `concat` joins them
+    (flat here: end to end), the next dense layer's columns split by part, same format."""
+    layers = [{"type": "input", "shape": np.array([3])}, dense(4, 3, seed=1), dense(2, 3, seed=2, input=np.array(0)),
+              {"type": "concat", "inputs": np.array([1, 2]), "shape": np.array([6])}, dense(5, 6, seed=3)]
+    graph, _ = imported(tmp_path, layers)
+    assert {n: (p.src, p.dst) for n, p in graph.projections.items()} == {
+        "dense1.in": ("input", "dense1"), "dense2.in": ("input", "dense2"),
+        "dense4.in.dense1": ("dense1", "dense4"), "dense4.in.dense2": ("dense2", "dense4")}
+    whole, _ = imported(tmp_path, [{"type": "input", "shape": np.array([6])}, dense(5, 6, seed=3)])
+    joined = np.hstack([graph.projections["dense4.in.dense1"].weight, graph.projections["dense4.in.dense2"].weight])
+    np.testing.assert_array_equal(joined, whole.projections["dense1.in"].weight)
+    assert graph.projections["dense4.in.dense1"].weight_exp == whole.projections["dense1.in"].weight_exp
+
+
+def test_average_is_a_host_readout_of_group_means(tmp_path):
+    from app.readouts import group_means
+
+    graph, _ = imported(tmp_path, [dense(6, 3), {"type": "average", "shape": np.array([3, 1, 1])}])
+    assert graph.metadata["readout"] == {"kind": "group_mean", "population": "dense0", "groups": 3, "layer": 1}
+    spikes = np.array([[[1, 0, 1, 1, 0, 0]]], dtype=np.uint8)
+    np.testing.assert_array_equal(group_means(graph, {"dense0": spikes})["dense0:group_mean"], [[[0.5, 1.0, 0.0]]])
+
+
 # ---------------------------------------------------------------------------- errors
 
 
 @pytest.mark.parametrize(
     ("layers", "message"),
     [
-        ([{"type": "concat"}], r"layer/0 \(concat\): netx 0.6.0 refuses it and reads none of its fields"),
-        ([dense(2, 3), {"type": "average", "shape": np.array([1])}], r"layer/1 \(average\): .*not a layer of neurons"),
+        ([{"type": "concat"}], r"layer/0 \(concat\) inputs: missing; a concat layer names the layers it joins"),
+        ([dense(2, 3), {"type": "concat", "inputs": np.array([0, 3])}], r"layer/1 \(concat\) input: = 3: not an earlier"),
+        ([dense(2, 3), dense(2, 2), {"type": "concat", "inputs": np.array([0, 0])}], r"inputs\) inputs: joins .* twice|"
+         r"a population twice"),
+        ([dense(2, 3), {"type": "average", "shape": np.array([3])}], r"layer/1 \(average\) shape: = \[3\]: 2 neurons"),
+        ([dense(2, 3), {"type": "average", "shape": np.array([1])}, dense(2, 2)], r"layer/2 \(dense\): follows the "
+         r"average layer 1, a host readout"),
+        ([dense(2, 3, input=np.array(5))], r"layer/0 \(dense\) input: = 5: not an earlier layer"),
         ([{"type": "bogus"}], r"layer/0 \(bogus\) type: 'bogus' is not a netx layer type"),
         ([dense(2, 3, neuron=cuba(vThMant=np.array([5, 6, 7])))], r"neuron/vThMant: has 3 values for 2 neurons"),
         ([dense(2, 3, neuron=rf())], r"layer/0 \(dense\) weight: is real, into 'RF_PHASE' neurons: netx 0.6.0 connects"),
