@@ -119,7 +119,7 @@ class _Chain:
             real = [(n, p) for n, p in nxt if p.port != "imag"]
             if len(real) != 1 or len(imag) > 1 or (imag and imag[0][1].dst != real[0][1].dst):
                 raise self.fail(current, f"feeds {len(nxt)} populations ({', '.join(p.dst for _, p in nxt)}); "
-                                         "a netx network is a chain")
+                                         "snnc exports chains (branches and concat layers it imports only)")
             name, proj = real[0]
             dst = proj.dst
             if dst in seen:
@@ -161,6 +161,11 @@ class _Chain:
                              f"layer ({current!r})")
         if first:
             raise InputError("the graph has no population after its input; nothing to export")
+        spec = g.metadata.get("readout") or {}
+        if spec.get("kind") == "group_mean" and spec.get("population") == current:
+            # SLAYER's Average block as SLAYER means it (its own export fails; docs/netx.md)
+            layers.append({"type": "average", "shape": np.array([int(spec["groups"]), 1, 1])})
+            summary.layers.append("average")
         return layers, summary
 
     def input_layer(self, name: str, pop: Population) -> dict[str, Any]:

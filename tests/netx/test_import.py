@@ -262,6 +262,11 @@ def test_average_is_a_host_readout_of_group_means(tmp_path):
     assert graph.metadata["readout"] == {"kind": "group_mean", "population": "dense0", "groups": 3, "layer": 1}
     spikes = np.array([[[1, 0, 1, 1, 0, 0]]], dtype=np.uint8)
     np.testing.assert_array_equal(group_means(graph, {"dense0": spikes})["dense0:group_mean"], [[[0.5, 1.0, 0.0]]])
+    from compiler.netx.exporter import export_netx
+
+    export_netx(graph, tmp_path / "again.net")
+    back = import_netx(tmp_path / "again.net", warn=lambda m: None)
+    assert back.metadata["import"]["layers"][-1] == "average" and back.metadata["readout"]["groups"] == 3
 
 
 # ---------------------------------------------------------------------------- errors
