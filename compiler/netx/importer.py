@@ -63,7 +63,7 @@ from neurons import model_of, model_for_lava
 from ir.verify import verify
 
 from compiler.netx.reader import NetxFile, NetxLayer, read_netx, text_field
-from compiler.netx.weights import DenseFormat, lava_sign_mode, netx_dense_format
+from compiler.netx.weights import DenseFormat, dense_conv_weight, lava_sign_mode, netx_dense_format
 
 __all__ = ["DEFAULT_DT", "LAYER_TYPES", "NETX_VERSION", "import_netx", "load"]
 
@@ -849,13 +849,9 @@ def _split(imp: _Importer, layer: NetxLayer, proj: Projection, part: str, start:
         return proj.replace(src=part, rows=proj.rows[keep], cols=proj.cols[keep] - start,  # type: ignore[return-value]
                             values=proj.values[keep])
     assert isinstance(proj, QConv2d)
-    c_out, c_in_g = proj.weight.shape[:2]
-    if proj.groups == 1:
-        return proj.replace(src=part, weight=proj.weight[:, start:stop])  # type: ignore[return-value]
-    if c_in_g == 1 and c_out == proj.groups:  # one kernel per channel (pool): the part's channels
-        return proj.replace(src=part, weight=proj.weight[start:stop], groups=stop - start)  # type: ignore[return-value]
-    raise imp.fail(layer, "groups", f"= {proj.groups}: a grouped convolution reading a concat is not imported "
-                                    "(groups 1 or one kernel per channel are)")
+    # A grouped convolution (a pool: one kernel per channel) as the groups = 1 convolution that
+    # computes the same, zero where an output channel reads another group's inputs.
+    return proj.replace(src=part, weight=dense_conv_weight(proj.weight, proj.groups)[:, start:stop], groups=1)  # type: ignore[return-value]
 
 
 def _average(imp: _Importer, layer: NetxLayer) -> None:
