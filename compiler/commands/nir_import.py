@@ -54,8 +54,13 @@ def describe(graph) -> list[str]:
              for name, p in graph.projections.items()]
     from ir.latency import latency, latency_line
 
+    readout = graph.metadata.get("readout") or {}
+    outputs = ", ".join(graph.output_names) or "-"
+    if readout.get("kind") == "group_mean":
+        outputs += (f" (host readout: the mean of {readout.get('population')} over {readout.get('groups')} groups per "
+                    "step; `snnc run` writes it as POP:group_mean)")
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",
-            f"  outputs: {', '.join(graph.output_names) or '-'}",
+            f"  outputs: {outputs}",
             f"  {latency_line(latency(graph))} (`snnc run --align` aligns them)"]
 
 

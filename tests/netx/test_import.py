@@ -359,3 +359,17 @@ def test_cli_export_picks_netx_by_suffix(tmp_path):
     assert "5 layers (input, conv, conv, flatten, dense)" in stdout
     assert "feed them through net.in_layer.neuron.a_in" in stdout
     assert load_model(tmp_path / "back.net").metadata["import"]["latency"] == 1
+
+
+def test_cli_run_writes_the_average_readout(tmp_path):
+    """`snnc run` on a file with SLAYER's average: the spikes of the averaged layer and, beside
+    them, the host readout's group means, which are SLAYER's float forward (within float32)."""
+    from tests.netx.helpers import MEAN_ATOL, fixture
+
+    fx = fixture("cuba_concat")
+    code, stdout, stderr = run_in_process("run", fx.path, "--input", FIXTURES / "cuba_concat.input.npy",
+                                          "-o", tmp_path / "out.npz")
+    assert code == 0, stderr
+    assert "dense5:group_mean  (3, 32, 2)" in stdout
+    with np.load(tmp_path / "out.npz") as data:
+        np.testing.assert_allclose(data["dense5:group_mean"], fx.slayer, rtol=0, atol=MEAN_ATOL)
