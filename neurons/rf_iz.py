@@ -69,8 +69,9 @@ class RFIZModel(RFModel):
         vth = int(node.per_neuron("vth")[members[0]])
         if vth <= 0 and members.size < node.size:
             raise IRVerifyError(
-                "RF_IZ.vth", f"= {vth} for some of the neurons: an RF_IZ neuron with vth <= 0 spikes at "
-                "rest, so its population cannot run as several Lava parameter groups (give every "
+                "RF_IZ.vth",
+                f"= {vth} for some of the neurons: an RF_IZ neuron with vth <= 0 spikes at rest, "
+                "so its population cannot run as several Lava parameter groups (give every "
                 "neuron one threshold, or thresholds > 0)",
             )
         return super().group_node(node, members)

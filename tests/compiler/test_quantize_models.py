@@ -174,7 +174,8 @@ def test_rf_imaginary_input_keeps_its_port_and_tracks_the_float_model():
     by state_exp into the same state) and keeps its port through every pass."""
     rng = np.random.default_rng(6)
     pop = RF((8,), period=rng.choice([6.0, 9.0, 14.0], 8), alpha=0.05, vth=0.8)
-    graph = _network(pop, rng).with_node("q", Dense("in", "h", weight=rng.normal(0.4, 0.4, (8, 12)), port="imag"))
+    imag = Dense("in", "h", weight=rng.normal(0.4, 0.4, (8, 12)), port="imag")
+    graph = _network(pop, rng).with_node("q", imag)
     _tracks(graph, rng, 0.9)
     program, _ = compile_model(graph, HW)
     assert {p.port for p in program.projections.values()} == {None, "imag"}

@@ -23,7 +23,10 @@ from neurons.rf_iz import QRFIZ
 def _graph(port="imag", model=QRF):
     rng = np.random.default_rng(5)
     return Graph(
-        populations={"in": Input((6,)), "rf": model((4,), sin_decay=1500, cos_decay=3500, vth=300, state_exp=6)},
+        populations={
+            "in": Input((6,)),
+            "rf": model((4,), sin_decay=1500, cos_decay=3500, vth=300, state_exp=6),
+        },
         projections={
             "re": QDense("in", "rf", weight=rng.integers(-100, 100, (4, 6))),
             "im": QDense("in", "rf", weight=rng.integers(-100, 100, (4, 6)), port=port),
@@ -32,8 +35,10 @@ def _graph(port="imag", model=QRF):
 
 
 def test_the_verifier_names_the_ports_a_population_has():
-    with pytest.raises(IRVerifyError, match=r"projection 'im' \(in -> rf\).*port 'bogus': QRF 'rf' has the input "
-                                            r"ports real, imag"):
+    with pytest.raises(
+        IRVerifyError,
+        match=r"projection 'im' \(in -> rf\).*port 'bogus': QRF 'rf' has the input ports real, im",
+    ):
         verify(_graph("bogus"))
     lif = _graph().replace(populations={"in": Input((6,)), "rf": QLIF((4,))})
     with pytest.raises(IRVerifyError, match=r"port 'imag': QLIF 'rf' has the input ports in"):
@@ -50,15 +55,19 @@ def test_port_is_saved_only_when_set():
     with zipfile.ZipFile(io.BytesIO(graph_to_bytes(g))) as zf:
         head = json.loads(zf.read("snnc.json"))
     fields = {p["name"]: p["fields"] for p in head["projections"]}
-    assert head["format_version"] == 1 and "port" not in fields["re"] and fields["im"]["port"] == "imag"
+    assert head["format_version"] == 1
+    assert "port" not in fields["re"] and fields["im"]["port"] == "imag"
 
 
 def test_a_file_with_a_bad_port_is_one_error():
     buf = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(graph_to_bytes(_graph()))) as src, zipfile.ZipFile(buf, "w") as dst:
+    original = zipfile.ZipFile(io.BytesIO(graph_to_bytes(_graph())))
+    with original as src, zipfile.ZipFile(buf, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
-            dst.writestr(item, data.replace(b'"imag"', b'"imaj"') if item.filename == "snnc.json" else data)
+            if item.filename == "snnc.json":
+                data = data.replace(b'"imag"', b'"imaj"')
+            dst.writestr(item, data)
     bad = buf.getvalue()
     with pytest.raises(ModelFormatError, match="port 'imaj'"):
         graph_from_bytes(bad)
