@@ -16,6 +16,10 @@ fixed-point snnc graph, keeping netx's integers as they are:
                                      count is n_out, per column if n_in; clipped to 62)
     pool, unpool, convT              (netx refuses them) QConv2d with groups = C for pool;
                                      QSparse for unpool and convT, with netx's dense weight rule
+    dense with weight/real, /imag    (SLAYER's complex dense; `dense_comp` alike) QDense into
+                                     the RF neurons' "real" port and QDense into "imag"
+    concat (snnc's layout)           nothing: the next layer's synapse, one projection per part
+    average                          nothing: a `group_mean` readout in the graph's metadata
 
 and neurons by the Lava process netx builds, taken from the model table (`neurons`,
 `model_for_lava`) with the arguments netx passes:
@@ -26,6 +30,8 @@ and neurons by the Lava process netx builds, taken from the model table (`neuron
     neuron SDNN with sigma_output    Sigma
     neuron SDNN                      SigmaDelta: vth = vThMant, bias, ReLU, spike_exp =
                                      state_exp = 6 (graded messages to the next layer)
+    neuron RF_PHASE / other RF*      RF / RF_IZ from netx's float period and decay
+                                     (`netx_rf_params`), vth = vThMant << 6
 
 Per-neuron values are what netx's numpy broadcasting against the (W, H, C) or (n,) neurons
 makes of them: one value, n for a dense layer, C (per channel) or (W, H, C) for a conv layer.
