@@ -121,6 +121,12 @@ def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSp
         raise IRVerifyError(
             where, f"targets input population {proj.dst!r}; inputs receive no projections"
         )
+    if proj.port is not None and proj.port not in dst.input_ports:
+        raise IRVerifyError(
+            where,
+            f"port {proj.port!r}: {type(dst).__name__} {proj.dst!r} has the input ports "
+            f"{', '.join(dst.input_ports)}",
+        )
     if isinstance(proj, (Dense, QDense)):
         want = (dst.size, src.size)
         if proj.weight.shape != want:
