@@ -38,14 +38,13 @@ from typing import Any
 
 import numpy as np
 
+from compiler.nir import discretize
 from ir.atomic import atomic_output_file
 from ir.errors import BackendUnavailableError, ExportError
 from ir.graph import Graph
 from ir.nodes import Conv2d, Dense, Input, Node, Population, Projection, Sparse
 from ir.verify import verify
 from neurons import model_of
-
-from compiler.nir import discretize
 
 __all__ = ["NIR_LAYOUT_VERSION", "ExportError", "export_nir", "graph_to_tree", "nir_outputs", "write_tree"]
 

@@ -29,11 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import IRVerifyError, ModelFormatError, UnsupportedNodeError
-from ir.graph import NAME_RE, Graph
-from ir.nodes import Conv2d, Dense, Input, Population, Projection, Sparse
-from ir.verify import MAX_DELAY_WITHOUT_TARGET, verify
-
 from compiler.nir import discretize
 from compiler.nir.ops import Op, PathError, apply_linear, compose
 from compiler.nir.parsed import NEURON_TYPES, NIR_MODEL, ParsedNode, node_label
@@ -41,6 +36,10 @@ from compiler.nir.reader import NirFile, RawNode, read_nir
 from compiler.nir.restore import restore
 from compiler.nir.shapes import ShapeInference
 from compiler.nir.timebase import DEFAULT_DT, detect_exporter, resolve_discretization, resolve_dt
+from ir.errors import IRVerifyError, ModelFormatError, UnsupportedNodeError
+from ir.graph import NAME_RE, Graph
+from ir.nodes import Conv2d, Dense, Input, Population, Projection, Sparse
+from ir.verify import MAX_DELAY_WITHOUT_TARGET, verify
 
 __all__ = ["DEFAULT_DT", "SUPPORTED", "import_nir", "load"]
 

@@ -18,8 +18,8 @@ checked later, per node type (importer).
 
 from __future__ import annotations
 
-import math
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field

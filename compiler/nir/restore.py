@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from compiler.nir.parsed import ParsedNode
 from ir.errors import IRVerifyError, ModelFormatError
 from ir.graph import Graph
 from ir.nodes import NODE_TYPES, Conv2d, Dense, Input, Node, Population, Sparse
 from ir.safe_json import loads as parse_json
 from neurons import model_of
-
-from compiler.nir.parsed import ParsedNode
 
 __all__ = ["RESTORE_RTOL", "restore"]
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import ModelFormatError
-
 from compiler.nir.ops import conv_output_shape
 from compiler.nir.parsed import NEURON_TYPES, ParsedNode, node_label
+from ir.errors import ModelFormatError
 
 __all__ = ["ShapeInference", "flatten_shape"]
 

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import ModelFormatError, SnncError
-
 from compiler.nir import discretize
 from compiler.nir.parsed import ParsedNode
+from ir.errors import ModelFormatError, SnncError
 
 __all__ = ["DEFAULT_DISCRETIZATION", "DEFAULT_DT", "detect_exporter", "resolve_discretization", "resolve_dt",
            "uses_dt"]

@@ -682,7 +682,13 @@ def fuzz_out_npz(n: int, outcomes: Counter) -> None:
 def fuzz_vib_decoder(n: int, outcomes: Counter) -> None:
     """trainers.vib.decoder: the decoder spec in a model's metadata and the `*.decoder.npz` beside
     it, read as `snnc eval` reads them, then used (decode) when accepted."""
-    from trainers.vib.decoder import DecoderSpec, decode, file_sha256, read_decoder_file, write_decoder_file
+    from trainers.vib.decoder import (
+        DecoderSpec,
+        decode,
+        file_sha256,
+        read_decoder_file,
+        write_decoder_file,
+    )
 
     rng = np.random.default_rng(4)
     spec = DecoderSpec(decoding="time", window=3, n_readout=4, architecture="mlp", hidden=5, n_out=10,

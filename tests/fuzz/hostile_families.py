@@ -257,11 +257,10 @@ def _bomb_entry(data) -> tuple[bytes | None, tuple[bytes, int] | None, int | Non
 
 @fuzzer("snnc-bombs", examples=1000, small=15)
 def fuzz_snnc_bombs(n: int, outcomes: Counter) -> None:
-    from ir import graph_to_bytes
+    from compiler.compile import compile_model
+    from ir import graph_to_bytes, load_hw
     from ir.serialize import HEADER, graph_from_bytes
     from tests.robust.hostile import small_program, zip_entries
-    from compiler.compile import compile_model
-    from ir import load_hw
 
     program, _ = compile_model(small_program(), load_hw("loihi2"))
     base = graph_to_bytes(program)
@@ -306,9 +305,9 @@ def fuzz_snnc_bombs(n: int, outcomes: Counter) -> None:
 
 @fuzzer("npz-bombs", examples=1000, small=15)
 def fuzz_npz_bombs(n: int, outcomes: Counter) -> None:
-    from ir.arrays_io import read_npz
     from backends.hil.trace_io import read_trace
     from compiler.build import read_build
+    from ir.arrays_io import read_npz
     from tests.robust.hostile import trace_file, write_small_build, zip_entries
 
     with tempfile.TemporaryDirectory() as d, _budget():

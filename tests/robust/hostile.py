@@ -25,8 +25,8 @@ import argparse
 import contextlib
 import io
 import json
-import re
 import os
+import re
 import resource
 import shutil
 import signal

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from compiler.build import read_build
-from ir.atomic import MANIFEST
 from ir import load_graph, load_hw
+from ir.atomic import MANIFEST
 from tests.robust.helpers import snnc
 
 
