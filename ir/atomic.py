@@ -1,4 +1,5 @@
-"""Outputs: a file appears whole or not at all; a folder gets snnc's files and keeps everyone else's.
+"""Outputs: a file appears whole or not at all; a folder gets snnc's files and keeps everyone
+else's.
 
 Files. Everything snnc writes goes to a hidden temporary name next to the target and is renamed
 into place once complete (rename is atomic within a filesystem). On any exception, including

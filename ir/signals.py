@@ -42,7 +42,8 @@ def deferred_signals(*, escalate_after: float | None = None) -> Iterator[None]:
 
     def again(signum: int) -> None:  # the signal held, once more, `escalate_after` seconds later
         if not ended.wait(escalate_after):
-            signal.pthread_kill(threading.main_thread().ident, signum)  # main: it interrupts a wait there
+            # main: it interrupts a wait there
+            signal.pthread_kill(threading.main_thread().ident, signum)
 
     def hold(signum: int, frame: object) -> None:
         if os.getpid() != owner:

@@ -21,8 +21,8 @@ workers that never got a command at all, and Python's exit then joins them forev
 - while it runs, a thread watches the workers: one killed from outside (the OOM killer, a
   stray `kill -9`) would leave Lava waiting for it forever; the run ends instead, by force, with
   one line naming the worker and the signal that killed it (`LavaWorkerDied`).
-- a clean end (`Session.stop`) is Lava's own cooperative stop, with the signals held as at start-up; from its first line on, the watcher
-  reports nothing (Lava's workers end there on purpose).
+- a clean end (`Session.stop`) is Lava's own cooperative stop, with the signals held as at start-up;
+  from its first line on, the watcher reports nothing (Lava's workers end there on purpose).
 - any exception in between (KeyboardInterrupt, Terminated, a Lava error) ends the run by force,
   with further signals held until the clean-up is done: every worker this run forked is killed
   (SIGKILL: it cannot print a traceback or block), the shared-memory manager is shut down so it
@@ -89,7 +89,8 @@ class Session:
         # once `_ending` is set (the first line of stop, kill and close) it reports nothing.
         self._lock = threading.Lock()
         self._ending = False
-        self._ended_in_caller = False  # set by `_end`'s first statement, in the thread that runs Lava
+        # set by `_end`'s first statement, in the thread that runs Lava
+        self._ended_in_caller = False
         self._pending: LavaWorkerDied | None = None  # reported, until the run's end begins
         self._wakeup = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -173,7 +174,8 @@ class Session:
                     if not self._ending and self._pending is not None:
                         signal.pthread_kill(self._caller.ident, signal.SIGUSR1)
             return
-        while not self._wakeup.wait(0.05):  # the caller may be between two waits: wake it until it is out
+        # the caller may be between two waits: wake it until it is out
+        while not self._wakeup.wait(0.05):
             self._wake_caller()
 
     def _report(self, pid: int, sig: int) -> None:

@@ -330,7 +330,8 @@ def _dense(proj: Projection, n_src: int, n_dst: int) -> tuple[np.ndarray, np.nda
     d = np.zeros((n_dst, n_src), dtype=np.int64)
     flat = proj.delay.reshape(-1)
     if flat.size and np.all(flat == flat[0]):
-        d[:] = int(flat[0])  # a uniform delay stays uniform (where there is no synapse it does nothing)
+        # a uniform delay stays uniform (where there is no synapse it does nothing)
+        d[:] = int(flat[0])
     else:
         d[proj.rows, proj.cols] = proj.delay
     return w, d

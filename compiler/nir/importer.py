@@ -372,7 +372,8 @@ class _Importer:
             return discretize.alpha_k(self.flat(tau, n), self.dt, self.method)
         except ValueError as e:
             guess = detect_exporter(self.nodes)
-            if guess is not None and guess[1] != self.dt:  # the advice that reproduces the framework
+            # the advice that reproduces the framework
+            if guess is not None and guess[1] != self.dt:
                 e = ValueError(f"{e.args[0].split('; pass a smaller')[0]}; the file looks like "
                                f"{guess[0]}'s export ({guess[2]}): import it with --dt {guess[1]!r}")
             raise self.fail(f"{node_label(node)}.{key}", str(e)) from None

@@ -34,7 +34,8 @@ from ir.hardware import load_hw_dict
 from ir.serialize import HEADER, graph_from_bytes
 
 FUZZERS: dict[str, Callable[[int, Counter], None]] = {}
-# Examples per fuzzer in `make fuzz`, and in `make test`'s small share (tests/fuzz/test_fuzz_small.py).
+# Examples per fuzzer in `make fuzz`, and in `make test`'s small share
+# (tests/fuzz/test_fuzz_small.py).
 EXAMPLES: dict[str, int] = {}
 SMALL: dict[str, int] = {}
 
@@ -417,7 +418,8 @@ def fuzz_cli_args(n: int, outcomes: Counter) -> None:
             out = io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
                 try:
-                    if long_running:  # demo and train run for minutes: their arguments are parsed only
+                    # demo and train run for minutes: their arguments are parsed only
+                    if long_running:
                         build_parser().parse_args(argv)
                         code = 0
                     else:
@@ -435,7 +437,7 @@ def fuzz_cli_args(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- shared by the file fuzzers below
+# ----------------------------------------------------------------- shared by the file fuzzers below
 
 def _cli(argv: list[str], outcomes: Counter, tag: str = "") -> tuple[int, str]:
     """Run the CLI in-process; exit 0/1/2 only, no traceback, exit 1 prints one line."""
@@ -562,8 +564,9 @@ def _mutate_hw_text(data, base_text: str) -> str:
 
 @fuzzer("build-folder")
 def fuzz_build_folder(n: int, outcomes: Counter) -> None:
-    """`snnc run BUILD --input IN.npy -o OUT.npz` on damaged BUILD folders (compiler.build.read_build):
-    a damaged program.snnc, hw.yaml or report.json, a missing member, a member that is a folder."""
+    """`snnc run BUILD --input IN.npy -o OUT.npz` on damaged BUILD folders
+    (compiler.build.read_build): a damaged program.snnc, hw.yaml or report.json, a missing member, a
+    member that is a folder."""
     from compiler.build import HW, PROGRAM, REPORT
 
     with tempfile.TemporaryDirectory() as d:
@@ -647,7 +650,7 @@ def fuzz_hil_trace(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- recorded OUT.npz (identify)
+# ---------------------------------------------------------------------- recorded OUT.npz (identify)
 
 @fuzzer("out-npz")
 def fuzz_out_npz(n: int, outcomes: Counter) -> None:
@@ -730,7 +733,7 @@ def fuzz_vib_decoder(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- Fashion-MNIST IDX files
+# -------------------------------------------------------------------------- Fashion-MNIST IDX files
 
 def _idx(arr: np.ndarray) -> bytes:
     import struct
@@ -801,12 +804,13 @@ def fuzz_idx_dataset(n: int, outcomes: Counter) -> None:
                 os.environ["SNNC_FASHION_MNIST_DIR"] = old
 
 
-# ----------------------------------------------------------------------------- hardware YAML, used by compile
+# ------------------------------------------------------------------- hardware YAML, used by compile
 
 @fuzzer("hw-compile")
 def fuzz_hw_compile(n: int, outcomes: Counter) -> None:
     """`snnc compile MODEL --hw FILE.yaml -o BUILD` with damaged or absurd hardware configs: the
-    config loads or is rejected, and an accepted one never makes a pass allocate per core or chip."""
+    config loads or is rejected, and an accepted one never makes a pass allocate per core or
+    chip."""
     from ir import LIF, Dense, Graph, Input, save_graph
 
     rng = np.random.default_rng(5)

@@ -232,7 +232,7 @@ def fuzz_nir_storage(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- snnc-bombs / npz-bombs
+# --------------------------------------------------------------------------- snnc-bombs / npz-bombs
 
 
 _BIG_SHAPES = [(1 << 10,), (1 << 20,), (1 << 24,), (1 << 14, 1 << 13), (1 << 31,), (1 << 16, 1 << 16), (3, 1 << 30)]
@@ -537,7 +537,8 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
                 if how == "manifest":
                     (target / MANIFEST).write_bytes(data.draw(st.sampled_from(
                         [b"{", b"[]", b'{"format": "snnc-output-folder", "files": {"../m.snnc": ["x"]}}', b"\xff"])))
-                if not folder_out:  # a file output among the user's files (a file named there is replaced)
+                # a file output among the user's files (a file named there is replaced)
+                if not folder_out:
                     target = target / data.draw(st.sampled_from(["o.npz", "notes.txt", "program.snnc", "sub/o.npz"]))
             elif how == "wrong-kind":
                 if folder_out:

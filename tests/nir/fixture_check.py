@@ -39,7 +39,8 @@ class Result:
         if self.info["compare"] == "voltage_close":
             return {"max_abs_voltage_diff": float(np.abs(self.snnc - self.framework).max()),
                     "voltage_range": float(np.abs(self.framework).max())}
-        ours, theirs = self.snnc.sum(axis=1), self.framework.astype(np.int64).sum(axis=1)  # (batch, neurons)
+        # ours, theirs: (batch, neurons)
+        ours, theirs = self.snnc.sum(axis=1), self.framework.astype(np.int64).sum(axis=1)
         return {
             "identical": bool(np.array_equal(self.snnc, self.framework)),
             "framework_spikes": int(theirs.sum()), "snnc_spikes": int(ours.sum()),

@@ -2,7 +2,8 @@
 import, compile for loihi2 and loihi1, run the deployed program on cpu (and Lava), and compare
 per-neuron output spike counts with the framework's own output on the fixture inputs.
 
-    python -m tests.nir.per_neuron_check [--lava]   # from the repository root: the table of docs/nir.md
+    python -m tests.nir.per_neuron_check [--lava]
+    # from the repository root: the table of docs/nir.md
 
 Counts: snnc's projections each add one step (Lava's timing), so snnc runs T + L steps and its
 steps L .. L + T - 1 stand for the framework's 0 .. T - 1 (L = the fixture's latency_steps);

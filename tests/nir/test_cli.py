@@ -47,7 +47,8 @@ def test_nir_is_a_model_wherever_one_is_read(tmp_path, capsys):
     assert main(["run", str(MLP), "--dt", "1e-4", "--backend", "float", "--input",
                  str(FIXTURES / "snntorch_mlp.input.npy"), "--steps", "43", "-o", str(out)]) == 0
     spikes = np.load(out)["5"]
-    # snnTorch's output, three steps later (one per projection): the fixture test's claim, via the CLI.
+    # snnTorch's output, three steps later (one per projection): the fixture test's claim, via the
+    # CLI.
     np.testing.assert_array_equal(spikes[:, 3:], np.load(FIXTURES / "snntorch_mlp.output.npy"))
     graph = load_model(MLP, dt=1e-4)
     x = np.load(FIXTURES / "snntorch_mlp.input.npy").astype(np.int64)

@@ -40,8 +40,8 @@ def test_float_simulation_reproduces_the_framework(name):
         assert m["voltage_range"] > 0.1
         np.testing.assert_allclose(r.snnc, r.framework, rtol=0, atol=1e-6)  # float32 in Norse
     else:
-        # Biases act during the pipeline fill and on a synaptic current (steady-state mapping, warned):
-        # the spikes differ, the per-neuron counts stay close.
+        # Biases act during the pipeline fill and on a synaptic current (steady-state mapping,
+        # warned): the spikes differ, the per-neuron counts stay close.
         assert any("steady state" in w for w in r.warnings)
         assert not m["identical"]
         assert m["count_correlation"] > 0.95

@@ -313,7 +313,8 @@ def test_affine_bias_into_a_synaptic_current_uses_its_steady_state(tmp_path):
                      [("x", "fc"), ("fc", "c"), ("c", "y")], metadata={"dt": DT})
     graph, warnings = imported(path)
     assert len(warnings) == 1 and "steady state" in warnings[0] and "'c'" in warnings[0]
-    # u gets g*b per step with g = k_mem r k_syn w_in; v gets the steady state g*b / k_syn = k_mem r w_in b.
+    # u gets g*b per step with g = k_mem r k_syn w_in;
+    # v gets the steady state g*b / k_syn = k_mem r w_in b.
     np.testing.assert_allclose(graph.populations["c"].bias, (DT / 1e-2) * 10.0 * 2.0 * b)
 
 

@@ -1,6 +1,7 @@
 """Networks as users bring them: NIR files that snnTorch 1.0.0 and Norse 1.1.0 export with one
 time constant per neuron (or per channel) import, compile for loihi2 and loihi1, and the
-deployed program tracks the float model (tests/fixtures/nir/per_neuron, tests/nir/per_neuron_check.py).
+deployed program tracks the float model (tests/fixtures/nir/per_neuron,
+tests/nir/per_neuron_check.py).
 
 Correlations are of per-(sample, output neuron) spike counts on the fixture inputs. The
 deployed program is compared with snnc's float model of the file and with the framework's own

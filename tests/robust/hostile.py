@@ -68,7 +68,8 @@ class Case:
     keep: list[Path] = field(default_factory=list)  # user files that must survive, byte for byte
     secret: bytes | None = None  # bytes of a file outside the input that must not reach an output
     send: tuple[int, float, bool] | None = None  # (signal, seconds after `send_from`, to the group)
-    send_from: str = "start"  # "start": snnc's code started (`handles_sigterm`); "workers": Lava's workers exist
+    # "start": snnc's code started (`handles_sigterm`); "workers": Lava's workers exist
+    send_from: str = "start"
     kill_worker_after: float | None = None  # SIGKILL a Lava worker, seconds after the workers exist
     prefix: list[str] = field(default_factory=list)  # e.g. an unshare/mount wrapper
     timeout: float = 120.0
@@ -83,7 +84,8 @@ class Result:
     peak_bytes: int
     seconds: float
     problems: list[str]
-    after_kill: float | None = None  # seconds from the worker's SIGKILL (kill_worker_after) to the end
+    # seconds from the worker's SIGKILL (kill_worker_after) to the end
+    after_kill: float | None = None
 
     @property
     def last_line(self) -> str:
@@ -471,7 +473,7 @@ def _hil_record(root: Path) -> Case:
                  "--report", str(root / "in.npy" / "r.json")], absent=[root / "t.npz"], keep=[root / "in.npy"])
 
 
-# ----------------------------------------------------------------------------- 4. memory from small files
+# ----------------------------------------------------------------------- 4. memory from small files
 
 
 @case("snnc-weight-inflates-to-2^27-bytes")

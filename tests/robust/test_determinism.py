@@ -18,7 +18,8 @@ from tests.robust.helpers import snnc
 @pytest.fixture(scope="module")
 def twice(tmp_path_factory):
     root = tmp_path_factory.mktemp("twice")
-    hw = load_hw("tiny").to_dict()  # cores of 4 neurons and 128 input axons: TEM's 10 neurons need 3
+    # cores of 4 neurons and 128 input axons: TEM's 10 neurons need 3
+    hw = load_hw("tiny").to_dict()
     hw["core"]["max_neurons"]["value"], hw["core"]["max_input_axons"]["value"] = 4, 128
     (root / "hw.yaml").write_text(yaml.safe_dump(hw))
     runs = []

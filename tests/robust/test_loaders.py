@@ -179,7 +179,7 @@ def test_nan_weight_names_the_projection(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-# ----------------------------------------------------------------------------- too large for the target
+# ------------------------------------------------------------------------- too large for the target
 
 @pytest.mark.parametrize("model, needles", [
     # 400 neurons on `tiny` (4 chips of 4 cores of 16 neurons): 25 cores.
@@ -239,7 +239,7 @@ def test_odd_encoding_metadata_is_one_line(tmp_path):
         _one_line_error(code, err)
 
 
-# ----------------------------------------------------------------------------- regressions: traces, IDX files
+# ------------------------------------------------------------------- regressions: traces, IDX files
 
 def test_trace_header_steps_and_inputs_are_checked(build):
     """Regression (make fuzz, hil-trace): a trace whose __meta__.steps was not an integer raised

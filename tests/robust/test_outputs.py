@@ -107,7 +107,8 @@ def test_a_crash_between_two_renames_leaves_a_folder_snnc_can_replace(tmp_path, 
     with contextlib.suppress(SystemExit):
         _write_dir(out, {"a.txt": b"a2", "b.txt": b"b2"})
     monkeypatch.setattr(os, "replace", real)
-    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b1"  # half way
+    # half way
+    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b1"
     _write_dir(out, {"a.txt": b"a3", "b.txt": b"b3"})  # both hashes were listed while it happened
     assert (out / "a.txt").read_bytes() == b"a3" and (out / "b.txt").read_bytes() == b"b3"
 
@@ -125,7 +126,8 @@ def test_a_signal_during_the_commit_waits_for_it(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _write_dir(out, {"a.txt": b"a2", "b.txt": b"b2"})
-    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b2"  # all of it
+    # all of it
+    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b2"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
@@ -154,7 +156,8 @@ def test_outputs_staged_together_appear_together_or_not_at_all(tmp_path):
         with atomic_outputs() as out:
             atomic_write_bytes(out.stage(tmp_path / "t.npz"), b"trace")
             staged = out.stage(tmp_path / "r.json")
-            raise OutputError(f"cannot write {tmp_path / 'r.json'}: No space left on device")  # what a full disk gives
+            # what a full disk gives
+            raise OutputError(f"cannot write {tmp_path / 'r.json'}: No space left on device")
     assert list(tmp_path.iterdir()) == [] and not staged.exists()
     with atomic_outputs() as out:
         atomic_write_bytes(out.stage(tmp_path / "t.npz"), b"trace")
@@ -213,7 +216,8 @@ def test_budget_values(monkeypatch):
 
 def test_json_limits():
     assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH, "f") is not None
-    assert loads('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "f")  # brackets in strings
+    # brackets in strings
+    assert loads('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "f")
     for text, message in (("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "nested 65 deep"),
                           ('{"a": ' + "1" * 81 + "}", "an integer of 81 digits"),
                           ('{"a": -' + "1" * 5000 + "}", "an integer of 5000 digits"),

@@ -297,7 +297,8 @@ def test_encode_split_gives_vib_models_the_spikes_evaluation_uses(tmp_path):
     dg, _ = write_model(random_result("digits"), tmp_path / "dg.snnc")
     spikes, y = encode_split(dg.metadata, "digits", "test", samples=4)
     data = tasks.load_reconstruction_data("digits")
-    assert spikes.shape == (4, 8, 64) and np.array_equal(y, data.y["test"][:4])  # 6 input steps + latency 2
+    # 6 input steps + latency 2
+    assert spikes.shape == (4, 8, 64) and np.array_equal(y, data.y["test"][:4])
     assert np.array_equal(spikes, tasks.reconstruction_inputs({"kind": "latency"}, data.x["test"][:4], 6, 8, 0, 0))
     with pytest.raises(InputError, match="trained on digits; use --dataset digits"):
         encode_split(dg.metadata, "fashion-mnist")

@@ -73,7 +73,8 @@ class DecoderSpec:
             if int(getattr(self, name)) < 1:
                 raise InputError(f"decoder: {name} must be >= 1, got {getattr(self, name)}")
         for name in ("window", "n_readout", "n_out", "hidden"):
-            if int(getattr(self, name)) > MAX_DECODER_SIZE:  # checked before any array of that size exists
+            # checked before any array of that size exists
+            if int(getattr(self, name)) > MAX_DECODER_SIZE:
                 raise InputError(f"decoder: {name} = {getattr(self, name)} is more than {MAX_DECODER_SIZE}")
         if self.architecture == "mlp" and self.hidden < 1:
             raise InputError(f"decoder: an mlp needs a hidden layer of >= 1 units (--decoder-hidden), got {self.hidden}")

@@ -176,7 +176,8 @@ class Encoder(torch.nn.Module):
                     elif readout == "threshold":
                         s = (v[layer] > v_th).to(dtype)
                     else:
-                        raise ValueError(f"readout must be sample or threshold, got {readout!r}")  # caller bug
+                        # caller bug
+                        raise ValueError(f"readout must be sample or threshold, got {readout!r}")
                     out_s.append(s)
                     out_p.append(p)
                 emit.append(s)
