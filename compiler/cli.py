@@ -273,8 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"snnc: error: {_os_error_line(e)}", file=sys.stderr)
         return 1
     except MemoryError:
-        print("snnc: error: out of memory (lower the batch, steps or samples, or SNNC_MAX_LOAD_BYTES)",
-              file=sys.stderr)
+        print(
+            "snnc: error: out of memory (lower the batch, steps or samples, or SNNC_MAX_LOAD_BYTES)",
+            file=sys.stderr,
+        )
         return 1
     except Exception:
         if _received:  # the failure of something the signal cut short

@@ -27,8 +27,16 @@ import os
 
 from ir.errors import InputError
 
-__all__ = ["DEFAULT_MAX_LOAD_BYTES", "ENV", "VALUE_BYTES", "Tally", "check_bytes", "format_bytes", "loaded_array_bytes",
-           "max_load_bytes"]
+__all__ = [
+    "DEFAULT_MAX_LOAD_BYTES",
+    "ENV",
+    "VALUE_BYTES",
+    "Tally",
+    "check_bytes",
+    "format_bytes",
+    "loaded_array_bytes",
+    "max_load_bytes",
+]
 
 ENV = "SNNC_MAX_LOAD_BYTES"
 DEFAULT_MAX_LOAD_BYTES = 1 << 30
@@ -82,5 +90,7 @@ class Tally:
     def add(self, nbytes: int, what: str) -> None:
         before = self.total
         self.total += int(nbytes)
-        where = f"{self.label}: {what}" + (f" (with the {format_bytes(before)} declared before it)" if before else "")
+        where = f"{self.label}: {what}" + (
+            f" (with the {format_bytes(before)} declared before it)" if before else ""
+        )
         check_bytes(self.total, where)

@@ -53,7 +53,9 @@ def deferred_signals(*, escalate_after: float | None = None) -> Iterator[None]:
             _deliver(previous, signum)
         held.append(signum)
         if escalate_after is not None and not timers:
-            timers.append(threading.Thread(target=again, args=(signum,), name="snnc-held-signal", daemon=True))
+            timers.append(
+                threading.Thread(target=again, args=(signum,), name="snnc-held-signal", daemon=True)
+            )
             timers[0].start()
 
     for s in SIGNALS:

@@ -51,8 +51,10 @@ def restore(
             if new.src == old.src and new.dst == old.dst and _agrees(old, new, populations):
                 projections[proj_name] = new
             else:
-                warn(f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
-                          "using the NIR parameters")
+                warn(
+                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
+                    "using the NIR parameters"
+                )
     order_p = info.get("populations")
     order_j = info.get("projections")
     if isinstance(order_p, list) and sorted(order_p) == sorted(populations):
@@ -122,10 +124,14 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return False
     scale = max(1.0, float(np.max(np.abs(a), initial=0.0)))
-    return bool(np.all(np.abs(a - b) <= RESTORE_RTOL * np.maximum(np.abs(a), np.abs(b)) + 1e-12 * scale))
+    return bool(
+        np.all(np.abs(a - b) <= RESTORE_RTOL * np.maximum(np.abs(a), np.abs(b)) + 1e-12 * scale)
+    )
 
 
-def _effective(node: Node, populations: dict[str, Population] | None) -> tuple[np.ndarray, np.ndarray] | None:
+def _effective(
+    node: Node, populations: dict[str, Population] | None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(weight, delay) of a Dense or Sparse as dense (n_dst, n_src) arrays."""
     if isinstance(node, Dense):
         return node.weight, np.broadcast_to(node.delay, node.weight.shape)
@@ -152,9 +158,13 @@ def _agrees(derived: Node, exact: Node, populations: dict[str, Population] | Non
         return all(_close(getattr(derived, f), getattr(exact, f))
                    for f in exact.array_fields() if f not in skip)
     if isinstance(exact, Conv2d):
-        return (isinstance(derived, Conv2d) and derived.weight.shape == exact.weight.shape
-                and (derived.stride, derived.padding, derived.dilation, derived.groups)
-                == (exact.stride, exact.padding, exact.dilation, exact.groups) and _close(derived.weight, exact.weight))
+        return (
+            isinstance(derived, Conv2d)
+            and derived.weight.shape == exact.weight.shape
+            and (derived.stride, derived.padding, derived.dilation, derived.groups)
+            == (exact.stride, exact.padding, exact.dilation, exact.groups)
+            and _close(derived.weight, exact.weight)
+        )
     a, b = _effective(derived, populations), _effective(exact, populations)
     if a is None or b is None or a[0].shape != b[0].shape:
         return False

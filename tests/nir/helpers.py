@@ -92,7 +92,12 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, stride, padding, groups=1) -> np.
         g = o // og
         for i in range(oh):
             for j in range(ow):
-                patch = xp[:, g * cg:(g + 1) * cg, i * stride[0]:i * stride[0] + kh, j * stride[1]:j * stride[1] + kw]
+                patch = xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    i * stride[0] : i * stride[0] + kh,
+                    j * stride[1] : j * stride[1] + kw,
+                ]
                 out[:, o, i, j] = np.sum(patch * w[o], axis=(1, 2, 3))
     return out
 

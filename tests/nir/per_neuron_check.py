@@ -161,7 +161,11 @@ def cpu_vs_lava(
 
     program = merge_programs([fx.deployed[target].program for fx in fixtures])
     x = side_by_side(fixtures, samples, steps)
-    probes = [Probe(n, variables_of(p)) for n, p in program.populations.items() if not isinstance(p, Input)]
+    probes = [
+        Probe(n, variables_of(p))
+        for n, p in program.populations.items()
+        if not isinstance(p, Input)
+    ]
     lava = lava_run(program, x, probes=probes)
     cpu = get_backend("cpu")(program, x, probes=probes)
     mismatches: dict[str, list[str]] = {fx.name: [] for fx in fixtures}
@@ -170,7 +174,11 @@ def cpu_vs_lava(
         for var in p.variables:
             if not np.array_equal(cpu.get(p.population, var), lava.get(p.population, var)):
                 mismatches[fixtures[k].name].append(f"{p.population}.{var}")
-    return {k: v for k, v in mismatches.items() if v}, int(lava.info["processes"]), len(program.populations)
+    return (
+        {k: v for k, v in mismatches.items() if v},
+        int(lava.info["processes"]),
+        len(program.populations),
+    )
 
 
 def table(fixtures: list[Fixture], lava: dict[str, bool] | None = None) -> str:

@@ -63,7 +63,9 @@ def test_rewriting_replaces_snnc_files_keeps_user_files_and_removes_stale_ones(t
     _write_dir(out, {"a.txt": b"a2", "new.txt": b"n"})
     assert (out / "a.txt").read_bytes() == b"a2" and (out / "new.txt").read_bytes() == b"n"
     assert not (out / "old.txt").exists()
-    assert (out / "notes.txt").read_bytes() == b"mine" and (out / "sub" / "decoder.npz").read_bytes() == b"my decoder"
+    assert (out / "notes.txt").read_bytes() == b"mine" and (
+        out / "sub" / "decoder.npz"
+    ).read_bytes() == b"my decoder"
     assert set(json.loads((out / MANIFEST).read_text())["files"]) == {"a.txt", "new.txt"}
 
 
@@ -71,7 +73,9 @@ def test_a_file_snnc_wrote_but_the_user_changed_is_theirs(tmp_path):
     out = tmp_path / "out"
     _write_dir(out, {"a.txt": b"a1", "b.txt": b"b1"})
     (out / "a.txt").write_bytes(b"edited")
-    with pytest.raises(OutputError, match="a.txt exists and snnc did not write it .or it was changed since."):
+    with pytest.raises(
+        OutputError, match="a.txt exists and snnc did not write it .or it was changed since."
+    ):
         check_output_dir(out, ["a.txt"])
     with pytest.raises(OutputError, match="a.txt exists"):
         _write_dir(out, {"a.txt": b"a2"})
@@ -80,8 +84,15 @@ def test_a_file_snnc_wrote_but_the_user_changed_is_theirs(tmp_path):
     assert not (out / "b.txt").exists() and (out / "a.txt").read_bytes() == b"edited"
 
 
-@pytest.mark.parametrize("manifest", [b"{", b"[]", b'{"format": "snnc-output-folder", "format_version": 1, '
-                                                   b'"files": {"../x": ["0"]}}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"{",
+        b"[]",
+        b'{"format": "snnc-output-folder", "format_version": 1, "files": {"../x": ["0"]}}',
+        b"\xff\xfe",
+    ],
+)
 def test_a_damaged_manifest_stops_the_write(tmp_path, manifest):
     out = tmp_path / "out"
     _write_dir(out, {"a.txt": b"a"})
@@ -186,12 +197,17 @@ def test_outputs_that_are_inputs(tmp_path):
         with pytest.raises(OutputError, match=message):
             check_outputs({"-o": (str(out), kind)}, ins)
     with pytest.raises(OutputError, match="name the same file"):
-        check_outputs({"--report": (str(tmp_path / "r"), "file"), "--record": (str(tmp_path / "r"), "file")}, [])
+        check_outputs(
+            {"--report": (str(tmp_path / "r"), "file"), "--record": (str(tmp_path / "r"), "file")},
+            [],
+        )
     check_outputs({"-o": (str(tmp_path / "new" / "deeper" / "o.npz"), "file")}, ins)
 
 
 def test_manifest_bytes_are_deterministic():
-    assert _manifest_bytes({"b": ["2", "1"], "a": ["0"]}) == _manifest_bytes({"a": ["0"], "b": ["1", "2"]})
+    assert _manifest_bytes({"b": ["2", "1"], "a": ["0"]}) == _manifest_bytes(
+        {"a": ["0"], "b": ["1", "2"]}
+    )
 
 
 # ----------------------------------------------------------------------------- budget and parsers
@@ -210,7 +226,9 @@ def test_budget_values(monkeypatch):
     monkeypatch.setenv("SNNC_MAX_LOAD_BYTES", " 8_589_934_592 ")
     assert max_load_bytes() == 8 << 30
     check_bytes(8 << 30, "x")
-    with pytest.raises(InputError, match=r"x needs 8.0 GiB \(8589934593 bytes\), more than the 8.0 GiB"):
+    with pytest.raises(
+        InputError, match=r"x needs 8.0 GiB \(8589934593 bytes\), more than the 8.0 GiB"
+    ):
         check_bytes((8 << 30) + 1, "x")
 
 
@@ -228,7 +246,11 @@ def test_json_limits():
 
 def test_messages_are_cut_to_a_bounded_line():
     message = str(SnncError("x" * 10_000 + "\n" + "y"))
-    assert len(message) <= MAX_MESSAGE_CHARS + 40 and message.endswith("more characters)") and "\n" not in message
+    assert (
+        len(message) <= MAX_MESSAGE_CHARS + 40
+        and message.endswith("more characters)")
+        and "\n" not in message
+    )
 
 
 # ----------------------------------------------------------------------------- held signals
@@ -270,7 +292,9 @@ def test_read_npz_checks_sizes_from_headers_before_inflating(tmp_path, monkeypat
     from ir.arrays_io import read_npz
 
     head = io.BytesIO()
-    np.lib.format.write_array_header_1_0(head, {"descr": "|u1", "fortran_order": False, "shape": (1 << 26,)})
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "|u1", "fortran_order": False, "shape": (1 << 26,)}
+    )
     with zipfile.ZipFile(tmp_path / "b.npz", "w", compression=zipfile.ZIP_DEFLATED) as zf:
         with zf.open(zipfile.ZipInfo("a.npy"), "w") as fh:
             fh.write(head.getvalue())
@@ -296,5 +320,9 @@ def test_hil_record_is_not_left_when_the_report_cannot_be_written(tmp_path, monk
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(["hil", str(build), "--input", str(tmp_path / "in.npy"), "--target", "cpu",
                      "--record", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json")])
-    assert code == 1 and err.getvalue().count("\n") == 1 and "No space left on device" in err.getvalue()
+    assert (
+        code == 1
+        and err.getvalue().count("\n") == 1
+        and "No space left on device" in err.getvalue()
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "in.npy"]
