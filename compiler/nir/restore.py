@@ -43,8 +43,10 @@ def restore(
             if _agrees(populations[pop_name], new):
                 populations[pop_name] = new
             else:
-                warn(f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
-                          "using the NIR parameters")
+                warn(
+                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
+                    "using the NIR parameters"
+                )
         elif kind == "projection" and target[0] in projections:
             proj_name, new = target
             old = projections[proj_name]

@@ -298,7 +298,9 @@ def _nir_edit(path: Path, data) -> None:
                 shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=3)))
                 kind = data.draw(st.sampled_from(["f8", "i8", "b1", "str", "nan"]))
                 if kind == "str":
-                    text = data.draw(st.text(st.characters(blacklist_characters="\x00"), max_size=6))
+                    text = data.draw(
+                        st.text(st.characters(blacklist_characters="\x00"), max_size=6)
+                    )
                     nodes[name].create_dataset(key, data=text, dtype=h5py.string_dtype())
                 else:
                     values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(

@@ -161,9 +161,16 @@ def test_edge_to_a_missing_node(tmp_path):
 
 
 def test_shape_mismatch_names_the_edge(tmp_path):
-    path = write_nir(tmp_path / "s.nir", {"x": inp(3), "fc": nir.Linear(np.ones((2, 5))),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "fc"), ("fc", "n"), ("n", "y")])
+    path = write_nir(
+        tmp_path / "s.nir",
+        {
+            "x": inp(3),
+            "fc": nir.Linear(np.ones((2, 5))),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "fc"), ("fc", "n"), ("n", "y")],
+    )
     with pytest.raises(
         ModelFormatError, match=r"edge \('x', 'fc'\).*carries 3 values, 'fc' takes 5"
     ):
@@ -215,17 +222,33 @@ def test_euler_needs_dt_below_tau(tmp_path):
 
 
 def test_delay_must_be_whole_steps(tmp_path):
-    path = write_nir(tmp_path / "d.nir", {"x": inp(2), "d": nir.Delay(np.array([1.5e-3, 1e-3])),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
+    path = write_nir(
+        tmp_path / "d.nir",
+        {
+            "x": inp(2),
+            "d": nir.Delay(np.array([1.5e-3, 1e-3])),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "d"), ("d", "n"), ("n", "y")],
+        metadata={"dt": 1e-3},
+    )
     with pytest.raises(
         ModelFormatError, match=r"node 'd' \(Delay\)\.delay: 0.0015 s is not a whole number"
     ):
         import_nir(path)
     # (make fuzz, nir-file) a delay of more steps than an int64 holds was cast to a negative one
-    path = write_nir(tmp_path / "h.nir", {"x": inp(2), "d": nir.Delay(np.array([1e30, 1e-3])),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
+    path = write_nir(
+        tmp_path / "h.nir",
+        {
+            "x": inp(2),
+            "d": nir.Delay(np.array([1e30, 1e-3])),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "d"), ("d", "n"), ("n", "y")],
+        metadata={"dt": 1e-3},
+    )
     with pytest.raises(
         ModelFormatError, match=r"\.delay: 1e\+30 s is 1e\+33 steps .* at most 65536 steps"
     ):

@@ -575,7 +575,10 @@ def _snnc_range(root: Path) -> Case:
         head["placement"]["blocks"][0]["neurons"] = {"range": [0, 1 << 31]}
 
     edit_header(build / "program.snnc", edit)
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("trace-npz-inflates-to-1gib")
@@ -585,7 +588,10 @@ def _trace_bomb(root: Path) -> Case:
     entries = zip_entries(t)
     write_zip(t, {k: v for k, v in entries.items() if k != "o.npy"},
               big={"o.npy": (npy_header((1, 1 << 30, 1), "|u1"), 1 << 30)})
-    return Case(["hil", str(build), "--replay", str(t), "--report", str(root / "r.json")], absent=[root / "r.json"])
+    return Case(
+        ["hil", str(build), "--replay", str(t), "--report", str(root / "r.json")],
+        absent=[root / "r.json"],
+    )
 
 
 @case("run-2^20-steps-with-all-probes")
@@ -726,14 +732,20 @@ def _bigint_snnc(root: Path) -> Case:
 def _deep_report(root: Path) -> Case:
     build = write_small_build(root)
     (build / "report.json").write_text('{"x": ' + deep_json(100_000) + "}")
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("report-json-5000-digit-integer")
 def _bigint_report(root: Path) -> Case:
     build = write_small_build(root)
     (build / "report.json").write_text('{"cores_used": ' + "9" * 5000 + "}")
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 def _trace_meta(root: Path, text: str) -> Case:
@@ -803,8 +815,10 @@ def alias_bomb(levels: int) -> str:
 @case("hw-yaml-alias-bomb")
 def _yaml_bomb(root: Path) -> Case:
     (root / "bomb.yaml").write_text(alias_bomb(7))
-    return Case(["hw", "show", str(root / "bomb.yaml")],
-                check=lambda r: [f"stderr is {len(r.stderr)} characters"] if len(r.stderr) > 4000 else [])
+    return Case(
+        ["hw", "show", str(root / "bomb.yaml")],
+        check=lambda r: [f"stderr is {len(r.stderr)} characters"] if len(r.stderr) > 4000 else [],
+    )
 
 
 @case("hw-yaml-alias-bomb-deeper")

@@ -53,8 +53,11 @@ def _whole_temporary(folder, name: str, members: int = 0):
 def test_sigint_while_compile_writes_build_leaves_no_folder(tmp_path):
     save_graph(_model(), tmp_path / "m.snnc")
     build = tmp_path / "build"
-    result = interrupt_when(["compile", str(tmp_path / "m.snnc"), "--target", "tiny", "-o", str(build)],
-                            _whole_temporary(tmp_path, "build", members=3), **PAUSE)
+    result = interrupt_when(
+        ["compile", str(tmp_path / "m.snnc"), "--target", "tiny", "-o", str(build)],
+        _whole_temporary(tmp_path, "build", members=3),
+        **PAUSE,
+    )
     _assert_interrupted(result)
     assert not build.exists()
     assert temporaries(tmp_path, "build") == []

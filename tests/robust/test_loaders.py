@@ -72,7 +72,9 @@ def build(tmp_path):
 def test_truncated_model_compile_fails_in_one_line_without_output(tmp_path, keep):
     blob = graph_to_bytes(_float_model())
     (tmp_path / "m.snnc").write_bytes(blob[: int(len(blob) * keep)])
-    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "m.snnc")
     assert not (tmp_path / "b").exists() and temporaries(tmp_path, "b") == []
 
@@ -80,7 +82,9 @@ def test_truncated_model_compile_fails_in_one_line_without_output(tmp_path, keep
 def test_truncated_program_in_build(build):
     program = build / "build" / "program.snnc"
     program.write_bytes(program.read_bytes()[:200])
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "program.snnc")
     assert not (build / "o.npz").exists()
 
@@ -88,7 +92,9 @@ def test_truncated_program_in_build(build):
 def test_truncated_input_array(build):
     raw = (build / "in.npy").read_bytes()
     (build / "in.npy").write_bytes(raw[:-4])
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "in.npy", "truncated")
     assert not (build / "o.npz").exists()
 
@@ -112,7 +118,9 @@ def test_truncated_trace_and_hw_yaml(build):
     assert not (build / "r.json").exists()
     hw = build / "build" / "hw.yaml"
     hw.write_text(hw.read_text()[: len(hw.read_text()) // 2])
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "hw.yaml")
 
 
@@ -193,7 +201,9 @@ def test_nan_weight_names_the_projection(tmp_path):
     with zipfile.ZipFile(tmp_path / "m.snnc", "w") as zf:
         for name, data in entries.items():
             zf.writestr(name, data)
-    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "projection 'b'", "weight", "NaN")
     assert not (tmp_path / "b").exists()
 

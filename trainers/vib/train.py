@@ -342,7 +342,11 @@ def _step_score(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, gen, feed
     opt_enc.zero_grad()
     score_gradients(enc, rec, signal, feedback, baseline)
     opt_enc.step()
-    return float(dec_loss.detach().mean()), float(kl.detach().mean()), float(rec.spikes.detach().mean())
+    return (
+        float(dec_loss.detach().mean()),
+        float(kl.detach().mean()),
+        float(rec.spikes.detach().mean()),
+    )
 
 
 def _step_surrogate(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, gen):
