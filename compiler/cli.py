@@ -274,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except MemoryError:
         print(
-            "snnc: error: out of memory (lower the batch, steps or samples, or SNNC_MAX_LOAD_BYTES)",
+            "snnc: error: out of memory (lower the batch, steps or samples, or "
+            "SNNC_MAX_LOAD_BYTES)",
             file=sys.stderr,
         )
         return 1

@@ -236,11 +236,13 @@ def _in_the_way(final: Path, names: Iterable[str], old: Mapping[str, list[str]])
                 listed = (
                     f"listed in {MANIFEST}"
                     if (final / MANIFEST).exists()
-                    else f"listed in a {MANIFEST}, which this folder lacks: an older snnc did not write one"
+                    else f"listed in a {MANIFEST}, which this folder lacks: an older snnc did not "
+                    "write one"
                 )
                 return (
-                    f"{dest} exists and snnc did not write it (or it was changed since); snnc replaces only "
-                    f"the files it wrote there ({listed}): move it away or choose another -o"
+                    f"{dest} exists and snnc did not write it (or it was changed since); snnc "
+                    f"replaces only the files it wrote there ({listed}): move it away or choose "
+                    "another -o"
                 )
     return None
 
@@ -379,13 +381,15 @@ def check_outputs(outputs: Mapping[str, tuple[str, str]], inputs: Iterable[str])
         real = os.path.realpath(out)
         if real in seen:
             raise OutputError(
-                f"{option} {path} and {seen[real]} name the same file; give each output its own name"
+                f"{option} {path} and {seen[real]} name the same file; give each output its own "
+                "name"
             )
         seen[real] = f"{option} {path}"
         for i in ins:
             if os.path.realpath(i) == real or _same(i, out):
                 raise OutputError(
-                    f"{option} {path} is the input {i}; snnc never writes over its inputs: choose another name"
+                    f"{option} {path} is the input {i}; snnc never writes over its inputs: choose "
+                    "another name"
                 )
             if kind == "folder" and Path(os.path.realpath(i)).is_relative_to(real):
                 raise OutputError(

@@ -76,8 +76,9 @@ def check_bytes(need: int, what: str) -> None:
     limit = max_load_bytes()
     if need > limit:
         raise InputError(
-            f"{what} needs {format_bytes(need)} ({need} bytes), more than the {format_bytes(limit)} "
-            f"snnc allocates for one command ({ENV}={limit}; raise it to allow more)"
+            f"{what} needs {format_bytes(need)} ({need} bytes), more than the "
+            f"{format_bytes(limit)} snnc allocates for one command ({ENV}={limit}; raise it to "
+            "allow more)"
         )
 
 

@@ -374,7 +374,8 @@ def _check_consistency(spec: HardwareSpec, label: str) -> None:
         raise ConfigError(
             label,
             "synapse.max_weight_bits.value",
-            f"semantics {spec.semantics} supports at most {prof.max_weight_bits}, got {spec.synapse.max_weight_bits.value}",
+            f"semantics {spec.semantics} supports at most {prof.max_weight_bits}, got "
+            f"{spec.synapse.max_weight_bits.value}",
         )
     ranges = {
         "neuron": (

@@ -107,7 +107,8 @@ def graph_to_tree(graph: Graph, discretization: str = "euler",
         )
     if discretization not in discretize.DISCRETIZATIONS:
         raise ExportError(
-            f"unknown discretization {discretization!r}; known: {', '.join(discretize.DISCRETIZATIONS)}"
+            f"unknown discretization {discretization!r}; known: "
+            f"{', '.join(discretize.DISCRETIZATIONS)}"
         )
     return _Exporter(graph, discretization, warn).run()
 
@@ -175,8 +176,8 @@ class _Exporter:
         cuba = model.to_cuba(pop, self.dt)
         if cuba is None:
             raise ExportError(
-                f"{where}: a {type(pop).__name__} ({model.name} neuron) has no NIR form; NIR's neurons "
-                "are the current-based LIF family (LIF, CubaLIF, IF, LI, CubaLI, I)"
+                f"{where}: a {type(pop).__name__} ({model.name} neuron) has no NIR form; NIR's "
+                "neurons are the current-based LIF family (LIF, CubaLIF, IF, LI, CubaLI, I)"
             )
         period = model.reset_period(pop)
         if period:
@@ -228,9 +229,10 @@ class _Exporter:
             else:
                 if len(pop.shape) != 1 or pop.size > MAX_BIAS_NODE:
                     raise ExportError(
-                        f"{where}: a bias on a neuron without leak (IF, tau_mem = inf) needs an identity Affine in NIR, "
-                        f"which snnc writes only for 1-D populations of at most {MAX_BIAS_NODE} neurons (shape {pop.shape}); "
-                        "a single incoming Dense or a Conv2d with one bias per channel can carry it instead"
+                        f"{where}: a bias on a neuron without leak (IF, tau_mem = inf) needs an "
+                        "identity Affine in NIR, which snnc writes only for 1-D populations of at "
+                        f"most {MAX_BIAS_NODE} neurons (shape {pop.shape}); a single incoming "
+                        "Dense or a Conv2d with one bias per channel can carry it instead"
                     )
                 bias_node = self.tree.name(f"{name}.bias")
                 nodes[bias_node] = {
@@ -303,8 +305,9 @@ class _Exporter:
             return
         if len(dst.shape) != 1:
             raise ExportError(
-                f"{where}: a weight matrix into population {proj.dst!r} of shape {dst.shape}; NIR has "
-                "no reshape node, so only Conv2d or one-to-one projections can feed a (C, H, W) population"
+                f"{where}: a weight matrix into population {proj.dst!r} of shape {dst.shape}; NIR "
+                "has no reshape node, so only Conv2d or one-to-one projections can feed a "
+                "(C, H, W) population"
             )
         weight, delay = _dense(proj, src.size, dst.size)
         pre, post = self.split_delay(delay, where)
@@ -355,8 +358,8 @@ class _Exporter:
         pre = delay[0, :] - post[0]
         if pre.min() < 0 or not np.array_equal(post[:, None] + pre[None, :], delay):
             raise ExportError(
-                f"{where}: its per-synapse delays are not a per-source plus a per-destination delay; "
-                "NIR delays act on signals, not synapses"
+                f"{where}: its per-synapse delays are not a per-source plus a per-destination "
+                "delay; NIR delays act on signals, not synapses"
             )
         pre_f, post_f = pre.astype(np.float64), post.astype(np.float64)
         return (pre_f if np.any(pre_f) else None), (post_f if np.any(post_f) else None)
@@ -382,7 +385,8 @@ def _all_or_none(mask: np.ndarray, where: str, fname: str, yes: str, no: str) ->
     if not np.any(mask):
         return False
     raise ExportError(
-        f"{where}: {fname} is {yes} for some neurons and {no} for others; NIR needs one kind per node"
+        f"{where}: {fname} is {yes} for some neurons and {no} for others; NIR needs one kind per "
+        "node"
     )
 
 
@@ -412,7 +416,8 @@ def _dense(proj: Projection, n_src: int, n_dst: int) -> tuple[np.ndarray, np.nda
 
 
 def _snnc_meta(kind: str, name: str, node: Node) -> dict[str, Any]:
-    """snnc's exact node in NIR metadata: a JSON header of scalar fields plus one dataset per array."""
+    """snnc's exact node in NIR metadata: a JSON header of scalar fields plus one dataset per
+    array."""
     import dataclasses
 
     fields: dict[str, Any] = {}

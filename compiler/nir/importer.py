@@ -246,7 +246,8 @@ class _Importer:
                 if len(ports) != 1:
                     raise self.fail(
                         f"edge to/from sub-graph {prefix + endpoint!r}",
-                        f"the sub-graph has {len(ports)} {port_type} nodes; name one as '{endpoint}.<port>'",
+                        f"the sub-graph has {len(ports)} {port_type} nodes; name one as "
+                        f"'{endpoint}.<port>'",
                     )
                 return f"{prefix}{endpoint}.{ports[0]}"
             full = prefix + endpoint
@@ -583,9 +584,10 @@ class _Importer:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     v_bias = v_bias + np.where(moving, u_bias / (1.0 - pop.alpha_s), 0.0)
                 self.warn(
-                    f"node {pop.name!r}: a bias reaches the synaptic current (Affine bias or v_leak of a "
-                    "synapse stage); snnc adds biases to v, so it uses the current's steady state "
-                    "bias / (1 - alpha_syn), exact after the synaptic transient of about tau_syn"
+                    f"node {pop.name!r}: a bias reaches the synaptic current (Affine bias or "
+                    "v_leak of a synapse stage); snnc adds biases to v, so it uses the current's "
+                    "steady state bias / (1 - alpha_syn), exact after the synaptic transient of "
+                    "about tau_syn"
                 )
         v_th = pop.v_th
         if pop.rescale is not None:
@@ -615,8 +617,8 @@ class _Importer:
                 if src.kind not in ("Input", *_SPIKING):
                     raise self.fail(
                         f"node {src_name!r} ({src.kind})",
-                        f"feeds {entry!r}, but a {src.kind} puts out its voltage, not spikes; snnc can read "
-                        "non-spiking nodes only as graph outputs (probe their v)",
+                        f"feeds {entry!r}, but a {src.kind} puts out its voltage, not spikes; snnc "
+                        "can read non-spiking nodes only as graph outputs (probe their v)",
                     )
                 projections.append(self.projection(src, dst, ops, taken))
         rank = {name: i for i, name in enumerate(pops)}

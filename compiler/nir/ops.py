@@ -225,7 +225,8 @@ def compose(ops: list[Op], n_src: int, n_dst: int, gain: np.ndarray) -> Composed
 
 
 def apply_linear(ops: list[Op], vec: np.ndarray) -> np.ndarray:
-    """A constant vector pushed through `ops` (their linear parts; delays do not change constants)."""
+    """A constant vector pushed through `ops` (their linear parts; delays do not change
+    constants)."""
     x = vec.reshape(1, -1).astype(np.float64)
     for op in ops:
         x = op.linear(x)

@@ -146,7 +146,8 @@ def read_hdf5(
 
 
 def _h5_reason(message: str) -> str:
-    """The useful part of an h5py open error: 'truncated file: eof = 5000, ..., stored_eof = 30208'."""
+    """The useful part of an h5py open error: 'truncated file: eof = 5000, ..., stored_eof =
+    30208'."""
     inner = message[message.find("(") + 1: message.rfind(")")] if "(" in message else message
     if inner.startswith("truncated file"):
         parts = [p.strip() for p in inner.split(",") if "sblock" not in p]

@@ -44,8 +44,8 @@ def restore(
                 populations[pop_name] = new
             else:
                 warn(
-                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
-                    "using the NIR parameters"
+                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR "
+                    "parameters; using the NIR parameters"
                 )
         elif kind == "projection" and target[0] in projections:
             proj_name, new = target
@@ -54,8 +54,8 @@ def restore(
                 projections[proj_name] = new
             else:
                 warn(
-                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
-                    "using the NIR parameters"
+                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR "
+                    "parameters; using the NIR parameters"
                 )
     order_p = info.get("populations")
     order_j = info.get("projections")

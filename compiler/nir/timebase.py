@@ -105,8 +105,8 @@ def detect_exporter(nodes: Mapping[str, ParsedNode]) -> tuple[str, float, str] |
             return (
                 "Norse 1.1.0",
                 1e-6,
-                "r = 1, every tau below 1 ms: tau = dt x tau_mem, norse#411; --dt = (Norse's dt)^2, "
-                "1e-6 for its default 1 ms",
+                "r = 1, every tau below 1 ms: tau = dt x tau_mem, norse#411; --dt = (Norse's "
+                "dt)^2, 1e-6 for its default 1 ms",
             )
         return "Norse", 1e-3, "r = 1, tau >= 1 ms; Norse's default dt"
     return None

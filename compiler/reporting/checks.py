@@ -60,7 +60,8 @@ class _Checker:
 
 
 def check_compile_report(report: Mapping[str, Any], label: str) -> None:
-    """ModelFormatError(label, field) for the first field of `report` the report figures cannot use."""
+    """ModelFormatError(label, field) for the first field of `report` the report figures cannot
+    use."""
     c = _Checker(label)
     if "target" in report:
         c.text(report["target"], "target")

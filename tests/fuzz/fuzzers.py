@@ -797,7 +797,8 @@ def fuzz_hil_trace(n: int, outcomes: Counter) -> None:
 
 @fuzzer("out-npz")
 def fuzz_out_npz(n: int, outcomes: Counter) -> None:
-    """`snnc identify BUILD --input IN.npy --trace OUT.npz` on damaged run outputs (ir.arrays_io.read_npz)."""
+    """`snnc identify BUILD --input IN.npy --trace OUT.npz` on damaged run outputs
+    (ir.arrays_io.read_npz)."""
     from compiler.build import read_build
 
     with tempfile.TemporaryDirectory() as d:

@@ -646,7 +646,8 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
                                 [
                                     b"{",
                                     b"[]",
-                                    b'{"format": "snnc-output-folder", "files": {"../m.snnc": ["x"]}}',
+                                    b'{"format": "snnc-output-folder", '
+                                    b'"files": {"../m.snnc": ["x"]}}',
                                     b"\xff",
                                 ]
                             )
@@ -776,5 +777,6 @@ def fuzz_lava_signals(n: int, outcomes: Counter) -> None:
         )
         name = "sigint" if sig == signal.SIGINT else "sigterm"
         outcomes[
-            f"{verb} {name}{' group' if group else ''}: {'finished first' if finished else f'exit {result.code}'}"
+            f"{verb} {name}{' group' if group else ''}: "
+            f"{'finished first' if finished else f'exit {result.code}'}"
         ] += 1

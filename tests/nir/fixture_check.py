@@ -95,8 +95,9 @@ def main() -> int:
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.metrics().items()
         )
         print(
-            f"{name}: {r.info['framework']} {r.info['versions'][r.info['framework']]}, seed {r.info['seed']}, "
-            f"{n_pops} populations, latency {r.latency}, compare {r.info['compare']}: {m}"
+            f"{name}: {r.info['framework']} {r.info['versions'][r.info['framework']]}, seed "
+            f"{r.info['seed']}, {n_pops} populations, latency {r.latency}, compare "
+            f"{r.info['compare']}: {m}"
         )
     return 0
 

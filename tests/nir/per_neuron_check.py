@@ -184,9 +184,9 @@ def cpu_vs_lava(
 def table(fixtures: list[Fixture], lava: dict[str, bool] | None = None) -> str:
     """The table of docs/nir.md (one row per fixture)."""
     rows = [
-        "| fixture | framework | neurons | parameter groups | cores loihi2 / loihi1 | framework spikes "
-        "| r(snnc float, framework) | r(loihi2, framework) | r(loihi1, framework) "
-        "| r(loihi2, snnc float) | r(loihi1, snnc float) | cpu == Lava |",
+        "| fixture | framework | neurons | parameter groups | cores loihi2 / loihi1 | framework "
+        "spikes | r(snnc float, framework) | r(loihi2, framework) | r(loihi1, framework) | "
+        "r(loihi2, snnc float) | r(loihi1, snnc float) | cpu == Lava |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fx in fixtures:
@@ -194,10 +194,10 @@ def table(fixtures: list[Fixture], lava: dict[str, bool] | None = None) -> str:
         neurons = sum(p.size for n, p in fx.graph.populations.items() if n not in fx.graph.inputs)
         same = "-" if lava is None else ("yes" if lava.get(fx.name) else "NO")
         rows.append(
-            f"| {fx.name} | {fx.info['framework']} {fx.info['versions'][fx.info['framework']]} | {neurons} "
-            f"| {l2.groups} | {l2.cores} / {l1.cores} | {int(fx.framework_counts.sum())} "
-            f"| {fx.float_correlation:.3f} | {l2.correlation:.3f} | {l1.correlation:.3f} "
-            f"| {l2.float_correlation:.3f} | {l1.float_correlation:.3f} | {same} |"
+            f"| {fx.name} | {fx.info['framework']} {fx.info['versions'][fx.info['framework']]} | "
+            f"{neurons} | {l2.groups} | {l2.cores} / {l1.cores} | {int(fx.framework_counts.sum())} "
+            f"| {fx.float_correlation:.3f} | {l2.correlation:.3f} | {l1.correlation:.3f} | "
+            f"{l2.float_correlation:.3f} | {l1.float_correlation:.3f} | {same} |"
         )
     return "\n".join(rows)
 

@@ -192,7 +192,8 @@ def test_non_spiking_readouts_keep_their_voltage(tmp_path, rng, kind):
 
 
 def test_leaky_integrator_into_threshold_spikes_without_reset(tmp_path, rng):
-    """LI -> Threshold: the LI becomes snnc's current u, the Threshold a memoryless v; u never resets."""
+    """LI -> Threshold: the LI becomes snnc's current u, the Threshold a memoryless v; u never
+    resets."""
     w = rng.normal(0, 1.0, (2, 4))
     li = nir.LI(tau=np.full(2, 5e-3), r=np.full(2, 5.0), v_leak=np.zeros(2))
     path = write_nir(tmp_path / "lt.nir", {"x": inp(4), "fc": nir.Linear(w), "li": li,
@@ -240,7 +241,8 @@ def test_synapse_stage_merges_into_the_neuron(tmp_path, rng):
 
 
 def test_scale_delay_flatten(tmp_path, rng):
-    """Input(2,3) -> Delay(2 steps) -> Scale -> IF is one-to-one with delay; Flatten feeds an Affine."""
+    """Input(2,3) -> Delay(2 steps) -> Scale -> IF is one-to-one with delay; Flatten feeds an
+    Affine."""
     delay = np.full((2, 3), 2 * DT)
     scale = rng.uniform(0.5, 1.5, (2, 3))
     w = rng.normal(0, 1.0, (2, 6))

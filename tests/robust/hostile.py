@@ -806,7 +806,8 @@ def alias_bomb(levels: int) -> str:
     lines = ['a0: &a0 ["xxxxxxxxxxxxxxxxxxxxxx", "xxxxxxxxxxxxxxxxxxxxxx"]']
     for i in range(1, levels):
         lines.append(
-            f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+            f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+            f"*a{i - 1}]"
         )
     lines.append(f"format_version: *a{levels - 1}")
     return "\n".join(lines) + "\n"
@@ -1111,7 +1112,8 @@ def _worker_killed_checks(r: Result) -> list[str]:
         problems.append(f"the line does not say a worker was killed: {r.last_line!r}")
     if r.after_kill is not None and r.after_kill > WORKER_KILLED_END_S:
         problems.append(
-            f"ended {r.after_kill:.1f} s after the worker was killed (limit {WORKER_KILLED_END_S:.0f} s)"
+            f"ended {r.after_kill:.1f} s after the worker was killed (limit "
+            f"{WORKER_KILLED_END_S:.0f} s)"
         )
     return problems
 
@@ -1557,7 +1559,8 @@ def summary(before: list[dict], after: list[dict]) -> str:
     unmatched = [n for n in new if sum(bool(m(n)) for _, m in SUMMARY_GROUPS) != 1]
     assert not unmatched, f"cases in no group or in two: {unmatched}"
     lines = [
-        f"{'cases':34s} {'n':>3s} {'before':>6s} {'after':>5s}  most frequent problems before (cases)"
+        f"{'cases':34s} {'n':>3s} {'before':>6s} {'after':>5s}  most frequent problems before "
+        "(cases)"
     ]
     total_before = total_after = 0
     for title, match in SUMMARY_GROUPS:
@@ -1608,7 +1611,8 @@ def main() -> int:
         failed += bool(r.problems)
         what = "; ".join(r.problems) if r.problems else "ok"
         print(
-            f"{name:52s} {str(r.code):>5s} {r.peak_bytes / 2**20:6.0f} {r.seconds:5.1f}  {what}  | {r.last_line[:150]}",
+            f"{name:52s} {str(r.code):>5s} {r.peak_bytes / 2**20:6.0f} {r.seconds:5.1f}  {what}  | "
+            f"{r.last_line[:150]}",
             flush=True,
         )
         rows.append(

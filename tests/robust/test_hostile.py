@@ -58,13 +58,14 @@ def test_signal_during_lava(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.lava
+# about 2 s each: one in `make test`
 @pytest.mark.parametrize(
     "name",
     [
         pytest.param(n, marks=[] if n == "lava-worker-killed-at-0.3s" else [pytest.mark.slow])
         for n in WORKER_KILLED
     ],
-)  # about 2 s each: one in `make test`
+)
 def test_lava_worker_killed(name: str, tmp_path: Path) -> None:
     """A Lava worker SIGKILLed (as the OOM killer does) at start-up or during the samples: the run
     ends within WORKER_KILLED_END_S of it, with exit 1 and one line naming the worker and the

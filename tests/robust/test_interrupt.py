@@ -166,8 +166,9 @@ _LATE = {  # an exit handler registered in main() runs before entry()'s `_late_s
 )
 def test_a_signal_after_the_command_is_done_still_gives_its_status(moment: str, sig: int) -> None:
     script = (
-        f"import atexit, os, signal, sys\nimport compiler.cli as cli\nSIG = {int(sig)}\n{_LATE[moment]}"
-        "real = cli.main\ncli.main = lambda: (real(), late())[0]\nsys.argv = ['snnc', 'hw', 'list']\ncli.entry()\n"
+        "import atexit, os, signal, sys\nimport compiler.cli as cli\nSIG = "
+        f"{int(sig)}\n{_LATE[moment]}real = cli.main\ncli.main = lambda: (real(), "
+        "late())[0]\nsys.argv = ['snnc', 'hw', 'list']\ncli.entry()\n"
     )
     # A shell's background job inherits SIGINT ignored, which snnc keeps (as it should): undo it.
     result = subprocess.run(

@@ -303,7 +303,8 @@ def test_absurd_steps_fail_before_allocating(build, tmp_path):
 
 
 def test_odd_encoding_metadata_is_one_line(tmp_path):
-    """Regression (make fuzz, model-metadata): int()/float() of metadata values raised ValueError."""
+    """Regression (make fuzz, model-metadata): int()/float() of metadata values raised
+    ValueError."""
     for encoding in (
         {"kind": "rate", "steps": 4, "seed": "x"},
         {"kind": "rate", "steps": 4, "max_rate": "high"},

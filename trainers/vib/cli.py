@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--task",
         choices=TASKS,
         default=None,
-        help="predictive-coding (drifting blobs), or reconstruction of digits / fashion-mnist (default digits)",
+        help="predictive-coding (drifting blobs), or reconstruction of digits / fashion-mnist "
+        "(default digits)",
     )
     task.add_argument("--dataset", choices=("digits", "fashion-mnist"), default=None,
                       help="same as --task for the reconstruction tasks")
@@ -57,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rule",
         choices=("score", "surrogate"),
         default=None,
-        help="score: the paper's score-function + feedback-alignment rule (default); surrogate: straight-through backprop",
+        help="score: the paper's score-function + feedback-alignment rule (default); "
+        "surrogate: straight-through backprop",
     )
     p.add_argument(
         "--encoding",
@@ -101,7 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--refit-epochs",
         type=int,
         default=None,
-        help="epochs fitting the decoder to the deployed deterministic readout (0: keep the trained one)",
+        help="epochs fitting the decoder to the deployed deterministic readout "
+        "(0: keep the trained one)",
     )
     p.add_argument(
         "--train-samples",
@@ -143,10 +146,12 @@ def run_train(args: argparse.Namespace) -> int:
     sizes = " -> ".join(f"{name} {pop.size}" for name, pop in graph.populations.items())
     val = result.val
     print(
-        f"task        {task} ({cfg.decoding} decoding, {cfg.rule} rule, beta {cfg.beta:g}, r {cfg.r:g}, seed {cfg.seed})"
+        f"task        {task} ({cfg.decoding} decoding, {cfg.rule} rule, beta {cfg.beta:g}, r "
+        f"{cfg.r:g}, seed {cfg.seed})"
     )
     print(
-        f"encoder     {sizes}; readout deployed as deterministic LIF (fires where sigmoid(v - v_th) > 1/2)"
+        f"encoder     {sizes}; readout deployed as deterministic LIF (fires where sigmoid(v - "
+        "v_th) > 1/2)"
     )
     print(f"val metric  sampled readout {val['sampled']:.4f} (rate {val['sampled_rate']:.3f}); "
           f"deterministic readout {val['deterministic_no_refit']:.4f} before refit, "

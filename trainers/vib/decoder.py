@@ -69,7 +69,8 @@ class DecoderSpec:
             )
         if self.architecture not in ARCHITECTURES:
             raise InputError(
-                f"decoder: architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}"
+                f"decoder: architecture must be one of {', '.join(ARCHITECTURES)}, got "
+                f"{self.architecture!r}"
             )
         if self.output not in OUTPUTS:
             raise InputError(
@@ -86,7 +87,8 @@ class DecoderSpec:
                 )
         if self.architecture == "mlp" and self.hidden < 1:
             raise InputError(
-                f"decoder: an mlp needs a hidden layer of >= 1 units (--decoder-hidden), got {self.hidden}"
+                "decoder: an mlp needs a hidden layer of >= 1 units (--decoder-hidden), got "
+                f"{self.hidden}"
             )
 
     @property
@@ -133,7 +135,8 @@ def decoder_features(spikes: np.ndarray, spec: DecoderSpec, ends: np.ndarray) ->
     ends = np.asarray(ends, dtype=np.int64)
     if ends.size and (ends.min() < spec.window - 1 or ends.max() >= steps):
         raise InputError(
-            f"decoder window {spec.window} does not fit steps {int(ends.min())}..{int(ends.max())} of a {steps}-step run"
+            f"decoder window {spec.window} does not fit steps {int(ends.min())}..{int(ends.max())} "
+            f"of a {steps}-step run"
         )
     idx = ends[:, None] + np.arange(-spec.window + 1, 1)[None, :]  # (E, window)
     win = spikes[:, idx]  # (batch, E, window, n)
@@ -240,6 +243,7 @@ def resolve_decoder_file(
         if c.is_file():
             return c
     raise InputError(
-        f"{model}: decoder file {name!r} not found (looked in {', '.join(str(c.parent) for c in candidates)}); "
-        "keep it beside the model or BUILD folder, or pass --decoder FILE"
+        f"{model}: decoder file {name!r} not found (looked in "
+        f"{', '.join(str(c.parent) for c in candidates)}); keep it beside the model or BUILD "
+        "folder, or pass --decoder FILE"
     )

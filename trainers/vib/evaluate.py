@@ -110,7 +110,8 @@ def model_info(graph: Graph, where: str) -> VIBModelInfo:
         raise ModelFormatError(
             where,
             "metadata.decoder.n_readout",
-            f"{spec.n_readout}, but population {population!r} has {graph.populations[population].size} neurons",
+            f"{spec.n_readout}, but population {population!r} has "
+            f"{graph.populations[population].size} neurons",
         )
     # Latency: projections on the path from the input to the readout (a chain).
     latency, node, seen = 0, population, set()
@@ -278,7 +279,8 @@ def evaluate_vib(
         *(("drifting-blobs",) if info.is_pc else ()),
     ):
         raise InputError(
-            f"{where}: a VIB model trained on {info.dataset}; evaluate it with --dataset {info.dataset}"
+            f"{where}: a VIB model trained on {info.dataset}; evaluate it with --dataset "
+            f"{info.dataset}"
         )
     if seed is not None:
         info = dataclasses.replace(info, encoding={**info.encoding, "seed": int(seed)})

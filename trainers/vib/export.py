@@ -133,7 +133,8 @@ def _metadata(result, decoder_file: str, sha: str) -> dict[str, Any]:
 
 
 def write_model(result, model_path: str | os.PathLike) -> tuple[Graph, Path]:
-    """Write the decoder file, then the encoder model that names it; returns (graph, decoder path)."""
+    """Write the decoder file, then the encoder model that names it; returns (graph, decoder
+    path)."""
     dec_path = decoder_path_for(model_path)
     sha = write_decoder_file(
         dec_path,

@@ -223,7 +223,8 @@ def _kl_analytic(p: torch.Tensor, r: float) -> torch.Tensor:
 
 
 def _window_credit(loss: torch.Tensor, ends: np.ndarray, window: int, steps: int) -> torch.Tensor:
-    """l_dec[b, k] = sum over evaluations j whose window [j - window + 1, j] holds k of loss[b, j]."""
+    """l_dec[b, k] = sum over evaluations j whose window [j - window + 1, j] holds k
+    of loss[b, j]."""
     full = torch.zeros((loss.shape[0], steps), dtype=loss.dtype)
     full[:, torch.as_tensor(ends)] = loss
     csum = torch.cumsum(full, dim=1)  # csum[:, j] = sum_{i <= j}
