@@ -200,10 +200,17 @@ def _verify_synapse_format(where: str, proj: QDense | QSparse, hw: HardwareSpec 
     else:
         _check_range(where, "weight_exp", proj.weight_exp, *FREE_EXP_RANGE, "sanity bound")
     weights = proj.weight if isinstance(proj, QDense) else proj.values
-    if hw:  # what the target stores: anything else Lava would clip silently (ir.fixed.effective_weights)
+    # what the target stores: anything else Lava would clip silently (ir.fixed.effective_weights)
+    if hw:
         lo, hi = weight_range(proj.sign_mode)
-        _check_range(where, "weight", weights, lo, hi,
-                     f"{hw.source_file}: {proj.sign_mode} weights of {LAVA_FIXED_PT.max_weight_bits} bits")
+        _check_range(
+            where,
+            "weight",
+            weights,
+            lo,
+            hi,
+            f"{hw.source_file}: {proj.sign_mode} weights of {LAVA_FIXED_PT.max_weight_bits} bits",
+        )
     else:
         _check_range(where, "weight", weights, -(1 << 31), (1 << 31) - 1, "int32 weights")
 
