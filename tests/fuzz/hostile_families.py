@@ -730,53 +730,58 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
 # ----------------------------------------------------------------------------- lava-signals
 
 
+def lava_signal_example(k: int) -> dict:
+    """Example k of `lava-signals`: its draws (seeded by k), and what happened. `problems` are
+    the failures (a short run that ended before its signal is not one; `finished_first` says
+    so)."""
+    from tests.robust.hostile import SIGNAL_STEPS, _lava_hil, _lava_run, _signal_case, run_case
+
+    rng = random.Random(f"lava-signals {k}")
+    verb = rng.choice(["run", "run", "hil"])
+    sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+    group = rng.random() < 0.5
+    # A fifth in the first 0.3 s after snnc's code started (imports, parser); three fifths in
+    # the 2 s after Lava's workers exist (the rest of its start-up, held, and the samples of a
+    # run that lasts longer: SIGNAL_STEPS); a fifth over a short run (200 steps, about 1-2.5 s
+    # after the workers) and its end, where the run may finish first.
+    draw = rng.random()
+    if draw < 0.2:
+        after, send_from, steps = rng.uniform(0, 0.3), "start", SIGNAL_STEPS
+    elif draw < 0.8:
+        after, send_from, steps = rng.uniform(0, 2.0), "workers", SIGNAL_STEPS
+    else:
+        after, send_from, steps = rng.uniform(0.5, 3.0), "workers", 200
+    with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as d:
+        root = Path(d)
+        case = _signal_case(
+            root, _lava_run if verb == "run" else _lava_hil, sig, after, group, send_from, steps
+        )
+        result = run_case(case, root)
+    # Only the short run may finish before its signal; the long one must still be going.
+    problems = [p for p in result.problems if not (p.startswith("ended") and steps < SIGNAL_STEPS)]
+    name = "sigint" if sig == signal.SIGINT else "sigterm"
+    return {
+        "k": k, "verb": verb, "signal": name, "group": group, "from": send_from,
+        "after": round(after, 3), "steps": steps, "code": result.code,
+        "finished_first": any(p.startswith("ended") for p in result.problems),
+        "problems": problems, "stderr": result.stderr[-2000:] if problems else "",
+    }
+
+
+def lava_signal_outcome(example: dict) -> str:
+    """The outcome counted for an example (`make fuzz`'s table)."""
+    group = " group" if example["group"] else ""
+    end = "finished first" if example["finished_first"] else f"exit {example['code']}"
+    return f"{example['verb']} {example['signal']}{group}: {end}"
+
+
 @fuzzer("lava-signals", examples=1000, small=0)
 def fuzz_lava_signals(n: int, outcomes: Counter) -> None:
     """A fresh `snnc` process per example (a signal needs one); each takes 2-5 s. Seeded
     random.Random draws, not hypothesis: a failure here depends on timing, and hypothesis would
-    call one it cannot replay "flaky" instead of showing it."""
-    from tests.robust.hostile import SIGNAL_STEPS, _lava_hil, _lava_run, _signal_case, run_case
-
+    call one it cannot replay "flaky" instead of showing it. (`tests.fuzz.lava_signals_log`
+    runs the same examples, logging each and going on after a failure.)"""
     for k in range(n):
-        rng = random.Random(f"lava-signals {k}")
-        verb = rng.choice(["run", "run", "hil"])
-        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-        group = rng.random() < 0.5
-        # A fifth in the first 0.3 s after snnc's code started (imports, parser); three fifths
-        # in the 2 s after Lava's workers exist (the rest of its start-up, held, and the samples
-        # of a run that lasts longer: SIGNAL_STEPS); a fifth over a short run (200 steps, about
-        # 1-2.5 s after the workers) and its end, where the run may finish first.
-        draw = rng.random()
-        if draw < 0.2:
-            after, send_from, steps = rng.uniform(0, 0.3), "start", SIGNAL_STEPS
-        elif draw < 0.8:
-            after, send_from, steps = rng.uniform(0, 2.0), "workers", SIGNAL_STEPS
-        else:
-            after, send_from, steps = rng.uniform(0.5, 3.0), "workers", 200
-        with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as d:
-            root = Path(d)
-            case = _signal_case(
-                root, _lava_run if verb == "run" else _lava_hil, sig, after, group, send_from, steps
-            )
-            result = run_case(case, root)
-        finished = any(p.startswith("ended") for p in result.problems)
-        # Only the short run may finish before its signal; the long one must still be going.
-        problems = [
-            p for p in result.problems if not (p.startswith("ended") and steps < SIGNAL_STEPS)
-        ]
-        assert not problems, (
-            k,
-            verb,
-            sig,
-            group,
-            send_from,
-            after,
-            steps,
-            problems,
-            result.stderr[-2000:],
-        )
-        name = "sigint" if sig == signal.SIGINT else "sigterm"
-        outcomes[
-            f"{verb} {name}{' group' if group else ''}: "
-            f"{'finished first' if finished else f'exit {result.code}'}"
-        ] += 1
+        example = lava_signal_example(k)
+        assert not example["problems"], example
+        outcomes[lava_signal_outcome(example)] += 1
