@@ -229,7 +229,9 @@ def main() -> int:
         help="only what split-exactness costs: each variant before and after, on the cpu "
         "backend (its own RESULTS section)",
     )
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="with --split-exact")
+    parser.add_argument(
+        "--variants", default=";".join(VARIANTS), help="with --split-exact; ';' between names"
+    )
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="with --split-exact")
     args = parser.parse_args()
     if args.split_exact:
@@ -347,7 +349,10 @@ def split_exact_cost(args: argparse.Namespace) -> int:
     and now, on the whole test split, the same input seeds. Writes the "quantization-split-exact"
     section of RESULTS.md."""
     hw = load_hw("loihi2")
-    variants = [v for v in args.variants.split(",") if v]
+    variants = [v.strip() for v in args.variants.split(";") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {'; '.join(VARIANTS)}")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     lines = []
     for label, (source, dataset, arch, steps) in NETWORKS.items():
