@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="only the sessions not marked slow")
     ap.add_argument("--list", action="store_true", help="list the sessions and exit")
     args = ap.parse_args(argv)
-    texts, blocks = all_blocks()
+    _, blocks = all_blocks()
     unknown = sorted({b.name for b in blocks} - set(SESSIONS))
     if unknown:
         raise SystemExit(
@@ -352,10 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     selected = [b for b in blocks if (args.only is None or b.name in args.only)
                 and not (args.quick and SESSIONS[b.name].slow)]
     failed = 0
-    changed: set[Path] = set()
     cache = FixtureCache()
     try:
-        for block in reversed(selected):  # from the end: updates keep earlier line numbers
+        for block in selected:
             session = SESSIONS[block.name]
             started = time.perf_counter()
             actual = run_session(block, session, cache)
@@ -381,13 +380,19 @@ def main(argv: list[str] | None = None) -> int:
             if not ok:
                 failed += 1
                 if args.update:
-                    texts[block.path][block.start : block.end] = new_body
-                    changed.add(block.path)
+                    rewrite_block(block.path, block.name, new_body)
     finally:
         cache.close()
-    for path in sorted(changed):
-        path.write_text("\n".join(texts[path]) + "\n")
     return 1 if failed and not args.update else 0
+
+
+def rewrite_block(path: Path, name: str, body: list[str]) -> None:
+    """Replace the body of block `name` in `path` as the file is now (it may have been edited
+    while the session ran)."""
+    lines = path.read_text().splitlines()
+    (block,) = [b for b in parse(lines, path) if b.name == name]
+    lines[block.start : block.end] = body
+    path.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ NOT_RUN: the shown command blocks this script does not run, each with the reason
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NIR_FIXTURES = ROOT / "tests" / "fixtures" / "nir"
 PER_NEURON = NIR_FIXTURES / "per_neuron"
 NETX_FIXTURES = ROOT / "tests" / "fixtures" / "netx"
+if str(ROOT) not in sys.path:  # the fixture builders use helpers of tests/ and benchmarks/
+    sys.path.insert(0, str(ROOT))
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,18 @@ def _snnc(folder: Path, *args: str) -> None:
                    capture_output=True)
 
 
-def _hw_yaml(edits: list[tuple[str, str]], name: str | None = None) -> str:
-    """hw_configs/loihi2.yaml with exact text edits (each must apply)."""
-    text = (ROOT / "hw_configs" / "loihi2.yaml").read_text()
-    for old, new in edits:
-        if old not in text:
-            raise SystemExit(f"readme_sessions: hw_configs/loihi2.yaml changed; no {old!r}")
-        text = text.replace(old, new, 1)
-    if name is not None:
-        text = text.replace('name: "loihi2"', f'name: "{name}"', 1)
-    return text
+def _hw_yaml(edits: dict[str, int], name: str, source: str) -> str:
+    """loihi2's hardware config with `section.key` limits set to new values, as YAML."""
+    import yaml
+
+    from ir import load_hw
+
+    spec = load_hw("loihi2").to_dict()
+    spec["name"] = name
+    for dotted, value in edits.items():
+        section, key = dotted.split(".")
+        spec[section][key] = {"value": value, "source": source, "estimate": False}
+    return yaml.safe_dump(spec, sort_keys=False)
 
 
 _LOIHI2_NEURONS = ('    value: 8192\n    source: "Intel Loihi 2 brief (2021): 1M neurons per chip '
@@ -86,7 +91,8 @@ def _edit_my_chip(folder: Path) -> None:
          'chip)"'),
         (_LOIHI2_NEURONS,
          '    value: 64\n    source: "my_chip datasheet, table 3"\n    estimate: false'),
-        (_LOIHI2_CORES, '    value: 8\n    source: "my_chip datasheet, section 2"\n    estimate: false'),
+        (_LOIHI2_CORES,
+         '    value: 8\n    source: "my_chip datasheet, section 2"\n    estimate: false'),
     ]
     for old, new in edits:
         if old not in text:
@@ -104,15 +110,12 @@ def _my_chip(folder: Path) -> None:
 
 def _small_yaml(folder: Path) -> None:
     """docs/cost.md's small.yaml: loihi2 with 64 neurons per core and 2 cores per chip."""
-    (folder / "small.yaml").write_text(_hw_yaml([
-        (_LOIHI2_NEURONS, "    value: 64\n    source: \"docs/cost.md's example\"\n    estimate: false"),
-        (_LOIHI2_CORES, "    value: 2\n    source: \"docs/cost.md's example\"\n    estimate: false"),
-    ], name="small"))
+    (folder / "small.yaml").write_text(_hw_yaml(
+        {"core.max_neurons": 64, "chip.cores_per_chip": 2}, "small", "docs/cost.md's example"))
 
 
 def _broken_yaml(folder: Path) -> None:
-    (folder / "broken.yaml").write_text(_hw_yaml([(_LOIHI2_NEURONS, "    value: -5\n    source: "
-                                                   "\"a typo\"\n    estimate: false")]))
+    (folder / "broken.yaml").write_text(_hw_yaml({"core.max_neurons": -5}, "broken", "a typo"))
 
 
 def _dense_model(path: Path, sizes: list[int], seed: int = 0) -> None:
@@ -147,7 +150,7 @@ def _partition_errors(folder: Path) -> None:
         if old not in tiny:
             raise SystemExit(f"readme_sessions: hw_configs/tiny.yaml changed; no {old!r}")
         tiny = tiny.replace(old, new)
-    (folder / "axons.yaml").write_text(tiny.replace('name: "tiny"', 'name: "axons"', 1))
+    (folder / "axons.yaml").write_text(tiny.replace("name: tiny", "name: axons", 1))
 
 
 def _conv_program(folder: Path) -> None:
@@ -187,10 +190,8 @@ def _small_program(folder: Path) -> None:
         dt=1e-3,
     )
     save_graph(graph, folder / "small.snnc")
-    (folder / "cores4.yaml").write_text(_hw_yaml([
-        (_LOIHI2_NEURONS, "    value: 4\n    source: \"docs/backends.md's example\"\n    estimate: false"),
-        (_LOIHI2_CORES, "    value: 2\n    source: \"docs/backends.md's example\"\n    estimate: false"),
-    ], name="cores4"))
+    (folder / "cores4.yaml").write_text(_hw_yaml(
+        {"core.max_neurons": 4, "chip.cores_per_chip": 2}, "cores4", "docs/backends.md's example"))
     _snnc(folder, "compile", "small.snnc", "--hw", "cores4.yaml", "-o", "build")
     np.save(folder / "in.npy", (rng.random((2, 20, 8)) < 0.5).astype(np.uint8))
 
@@ -336,7 +337,10 @@ SESSIONS: dict[str, Session] = {
     # docs/robustness.md
     "robust-errors": Session(fixtures=("robust-files", "small-program")),
     "robust-external": Session(fixtures=("robust-files",)),
-    "robust-memory": Session(fixtures=("robust-files", "small-program")),
+    "robust-memory": Session(fixtures=("robust-files", "small-program"),
+                             # 4 samples: a run of 2^20 steps that needs more than 1 GiB
+                             setup=("python -c 'import numpy as np; "
+                                    "np.save(\"in.npy\", np.zeros((4, 20, 8), np.uint8))'",)),
     "robust-outputs": Session(fixtures=("robust-files", "small-program"),
                               setup=("mkdir build2",)),
     # docs/semantics.md
