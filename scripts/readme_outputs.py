@@ -182,6 +182,7 @@ def _env() -> dict[str, str]:
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(ROOT)  # fixture scripts import tests/ and benchmarks/ helpers
     env["SNNC_PROGRESS"] = "0"
+    env["COLUMNS"] = "100"  # argparse's --help wraps to the terminal's width
     return env
 
 

@@ -291,17 +291,18 @@ SESSIONS: dict[str, Session] = {
     "demo": Session(slow=True),
     # docs/cli.md
     "train-conversion": Session(slow=True),
-    "inspect": Session(fixtures=("digits.snnc",)),
-    "compile-digits": Session(fixtures=("digits.snnc",)),
+    "inspect": Session(fixtures=("digits.snnc",), slow=True),
+    "compile-digits": Session(fixtures=("digits.snnc",), slow=True),
     "eval-digits": Session(fixtures=("digits.snnc", "build"), slow=True),
     "run-digits": Session(fixtures=("digits.snnc", "build"), slow=True),
     "hil-lava": Session(fixtures=("build",), slow=True),
     "hil-float": Session(fixtures=("digits.snnc", "build", "in.npy"), slow=True),
-    "compile-calibrate-spikes": Session(fixtures=("digits.snnc", "in.npy")),
+    "compile-calibrate-spikes": Session(fixtures=("digits.snnc", "in.npy"), slow=True),
     "identify": Session(fixtures=("build", "in.npy"), slow=True),
     "report": Session(fixtures=("digits.snnc", "build"), slow=True),
-    "nir-export-import": Session(fixtures=("digits.snnc",)),
+    "nir-export-import": Session(fixtures=("digits.snnc",), slow=True),
     "hw-list-show": Session(),
+    "cli-help": Session(slow=True),  # tests/test_docs.py checks it in process
     # docs/backends.md
     "input-shape": Session(
         files=(NIR_FIXTURES / "snntorch_conv.nir",),
@@ -323,10 +324,10 @@ SESSIONS: dict[str, Session] = {
                                slow=True),
     "hil-device": Session(fixtures=("build",), slow=True),
     # docs/netx.md
-    "netx": Session(files=tuple(NETX_FIXTURES.glob("*.n*"))),
+    "netx": Session(files=tuple(NETX_FIXTURES.glob("*.n*")), slow=True),
     # docs/neuron-models.md
     "per-neuron": Session(files=(PER_NEURON / "snntorch_leaky_per_neuron.nir",
-                                 PER_NEURON / "snntorch_leaky_per_neuron.input.npy")),
+                                 PER_NEURON / "snntorch_leaky_per_neuron.input.npy"), slow=True),
     # docs/nir.md
     "nir-import": Session(files=tuple(NIR_FIXTURES.glob("*.*"))),
     # docs/partitioning.md
