@@ -315,7 +315,7 @@ SESSIONS: dict[str, Session] = {
                             NIR_FIXTURES / "snntorch_conv.input.npy"),
                      setup=("snnc import snntorch_conv.nir -o sc.snnc",)),
     "run-verbose": Session(fixtures=("p1",), slow=True),
-    "run-small": Session(fixtures=("small-program",)),
+    "run-small": Session(fixtures=("small-program",), slow=True),
     # docs/cost.md
     "cost": Session(fixtures=("digits.snnc", "build", "small.yaml"), slow=True),
     # docs/hardware.md
@@ -329,7 +329,7 @@ SESSIONS: dict[str, Session] = {
     "per-neuron": Session(files=(PER_NEURON / "snntorch_leaky_per_neuron.nir",
                                  PER_NEURON / "snntorch_leaky_per_neuron.input.npy"), slow=True),
     # docs/nir.md
-    "nir-import": Session(files=tuple(NIR_FIXTURES.glob("*.*"))),
+    "nir-import": Session(files=tuple(NIR_FIXTURES.glob("*.*")), slow=True),
     # docs/partitioning.md
     "partition-report": Session(fixtures=("conv-program",)),
     "partition-errors": Session(fixtures=("partition-errors",)),
