@@ -285,6 +285,8 @@ FIXTURES: dict[str, Fixture] = {
 }
 
 _PIDS = (r"process \d+", "process <pid>")  # a process id differs on every run
+_IN_2000 = ("python -c 'import numpy as np; "
+            "np.save(\"in.npy\", np.zeros((4, 2000, 8), np.uint8))'")
 
 SESSIONS: dict[str, Session] = {
     # README.md
@@ -344,6 +346,10 @@ SESSIONS: dict[str, Session] = {
                                     "np.save(\"in.npy\", np.zeros((4, 20, 8), np.uint8))'",)),
     "robust-outputs": Session(fixtures=("robust-files", "small-program"),
                               setup=("mkdir build2",)),
+    # a Lava run of 4 samples x 2000 steps, still running when the signal comes
+    "robust-kill": Session(fixtures=("small-program",), slow=True, setup=(_IN_2000,)),
+    "robust-worker-killed": Session(fixtures=("small-program",), slow=True, setup=(_IN_2000,),
+                                    normalise=(_PIDS,)),
     # docs/semantics.md
     "old-build": Session(fixtures=("old-build",), slow=True),
     "lava-blocks-limit": Session(fixtures=("big-mlp",), slow=True),
@@ -372,11 +378,6 @@ SESSIONS: dict[str, Session] = {
 # Shown command blocks that are not run, by (page, first command): why each cannot be.
 NOT_RUN: dict[tuple[str, str], str] = {
     ("docs/robustness.md",
-     "snnc run build --backend lava --input in.npy -o o.npz      # one of Lava's workers is "
-     "SIGKILLed"):
-        "needs a worker killed from outside at the right moment; "
-        "tests/robust/test_hostile.py::test_lava_worker_killed checks this output",
-    ("docs/robustness.md",
      "SNNC_HOSTILE_ROOT=../before python -m tests.robust.hostile --timeout 15 --json before.json"):
         "a measurement against the checkout before issue 23 (f449f10), kept as measured",
     ("docs/robustness.md", "make fuzz"):
@@ -387,9 +388,4 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "a measurement (1,000 examples per family, minutes), kept as measured",
     ("docs/robustness.md", "python -m tests.fuzz.run_fuzz --examples 250 lava-signals"):
         "a measurement whose outcomes depend on timing (15 minutes), kept as measured",
-    ("docs/robustness.md",
-     "snnc run build --backend lava --input in.npy -o out.npz & sleep 2.5; kill %1; wait %1; "
-     "echo \"exit $?\""):
-        "timing-dependent (a signal 2.5 s into a Lava run); tests/robust/test_interrupt.py "
-        "checks the exit status and the line",
 }
