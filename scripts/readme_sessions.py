@@ -350,6 +350,9 @@ SESSIONS: dict[str, Session] = {
     "robust-kill": Session(fixtures=("small-program",), slow=True, setup=(_IN_2000,)),
     "robust-worker-killed": Session(fixtures=("small-program",), slow=True, setup=(_IN_2000,),
                                     normalise=(_PIDS,)),
+    # six hostile-input fuzz families, 1,000 derandomized examples each (about 5 minutes); the
+    # seconds column varies with the load
+    "fuzz-hostile": Session(slow=True, normalise=((r"^(\S+ +\d+) +\d+\.\d+ ", r"\1 <s> "),)),
     # docs/semantics.md
     "old-build": Session(fixtures=("old-build",), slow=True),
     "lava-blocks-limit": Session(fixtures=("big-mlp",), slow=True),
@@ -382,10 +385,6 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "a measurement against the checkout before issue 23 (f449f10), kept as measured",
     ("docs/robustness.md", "make fuzz"):
         "a measurement (10,000 examples per format, hours of CPU), kept as measured",
-    ("docs/robustness.md",
-     "python -m tests.fuzz.run_fuzz --examples 1000 nir-storage snnc-bombs npz-bombs deep-json "
-     "yaml-bombs output-paths"):
-        "a measurement (1,000 examples per family, minutes), kept as measured",
     ("docs/robustness.md", "python -m tests.fuzz.run_fuzz --examples 250 lava-signals"):
         "a measurement whose outcomes depend on timing (15 minutes), kept as measured",
 }
