@@ -138,7 +138,8 @@ def _dense_model(path: Path, sizes: list[int], seed: int = 0) -> None:
 
 def _partition_errors(folder: Path) -> None:
     """docs/partitioning.md: one neuron with 60 inputs on tiny (48 input axons per core), and
-    8 -> 64 -> 16 on tiny cores with 4 output axons, one core in all (axons.yaml)."""
+    8 -> 64 -> 16 on tiny cores with 4 output axons, one core in all (axons.yaml) or 16 chips
+    of one core (axons16.yaml)."""
     _dense_model(folder / "wide.snnc", [60, 4])
     _dense_model(folder / "fan.snnc", [8, 64, 16])
     tiny = (ROOT / "hw_configs" / "tiny.yaml").read_text()
@@ -151,6 +152,8 @@ def _partition_errors(folder: Path) -> None:
             raise SystemExit(f"readme_sessions: hw_configs/tiny.yaml changed; no {old!r}")
         tiny = tiny.replace(old, new)
     (folder / "axons.yaml").write_text(tiny.replace("name: tiny", "name: axons", 1))
+    sixteen = tiny.replace("max_chips: {value: 1", "max_chips: {value: 16")
+    (folder / "axons16.yaml").write_text(sixteen.replace("name: tiny", "name: axons16", 1))
 
 
 def _conv_program(folder: Path) -> None:
@@ -270,7 +273,8 @@ FIXTURES: dict[str, Fixture] = {
     "my_chip.yaml": Fixture(("my_chip.yaml",), build=_my_chip),
     "small.yaml": Fixture(("small.yaml",), build=_small_yaml),
     "broken.yaml": Fixture(("broken.yaml",), build=_broken_yaml),
-    "partition-errors": Fixture(("wide.snnc", "fan.snnc", "axons.yaml"), build=_partition_errors),
+    "partition-errors": Fixture(("wide.snnc", "fan.snnc", "axons.yaml", "axons16.yaml"),
+                                build=_partition_errors),
     "conv-program": Fixture(("conv.snnc",), build=_conv_program),
     "p1": Fixture(("p1.snnc", "x1024.npy"), build=_p1),
     "small-program": Fixture(("build", "in.npy"), build=_small_program),
