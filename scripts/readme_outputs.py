@@ -231,9 +231,14 @@ class FixtureCache:
                 shutil.copy(src, dst)
 
 
-def _run_interrupted(cmd: str, folder: Path, env: dict[str, str], pattern: str) -> str:
+class CommandKilled(Exception):
+    """A session's command ended by a signal nobody in the session sent."""
+
+
+def _run_interrupted(cmd: str, folder: Path, env: dict[str, str],
+                     pattern: str) -> tuple[int, str]:
     """Run `cmd` and send SIGINT to its process group once a line matching `pattern` was
-    printed (what Ctrl-C does in a terminal); its whole output."""
+    printed (what Ctrl-C does in a terminal); its exit status and whole output."""
     proc = subprocess.Popen(["bash", "-c", cmd], cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
@@ -244,7 +249,7 @@ def _run_interrupted(cmd: str, folder: Path, env: dict[str, str], pattern: str) 
             time.sleep(0.05)
             os.killpg(proc.pid, signal.SIGINT)
     proc.wait()
-    return "".join(lines)
+    return proc.returncode, "".join(lines)
 
 
 def run_session(block: Block, session: Session, cache: FixtureCache) -> list[list[str]]:
@@ -264,12 +269,15 @@ def run_session(block: Block, session: Session, cache: FixtureCache) -> list[lis
         for i, (shown, _) in enumerate(block.commands):
             cmd = session.run.get(i, _command(shown))
             if i in session.interrupt:
-                text = _run_interrupted(cmd, folder, env, session.interrupt[i])
+                status, text = _run_interrupted(cmd, folder, env, session.interrupt[i])
             else:
-                text = subprocess.run(
+                done = subprocess.run(
                     ["bash", "-c", cmd], cwd=folder, env=env, stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT, text=True,
-                ).stdout
+                )
+                status, text = done.returncode, done.stdout
+            if status < 0:  # killed from outside (the OOM killer): its output is cut short
+                raise CommandKilled(f"`{cmd.splitlines()[0]}` was killed by signal {-status}")
             text = text.replace(str(folder) + os.sep, "").replace(str(folder), ".")
             outputs.append(text.splitlines())
             if i in session.hooks:
@@ -352,13 +360,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     selected = [b for b in blocks if (args.only is None or b.name in args.only)
                 and not (args.quick and SESSIONS[b.name].slow)]
-    failed = 0
+    failed = not_run = 0
     cache = FixtureCache()
     try:
         for block in selected:
             session = SESSIONS[block.name]
             started = time.perf_counter()
-            actual = run_session(block, session, cache)
+            try:
+                actual = run_session(block, session, cache)
+            except CommandKilled as killed:
+                print(f"{block.name:26s} NOT RUN: {killed}; the block is left as it is",
+                      flush=True)
+                failed += 1
+                not_run += 1
+                continue
             rules = session.normalise
             new_body: list[str] = []
             ok = True
@@ -384,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                     rewrite_block(block.path, block.name, new_body)
     finally:
         cache.close()
-    return 1 if failed and not args.update else 0
+    return 1 if not_run or (failed and not args.update) else 0
 
 
 def rewrite_block(path: Path, name: str, body: list[str]) -> None:
