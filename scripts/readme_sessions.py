@@ -301,6 +301,7 @@ SESSIONS: dict[str, Session] = {
     "compile-digits": Session(fixtures=("digits.snnc",), slow=True),
     "eval-digits": Session(fixtures=("digits.snnc", "build"), slow=True),
     "run-digits": Session(fixtures=("digits.snnc", "build"), slow=True),
+    "eval-align": Session(fixtures=("digits.snnc",), slow=True),
     "hil-lava": Session(fixtures=("build",), slow=True),
     "hil-float": Session(fixtures=("digits.snnc", "build", "in.npy"), slow=True),
     "compile-calibrate-spikes": Session(fixtures=("digits.snnc", "in.npy"), slow=True),
