@@ -88,7 +88,8 @@ def test_run_probe_spec_and_steps(files):
         )
         == 0
     )
-    out = read_npz(d / "o.npz")
+    out, meta = split_meta(read_npz(d / "o.npz"), "o.npz")
+    assert meta["steps"] == 20 and meta["population_latency"] == {"hid": 1, "out": 2}
     assert sorted(out) == ["hid", "hid:v", "out"] and out["hid:v"].shape == (2, 20, 6)
     want = cpu_run(program, x, steps=20, probes=[Probe("hid", ("v",))]).get("hid", "v")
     np.testing.assert_array_equal(out["hid:v"], want)
