@@ -332,6 +332,8 @@ SESSIONS: dict[str, Session] = {
     "hil-device": Session(fixtures=("build",), slow=True),
     # docs/netx.md
     "netx": Session(files=tuple(NETX_FIXTURES.glob("*.n*")), slow=True),
+    "netx-rf": Session(files=tuple(NETX_FIXTURES.glob("*.n*")), slow=True,
+                       setup=("snnc compile rf_complex.net --target loihi2 -o rfbuild",)),
     # docs/neuron-models.md
     "per-neuron": Session(files=(PER_NEURON / "snntorch_leaky_per_neuron.nir",
                                  PER_NEURON / "snntorch_leaky_per_neuron.input.npy"), slow=True),
@@ -390,6 +392,6 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "a measurement against the checkout before issue 23 (f449f10), kept as measured",
     ("docs/robustness.md", "make fuzz"):
         "a measurement (10,000 examples per format, hours of CPU), kept as measured",
-    ("docs/robustness.md", "python -m tests.fuzz.run_fuzz --examples 250 lava-signals"):
-        "a measurement whose outcomes depend on timing (15 minutes), kept as measured",
+    ("docs/robustness.md", "python -m tests.fuzz.lava_signals_log 0 1000 lava-signals.jsonl"):
+        "a measurement whose outcomes depend on timing (an hour), kept as measured",
 }
