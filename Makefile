@@ -31,7 +31,7 @@ help:
 	@echo "make bench      run benchmarks/, write benchmarks/RESULTS.md"
 	@echo "make fuzz       hypothesis fuzzing of every loader and the CLI"
 	@echo "make demo       train on digits, compile for loihi2, simulate, HIL check, report"
-	@echo "make readme-outputs  run the marked commands of README.md and docs/, check their shown output"
+	@echo "make readme-outputs  run every command block of README.md and docs/, check its shown output (UPDATE=1 rewrites)"
 
 setup: $(STAMP)
 

@@ -403,16 +403,9 @@ def test_inspect_says_tau_was_converted_to_the_exponential_form(cli):
 
 
 def _readme_script():
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from tests.test_docs import _readme_outputs
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / "readme_outputs.py"
-    spec = importlib.util.spec_from_file_location("readme_outputs", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["readme_outputs"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return _readme_outputs()
 
 
 def test_readme_marked_blocks_are_sessions_of_the_script():
