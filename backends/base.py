@@ -142,16 +142,28 @@ def run_bytes_per_sample(graph: Graph, steps: int, probes: Sequence[Probe]) -> i
     return steps * VALUE_BYTES * sum(_run_values_per_step(graph, probes))
 
 
-def check_run_budget(graph: Graph, batch: int, steps: int, probes: Sequence[Probe]) -> None:
+def check_run_budget(
+    graph: Graph, batch: int, steps: int, probes: Sequence[Probe], working_set: int | None = None
+) -> None:
     """Refuse, before anything is allocated, a run whose arrays exceed the memory budget
-    (`ir.budget`): every engine keeps, for the whole run, each population's spikes and each
-    projection's synaptic input per step, and the state variables the probes record (8 bytes a
-    value at most)."""
-    from ir.budget import check_bytes
+    (`ir.budget`). An engine that keeps, for the whole run, each population's spikes and each
+    projection's synaptic input per step (the reference engine, Lava's recorder) is charged
+    for them and for the state variables the probes record (8 bytes a value at most); one that
+    works through the batch in chunks (the fast engine) passes its `working_set` in bytes and
+    is charged for it and the recordings."""
+    from ir.budget import VALUE_BYTES, check_bytes
 
     neurons, synapses, recorded = _run_values_per_step(graph, probes)
-    check_bytes(
-        batch * run_bytes_per_sample(graph, steps, probes),
-        f"a run of {batch} sample(s) x {steps} steps ({neurons} neurons, {synapses} synaptic "
-        f"inputs and {recorded} recorded values per step)",
-    )
+    if working_set is None:
+        need = batch * run_bytes_per_sample(graph, steps, probes)
+        what = (
+            f"a run of {batch} sample(s) x {steps} steps ({neurons} neurons, {synapses} synaptic "
+            f"inputs and {recorded} recorded values per step)"
+        )
+    else:
+        need = batch * steps * VALUE_BYTES * recorded + working_set
+        what = (
+            f"a run of {batch} sample(s) x {steps} steps ({recorded} recorded values per step, "
+            f"and {working_set} bytes of working set)"
+        )
+    check_bytes(need, what)

@@ -122,6 +122,18 @@ def read_graph_inputs(path: str | os.PathLike, graph, *, time_major: bool = Fals
     )
 
 
+def _input_load_bytes(count: int, dtype: np.dtype, time_major: bool) -> int:
+    """What reading an input allocates at its peak: the array in its file's dtype (np.load
+    reads into it; integers and bools are never widened), a copy when a time-major file is
+    made (batch, T, n), and for floats the comparisons and the integer copy `_integral`
+    makes (at most a float64 rounding and five bytes of masks and result per value)."""
+    stored = count * dtype.itemsize
+    need = stored * (2 if time_major else 1)
+    if dtype.kind == "f":
+        need += count * (8 + 5)
+    return need
+
+
 def read_spike_array(
     path: str | os.PathLike, n_inputs: int, *, message_bits: int = 0, label: str | None = None,
     input_shape: tuple[int, ...] | None = None, time_major: bool = False,
@@ -150,7 +162,7 @@ def read_spike_array(
             raise InputError(f"{label}: {shape} is larger than {MAX_INPUT_ELEMENTS} elements")
         if 0 in shape:
             raise InputError(f"{label}: empty array {shape}")
-        check_bytes(loaded_array_bytes(count, count * dtype.itemsize), f"{label} (shape {shape}, {dtype})")
+        check_bytes(_input_load_bytes(count, dtype, time_major), f"{label} (shape {shape}, {dtype})")
         expected = count * dtype.itemsize
         remaining = p.stat().st_size - fh.tell()
         if remaining < expected:

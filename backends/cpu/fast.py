@@ -40,7 +40,7 @@ from backends.base import Probe
 from backends.cpu import kernels, reference
 from backends.cpu.network import Net, Synapses
 
-__all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate"]
+__all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate", "working_set_bytes"]
 
 MEMORY_BUDGET_BYTES = 512 << 20
 _INT32_LIMIT = (1 << 31) - 1
@@ -519,9 +519,23 @@ def _run_cycle(
                 r["spikes"][:, t - 1] = s
 
 
+def _per_sample_bytes(net: Net, steps: int) -> int:
+    return steps * sum(net.sizes.values()) * 16  # trains, currents, records
+
+
 def _chunk_size(net: Net, batch: int, steps: int) -> int:
-    per_sample = steps * sum(net.sizes.values()) * 16  # trains, currents, records
-    return max(1, min(batch, MEMORY_BUDGET_BYTES // max(per_sample, 1)))
+    """Samples per chunk: a working set of at most MEMORY_BUDGET_BYTES, and at most half of the
+    command's memory budget (`ir.budget`; the input and the recordings need the rest)."""
+    from ir.budget import max_load_bytes
+
+    limit = min(MEMORY_BUDGET_BYTES, max_load_bytes() // 2)
+    return max(1, min(batch, limit // max(_per_sample_bytes(net, steps), 1)))
+
+
+def working_set_bytes(net: Net, batch: int, steps: int) -> int:
+    """What a run allocates besides its input and its recordings: one chunk of the batch at a
+    time (at most MEMORY_BUDGET_BYTES unless one sample needs more)."""
+    return _chunk_size(net, batch, steps) * _per_sample_bytes(net, steps)
 
 
 def simulate(

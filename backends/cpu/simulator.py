@@ -138,9 +138,17 @@ def _execute(
     engine: str,
 ) -> Trace:
     net: Net = prepare(graph, fixed, backend)
+    batch = int(inputs.shape[0])
     if engine == "auto":
-        engine = _auto_engine(net, int(inputs.shape[0]), steps)
-    records = _engine(engine)(net, inputs, steps, probes)
+        engine = _auto_engine(net, batch, steps)
+    simulate = _engine(engine)
+    working_set = None
+    if engine == "fast":  # it works through the batch a chunk at a time
+        from backends.cpu.fast import working_set_bytes
+
+        working_set = working_set_bytes(net, batch, steps)
+    check_run_budget(graph, batch, steps, probes, working_set)
+    records = simulate(net, inputs, steps, probes)
     return Trace(
         backend=backend,
         steps=steps,
@@ -173,7 +181,6 @@ def run(
         )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = _check_probes(graph, probes)
-    check_run_budget(graph, int(arr.shape[0]), t, chosen)
     if not blocks or graph.placement is None:
         return _execute(graph, arr, t, chosen, True, "cpu", engine)
     bg = expand_blocks(graph)
@@ -200,5 +207,4 @@ def run_float(
         )
     arr, t = check_inputs(graph, inputs, steps)
     chosen = _check_probes(graph, probes)
-    check_run_budget(graph, int(arr.shape[0]), t, chosen)
     return _execute(graph, arr, t, chosen, False, "float", engine)

@@ -94,6 +94,24 @@ def test_batches_are_chunked_within_the_memory_budget(monkeypatch):
     _assert_same(whole, run(net.graph, net.inputs, probes=probes), probes)
 
 
+def test_the_fast_engine_is_charged_for_its_chunks_not_the_whole_run(monkeypatch):
+    """A run whose whole-run arrays exceed SNNC_MAX_LOAD_BYTES fits when the fast engine works
+    through the batch in chunks (issue 26's memory bound; the COMPASS P1 run of 1024 samples was
+    refused by the whole-run charge); the reference engine, which keeps them, is still refused."""
+    from ir.errors import InputError
+
+    net = random_network(3, steps=40, batch=24)
+    probes = [Probe(net.graph.output_names[0], ("spikes",))]
+    whole = run(net.graph, net.inputs, probes=probes, engine="fast")
+    sizes = sum(p.size for p in net.graph.populations.values())
+    synapses = sum(net.graph.populations[q.dst].size for q in net.graph.projections.values())
+    whole_run = 24 * 40 * 8 * (sizes + synapses)
+    monkeypatch.setenv("SNNC_MAX_LOAD_BYTES", str(whole_run // 2))
+    _assert_same(whole, run(net.graph, net.inputs, probes=probes, engine="fast"), probes)
+    with pytest.raises(InputError, match="more than"):
+        run(net.graph, net.inputs, probes=probes, engine="reference")
+
+
 def test_components_are_topological_and_group_cycles():
     net = random_network(5, family="recurrent")
     comps = fast.components(prepare(net.graph, True, "cpu"))
