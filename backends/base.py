@@ -151,7 +151,7 @@ def check_run_budget(
     for them and for the state variables the probes record (8 bytes a value at most); one that
     works through the batch in chunks (the fast engine) passes its `working_set` in bytes and
     is charged for it and the recordings."""
-    from ir.budget import VALUE_BYTES, check_bytes
+    from ir.budget import VALUE_BYTES, check_bytes, format_bytes
 
     neurons, synapses, recorded = _run_values_per_step(graph, probes)
     if working_set is None:
@@ -164,6 +164,6 @@ def check_run_budget(
         need = batch * steps * VALUE_BYTES * recorded + working_set
         what = (
             f"a run of {batch} sample(s) x {steps} steps ({recorded} recorded values per step, "
-            f"and {working_set} bytes of working set)"
+            f"and a working set of {format_bytes(working_set)})"
         )
     check_bytes(need, what)
