@@ -33,6 +33,7 @@ Batches are processed in chunks that keep the per-population buffers within a me
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -247,27 +248,34 @@ def _conv_taps(syn: Synapses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ptr, (i * kw + j)[ok].astype(np.int64), ((ny // sh) * ow + nx // sw)[ok].astype(np.int64)
 
 
-def _add_conv_events(
-    syn: Synapses, src: np.ndarray, out: np.ndarray, merged: tuple[np.ndarray, int] | None = None
-) -> None:
-    """out[:, t + 1] += what the convolution delivers (reference semantics, see
-    `kernels.conv_output_fixed`), event-driven in integers (`_jit.conv_events`). `merged`: the
+def _conv_event_args(
+    syn: Synapses, src: np.ndarray, merged: tuple[np.ndarray, int] | None
+) -> tuple[tuple, int]:
+    """The arguments of the event-driven convolution kernels (`neurons.jit_common.conv_input`:
+    source trains, binary, weight, c_in, groups, taps) and the bound of its sums. `merged`: the
     summed weight of convolutions none of which wraps, and the sum of their bounds
     (`_merge_convs`), replaces the node's."""
-    from backends.cpu import _jit
-
     node = syn.conv
-    if merged is None:
-        weight, bound = np.asarray(node.weight), syn.sum_bound()
-        wrap = 0 if bound < _CONV_WRAP else 1
-    else:
-        (weight, bound), wrap = merged, 0  # no part wraps; the caller checked int32
+    weight, bound = (np.asarray(node.weight), syn.sum_bound()) if merged is None else merged
     # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
     dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
     wt = np.ascontiguousarray(
         weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]), dtype=dtype
     )
     args = (src, src.dtype == np.uint8, wt, syn.src_shape[0], node.groups, *_conv_taps(syn))
+    return args, bound
+
+
+def _add_conv_events(
+    syn: Synapses, src: np.ndarray, out: np.ndarray, merged: tuple[np.ndarray, int] | None = None
+) -> None:
+    """out[:, t + 1] += what the convolution delivers (reference semantics, see
+    `kernels.conv_output_fixed`), event-driven in integers (`_jit.conv_events`); `merged` as
+    `_conv_event_args` (no part wraps; the caller checked int32)."""
+    from backends.cpu import _jit
+
+    args, bound = _conv_event_args(syn, src, merged)
+    wrap = 0 if merged is not None or bound < _CONV_WRAP else 1
     if bound <= _INT32_LIMIT:
         # Within int32 the cast is exact; below 2^23 the 24-bit wrap does nothing either.
         _jit.conv_events(*args, wrap, out)
@@ -306,6 +314,32 @@ def _merge_convs(
         total, bound = acc or (np.asarray(first.conv.weight, dtype=np.int64), first.sum_bound())
         total = total + np.asarray(node.weight, dtype=np.int64)
         out[merged[key]] = (first, (total, bound + syn.sum_bound()))
+    return out
+
+
+def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
+    """Binary Dense projections from the same source with the same delays and the same
+    weight_exp >= 0 (the excitatory and inhibitory halves of --split-signs, for one) as one
+    projection with the summed weights, for a population whose whole input provably stays
+    within int32 (the caller checked): then no part wraps, (a << e) + (b << e) = (a + b) << e,
+    and the neurons receive the same sum (a right shift would floor each part: not merged)."""
+    out: list[Synapses] = []
+    merged: dict[tuple, int] = {}
+    for syn in syns:
+        if syn.kind != "dense" or syn.graded or syn.weight_exp < 0:
+            out.append(syn)
+            continue
+        key = (syn.src, syn.delayed, syn.weight_exp, tuple(k for k, _ in syn.groups))
+        if key not in merged:
+            merged[key] = len(out)
+            out.append(syn)
+            continue
+        first = out[merged[key]]
+        groups = tuple(
+            (k, np.asarray(w0, dtype=np.int64) + np.asarray(w1, dtype=np.int64))
+            for (k, w0), (_, w1) in zip(first.groups, syn.groups)
+        )
+        out[merged[key]] = replace(first, name=f"{first.name}+{syn.name}", groups=groups)
     return out
 
 
@@ -452,6 +486,39 @@ def _run_dense_layer(
     return out
 
 
+def _run_conv_layer(
+    net: Net, name: str, incoming: list[Synapses], trains: _Trains, rec: dict | None
+) -> np.ndarray | None:
+    """The model's fused convolution kernel, for a population whose input is one event-driven
+    fixed-point convolution (or several that `_merge_convs` makes one) with sums within int32;
+    None when that does not hold or the model declines."""
+    pop = net.neurons[name]
+    if not hasattr(pop.model, "run_conv_layer"):
+        return None
+    convs = _merge_convs(incoming, trains)
+    if len(convs) != 1 or convs[0][0].kind != "conv":
+        return None
+    syn, merged = convs[0]
+    src = trains.data[syn.src]
+    if not _conv_events(syn, src):
+        return None
+    args, bound = _conv_event_args(syn, src, merged)
+    if bound > _INT32_LIMIT:
+        return None
+    wrap = 0 if merged is not None or bound < _CONV_WRAP else 1
+    c_out = syn.dst_shape[0]
+    # sums are channels last: position k of channel o is sum k * C_out + o, neuron o * HW + k
+    order = np.arange(syn.n_dst).reshape(c_out, -1).T.ravel()
+    batch, steps, _ = src.shape
+    out = _emission_array(net, name, batch, steps)
+    if not pop.model.run_conv_layer(pop.params, src, (*args[1:], wrap), order, out,
+                                    _state_records(rec)):
+        return None
+    if rec is not None and "spikes" in rec:
+        rec["spikes"][...] = out
+    return out
+
+
 def _run_cycle(
     net: Net,
     comp: list[str],
@@ -548,8 +615,13 @@ def _simulate_chunk(
         n = comp[0]
         # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
         incoming = net.incoming(n)
-        if _fusable(net, n, incoming):
-            fused = _run_dense_layer(net, n, incoming[0], trains.data[incoming[0].src], recs.get(n))
+        if net.fixed and sum(_out_bound(s) for s in incoming) <= _INT32_LIMIT:
+            merged = _merge_dense(incoming)
+            fused = None
+            if _fusable(net, n, merged):
+                fused = _run_dense_layer(net, n, merged[0], trains.data[merged[0].src], recs.get(n))
+            else:
+                fused = _run_conv_layer(net, n, incoming, trains, recs.get(n))
             if fused is not None:
                 trains.data[n] = fused
                 continue
