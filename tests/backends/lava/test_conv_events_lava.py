@@ -10,9 +10,9 @@ from backends.base import Probe
 from backends.cpu import _jit
 from backends.cpu.simulator import run as cpu_run
 from backends.lava import compat
-from neurons.lif import jit as lif_jit
 from ir import QLIF, Graph, Input, QConv2d
 from ir.nodes import conv2d_output_hw
+from neurons.lif import jit as lif_jit
 from tests.backends.random_nets import Network, first_mismatch, merge
 
 pytestmark = pytest.mark.lava
