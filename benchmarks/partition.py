@@ -27,7 +27,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks._results import machine_line, update_section  # noqa: E402
 from compiler.passes.base import PassContext  # noqa: E402
-from compiler.passes.partition import PartitionPass, _Network  # noqa: E402
+from compiler.passes.packing import Network  # noqa: E402
+from compiler.passes.partition import PartitionPass  # noqa: E402
 from compiler.passes.place import PlacePass  # noqa: E402
 from compiler.pipeline import run_pipeline  # noqa: E402
 from compiler.report import placement_report  # noqa: E402
@@ -184,7 +185,7 @@ def measure(graph, repeats: int, hw=HW) -> tuple[float, float, dict, int]:
 
 def metis_vs_greedy(graph) -> list[tuple[str, int, float, float]]:
     """Each ordering alone: (method, cores, inter-core traffic, seconds)."""
-    net = _Network(graph, HW, None)
+    net = Network(graph, HW, None)
     rows = []
     t0 = time.perf_counter()
     seq = net.candidate("sequential", net.natural_orders(), 0)
