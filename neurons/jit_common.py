@@ -67,7 +67,7 @@ def binary_input(
 
 
 @njit(cache=True, inline="always")
-def conv_input(row, binary, wt, cg, og, n_taps, positions, taps_ptr, taps, taps_out, acc):
+def conv_input(row, binary, wt, cg, og, n_taps, positions, taps_ptr, taps, taps_out, active, acc):
     """acc[:] = a convolution's sums for one step, event-driven: each source that sent
     something adds its kernel taps (times its payload) to the outputs it reaches, so the cost
     is proportional to the sources that sent something. acc: (output positions y oW + x, C_out),
@@ -78,12 +78,17 @@ def conv_input(row, binary, wt, cg, og, n_taps, positions, taps_ptr, taps, taps_
     output channels in one contiguous run); cg: input channels per group; og: output channels
     per group; n_taps: kH kW; positions: H W; taps_ptr, taps, taps_out: for each input
     position, the kernel taps i kW + j that read it and the output position each feeds (CSR;
-    `backends.cpu.fast._conv_taps`)."""
-    acc[:] = 0
+    `backends.cpu.fast._conv_taps`); active: int64 scratch of row's size."""
+    # The sources that sent something, listed without branches, then their taps: about a
+    # third faster than testing each source in the tap loop (mispredicted branches).
+    count = 0
     for s in range(row.shape[0]):
-        p = row[s]
-        if p == 0:
-            continue
+        active[count] = s
+        count += row[s] != 0
+    acc[:] = 0
+    whole = og == acc.shape[1]  # one group: whole rows, no slicing
+    for e in range(count):
+        s = active[e]
         ci = s // positions
         pos = s - ci * positions
         g = ci // cg
@@ -92,11 +97,16 @@ def conv_input(row, binary, wt, cg, og, n_taps, positions, taps_ptr, taps, taps_
         for k in range(taps_ptr[pos], taps_ptr[pos + 1]):
             # Row views with a loop to their own length: LLVM vectorizes these runs (about 5x
             # faster here than flat indexing, whose stores it cannot prove apart from the loads).
-            dst = acc[taps_out[k], o0 : o0 + og]
-            w = wt[first + taps[k], o0 : o0 + og]
+            if whole:
+                dst = acc[taps_out[k]]
+                w = wt[first + taps[k]]
+            else:
+                dst = acc[taps_out[k], o0 : o0 + og]
+                w = wt[first + taps[k], o0 : o0 + og]
             if binary:
                 for q in range(dst.shape[0]):
                     dst[q] += w[q]
             else:
+                p = row[s]
                 for q in range(dst.shape[0]):
                     dst[q] += w[q] * p

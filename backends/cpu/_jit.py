@@ -126,9 +126,10 @@ def conv_events(spikes, binary, wt, c_in, groups, taps_ptr, taps, taps_out, wrap
     for b in prange(n_batch):
         acc2 = np.zeros((n_dst // c_out, c_out), dtype=wt.dtype)
         acc = acc2.reshape(acc2.size)
+        active = np.empty(spikes.shape[2], dtype=np.int64)
         for t in range(n_steps - 1):
             conv_input(spikes[b, t], binary, wt, cg, og, n_taps, positions, taps_ptr,
-                       taps, taps_out, acc2)
+                       taps, taps_out, active, acc2)
             dst = out[b, t + 1]
             for o in range(width):
                 for k in range(n_out_pos):

@@ -38,7 +38,9 @@ __all__ = ["mix"]
 
 # Layouts tried per partition at most (each packs two groups and accounts the whole placement):
 # bounds the pass's time on large networks; the search stops with the best merges found.
-_MAX_LAYOUTS = 64
+_MAX_LAYOUTS = 32
+# Two units on at most this many cores are also packed afresh (next-fit, either first).
+_SMALL = 4
 
 
 Layout = tuple[tuple[str, int, np.ndarray], ...]  # (population, core within the group, neurons)
@@ -117,13 +119,19 @@ class _Mixer:
         self.layouts += 1
         first = _spread(spread + fill if even else spread, k, self.orders) if spread else ()
         packer = Packer(self.net, {})
-        for pop in spread + fill:  # routes: as counted in the placement before this merge
+        # Routes as counted in the placement before this merge, except that the cores of the
+        # two units, laid out anew, count as one (at least one route; the final accounting
+        # counts them exactly).
+        moved = np.array(sorted({c for p, c, _ in state.packing().blocks if p in spread + fill}))
+        for pop in spread + fill:
             size = self.net.graph.populations[pop].size
-            packer.routes[pop] = (
-                np.bincount(acc.routes[pop][0], minlength=size)
-                if pop in acc.routes
-                else np.zeros(size, dtype=np.int64)
-            )
+            routes = np.zeros(size, dtype=np.int64)
+            if pop in acc.routes:
+                neurons, cores = acc.routes[pop]
+                inside = np.isin(cores, moved)
+                routes += np.bincount(neurons[~inside], minlength=size)
+                routes += np.bincount(neurons[inside], minlength=size) > 0
+            packer.routes[pop] = routes
         used = np.zeros((k, len(PACKED)), dtype=np.int64)
         for pop, core, idx in first:
             used[core] += packer.usage(pop, idx, int(packer.routes[pop][idx].sum()))
@@ -171,41 +179,49 @@ class _Mixer:
         self, state: _State, acc: Accounting, n_cores: int
     ) -> tuple[_State, int, Placement, Accounting] | None:
         units = state.units()
-        best = None
+        pairs = []
         for i, a in enumerate(units):
             for b in units[i + 1 :]:
-                if self.layouts >= _MAX_LAYOUTS:
-                    return best
                 rest = state.merged(a, b, 0, ()).packing().n_cores
-                hi = n_cores - rest - 1 if best is None else best[1] - rest - 1
-                # a and b packed next-fit onto fresh cores (either first); then a spread and b
-                # filled into the rest, the reverse, or both spread evenly, on as few cores as fit
+                # A guess, not a bound (two blocks of one population on one core share rows):
+                # fewer cores than the two units' summed use of some resource cannot fit.
+                total = self.demand(state, acc, a) + self.demand(state, acc, b)
+                lo = max(1, int((-(-total // self.caps)).max()))
+                pairs.append((n_cores - rest - lo, a, b, rest, lo))
+        pairs.sort(key=lambda p: -p[0])  # the most promising first (stable: same order each run)
+        best = None
+        for _gain, a, b, rest, lo in pairs:
+            hi = n_cores - rest - 1 if best is None else best[1] - rest - 1
+            apart = n_cores - rest
+            if self.layouts >= _MAX_LAYOUTS or (lo > hi and apart > _SMALL):
+                continue
+            # a and b packed next-fit onto fresh cores (either first): a fresh start can beat
+            # the packer's next-fit on few cores, where its choices matter most
+            if apart <= _SMALL:
                 for fill in (a + b, b + a):
                     found = self.layout(state, acc, (a, b), (), fill, hi, False)
                     if found is not None:
                         hi = found[0].packing().n_cores - rest - 1
                         best = (found[0], rest + hi + 1, *found[1:])
-                # a guess, not a bound (two blocks of one population on one core share rows):
-                # fewer cores than the two units' summed use of some resource
-                lo = max(1, int((-(-(self.demand(state, acc, a) + self.demand(state, acc, b))
-                                  // self.caps)).max()))
-                if lo > hi:
-                    continue
-                for spread, fill, even in ((a, b, False), (b, a, False), (a, b, True)):
-                    found = self.layout(state, acc, (a, b), spread, fill, hi, even)
-                    if found is not None:
-                        break
-                if found is None:
-                    continue
-                k = hi
-                while lo < k:  # fewest cores that fit (bisection: usage shrinks with k)
-                    mid = (lo + k) // 2
-                    trial = self.layout(state, acc, (a, b), spread, fill, mid, even)
-                    if trial is None:
-                        lo = mid + 1
-                    else:
-                        k, found = mid, trial
-                best = (found[0], rest + k, *found[1:])
+            if lo > hi:
+                continue
+            # a spread and b filled into the rest, the reverse, or both spread evenly, on as
+            # few cores as fit
+            for spread, fill, even in ((a, b, False), (b, a, False), (a, b, True)):
+                found = self.layout(state, acc, (a, b), spread, fill, hi, even)
+                if found is not None:
+                    break
+            if found is None:
+                continue
+            k = hi
+            while lo < k:  # fewest cores that fit (bisection: usage shrinks with k)
+                mid = (lo + k) // 2
+                trial = self.layout(state, acc, (a, b), spread, fill, mid, even)
+                if trial is None:
+                    lo = mid + 1
+                else:
+                    k, found = mid, trial
+            best = (found[0], rest + k, *found[1:])
         return best
 
 

@@ -165,11 +165,12 @@ def conv_lif(
         v = np.zeros(n, dtype=np.int32)
         acc2 = np.zeros((n // c_out, c_out), dtype=wt.dtype)
         acc = acc2.reshape(acc2.size)
+        active = np.empty(spikes_in.shape[2], dtype=np.int64)
         s = np.zeros(n, dtype=np.uint8)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
                 conv_input(spikes_in[b, t - 1], binary, wt, cg, og, n_taps, positions,
-                           taps_ptr, taps, taps_out, acc2)
+                           taps_ptr, taps, taps_out, active, acc2)
                 if wrap == 1:
                     for i in range(n):
                         acc[i] = ((acc[i] + 8388608) & 16777215) - 8388608
