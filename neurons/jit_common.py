@@ -67,42 +67,43 @@ def binary_input(
 
 
 @njit(cache=True, inline="always")
-def conv_input(row, binary, wt, cg, og, n_taps, positions, taps_ptr, taps, taps_out, active, acc):
+def conv_input(row, binary, runs, strips, active, acc):
     """acc[:] = a convolution's sums for one step, event-driven: each source that sent
-    something adds its kernel taps (times its payload) to the outputs it reaches, so the cost
-    is proportional to the sources that sent something. acc: (output positions y oW + x, C_out),
-    channels last, in the dtype the caller chose to hold every partial sum.
+    something adds its kernel's weights (times its payload) to the outputs it reaches, so the
+    cost is proportional to the sources that sent something. acc: the sums channels last
+    (output position y oW + x times C_out plus channel), flat, in the dtype the caller chose to
+    hold every partial sum.
 
-    row: (c_in H W,) uint8 spikes (binary: True) or int64 payloads; wt: the weight
-    (C_out, C_in/groups, kH, kW) as (C_in/groups kH kW, C_out) (one tap reaches its group's og
-    output channels in one contiguous run); cg: input channels per group; og: output channels
-    per group; n_taps: kH kW; positions: H W; taps_ptr, taps, taps_out: for each input
-    position, the kernel taps i kW + j that read it and the output position each feeds (CSR;
-    `backends.cpu.fast._conv_taps`); active: int64 scratch of row's size."""
-    # The sources that sent something, listed without branches, then their taps: about a
-    # third faster than testing each source in the tap loop (mispredicted branches).
+    row: (C_in H W,) uint8 spikes (binary: True) or int64 payloads. `runs` (int64 arrays, from
+    `backends.cpu.fast._conv_runs`): (c_out, positions H W, input channels per group, output
+    channels per group, patterns, ptr, out, pattern, length, offset): for each input
+    position, CSR over its *runs*, the kernel taps that read it and feed consecutive output
+    positions (with one group: a contiguous stretch of acc, length values long), starting at
+    output position out;
+    `strips` holds, for each input channel and tap pattern, the weights of a run in the order
+    of acc (at `offset[channel * patterns + pattern]`). active: int64 scratch of row's size."""
+    c_out, positions, cg, og, n_patterns, ptr, out, pattern, length, offset = runs
+    # The sources that sent something, listed without branches, then their runs: about a
+    # third faster than testing each source in the loop over its taps.
     count = 0
     for s in range(row.shape[0]):
         active[count] = s
         count += row[s] != 0
     acc[:] = 0
-    whole = og == acc.shape[1]  # one group: whole rows, no slicing
     for e in range(count):
         s = active[e]
         ci = s // positions
         pos = s - ci * positions
-        g = ci // cg
-        o0 = g * og
-        first = (ci - g * cg) * n_taps
-        for k in range(taps_ptr[pos], taps_ptr[pos + 1]):
-            # Row views with a loop to their own length: LLVM vectorizes these runs (about 5x
-            # faster here than flat indexing, whose stores it cannot prove apart from the loads).
-            if whole:
-                dst = acc[taps_out[k]]
-                w = wt[first + taps[k]]
-            else:
-                dst = acc[taps_out[k], o0 : o0 + og]
-                w = wt[first + taps[k], o0 : o0 + og]
+        o0 = (ci // cg) * og
+        base = ci * n_patterns
+        for r in range(ptr[pos], ptr[pos + 1]):
+            # Slice views with a loop to their own length: LLVM vectorizes these (several
+            # times faster here than flat indexing, whose stores it cannot prove apart from
+            # the loads); a run of several taps is one longer loop.
+            a0 = out[r] * c_out + o0
+            w0 = offset[base + pattern[r]]
+            dst = acc[a0 : a0 + length[r]]
+            w = strips[w0 : w0 + length[r]]
             if binary:
                 for q in range(dst.shape[0]):
                     dst[q] += w[q]

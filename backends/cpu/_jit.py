@@ -99,37 +99,28 @@ def dense_binary_float(spikes, weight_t, lag, out):
 
 
 @njit(parallel=True, cache=True)
-def conv_events(spikes, binary, wt, c_in, groups, taps_ptr, taps, taps_out, wrap, out):
-    """A convolution's input, event-driven: each source that sent something at step t adds its
-    weights (times its payload) to the destinations it reaches, exactly, in the dtype of `wt`
-    (the caller chose one that holds every partial sum); cost in proportion to the sources
-    that sent something, not to the convolution's dense size.
+def conv_events(spikes, binary, runs, strips, wrap, out):
+    """A convolution's input, event-driven (`neurons.jit_common.conv_input`: each source that
+    sent something at step t adds its weights, times its payload, to the destinations it
+    reaches, exactly, in the dtype of `strips`, which the caller chose to hold every partial
+    sum); cost in proportion to the sources that sent something, not to the convolution's
+    dense size.
 
-    spikes: (B, T, n_src), uint8 spikes (binary: True) or int64 payloads, n_src = c_in H W;
-    wt: the weight (C_out, C_in/groups, kH, kW) as (C_in/groups * kH kW, C_out) (channels last:
-    one tap reaches its group's output channels in one contiguous run); taps_ptr, taps,
-    taps_out: for each input position H W, the kernel taps i kW + j that read it and the output
-    position y oW + x each feeds (PyTorch's cross-correlation geometry, from `fast._conv_taps`).
-    wrap 0: out[b, t + 1] += the sum (below 2^23: Lava's int32 cast and 24-bit wrap change
-    nothing); 1: out[b, t + 1] += wrap24(sum) (sums within int32: the cast is exact); 2: out[b,
-    t + 1] = the sum (int64), for numpy's own float64 -> int32 cast (`kernels.conv_output_fixed`).
+    spikes: (B, T, n_src), uint8 spikes (binary: True) or int64 payloads; runs, strips: the
+    convolution's geometry and weights (`backends.cpu.fast._conv_runs`). wrap 0: out[b, t + 1]
+    += the sum (below 2^23: Lava's int32 cast and 24-bit wrap change nothing); 1: out[b, t + 1]
+    += wrap24(sum) (sums within int32: the cast is exact); 2: out[b, t + 1] = the sum (int64),
+    for numpy's own float64 -> int32 cast (`kernels.conv_output_fixed`).
     """
     n_batch, n_steps, n_src = spikes.shape
-    c_out = wt.shape[1]
     n_dst = out.shape[2]
-    positions = taps_ptr.shape[0] - 1
-    n_out_pos = np.uint64(n_dst // c_out)
-    cg = c_in // groups
-    og = c_out // groups
-    n_taps = wt.shape[0] // cg
-    width = np.uint64(c_out)
+    width = np.uint64(runs[0])
+    n_out_pos = np.uint64(n_dst) // width
     for b in prange(n_batch):
-        acc2 = np.zeros((n_dst // c_out, c_out), dtype=wt.dtype)
-        acc = acc2.reshape(acc2.size)
-        active = np.empty(spikes.shape[2], dtype=np.int64)
+        acc = np.zeros(n_dst, dtype=strips.dtype)
+        active = np.empty(n_src, dtype=np.int64)
         for t in range(n_steps - 1):
-            conv_input(spikes[b, t], binary, wt, cg, og, n_taps, positions, taps_ptr,
-                       taps, taps_out, active, acc2)
+            conv_input(spikes[b, t], binary, runs, strips, active, acc)
             dst = out[b, t + 1]
             for o in range(width):
                 for k in range(n_out_pos):

@@ -248,22 +248,66 @@ def _conv_taps(syn: Synapses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ptr, (i * kw + j)[ok].astype(np.int64), ((ny // sh) * ow + nx // sw)[ok].astype(np.int64)
 
 
+def _conv_runs(syn: Synapses, wt: np.ndarray) -> tuple[tuple, np.ndarray]:
+    """The geometry and weights of `neurons.jit_common.conv_input`: the taps of each input
+    position (`_conv_taps`) grouped into runs that feed consecutive output positions (with one
+    group, a run is one contiguous stretch of the channels-last sums: several taps in one
+    loop), each run's taps a *pattern* (interior positions share them), and per input channel
+    and pattern the weights of the run in the sums' order (`strips`). wt: the weight (C_out,
+    C_in/groups, kH, kW) as (C_in/groups kH kW, C_out), in the accumulator's dtype."""
+    node = syn.conv
+    c_in, h, w = syn.src_shape
+    c_out, groups = wt.shape[1], node.groups
+    cg, og = c_in // groups, c_out // groups
+    n_taps = wt.shape[0] // cg
+    ptr, taps, outs = _conv_taps(syn)
+    pos = np.repeat(np.arange(h * w, dtype=np.int64), np.diff(ptr))
+    order = np.lexsort((outs, pos))
+    pos, taps, outs = pos[order], taps[order], outs[order]
+    # a run breaks at a new input position, a gap in output positions, or (groups > 1) always
+    brk = np.ones(pos.size, dtype=bool)
+    if groups == 1 and pos.size:
+        brk[1:] = (pos[1:] != pos[:-1]) | (outs[1:] != outs[:-1] + 1)
+    run = np.cumsum(brk) - 1
+    n_runs = int(run[-1]) + 1 if run.size else 0
+    starts = np.flatnonzero(brk)
+    lengths = np.diff(np.append(starts, pos.size))
+    table = np.full((n_runs, int(lengths.max(initial=1))), -1, dtype=np.int64)
+    table[run, np.arange(pos.size) - starts[run]] = taps
+    patterns, pattern = np.unique(table, axis=0, return_inverse=True)
+    pattern = pattern.reshape(-1).astype(np.int64)
+    run_ptr = np.searchsorted(pos[starts], np.arange(h * w + 1)).astype(np.int64)
+    sizes = (patterns >= 0).sum(axis=1) * og
+    offset = np.zeros(c_in * len(patterns), dtype=np.int64)
+    chunks, at = [], 0
+    for ci in range(c_in):
+        g, cl = divmod(ci, cg)
+        cols = wt[:, g * og : (g + 1) * og]
+        for p, tap_row in enumerate(patterns):
+            offset[ci * len(patterns) + p] = at
+            chunks.append(cols[cl * n_taps + tap_row[tap_row >= 0]].reshape(-1))
+            at += int(sizes[p])
+    strips = np.concatenate(chunks) if chunks else np.zeros(0, dtype=wt.dtype)
+    runs = (
+        c_out, h * w, cg, og, len(patterns), run_ptr, outs[starts].astype(np.int64), pattern,
+        (lengths * og).astype(np.int64), offset,
+    )
+    return runs, np.ascontiguousarray(strips, dtype=wt.dtype)
+
+
 def _conv_event_args(
     syn: Synapses, src: np.ndarray, merged: tuple[np.ndarray, int] | None
 ) -> tuple[tuple, int]:
-    """The arguments of the event-driven convolution kernels (`neurons.jit_common.conv_input`:
-    source trains, binary, weight, c_in, groups, taps) and the bound of its sums. `merged`: the
-    summed weight of convolutions none of which wraps, and the sum of their bounds
-    (`_merge_convs`), replaces the node's."""
+    """The arguments of the event-driven convolution kernels (source trains, binary, runs,
+    strips: `_conv_runs`) and the bound of its sums. `merged`: the summed weight of
+    convolutions none of which wraps, and the sum of their bounds (`_merge_convs`), replaces
+    the node's."""
     node = syn.conv
     weight, bound = (np.asarray(node.weight), syn.sum_bound()) if merged is None else merged
     # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
     dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
-    wt = np.ascontiguousarray(
-        weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]), dtype=dtype
-    )
-    args = (src, src.dtype == np.uint8, wt, syn.src_shape[0], node.groups, *_conv_taps(syn))
-    return args, bound
+    wt = weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]).astype(dtype)
+    return (src, src.dtype == np.uint8, *_conv_runs(syn, wt)), bound
 
 
 def _add_conv_events(

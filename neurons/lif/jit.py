@@ -124,12 +124,8 @@ def dense_lif(
 def conv_lif(
     spikes_in,
     binary,
-    wt,
-    c_in,
-    groups,
-    taps_ptr,
-    taps,
-    taps_out,
+    runs,
+    strips,
     wrap,
     keep_u,
     keep_v,
@@ -150,27 +146,20 @@ def conv_lif(
     wrap 1 applies Lava's 24-bit output wrap to the sums (they are within int32: the caller
     checked), 0 skips it (sums below 2^23). Other arguments as `backends.cpu._jit.conv_events`
     and lif_fixed."""
-    n_batch, n_steps, _ = spikes_in.shape
+    n_batch, n_steps, n_src = spikes_in.shape
     n = spikes.shape[2]
     integrate = np.all(keep_u == 0) and np.all(keep_v == 4096)
-    c_out = wt.shape[1]
-    positions = taps_ptr.shape[0] - 1
-    n_out_pos = np.uint64(n // c_out)
-    cg = c_in // groups
-    og = c_out // groups
-    n_taps = wt.shape[0] // cg
-    width = np.uint64(c_out)
+    width = np.uint64(runs[0])
+    n_out_pos = np.uint64(n) // width
     for b in prange(n_batch):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
-        acc2 = np.zeros((n // c_out, c_out), dtype=wt.dtype)
-        acc = acc2.reshape(acc2.size)
-        active = np.empty(spikes_in.shape[2], dtype=np.int64)
+        acc = np.zeros(n, dtype=strips.dtype)
+        active = np.empty(n_src, dtype=np.int64)
         s = np.zeros(n, dtype=np.uint8)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
-                conv_input(spikes_in[b, t - 1], binary, wt, cg, og, n_taps, positions,
-                           taps_ptr, taps, taps_out, active, acc2)
+                conv_input(spikes_in[b, t - 1], binary, runs, strips, active, acc)
                 if wrap == 1:
                     for i in range(n):
                         acc[i] = ((acc[i] + 8388608) & 16777215) - 8388608
