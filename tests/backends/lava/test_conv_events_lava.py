@@ -65,9 +65,9 @@ def test_event_convolutions_match_lava(monkeypatch):
     probes = [Probe(n, ("spikes", "u", "v")) for n, p in graph.populations.items()
               if not isinstance(p, Input)]
     calls = []
-    # the wrap mode of each call: conv_events' second last argument, conv_lif's ninth (fused
+    # the wrap mode of each call: conv_events' second last argument, conv_lif's fifth (fused
     # into the LIF update: sums within int32)
-    for module, kernel, at in ((_jit, "conv_events", -2), (lif_jit, "conv_lif", 8)):
+    for module, kernel, at in ((_jit, "conv_events", -2), (lif_jit, "conv_lif", 4)):
         original = getattr(module, kernel)
         monkeypatch.setattr(
             module, kernel, lambda *a, f=original, i=at: calls.append((f, a[i])) or f(*a)
