@@ -39,8 +39,15 @@ def evaluate(
     first_index: int = 0,
     count_spikes: bool = False,
     cost: bool = False,
+    align: bool = False,
 ) -> dict[str, Any]:
     """Simulate `graph` on the encoded samples in batches and classify by `readout`.
+
+    `align` (`snnc eval --align`): run L more steps on silent input (L: the program's latency,
+    `ir.latency`) and classify from the readout population's T steps that answer the T input
+    steps (steps d .. d + T - 1, d its own latency), not from the first T steps it ran, whose
+    first d steps precede any input and whose last input steps are never answered. The cost
+    counts every step run.
 
     `first_index` is the index of x[0] in its split (a shard's offset). Returns {"accuracy",
     "correct", "samples", "steps", "seed", "backend", "predictions"}, with `count_spikes`
@@ -49,7 +56,10 @@ def evaluate(
     summary) and "cost_counts" (the integer counts it summarizes, which shards add up); and
     "time_s", the seconds spent encoding, simulating and classifying (`snnc eval -v`)."""
     from backends import get_backend
-    from backends.base import Probe
+    from backends.base import Probe, Trace, run_bytes_per_sample
+    from ir.budget import max_load_bytes
+    from ir.latency import align as align_recordings
+    from ir.latency import latency, population_latency
     from ir.nodes import Input
     from trainers.encoders import encode
     from trainers.readout import classify, readout_probes
@@ -71,6 +81,12 @@ def evaluate(
     if count_spikes:
         counted = [n for n, p in graph.populations.items() if not isinstance(p, Input)]
         probes = (*probes, *(Probe(n, ("spikes",)) for n in counted if n != pop))
+    lat = population_latency(graph) if align else {}
+    extra = latency(graph) if align else 0
+    # Predictions do not depend on the batch (module docstring): a batch is cut to what fits the
+    # memory budget (`backends.base.check_run_budget`), so --batch-size is an upper bound.
+    fits = max_load_bytes() // max(run_bytes_per_sample(graph, steps + extra, probes), 1)
+    batch_size = max(1, min(batch_size, fits))
     preds = np.zeros(len(x), dtype=np.int64)
     spikes = 0
     spent = {"encode": 0.0, "simulate": 0.0, "classify": 0.0}
@@ -78,10 +94,17 @@ def evaluate(
     for lo in progress(starts, f"eval ({backend})", total=len(starts)):
         t0 = time.perf_counter()
         batch = encode(encoding, x[lo : lo + batch_size], steps, seed, first_index=first_index + lo)
+        if extra:
+            fill = np.zeros((batch.shape[0], extra, *batch.shape[2:]), dtype=batch.dtype)
+            batch = np.concatenate([batch, fill], axis=1)
         t1 = time.perf_counter()
-        trace = run_backend(graph, batch, steps=steps, probes=probes, hw=hw)
+        trace = run_backend(graph, batch, steps=steps + extra, probes=probes, hw=hw)
         t2 = time.perf_counter()
-        preds[lo : lo + batch_size] = classify(readout, trace)
+        answered = trace
+        if extra:
+            cut = align_recordings(trace.arrays(), lat, steps)
+            answered = Trace.from_arrays(cut, trace.backend)
+        preds[lo : lo + batch_size] = classify(readout, answered)
         spikes += sum(int(trace.get(n, "spikes").sum()) for n in counted)
         if recorder is not None:
             recorder.add(batch, trace)
@@ -135,6 +158,7 @@ def _eval_shard(
     first_index: int,
     count_spikes: bool,
     cost: bool = False,
+    align: bool = False,
 ) -> dict[str, Any]:
     """One shard, where an executor runs it: the graph travels as its file bytes, the target
     as its config data (no shared paths); `run` is evaluate's (encoding, readout, steps, seed,
@@ -144,7 +168,7 @@ def _eval_shard(
     graph = graph_from_bytes(program, "<shard program>")
     spec = load_hw_dict(hw, "<shard target>") if hw is not None else None
     return evaluate(graph, spec, backend, x, y, *run, first_index=first_index,
-                    count_spikes=count_spikes, cost=cost)
+                    count_spikes=count_spikes, cost=cost, align=align)
 
 
 def evaluate_sharded(
@@ -158,6 +182,7 @@ def evaluate_sharded(
     executor: Any,
     count_spikes: bool = False,
     cost: bool = False,
+    align: bool = False,
 ) -> dict[str, Any]:
     """`evaluate(graph, hw, backend, x, y, encoding, readout, steps, seed, batch_size)` with the
     split cut into `shards` contiguous parts run by `executor` (app.executors); the same result
@@ -169,7 +194,7 @@ def evaluate_sharded(
     program = executor.put(graph_to_bytes(graph))
     target = executor.put(hw.to_dict()) if hw is not None else None
     shared = (dict(encoding), dict(readout), steps, seed, batch_size)
-    calls = [(program, target, backend, x[lo:hi], y[lo:hi], shared, lo, count_spikes, cost)
+    calls = [(program, target, backend, x[lo:hi], y[lo:hi], shared, lo, count_spikes, cost, align)
              for lo, hi in bounds]
     parts: dict[int, dict[str, Any]] = {}
     for i, part in executor.map(_eval_shard, calls, label="shard"):

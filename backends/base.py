@@ -25,6 +25,7 @@ __all__ = [
     "check_run_budget",
     "default_probes",
     "parse_probes",
+    "run_bytes_per_sample",
 ]
 
 
@@ -126,19 +127,31 @@ class Trace:
         )
 
 
+def _run_values_per_step(graph: Graph, probes: Sequence[Probe]) -> tuple[int, int, int]:
+    """(neurons, synaptic inputs, recorded values) a run keeps per sample and step."""
+    neurons = sum(p.size for p in graph.populations.values())
+    synapses = sum(graph.populations[p.dst].size for p in graph.projections.values())
+    recorded = sum(graph.populations[p.population].size * len(p.variables) for p in probes)
+    return neurons, synapses, recorded
+
+
+def run_bytes_per_sample(graph: Graph, steps: int, probes: Sequence[Probe]) -> int:
+    """What one sample of a run costs against the memory budget (`check_run_budget`)."""
+    from ir.budget import VALUE_BYTES
+
+    return steps * VALUE_BYTES * sum(_run_values_per_step(graph, probes))
+
+
 def check_run_budget(graph: Graph, batch: int, steps: int, probes: Sequence[Probe]) -> None:
     """Refuse, before anything is allocated, a run whose arrays exceed the memory budget
     (`ir.budget`): every engine keeps, for the whole run, each population's spikes and each
     projection's synaptic input per step, and the state variables the probes record (8 bytes a
     value at most)."""
-    from ir.budget import VALUE_BYTES, check_bytes
+    from ir.budget import check_bytes
 
-    neurons = sum(p.size for p in graph.populations.values())
-    synapses = sum(graph.populations[p.dst].size for p in graph.projections.values())
-    recorded = sum(graph.populations[p.population].size * len(p.variables) for p in probes)
-    need = batch * steps * VALUE_BYTES * (neurons + synapses + recorded)
+    neurons, synapses, recorded = _run_values_per_step(graph, probes)
     check_bytes(
-        need,
+        batch * run_bytes_per_sample(graph, steps, probes),
         f"a run of {batch} sample(s) x {steps} steps ({neurons} neurons, {synapses} synaptic "
         f"inputs and {recorded} recorded values per step)",
     )

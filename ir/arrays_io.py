@@ -23,8 +23,8 @@ from ir.errors import InputError
 from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
 __all__ = [
-    "MAX_INPUT_ELEMENTS", "MAX_STEPS", "check_steps", "read_graph_inputs", "read_npz",
-    "read_spike_array", "write_npz",
+    "MAX_INPUT_ELEMENTS", "META_KEY", "MAX_STEPS", "check_steps", "meta_array", "read_graph_inputs",
+    "read_npz", "read_spike_array", "split_meta", "write_npz",
 ]
 
 MAX_INPUT_ELEMENTS = 1 << 32
@@ -33,6 +33,10 @@ MAX_INPUT_ELEMENTS = 1 << 32
 # Loihi's fastest 1 ms time step, far beyond any run snnc's trainers make.
 MAX_STEPS = 1 << 20
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# The JSON header of an .npz snnc writes (OUT.npz of `snnc run`, trace files): UTF-8 bytes as a
+# uint8 array, so the file stays loadable with np.load(allow_pickle=False); every other entry
+# is a probed array.
+META_KEY = "__meta__"
 # Entries larger than this need zip64 headers, which a streamed entry must ask for up front.
 _ZIP64_LIMIT = (1 << 31) - (1 << 20)
 # Elements per min/max pass of the input check: a slice that stays in cache for both reductions.
@@ -262,3 +266,26 @@ def read_npz(path: str | os.PathLike, *, label: str | None = None) -> dict[str, 
         raise InputError(f"{label}: no such file") from None
     except ZIP_ERRORS as e:
         raise InputError(f"{label}: not a readable .npz ({type(e).__name__})") from None
+
+
+def meta_array(meta: Mapping[str, object]) -> np.ndarray:
+    """`meta` as the uint8 array stored under META_KEY (sorted keys: same meta, same bytes)."""
+    import json
+
+    return np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+
+
+def split_meta(arrays: Mapping[str, np.ndarray], label: str) -> tuple[dict[str, np.ndarray], dict | None]:
+    """(the arrays without META_KEY, its JSON object or None when there is none)."""
+    from ir.safe_json import loads as parse_json
+
+    rest = {k: v for k, v in arrays.items() if k != META_KEY}
+    raw = arrays.get(META_KEY)
+    if raw is None:
+        return rest, None
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise InputError(f"{label}: {META_KEY}: expected JSON bytes (uint8), got {raw.dtype} {raw.shape}")
+    meta = parse_json(raw.tobytes(), label, META_KEY)
+    if not isinstance(meta, dict):
+        raise InputError(f"{label}: {META_KEY}: expected a JSON object")
+    return rest, meta

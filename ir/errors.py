@@ -15,12 +15,14 @@ __all__ = [
     "ExportError",
     "IRVerifyError",
     "InputError",
+    "LavaScaleError",
     "ModelFormatError",
     "OutputError",
     "PassError",
     "PathError",
     "QuantizationError",
     "SnncError",
+    "SpecError",
     "UnsupportedNodeError",
 ]
 
@@ -128,6 +130,19 @@ class QuantizationError(SnncError):
 
 class ExportError(SnncError):
     """A graph (or part of one) that NIR cannot express; names the node and why."""
+
+
+class SpecError(SnncError):
+    """A sweep spec that cannot run (`app.sweep.spec`): names the file and the key."""
+
+    def __init__(self, file: str, key: str | None, message: str) -> None:
+        self.file, self.key = file, key
+        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+
+
+class LavaScaleError(SnncError):
+    """Lava cannot build or start a lowering this large (`backends.lava.run`; names the
+    process count)."""
 
 
 class PathError(ValueError):

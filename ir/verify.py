@@ -36,7 +36,7 @@ from ir.resources import account, first_violation, resource_label
 __all__ = ["verify"]
 
 # Sanity bounds used when no hardware config is given (Lava accepts these; hardware may not).
-_FREE_MAX_DELAY = 1 << 16
+MAX_DELAY_WITHOUT_TARGET = 1 << 16
 _FREE_MAX_MESSAGE_BITS = 24
 
 
@@ -145,7 +145,7 @@ def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSp
         )
     delay = getattr(proj, "delay", None)
     if delay is not None and delay.size:
-        max_delay = hw.synapse.max_delay.value if hw else _FREE_MAX_DELAY
+        max_delay = hw.synapse.max_delay.value if hw else MAX_DELAY_WITHOUT_TARGET
         _check_range(
             where, "delay", delay, 0, max_delay, hw.synapse.max_delay.key if hw else "sanity bound"
         )

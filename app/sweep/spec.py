@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from ir.errors import SnncError
+from ir.errors import SnncError, SpecError
 
 __all__ = [
     "STEPS",
@@ -79,14 +79,6 @@ _PLACEHOLDERS: dict[str, list[str]] = {
     "compile": ["<model>", "-o", "<sweep>"],
     "eval": ["<model>"],
 }
-
-
-class SpecError(SnncError):
-    """A sweep spec that cannot run: names the file and the key."""
-
-    def __init__(self, file: str, key: str | None, message: str) -> None:
-        self.file, self.key = file, key
-        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
 
 
 class _ParseError(Exception):

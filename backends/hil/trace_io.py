@@ -6,17 +6,15 @@ format, version, the sha256 of the program it ran, the backend and the step coun
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from typing import Any
 
 import numpy as np
 
 from backends.base import Trace
-from ir.arrays_io import check_spikes, read_npz, write_npz
+from ir.arrays_io import META_KEY, check_spikes, meta_array, read_npz, split_meta, write_npz
 from ir.errors import InputError
 from ir.graph import Graph
-from ir.safe_json import loads as parse_json
 from ir.serialize import graph_to_bytes
 from neurons import variables_of
 
@@ -42,20 +40,18 @@ def write_trace(path: str | os.PathLike, trace: Trace, inputs: np.ndarray, progr
     }
     arrays: dict[str, np.ndarray] = dict(sorted(trace.arrays().items()))
     arrays["__inputs__"] = np.asarray(inputs)
-    arrays["__meta__"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+    arrays[META_KEY] = meta_array(meta)
     write_npz(path, arrays)
 
 
 def read_trace(path: str | os.PathLike, program: Graph) -> tuple[Trace, np.ndarray, dict[str, Any]]:
     """(trace, input spikes, header) of a recorded trace, checked against `program`."""
     label = str(path)
-    arrays = read_npz(path, label=label)
-    raw_meta = arrays.pop("__meta__", None)
+    arrays, meta = split_meta(read_npz(path, label=label), label)
     inputs = arrays.pop("__inputs__", None)
-    if raw_meta is None or raw_meta.dtype != np.uint8 or inputs is None:
+    if meta is None or inputs is None:
         raise InputError(f"{label}: not an snnc trace file (no __meta__/__inputs__)")
-    meta = parse_json(raw_meta.tobytes(), label, "__meta__")
-    if not isinstance(meta, dict) or meta.get("format") != TRACE_FORMAT:
+    if meta.get("format") != TRACE_FORMAT:
         raise InputError(f"{label}: not an snnc trace file")
     if meta.get("format_version") != TRACE_VERSION:
         raise InputError(

@@ -21,7 +21,7 @@ workers that never got a command at all, and Python's exit then joins them forev
 - while it runs, a thread watches the workers: one killed from outside (the OOM killer, a
   stray `kill -9`) would leave Lava waiting for it forever; the run ends instead, by force, with
   one line naming the worker and the signal that killed it (`LavaWorkerDied`).
-- a clean end (`Session.stop`) is Lava's own cooperative stop; from its first line on, the watcher
+- a clean end (`Session.stop`) is Lava's own cooperative stop, with the signals held as at start-up; from its first line on, the watcher
   reports nothing (Lava's workers end there on purpose).
 - any exception in between (KeyboardInterrupt, Terminated, a Lava error) ends the run by force,
   with further signals held until the clean-up is done: every worker this run forked is killed
@@ -109,9 +109,14 @@ class Session:
         died = self._end()
         if died is not None:
             raise died
-        if self._process is not None and self._process.runtime is not None:
-            self._process.stop()
-        self._process = None
+        # Held like the start-up: a signal that cut Lava's stop in half (its manager already shut
+        # down, its workers not yet joined) left the segments to the resource tracker's warning
+        # at exit and the `pymp-*` folder behind (`make fuzz`, lava-signals, hil SIGINT 2.8 s
+        # after the workers); a stop that does not end in 3 s is still interrupted.
+        with deferred_signals(escalate_after=_STARTUP_HOLD_S):
+            if self._process is not None and self._process.runtime is not None:
+                self._process.stop()
+            self._process = None
 
     # ------------------------------------------------------------------ a worker that dies
 

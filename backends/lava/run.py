@@ -52,7 +52,7 @@ from backends.lava.lower import LavaProgram, lower
 from backends.lava.owner import Session, lava_session
 from backends.lava.recorder import RecorderSpec, build_recorder, read_recordings
 from compiler.passes.split_exact import placement_pieces, whole_pieces
-from ir.errors import BackendUnavailableError, InputError, SnncError
+from ir.errors import BackendUnavailableError, InputError, LavaScaleError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -125,10 +125,6 @@ def sample_stride(graph: Graph, steps: int) -> int:
         if not isinstance(pop, Input):
             period = math.lcm(period, model_of(pop).reset_period(pop) or 1)
     return -(-steps // period) * period
-
-
-class LavaScaleError(SnncError):
-    """Lava cannot build or start a lowering this large (names the process count)."""
 
 
 def _upstream(graph: Graph, wanted: set[str]) -> set[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ir.errors import InputError
 from ir.hardware import HardwareSpec, load_hw
 
-__all__ = ["add_executor_arguments", "resolve_hw"]
+__all__ = ["add_executor_arguments", "add_time_major_argument", "resolve_hw"]
 
 
 def add_executor_arguments(group: argparse._ActionsContainer, what: str) -> None:
@@ -33,6 +33,15 @@ def add_executor_arguments(group: argparse._ActionsContainer, what: str) -> None
         type=int,
         default=None,
         help=f"{what} at once on Ray (and CPUs of a local cluster; default: every CPU)",
+    )
+
+
+def add_time_major_argument(parser: argparse._ActionsContainer) -> None:
+    """--time-major: the layout of IN.npy (`ir.arrays_io.read_graph_inputs`)."""
+    parser.add_argument(
+        "--time-major",
+        action="store_true",
+        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
     )
 
 

@@ -34,6 +34,7 @@ from compiler.build import is_build, read_build
 from compiler.commands._common import add_executor_arguments
 from compiler.model_io import load_model
 from ir.errors import InputError
+from ir.latency import latency, latency_line
 
 __all__ = ["register", "run"]
 
@@ -66,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--steps", type=int, default=None, help="time steps T per sample (default: the model's)"
     )
     p.add_argument("--seed", type=int, default=None, help="input-spike seed (default: the model's)")
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="run L more steps on silent input (L: the program's latency) and classify from the "
+        "readout's T steps that answer the T input steps",
+    )
     p.add_argument(
         "--batch-size", type=int, default=128, help="samples simulated at once (default 128)"
     )
@@ -110,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
     backend = args.backend or ("float" if graph.domain == "float" else "cpu")
     kind = host_readout(graph)
     if kind is not None:  # a pipeline with a host part (VIB's decoder): app/readouts.py
-        if args.shards is not None or args.executor != "local":
-            raise InputError(f"{label}: --shards and --executor apply to spike-count readouts, "
-                             f"not a {kind!r} readout")
+        if args.shards is not None or args.executor != "local" or args.align:
+            raise InputError(f"{label}: --shards, --executor and --align apply to spike-count "
+                             f"readouts, not a {kind!r} readout")
         result = HOST_READOUTS[kind][0](
             graph, label, hw, backend, dataset=args.dataset, split=args.split,
             samples=args.samples, steps=args.steps, seed=args.seed, batch=args.batch_size,
@@ -126,17 +133,20 @@ def run(args: argparse.Namespace) -> int:
     run_args = (graph, hw, backend, data.x, data.y, encoding, readout, steps, seed, args.batch_size)
     with open_executor(args.executor, args.address, args.workers) as executor:
         if args.shards is None and executor.name == "local":
-            result = evaluate(*run_args, cost=not args.no_cost)
+            result = evaluate(*run_args, cost=not args.no_cost, align=args.align)
         else:
             shards = args.shards if args.shards is not None else executor.workers
             result = evaluate_sharded(
-                *run_args, shards=shards, executor=executor, cost=not args.no_cost
+                *run_args, shards=shards, executor=executor, cost=not args.no_cost,
+                align=args.align,
             )
     evaluated = time.perf_counter() - begin - loaded
+    lag = latency(graph)
     spent = result.pop("time_s", None)
     if args.json:
         out = {k: v for k, v in result.items() if k not in ("predictions", "shards", "cost_counts")}
-        out.update({"dataset": data.dataset, "split": data.split, "model": label})
+        out.update({"dataset": data.dataset, "split": data.split, "model": label,
+                    "latency": lag, "aligned": args.align})
         print(json.dumps(out, sort_keys=True))
         return 0
     kind = "compiled program" if graph.domain == "fixed" else "float model"
@@ -147,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if "shards" in result:
         print(f"shards    {result['shards']} ({args.executor})")
+    if args.align:
+        print(latency_line(lag, True, steps))
     print(f"correct   {result['correct']}")
     if "cost" in result:
         from compiler.cost import format_cost

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from compiler.commands._common import add_time_major_argument
 from ir.atomic import atomic_outputs, atomic_write_text
 from ir.errors import InputError
 
@@ -38,11 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--input", metavar="IN.npy", help="input spikes (batch, T, n_inputs) or (batch, T, C, H, W)"
     )
-    p.add_argument(
-        "--time-major",
-        action="store_true",
-        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
-    )
+    add_time_major_argument(p)
     src.add_argument(
         "--dataset", help="encode samples of this dataset as the model's metadata says"
     )

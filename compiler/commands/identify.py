@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from compiler.commands._common import add_time_major_argument
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -34,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="IN.npy",
         help="input spikes of the run (batch, T, n_inputs); with --trace",
     )
+    add_time_major_argument(p)
     p.add_argument(
         "--trace",
         metavar="OUT.npz",
@@ -80,7 +83,7 @@ def _fmt(value: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from backends.hil.trace_io import read_trace
     from compiler.model_io import load_model
-    from ir.arrays_io import read_graph_inputs, read_npz
+    from ir.arrays_io import read_graph_inputs, read_npz, split_meta
     from ir.errors import InputError
     from trainers.tem.identify import identify_weights
 
@@ -102,8 +105,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.trace:
             raise InputError("--input needs --trace (the target's recorded spikes)")
-        inputs = read_graph_inputs(args.input, program)
-        recorded = read_npz(args.trace)
+        inputs = read_graph_inputs(args.input, program, time_major=args.time_major)
+        recorded, meta = split_meta(read_npz(args.trace), args.trace)
+        if meta is not None and meta.get("aligned"):
+            raise InputError(
+                f"{args.trace}: was recorded with --align (each population's first steps cut); "
+                "identify needs every step the target ran: record it without --align"
+            )
     result = identify_weights(
         program,
         population,

@@ -27,6 +27,7 @@ from app.activity import (
     readout_spec,
     record_activity,
 )
+from compiler.commands._common import add_time_major_argument
 from ir.errors import InputError, SnncError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -58,9 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--input", default=None, metavar="IN.npy", help="rasters from these spikes (batch, T, n)"
     )
-    p.add_argument(
-        "--time-major", action="store_true", help="IN.npy is (T, batch, ...), as snnTorch and Norse lay it out"
-    )
+    add_time_major_argument(p)
     p.add_argument(
         "--samples",
         type=int,

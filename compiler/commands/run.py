@@ -4,7 +4,9 @@ spikes.
 
 A float MODEL runs on `float`; a compiled BUILD runs on `cpu` (snnc's bit-accurate simulator)
 or `lava`. OUT.npz holds one (batch, T, n) array per probed population: spikes under the
-population name, states under `name:u` / `name:v`.
+population name, states under `name:u` / `name:v`; and a JSON header under `__meta__`
+(`RUN_OUTPUT_FORMAT`): the backend, the steps recorded and run, the program's latency L, each
+probed population's latency and whether the recordings were aligned (`--align`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import time
 from pathlib import Path
 
 from backends import BACKENDS
+from compiler.commands._common import add_time_major_argument
 from ir.errors import InputError
 
 BACKEND_NAMES = tuple(BACKENDS)
+RUN_OUTPUT_FORMAT = "snnc-run-output"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,11 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="IN.npy",
         help="spikes (batch, T, n_inputs) or (batch, T, C, H, W): integers, bool, or float 0/1",
     )
-    p.add_argument(
-        "--time-major",
-        action="store_true",
-        help="IN.npy is (T, batch, ...) (snnTorch's and Norse's layout), not (batch, T, ...)",
-    )
+    add_time_major_argument(p)
     p.add_argument(
         "--steps",
         type=int,
@@ -126,7 +126,7 @@ def _choose_backend(requested: str | None, domain: str, model: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ir.arrays_io import check_steps, read_graph_inputs, write_npz
+    from ir.arrays_io import META_KEY, check_steps, meta_array, read_graph_inputs, write_npz
     from ir.latency import align, latency, latency_line, population_latency
     from ir.progress import status
 
@@ -172,9 +172,21 @@ def run(args: argparse.Namespace) -> int:
     trace = get_backend(backend)(graph, spikes, steps=run_steps, probes=probes, hw=hw, **kwargs)
     elapsed = time.perf_counter() - start
     arrays = trace.arrays()
+    lat = population_latency(graph)
     if args.align:
-        arrays = align(arrays, population_latency(graph), steps)
-    write_npz(args.output, arrays)
+        arrays = align(arrays, lat, steps)
+    probed = sorted({key.split(":", 1)[0] for key in arrays})
+    meta = {
+        "format": RUN_OUTPUT_FORMAT,
+        "format_version": 1,
+        "backend": backend,
+        "steps": int(next(iter(arrays.values())).shape[1]),
+        "steps_run": int(trace.steps),
+        "latency": lag,
+        "population_latency": {pop: lat[pop] for pop in probed if pop in lat},
+        "aligned": bool(args.align),
+    }
+    write_npz(args.output, {**arrays, META_KEY: meta_array(meta)})
     written = time.perf_counter()
     print(
         f"{args.output}: backend {backend}, {trace.batch} sample(s) x {trace.steps} steps, "

@@ -186,23 +186,34 @@ def cut_populations(placement: Placement) -> set[str]:
 
 
 def binding_resource(acc: Accounting, hw: HardwareSpec, demand: dict[str, int]) -> str:
-    """Which per-core resource forced the cores of a placement, in words: the one closest to
-    its limit on the most cores (ties: the larger mean fill), with its fill and the fewest
-    cores its total demand alone needs (`lower_bound`)."""
+    """Which per-core resource forced the cores of a placement, in words.
+
+    Where one resource's total demand alone needs more cores than the system has (its term of
+    `lower_bound`: ceil(total / per-core limit)), that resource is named and the failure is
+    proven for every placement. Otherwise no single total exceeds the system and the packing
+    needs the cores: the resource closest to its limit on the most cores of this placement is
+    named (ties: the larger mean fill), with its fill and its own lower-bound term."""
     limits = core_limits(hw)
     fill = {r: acc.usage[r] / max(limits[r].value, 1) for r in RESOURCES if r in acc.usage}
     if not fill or acc.n_cores == 0:
         return ""
     names = list(fill)
     top = np.argmax(np.stack([fill[r] for r in names]), axis=0)
-    counts = np.bincount(top, minlength=len(names))
-    r = max(range(len(names)), key=lambda i: (counts[i], float(fill[names[i]].mean())))
-    name = names[r]
-    alone = -(-demand.get(name, 0) // max(limits[name].value, 1))
+    counts = dict(zip(names, np.bincount(top, minlength=len(names)).tolist(), strict=True))
+    alone = {r: -(-demand.get(r, 0) // max(limits[r].value, 1)) for r in names}
+    have = hw.chip.cores_per_chip.value * hw.system.max_chips.value
+    forced = max(names, key=lambda r: (alone[r], counts[r]))
+    if alone[forced] > have:
+        return (
+            f"the binding resource is {resource_label(forced)} ({limits[forced].key}): its total, "
+            f"{demand[forced]}, alone needs at least {alone[forced]} cores whatever the placement"
+        )
+    name = max(names, key=lambda r: (counts[r], float(fill[r].mean())))
     return (
         f"the binding resource is {resource_label(name)} ({limits[name].key}: the fullest on "
-        f"{counts[r]} of {acc.n_cores} cores, {100 * float(fill[name].mean()):.0f}% of the limit "
-        f"on average; its total alone needs at least {alone} cores)"
+        f"{counts[name]} of {acc.n_cores} cores, {100 * float(fill[name].mean()):.0f}% of the "
+        f"limit on average; its total alone needs at least {alone[name]} of the {have} cores "
+        f"the system has: this packing needs {acc.n_cores})"
     )
 
 

@@ -300,6 +300,7 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
     code, _, err = cli("compile", tmp_path / "big.snnc", "--target", "tiny", "-o", tmp_path / "b")
     assert code == 1 and err.count("\n") == 1
     assert "needs 25 cores, the limit is 16" in err and "the binding resource is neurons (core.max_neurons" in err
+    assert "its total, 400, alone needs at least 25 cores whatever the placement" in err
     # output axons bind: 64 neurons on cores of 16 each reach a 16-neuron layer on other cores,
     # 4 output axons per core; one chip of one core ("1 core", not "1 cores")
     tiny = (Path(__file__).resolve().parents[2] / "hw_configs" / "tiny.yaml").read_text()
@@ -310,8 +311,14 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
     (tmp_path / "axons.yaml").write_text(yaml)
     _dense_net(tmp_path / "fan.snnc", [8, 64, 16])
     code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "axons.yaml", "-o", tmp_path / "b")
-    assert code == 1 and "the binding resource is output axons (core.max_output_axons" in err
+    assert code == 1 and "the binding resource is output axons (core.max_output_axons)" in err
+    assert "its total, 64, alone needs at least 16 cores whatever the placement" in err
     assert "chips of 1 core would be needed" in err and "1 cores" not in err
+    # 16 cores: the 64 output axons fit in total (16 x 4), the placement's packing needs 17
+    (tmp_path / "a16.yaml").write_text(yaml.replace("max_chips: {value: 1", "max_chips: {value: 16"))
+    code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "a16.yaml", "-o", tmp_path / "b")
+    assert code == 1 and "needs 17 cores, the limit is 16" in err
+    assert "the fullest on 16 of 17 cores" in err and "at least 16 of the 16 cores the system has" in err
 
 
 def _calibration_row(text: str, population: str) -> list[str]:
@@ -423,3 +430,83 @@ def test_readme_outputs_of_the_new_options_hold():
     readme-outputs`) and checks what the docs show."""
     script = _readme_script()
     assert script.main(["--only", "nir-import", "align", "input-shape", "hw-template"]) == 0
+
+
+# ----------------------------------------------------------------- 3b. latency in eval and OUT.npz
+
+
+def _late_answer_graph(metadata=None):
+    """in -> h -> out (latency 2): neuron k of out answers input k one step later per layer, so
+    an input spike in the last two of T steps is answered only past step T."""
+    from ir import LIF, Graph, Input
+    from ir.nodes import Dense
+
+    n = 64
+    lif = LIF((n,), tau_syn=0.001, tau_mem=0.001, v_th=0.1)
+    return Graph(populations={"in": Input((n,)), "h": lif, "out": LIF((10,), tau_syn=0.001, tau_mem=0.001, v_th=0.1)},
+                 projections={"ih": Dense("in", "h", weight=np.eye(n) * 5),
+                              "ho": Dense("h", "out", weight=np.kron(np.eye(10), np.ones((1, 7)))[:, :n] * 5)},
+                 dt=1e-3, metadata=metadata or {})
+
+
+def test_evaluate_align_answers_the_last_input_steps():
+    """Time-to-first-spike input: a weak pixel spikes in the last step; without --align the output
+    never answers it (counts 0, class 0), aligned it does."""
+    from app.evaluation import evaluate
+
+    x = np.zeros((2, 64))
+    x[0, 7 * 3] = 0.05  # class 3's pixel, spiking at step round(0.95 * 3) = 3, the last of T = 4
+    x[1, 7 * 5] = 0.9  # class 5's, spiking at step 0
+    y = np.array([3, 5])
+    readout = {"kind": "spike_count", "population": "out"}
+    plain = evaluate(_late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0)
+    aligned = evaluate(_late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0,
+                       align=True)
+    assert plain["predictions"].tolist() == [0, 5] and aligned["predictions"].tolist() == [3, 5]
+
+
+def test_eval_align_and_run_store_the_latency(cli, tmp_path):
+    """`snnc eval --align` on digits (CLI and JSON); `snnc run` stores L in OUT.npz's __meta__;
+    `snnc identify` refuses an aligned recording; --align is refused for a host readout."""
+    from ir import save_graph
+
+    model = tmp_path / "m.snnc"
+    save_graph(_late_answer_graph({"encoding": {"kind": "latency", "steps": 4, "seed": 0},
+                                   "readout": {"kind": "spike_count", "population": "out"}}), model)
+    code, out, err = cli("eval", model, "--dataset", "digits", "--samples", "10", "--json")
+    assert code == 0, err
+    assert json.loads(out)["latency"] == 2 and json.loads(out)["aligned"] is False
+    code, out, _ = cli("eval", model, "--dataset", "digits", "--samples", "10", "--align")
+    assert code == 0 and "--align: ran 4 + 2 steps" in out
+    x = (np.random.default_rng(0).random((3, 5, 64)) < 0.2).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    for extra in ((), ("--align",)):
+        out_file = tmp_path / f"o{len(extra)}.npz"
+        code, _, err = cli("run", model, "--input", tmp_path / "x.npy", "-o", out_file, "--probe", "h;out",
+                           *extra)
+        assert code == 0, err
+        with np.load(out_file) as f:
+            meta = json.loads(f["__meta__"].tobytes())
+            assert f["out"].shape == (3, 5, 10)
+        assert meta == {"format": "snnc-run-output", "format_version": 1, "backend": "float", "steps": 5,
+                        "steps_run": 5 + 2 * len(extra), "latency": 2, "population_latency": {"h": 1, "out": 2},
+                        "aligned": bool(extra)}
+    code, _, err = cli("identify", model, "--input", tmp_path / "x.npy", "--trace", tmp_path / "o1.npz")
+    assert code == 1 and "recorded with --align" in err
+
+
+def test_evaluate_cuts_its_batches_to_the_memory_budget(monkeypatch):
+    """A --batch-size whose run would exceed SNNC_MAX_LOAD_BYTES is cut to what fits: the same
+    predictions (each sample has its own spikes), where the whole batch was refused before."""
+    from app.evaluation import evaluate
+    from backends.base import Probe, run_bytes_per_sample
+
+    graph = _late_answer_graph()
+    x = np.random.default_rng(5).random((9, 64))
+    y = np.arange(9) % 10
+    readout = {"kind": "spike_count", "population": "out"}
+    whole = evaluate(graph, None, "float", x, y, {"kind": "latency"}, readout, 6, 0, batch_size=9)
+    per_sample = run_bytes_per_sample(graph, 6, (Probe("out", ("spikes",)),))
+    monkeypatch.setenv("SNNC_MAX_LOAD_BYTES", str(2 * per_sample))
+    cut = evaluate(graph, None, "float", x, y, {"kind": "latency"}, readout, 6, 0, batch_size=9)
+    assert cut["predictions"].tolist() == whole["predictions"].tolist()

@@ -13,7 +13,7 @@ from backends.lava import compat
 from compiler.build import write_build
 from compiler.cli import main
 from ir import LIF, QLIF, Block, Dense, Graph, Input, Placement, QDense, load_hw, save_graph
-from ir.arrays_io import read_npz
+from ir.arrays_io import read_npz, split_meta
 
 
 def _program():
@@ -63,8 +63,8 @@ def test_run_build_on_cpu_writes_output_spikes(files, capsys):
     assert (
         main(["run", str(d / "build"), "--input", str(d / "in.npy"), "-o", str(d / "out.npz")]) == 0
     )
-    out = read_npz(d / "out.npz")
-    assert list(out) == ["out"]
+    out, meta = split_meta(read_npz(d / "out.npz"), "out.npz")
+    assert list(out) == ["out"] and meta["backend"] == "cpu" and meta["latency"] == 2
     np.testing.assert_array_equal(out["out"], cpu_run(program, x).get("out"))
     assert "backend cpu, 2 sample(s) x 15 steps" in capsys.readouterr().out
 
@@ -88,7 +88,8 @@ def test_run_probe_spec_and_steps(files):
         )
         == 0
     )
-    out = read_npz(d / "o.npz")
+    out, meta = split_meta(read_npz(d / "o.npz"), "o.npz")
+    assert meta["steps"] == 20 and meta["population_latency"] == {"hid": 1, "out": 2}
     assert sorted(out) == ["hid", "hid:v", "out"] and out["hid:v"].shape == (2, 20, 6)
     want = cpu_run(program, x, steps=20, probes=[Probe("hid", ("v",))]).get("hid", "v")
     np.testing.assert_array_equal(out["hid:v"], want)

@@ -158,6 +158,12 @@ def test_delay_must_be_whole_steps(tmp_path):
                      [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
     with pytest.raises(ModelFormatError, match=r"node 'd' \(Delay\)\.delay: 0.0015 s is not a whole number"):
         import_nir(path)
+    # (make fuzz, nir-file) a delay of more steps than an int64 holds was cast to a negative one
+    path = write_nir(tmp_path / "h.nir", {"x": inp(2), "d": nir.Delay(np.array([1e30, 1e-3])),
+                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
+                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
+    with pytest.raises(ModelFormatError, match=r"\.delay: 1e\+30 s is 1e\+33 steps .* at most 65536 steps"):
+        import_nir(path)
 
 
 def test_cli_bad_file_is_one_line_exit_1(tmp_path):
