@@ -89,8 +89,9 @@ TARGETS = {"wide-mlp": "loihi1", "nir-conv-loihi1": "loihi1"}
 STRESS = ("random-sparse", "conv-pool", "wide-mlp", "nir-conv", "nir-conv-loihi1")
 # Conv nets exported by snnTorch (export_to_nir), seeded, that the partitioner was not tuned for:
 # (family, name, (input shape, layers, seed)); layers: ("conv", out channels, kernel, stride,
-# padding), ("pool", 2), ("flatten",), ("linear", n), each but pool and flatten followed by a
-# Leaky neuron layer.
+# padding), ("pool", 2), ("flatten",), ("linear", n), each but flatten followed by a Leaky
+# neuron layer (snnc's NIR import composes a pooling followed directly by a convolution into
+# one dense matrix, refused above 2^24 entries).
 NIR_NETS = [
     ("nir-conv", "snnTorch conv 2x48x48-12-12-1-10 (NIR, loihi2)",
      ((2, 48, 48), [("conv", 12, 3, 1, 1), ("conv", 12, 3, 1, 1), ("conv", 1, 3, 1, 1),
@@ -136,7 +137,7 @@ def snntorch_nir(spec) -> Path:
             layer = torch.nn.Linear(x.shape[1], args[0], bias=False)
         modules.append(layer)
         x = layer(x)
-        if kind in ("conv", "linear"):
+        if kind in ("conv", "linear", "pool"):
             dims = tuple(x.shape[1:])
             modules.append(snn.Leaky(beta=torch.full(dims, 0.9), threshold=torch.ones(dims),
                                      **neuron))
