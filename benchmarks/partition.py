@@ -96,12 +96,12 @@ NIR_NETS = [
     ("nir-conv", "snnTorch conv 2x48x48-12-12-1-10 (NIR, loihi2)",
      ((2, 48, 48), [("conv", 12, 3, 1, 1), ("conv", 12, 3, 1, 1), ("conv", 1, 3, 1, 1),
                     ("flatten",), ("linear", 10)], 31)),
-    ("nir-conv", "snnTorch conv 2x64x64-16s2-32-pool-64-11 (NIR, loihi2)",
+    ("nir-conv", "snnTorch conv 2x64x64-16s2-32-pool-32s2-11 (NIR, loihi2)",
      ((2, 64, 64), [("conv", 16, 5, 2, 2), ("conv", 32, 3, 1, 1), ("pool", 2),
-                    ("conv", 64, 3, 1, 1), ("flatten",), ("linear", 11)], 32)),
-    ("nir-conv-loihi1", "snnTorch conv 2x64x64-16s2-32-pool-64-11 (NIR, loihi1)",
+                    ("conv", 32, 3, 2, 1), ("flatten",), ("linear", 11)], 32)),
+    ("nir-conv-loihi1", "snnTorch conv 2x64x64-16s2-32-pool-32s2-11 (NIR, loihi1)",
      ((2, 64, 64), [("conv", 16, 5, 2, 2), ("conv", 32, 3, 1, 1), ("pool", 2),
-                    ("conv", 64, 3, 1, 1), ("flatten",), ("linear", 11)], 32)),
+                    ("conv", 32, 3, 2, 1), ("flatten",), ("linear", 11)], 32)),
 ]
 CACHE = Path(__file__).resolve().parent / ".cache"
 
@@ -110,10 +110,13 @@ def snntorch_nir(spec) -> Path:
     """The network of `spec` built in snnTorch (seeded weights) and written by snnTorch's own
     exporter (`snntorch.export_nir.export_to_nir`) to a .nir file (cached)."""
     import hashlib
+    import inspect
     import json
 
     shape, layers, seed = spec
-    key = f"partition-snntorch-{hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:12]}.nir"
+    # the builder's own text is part of the key: a changed builder writes a new file
+    text = json.dumps(spec) + inspect.getsource(snntorch_nir)
+    key = f"partition-snntorch-{hashlib.sha256(text.encode()).hexdigest()[:12]}.nir"
     path = CACHE / key
     if path.is_file():
         return path
