@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     scaling = side_by_side(suite(args.quick), args.repeats)
     load = (load_before, os.getloadavg()[0])
     slack = bound_slack()
-    body = render(rows, comparisons, args.quick, load, scaling, slack)
+    body = render(rows, comparisons, args.quick, load, scaling, slack, args.repeats)
     print(body)
     if not args.no_write:
         update_section("partition", "Partition and place (issue 5: P2, P3)", body)
@@ -403,6 +403,7 @@ def render(
     load: tuple[float, float],
     scaling: list[tuple[str, str, str, float, float]],
     slack: list[dict],
+    repeats: int = 5,
 ) -> str:
     lines = [
         machine_line() + (" Quick run (small sizes only)." if quick else ""),
@@ -411,8 +412,8 @@ def render(
         "graphs (QLIF, QDense/QSparse, QConv2d), except the snnTorch conv nets (NIR files "
         "written by snnTorch's exporter, imported and quantized by snnc beforehand); times are "
         "partition + place (each followed by the pipeline's verify), not quantize. Times are "
-        "medians over the runs in parentheses (at least 5; more for small networks), in one "
-        f"process. The benchmark ran under `nice` on a machine shared with other jobs (1-minute "
+        f"medians over the runs in parentheses (at least {repeats}; more for small networks), in "
+        f"one process. The benchmark ran under `nice` on a machine shared with other jobs (1-minute "
         f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on 2 cores), so wall "
         "time includes waiting for a core; CPU time is the process's own (single-threaded numpy "
         "and METIS), what an idle machine would take. Traffic: estimated spikes per step with "
@@ -435,7 +436,7 @@ def render(
     stress_scaling = []
     fams: dict[str, list[dict]] = {}
     for r in rows:
-        if not r["suite"]:
+        if r["family"] == "random-sparse":
             fams.setdefault(r["family"], []).append(r)
     for fam, items in fams.items():
         for a, b in itertools.pairwise(items):
