@@ -23,7 +23,7 @@ from typing import Any
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 
-__all__ = ["HOST_READOUTS", "host_readout", "print_host_eval"]
+__all__ = ["HOST_READOUTS", "group_means", "host_readout", "print_host_eval"]
 
 
 def _vib(graph: Graph, path: str | os.PathLike, hw: HardwareSpec | None, backend: str, *,
@@ -58,3 +58,22 @@ def host_readout(graph: Graph) -> str | None:
 
 def print_host_eval(kind: str, result: Mapping[str, Any], as_json: bool) -> None:
     HOST_READOUTS[kind][1](result, as_json)
+
+
+def group_means(graph: Graph, arrays: Mapping[str, Any]) -> dict[str, Any]:
+    """The host-side part of a `group_mean` readout (lava-dl SLAYER's Average block, imported
+    from a netx `average` layer): per step, the mean of the population's emissions over
+    `groups` equal groups of consecutive neurons, as {"POP:group_mean": (batch, T, groups)
+    float64}; empty when the model has no such readout or `arrays` lacks the population."""
+    import numpy as np
+
+    spec = graph.metadata.get("readout")
+    if not isinstance(spec, Mapping) or spec.get("kind") != "group_mean":
+        return {}
+    pop, groups = spec.get("population"), spec.get("groups")
+    out = arrays.get(pop) if isinstance(pop, str) else None
+    if out is None or not isinstance(groups, int) or groups <= 0 or out.shape[-1] % groups:
+        return {}
+    batch, steps, n = out.shape
+    means = out.astype(np.float64).reshape(batch, steps, groups, n // groups).mean(axis=3)
+    return {f"{pop}:group_mean": means}

@@ -196,10 +196,11 @@ def conv_as_sparse(graph: Graph, proj: Conv2d | QConv2d) -> Sparse | QSparse:
     src, dst = graph.populations[proj.src], graph.populations[proj.dst]
     rows, cols, values = conv_synapses(proj, src.shape, dst.shape)
     if isinstance(proj, Conv2d):
-        return Sparse(proj.src, proj.dst, rows=rows, cols=cols, values=values)
+        return Sparse(proj.src, proj.dst, rows=rows, cols=cols, values=values, port=proj.port)
     return QSparse(
         proj.src,
         proj.dst,
+        port=proj.port,
         rows=rows,
         cols=cols,
         values=values,

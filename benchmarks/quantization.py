@@ -223,7 +223,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1000 test samples, one input seed")
     parser.add_argument("--only", default="", help="networks whose name contains this text")
+    parser.add_argument(
+        "--split-exact",
+        action="store_true",
+        help="only what split-exactness costs: each variant before and after, on the cpu "
+        "backend (its own RESULTS section)",
+    )
+    parser.add_argument(
+        "--variants", default=";".join(VARIANTS), help="with --split-exact; ';' between names"
+    )
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="with --split-exact")
     args = parser.parse_args()
+    if args.split_exact:
+        return split_exact_cost(args)
     samples, seeds = (1000, SEEDS[:1]) if args.quick else (None, SEEDS)
     have_conversion = importlib.util.find_spec("trainers.conversion") is not None
     hw = load_hw("loihi2")
@@ -328,6 +340,68 @@ def main() -> int:
         ]
     )
     update_section(SECTION, "Quantization: deployed vs float SNN accuracy", body)
+    return 0
+
+
+def split_exact_cost(args: argparse.Namespace) -> int:
+    """What split-exactness costs in accuracy (issue 20), measured alone: for each network and
+    variant whose program it changed, the program as snnc compiled it before (quantize alone)
+    and now, on the whole test split, the same input seeds. Writes the "quantization-split-exact"
+    section of RESULTS.md."""
+    hw = load_hw("loihi2")
+    variants = [v.strip() for v in args.variants.split(";") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {'; '.join(VARIANTS)}")
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    lines = []
+    for label, (source, dataset, arch, steps) in NETWORKS.items():
+        if args.only not in label:
+            continue
+        t0 = time.perf_counter()
+        model, _ = build_network(source, dataset, arch, steps)
+        for k in variants:
+            program, report = compile_model(model, hw, VARIANTS[k])
+            made = report["split_exact"]["projections"]
+            if not made:
+                lines.append(f"| {label} | {k} | none | | | the same program |")
+                continue
+            before = unconstrained(model, hw, VARIANTS[k])
+            was = [accuracy(before, hw, "cpu", dataset, None, steps, s) for s in seeds]
+            now = [accuracy(program, hw, "cpu", dataset, None, steps, s) for s in seeds]
+            d = np.array(now) - np.array(was)
+            what = ", ".join(
+                f"{m['projection']} ({m['source']}: {m['pieces']} blocks; rel.err "
+                f"{m.get('rel_error_unconstrained', 0):.2%} -> {m.get('rel_error', 0):.2%})"
+                for m in made
+            )
+            lines.append(
+                f"| {label} | {k} | {what} | {np.mean(was):.2%} | {np.mean(now):.2%} | "
+                f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to {100 * d.max():+.2f}) |"
+            )
+            print(lines[-1], f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    body = "\n".join(
+        [
+            machine_line(),
+            "",
+            "`python benchmarks/quantization.py --split-exact "
+            + " ".join(
+                f"--{k} {v!r}" for k, v in (("only", args.only), ("variants", args.variants),
+                                             ("seeds", args.seeds)) if v
+            )
+            + "`. Every program means the same cut into blocks as whole (issue 20): projections "
+            "from populations the partition cuts (compiled for loihi2) are quantized to whole "
+            "activation units where they had negative exponents. Accuracy on the whole test "
+            "split, deployed on the cpu backend (bit-exact), before (quantize alone, what snnc "
+            "compiled until issue 20) and split-exact, the same input spikes (mean over the input "
+            "seeds):",
+            "",
+            "| network | variant | projections made split-exact | before | split-exact | cost |",
+            "|---|---|---|---|---|---|",
+            *lines,
+        ]
+    )
+    update_section("quantization-split-exact", "Quantization: what split-exactness costs", body)
     return 0
 
 

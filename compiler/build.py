@@ -74,17 +74,24 @@ def read_build(path: str | os.PathLike) -> Build:
     if not hw_file.is_file():
         raise ModelFormatError(str(root), HW, "missing")
     if hw_file.stat().st_size > MAX_CONFIG_BYTES:
-        raise ModelFormatError(str(hw_file), None, f"{hw_file.stat().st_size} bytes is too large for a hardware config")
+        raise ModelFormatError(
+            str(hw_file), None, f"{hw_file.stat().st_size} bytes is too large for a hardware config"
+        )
     try:
         text = hw_file.read_text(encoding="utf-8")
     except (UnicodeDecodeError, OSError) as e:
-        raise ModelFormatError(str(hw_file), None, f"cannot read as UTF-8 text ({type(e).__name__})") from None
+        raise ModelFormatError(
+            str(hw_file), None, f"cannot read as UTF-8 text ({type(e).__name__})"
+        ) from None
     hw = load_hw_dict(parse_yaml(text, str(hw_file)), str(hw_file))
     placement = program.placement
     if placement is not None and placement.target != hw.name:
-        raise ModelFormatError(str(root / PROGRAM), "placement.target",
-                               f"the program is placed for {placement.target!r}, but {HW} describes {hw.name!r}; "
-                               "compile it again for this target")
+        raise ModelFormatError(
+            str(root / PROGRAM),
+            "placement.target",
+            f"the program is placed for {placement.target!r}, but {HW} describes {hw.name!r}; "
+            "compile it again for this target",
+        )
     try:  # what the target holds: weights, exponents, delays, every core's limits
         verify(program, hw)
     except IRVerifyError as e:

@@ -273,8 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"snnc: error: {_os_error_line(e)}", file=sys.stderr)
         return 1
     except MemoryError:
-        print("snnc: error: out of memory (lower the batch, steps or samples, or SNNC_MAX_LOAD_BYTES)",
-              file=sys.stderr)
+        print(
+            "snnc: error: out of memory (lower the batch, steps or samples, or "
+            "SNNC_MAX_LOAD_BYTES)",
+            file=sys.stderr,
+        )
         return 1
     except Exception:
         if _received:  # the failure of something the signal cut short
@@ -289,7 +292,8 @@ def entry() -> None:
     to the last (module docstring)."""
     atexit.register(_late_signal_status)  # registered first, so it runs last at exit
     signal.signal(signal.SIGTERM, _on_signal)
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a background job's SIG_IGN
+    # not a background job's SIG_IGN
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_signal)
     sys.unraisablehook = _redeliver
     _hold_signals_for_extensions()
@@ -300,7 +304,8 @@ def entry() -> None:
         _finished.append(main())
     except SystemExit as e:  # argparse: --help, --version, usage errors
         _finished.append(e.code if isinstance(e.code, int) else (0 if e.code is None else 2))
-    except KeyboardInterrupt as e:  # a signal main() did not report: just before it returned, or a second one
+    # a signal main() did not report: just before it returned, or a second one
+    except KeyboardInterrupt as e:
         _finished.append(143 if e.__class__ is Terminated else 130)  # no call before the append
         if not _printed:
             os.write(2, b"snnc: terminated\n" if _finished[0] == 143 else b"snnc: interrupted\n")

@@ -1,4 +1,5 @@
-"""Outputs: a file appears whole or not at all; a folder gets snnc's files and keeps everyone else's.
+"""Outputs: a file appears whole or not at all; a folder gets snnc's files and keeps everyone
+else's.
 
 Files. Everything snnc writes goes to a hidden temporary name next to the target and is renamed
 into place once complete (rename is atomic within a filesystem). On any exception, including
@@ -181,18 +182,30 @@ def _read_manifest(folder: Path) -> dict[str, list[str]]:
     if not path.exists() and not path.is_symlink():
         return {}
     label = str(path)
-    damaged = "snnc cannot tell which files it wrote here; move the folder away or choose another -o"
+    damaged = (
+        "snnc cannot tell which files it wrote here; move the folder away or choose another -o"
+    )
     if path.is_symlink() or not path.is_file() or path.stat().st_size > 16 << 20:
         raise OutputError(f"{label}: not a manifest snnc wrote; {damaged}")
     try:
         data = loads(path.read_bytes(), label)
     except ModelFormatError as e:
         raise OutputError(f"{e}; {damaged}") from None
-    ok = isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT and data.get("format_version") == MANIFEST_VERSION
+    ok = (
+        isinstance(data, dict)
+        and data.get("format") == MANIFEST_FORMAT
+        and data.get("format_version") == MANIFEST_VERSION
+    )
     files = data.get("files") if ok else None
-    if (not isinstance(files, dict)
-            or not all(isinstance(k, str) and k and not Path(k).is_absolute() and ".." not in Path(k).parts
-                       and isinstance(v, list) and all(isinstance(h, str) for h in v) for k, v in files.items())):
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str)
+        and k
+        and not Path(k).is_absolute()
+        and ".." not in Path(k).parts
+        and isinstance(v, list)
+        and all(isinstance(h, str) for h in v)
+        for k, v in files.items()
+    ):
         raise OutputError(f"{label}: damaged; {damaged}")
     return {k: list(v) for k, v in files.items()}
 
@@ -220,10 +233,17 @@ def _in_the_way(final: Path, names: Iterable[str], old: Mapping[str, list[str]])
                 return f"{where} is in the way (snnc needs a folder there)"
         if dest.is_symlink() or dest.exists():
             if not _owned(dest, old.get(rel)):
-                listed = (f"listed in {MANIFEST}" if (final / MANIFEST).exists()
-                          else f"listed in a {MANIFEST}, which this folder lacks: an older snnc did not write one")
-                return (f"{dest} exists and snnc did not write it (or it was changed since); snnc replaces only "
-                        f"the files it wrote there ({listed}): move it away or choose another -o")
+                listed = (
+                    f"listed in {MANIFEST}"
+                    if (final / MANIFEST).exists()
+                    else f"listed in a {MANIFEST}, which this folder lacks: an older snnc did not "
+                    "write one"
+                )
+                return (
+                    f"{dest} exists and snnc did not write it (or it was changed since); snnc "
+                    f"replaces only the files it wrote there ({listed}): move it away or choose "
+                    "another -o"
+                )
     return None
 
 
@@ -240,7 +260,9 @@ def check_output_dir(path: str | os.PathLike, names: Iterable[str] = ()) -> None
 
 
 def _files_under(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+    )
 
 
 @contextlib.contextmanager
@@ -285,7 +307,9 @@ def _commit_into(final: Path, tmp: Path, new: dict[str, str]) -> None:
         raise OutputError(problem)
     stale = [rel for rel in old if rel not in new and _owned(final / rel, old[rel])]
     with deferred_signals():
-        during = {rel: [*old.get(rel, []), h] for rel, h in new.items()} | {rel: old[rel] for rel in stale}
+        during = {rel: [*old.get(rel, []), h] for rel, h in new.items()} | {
+            rel: old[rel] for rel in stale
+        }
         _replace_bytes(final / MANIFEST, _manifest_bytes(during))
         for rel in new:
             (final / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -316,8 +340,10 @@ def check_output_path(path: str | os.PathLike, kind: str) -> None:
     p = Path(path)
     for part in p.parts:
         if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
-            raise OutputError(f"{part[:40]}...: a name of {len(part.encode('utf-8', 'surrogateescape'))} bytes; "
-                              f"the limit is {NAME_MAX}")
+            raise OutputError(
+                f"{part[:40]}...: a name of {len(part.encode('utf-8', 'surrogateescape'))} bytes; "
+                f"the limit is {NAME_MAX}"
+            )
     if p.exists() and kind == "file" and p.is_dir():
         raise OutputError(f"{p} is a folder; give the name of a file to write")
     if p.exists() and kind == "folder" and not p.is_dir():
@@ -332,7 +358,9 @@ def check_output_path(path: str | os.PathLike, kind: str) -> None:
     if not parent.is_dir():
         raise OutputError(f"{p}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{p}: cannot write in {parent} (permission denied or a read-only file system)")
+        raise OutputError(
+            f"{p}: cannot write in {parent} (permission denied or a read-only file system)"
+        )
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -352,12 +380,20 @@ def check_outputs(outputs: Mapping[str, tuple[str, str]], inputs: Iterable[str])
         out = Path(path)
         real = os.path.realpath(out)
         if real in seen:
-            raise OutputError(f"{option} {path} and {seen[real]} name the same file; give each output its own name")
+            raise OutputError(
+                f"{option} {path} and {seen[real]} name the same file; give each output its own "
+                "name"
+            )
         seen[real] = f"{option} {path}"
         for i in ins:
             if os.path.realpath(i) == real or _same(i, out):
-                raise OutputError(f"{option} {path} is the input {i}; snnc never writes over its inputs: choose another name")
+                raise OutputError(
+                    f"{option} {path} is the input {i}; snnc never writes over its inputs: choose "
+                    "another name"
+                )
             if kind == "folder" and Path(os.path.realpath(i)).is_relative_to(real):
-                raise OutputError(f"{option} {path} holds the input {i}; snnc never writes where it reads: "
-                                  "choose another folder")
+                raise OutputError(
+                    f"{option} {path} holds the input {i}; snnc never writes where it reads: "
+                    "choose another folder"
+                )
         check_output_path(out, kind)

@@ -27,8 +27,16 @@ import os
 
 from ir.errors import InputError
 
-__all__ = ["DEFAULT_MAX_LOAD_BYTES", "ENV", "VALUE_BYTES", "Tally", "check_bytes", "format_bytes", "loaded_array_bytes",
-           "max_load_bytes"]
+__all__ = [
+    "DEFAULT_MAX_LOAD_BYTES",
+    "ENV",
+    "VALUE_BYTES",
+    "Tally",
+    "check_bytes",
+    "format_bytes",
+    "loaded_array_bytes",
+    "max_load_bytes",
+]
 
 ENV = "SNNC_MAX_LOAD_BYTES"
 DEFAULT_MAX_LOAD_BYTES = 1 << 30
@@ -68,8 +76,9 @@ def check_bytes(need: int, what: str) -> None:
     limit = max_load_bytes()
     if need > limit:
         raise InputError(
-            f"{what} needs {format_bytes(need)} ({need} bytes), more than the {format_bytes(limit)} "
-            f"snnc allocates for one command ({ENV}={limit}; raise it to allow more)"
+            f"{what} needs {format_bytes(need)} ({need} bytes), more than the "
+            f"{format_bytes(limit)} snnc allocates for one command ({ENV}={limit}; raise it to "
+            "allow more)"
         )
 
 
@@ -82,5 +91,7 @@ class Tally:
     def add(self, nbytes: int, what: str) -> None:
         before = self.total
         self.total += int(nbytes)
-        where = f"{self.label}: {what}" + (f" (with the {format_bytes(before)} declared before it)" if before else "")
+        where = f"{self.label}: {what}" + (
+            f" (with the {format_bytes(before)} declared before it)" if before else ""
+        )
         check_bytes(self.total, where)

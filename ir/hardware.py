@@ -86,7 +86,10 @@ class SynapseMemorySpec:
     word_bits: Limit
 
     def axon_bits(self, n_synapses: int, weight_bits: int) -> int:
-        raw = n_synapses * (weight_bits + self.synapse_overhead_bits.value) + self.axon_overhead_bits.value
+        raw = (
+            n_synapses * (weight_bits + self.synapse_overhead_bits.value)
+            + self.axon_overhead_bits.value
+        )
         word = self.word_bits.value
         return word * math.ceil(raw / word)
 
@@ -227,7 +230,9 @@ def _load_file(path: Path) -> HardwareSpec:
         raise ConfigError(label, None, "no such file")
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
-        raise ConfigError(label, None, f"{size} bytes is too large for a hardware config (max {MAX_CONFIG_BYTES})")
+        raise ConfigError(
+            label, None, f"{size} bytes is too large for a hardware config (max {MAX_CONFIG_BYTES})"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -255,13 +260,18 @@ class _BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a hardware config",
-                                              event.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a hardware config", event.start_mark
+            )
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
-                                                  self.peek_event().start_mark)
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_YAML_DEPTH} levels deep",
+                    self.peek_event().start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -281,7 +291,9 @@ def parse_yaml(text: str, label: str) -> Any:
 def load_hw_dict(data: Any, label: str = "<hardware config>") -> HardwareSpec:
     """Validate parsed YAML data against the schema and build the spec."""
     if not isinstance(data, dict):
-        raise ConfigError(label, None, f"expected a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(
+            label, None, f"expected a mapping at the top level, got {type(data).__name__}"
+        )
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise ConfigError(label, "format_version", f"expected {FORMAT_VERSION}, got {version!r}")
@@ -292,7 +304,11 @@ def load_hw_dict(data: Any, label: str = "<hardware config>") -> HardwareSpec:
             raise ConfigError(label, key, f"missing or not a non-empty string (got {value!r})")
         strings[key] = value
     if strings["semantics"] not in PROFILES:
-        raise ConfigError(label, "semantics", f"unknown profile {strings['semantics']!r}; known: {', '.join(PROFILES)}")
+        raise ConfigError(
+            label,
+            "semantics",
+            f"unknown profile {strings['semantics']!r}; known: {', '.join(PROFILES)}",
+        )
     known = {"format_version", "name", "description", "semantics", "cost", *_SECTIONS}
     extra = sorted(set(map(str, data)) - known)
     if extra:
@@ -349,19 +365,47 @@ def _check_consistency(spec: HardwareSpec, label: str) -> None:
     for fname, want in expect.items():
         got = getattr(spec.neuron, fname).value
         if got != want:
-            raise ConfigError(label, f"neuron.{fname}.value", f"semantics {spec.semantics} fixes this at {want}, got {got}")
+            raise ConfigError(
+                label,
+                f"neuron.{fname}.value",
+                f"semantics {spec.semantics} fixes this at {want}, got {got}",
+            )
     if spec.synapse.max_weight_bits.value > prof.max_weight_bits:
-        raise ConfigError(label, "synapse.max_weight_bits.value",
-                          f"semantics {spec.semantics} supports at most {prof.max_weight_bits}, got {spec.synapse.max_weight_bits.value}")
-    ranges = {"neuron": ((0, (1 << prof.bias_exp_bits) - 1), f"an unsigned {prof.bias_exp_bits}-bit bias_exp"),
-              "synapse": (prof.weight_exp_range, f"weight exponents within its {prof.state_bits}-bit state")}
-    for key in ("neuron.bias_exp_min", "neuron.bias_exp_max", "synapse.weight_exp_min", "synapse.weight_exp_max"):
+        raise ConfigError(
+            label,
+            "synapse.max_weight_bits.value",
+            f"semantics {spec.semantics} supports at most {prof.max_weight_bits}, got "
+            f"{spec.synapse.max_weight_bits.value}",
+        )
+    ranges = {
+        "neuron": (
+            (0, (1 << prof.bias_exp_bits) - 1),
+            f"an unsigned {prof.bias_exp_bits}-bit bias_exp",
+        ),
+        "synapse": (
+            prof.weight_exp_range,
+            f"weight exponents within its {prof.state_bits}-bit state",
+        ),
+    }
+    for key in (
+        "neuron.bias_exp_min",
+        "neuron.bias_exp_max",
+        "synapse.weight_exp_min",
+        "synapse.weight_exp_max",
+    ):
         sec, name = key.split(".")
         (lo, hi), what = ranges[sec]
         got = getattr(getattr(spec, sec), name).value
         if not lo <= got <= hi:
-            raise ConfigError(label, f"{key}.value", f"semantics {spec.semantics} has {what}: {lo}..{hi}, got {got}")
-    for lo, hi in (("neuron.bias_exp_min", "neuron.bias_exp_max"), ("synapse.weight_exp_min", "synapse.weight_exp_max")):
+            raise ConfigError(
+                label,
+                f"{key}.value",
+                f"semantics {spec.semantics} has {what}: {lo}..{hi}, got {got}",
+            )
+    for lo, hi in (
+        ("neuron.bias_exp_min", "neuron.bias_exp_max"),
+        ("synapse.weight_exp_min", "synapse.weight_exp_max"),
+    ):
         sec, a = lo.split(".")
         b = hi.split(".")[1]
         if getattr(getattr(spec, sec), a).value > getattr(getattr(spec, sec), b).value:

@@ -166,6 +166,10 @@ class Population(Node):
     """
 
     shape: tuple[int, ...]
+    input_ports: ClassVar[tuple[str, ...]] = ("in",)
+    """The inputs a projection may target (`Projection.port`), first the default one. Each port
+    sums what its projections deliver on its own (Lava: one InPort each); the neuron model's
+    step receives the ports side by side (see `neurons.base.NeuronModel.step`)."""
     per_process: ClassVar[tuple[str, ...]] = ()
     """Fields Lava's process for this node holds as one value per process (not per neuron):
     neurons that differ in any of them need processes of their own (`parameter_groups`)."""
@@ -390,10 +394,22 @@ class Projection(Node):
 
     Every projection adds one step of latency (Lava's connection processes send the value they
     computed at the previous step), plus `delay` extra steps.
+
+    `port` names the destination's input it feeds (one of `type(dst).input_ports`; None, the
+    default, is the first): a resonate-and-fire neuron has a real and an imaginary input
+    (Lava's `a_real_in`, `a_imag_in`), and a complex synapse is two projections, one per port.
     """
 
     src: str
     dst: str
+    port: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.port is not None and (not isinstance(self.port, str) or not self.port):
+            raise IRVerifyError(
+                f"{type(self).__name__}.port", f"expected an input port name, got {self.port!r}"
+            )
+        super().__post_init__()
 
 
 @dataclass(frozen=True, eq=False)

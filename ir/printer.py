@@ -66,7 +66,7 @@ def _fmt_node(name: str, node: Node) -> str:
     parts = [
         f"{f.name}={_fmt_value(getattr(node, f.name))}"
         for f in dataclasses.fields(node)
-        if f.name not in skip
+        if f.name not in skip and not (f.name == "port" and getattr(node, f.name) is None)
     ]  # type: ignore[arg-type]
     if isinstance(node, Projection):
         return f"projection {name}: {node.src} -> {node.dst} {type(node).__name__} " + " ".join(

@@ -54,15 +54,25 @@ def loads(data: str | bytes, label: str, field: str | None = None) -> Any:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ModelFormatError(label, field, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+            raise ModelFormatError(
+                label, field, f"not UTF-8 text ({e.reason} at byte {e.start})"
+            ) from None
     depth = nesting_depth(data)
     if depth > MAX_DEPTH:
-        raise ModelFormatError(label, field, f"JSON nested {depth} deep, more than the {MAX_DEPTH} levels snnc reads")
+        raise ModelFormatError(
+            label, field, f"JSON nested {depth} deep, more than the {MAX_DEPTH} levels snnc reads"
+        )
     try:
         return json.loads(data, parse_int=_int)
     except _TooManyDigits as e:
-        raise ModelFormatError(label, field, f"an integer of {e.args[0]} digits, more than the {MAX_INT_DIGITS} snnc reads") from None
+        raise ModelFormatError(
+            label,
+            field,
+            f"an integer of {e.args[0]} digits, more than the {MAX_INT_DIGITS} snnc reads",
+        ) from None
     except json.JSONDecodeError as e:
-        raise ModelFormatError(label, field, f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        raise ModelFormatError(
+            label, field, f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+        ) from None
     except (ValueError, RecursionError) as e:  # e.g. a float literal Python cannot parse
         raise ModelFormatError(label, field, f"not valid JSON ({type(e).__name__})") from None

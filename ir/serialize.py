@@ -119,6 +119,10 @@ class _Writer:
         fields: dict[str, Any] = {}
         for f in dataclasses.fields(node):  # type: ignore[arg-type]
             value = getattr(node, f.name)
+            if f.name == "port" and value is None:
+                # A projection into the first input port is written as before ports existed:
+                # files of format version 1 without ports load, and write, byte for byte.
+                continue
             if "array" in f.metadata or isinstance(value, np.ndarray):
                 # A parameter field shared by every neuron stays a JSON number.
                 fields[f.name] = self.add(value)

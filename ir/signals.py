@@ -42,7 +42,8 @@ def deferred_signals(*, escalate_after: float | None = None) -> Iterator[None]:
 
     def again(signum: int) -> None:  # the signal held, once more, `escalate_after` seconds later
         if not ended.wait(escalate_after):
-            signal.pthread_kill(threading.main_thread().ident, signum)  # main: it interrupts a wait there
+            # main: it interrupts a wait there
+            signal.pthread_kill(threading.main_thread().ident, signum)
 
     def hold(signum: int, frame: object) -> None:
         if os.getpid() != owner:
@@ -52,7 +53,9 @@ def deferred_signals(*, escalate_after: float | None = None) -> Iterator[None]:
             _deliver(previous, signum)
         held.append(signum)
         if escalate_after is not None and not timers:
-            timers.append(threading.Thread(target=again, args=(signum,), name="snnc-held-signal", daemon=True))
+            timers.append(
+                threading.Thread(target=again, args=(signum,), name="snnc-held-signal", daemon=True)
+            )
             timers[0].start()
 
     for s in SIGNALS:

@@ -121,6 +121,12 @@ def _verify_projection(graph: Graph, name: str, proj: Projection, hw: HardwareSp
         raise IRVerifyError(
             where, f"targets input population {proj.dst!r}; inputs receive no projections"
         )
+    if proj.port is not None and proj.port not in dst.input_ports:
+        raise IRVerifyError(
+            where,
+            f"port {proj.port!r}: {type(dst).__name__} {proj.dst!r} has the input ports "
+            f"{', '.join(dst.input_ports)}",
+        )
     if isinstance(proj, (Dense, QDense)):
         want = (dst.size, src.size)
         if proj.weight.shape != want:
@@ -194,10 +200,17 @@ def _verify_synapse_format(where: str, proj: QDense | QSparse, hw: HardwareSpec 
     else:
         _check_range(where, "weight_exp", proj.weight_exp, *FREE_EXP_RANGE, "sanity bound")
     weights = proj.weight if isinstance(proj, QDense) else proj.values
-    if hw:  # what the target stores: anything else Lava would clip silently (ir.fixed.effective_weights)
+    # what the target stores: anything else Lava would clip silently (ir.fixed.effective_weights)
+    if hw:
         lo, hi = weight_range(proj.sign_mode)
-        _check_range(where, "weight", weights, lo, hi,
-                     f"{hw.source_file}: {proj.sign_mode} weights of {LAVA_FIXED_PT.max_weight_bits} bits")
+        _check_range(
+            where,
+            "weight",
+            weights,
+            lo,
+            hi,
+            f"{hw.source_file}: {proj.sign_mode} weights of {LAVA_FIXED_PT.max_weight_bits} bits",
+        )
     else:
         _check_range(where, "weight", weights, -(1 << 31), (1 << 31) - 1, "int32 weights")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ir.errors import UnsupportedNodeError
 from ir.nodes import Input, Population
-from neurons import atrlif, delta, lif, resonate, sigma, sigma_delta
+from neurons import atrlif, delta, lif, resonate, rf_iz, sigma, sigma_delta
 from neurons.base import NeuronModel
 
 __all__ = [
@@ -34,6 +34,7 @@ MODELS: tuple[NeuronModel, ...] = (
     atrlif.MODEL,
     sigma_delta.MODEL,
     resonate.MODEL,
+    rf_iz.MODEL,
     delta.MODEL,
     sigma.MODEL,
 )

@@ -60,15 +60,22 @@ def flat(pop: Population, field_name: str, dtype: Any) -> np.ndarray:
 class LavaNeurons:
     """One Lava process standing for (some neurons of) a population.
 
-    `input_port` receives the projections' output, `output_port` sends the spikes (or graded
-    payloads); `variables[name]` is the Lava Var holding snnc variable `name`; `reset` lists
-    (Var, value) pairs that put the process back in its initial state between samples."""
+    `input_port` receives the projections' output (into the node's first input port),
+    `extra_inputs` the Lava ports of its further input ports (`Population.input_ports[1:]`),
+    `output_port` sends the spikes (or graded payloads); `variables[name]` is the Lava Var
+    holding snnc variable `name`; `reset` lists (Var, value) pairs that put the process back
+    in its initial state between samples."""
 
     process: Any
     input_port: Any
     output_port: Any
     variables: dict[str, Any]
     reset: list[tuple[Any, np.ndarray]] = field(default_factory=list)
+    extra_inputs: tuple[Any, ...] = ()
+
+    def input(self, index: int) -> Any:
+        """The Lava port of the node's input port `index` (0: the first)."""
+        return self.input_port if index == 0 else self.extra_inputs[index - 1]
 
 
 def zero_reset_neurons(process: Any, size: int, variables: Sequence[str]) -> LavaNeurons:
@@ -226,6 +233,8 @@ class NeuronModel:
     def step(self, params: Any, state: dict[str, np.ndarray], a: np.ndarray, t: int) -> np.ndarray:
         """One update at step t (1-based) with received input `a` (batch, n), in place on
         `state`; returns what the neurons send: bool spikes, or int64 payloads when graded.
+        A node with P input ports (`Population.input_ports`) receives them side by side,
+        `a` (batch, P n): port p in columns p n .. (p + 1) n - 1, each port its own sum.
         By default the module's `fixed_kernel` / `float_kernel`."""
         if params.fixed:
             return type(self).fixed_kernel(state, np.asarray(a, dtype=np.int64), params)
@@ -234,7 +243,7 @@ class NeuronModel:
     def run_layer(
         self, params: Any, a_in: np.ndarray, out: np.ndarray, recs: dict[str, np.ndarray]
     ) -> None:
-        """The fast engine's kernel: every step of a population fed by `a_in` (batch, T, n),
+        """The fast engine's kernel: every step of a population fed by `a_in` (batch, T, P n),
         writing emissions into `out` and recorded variables into `recs[var]` (batch, T, n).
         By default the reference step, step after step (vectorized over batch and neurons)."""
         run_layer_by_steps(self, params, a_in, out, recs)

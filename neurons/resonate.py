@@ -3,17 +3,20 @@ its phase crosses zero with enough amplitude.
 
 Float (`RF`), per neuron, per step, with theta = 2 pi / period:
 
-    re[t] = (1 - alpha) (cos(theta) re[t-1] - sin(theta) im[t-1]) + a[t]
-    im[t] = (1 - alpha) (sin(theta) re[t-1] + cos(theta) im[t-1])
+    re[t] = (1 - alpha) (cos(theta) re[t-1] - sin(theta) im[t-1]) + a_re[t]
+    im[t] = (1 - alpha) (sin(theta) re[t-1] + cos(theta) im[t-1]) + a_im[t]
     s[t] = re[t] >= vth and im[t] >= 0 and im[t-1] < 0
 
-(no reset: the oscillation itself carries the state on). The input drives the real part.
+(no reset: the oscillation itself carries the state on). Two input ports (`input_ports`):
+"real" (the default) drives the real part, "imag" the imaginary part (Lava's `a_real_in`,
+`a_imag_in`; lava-dl's complex synapses feed both). The kernels receive them side by side,
+a (batch, 2 n) array: real in columns 0..n-1, imag in n..2n-1.
 
 Fixed point (`QRF`): `PyRFModelFixed` (lava/proc/rf/models.py), with sin_decay, cos_decay =
 trunc((1 - alpha) sin/cos(theta) 2^decay_bits) (signed) and, per step, in int64:
 
-    a' = int32(a << state_exp)
-    re = clip(tr(cos re) - tr(sin im) + a')    im = clip(tr(sin re) + tr(cos im))
+    a_re' = int32(a_re << state_exp)    a_im' = int32(a_im << state_exp)
+    re = clip(tr(cos re) - tr(sin im) + a_re')    im = clip(tr(sin re) + tr(cos im) + a_im')
     tr(x) = sign(x) (|x| >> decay_bits);  clip to +-(2^23 - 1)
     s = re >= vth and im >= 0 and im_prev < 0
 
@@ -50,6 +53,7 @@ class RF(Population):
     [0, 1)."""
 
     domain: ClassVar[str] = "float"
+    input_ports: ClassVar[tuple[str, ...]] = ("real", "imag")
     period: Any = param_field("float", default=10.0)
     alpha: Any = param_field("float", default=0.05)
     vth: Any = param_field("float", default=1.0)
@@ -77,6 +81,7 @@ class QRF(Population):
     """Fixed-point resonate-and-fire neuron with Lava's register names (module docstring)."""
 
     domain: ClassVar[str] = "fixed"
+    input_ports: ClassVar[tuple[str, ...]] = ("real", "imag")
     per_process: ClassVar[tuple[str, ...]] = (
         "sin_decay", "cos_decay", "decay_bits", "state_exp", "vth",
     )
@@ -98,15 +103,24 @@ class QRF(Population):
         ]
 
 
+def fixed_resonance(
+    real: np.ndarray, imag: np.ndarray, a: np.ndarray, p: FixedParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """The new (real, imag) of PyRFModelFixed's `resonator_dynamics` and clip (lava
+    proc/rf/models.py), from the ports side by side in `a` (module docstring)."""
+    n = p.size
+    # np.left_shift of each int32 input, in int32
+    a_re = wrap32(a[..., :n] << p.state_exp)
+    a_im = wrap32(a[..., n:] << p.state_exp)
+    new_re = trunc_shift(p.cos * real, p.decay_bits) - trunc_shift(p.sin * imag, p.decay_bits)
+    new_im = trunc_shift(p.sin * real, p.decay_bits) + trunc_shift(p.cos * imag, p.decay_bits)
+    return np.clip(new_re + a_re, -_LIMIT, _LIMIT), np.clip(new_im + a_im, -_LIMIT, _LIMIT)
+
+
 def fixed_step(state: dict[str, np.ndarray], a: np.ndarray, p: FixedParams) -> np.ndarray:
     """One step of PyRFModelFixed in place on `state`; returns the spikes."""
     real, imag = state["real"], state["imag"]
-    a_re = wrap32(a << p.state_exp)  # np.left_shift of the int32 input, in int32
-    new_re = trunc_shift(p.cos * real, p.decay_bits) - trunc_shift(p.sin * imag, p.decay_bits)
-    new_re = new_re + a_re
-    new_im = trunc_shift(p.sin * real, p.decay_bits) + trunc_shift(p.cos * imag, p.decay_bits)
-    new_re = np.clip(new_re, -_LIMIT, _LIMIT)
-    new_im = np.clip(new_im, -_LIMIT, _LIMIT)
+    new_re, new_im = fixed_resonance(real, imag, a, p)
     spikes = (new_re >= p.vth) & (new_im >= 0) & (imag < 0)
     real[...] = new_re
     imag[...] = new_im
@@ -115,8 +129,9 @@ def fixed_step(state: dict[str, np.ndarray], a: np.ndarray, p: FixedParams) -> n
 
 def float_step(state: dict[str, np.ndarray], a: np.ndarray, p: FloatParams) -> np.ndarray:
     real, imag = state["real"], state["imag"]
-    new_re = p.cos * real - p.sin * imag + a
-    new_im = p.sin * real + p.cos * imag
+    n = p.size
+    new_re = p.cos * real - p.sin * imag + a[..., :n]
+    new_im = p.sin * real + p.cos * imag + a[..., n:]
     spikes = (new_re >= p.vth) & (new_im >= 0) & (imag < 0)
     real[...] = new_re
     imag[...] = new_im
@@ -198,11 +213,12 @@ class RFModel(NeuronModel):
     variables = ("real", "imag")
     saturating_state = "real"
     equation = (
-        "re[t] = (1-alpha)(cos(theta) re[t-1] - sin(theta) im[t-1]) + a[t]; "
-        "im[t] = (1-alpha)(sin(theta) re[t-1] + cos(theta) im[t-1]); "
+        "re[t] = (1-alpha)(cos(theta) re[t-1] - sin(theta) im[t-1]) + a_re[t]; "
+        "im[t] = (1-alpha)(sin(theta) re[t-1] + cos(theta) im[t-1]) + a_im[t]; "
         "s[t] = re[t] >= vth and im[t] >= 0 and im[t-1] < 0"
     )
     quant_rule = RFQuantRule
+    lava_process_name = "RF"
     fixed_kernel = fixed_step
     float_kernel = float_step
 
@@ -215,23 +231,50 @@ class RFModel(NeuronModel):
         sin, cos = node.decays()
         return FloatParams(n, sin, cos, flat(node, "vth", np.float64))
 
-    def lava_process(self, node: Population, name: str) -> LavaNeurons:
+    def _lava_class(self) -> Any:
         from lava.proc.rf.process import RF as LavaRF
 
+        return LavaRF
+
+    def lava_process(self, node: Population, name: str) -> LavaNeurons:
         assert isinstance(node, QRF)
         n = node.size
         # The process derives sin/cos decays and vth from period, alpha and state_exp; the IR
         # holds the registers, so they replace the Vars' initial values before compilation.
-        proc = LavaRF(shape=(n,), period=10, alpha=0.1, state_exp=int(node.state_exp),
-                      decay_bits=int(node.decay_bits), vth=1, name=name)
+        proc = self._lava_class()(shape=(n,), period=10, alpha=0.1, state_exp=int(node.state_exp),
+                                  decay_bits=int(node.decay_bits), vth=1, name=name)
         proc.sin_decay.init = int(node.sin_decay)
         proc.cos_decay.init = int(node.cos_decay)
         proc.vth.init = int(node.vth)
         zeros = np.zeros((n,), dtype=np.int64)
         return LavaNeurons(
             proc, proc.a_real_in, proc.s_out, {"real": proc.real, "imag": proc.imag},
-            [(proc.real, zeros), (proc.imag, zeros)],
+            [(proc.real, zeros), (proc.imag, zeros)], extra_inputs=(proc.a_imag_in,),
         )
+
+    def from_lava(self, shape: tuple[int, ...], params: dict[str, Any]) -> Population:
+        """The registers Lava's RF process computes from its arguments (lava proc/rf/process.py
+        RF.__init__): sin/cos_decay = int32((1 - alpha) sin/cos(2 pi / period) 2^decay_bits)
+        (truncation toward zero; unscaled when decay_bits is 0) and vth = int(vth 2^state_exp)
+        (unscaled when state_exp is 0), with the same float64 expressions, so that every
+        rounding is Lava's. period and alpha may be per neuron (arrays of `shape`)."""
+        period = np.asarray(params["period"], dtype=np.float64)
+        keep = 1 - np.asarray(params["alpha"], dtype=np.float64)
+        state_exp, decay_bits = int(params["state_exp"]), int(params["decay_bits"])
+        sin = keep * np.sin(np.pi * 2 * 1 / period)
+        cos = keep * np.cos(np.pi * 2 * 1 / period)
+        if decay_bits > 0:
+            sin, cos = np.int32(sin * (1 << decay_bits)), np.int32(cos * (1 << decay_bits))
+        vth = np.asarray(params["vth"])
+        if state_exp > 0:
+            vth = (vth * (1 << state_exp)).astype(np.int64)  # int(): toward zero
+
+        def register(values: Any) -> Any:
+            arr = np.asarray(values)
+            return int(arr) if arr.ndim == 0 else np.broadcast_to(arr, shape).astype(np.int64)
+
+        return self.fixed_node(shape, sin_decay=register(sin), cos_decay=register(cos),
+                               decay_bits=decay_bits, state_exp=state_exp, vth=register(vth))
 
 
 MODEL = RFModel()

@@ -440,7 +440,25 @@ def _input_current_exact(
 def _input_current(
     net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
 ) -> np.ndarray:
-    """The int32 input a population receives at every step from projections `syns`."""
+    """The input a population receives at every step from projections `syns`, its input ports
+    side by side (`n`: its size times its ports; each port is its own sum)."""
+    ports = max(1, net.ports.get(syns[0].dst, 1)) if syns else 1
+    if ports == 1:
+        return _port_current(net, syns, trains, batch, steps, n)
+    size = n // ports
+    return np.concatenate(
+        [
+            _port_current(net, [s for s in syns if s.port == p], trains, batch, steps, size)
+            for p in range(ports)
+        ],
+        axis=2,
+    )
+
+
+def _port_current(
+    net: Net, syns: list[Synapses], trains: _Trains, batch: int, steps: int, n: int
+) -> np.ndarray:
+    """The int32 (float: float64) sum projections `syns` deliver to one input port."""
     if net.fixed:
         if sum(_out_bound(s) for s in syns) > _INT32_LIMIT:
             return _input_current_exact(syns, trains, batch, steps, n)
@@ -502,6 +520,8 @@ def _fusable(net: Net, name: str, incoming: list[Synapses]) -> bool:
     whose model has a fused kernel: fused kernel."""
     pop = net.neurons[name]
     if not net.fixed or len(incoming) != 1 or not hasattr(pop.model, "run_dense_layer"):
+        return False
+    if net.ports.get(name, 1) != 1:
         return False
     syn = incoming[0]
     return (
@@ -581,7 +601,7 @@ def _run_cycle(
     for t in range(1, steps + 1):
         fired = {}
         for n in comp:
-            a = external[n][:, t - 1].astype(dtype)
+            a = external[n][:, t - 1].astype(dtype)  # a copy: the internal sums add to it
             for syn in internal[n]:
                 src = trains.data[syn.src]
 
@@ -593,7 +613,7 @@ def _run_cycle(
                         else np.zeros((batch, src.shape[2]), dtype=dtype)
                     )
 
-                a = a + reference.connection_output(syn, lagged, batch)
+                a[:, syn.columns()] += reference.connection_output(syn, lagged, batch)
             if net.fixed:
                 a = kernels.wrap32(a)
             s = reference.neuron_step(net.neurons[n], state[n], a, t)
@@ -650,7 +670,7 @@ def _simulate_chunk(
                     trains,
                     batch,
                     steps,
-                    net.sizes[n],
+                    net.input_width(n),
                 )
                 for n in comp
             }
@@ -669,5 +689,5 @@ def _simulate_chunk(
             if fused is not None:
                 trains.data[n] = fused
                 continue
-        external = _input_current(net, incoming, trains, batch, steps, net.sizes[n])
+        external = _input_current(net, incoming, trains, batch, steps, net.input_width(n))
         trains.data[n] = _run_layer(net, n, external, recs.get(n))

@@ -5,6 +5,9 @@ Timing, shared by every engine (Lava's, see docs/semantics.md, "The reference se
 t = 1..T each projection delivers what its source emitted at step t - 1 - k for each of its
 delays k (nothing arrives from before step 1); the deliveries are summed per destination; then
 every neuron population updates and emits. Input populations emit `inputs[:, t - 1]`.
+A population with several input ports (`Population.input_ports`: RF's real and imaginary
+inputs) sums each port's projections on its own and gets the sums side by side (port p in
+columns p n .. (p + 1) n - 1 of the model's input, `NeuronModel.step`).
 
 Which Lava connection model a projection corresponds to follows from the node alone, so that
 a projection cut into block pairs keeps its model: a QDense/QSparse whose `delay` is a
@@ -75,6 +78,12 @@ class Synapses:
     conv: Any = None
     src_shape: tuple[int, ...] = ()
     dst_shape: tuple[int, ...] = ()
+    port: int = 0
+    """Index of the destination's input port it feeds (`Projection.port`)."""
+
+    def columns(self) -> slice:
+        """The columns of the destination's side-by-side port inputs this projection adds to."""
+        return slice(self.port * self.n_dst, (self.port + 1) * self.n_dst)
 
     @property
     def lags(self) -> tuple[int, ...]:
@@ -126,9 +135,16 @@ class Net:
     graded: dict[str, bool] = field(default_factory=dict)
     """Per population: True when it sends graded payloads (an Input with message_bits > 0, or
     a graded neuron model), False for binary spikes."""
+    ports: dict[str, int] = field(default_factory=dict)
+    """Per neuron population: its number of input ports (the model's input is that many times
+    its size wide)."""
 
     def incoming(self, population: str) -> list[Synapses]:
         return [s for s in self.synapses if s.dst == population]
+
+    def input_width(self, population: str) -> int:
+        """Columns of the model's input: its size times its input ports."""
+        return self.sizes[population] * self.ports.get(population, 1)
 
     @property
     def max_lag(self) -> int:
@@ -190,6 +206,7 @@ def _synapses(
         payload_max=payload_max,
         src_shape=src_pop.shape,
         dst_shape=dst_pop.shape,
+        port=0 if proj.port is None else dst_pop.input_ports.index(proj.port),
     )
     if isinstance(proj, (QDense, Dense)):
         delayed = is_delayed(proj)
@@ -269,4 +286,5 @@ def prepare(graph: Graph, fixed: bool, backend: str) -> Net:
     sizes = {n: p.size for n, p in graph.populations.items()}
     shapes = {n: p.shape for n, p in graph.populations.items()}
     graded = {n: _payload(p, neurons.get(n))[0] for n, p in graph.populations.items()}
-    return Net(fixed, inputs, input_bits, neurons, synapses, sizes, shapes, graded)
+    ports = {n: len(graph.populations[n].input_ports) for n in neurons}
+    return Net(fixed, inputs, input_bits, neurons, synapses, sizes, shapes, graded, ports)

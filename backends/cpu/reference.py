@@ -128,10 +128,10 @@ def simulate(
                 else np.zeros((batch, hi - lo), dtype=dtype)
             )
         for n, pop in net.neurons.items():
-            a = np.zeros((batch, pop.size), dtype=dtype)
+            a = np.zeros((batch, net.input_width(n)), dtype=dtype)
             for syn in incoming[n]:
                 ring = history[syn.src]
-                a += connection_output(syn, lambda k, ring=ring: ring[k], batch)
+                a[:, syn.columns()] += connection_output(syn, lambda k, ring=ring: ring[k], batch)
             if net.fixed:
                 a = kernels.wrap32(a)  # the int32 sum of the received messages
             s = neuron_step(pop, state[n], a, t)

@@ -25,6 +25,9 @@ per destination neuron exactly as in the unsplit piece: groups change no result 
 split hazard (`compiler.passes.split_exact`; a convolution into several groups is checked for
 24-bit wraps). Probes read each group's neurons from its own process.
 
+A projection into a population's second input port (`Projection.port`: RF's "imag") connects
+to that port's Lava InPort (`LavaNeurons.input`: `a_imag_in`), every other to the first.
+
 Neuron processes are flat (n,) vectors in the IR's C-order neuron numbering; a Conv connects
 to them through Lava reshape and transpose ports ((C, H, W) <-> Lava's (W, H, C)).
 
@@ -159,9 +162,16 @@ def _per_group(name: str, node: QDense | QSparse, prog: LavaProgram, build) -> A
         proc = build(part, name if len(groups) == 1 else f"{name}.g{k}")
         for port in _outputs(prog, node.src):
             port.connect(proc.s_in)
-        proc.a_out.connect(neurons.input_port)
+        proc.a_out.connect(neurons.input(_port_index(prog, node)))
         procs.append(proc)
     return procs[0] if len(procs) == 1 else procs
+
+
+def _port_index(prog: LavaProgram, node: Any) -> int:
+    """Which input port of its destination projection `node` feeds (0: the first)."""
+    if node.port is None:
+        return 0
+    return prog.graph.populations[node.dst].input_ports.index(node.port)
 
 
 def _rows(node: QDense | QSparse, members: np.ndarray) -> QDense | QSparse:
@@ -280,7 +290,7 @@ def _lower_conv(name: str, node: QConv2d, prog: LavaProgram, data: Any) -> Any:
     for port in _outputs(prog, node.src):
         port.reshape(src_shape).transpose([2, 1, 0]).connect(proc.s_in)
     proc.a_out.transpose([2, 1, 0]).reshape((int(np.prod(dst_shape)),)).connect(
-        prog.neurons[node.dst][0][0].input_port
+        prog.neurons[node.dst][0][0].input(_port_index(prog, node))
     )
     a_buf = np.zeros((dst_shape[2], dst_shape[1], dst_shape[0]), dtype=np.int64)
     prog.state.append((proc.a_buf, a_buf))

@@ -21,8 +21,8 @@ workers that never got a command at all, and Python's exit then joins them forev
 - while it runs, a thread watches the workers: one killed from outside (the OOM killer, a
   stray `kill -9`) would leave Lava waiting for it forever; the run ends instead, by force, with
   one line naming the worker and the signal that killed it (`LavaWorkerDied`).
-- a clean end (`Session.stop`) is Lava's own cooperative stop, with the signals held as at start-up; from its first line on, the watcher
-  reports nothing (Lava's workers end there on purpose).
+- a clean end (`Session.stop`) is Lava's own cooperative stop, with the signals held as at start-up;
+  from its first line on, the watcher reports nothing (Lava's workers end there on purpose).
 - any exception in between (KeyboardInterrupt, Terminated, a Lava error) ends the run by force,
   with further signals held until the clean-up is done: every worker this run forked is killed
   (SIGKILL: it cannot print a traceback or block), the shared-memory manager is shut down so it
@@ -89,7 +89,8 @@ class Session:
         # once `_ending` is set (the first line of stop, kill and close) it reports nothing.
         self._lock = threading.Lock()
         self._ending = False
-        self._ended_in_caller = False  # set by `_end`'s first statement, in the thread that runs Lava
+        # set by `_end`'s first statement, in the thread that runs Lava
+        self._ended_in_caller = False
         self._pending: LavaWorkerDied | None = None  # reported, until the run's end begins
         self._wakeup = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -156,7 +157,9 @@ class Session:
             children = _children(os.getpid(), self._children_before)
             ended = [(pid, sig) for pid, (zombie, sig) in children.items() if zombie]
             ended += [(pid, 0) for pid in seen - set(children)]
-            for actor in list(getattr(getattr(self._runtime(), "_messaging_infrastructure", None), "actors", ())):
+            for actor in list(
+                getattr(getattr(self._runtime(), "_messaging_infrastructure", None), "actors", ())
+            ):
                 code = actor.exitcode  # set once reaped, whoever reaped it
                 if code is not None:
                     ended.append((actor.pid, -code if code < 0 else 0))
@@ -173,12 +176,15 @@ class Session:
                     if not self._ending and self._pending is not None:
                         signal.pthread_kill(self._caller.ident, signal.SIGUSR1)
             return
-        while not self._wakeup.wait(0.05):  # the caller may be between two waits: wake it until it is out
+        # the caller may be between two waits: wake it until it is out
+        while not self._wakeup.wait(0.05):
             self._wake_caller()
 
     def _report(self, pid: int, sig: int) -> None:
         how = f"was killed by {_signal_name(sig)}" if sig else "ended"
-        died = LavaWorkerDied(f"Lava's worker process {pid} {how} (out of memory?); the run cannot go on")
+        died = LavaWorkerDied(
+            f"Lava's worker process {pid} {how} (out of memory?); the run cannot go on"
+        )
         with self._lock:
             if self._ending:
                 return
@@ -186,13 +192,22 @@ class Session:
             if self._caller is threading.main_thread():
                 signal.pthread_kill(self._caller.ident, signal.SIGUSR1)
             else:
-                _set_async_exc(self._caller, type("LavaWorkerDied", (LavaWorkerDied,),
-                                                  {"__init__": lambda e: LavaWorkerDied.__init__(e, str(died))}))
+                _set_async_exc(
+                    self._caller,
+                    type(
+                        "LavaWorkerDied",
+                        (LavaWorkerDied,),
+                        {"__init__": lambda e: LavaWorkerDied.__init__(e, str(died))},
+                    ),
+                )
                 self._wake_caller()
 
     def _wake_caller(self) -> None:
         runtime = self._runtime()
-        for port in [*getattr(runtime, "service_to_runtime", ()), *getattr(runtime, "runtime_to_service", ())]:
+        for port in [
+            *getattr(runtime, "service_to_runtime", ()),
+            *getattr(runtime, "runtime_to_service", ()),
+        ]:
             for condition in (getattr(getattr(port, "_queue", None), "not_empty", None),
                               getattr(getattr(port, "_semaphore", None), "_cond", None)):
                 if condition is not None:
@@ -210,7 +225,11 @@ class Session:
         with self._lock:
             self._ending = True
             died, self._pending = self._pending, None
-            if died is not None and self._caller is not None and self._caller is not threading.main_thread():
+            if (
+                died is not None
+                and self._caller is not None
+                and self._caller is not threading.main_thread()
+            ):
                 _set_async_exc(self._caller, None)
         self._wakeup.set()
         if self._watcher is not None and self._watcher is not threading.current_thread():
@@ -297,8 +316,11 @@ class Session:
 
             # It ends when every holder of its pipe has closed it; waited for in a thread, so
             # that a holder this run could not find cannot hold up the exit.
-            stopping = threading.Thread(target=_quietly, args=(resource_tracker._resource_tracker._stop,),  # noqa: SLF001
-                                        daemon=True)
+            stopping = threading.Thread(
+                target=_quietly,
+                args=(resource_tracker._resource_tracker._stop,),  # noqa: SLF001
+                daemon=True,
+            )
             stopping.start()
             stopping.join(_MANAGER_GRACE_S)
             tracker = _tracker_pid()
@@ -356,7 +378,9 @@ def _set_async_exc(thread: threading.Thread, exc: type[BaseException] | None) ->
     """Raise `exc` in `thread` when it next runs Python code (None: withdraw one not raised yet)."""
     import ctypes
 
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc) if exc else None)
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(exc) if exc else None
+    )
 
 
 def _quietly(fn: Any) -> None:

@@ -50,11 +50,17 @@ def describe(graph) -> list[str]:
             cuba = model.to_cuba(pop, graph.dt) if pop.domain == "float" else None  # netx: fixed point
             kind = "non-spiking" if cuba is not None and np.all(np.isinf(cuba["v_th"])) else model.label
             pops.append(f"{name} ({kind}, {pop.size})")
-    projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst})" for name, p in graph.projections.items()]
+    projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst}{'' if p.port is None else '.' + p.port})"
+             for name, p in graph.projections.items()]
     from ir.latency import latency, latency_line
 
+    readout = graph.metadata.get("readout") or {}
+    outputs = ", ".join(graph.output_names) or "-"
+    if readout.get("kind") == "group_mean":
+        outputs += (f" (host readout: the mean of {readout.get('population')} over {readout.get('groups')} groups per "
+                    "step; `snnc run` writes it as POP:group_mean)")
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",
-            f"  outputs: {', '.join(graph.output_names) or '-'}",
+            f"  outputs: {outputs}",
             f"  {latency_line(latency(graph))} (`snnc run --align` aligns them)"]
 
 

@@ -175,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
     lat = population_latency(graph)
     if args.align:
         arrays = align(arrays, lat, steps)
+    from app.readouts import group_means
+
+    arrays = {**arrays, **group_means(graph, arrays)}
     probed = sorted({key.split(":", 1)[0] for key in arrays})
     meta = {
         "format": RUN_OUTPUT_FORMAT,

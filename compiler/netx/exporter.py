@@ -46,14 +46,23 @@ from ir.graph import Graph
 from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
 from neurons import model_of
 
-from compiler.netx.importer import NETX_BIAS_EXP, NETX_MAX_DELAY, NETX_SPIKE_EXP, NETX_STATE_EXP
-from compiler.netx.weights import lava_sign_mode, netx_dense_format
+from compiler.netx.importer import (
+    NETX_BIAS_EXP,
+    NETX_MAX_DELAY,
+    NETX_SPIKE_EXP,
+    NETX_STATE_EXP,
+    RF_DECAY_BITS,
+    netx_rf_params,
+)
+from compiler.netx.weights import dense_conv_weight, lava_sign_mode, netx_dense_format
 
 __all__ = ["ExportSummary", "export_netx", "write_layers"]
 
 # A QSparse becomes a dense netx layer; past this many synapses the file would be absurd.
 MAX_DENSE_SYNAPSES = 1 << 26
 _FLOAT32_EXACT = 1 << 24  # integers below this are exact in float32, the dtype SLAYER writes
+# File sinDecay/cosDecay offsets tried, nearest first, to find values netx maps to the registers.
+_RF_NUDGES = sorted(((a, b) for a in range(-2, 3) for b in range(-2, 3)), key=lambda d: (abs(d[0]) + abs(d[1]), d))
 
 
 @dataclass
@@ -92,58 +101,143 @@ class _Chain:
         return InputError(f"{_where(self.graph, name)}: {message}; netx 0.6.0 cannot hold it")
 
     def layers(self) -> tuple[list[dict[str, Any]], ExportSummary]:
+        """The file's layers: the input, then each population in topological order (a chain
+        gives netx's own layout; branches name the layer they read with `input`, and a
+        population reading several is a `concat` of them plus its layer: snnc's layout)."""
         g = self.graph
         inputs = g.inputs
         if len(inputs) != 1:
             raise InputError(f"netx networks have one input; this graph has {len(inputs)} ({', '.join(inputs) or 'none'})")
         host = inputs[0]
         summary = ExportSummary(input_message_bits=g.populations[host].message_bits)
-        layers: list[dict[str, Any]] = []
-        current = host
-        seen = {host}
-        first = True
-        while True:
-            nxt = [(n, p) for n, p in g.outgoing(current) if p.dst != current]
-            if not nxt:
-                break
-            if len(nxt) > 1:
-                raise self.fail(current, f"feeds {len(nxt)} populations ({', '.join(p.dst for _, p in nxt)}); "
-                                         "a netx network is a chain")
-            name, proj = nxt[0]
-            dst = proj.dst
-            if dst in seen:
-                raise self.fail(name, "closes a loop over several populations")
-            incoming = [(n, p) for n, p in g.incoming(dst) if p.src != dst]
-            if len(incoming) != 1:
-                raise self.fail(dst, f"has {len(incoming)} incoming projections; netx layers read one")
-            pop = g.populations[dst]
-            if first:
-                first = False
-                if _is_input_relay(g, proj):
-                    layers.append(self.input_layer(dst, pop))
-                    summary.latency = 1
-                    summary.layers.append("input")
-                    current = dst
-                    seen.add(dst)
-                    continue
-                layers.append({"type": "input", "shape": _shape(g.populations[host].shape)})
-                summary.layers.append("input")
-            src_shape = g.populations[current].shape
-            for layer in self.layer(name, proj, dst, pop, src_shape):
-                layers.append(layer)
-                summary.layers.append(layer["type"])
-            current = dst
-            seen.add(dst)
-        missing = [n for n, p in g.populations.items() if n not in seen]
-        if missing:
-            raise self.fail(missing[0], "is not on the chain from the input; a netx network is a chain")
-        outputs = g.output_names
-        if outputs != (current,):
-            raise InputError(f"the graph's outputs are {', '.join(outputs)}; a netx network's output is its last "
-                             f"layer ({current!r})")
-        if first:
+        order = self.order(host)
+        if not order:
             raise InputError("the graph has no population after its input; nothing to export")
+        layers: list[dict[str, Any]] = []
+        index: dict[str, int] = {}  # population -> the layer whose output it is
+        from_host = g.outgoing(host)
+        if len(from_host) == 1 and _is_input_relay(g, from_host[0][1]):
+            first = from_host[0][1].dst
+            layers.append(self.input_layer(first, g.populations[first]))
+            summary.latency = 1
+            index[first] = 0
+            order.remove(first)
+        else:
+            layers.append({"type": "input", "shape": _shape(g.populations[host].shape)})
+            index[host] = 0
+        for dst in order:
+            incoming = [(n, p) for n, p in g.incoming(dst) if p.src != dst]
+            for n, p in incoming:
+                if p.src not in index:
+                    raise self.fail(n, "reads the host input beside netx's input neurons; netx's input layer feeds "
+                                       "only them")
+            sources = sorted({p.src for _, p in incoming}, key=index.__getitem__)
+            pop = g.populations[dst]
+            if len(sources) == 1:
+                new = self.single_layer(dst, pop, incoming)
+                if index[sources[0]] != len(layers) - 1:
+                    new[0]["input"] = index[sources[0]]
+            else:
+                new = self.joined_layers(dst, pop, incoming, sources, index, len(layers))
+            layers += new
+            index[dst] = len(layers) - 1
+        summary.layers = [str(layer["type"]) for layer in layers]
+        last = order[-1] if order else next(iter(index))
+        outputs = g.output_names
+        if outputs != (last,):
+            raise InputError(f"the graph's outputs are {', '.join(outputs)}; a netx network's output is its last "
+                             f"layer ({last!r})")
+        spec = g.metadata.get("readout") or {}
+        if spec.get("kind") == "group_mean" and spec.get("population") == last:
+            # SLAYER's Average block as SLAYER means it (its own export fails; docs/netx.md)
+            layers.append({"type": "average", "shape": np.array([int(spec["groups"]), 1, 1])})
+            summary.layers.append("average")
         return layers, summary
+
+    def order(self, host: str) -> list[str]:
+        """The neuron populations in topological order (graph order among equals), or one line
+        for a loop over several populations or a population the input does not reach."""
+        g = self.graph
+        pending = {n: {p.src for _, p in g.incoming(n) if p.src != n} for n in g.populations if n != host}
+        done, order = {host}, []
+        while pending:
+            ready = [n for n, srcs in pending.items() if srcs <= done]
+            if not ready:
+                name = next(iter(pending))
+                unreached = not any(p.src in done or p.src in pending for _, p in g.incoming(name))
+                raise self.fail(name, "is not reached from the input" if unreached else
+                                "closes a loop over several populations")
+            for n in ready:
+                order.append(n)
+                done.add(n)
+                del pending[n]
+        return order
+
+    def single_layer(self, dst: str, pop: Population, incoming: list[tuple[str, Projection]]) -> list[dict[str, Any]]:
+        """The layer(s) of a population reading one layer: [flatten,] dense/dense_rec/conv, or a
+        complex dense (a "real" and an "imag" projection into RF neurons)."""
+        src_shape = self.graph.populations[incoming[0][1].src].shape
+        imag = [(n, p) for n, p in incoming if p.port == "imag"]
+        real = [(n, p) for n, p in incoming if p.port != "imag"]
+        if len(real) != 1 or len(imag) > 1:
+            raise self.fail(dst, f"has {len(incoming)} projections from {incoming[0][1].src!r}; a netx layer has one "
+                                 "synapse (or a complex pair into RF neurons)")
+        if imag:
+            return [self.complex_layer(real[0][0], real[0][1], *imag[0], src_shape)]
+        return self.layer(real[0][0], real[0][1], dst, pop, src_shape)
+
+    def joined_layers(self, dst: str, pop: Population, incoming: list[tuple[str, Projection]], sources: list[str],
+                      index: dict[str, int], at: int) -> list[dict[str, Any]]:
+        """A population reading several layers: snnc's `concat` of them (in layer order), then
+        its layer with the joined weights (columns, or input channels, in that order)."""
+        g = self.graph
+        by_src = {}
+        for n, p in incoming:
+            if p.port == "imag" or p.src in by_src:
+                raise self.fail(n, "is one of several projections into a layer that reads several layers; netx "
+                                   "layers (and snnc's concat) have one synapse per joined layer")
+            by_src[p.src] = (n, p)
+        shapes = [g.populations[s].shape for s in sources]
+        convs = [isinstance(by_src[s][1], QConv2d) for s in sources]
+        out: list[dict[str, Any]] = []
+        first_name, first = by_src[sources[0]]
+        if all(convs):
+            if len({sh[1:] for sh in shapes}) != 1 or any(len(sh) != 3 for sh in shapes):
+                raise self.fail(dst, "reads (C, H, W) layers of different sizes; a convolution reads one joined image")
+            geometry = {(p.stride, p.padding, p.dilation, p.weight.shape[2:]) for _, p in by_src.values()}
+            if len(geometry) != 1:
+                raise self.fail(dst, "reads several layers through convolutions of different geometry; a netx conv "
+                                     "layer has one")
+            weight = np.concatenate([dense_conv_weight(by_src[s][1].weight, by_src[s][1].groups) for s in sources], axis=1)
+            joined_shape = (sum(sh[0] for sh in shapes), *shapes[0][1:])
+            out.append({"type": "concat", "inputs": np.array([index[s] for s in sources]), "shape": _shape(joined_shape)})
+            out += self.layer(first_name, first.replace(src=dst, weight=weight, groups=1), dst, pop, joined_shape)
+            return out
+        if any(convs):
+            raise self.fail(dst, "reads several layers, some through convolutions and some not; a netx layer has one "
+                                 "kind of synapse")
+        spatial = [len(sh) == 3 for sh in shapes]
+        inputs = []
+        if all(spatial) and len({sh[1:] for sh in shapes}) == 1:
+            joined_shape: tuple[int, ...] = (sum(sh[0] for sh in shapes), *shapes[0][1:])
+            inputs = [index[s] for s in sources]
+        else:
+            for s, sh in zip(sources, shapes):
+                if len(sh) > 1:  # flattened on its own: the joined layer is flat
+                    out.append({"type": "flatten", "input": index[s], "shape": np.array([math.prod(sh), 1, 1])})
+                    inputs.append(at + len(out) - 1)
+                else:
+                    inputs.append(index[s])
+            joined_shape = (sum(math.prod(sh) for sh in shapes),)
+        out.append({"type": "concat", "inputs": np.array(inputs), "shape": _shape(joined_shape)})
+        parts = [self.file_weights(by_src[s][0], by_src[s][1]) for s in sources]
+        delays = [_delay(by_src[s][1], w.shape) for s, w in zip(sources, parts)]
+        delay = None if all(d is None for d in delays) else np.hstack(
+            [np.zeros(w.shape, dtype=np.int64) if d is None else d for d, w in zip(delays, parts)])
+        self.check_netx_keeps(first_name, np.hstack(parts), parts)
+        out += self.layer(first_name, first, dst, pop, joined_shape, w_in=np.hstack(parts), delay=delay,
+                          checked=True)
+        return out
 
     def input_layer(self, name: str, pop: Population) -> dict[str, Any]:
         neuron, bias = self.neuron(name, pop, first=True)
@@ -178,8 +272,72 @@ class _Chain:
             return neuron, (np.asarray(bias) if np.any(bias) else None)
         if process == "Sigma" and not first:
             return {"type": "SDNN", "sigma_output": True}, None
+        if process in ("RF", "RF_IZ") and not first:
+            return self.resonator(name, pop, model), None
         where = "an input layer" if first else "a layer"
         raise self.fail(name, f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a file")
+
+    def resonator(self, name: str, pop: Population, model: Any) -> dict[str, Any]:
+        """SLAYER's RF neuron group (RF_PHASE for RF, RF_IZHIKEVICH for RF_IZ): netx rebuilds
+        the registers from sinDecay, cosDecay and vThMant through floats
+        (`importer.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
+        back this population's registers."""
+        for key, want in (("state_exp", NETX_STATE_EXP), ("decay_bits", RF_DECAY_BITS)):
+            if getattr(pop, key) != want:
+                raise self.fail(name, f"{key} = {getattr(pop, key)}: netx builds RF neurons with {key} = {want}")
+        vth = np.asarray(pop.vth)
+        if vth.ndim or int(vth) % (1 << NETX_STATE_EXP):
+            raise self.fail(name, f"vth = {_span_text(vth)}: netx's RF threshold is one vThMant times 2^6")
+        sin, cos = pop.per_neuron("sin_decay"), pop.per_neuron("cos_decay")
+        for reg, values in (("sin_decay", sin), ("cos_decay", cos)):
+            if values.min() < 0:
+                raise self.fail(name, f"{reg} = {int(values.min())}: SLAYER's RF decays are >= 0 (netx's period "
+                                      "and decay do not give a negative one back)")
+        v_mant = int(vth) >> NETX_STATE_EXP
+        # netx's float round trip through period and decay can truncate a register to one
+        # below (the import warns): write, per neuron, the nearest file values it maps back.
+        file_sin, file_cos = sin.copy(), cos.copy()
+        found = np.zeros(sin.shape, dtype=bool)
+        for d_sin, d_cos in _RF_NUDGES:
+            trial_sin, trial_cos = sin + d_sin, cos + d_cos
+            back = model.from_lava((sin.size,), netx_rf_params(trial_sin, trial_cos, v_mant))
+            ok = ~found & (back.per_neuron("sin_decay") == sin) & (back.per_neuron("cos_decay") == cos)
+            file_sin[ok], file_cos[ok] = trial_sin[ok], trial_cos[ok]
+            found |= ok
+        if not found.all():
+            i = int(np.argmin(found))
+            raise self.fail(name, f"sin_decay, cos_decay = {int(sin[i])}, {int(cos[i])} (neuron {i}): no sinDecay, "
+                                  "cosDecay within 2 of them gives these registers back through netx's float round "
+                                  "trip (period and decay)")
+        kind = "RF_PHASE" if model.lava_process_name == "RF" else "RF_IZHIKEVICH"
+        return {"type": kind, "sinDecay": _netx_values(file_sin.reshape(pop.shape), pop.shape),
+                "cosDecay": _netx_values(file_cos.reshape(pop.shape), pop.shape), "vThMant": v_mant,
+                "gradedSpike": False}
+
+    def complex_layer(self, name: str, real: Projection, imag_name: str, imag: Projection,
+                      src_shape: tuple[int, ...]) -> dict[str, Any]:
+        """SLAYER's complex dense layer (`dense` with weight/real and weight/imag) into RF
+        neurons: each weight matrix its own netx format; netx builds it without delay or bias."""
+        g = self.graph
+        pop = g.populations[real.dst]
+        if len(src_shape) > 1:
+            raise self.fail(name, f"reads the {src_shape} output of {real.src!r}; netx 0.6.0 flattens only into "
+                                  "real dense layers")
+        neuron, _ = self.neuron(real.dst, pop)
+        if not neuron["type"].startswith("RF"):
+            raise self.fail(imag_name, "feeds an imaginary input; netx's complex synapses feed RF neurons only")
+        parts = {}
+        for label, pname, proj in (("real", name, real), ("imag", imag_name, imag)):
+            if not isinstance(proj, (QDense, QSparse)):
+                raise self.fail(pname, f"is a {type(proj).__name__}; netx's complex layers are dense")
+            if np.any(proj.delay):
+                raise self.fail(pname, "has delays; netx 0.6.0 builds complex dense synapses without delays")
+            w = self.file_weights(pname, proj)
+            self.check_netx_keeps(pname, w, [w])
+            parts[label] = w.astype(np.float32)
+        n_out, n_in = parts["real"].shape
+        return {"type": "dense", "shape": _shape(pop.shape), "inFeatures": n_in, "outFeatures": n_out,
+                "weight": parts, "neuron": neuron}
 
     def lif_bias(self, name: str, pop: Population, mant_field: Any, exp_field: Any) -> np.ndarray | None:
         """bias_mant * 2^(bias_exp - 6) per neuron, or None for no bias."""
@@ -197,7 +355,11 @@ class _Chain:
         down = np.where(shift < 0, mant >> np.maximum(-shift, 0), 0)
         return np.where(shift >= 0, up, down).reshape(pop.shape)
 
-    def layer(self, name: str, proj: Projection, dst: str, pop: Population, src_shape: tuple[int, ...]) -> list[dict[str, Any]]:
+    def layer(self, name: str, proj: Projection, dst: str, pop: Population, src_shape: tuple[int, ...],
+              w_in: np.ndarray | None = None, delay: np.ndarray | None = None,
+              checked: bool = False) -> list[dict[str, Any]]:
+        """[flatten,] the dense/dense_rec/conv layer of `proj` into `dst` (`w_in`, `delay`: the
+        file weights and delays of a joined layer, already `checked` against netx's format)."""
         g = self.graph
         neuron, bias = self.neuron(dst, pop)
         if isinstance(proj, QConv2d):
@@ -219,10 +381,13 @@ class _Chain:
             raise self.fail(dst, f"has shape {pop.shape}; a netx dense layer's output is flat (n,), and nothing "
                                  "in netx 0.6.0 reads a flat layer as (C, H, W)")
         rec = [(n, p) for n, p in g.incoming(dst) if p.src == dst]
-        w_in = self.file_weights(name, proj)
+        if w_in is None:
+            w_in = self.file_weights(name, proj)
+            delay = _delay(proj, w_in.shape)
         layer = {"type": "dense_rec" if rec else "dense", "shape": _shape(pop.shape),
                  "inFeatures": w_in.shape[1], "outFeatures": w_in.shape[0], "neuron": neuron}
-        delay = _delay(proj, w_in.shape)
+        if rec and checked:
+            raise self.fail(dst, "reads several layers and itself; snnc writes no recurrent layer after a concat")
         if rec:
             rec_name, rec_proj = rec[0]
             if len(rec) > 1 or not isinstance(rec_proj, (QDense, QSparse)):
@@ -233,7 +398,7 @@ class _Chain:
             w_rec = self.file_weights(rec_name, rec_proj)
             self.check_netx_keeps(name, np.hstack([w_in, w_rec]), [w_in, w_rec])
             layer["weight_rec"] = w_rec.astype(np.float32)
-        else:
+        elif not checked:
             self.check_netx_keeps(name, w_in, [w_in])
         layer["weight"] = w_in.astype(np.float32)
         if delay is not None:
@@ -303,6 +468,12 @@ def _netx_values(values: Any, shape: tuple[int, ...]) -> Any:
     if np.all(per_channel == per_channel[:, :1]):
         return np.ascontiguousarray(per_channel[:, 0])
     return np.ascontiguousarray(arr.transpose(2, 1, 0))
+
+
+def _span_text(values: np.ndarray) -> str:
+    flat = np.asarray(values).reshape(-1)
+    lo, hi = int(flat.min()), int(flat.max())
+    return str(lo) if lo == hi else f"{lo}..{hi}"
 
 
 def _is_input_relay(g: Graph, proj: Projection) -> bool:

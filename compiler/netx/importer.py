@@ -16,6 +16,10 @@ fixed-point snnc graph, keeping netx's integers as they are:
                                      count is n_out, per column if n_in; clipped to 62)
     pool, unpool, convT              (netx refuses them) QConv2d with groups = C for pool;
                                      QSparse for unpool and convT, with netx's dense weight rule
+    dense with weight/real, /imag    (SLAYER's complex dense; `dense_comp` alike) QDense into
+                                     the RF neurons' "real" port and QDense into "imag"
+    concat (snnc's layout)           nothing: the next layer's synapse, one projection per part
+    average                          nothing: a `group_mean` readout in the graph's metadata
 
 and neurons by the Lava process netx builds, taken from the model table (`neurons`,
 `model_for_lava`) with the arguments netx passes:
@@ -26,6 +30,8 @@ and neurons by the Lava process netx builds, taken from the model table (`neuron
     neuron SDNN with sigma_output    Sigma
     neuron SDNN                      SigmaDelta: vth = vThMant, bias, ReLU, spike_exp =
                                      state_exp = 6 (graded messages to the next layer)
+    neuron RF_PHASE / other RF*      RF / RF_IZ from netx's float period and decay
+                                     (`netx_rf_params`), vth = vThMant << 6
 
 Per-neuron values are what netx's numpy broadcasting against the (W, H, C) or (n,) neurons
 makes of them: one value, n for a dense layer, C (per channel) or (W, H, C) for a conv layer.
@@ -63,7 +69,7 @@ from neurons import model_of, model_for_lava
 from ir.verify import verify
 
 from compiler.netx.reader import NetxFile, NetxLayer, read_netx, text_field
-from compiler.netx.weights import DenseFormat, lava_sign_mode, netx_dense_format
+from compiler.netx.weights import DenseFormat, dense_conv_weight, lava_sign_mode, netx_dense_format
 
 __all__ = ["DEFAULT_DT", "LAYER_TYPES", "NETX_VERSION", "import_netx", "load"]
 
@@ -87,6 +93,12 @@ DECAY_RANGE = (0, 4096)
 # (hdf5.py create_dense; `1 << 18 - 1` is 1 << 17 by operator precedence).
 DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17, "refDelay": 1, "gradedSpike": False}
 _VTH_MAX = (1 << 18) - 1  # what SLAYER writes for non-spiking layers (block/base.py AbstractAffine)
+# netx's RF neurons: decay_bits 12 (hdf5.py get_neuron_params); sin/cos decays are 12-bit
+# mantissas and the real/imaginary state 24 bits (lava proc/rf/models.py PyRFModelFixed), so
+# vThMant << 6 must stay below 2^23.
+RF_DECAY_BITS = 12
+RF_DECAY_MAX = (1 << RF_DECAY_BITS) - 1
+RF_VTH_MAX = ((1 << 23) - 1) >> NETX_STATE_EXP
 # pool/unpool/convT lowerings hold one value per synapse; 2^26 int64 values is 512 MiB.
 MAX_SYNAPSES = 1 << 26
 
@@ -120,6 +132,8 @@ class _Prev:
 
     name: str
     shape: tuple[int, ...]
+    parts: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """For a `concat` layer: the populations it joins along channels (or flat), in order."""
 
 
 @dataclass
@@ -135,6 +149,10 @@ class _Importer:
     # (field, what netx does) -> [(layer index, value or "")], reported as one warning line each.
     ignored: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # What each layer's output is (and whether it is flattened), for `input` and `concat`.
+    outputs: dict[int, tuple[_Prev, bool]] = field(default_factory=dict)
+    concats: dict[str, _Prev] = field(default_factory=dict)
+    readout: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ driver
 
@@ -144,14 +162,22 @@ class _Importer:
             handler = LAYER_TYPES.get(layer.type)
             if handler is None:
                 raise self.fail(layer, "type", f"{layer.type!r} is not a netx layer type; known: {', '.join(LAYER_TYPES)}")
+            if self.readout is not None:
+                raise self.fail(layer, None, f"follows the average layer {self.readout['layer']}, a host readout; "
+                                             "nothing can read it")
+            if "input" in layer.fields and layer.type not in ("input", "concat"):
+                self.prev, self.flatten = self.layer_output(layer, self.array(layer, "input"))
             handler(self, layer)
+            if self.prev is not None:
+                self.outputs[layer.index] = (self.prev, self.flatten)
             types.append(layer.type)
         if self.prev is None or all(isinstance(p, Input) for p in self.pops.values()):
             raise ModelFormatError(self.nf.path, "layer", "has no layer with neurons; nothing to import")
         warnings = self._warnings()
         for line in warnings:
             self.warn(line)
-        meta = {
+        meta: dict[str, Any] = {} if self.readout is None else {"readout": self.readout}
+        meta |= {
             "import": {
                 "format": "netx",
                 "file": os.path.basename(self.nf.path),
@@ -166,7 +192,7 @@ class _Importer:
             populations=self.pops,
             projections=self.projs,
             dt=DEFAULT_DT if dt is None else dt,
-            outputs=(self.prev.name,),
+            outputs=tuple(p for p, _ in self.prev.parts) or (self.prev.name,),
             metadata=meta,
         )
         return verify(graph)
@@ -312,10 +338,10 @@ class _Importer:
         elif kind == "SDNN":
             process, params = self.sigma_delta(layer, cfg, values, shape, bias, first)
         elif kind is not None and "RF" in kind:
-            raise self.fail(layer, "neuron/type", f"{kind!r}: netx feeds resonate-and-fire neurons through complex "
-                                                  "(real, imag) synapses; snnc's RF neurons take one input")
+            return self.resonator(layer, kind, values, shape)
         else:
-            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA, LOIHI and SDNN neurons")
+            raise self.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA, LOIHI, SDNN and RF "
+                                                  "neurons")
         model = model_for_lava(process, f"{self.nf.path}: layer/{layer.index}", "snnc's netx import")
         return model.from_lava(shape, params)
 
@@ -341,6 +367,41 @@ class _Importer:
         return "SigmaDelta", {"vth": vth, "bias": 0 if bias is None else self.neuron_bias(layer, shape, bias),
                               "act_mode": 1, "cum_error": 0, **exps}
 
+    def resonator(self, layer: NetxLayer, kind: str, values: dict[str, Any], shape: tuple[int, ...]) -> Population:
+        """netx's resonate-and-fire neurons (hdf5.py get_neuron_params): RF for a type with
+        "PHASE", else RF_IZ, built from period = 1 / frequency and alpha = decay that SLAYER's
+        `neuron.rf.neuron_params` derives from sinDecay, cosDecay (float64), vth = vThMant,
+        state_exp = 6, decay_bits = 12; Lava's process turns them back into registers
+        (`RFModel.from_lava`), which can differ from the file's by one (said in a warning)."""
+        sin_file = self.per_neuron(layer, "sinDecay", values, shape, -RF_DECAY_MAX, RF_DECAY_MAX)
+        cos_file = self.per_neuron(layer, "cosDecay", values, shape, -RF_DECAY_MAX, RF_DECAY_MAX)
+        vth = self.array(layer, "vThMant", values).reshape(-1)
+        if vth.size != 1:
+            raise self.fail(layer, "neuron/vThMant", f"has {vth.size} values; netx 0.6.0's RF process takes one "
+                                                     "threshold (int(vth * 2^6) of an array fails)")
+        self.checked(layer, "neuron/vThMant", vth, 0, RF_VTH_MAX)
+        params = netx_rf_params(sin_file, cos_file, int(vth[0]))
+        if np.any(~np.isfinite(params["period"])):
+            raise self.fail(layer, "neuron/sinDecay", f"= {_span(np.asarray(sin_file).reshape(-1))} with cosDecay "
+                                                      f"{_span(np.asarray(cos_file).reshape(-1))}: netx's period "
+                                                      "1 / frequency is infinite")
+        graded = values.get("gradedSpike")
+        if isinstance(graded, np.ndarray) and np.any(graded):
+            self.note(layer, "neuron/gradedSpike", "netx 0.6.0 drops it (Lava's RF sends binary spikes); snnc "
+                                                   "computes what netx computes", "True")
+        process = "RF" if "PHASE" in kind else "RF_IZ"
+        model = model_for_lava(process, f"{self.nf.path}: layer/{layer.index}", "snnc's netx import")
+        node = model.from_lava(shape, params)
+        for reg, file_values in (("sin_decay", sin_file), ("cos_decay", cos_file)):
+            back, want = node.per_neuron(reg), np.broadcast_to(file_values, shape).reshape(-1)
+            if np.any(back != want):
+                i = int(np.argmax(back != want))
+                self.note(layer, f"neuron/{'sinDecay' if reg == 'sin_decay' else 'cosDecay'}",
+                          "netx 0.6.0 passes Lava's RF process a period and decay computed from it in floats, and "
+                          "the process truncates them back to a register one below; snnc computes what netx "
+                          "computes", f"{int(want[i])} -> {int(back[i])}")
+        return node
+
     def dropped_neuron_fields(self, layer: NetxLayer, cfg: dict[str, Any]) -> None:
         """Neuron fields netx 0.6.0 reads and drops for CUBA (or never reads)."""
         ref = cfg.get("refDelay")
@@ -362,9 +423,33 @@ class _Importer:
     def add_layer(self, layer: NetxLayer, pop: Population, proj: Projection | None, name: str) -> None:
         self.pops[name] = pop
         if proj is not None:
-            self.projs[f"{name}.in"] = proj
+            self.connect(layer, f"{name}.in", proj)
         self.prev = _Prev(name, pop.shape)
         self.flatten = False
+
+    def connect(self, layer: NetxLayer, name: str, proj: Projection) -> None:
+        """Add a projection; one reading a `concat` becomes one projection per joined
+        population (`_split`: the columns, or input channels, that population gives)."""
+        joined = self.concats.get(proj.src)
+        if joined is None:
+            self.projs[name] = proj
+            return
+        start = 0
+        for part, shape in joined.parts:
+            n = shape[0] if isinstance(proj, QConv2d) else math.prod(shape)
+            self.projs[f"{name}.{part}"] = _split(self, layer, proj, part, start, start + n)
+            start += n
+
+    def layer_output(self, layer: NetxLayer, value: np.ndarray) -> tuple[_Prev, bool]:
+        """The output of the layer a field names by index (snnc's `input`/`concat` layout)."""
+        flat = value.reshape(-1)
+        if flat.size != 1 or flat[0] != np.round(flat[0]):
+            raise self.fail(layer, "input", f"= {flat.tolist()}; expected the index of one earlier layer")
+        index = int(flat[0])
+        if index not in self.outputs or index >= layer.index:
+            raise self.fail(layer, "input", f"= {index}: not an earlier layer with an output "
+                                            f"(those are {sorted(self.outputs) or 'none'})")
+        return self.outputs[index]
 
     def flat_source(self, layer: NetxLayer, n_in: int) -> _Prev:
         """The source of a dense-like layer: flat, through a flatten layer if it is spatial."""
@@ -387,6 +472,18 @@ class _Importer:
         if declared != computed:
             raise self.fail(layer, "shape", f"= {list(declared)}, but its input and kernel give {list(computed)}")
         return declared
+
+
+def netx_rf_params(sin_decay: Any, cos_decay: Any, vth: int) -> dict[str, Any]:
+    """The arguments netx gives Lava's RF / RF_IZ process for a file's sinDecay, cosDecay,
+    vThMant (hdf5.py get_neuron_params with SLAYER's neuron.rf.neuron_params, in float64 as
+    they compute them); `RFModel.from_lava` turns them into the registers Lava computes."""
+    sin = np.asarray(sin_decay, dtype=np.float64) / (1 << RF_DECAY_BITS)
+    cos = np.asarray(cos_decay, dtype=np.float64) / (1 << RF_DECAY_BITS)
+    with np.errstate(divide="ignore"):
+        period = 1 / (np.arctan2(sin, cos) / 2 / np.pi)
+    return {"period": period, "alpha": 1 - np.sqrt(sin**2 + cos**2), "vth": vth,
+            "state_exp": NETX_STATE_EXP, "decay_bits": RF_DECAY_BITS}
 
 
 def _span(values: np.ndarray) -> str:
@@ -431,8 +528,17 @@ def _flatten(imp: _Importer, layer: NetxLayer) -> None:
 
 
 def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
-    if "weight" not in layer.fields and ("weight/real" in layer.fields or isinstance(layer.fields.get("weight"), dict)):
-        raise imp.fail(layer, "weight", "is complex (real/imag); snnc does not import complex dense layers")
+    if isinstance(layer.fields.get("weight"), dict) or layer.type == "dense_comp":
+        if recurrent:
+            raise imp.fail(layer, "weight", "is complex (real/imag) in a dense_rec layer; neither SLAYER nor netx "
+                                            "0.6.0 builds complex recurrent synapses")
+        _complex_dense(imp, layer)
+        return
+    kind = text_field((layer.neuron or {}).get("type"))
+    if kind is not None and "RF" in kind:
+        raise imp.fail(layer, "weight", f"is real, into {kind!r} neurons: netx 0.6.0 connects a real dense synapse "
+                                        "to the neurons' a_in, which its RF processes have not (they take "
+                                        "weight/real and weight/imag)")
     n_out = math.prod(imp.shape(layer))
     weight = _matrix(imp, layer, "weight", n_out)
     src = imp.flat_source(layer, weight.shape[1])
@@ -470,17 +576,57 @@ def _dense(imp: _Importer, layer: NetxLayer, recurrent: bool = False) -> None:
         )
 
 
-def _format_notes(imp: _Importer, layer: NetxLayer, fmt: DenseFormat) -> int:
+def _complex_dense(imp: _Importer, layer: NetxLayer) -> None:
+    """SLAYER's complex dense block (`weight/real`, `weight/imag`, written as a `dense` layer):
+    netx's ComplexDense (blocks/process.py), two synapses with their own formats
+    (`optimize_weight_bits` each) into the RF neurons' a_real_in and a_imag_in: a QDense into
+    the default ("real") port and one into the "imag" port. netx builds them without delays or
+    bias."""
+    weights = layer.fields.get("weight")
+    if not isinstance(weights, dict) or not {"real", "imag"} <= set(weights):
+        raise imp.fail(layer, "weight", "a complex dense layer needs weight/real and weight/imag")
+    kind = text_field((layer.neuron or {}).get("type"))
+    if kind is None or "RF" not in kind:
+        raise imp.fail(layer, "neuron/type", f"= {kind!r}: complex weights feed the real and imaginary inputs of RF "
+                                             "neurons; netx 0.6.0 connects them to a_real_in/a_imag_in, which "
+                                             f"{kind or 'its default CUBA'} neurons have not")
+    if layer.type == "dense_comp":
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} (dense_comp): netx 0.6.0 cannot load this layer type "
+                         "(hdf5.py calls Network.create_complex_dense, which it does not define: AttributeError); "
+                         "snnc imports it as the complex dense layer SLAYER writes (type dense), which netx builds")
+    parts = NetxLayer(layer.index, layer.type, {"weight/real": weights["real"], "weight/imag": weights["imag"]})
+    n_out = math.prod(imp.shape(layer))
+    real, imag = _matrix(imp, parts, "weight/real", n_out), _matrix(imp, parts, "weight/imag", n_out)
+    if real.shape != imag.shape:
+        raise imp.fail(layer, "weight/imag", f"shape {imag.shape} differs from weight/real's {real.shape}")
+    src = imp.flat_source(layer, real.shape[1])
+    for dropped in ("delay", "bias"):
+        if dropped in layer.fields:
+            imp.note(layer, dropped, "netx 0.6.0 builds complex dense layers without it (hdf5.py create_dense "
+                                     "passes it only to real Dense blocks); snnc computes what netx computes")
+    name = f"{layer.type}{layer.index}"
+    pop = imp.neuron(layer, (n_out,), None)
+    projs = []
+    for label, weight, port in (("weight/real", real, None), ("weight/imag", imag, "imag")):
+        fmt = netx_dense_format(weight)
+        bits = _format_notes(imp, parts, fmt, label)
+        projs.append(QDense(src=src.name, dst=name, weight=fmt.weight, weight_exp=fmt.weight_exp,
+                            num_weight_bits=bits, sign_mode=lava_sign_mode(fmt.weight), port=port))
+    imp.add_layer(layer, pop, projs[0], name)
+    imp.connect(layer, f"{name}.imag", projs[1])
+
+
+def _format_notes(imp: _Importer, layer: NetxLayer, fmt: DenseFormat, label: str = "weight") -> int:
     """Say what netx did to the weights, and return num_weight_bits for the IR. Refuse the one
     format Lava's Python model runs that the 8-bit synapse cannot hold: num_weight_bits = 9, odd
     mixed-sign weights beyond +-127 (after netx's clipping; SLAYER's weights are even). Weights
     netx zeroed compute 0 with any bit count: 8 then."""
     if fmt.note:
-        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) weight: {fmt.note}")
+        imp.notes.append(f"{imp.nf.path}: layer/{layer.index} ({layer.type}) {label}: {fmt.note}")
     if not fmt.weight.any():
         return min(fmt.num_weight_bits, LAVA_FIXED_PT.max_weight_bits)
     if fmt.num_weight_bits > LAVA_FIXED_PT.max_weight_bits:
-        raise imp.fail(layer, "weight", f"netx derives num_weight_bits = {fmt.num_weight_bits} (odd mixed-sign weights "
+        raise imp.fail(layer, label, f"netx derives num_weight_bits = {fmt.num_weight_bits} (odd mixed-sign weights "
                                         f"up to {int(np.abs(fmt.weight).max())}), beyond the "
                                         f"{LAVA_FIXED_PT.max_weight_bits}-bit synapse ({LAVA_FIXED_PT.name})")
     return fmt.num_weight_bits
@@ -658,16 +804,85 @@ def _transposed_synapses(weight: np.ndarray, src: tuple[int, ...], dst: tuple[in
     return rows[keep], cols[keep], w[keep]
 
 
+def _concat(imp: _Importer, layer: NetxLayer) -> None:
+    """snnc's `concat` layer (docs/netx.md; no lava-dl 0.6.0 block writes one and netx reads
+    none of its fields): `inputs` names earlier layers by index, whose outputs it joins along
+    channels ((C, H, W) parts of equal H, W) or end to end (flat, or flattened, parts), as
+    torch.cat(dim=1) of SLAYER's (N, C, H, W, T) outputs. It makes no neurons: the next layer
+    reads the joined output, its synapse cut into one projection per part."""
+    if "inputs" not in layer.fields:
+        raise imp.fail(layer, "inputs", "missing; a concat layer names the layers it joins by index")
+    indices = imp.array(layer, "inputs").reshape(-1)
+    if indices.size < 2:
+        raise imp.fail(layer, "inputs", f"= {indices.tolist()}; a concat layer joins two or more layers")
+    outs = [imp.layer_output(layer, np.asarray(i)) for i in indices]
+    parts: list[tuple[str, tuple[int, ...]]] = []
+    for prev, flattened in outs:
+        for part in prev.parts or ((prev.name, prev.shape),):
+            parts.append((part[0], (math.prod(part[1]),) if flattened else part[1]))
+    names = [p for p, _ in parts]
+    if len(set(names)) != len(names):
+        raise imp.fail(layer, "inputs", f"joins {names}: a population twice")
+    spatial = {len(shape) for _, shape in parts} == {3}
+    if spatial:
+        hw = {shape[1:] for _, shape in parts}
+        if len(hw) != 1:
+            raise imp.fail(layer, "inputs", f"joins (C, H, W) outputs of different sizes {sorted(hw)}; channels "
+                                            "join only over equal H, W (flatten them first)")
+        shape: tuple[int, ...] = (sum(s[0] for _, s in parts), *parts[0][1][1:])
+    else:
+        if any(len(s) > 1 for _, s in parts):
+            raise imp.fail(layer, "inputs", "joins flat and (C, H, W) outputs; flatten the spatial ones first")
+        shape = (sum(math.prod(s) for _, s in parts),)
+    declared = imp.shape(layer) if "shape" in layer.fields else shape
+    if math.prod(declared) != math.prod(shape) or (spatial and tuple(declared) != shape):
+        raise imp.fail(layer, "shape", f"= {list(declared)}, but the joined outputs give {list(shape)}")
+    name = f"concat{layer.index}"
+    imp.prev = _Prev(name, shape, tuple(parts))
+    imp.concats[name] = imp.prev
+    imp.flatten = False
+
+
+def _split(imp: _Importer, layer: NetxLayer, proj: Projection, part: str, start: int, stop: int) -> Projection:
+    """The synapses of `proj` (reading a concat) from the columns, or input channels,
+    start..stop that population `part` gives, as a projection from `part`. A part's sum is a
+    part of the layer's sum: netx's weight formats are whole multiples of 2^-weight_exp, so
+    each part shifts exactly."""
+    if isinstance(proj, QDense):
+        return proj.replace(src=part, weight=proj.weight[:, start:stop])  # type: ignore[return-value]
+    if isinstance(proj, QSparse):
+        keep = (proj.cols >= start) & (proj.cols < stop)
+        return proj.replace(src=part, rows=proj.rows[keep], cols=proj.cols[keep] - start,  # type: ignore[return-value]
+                            values=proj.values[keep])
+    assert isinstance(proj, QConv2d)
+    # A grouped convolution (a pool: one kernel per channel) as the groups = 1 convolution that
+    # computes the same, zero where an output channel reads another group's inputs.
+    return proj.replace(src=part, weight=dense_conv_weight(proj.weight, proj.groups)[:, start:stop], groups=1)  # type: ignore[return-value]
+
+
+def _average(imp: _Importer, layer: NetxLayer) -> None:
+    """SLAYER's Average block (block/base.py AbstractAverage): the mean of the previous layer's
+    output over `num_outputs` equal groups of consecutive neurons, per step, with no neurons
+    and no step of its own. netx refuses it; on a chip it is what the host computes from the
+    output spikes, so snnc imports it as that: a `group_mean` readout in the graph's metadata
+    (`snnc run` adds the means beside the spikes, `app.readouts.group_means`). SLAYER's own
+    export of the block fails (it writes `shape` from a neuron the block has not); as SLAYER
+    means it, `shape` is (num_outputs, 1, 1)."""
+    if imp.prev is None or imp.prev.parts or imp.prev.name == "input":
+        raise imp.fail(layer, None, "averages no layer of neurons (it must follow one)")
+    groups = imp.shape(layer)
+    if len(groups) == 3 and groups[1:] != (1, 1) or len(groups) == 2:
+        raise imp.fail(layer, "shape", f"= {list(groups)}; SLAYER's average is (num_outputs, 1, 1)")
+    k = groups[0]
+    n = math.prod(imp.prev.shape)
+    if n % k:
+        raise imp.fail(layer, "shape", f"= {list(groups)}: {n} neurons of {imp.prev.name!r} do not make {k} equal groups")
+    imp.readout = {"kind": "group_mean", "population": imp.prev.name, "groups": k, "layer": layer.index}
+
+
 def _check_synapses(imp: _Importer, layer: NetxLayer, count: int) -> None:
     if count > MAX_SYNAPSES:
         raise imp.fail(layer, "weight", f"unrolls to {count} synapses, more than the {MAX_SYNAPSES} snnc builds for one layer")
-
-
-def _refused(reason: str) -> Callable[[_Importer, NetxLayer], None]:
-    def handler(imp: _Importer, layer: NetxLayer) -> None:
-        raise imp.fail(layer, None, reason)
-
-    return handler
 
 
 # netx 0.6.0 type -> handler; order as in netx's `_create`.
@@ -680,9 +895,7 @@ LAYER_TYPES: dict[str, Callable[[_Importer, NetxLayer], None]] = {
     "pool": _pool,
     "convT": _transposed,
     "unpool": _transposed,
-    "dense_comp": _refused("complex dense layers (resonate-and-fire weights weight/real, weight/imag) are not imported"),
-    "average": _refused("netx 0.6.0 refuses it and snnc cannot express it: SLAYER's average is a mean of spike "
-                        "counts over groups (a host readout), not a layer of neurons"),
-    "concat": _refused("netx 0.6.0 refuses it and reads none of its fields, and no lava-dl 0.6.0 block writes one, "
-                       "so its layout is undefined"),
+    "dense_comp": _dense,
+    "average": _average,
+    "concat": _concat,
 }

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DenseFormat", "lava_sign_mode", "netx_dense_format"]
+__all__ = ["DenseFormat", "dense_conv_weight", "lava_sign_mode", "netx_dense_format"]
 
 _MIXED_MAX, _MIXED_MIN = 254, -256
 
@@ -87,3 +87,18 @@ def netx_dense_format(weight: np.ndarray) -> DenseFormat:
     else:
         shifted = np.left_shift(w32, shift)
     return DenseFormat(shifted.astype(np.int64), 8 - shift - n, -shift, note)
+
+
+def dense_conv_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped convolution's weight (C_out, C_in / groups, kH, kW) as the groups = 1 weight
+    (C_out, C_in, kH, kW) that computes the same: zero where an output channel would read
+    another group's inputs (how a grouped convolution reading a `concat` is cut per part)."""
+    c_out, c_in_g = weight.shape[:2]
+    if groups == 1:
+        return weight
+    full = np.zeros((c_out, c_in_g * groups, *weight.shape[2:]), dtype=weight.dtype)
+    per_group = c_out // groups
+    for o in range(c_out):
+        g = o // per_group
+        full[o, g * c_in_g:(g + 1) * c_in_g] = weight[o]
+    return full

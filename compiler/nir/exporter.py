@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from compiler.nir import discretize
 from ir.atomic import atomic_output_file
 from ir.errors import BackendUnavailableError, ExportError
 from ir.graph import Graph
@@ -45,9 +46,14 @@ from ir.nodes import Conv2d, Dense, Input, Node, Population, Projection, Sparse
 from ir.verify import verify
 from neurons import model_of
 
-from compiler.nir import discretize
-
-__all__ = ["NIR_LAYOUT_VERSION", "ExportError", "export_nir", "graph_to_tree", "nir_outputs", "write_tree"]
+__all__ = [
+    "NIR_LAYOUT_VERSION",
+    "ExportError",
+    "export_nir",
+    "graph_to_tree",
+    "nir_outputs",
+    "write_tree",
+]
 
 # The `nir` package version whose file layout this writer follows (nir.write, nir 1.0.x).
 NIR_LAYOUT_VERSION = "1.0.8"
@@ -95,10 +101,15 @@ def graph_to_tree(graph: Graph, discretization: str = "euler",
     """The NIR graph for `graph` as a dict tree (what `write_tree` stores)."""
     verify(graph)
     if graph.domain != "float":
-        raise ExportError("NIR export needs a float model (from a trainer or `snnc import`); a compiled "
-                          "program's fixed-point registers have no NIR form")
+        raise ExportError(
+            "NIR export needs a float model (from a trainer or `snnc import`); a compiled "
+            "program's fixed-point registers have no NIR form"
+        )
     if discretization not in discretize.DISCRETIZATIONS:
-        raise ExportError(f"unknown discretization {discretization!r}; known: {', '.join(discretize.DISCRETIZATIONS)}")
+        raise ExportError(
+            f"unknown discretization {discretization!r}; known: "
+            f"{', '.join(discretize.DISCRETIZATIONS)}"
+        )
     return _Exporter(graph, discretization, warn).run()
 
 
@@ -117,7 +128,10 @@ class _Exporter:
         for out in nir_outputs(self.g):
             pop = self.g.populations[out]
             node = self.tree.name(f"{out}.output")
-            self.tree.nodes[node] = {"type": "Output", "shape": np.asarray(pop.shape, dtype=np.int64)}
+            self.tree.nodes[node] = {
+                "type": "Output",
+                "shape": np.asarray(pop.shape, dtype=np.int64),
+            }
             self.tree.edges.append((plans[out].out, node))
         info = {
             "format": "snnc-nir", "version": 1, "generator": _snnc_version(),
@@ -126,13 +140,24 @@ class _Exporter:
         }
         metadata = {"dt": float(self.dt), "discretization": self.method,
                     "snnc": json.dumps(info, sort_keys=True, allow_nan=False)}
-        return {"type": "NIRGraph", "nodes": self.tree.nodes, "edges": self.tree.edges, "metadata": metadata}
+        return {
+            "type": "NIRGraph",
+            "nodes": self.tree.nodes,
+            "edges": self.tree.edges,
+            "metadata": metadata,
+        }
 
     # ------------------------------------------------------------------ populations
 
     def full(self, pop: Population, value: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1) if np.ndim(value) else value,
-                               (pop.size,)).reshape(pop.shape).astype(np.float64)
+        return (
+            np.broadcast_to(
+                np.asarray(value, dtype=np.float64).reshape(-1) if np.ndim(value) else value,
+                (pop.size,),
+            )
+            .reshape(pop.shape)
+            .astype(np.float64)
+        )
 
     def alpha_k(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(NIR tau, alpha, k) for snnc time constants, as the importer will discretize them."""
@@ -150,16 +175,22 @@ class _Exporter:
         model = model_of(pop, where, "NIR export")
         cuba = model.to_cuba(pop, self.dt)
         if cuba is None:
-            raise ExportError(f"{where}: a {type(pop).__name__} ({model.name} neuron) has no NIR form; NIR's neurons "
-                              "are the current-based LIF family (LIF, CubaLIF, IF, LI, CubaLI, I)")
+            raise ExportError(
+                f"{where}: a {type(pop).__name__} ({model.name} neuron) has no NIR form; NIR's "
+                "neurons are the current-based LIF family (LIF, CubaLIF, IF, LI, CubaLI, I)"
+            )
         period = model.reset_period(pop)
         if period:
-            self.warn(f"{where}: reset_interval = {period} (Lava's periodic LIFReset) has no NIR form; "
-                      "it is kept in snnc's metadata only, other NIR tools will ignore it")
+            self.warn(
+                f"{where}: reset_interval = {period} (Lava's periodic LIFReset) has no NIR form; "
+                "it is kept in snnc's metadata only, other NIR tools will ignore it"
+            )
         alpha_s, alpha_m = self.full(pop, cuba["alpha_syn"]), self.full(pop, cuba["alpha_mem"])
         tau_syn, tau_mem = self.full(pop, cuba["tau_syn"]), self.full(pop, cuba["tau_mem"])
         v_th, bias = self.full(pop, cuba["v_th"]), self.full(pop, cuba["bias"])
-        spiking = _all_or_none(np.isfinite(v_th), where, "v_th", "finite (spiking)", "inf (non-spiking)")
+        spiking = _all_or_none(
+            np.isfinite(v_th), where, "v_th", "finite (spiking)", "inf (non-spiking)"
+        )
         leaky = _all_or_none(alpha_m < 1, where, "tau_mem", "finite", "inf")
         if np.all(alpha_s == 0):
             syn = "none"
@@ -178,7 +209,12 @@ class _Exporter:
             membrane["v_reset"] = np.zeros(pop.shape)
         if syn == "LI" and leaky:
             tau_s_nir, _, k_s = self.alpha_k(tau_syn)
-            fused = {"tau_syn": tau_s_nir, "tau_mem": membrane.pop("tau"), **membrane, "w_in": discretize.unit_gain(k_s)}
+            fused = {
+                "tau_syn": tau_s_nir,
+                "tau_mem": membrane.pop("tau"),
+                **membrane,
+                "w_in": discretize.unit_gain(k_s),
+            }
             nodes[name] = {"type": "CubaLIF" if spiking else "CubaLI", **fused, "metadata": meta}
             return _PopPlan(entry=name, out=name)
         kind = ("LIF" if spiking else "LI") if leaky else ("IF" if spiking else "I")
@@ -193,18 +229,29 @@ class _Exporter:
             else:
                 if len(pop.shape) != 1 or pop.size > MAX_BIAS_NODE:
                     raise ExportError(
-                        f"{where}: a bias on a neuron without leak (IF, tau_mem = inf) needs an identity Affine in NIR, "
-                        f"which snnc writes only for 1-D populations of at most {MAX_BIAS_NODE} neurons (shape {pop.shape}); "
-                        "a single incoming Dense or a Conv2d with one bias per channel can carry it instead")
+                        f"{where}: a bias on a neuron without leak (IF, tau_mem = inf) needs an "
+                        "identity Affine in NIR, which snnc writes only for 1-D populations of at "
+                        f"most {MAX_BIAS_NODE} neurons (shape {pop.shape}); a single incoming "
+                        "Dense or a Conv2d with one bias per channel can carry it instead"
+                    )
                 bias_node = self.tree.name(f"{name}.bias")
-                nodes[bias_node] = {"type": "Affine", "weight": np.eye(pop.size), "bias": bias.reshape(-1)}
+                nodes[bias_node] = {
+                    "type": "Affine",
+                    "weight": np.eye(pop.size),
+                    "bias": bias.reshape(-1),
+                }
                 self.tree.edges.append((bias_node, name))
                 entry = bias_node
         if syn != "none":
             syn_node = self.tree.name(f"{name}.syn")
             if syn == "LI":
                 tau_s_nir, _, k_s = self.alpha_k(tau_syn)
-                nodes[syn_node] = {"type": "LI", "tau": tau_s_nir, "r": discretize.unit_gain(k_s), "v_leak": np.zeros(pop.shape)}
+                nodes[syn_node] = {
+                    "type": "LI",
+                    "tau": tau_s_nir,
+                    "r": discretize.unit_gain(k_s),
+                    "v_leak": np.zeros(pop.shape),
+                }
             else:
                 nodes[syn_node] = {"type": "I", "r": np.ones(pop.shape)}
             self.tree.edges.append((syn_node, entry))
@@ -231,23 +278,37 @@ class _Exporter:
         bias = plan.bias if plan.bias_on_projection == name else None
         prev = plans[proj.src].out
         if isinstance(proj, Conv2d):
-            nodes[name] = {"type": "Conv2d", "input_shape": np.asarray(src.shape[1:], dtype=np.int64),
-                           "weight": proj.weight.astype(np.float64), "stride": np.asarray(proj.stride, dtype=np.int64),
-                           "padding": np.asarray(proj.padding, dtype=np.int64),
-                           "dilation": np.asarray(proj.dilation, dtype=np.int64), "groups": proj.groups,
-                           "bias": bias.reshape(bias.shape[0], -1)[:, 0] if bias is not None else np.zeros(proj.weight.shape[0]),
-                           "metadata": meta}
+            nodes[name] = {
+                "type": "Conv2d",
+                "input_shape": np.asarray(src.shape[1:], dtype=np.int64),
+                "weight": proj.weight.astype(np.float64),
+                "stride": np.asarray(proj.stride, dtype=np.int64),
+                "padding": np.asarray(proj.padding, dtype=np.int64),
+                "dilation": np.asarray(proj.dilation, dtype=np.int64),
+                "groups": proj.groups,
+                "bias": bias.reshape(bias.shape[0], -1)[:, 0]
+                if bias is not None
+                else np.zeros(proj.weight.shape[0]),
+                "metadata": meta,
+            }
             edges.extend([(prev, name), (name, plan.entry)])
             return
         if isinstance(proj, Sparse) and _one_to_one(proj, self.g) and src.shape == dst.shape:
             delay_dst = self.delays_one_to_one(proj, dst)
-            nodes[name] = {"type": "Scale", "scale": proj.values.reshape(dst.shape).astype(np.float64), "metadata": meta}
+            nodes[name] = {
+                "type": "Scale",
+                "scale": proj.values.reshape(dst.shape).astype(np.float64),
+                "metadata": meta,
+            }
             edges.append((prev, name))
             self.chain_end(name, name, delay_dst, dst, plan.entry)
             return
         if len(dst.shape) != 1:
-            raise ExportError(f"{where}: a weight matrix into population {proj.dst!r} of shape {dst.shape}; NIR has "
-                              "no reshape node, so only Conv2d or one-to-one projections can feed a (C, H, W) population")
+            raise ExportError(
+                f"{where}: a weight matrix into population {proj.dst!r} of shape {dst.shape}; NIR "
+                "has no reshape node, so only Conv2d or one-to-one projections can feed a "
+                "(C, H, W) population"
+            )
         weight, delay = _dense(proj, src.size, dst.size)
         pre, post = self.split_delay(delay, where)
         if len(src.shape) != 1:
@@ -262,13 +323,20 @@ class _Exporter:
             edges.append((prev, pre_node))
             prev = pre_node
         if bias is not None:
-            nodes[name] = {"type": "Affine", "weight": weight, "bias": bias.reshape(-1), "metadata": meta}
+            nodes[name] = {
+                "type": "Affine",
+                "weight": weight,
+                "bias": bias.reshape(-1),
+                "metadata": meta,
+            }
         else:
             nodes[name] = {"type": "Linear", "weight": weight, "metadata": meta}
         edges.append((prev, name))
         self.chain_end(name, name, post, dst, plan.entry)
 
-    def chain_end(self, name: str, last: str, delay: np.ndarray | None, dst: Population, entry: str) -> None:
+    def chain_end(
+        self, name: str, last: str, delay: np.ndarray | None, dst: Population, entry: str
+    ) -> None:
         if delay is not None:
             node = self.tree.name(f"{name}.delay")
             self.tree.nodes[node] = {"type": "Delay", "delay": delay.reshape(dst.shape) * self.dt}
@@ -280,15 +348,19 @@ class _Exporter:
         d = np.broadcast_to(proj.delay, (dst.size,)).astype(np.float64)
         return d if np.any(d) else None
 
-    def split_delay(self, delay: np.ndarray, where: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def split_delay(
+        self, delay: np.ndarray, where: str
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """delay[i, j] = post[i] + pre[j] with both >= 0, or ExportError."""
         if not np.any(delay):
             return None, None
         post = delay.min(axis=1)
         pre = delay[0, :] - post[0]
         if pre.min() < 0 or not np.array_equal(post[:, None] + pre[None, :], delay):
-            raise ExportError(f"{where}: its per-synapse delays are not a per-source plus a per-destination delay; "
-                              "NIR delays act on signals, not synapses")
+            raise ExportError(
+                f"{where}: its per-synapse delays are not a per-source plus a per-destination "
+                "delay; NIR delays act on signals, not synapses"
+            )
         pre_f, post_f = pre.astype(np.float64), post.astype(np.float64)
         return (pre_f if np.any(pre_f) else None), (post_f if np.any(post_f) else None)
 
@@ -312,7 +384,10 @@ def _all_or_none(mask: np.ndarray, where: str, fname: str, yes: str, no: str) ->
         return True
     if not np.any(mask):
         return False
-    raise ExportError(f"{where}: {fname} is {yes} for some neurons and {no} for others; NIR needs one kind per node")
+    raise ExportError(
+        f"{where}: {fname} is {yes} for some neurons and {no} for others; NIR needs one kind per "
+        "node"
+    )
 
 
 def _one_to_one(proj: Sparse, graph: Graph) -> bool:
@@ -324,21 +399,25 @@ def _one_to_one(proj: Sparse, graph: Graph) -> bool:
 
 def _dense(proj: Projection, n_src: int, n_dst: int) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(proj, Dense):
-        return proj.weight.astype(np.float64), np.broadcast_to(proj.delay, proj.weight.shape).astype(np.int64)
+        return proj.weight.astype(np.float64), np.broadcast_to(
+            proj.delay, proj.weight.shape
+        ).astype(np.int64)
     assert isinstance(proj, Sparse)
     w = np.zeros((n_dst, n_src))
     w[proj.rows, proj.cols] = proj.values
     d = np.zeros((n_dst, n_src), dtype=np.int64)
     flat = proj.delay.reshape(-1)
     if flat.size and np.all(flat == flat[0]):
-        d[:] = int(flat[0])  # a uniform delay stays uniform (where there is no synapse it does nothing)
+        # a uniform delay stays uniform (where there is no synapse it does nothing)
+        d[:] = int(flat[0])
     else:
         d[proj.rows, proj.cols] = proj.delay
     return w, d
 
 
 def _snnc_meta(kind: str, name: str, node: Node) -> dict[str, Any]:
-    """snnc's exact node in NIR metadata: a JSON header of scalar fields plus one dataset per array."""
+    """snnc's exact node in NIR metadata: a JSON header of scalar fields plus one dataset per
+    array."""
     import dataclasses
 
     fields: dict[str, Any] = {}
@@ -387,7 +466,9 @@ def write_tree(tree: dict[str, Any], path: str | os.PathLike) -> None:
             data = np.array(value, dtype=object).reshape(-1, 2)
             group.create_dataset(key, data=data, dtype=h5py.string_dtype())
         elif isinstance(value, np.ndarray) and value.ndim:
-            group.create_dataset(key, data=value, compression="gzip", compression_opts=4, shuffle=False)
+            group.create_dataset(
+                key, data=value, compression="gzip", compression_opts=4, shuffle=False
+            )
         elif isinstance(value, (int, float, np.ndarray, np.generic)):
             group.create_dataset(key, data=value)
         else:

@@ -29,11 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import IRVerifyError, ModelFormatError, UnsupportedNodeError
-from ir.graph import NAME_RE, Graph
-from ir.nodes import Conv2d, Dense, Input, Population, Projection, Sparse
-from ir.verify import MAX_DELAY_WITHOUT_TARGET, verify
-
 from compiler.nir import discretize
 from compiler.nir.ops import Op, PathError, apply_linear, compose
 from compiler.nir.parsed import NEURON_TYPES, NIR_MODEL, ParsedNode, node_label
@@ -41,6 +36,10 @@ from compiler.nir.reader import NirFile, RawNode, read_nir
 from compiler.nir.restore import restore
 from compiler.nir.shapes import ShapeInference
 from compiler.nir.timebase import DEFAULT_DT, detect_exporter, resolve_discretization, resolve_dt
+from ir.errors import IRVerifyError, ModelFormatError, UnsupportedNodeError
+from ir.graph import NAME_RE, Graph
+from ir.nodes import Conv2d, Dense, Input, Population, Projection, Sparse
+from ir.verify import MAX_DELAY_WITHOUT_TARGET, verify
 
 __all__ = ["DEFAULT_DT", "SUPPORTED", "import_nir", "load"]
 
@@ -50,7 +49,17 @@ __all__ = ["DEFAULT_DT", "SUPPORTED", "import_nir", "load"]
 # read into the current-based form of `_Pop` and handed to the model's `from_cuba`.
 # A NIR Delay of more steps than verify accepts without a target is refused at import.
 MAX_DELAY_STEPS = MAX_DELAY_WITHOUT_TARGET
-OPERATOR_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d", "Flatten", "Delay")
+OPERATOR_TYPES = (
+    "Affine",
+    "Linear",
+    "Scale",
+    "Conv1d",
+    "Conv2d",
+    "SumPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "Delay",
+)
 SUPPORTED = ("Input", "Output", *OPERATOR_TYPES, *NEURON_TYPES, "NIRGraph")
 _SYNAPSE_STAGES = ("LI", "I")  # a leaky or perfect integrator that can be another neuron's current
 _MEMBRANES = ("LIF", "IF", "LI", "I", "Threshold")
@@ -63,15 +72,24 @@ _PARAMS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "Affine": (("weight", "bias"), {}),
     "Linear": (("weight",), {}),
     "Scale": (("scale",), {}),
-    "Conv1d": (("weight", "stride", "padding", "dilation", "groups", "bias"), {"input_shape": None}),
-    "Conv2d": (("weight", "stride", "padding", "dilation", "groups", "bias"), {"input_shape": None}),
+    "Conv1d": (
+        ("weight", "stride", "padding", "dilation", "groups", "bias"),
+        {"input_shape": None},
+    ),
+    "Conv2d": (
+        ("weight", "stride", "padding", "dilation", "groups", "bias"),
+        {"input_shape": None},
+    ),
     "SumPool2d": (("kernel_size", "stride", "padding"), {}),
     "AvgPool2d": (("kernel_size", "stride", "padding"), {}),
     "Flatten": ((), {"start_dim": 1, "end_dim": -1, "input_type": None}),
     "Delay": (("delay",), {}),
     "IF": (("r", "v_threshold"), {"v_reset": 0.0}),
     "LIF": (("tau", "r", "v_leak", "v_threshold"), {"v_reset": 0.0}),
-    "CubaLIF": (("tau_syn", "tau_mem", "r", "v_leak", "v_threshold"), {"v_reset": 0.0, "w_in": 1.0}),
+    "CubaLIF": (
+        ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold"),
+        {"v_reset": 0.0, "w_in": 1.0},
+    ),
     "LI": (("tau", "r", "v_leak"), {}),
     "CubaLI": (("tau_syn", "tau_mem", "r", "v_leak"), {"w_in": 1.0}),
     "I": (("r",), {}),
@@ -79,7 +97,15 @@ _PARAMS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 }
 _TEXT_FIELDS = {"padding"}
 _INT_FIELDS = {"groups", "start_dim", "end_dim"}
-_SHAPE_FIELDS = {"shape", "input_shape", "input_type", "stride", "dilation", "kernel_size", "padding"}
+_SHAPE_FIELDS = {
+    "shape",
+    "input_shape",
+    "input_type",
+    "stride",
+    "dilation",
+    "kernel_size",
+    "padding",
+}
 
 
 def _stderr_warn(message: str) -> None:
@@ -155,11 +181,15 @@ class _Importer:
         self.dt, dt_source = resolve_dt(dt, root_meta, nodes, self.fail, self.warn)
         self.method, method_source = resolve_discretization(discretization, root_meta, self.fail)
         self.shapes = ShapeInference(nodes, self.preds, self.fail).infer()
-        self.ops = {n: self.make_op(node) for n, node in nodes.items() if node.type in OPERATOR_TYPES}
+        self.ops = {
+            n: self.make_op(node) for n, node in nodes.items() if node.type in OPERATOR_TYPES
+        }
         try:
             pops = self.make_populations()
             projections, biases = self.make_projections(pops)
-            populations = {name: self.finish_population(pop, biases.get(name)) for name, pop in pops.items()}
+            populations = {
+                name: self.finish_population(pop, biases.get(name)) for name, pop in pops.items()
+            }
         except IRVerifyError as e:
             raise self.fail(None, str(e)) from None
         outputs = self.outputs(pops)
@@ -204,7 +234,9 @@ class _Importer:
                 if prefix and child.type in ("Input", "Output"):
                     passes.add(full)
             for a, b in graph.edges:
-                edges.append((resolve(graph, prefix, a, "source"), resolve(graph, prefix, b, "destination")))
+                edges.append(
+                    (resolve(graph, prefix, a, "source"), resolve(graph, prefix, b, "destination"))
+                )
 
         def resolve(graph: RawNode, prefix: str, endpoint: str, role: str) -> str:
             child = graph.nodes.get(endpoint)
@@ -212,8 +244,11 @@ class _Importer:
                 port_type = "Input" if role == "destination" else "Output"
                 ports = [k for k, c in child.nodes.items() if c.type == port_type]
                 if len(ports) != 1:
-                    raise self.fail(f"edge to/from sub-graph {prefix + endpoint!r}",
-                                    f"the sub-graph has {len(ports)} {port_type} nodes; name one as '{endpoint}.<port>'")
+                    raise self.fail(
+                        f"edge to/from sub-graph {prefix + endpoint!r}",
+                        f"the sub-graph has {len(ports)} {port_type} nodes; name one as "
+                        f"'{endpoint}.<port>'",
+                    )
                 return f"{prefix}{endpoint}.{ports[0]}"
             full = prefix + endpoint
             if child is None and not _exists(graph, endpoint):
@@ -230,22 +265,32 @@ class _Importer:
             raise self.fail(f"edge {dup!r}", "appears twice")
         for a, b in edges:
             if nodes[b].type == "Input" and b not in passes:
-                raise self.fail(f"edge ({a!r}, {b!r})", f"ends at Input {b!r}; a graph's inputs receive no edges")
+                raise self.fail(
+                    f"edge ({a!r}, {b!r})",
+                    f"ends at Input {b!r}; a graph's inputs receive no edges",
+                )
             if nodes[a].type == "Output" and a not in passes:
-                raise self.fail(f"edge ({a!r}, {b!r})", f"starts at Output {a!r}; a graph's outputs feed nothing")
+                raise self.fail(
+                    f"edge ({a!r}, {b!r})",
+                    f"starts at Output {a!r}; a graph's outputs feed nothing",
+                )
         # Remove sub-graph Input/Output ports: connect their predecessors to their successors.
         for port in sorted(passes):
             ins = [a for a, b in edges if b == port]
             outs = [b for a, b in edges if a == port]
             if nodes[port].type == "Input" and not ins and outs:
-                raise self.fail(f"node {port!r} (Input of a sub-graph)", "nothing in the parent graph feeds it")
+                raise self.fail(
+                    f"node {port!r} (Input of a sub-graph)", "nothing in the parent graph feeds it"
+                )
             edges = [e for e in edges if port not in e] + [(a, b) for a in ins for b in outs]
             del nodes[port]
         return nodes, edges
 
     def parse(self, raw: RawNode, name: str) -> ParsedNode:
         if raw.type not in _PARAMS:
-            raise UnsupportedNodeError(f"{self.label}: node {name!r}", raw.type, list(SUPPORTED), "snnc's NIR importer")
+            raise UnsupportedNodeError(
+                f"{self.label}: node {name!r}", raw.type, list(SUPPORTED), "snnc's NIR importer"
+            )
         required, optional = _PARAMS[raw.type]
         where = f"node {name!r} ({raw.type})"
         params: dict[str, Any] = {}
@@ -261,7 +306,9 @@ class _Importer:
     def check_value(self, value: Any, key: str, where: str) -> Any:
         if key in _TEXT_FIELDS and isinstance(value, str):
             if value not in ("same", "valid"):
-                raise self.fail(f"{where}.{key}", f"expected 'same', 'valid' or integers, got {value!r}")
+                raise self.fail(
+                    f"{where}.{key}", f"expected 'same', 'valid' or integers, got {value!r}"
+                )
             return value
         if isinstance(value, dict) and key == "input_type":
             value = value.get("input")
@@ -270,7 +317,11 @@ class _Importer:
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
             raise self.fail(f"{where}.{key}", f"expected numbers, got {type(value).__name__}")
         if key in _SHAPE_FIELDS or key in _INT_FIELDS:
-            if value.size == 0 or not np.all(np.isfinite(value)) or np.any(value != np.round(value)):
+            if (
+                value.size == 0
+                or not np.all(np.isfinite(value))
+                or np.any(value != np.round(value))
+            ):
                 raise self.fail(f"{where}.{key}", f"expected integers, got {value.tolist()!r}")
             arr = value.astype(np.int64)
             return int(arr.reshape(-1)[0]) if key in _INT_FIELDS else arr
@@ -288,15 +339,31 @@ class _Importer:
         in_shape = self.shapes[self.preds[name][0]] if self.preds[name] else self.shapes[name]
         out_shape = self.shapes[name]
         n_in = math.prod(in_shape)
-        if t == "Affine" and p["weight"].shape[0] == p["weight"].shape[1] and np.array_equal(p["weight"], np.eye(p["weight"].shape[0])):
+        if (
+            t == "Affine"
+            and p["weight"].shape[0] == p["weight"].shape[1]
+            and np.array_equal(p["weight"], np.eye(p["weight"].shape[0]))
+        ):
             # An identity matrix with a bias only adds a constant: elementwise, names no projection.
-            return Op(name, "elementwise", in_shape, out_shape, bias=np.broadcast_to(p["bias"].reshape(-1), (n_in,)).copy(),
-                      is_named=False)
+            return Op(
+                name,
+                "elementwise",
+                in_shape,
+                out_shape,
+                bias=np.broadcast_to(p["bias"].reshape(-1), (n_in,)).copy(),
+                is_named=False,
+            )
         if t in ("Affine", "Linear"):
             bias = p["bias"].reshape(-1) if t == "Affine" else None
             return Op(name, "dense", in_shape, out_shape, weight=p["weight"], bias=bias)
         if t == "Scale":
-            return Op(name, "elementwise", in_shape, out_shape, scale=np.broadcast_to(p["scale"].reshape(-1), (n_in,)).copy())
+            return Op(
+                name,
+                "elementwise",
+                in_shape,
+                out_shape,
+                scale=np.broadcast_to(p["scale"].reshape(-1), (n_in,)).copy(),
+            )
         if t == "Flatten":
             return Op(name, "elementwise", in_shape, out_shape, is_named=False)
         if t == "Delay":
@@ -307,24 +374,50 @@ class _Importer:
             wrong = ~np.isfinite(steps) | (rounded < 0) | off
             if np.any(wrong):
                 bad = float(p["delay"].reshape(-1)[int(np.argmax(wrong))])
-                raise self.fail(f"{node_label(node)}.delay", f"{bad!r} s is not a whole number >= 0 of steps of dt = {self.dt!r} s")
+                raise self.fail(
+                    f"{node_label(node)}.delay",
+                    f"{bad!r} s is not a whole number >= 0 of steps of dt = {self.dt!r} s",
+                )
             if rounded.max(initial=0) > MAX_DELAY_STEPS:  # an int64 could not even hold some
                 bad = float(p["delay"].reshape(-1)[int(np.argmax(rounded))])
-                raise self.fail(f"{node_label(node)}.delay", f"{bad!r} s is {float(rounded.max()):.4g} steps of dt = "
-                                f"{self.dt!r} s; snnc takes delays of at most {MAX_DELAY_STEPS} steps")
-            return Op(name, "elementwise", in_shape, out_shape, delay=np.broadcast_to(rounded.astype(np.int64), (n_in,)).copy())
+                raise self.fail(
+                    f"{node_label(node)}.delay",
+                    f"{bad!r} s is {float(rounded.max()):.4g} steps of dt = "
+                    f"{self.dt!r} s; snnc takes delays of at most {MAX_DELAY_STEPS} steps",
+                )
+            return Op(
+                name,
+                "elementwise",
+                in_shape,
+                out_shape,
+                delay=np.broadcast_to(rounded.astype(np.int64), (n_in,)).copy(),
+            )
         shape3, kernel, stride, padding, dilation = p["_geometry"]
         if t in ("Conv1d", "Conv2d"):
             w = p["weight"] if t == "Conv2d" else p["weight"][:, :, None, :]
             bias = p["bias"].reshape(-1)
             if bias.size not in (1, w.shape[0]):
-                raise self.fail(f"{node_label(node)}.bias", f"expected {w.shape[0]} values, got {bias.size}")
-            return Op(name, "conv", shape3, out_shape, weight=w, bias=np.broadcast_to(bias, (w.shape[0],)).copy(),
-                      stride=stride, padding=padding, dilation=dilation, groups=int(p["groups"]))
+                raise self.fail(
+                    f"{node_label(node)}.bias", f"expected {w.shape[0]} values, got {bias.size}"
+                )
+            return Op(
+                name,
+                "conv",
+                shape3,
+                out_shape,
+                weight=w,
+                bias=np.broadcast_to(bias, (w.shape[0],)).copy(),
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=int(p["groups"]),
+            )
         c = shape3[0]
         value = 1.0 if t == "SumPool2d" else 1.0 / (kernel[0] * kernel[1])
         w = np.full((c, 1, *kernel), value)
-        return Op(name, "conv", shape3, out_shape, weight=w, stride=stride, padding=padding, groups=c)
+        return Op(
+            name, "conv", shape3, out_shape, weight=w, stride=stride, padding=padding, groups=c
+        )
 
     # ------------------------------------------------------------------ 4. populations
 
@@ -353,8 +446,13 @@ class _Importer:
                 continue
             chain: list[str] = []
             cur = self.preds[name][0]
-            while (cur in self.ops and self.ops[cur].kind == "elementwise" and self.ops[cur].delay is None
-                   and len(self.preds[cur]) == 1 and len(self.succs[cur]) == 1):
+            while (
+                cur in self.ops
+                and self.ops[cur].kind == "elementwise"
+                and self.ops[cur].delay is None
+                and len(self.preds[cur]) == 1
+                and len(self.succs[cur]) == 1
+            ):
                 chain.insert(0, cur)
                 cur = self.preds[cur][0]
             syn = self.nodes.get(cur)
@@ -366,19 +464,28 @@ class _Importer:
         return merges
 
     def flat(self, value: Any, n: int) -> np.ndarray:
-        return np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (n,)).astype(np.float64)
+        return np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (n,)).astype(
+            np.float64
+        )
 
-    def decay(self, tau: np.ndarray, n: int, node: ParsedNode, key: str) -> tuple[np.ndarray, np.ndarray]:
+    def decay(
+        self, tau: np.ndarray, n: int, node: ParsedNode, key: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         try:
             return discretize.alpha_k(self.flat(tau, n), self.dt, self.method)
         except ValueError as e:
             guess = detect_exporter(self.nodes)
-            if guess is not None and guess[1] != self.dt:  # the advice that reproduces the framework
-                e = ValueError(f"{e.args[0].split('; pass a smaller')[0]}; the file looks like "
-                               f"{guess[0]}'s export ({guess[2]}): import it with --dt {guess[1]!r}")
+            # the advice that reproduces the framework
+            if guess is not None and guess[1] != self.dt:
+                e = ValueError(
+                    f"{e.args[0].split('; pass a smaller')[0]}; the file looks like "
+                    f"{guess[0]}'s export ({guess[2]}): import it with --dt {guess[1]!r}"
+                )
             raise self.fail(f"{node_label(node)}.{key}", str(e)) from None
 
-    def membrane(self, node: ParsedNode, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def membrane(
+        self, node: ParsedNode, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(alpha_m, c_m, b_m, v_th): v[t] = alpha_m v + c_m * I[t] + b_m, spike when v > v_th.
 
         v is kept relative to v_reset (snnc resets to 0), so b_m and v_th are shifted by it;
@@ -387,7 +494,12 @@ class _Importer:
         p, t = node.params, node.type
         inf = np.full(n, math.inf)
         if t in ("LIF", "LI", "CubaLIF", "CubaLI"):
-            alpha, k = self.decay(p["tau"] if "tau" in p else p["tau_mem"], n, node, "tau" if "tau" in p else "tau_mem")
+            alpha, k = self.decay(
+                p["tau"] if "tau" in p else p["tau_mem"],
+                n,
+                node,
+                "tau" if "tau" in p else "tau_mem",
+            )
             reset = self.flat(p.get("v_reset", 0.0), n)
             b = k * (self.flat(p["v_leak"], n) - reset)
             th = self.flat(p["v_threshold"], n) - reset if t in _SPIKING else inf
@@ -415,8 +527,11 @@ class _Importer:
             return self._neuron(node, syn, chain)
         except ValueError as e:
             stages = [*([syn.name] if syn is not None else []), *chain, node.name]
-            raise self.fail(node_label(node), f"a parameter of {', '.join(map(repr, stages))} does not fit "
-                                              f"its {math.prod(self.shapes[node.name])} neurons ({e})") from None
+            raise self.fail(
+                node_label(node),
+                f"a parameter of {', '.join(map(repr, stages))} does not fit "
+                f"its {math.prod(self.shapes[node.name])} neurons ({e})",
+            ) from None
 
     def _neuron(self, node: ParsedNode, syn: ParsedNode | None, chain: list[str]) -> _Pop:
         shape = self.shapes[node.name]
@@ -437,9 +552,18 @@ class _Importer:
             alpha_s, c_s, b_s = np.zeros(n), np.ones(n), np.zeros(n)
         # u is the current scaled by c_m (and the chain's scale): then v[t] = alpha_m v + u + b.
         gain = c_m * scale * c_s
-        return _Pop(name=node.name, entry=syn.name if syn is not None else node.name, kind=node.type, shape=shape,
-                    alpha_s=alpha_s, alpha_m=alpha_m, gain=gain, u_bias=c_m * scale * b_s,
-                    v_bias=b_m + c_m * between, v_th=v_th)
+        return _Pop(
+            name=node.name,
+            entry=syn.name if syn is not None else node.name,
+            kind=node.type,
+            shape=shape,
+            alpha_s=alpha_s,
+            alpha_m=alpha_m,
+            gain=gain,
+            u_bias=c_m * scale * b_s,
+            v_bias=b_m + c_m * between,
+            v_th=v_th,
+        )
 
     def finish_population(self, pop: _Pop, input_bias: np.ndarray | None) -> Population:
         if pop.kind == "Input":
@@ -451,14 +575,20 @@ class _Importer:
             if np.all(pop.alpha_s[moving] == 0):
                 v_bias = v_bias + u_bias  # the current is this step's input only: same as a v bias
             elif np.any(pop.alpha_s[moving] >= 1):
-                raise self.fail(f"node {pop.entry!r}", "a constant input into a synaptic current that never decays "
-                                "(tau_syn = inf) grows without bound; snnc has no such bias")
+                raise self.fail(
+                    f"node {pop.entry!r}",
+                    "a constant input into a synaptic current that never decays "
+                    "(tau_syn = inf) grows without bound; snnc has no such bias",
+                )
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     v_bias = v_bias + np.where(moving, u_bias / (1.0 - pop.alpha_s), 0.0)
-                self.warn(f"node {pop.name!r}: a bias reaches the synaptic current (Affine bias or v_leak of a "
-                          "synapse stage); snnc adds biases to v, so it uses the current's steady state "
-                          "bias / (1 - alpha_syn), exact after the synaptic transient of about tau_syn")
+                self.warn(
+                    f"node {pop.name!r}: a bias reaches the synaptic current (Affine bias or "
+                    "v_leak of a synapse stage); snnc adds biases to v, so it uses the current's "
+                    "steady state bias / (1 - alpha_syn), exact after the synaptic transient of "
+                    "about tau_syn"
+                )
         v_th = pop.v_th
         if pop.rescale is not None:
             v_bias, v_th = v_bias / pop.rescale, v_th / pop.rescale
@@ -467,7 +597,9 @@ class _Importer:
 
     # ------------------------------------------------------------------ 5. projections
 
-    def make_projections(self, pops: dict[str, _Pop]) -> tuple[list[tuple[str, Projection]], dict[str, np.ndarray]]:
+    def make_projections(
+        self, pops: dict[str, _Pop]
+    ) -> tuple[list[tuple[str, Projection]], dict[str, np.ndarray]]:
         by_entry = {pop.entry: pop for pop in pops.values()}
         sources = {pop.name: pop for pop in pops.values()}
         projections: list[tuple[str, Projection]] = []
@@ -483,15 +615,19 @@ class _Importer:
             for src_name, ops in terms:
                 src = sources[src_name]
                 if src.kind not in ("Input", *_SPIKING):
-                    raise self.fail(f"node {src_name!r} ({src.kind})",
-                                    f"feeds {entry!r}, but a {src.kind} puts out its voltage, not spikes; snnc can read "
-                                    "non-spiking nodes only as graph outputs (probe their v)")
+                    raise self.fail(
+                        f"node {src_name!r} ({src.kind})",
+                        f"feeds {entry!r}, but a {src.kind} puts out its voltage, not spikes; snnc "
+                        "can read non-spiking nodes only as graph outputs (probe their v)",
+                    )
                 projections.append(self.projection(src, dst, ops, taken))
         rank = {name: i for i, name in enumerate(pops)}
         projections.sort(key=lambda item: (rank[item[1].dst], rank[item[1].src]))
         return projections, biases
 
-    def collect(self, entry: str, size: int, sources: dict[str, _Pop]) -> tuple[list[tuple[str, list[Op]]], np.ndarray]:
+    def collect(
+        self, entry: str, size: int, sources: dict[str, _Pop]
+    ) -> tuple[list[tuple[str, list[Op]]], np.ndarray]:
         """Every path (source population, linear nodes in order) into `entry`, and the constant
         the linear nodes add to its input (each bias pushed through the nodes after it)."""
         terms: list[tuple[str, list[Op]]] = []
@@ -504,7 +640,9 @@ class _Importer:
                     terms.append((pred, suffix))
                 elif pred in self.ops:
                     if pred in path:
-                        raise self.fail(f"node {pred!r}", "is on a loop of weight nodes with no neuron in it")
+                        raise self.fail(
+                            f"node {pred!r}", "is on a loop of weight nodes with no neuron in it"
+                        )
                     op = self.ops[pred]
                     b = op.bias_vector()
                     if b is not None:
@@ -513,7 +651,9 @@ class _Importer:
                 else:
                     node = self.nodes[pred]
                     if node.type in NEURON_TYPES:
-                        raise self.fail(node_label(node), f"feeds {entry!r} but is merged into another neuron")
+                        raise self.fail(
+                            node_label(node), f"feeds {entry!r} but is merged into another neuron"
+                        )
                     raise self.fail(node_label(node), f"cannot feed {entry!r}")
         return terms, bias
 
@@ -542,7 +682,9 @@ class _Importer:
         dst.rescale = rho
         return first
 
-    def projection(self, src: _Pop, dst: _Pop, ops: list[Op], taken: set[str]) -> tuple[str, Projection]:
+    def projection(
+        self, src: _Pop, dst: _Pop, ops: list[Op], taken: set[str]
+    ) -> tuple[str, Projection]:
         named = [op for op in ops if op.kind != "elementwise" and op.is_named]
         named = named or [op for op in ops if op.is_named and op.scale is not None]
         named = named or [op for op in ops if op.is_named]
@@ -557,14 +699,19 @@ class _Importer:
             raise self.fail(f"path {src.name!r} -> {dst.name!r}", str(e)) from None
         if c.kind == "sparse_diag":
             idx = np.arange(src.size)
-            node: Projection = Sparse(src.name, dst.name, rows=idx, cols=idx, values=c.weight, delay=c.delay)
+            node: Projection = Sparse(
+                src.name, dst.name, rows=idx, cols=idx, values=c.weight, delay=c.delay
+            )
         elif c.kind == "dense":
             node = Dense(src.name, dst.name, weight=c.weight, delay=c.delay)
         else:
             node = Conv2d(src.name, dst.name, weight=c.weight, stride=c.stride, padding=c.padding,
                           dilation=c.dilation, groups=c.groups)
             conv = next(op for op in ops if op.kind == "conv")
-            src.shape, dst.shape = _respace(src.shape, conv.in_shape), _respace(dst.shape, conv.out_shape)
+            src.shape, dst.shape = (
+                _respace(src.shape, conv.in_shape),
+                _respace(dst.shape, conv.out_shape),
+            )
         return name, node
 
     # ------------------------------------------------------------------ outputs, names
@@ -577,8 +724,10 @@ class _Importer:
             for pred in self.preds[name]:
                 if pred not in pops or pops[pred].kind == "Input":
                     what = self.nodes[pred].type
-                    raise self.fail(f"node {name!r} (Output)", f"reads {pred!r}, a {what}; snnc's outputs are neuron "
-                                    "populations")
+                    raise self.fail(
+                        f"node {name!r} (Output)",
+                        f"reads {pred!r}, a {what}; snnc's outputs are neuron populations",
+                    )
                 if pred not in outs:
                     outs.append(pred)
         return outs

@@ -67,7 +67,14 @@ class Op:
         if self.kind == "dense":
             return x @ self.weight.T
         b = x.shape[0]
-        out = conv2d(x.reshape((b, *self.in_shape)), self.weight, self.stride, self.padding, self.dilation, self.groups)
+        out = conv2d(
+            x.reshape((b, *self.in_shape)),
+            self.weight,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+        )
         return out.reshape(b, -1)
 
     def bias_vector(self) -> np.ndarray | None:
@@ -80,8 +87,14 @@ class Op:
         return np.broadcast_to(self.bias, (self.out_size,)).astype(np.float64)
 
 
-def conv_output_shape(in_shape: tuple[int, int, int], c_out: int, kernel: tuple[int, int], stride: tuple[int, int],
-                      padding: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int]:
+def conv_output_shape(
+    in_shape: tuple[int, int, int],
+    c_out: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int, int]:
     return (c_out, *conv2d_output_hw(in_shape[1:], kernel, stride, padding, dilation))  # type: ignore[arg-type]
 
 
@@ -97,10 +110,17 @@ def conv2d(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], padding: 
     og = c_out // groups
     for i in range(kh):
         for j in range(kw):
-            patch = xp[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw]
+            patch = xp[
+                :,
+                :,
+                i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+            ]
             for g in range(groups):
                 tap = weight[g * og:(g + 1) * og, :, i, j]
-                out[:, g * og:(g + 1) * og] += np.einsum("oc,bchw->bohw", tap, patch[:, g * cg:(g + 1) * cg])
+                out[:, g * og : (g + 1) * og] += np.einsum(
+                    "oc,bchw->bohw", tap, patch[:, g * cg : (g + 1) * cg]
+                )
     return out
 
 
@@ -167,13 +187,20 @@ def compose(ops: list[Op], n_src: int, n_dst: int, gain: np.ndarray) -> Composed
         if op.delay is not None and op.kind == "elementwise":
             d = _uniform(op.delay)
             if not isinstance(d, int):
-                raise PathError(f"Delay {op.name!r} between two weight nodes has different delays per element; "
-                                "snnc delays are per synapse")
+                raise PathError(
+                    f"Delay {op.name!r} between two weight nodes has different delays per element; "
+                    "snnc delays are per synapse"
+                )
             mid_delay += d
     if len(cores) == 1 and ops[first].kind == "dense":
         w = ops[first].weight * post_scale[:, None] * pre_scale[None, :]
         return Composed("dense", w, _uniform(post_delay[:, None] + pre_delay[None, :]))
-    if len(cores) == 1 and ops[first].kind == "conv" and not np.any(pre_delay) and not np.any(post_delay):
+    if (
+        len(cores) == 1
+        and ops[first].kind == "conv"
+        and not np.any(pre_delay)
+        and not np.any(post_delay)
+    ):
         conv = ops[first]
         pre_c = _channel_constant(pre_scale, conv.in_shape)
         post_c = _channel_constant(post_scale, conv.out_shape)
@@ -186,8 +213,10 @@ def compose(ops: list[Op], n_src: int, n_dst: int, gain: np.ndarray) -> Composed
             return Composed("conv", w, 0, conv.stride, conv.padding, conv.dilation, conv.groups)
     if n_src * n_dst > MAX_DENSE_ELEMENTS:
         names = " -> ".join(op.name for op in ops)
-        raise PathError(f"the path {names} is not one weight layer and its matrix ({n_dst} x {n_src}) "
-                        f"is larger than {MAX_DENSE_ELEMENTS} entries")
+        raise PathError(
+            f"the path {names} is not one weight layer and its matrix ({n_dst} x {n_src}) "
+            f"is larger than {MAX_DENSE_ELEMENTS} entries"
+        )
     x = np.eye(n_src) * pre_scale[:, None]
     for op in ops:
         x = op.linear(x)
@@ -196,7 +225,8 @@ def compose(ops: list[Op], n_src: int, n_dst: int, gain: np.ndarray) -> Composed
 
 
 def apply_linear(ops: list[Op], vec: np.ndarray) -> np.ndarray:
-    """A constant vector pushed through `ops` (their linear parts; delays do not change constants)."""
+    """A constant vector pushed through `ops` (their linear parts; delays do not change
+    constants)."""
     x = vec.reshape(1, -1).astype(np.float64)
     for op in ops:
         x = op.linear(x)

@@ -18,8 +18,8 @@ checked later, per node type (importer).
 
 from __future__ import annotations
 
-import math
 import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +41,15 @@ _HASH_CHUNK = 1 << 20
 # HDF5 filters built into libhdf5 or h5py (H5Zpublic.h; h5py/h5z.pyx): deflate, shuffle,
 # fletcher32, szip, nbit, scaleoffset, lzf. Any other id names a plugin HDF5 would load from
 # HDF5_PLUGIN_PATH, i.e. code from outside the file.
-_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
+_FILTERS = {
+    1: "deflate",
+    2: "shuffle",
+    3: "fletcher32",
+    4: "szip",
+    5: "nbit",
+    6: "scaleoffset",
+    32000: "lzf",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,11 +94,15 @@ def read_nir(path: str | os.PathLike) -> NirFile:
 
     (version, root), digest = read_hdf5(path, "NIR files are HDF5", walk)
     if root.type != "NIRGraph":
-        raise ModelFormatError(label, "node", f"the root node is a {root.type}, expected a NIRGraph")
+        raise ModelFormatError(
+            label, "node", f"the root node is a {root.type}, expected a NIRGraph"
+        )
     return NirFile(path=label, version=version, sha256=digest, root=root)
 
 
-def read_hdf5(path: str | os.PathLike, expected: str, walk: Callable[[Any, Any], T]) -> tuple[T, str]:
+def read_hdf5(
+    path: str | os.PathLike, expected: str, walk: Callable[[Any, Any], T]
+) -> tuple[T, str]:
     """(walk(handle, reader), sha256 of the file) for the HDF5 file at `path`, with every check of
     this module: size, readability, and, through `reader` (whose `value`, `group`, `keys` and `obj`
     read what `walk` asks for), hard links only and bounded numeric or text datasets. `expected`
@@ -99,7 +111,9 @@ def read_hdf5(path: str | os.PathLike, expected: str, walk: Callable[[Any, Any],
     label = str(path)
     p = Path(path)
     if not p.is_file():
-        raise ModelFormatError(label, None, "no such file" if not p.exists() else "not a regular file")
+        raise ModelFormatError(
+            label, None, "no such file" if not p.exists() else "not a regular file"
+        )
     check_bytes(p.stat().st_size, label)
     try:
         import h5py
@@ -116,7 +130,9 @@ def read_hdf5(path: str | os.PathLike, expected: str, walk: Callable[[Any, Any],
         handle = h5py.File(p, "r")
     except (OSError, ValueError) as e:
         reason = _h5_reason(str(e))
-        raise ModelFormatError(label, None, f"not a readable HDF5 file ({reason}); {expected}") from None
+        raise ModelFormatError(
+            label, None, f"not a readable HDF5 file ({reason}); {expected}"
+        ) from None
     with handle:
         reader = _Reader(label, h5py)
         try:
@@ -130,7 +146,8 @@ def read_hdf5(path: str | os.PathLike, expected: str, walk: Callable[[Any, Any],
 
 
 def _h5_reason(message: str) -> str:
-    """The useful part of an h5py open error: 'truncated file: eof = 5000, ..., stored_eof = 30208'."""
+    """The useful part of an h5py open error: 'truncated file: eof = 5000, ..., stored_eof =
+    30208'."""
     inner = message[message.find("(") + 1: message.rfind(")")] if "(" in message else message
     if inner.startswith("truncated file"):
         parts = [p.strip() for p in inner.split(",") if "sblock" not in p]
@@ -214,7 +231,9 @@ class _Reader:
             if hard is None:
                 raise self.fail(where, f"{key!r} is missing")
             if not hard:
-                raise self.fail(f"{where}.{key}", "soft and external links are not allowed in a NIR file")
+                raise self.fail(
+                    f"{where}.{key}", "soft and external links are not allowed in a NIR file"
+                )
             return parent[key]
         except ModelFormatError:
             raise
@@ -226,7 +245,10 @@ class _Reader:
         if isinstance(obj, self.h5py.Group):
             if depth > MAX_DEPTH:
                 raise self.fail(f"{where}.{key}", f"groups nested more than {MAX_DEPTH} deep")
-            return {k: self.value(obj, k, f"{where}.{key}", depth + 1) for k in self.keys(obj, f"{where}.{key}")}
+            return {
+                k: self.value(obj, k, f"{where}.{key}", depth + 1)
+                for k in self.keys(obj, f"{where}.{key}")
+            }
         if not isinstance(obj, self.h5py.Dataset):
             raise self.fail(f"{where}.{key}", f"unexpected HDF5 object {type(obj).__name__}")
         try:
@@ -235,9 +257,15 @@ class _Reader:
                 return None
             count = math.prod(shape) if shape else 1
             if count > MAX_DATASET_ELEMENTS:
-                raise self.fail(f"{where}.{key}", f"dataset of shape {shape} is larger than {MAX_DATASET_ELEMENTS} elements")
+                raise self.fail(
+                    f"{where}.{key}",
+                    f"dataset of shape {shape} is larger than {MAX_DATASET_ELEMENTS} elements",
+                )
             self.storage(obj, f"{where}.{key}")
-            self.tally.add(loaded_array_bytes(count, count * dtype.itemsize), f"{where}.{key} (dataset of shape {shape}, {dtype})")
+            self.tally.add(
+                loaded_array_bytes(count, count * dtype.itemsize),
+                f"{where}.{key} (dataset of shape {shape}, {dtype})",
+            )
             if self.h5py.check_string_dtype(dtype) is not None or dtype.kind == "S":
                 data = obj[()]
                 return _strings(data)
@@ -255,18 +283,30 @@ class _Reader:
         dcpl = dataset.id.get_create_plist()
         layout = dcpl.get_layout()
         if layout == h5d.VIRTUAL:
-            raise self.fail(where, "is a virtual dataset (its data is read from other files); snnc reads only data "
-                            "stored inside the NIR file")
+            raise self.fail(
+                where,
+                "is a virtual dataset (its data is read from other files); snnc reads only data "
+                "stored inside the NIR file",
+            )
         if dcpl.get_external_count():
-            raise self.fail(where, "is stored in external raw files (HDF5 external storage); snnc reads only data "
-                            "stored inside the NIR file")
+            raise self.fail(
+                where,
+                "is stored in external raw files (HDF5 external storage); snnc reads only data "
+                "stored inside the NIR file",
+            )
         if layout not in (h5d.CONTIGUOUS, h5d.CHUNKED, h5d.COMPACT):
-            raise self.fail(where, f"has HDF5 storage layout {layout}; snnc reads contiguous, chunked or compact data")
+            raise self.fail(
+                where,
+                f"has HDF5 storage layout {layout}; snnc reads contiguous, chunked or compact data",
+            )
         for i in range(dcpl.get_nfilters()):
             code = dcpl.get_filter(i)[0]
             if code not in _FILTERS:
-                raise self.fail(where, f"is encoded with HDF5 filter {code}, a plugin; snnc reads the filters "
-                                f"HDF5 carries ({', '.join(_FILTERS.values())})")
+                raise self.fail(
+                    where,
+                    f"is encoded with HDF5 filter {code}, a plugin; snnc reads the filters "
+                    f"HDF5 carries ({', '.join(_FILTERS.values())})",
+                )
 
     def edges(self, group: Any, where: str) -> list[tuple[str, str]]:
         raw = self.value(group, "edges", where)

@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from compiler.nir.parsed import ParsedNode
 from ir.errors import IRVerifyError, ModelFormatError
 from ir.graph import Graph
 from ir.nodes import NODE_TYPES, Conv2d, Dense, Input, Node, Population, Sparse
 from ir.safe_json import loads as parse_json
 from neurons import model_of
-
-from compiler.nir.parsed import ParsedNode
 
 __all__ = ["RESTORE_RTOL", "restore"]
 
@@ -44,16 +43,20 @@ def restore(
             if _agrees(populations[pop_name], new):
                 populations[pop_name] = new
             else:
-                warn(f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
-                          "using the NIR parameters")
+                warn(
+                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR "
+                    "parameters; using the NIR parameters"
+                )
         elif kind == "projection" and target[0] in projections:
             proj_name, new = target
             old = projections[proj_name]
             if new.src == old.src and new.dst == old.dst and _agrees(old, new, populations):
                 projections[proj_name] = new
             else:
-                warn(f"node {name!r}: the snnc parameters in its metadata disagree with its NIR parameters; "
-                          "using the NIR parameters")
+                warn(
+                    f"node {name!r}: the snnc parameters in its metadata disagree with its NIR "
+                    "parameters; using the NIR parameters"
+                )
     order_p = info.get("populations")
     order_j = info.get("projections")
     if isinstance(order_p, list) and sorted(order_p) == sorted(populations):
@@ -123,10 +126,14 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return False
     scale = max(1.0, float(np.max(np.abs(a), initial=0.0)))
-    return bool(np.all(np.abs(a - b) <= RESTORE_RTOL * np.maximum(np.abs(a), np.abs(b)) + 1e-12 * scale))
+    return bool(
+        np.all(np.abs(a - b) <= RESTORE_RTOL * np.maximum(np.abs(a), np.abs(b)) + 1e-12 * scale)
+    )
 
 
-def _effective(node: Node, populations: dict[str, Population] | None) -> tuple[np.ndarray, np.ndarray] | None:
+def _effective(
+    node: Node, populations: dict[str, Population] | None
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(weight, delay) of a Dense or Sparse as dense (n_dst, n_src) arrays."""
     if isinstance(node, Dense):
         return node.weight, np.broadcast_to(node.delay, node.weight.shape)
@@ -153,9 +160,13 @@ def _agrees(derived: Node, exact: Node, populations: dict[str, Population] | Non
         return all(_close(getattr(derived, f), getattr(exact, f))
                    for f in exact.array_fields() if f not in skip)
     if isinstance(exact, Conv2d):
-        return (isinstance(derived, Conv2d) and derived.weight.shape == exact.weight.shape
-                and (derived.stride, derived.padding, derived.dilation, derived.groups)
-                == (exact.stride, exact.padding, exact.dilation, exact.groups) and _close(derived.weight, exact.weight))
+        return (
+            isinstance(derived, Conv2d)
+            and derived.weight.shape == exact.weight.shape
+            and (derived.stride, derived.padding, derived.dilation, derived.groups)
+            == (exact.stride, exact.padding, exact.dilation, exact.groups)
+            and _close(derived.weight, exact.weight)
+        )
     a, b = _effective(derived, populations), _effective(exact, populations)
     if a is None or b is None or a[0].shape != b[0].shape:
         return False

@@ -15,13 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import ModelFormatError, SnncError
-
 from compiler.nir import discretize
 from compiler.nir.parsed import ParsedNode
+from ir.errors import ModelFormatError, SnncError
 
-__all__ = ["DEFAULT_DISCRETIZATION", "DEFAULT_DT", "detect_exporter", "resolve_discretization", "resolve_dt",
-           "uses_dt"]
+__all__ = [
+    "DEFAULT_DISCRETIZATION",
+    "DEFAULT_DT",
+    "detect_exporter",
+    "resolve_discretization",
+    "resolve_dt",
+    "uses_dt",
+]
 
 DEFAULT_DT = 1e-4
 DEFAULT_DISCRETIZATION = "euler"
@@ -81,7 +86,9 @@ def detect_exporter(nodes: Mapping[str, ParsedNode]) -> tuple[str, float, str] |
         r = node.params.get("r")
         if node.type in ("LIF", "LI", "CubaLIF", "CubaLI") and tau is not None and r is not None:
             try:
-                t, q = np.broadcast_arrays(np.asarray(tau, dtype=np.float64), np.asarray(r, dtype=np.float64))
+                t, q = np.broadcast_arrays(
+                    np.asarray(tau, dtype=np.float64), np.asarray(r, dtype=np.float64)
+                )
             except ValueError:
                 return None
             taus.append(t.reshape(-1))
@@ -95,9 +102,12 @@ def detect_exporter(nodes: Mapping[str, ParsedNode]) -> tuple[str, float, str] |
         return "snnTorch", DEFAULT_DT, f"r = tau / dt with dt = {DEFAULT_DT!r} s on every neuron"
     if np.all(r == 1):
         if np.all(tau < 1e-3):
-            return ("Norse 1.1.0", 1e-6,
-                    "r = 1, every tau below 1 ms: tau = dt x tau_mem, norse#411; --dt = (Norse's dt)^2, "
-                    "1e-6 for its default 1 ms")
+            return (
+                "Norse 1.1.0",
+                1e-6,
+                "r = 1, every tau below 1 ms: tau = dt x tau_mem, norse#411; --dt = (Norse's "
+                "dt)^2, 1e-6 for its default 1 ms",
+            )
         return "Norse", 1e-3, "r = 1, tau >= 1 ms; Norse's default dt"
     return None
 
@@ -114,12 +124,16 @@ def resolve_discretization(method: str | None, meta: dict[str, Any], fail: Fail)
     """The discretization: the argument, else the file's metadata, else DEFAULT_DISCRETIZATION."""
     if method is not None:
         if method not in discretize.DISCRETIZATIONS:
-            raise SnncError(f"unknown discretization {method!r}; known: {', '.join(discretize.DISCRETIZATIONS)}")
+            raise SnncError(
+                f"unknown discretization {method!r}; known: {', '.join(discretize.DISCRETIZATIONS)}"
+            )
         return method, "argument"
     file_method = meta.get("discretization")
     if file_method is not None:
         if file_method not in discretize.DISCRETIZATIONS:
-            raise fail("metadata.discretization",
-                            f"{file_method!r} is not one of {', '.join(discretize.DISCRETIZATIONS)}")
+            raise fail(
+                "metadata.discretization",
+                f"{file_method!r} is not one of {', '.join(discretize.DISCRETIZATIONS)}",
+            )
         return file_method, "file"
     return DEFAULT_DISCRETIZATION, "default"

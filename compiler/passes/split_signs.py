@@ -82,6 +82,7 @@ def _split(name: str, proj: Projection) -> dict[str, Projection]:
         out[f"{name}.{suffix}"] = Sparse(
             proj.src,
             proj.dst,
+            port=proj.port,
             rows=rows[keep],
             cols=cols[keep],
             values=values[keep],

@@ -311,6 +311,7 @@ def build_projection(
         return QConv2d(
             proj.src,
             proj.dst,
+            port=proj.port,
             weight=v,
             stride=conv.stride,
             padding=conv.padding,
@@ -321,12 +322,13 @@ def build_projection(
     if inc.kind == "dense":
         dense: Dense = proj  # type: ignore[assignment]
         if whole:
-            return QDense(proj.src, proj.dst, weight=v, delay=dense.delay, **fmt), m
+            return QDense(proj.src, proj.dst, weight=v, delay=dense.delay, port=proj.port, **fmt), m
         n_src = v.shape[1]
         delay = dense.delay[sel].reshape(-1) if dense.delay.ndim else dense.delay
         return QSparse(
             proj.src,
             proj.dst,
+            port=proj.port,
             rows=np.repeat(sel, n_src),
             cols=np.tile(np.arange(n_src), sel.size),
             values=v[sel].reshape(-1),
@@ -338,6 +340,7 @@ def build_projection(
         return QSparse(
             proj.src,
             proj.dst,
+            port=proj.port,
             rows=sparse.rows,
             cols=sparse.cols,
             values=v,
@@ -349,6 +352,7 @@ def build_projection(
     return QSparse(
         proj.src,
         proj.dst,
+        port=proj.port,
         rows=sparse.rows[keep],
         cols=sparse.cols[keep],
         values=v[keep],

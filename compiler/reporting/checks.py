@@ -24,7 +24,11 @@ class _Checker:
 
     def fail(self, where: str, expected: str, value: Any) -> ModelFormatError:
         shown = repr(value)
-        return ModelFormatError(self.label, where, f"expected {expected}, got {shown[:60]}{'...' if len(shown) > 60 else ''}")
+        return ModelFormatError(
+            self.label,
+            where,
+            f"expected {expected}, got {shown[:60]}{'...' if len(shown) > 60 else ''}",
+        )
 
     def obj(self, value: Any, where: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -38,8 +42,15 @@ class _Checker:
 
     def number(self, value: Any, where: str, *, integer: bool = False) -> float:
         kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
-            raise self.fail(where, "a non-negative integer" if integer else "a finite number >= 0", value)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise self.fail(
+                where, "a non-negative integer" if integer else "a finite number >= 0", value
+            )
         return value
 
     def text(self, value: Any, where: str) -> str:
@@ -49,7 +60,8 @@ class _Checker:
 
 
 def check_compile_report(report: Mapping[str, Any], label: str) -> None:
-    """ModelFormatError(label, field) for the first field of `report` the report figures cannot use."""
+    """ModelFormatError(label, field) for the first field of `report` the report figures cannot
+    use."""
     c = _Checker(label)
     if "target" in report:
         c.text(report["target"], "target")
@@ -81,9 +93,15 @@ def check_compile_report(report: Mapping[str, Any], label: str) -> None:
         if "clipped_fraction" in proj:
             c.number(proj["clipped_fraction"], f"{where}.clipped_fraction")
         for j, part in enumerate(c.seq(proj.get("parts", []), f"{where}.parts")):
-            c.number(c.obj(part, f"{where}.parts[{j}]").get("bits_used"), f"{where}.parts[{j}].bits_used", integer=True)
+            c.number(
+                c.obj(part, f"{where}.parts[{j}]").get("bits_used"),
+                f"{where}.parts[{j}].bits_used",
+                integer=True,
+            )
     calibration = c.obj(quant.get("calibration") or {}, "quantization.calibration")
-    for name, pop in c.obj(calibration.get("populations") or {}, "quantization.calibration.populations").items():
+    for name, pop in c.obj(
+        calibration.get("populations") or {}, "quantization.calibration.populations"
+    ).items():
         where = f"quantization.calibration.populations.{name}"
         pop = c.obj(pop, where)
         for key in ("rate_float", "rate_fixed"):

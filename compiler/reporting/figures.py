@@ -376,8 +376,13 @@ def quantization_figure(quant: Mapping[str, Any]) -> Any | None:
             c = calibration[p]
             rel = c["rate_rel_diff"]  # None: the float model is silent where the program fires
             ax.annotate(
-                f"{'n/a' if rel is None else f'{100 * rel:.2f}%'}\n{c['status']}", (i, max(fl[i], fx[i])),
-                xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7,
+                f"{'n/a' if rel is None else f'{100 * rel:.2f}%'}\n{c['status']}",
+                (i, max(fl[i], fx[i])),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
             )
         ax.set_xticks(xp, pops)
         ax.set_ylim(0, max(fl.max(initial=0.0), fx.max(initial=0.0)) * 1.35 or 1.0)

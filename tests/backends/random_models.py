@@ -16,6 +16,7 @@ from ir import QLIF, Graph, Input, QConv2d, QDense, QSparse
 from ir.nodes import conv2d_output_hw
 from neurons.atrlif import QATRLIF
 from neurons.resonate import QRF
+from neurons.rf_iz import QRFIZ
 from neurons.sigma_delta import QSigmaDelta
 from tests.backends.random_nets import Network
 
@@ -131,6 +132,26 @@ def _projection(rng, src: str, dst: str, n_src: int, n_dst: int, graded: bool):
     return QSparse(src, dst, rows=rows, cols=cols, values=weight[rows, cols], delay=d, **fmt)
 
 
+def _complex_inputs(seed: int, pops: dict, projs: dict, names: list, graded_in: bool) -> None:
+    """Resonators get what lava-dl's complex synapses give them: a projection into their
+    "imag" input port (Lava's a_imag_in), and half of them become RF_IZ neurons (same
+    registers). Drawn from a generator of their own, so the rest of the network is as before."""
+    rng = np.random.default_rng([20261206, seed])
+    for k, name in enumerate(names):
+        pop = pops[name]
+        if not isinstance(pop, QRF) or k == 0:
+            continue
+        if rng.random() < 0.5:
+            # vth >= 1: an RF_IZ neuron with vth <= 0 spikes at rest (no parameter groups then)
+            fields = {f: getattr(pop, f) for f in ("shape", *QRF.array_fields())}
+            pop = pops[name] = QRFIZ(**{**fields, "vth": np.maximum(fields["vth"], 1)})
+        if rng.random() < 0.7:
+            src = names[int(rng.integers(0, k))]
+            graded = isinstance(pops[src], QSigmaDelta) or (src == "in" and graded_in)
+            proj = _projection(rng, src, name, pops[src].size, pop.size, graded)
+            projs[f"imag{k}"] = proj.replace(port="imag")
+
+
 def random_model_network(
     seed: int, steps: int = 16, batch: int = 1, compact: bool = False
 ) -> Network:
@@ -201,6 +222,7 @@ def random_model_network(
         target = names[int(rng.integers(1, len(names)))]
         n = pops[target].size
         projs["rec"] = _projection(rng, target, target, n, n, isinstance(pops[target], QSigmaDelta))
+    _complex_inputs(seed, pops, projs, names, graded_in)
     graph = Graph(
         populations=pops, projections=projs, metadata={"seed": seed, "generator": "random_models"}
     )

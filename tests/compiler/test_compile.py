@@ -170,7 +170,12 @@ def test_compiling_twice_gives_the_same_bytes(tmp_path):
         )
         write_build(tmp_path / f"b{i}", program, HW, report)
         outs.append({f.name: f.read_bytes() for f in sorted((tmp_path / f"b{i}").iterdir())})
-    assert outs[0] == outs[1] and set(outs[0]) == {"program.snnc", "hw.yaml", "report.json", MANIFEST}
+    assert outs[0] == outs[1] and set(outs[0]) == {
+        "program.snnc",
+        "hw.yaml",
+        "report.json",
+        MANIFEST,
+    }
     build = read_build(tmp_path / "b0")
     assert build.report["quantization"]["options"]["granularity"] == "per-channel"
 

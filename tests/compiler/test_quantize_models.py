@@ -169,6 +169,18 @@ def test_rf_quantizes_and_tracks_its_float_model():
     assert report["quantization"]["populations"]["h"]["parameter_groups"] == 3
 
 
+def test_rf_imaginary_input_keeps_its_port_and_tracks_the_float_model():
+    """A projection into RF's "imag" port quantizes with the real one's scale (both are shifted
+    by state_exp into the same state) and keeps its port through every pass."""
+    rng = np.random.default_rng(6)
+    pop = RF((8,), period=rng.choice([6.0, 9.0, 14.0], 8), alpha=0.05, vth=0.8)
+    imag = Dense("in", "h", weight=rng.normal(0.4, 0.4, (8, 12)), port="imag")
+    graph = _network(pop, rng).with_node("q", imag)
+    _tracks(graph, rng, 0.9)
+    program, _ = compile_model(graph, HW)
+    assert {p.port for p in program.projections.values()} == {None, "imag"}
+
+
 def test_graded_models_need_a_target_with_graded_spikes():
     g = Graph(
         {"in": Input((4,)), "s": SigmaDelta((3,), vth=0.1)},

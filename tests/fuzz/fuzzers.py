@@ -34,7 +34,8 @@ from ir.hardware import load_hw_dict
 from ir.serialize import HEADER, graph_from_bytes
 
 FUZZERS: dict[str, Callable[[int, Counter], None]] = {}
-# Examples per fuzzer in `make fuzz`, and in `make test`'s small share (tests/fuzz/test_fuzz_small.py).
+# Examples per fuzzer in `make fuzz`, and in `make test`'s small share
+# (tests/fuzz/test_fuzz_small.py).
 EXAMPLES: dict[str, int] = {}
 SMALL: dict[str, int] = {}
 
@@ -97,8 +98,14 @@ def _rezip(entries: list[tuple[str, bytes]]) -> bytes:
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=8),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -118,7 +125,9 @@ def _bad_npy(kind: int) -> bytes:
     if kind == 0:
         np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
     elif kind == 1:
-        np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (1 << 40,)})
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": "<f8", "fortran_order": False, "shape": (1 << 40,)}
+        )
     elif kind == 2:
         np.save(buf, np.array(["a", "b"]))
     elif kind == 3:
@@ -151,7 +160,10 @@ def _mutate_graph_blob(data, base: bytes) -> bytes:
         entries = [(nm, text.encode() if nm == HEADER else d) for nm, d in entries]
     elif how == "array":
         k = data.draw(st.integers(1, max(len(entries) - 1, 1)))
-        entries[k % len(entries)] = (entries[k % len(entries)][0], _bad_npy(data.draw(st.integers(0, 6))))
+        entries[k % len(entries)] = (
+            entries[k % len(entries)][0],
+            _bad_npy(data.draw(st.integers(0, 6))),
+        )
     else:
         entries.pop(data.draw(st.integers(0, len(entries) - 1)))
     return _rezip(entries)
@@ -195,7 +207,11 @@ def fuzz_hw_yaml(n: int, outcomes: Counter) -> None:
             tree = _mutate_json(tree, path, data.draw(_json_values))
             _expect_snnc_error_or_ok(lambda: load_hw_dict(tree, "fuzz.yaml"), outcomes)
             return
-        text = base_text[: data.draw(st.integers(0, len(base_text)))] if how == "truncate" else data.draw(st.text(max_size=200))
+        text = (
+            base_text[: data.draw(st.integers(0, len(base_text)))]
+            if how == "truncate"
+            else data.draw(st.text(max_size=200))
+        )
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "fuzz.yaml"
             path.write_text(text)
@@ -247,12 +263,19 @@ def _nir_corpus() -> list[bytes]:
 
     rng = np.random.default_rng(0)
     graph = Graph(
-        populations={"in": Input((4,)), "a": LIF((3,), tau_syn=2e-3, tau_mem=1e-2, v_th=0.5, bias=0.1),
-                     "b": LIF((3,), tau_mem=np.inf, v_th=0.7, bias=np.array([0.1, 0.0, -0.1])),
-                     "c": LIF((2,), tau_syn=np.inf, tau_mem=5e-3, v_th=np.inf)},
-        projections={"p": Dense("in", "a", weight=rng.normal(size=(3, 4)), delay=2),
-                     "q": Sparse("a", "b", rows=[0, 1, 2], cols=[0, 1, 2], values=[1.0, 2.0, 3.0]),
-                     "r": Dense("b", "c", weight=rng.normal(size=(2, 3)))}, dt=1e-3)
+        populations={
+            "in": Input((4,)),
+            "a": LIF((3,), tau_syn=2e-3, tau_mem=1e-2, v_th=0.5, bias=0.1),
+            "b": LIF((3,), tau_mem=np.inf, v_th=0.7, bias=np.array([0.1, 0.0, -0.1])),
+            "c": LIF((2,), tau_syn=np.inf, tau_mem=5e-3, v_th=np.inf),
+        },
+        projections={
+            "p": Dense("in", "a", weight=rng.normal(size=(3, 4)), delay=2),
+            "q": Sparse("a", "b", rows=[0, 1, 2], cols=[0, 1, 2], values=[1.0, 2.0, 3.0]),
+            "r": Dense("b", "c", weight=rng.normal(size=(2, 3))),
+        },
+        dt=1e-3,
+    )
     with tempfile.TemporaryDirectory() as d:
         export_nir(graph, Path(d) / "c.nir", warn=lambda m: None)
         return [_FIXTURE_NIR.read_bytes(), (Path(d) / "c.nir").read_bytes()]
@@ -275,34 +298,73 @@ def _nir_edit(path: Path, data) -> None:
                 shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=3)))
                 kind = data.draw(st.sampled_from(["f8", "i8", "b1", "str", "nan"]))
                 if kind == "str":
-                    text = data.draw(st.text(st.characters(blacklist_characters="\x00"), max_size=6))
+                    text = data.draw(
+                        st.text(st.characters(blacklist_characters="\x00"), max_size=6)
+                    )
                     nodes[name].create_dataset(key, data=text, dtype=h5py.string_dtype())
                 else:
-                    values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(0, 3, shape)
-                    nodes[name].create_dataset(key, data=np.full(shape, np.nan) if kind == "nan" else values.astype(kind))
+                    values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(
+                        0, 3, shape
+                    )
+                    nodes[name].create_dataset(
+                        key, data=np.full(shape, np.nan) if kind == "nan" else values.astype(kind)
+                    )
         elif how == "type":
             del nodes[name]["type"]
-            nodes[name].create_dataset("type", data=data.draw(st.sampled_from(
-                ["LIF", "IF", "CubaLIF", "LI", "Affine", "Conv2d", "SumPool2d", "Flatten", "Delay", "NIRGraph", "Bogus"])),
-                dtype=h5py.string_dtype())
+            nodes[name].create_dataset(
+                "type",
+                data=data.draw(
+                    st.sampled_from(
+                        [
+                            "LIF",
+                            "IF",
+                            "CubaLIF",
+                            "LI",
+                            "Affine",
+                            "Conv2d",
+                            "SumPool2d",
+                            "Flatten",
+                            "Delay",
+                            "NIRGraph",
+                            "Bogus",
+                        ]
+                    )
+                ),
+                dtype=h5py.string_dtype(),
+            )
         elif how == "node":
             del nodes[name]
         elif how == "edges":
             pool = [*names, "ghost"]
-            pairs = data.draw(st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(pool)), max_size=6))
+            pairs = data.draw(
+                st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(pool)), max_size=6)
+            )
             del f["node/edges"]
-            f["node"].create_dataset("edges", data=np.array(pairs, dtype=object).reshape(-1, 2), dtype=h5py.string_dtype())
+            f["node"].create_dataset(
+                "edges",
+                data=np.array(pairs, dtype=object).reshape(-1, 2),
+                dtype=h5py.string_dtype(),
+            )
         else:
             if "metadata" in f["node"] and "dt" in f["node/metadata"]:
                 del f["node/metadata/dt"]
-            f["node"].require_group("metadata").create_dataset("dt", data=data.draw(st.floats(allow_nan=True)))
+            f["node"].require_group("metadata").create_dataset(
+                "dt", data=data.draw(st.floats(allow_nan=True))
+            )
 
 
 @fuzzer("nir-file")
 def fuzz_nir_file(n: int, outcomes: Counter) -> None:
     from compiler.nir.importer import import_nir
 
-    _fuzz_hdf5(n, outcomes, _nir_corpus(), _nir_edit, lambda path: import_nir(path, warn=lambda m: None), "fuzz.nir")
+    _fuzz_hdf5(
+        n,
+        outcomes,
+        _nir_corpus(),
+        _nir_edit,
+        lambda path: import_nir(path, warn=lambda m: None),
+        "fuzz.nir",
+    )
 
 
 def _fuzz_hdf5(n: int, outcomes: Counter, corpus: list[bytes], edit, load, name: str) -> None:
@@ -319,7 +381,9 @@ def _fuzz_hdf5(n: int, outcomes: Counter, corpus: list[bytes], edit, load, name:
     check()
 
 
-def _write_mutated(path: Path, corpus: list[bytes], data, edit: Callable[[Path, object], None]) -> None:
+def _write_mutated(
+    path: Path, corpus: list[bytes], data, edit: Callable[[Path, object], None]
+) -> None:
     """Write one mutation of an HDF5 corpus file to `path`: a structured `edit`, a truncation,
     byte flips, or random bytes."""
     base = corpus[data.draw(st.integers(0, len(corpus) - 1))]
@@ -341,8 +405,20 @@ def _write_mutated(path: Path, corpus: list[bytes], data, edit: Callable[[Path, 
 # ----------------------------------------------------------------------------- netx files
 
 _FIXTURES_NETX = Path(__file__).resolve().parents[1] / "fixtures" / "netx"
-_NETX_TYPES = ["input", "flatten", "dense", "dense_rec", "dense_comp", "conv", "pool", "convT", "unpool",
-               "average", "concat", "bogus"]
+_NETX_TYPES = [
+    "input",
+    "flatten",
+    "dense",
+    "dense_rec",
+    "dense_comp",
+    "conv",
+    "pool",
+    "convT",
+    "unpool",
+    "average",
+    "concat",
+    "bogus",
+]
 
 
 def _netx_edit(path: Path, data) -> None:
@@ -354,7 +430,9 @@ def _netx_edit(path: Path, data) -> None:
         layers = f["layer"]
         names = sorted(layers)
         name = names[data.draw(st.integers(0, len(names) - 1))]
-        how = data.draw(st.sampled_from(["field", "field", "neuron", "delete", "type", "layer", "rename"]))
+        how = data.draw(
+            st.sampled_from(["field", "field", "neuron", "delete", "type", "layer", "rename"])
+        )
         group = layers[name]
         if how == "neuron" and "neuron" in group:
             group = group["neuron"]
@@ -367,16 +445,27 @@ def _netx_edit(path: Path, data) -> None:
                 shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=3)))
                 kind = data.draw(st.sampled_from(["f8", "i8", "b1", "str", "nan", "huge"]))
                 if kind == "str":
-                    text = data.draw(st.text(st.characters(blacklist_characters="\x00"), max_size=6))
+                    text = data.draw(
+                        st.text(st.characters(blacklist_characters="\x00"), max_size=6)
+                    )
                     group.create_dataset(key, data=text, dtype=h5py.string_dtype())
                 elif kind == "huge":
-                    group.create_dataset(key, data=np.full(shape, data.draw(st.sampled_from([2**40, -(2**62), 1e30]))))
+                    group.create_dataset(
+                        key,
+                        data=np.full(shape, data.draw(st.sampled_from([2**40, -(2**62), 1e30]))),
+                    )
                 else:
-                    values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(0, 300, shape)
-                    group.create_dataset(key, data=np.full(shape, np.nan) if kind == "nan" else values.astype(kind))
+                    values = np.random.default_rng(data.draw(st.integers(0, 99))).normal(
+                        0, 300, shape
+                    )
+                    group.create_dataset(
+                        key, data=np.full(shape, np.nan) if kind == "nan" else values.astype(kind)
+                    )
         elif how == "type":
             del group["type"]
-            group.create_dataset("type", (1,), "S10", [data.draw(st.sampled_from(_NETX_TYPES)).encode()])
+            group.create_dataset(
+                "type", (1,), "S10", [data.draw(st.sampled_from(_NETX_TYPES)).encode()]
+            )
         elif how == "layer":
             del layers[name]
         else:
@@ -388,7 +477,14 @@ def fuzz_netx_file(n: int, outcomes: Counter) -> None:
     from compiler.netx.importer import import_netx
 
     corpus = [p.read_bytes() for p in sorted(_FIXTURES_NETX.glob("*.net"))]
-    _fuzz_hdf5(n, outcomes, corpus, _netx_edit, lambda path: import_netx(path, warn=lambda m: None), "fuzz.net")
+    _fuzz_hdf5(
+        n,
+        outcomes,
+        corpus,
+        _netx_edit,
+        lambda path: import_netx(path, warn=lambda m: None),
+        "fuzz.net",
+    )
 
 
 # ----------------------------------------------------------------------------- CLI arguments
@@ -407,7 +503,13 @@ def fuzz_cli_args(n: int, outcomes: Counter) -> None:
         root = Path(d)
         (root / "junk.snnc").write_bytes(b"PK\x03\x04junk")
         (root / "junk.npy").write_bytes(b"\x93NUMPY junk")
-        words = [*_VERB_WORDS, str(root / "junk.snnc"), str(root / "junk.npy"), str(root / "missing"), str(root / "out")]
+        words = [
+            *_VERB_WORDS,
+            str(root / "junk.snnc"),
+            str(root / "junk.npy"),
+            str(root / "missing"),
+            str(root / "out"),
+        ]
 
         @_settings(n)
         @given(st.lists(st.sampled_from(words), min_size=1, max_size=7))
@@ -417,7 +519,8 @@ def fuzz_cli_args(n: int, outcomes: Counter) -> None:
             out = io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
                 try:
-                    if long_running:  # demo and train run for minutes: their arguments are parsed only
+                    # demo and train run for minutes: their arguments are parsed only
+                    if long_running:
                         build_parser().parse_args(argv)
                         code = 0
                     else:
@@ -435,7 +538,7 @@ def fuzz_cli_args(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- shared by the file fuzzers below
+# ----------------------------------------------------------------- shared by the file fuzzers below
 
 def _cli(argv: list[str], outcomes: Counter, tag: str = "") -> tuple[int, str]:
     """Run the CLI in-process; exit 0/1/2 only, no traceback, exit 1 prints one line."""
@@ -451,7 +554,11 @@ def _cli(argv: list[str], outcomes: Counter, tag: str = "") -> tuple[int, str]:
     assert code in (0, 1, 2), (argv, code, text)
     assert "Traceback" not in text, (argv, text)
     if code == 1:
-        lines = [ln for ln in text.splitlines() if ln.startswith("snnc: error:") or ln.startswith("snnc: hil:")]
+        lines = [
+            ln
+            for ln in text.splitlines()
+            if ln.startswith("snnc: error:") or ln.startswith("snnc: hil:")
+        ]
         assert len(lines) == 1, (argv, text)
     outcomes[f"{tag}exit {code}"] += 1
     return code, text
@@ -476,9 +583,15 @@ def _odd_array(data) -> np.ndarray:
     """A well-formed array of an unexpected shape, dtype or value (NaN, inf, huge, negative)."""
     shape = tuple(data.draw(st.lists(st.integers(0, 4), max_size=4)))
     dtype = data.draw(st.sampled_from(["<i8", "|u1", "<i2", "<f8", "<f4", "|b1", "<u4"]))
-    arr = np.random.default_rng(data.draw(st.integers(0, 99))).integers(-3, 4, size=shape).astype(dtype)
+    arr = (
+        np.random.default_rng(data.draw(st.integers(0, 99)))
+        .integers(-3, 4, size=shape)
+        .astype(dtype)
+    )
     if arr.size and dtype in ("<f8", "<f4"):
-        arr.flat[0] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e300 if dtype == "<f8" else 3e38]))
+        arr.flat[0] = data.draw(
+            st.sampled_from([np.nan, np.inf, -np.inf, 1e300 if dtype == "<f8" else 3e38])
+        )
     return arr
 
 
@@ -502,7 +615,9 @@ def _mutate_npz_blob(data, base: bytes, meta_key: str | None = None) -> bytes:
     elif how == "odd-array":
         entries[k] = (entries[k][0], _npy(_odd_array(data)))
     elif how == "extra":
-        name = data.draw(st.sampled_from(["ghost.npy", "notes.txt", "out:w.npy", "__meta__.npy", "a/b.npy"]))
+        name = data.draw(
+            st.sampled_from(["ghost.npy", "notes.txt", "out:w.npy", "__meta__.npy", "a/b.npy"])
+        )
         entries.append((name, _npy(_odd_array(data)) if name.endswith(".npy") else b"hello"))
     else:
         raw = dict(entries)[f"{meta_key}.npy"]
@@ -524,12 +639,18 @@ def _small_program_build(root: Path) -> tuple[Path, Path]:
 
     rng = np.random.default_rng(12)
     model = Graph(
-        populations={"in": Input((6,)), "h": LIF((20,), tau_syn=2e-3, tau_mem=1e-2, v_th=1.0, bias=0.05),
-                     "out": LIF((4,), tau_mem=1e-2, v_th=1.0)},
-        projections={"w1": Dense("in", "h", weight=rng.normal(0.4, 0.5, (20, 6))),
-                     "rec": Dense("h", "h", weight=rng.normal(0.0, 0.2, (20, 20))),
-                     "w2": Dense("h", "out", weight=rng.normal(0.3, 0.4, (4, 20)))},
-        metadata={"encoding": {"kind": "direct", "steps": 8, "seed": 0}})
+        populations={
+            "in": Input((6,)),
+            "h": LIF((20,), tau_syn=2e-3, tau_mem=1e-2, v_th=1.0, bias=0.05),
+            "out": LIF((4,), tau_mem=1e-2, v_th=1.0),
+        },
+        projections={
+            "w1": Dense("in", "h", weight=rng.normal(0.4, 0.5, (20, 6))),
+            "rec": Dense("h", "h", weight=rng.normal(0.0, 0.2, (20, 20))),
+            "w2": Dense("h", "out", weight=rng.normal(0.3, 0.4, (4, 20))),
+        },
+        metadata={"encoding": {"kind": "direct", "steps": 8, "seed": 0}},
+    )
     hw = load_hw("tiny")
     program, report = compile_model(model, hw)
     write_build(root / "base", program, hw, report)
@@ -540,9 +661,17 @@ def _small_program_build(root: Path) -> tuple[Path, Path]:
 
 # ----------------------------------------------------------------------------- BUILD folders
 
-_HW_LIMIT_KEYS = [("core", "max_neurons"), ("core", "max_input_axons"), ("core", "synapse_memory_bits"),
-                  ("chip", "cores_per_chip"), ("system", "max_chips"), ("system", "mesh_columns"),
-                  ("synapse", "max_delay"), ("synapse", "max_message_bits"), ("synapse", "weight_exp_min")]
+_HW_LIMIT_KEYS = [
+    ("core", "max_neurons"),
+    ("core", "max_input_axons"),
+    ("core", "synapse_memory_bits"),
+    ("chip", "cores_per_chip"),
+    ("system", "max_chips"),
+    ("system", "mesh_columns"),
+    ("synapse", "max_delay"),
+    ("synapse", "max_message_bits"),
+    ("synapse", "weight_exp_min"),
+]
 
 
 def _mutate_hw_text(data, base_text: str) -> str:
@@ -553,7 +682,9 @@ def _mutate_hw_text(data, base_text: str) -> str:
         return yaml.safe_dump(_mutate_json(base, path, data.draw(_json_values)))
     if how == "limit":  # a plausible-looking number that is absurd, zero or negative
         sec, key = data.draw(st.sampled_from(_HW_LIMIT_KEYS))
-        base[sec][key]["value"] = data.draw(st.sampled_from([0, -1, 1, 2, 10**12, 1 << 40, (1 << 40) + 1, 10**30]))
+        base[sec][key]["value"] = data.draw(
+            st.sampled_from([0, -1, 1, 2, 10**12, 1 << 40, (1 << 40) + 1, 10**30])
+        )
         return yaml.safe_dump(base)
     if how == "truncate":
         return base_text[: data.draw(st.integers(0, len(base_text)))]
@@ -562,8 +693,9 @@ def _mutate_hw_text(data, base_text: str) -> str:
 
 @fuzzer("build-folder")
 def fuzz_build_folder(n: int, outcomes: Counter) -> None:
-    """`snnc run BUILD --input IN.npy -o OUT.npz` on damaged BUILD folders (compiler.build.read_build):
-    a damaged program.snnc, hw.yaml or report.json, a missing member, a member that is a folder."""
+    """`snnc run BUILD --input IN.npy -o OUT.npz` on damaged BUILD folders
+    (compiler.build.read_build): a damaged program.snnc, hw.yaml or report.json, a missing member, a
+    member that is a folder."""
     from compiler.build import HW, PROGRAM, REPORT
 
     with tempfile.TemporaryDirectory() as d:
@@ -579,7 +711,9 @@ def fuzz_build_folder(n: int, outcomes: Counter) -> None:
                 shutil.rmtree(build)
             build.mkdir()
             files = dict(members)
-            which = data.draw(st.sampled_from([PROGRAM, PROGRAM, HW, HW, REPORT, "missing", "folder"]))
+            which = data.draw(
+                st.sampled_from([PROGRAM, PROGRAM, HW, HW, REPORT, "missing", "folder"])
+            )
             if which == PROGRAM:
                 files[PROGRAM] = _mutate_graph_blob(data, members[PROGRAM])
             elif which == HW:
@@ -587,17 +721,25 @@ def fuzz_build_folder(n: int, outcomes: Counter) -> None:
             elif which == REPORT:
                 how = data.draw(st.sampled_from(["truncate", "json", "raw"]))
                 if how == "truncate":
-                    files[REPORT] = members[REPORT][: data.draw(st.integers(0, len(members[REPORT]) - 1))]
+                    files[REPORT] = members[REPORT][
+                        : data.draw(st.integers(0, len(members[REPORT]) - 1))
+                    ]
                 elif how == "raw":
                     files[REPORT] = data.draw(st.binary(max_size=64))
                 else:
                     tree = json.loads(members[REPORT])
                     path = data.draw(st.lists(st.integers(0, 50), min_size=0, max_size=3))
-                    files[REPORT] = json.dumps(_mutate_json(tree, path, data.draw(_json_values)), allow_nan=True).encode()
+                    files[REPORT] = json.dumps(
+                        _mutate_json(tree, path, data.draw(_json_values)), allow_nan=True
+                    ).encode()
             for name, blob in files.items():
-                if which == "missing" and name == data.draw(st.sampled_from(sorted(files)), label="dropped"):
+                if which == "missing" and name == data.draw(
+                    st.sampled_from(sorted(files)), label="dropped"
+                ):
                     continue
-                if which == "folder" and name == data.draw(st.sampled_from(sorted(files)), label="as folder"):
+                if which == "folder" and name == data.draw(
+                    st.sampled_from(sorted(files)), label="as folder"
+                ):
                     (build / name).mkdir()
                     continue
                 (build / name).write_bytes(blob)
@@ -636,10 +778,14 @@ def fuzz_hil_trace(n: int, outcomes: Counter) -> None:
         def check(data):
             path, report = root / "trace.npz", root / "r.json"
             path.write_bytes(_mutate_npz_blob(data, good, meta_key="__meta__"))
-            code, err = _cli(["hil", str(base), "--replay", str(path), "--report", str(report)], outcomes)
+            code, err = _cli(
+                ["hil", str(base), "--replay", str(path), "--report", str(report)], outcomes
+            )
             diverged = code == 1 and "targets diverge" in err
             assert code in (0, 1)
-            assert report.exists() == (code == 0 or diverged), "a rejected trace must leave no report"
+            assert report.exists() == (code == 0 or diverged), (
+                "a rejected trace must leave no report"
+            )
             if report.exists():
                 report.unlink()
             _no_temporaries(root)
@@ -647,17 +793,33 @@ def fuzz_hil_trace(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- recorded OUT.npz (identify)
+# ---------------------------------------------------------------------- recorded OUT.npz (identify)
 
 @fuzzer("out-npz")
 def fuzz_out_npz(n: int, outcomes: Counter) -> None:
-    """`snnc identify BUILD --input IN.npy --trace OUT.npz` on damaged run outputs (ir.arrays_io.read_npz)."""
+    """`snnc identify BUILD --input IN.npy --trace OUT.npz` on damaged run outputs
+    (ir.arrays_io.read_npz)."""
     from compiler.build import read_build
 
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         base, inp = _small_program_build(root)
-        assert _cli(["run", str(base), "--input", str(inp), "--probe", "all", "-o", str(root / "good.npz")], Counter())[0] == 0
+        assert (
+            _cli(
+                [
+                    "run",
+                    str(base),
+                    "--input",
+                    str(inp),
+                    "--probe",
+                    "all",
+                    "-o",
+                    str(root / "good.npz"),
+                ],
+                Counter(),
+            )[0]
+            == 0
+        )
         good = (root / "good.npz").read_bytes()
         program = read_build(base).program
 
@@ -682,11 +844,24 @@ def fuzz_out_npz(n: int, outcomes: Counter) -> None:
 def fuzz_vib_decoder(n: int, outcomes: Counter) -> None:
     """trainers.vib.decoder: the decoder spec in a model's metadata and the `*.decoder.npz` beside
     it, read as `snnc eval` reads them, then used (decode) when accepted."""
-    from trainers.vib.decoder import DecoderSpec, decode, file_sha256, read_decoder_file, write_decoder_file
+    from trainers.vib.decoder import (
+        DecoderSpec,
+        decode,
+        file_sha256,
+        read_decoder_file,
+        write_decoder_file,
+    )
 
     rng = np.random.default_rng(4)
-    spec = DecoderSpec(decoding="time", window=3, n_readout=4, architecture="mlp", hidden=5, n_out=10,
-                       output="log_softmax")
+    spec = DecoderSpec(
+        decoding="time",
+        window=3,
+        n_readout=4,
+        architecture="mlp",
+        hidden=5,
+        n_out=10,
+        output="log_softmax",
+    )
     layers = [(rng.normal(size=s), rng.normal(size=s[0])) for s in spec.layer_shapes()]
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
@@ -704,16 +879,24 @@ def fuzz_vib_decoder(n: int, outcomes: Counter) -> None:
                 path.write_bytes(_mutate_npz_blob(data, good))
             else:
                 path.write_bytes(good)
-                spec_meta = _mutate_json(spec_meta, data.draw(st.lists(st.integers(0, 20), min_size=1, max_size=2)),
-                                         data.draw(_json_values))
+                spec_meta = _mutate_json(
+                    spec_meta,
+                    data.draw(st.lists(st.integers(0, 20), min_size=1, max_size=2)),
+                    data.draw(_json_values),
+                )
             variant = data.draw(st.sampled_from(["deployed", "sampled", "bogus"]))
 
             def load():
                 if not isinstance(spec_meta, dict):
                     return None  # the metadata check in trainers.vib.cli rejects non-objects first
                 s = DecoderSpec.from_json(spec_meta, "fuzz.snnc")
-                got, clf = read_decoder_file(path, s, sha256=data.draw(st.sampled_from([None, sha])),
-                                             variant=variant, classifier=data.draw(st.sampled_from([None, (10, 16)])))
+                got, clf = read_decoder_file(
+                    path,
+                    s,
+                    sha256=data.draw(st.sampled_from([None, sha])),
+                    variant=variant,
+                    classifier=data.draw(st.sampled_from([None, (10, 16)])),
+                )
                 if s.n_features <= 4096:
                     decode(np.zeros((1, s.n_features)), got, s)
                 return clf
@@ -724,12 +907,16 @@ def fuzz_vib_decoder(n: int, outcomes: Counter) -> None:
         check()
 
 
-# ----------------------------------------------------------------------------- Fashion-MNIST IDX files
+# -------------------------------------------------------------------------- Fashion-MNIST IDX files
 
 def _idx(arr: np.ndarray) -> bytes:
     import struct
 
-    return struct.pack(">I", 0x0800 + arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
+    return (
+        struct.pack(">I", 0x0800 + arr.ndim)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + arr.astype(np.uint8).tobytes()
+    )
 
 
 @fuzzer("idx-dataset")
@@ -760,7 +947,19 @@ def fuzz_idx_dataset(n: int, outcomes: Counter) -> None:
             @given(st.data())
             def check(data):
                 key = data.draw(st.sampled_from(sorted(raw)))
-                how = data.draw(st.sampled_from(["gz-truncate", "gz-flip", "truncate", "header", "labels", "count", "missing"]))
+                how = data.draw(
+                    st.sampled_from(
+                        [
+                            "gz-truncate",
+                            "gz-flip",
+                            "truncate",
+                            "header",
+                            "labels",
+                            "count",
+                            "missing",
+                        ]
+                    )
+                )
                 files = dict(packed)
                 body = bytearray(raw[key])
                 if how == "gz-truncate":
@@ -768,17 +967,25 @@ def fuzz_idx_dataset(n: int, outcomes: Counter) -> None:
                 elif how == "gz-flip":
                     files[key] = _flip(data, files[key])
                 elif how == "truncate":
-                    files[key] = gzip.compress(bytes(body[: data.draw(st.integers(0, len(body)))]), mtime=0)
+                    files[key] = gzip.compress(
+                        bytes(body[: data.draw(st.integers(0, len(body)))]), mtime=0
+                    )
                 elif how == "header":
                     at = data.draw(st.integers(0, 15)) & ~3
-                    body[at:at + 4] = data.draw(st.sampled_from([0, 1, 28, 0x0801, 0x0803, 2**31, 2**32 - 1])).to_bytes(4, "big")
+                    body[at : at + 4] = data.draw(
+                        st.sampled_from([0, 1, 28, 0x0801, 0x0803, 2**31, 2**32 - 1])
+                    ).to_bytes(4, "big")
                     files[key] = gzip.compress(bytes(body), mtime=0)
                 elif how == "labels":
                     labels = np.frombuffer(raw["test_y"], np.uint8, offset=8).copy()
-                    labels[data.draw(st.integers(0, labels.size - 1))] = data.draw(st.integers(10, 255))
+                    labels[data.draw(st.integers(0, labels.size - 1))] = data.draw(
+                        st.integers(10, 255)
+                    )
                     files["test_y"] = gzip.compress(_idx(labels), mtime=0)
                 elif how == "count":
-                    files["test_y"] = gzip.compress(_idx(np.arange(data.draw(st.integers(0, 30))) % 10), mtime=0)
+                    files["test_y"] = gzip.compress(
+                        _idx(np.arange(data.draw(st.integers(0, 30))) % 10), mtime=0
+                    )
                 for k, blob in files.items():
                     target = root / _FMNIST_FILES[k]
                     if how == "missing" and k == key:
@@ -795,18 +1002,27 @@ def fuzz_idx_dataset(n: int, outcomes: Counter) -> None:
                 os.environ["SNNC_FASHION_MNIST_DIR"] = old
 
 
-# ----------------------------------------------------------------------------- hardware YAML, used by compile
+# ------------------------------------------------------------------- hardware YAML, used by compile
 
 @fuzzer("hw-compile")
 def fuzz_hw_compile(n: int, outcomes: Counter) -> None:
     """`snnc compile MODEL --hw FILE.yaml -o BUILD` with damaged or absurd hardware configs: the
-    config loads or is rejected, and an accepted one never makes a pass allocate per core or chip."""
+    config loads or is rejected, and an accepted one never makes a pass allocate per core or
+    chip."""
     from ir import LIF, Dense, Graph, Input, save_graph
 
     rng = np.random.default_rng(5)
-    model = Graph(populations={"in": Input((5,)), "h": LIF((12,), tau_mem=1e-2), "out": LIF((3,), tau_mem=1e-2)},
-                  projections={"a": Dense("in", "h", weight=rng.normal(size=(12, 5)), delay=2),
-                               "b": Dense("h", "out", weight=rng.normal(size=(3, 12)))})
+    model = Graph(
+        populations={
+            "in": Input((5,)),
+            "h": LIF((12,), tau_mem=1e-2),
+            "out": LIF((3,), tau_mem=1e-2),
+        },
+        projections={
+            "a": Dense("in", "h", weight=rng.normal(size=(12, 5)), delay=2),
+            "b": Dense("h", "out", weight=rng.normal(size=(3, 12))),
+        },
+    )
     base_text = yaml.safe_dump(load_hw("tiny").to_dict())
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
@@ -817,7 +1033,10 @@ def fuzz_hw_compile(n: int, outcomes: Counter) -> None:
         def check(data):
             (root / "hw.yaml").write_text(_mutate_hw_text(data, base_text))
             build = root / "build"
-            code, _ = _cli(["compile", str(root / "m.snnc"), "--hw", str(root / "hw.yaml"), "-o", str(build)], outcomes)
+            code, _ = _cli(
+                ["compile", str(root / "m.snnc"), "--hw", str(root / "hw.yaml"), "-o", str(build)],
+                outcomes,
+            )
             assert code in (0, 1)
             assert build.exists() == (code == 0), "a failed compile must leave no BUILD"
             if code == 0:
@@ -829,7 +1048,23 @@ def fuzz_hw_compile(n: int, outcomes: Counter) -> None:
 
 # ----------------------------------------------------------------------------- model metadata
 
-_ODD_VALUES = [None, True, -1, 0, 2.5, 10**12, 2**70, "12", "abc", "vib", "latency", [], {}, float("nan"), float("inf")]
+_ODD_VALUES = [
+    None,
+    True,
+    -1,
+    0,
+    2.5,
+    10**12,
+    2**70,
+    "12",
+    "abc",
+    "vib",
+    "latency",
+    [],
+    {},
+    float("nan"),
+    float("inf"),
+]
 
 
 @contextlib.contextmanager
@@ -866,7 +1101,20 @@ def fuzz_model_metadata(n: int, outcomes: Counter) -> None:
     with tempfile.TemporaryDirectory() as d, _cached_datasets():
         root = Path(d)
         save_graph(model, root / "base.snnc")
-        assert _cli(["compile", str(root / "base.snnc"), "--target", "loihi2", "-o", str(root / "base")], Counter())[0] == 0
+        assert (
+            _cli(
+                [
+                    "compile",
+                    str(root / "base.snnc"),
+                    "--target",
+                    "loihi2",
+                    "-o",
+                    str(root / "base"),
+                ],
+                Counter(),
+            )[0]
+            == 0
+        )
         program = read_build(root / "base").program
 
         @_settings(n)
@@ -879,19 +1127,38 @@ def fuzz_model_metadata(n: int, outcomes: Counter) -> None:
             else:
                 section = data.draw(st.sampled_from(["task", "encoding", "readout", "trainer"]))
                 keys = sorted(tree[section]) + ["kind", "name", "steps"]
-                tree[section][data.draw(st.sampled_from(keys))] = data.draw(st.sampled_from(_ODD_VALUES))
+                tree[section][data.draw(st.sampled_from(keys))] = data.draw(
+                    st.sampled_from(_ODD_VALUES)
+                )
             if not isinstance(tree, dict):
                 tree = {"metadata": tree}
             tree = json.loads(json.dumps(tree, allow_nan=True))
-            steps = data.draw(st.sampled_from([[], [], ["--steps", "5"], ["--steps", "0"], ["--steps", str(10**12)]]))
+            steps = data.draw(
+                st.sampled_from(
+                    [[], [], ["--steps", "5"], ["--steps", "0"], ["--steps", str(10**12)]]
+                )
+            )
             if data.draw(st.booleans()):
                 try:
                     save_graph(model.replace(metadata=tree), root / "m.snnc")
                 except SnncError:  # the model itself refuses this metadata (e.g. NaN is not JSON)
                     outcomes["refused by the model"] += 1
                     return
-                _cli(["eval", str(root / "m.snnc"), "--dataset", "digits", "--samples", "2", "--backend", "float", *steps],
-                     outcomes, "eval ")
+                _cli(
+                    [
+                        "eval",
+                        str(root / "m.snnc"),
+                        "--dataset",
+                        "digits",
+                        "--samples",
+                        "2",
+                        "--backend",
+                        "float",
+                        *steps,
+                    ],
+                    outcomes,
+                    "eval ",
+                )
             else:
                 build = root / "build"
                 if build.exists():
@@ -903,8 +1170,25 @@ def fuzz_model_metadata(n: int, outcomes: Counter) -> None:
                     outcomes["refused by the model"] += 1
                     return
                 report = root / "r.json"
-                code, _ = _cli(["hil", str(build), "--dataset", "digits", "--samples", "2", "--reference", "cpu",
-                                "--target", "cpu", "--report", str(report), *steps], outcomes, "hil ")
+                code, _ = _cli(
+                    [
+                        "hil",
+                        str(build),
+                        "--dataset",
+                        "digits",
+                        "--samples",
+                        "2",
+                        "--reference",
+                        "cpu",
+                        "--target",
+                        "cpu",
+                        "--report",
+                        str(report),
+                        *steps,
+                    ],
+                    outcomes,
+                    "hil ",
+                )
                 assert report.exists() == (code == 0)
                 if report.exists():
                     report.unlink()

@@ -144,10 +144,21 @@ def _nir_base(root: Path) -> bytes:
 def _storage_edit(path: Path, data, secret: _Secret) -> str:
     import h5py
 
-    how = data.draw(st.sampled_from(["external", "virtual", "unwritten", "compressed", "compact", "nested"]))
+    how = data.draw(
+        st.sampled_from(["external", "virtual", "unwritten", "compressed", "compact", "nested"])
+    )
     with h5py.File(path, "a") as f:
-        name = data.draw(st.sampled_from(["node/nodes/p/weight", "node/nodes/a/tau", "node/nodes/a/r",
-                                          "node/nodes/p/metadata/snnc/weight", "node/metadata/dt"]))
+        name = data.draw(
+            st.sampled_from(
+                [
+                    "node/nodes/p/weight",
+                    "node/nodes/a/tau",
+                    "node/nodes/a/r",
+                    "node/nodes/p/metadata/snnc/weight",
+                    "node/metadata/dt",
+                ]
+            )
+        )
         old = f[name]
         shape, dtype = old.shape, old.dtype
         del f[name]
@@ -157,13 +168,19 @@ def _storage_edit(path: Path, data, secret: _Secret) -> str:
             cut = data.draw(st.integers(0, need))  # one or two segments of the secret, anywhere
             segments = [(str(secret.raw), data.draw(st.integers(0, 1 << 20)), cut)] if cut else []
             segments.append((str(secret.raw), data.draw(st.integers(0, 1 << 20)), need - cut))
-            f.create_dataset(name, shape=shape or (count,), dtype=dtype, external=[s for s in segments if s[2]] or
-                             [(str(secret.raw), 0, need)])
+            f.create_dataset(
+                name,
+                shape=shape or (count,),
+                dtype=dtype,
+                external=[s for s in segments if s[2]] or [(str(secret.raw), 0, need)],
+            )
         elif how == "virtual":
             rows, cols = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 8))
             if data.draw(st.booleans()):
                 layout = h5py.VirtualLayout(shape=(rows, cols), dtype="<f8")
-                layout[:, :] = h5py.VirtualSource(str(secret.h5), "data", shape=(8, 8))[:rows, :cols]
+                layout[:, :] = h5py.VirtualSource(str(secret.h5), "data", shape=(8, 8))[
+                    :rows, :cols
+                ]
             else:  # this file's own data, read through a virtual dataset
                 layout = h5py.VirtualLayout(shape=(3,), dtype="<f8")
                 layout[:] = h5py.VirtualSource(".", "node/nodes/a/r", shape=(3,))
@@ -186,16 +203,26 @@ def _storage_edit(path: Path, data, secret: _Secret) -> str:
                     kwargs["scaleoffset"] = 3
             elif data.draw(st.booleans()):
                 kwargs = {}  # contiguous, never allocated
-            d = f.create_dataset(name, shape=(rows, cols), dtype="<f8", fillvalue=data.draw(st.sampled_from([0.0, 1.5])),
-                                 **kwargs)
+            d = f.create_dataset(
+                name,
+                shape=(rows, cols),
+                dtype="<f8",
+                fillvalue=data.draw(st.sampled_from([0.0, 1.5])),
+                **kwargs,
+            )
             if how == "compressed" and data.draw(st.booleans()):
                 d[: min(rows, 64), : min(cols, 256)] = 0.0  # one real (tiny, compressible) chunk
         elif how == "compact":
             values = np.full(shape or (1,), 0.5, dtype=dtype)
             dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
             dcpl.set_layout(h5py.h5d.COMPACT)
-            dset = h5py.h5d.create(f.id, name.encode(), h5py.h5t.py_create(dtype), h5py.h5s.create_simple(values.shape),
-                                   dcpl=dcpl)
+            dset = h5py.h5d.create(
+                f.id,
+                name.encode(),
+                h5py.h5t.py_create(dtype),
+                h5py.h5s.create_simple(values.shape),
+                dcpl=dcpl,
+            )
             dset.write(h5py.h5s.ALL, h5py.h5s.ALL, values)
         else:
             group = f.require_group("node/metadata")
@@ -227,15 +254,25 @@ def fuzz_nir_storage(n: int, outcomes: Counter) -> None:
             if not isinstance(graph, SnncError):
                 for proj in graph.projections.values():
                     weights = getattr(proj, "weight", getattr(proj, "values", np.zeros(0)))
-                    assert not np.isin(_SECRET, weights).any(), "the secret's values are in the model"
+                    assert not np.isin(_SECRET, weights).any(), (
+                        "the secret's values are in the model"
+                    )
 
         check()
 
 
-# ----------------------------------------------------------------------------- snnc-bombs / npz-bombs
+# --------------------------------------------------------------------------- snnc-bombs / npz-bombs
 
 
-_BIG_SHAPES = [(1 << 10,), (1 << 20,), (1 << 24,), (1 << 14, 1 << 13), (1 << 31,), (1 << 16, 1 << 16), (3, 1 << 30)]
+_BIG_SHAPES = [
+    (1 << 10,),
+    (1 << 20,),
+    (1 << 24,),
+    (1 << 14, 1 << 13),
+    (1 << 31,),
+    (1 << 16, 1 << 16),
+    (3, 1 << 30),
+]
 _DTYPES = ["|i1", "<i2", "<i4", "<f4", "<f8"]
 
 
@@ -257,11 +294,10 @@ def _bomb_entry(data) -> tuple[bytes | None, tuple[bytes, int] | None, int | Non
 
 @fuzzer("snnc-bombs", examples=1000, small=15)
 def fuzz_snnc_bombs(n: int, outcomes: Counter) -> None:
-    from ir import graph_to_bytes
+    from compiler.compile import compile_model
+    from ir import graph_to_bytes, load_hw
     from ir.serialize import HEADER, graph_from_bytes
     from tests.robust.hostile import small_program, zip_entries
-    from compiler.compile import compile_model
-    from ir import load_hw
 
     program, _ = compile_model(small_program(), load_hw("loihi2"))
     base = graph_to_bytes(program)
@@ -293,7 +329,9 @@ def fuzz_snnc_bombs(n: int, outcomes: Counter) -> None:
                 head["placement"]["blocks"][0]["neurons"] = {"range": [lo, hi]}
             elif what == "shape":
                 pop = data.draw(st.sampled_from(head["populations"]))
-                pop["fields"]["shape"] = [data.draw(st.sampled_from([1 << 20, 1 << 24, 1 << 25, 1 << 31, 10**12]))]
+                pop["fields"]["shape"] = [
+                    data.draw(st.sampled_from([1 << 20, 1 << 24, 1 << 25, 1 << 31, 10**12]))
+                ]
             else:
                 for k in range(data.draw(st.integers(1000, 5000))):
                     files[f"arrays/x{k:06d}.npy"] = b""
@@ -306,9 +344,9 @@ def fuzz_snnc_bombs(n: int, outcomes: Counter) -> None:
 
 @fuzzer("npz-bombs", examples=1000, small=15)
 def fuzz_npz_bombs(n: int, outcomes: Counter) -> None:
-    from ir.arrays_io import read_npz
     from backends.hil.trace_io import read_trace
     from compiler.build import read_build
+    from ir.arrays_io import read_npz
     from tests.robust.hostile import trace_file, write_small_build, zip_entries
 
     with tempfile.TemporaryDirectory() as d, _budget():
@@ -327,9 +365,17 @@ def fuzz_npz_bombs(n: int, outcomes: Counter) -> None:
             if small is not None:
                 files[ref] = small
             path = root / "t.npz"
-            path.write_bytes(zip_bytes(files, {ref: streamed} if streamed else None, {ref: size} if size else None))
+            path.write_bytes(
+                zip_bytes(
+                    files, {ref: streamed} if streamed else None, {ref: size} if size else None
+                )
+            )
             reader = data.draw(st.sampled_from(["trace", "npz"]))
-            fn = (lambda: read_trace(path, program)) if reader == "trace" else (lambda: read_npz(path))
+            fn = (
+                (lambda: read_trace(path, program))
+                if reader == "trace"
+                else (lambda: read_npz(path))
+            )
             _judge(fn, outcomes, f"{reader}: ")
 
         check()
@@ -347,7 +393,11 @@ def _hostile_json(data) -> str:
     if how == "deep":
         depth = int(10 ** rng.uniform(0, 5.3))
         kinds = [("[", "]"), ('{"k":', "}")]
-        seq = [kinds[rng.random() < 0.5] for _ in range(depth)] if rng.random() < 0.3 else [kinds[rng.random() < 0.5]] * depth
+        seq = (
+            [kinds[rng.random() < 0.5] for _ in range(depth)]
+            if rng.random() < 0.3
+            else [kinds[rng.random() < 0.5]] * depth
+        )
         closing = "".join(c for _, c in reversed(seq))
         if rng.random() < 0.2:
             closing = closing[: rng.randrange(len(closing) + 1)]  # unterminated
@@ -355,13 +405,26 @@ def _hostile_json(data) -> str:
     if how == "bigint":
         digits = int(10 ** rng.uniform(0, 4.2))
         key = rng.choice(["format_version", "steps", "dt", "cores_used", "files"])
-        return '{"format": "snnc-graph", "' + key + '": ' + rng.choice(["", "-"]) + "7" * digits + "}"
+        return (
+            '{"format": "snnc-graph", "' + key + '": ' + rng.choice(["", "-"]) + "7" * digits + "}"
+        )
     if how == "float":
-        lit = rng.choice(["1e99999", "-1e99999", "1" * rng.randrange(1, 10_000) + ".5", "NaN", "Infinity", "1e-99999",
-                          "0." + "0" * rng.randrange(1, 10_000) + "1"])
+        lit = rng.choice(
+            [
+                "1e99999",
+                "-1e99999",
+                "1" * rng.randrange(1, 10_000) + ".5",
+                "NaN",
+                "Infinity",
+                "1e-99999",
+                "0." + "0" * rng.randrange(1, 10_000) + "1",
+            ]
+        )
         return '{"dt": ' + lit + ', "steps": ' + lit + ', "format_version": ' + lit + "}"
     if how == "string":
-        return json.dumps({"format": "x" * int(10 ** rng.uniform(0, 6)), "k": "\ud800", "e": "\u001b[2J"})
+        return json.dumps(
+            {"format": "x" * int(10 ** rng.uniform(0, 6)), "k": "\ud800", "e": "\u001b[2J"}
+        )
     inner = "[" * rng.randrange(1, 100) + "]" * rng.randrange(1, 100)
     return '{"a": [' + ",".join([inner, "9" * rng.randrange(1, 200), '"\u001b[2J"']) + "]}"
 
@@ -391,7 +454,9 @@ def fuzz_deep_json(n: int, outcomes: Counter) -> None:
         @given(st.data())
         def check(data):
             text = _hostile_json(data)
-            where = data.draw(st.sampled_from(["snnc.json", "report.json", "trace", "nir", "manifest"]))
+            where = data.draw(
+                st.sampled_from(["snnc.json", "report.json", "trace", "nir", "manifest"])
+            )
             (build / "report.json").write_bytes(report)
             (build / MANIFEST).write_bytes(manifest)
             if where == "snnc.json":
@@ -427,14 +492,19 @@ def fuzz_deep_json(n: int, outcomes: Counter) -> None:
 
 
 def _hostile_yaml(data, base: str) -> str:
-    how = data.draw(st.sampled_from(["aliases", "aliases", "merge", "deep-flow", "deep-block", "tag", "scalar"]))
+    how = data.draw(
+        st.sampled_from(["aliases", "aliases", "merge", "deep-flow", "deep-block", "tag", "scalar"])
+    )
     if how in ("aliases", "merge"):
         levels, fan = data.draw(st.integers(1, 12)), data.draw(st.integers(2, 10))
         lines = ['a0: &a0 ["xxxxxxxxxxxxxxxx", "yyyyyyyyyyyyyyyy"]']
         for i in range(1, levels):
             if how == "merge":
-                lines.append(f"a{i}: &a{i} {{<<: *a{i - 1}, k{i}: [{', '.join([f'*a{i - 1}'] * fan)}]}}"
-                             if i > 1 else f"a{i}: &a{i} {{k: [{', '.join(['*a0'] * fan)}]}}")
+                lines.append(
+                    f"a{i}: &a{i} {{<<: *a{i - 1}, k{i}: [{', '.join([f'*a{i - 1}'] * fan)}]}}"
+                    if i > 1
+                    else f"a{i}: &a{i} {{k: [{', '.join(['*a0'] * fan)}]}}"
+                )
             else:
                 lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * fan)}]")
         key = data.draw(st.sampled_from(["format_version", "name", "core", "description"]))
@@ -448,7 +518,9 @@ def _hostile_yaml(data, base: str) -> str:
     if how == "tag":
         return data.draw(st.sampled_from(["!!python/object/apply:os.system ['true']\n",
                                           "core: !!binary aGVsbG8=\n" + base, "name: !custom x\n"]))
-    return base.replace("name: tiny", "name: " + "x" * data.draw(st.sampled_from([10, 10_000, 900_000])))
+    return base.replace(
+        "name: tiny", "name: " + "x" * data.draw(st.sampled_from([10, 10_000, 900_000]))
+    )
 
 
 @fuzzer("yaml-bombs", examples=1000, small=20)
@@ -494,7 +566,12 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
         write_small_build(base)
         export_nir_model(base / "x.nir")
         with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["compile", str(base / "m.snnc"), "--target", "tiny", "-o", str(base / "prev")]) == 0
+            assert (
+                main(
+                    ["compile", str(base / "m.snnc"), "--target", "tiny", "-o", str(base / "prev")]
+                )
+                == 0
+            )
 
         @_settings(n)
         @given(st.data())
@@ -502,12 +579,36 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
             root = Path(d) / "case"
             shutil.rmtree(root, ignore_errors=True)
             shutil.copytree(base, root, symlinks=True)
-            verb = data.draw(st.sampled_from(["compile", "compile", "run", "export", "import", "hil", "report"]))
+            verb = data.draw(
+                st.sampled_from(["compile", "compile", "run", "export", "import", "hil", "report"])
+            )
             folder_out = verb in ("compile", "report")
-            inputs = {"compile": ["m.snnc"], "run": ["build", "in.npy"], "export": ["m.snnc"], "import": ["x.nir"],
-                      "hil": ["build", "in.npy"], "report": ["build"]}[verb]
-            how = data.draw(st.sampled_from(["input", "symlink", "hardlink", "dotdot", "holds-input", "user-folder",
-                                             "previous", "edited", "manifest", "wrong-kind", "parent-file", "long"]))
+            inputs = {
+                "compile": ["m.snnc"],
+                "run": ["build", "in.npy"],
+                "export": ["m.snnc"],
+                "import": ["x.nir"],
+                "hil": ["build", "in.npy"],
+                "report": ["build"],
+            }[verb]
+            how = data.draw(
+                st.sampled_from(
+                    [
+                        "input",
+                        "symlink",
+                        "hardlink",
+                        "dotdot",
+                        "holds-input",
+                        "user-folder",
+                        "previous",
+                        "edited",
+                        "manifest",
+                        "wrong-kind",
+                        "parent-file",
+                        "long",
+                    ]
+                )
+            )
             target = root / "out"
             if how == "input":
                 target = root / data.draw(st.sampled_from(inputs))
@@ -534,12 +635,29 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
                     if not dest.exists():
                         dest.write_bytes(b"user data " + name.encode())
                 if how == "edited":
-                    (target / data.draw(st.sampled_from(["program.snnc", "hw.yaml", "report.json"]))).write_bytes(b"mine")
+                    (
+                        target
+                        / data.draw(st.sampled_from(["program.snnc", "hw.yaml", "report.json"]))
+                    ).write_bytes(b"mine")
                 if how == "manifest":
-                    (target / MANIFEST).write_bytes(data.draw(st.sampled_from(
-                        [b"{", b"[]", b'{"format": "snnc-output-folder", "files": {"../m.snnc": ["x"]}}', b"\xff"])))
-                if not folder_out:  # a file output among the user's files (a file named there is replaced)
-                    target = target / data.draw(st.sampled_from(["o.npz", "notes.txt", "program.snnc", "sub/o.npz"]))
+                    (target / MANIFEST).write_bytes(
+                        data.draw(
+                            st.sampled_from(
+                                [
+                                    b"{",
+                                    b"[]",
+                                    b'{"format": "snnc-output-folder", '
+                                    b'"files": {"../m.snnc": ["x"]}}',
+                                    b"\xff",
+                                ]
+                            )
+                        )
+                    )
+                # a file output among the user's files (a file named there is replaced)
+                if not folder_out:
+                    target = target / data.draw(
+                        st.sampled_from(["o.npz", "notes.txt", "program.snnc", "sub/o.npz"])
+                    )
             elif how == "wrong-kind":
                 if folder_out:
                     target.write_bytes(b"a file where a folder goes")
@@ -549,28 +667,56 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
             elif how == "parent-file":
                 target = root / "in.npy" / "x"
             else:
-                target = root / ("o" * data.draw(st.integers(236, 300)) + (".npz" if not folder_out else ""))
+                target = root / (
+                    "o" * data.draw(st.integers(236, 300)) + (".npz" if not folder_out else "")
+                )
             before = _tree(root)
             # What snnc may replace: its own unedited files of a previous output, and a file
             # output itself; everything else (inputs, the user's files) must be left as it was.
             replaceable = set()
             if how in ("previous", "edited"):
-                replaceable = {f"out/{k}" for k in _tree(root / "prev")} - {k for k in before if k.startswith("out/")
-                                                                           and before[k] != _tree(root / "prev").get(k[4:])}
-            argv = {"compile": ["compile", str(root / "m.snnc"), "--target", "tiny", "-o", str(target)],
-                    "run": ["run", str(root / "build"), "--input", str(root / "in.npy"), "-o", str(target)],
-                    "export": ["export", str(root / "m.snnc"), "-o", str(target)],
-                    "import": ["import", str(root / "x.nir"), "-o", str(target)],
-                    "hil": ["hil", str(root / "build"), "--input", str(root / "in.npy"), "--target", "cpu",
-                            "--report", str(target), "--record", str(root / "rec.npz")],
-                    "report": ["report", str(root / "build"), "-o", str(target)]}[verb]
-            must_refuse = how in ("input", "symlink", "dotdot", "holds-input") or (how == "hardlink" and target.exists())
+                replaceable = {f"out/{k}" for k in _tree(root / "prev")} - {
+                    k
+                    for k in before
+                    if k.startswith("out/") and before[k] != _tree(root / "prev").get(k[4:])
+                }
+            argv = {
+                "compile": ["compile", str(root / "m.snnc"), "--target", "tiny", "-o", str(target)],
+                "run": [
+                    "run",
+                    str(root / "build"),
+                    "--input",
+                    str(root / "in.npy"),
+                    "-o",
+                    str(target),
+                ],
+                "export": ["export", str(root / "m.snnc"), "-o", str(target)],
+                "import": ["import", str(root / "x.nir"), "-o", str(target)],
+                "hil": [
+                    "hil",
+                    str(root / "build"),
+                    "--input",
+                    str(root / "in.npy"),
+                    "--target",
+                    "cpu",
+                    "--report",
+                    str(target),
+                    "--record",
+                    str(root / "rec.npz"),
+                ],
+                "report": ["report", str(root / "build"), "-o", str(target)],
+            }[verb]
+            must_refuse = how in ("input", "symlink", "dotdot", "holds-input") or (
+                how == "hardlink" and target.exists()
+            )
             code, _ = _cli(argv, outcomes, f"{verb}/{how}: ")
             after = _tree(root)
             if must_refuse:
                 assert code != 0, f"{verb}/{how}: an output that is an input was accepted"
             if code == 0 and not folder_out:
-                replaceable.add(str(Path(os.path.relpath(os.path.realpath(target), os.path.realpath(root)))))
+                replaceable.add(
+                    str(Path(os.path.relpath(os.path.realpath(target), os.path.realpath(root))))
+                )
             lost = [k for k, v in before.items() if k not in replaceable and after.get(k) != v]
             assert not lost, f"{verb}/{how}: files changed or lost: {lost}"
             leftovers = [k for k in after if ".tmp-" in k or ".old-" in k or ".stage-" in k]
@@ -584,36 +730,58 @@ def fuzz_output_paths(n: int, outcomes: Counter) -> None:
 # ----------------------------------------------------------------------------- lava-signals
 
 
+def lava_signal_example(k: int) -> dict:
+    """Example k of `lava-signals`: its draws (seeded by k), and what happened. `problems` are
+    the failures (a short run that ended before its signal is not one; `finished_first` says
+    so)."""
+    from tests.robust.hostile import SIGNAL_STEPS, _lava_hil, _lava_run, _signal_case, run_case
+
+    rng = random.Random(f"lava-signals {k}")
+    verb = rng.choice(["run", "run", "hil"])
+    sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+    group = rng.random() < 0.5
+    # A fifth in the first 0.3 s after snnc's code started (imports, parser); three fifths in
+    # the 2 s after Lava's workers exist (the rest of its start-up, held, and the samples of a
+    # run that lasts longer: SIGNAL_STEPS); a fifth over a short run (200 steps, about 1-2.5 s
+    # after the workers) and its end, where the run may finish first.
+    draw = rng.random()
+    if draw < 0.2:
+        after, send_from, steps = rng.uniform(0, 0.3), "start", SIGNAL_STEPS
+    elif draw < 0.8:
+        after, send_from, steps = rng.uniform(0, 2.0), "workers", SIGNAL_STEPS
+    else:
+        after, send_from, steps = rng.uniform(0.5, 3.0), "workers", 200
+    with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as d:
+        root = Path(d)
+        case = _signal_case(
+            root, _lava_run if verb == "run" else _lava_hil, sig, after, group, send_from, steps
+        )
+        result = run_case(case, root)
+    # Only the short run may finish before its signal; the long one must still be going.
+    problems = [p for p in result.problems if not (p.startswith("ended") and steps < SIGNAL_STEPS)]
+    name = "sigint" if sig == signal.SIGINT else "sigterm"
+    return {
+        "k": k, "verb": verb, "signal": name, "group": group, "from": send_from,
+        "after": round(after, 3), "steps": steps, "code": result.code,
+        "finished_first": any(p.startswith("ended") for p in result.problems),
+        "problems": problems, "stderr": result.stderr[-2000:] if problems else "",
+    }
+
+
+def lava_signal_outcome(example: dict) -> str:
+    """The outcome counted for an example (`make fuzz`'s table)."""
+    group = " group" if example["group"] else ""
+    end = "finished first" if example["finished_first"] else f"exit {example['code']}"
+    return f"{example['verb']} {example['signal']}{group}: {end}"
+
+
 @fuzzer("lava-signals", examples=1000, small=0)
 def fuzz_lava_signals(n: int, outcomes: Counter) -> None:
     """A fresh `snnc` process per example (a signal needs one); each takes 2-5 s. Seeded
     random.Random draws, not hypothesis: a failure here depends on timing, and hypothesis would
-    call one it cannot replay "flaky" instead of showing it."""
-    from tests.robust.hostile import SIGNAL_STEPS, _lava_hil, _lava_run, _signal_case, run_case
-
+    call one it cannot replay "flaky" instead of showing it. (`tests.fuzz.lava_signals_log`
+    runs the same examples, logging each and going on after a failure.)"""
     for k in range(n):
-        rng = random.Random(f"lava-signals {k}")
-        verb = rng.choice(["run", "run", "hil"])
-        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-        group = rng.random() < 0.5
-        # A fifth in the first 0.3 s after snnc's code started (imports, parser); three fifths
-        # in the 2 s after Lava's workers exist (the rest of its start-up, held, and the samples
-        # of a run that lasts longer: SIGNAL_STEPS); a fifth over a short run (200 steps, about
-        # 1-2.5 s after the workers) and its end, where the run may finish first.
-        draw = rng.random()
-        if draw < 0.2:
-            after, send_from, steps = rng.uniform(0, 0.3), "start", SIGNAL_STEPS
-        elif draw < 0.8:
-            after, send_from, steps = rng.uniform(0, 2.0), "workers", SIGNAL_STEPS
-        else:
-            after, send_from, steps = rng.uniform(0.5, 3.0), "workers", 200
-        with tempfile.TemporaryDirectory(prefix="snnc-fuzz-") as d:
-            root = Path(d)
-            case = _signal_case(root, _lava_run if verb == "run" else _lava_hil, sig, after, group, send_from, steps)
-            result = run_case(case, root)
-        finished = any(p.startswith("ended") for p in result.problems)
-        # Only the short run may finish before its signal; the long one must still be going.
-        problems = [p for p in result.problems if not (p.startswith("ended") and steps < SIGNAL_STEPS)]
-        assert not problems, (k, verb, sig, group, send_from, after, steps, problems, result.stderr[-2000:])
-        name = "sigint" if sig == signal.SIGINT else "sigterm"
-        outcomes[f"{verb} {name}{' group' if group else ''}: {'finished first' if finished else f'exit {result.code}'}"] += 1
+        example = lava_signal_example(k)
+        assert not example["problems"], example
+        outcomes[lava_signal_outcome(example)] += 1

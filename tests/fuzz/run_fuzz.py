@@ -32,7 +32,10 @@ def main() -> int:
             continue
         total = sum(outcomes.values())
         detail = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-        print(f"{name:14s} {total:9d} {time.perf_counter() - t0:8.1f}  {detail}; 0 tracebacks, 0 partial outputs")
+        print(
+            f"{name:14s} {total:9d} {time.perf_counter() - t0:8.1f}  {detail}; 0 tracebacks, 0 "
+            "partial outputs"
+        )
     return 1 if failed else 0
 
 

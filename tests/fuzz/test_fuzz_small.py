@@ -6,8 +6,17 @@ import pytest
 
 from tests.fuzz.fuzzers import FUZZERS, SMALL, run
 
-# Fuzzers that run a whole CLI verb (load, compile or simulate) or decompress a data set per example.
-HEAVY = {"build-folder", "hil-trace", "out-npz", "hw-compile", "model-metadata", "idx-dataset", "netx-file"}
+# Fuzzers that run a whole CLI verb (load, compile or simulate) or decompress a data set per
+# example.
+HEAVY = {
+    "build-folder",
+    "hil-trace",
+    "out-npz",
+    "hw-compile",
+    "model-metadata",
+    "idx-dataset",
+    "netx-file",
+}
 
 
 @pytest.mark.parametrize("name", sorted(n for n in FUZZERS if SMALL[n]))

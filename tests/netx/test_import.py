@@ -43,6 +43,15 @@ def conv(c_out, c_in, k, shape, **kw):
     return layer
 
 
+def rf(**kw):
+    return {"type": "RF_PHASE", "vThMant": 5, "sinDecay": 1500, "cosDecay": 3500, "gradedSpike": False, **kw}
+
+
+def complex_dense(n_out, n_in, imag=None, type="dense", **kw):
+    w = {"real": weights((n_out, n_in), 1), "imag": weights((n_out, n_in), 2) if imag is None else imag}
+    return {"type": type, "shape": np.array([n_out]), "weight": w, "neuron": rf(), **kw}
+
+
 def write(tmp_path, layers, name="net.net"):
     path = tmp_path / name
     write_layers(layers, path)
@@ -198,21 +207,92 @@ def test_zero_weights_note_that_netx_cannot_load_them(tmp_path):
     assert any("netx 0.6.0 cannot load this layer" in n for n in notes)
 
 
+def test_complex_dense_is_two_projections_into_the_rf_ports(tmp_path):
+    """SLAYER's complex dense (weight/real, weight/imag) into RF and RF_IZ neurons: one QDense
+    per part, each with its own netx format, into the "real" (default) and "imag" ports; the
+    registers are what Lava's process computes from netx's float period and decay."""
+    layers = [complex_dense(4, 3), complex_dense(2, 4, neuron=rf(type="RF_IZHIKEVICH", sinDecay=np.array([900, 1200]),
+                                                                   cosDecay=np.array([3900, 3700])))]
+    graph, notes = imported(tmp_path, layers)
+    real, imag = graph.projections["dense0.in"], graph.projections["dense0.imag"]
+    assert (real.port, imag.port) == (None, "imag") and real.src == imag.src == "input"
+    np.testing.assert_array_equal(real.weight, layers[0]["weight"]["real"].astype(np.int64) >> 1 << 1)
+    assert model_of(graph.populations["dense0"]).name == "rf"
+    iz = graph.populations["dense1"]
+    assert model_of(iz).name == "rf_iz" and iz.vth == 5 * 64 and iz.state_exp == 6 and iz.decay_bits == 12
+    assert np.abs(iz.per_neuron("sin_decay") - [900, 1200]).max() <= 1
+    assert np.abs(iz.per_neuron("cos_decay") - [3900, 3700]).max() <= 1
+
+
+def test_dense_comp_type_imports_as_the_complex_dense_netx_builds(tmp_path):
+    """netx 0.6.0 cannot load `dense_comp` (it calls a create_complex_dense it does not define);
+    snnc imports it as the complex `dense` layer, and says so."""
+    plain, _ = imported(tmp_path, [complex_dense(4, 3)])
+    comp, notes = imported(tmp_path, [complex_dense(4, 3, type="dense_comp")])
+    assert any("dense_comp): netx 0.6.0 cannot load this layer type" in n for n in notes)
+    for a, b in zip(plain.projections.values(), comp.projections.values()):
+        np.testing.assert_array_equal(a.weight, b.weight)
+        assert a.port == b.port
+
+
+def test_complex_delay_and_bias_are_dropped_as_netx_does(tmp_path):
+    _, notes = imported(tmp_path, [complex_dense(4, 3, delay=np.array([1.0, 2, 3, 4]), bias=np.ones(4, np.float32))])
+    assert sum("builds complex dense layers without it" in n for n in notes) == 2  # one line per field
+
+
+def test_concat_cuts_the_next_layer_into_one_projection_per_joined_layer(tmp_path):
+    """snnc's concat layout: branch layers name their input by index, `concat` joins them
+    (flat here: end to end), the next dense layer's columns split by part, same format."""
+    layers = [{"type": "input", "shape": np.array([3])}, dense(4, 3, seed=1), dense(2, 3, seed=2, input=np.array(0)),
+              {"type": "concat", "inputs": np.array([1, 2]), "shape": np.array([6])}, dense(5, 6, seed=3)]
+    graph, _ = imported(tmp_path, layers)
+    assert {n: (p.src, p.dst) for n, p in graph.projections.items()} == {
+        "dense1.in": ("input", "dense1"), "dense2.in": ("input", "dense2"),
+        "dense4.in.dense1": ("dense1", "dense4"), "dense4.in.dense2": ("dense2", "dense4")}
+    whole, _ = imported(tmp_path, [{"type": "input", "shape": np.array([6])}, dense(5, 6, seed=3)])
+    joined = np.hstack([graph.projections["dense4.in.dense1"].weight, graph.projections["dense4.in.dense2"].weight])
+    np.testing.assert_array_equal(joined, whole.projections["dense1.in"].weight)
+    assert graph.projections["dense4.in.dense1"].weight_exp == whole.projections["dense1.in"].weight_exp
+
+
+def test_average_is_a_host_readout_of_group_means(tmp_path):
+    from app.readouts import group_means
+
+    graph, _ = imported(tmp_path, [dense(6, 3), {"type": "average", "shape": np.array([3, 1, 1])}])
+    assert graph.metadata["readout"] == {"kind": "group_mean", "population": "dense0", "groups": 3, "layer": 1}
+    spikes = np.array([[[1, 0, 1, 1, 0, 0]]], dtype=np.uint8)
+    np.testing.assert_array_equal(group_means(graph, {"dense0": spikes})["dense0:group_mean"], [[[0.5, 1.0, 0.0]]])
+    from compiler.netx.exporter import export_netx
+
+    export_netx(graph, tmp_path / "again.net")
+    back = import_netx(tmp_path / "again.net", warn=lambda m: None)
+    assert back.metadata["import"]["layers"][-1] == "average" and back.metadata["readout"]["groups"] == 3
+
+
 # ---------------------------------------------------------------------------- errors
 
 
 @pytest.mark.parametrize(
     ("layers", "message"),
     [
-        ([{"type": "concat"}], r"layer/0 \(concat\): netx 0.6.0 refuses it and reads none of its fields"),
-        ([dense(2, 3), {"type": "average", "shape": np.array([1])}], r"layer/1 \(average\): .*not a layer of neurons"),
+        ([{"type": "concat"}], r"layer/0 \(concat\) inputs: missing; a concat layer names the layers it joins"),
+        ([dense(2, 3), {"type": "concat", "inputs": np.array([0, 3])}], r"layer/1 \(concat\) input: = 3: not an earlier"),
+        ([dense(2, 3), dense(2, 2), {"type": "concat", "inputs": np.array([0, 0])}], r"inputs\) inputs: joins .* twice|"
+         r"a population twice"),
+        ([dense(2, 3), {"type": "average", "shape": np.array([3])}], r"layer/1 \(average\) shape: = \[3\]: 2 neurons"),
+        ([dense(2, 3), {"type": "average", "shape": np.array([1])}, dense(2, 2)], r"layer/2 \(dense\): follows the "
+         r"average layer 1, a host readout"),
+        ([dense(2, 3, input=np.array(5))], r"layer/0 \(dense\) input: = 5: not an earlier layer"),
         ([{"type": "bogus"}], r"layer/0 \(bogus\) type: 'bogus' is not a netx layer type"),
         ([dense(2, 3, neuron=cuba(vThMant=np.array([5, 6, 7])))], r"neuron/vThMant: has 3 values for 2 neurons"),
-        ([dense(2, 3, neuron={"type": "RF_PHASE", "vThMant": 5, "sinDecay": 100, "cosDecay": 4000})],
-         r"neuron/type: 'RF_PHASE': netx feeds resonate-and-fire neurons through complex"),
+        ([dense(2, 3, neuron=rf())], r"layer/0 \(dense\) weight: is real, into 'RF_PHASE' neurons: netx 0.6.0 connects"),
+        ([complex_dense(2, 3, neuron=cuba())], r"neuron/type: = 'CUBA': complex weights feed the real and imaginary"),
+        ([complex_dense(2, 3, neuron=rf(vThMant=np.array([5, 6])))], r"neuron/vThMant: has 2 values; netx 0.6.0's RF"),
+        ([complex_dense(2, 3, neuron=rf(sinDecay=0, cosDecay=0))], r"neuron/sinDecay: = 0 with cosDecay 0: .*infinite"),
+        ([complex_dense(2, 3, imag=weights((2, 4)))], r"weight/imag: shape \(2, 4\) does not give|weight/imag: shape"),
         ([dense(2, 3, neuron={"type": "SDNN", "vThMant": 5, "messageBits": 0})], r"neuron/messageBits: = 0"),
         ([dense(2, 3, neuron=cuba(iDecay=5000))], r"neuron/iDecay: = 5000 is outside \[0, 4096\]"),
-        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI and SDNN"),
+        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI, SDNN and RF"),
         ([dense(2, 3, weight=np.full((2, 3), np.nan, np.float32))], r"layer/0 \(dense\) weight: has NaN"),
         ([dense(2, 3, delay=np.array([1.0, 2.0, 3.0, 4.0]))], r"delay: has 4 values; netx 0.6.0 needs 2 .* or 3"),
         ([dense(2, 3, delay=np.array([-1.0, 0.0]))], r"delay: = -1; delays must be >= 0"),
@@ -279,3 +359,17 @@ def test_cli_export_picks_netx_by_suffix(tmp_path):
     assert "5 layers (input, conv, conv, flatten, dense)" in stdout
     assert "feed them through net.in_layer.neuron.a_in" in stdout
     assert load_model(tmp_path / "back.net").metadata["import"]["latency"] == 1
+
+
+def test_cli_run_writes_the_average_readout(tmp_path):
+    """`snnc run` on a file with SLAYER's average: the spikes of the averaged layer and, beside
+    them, the host readout's group means, which are SLAYER's float forward (within float32)."""
+    from tests.netx.helpers import MEAN_ATOL, fixture
+
+    fx = fixture("cuba_concat")
+    code, stdout, stderr = run_in_process("run", fx.path, "--input", FIXTURES / "cuba_concat.input.npy",
+                                          "-o", tmp_path / "out.npz")
+    assert code == 0, stderr
+    assert "dense5:group_mean  (3, 32, 2)" in stdout
+    with np.load(tmp_path / "out.npz") as data:
+        np.testing.assert_allclose(data["dense5:group_mean"], fx.slayer, rtol=0, atol=MEAN_ATOL)

@@ -39,11 +39,14 @@ class Result:
         if self.info["compare"] == "voltage_close":
             return {"max_abs_voltage_diff": float(np.abs(self.snnc - self.framework).max()),
                     "voltage_range": float(np.abs(self.framework).max())}
-        ours, theirs = self.snnc.sum(axis=1), self.framework.astype(np.int64).sum(axis=1)  # (batch, neurons)
+        # ours, theirs: (batch, neurons)
+        ours, theirs = self.snnc.sum(axis=1), self.framework.astype(np.int64).sum(axis=1)
         return {
             "identical": bool(np.array_equal(self.snnc, self.framework)),
-            "framework_spikes": int(theirs.sum()), "snnc_spikes": int(ours.sum()),
-            "mismatched_entries": int((self.snnc != self.framework).sum()), "entries": int(self.snnc.size),
+            "framework_spikes": int(theirs.sum()),
+            "snnc_spikes": int(ours.sum()),
+            "mismatched_entries": int((self.snnc != self.framework).sum()),
+            "entries": int(self.snnc.size),
             "equal_counts": float(np.mean(ours == theirs)),
             "mean_abs_count_diff": float(np.mean(np.abs(ours - theirs))),
             "count_correlation": float(np.corrcoef(ours.reshape(-1), theirs.reshape(-1))[0, 1]),
@@ -88,9 +91,14 @@ def main() -> int:
     for name in fixture_names():
         r = run_fixture(name)
         n_pops = sum(not isinstance(p, Input) for p in r.graph.populations.values())
-        m = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.metrics().items())
-        print(f"{name}: {r.info['framework']} {r.info['versions'][r.info['framework']]}, seed {r.info['seed']}, "
-              f"{n_pops} populations, latency {r.latency}, compare {r.info['compare']}: {m}")
+        m = ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.metrics().items()
+        )
+        print(
+            f"{name}: {r.info['framework']} {r.info['versions'][r.info['framework']]}, seed "
+            f"{r.info['seed']}, {n_pops} populations, latency {r.latency}, compare "
+            f"{r.info['compare']}: {m}"
+        )
     return 0
 
 

@@ -57,7 +57,8 @@ def late(drive: np.ndarray, latency: int) -> np.ndarray:
 
 
 def euler_lif(drive: np.ndarray, tau, r, v_leak, v_th, v_reset, dt, method="euler", spiking=True):
-    """NIR LIF / LI: tau v' = (v_leak - v) + r I, stepped; starts at v_reset; returns (spikes, v)."""
+    """NIR LIF / LI: tau v' = (v_leak - v) + r I, stepped; starts at v_reset;
+    returns (spikes, v)."""
     b, steps, n = drive.shape
     tau, r, v_leak = (np.broadcast_to(np.asarray(a, float), (n,)) for a in (tau, r, v_leak))
     v_reset = np.broadcast_to(np.asarray(v_reset, float), (n,))
@@ -92,7 +93,12 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, stride, padding, groups=1) -> np.
         g = o // og
         for i in range(oh):
             for j in range(ow):
-                patch = xp[:, g * cg:(g + 1) * cg, i * stride[0]:i * stride[0] + kh, j * stride[1]:j * stride[1] + kw]
+                patch = xp[
+                    :,
+                    g * cg : (g + 1) * cg,
+                    i * stride[0] : i * stride[0] + kh,
+                    j * stride[1] : j * stride[1] + kw,
+                ]
                 out[:, o, i, j] = np.sum(patch * w[o], axis=(1, 2, 3))
     return out
 

@@ -2,7 +2,8 @@
 import, compile for loihi2 and loihi1, run the deployed program on cpu (and Lava), and compare
 per-neuron output spike counts with the framework's own output on the fixture inputs.
 
-    python -m tests.nir.per_neuron_check [--lava]   # from the repository root: the table of docs/nir.md
+    python -m tests.nir.per_neuron_check [--lava]
+    # from the repository root: the table of docs/nir.md
 
 Counts: snnc's projections each add one step (Lava's timing), so snnc runs T + L steps and its
 steps L .. L + T - 1 stand for the framework's 0 .. T - 1 (L = the fixture's latency_steps);
@@ -160,7 +161,11 @@ def cpu_vs_lava(
 
     program = merge_programs([fx.deployed[target].program for fx in fixtures])
     x = side_by_side(fixtures, samples, steps)
-    probes = [Probe(n, variables_of(p)) for n, p in program.populations.items() if not isinstance(p, Input)]
+    probes = [
+        Probe(n, variables_of(p))
+        for n, p in program.populations.items()
+        if not isinstance(p, Input)
+    ]
     lava = lava_run(program, x, probes=probes)
     cpu = get_backend("cpu")(program, x, probes=probes)
     mismatches: dict[str, list[str]] = {fx.name: [] for fx in fixtures}
@@ -169,15 +174,19 @@ def cpu_vs_lava(
         for var in p.variables:
             if not np.array_equal(cpu.get(p.population, var), lava.get(p.population, var)):
                 mismatches[fixtures[k].name].append(f"{p.population}.{var}")
-    return {k: v for k, v in mismatches.items() if v}, int(lava.info["processes"]), len(program.populations)
+    return (
+        {k: v for k, v in mismatches.items() if v},
+        int(lava.info["processes"]),
+        len(program.populations),
+    )
 
 
 def table(fixtures: list[Fixture], lava: dict[str, bool] | None = None) -> str:
     """The table of docs/nir.md (one row per fixture)."""
     rows = [
-        "| fixture | framework | neurons | parameter groups | cores loihi2 / loihi1 | framework spikes "
-        "| r(snnc float, framework) | r(loihi2, framework) | r(loihi1, framework) "
-        "| r(loihi2, snnc float) | r(loihi1, snnc float) | cpu == Lava |",
+        "| fixture | framework | neurons | parameter groups | cores loihi2 / loihi1 | framework "
+        "spikes | r(snnc float, framework) | r(loihi2, framework) | r(loihi1, framework) | "
+        "r(loihi2, snnc float) | r(loihi1, snnc float) | cpu == Lava |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for fx in fixtures:
@@ -185,10 +194,10 @@ def table(fixtures: list[Fixture], lava: dict[str, bool] | None = None) -> str:
         neurons = sum(p.size for n, p in fx.graph.populations.items() if n not in fx.graph.inputs)
         same = "-" if lava is None else ("yes" if lava.get(fx.name) else "NO")
         rows.append(
-            f"| {fx.name} | {fx.info['framework']} {fx.info['versions'][fx.info['framework']]} | {neurons} "
-            f"| {l2.groups} | {l2.cores} / {l1.cores} | {int(fx.framework_counts.sum())} "
-            f"| {fx.float_correlation:.3f} | {l2.correlation:.3f} | {l1.correlation:.3f} "
-            f"| {l2.float_correlation:.3f} | {l1.float_correlation:.3f} | {same} |"
+            f"| {fx.name} | {fx.info['framework']} {fx.info['versions'][fx.info['framework']]} | "
+            f"{neurons} | {l2.groups} | {l2.cores} / {l1.cores} | {int(fx.framework_counts.sum())} "
+            f"| {fx.float_correlation:.3f} | {l2.correlation:.3f} | {l1.correlation:.3f} | "
+            f"{l2.float_correlation:.3f} | {l1.float_correlation:.3f} | {same} |"
         )
     return "\n".join(rows)
 

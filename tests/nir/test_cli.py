@@ -25,7 +25,9 @@ def test_import_then_export(tmp_path, capsys):
     assert f"imported {MLP} -> {model}" in captured.out and "dt 0.0001 s (argument)" in captured.out
     assert "outputs: 5" in captured.out
     graph = load_graph(model)
-    assert graph.metadata["import"]["sha256"] and graph.metadata["import"]["discretization"] == "euler"
+    assert (
+        graph.metadata["import"]["sha256"] and graph.metadata["import"]["discretization"] == "euler"
+    )
     assert main(["export", str(model), "-o", str(again)]) == 0
     assert "9 NIR nodes" in capsys.readouterr().out
     nir.read(again)
@@ -33,8 +35,11 @@ def test_import_then_export(tmp_path, capsys):
 
 
 def test_import_warns_on_stderr_when_dt_is_guessed(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "compiler.cli", "import", str(MLP), "-o", str(tmp_path / "m.snnc")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "compiler.cli", "import", str(MLP), "-o", str(tmp_path / "m.snnc")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0
     assert proc.stderr.startswith("snnc: warning: ") and proc.stderr.count("\n") == 1
     assert "assuming dt = 0.0001 s" in proc.stderr and "--dt" in proc.stderr
@@ -47,7 +52,8 @@ def test_nir_is_a_model_wherever_one_is_read(tmp_path, capsys):
     assert main(["run", str(MLP), "--dt", "1e-4", "--backend", "float", "--input",
                  str(FIXTURES / "snntorch_mlp.input.npy"), "--steps", "43", "-o", str(out)]) == 0
     spikes = np.load(out)["5"]
-    # snnTorch's output, three steps later (one per projection): the fixture test's claim, via the CLI.
+    # snnTorch's output, three steps later (one per projection): the fixture test's claim, via the
+    # CLI.
     np.testing.assert_array_equal(spikes[:, 3:], np.load(FIXTURES / "snntorch_mlp.output.npy"))
     graph = load_model(MLP, dt=1e-4)
     x = np.load(FIXTURES / "snntorch_mlp.input.npy").astype(np.int64)
@@ -58,14 +64,35 @@ def test_export_of_a_fixed_point_program_is_refused(tmp_path):
     program = Graph(populations={"in": Input((2,)), "h": QLIF((2,), vth=10)},
                     projections={"p": QDense("in", "h", weight=np.ones((2, 2), dtype=np.int64))})
     save_graph(program, tmp_path / "prog.snnc")
-    proc = subprocess.run([sys.executable, "-m", "compiler.cli", "export", str(tmp_path / "prog.snnc"),
-                           "-o", str(tmp_path / "p.nir")], capture_output=True, text=True)
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "needs a float model" in proc.stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compiler.cli",
+            "export",
+            str(tmp_path / "prog.snnc"),
+            "-o",
+            str(tmp_path / "p.nir"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        proc.returncode == 1
+        and proc.stderr.count("\n") == 1
+        and "needs a float model" in proc.stderr
+    )
     assert not (tmp_path / "p.nir").exists()
 
 
-@pytest.mark.parametrize("argv", [["import", str(MLP)], ["import", str(MLP), "-o", "x", "--discretization", "rk4"],
-                                  ["export", "m.snnc"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["import", str(MLP)],
+        ["import", str(MLP), "-o", "x", "--discretization", "rk4"],
+        ["export", "m.snnc"],
+    ],
+)
 def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as e:
         main(argv)

@@ -19,7 +19,9 @@ def test_two_frameworks_with_provenance():
     frameworks = set()
     for name in NAMES:
         info = json.loads((FIXTURES / f"{name}.json").read_text())
-        assert {"framework", "versions", "seed", "framework_dt", "import_dt", "compare"} <= set(info)
+        assert {"framework", "versions", "seed", "framework_dt", "import_dt", "compare"} <= set(
+            info
+        )
         assert info["framework"] in info["versions"] and isinstance(info["seed"], int)
         frameworks.add(info["framework"])
         for suffix in (".nir", ".input.npy", ".output.npy"):
@@ -40,8 +42,8 @@ def test_float_simulation_reproduces_the_framework(name):
         assert m["voltage_range"] > 0.1
         np.testing.assert_allclose(r.snnc, r.framework, rtol=0, atol=1e-6)  # float32 in Norse
     else:
-        # Biases act during the pipeline fill and on a synaptic current (steady-state mapping, warned):
-        # the spikes differ, the per-neuron counts stay close.
+        # Biases act during the pipeline fill and on a synaptic current (steady-state mapping,
+        # warned): the spikes differ, the per-neuron counts stay close.
         assert any("steady state" in w for w in r.warnings)
         assert not m["identical"]
         assert m["count_correlation"] > 0.95
@@ -51,8 +53,11 @@ def test_norse_time_constants_need_dt_squared():
     """Norse 1.1.0 writes tau * dt (norse#411): without --dt the export is recognised and imported
     with dt = 1e-6; snnTorch's dt is refused with the advice that works (issue 24)."""
     path = FIXTURES / "norse_mlp.nir"
-    with pytest.raises(ModelFormatError, match=r"node '1' \(LIF\)\.tau: forward Euler needs dt <= tau.*"
-                                                r"Norse 1\.1\.0's export.*import it with --dt 1e-06$"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"node '1' \(LIF\)\.tau: forward Euler needs dt <= tau.*"
+        r"Norse 1\.1\.0's export.*import it with --dt 1e-06$",
+    ):
         import_nir(path, dt=1e-4, warn=lambda m: None)
     warnings: list[str] = []
     assert import_nir(path, warn=warnings.append).dt == 1e-6 and "Norse 1.1.0" in warnings[0]
@@ -77,7 +82,10 @@ def test_fixture_compiles_for_loihi2_and_runs_on_the_cpu_backend(name, tmp_path)
     assert main([*argv, "--target", "loihi2", "-o", str(build)]) == 0
     out_npz = tmp_path / "out.npz"
     x_path = FIXTURES / f"{name}.input.npy"
-    assert main(["run", str(build), "--backend", "cpu", "--input", str(x_path), "-o", str(out_npz)]) == 0
+    assert (
+        main(["run", str(build), "--backend", "cpu", "--input", str(x_path), "-o", str(out_npz)])
+        == 0
+    )
     b = read_build(build)
     out = r.graph.output_names[0]
     x = np.load(x_path, allow_pickle=False).astype(np.int64)
@@ -87,7 +95,9 @@ def test_fixture_compiles_for_loihi2_and_runs_on_the_cpu_backend(name, tmp_path)
     fixed = get_backend("cpu")(b.program, x, steps=steps, probes=probes, hw=b.hw)
     flt = get_backend("float")(r.graph, x, steps=steps, probes=probes)
     with np.load(out_npz, allow_pickle=False) as saved:
-        np.testing.assert_array_equal(saved[out], fixed.get(out, "spikes")[:, : saved[out].shape[1]])
+        np.testing.assert_array_equal(
+            saved[out], fixed.get(out, "spikes")[:, : saved[out].shape[1]]
+        )
     if variable == "spikes":
         ours, ref = fixed.get(out, "spikes").sum(axis=1), flt.get(out, "spikes").sum(axis=1)
         assert ref.sum() > 100

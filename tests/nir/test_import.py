@@ -46,14 +46,20 @@ def _lif_nodes(rng, n_in=5, n=4, v_reset=0.0):
 @pytest.mark.parametrize("v_reset", [0.0, -0.3])
 def test_lif_affine_every_parameter(tmp_path, rng, method, v_reset):
     w, b, lif = _lif_nodes(rng, v_reset=v_reset)
-    path = write_nir(tmp_path / "m.nir", {"x": inp(5), "fc": nir.Affine(w, b), "lif": lif, "y": out(4)},
-                     [("x", "fc"), ("fc", "lif"), ("lif", "y")], metadata={"dt": DT})
+    path = write_nir(
+        tmp_path / "m.nir",
+        {"x": inp(5), "fc": nir.Affine(w, b), "lif": lif, "y": out(4)},
+        [("x", "fc"), ("fc", "lif"), ("lif", "y")],
+        metadata={"dt": DT},
+    )
     graph, warnings = imported(path, discretization=method)
     assert warnings == [] and graph.dt == DT and graph.outputs == ("lif",)
     assert set(graph.projections) == {"fc"} and isinstance(graph.projections["fc"], Dense)
     x = spikes(rng, 3, 60, 5)
     drive = late(x @ w.T, 1) + b  # the bias acts from the first step, the input one step late
-    ref_s, ref_v = euler_lif(drive, lif.tau, lif.r, lif.v_leak, lif.v_threshold, lif.v_reset, DT, method)
+    ref_s, ref_v = euler_lif(
+        drive, lif.tau, lif.r, lif.v_leak, lif.v_threshold, lif.v_reset, DT, method
+    )
     trace = run_float(graph, x, 61, ("spikes", "v"))
     assert ref_s.sum() > 10
     np.testing.assert_array_equal(trace.get("lif"), ref_s)
@@ -64,11 +70,20 @@ def test_lif_affine_every_parameter(tmp_path, rng, method, v_reset):
 def test_cubalif_and_w_in(tmp_path, rng):
     n_in, n = 6, 3
     w = rng.normal(0, 1.0, (n, n_in))
-    node = nir.CubaLIF(tau_syn=np.array([2e-3, 4e-3, 8e-3]), tau_mem=np.array([5e-3, 1e-2, 2e-2]),
-                       r=np.array([4.0, 9.0, 18.0]), v_leak=np.zeros(n), v_threshold=np.full(n, 0.5),
-                       w_in=np.array([1.5, 3.0, 6.0]))
-    path = write_nir(tmp_path / "c.nir", {"x": inp(n_in), "fc": nir.Linear(w), "c": node, "y": out(n)},
-                     [("x", "fc"), ("fc", "c"), ("c", "y")], metadata={"dt": DT})
+    node = nir.CubaLIF(
+        tau_syn=np.array([2e-3, 4e-3, 8e-3]),
+        tau_mem=np.array([5e-3, 1e-2, 2e-2]),
+        r=np.array([4.0, 9.0, 18.0]),
+        v_leak=np.zeros(n),
+        v_threshold=np.full(n, 0.5),
+        w_in=np.array([1.5, 3.0, 6.0]),
+    )
+    path = write_nir(
+        tmp_path / "c.nir",
+        {"x": inp(n_in), "fc": nir.Linear(w), "c": node, "y": out(n)},
+        [("x", "fc"), ("fc", "c"), ("c", "y")],
+        metadata={"dt": DT},
+    )
     graph, _ = imported(path)
     x = spikes(rng, 2, 80, n_in)
     drive = x @ w.T
@@ -88,9 +103,16 @@ def test_cubalif_and_w_in(tmp_path, rng):
 
 def test_if_with_bias_and_reset(tmp_path, rng):
     w, b = rng.normal(0, 0.5, (3, 4)), np.array([0.1, -0.05, 0.2])
-    node = nir.IF(r=np.array([1.0, 2.0, 0.5]), v_threshold=np.array([0.5, 0.5, 0.2]), v_reset=np.array([0.1, 0.0, -0.1]))
-    path = write_nir(tmp_path / "i.nir", {"x": inp(4), "fc": nir.Affine(w, b), "n": node, "y": out(3)},
-                     [("x", "fc"), ("fc", "n"), ("n", "y")])
+    node = nir.IF(
+        r=np.array([1.0, 2.0, 0.5]),
+        v_threshold=np.array([0.5, 0.5, 0.2]),
+        v_reset=np.array([0.1, 0.0, -0.1]),
+    )
+    path = write_nir(
+        tmp_path / "i.nir",
+        {"x": inp(4), "fc": nir.Affine(w, b), "n": node, "y": out(3)},
+        [("x", "fc"), ("fc", "n"), ("n", "y")],
+    )
     graph, warnings = imported(path)
     assert warnings == []  # IF has no time constant: dt does not matter, nothing to warn about
     assert graph.metadata["import"]["dt_source"] == "unused"
@@ -110,8 +132,11 @@ def test_if_with_bias_and_reset(tmp_path, rng):
 def test_threshold_is_a_memoryless_neuron(tmp_path, rng):
     w, b = rng.normal(0, 1.0, (3, 4)), np.array([0.2, -0.3, 0.0])
     thr = np.array([0.5, 0.0, 0.8])
-    path = write_nir(tmp_path / "t.nir", {"x": inp(4), "fc": nir.Affine(w, b), "th": nir.Threshold(thr), "y": out(3)},
-                     [("x", "fc"), ("fc", "th"), ("th", "y")])
+    path = write_nir(
+        tmp_path / "t.nir",
+        {"x": inp(4), "fc": nir.Affine(w, b), "th": nir.Threshold(thr), "y": out(3)},
+        [("x", "fc"), ("fc", "th"), ("th", "y")],
+    )
     graph, _ = imported(path)
     x = spikes(rng, 2, 30, 4)
     ref = (late(x @ w.T, 1) + b > thr).astype(np.uint8)
@@ -126,13 +151,26 @@ def test_non_spiking_readouts_keep_their_voltage(tmp_path, rng, kind):
     n_in, n = 5, 3
     w = rng.normal(0, 1.0, (n, n_in))
     nodes = {
-        "LI": nir.LI(tau=np.array([4e-3, 8e-3, 1.6e-2]), r=np.array([4.0, 8.0, 16.0]), v_leak=np.array([0.0, 0.1, -0.1])),
-        "CubaLI": nir.CubaLI(tau_syn=np.full(n, 3e-3), tau_mem=np.full(n, 9e-3), r=np.full(n, 9.0),
-                             v_leak=np.zeros(n), w_in=np.full(n, 3.0)),
+        "LI": nir.LI(
+            tau=np.array([4e-3, 8e-3, 1.6e-2]),
+            r=np.array([4.0, 8.0, 16.0]),
+            v_leak=np.array([0.0, 0.1, -0.1]),
+        ),
+        "CubaLI": nir.CubaLI(
+            tau_syn=np.full(n, 3e-3),
+            tau_mem=np.full(n, 9e-3),
+            r=np.full(n, 9.0),
+            v_leak=np.zeros(n),
+            w_in=np.full(n, 3.0),
+        ),
         "I": nir.I(r=np.array([1.0, 0.5, 2.0])),
     }
-    path = write_nir(tmp_path / "r.nir", {"x": inp(n_in), "fc": nir.Linear(w), "ro": nodes[kind], "y": out(n)},
-                     [("x", "fc"), ("fc", "ro"), ("ro", "y")], metadata={"dt": DT})
+    path = write_nir(
+        tmp_path / "r.nir",
+        {"x": inp(n_in), "fc": nir.Linear(w), "ro": nodes[kind], "y": out(n)},
+        [("x", "fc"), ("fc", "ro"), ("ro", "y")],
+        metadata={"dt": DT},
+    )
     graph, _ = imported(path)
     assert np.all(np.isinf(graph.populations["ro"].v_th))
     x = spikes(rng, 2, 40, n_in)
@@ -154,7 +192,8 @@ def test_non_spiking_readouts_keep_their_voltage(tmp_path, rng, kind):
 
 
 def test_leaky_integrator_into_threshold_spikes_without_reset(tmp_path, rng):
-    """LI -> Threshold: the LI becomes snnc's current u, the Threshold a memoryless v; u never resets."""
+    """LI -> Threshold: the LI becomes snnc's current u, the Threshold a memoryless v; u never
+    resets."""
     w = rng.normal(0, 1.0, (2, 4))
     li = nir.LI(tau=np.full(2, 5e-3), r=np.full(2, 5.0), v_leak=np.zeros(2))
     path = write_nir(tmp_path / "lt.nir", {"x": inp(4), "fc": nir.Linear(w), "li": li,
@@ -175,9 +214,19 @@ def test_synapse_stage_merges_into_the_neuron(tmp_path, rng):
     li = nir.LI(tau=np.full(3, 4e-3), r=np.full(3, 4.0), v_leak=np.zeros(3))
     scale = np.array([0.5, 1.0, 2.0])
     node = nir.IF(r=np.ones(3), v_threshold=np.full(3, 0.8))
-    path = write_nir(tmp_path / "s.nir", {"x": inp(4), "fc": nir.Linear(w), "syn": li, "sc": nir.Scale(scale),
-                                          "n": node, "y": out(3)},
-                     [("x", "fc"), ("fc", "syn"), ("syn", "sc"), ("sc", "n"), ("n", "y")], metadata={"dt": DT})
+    path = write_nir(
+        tmp_path / "s.nir",
+        {
+            "x": inp(4),
+            "fc": nir.Linear(w),
+            "syn": li,
+            "sc": nir.Scale(scale),
+            "n": node,
+            "y": out(3),
+        },
+        [("x", "fc"), ("fc", "syn"), ("syn", "sc"), ("sc", "n"), ("n", "y")],
+        metadata={"dt": DT},
+    )
     graph, _ = imported(path)
     assert set(graph.populations) == {"x", "n"} and list(graph.projections) == ["fc"]
     x = spikes(rng, 2, 60, 4)
@@ -192,7 +241,8 @@ def test_synapse_stage_merges_into_the_neuron(tmp_path, rng):
 
 
 def test_scale_delay_flatten(tmp_path, rng):
-    """Input(2,3) -> Delay(2 steps) -> Scale -> IF is one-to-one with delay; Flatten feeds an Affine."""
+    """Input(2,3) -> Delay(2 steps) -> Scale -> IF is one-to-one with delay; Flatten feeds an
+    Affine."""
     delay = np.full((2, 3), 2 * DT)
     scale = rng.uniform(0.5, 1.5, (2, 3))
     w = rng.normal(0, 1.0, (2, 6))
@@ -201,7 +251,16 @@ def test_scale_delay_flatten(tmp_path, rng):
              "f": nir.Flatten(input_type={"input": np.array([2, 3])}, start_dim=0, end_dim=-1),
              "fc": nir.Linear(w), "b": nir.IF(r=np.ones(2), v_threshold=np.full(2, 0.7)),
              "ya": out([2, 3]), "yb": out(2)}
-    edges = [("x", "d"), ("d", "s"), ("s", "a"), ("x", "f"), ("f", "fc"), ("fc", "b"), ("a", "ya"), ("b", "yb")]
+    edges = [
+        ("x", "d"),
+        ("d", "s"),
+        ("s", "a"),
+        ("x", "f"),
+        ("f", "fc"),
+        ("fc", "b"),
+        ("a", "ya"),
+        ("b", "yb"),
+    ]
     graph, _ = imported(write_nir(tmp_path / "d.nir", nodes, edges, metadata={"dt": DT}))
     one = graph.projections["s"]
     assert isinstance(one, Sparse) and one.nnz == 6 and int(one.delay) == 2
@@ -225,13 +284,20 @@ def test_convolutions_and_pooling(tmp_path, rng):
     cb = np.array([0.05, -0.05, 0.1])
     nodes = {
         "x": inp([2, 6, 6]),
-        "conv": nir.Conv2d(input_shape=(6, 6), weight=w, stride=1, padding=1, dilation=1, groups=1, bias=cb),
+        "conv": nir.Conv2d(
+            input_shape=(6, 6), weight=w, stride=1, padding=1, dilation=1, groups=1, bias=cb
+        ),
         "c": nir.IF(r=np.ones((3, 6, 6)), v_threshold=np.full((3, 6, 6), 1.0)),
-        "sum": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "sum": nir.SumPool2d(
+            kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+        ),
         "p": nir.IF(r=np.ones((3, 3, 3)), v_threshold=np.full((3, 3, 3), 1.5)),
-        "avg": nir.AvgPool2d(kernel_size=np.array([3, 3]), stride=np.array([3, 3]), padding=np.array([0, 0])),
+        "avg": nir.AvgPool2d(
+            kernel_size=np.array([3, 3]), stride=np.array([3, 3]), padding=np.array([0, 0])
+        ),
         "q": nir.IF(r=np.ones((3, 1, 1)), v_threshold=np.full((3, 1, 1), 0.3)),
-        "yp": out([3, 3, 3]), "yq": out([3, 1, 1]),
+        "yp": out([3, 3, 3]),
+        "yq": out([3, 1, 1]),
     }
     edges = [("x", "conv"), ("conv", "c"), ("c", "sum"), ("sum", "p"), ("p", "avg"), ("avg", "q"),
              ("p", "yp"), ("q", "yq")]
@@ -251,13 +317,26 @@ def test_convolutions_and_pooling(tmp_path, rng):
     # Each layer sees the previous one a step late (snnc's timing); the conv bias acts from step 1.
     steps = 33
     xs = np.pad(late(x, 1), ((0, 0), (0, steps - 31), (0, 0))).reshape(2, steps, 2, 6, 6)
-    c = if_layer(np.stack([conv2d_loops(xs[:, t], w, (1, 1), (1, 1)) + cb[:, None, None] for t in range(steps)], 1), 1.0)
+    c = if_layer(
+        np.stack(
+            [conv2d_loops(xs[:, t], w, (1, 1), (1, 1)) + cb[:, None, None] for t in range(steps)], 1
+        ),
+        1.0,
+    )
     c_in = late(c.reshape(2, steps, -1), 1)[:, :steps].reshape(c.shape)
     p = if_layer(np.stack([conv2d_loops(c_in[:, t], np.ones((3, 1, 2, 2)), (2, 2), (0, 0), groups=3)
                            for t in range(steps)], 1), 1.5)
     p_in = late(p.reshape(2, steps, -1), 1)[:, :steps].reshape(p.shape)
-    q = if_layer(np.stack([conv2d_loops(p_in[:, t], np.full((3, 1, 3, 3), 1 / 9), (3, 3), (0, 0), groups=3)
-                           for t in range(steps)], 1), 0.3)
+    q = if_layer(
+        np.stack(
+            [
+                conv2d_loops(p_in[:, t], np.full((3, 1, 3, 3), 1 / 9), (3, 3), (0, 0), groups=3)
+                for t in range(steps)
+            ],
+            1,
+        ),
+        0.3,
+    )
     trace = run_float(graph, x, steps)
     assert p.sum() > 5 and q.sum() > 0
     np.testing.assert_array_equal(trace.get("p"), p.reshape(2, steps, -1))
@@ -266,10 +345,17 @@ def test_convolutions_and_pooling(tmp_path, rng):
 
 def test_conv1d_becomes_a_height_one_conv2d(tmp_path, rng):
     w = rng.normal(0, 1.0, (2, 3, 3))
-    nodes = {"x": inp([3, 8]),
-             "c1": nir.Conv1d(input_shape=8, weight=w, stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(2)),
-             "n": nir.IF(r=np.ones((2, 8)), v_threshold=np.full((2, 8), 0.9)), "y": out([2, 8])}
-    graph, _ = imported(write_nir(tmp_path / "c1.nir", nodes, [("x", "c1"), ("c1", "n"), ("n", "y")]))
+    nodes = {
+        "x": inp([3, 8]),
+        "c1": nir.Conv1d(
+            input_shape=8, weight=w, stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(2)
+        ),
+        "n": nir.IF(r=np.ones((2, 8)), v_threshold=np.full((2, 8), 0.9)),
+        "y": out([2, 8]),
+    }
+    graph, _ = imported(
+        write_nir(tmp_path / "c1.nir", nodes, [("x", "c1"), ("c1", "n"), ("n", "y")])
+    )
     assert graph.populations["x"].shape == (3, 1, 8) and graph.populations["n"].shape == (2, 1, 8)
     x = spikes(rng, 2, 20, 24)
     v, ref = np.zeros((2, 2, 1, 8)), np.zeros((2, 20, 2, 1, 8), np.uint8)
@@ -277,21 +363,34 @@ def test_conv1d_becomes_a_height_one_conv2d(tmp_path, rng):
         v = v + conv2d_loops(x[:, t].reshape(2, 3, 1, 8), w[:, :, None, :], (1, 1), (0, 1))
         ref[:, t] = v > 0.9
         v = np.where(ref[:, t], 0.0, v)
-    np.testing.assert_array_equal(shifted(run_float(graph, x, 21).get("n"), 1, 20), ref.reshape(2, 20, -1))
+    np.testing.assert_array_equal(
+        shifted(run_float(graph, x, 21).get("n"), 1, 20), ref.reshape(2, 20, -1)
+    )
 
 
 def test_nested_graph_with_recurrence(tmp_path, rng):
     """snnTorch's RLeaky shape: a sub-graph {input -> lif -> w_rec -> lif -> output}."""
     n = 4
     w_in, w_rec = rng.normal(0, 1.0, (n, 3)), rng.normal(0, 0.5, (n, n))
-    lif = nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.full(n, 0.8))
-    sub = nir.NIRGraph(nodes={"input": inp(n), "lif": lif, "w_rec": nir.Linear(w_rec), "output": out(n)},
-                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
-                       type_check=False)
-    path = write_nir(tmp_path / "n.nir", {"x": inp(3), "fc": nir.Linear(w_in), "rnn": sub, "y": out(n)},
-                     [("x", "fc"), ("fc", "rnn"), ("rnn", "y")], metadata={"dt": 1e-4})
+    lif = nir.LIF(
+        tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.full(n, 0.8)
+    )
+    sub = nir.NIRGraph(
+        nodes={"input": inp(n), "lif": lif, "w_rec": nir.Linear(w_rec), "output": out(n)},
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+        type_check=False,
+    )
+    path = write_nir(
+        tmp_path / "n.nir",
+        {"x": inp(3), "fc": nir.Linear(w_in), "rnn": sub, "y": out(n)},
+        [("x", "fc"), ("fc", "rnn"), ("rnn", "y")],
+        metadata={"dt": 1e-4},
+    )
     graph, _ = imported(path)
-    assert set(graph.populations) == {"x", "rnn.lif"} and set(graph.projections) == {"fc", "rnn.w_rec"}
+    assert set(graph.populations) == {"x", "rnn.lif"} and set(graph.projections) == {
+        "fc",
+        "rnn.w_rec",
+    }
     x = spikes(rng, 2, 50, 3)
     v, s = np.zeros((2, n)), np.zeros((2, n))
     ref = np.zeros((2, 50, n), np.uint8)
@@ -309,11 +408,16 @@ def test_affine_bias_into_a_synaptic_current_uses_its_steady_state(tmp_path):
     b = np.array([0.3, -0.2])
     node = nir.CubaLIF(tau_syn=np.full(2, 2e-3), tau_mem=np.full(2, 1e-2), r=np.full(2, 10.0),
                        v_leak=np.zeros(2), v_threshold=np.ones(2), w_in=np.full(2, 2.0))
-    path = write_nir(tmp_path / "b.nir", {"x": inp(2), "fc": nir.Affine(np.eye(2) * 0.5, b), "c": node, "y": out(2)},
-                     [("x", "fc"), ("fc", "c"), ("c", "y")], metadata={"dt": DT})
+    path = write_nir(
+        tmp_path / "b.nir",
+        {"x": inp(2), "fc": nir.Affine(np.eye(2) * 0.5, b), "c": node, "y": out(2)},
+        [("x", "fc"), ("fc", "c"), ("c", "y")],
+        metadata={"dt": DT},
+    )
     graph, warnings = imported(path)
     assert len(warnings) == 1 and "steady state" in warnings[0] and "'c'" in warnings[0]
-    # u gets g*b per step with g = k_mem r k_syn w_in; v gets the steady state g*b / k_syn = k_mem r w_in b.
+    # u gets g*b per step with g = k_mem r k_syn w_in;
+    # v gets the steady state g*b / k_syn = k_mem r w_in b.
     np.testing.assert_allclose(graph.populations["c"].bias, (DT / 1e-2) * 10.0 * 2.0 * b)
 
 
@@ -323,9 +427,16 @@ def test_dt_sources(tmp_path, rng):
     edges = [("x", "fc"), ("fc", "lif"), ("lif", "y")]
     plain = write_nir(tmp_path / "plain.nir", nodes, edges)
     graph, warnings = imported(plain)
-    assert graph.dt == 1e-4 and len(warnings) == 1 and "assuming dt = 0.0001" in warnings[0] and "--dt" in warnings[0]
+    assert (
+        graph.dt == 1e-4
+        and len(warnings) == 1
+        and "assuming dt = 0.0001" in warnings[0]
+        and "--dt" in warnings[0]
+    )
     graph, warnings = imported(plain, dt=2e-4)
-    assert graph.dt == 2e-4 and warnings == [] and graph.metadata["import"]["dt_source"] == "argument"
+    assert (
+        graph.dt == 2e-4 and warnings == [] and graph.metadata["import"]["dt_source"] == "argument"
+    )
     tagged = write_nir(tmp_path / "tagged.nir", nodes, edges, metadata={"dt": 5e-4})
     graph, warnings = imported(tagged)
     assert graph.dt == 5e-4 and warnings == [] and graph.metadata["import"]["dt_source"] == "file"
@@ -334,17 +445,41 @@ def test_dt_sources(tmp_path, rng):
 
 
 def test_supported_list_is_the_issue_list():
-    wanted = {"Input", "Output", "Affine", "Linear", "Scale", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d",
-              "IF", "LIF", "CubaLIF", "LI", "CubaLI", "Threshold", "Delay", "NIRGraph"}
+    wanted = {
+        "Input",
+        "Output",
+        "Affine",
+        "Linear",
+        "Scale",
+        "Conv1d",
+        "Conv2d",
+        "Flatten",
+        "SumPool2d",
+        "AvgPool2d",
+        "IF",
+        "LIF",
+        "CubaLIF",
+        "LI",
+        "CubaLI",
+        "Threshold",
+        "Delay",
+        "NIRGraph",
+    }
     assert wanted <= set(SUPPORTED)
 
 
 def test_lif_population_parameters_are_compact(tmp_path, rng):
     """Per-neuron NIR arrays that are all equal become one value (Lava's LIF has scalar du/dv)."""
     n = 5
-    lif = nir.LIF(tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.full(n, 1.0))
-    path = write_nir(tmp_path / "c.nir", {"x": inp(3), "fc": nir.Linear(rng.normal(size=(n, 3))), "l": lif, "y": out(n)},
-                     [("x", "fc"), ("fc", "l"), ("l", "y")], metadata={"dt": 1e-4})
+    lif = nir.LIF(
+        tau=np.full(n, 1e-3), r=np.full(n, 10.0), v_leak=np.zeros(n), v_threshold=np.full(n, 1.0)
+    )
+    path = write_nir(
+        tmp_path / "c.nir",
+        {"x": inp(3), "fc": nir.Linear(rng.normal(size=(n, 3))), "l": lif, "y": out(n)},
+        [("x", "fc"), ("fc", "l"), ("l", "y")],
+        metadata={"dt": 1e-4},
+    )
     pop = imported(path)[0].populations["l"]
     assert isinstance(pop, LIF) and pop.tau_mem.ndim == 0 and pop.v_th.ndim == 0
     assert np.exp(-1e-4 / float(pop.tau_mem)) == pytest.approx(0.9, rel=1e-12)

@@ -14,9 +14,15 @@ from tests.nir.helpers import inp, out, write_nir
 
 
 def _good(tmp_path, name="good.nir"):
-    lif = nir.LIF(tau=np.full(3, 1e-2), r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3))
-    return write_nir(tmp_path / name, {"x": inp(2), "fc": nir.Linear(np.ones((3, 2))), "lif": lif, "y": out(3)},
-                     [("x", "fc"), ("fc", "lif"), ("lif", "y")], metadata={"dt": 1e-3})
+    lif = nir.LIF(
+        tau=np.full(3, 1e-2), r=np.full(3, 10.0), v_leak=np.zeros(3), v_threshold=np.ones(3)
+    )
+    return write_nir(
+        tmp_path / name,
+        {"x": inp(2), "fc": nir.Linear(np.ones((3, 2))), "lif": lif, "y": out(3)},
+        [("x", "fc"), ("fc", "lif"), ("lif", "y")],
+        metadata={"dt": 1e-3},
+    )
 
 
 def _one_line(err: SnncError) -> str:
@@ -39,7 +45,9 @@ def _raw_file(path, nodes: dict, edges=()):
                     g.create_dataset(key, data=value, dtype=h5py.string_dtype())
                 else:
                     g.create_dataset(key, data=value)
-        root.create_dataset("edges", data=np.array(edges, dtype=object).reshape(-1, 2), dtype=h5py.string_dtype())
+        root.create_dataset(
+            "edges", data=np.array(edges, dtype=object).reshape(-1, 2), dtype=h5py.string_dtype()
+        )
     return path
 
 
@@ -64,9 +72,19 @@ def test_truncated_file(tmp_path):
 
 def test_damaged_dataset_names_the_node(tmp_path):
     path = tmp_path / "damaged.nir"
-    lif = nir.LIF(tau=np.full(64, 1e-2), r=np.full(64, 10.0), v_leak=np.zeros(64), v_threshold=np.ones(64))
-    write_nir(path, {"x": inp(64), "fc": nir.Linear(np.random.default_rng(0).normal(size=(64, 64))), "lif": lif,
-                     "y": out(64)}, [("x", "fc"), ("fc", "lif"), ("lif", "y")])
+    lif = nir.LIF(
+        tau=np.full(64, 1e-2), r=np.full(64, 10.0), v_leak=np.zeros(64), v_threshold=np.ones(64)
+    )
+    write_nir(
+        path,
+        {
+            "x": inp(64),
+            "fc": nir.Linear(np.random.default_rng(0).normal(size=(64, 64))),
+            "lif": lif,
+            "y": out(64),
+        },
+        [("x", "fc"), ("fc", "lif"), ("lif", "y")],
+    )
     with h5py.File(path, "r") as f:
         info = f["node/nodes/fc/weight"].id.get_chunk_info(0)
     data = bytearray(path.read_bytes())
@@ -87,8 +105,14 @@ def test_no_node_group(tmp_path):
 
 
 def test_unsupported_node_type_lists_what_is_supported(tmp_path):
-    path = _raw_file(tmp_path / "u.nir", {"x": {"type": "Input", "shape": np.array([2])},
-                                          "izh": {"type": "Izhikevich", "a": np.ones(2)}}, [("x", "izh")])
+    path = _raw_file(
+        tmp_path / "u.nir",
+        {
+            "x": {"type": "Input", "shape": np.array([2])},
+            "izh": {"type": "Izhikevich", "a": np.ones(2)},
+        },
+        [("x", "izh")],
+    )
     with pytest.raises(UnsupportedNodeError) as e:
         import_nir(path)
     text = _one_line(e.value)
@@ -100,69 +124,134 @@ def test_node_without_type_and_bad_parameters(tmp_path):
     path = _raw_file(tmp_path / "t.nir", {"x": {"shape": np.array([2])}})
     with pytest.raises(ModelFormatError, match="node 'x'.*has no 'type'"):
         import_nir(path)
-    path = _raw_file(tmp_path / "s.nir", {"x": {"type": "Input", "shape": np.array([2])},
-                                          "lif": {"type": "LIF", "tau": "fast", "r": np.ones(2), "v_leak": np.zeros(2),
-                                                  "v_threshold": np.ones(2)}}, [("x", "lif")])
+    path = _raw_file(
+        tmp_path / "s.nir",
+        {
+            "x": {"type": "Input", "shape": np.array([2])},
+            "lif": {
+                "type": "LIF",
+                "tau": "fast",
+                "r": np.ones(2),
+                "v_leak": np.zeros(2),
+                "v_threshold": np.ones(2),
+            },
+        },
+        [("x", "lif")],
+    )
     with pytest.raises(ModelFormatError, match=r"node 'lif' \(LIF\)\.tau: expected numbers"):
         import_nir(path)
-    path = _raw_file(tmp_path / "m.nir", {"x": {"type": "Input", "shape": np.array([2])},
-                                          "lif": {"type": "LIF", "tau": np.ones(2), "r": np.ones(2), "v_leak": np.zeros(2)}},
-                     [("x", "lif")])
+    path = _raw_file(
+        tmp_path / "m.nir",
+        {
+            "x": {"type": "Input", "shape": np.array([2])},
+            "lif": {"type": "LIF", "tau": np.ones(2), "r": np.ones(2), "v_leak": np.zeros(2)},
+        },
+        [("x", "lif")],
+    )
     with pytest.raises(ModelFormatError, match=r"node 'lif' \(LIF\)\.v_threshold: missing"):
         import_nir(path)
 
 
 def test_edge_to_a_missing_node(tmp_path):
-    path = _raw_file(tmp_path / "e.nir", {"x": {"type": "Input", "shape": np.array([2])}}, [("x", "ghost")])
+    path = _raw_file(
+        tmp_path / "e.nir", {"x": {"type": "Input", "shape": np.array([2])}}, [("x", "ghost")]
+    )
     with pytest.raises(ModelFormatError, match="'ghost'.*does not exist"):
         import_nir(path)
 
 
 def test_shape_mismatch_names_the_edge(tmp_path):
-    path = write_nir(tmp_path / "s.nir", {"x": inp(3), "fc": nir.Linear(np.ones((2, 5))),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "fc"), ("fc", "n"), ("n", "y")])
-    with pytest.raises(ModelFormatError, match=r"edge \('x', 'fc'\).*carries 3 values, 'fc' takes 5"):
+    path = write_nir(
+        tmp_path / "s.nir",
+        {
+            "x": inp(3),
+            "fc": nir.Linear(np.ones((2, 5))),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "fc"), ("fc", "n"), ("n", "y")],
+    )
+    with pytest.raises(
+        ModelFormatError, match=r"edge \('x', 'fc'\).*carries 3 values, 'fc' takes 5"
+    ):
         import_nir(path)
 
 
 def test_voltage_cannot_feed_a_neuron(tmp_path):
     li = nir.LI(tau=np.full(2, 1e-2), r=np.ones(2), v_leak=np.zeros(2))
-    path = write_nir(tmp_path / "v.nir", {"x": inp(2), "li": li, "fc": nir.Linear(np.eye(2) * 2),
-                                          "a": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
-                                          "b": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "ya": out(2), "yb": out(2)},
-                     [("x", "li"), ("li", "fc"), ("fc", "a"), ("fc", "b"), ("a", "ya"), ("b", "yb")],
-                     metadata={"dt": 1e-3})
+    path = write_nir(
+        tmp_path / "v.nir",
+        {
+            "x": inp(2),
+            "li": li,
+            "fc": nir.Linear(np.eye(2) * 2),
+            "a": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "b": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "ya": out(2),
+            "yb": out(2),
+        },
+        [("x", "li"), ("li", "fc"), ("fc", "a"), ("fc", "b"), ("a", "ya"), ("b", "yb")],
+        metadata={"dt": 1e-3},
+    )
     with pytest.raises(ModelFormatError, match="node 'li' \\(LI\\).*voltage, not spikes"):
         import_nir(path)
 
 
 def test_output_must_read_a_population(tmp_path):
-    path = write_nir(tmp_path / "o.nir", {"x": inp(2), "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
-                                          "fc": nir.Linear(np.ones((3, 2))), "y": out(3)},
-                     [("x", "n"), ("n", "fc"), ("fc", "y")])
+    path = write_nir(
+        tmp_path / "o.nir",
+        {
+            "x": inp(2),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "fc": nir.Linear(np.ones((3, 2))),
+            "y": out(3),
+        },
+        [("x", "n"), ("n", "fc"), ("fc", "y")],
+    )
     with pytest.raises(ModelFormatError, match="node 'y' \\(Output\\).*reads 'fc', a Linear"):
         import_nir(path)
 
 
 def test_euler_needs_dt_below_tau(tmp_path):
     path = _good(tmp_path)
-    with pytest.raises(ModelFormatError, match=r"node 'lif' \(LIF\)\.tau: forward Euler needs dt <= tau.*--dt"):
+    with pytest.raises(
+        ModelFormatError, match=r"node 'lif' \(LIF\)\.tau: forward Euler needs dt <= tau.*--dt"
+    ):
         import_nir(path, dt=0.05)
     assert float(import_nir(path, dt=0.05, discretization="exp").populations["lif"].tau_mem) > 0
 
 
 def test_delay_must_be_whole_steps(tmp_path):
-    path = write_nir(tmp_path / "d.nir", {"x": inp(2), "d": nir.Delay(np.array([1.5e-3, 1e-3])),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
-    with pytest.raises(ModelFormatError, match=r"node 'd' \(Delay\)\.delay: 0.0015 s is not a whole number"):
+    path = write_nir(
+        tmp_path / "d.nir",
+        {
+            "x": inp(2),
+            "d": nir.Delay(np.array([1.5e-3, 1e-3])),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "d"), ("d", "n"), ("n", "y")],
+        metadata={"dt": 1e-3},
+    )
+    with pytest.raises(
+        ModelFormatError, match=r"node 'd' \(Delay\)\.delay: 0.0015 s is not a whole number"
+    ):
         import_nir(path)
     # (make fuzz, nir-file) a delay of more steps than an int64 holds was cast to a negative one
-    path = write_nir(tmp_path / "h.nir", {"x": inp(2), "d": nir.Delay(np.array([1e30, 1e-3])),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
-    with pytest.raises(ModelFormatError, match=r"\.delay: 1e\+30 s is 1e\+33 steps .* at most 65536 steps"):
+    path = write_nir(
+        tmp_path / "h.nir",
+        {
+            "x": inp(2),
+            "d": nir.Delay(np.array([1e30, 1e-3])),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "d"), ("d", "n"), ("n", "y")],
+        metadata={"dt": 1e-3},
+    )
+    with pytest.raises(
+        ModelFormatError, match=r"\.delay: 1e\+30 s is 1e\+33 steps .* at most 65536 steps"
+    ):
         import_nir(path)
 
 
@@ -170,9 +259,15 @@ def test_cli_bad_file_is_one_line_exit_1(tmp_path):
     path = _good(tmp_path)
     path.write_bytes(path.read_bytes()[:500])
     for argv in (["import", str(path), "-o", str(tmp_path / "m.snnc")], ["inspect", str(path)]):
-        proc = subprocess.run([sys.executable, "-m", "compiler.cli", *argv], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "compiler.cli", *argv], capture_output=True, text=True
+        )
         assert proc.returncode == 1 and proc.stdout == ""
-        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and str(path) in proc.stderr
+        assert (
+            proc.stderr.count("\n") == 1
+            and "Traceback" not in proc.stderr
+            and str(path) in proc.stderr
+        )
     assert not (tmp_path / "m.snnc").exists()
 
 
@@ -186,12 +281,28 @@ def test_edges_into_inputs_and_out_of_outputs(tmp_path):
 
 
 def test_empty_and_infinite_parameters(tmp_path):
-    path = _raw_file(tmp_path / "e.nir", {"x": {"type": "Input", "shape": np.array([2])},
-                                          "n": {"type": "IF", "r": np.zeros(0), "v_threshold": np.ones(2)}}, [("x", "n")])
+    path = _raw_file(
+        tmp_path / "e.nir",
+        {
+            "x": {"type": "Input", "shape": np.array([2])},
+            "n": {"type": "IF", "r": np.zeros(0), "v_threshold": np.ones(2)},
+        },
+        [("x", "n")],
+    )
     with pytest.raises(ModelFormatError, match=r"node 'n' \(IF\)\.r: is empty"):
         import_nir(path)
-    path = write_nir(tmp_path / "d.nir", {"x": inp(2), "d": nir.Delay(np.array([np.inf, 1e-3])),
-                                          "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)), "y": out(2)},
-                     [("x", "d"), ("d", "n"), ("n", "y")], metadata={"dt": 1e-3})
-    with pytest.raises(ModelFormatError, match=r"node 'd' \(Delay\)\.delay: inf s is not a whole number"):
+    path = write_nir(
+        tmp_path / "d.nir",
+        {
+            "x": inp(2),
+            "d": nir.Delay(np.array([np.inf, 1e-3])),
+            "n": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
+            "y": out(2),
+        },
+        [("x", "d"), ("d", "n"), ("n", "y")],
+        metadata={"dt": 1e-3},
+    )
+    with pytest.raises(
+        ModelFormatError, match=r"node 'd' \(Delay\)\.delay: inf s is not a whole number"
+    ):
         import_nir(path)

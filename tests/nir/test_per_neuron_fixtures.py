@@ -1,6 +1,7 @@
 """Networks as users bring them: NIR files that snnTorch 1.0.0 and Norse 1.1.0 export with one
 time constant per neuron (or per channel) import, compile for loihi2 and loihi1, and the
-deployed program tracks the float model (tests/fixtures/nir/per_neuron, tests/nir/per_neuron_check.py).
+deployed program tracks the float model (tests/fixtures/nir/per_neuron,
+tests/nir/per_neuron_check.py).
 
 Correlations are of per-(sample, output neuron) spike counts on the fixture inputs. The
 deployed program is compared with snnc's float model of the file and with the framework's own
@@ -81,9 +82,14 @@ def test_nir_neuron_nodes_with_per_neuron_parameters_deploy(tmp_path):
     nodes = {
         "x": inp(n_in),
         "fc1": nir.Linear(rng.normal(0.6, 0.5, (n1, n_in))),
-        "cuba": nir.CubaLIF(tau_syn=rng.uniform(2e-3, 6e-3, n1), tau_mem=rng.uniform(5e-3, 3e-2, n1),
-                            r=np.ones(n1), v_leak=np.zeros(n1), v_threshold=np.full(n1, 0.3),
-                            w_in=rng.uniform(2.0, 6.0, n1)),
+        "cuba": nir.CubaLIF(
+            tau_syn=rng.uniform(2e-3, 6e-3, n1),
+            tau_mem=rng.uniform(5e-3, 3e-2, n1),
+            r=np.ones(n1),
+            v_leak=np.zeros(n1),
+            v_threshold=np.full(n1, 0.3),
+            w_in=rng.uniform(2.0, 6.0, n1),
+        ),
         "delay": nir.Delay(np.full(n1, 2 * dt)),
         "fc2": nir.Linear(rng.normal(0.5, 0.5, (n2, n1))),
         "if": nir.IF(r=np.ones(n2), v_threshold=rng.uniform(0.6, 1.2, n2)),

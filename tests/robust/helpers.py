@@ -44,7 +44,9 @@ def interrupt_when(args: list[str], ready: Callable[[], bool], *, timeout: float
         while not ready():
             if proc.poll() is not None:
                 out, err = proc.communicate()
-                raise AssertionError(f"snnc ended (exit {proc.returncode}) before it was interrupted: {err}")
+                raise AssertionError(
+                    f"snnc ended (exit {proc.returncode}) before it was interrupted: {err}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError("snnc never reached the point to interrupt")
             time.sleep(0.05)

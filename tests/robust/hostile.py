@@ -25,8 +25,8 @@ import argparse
 import contextlib
 import io
 import json
-import re
 import os
+import re
 import resource
 import shutil
 import signal
@@ -68,7 +68,8 @@ class Case:
     keep: list[Path] = field(default_factory=list)  # user files that must survive, byte for byte
     secret: bytes | None = None  # bytes of a file outside the input that must not reach an output
     send: tuple[int, float, bool] | None = None  # (signal, seconds after `send_from`, to the group)
-    send_from: str = "start"  # "start": snnc's code started (`handles_sigterm`); "workers": Lava's workers exist
+    # "start": snnc's code started (`handles_sigterm`); "workers": Lava's workers exist
+    send_from: str = "start"
     kill_worker_after: float | None = None  # SIGKILL a Lava worker, seconds after the workers exist
     prefix: list[str] = field(default_factory=list)  # e.g. an unshare/mount wrapper
     timeout: float = 120.0
@@ -83,7 +84,8 @@ class Result:
     peak_bytes: int
     seconds: float
     problems: list[str]
-    after_kill: float | None = None  # seconds from the worker's SIGKILL (kill_worker_after) to the end
+    # seconds from the worker's SIGKILL (kill_worker_after) to the end
+    after_kill: float | None = None
 
     @property
     def last_line(self) -> str:
@@ -108,11 +110,18 @@ def float_model(seed: int = 0, n_in: int = 5, n_hidden: int = 8, n_out: int = 3,
     from ir import LIF, Dense, Graph, Input
 
     rng = np.random.default_rng(seed)
-    return Graph(populations={"in": Input((n_in,)), "h": LIF((n_hidden,), tau_mem=1e-2),
-                              "out": LIF((n_out,), tau_mem=1e-2)},
-                 projections={"a": Dense("in", "h", weight=rng.normal(0.3, 0.5, (n_hidden, n_in))),
-                              "b": Dense("h", "out", weight=rng.normal(0.2, 0.5, (n_out, n_hidden)))},
-                 metadata=metadata or {})
+    return Graph(
+        populations={
+            "in": Input((n_in,)),
+            "h": LIF((n_hidden,), tau_mem=1e-2),
+            "out": LIF((n_out,), tau_mem=1e-2),
+        },
+        projections={
+            "a": Dense("in", "h", weight=rng.normal(0.3, 0.5, (n_hidden, n_in))),
+            "b": Dense("h", "out", weight=rng.normal(0.2, 0.5, (n_out, n_hidden))),
+        },
+        metadata=metadata or {},
+    )
 
 
 def small_program(n_out: int = 2, weight=None):
@@ -143,9 +152,17 @@ def lava_build(root: Path, samples: int = 4, steps: int = 200) -> Path:
     from ir import LIF, Dense, Graph, Input, load_hw
 
     rng = np.random.default_rng(7)
-    model = Graph(populations={"in": Input((6,)), "h": LIF((12,), tau_mem=1e-2), "out": LIF((4,), tau_mem=1e-2)},
-                  projections={"a": Dense("in", "h", weight=rng.normal(0.4, 0.5, (12, 6))),
-                               "b": Dense("h", "out", weight=rng.normal(0.3, 0.5, (4, 12)))})
+    model = Graph(
+        populations={
+            "in": Input((6,)),
+            "h": LIF((12,), tau_mem=1e-2),
+            "out": LIF((4,), tau_mem=1e-2),
+        },
+        projections={
+            "a": Dense("in", "h", weight=rng.normal(0.4, 0.5, (12, 6))),
+            "b": Dense("h", "out", weight=rng.normal(0.3, 0.5, (4, 12))),
+        },
+    )
     spec = load_hw("tiny")
     program, report = compile_model(model, spec)
     write_build(root / "build", program, spec, report)
@@ -179,23 +196,33 @@ def zip_bytes(entries: dict[str, bytes], big: dict[str, tuple[bytes, int]] | Non
                     zeros -= k
     blob = bytearray(buf.getvalue())
     for name, size in (forged or {}).items():
-        for sig, size_at, name_len_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        for sig, size_at, name_len_at, name_at in (
+            (b"PK\x03\x04", 22, 26, 30),
+            (b"PK\x01\x02", 24, 28, 46),
+        ):
             at = 0
             while (at := blob.find(sig, at)) >= 0:
                 n_len = struct.unpack_from("<H", blob, at + name_len_at)[0]
-                if bytes(blob[at + name_at: at + name_at + n_len]) == name.encode() and size < 2**32 - 1:
+                if (
+                    bytes(blob[at + name_at : at + name_at + n_len]) == name.encode()
+                    and size < 2**32 - 1
+                ):
                     struct.pack_into("<I", blob, at + size_at, size)
                 at += 4
     return bytes(blob)
 
 
-def write_zip(path: Path, entries: dict[str, bytes], *, big: dict[str, tuple[bytes, int]] | None = None) -> None:
+def write_zip(
+    path: Path, entries: dict[str, bytes], *, big: dict[str, tuple[bytes, int]] | None = None
+) -> None:
     path.write_bytes(zip_bytes(entries, big))
 
 
 def npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
     return buf.getvalue()
 
 
@@ -218,8 +245,11 @@ def export_nir_model(path: Path, graph=None) -> Path:
     from ir import LIF, Dense, Graph, Input
 
     if graph is None:
-        graph = Graph(populations={"in": Input((4,)), "a": LIF((3,), tau_mem=1e-2)},
-                      projections={"p": Dense("in", "a", weight=np.linspace(-1, 1, 12).reshape(3, 4))}, dt=1e-3)
+        graph = Graph(
+            populations={"in": Input((4,)), "a": LIF((3,), tau_mem=1e-2)},
+            projections={"p": Dense("in", "a", weight=np.linspace(-1, 1, 12).reshape(3, 4))},
+            dt=1e-3,
+        )
     export_nir(graph, path, warn=lambda m: None)
     return path
 
@@ -334,13 +364,23 @@ def _nir_linear(root: Path) -> Case:
     import nir
 
     graph = nir.NIRGraph(
-        nodes={"input": nir.Input(input_type=np.array([8])),
-               "lin": nir.Linear(weight=np.ones((4, 8))),
-               "lif": nir.LIF(tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)),
-               "output": nir.Output(output_type=np.array([3]))},
-        edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")], metadata={}, type_check=False)
+        nodes={
+            "input": nir.Input(input_type=np.array([8])),
+            "lin": nir.Linear(weight=np.ones((4, 8))),
+            "lif": nir.LIF(
+                tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)
+            ),
+            "output": nir.Output(output_type=np.array([3])),
+        },
+        edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")],
+        metadata={},
+        type_check=False,
+    )
     nir.write(root / "x.nir", graph)
-    return Case(["import", str(root / "x.nir"), "--dt", "1e-3", "-o", str(root / "m.snnc")], absent=[root / "m.snnc"])
+    return Case(
+        ["import", str(root / "x.nir"), "--dt", "1e-3", "-o", str(root / "m.snnc")],
+        absent=[root / "m.snnc"],
+    )
 
 
 # ----------------------------------------------------------------------------- 2. user files
@@ -354,8 +394,11 @@ def _compile_notes(root: Path) -> Case:
     build = write_small_build(root)
     (build / "notes.txt").write_text("my notes\n")
     (build / "vib.decoder.npz").write_bytes(b"PK decoder docs/trainers.md puts beside the program")
-    return Case(["compile", str(root / "m.snnc"), "--target", "loihi2", "-o", str(build)], expect=(0,),
-                keep=[build / "notes.txt", build / "vib.decoder.npz"])
+    return Case(
+        ["compile", str(root / "m.snnc"), "--target", "loihi2", "-o", str(build)],
+        expect=(0,),
+        keep=[build / "notes.txt", build / "vib.decoder.npz"],
+    )
 
 
 @case("compile-into-its-own-input-folder")
@@ -366,8 +409,11 @@ def _compile_proj(root: Path) -> Case:
     proj.mkdir()
     save_graph(float_model(), proj / "program.snnc")
     (proj / "data.csv").write_text("1,2,3\n")
-    return Case(["compile", str(proj / "program.snnc"), "--target", "loihi2", "-o", str(proj)],
-                keep=[proj / "program.snnc", proj / "data.csv"], absent=[proj / "hw.yaml", proj / "report.json"])
+    return Case(
+        ["compile", str(proj / "program.snnc"), "--target", "loihi2", "-o", str(proj)],
+        keep=[proj / "program.snnc", proj / "data.csv"],
+        absent=[proj / "hw.yaml", proj / "report.json"],
+    )
 
 
 @case("report-into-site-with-paper")
@@ -378,7 +424,10 @@ def _report_paper(root: Path) -> Case:
     (site / "index.html").write_text("<html>mine</html>")
     (site / "summary.json").write_text("{}")
     (site / "paper.pdf").write_bytes(b"%PDF-1.4 my paper")
-    return Case(["report", str(build), "-o", str(site)], keep=[site / "paper.pdf", site / "index.html", site / "summary.json"])
+    return Case(
+        ["report", str(build), "-o", str(site)],
+        keep=[site / "paper.pdf", site / "index.html", site / "summary.json"],
+    )
 
 
 @case("report-over-its-own-report-keeps-paper")
@@ -418,8 +467,12 @@ def _demo_again(root: Path) -> Case:
     w = root / "w"
     _fake_previous_demo(w)
     (w / "thesis.txt").write_text("chapter 1\n")
-    return Case(["demo", "-o", str(w), "--samples", "20", "--hil-samples", "1"], expect=(0,), keep=[w / "thesis.txt"],
-                timeout=600)
+    return Case(
+        ["demo", "-o", str(w), "--samples", "20", "--hil-samples", "1"],
+        expect=(0,),
+        keep=[w / "thesis.txt"],
+        timeout=600,
+    )
 
 
 @case("export-onto-its-input")
@@ -427,7 +480,9 @@ def _export_same(root: Path) -> Case:
     from ir import save_graph
 
     save_graph(float_model(), root / "m.snnc")
-    return Case(["export", str(root / "m.snnc"), "-o", str(root / "m.snnc")], keep=[root / "m.snnc"])
+    return Case(
+        ["export", str(root / "m.snnc"), "-o", str(root / "m.snnc")], keep=[root / "m.snnc"]
+    )
 
 
 @case("import-onto-its-input")
@@ -439,14 +494,20 @@ def _import_same(root: Path) -> Case:
 @case("run-output-is-the-input")
 def _run_same(root: Path) -> Case:
     build = write_small_build(root)
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "in.npy")], keep=[root / "in.npy"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "in.npy")],
+        keep=[root / "in.npy"],
+    )
 
 
 @case("run-output-is-a-symlink-to-the-input")
 def _run_symlink(root: Path) -> Case:
     build = write_small_build(root)
     (root / "link.npz").symlink_to(root / "in.npy")
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "link.npz")], keep=[root / "in.npy"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "link.npz")],
+        keep=[root / "in.npy"],
+    )
 
 
 @case("run-output-is-a-hard-link-to-the-input")
@@ -460,18 +521,34 @@ def _run_hardlink(root: Path) -> Case:
 @case("run-output-is-the-program-in-the-build")
 def _run_into_build(root: Path) -> Case:
     build = write_small_build(root)
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(build / "program.snnc")],
-                keep=[build / "program.snnc"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(build / "program.snnc")],
+        keep=[build / "program.snnc"],
+    )
 
 
 @case("hil-record-left-when-report-fails")
 def _hil_record(root: Path) -> Case:
     build = write_small_build(root)
-    return Case(["hil", str(build), "--input", str(root / "in.npy"), "--target", "cpu", "--record", str(root / "t.npz"),
-                 "--report", str(root / "in.npy" / "r.json")], absent=[root / "t.npz"], keep=[root / "in.npy"])
+    return Case(
+        [
+            "hil",
+            str(build),
+            "--input",
+            str(root / "in.npy"),
+            "--target",
+            "cpu",
+            "--record",
+            str(root / "t.npz"),
+            "--report",
+            str(root / "in.npy" / "r.json"),
+        ],
+        absent=[root / "t.npz"],
+        keep=[root / "in.npy"],
+    )
 
 
-# ----------------------------------------------------------------------------- 4. memory from small files
+# ----------------------------------------------------------------------- 4. memory from small files
 
 
 @case("snnc-weight-inflates-to-2^27-bytes")
@@ -484,7 +561,10 @@ def _snnc_inflate(root: Path) -> Case:
     ref = head["projections"][0]["fields"]["weight"]["array"]
     del entries[ref]
     write_zip(root / "m.snnc", entries, big={ref: (npy_header((1 << 14, 1 << 13), "|i1"), 1 << 27)})
-    return Case(["compile", str(root / "m.snnc"), "--target", "loihi2", "-o", str(root / "b")], absent=[root / "b"])
+    return Case(
+        ["compile", str(root / "m.snnc"), "--target", "loihi2", "-o", str(root / "b")],
+        absent=[root / "b"],
+    )
 
 
 @case("snnc-placement-range-2^31")
@@ -495,7 +575,10 @@ def _snnc_range(root: Path) -> Case:
         head["placement"]["blocks"][0]["neurons"] = {"range": [0, 1 << 31]}
 
     edit_header(build / "program.snnc", edit)
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("trace-npz-inflates-to-1gib")
@@ -505,7 +588,10 @@ def _trace_bomb(root: Path) -> Case:
     entries = zip_entries(t)
     write_zip(t, {k: v for k, v in entries.items() if k != "o.npy"},
               big={"o.npy": (npy_header((1, 1 << 30, 1), "|u1"), 1 << 30)})
-    return Case(["hil", str(build), "--replay", str(t), "--report", str(root / "r.json")], absent=[root / "r.json"])
+    return Case(
+        ["hil", str(build), "--replay", str(t), "--report", str(root / "r.json")],
+        absent=[root / "r.json"],
+    )
 
 
 @case("run-2^20-steps-with-all-probes")
@@ -521,8 +607,21 @@ def _run_steps(root: Path) -> Case:
     prog, report = compile_model(program, spec)
     write_build(root / "build", prog, spec, report)
     np.save(root / "in.npy", np.ones((1, 5, 3), dtype=np.uint8))
-    return Case(["run", str(root / "build"), "--input", str(root / "in.npy"), "--steps", str(1 << 20), "--probe", "all",
-                 "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        [
+            "run",
+            str(root / "build"),
+            "--input",
+            str(root / "in.npy"),
+            "--steps",
+            str(1 << 20),
+            "--probe",
+            "all",
+            "-o",
+            str(root / "o.npz"),
+        ],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("eval-2^20-steps")
@@ -533,9 +632,18 @@ def _eval_steps(root: Path) -> Case:
     meta = {"task": {"kind": "classification", "dataset": "digits", "n_classes": 10},
             "encoding": {"kind": "rate", "max_rate": 0.5, "steps": 8, "seed": 0},
             "readout": {"kind": "spike_count", "population": "out"}}
-    model = Graph(populations={"in": Input((64,)), "h": LIF((256,), tau_mem=1e-2), "out": LIF((10,), tau_mem=1e-2)},
-                  projections={"a": Dense("in", "h", weight=rng.normal(0, 0.3, (256, 64))),
-                               "b": Dense("h", "out", weight=rng.normal(0, 0.3, (10, 256)))}, metadata=meta)
+    model = Graph(
+        populations={
+            "in": Input((64,)),
+            "h": LIF((256,), tau_mem=1e-2),
+            "out": LIF((10,), tau_mem=1e-2),
+        },
+        projections={
+            "a": Dense("in", "h", weight=rng.normal(0, 0.3, (256, 64))),
+            "b": Dense("h", "out", weight=rng.normal(0, 0.3, (10, 256))),
+        },
+        metadata=meta,
+    )
     save_graph(model, root / "m.snnc")
     return Case(["eval", str(root / "m.snnc"), "--dataset", "digits", "--steps", str(1 << 20)])
 
@@ -555,15 +663,23 @@ def _os_dir(root: Path) -> Case:
 @case("os-output-parent-is-a-file")
 def _os_parent_file(root: Path) -> Case:
     build = write_small_build(root)
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "in.npy" / "x")], keep=[root / "in.npy"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "in.npy" / "x")],
+        keep=[root / "in.npy"],
+    )
 
 
 @case("os-output-name-254-characters")
 def _os_long(root: Path) -> Case:
     build = write_small_build(root)
     name = "o" * 250 + ".npz"
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / name)], expect=(0,),
-                check=lambda r: [] if (root / name).is_file() else ["the 254-character output was not written"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / name)],
+        expect=(0,),
+        check=lambda r: (
+            [] if (root / name).is_file() else ["the 254-character output was not written"]
+        ),
+    )
 
 
 @case("os-output-in-a-read-only-folder")
@@ -594,7 +710,10 @@ def _deep_snnc(root: Path) -> Case:
     from ir import save_graph
 
     save_graph(float_model(), root / "m.snnc")
-    edit_header(root / "m.snnc", lambda head: json.dumps(head)[:-1] + ', "deep": ' + deep_json(100_000) + "}")
+    edit_header(
+        root / "m.snnc",
+        lambda head: json.dumps(head)[:-1] + ', "deep": ' + deep_json(100_000) + "}",
+    )
     return Case(["inspect", str(root / "m.snnc")])
 
 
@@ -603,7 +722,9 @@ def _bigint_snnc(root: Path) -> Case:
     from ir import save_graph
 
     save_graph(float_model(), root / "m.snnc")
-    edit_header(root / "m.snnc", lambda head: json.dumps(head).replace('"dt": 0.001', '"dt": ' + "7" * 5000))
+    edit_header(
+        root / "m.snnc", lambda head: json.dumps(head).replace('"dt": 0.001', '"dt": ' + "7" * 5000)
+    )
     return Case(["inspect", str(root / "m.snnc")])
 
 
@@ -611,14 +732,20 @@ def _bigint_snnc(root: Path) -> Case:
 def _deep_report(root: Path) -> Case:
     build = write_small_build(root)
     (build / "report.json").write_text('{"x": ' + deep_json(100_000) + "}")
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("report-json-5000-digit-integer")
 def _bigint_report(root: Path) -> Case:
     build = write_small_build(root)
     (build / "report.json").write_text('{"cores_used": ' + "9" * 5000 + "}")
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 def _trace_meta(root: Path, text: str) -> Case:
@@ -629,7 +756,10 @@ def _trace_meta(root: Path, text: str) -> Case:
     np.save(buf, np.frombuffer(text.encode(), dtype=np.uint8))
     entries["__meta__.npy"] = buf.getvalue()
     write_zip(t, entries)
-    return Case(["hil", str(build), "--replay", str(t), "--report", str(root / "r.json")], absent=[root / "r.json"])
+    return Case(
+        ["hil", str(build), "--replay", str(t), "--report", str(root / "r.json")],
+        absent=[root / "r.json"],
+    )
 
 
 @case("trace-meta-100000-deep")
@@ -639,14 +769,20 @@ def _deep_trace(root: Path) -> Case:
 
 @case("trace-meta-5000-digit-integer")
 def _bigint_trace(root: Path) -> Case:
-    return _trace_meta(root, '{"format": "snnc-trace", "format_version": 1, "steps": ' + "9" * 5000 + "}")
+    return _trace_meta(
+        root, '{"format": "snnc-trace", "format_version": 1, "steps": ' + "9" * 5000 + "}"
+    )
 
 
 def _nir_meta(root: Path, text: str) -> Case:
     import h5py
 
     path = export_nir_model(root / "x.nir")
-    replace_dataset(path, "node/metadata/snnc", lambda f, n: f.create_dataset(n, data=text, dtype=h5py.string_dtype()))
+    replace_dataset(
+        path,
+        "node/metadata/snnc",
+        lambda f, n: f.create_dataset(n, data=text, dtype=h5py.string_dtype()),
+    )
     return Case(["import", str(path), "-o", str(root / "m.snnc")], expect=(0, 1))
 
 
@@ -669,7 +805,10 @@ def _deep_yaml(root: Path) -> Case:
 def alias_bomb(levels: int) -> str:
     lines = ['a0: &a0 ["xxxxxxxxxxxxxxxxxxxxxx", "xxxxxxxxxxxxxxxxxxxxxx"]']
     for i in range(1, levels):
-        lines.append(f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]")
+        lines.append(
+            f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+            f"*a{i - 1}]"
+        )
     lines.append(f"format_version: *a{levels - 1}")
     return "\n".join(lines) + "\n"
 
@@ -677,8 +816,10 @@ def alias_bomb(levels: int) -> str:
 @case("hw-yaml-alias-bomb")
 def _yaml_bomb(root: Path) -> Case:
     (root / "bomb.yaml").write_text(alias_bomb(7))
-    return Case(["hw", "show", str(root / "bomb.yaml")],
-                check=lambda r: [f"stderr is {len(r.stderr)} characters"] if len(r.stderr) > 4000 else [])
+    return Case(
+        ["hw", "show", str(root / "bomb.yaml")],
+        check=lambda r: [f"stderr is {len(r.stderr)} characters"] if len(r.stderr) > 4000 else [],
+    )
 
 
 @case("hw-yaml-alias-bomb-deeper")
@@ -687,8 +828,10 @@ def _yaml_bomb2(root: Path) -> Case:
 
     save_graph(float_model(), root / "m.snnc")
     (root / "bomb.yaml").write_text(alias_bomb(9))
-    return Case(["compile", str(root / "m.snnc"), "--hw", str(root / "bomb.yaml"), "-o", str(root / "b")],
-                check=lambda r: [f"stderr is {len(r.stderr)} characters"] if len(r.stderr) > 4000 else [])
+    return Case(
+        ["compile", str(root / "m.snnc"), "--hw", str(root / "bomb.yaml"), "-o", str(root / "b")],
+        check=lambda r: [f"stderr is {len(r.stderr)} characters"] if len(r.stderr) > 4000 else [],
+    )
 
 
 # ----------------------------------------------------------------------------- other inputs
@@ -714,7 +857,11 @@ def _fifo(root: Path) -> Case:
 @case("fifo-as-nir-model")
 def _fifo_nir(root: Path) -> Case:
     os.mkfifo(root / "m.nir")
-    return Case(["compile", str(root / "m.nir"), "--target", "loihi2", "-o", str(root / "b")], timeout=30, absent=[root / "b"])
+    return Case(
+        ["compile", str(root / "m.nir"), "--target", "loihi2", "-o", str(root / "b")],
+        timeout=30,
+        absent=[root / "b"],
+    )
 
 
 @case("fifo-as-input-array")
@@ -722,7 +869,9 @@ def _fifo_npy(root: Path) -> Case:
     build = write_small_build(root)
     (root / "in.npy").unlink()
     os.mkfifo(root / "in.npy")
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], timeout=30)
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], timeout=30
+    )
 
 
 @case("escape-codes-in-node-names")
@@ -730,20 +879,31 @@ def _escape_nodes(root: Path) -> Case:
     from ir import save_graph
 
     save_graph(float_model(), root / "m.snnc")
-    edit_header(root / "m.snnc", lambda head: json.dumps(head).replace('"name": "h"', '"name": "h\\u001b]0;owned\\u0007\\u001b[2J"')
-                .replace('"src": "h"', '"src": "h\\u001b]0;owned\\u0007\\u001b[2J"').replace('"dst": "h"', '"dst": "h\\u001b]0;owned\\u0007\\u001b[2J"'))
+    edit_header(
+        root / "m.snnc",
+        lambda head: (
+            json.dumps(head)
+            .replace('"name": "h"', '"name": "h\\u001b]0;owned\\u0007\\u001b[2J"')
+            .replace('"src": "h"', '"src": "h\\u001b]0;owned\\u0007\\u001b[2J"')
+            .replace('"dst": "h"', '"dst": "h\\u001b]0;owned\\u0007\\u001b[2J"')
+        ),
+    )
     return Case(["inspect", str(root / "m.snnc")], expect=(0, 1))
 
 
 @case("escape-codes-in-hw-name")
 def _escape_hw(root: Path) -> Case:
-    (root / "x.yaml").write_text(hw_text().replace("name: loihi2", 'name: "loihi2\\e[2J\\e]0;owned\\a"'))
+    (root / "x.yaml").write_text(
+        hw_text().replace("name: loihi2", 'name: "loihi2\\e[2J\\e]0;owned\\a"')
+    )
     return Case(["hw", "show", str(root / "x.yaml")], expect=(0, 1))
 
 
 @case("escape-codes-in-an-error")
 def _escape_error(root: Path) -> Case:
-    (root / "x.yaml").write_text(hw_text().replace("semantics: lava_fixed_pt", 'semantics: "x\\e[2J\\e]0;owned\\a"'))
+    (root / "x.yaml").write_text(
+        hw_text().replace("semantics: lava_fixed_pt", 'semantics: "x\\e[2J\\e]0;owned\\a"')
+    )
     return Case(["hw", "show", str(root / "x.yaml")])
 
 
@@ -752,8 +912,13 @@ def _escape_meta(root: Path) -> Case:
     from ir import save_graph
 
     save_graph(float_model(metadata={"note": "\x1b]0;owned\x07\x1b[2J\x9b31m\r"}), root / "m.snnc")
-    return Case(["inspect", str(root / "m.snnc")], expect=(0,),
-                check=lambda r: [] if "\\x1b" in r.stdout or "\\u001b" in r.stdout else ["the escape is not shown"])
+    return Case(
+        ["inspect", str(root / "m.snnc")],
+        expect=(0,),
+        check=lambda r: (
+            [] if "\\x1b" in r.stdout or "\\u001b" in r.stdout else ["the escape is not shown"]
+        ),
+    )
 
 
 @case("escape-codes-in-hw-description")
@@ -781,7 +946,10 @@ def _placement_target(root: Path) -> Case:
 
     build = write_small_build(root, hw="loihi1")
     (build / "hw.yaml").write_text(yaml.safe_dump(load_hw("loihi2").to_dict(), sort_keys=False))
-    return Case(["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(build), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("8-bit-program-with-weight-1000")
@@ -795,9 +963,14 @@ def _weight_1000(root: Path) -> Case:
     proj = prog.projections["w"]
     weight = np.array(proj.weight)
     weight[0, 0] = 1000
-    write_build(root / "build", prog.replace(projections={"w": proj.replace(weight=weight)}), spec, report)
+    write_build(
+        root / "build", prog.replace(projections={"w": proj.replace(weight=weight)}), spec, report
+    )
     np.save(root / "in.npy", np.ones((1, 5, 3), dtype=np.uint8))
-    return Case(["run", str(root / "build"), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")], absent=[root / "o.npz"])
+    return Case(
+        ["run", str(root / "build"), "--input", str(root / "in.npy"), "-o", str(root / "o.npz")],
+        absent=[root / "o.npz"],
+    )
 
 
 @case("env-max-load-bytes-8GB")
@@ -810,18 +983,42 @@ def _env(root: Path) -> Case:
 
 @case("train-tem-max-iter-negative")
 def _tem(root: Path) -> Case:
-    return Case(["train", "tem", "--dataset", "digits", "--max-iter", "-1", "-o", str(root / "m.snnc")],
-                expect=(1, 2), absent=[root / "m.snnc"])
+    return Case(
+        ["train", "tem", "--dataset", "digits", "--max-iter", "-1", "-o", str(root / "m.snnc")],
+        expect=(1, 2),
+        absent=[root / "m.snnc"],
+    )
 
 
 def _vib(option: str, value: str) -> Callable[[Path], Case]:
     def build(root: Path) -> Case:
-        return Case(["train", "vib", "--task", "digits", option, value, "--epochs", "1", "--train-samples", "64",
-                     "-o", str(root / "v.snnc")], expect=(1, 2), absent=[root / "v.snnc"])
+        return Case(
+            [
+                "train",
+                "vib",
+                "--task",
+                "digits",
+                option,
+                value,
+                "--epochs",
+                "1",
+                "--train-samples",
+                "64",
+                "-o",
+                str(root / "v.snnc"),
+            ],
+            expect=(1, 2),
+            absent=[root / "v.snnc"],
+        )
     return build
 
 
-for _opt, _val in (("--beta", "inf"), ("--beta", "nan"), ("--lr-encoder", "nan"), ("--hidden", "100000000")):
+for _opt, _val in (
+    ("--beta", "inf"),
+    ("--beta", "nan"),
+    ("--lr-encoder", "nan"),
+    ("--hidden", "100000000"),
+):
     CASES[f"train-vib{_opt}-{_val}"] = _vib(_opt, _val)
 
 
@@ -838,8 +1035,15 @@ for _opt, _val in (("--beta", "inf"), ("--beta", "nan"), ("--lr-encoder", "nan")
 SIGNAL_STEPS = 2000
 
 
-def _signal_case(root: Path, argv_of: Callable[[Path], list[str]], sig: int, after: float, group: bool,
-                 send_from: str = "start", steps: int = SIGNAL_STEPS) -> Case:
+def _signal_case(
+    root: Path,
+    argv_of: Callable[[Path], list[str]],
+    sig: int,
+    after: float,
+    group: bool,
+    send_from: str = "start",
+    steps: int = SIGNAL_STEPS,
+) -> Case:
     lava_build(root, steps=steps)
     argv = argv_of(root)
     return Case(argv, expect=(130,) if sig == signal.SIGINT else (143,), send=(sig, after, group),
@@ -847,11 +1051,29 @@ def _signal_case(root: Path, argv_of: Callable[[Path], list[str]], sig: int, aft
 
 
 def _lava_run(root: Path) -> list[str]:
-    return ["run", str(root / "build"), "--backend", "lava", "--input", str(root / "in.npy"), "-o", str(root / "o.npz")]
+    return [
+        "run",
+        str(root / "build"),
+        "--backend",
+        "lava",
+        "--input",
+        str(root / "in.npy"),
+        "-o",
+        str(root / "o.npz"),
+    ]
 
 
 def _lava_hil(root: Path) -> list[str]:
-    return ["hil", str(root / "build"), "--input", str(root / "in.npy"), "--target", "lava", "--report", str(root / "r.json")]
+    return [
+        "hil",
+        str(root / "build"),
+        "--input",
+        str(root / "in.npy"),
+        "--target",
+        "lava",
+        "--report",
+        str(root / "r.json"),
+    ]
 
 
 # When the signal is sent: seconds after snnc's code started (`handles_sigterm`), over start-up
@@ -868,10 +1090,13 @@ for _sig, _sname in ((signal.SIGINT, "sigint"), (signal.SIGTERM, "sigterm")):
             for _t in SIGNAL_FROM_START:
                 if _verb == "hil" and _t < 0.3:  # the same start-up as run's
                     continue
-                CASES[f"{_name}-at-{_t}s"] = lambda root, a=_argv, s=_sig, t=_t, g=_group: _signal_case(root, a, s, t, g)
+                CASES[f"{_name}-at-{_t}s"] = lambda root, a=_argv, s=_sig, t=_t, g=_group: (
+                    _signal_case(root, a, s, t, g)
+                )
             for _t in SIGNAL_FROM_WORKERS:
-                CASES[f"{_name}-at-workers+{_t}s"] = (
-                    lambda root, a=_argv, s=_sig, t=_t, g=_group: _signal_case(root, a, s, t, g, "workers"))
+                CASES[f"{_name}-at-workers+{_t}s"] = lambda root, a=_argv, s=_sig, t=_t, g=_group: (
+                    _signal_case(root, a, s, t, g, "workers")
+                )
 
 
 WORKER_KILLED_END_S = 5.0  # how soon after a worker's SIGKILL the run must have ended
@@ -879,11 +1104,17 @@ WORKER_KILLED_END_S = 5.0  # how soon after a worker's SIGKILL the run must have
 
 def _worker_killed_checks(r: Result) -> list[str]:
     problems = []
-    if not re.fullmatch(r"snnc: error: Lava's worker process \d+ was killed by SIGKILL \(out of memory\?\); "
-                        r"the run cannot go on", r.last_line):
+    if not re.fullmatch(
+        r"snnc: error: Lava's worker process \d+ was killed by SIGKILL \(out of memory\?\); "
+        r"the run cannot go on",
+        r.last_line,
+    ):
         problems.append(f"the line does not say a worker was killed: {r.last_line!r}")
     if r.after_kill is not None and r.after_kill > WORKER_KILLED_END_S:
-        problems.append(f"ended {r.after_kill:.1f} s after the worker was killed (limit {WORKER_KILLED_END_S:.0f} s)")
+        problems.append(
+            f"ended {r.after_kill:.1f} s after the worker was killed (limit "
+            f"{WORKER_KILLED_END_S:.0f} s)"
+        )
     return problems
 
 
@@ -954,8 +1185,11 @@ def _shared_memory(pids: list[int]) -> set[str]:
             maps = Path(f"/proc/{pid}/maps").read_text()
         except OSError:
             continue
-        found |= {line.split(None, 5)[5].removesuffix(" (deleted)") for line in maps.splitlines()
-                  if len(line.split(None, 5)) == 6 and line.split(None, 5)[5].startswith("/dev/shm/")}
+        found |= {
+            line.split(None, 5)[5].removesuffix(" (deleted)")
+            for line in maps.splitlines()
+            if len(line.split(None, 5)) == 6 and line.split(None, 5)[5].startswith("/dev/shm/")
+        }
     return found
 
 
@@ -997,16 +1231,33 @@ def run_case(c: Case, root: Path) -> Result:
     _arm_secrets(root)
     token = uuid.uuid4().hex
     env = dict(os.environ)
-    env.update({"PYTHONPATH": os.pathsep.join(p for p in (str(SNNC_ROOT), env.get("PYTHONPATH", "")) if p),
-                "SNNC_PROGRESS": "0", "TMPDIR": str(tmp), TOKEN_VAR: token, "PYTHONFAULTHANDLER": "1"})
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(SNNC_ROOT), env.get("PYTHONPATH", "")) if p
+            ),
+            "SNNC_PROGRESS": "0",
+            "TMPDIR": str(tmp),
+            TOKEN_VAR: token,
+            "PYTHONFAULTHANDLER": "1",
+        }
+    )
     env.update(c.env)
     argv = [*c.prefix, sys.executable, "-m", "compiler.cli", *c.argv]
     out_path, err_path = root / ".stdout", root / ".stderr"
     start = time.monotonic()
     problems: list[str] = []
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=root,
-                                preexec_fn=_limits, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=root,
+            preexec_fn=_limits,
+            start_new_session=True,
+        )
         sent = False
         killed_at = forked = None
         status = rusage = None
@@ -1036,7 +1287,11 @@ def run_case(c: Case, root: Path) -> Result:
                 sent = True
             if c.kill_worker_after is not None and not sent:
                 # (no child listed at this look: Lava is between forks; look again next tick)
-                if forked is not None and workers and time.monotonic() - forked >= c.kill_worker_after:
+                if (
+                    forked is not None
+                    and workers
+                    and time.monotonic() - forked >= c.kill_worker_after
+                ):
                     try:
                         os.kill(workers[-1], signal.SIGKILL)  # the newest: a worker
                     except ProcessLookupError:  # it ended since the look: look again
@@ -1072,8 +1327,20 @@ def run_case(c: Case, root: Path) -> Result:
         for path in left:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-    return _checked(c, root, kept, Result(code, stdout, stderr, rusage.ru_maxrss * 1024, seconds, problems,
-                                          None if killed_at is None else ended - killed_at))
+    return _checked(
+        c,
+        root,
+        kept,
+        Result(
+            code,
+            stdout,
+            stderr,
+            rusage.ru_maxrss * 1024,
+            seconds,
+            problems,
+            None if killed_at is None else ended - killed_at,
+        ),
+    )
 
 
 def _vm(field: str) -> int:
@@ -1157,14 +1424,22 @@ def _checked(c: Case, root: Path, kept: dict[Path, bytes], result: Result) -> Re
         problems.append(f"exit {code}, expected {'/'.join(map(str, c.expect))}")
     if "Traceback" in stderr:
         problems.append("traceback")
-    lines = [ln for ln in stderr.strip().splitlines() if not ln.startswith(("snnc: warning:", "snnc: note:"))]
+    lines = [
+        ln
+        for ln in stderr.strip().splitlines()
+        if not ln.startswith(("snnc: warning:", "snnc: note:"))
+    ]
     if code != 0 and len(lines) != 1:
         problems.append(f"{len(lines)} lines on stderr")
     for text, where in ((stdout, "stdout"), (stderr, "stderr")):
         if any(ch in text for ch in ("\x1b", "\x07", "\x9b")):
             problems.append(f"raw terminal escape on {where}")
     if code != 0:
-        problems += [f"left {p.name}" for p in c.absent if p.exists() and not _done_before_signal(c, p, stdout)]
+        problems += [
+            f"left {p.name}"
+            for p in c.absent
+            if p.exists() and not _done_before_signal(c, p, stdout)
+        ]
     problems += [f"temporary left: {p}" for p in _leftovers(root)]
     for p, data in kept.items():
         if not p.is_file():
@@ -1213,14 +1488,32 @@ def run_named(name: str, base: Path | None = None, timeout: float | None = None)
 # The groups `--summary` counts the cases in (every case is in exactly one).
 SUMMARY_GROUPS: list[tuple[str, Callable[[str], object]]] = [
     ("NIR storage, shapes", lambda n: n.startswith("nir-") and "metadata" not in n),
-    ("outputs vs inputs and user files", lambda n: re.match(r"(compile-into|report-into|report-over|demo-|export-onto|import-onto|run-output|hil-record)", n)),
-    ("memory from small files", lambda n: re.match(r"(snnc-weight|snnc-placement|trace-npz|run-2\^20|eval-2\^20)", n)),
+    (
+        "outputs vs inputs and user files",
+        lambda n: re.match(
+            r"(compile-into|report-into|report-over|demo-|export-onto|import-onto|run-output|hil-record)",
+            n,
+        ),
+    ),
+    (
+        "memory from small files",
+        lambda n: re.match(r"(snnc-weight|snnc-placement|trace-npz|run-2\^20|eval-2\^20)", n),
+    ),
     ("OS errors on output paths", lambda n: n.startswith("os-output")),
-    ("deep JSON, long integers, YAML", lambda n: re.search(r"(100000-deep|5000-digit|hw-yaml-)", n)),
-    ("report.json types, FIFOs, escapes", lambda n: re.match(r"(report-json-wrong|fifo-|escape-codes)", n)),
+    (
+        "deep JSON, long integers, YAML",
+        lambda n: re.search(r"(100000-deep|5000-digit|hw-yaml-)", n),
+    ),
+    (
+        "report.json types, FIFOs, escapes",
+        lambda n: re.match(r"(report-json-wrong|fifo-|escape-codes)", n),
+    ),
     ("hw / program limits", lambda n: re.match(r"(hw-bias|loihi1-|8-bit-)", n)),
     ("options, environment", lambda n: re.match(r"(env-|train-)", n)),
-    ("Lava signal, timed from start", lambda n: n.startswith("lava-") and "-at-" in n and "worker" not in n),
+    (
+        "Lava signal, timed from start",
+        lambda n: n.startswith("lava-") and "-at-" in n and "worker" not in n,
+    ),
     ("Lava signal, timed from workers", lambda n: "-at-workers+" in n),
     ("Lava worker SIGKILLed", lambda n: "worker-killed" in n),
 ]
@@ -1228,13 +1521,23 @@ SUMMARY_GROUPS: list[tuple[str, Callable[[str], object]]] = [
 
 # A problem line (`Result.problems`) -> the short kind `--summary` counts it as.
 _PROBLEM_KINDS = (
-    (r"^hung", "hung/ignored"), (r"^traceback", "traceback"), (r"^exit (\S+),", None),
-    (r"processes left alive", "process left"), (r"^temporary left", "temporary left"),
-    (r"^user file .* (lost|changed)", "user file lost/changed"), (r"^peak memory", "memory over budget"),
-    (r"was read$", "outside file read"), (r"secret's bytes", "outside bytes in output"), (r"^left ", "output left"),
-    (r"lines on stderr", "not one line"), (r"raw terminal", "raw escape"), (r"shared memory", "/dev/shm left"),
-    (r"before the signal", "ended before the signal"), (r"^the line", "wrong line"),
-    (r"^ended .* after the worker", "slow end"), (r"was not written", "output not written"),
+    (r"^hung", "hung/ignored"),
+    (r"^traceback", "traceback"),
+    (r"^exit (\S+),", None),
+    (r"processes left alive", "process left"),
+    (r"^temporary left", "temporary left"),
+    (r"^user file .* (lost|changed)", "user file lost/changed"),
+    (r"^peak memory", "memory over budget"),
+    (r"was read$", "outside file read"),
+    (r"secret's bytes", "outside bytes in output"),
+    (r"^left ", "output left"),
+    (r"lines on stderr", "not one line"),
+    (r"raw terminal", "raw escape"),
+    (r"shared memory", "/dev/shm left"),
+    (r"before the signal", "ended before the signal"),
+    (r"^the line", "wrong line"),
+    (r"^ended .* after the worker", "slow end"),
+    (r"was not written", "output not written"),
     (r"^stderr is \d+ characters", "huge stderr"),
 )
 
@@ -1255,7 +1558,10 @@ def summary(before: list[dict], after: list[dict]) -> str:
     old, new = {r["case"]: r for r in before}, {r["case"]: r for r in after}
     unmatched = [n for n in new if sum(bool(m(n)) for _, m in SUMMARY_GROUPS) != 1]
     assert not unmatched, f"cases in no group or in two: {unmatched}"
-    lines = [f"{'cases':34s} {'n':>3s} {'before':>6s} {'after':>5s}  most frequent problems before (cases)"]
+    lines = [
+        f"{'cases':34s} {'n':>3s} {'before':>6s} {'after':>5s}  most frequent problems before "
+        "(cases)"
+    ]
     total_before = total_after = 0
     for title, match in SUMMARY_GROUPS:
         names = [n for n in new if match(n)]
@@ -1263,7 +1569,12 @@ def summary(before: list[dict], after: list[dict]) -> str:
         clean_after = sum(not new[n]["problems"] for n in names)
         total_before += clean_before
         total_after += clean_after
-        kinds = Counter(k for n in names if n in old for k in sorted({_problem_kind(p) for p in old[n]["problems"]}))
+        kinds = Counter(
+            k
+            for n in names
+            if n in old
+            for k in sorted({_problem_kind(p) for p in old[n]["problems"]})
+        )
         what = ", ".join(f"{k} {v}" for k, v in kinds.most_common(4)) or "-"
         lines.append(f"{title:34s} {len(names):3d} {clean_before:6d} {clean_after:5d}  {what}")
     lines.append(f"{'all':34s} {len(new):3d} {total_before:6d} {total_after:5d}")
@@ -1272,13 +1583,19 @@ def summary(before: list[dict], after: list[dict]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", nargs="*", default=[], help="run the cases whose name contains one of these")
+    ap.add_argument(
+        "--only", nargs="*", default=[], help="run the cases whose name contains one of these"
+    )
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--summary", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
                     help="print two --json runs as one table, grouped, and exit (runs nothing)")
-    ap.add_argument("--timeout", type=float, metavar="SECONDS",
-                    help="stop a case that runs longer (reported as hung); default: each case's own, 40-120 s")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a case that runs longer (reported as hung); default: each case's own, 40-120 s",
+    )
     args = ap.parse_args()
     if args.summary:
         print(summary(*(json.loads(Path(f).read_text()) for f in args.summary)))
@@ -1293,9 +1610,21 @@ def main() -> int:
         r = run_named(name, timeout=args.timeout)
         failed += bool(r.problems)
         what = "; ".join(r.problems) if r.problems else "ok"
-        print(f"{name:52s} {str(r.code):>5s} {r.peak_bytes / 2**20:6.0f} {r.seconds:5.1f}  {what}  | {r.last_line[:150]}", flush=True)
-        rows.append({"case": name, "exit": r.code, "peak_mib": round(r.peak_bytes / 2**20), "seconds": round(r.seconds, 2),
-                     "problems": r.problems, "stderr_last_line": r.last_line[:300]})
+        print(
+            f"{name:52s} {str(r.code):>5s} {r.peak_bytes / 2**20:6.0f} {r.seconds:5.1f}  {what}  | "
+            f"{r.last_line[:150]}",
+            flush=True,
+        )
+        rows.append(
+            {
+                "case": name,
+                "exit": r.code,
+                "peak_mib": round(r.peak_bytes / 2**20),
+                "seconds": round(r.seconds, 2),
+                "problems": r.problems,
+                "stderr_last_line": r.last_line[:300],
+            }
+        )
     print(f"\n{len(names) - failed} of {len(names)} cases clean")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")

@@ -21,12 +21,16 @@ OWN_PROCESS = {"os-output-in-a-read-only-folder", "os-output-disk-full"}
 SIGNAL_CASES = sorted(n for n in CASES if n.startswith("lava-") and "-worker-killed-" not in n)
 WORKER_KILLED = sorted(n for n in CASES if "-worker-killed-" in n)
 # Sampled from the moments counted from Lava's workers (its start-up, held, and its samples).
-SIGNAL_SAMPLE = sorted(random.Random(23).sample([n for n in SIGNAL_CASES if "-at-workers+" in n], 3))
+SIGNAL_SAMPLE = sorted(
+    random.Random(23).sample([n for n in SIGNAL_CASES if "-at-workers+" in n], 3)
+)
 IN_PROCESS = sorted(set(CASES) - SLOW - OWN_PROCESS - set(SIGNAL_CASES) - set(WORKER_KILLED))
 
 
 def _assert_clean(result) -> None:
-    assert not result.problems, f"{result.problems}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-3000:]}"
+    assert not result.problems, (
+        f"{result.problems}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-3000:]}"
+    )
 
 
 @pytest.mark.parametrize("name", IN_PROCESS)
@@ -54,8 +58,14 @@ def test_signal_during_lava(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[] if n == "lava-worker-killed-at-0.3s" else [pytest.mark.slow])
-                                  for n in WORKER_KILLED])  # about 2 s each: one in `make test`
+# about 2 s each: one in `make test`
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[] if n == "lava-worker-killed-at-0.3s" else [pytest.mark.slow])
+        for n in WORKER_KILLED
+    ],
+)
 def test_lava_worker_killed(name: str, tmp_path: Path) -> None:
     """A Lava worker SIGKILLed (as the OOM killer does) at start-up or during the samples: the run
     ends within WORKER_KILLED_END_S of it, with exit 1 and one line naming the worker and the

@@ -41,9 +41,17 @@ def _one_line_error(code: int, err: str, *needles: str) -> None:
 
 def _float_model(n_hidden: int = 8) -> Graph:
     rng = np.random.default_rng(2)
-    return Graph(populations={"in": Input((5,)), "h": LIF((n_hidden,), tau_mem=1e-2), "out": LIF((3,), tau_mem=1e-2)},
-                 projections={"a": Dense("in", "h", weight=rng.normal(0.3, 0.5, (n_hidden, 5))),
-                              "b": Dense("h", "out", weight=rng.normal(0.2, 0.5, (3, n_hidden)))})
+    return Graph(
+        populations={
+            "in": Input((5,)),
+            "h": LIF((n_hidden,), tau_mem=1e-2),
+            "out": LIF((3,), tau_mem=1e-2),
+        },
+        projections={
+            "a": Dense("in", "h", weight=rng.normal(0.3, 0.5, (n_hidden, 5))),
+            "b": Dense("h", "out", weight=rng.normal(0.2, 0.5, (3, n_hidden))),
+        },
+    )
 
 
 def _program() -> Graph:
@@ -64,7 +72,9 @@ def build(tmp_path):
 def test_truncated_model_compile_fails_in_one_line_without_output(tmp_path, keep):
     blob = graph_to_bytes(_float_model())
     (tmp_path / "m.snnc").write_bytes(blob[: int(len(blob) * keep)])
-    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "m.snnc")
     assert not (tmp_path / "b").exists() and temporaries(tmp_path, "b") == []
 
@@ -72,7 +82,9 @@ def test_truncated_model_compile_fails_in_one_line_without_output(tmp_path, keep
 def test_truncated_program_in_build(build):
     program = build / "build" / "program.snnc"
     program.write_bytes(program.read_bytes()[:200])
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "program.snnc")
     assert not (build / "o.npz").exists()
 
@@ -80,7 +92,9 @@ def test_truncated_program_in_build(build):
 def test_truncated_input_array(build):
     raw = (build / "in.npy").read_bytes()
     (build / "in.npy").write_bytes(raw[:-4])
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "in.npy", "truncated")
     assert not (build / "o.npz").exists()
 
@@ -92,12 +106,21 @@ def test_truncated_trace_and_hw_yaml(build):
 
     write_trace(build / "t.npz", cpu_run(program, x), x, program)
     (build / "t.npz").write_bytes((build / "t.npz").read_bytes()[:-40])
-    code, err = _cli("hil", str(build / "build"), "--replay", str(build / "t.npz"), "--report", str(build / "r.json"))
+    code, err = _cli(
+        "hil",
+        str(build / "build"),
+        "--replay",
+        str(build / "t.npz"),
+        "--report",
+        str(build / "r.json"),
+    )
     _one_line_error(code, err, "t.npz")
     assert not (build / "r.json").exists()
     hw = build / "build" / "hw.yaml"
     hw.write_text(hw.read_text()[: len(hw.read_text()) // 2])
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "hw.yaml")
 
 
@@ -106,7 +129,9 @@ def test_truncated_nir_file(tmp_path):
 
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "nir" / "snntorch_mlp.nir"
     (tmp_path / "m.nir").write_bytes(fixture.read_bytes()[:3000])
-    code, err = _cli("compile", str(tmp_path / "m.nir"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile", str(tmp_path / "m.nir"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "m.nir")
     assert not (tmp_path / "b").exists()
 
@@ -132,7 +157,9 @@ def test_wrong_versions_are_named(build):
     data = yaml.safe_load(hw.read_text())
     data["format_version"] = 7
     hw.write_text(yaml.safe_dump(data))
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run", str(build / "build"), "--input", str(build / "in.npy"), "-o", str(build / "o.npz")
+    )
     _one_line_error(code, err, "hw.yaml", "format_version", "7")
 
 
@@ -174,24 +201,45 @@ def test_nan_weight_names_the_projection(tmp_path):
     with zipfile.ZipFile(tmp_path / "m.snnc", "w") as zf:
         for name, data in entries.items():
             zf.writestr(name, data)
-    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "projection 'b'", "weight", "NaN")
     assert not (tmp_path / "b").exists()
 
 
-# ----------------------------------------------------------------------------- too large for the target
+# ------------------------------------------------------------------------- too large for the target
 
-@pytest.mark.parametrize("model, needles", [
-    # 400 neurons on `tiny` (4 chips of 4 cores of 16 neurons): 25 cores.
-    (Graph(populations={"in": Input((5,)), "h": LIF((400,), tau_mem=1e-2)},
-           projections={"a": Dense("in", "h", weight=np.full((400, 5), 0.5))}),
-     ("needs 25 cores", "limit is 16", "chip.cores_per_chip x system.max_chips", "tiny.yaml")),
-    # one neuron fed by 400: more input axons than a core has.
-    (_float_model(n_hidden=400), ("population 'out'", "input axons, the limit is 48", "tiny.yaml: core.max_input_axons")),
-])
-def test_network_too_large_for_the_target_names_resource_need_limit_and_key(tmp_path, model, needles):
+@pytest.mark.parametrize(
+    "model, needles",
+    [
+        # 400 neurons on `tiny` (4 chips of 4 cores of 16 neurons): 25 cores.
+        (
+            Graph(
+                populations={"in": Input((5,)), "h": LIF((400,), tau_mem=1e-2)},
+                projections={"a": Dense("in", "h", weight=np.full((400, 5), 0.5))},
+            ),
+            (
+                "needs 25 cores",
+                "limit is 16",
+                "chip.cores_per_chip x system.max_chips",
+                "tiny.yaml",
+            ),
+        ),
+        # one neuron fed by 400: more input axons than a core has.
+        (
+            _float_model(n_hidden=400),
+            ("population 'out'", "input axons, the limit is 48", "tiny.yaml: core.max_input_axons"),
+        ),
+    ],
+)
+def test_network_too_large_for_the_target_names_resource_need_limit_and_key(
+    tmp_path, model, needles
+):
     save_graph(model, tmp_path / "big.snnc")
-    result = snnc("compile", str(tmp_path / "big.snnc"), "--target", "tiny", "-o", str(tmp_path / "b"))
+    result = snnc(
+        "compile", str(tmp_path / "big.snnc"), "--target", "tiny", "-o", str(tmp_path / "b")
+    )
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
     for needle in needles:
@@ -202,11 +250,22 @@ def test_network_too_large_for_the_target_names_resource_need_limit_and_key(tmp_
 def test_huge_declared_chips_do_not_allocate_per_chip(tmp_path):
     """Regression (make fuzz, hw-compile): place walked every mesh cell of system.max_chips."""
     spec = load_hw("loihi2").to_dict()
-    for section, key in (("system", "max_chips"), ("system", "mesh_columns"), ("chip", "cores_per_chip")):
+    for section, key in (
+        ("system", "max_chips"),
+        ("system", "mesh_columns"),
+        ("chip", "cores_per_chip"),
+    ):
         spec[section][key]["value"] = 1 << 40
     (tmp_path / "huge.yaml").write_text(yaml.safe_dump(spec))
     save_graph(_float_model(), tmp_path / "m.snnc")
-    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--hw", str(tmp_path / "huge.yaml"), "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile",
+        str(tmp_path / "m.snnc"),
+        "--hw",
+        str(tmp_path / "huge.yaml"),
+        "-o",
+        str(tmp_path / "b"),
+    )
     assert code == 0, err
     assert snake_chips(1 << 40, 1 << 40, 3).tolist() == [0, 1, 2]
     assert snake_chips(6, 4).tolist() == [0, 1, 2, 3, 5, 4]
@@ -216,30 +275,55 @@ def test_huge_declared_chips_do_not_allocate_per_chip(tmp_path):
 # ----------------------------------------------------------------------------- absurd step counts
 
 def test_absurd_steps_fail_before_allocating(build, tmp_path):
-    code, err = _cli("run", str(build / "build"), "--input", str(build / "in.npy"), "--steps", str(10**12), "-o", str(build / "o.npz"))
+    code, err = _cli(
+        "run",
+        str(build / "build"),
+        "--input",
+        str(build / "in.npy"),
+        "--steps",
+        str(10**12),
+        "-o",
+        str(build / "o.npz"),
+    )
     _one_line_error(code, err, "--steps", str(MAX_STEPS))
-    model = _float_model().replace(metadata={"encoding": {"kind": "rate", "steps": 10**12, "seed": 0},
-                                             "readout": {"kind": "spike_count", "population": "out"}})
-    model = Graph(populations={"in": Input((64,)), "out": LIF((10,), tau_mem=1e-2)},
-                  projections={"w": Dense("in", "out", weight=np.ones((10, 64)))}, metadata=model.metadata)
+    model = _float_model().replace(
+        metadata={
+            "encoding": {"kind": "rate", "steps": 10**12, "seed": 0},
+            "readout": {"kind": "spike_count", "population": "out"},
+        }
+    )
+    model = Graph(
+        populations={"in": Input((64,)), "out": LIF((10,), tau_mem=1e-2)},
+        projections={"w": Dense("in", "out", weight=np.ones((10, 64)))},
+        metadata=model.metadata,
+    )
     save_graph(model, tmp_path / "m.snnc")
     code, err = _cli("eval", str(tmp_path / "m.snnc"), "--dataset", "digits", "--samples", "2")
     _one_line_error(code, err, "metadata.encoding.steps", str(MAX_STEPS))
 
 
 def test_odd_encoding_metadata_is_one_line(tmp_path):
-    """Regression (make fuzz, model-metadata): int()/float() of metadata values raised ValueError."""
-    for encoding in ({"kind": "rate", "steps": 4, "seed": "x"}, {"kind": "rate", "steps": 4, "max_rate": "high"},
-                     {"kind": "direct", "steps": 4, "bits": 2.5}):
-        model = Graph(populations={"in": Input((64,)), "out": LIF((10,), tau_mem=1e-2)},
-                      projections={"w": Dense("in", "out", weight=np.ones((10, 64)))},
-                      metadata={"encoding": encoding, "readout": {"kind": "spike_count", "population": "out"}})
+    """Regression (make fuzz, model-metadata): int()/float() of metadata values raised
+    ValueError."""
+    for encoding in (
+        {"kind": "rate", "steps": 4, "seed": "x"},
+        {"kind": "rate", "steps": 4, "max_rate": "high"},
+        {"kind": "direct", "steps": 4, "bits": 2.5},
+    ):
+        model = Graph(
+            populations={"in": Input((64,)), "out": LIF((10,), tau_mem=1e-2)},
+            projections={"w": Dense("in", "out", weight=np.ones((10, 64)))},
+            metadata={
+                "encoding": encoding,
+                "readout": {"kind": "spike_count", "population": "out"},
+            },
+        )
         save_graph(model, tmp_path / "m.snnc")
         code, err = _cli("eval", str(tmp_path / "m.snnc"), "--dataset", "digits", "--samples", "2")
         _one_line_error(code, err)
 
 
-# ----------------------------------------------------------------------------- regressions: traces, IDX files
+# ------------------------------------------------------------------- regressions: traces, IDX files
 
 def test_trace_header_steps_and_inputs_are_checked(build):
     """Regression (make fuzz, hil-trace): a trace whose __meta__.steps was not an integer raised
@@ -260,7 +344,11 @@ def test_trace_header_steps_and_inputs_are_checked(build):
 
 
 def _idx(arr: np.ndarray) -> bytes:
-    return struct.pack(">I", 0x0800 + arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(np.uint8).tobytes()
+    return (
+        struct.pack(">I", 0x0800 + arr.ndim)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + arr.astype(np.uint8).tobytes()
+    )
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -299,13 +387,17 @@ def test_population_of_absurd_size_fails_before_any_pass_allocates(tmp_path):
     """Regression: a model file declaring a 10^12-neuron input made partition allocate 7 TiB."""
     from ir import Sparse
 
-    model = Graph(populations={"in": Input((1000,)), "o": LIF((3,), tau_mem=1e-2)},
-                  projections={"p": Sparse("in", "o", rows=[0, 1], cols=[5, 999], values=[1.0, 2.0])})
+    model = Graph(
+        populations={"in": Input((1000,)), "o": LIF((3,), tau_mem=1e-2)},
+        projections={"p": Sparse("in", "o", rows=[0, 1], cols=[5, 999], values=[1.0, 2.0])},
+    )
     save_graph(model, tmp_path / "m.snnc")
     _rewrite_header(tmp_path / "m.snnc", populations=[
         {**p, "fields": {**p["fields"], "shape": [10**12]}} if p["name"] == "in" else p
         for p in json.loads(zipfile.ZipFile(tmp_path / "m.snnc").read(HEADER))["populations"]])
-    code, err = _cli("compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    code, err = _cli(
+        "compile", str(tmp_path / "m.snnc"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "population 'in'", "1000000000000 neurons", "MAX_POPULATION_NEURONS")
     assert not (tmp_path / "b").exists()
 
@@ -328,14 +420,24 @@ def test_nir_parameter_of_the_wrong_size_names_the_node(tmp_path):
     _one_line_error(code, err, "m.nir", "node 'c", "3", "2")
 
 
-@pytest.mark.parametrize("key, value", [("window", float("inf")), ("n_readout", 2**70), ("hidden", -1.5)])
+@pytest.mark.parametrize(
+    "key, value", [("window", float("inf")), ("n_readout", 2**70), ("hidden", -1.5)]
+)
 def test_vib_decoder_metadata_with_odd_sizes(key, value):
     """Regression (make fuzz, vib-decoder): int(inf) in metadata.decoder raised OverflowError."""
     from ir import SnncError
     from trainers.vib.decoder import DecoderSpec
 
-    meta = {"decoding": "time", "window": 3, "n_readout": 4, "architecture": "mlp", "hidden": 5, "n_out": 10,
-            "output": "log_softmax", key: value}
+    meta = {
+        "decoding": "time",
+        "window": 3,
+        "n_readout": 4,
+        "architecture": "mlp",
+        "hidden": 5,
+        "n_out": 10,
+        "output": "log_softmax",
+        key: value,
+    }
     with pytest.raises(SnncError, match="decoder"):
         DecoderSpec.from_json(meta, "m.snnc")
 
@@ -346,8 +448,19 @@ def test_netx_flat_weight_that_does_not_divide_into_rows(tmp_path):
     from compiler.netx.exporter import write_layers
 
     neuron = {"type": "CUBA", "iDecay": 0, "vDecay": 0, "vThMant": 10}
-    write_layers([{"type": "dense", "shape": np.array([4]), "weight": np.ones(5, np.float32), "neuron": neuron}],
-                 tmp_path / "flat.net")
-    code, err = _cli("compile", str(tmp_path / "flat.net"), "--target", "loihi2", "-o", str(tmp_path / "b"))
+    write_layers(
+        [
+            {
+                "type": "dense",
+                "shape": np.array([4]),
+                "weight": np.ones(5, np.float32),
+                "neuron": neuron,
+            }
+        ],
+        tmp_path / "flat.net",
+    )
+    code, err = _cli(
+        "compile", str(tmp_path / "flat.net"), "--target", "loihi2", "-o", str(tmp_path / "b")
+    )
     _one_line_error(code, err, "layer/0 (dense) weight: shape (5,) does not give 4 outputs")
     assert not (tmp_path / "b").exists()

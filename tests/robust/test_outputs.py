@@ -63,7 +63,9 @@ def test_rewriting_replaces_snnc_files_keeps_user_files_and_removes_stale_ones(t
     _write_dir(out, {"a.txt": b"a2", "new.txt": b"n"})
     assert (out / "a.txt").read_bytes() == b"a2" and (out / "new.txt").read_bytes() == b"n"
     assert not (out / "old.txt").exists()
-    assert (out / "notes.txt").read_bytes() == b"mine" and (out / "sub" / "decoder.npz").read_bytes() == b"my decoder"
+    assert (out / "notes.txt").read_bytes() == b"mine" and (
+        out / "sub" / "decoder.npz"
+    ).read_bytes() == b"my decoder"
     assert set(json.loads((out / MANIFEST).read_text())["files"]) == {"a.txt", "new.txt"}
 
 
@@ -71,7 +73,9 @@ def test_a_file_snnc_wrote_but_the_user_changed_is_theirs(tmp_path):
     out = tmp_path / "out"
     _write_dir(out, {"a.txt": b"a1", "b.txt": b"b1"})
     (out / "a.txt").write_bytes(b"edited")
-    with pytest.raises(OutputError, match="a.txt exists and snnc did not write it .or it was changed since."):
+    with pytest.raises(
+        OutputError, match="a.txt exists and snnc did not write it .or it was changed since."
+    ):
         check_output_dir(out, ["a.txt"])
     with pytest.raises(OutputError, match="a.txt exists"):
         _write_dir(out, {"a.txt": b"a2"})
@@ -80,8 +84,15 @@ def test_a_file_snnc_wrote_but_the_user_changed_is_theirs(tmp_path):
     assert not (out / "b.txt").exists() and (out / "a.txt").read_bytes() == b"edited"
 
 
-@pytest.mark.parametrize("manifest", [b"{", b"[]", b'{"format": "snnc-output-folder", "format_version": 1, '
-                                                   b'"files": {"../x": ["0"]}}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"{",
+        b"[]",
+        b'{"format": "snnc-output-folder", "format_version": 1, "files": {"../x": ["0"]}}',
+        b"\xff\xfe",
+    ],
+)
 def test_a_damaged_manifest_stops_the_write(tmp_path, manifest):
     out = tmp_path / "out"
     _write_dir(out, {"a.txt": b"a"})
@@ -107,7 +118,8 @@ def test_a_crash_between_two_renames_leaves_a_folder_snnc_can_replace(tmp_path, 
     with contextlib.suppress(SystemExit):
         _write_dir(out, {"a.txt": b"a2", "b.txt": b"b2"})
     monkeypatch.setattr(os, "replace", real)
-    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b1"  # half way
+    # half way
+    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b1"
     _write_dir(out, {"a.txt": b"a3", "b.txt": b"b3"})  # both hashes were listed while it happened
     assert (out / "a.txt").read_bytes() == b"a3" and (out / "b.txt").read_bytes() == b"b3"
 
@@ -125,7 +137,8 @@ def test_a_signal_during_the_commit_waits_for_it(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _write_dir(out, {"a.txt": b"a2", "b.txt": b"b2"})
-    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b2"  # all of it
+    # all of it
+    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b2"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
@@ -154,7 +167,8 @@ def test_outputs_staged_together_appear_together_or_not_at_all(tmp_path):
         with atomic_outputs() as out:
             atomic_write_bytes(out.stage(tmp_path / "t.npz"), b"trace")
             staged = out.stage(tmp_path / "r.json")
-            raise OutputError(f"cannot write {tmp_path / 'r.json'}: No space left on device")  # what a full disk gives
+            # what a full disk gives
+            raise OutputError(f"cannot write {tmp_path / 'r.json'}: No space left on device")
     assert list(tmp_path.iterdir()) == [] and not staged.exists()
     with atomic_outputs() as out:
         atomic_write_bytes(out.stage(tmp_path / "t.npz"), b"trace")
@@ -183,12 +197,17 @@ def test_outputs_that_are_inputs(tmp_path):
         with pytest.raises(OutputError, match=message):
             check_outputs({"-o": (str(out), kind)}, ins)
     with pytest.raises(OutputError, match="name the same file"):
-        check_outputs({"--report": (str(tmp_path / "r"), "file"), "--record": (str(tmp_path / "r"), "file")}, [])
+        check_outputs(
+            {"--report": (str(tmp_path / "r"), "file"), "--record": (str(tmp_path / "r"), "file")},
+            [],
+        )
     check_outputs({"-o": (str(tmp_path / "new" / "deeper" / "o.npz"), "file")}, ins)
 
 
 def test_manifest_bytes_are_deterministic():
-    assert _manifest_bytes({"b": ["2", "1"], "a": ["0"]}) == _manifest_bytes({"a": ["0"], "b": ["1", "2"]})
+    assert _manifest_bytes({"b": ["2", "1"], "a": ["0"]}) == _manifest_bytes(
+        {"a": ["0"], "b": ["1", "2"]}
+    )
 
 
 # ----------------------------------------------------------------------------- budget and parsers
@@ -207,13 +226,16 @@ def test_budget_values(monkeypatch):
     monkeypatch.setenv("SNNC_MAX_LOAD_BYTES", " 8_589_934_592 ")
     assert max_load_bytes() == 8 << 30
     check_bytes(8 << 30, "x")
-    with pytest.raises(InputError, match=r"x needs 8.0 GiB \(8589934593 bytes\), more than the 8.0 GiB"):
+    with pytest.raises(
+        InputError, match=r"x needs 8.0 GiB \(8589934593 bytes\), more than the 8.0 GiB"
+    ):
         check_bytes((8 << 30) + 1, "x")
 
 
 def test_json_limits():
     assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH, "f") is not None
-    assert loads('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "f")  # brackets in strings
+    # brackets in strings
+    assert loads('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "f")
     for text, message in (("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "nested 65 deep"),
                           ('{"a": ' + "1" * 81 + "}", "an integer of 81 digits"),
                           ('{"a": -' + "1" * 5000 + "}", "an integer of 5000 digits"),
@@ -224,7 +246,11 @@ def test_json_limits():
 
 def test_messages_are_cut_to_a_bounded_line():
     message = str(SnncError("x" * 10_000 + "\n" + "y"))
-    assert len(message) <= MAX_MESSAGE_CHARS + 40 and message.endswith("more characters)") and "\n" not in message
+    assert (
+        len(message) <= MAX_MESSAGE_CHARS + 40
+        and message.endswith("more characters)")
+        and "\n" not in message
+    )
 
 
 # ----------------------------------------------------------------------------- held signals
@@ -266,7 +292,9 @@ def test_read_npz_checks_sizes_from_headers_before_inflating(tmp_path, monkeypat
     from ir.arrays_io import read_npz
 
     head = io.BytesIO()
-    np.lib.format.write_array_header_1_0(head, {"descr": "|u1", "fortran_order": False, "shape": (1 << 26,)})
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "|u1", "fortran_order": False, "shape": (1 << 26,)}
+    )
     with zipfile.ZipFile(tmp_path / "b.npz", "w", compression=zipfile.ZIP_DEFLATED) as zf:
         with zf.open(zipfile.ZipInfo("a.npy"), "w") as fh:
             fh.write(head.getvalue())
@@ -292,5 +320,9 @@ def test_hil_record_is_not_left_when_the_report_cannot_be_written(tmp_path, monk
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(["hil", str(build), "--input", str(tmp_path / "in.npy"), "--target", "cpu",
                      "--record", str(tmp_path / "t.npz"), "--report", str(tmp_path / "r.json")])
-    assert code == 1 and err.getvalue().count("\n") == 1 and "No space left on device" in err.getvalue()
+    assert (
+        code == 1
+        and err.getvalue().count("\n") == 1
+        and "No space left on device" in err.getvalue()
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "in.npy"]

@@ -28,10 +28,14 @@ def _hand_fixed(graph: Graph, seed: int) -> Graph:
         # Lava: u keeps (4096 - du - 1) / 4096, v keeps (4096 - dv) / 4096 per step.
         du = int(np.clip(round(4095 - 4096 * a_syn), 0, 4095))
         dv = int(np.clip(round(4096 - 4096 * a_mem), 0, 4095))
-        pops[name] = QLIF(pop.shape, du=du, dv=dv, vth=40, bias_mant=rng.integers(0, 2000, pop.size), bias_exp=0)
+        pops[name] = QLIF(
+            pop.shape, du=du, dv=dv, vth=40, bias_mant=rng.integers(0, 2000, pop.size), bias_exp=0
+        )
     for name, proj in graph.projections.items():
         assert isinstance(proj, Dense)
-        projs[name] = QDense(proj.src, proj.dst, weight=2 * rng.integers(-40, 90, proj.weight.shape), weight_exp=0)
+        projs[name] = QDense(
+            proj.src, proj.dst, weight=2 * rng.integers(-40, 90, proj.weight.shape), weight_exp=0
+        )
     return Graph(populations=pops, projections=projs, dt=graph.dt, outputs=graph.outputs,
                  metadata=dict(graph.metadata))
 
@@ -40,7 +44,9 @@ def _hand_fixed(graph: Graph, seed: int) -> Graph:
 def test_fixed_point_encoder_is_scored_through_the_host_decoder(tmp_path, task):
     graph, _ = write_model(random_result(task), tmp_path / "m.snnc")
     program = _hand_fixed(graph, 0)
-    res = evaluate_vib(program, tmp_path / "m.snnc", backend="cpu", samples=6, batch=4, keep_spikes=True)
+    res = evaluate_vib(
+        program, tmp_path / "m.snnc", backend="cpu", samples=6, batch=4, keep_spikes=True
+    )
     assert res["backend"] == "cpu" and res["samples"] == 6
     assert 0.02 < res["readout_rate"] < 0.98 and res["spikes"].shape[0] == 6
 
@@ -53,8 +59,12 @@ def test_fixed_point_encoder_gives_identical_spikes_on_lava_and_cpu(tmp_path, ta
     overrides = {"steps": 20, "hidden": (6,)} if task == "predictive-coding" else {}
     graph, _ = write_model(random_result(task, **overrides), tmp_path / "m.snnc")
     program = _hand_fixed(graph, 1)
-    cpu = evaluate_vib(program, tmp_path / "m.snnc", backend="cpu", samples=samples, keep_spikes=True)
-    lava = evaluate_vib(program, tmp_path / "m.snnc", backend="lava", samples=samples, keep_spikes=True)
+    cpu = evaluate_vib(
+        program, tmp_path / "m.snnc", backend="cpu", samples=samples, keep_spikes=True
+    )
+    lava = evaluate_vib(
+        program, tmp_path / "m.snnc", backend="lava", samples=samples, keep_spikes=True
+    )
     assert 0.02 < cpu["readout_rate"] < 0.98
     assert np.array_equal(lava["spikes"], cpu["spikes"])
     assert lava["accuracy"] == cpu["accuracy"]

@@ -30,7 +30,9 @@ from trainers.vib.export import decoder_path_for, write_model
 
 def test_blob_sequences_are_seeded_per_sample_and_batch_invariant():
     whole = tasks.blob_sequences(6, 40, seed=3, split="val")
-    parts = np.concatenate([tasks.blob_sequences(2, 40, 3, "val", first_index=i) for i in (0, 2, 4)])
+    parts = np.concatenate(
+        [tasks.blob_sequences(2, 40, 3, "val", first_index=i) for i in (0, 2, 4)]
+    )
     assert np.array_equal(whole, parts)
     assert not np.array_equal(whole, tasks.blob_sequences(6, 40, seed=3, split="test"))
     assert not np.array_equal(whole, tasks.blob_sequences(6, 40, seed=4, split="val"))
@@ -120,7 +122,12 @@ def test_decoder_file_round_trip_hash_and_shape_checks(tmp_path):
     clf = (rng.normal(size=(10, 5)), rng.normal(size=10))
     path = tmp_path / "m.decoder.npz"
     sha = write_decoder_file(path, spec, {"deployed": layers, "sampled": other}, clf)
-    assert write_decoder_file(tmp_path / "again.npz", spec, {"deployed": layers, "sampled": other}, clf) == sha
+    assert (
+        write_decoder_file(
+            tmp_path / "again.npz", spec, {"deployed": layers, "sampled": other}, clf
+        )
+        == sha
+    )
     got, got_clf = read_decoder_file(path, spec, sha256=sha, classifier=(10, 5))
     assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(got, layers, strict=True))
     assert np.array_equal(got_clf[0], clf[0])
@@ -129,7 +136,9 @@ def test_decoder_file_round_trip_hash_and_shape_checks(tmp_path):
     with pytest.raises(ModelFormatError, match="sha256 differs"):
         read_decoder_file(path, spec, sha256="0" * 64)
     wrong = DecoderSpec("rate", 2, 3, "mlp", 4, 5, "sigmoid")
-    with pytest.raises(ModelFormatError, match=r"deployed.layer0.weight: expected finite floats of shape \(4, 3\)"):
+    with pytest.raises(
+        ModelFormatError, match=r"deployed.layer0.weight: expected finite floats of shape \(4, 3\)"
+    ):
         read_decoder_file(path, wrong)
     write_decoder_file(path, spec, {"deployed": layers, "sampled": other}, None)
     with pytest.raises(ModelFormatError, match=re.escape("classifier.weight: missing")):
@@ -223,7 +232,9 @@ def _reference_pc_accuracy(result, x):
 def test_evaluate_float_pipeline_matches_an_independent_simulation(tmp_path, decoding):
     result = random_result("predictive-coding", decoding=decoding, hidden=(7,))
     graph, _ = write_model(result, tmp_path / "pc.snnc")
-    res = evaluate_vib(graph, tmp_path / "pc.snnc", backend="float", split="test", samples=10, batch=4)
+    res = evaluate_vib(
+        graph, tmp_path / "pc.snnc", backend="float", split="test", samples=10, batch=4
+    )
     x = tasks.blob_sequences(10, 30, seed=0, split="test")
     acc, rate = _reference_pc_accuracy(result, x)
     assert res["accuracy"] == pytest.approx(acc, abs=1e-12)
@@ -260,8 +271,14 @@ def test_model_info_names_missing_metadata():
     result = random_result("predictive-coding")
     from trainers.vib.export import encoder_graph
 
-    g = encoder_graph(result.weights, result.biases, tau_syn_hidden=2, tau_mem_hidden=5, tau_syn_readout=1,
-                      metadata={"trainer": {"name": "vib"}})
+    g = encoder_graph(
+        result.weights,
+        result.biases,
+        tau_syn_hidden=2,
+        tau_mem_hidden=5,
+        tau_syn_readout=1,
+        metadata={"trainer": {"name": "vib"}},
+    )
     assert is_vib_model(g)
     with pytest.raises(ModelFormatError, match=re.escape("m.snnc: metadata.task: missing")):
         model_info(g, "m.snnc")
@@ -275,7 +292,9 @@ def test_sampled_readout_is_seeded_per_sample_and_agrees_with_the_threshold_when
     info = model_info(graph, "pc.snnc")
     x = tasks.blob_sequences(6, 30, seed=0, split="test")
     whole = sampled_readout_run(graph, info, x, 30, "test", 0)
-    halves = np.concatenate([sampled_readout_run(graph, info, x[i : i + 3], 30, "test", i) for i in (0, 3)])
+    halves = np.concatenate(
+        [sampled_readout_run(graph, info, x[i : i + 3], 30, "test", i) for i in (0, 3)]
+    )
     assert np.array_equal(whole, halves)
     assert not np.array_equal(whole, sampled_readout_run(graph, info, x, 30, "val", 0))
     # Scaling the readout's log-odds by 1000 makes sigmoid(v - v_th) 0 or 1: sampling = threshold.
@@ -297,7 +316,10 @@ def test_encode_split_gives_vib_models_the_spikes_evaluation_uses(tmp_path):
     dg, _ = write_model(random_result("digits"), tmp_path / "dg.snnc")
     spikes, y = encode_split(dg.metadata, "digits", "test", samples=4)
     data = tasks.load_reconstruction_data("digits")
-    assert spikes.shape == (4, 8, 64) and np.array_equal(y, data.y["test"][:4])  # 6 input steps + latency 2
-    assert np.array_equal(spikes, tasks.reconstruction_inputs({"kind": "latency"}, data.x["test"][:4], 6, 8, 0, 0))
+    # 6 input steps + latency 2
+    assert spikes.shape == (4, 8, 64) and np.array_equal(y, data.y["test"][:4])
+    assert np.array_equal(
+        spikes, tasks.reconstruction_inputs({"kind": "latency"}, data.x["test"][:4], 6, 8, 0, 0)
+    )
     with pytest.raises(InputError, match="trained on digits; use --dataset digits"):
         encode_split(dg.metadata, "fashion-mnist")

@@ -33,13 +33,19 @@ def _encoder(shape: EncoderShape, seed: int = 0) -> Encoder:
 
 
 def test_threshold_encoder_matches_the_float_backend_spike_for_spike():
-    shape = EncoderShape(12, (16, 9), 6, tau_syn_hidden=2.0, tau_mem_hidden=4.0, tau_syn_readout=1.5)
+    shape = EncoderShape(
+        12, (16, 9), 6, tau_syn_hidden=2.0, tau_mem_hidden=4.0, tau_syn_readout=1.5
+    )
     enc = _encoder(shape)
     x = (np.random.default_rng(0).random((5, 25, 12)) < 0.3).astype(np.uint8)
     rec = enc.run(torch.as_tensor(x, dtype=torch.float64), readout="threshold")
     weights, biases = enc.arrays()
-    graph = encoder_graph(weights, biases, tau_syn_hidden=2.0, tau_mem_hidden=4.0, tau_syn_readout=1.5)
-    trace = get_backend("float")(graph, x, probes=(Probe("hidden1"), Probe("hidden2"), Probe("readout")))
+    graph = encoder_graph(
+        weights, biases, tau_syn_hidden=2.0, tau_mem_hidden=4.0, tau_syn_readout=1.5
+    )
+    trace = get_backend("float")(
+        graph, x, probes=(Probe("hidden1"), Probe("hidden2"), Probe("readout"))
+    )
     for i, name in enumerate(("hidden1", "hidden2")):
         assert np.array_equal(trace.get(name), rec.hidden_spikes[i].numpy().astype(np.uint8))
     ro = trace.get("readout")
@@ -55,13 +61,17 @@ def test_threshold_encoder_matches_the_float_backend_spike_for_spike():
     taus=st.tuples(*[st.sampled_from([0.0, 0.5, 1.0, 2.0, 7.5]) for _ in range(3)]),
     steps=st.integers(1, 20), seed=st.integers(0, 2**16),
 )
-def test_any_encoder_exports_to_the_graph_the_float_backend_runs_identically(n_in, hidden, n_out, taus, steps, seed):
+def test_any_encoder_exports_to_the_graph_the_float_backend_runs_identically(
+    n_in, hidden, n_out, taus, steps, seed
+):
     shape = EncoderShape(n_in, tuple(hidden), n_out, *taus)
     enc = _encoder(shape, seed)
     x = (np.random.default_rng(seed).random((3, steps, n_in)) < 0.4).astype(np.uint8)
     rec = enc.run(torch.as_tensor(x, dtype=torch.float64), readout="threshold")
     weights, biases = enc.arrays()
-    graph = encoder_graph(weights, biases, tau_syn_hidden=taus[0], tau_mem_hidden=taus[1], tau_syn_readout=taus[2])
+    graph = encoder_graph(
+        weights, biases, tau_syn_hidden=taus[0], tau_mem_hidden=taus[1], tau_syn_readout=taus[2]
+    )
     names = [f"hidden{i + 1}" for i in range(len(hidden))]
     trace = get_backend("float")(graph, x, probes=tuple(Probe(n) for n in [*names, "readout"]))
     assert np.array_equal(trace.get("readout"), rec.spikes.numpy().astype(np.uint8))
@@ -84,7 +94,9 @@ def test_readout_score_estimate_equals_autograd_of_the_log_likelihood():
     # Autograd: d/dtheta of mean_b sum_k l[b,k] log p(s[b,k]) with the sampled spikes fixed.
     s = rec.spikes
     enc.zero_grad()
-    probs = enc.run(x, readout="sample", generator=torch.Generator().manual_seed(0), surrogate=True).probs
+    probs = enc.run(
+        x, readout="sample", generator=torch.Generator().manual_seed(0), surrogate=True
+    ).probs
     logp = (s * torch.log(probs) + (1 - s) * torch.log(1 - probs)).sum(-1)
     ((signal * logp).sum() / 3).backward()
     assert torch.allclose(got_w, enc.weights[0].grad, atol=1e-5)
@@ -168,7 +180,9 @@ def test_training_is_deterministic_and_the_cli_writes_both_files(tmp_path, capsy
     assert graph.metadata["trainer"]["seed"] == 4 and graph.metadata["encoding"]["seed"] == 4
     # The float backend scores the saved model as training measured it (float64 vs float32).
     res = evaluate_vib(graph, tmp_path / "a" / "pc.snnc", backend="float", split="val")
-    assert res["accuracy"] == pytest.approx(graph.metadata["trainer"]["val"]["deterministic"], abs=0.01)
+    assert res["accuracy"] == pytest.approx(
+        graph.metadata["trainer"]["val"]["deterministic"], abs=0.01
+    )
 
 
 def test_cli_usage_and_user_errors(tmp_path, capsys):
@@ -176,10 +190,35 @@ def test_cli_usage_and_user_errors(tmp_path, capsys):
         main(["train", "vib", "--hidden", "x", "-o", str(tmp_path / "m.snnc")])
     assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
-        main(["train", "vib", "--task", "digits", "--dataset", "digits", "-o", str(tmp_path / "m.snnc")])
+        main(
+            [
+                "train",
+                "vib",
+                "--task",
+                "digits",
+                "--dataset",
+                "digits",
+                "-o",
+                str(tmp_path / "m.snnc"),
+            ]
+        )
     assert e.value.code == 2
     capsys.readouterr()
-    assert main(["train", "vib", "--decoder", "mlp", "--decoder-hidden", "0", "-o", str(tmp_path / "m.snnc")]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "vib",
+                "--decoder",
+                "mlp",
+                "--decoder-hidden",
+                "0",
+                "-o",
+                str(tmp_path / "m.snnc"),
+            ]
+        )
+        == 1
+    )
     assert "needs --decoder-hidden >= 1" in capsys.readouterr().err
     assert main(["train", "vib", "--r", "1.5", "-o", str(tmp_path / "m.snnc")]) == 1
     err = capsys.readouterr().err

@@ -90,7 +90,9 @@ class TemClassifierConfig:
         if not 0 <= self.margin < 1:
             raise InputError(f"margin must be in [0, 1), got {self.margin}")
         if not math.isfinite(self.l2) or self.l2 < 0 or not 0 < self.max_rate <= 1:
-            raise InputError(f"need a finite l2 >= 0 and 0 < max_rate <= 1, got {self.l2}, {self.max_rate}")
+            raise InputError(
+                f"need a finite l2 >= 0 and 0 < max_rate <= 1, got {self.l2}, {self.max_rate}"
+            )
         if self.max_iter < 1:
             raise InputError(f"--max-iter must be at least 1 solver iteration, got {self.max_iter}")
 

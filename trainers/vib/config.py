@@ -74,7 +74,9 @@ class VIBConfig:
 
     def __post_init__(self) -> None:
         if self.task not in tasks.TASKS:
-            raise InputError(f"vib: task must be one of {', '.join(tasks.TASKS)}, got {self.task!r}")
+            raise InputError(
+                f"vib: task must be one of {', '.join(tasks.TASKS)}, got {self.task!r}"
+            )
         if self.rule not in RULES:
             raise InputError(f"vib: rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.encoding not in ("latency", "rate"):
@@ -86,7 +88,9 @@ class VIBConfig:
         for name in ("lr_encoder", "lr_decoder"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
-                raise InputError(f"vib: {name.replace('_', '-')} must be a finite number > 0, got {value}")
+                raise InputError(
+                    f"vib: {name.replace('_', '-')} must be a finite number > 0, got {value}"
+                )
         for name in ("steps", "n_readout", "window", "epochs", "batch"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"vib: {name} must be >= 1, got {getattr(self, name)}")
@@ -103,7 +107,9 @@ class VIBConfig:
         if self.decoder not in ("linear", "mlp"):
             raise InputError(f"vib: decoder must be linear or mlp, got {self.decoder!r}")
         if self.decoder == "mlp" and self.decoder_hidden < 1:
-            raise InputError(f"vib: an mlp decoder needs --decoder-hidden >= 1, got {self.decoder_hidden}")
+            raise InputError(
+                f"vib: an mlp decoder needs --decoder-hidden >= 1, got {self.decoder_hidden}"
+            )
         if self.refit_epochs < 0 or self.train_samples < 0:
             raise InputError("vib: refit_epochs and train_samples must be >= 0")
 
@@ -127,17 +133,51 @@ class VIBConfig:
 # more updates to leave chance level (measured on both tasks).
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "predictive-coding": dict(
-        hidden=(), n_readout=10, steps=100, window=5, delta=0, beta=1.0, r=0.2, epochs=30, batch=64,
-        lr_encoder=1e-2, lr_decoder=1e-2, decoder="linear", decoder_hidden=64, gain_readout=3.0,
+        hidden=(),
+        n_readout=10,
+        steps=100,
+        window=5,
+        delta=0,
+        beta=1.0,
+        r=0.2,
+        epochs=30,
+        batch=64,
+        lr_encoder=1e-2,
+        lr_decoder=1e-2,
+        decoder="linear",
+        decoder_hidden=64,
+        gain_readout=3.0,
         tau_syn_readout=1.0,
     ),
     "digits": dict(
-        hidden=(128,), n_readout=32, steps=16, beta=1e-3, r=0.3, epochs=40, batch=32, lr_encoder=3e-3,
-        lr_decoder=1e-3, decoder="mlp", decoder_hidden=256, gain_readout=3.0, tau_syn_readout=1.0,
+        hidden=(128,),
+        n_readout=32,
+        steps=16,
+        beta=1e-3,
+        r=0.3,
+        epochs=40,
+        batch=32,
+        lr_encoder=3e-3,
+        lr_decoder=1e-3,
+        decoder="mlp",
+        decoder_hidden=256,
+        gain_readout=3.0,
+        tau_syn_readout=1.0,
     ),
     "fashion-mnist": dict(
-        hidden=(256,), n_readout=64, steps=16, beta=1e-3, r=0.3, epochs=5, batch=64, lr_encoder=3e-3,
-        lr_decoder=1e-3, decoder="mlp", decoder_hidden=256, gain_readout=3.0, tau_syn_readout=1.0,
+        hidden=(256,),
+        n_readout=64,
+        steps=16,
+        beta=1e-3,
+        r=0.3,
+        epochs=5,
+        batch=64,
+        lr_encoder=3e-3,
+        lr_decoder=1e-3,
+        decoder="mlp",
+        decoder_hidden=256,
+        gain_readout=3.0,
+        tau_syn_readout=1.0,
         train_samples=20000,
     ),
 }

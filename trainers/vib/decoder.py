@@ -64,19 +64,32 @@ class DecoderSpec:
 
     def __post_init__(self) -> None:
         if self.decoding not in DECODINGS:
-            raise InputError(f"decoder: decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
+            raise InputError(
+                f"decoder: decoding must be one of {', '.join(DECODINGS)}, got {self.decoding!r}"
+            )
         if self.architecture not in ARCHITECTURES:
-            raise InputError(f"decoder: architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+            raise InputError(
+                f"decoder: architecture must be one of {', '.join(ARCHITECTURES)}, got "
+                f"{self.architecture!r}"
+            )
         if self.output not in OUTPUTS:
-            raise InputError(f"decoder: output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
+            raise InputError(
+                f"decoder: output must be one of {', '.join(OUTPUTS)}, got {self.output!r}"
+            )
         for name in ("window", "n_readout", "n_out"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"decoder: {name} must be >= 1, got {getattr(self, name)}")
         for name in ("window", "n_readout", "n_out", "hidden"):
-            if int(getattr(self, name)) > MAX_DECODER_SIZE:  # checked before any array of that size exists
-                raise InputError(f"decoder: {name} = {getattr(self, name)} is more than {MAX_DECODER_SIZE}")
+            # checked before any array of that size exists
+            if int(getattr(self, name)) > MAX_DECODER_SIZE:
+                raise InputError(
+                    f"decoder: {name} = {getattr(self, name)} is more than {MAX_DECODER_SIZE}"
+                )
         if self.architecture == "mlp" and self.hidden < 1:
-            raise InputError(f"decoder: an mlp needs a hidden layer of >= 1 units (--decoder-hidden), got {self.hidden}")
+            raise InputError(
+                "decoder: an mlp needs a hidden layer of >= 1 units (--decoder-hidden), got "
+                f"{self.hidden}"
+            )
 
     @property
     def n_features(self) -> int:
@@ -99,12 +112,18 @@ class DecoderSpec:
     def from_json(cls, meta: Mapping[str, Any], where: str) -> DecoderSpec:
         try:
             return cls(
-                decoding=str(meta["decoding"]), window=int(meta["window"]),
-                n_readout=int(meta["n_readout"]), architecture=str(meta["architecture"]),
-                hidden=int(meta.get("hidden", 0)), n_out=int(meta["n_out"]), output=str(meta["output"]),
+                decoding=str(meta["decoding"]),
+                window=int(meta["window"]),
+                n_readout=int(meta["n_readout"]),
+                architecture=str(meta["architecture"]),
+                hidden=int(meta.get("hidden", 0)),
+                n_out=int(meta["n_out"]),
+                output=str(meta["output"]),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as e:  # OverflowError: int(inf)
-            raise ModelFormatError(where, "metadata.decoder", f"incomplete or malformed ({e!r})") from None
+            raise ModelFormatError(
+                where, "metadata.decoder", f"incomplete or malformed ({e!r})"
+            ) from None
 
 
 def decoder_features(spikes: np.ndarray, spec: DecoderSpec, ends: np.ndarray) -> np.ndarray:
@@ -115,7 +134,10 @@ def decoder_features(spikes: np.ndarray, spec: DecoderSpec, ends: np.ndarray) ->
         raise InputError(f"decoder expects {spec.n_readout} readout neurons, the spikes have {n}")
     ends = np.asarray(ends, dtype=np.int64)
     if ends.size and (ends.min() < spec.window - 1 or ends.max() >= steps):
-        raise InputError(f"decoder window {spec.window} does not fit steps {int(ends.min())}..{int(ends.max())} of a {steps}-step run")
+        raise InputError(
+            f"decoder window {spec.window} does not fit steps {int(ends.min())}..{int(ends.max())} "
+            f"of a {steps}-step run"
+        )
     idx = ends[:, None] + np.arange(-spec.window + 1, 1)[None, :]  # (E, window)
     win = spikes[:, idx]  # (batch, E, window, n)
     if spec.decoding == "rate":
@@ -123,7 +145,9 @@ def decoder_features(spikes: np.ndarray, spec: DecoderSpec, ends: np.ndarray) ->
     return win.reshape(batch, len(ends), spec.window * n)
 
 
-def decode(features: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]], spec: DecoderSpec) -> np.ndarray:
+def decode(
+    features: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]], spec: DecoderSpec
+) -> np.ndarray:
     """The decoder's output (log-probabilities or intensities) for `features` (..., n_features)."""
     h = np.asarray(features, dtype=np.float64)
     for k, (w, b) in enumerate(layers):
@@ -170,8 +194,12 @@ def read_decoder_file(
     if variant not in VARIANTS:
         raise InputError(f"decoder variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     if sha256 is not None and file_sha256(path) != sha256:
-        raise ModelFormatError(label, None, "sha256 differs from the one recorded in the model's metadata.decoder; "
-                               "it belongs to another model (retrain, or pass the matching --decoder)")
+        raise ModelFormatError(
+            label,
+            None,
+            "sha256 differs from the one recorded in the model's metadata.decoder; "
+            "it belongs to another model (retrain, or pass the matching --decoder)",
+        )
     arrays = read_npz(path, label=label)
 
     def get(key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -179,7 +207,9 @@ def read_decoder_file(
             raise ModelFormatError(label, key, "missing")
         arr = arrays[key]
         if arr.shape != shape or arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
-            raise ModelFormatError(label, key, f"expected finite floats of shape {shape}, got {arr.dtype} {arr.shape}")
+            raise ModelFormatError(
+                label, key, f"expected finite floats of shape {shape}, got {arr.dtype} {arr.shape}"
+            )
         return arr.astype(np.float64)
 
     layers = [
@@ -193,7 +223,9 @@ def read_decoder_file(
     return layers, clf
 
 
-def resolve_decoder_file(name: str, model_path: str | os.PathLike, explicit: str | None = None) -> Path:
+def resolve_decoder_file(
+    name: str, model_path: str | os.PathLike, explicit: str | None = None
+) -> Path:
     """Where the decoder file of a model is: `explicit` if given; else next to the model file;
     for a BUILD folder, inside it or next to it (where `snnc compile` was pointed at)."""
     if explicit:
@@ -202,13 +234,16 @@ def resolve_decoder_file(name: str, model_path: str | os.PathLike, explicit: str
             raise InputError(f"--decoder {explicit}: no such file")
         return p
     if Path(name).name != name or name in ("", ".", ".."):
-        raise ModelFormatError(str(model_path), "metadata.decoder.file", f"must be a bare file name, got {name!r}")
+        raise ModelFormatError(
+            str(model_path), "metadata.decoder.file", f"must be a bare file name, got {name!r}"
+        )
     model = Path(model_path)
     candidates = [model / name, model.parent / name] if model.is_dir() else [model.parent / name]
     for c in candidates:
         if c.is_file():
             return c
     raise InputError(
-        f"{model}: decoder file {name!r} not found (looked in {', '.join(str(c.parent) for c in candidates)}); "
-        "keep it beside the model or BUILD folder, or pass --decoder FILE"
+        f"{model}: decoder file {name!r} not found (looked in "
+        f"{', '.join(str(c.parent) for c in candidates)}); keep it beside the model or BUILD "
+        "folder, or pass --decoder FILE"
     )

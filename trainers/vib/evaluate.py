@@ -33,7 +33,12 @@ from trainers.vib.decoder import (
 )
 
 __all__ = [
-    "VIBModelInfo", "evaluate_vib", "is_vib_model", "model_info", "sampled_readout_run", "split_inputs",
+    "VIBModelInfo",
+    "evaluate_vib",
+    "is_vib_model",
+    "model_info",
+    "sampled_readout_run",
+    "split_inputs",
 ]
 
 PC_DEFAULT_SAMPLES = 256
@@ -76,7 +81,9 @@ class VIBModelInfo:
 
 def _need(meta: Mapping[str, Any], key: str, where: str) -> Any:
     if key not in meta:
-        raise ModelFormatError(where, f"metadata.{key}", "missing (not a VIB model written by `snnc train vib`)")
+        raise ModelFormatError(
+            where, f"metadata.{key}", "missing (not a VIB model written by `snnc train vib`)"
+        )
     return meta[key]
 
 
@@ -87,32 +94,50 @@ def model_info(graph: Graph, where: str) -> VIBModelInfo:
         if not isinstance(value, Mapping):
             raise ModelFormatError(where, f"metadata.{key}", "must be a JSON object")
     if task.get("kind") not in ("predictive_coding", "reconstruction"):
-        raise ModelFormatError(where, "metadata.task.kind", f"unknown VIB task {task.get('kind')!r}")
+        raise ModelFormatError(
+            where, "metadata.task.kind", f"unknown VIB task {task.get('kind')!r}"
+        )
     for key in ("steps", "seed"):
         if not isinstance(encoding.get(key), int):
             raise ModelFormatError(where, f"metadata.encoding.{key}", "must be an integer")
     spec = DecoderSpec.from_json(decoder, where)
     population = str(decoder.get("population", "readout"))
     if population not in graph.populations:
-        raise ModelFormatError(where, "metadata.decoder.population", f"{population!r} is not a population of the model")
+        raise ModelFormatError(
+            where, "metadata.decoder.population", f"{population!r} is not a population of the model"
+        )
     if graph.populations[population].size != spec.n_readout:
-        raise ModelFormatError(where, "metadata.decoder.n_readout",
-                               f"{spec.n_readout}, but population {population!r} has {graph.populations[population].size} neurons")
+        raise ModelFormatError(
+            where,
+            "metadata.decoder.n_readout",
+            f"{spec.n_readout}, but population {population!r} has "
+            f"{graph.populations[population].size} neurons",
+        )
     # Latency: projections on the path from the input to the readout (a chain).
     latency, node, seen = 0, population, set()
     while node not in graph.inputs:
         incoming = graph.incoming(node)
         if len(incoming) != 1 or node in seen:
-            raise ModelFormatError(where, f"population {node!r}", "a VIB encoder is a chain with one projection into each population")
+            raise ModelFormatError(
+                where,
+                f"population {node!r}",
+                "a VIB encoder is a chain with one projection into each population",
+            )
         seen.add(node)
         node = incoming[0][1].src
         latency += 1
     return VIBModelInfo(task, encoding, decoder, spec, population, latency)
 
 
-def split_inputs(metadata: Mapping[str, Any], dataset: str, split: str = "test", samples: int | None = None,
-                 steps: int | None = None, start: int = 0,
-                 data: tasks.ReconstructionData | None = None) -> tuple[np.ndarray, np.ndarray]:
+def split_inputs(
+    metadata: Mapping[str, Any],
+    dataset: str,
+    split: str = "test",
+    samples: int | None = None,
+    steps: int | None = None,
+    start: int = 0,
+    data: tasks.ReconstructionData | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """`trainers.encoders.encode_split` for a VIB model: the input spikes of samples
     [start, start + samples) of `split` as `evaluate_vib` feeds them (reconstruction: the
     encoded images, then the silent steps that let the last input reach the readout), and
@@ -156,31 +181,50 @@ def sampled_readout_run(graph: Graph, info: VIBModelInfo, x: np.ndarray, steps: 
     from scipy.special import expit
 
     if graph.domain != "float":
-        raise InputError("the sampled readout runs the float model only (a compiled program is deterministic)")
+        raise InputError(
+            "the sampled readout runs the float model only (a compiled program is deterministic)"
+        )
     order, node = [], info.population
     while node not in graph.inputs:
         name, proj = graph.incoming(node)[0]
-        if not isinstance(proj, Dense) or not isinstance(graph.populations[node], LIF) or proj.delay.any():
-            raise InputError(f"sampled readout: expected Dense projections into LIF populations, got {name!r}")
+        if (
+            not isinstance(proj, Dense)
+            or not isinstance(graph.populations[node], LIF)
+            or proj.delay.any()
+        ):
+            raise InputError(
+                f"sampled readout: expected Dense projections into LIF populations, got {name!r}"
+            )
         order.append((node, proj))
         node = proj.src
     order.reverse()
     batch = len(x)
-    draws = np.stack([
-        np.random.default_rng([info.seed, tasks.SPLIT_IDS[split], first_index + i, 1]).random((steps, info.spec.n_readout))
-        for i in range(batch)
-    ])
+    draws = np.stack(
+        [
+            np.random.default_rng([info.seed, tasks.SPLIT_IDS[split], first_index + i, 1]).random(
+                (steps, info.spec.n_readout)
+            )
+            for i in range(batch)
+        ]
+    )
     prev = {graph.inputs[0]: np.zeros((batch, x.shape[2]))}
     state = {}
     for name, _ in order:
         pop = graph.populations[name]
-        a_syn, a_mem = (np.broadcast_to(a.reshape(-1) if a.ndim else a, (pop.size,)) for a in pop.decays(graph.dt))
+        a_syn, a_mem = (
+            np.broadcast_to(a.reshape(-1) if a.ndim else a, (pop.size,))
+            for a in pop.decays(graph.dt)
+        )
         state[name] = [np.zeros((batch, pop.size)), np.zeros((batch, pop.size)), a_syn, a_mem,
                        pop.per_neuron("v_th"), pop.per_neuron("bias")]
         prev[name] = np.zeros((batch, pop.size))
     out = np.zeros((batch, steps, info.spec.n_readout), dtype=np.uint8)
     for k in range(steps):
-        emit = {graph.inputs[0]: x[:, k].astype(np.float64) if k < x.shape[1] else np.zeros((batch, x.shape[2]))}
+        emit = {
+            graph.inputs[0]: x[:, k].astype(np.float64)
+            if k < x.shape[1]
+            else np.zeros((batch, x.shape[2]))
+        }
         for name, proj in order:
             u, v, a_syn, a_mem, v_th, bias = state[name]
             u *= a_syn
@@ -199,10 +243,21 @@ def sampled_readout_run(graph: Graph, info: VIBModelInfo, x: np.ndarray, steps: 
 
 
 def evaluate_vib(
-    graph: Graph, model_path: str | os.PathLike, *, backend: str = "float", hw: HardwareSpec | None = None,
-    split: str = "test", samples: int | None = None, steps: int | None = None, batch: int = 256,
-    decoder_file: str | None = None, variant: str = "deployed", readout: str = "deterministic",
-    seed: int | None = None, dataset: str | None = None, keep_spikes: bool = False,
+    graph: Graph,
+    model_path: str | os.PathLike,
+    *,
+    backend: str = "float",
+    hw: HardwareSpec | None = None,
+    split: str = "test",
+    samples: int | None = None,
+    steps: int | None = None,
+    batch: int = 256,
+    decoder_file: str | None = None,
+    variant: str = "deployed",
+    readout: str = "deterministic",
+    seed: int | None = None,
+    dataset: str | None = None,
+    keep_spikes: bool = False,
 ) -> dict[str, Any]:
     """Run the deployed pipeline on `split`; returns a JSON-able result with `accuracy`.
 
@@ -219,8 +274,14 @@ def evaluate_vib(
     if readout not in ("deterministic", "sampled"):
         raise InputError(f"readout must be deterministic or sampled, got {readout!r}")
     info = model_info(graph, where)
-    if dataset is not None and dataset not in (info.dataset, *(("drifting-blobs",) if info.is_pc else ())):
-        raise InputError(f"{where}: a VIB model trained on {info.dataset}; evaluate it with --dataset {info.dataset}")
+    if dataset is not None and dataset not in (
+        info.dataset,
+        *(("drifting-blobs",) if info.is_pc else ()),
+    ):
+        raise InputError(
+            f"{where}: a VIB model trained on {info.dataset}; evaluate it with --dataset "
+            f"{info.dataset}"
+        )
     if seed is not None:
         info = dataclasses.replace(info, encoding={**info.encoding, "seed": int(seed)})
     meta = {**graph.metadata, "encoding": info.encoding}
@@ -235,11 +296,17 @@ def evaluate_vib(
         run_steps = steps
     else:
         if steps != info.steps:
-            raise InputError(f"{where}: the decoder reads the whole {info.steps + info.latency}-step run of the "
-                             f"trained {info.steps} input steps; --steps {steps} does not fit it")
+            raise InputError(
+                f"{where}: the decoder reads the whole {info.steps + info.latency}-step run of the "
+                f"trained {info.steps} input steps; --steps {steps} does not fit it"
+            )
         data = tasks.load_reconstruction_data(str(info.task.get("dataset")))
         if data.n_pixels != graph.n_inputs:
-            raise ModelFormatError(where, "metadata.task.dataset", f"{data.name} has {data.n_pixels} pixels, the model {graph.n_inputs} inputs")
+            raise ModelFormatError(
+                where,
+                "metadata.task.dataset",
+                f"{data.name} has {data.n_pixels} pixels, the model {graph.n_inputs} inputs",
+            )
         available = len(data.x[split])
         total = available if samples is None else min(int(samples), available)
         run_steps = steps + info.latency
@@ -248,7 +315,10 @@ def evaluate_vib(
     path = resolve_decoder_file(str(info.decoder.get("file", "")), model_path, decoder_file)
     n_classes = int(info.decoder.get("classifier", {}).get("classes", 10)) if not info.is_pc else 0
     layers, classifier = read_decoder_file(
-        path, info.spec, sha256=None if decoder_file else info.decoder.get("sha256"), variant=variant,
+        path,
+        info.spec,
+        sha256=None if decoder_file else info.decoder.get("sha256"),
+        variant=variant,
         classifier=None if info.is_pc else (n_classes, graph.n_inputs),
     )
     run = get_backend(backend)
@@ -262,28 +332,41 @@ def evaluate_vib(
         if readout == "sampled":
             spikes = sampled_readout_run(graph, info, x, run_steps, split, start)
         else:
-            spikes = run(graph, x, steps=run_steps, probes=probes, hw=hw).get(info.population, "spikes")
+            spikes = run(graph, x, steps=run_steps, probes=probes, hw=hw).get(
+                info.population, "spikes"
+            )
         spike_sum += float(spikes.sum())
         spike_count += spikes.size
         if keep_spikes:
             all_spikes.append(spikes)
         if info.is_pc:
-            ends, target = tasks.pc_targets(x, info.latency, int(info.task.get("delta", 0)), info.spec.window)
+            ends, target = tasks.pc_targets(
+                x, info.latency, int(info.task.get("delta", 0)), info.spec.window
+            )
             out = decode(decoder_features(spikes, info.spec, ends), layers, info.spec)
             correct += int(np.sum(np.argmax(out, axis=-1) == target))
             scored += target.size
         else:
-            out = decode(decoder_features(spikes, info.spec, np.array([run_steps - 1])), layers, info.spec)[:, 0]
+            out = decode(
+                decoder_features(spikes, info.spec, np.array([run_steps - 1])), layers, info.spec
+            )[:, 0]
             pred = np.argmax(out @ classifier[0].T + classifier[1], axis=1)
             correct += int(np.sum(pred == labels))
             scored += count
     result: dict[str, Any] = {
         "accuracy": correct / scored,
         "metric": "pattern_accuracy" if info.is_pc else "classifier_accuracy_on_reconstructions",
-        "samples": total, "steps": steps, "run_steps": run_steps,
-        "backend": "float (sampled readout)" if readout == "sampled" else backend, "split": split,
-        "readout_rate": spike_sum / spike_count, "decoding": info.spec.decoding, "decoder_variant": variant,
-        "task": dict(info.task), "dataset": info.dataset, "seed": info.seed,
+        "samples": total,
+        "steps": steps,
+        "run_steps": run_steps,
+        "backend": "float (sampled readout)" if readout == "sampled" else backend,
+        "split": split,
+        "readout_rate": spike_sum / spike_count,
+        "decoding": info.spec.decoding,
+        "decoder_variant": variant,
+        "task": dict(info.task),
+        "dataset": info.dataset,
+        "seed": info.seed,
     }
     if keep_spikes:
         result["spikes"] = np.concatenate(all_spikes)

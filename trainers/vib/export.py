@@ -64,13 +64,22 @@ def encoder_graph(
     for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
         name = names[layer + 1]
         if layer < n_layers - 1:
-            pops[name] = LIF((int(w.shape[0]),), tau_syn=_tau_seconds(tau_syn_hidden),
-                             tau_mem=_tau_seconds(tau_mem_hidden), v_th=v_th_hidden, bias=np.asarray(b))
+            pops[name] = LIF(
+                (int(w.shape[0]),),
+                tau_syn=_tau_seconds(tau_syn_hidden),
+                tau_mem=_tau_seconds(tau_mem_hidden),
+                v_th=v_th_hidden,
+                bias=np.asarray(b),
+            )
         else:
             pops[name] = LIF((int(w.shape[0]),), tau_syn=_tau_seconds(tau_syn_readout), tau_mem=0.0,
                              v_th=v_th_readout, bias=np.asarray(b))
         projs[f"{names[layer]}_{name}"] = Dense(names[layer], name, weight=np.asarray(w))
-    return verify(Graph(populations=pops, projections=projs, dt=DT, outputs=(READOUT,), metadata=metadata or {}))
+    return verify(
+        Graph(
+            populations=pops, projections=projs, dt=DT, outputs=(READOUT,), metadata=metadata or {}
+        )
+    )
 
 
 def decoder_path_for(model_path: str | os.PathLike) -> Path:
@@ -89,25 +98,48 @@ def _metadata(result, decoder_file: str, sha: str) -> dict[str, Any]:
     else:
         task = {"kind": "reconstruction", "dataset": cfg.task, "metric": "classifier_accuracy",
                 "n_pixels": result.shape.n_inputs, "n_classes": 10}
-        encoding = ({"kind": "rate", "max_rate": cfg.max_rate} if cfg.encoding == "rate" else {"kind": "latency"})
+        encoding = (
+            {"kind": "rate", "max_rate": cfg.max_rate}
+            if cfg.encoding == "rate"
+            else {"kind": "latency"}
+        )
         encoding.update(steps=cfg.steps, seed=cfg.seed)
     decoder = {"file": decoder_file, "sha256": sha, **spec.to_json(), "run_steps": result.run_steps,
                "population": READOUT, "variants": ["deployed", "sampled"]}
     if result.classifier is not None:
-        decoder["classifier"] = {"kind": "logistic_regression", "classes": int(result.classifier[0].shape[0]),
-                                 "test_accuracy_on_real_images": result.val.get("classifier_test_accuracy_on_real_images")}
-    trainer = {"name": "vib", **cfg.to_json(), "deployment": DEPLOYMENT_NOTE,
-               "val": {k: v for k, v in result.val.items() if k != "classifier_test_accuracy_on_real_images"},
-               "history": result.history}
-    return {"task": task, "encoding": encoding, "readout": {"kind": "vib_decoder", "population": READOUT},
-            "decoder": decoder, "trainer": trainer}
+        decoder["classifier"] = {
+            "kind": "logistic_regression",
+            "classes": int(result.classifier[0].shape[0]),
+            "test_accuracy_on_real_images": result.val.get(
+                "classifier_test_accuracy_on_real_images"
+            ),
+        }
+    trainer = {
+        "name": "vib",
+        **cfg.to_json(),
+        "deployment": DEPLOYMENT_NOTE,
+        "val": {
+            k: v for k, v in result.val.items() if k != "classifier_test_accuracy_on_real_images"
+        },
+        "history": result.history,
+    }
+    return {
+        "task": task,
+        "encoding": encoding,
+        "readout": {"kind": "vib_decoder", "population": READOUT},
+        "decoder": decoder,
+        "trainer": trainer,
+    }
 
 
 def write_model(result, model_path: str | os.PathLike) -> tuple[Graph, Path]:
-    """Write the decoder file, then the encoder model that names it; returns (graph, decoder path)."""
+    """Write the decoder file, then the encoder model that names it; returns (graph, decoder
+    path)."""
     dec_path = decoder_path_for(model_path)
     sha = write_decoder_file(
-        dec_path, result.spec, {"deployed": result.decoder_deployed, "sampled": result.decoder_sampled},
+        dec_path,
+        result.spec,
+        {"deployed": result.decoder_deployed, "sampled": result.decoder_sampled},
         result.classifier,
     )
     shape = result.shape

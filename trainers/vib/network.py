@@ -104,7 +104,9 @@ class Encoder(torch.nn.Module):
             n_in, n_out = sizes[layer], sizes[layer + 1]
             readout = layer == len(sizes) - 2
             bound = (gain_readout if readout else gain_hidden) * math.sqrt(3.0 / n_in)
-            w = (torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * 2 - 1) * bound
+            w = (
+                torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * 2 - 1
+            ) * bound
             # Readout starts firing at about the reference rate r: v - v_th = logit(r).
             b0 = shape.v_th_readout + math.log(r / (1 - r)) if readout else 0.0
             ws.append(torch.nn.Parameter(w.float()))
@@ -161,7 +163,11 @@ class Encoder(torch.nn.Module):
                         rec_elig[layer].append(elig[layer])
                         rec_elig_b[layer].append(elig_b[layer])
                         rec_surr[layer].append(((v[layer] - v_th).abs() <= 0.5).to(dtype))
-                    s = _SpikeFn.apply(v[layer] - v_th) if surrogate else (v[layer] > v_th).to(dtype)
+                    s = (
+                        _SpikeFn.apply(v[layer] - v_th)
+                        if surrogate
+                        else (v[layer] > v_th).to(dtype)
+                    )
                     # The reset is not differentiated through (as in e-prop and decolle).
                     v[layer] = v[layer] * (1.0 - s.detach())
                     rec_hidden[layer].append(s.detach())
@@ -176,7 +182,8 @@ class Encoder(torch.nn.Module):
                     elif readout == "threshold":
                         s = (v[layer] > v_th).to(dtype)
                     else:
-                        raise ValueError(f"readout must be sample or threshold, got {readout!r}")  # caller bug
+                        # caller bug
+                        raise ValueError(f"readout must be sample or threshold, got {readout!r}")
                     out_s.append(s)
                     out_p.append(p)
                 emit.append(s)
@@ -200,7 +207,9 @@ class Encoder(torch.nn.Module):
 class Decoder(torch.nn.Module):
     """Linear, or Linear -> ReLU -> Linear, on decoder features (see trainers.vib.decoder)."""
 
-    def __init__(self, layer_shapes: Sequence[tuple[int, int]], output: str, generator: torch.Generator) -> None:
+    def __init__(
+        self, layer_shapes: Sequence[tuple[int, int]], output: str, generator: torch.Generator
+    ) -> None:
         super().__init__()
         layers = []
         for out_f, in_f in layer_shapes:
@@ -222,8 +231,10 @@ class Decoder(torch.nn.Module):
         return h
 
     def arrays(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(lin.weight.detach().double().numpy().copy(), lin.bias.detach().double().numpy().copy())
-                for lin in self.layers]
+        return [
+            (lin.weight.detach().double().numpy().copy(), lin.bias.detach().double().numpy().copy())
+            for lin in self.layers
+        ]
 
     def load_arrays(self, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
         with torch.no_grad():

@@ -122,7 +122,9 @@ def pattern_index(active: np.ndarray) -> np.ndarray:
     return (i * n - i * (i - 1) // 2 + (j - i)).astype(np.int64)
 
 
-def pc_targets(inputs: np.ndarray, latency: int, delta: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+def pc_targets(
+    inputs: np.ndarray, latency: int, delta: int, window: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(steps k, target pattern indices (batch, len(k))) of the scored readout steps.
 
     Readout step k is scored when its whole window [k - window + 1, k] lies in the run and the

@@ -148,7 +148,9 @@ class _Reconstruction(_Task):
 
     def _encode(self, x: np.ndarray, split: str) -> np.ndarray:
         # DEVELOPERS.md: sample i of a split is encode(spec, x, T, seed, first_index=i).
-        return tasks.reconstruction_inputs(self.encoding, x, self.cfg.steps, self.run_steps, self.cfg.seed, 0)
+        return tasks.reconstruction_inputs(
+            self.encoding, x, self.cfg.steps, self.run_steps, self.cfg.seed, 0
+        )
 
     def batches(self, epoch, rng):
         order = rng.permutation(len(self.x_train))
@@ -221,14 +223,17 @@ def _kl_analytic(p: torch.Tensor, r: float) -> torch.Tensor:
 
 
 def _window_credit(loss: torch.Tensor, ends: np.ndarray, window: int, steps: int) -> torch.Tensor:
-    """l_dec[b, k] = sum over evaluations j whose window [j - window + 1, j] holds k of loss[b, j]."""
+    """l_dec[b, k] = sum over evaluations j whose window [j - window + 1, j] holds k
+    of loss[b, j]."""
     full = torch.zeros((loss.shape[0], steps), dtype=loss.dtype)
     full[:, torch.as_tensor(ends)] = loss
     csum = torch.cumsum(full, dim=1)  # csum[:, j] = sum_{i <= j}
     k = torch.arange(steps)
     hi = torch.clamp(k + window - 1, max=steps - 1)
     lo = k - 1
-    return csum[:, hi] - torch.where(lo >= 0, csum[:, lo.clamp_min(0)], torch.zeros_like(csum[:, :1]))
+    return csum[:, hi] - torch.where(
+        lo >= 0, csum[:, lo.clamp_min(0)], torch.zeros_like(csum[:, :1])
+    )
 
 
 class _Baseline:
@@ -255,7 +260,11 @@ def _rank1_update(signal: torch.Tensor, post: torch.Tensor, pre: torch.Tensor,
     sum_lg = torch.einsum("bki,bkj->ij", l_col * post, pre)
     sum_g = torch.einsum("bki,bkj->ij", post, pre)
     post2, pre2 = post * post, pre * pre
-    c = baseline(name, torch.einsum("bki,bkj->ij", l_col * post2, pre2), torch.einsum("bki,bkj->ij", post2, pre2))
+    c = baseline(
+        name,
+        torch.einsum("bki,bkj->ij", l_col * post2, pre2),
+        torch.einsum("bki,bkj->ij", post2, pre2),
+    )
     return (sum_lg - c * sum_g) / batch
 
 
@@ -279,7 +288,9 @@ def score_gradients(
         sig[:, : steps - lat] = signal[:, lat:]
         post = err * rec.surrogate[layer]
         enc.weights[layer].grad = _rank1_update(sig, post, rec.elig[layer], baseline, f"w{layer}")
-        enc.biases[layer].grad = _rank1_update(sig, post, rec.elig_bias[layer], baseline, f"b{layer}")[:, 0]
+        enc.biases[layer].grad = _rank1_update(
+            sig, post, rec.elig_bias[layer], baseline, f"b{layer}"
+        )[:, 0]
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -294,7 +305,9 @@ def _run_pipeline(enc: Encoder, decoder: Decoder, task: _Task, x: np.ndarray, re
         for start in range(0, len(x), batch):
             xb = torch.as_tensor(x[start : start + batch], dtype=torch.float32)
             rec = enc.run(xb, readout=readout, generator=gen)
-            outs.append(_decoder_out(decoder, _features(rec.spikes, task.spec, ends)).double().numpy())
+            outs.append(
+                _decoder_out(decoder, _features(rec.spikes, task.spec, ends)).double().numpy()
+            )
             spikes.append(rec.spikes.numpy().astype(np.uint8))
     return np.concatenate(outs), np.concatenate(spikes)
 
@@ -312,7 +325,9 @@ def evaluate_torch(enc: Encoder, decoder: Decoder, task: _Task, split: str, read
 
 
 def _step_score(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, gen, feedback, baseline):
-    rec = enc.run(torch.as_tensor(xb, dtype=torch.float32), readout="sample", generator=gen, record=True)
+    rec = enc.run(
+        torch.as_tensor(xb, dtype=torch.float32), readout="sample", generator=gen, record=True
+    )
     ends = task.ends()
     out = _decoder_out(decoder, _features(rec.spikes.detach(), task.spec, ends))
     dec_loss = task.losses(out, target)  # (B, E)
@@ -321,15 +336,24 @@ def _step_score(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, gen, feed
     opt_dec.step()
     steps = rec.spikes.shape[1]
     kl = _kl_sample(rec.spikes, rec.probs, cfg.r)  # (B, K)
-    signal = _window_credit(dec_loss.detach(), ends, task.spec.window, steps) / len(ends) + cfg.beta * kl / steps
+    signal = (
+        _window_credit(dec_loss.detach(), ends, task.spec.window, steps) / len(ends)
+        + cfg.beta * kl / steps
+    )
     opt_enc.zero_grad()
     score_gradients(enc, rec, signal, feedback, baseline)
     opt_enc.step()
-    return float(dec_loss.detach().mean()), float(kl.detach().mean()), float(rec.spikes.detach().mean())
+    return (
+        float(dec_loss.detach().mean()),
+        float(kl.detach().mean()),
+        float(rec.spikes.detach().mean()),
+    )
 
 
 def _step_surrogate(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, gen):
-    rec = enc.run(torch.as_tensor(xb, dtype=torch.float32), readout="sample", generator=gen, surrogate=True)
+    rec = enc.run(
+        torch.as_tensor(xb, dtype=torch.float32), readout="sample", generator=gen, surrogate=True
+    )
     out = _decoder_out(decoder, _features(rec.spikes, task.spec, task.ends()))
     dec_loss = task.losses(out, target)
     kl = _kl_analytic(rec.probs, cfg.r)
@@ -339,7 +363,11 @@ def _step_surrogate(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, gen):
     loss.backward()
     opt_enc.step()
     opt_dec.step()
-    return float(dec_loss.detach().mean()), float(kl.detach().mean()), float(rec.spikes.detach().mean())
+    return (
+        float(dec_loss.detach().mean()),
+        float(kl.detach().mean()),
+        float(rec.spikes.detach().mean()),
+    )
 
 
 def _refit_decoder(cfg: VIBConfig, task: _Task, enc: Encoder, decoder: Decoder,
@@ -359,11 +387,19 @@ def _refit_decoder(cfg: VIBConfig, task: _Task, enc: Encoder, decoder: Decoder,
         return best, curve
     x_fit, t_fit = task.refit_set()
     with torch.no_grad():
-        feats = torch.cat([
-            _features(enc.run(torch.as_tensor(x_fit[i : i + 256], dtype=torch.float32), readout="threshold").spikes,
-                      task.spec, ends)
-            for i in range(0, len(x_fit), 256)
-        ])
+        feats = torch.cat(
+            [
+                _features(
+                    enc.run(
+                        torch.as_tensor(x_fit[i : i + 256], dtype=torch.float32),
+                        readout="threshold",
+                    ).spikes,
+                    task.spec,
+                    ends,
+                )
+                for i in range(0, len(x_fit), 256)
+            ]
+        )
     opt = torch.optim.Adam(decoder.parameters(), lr=cfg.lr_decoder)
     for _ in progress(range(cfg.refit_epochs), "vib refit decoder"):
         order = rng.permutation(len(feats))
@@ -387,7 +423,9 @@ def _take(target: Any, idx: np.ndarray) -> Any:
     return target[idx]
 
 
-def train_vib(cfg: VIBConfig, on_epoch: Callable[[dict[str, float]], None] | None = None) -> TrainResult:
+def train_vib(
+    cfg: VIBConfig, on_epoch: Callable[[dict[str, float]], None] | None = None
+) -> TrainResult:
     """Train a VIB encoder + decoder; deterministic for a given config (seeded everywhere)."""
     threads = torch.get_num_threads()
     # The layers are small and stepped one time step at a time: intra-op threads only add
@@ -406,14 +444,20 @@ def _train(cfg: VIBConfig, on_epoch: Callable[[dict[str, float]], None] | None) 
     # Weights, gradients and Adam's two moments, float32, of every layer: checked before torch
     # allocates them (ir.budget), so `--hidden 100000000` is one line, not an allocator error.
     sizes = shape.sizes
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:])) + sum(a * b for a, b in task.spec.layer_shapes())
-    check_bytes(4 * 4 * weights, f"vib: a network of {weights} weights (layers {' -> '.join(map(str, sizes))}, "
-                                 f"decoder {task.spec.layer_shapes()})")
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:])) + sum(
+        a * b for a, b in task.spec.layer_shapes()
+    )
+    check_bytes(
+        4 * 4 * weights,
+        f"vib: a network of {weights} weights (layers {' -> '.join(map(str, sizes))}, "
+        f"decoder {task.spec.layer_shapes()})",
+    )
     gen = torch.Generator().manual_seed(cfg.seed)
     enc = Encoder(shape, gen, gain_hidden=cfg.gain_hidden, gain_readout=cfg.gain_readout, r=cfg.r)
     decoder = Decoder(task.spec.layer_shapes(), task.spec.output, gen)
     feedback = [
-        (torch.rand((cfg.n_readout, n), generator=gen) * 2 - 1) * math.sqrt(6.0 / (cfg.n_readout + n))
+        (torch.rand((cfg.n_readout, n), generator=gen) * 2 - 1)
+        * math.sqrt(6.0 / (cfg.n_readout + n))
         for n in cfg.hidden
     ]
     opt_enc = torch.optim.Adam(enc.parameters(), lr=cfg.lr_encoder)
@@ -423,14 +467,30 @@ def _train(cfg: VIBConfig, on_epoch: Callable[[dict[str, float]], None] | None) 
     sample_gen = torch.Generator().manual_seed(cfg.seed + 1)
     history: list[dict[str, float]] = []
     best = (-1.0, enc.arrays(), decoder.arrays())
-    for epoch in progress(range(cfg.epochs), f"vib train {cfg.task} ({cfg.rule})", total=cfg.epochs):
+    for epoch in progress(
+        range(cfg.epochs), f"vib train {cfg.task} ({cfg.rule})", total=cfg.epochs
+    ):
         sums = np.zeros(3)
         n = 0
         for xb, target in task.batches(epoch, rng):
             if cfg.rule == "score":
-                vals = _step_score(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, sample_gen, feedback, baseline)
+                vals = _step_score(
+                    cfg,
+                    task,
+                    enc,
+                    decoder,
+                    opt_enc,
+                    opt_dec,
+                    xb,
+                    target,
+                    sample_gen,
+                    feedback,
+                    baseline,
+                )
             else:
-                vals = _step_surrogate(cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, sample_gen)
+                vals = _step_surrogate(
+                    cfg, task, enc, decoder, opt_enc, opt_dec, xb, target, sample_gen
+                )
             sums += vals
             n += 1
         metric, rate = evaluate_torch(enc, decoder, task, "val", "sample", cfg.seed + 2)
@@ -448,11 +508,16 @@ def _train(cfg: VIBConfig, on_epoch: Callable[[dict[str, float]], None] | None) 
     sampled_layers = decoder.arrays()
     val_sampled, val_rate = evaluate_torch(enc, decoder, task, "val", "sample", cfg.seed + 2)
     refit_best, curve = _refit_decoder(cfg, task, enc, decoder, rng)
-    det_rate = float(_run_pipeline(enc, decoder, task, task.split("val")[0], "threshold", None)[1].mean())
+    det_rate = float(
+        _run_pipeline(enc, decoder, task, task.split("val")[0], "threshold", None)[1].mean()
+    )
     weights, biases = enc.arrays()
     val = {
-        "sampled": val_sampled, "sampled_rate": val_rate,
-        "deterministic_no_refit": curve[0], "deterministic": refit_best, "deterministic_rate": det_rate,
+        "sampled": val_sampled,
+        "sampled_rate": val_rate,
+        "deterministic_no_refit": curve[0],
+        "deterministic": refit_best,
+        "deterministic_rate": det_rate,
     }
     classifier = getattr(task, "classifier", None)
     if classifier is not None:

@@ -124,5 +124,6 @@ def test_the_suite_covers_every_model_and_its_hard_cases():
                 seen["graded feeds"] += any(p.src == name for p in g.projections.values())
         seen["conv"] += any(type(p).__name__ == "QConv2d" for p in g.projections.values())
         seen["recurrent"] += any(p.src == p.dst for p in g.projections.values())
-    assert set(models) == set(MODEL_NAMES), models
-    assert all(count > 0 for count in seen.values()) and len(seen) == 10, seen
+        seen["imag port"] += any(p.port == "imag" for p in g.projections.values())
+    assert set(models) == {*MODEL_NAMES, "rf_iz"}, models
+    assert all(count > 0 for count in seen.values()) and len(seen) == 12, seen

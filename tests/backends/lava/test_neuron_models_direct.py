@@ -3,7 +3,7 @@
 stand-ins that hand over arrays as Lava's channels do). Hypothesis drives each model with
 extreme states, inputs and registers, step after step, and every state variable and every
 emission must equal the model's reference step in `neurons` (the cpu backend's kernel).
-LIF is covered there; ATRLIF, sigma-delta, delta, sigma and resonate-and-fire here.
+LIF is covered there; ATRLIF, sigma-delta, delta, sigma, resonate-and-fire (RF, RF_IZ) here.
 """
 
 import numpy as np
@@ -212,32 +212,40 @@ def test_sigma_step_equals_lava(start, a):
     real=st.lists(STATE24, min_size=N, max_size=N),
     imag=st.lists(STATE24, min_size=N, max_size=N),
     a=INPUTS,
+    b=INPUTS,
     sin=st.integers(-4095, 4095),
     cos=st.integers(-4095, 4095),
     decay_bits=st.integers(0, 12),
     state_exp=st.integers(0, 7),
     vth=st.integers(0, 2**23 - 1),
+    izhikevich=st.booleans(),
 )
-def test_rf_step_equals_lava(real, imag, a, sin, cos, decay_bits, state_exp, vth):
+def test_rf_step_equals_lava(real, imag, a, b, sin, cos, decay_bits, state_exp, vth, izhikevich):
+    """RF and RF_IZ, with inputs on both ports (a: a_real_in, b: a_imag_in; the kernel gets
+    them side by side)."""
     from lava.proc.rf.models import PyRFModelFixed
+    from lava.proc.rf_iz.models import PyRF_IZModelFixed
 
-    m = PyRFModelFixed({})
+    from neurons import rf_iz
+
+    m = (PyRF_IZModelFixed if izhikevich else PyRFModelFixed)({})
     m.real, m.imag = np.array(real, dtype=np.int32), np.array(imag, dtype=np.int32)
     m.sin_decay, m.cos_decay = sin, cos
     m.decay_bits = np.array([decay_bits], dtype=np.int32)
     m.state_exp = np.array([state_exp], dtype=np.int32)
     m.vth = np.array([vth], dtype=np.int32)
     m.a_real_in, m.a_imag_in, m.s_out = _In(), _In(), _Out()
-    node = resonate.QRF(
+    module = rf_iz if izhikevich else resonate
+    node = module.MODEL.fixed_node(
         (N,), sin_decay=sin, cos_decay=cos, decay_bits=decay_bits, state_exp=state_exp, vth=vth
     )
-    params = resonate.MODEL.prepare(node, 1.0)
+    params = module.MODEL.prepare(node, 1.0)
     state = {"real": _state(real), "imag": _state(imag)}
-    for a_t in a:
+    for a_t, b_t in zip(a, b * len(a)):
         _feed(m.a_real_in, a_t)
-        _feed(m.a_imag_in, [0] * N)  # the lowering connects projections to the real part only
+        _feed(m.a_imag_in, b_t)
         m.run_spk()
-        s = resonate.fixed_step(state, np.array(a_t, dtype=np.int64), params)
+        s = module.fixed_step(state, np.array([*a_t, *b_t], dtype=np.int64), params)
         assert state["real"].tolist() == m.real.astype(np.int64).tolist()
         assert state["imag"].tolist() == m.imag.astype(np.int64).tolist()
         assert s.tolist() == m.s_out.sent[-1].astype(bool).tolist()

@@ -37,8 +37,11 @@ class _Process:
         for w in self.workers:
             w.start()
         port = SimpleNamespace(_queue=queue.Queue())
-        self.runtime = SimpleNamespace(_messaging_infrastructure=SimpleNamespace(actors=self.workers),
-                                       service_to_runtime=[port], runtime_to_service=[])
+        self.runtime = SimpleNamespace(
+            _messaging_infrastructure=SimpleNamespace(actors=self.workers),
+            service_to_runtime=[port],
+            runtime_to_service=[],
+        )
 
     def wait_for_a_step(self) -> None:
         self.runtime.service_to_runtime[0]._queue.get()
@@ -76,7 +79,9 @@ def test_a_killed_worker_ends_the_run_in_the_main_thread():
     result: dict = {}
     _run_and_kill_a_worker(result)
     assert isinstance(result.get("error"), LavaWorkerDied), result
-    assert str(result["error"]).endswith("was killed by SIGKILL (out of memory?); the run cannot go on")
+    assert str(result["error"]).endswith(
+        "was killed by SIGKILL (out of memory?); the run cannot go on"
+    )
     assert result["seconds"] < 2.0
     assert result["workers alive"] == []
     assert signal.getsignal(signal.SIGUSR1) is before
@@ -168,7 +173,9 @@ def test_a_lava_worker_killed_between_samples_ends_the_run():
 
     def kill_a_worker(b: int) -> None:
         if b == 0:
-            mine = sorted(p.pid for p in multiprocessing.active_children() if p.pid not in children_before)
+            mine = sorted(
+                p.pid for p in multiprocessing.active_children() if p.pid not in children_before
+            )
             for line in open("/proc/self/maps").read().splitlines():
                 fields = line.split(None, 5)
                 if len(fields) == 6 and fields[5].startswith("/dev/shm/"):
