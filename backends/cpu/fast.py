@@ -349,7 +349,8 @@ def _merge_convs(
         if syn.kind != "conv" or syn.sum_bound() >= _CONV_WRAP or not _conv_events(syn, src):
             out.append((syn, None))
             continue
-        key = (syn.src, node.weight.shape, node.stride, node.padding, node.dilation, node.groups)
+        key = (syn.src, syn.port, node.weight.shape, node.stride, node.padding, node.dilation,
+               node.groups)
         if key not in merged:
             merged[key] = len(out)
             out.append((syn, None))
@@ -362,8 +363,8 @@ def _merge_convs(
 
 
 def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
-    """Binary Dense projections from the same source with the same delays and the same
-    weight_exp >= 0 (the excitatory and inhibitory halves of --split-signs, for one) as one
+    """Binary Dense projections from the same source into the same input port with the same
+    delays and the same weight_exp >= 0 (the excitatory and inhibitory halves of --split-signs, for one) as one
     projection with the summed weights, for a population whose whole input provably stays
     within int32 (the caller checked): then no part wraps, (a << e) + (b << e) = (a + b) << e,
     and the neurons receive the same sum (a right shift would floor each part: not merged)."""
@@ -373,7 +374,7 @@ def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
         if syn.kind != "dense" or syn.graded or syn.weight_exp < 0:
             out.append(syn)
             continue
-        key = (syn.src, syn.delayed, syn.weight_exp, tuple(k for k, _ in syn.groups))
+        key = (syn.src, syn.port, syn.delayed, syn.weight_exp, tuple(k for k, _ in syn.groups))
         if key not in merged:
             merged[key] = len(out)
             out.append(syn)
