@@ -11,8 +11,9 @@ TORCH_SPEC := torch==2.13.0
 LAVA_SPEC := lava-nc==0.10.0
 # NeuroBench's metric functions, for the test that compares snnc's to them: --no-deps, since
 # neurobench also declares torchaudio and tonic (its datasets; another torch); snntorch needs
-# only torch and numpy.
-NEUROBENCH_SPEC := neurobench==2.3.0 snntorch==1.0.0
+# only torch and numpy; its NIR exporter (benchmarks/partition.py) nirtorch, which needs only
+# nir and torch.
+NEUROBENCH_SPEC := neurobench==2.3.0 snntorch==1.0.0 nirtorch==2.6
 # lava-dl (SLAYER + netx) for the netx differential tests: declared for Python 3.10 and
 # torch 2.3, it runs here on 3.11 / torch 2.13 with --no-deps; it imports nothing beyond our pins
 # but OpenCV (and torchvision, stubbed by backends/lava/compat.py ensure_lava_dl).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neurons.jit_common import binary_input
+from neurons.jit_common import binary_input, conv_input
 
 
 @njit(parallel=True, cache=True)
@@ -99,63 +99,35 @@ def dense_binary_float(spikes, weight_t, lag, out):
 
 
 @njit(parallel=True, cache=True)
-def conv_events(spikes, binary, wt, c_in, groups, taps_ptr, taps, taps_out, wrap, out):
-    """A convolution's input, event-driven: each source that sent something at step t adds its
-    weights (times its payload) to the destinations it reaches, exactly, in the dtype of `wt`
-    (the caller chose one that holds every partial sum); cost in proportion to the sources
-    that sent something, not to the convolution's dense size.
+def conv_events(spikes, binary, runs, strips, wrap, out):
+    """A convolution's input, event-driven (`neurons.jit_common.conv_input`: each source that
+    sent something at step t adds its weights, times its payload, to the destinations it
+    reaches, exactly, in the dtype of `strips`, which the caller chose to hold every partial
+    sum); cost in proportion to the sources that sent something, not to the convolution's
+    dense size.
 
-    spikes: (B, T, n_src), uint8 spikes (binary: True) or int64 payloads, n_src = c_in H W;
-    wt: the weight (C_out, C_in/groups, kH, kW) as (C_in/groups * kH kW, C_out) (channels last:
-    one tap reaches its group's output channels in one contiguous run); taps_ptr, taps,
-    taps_out: for each input position H W, the kernel taps i kW + j that read it and the output
-    position y oW + x each feeds (PyTorch's cross-correlation geometry, from `fast._conv_taps`).
-    wrap 0: out[b, t + 1] += the sum (below 2^23: Lava's int32 cast and 24-bit wrap change
-    nothing); 1: out[b, t + 1] += wrap24(sum) (sums within int32: the cast is exact); 2: out[b,
-    t + 1] = the sum (int64), for numpy's own float64 -> int32 cast (`kernels.conv_output_fixed`).
+    spikes: (B, T, n_src), uint8 spikes (binary: True) or int64 payloads; runs, strips: the
+    convolution's geometry and weights (`backends.cpu.fast._conv_runs`). wrap 0: out[b, t + 1]
+    += the sum (below 2^23: Lava's int32 cast and 24-bit wrap change nothing); 1: out[b, t + 1]
+    += wrap24(sum) (sums within int32: the cast is exact); 2: out[b, t + 1] = the sum (int64),
+    for numpy's own float64 -> int32 cast (`kernels.conv_output_fixed`).
     """
     n_batch, n_steps, n_src = spikes.shape
-    c_out = wt.shape[1]
     n_dst = out.shape[2]
-    positions = taps_ptr.shape[0] - 1
-    n_out_pos = n_dst // c_out
-    cg = c_in // groups
-    og = np.uint64(c_out // groups)
-    n_taps = wt.shape[0] // cg
-    flat = wt.ravel()
-    # Unsigned indices: numba then skips its negative-index wraparound, and LLVM vectorizes
-    # the runs of output channels (about 3x faster here).
-    width = np.uint64(c_out)
+    width = np.uint64(runs[0])
+    n_out_pos = np.uint64(n_dst) // width
     for b in prange(n_batch):
-        acc = np.zeros(n_dst, dtype=wt.dtype)
+        acc = np.zeros(n_dst, dtype=strips.dtype)
+        active = np.empty(n_src, dtype=np.int64)
         for t in range(n_steps - 1):
-            acc[:] = 0
-            row = spikes[b, t]
-            for s in range(n_src):
-                p = row[s]
-                if p == 0:
-                    continue
-                ci = s // positions
-                pos = s - ci * positions
-                g = ci // cg
-                o0 = np.uint64(g) * og
-                first = (ci - g * cg) * n_taps
-                for k in range(taps_ptr[pos], taps_ptr[pos + 1]):
-                    a0 = np.uint64(taps_out[k]) * width + o0
-                    w0 = np.uint64(first + taps[k]) * width + o0
-                    if binary:
-                        for q in range(og):
-                            acc[a0 + q] += flat[w0 + q]
-                    else:
-                        for q in range(og):
-                            acc[a0 + q] += flat[w0 + q] * p
+            conv_input(spikes[b, t], binary, runs, strips, active, acc)
             dst = out[b, t + 1]
             for o in range(width):
-                for k in range(np.uint64(n_out_pos)):
+                for k in range(n_out_pos):
                     v = acc[k * width + o]
                     if wrap == 0:
-                        dst[o * np.uint64(n_out_pos) + k] += v
+                        dst[o * n_out_pos + k] += v
                     elif wrap == 1:
-                        dst[o * np.uint64(n_out_pos) + k] += ((v + 8388608) & 16777215) - 8388608
+                        dst[o * n_out_pos + k] += ((v + 8388608) & 16777215) - 8388608
                     else:
-                        dst[o * np.uint64(n_out_pos) + k] = v
+                        dst[o * n_out_pos + k] = v

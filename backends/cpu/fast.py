@@ -33,6 +33,7 @@ Batches are processed in chunks that keep the per-population buffers within a me
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -247,27 +248,78 @@ def _conv_taps(syn: Synapses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ptr, (i * kw + j)[ok].astype(np.int64), ((ny // sh) * ow + nx // sw)[ok].astype(np.int64)
 
 
+def _conv_runs(syn: Synapses, wt: np.ndarray) -> tuple[tuple, np.ndarray]:
+    """The geometry and weights of `neurons.jit_common.conv_input`: the taps of each input
+    position (`_conv_taps`) grouped into runs that feed consecutive output positions (with one
+    group, a run is one contiguous stretch of the channels-last sums: several taps in one
+    loop), each run's taps a *pattern* (interior positions share them), and per input channel
+    and pattern the weights of the run in the sums' order (`strips`). wt: the weight (C_out,
+    C_in/groups, kH, kW) as (C_in/groups kH kW, C_out), in the accumulator's dtype."""
+    node = syn.conv
+    c_in, h, w = syn.src_shape
+    c_out, groups = wt.shape[1], node.groups
+    cg, og = c_in // groups, c_out // groups
+    n_taps = wt.shape[0] // cg
+    ptr, taps, outs = _conv_taps(syn)
+    pos = np.repeat(np.arange(h * w, dtype=np.int64), np.diff(ptr))
+    order = np.lexsort((outs, pos))
+    pos, taps, outs = pos[order], taps[order], outs[order]
+    # a run breaks at a new input position, a gap in output positions, or (groups > 1) always
+    brk = np.ones(pos.size, dtype=bool)
+    if groups == 1 and pos.size:
+        brk[1:] = (pos[1:] != pos[:-1]) | (outs[1:] != outs[:-1] + 1)
+    run = np.cumsum(brk) - 1
+    n_runs = int(run[-1]) + 1 if run.size else 0
+    starts = np.flatnonzero(brk)
+    lengths = np.diff(np.append(starts, pos.size))
+    table = np.full((n_runs, int(lengths.max(initial=1))), -1, dtype=np.int64)
+    table[run, np.arange(pos.size) - starts[run]] = taps
+    patterns, pattern = np.unique(table, axis=0, return_inverse=True)
+    pattern = pattern.reshape(-1).astype(np.int64)
+    run_ptr = np.searchsorted(pos[starts], np.arange(h * w + 1)).astype(np.int64)
+    sizes = (patterns >= 0).sum(axis=1) * og
+    offset = np.zeros(c_in * len(patterns), dtype=np.int64)
+    chunks, at = [], 0
+    for ci in range(c_in):
+        g, cl = divmod(ci, cg)
+        cols = wt[:, g * og : (g + 1) * og]
+        for p, tap_row in enumerate(patterns):
+            offset[ci * len(patterns) + p] = at
+            chunks.append(cols[cl * n_taps + tap_row[tap_row >= 0]].reshape(-1))
+            at += int(sizes[p])
+    strips = np.concatenate(chunks) if chunks else np.zeros(0, dtype=wt.dtype)
+    runs = (
+        c_out, h * w, cg, og, len(patterns), run_ptr, outs[starts].astype(np.int64), pattern,
+        (lengths * og).astype(np.int64), offset,
+    )
+    return runs, np.ascontiguousarray(strips, dtype=wt.dtype)
+
+
+def _conv_event_args(
+    syn: Synapses, src: np.ndarray, merged: tuple[np.ndarray, int] | None
+) -> tuple[tuple, int]:
+    """The arguments of the event-driven convolution kernels (source trains, binary, runs,
+    strips: `_conv_runs`) and the bound of its sums. `merged`: the summed weight of
+    convolutions none of which wraps, and the sum of their bounds (`_merge_convs`), replaces
+    the node's."""
+    node = syn.conv
+    weight, bound = (np.asarray(node.weight), syn.sum_bound()) if merged is None else merged
+    # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
+    dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
+    wt = weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]).astype(dtype)
+    return (src, src.dtype == np.uint8, *_conv_runs(syn, wt)), bound
+
+
 def _add_conv_events(
     syn: Synapses, src: np.ndarray, out: np.ndarray, merged: tuple[np.ndarray, int] | None = None
 ) -> None:
     """out[:, t + 1] += what the convolution delivers (reference semantics, see
-    `kernels.conv_output_fixed`), event-driven in integers (`_jit.conv_events`). `merged`: the
-    summed weight of convolutions none of which wraps, and the sum of their bounds
-    (`_merge_convs`), replaces the node's."""
+    `kernels.conv_output_fixed`), event-driven in integers (`_jit.conv_events`); `merged` as
+    `_conv_event_args` (no part wraps; the caller checked int32)."""
     from backends.cpu import _jit
 
-    node = syn.conv
-    if merged is None:
-        weight, bound = np.asarray(node.weight), syn.sum_bound()
-        wrap = 0 if bound < _CONV_WRAP else 1
-    else:
-        (weight, bound), wrap = merged, 0  # no part wraps; the caller checked int32
-    # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
-    dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
-    wt = np.ascontiguousarray(
-        weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]), dtype=dtype
-    )
-    args = (src, src.dtype == np.uint8, wt, syn.src_shape[0], node.groups, *_conv_taps(syn))
+    args, bound = _conv_event_args(syn, src, merged)
+    wrap = 0 if merged is not None or bound < _CONV_WRAP else 1
     if bound <= _INT32_LIMIT:
         # Within int32 the cast is exact; below 2^23 the 24-bit wrap does nothing either.
         _jit.conv_events(*args, wrap, out)
@@ -297,7 +349,8 @@ def _merge_convs(
         if syn.kind != "conv" or syn.sum_bound() >= _CONV_WRAP or not _conv_events(syn, src):
             out.append((syn, None))
             continue
-        key = (syn.src, node.weight.shape, node.stride, node.padding, node.dilation, node.groups)
+        key = (syn.src, syn.port, node.weight.shape, node.stride, node.padding, node.dilation,
+               node.groups)
         if key not in merged:
             merged[key] = len(out)
             out.append((syn, None))
@@ -306,6 +359,32 @@ def _merge_convs(
         total, bound = acc or (np.asarray(first.conv.weight, dtype=np.int64), first.sum_bound())
         total = total + np.asarray(node.weight, dtype=np.int64)
         out[merged[key]] = (first, (total, bound + syn.sum_bound()))
+    return out
+
+
+def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
+    """Binary Dense projections from the same source into the same input port with the same
+    delays and the same weight_exp >= 0 (the excitatory and inhibitory halves of --split-signs, for one) as one
+    projection with the summed weights, for a population whose whole input provably stays
+    within int32 (the caller checked): then no part wraps, (a << e) + (b << e) = (a + b) << e,
+    and the neurons receive the same sum (a right shift would floor each part: not merged)."""
+    out: list[Synapses] = []
+    merged: dict[tuple, int] = {}
+    for syn in syns:
+        if syn.kind != "dense" or syn.graded or syn.weight_exp < 0:
+            out.append(syn)
+            continue
+        key = (syn.src, syn.port, syn.delayed, syn.weight_exp, tuple(k for k, _ in syn.groups))
+        if key not in merged:
+            merged[key] = len(out)
+            out.append(syn)
+            continue
+        first = out[merged[key]]
+        groups = tuple(
+            (k, np.asarray(w0, dtype=np.int64) + np.asarray(w1, dtype=np.int64))
+            for (k, w0), (_, w1) in zip(first.groups, syn.groups)
+        )
+        out[merged[key]] = replace(first, name=f"{first.name}+{syn.name}", groups=groups)
     return out
 
 
@@ -472,6 +551,39 @@ def _run_dense_layer(
     return out
 
 
+def _run_conv_layer(
+    net: Net, name: str, incoming: list[Synapses], trains: _Trains, rec: dict | None
+) -> np.ndarray | None:
+    """The model's fused convolution kernel, for a population whose input is one event-driven
+    fixed-point convolution (or several that `_merge_convs` makes one) with sums within int32;
+    None when that does not hold or the model declines."""
+    pop = net.neurons[name]
+    if not hasattr(pop.model, "run_conv_layer"):
+        return None
+    convs = _merge_convs(incoming, trains)
+    if len(convs) != 1 or convs[0][0].kind != "conv":
+        return None
+    syn, merged = convs[0]
+    src = trains.data[syn.src]
+    if not _conv_events(syn, src):
+        return None
+    args, bound = _conv_event_args(syn, src, merged)
+    if bound > _INT32_LIMIT:
+        return None
+    wrap = 0 if merged is not None or bound < _CONV_WRAP else 1
+    c_out = syn.dst_shape[0]
+    # sums are channels last: position k of channel o is sum k * C_out + o, neuron o * HW + k
+    order = np.arange(syn.n_dst).reshape(c_out, -1).T.ravel()
+    batch, steps, _ = src.shape
+    out = _emission_array(net, name, batch, steps)
+    if not pop.model.run_conv_layer(pop.params, src, (*args[1:], wrap), order, out,
+                                    _state_records(rec)):
+        return None
+    if rec is not None and "spikes" in rec:
+        rec["spikes"][...] = out
+    return out
+
+
 def _run_cycle(
     net: Net,
     comp: list[str],
@@ -582,8 +694,13 @@ def _simulate_chunk(
         n = comp[0]
         # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
         incoming = net.incoming(n)
-        if _fusable(net, n, incoming):
-            fused = _run_dense_layer(net, n, incoming[0], trains.data[incoming[0].src], recs.get(n))
+        if net.fixed and sum(_out_bound(s) for s in incoming) <= _INT32_LIMIT:
+            merged = _merge_dense(incoming)
+            fused = None
+            if _fusable(net, n, merged):
+                fused = _run_dense_layer(net, n, merged[0], trains.data[merged[0].src], recs.get(n))
+            else:
+                fused = _run_conv_layer(net, n, incoming, trains, recs.get(n))
             if fused is not None:
                 trains.data[n] = fused
                 continue

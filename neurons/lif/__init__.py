@@ -503,6 +503,29 @@ class LIFModel(NeuronModel):
         )
         return True
 
+    def run_conv_layer(
+        self, params: Any, spikes_in: np.ndarray, conv: tuple, order: np.ndarray,
+        out: np.ndarray, recs: dict[str, np.ndarray],
+    ) -> bool:
+        """The fast engine's fused kernel for this population fed by one fixed-point
+        convolution (`conv`: the engine's event arguments, `neurons.jit_common.conv_input`, and
+        its wrap mode; `order`: the neuron of each of the sums' channels-last positions). False
+        when it does not apply (float populations)."""
+        reset = _uniform_reset(params)
+        if not params.fixed or reset is None:
+            return False
+        from neurons.lif import jit
+
+        empty = np.zeros((0, 0, 0), dtype=np.int64)
+        permuted = [
+            np.ascontiguousarray(np.broadcast_to(r, (params.size,))[order], dtype=np.int64)
+            for r in (*_keeps(params), params.bias)
+        ]
+        jit.conv_lif(
+            spikes_in, *conv, *permuted, *reset, out, recs.get("u", empty), recs.get("v", empty),
+        )
+        return True
+
     def reset_period(self, node: Population) -> int:
         intervals = np.unique(node.per_neuron("reset_interval"))
         return math.lcm(*(int(i) for i in intervals if i > 0)) if np.any(intervals > 0) else 0

@@ -191,6 +191,7 @@ def test_integer_event_convolutions_equal_the_reference(
     # 24-bit output wrap) and 2^31 (numpy's float64 -> int32 cast; 24-bit payloads): integer
     # events, equal to the reference's float arithmetic bit for bit.
     from backends.cpu import _jit
+    from neurons.lif import jit as lif_jit
 
     rng = np.random.default_rng(seed)
     c_in, c_out, h, w = 3 * groups, 2 * groups, 8, 7
@@ -211,11 +212,12 @@ def test_integer_event_convolutions_equal_the_reference(
     inputs = _inputs(graph, seed, 3, 9)
     inputs[:, :, rng.random(inputs.shape[2]) < 0.4] = 0  # silent sources
     calls = []
-    original = _jit.conv_events
     probes = _all_probes(graph)
     ref = run(graph, inputs, probes=probes, engine="reference")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_jit, "conv_events", lambda *a: calls.append(a) or original(*a))
+        for module, kernel in ((_jit, "conv_events"), (lif_jit, "conv_lif")):
+            original = getattr(module, kernel)
+            mp.setattr(module, kernel, lambda *a, f=original: calls.append(a) or f(*a))
         _assert_same(ref, run(graph, inputs, probes=probes, engine="fast"), probes)
-    assert calls  # every fixed-point convolution here is event-driven
+    assert calls  # every fixed-point convolution here is event-driven (alone or fused)
     assert syn.sum_bound() < 1 << 53

@@ -12,6 +12,7 @@ from backends.cpu.simulator import run as cpu_run
 from backends.lava import compat
 from ir import QLIF, Graph, Input, QConv2d
 from ir.nodes import conv2d_output_hw
+from neurons.lif import jit as lif_jit
 from tests.backends.random_nets import Network, first_mismatch, merge
 
 pytestmark = pytest.mark.lava
@@ -64,9 +65,16 @@ def test_event_convolutions_match_lava(monkeypatch):
     probes = [Probe(n, ("spikes", "u", "v")) for n, p in graph.populations.items()
               if not isinstance(p, Input)]
     calls = []
-    original = _jit.conv_events
-    monkeypatch.setattr(_jit, "conv_events", lambda *a: calls.append(a[-2]) or original(*a))
+    # the wrap mode of each call: conv_events' second last argument, conv_lif's fifth (fused
+    # into the LIF update: sums within int32)
+    for module, kernel, at in ((_jit, "conv_events", -2), (lif_jit, "conv_lif", 4)):
+        original = getattr(module, kernel)
+        monkeypatch.setattr(
+            module, kernel, lambda *a, f=original, i=at: calls.append((f, a[i])) or f(*a)
+        )
     fast = cpu_run(graph, inputs, probes=probes, engine="fast")
-    assert {0, 1, 2} <= set(calls)  # no wrap, 24-bit wrap, numpy's int32 cast: all reached
+    # no wrap, 24-bit wrap, numpy's int32 cast: all reached, fused and alone
+    assert {0, 1, 2} <= {wrap for _, wrap in calls}
+    assert len({f for f, _ in calls}) == 2
     mismatch = first_mismatch(fast, lava_run(graph, inputs, probes=probes), probes, "fast: ")
     assert not mismatch, mismatch
