@@ -136,6 +136,15 @@ def _dense_model(path: Path, sizes: list[int], seed: int = 0) -> None:
     save_graph(Graph(populations=pops, projections=projs, dt=1e-3), path)
 
 
+def _wide_mlp(folder: Path) -> None:
+    """docs/partitioning.md: the 784-3000-2000-1500-10 fixed-point MLP of tests/passes/nets.py
+    (seed 1), the one next-fit packed into 202 loihi1 cores."""
+    from ir import save_graph
+    from tests.passes.nets import mlp
+
+    save_graph(mlp([784, 3000, 2000, 1500, 10], seed=1), folder / "wide-mlp.snnc")
+
+
 def _partition_errors(folder: Path) -> None:
     """docs/partitioning.md: one neuron with 60 inputs on tiny (48 input axons per core), and
     8 -> 64 -> 16 on tiny cores with 4 output axons, one core in all (axons.yaml) or 16 chips
@@ -276,6 +285,7 @@ FIXTURES: dict[str, Fixture] = {
     "partition-errors": Fixture(("wide.snnc", "fan.snnc", "axons.yaml", "axons16.yaml"),
                                 build=_partition_errors),
     "conv-program": Fixture(("conv.snnc",), build=_conv_program),
+    "wide-mlp": Fixture(("wide-mlp.snnc",), build=_wide_mlp),
     "p1": Fixture(("p1.snnc", "x1024.npy"), build=_p1),
     "small-program": Fixture(("build", "in.npy"), build=_small_program),
     "robust-files": Fixture(("m.snnc", "cut.snnc", "big.snnc", "x.nir"), build=_robust_files),
@@ -342,6 +352,7 @@ SESSIONS: dict[str, Session] = {
     # docs/partitioning.md
     "partition-report": Session(fixtures=("conv-program",)),
     "partition-errors": Session(fixtures=("partition-errors",)),
+    "partition-mixing": Session(fixtures=("wide-mlp",), slow=True),
     # docs/quantization.md
     "compile-digits-64": Session(fixtures=("digits.snnc",), slow=True),
     # docs/robustness.md
