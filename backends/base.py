@@ -136,7 +136,8 @@ def _run_values_per_step(graph: Graph, probes: Sequence[Probe]) -> tuple[int, in
 
 
 def run_bytes_per_sample(graph: Graph, steps: int, probes: Sequence[Probe]) -> int:
-    """What one sample of a run costs against the memory budget (`check_run_budget`)."""
+    """What one sample of a run costs against the memory budget when the engine keeps the whole
+    run (`check_run_budget` without a working set)."""
     from ir.budget import VALUE_BYTES
 
     return steps * VALUE_BYTES * sum(_run_values_per_step(graph, probes))
@@ -155,7 +156,7 @@ def check_run_budget(
 
     neurons, synapses, recorded = _run_values_per_step(graph, probes)
     if working_set is None:
-        need = batch * run_bytes_per_sample(graph, steps, probes)
+        need = batch * steps * VALUE_BYTES * (neurons + synapses + recorded)
         what = (
             f"a run of {batch} sample(s) x {steps} steps ({neurons} neurons, {synapses} synaptic "
             f"inputs and {recorded} recorded values per step)"

@@ -257,28 +257,11 @@ def main() -> int:
             acc[k] = [accuracy(program, hw, "cpu", dataset, samples, steps, s) for s in seeds]
         for k, (_program, report) in programs.items():
             made = report["split_exact"]["projections"]
+            was = None
             if made:
                 before = unconstrained(model, hw, VARIANTS[k])
                 was = [accuracy(before, hw, "cpu", dataset, samples, steps, s) for s in seeds]
-                d = np.array(acc[k]) - np.array(was)
-                exact_rows.append(
-                    [
-                        label,
-                        k,
-                        ", ".join(
-                            f"{m['projection']} ({m['source']}: {m['pieces']} blocks; rel.err "
-                            f"{m.get('rel_error_unconstrained', 0):.2%} -> "
-                            f"{m.get('rel_error', 0):.2%})"
-                            for m in made
-                        ),
-                        f"{np.mean(was):.2%}",
-                        f"{np.mean(acc[k]):.2%}",
-                        f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to "
-                        f"{100 * d.max():+.2f})",
-                    ]
-                )
-            else:
-                exact_rows.append([label, k, "none", "", "", "the same program"])
+            exact_rows.append(_split_exact_cells(label, k, made, was, acc[k]))
         f = np.array(acc["float"])
         cells = [label, f"{ann:.2%}", str(steps), f"{f.mean():.2%} ± {f.std():.2%}"]
         for k in VARIANTS:
@@ -334,13 +317,41 @@ def main() -> int:
             "exponents; this is what that cost against the program snnc compiled before "
             "(quantize alone, the cpu backend's meaning then), same inputs:",
             "",
-            "| network | variant | projections made split-exact | before | split-exact | cost |",
-            "|---|---|---|---|---|---|",
+            *SPLIT_EXACT_HEAD,
             *("| " + " | ".join(r) + " |" for r in exact_rows),
         ]
     )
     update_section(SECTION, "Quantization: deployed vs float SNN accuracy", body)
     return 0
+
+
+SPLIT_EXACT_HEAD = (
+    "| network | variant | projections made split-exact | before | split-exact | cost |",
+    "|---|---|---|---|---|---|",
+)
+
+
+def _split_exact_cells(
+    label: str, variant: str, made: list, was: list | None, now: list | None
+) -> list[str]:
+    """One row of the split-exactness table: the projections split-exactness changed, and the
+    accuracy before and after (per input seed) with its difference."""
+    if not made:
+        return [label, variant, "none", "", "", "the same program"]
+    d = np.array(now) - np.array(was)
+    what = ", ".join(
+        f"{m['projection']} ({m['source']}: {m['pieces']} blocks; rel.err "
+        f"{m.get('rel_error_unconstrained', 0):.2%} -> {m.get('rel_error', 0):.2%})"
+        for m in made
+    )
+    return [
+        label,
+        variant,
+        what,
+        f"{np.mean(was):.2%}",
+        f"{np.mean(now):.2%}",
+        f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to {100 * d.max():+.2f})",
+    ]
 
 
 def split_exact_cost(args: argparse.Namespace) -> int:
@@ -363,22 +374,12 @@ def split_exact_cost(args: argparse.Namespace) -> int:
         for k in variants:
             program, report = compile_model(model, hw, VARIANTS[k])
             made = report["split_exact"]["projections"]
-            if not made:
-                lines.append(f"| {label} | {k} | none | | | the same program |")
-                continue
-            before = unconstrained(model, hw, VARIANTS[k])
-            was = [accuracy(before, hw, "cpu", dataset, None, steps, s) for s in seeds]
-            now = [accuracy(program, hw, "cpu", dataset, None, steps, s) for s in seeds]
-            d = np.array(now) - np.array(was)
-            what = ", ".join(
-                f"{m['projection']} ({m['source']}: {m['pieces']} blocks; rel.err "
-                f"{m.get('rel_error_unconstrained', 0):.2%} -> {m.get('rel_error', 0):.2%})"
-                for m in made
-            )
-            lines.append(
-                f"| {label} | {k} | {what} | {np.mean(was):.2%} | {np.mean(now):.2%} | "
-                f"{100 * d.mean():+.2f} pp (seeds {100 * d.min():+.2f} to {100 * d.max():+.2f}) |"
-            )
+            was = now = None
+            if made:
+                before = unconstrained(model, hw, VARIANTS[k])
+                was = [accuracy(before, hw, "cpu", dataset, None, steps, s) for s in seeds]
+                now = [accuracy(program, hw, "cpu", dataset, None, steps, s) for s in seeds]
+            lines.append("| " + " | ".join(_split_exact_cells(label, k, made, was, now)) + " |")
             print(lines[-1], f"({time.perf_counter() - t0:.0f} s)", flush=True)
     body = "\n".join(
         [
@@ -396,8 +397,7 @@ def split_exact_cost(args: argparse.Namespace) -> int:
             "compiled until issue 20) and split-exact, the same input spikes (mean over the input "
             "seeds):",
             "",
-            "| network | variant | projections made split-exact | before | split-exact | cost |",
-            "|---|---|---|---|---|---|",
+            *SPLIT_EXACT_HEAD,
             *lines,
         ]
     )

@@ -8,8 +8,9 @@ the header before any data is read. `write_npz` writes deterministically and ato
 
 from __future__ import annotations
 
-import math
 import io
+import json
+import math
 import os
 import zipfile
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ import numpy as np
 from ir.atomic import atomic_output_file
 from ir.budget import Tally, check_bytes, loaded_array_bytes
 from ir.errors import InputError
+from ir.safe_json import loads as parse_json
 from ir.serialize import NPY_HEADER_ERRORS, ZIP_ERRORS
 
 __all__ = [
@@ -282,15 +284,11 @@ def read_npz(path: str | os.PathLike, *, label: str | None = None) -> dict[str, 
 
 def meta_array(meta: Mapping[str, object]) -> np.ndarray:
     """`meta` as the uint8 array stored under META_KEY (sorted keys: same meta, same bytes)."""
-    import json
-
     return np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
 
 
 def split_meta(arrays: Mapping[str, np.ndarray], label: str) -> tuple[dict[str, np.ndarray], dict | None]:
     """(the arrays without META_KEY, its JSON object or None when there is none)."""
-    from ir.safe_json import loads as parse_json
-
     rest = {k: v for k, v in arrays.items() if k != META_KEY}
     raw = arrays.get(META_KEY)
     if raw is None:
