@@ -82,6 +82,11 @@ class Session:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="snnc-lava-"))
         self._children_before = set(_children(os.getpid(), set()))
+        # Lava's processes, once its start-up has forked them all; until then (None) every new
+        # child is one of them. A child the caller starts during the run (a `snnc run` process
+        # from a per-sample callback, as benchmarks/sim_vs_lava.py does) is not Lava's, and its
+        # end is no worker's death.
+        self._lava_pids: frozenset[int] | None = None
         self._tracker_before = _tracker_pid()
         self._mp_tempdir_before = _multiprocessing_tempdir()
         self._process: Any = None  # the Lava process the runtime was created for
@@ -103,6 +108,7 @@ class Session:
         self._watch_workers()
         with deferred_signals(escalate_after=_STARTUP_HOLD_S):
             process.create_runtime(run_cfg=run_cfg)
+        self._lava_pids = frozenset(_children(os.getpid(), self._children_before))
 
     def stop(self) -> None:
         """Lava's cooperative stop, once the run is complete. A worker that died before it began
@@ -124,9 +130,11 @@ class Session:
     def _watch_workers(self) -> None:
         """A worker killed from outside (the kernel's OOM killer, a stray `kill -9`) never answers,
         and Lava would wait for it forever, at start-up as in a run. From before the first fork
-        until the cooperative stop no child of this process ends, so a thread lists them four
-        times a second (/proc, and Lava's own list of its workers, whose exit code is kept once
-        multiprocessing has reaped them: it reaps finished children whenever it starts another)
+        until the cooperative stop none of Lava's processes ends, so a thread lists them four
+        times a second (/proc: during start-up every new child of this process, after it the
+        children start-up left, not those the caller starts meanwhile; and Lava's own list of
+        its workers, whose exit code is kept once multiprocessing has reaped them: it reaps
+        finished children whenever it starts another)
         and, when one has ended, raises `LavaWorkerDied` in the thread that runs Lava, which
         waits on Lava's channels (threading.Condition waits in
         lava/magma/compiler/channels/pypychannel.py: CspRecvQueue.get, CspSelector.select, the
@@ -155,6 +163,10 @@ class Session:
         seen: set[int] = set()
         while not self._wakeup.wait(_WATCH_S):
             children = _children(os.getpid(), self._children_before)
+            lava = self._lava_pids
+            if lava is not None:
+                children = {pid: c for pid, c in children.items() if pid in lava}
+                seen &= lava
             ended = [(pid, sig) for pid, (zombie, sig) in children.items() if zombie]
             ended += [(pid, 0) for pid in seen - set(children)]
             for actor in list(

@@ -132,6 +132,40 @@ def test_a_clean_stop_is_not_reported(in_thread):
     assert _threads() == []
 
 
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_a_process_the_caller_starts_during_the_run_is_not_a_worker(in_thread):
+    """Found running benchmarks/sim_vs_lava.py, whose per-sample callback runs `snnc run`
+    processes while Lava is paused: each one that ended was reported as a dead Lava worker. Only
+    the processes Lava's start-up forked are watched; the caller's own children come and go."""
+    import subprocess
+    import sys
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        process = _Process()
+        try:
+            with lava_session() as session:
+                session.start(process, None)
+                for _ in range(3):  # each outlives a watcher's look, then ends and is reaped
+                    subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)"],
+                                   check=True)
+                    time.sleep(0.3)
+                    assert session._pending is None  # noqa: SLF001 - nothing was reported
+                session.stop()
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    if in_thread:
+        caller = threading.Thread(target=run)
+        caller.start()
+        caller.join(30)
+    else:
+        run()
+    assert errors == []
+    assert _threads() == []
+
+
 def test_a_signal_held_during_start_up_is_delivered_after_a_while(monkeypatch):
     """Start-up holds SIGINT (the workers must exist before anything is killed), but not past
     `_STARTUP_HOLD_S`: a start-up that waits on a dead worker can still be stopped."""
