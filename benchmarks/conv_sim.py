@@ -142,11 +142,15 @@ print(json.dumps({"wall": wall, "cpu": cpu}))
 
 
 def _node_fields(node) -> tuple[str, dict]:
-    from dataclasses import fields
+    """A node's fields, less those at their default (fields added since BEFORE, such as a
+    projection's `port`, are unknown there; at their default they mean what BEFORE did)."""
+    from dataclasses import MISSING, fields
 
     out = {}
     for f in fields(node):
         v = getattr(node, f.name)
+        if not isinstance(v, np.ndarray) and f.default is not MISSING and v == f.default:
+            continue
         out[f.name] = "@array" if isinstance(v, np.ndarray) else v
     return type(node).__name__, out
 

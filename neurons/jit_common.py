@@ -34,6 +34,43 @@ def trunc12(x):
 
 
 @njit(cache=True, inline="always")
+def list_active(row, active):
+    """active[:count] = the indices i with row[i] != 0, ascending; returns count. Branch-free,
+    in four independent quarters joined at the end: one running count is a chain of
+    dependent stores (about 2 cycles a source); four run side by side (measured on one core:
+    784 sources 0.52 -> 0.38 us, 12,544 sparse ones 8.3 -> 5.5 us). active: row's size."""
+    n = row.shape[0]
+    h = n // 4
+    c0 = 0
+    c1 = h
+    c2 = 2 * h
+    c3 = 3 * h
+    for i in range(h):
+        active[c0] = i
+        c0 += row[i] != 0
+        active[c1] = i + h
+        c1 += row[i + h] != 0
+        active[c2] = i + 2 * h
+        c2 += row[i + 2 * h] != 0
+        active[c3] = i + 3 * h
+        c3 += row[i + 3 * h] != 0
+    for i in range(4 * h, n):
+        active[c3] = i
+        c3 += row[i] != 0
+    count = c0
+    for j in range(h, c1):
+        active[count] = active[j]
+        count += 1
+    for j in range(2 * h, c2):
+        active[count] = active[j]
+        count += 1
+    for j in range(3 * h, c3):
+        active[count] = active[j]
+        count += 1
+    return count
+
+
+@njit(cache=True, inline="always")
 def binary_input(
     row, weight_t, weight, use_dot, max_abs, scale, left, right, active, acc16, acc32, a
 ):
@@ -54,10 +91,7 @@ def binary_input(
                 total = np.int32(total + np.int32(np.int32(row[i] != 0) * np.int32(w[i])))
             a[j] = np.int32(np.int32(total << up) >> down)
         return
-    count = 0
-    for i in range(n_src):
-        active[count] = i
-        count += row[i] != 0
+    count = list_active(row, active)
     if count * max_abs < 32768:
         acc16[:] = 0
         for q in range(count):
@@ -97,10 +131,7 @@ def conv_input(row, binary, runs, strips, active, acc):
     c_out, positions, cg, og, n_patterns, ptr, out, pattern, length, offset = runs
     # The sources that sent something, listed without branches, then their runs: about a
     # third faster than testing each source in the loop over its taps.
-    count = 0
-    for s in range(row.shape[0]):
-        active[count] = s
-        count += row[s] != 0
+    count = list_active(row, active)
     acc[:] = 0
     for e in range(count):
         s = active[e]

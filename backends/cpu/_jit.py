@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neurons.jit_common import CONV_RUN_PAD, binary_input, conv_input
+from neurons.jit_common import CONV_RUN_PAD, binary_input, conv_input, list_active
 
 
 @njit(parallel=True, cache=True)
@@ -70,11 +70,9 @@ def sparse_binary(spikes, indptr, rows, values, n_dst, lag, left, right, out):
 
 @njit(cache=True, inline="always")
 def _float_input(row, weight_t, active, a):
-    """a[:] = sum of the (float) weight rows of the sources with row[i] != 0."""
-    count = 0
-    for i in range(row.shape[0]):
-        active[count] = i
-        count += row[i] != 0
+    """a[:] = sum of the (float) weight rows of the sources with row[i] != 0, in ascending
+    order of the sources."""
+    count = list_active(row, active)
     a[:] = 0.0
     for q in range(count):
         w = weight_t[active[q]]

@@ -473,12 +473,8 @@ class LIFModel(NeuronModel):
         empty = np.zeros((0, 0, 0), dtype=state_dtype)
         u_rec, v_rec = recs.get("u", empty), recs.get("v", empty)
         if params.fixed:
-            keep_u, keep_v, vth_eff = _keeps(params)
-            narrow = jit.narrow_registers(params.size, keep_u, keep_v, vth_eff, params.bias)
-            jit.lif_fixed(
-                a_in, keep_u, keep_v, vth_eff, params.bias, narrow, interval, offset, out, u_rec,
-                v_rec,
-            )
+            regs = jit.registers32(params.size, *_keeps(params), params.bias)
+            jit.lif_fixed(a_in, regs, _integrate(params), interval, offset, out, u_rec, v_rec)
         else:
             jit.lif_float(
                 a_in, params.alpha_syn, params.alpha_mem, params.v_th, params.bias,
@@ -498,11 +494,10 @@ class LIFModel(NeuronModel):
         from neurons.lif import jit
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
-        keep_u, keep_v, vth_eff = _keeps(params)
-        narrow = jit.narrow_registers(params.size, keep_u, keep_v, vth_eff, params.bias)
+        regs = jit.registers32(params.size, *_keeps(params), params.bias)
         jit.dense_lif(
-            spikes_in, *weights, keep_u, keep_v, vth_eff, params.bias, narrow, *reset, out,
-            recs.get("u", empty), recs.get("v", empty),
+            spikes_in, *weights, regs, _integrate(params), *reset, out, recs.get("u", empty),
+            recs.get("v", empty),
         )
         return True
 
@@ -520,13 +515,12 @@ class LIFModel(NeuronModel):
         from neurons.lif import jit
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
-        permuted = [
-            np.ascontiguousarray(np.broadcast_to(r, (params.size,))[order], dtype=np.int64)
-            for r in (*_keeps(params), params.bias)
-        ]
-        narrow = jit.narrow_registers(params.size, *permuted)
+        regs = tuple(
+            np.ascontiguousarray(r[order])
+            for r in jit.registers32(params.size, *_keeps(params), params.bias)
+        )
         jit.conv_lif(
-            spikes_in, *conv, *permuted, narrow, *reset, out, recs.get("u", empty),
+            spikes_in, *conv, regs, _integrate(params), *reset, out, recs.get("u", empty),
             recs.get("v", empty),
         )
         return True
@@ -588,6 +582,13 @@ class LIFModel(NeuronModel):
         return LIF(shape, tau_syn=_compact(tau(coeffs["alpha_syn"]), shape),
                    tau_mem=_compact(tau(coeffs["alpha_mem"]), shape),
                    v_th=_compact(coeffs["v_th"], shape), bias=_compact(coeffs["bias"], shape))
+
+
+def _integrate(params: FixedParams) -> bool:
+    """Integrate-and-fire everywhere (du = 4095, dv = 0: keep_u = 0, keep_v = 4096), which the
+    kernels update without the decay products."""
+    keep_u, keep_v, _ = _keeps(params)
+    return bool(np.all(keep_u == 0) and np.all(keep_v == 4096))
 
 
 def _keeps(params: FixedParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
