@@ -46,9 +46,9 @@ from ir.graph import Graph
 from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
 from neurons import model_of
 
-from compiler.netx.importer import (
+from compiler.netx.layers import NETX_MAX_DELAY
+from compiler.netx.neuron_params import (
     NETX_BIAS_EXP,
-    NETX_MAX_DELAY,
     NETX_SPIKE_EXP,
     NETX_STATE_EXP,
     RF_DECAY_BITS,
@@ -280,7 +280,7 @@ class _Chain:
     def resonator(self, name: str, pop: Population, model: Any) -> dict[str, Any]:
         """SLAYER's RF neuron group (RF_PHASE for RF, RF_IZHIKEVICH for RF_IZ): netx rebuilds
         the registers from sinDecay, cosDecay and vThMant through floats
-        (`importer.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
+        (`neuron_params.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
         back this population's registers."""
         for key, want in (("state_exp", NETX_STATE_EXP), ("decay_bits", RF_DECAY_BITS)):
             if getattr(pop, key) != want:
