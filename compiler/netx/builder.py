@@ -54,7 +54,12 @@ class GraphBuilder(LayerFields):
         self.pops["input"] = Input(shape=shape, message_bits=message_bits)
         return LayerOutput("input", shape)
 
-    def source(self, layer: NetxLayer, n_in: int | None = None, conv_in: Callable[[], tuple[int, ...]] | None = None) -> LayerOutput:
+    def source(
+        self,
+        layer: NetxLayer,
+        n_in: int | None = None,
+        conv_in: Callable[[], tuple[int, ...]] | None = None,
+    ) -> LayerOutput:
         """The population this layer reads, creating the host input if this is the first layer."""
         if self.prev is not None:
             return self.prev
@@ -65,7 +70,9 @@ class GraphBuilder(LayerFields):
         assert n_in is not None
         return self.add_input((n_in,))
 
-    def add_layer(self, layer: NetxLayer, pop: Population, proj: Projection | None, name: str) -> None:
+    def add_layer(
+        self, layer: NetxLayer, pop: Population, proj: Projection | None, name: str
+    ) -> None:
         self.pops[name] = pop
         if proj is not None:
             self.connect(layer, f"{name}.in", proj)
@@ -89,7 +96,9 @@ class GraphBuilder(LayerFields):
         """The output of the layer a field names by index (snnc's `input`/`concat` layout)."""
         flat = value.reshape(-1)
         if flat.size != 1 or flat[0] != np.round(flat[0]):
-            raise self.fail(layer, "input", f"= {flat.tolist()}; expected the index of one earlier layer")
+            raise self.fail(
+                layer, "input", f"= {flat.tolist()}; expected the index of one earlier layer"
+            )
         index = int(flat[0])
         if index not in self.outputs or index >= layer.index:
             raise self.fail(layer, "input", f"= {index}: not an earlier layer with an output "
@@ -100,22 +109,38 @@ class GraphBuilder(LayerFields):
         """The source of a dense-like layer: flat, through a flatten layer if it is spatial."""
         src = self.source(layer, n_in=n_in)
         if len(src.shape) > 1 and not self.flatten and src.name != "input":
-            raise self.fail(layer, None, f"reads the {src.shape} output of {src.name!r} without a flatten layer; "
-                                         "netx 0.6.0 cannot connect them")
+            raise self.fail(
+                layer,
+                None,
+                f"reads the {src.shape} output of {src.name!r} without a flatten layer; "
+                "netx 0.6.0 cannot connect them",
+            )
         if math.prod(src.shape) != n_in:
-            raise self.fail(layer, "weight", f"has {n_in} inputs, its source {src.name!r} has {math.prod(src.shape)} neurons")
+            raise self.fail(
+                layer,
+                "weight",
+                f"has {n_in} inputs, its source {src.name!r} has {math.prod(src.shape)} neurons",
+            )
         return src
 
     def spatial_source(self, layer: NetxLayer, infer: Callable[[], tuple[int, ...]]) -> LayerOutput:
         src = self.source(layer, conv_in=infer)
         if len(src.shape) != 3:
-            raise self.fail(layer, None, f"needs a (C, H, W) input; its source {src.name!r} has shape {src.shape}")
+            raise self.fail(
+                layer,
+                None,
+                f"needs a (C, H, W) input; its source {src.name!r} has shape {src.shape}",
+            )
         return src
 
     def check_shape(self, layer: NetxLayer, computed: tuple[int, ...]) -> tuple[int, ...]:
         declared = self.shape(layer)
         if declared != computed:
-            raise self.fail(layer, "shape", f"= {list(declared)}, but its input and kernel give {list(computed)}")
+            raise self.fail(
+                layer,
+                "shape",
+                f"= {list(declared)}, but its input and kernel give {list(computed)}",
+            )
         return declared
 
 
@@ -133,4 +158,6 @@ def _split(proj: Projection, part: str, start: int, stop: int) -> Projection:
     assert isinstance(proj, QConv2d)
     # A grouped convolution (a pool: one kernel per channel) as the groups = 1 convolution that
     # computes the same, zero where an output channel reads another group's inputs.
-    return proj.replace(src=part, weight=dense_conv_weight(proj.weight, proj.groups)[:, start:stop], groups=1)  # type: ignore[return-value]
+    return proj.replace(
+        src=part, weight=dense_conv_weight(proj.weight, proj.groups)[:, start:stop], groups=1
+    )  # type: ignore[return-value]

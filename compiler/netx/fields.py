@@ -35,7 +35,9 @@ class LayerFields:
         lines = list(self.notes)
         for (name, what), layers in self.ignored.items():
             where = ", ".join(f"{i} = {v}" if v else str(i) for i, v in layers)
-            lines.append(f"{self.nf.path}: {name} (layer{'s' if len(layers) > 1 else ''} {where}): {what}")
+            lines.append(
+                f"{self.nf.path}: {name} (layer{'s' if len(layers) > 1 else ''} {where}): {what}"
+            )
         return lines
 
     def fail(self, layer: NetxLayer, fieldname: str | None, message: str) -> ModelFormatError:
@@ -47,7 +49,9 @@ class LayerFields:
 
     # ------------------------------------------------------------------ values
 
-    def array(self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None) -> np.ndarray:
+    def array(
+        self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None
+    ) -> np.ndarray:
         value = (layer.fields if container is None else container).get(name)
         label = name if container is None else f"neuron/{name}"
         if value is None:
@@ -60,16 +64,25 @@ class LayerFields:
             raise self.fail(layer, label, f"has {np.abs(value).max():g}, beyond 64-bit integers")
         return value
 
-    def integers(self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None) -> np.ndarray:
+    def integers(
+        self, layer: NetxLayer, name: str, container: dict[str, Any] | None = None
+    ) -> np.ndarray:
         """netx's `.astype(int)` of a weight-like member (truncates toward zero), with a note when
         that changes a value."""
         value = self.array(layer, name, container)
         out = value.astype(np.int64)
         if value.dtype.kind == "f" and np.any(out != value):
-            self.note(layer, name, "non-integer values truncated toward zero, as netx 0.6.0 does (NetDict .astype(int))")
+            self.note(
+                layer,
+                name,
+                "non-integer values truncated toward zero, as netx 0.6.0 does (NetDict "
+                ".astype(int))",
+            )
         return out
 
-    def scalar(self, layer: NetxLayer, name: str, container: dict[str, Any] | None, lo: int, hi: int) -> int:
+    def scalar(
+        self, layer: NetxLayer, name: str, container: dict[str, Any] | None, lo: int, hi: int
+    ) -> int:
         """An integer layer parameter with one value (groups)."""
         value = self.array(layer, name, container)
         label = name if container is None else f"neuron/{name}"
@@ -80,7 +93,9 @@ class LayerFields:
             raise self.fail(layer, label, f"varies ({span(flat)}); netx takes one value")
         return self.checked(layer, label, flat[:1], lo, hi)[0]
 
-    def checked(self, layer: NetxLayer, label: str, values: np.ndarray, lo: int, hi: int) -> list[int]:
+    def checked(
+        self, layer: NetxLayer, label: str, values: np.ndarray, lo: int, hi: int
+    ) -> list[int]:
         if np.any(values != np.round(values)):
             raise self.fail(layer, label, f"= {span(values)} is not an integer")
         ints = values.astype(np.int64)
@@ -89,7 +104,15 @@ class LayerFields:
             raise self.fail(layer, label, f"= {bad} is outside [{lo}, {hi}]")
         return [int(v) for v in ints.reshape(-1)]
 
-    def per_neuron(self, layer: NetxLayer, name: str, cfg: dict[str, Any], shape: tuple[int, ...], lo: int, hi: int) -> Any:
+    def per_neuron(
+        self,
+        layer: NetxLayer,
+        name: str,
+        cfg: dict[str, Any],
+        shape: tuple[int, ...],
+        lo: int,
+        hi: int,
+    ) -> Any:
         """A neuron parameter as netx hands it to Lava (numpy broadcasting against the neurons'
         (W, H, C) or (n,) state): an int when uniform, else an array in snnc's (C, H, W) order."""
         value = self.array(layer, name, cfg)
@@ -101,7 +124,9 @@ class LayerFields:
         flat = full.reshape(-1)
         return int(flat[0]) if np.all(flat == flat[0]) else full
 
-    def broadcast(self, layer: NetxLayer, label: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    def broadcast(
+        self, layer: NetxLayer, label: str, value: np.ndarray, shape: tuple[int, ...]
+    ) -> np.ndarray:
         """Per-neuron values in snnc's order from what netx gives Lava: one value; n values (a
         dense layer); C values, one per channel, or a (W, H, C) array (a conv layer)."""
         n = math.prod(shape)
@@ -116,8 +141,12 @@ class LayerFields:
             return value.transpose(2, 1, 0)
         if value.reshape(-1).size == c:
             return np.broadcast_to(value.reshape(c, 1, 1), shape).copy()
-        raise self.fail(layer, label, f"shape {value.shape} is neither one per channel ({c},) nor per neuron "
-                                      f"(W, H, C) = {(w, h, c)}")
+        raise self.fail(
+            layer,
+            label,
+            f"shape {value.shape} is neither one per channel ({c},) nor per neuron "
+            f"(W, H, C) = {(w, h, c)}",
+        )
 
     def pair(self, layer: NetxLayer, name: str) -> tuple[int, int]:
         """stride/padding/dilation: a scalar for both axes or (H, W), as SLAYER writes them

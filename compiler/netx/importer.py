@@ -97,10 +97,18 @@ def _build(imp: GraphBuilder, dt: float | None, warn: Callable[[str], None]) -> 
     for layer in imp.nf.layers:
         handler = LAYER_TYPES.get(layer.type)
         if handler is None:
-            raise imp.fail(layer, "type", f"{layer.type!r} is not a netx layer type; known: {', '.join(LAYER_TYPES)}")
+            raise imp.fail(
+                layer,
+                "type",
+                f"{layer.type!r} is not a netx layer type; known: {', '.join(LAYER_TYPES)}",
+            )
         if imp.readout is not None:
-            raise imp.fail(layer, None, f"follows the average layer {imp.readout['layer']}, a host readout; "
-                                         "nothing can read it")
+            raise imp.fail(
+                layer,
+                None,
+                f"follows the average layer {imp.readout['layer']}, a host readout; "
+                "nothing can read it",
+            )
         if "input" in layer.fields and layer.type not in ("input", "concat"):
             imp.prev, imp.flatten = imp.layer_output(layer, imp.array(layer, "input"))
         handler(imp, layer)

@@ -53,7 +53,14 @@ NETX_STATE_EXP = 6
 DECAY_RANGE = (0, 4096)
 # netx's neuron for a dense layer without one: a non-leaky integrator that never spikes
 # (hdf5.py create_dense; `1 << 18 - 1` is 1 << 17 by operator precedence).
-DEFAULT_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17, "refDelay": 1, "gradedSpike": False}
+DEFAULT_NEURON = {
+    "type": "CUBA",
+    "iDecay": 0,
+    "vDecay": 4096,
+    "vThMant": 1 << 17,
+    "refDelay": 1,
+    "gradedSpike": False,
+}
 _VTH_MAX = (1 << 18) - 1  # what SLAYER writes for non-spiking layers (block/base.py AbstractAffine)
 # netx's RF neurons: decay_bits 12 (hdf5.py get_neuron_params); sin/cos decays are 12-bit
 # mantissas and the real/imaginary state 24 bits (lava proc/rf/models.py PyRFModelFixed), so
@@ -63,7 +70,13 @@ RF_DECAY_MAX = (1 << RF_DECAY_BITS) - 1
 RF_VTH_MAX = ((1 << 23) - 1) >> NETX_STATE_EXP
 
 
-def netx_neuron(fields: LayerFields, layer: NetxLayer, shape: tuple[int, ...], bias: np.ndarray | None, first: bool = False) -> Population:
+def netx_neuron(
+    fields: LayerFields,
+    layer: NetxLayer,
+    shape: tuple[int, ...],
+    bias: np.ndarray | None,
+    first: bool = False,
+) -> Population:
     """The neurons netx builds for a layer (hdf5.py get_neuron_params; blocks/process.py
     AbstractBlock._neuron): the Lava process netx picks and the arguments it passes, as the
     model table's node for that process. `first`: netx's input layer."""
@@ -85,24 +98,43 @@ def netx_neuron(fields: LayerFields, layer: NetxLayer, shape: tuple[int, ...], b
     elif kind is not None and "RF" in kind:
         return _resonator(fields, layer, kind, values, shape)
     else:
-        raise fields.fail(layer, "neuron/type", f"{kind!r} is not supported; snnc imports CUBA, LOIHI, SDNN and RF "
-                                              "neurons")
+        raise fields.fail(
+            layer,
+            "neuron/type",
+            f"{kind!r} is not supported; snnc imports CUBA, LOIHI, SDNN and RF neurons",
+        )
     model = model_for_lava(process, f"{fields.nf.path}: layer/{layer.index}", "snnc's netx import")
     return model.from_lava(shape, params)
 
 
-def _sigma_delta(fields: LayerFields, layer: NetxLayer, cfg: dict[str, Any], values: dict[str, Any], shape: tuple[int, ...],
-                bias: np.ndarray | None, first: bool) -> tuple[str, dict[str, Any]]:
+def _sigma_delta(
+    fields: LayerFields,
+    layer: NetxLayer,
+    cfg: dict[str, Any],
+    values: dict[str, Any],
+    shape: tuple[int, ...],
+    bias: np.ndarray | None,
+    first: bool,
+) -> tuple[str, dict[str, Any]]:
     """netx's SDNN neurons: Delta for the input layer, Sigma for a `sigma_output` layer,
     else SigmaDelta (ReLU, no cumulative error), with spike_exp = state_exp = 6."""
     bits = cfg.get("messageBits")
     if isinstance(bits, np.ndarray) and bits.size and not np.any(bits):
-        raise fields.fail(layer, "neuron/messageBits", "= 0: netx then reads this layer's graded payloads as 0/1 "
-                                                     "spikes in the next synapse; snnc does not import that")
+        raise fields.fail(
+            layer,
+            "neuron/messageBits",
+            "= 0: netx then reads this layer's graded payloads as 0/1 "
+            "spikes in the next synapse; snnc does not import that",
+        )
     activation = text_field(cfg.get("activation"))
     if activation not in (None, "relu"):
-        fields.note(layer, "neuron/activation", "netx 0.6.0 never reads it and builds ReLU sigma-delta neurons; "
-                                              "snnc computes what netx computes", repr(activation))
+        fields.note(
+            layer,
+            "neuron/activation",
+            "netx 0.6.0 never reads it and builds ReLU sigma-delta neurons; "
+            "snnc computes what netx computes",
+            repr(activation),
+        )
     exps = {"spike_exp": NETX_SPIKE_EXP, "state_exp": NETX_STATE_EXP}
     if first:
         vth = fields.per_neuron(layer, "vThMant", values, shape, 0, _VTH_MAX)
@@ -110,11 +142,18 @@ def _sigma_delta(fields: LayerFields, layer: NetxLayer, cfg: dict[str, Any], val
     if "sigma_output" in cfg:
         return "Sigma", {}
     vth = fields.per_neuron(layer, "vThMant", values, shape, 0, _VTH_MAX)
-    return "SigmaDelta", {"vth": vth, "bias": 0 if bias is None else _neuron_bias(fields, layer, shape, bias),
-                          "act_mode": 1, "cum_error": 0, **exps}
+    return "SigmaDelta", {
+        "vth": vth,
+        "bias": 0 if bias is None else _neuron_bias(fields, layer, shape, bias),
+        "act_mode": 1,
+        "cum_error": 0,
+        **exps,
+    }
 
 
-def _resonator(fields: LayerFields, layer: NetxLayer, kind: str, values: dict[str, Any], shape: tuple[int, ...]) -> Population:
+def _resonator(
+    fields: LayerFields, layer: NetxLayer, kind: str, values: dict[str, Any], shape: tuple[int, ...]
+) -> Population:
     """netx's resonate-and-fire neurons (hdf5.py get_neuron_params): RF for a type with
     "PHASE", else RF_IZ, built from period = 1 / frequency and alpha = decay that SLAYER's
     `neuron.rf.neuron_params` derives from sinDecay, cosDecay (float64), vth = vThMant,
@@ -124,18 +163,30 @@ def _resonator(fields: LayerFields, layer: NetxLayer, kind: str, values: dict[st
     cos_file = fields.per_neuron(layer, "cosDecay", values, shape, -RF_DECAY_MAX, RF_DECAY_MAX)
     vth = fields.array(layer, "vThMant", values).reshape(-1)
     if vth.size != 1:
-        raise fields.fail(layer, "neuron/vThMant", f"has {vth.size} values; netx 0.6.0's RF process takes one "
-                                                 "threshold (int(vth * 2^6) of an array fails)")
+        raise fields.fail(
+            layer,
+            "neuron/vThMant",
+            f"has {vth.size} values; netx 0.6.0's RF process takes one "
+            "threshold (int(vth * 2^6) of an array fails)",
+        )
     fields.checked(layer, "neuron/vThMant", vth, 0, RF_VTH_MAX)
     params = netx_rf_params(sin_file, cos_file, int(vth[0]))
     if np.any(~np.isfinite(params["period"])):
-        raise fields.fail(layer, "neuron/sinDecay", f"= {span(np.asarray(sin_file).reshape(-1))} with cosDecay "
-                                                  f"{span(np.asarray(cos_file).reshape(-1))}: netx's period "
-                                                  "1 / frequency is infinite")
+        raise fields.fail(
+            layer,
+            "neuron/sinDecay",
+            f"= {span(np.asarray(sin_file).reshape(-1))} with cosDecay "
+            f"{span(np.asarray(cos_file).reshape(-1))}: netx's period "
+            "1 / frequency is infinite",
+        )
     graded = values.get("gradedSpike")
     if isinstance(graded, np.ndarray) and np.any(graded):
-        fields.note(layer, "neuron/gradedSpike", "netx 0.6.0 drops it (Lava's RF sends binary spikes); snnc "
-                                               "computes what netx computes", "True")
+        fields.note(
+            layer,
+            "neuron/gradedSpike",
+            "netx 0.6.0 drops it (Lava's RF sends binary spikes); snnc computes what netx computes",
+            "True",
+        )
     process = "RF" if "PHASE" in kind else "RF_IZ"
     model = model_for_lava(process, f"{fields.nf.path}: layer/{layer.index}", "snnc's netx import")
     node = model.from_lava(shape, params)
@@ -143,10 +194,14 @@ def _resonator(fields: LayerFields, layer: NetxLayer, kind: str, values: dict[st
         back, want = node.per_neuron(reg), np.broadcast_to(file_values, shape).reshape(-1)
         if np.any(back != want):
             i = int(np.argmax(back != want))
-            fields.note(layer, f"neuron/{'sinDecay' if reg == 'sin_decay' else 'cosDecay'}",
-                      "netx 0.6.0 passes Lava's RF process a period and decay computed from it in floats, and "
-                      "the process truncates them back to a register one below; snnc computes what netx "
-                      "computes", f"{int(want[i])} -> {int(back[i])}")
+            fields.note(
+                layer,
+                f"neuron/{'sinDecay' if reg == 'sin_decay' else 'cosDecay'}",
+                "netx 0.6.0 passes Lava's RF process a period and decay computed from it in "
+                "floats, and the process truncates them back to a register one below; snnc "
+                "computes what netx computes",
+                f"{int(want[i])} -> {int(back[i])}",
+            )
     return node
 
 
@@ -154,18 +209,34 @@ def _dropped_neuron_fields(fields: LayerFields, layer: NetxLayer, cfg: dict[str,
     """Neuron fields netx 0.6.0 reads and drops for CUBA (or never reads)."""
     ref = cfg.get("refDelay")
     if isinstance(ref, np.ndarray) and np.any(ref != 1):
-        fields.note(layer, "neuron/refDelay", "netx 0.6.0 drops it (Lava's LIF has no refractory period); "
-                                            "snnc computes what netx computes", span(ref.reshape(-1)))
+        fields.note(
+            layer,
+            "neuron/refDelay",
+            "netx 0.6.0 drops it (Lava's LIF has no refractory period); "
+            "snnc computes what netx computes",
+            span(ref.reshape(-1)),
+        )
     graded = cfg.get("gradedSpike")
     if isinstance(graded, np.ndarray) and np.any(graded):
-        fields.note(layer, "neuron/gradedSpike", "netx 0.6.0 drops it (Lava's LIF sends binary spikes); "
-                                               "snnc computes what netx computes", "True")
+        fields.note(
+            layer,
+            "neuron/gradedSpike",
+            "netx 0.6.0 drops it (Lava's LIF sends binary spikes); "
+            "snnc computes what netx computes",
+            "True",
+        )
     if "weight_exp" in cfg:
-        fields.note(layer, "neuron/weight_exp", "netx 0.6.0 never reads it (SLAYER's WgtScaleBatchNorm scale); "
-                                              "snnc computes what netx computes")
+        fields.note(
+            layer,
+            "neuron/weight_exp",
+            "netx 0.6.0 never reads it (SLAYER's WgtScaleBatchNorm scale); "
+            "snnc computes what netx computes",
+        )
 
 
-def _neuron_bias(fields: LayerFields, layer: NetxLayer, shape: tuple[int, ...], bias: np.ndarray) -> np.ndarray:
+def _neuron_bias(
+    fields: LayerFields, layer: NetxLayer, shape: tuple[int, ...], bias: np.ndarray
+) -> np.ndarray:
     """bias_mant per neuron in snnc's (C, H, W) order (netx: blocks/process.py _neuron)."""
     return fields.broadcast(layer, "bias", bias, shape)
 
@@ -184,4 +255,6 @@ def netx_rf_params(sin_decay: Any, cos_decay: Any, vth: int) -> dict[str, Any]:
 
 def _as_arrays(cfg: dict[str, Any]) -> dict[str, Any]:
     """netx's default neuron holds Python ints; the checks read arrays."""
-    return {k: (np.asarray(v) if isinstance(v, (int, bool, np.integer)) else v) for k, v in cfg.items()}
+    return {
+        k: (np.asarray(v) if isinstance(v, (int, bool, np.integer)) else v) for k, v in cfg.items()
+    }
