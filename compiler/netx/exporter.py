@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.netx.layers import NETX_MAX_DELAY
+from compiler.netx.dense import NETX_MAX_DELAY
 from compiler.netx.neuron_params import (
     NETX_BIAS_EXP,
     NETX_SPIKE_EXP,

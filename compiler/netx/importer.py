@@ -42,8 +42,9 @@ layer's `weight`/`bias` transform, a conv's `delay`, `neuron/weight_exp`, an SDN
 field. Anything snnc cannot express is one error line naming the layer, the field and the value.
 
 The file is read by `compiler.netx.reader`, each layer's fields checked by
-`compiler.netx.fields`; each layer type's handler (`compiler.netx.layers.LAYER_TYPES`) adds its
-neurons (`compiler.netx.neuron_params`) and synapses to the graph being built
+`compiler.netx.fields`; each layer type's handler (`compiler.netx.layers.LAYER_TYPES`: dense
+layers in `compiler.netx.dense`, convolutions in `compiler.netx.conv`) adds its neurons
+(`compiler.netx.neuron_params`) and synapses to the graph being built
 (`compiler.netx.builder`); this module runs them in order and assembles the graph.
 """
 
