@@ -39,6 +39,15 @@ from typing import Any
 
 import numpy as np
 
+from compiler.netx.dense import NETX_MAX_DELAY
+from compiler.netx.neuron_params import (
+    NETX_BIAS_EXP,
+    NETX_SPIKE_EXP,
+    NETX_STATE_EXP,
+    RF_DECAY_BITS,
+    netx_rf_params,
+)
+from compiler.netx.weights import dense_conv_weight, lava_sign_mode, netx_dense_format
 from ir.atomic import atomic_output_file
 from ir.errors import BackendUnavailableError, InputError
 from ir.fixed import effective_weights
@@ -46,23 +55,15 @@ from ir.graph import Graph
 from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
 from neurons import model_of
 
-from compiler.netx.importer import (
-    NETX_BIAS_EXP,
-    NETX_MAX_DELAY,
-    NETX_SPIKE_EXP,
-    NETX_STATE_EXP,
-    RF_DECAY_BITS,
-    netx_rf_params,
-)
-from compiler.netx.weights import dense_conv_weight, lava_sign_mode, netx_dense_format
-
 __all__ = ["ExportSummary", "export_netx", "write_layers"]
 
 # A QSparse becomes a dense netx layer; past this many synapses the file would be absurd.
 MAX_DENSE_SYNAPSES = 1 << 26
 _FLOAT32_EXACT = 1 << 24  # integers below this are exact in float32, the dtype SLAYER writes
 # File sinDecay/cosDecay offsets tried, nearest first, to find values netx maps to the registers.
-_RF_NUDGES = sorted(((a, b) for a in range(-2, 3) for b in range(-2, 3)), key=lambda d: (abs(d[0]) + abs(d[1]), d))
+_RF_NUDGES = sorted(
+    ((a, b) for a in range(-2, 3) for b in range(-2, 3)), key=lambda d: (abs(d[0]) + abs(d[1]), d)
+)
 
 
 @dataclass
@@ -75,7 +76,8 @@ class ExportSummary:
 
 
 def export_netx(graph: Graph, path: str | os.PathLike) -> ExportSummary:
-    """Write `graph` (fixed point) as a netx file at `path`, atomically; see the module docstring."""
+    """Write `graph` (fixed point) as a netx file at `path`, atomically; see the module
+    docstring."""
     if graph.domain != "fixed":
         raise InputError(
             "netx files hold fixed-point networks; compile the model first "
@@ -107,7 +109,10 @@ class _Chain:
         g = self.graph
         inputs = g.inputs
         if len(inputs) != 1:
-            raise InputError(f"netx networks have one input; this graph has {len(inputs)} ({', '.join(inputs) or 'none'})")
+            raise InputError(
+                f"netx networks have one input; this graph has {len(inputs)} "
+                f"({', '.join(inputs) or 'none'})"
+            )
         host = inputs[0]
         summary = ExportSummary(input_message_bits=g.populations[host].message_bits)
         order = self.order(host)
@@ -129,8 +134,11 @@ class _Chain:
             incoming = [(n, p) for n, p in g.incoming(dst) if p.src != dst]
             for n, p in incoming:
                 if p.src not in index:
-                    raise self.fail(n, "reads the host input beside netx's input neurons; netx's input layer feeds "
-                                       "only them")
+                    raise self.fail(
+                        n,
+                        "reads the host input beside netx's input neurons; netx's input layer "
+                        "feeds only them",
+                    )
             sources = sorted({p.src for _, p in incoming}, key=index.__getitem__)
             pop = g.populations[dst]
             if len(sources) == 1:
@@ -145,8 +153,10 @@ class _Chain:
         last = order[-1] if order else next(iter(index))
         outputs = g.output_names
         if outputs != (last,):
-            raise InputError(f"the graph's outputs are {', '.join(outputs)}; a netx network's output is its last "
-                             f"layer ({last!r})")
+            raise InputError(
+                f"the graph's outputs are {', '.join(outputs)}; a netx network's output is its "
+                f"last layer ({last!r})"
+            )
         spec = g.metadata.get("readout") or {}
         if spec.get("kind") == "group_mean" and spec.get("population") == last:
             # SLAYER's Average block as SLAYER means it (its own export fails; docs/netx.md)
@@ -158,7 +168,9 @@ class _Chain:
         """The neuron populations in topological order (graph order among equals), or one line
         for a loop over several populations or a population the input does not reach."""
         g = self.graph
-        pending = {n: {p.src for _, p in g.incoming(n) if p.src != n} for n in g.populations if n != host}
+        pending = {
+            n: {p.src for _, p in g.incoming(n) if p.src != n} for n in g.populations if n != host
+        }
         done, order = {host}, []
         while pending:
             ready = [n for n, srcs in pending.items() if srcs <= done]
@@ -173,29 +185,44 @@ class _Chain:
                 del pending[n]
         return order
 
-    def single_layer(self, dst: str, pop: Population, incoming: list[tuple[str, Projection]]) -> list[dict[str, Any]]:
+    def single_layer(
+        self, dst: str, pop: Population, incoming: list[tuple[str, Projection]]
+    ) -> list[dict[str, Any]]:
         """The layer(s) of a population reading one layer: [flatten,] dense/dense_rec/conv, or a
         complex dense (a "real" and an "imag" projection into RF neurons)."""
         src_shape = self.graph.populations[incoming[0][1].src].shape
         imag = [(n, p) for n, p in incoming if p.port == "imag"]
         real = [(n, p) for n, p in incoming if p.port != "imag"]
         if len(real) != 1 or len(imag) > 1:
-            raise self.fail(dst, f"has {len(incoming)} projections from {incoming[0][1].src!r}; a netx layer has one "
-                                 "synapse (or a complex pair into RF neurons)")
+            raise self.fail(
+                dst,
+                f"has {len(incoming)} projections from {incoming[0][1].src!r}; a netx layer has "
+                "one synapse (or a complex pair into RF neurons)",
+            )
         if imag:
             return [self.complex_layer(real[0][0], real[0][1], *imag[0], src_shape)]
         return self.layer(real[0][0], real[0][1], dst, pop, src_shape)
 
-    def joined_layers(self, dst: str, pop: Population, incoming: list[tuple[str, Projection]], sources: list[str],
-                      index: dict[str, int], at: int) -> list[dict[str, Any]]:
+    def joined_layers(
+        self,
+        dst: str,
+        pop: Population,
+        incoming: list[tuple[str, Projection]],
+        sources: list[str],
+        index: dict[str, int],
+        at: int,
+    ) -> list[dict[str, Any]]:
         """A population reading several layers: snnc's `concat` of them (in layer order), then
         its layer with the joined weights (columns, or input channels, in that order)."""
         g = self.graph
         by_src = {}
         for n, p in incoming:
             if p.port == "imag" or p.src in by_src:
-                raise self.fail(n, "is one of several projections into a layer that reads several layers; netx "
-                                   "layers (and snnc's concat) have one synapse per joined layer")
+                raise self.fail(
+                    n,
+                    "is one of several projections into a layer that reads several layers; netx "
+                    "layers (and snnc's concat) have one synapse per joined layer",
+                )
             by_src[p.src] = (n, p)
         shapes = [g.populations[s].shape for s in sources]
         convs = [isinstance(by_src[s][1], QConv2d) for s in sources]
@@ -203,19 +230,42 @@ class _Chain:
         first_name, first = by_src[sources[0]]
         if all(convs):
             if len({sh[1:] for sh in shapes}) != 1 or any(len(sh) != 3 for sh in shapes):
-                raise self.fail(dst, "reads (C, H, W) layers of different sizes; a convolution reads one joined image")
-            geometry = {(p.stride, p.padding, p.dilation, p.weight.shape[2:]) for _, p in by_src.values()}
+                raise self.fail(
+                    dst,
+                    "reads (C, H, W) layers of different sizes; a convolution reads one joined "
+                    "image",
+                )
+            geometry = {
+                (p.stride, p.padding, p.dilation, p.weight.shape[2:]) for _, p in by_src.values()
+            }
             if len(geometry) != 1:
-                raise self.fail(dst, "reads several layers through convolutions of different geometry; a netx conv "
-                                     "layer has one")
-            weight = np.concatenate([dense_conv_weight(by_src[s][1].weight, by_src[s][1].groups) for s in sources], axis=1)
+                raise self.fail(
+                    dst,
+                    "reads several layers through convolutions of different geometry; a netx conv "
+                    "layer has one",
+                )
+            weight = np.concatenate(
+                [dense_conv_weight(by_src[s][1].weight, by_src[s][1].groups) for s in sources],
+                axis=1,
+            )
             joined_shape = (sum(sh[0] for sh in shapes), *shapes[0][1:])
-            out.append({"type": "concat", "inputs": np.array([index[s] for s in sources]), "shape": _shape(joined_shape)})
-            out += self.layer(first_name, first.replace(src=dst, weight=weight, groups=1), dst, pop, joined_shape)
+            out.append(
+                {
+                    "type": "concat",
+                    "inputs": np.array([index[s] for s in sources]),
+                    "shape": _shape(joined_shape),
+                }
+            )
+            out += self.layer(
+                first_name, first.replace(src=dst, weight=weight, groups=1), dst, pop, joined_shape
+            )
             return out
         if any(convs):
-            raise self.fail(dst, "reads several layers, some through convolutions and some not; a netx layer has one "
-                                 "kind of synapse")
+            raise self.fail(
+                dst,
+                "reads several layers, some through convolutions and some not; a netx layer has "
+                "one kind of synapse",
+            )
         spatial = [len(sh) == 3 for sh in shapes]
         inputs = []
         if all(spatial) and len({sh[1:] for sh in shapes}) == 1:
@@ -224,7 +274,13 @@ class _Chain:
         else:
             for s, sh in zip(sources, shapes):
                 if len(sh) > 1:  # flattened on its own: the joined layer is flat
-                    out.append({"type": "flatten", "input": index[s], "shape": np.array([math.prod(sh), 1, 1])})
+                    out.append(
+                        {
+                            "type": "flatten",
+                            "input": index[s],
+                            "shape": np.array([math.prod(sh), 1, 1]),
+                        }
+                    )
                     inputs.append(at + len(out) - 1)
                 else:
                     inputs.append(index[s])
@@ -235,18 +291,31 @@ class _Chain:
         delay = None if all(d is None for d in delays) else np.hstack(
             [np.zeros(w.shape, dtype=np.int64) if d is None else d for d, w in zip(delays, parts)])
         self.check_netx_keeps(first_name, np.hstack(parts), parts)
-        out += self.layer(first_name, first, dst, pop, joined_shape, w_in=np.hstack(parts), delay=delay,
-                          checked=True)
+        out += self.layer(
+            first_name,
+            first,
+            dst,
+            pop,
+            joined_shape,
+            w_in=np.hstack(parts),
+            delay=delay,
+            checked=True,
+        )
         return out
 
     def input_layer(self, name: str, pop: Population) -> dict[str, Any]:
         neuron, bias = self.neuron(name, pop, first=True)
         if bias is not None:
-            raise self.fail(name, "has a bias; netx gives input neurons none (it stores the input layer's bias "
-                                  "as a transform it never applies)")
+            raise self.fail(
+                name,
+                "has a bias; netx gives input neurons none (it stores the input layer's bias "
+                "as a transform it never applies)",
+            )
         return {"type": "input", "shape": _shape(pop.shape), "neuron": neuron}
 
-    def neuron(self, name: str, pop: Population, first: bool = False) -> tuple[dict[str, Any], np.ndarray | None]:
+    def neuron(
+        self, name: str, pop: Population, first: bool = False
+    ) -> tuple[dict[str, Any], np.ndarray | None]:
         """(netx neuron group, layer bias or None) for the Lava process netx must build: LIF
         (CUBA), Delta (an SDNN input layer), SigmaDelta (SDNN), Sigma (SDNN sigma_output)."""
         model = model_of(pop, f"population {name!r}", "netx export")
@@ -255,19 +324,35 @@ class _Chain:
         if process == "LIF":
             interval = np.asarray(params["reset_interval"])
             if np.any(interval):
-                raise self.fail(name, f"reset_interval = {int(interval.max())}: netx files carry no reset (it is "
-                                      "hdf5.Network's reset_interval argument, for every layer)")
-            neuron = {"type": "CUBA", "iDecay": _netx_values(params["du"], pop.shape) + 1,
-                      "vDecay": _netx_values(params["dv"], pop.shape), "vThMant": _netx_values(params["vth"], pop.shape),
-                      "refDelay": 1, "gradedSpike": False}
+                raise self.fail(
+                    name,
+                    f"reset_interval = {int(interval.max())}: netx files carry no reset (it is "
+                    "hdf5.Network's reset_interval argument, for every layer)",
+                )
+            neuron = {
+                "type": "CUBA",
+                "iDecay": _netx_values(params["du"], pop.shape) + 1,
+                "vDecay": _netx_values(params["dv"], pop.shape),
+                "vThMant": _netx_values(params["vth"], pop.shape),
+                "refDelay": 1,
+                "gradedSpike": False,
+            }
             return neuron, self.lif_bias(name, pop, params["bias_mant"], params["bias_exp"])
         if process in ("Delta", "SigmaDelta") and (first == (process == "Delta")):
             fixed = {"spike_exp": NETX_SPIKE_EXP, "state_exp": NETX_STATE_EXP, "cum_error": 0,
                      **({"act_mode": 1} if process == "SigmaDelta" else {})}
             for key, want in fixed.items():
                 if params[key] != want:
-                    raise self.fail(name, f"{key} = {params[key]}: netx builds its {process} neurons with {key} = {want}")
-            neuron = {"type": "SDNN", "vThMant": _netx_values(params["vth"], pop.shape), "activation": "relu"}
+                    raise self.fail(
+                        name,
+                        f"{key} = {params[key]}: netx builds its {process} neurons with {key} = "
+                        f"{want}",
+                    )
+            neuron = {
+                "type": "SDNN",
+                "vThMant": _netx_values(params["vth"], pop.shape),
+                "activation": "relu",
+            }
             bias = np.broadcast_to(params.get("bias", 0), pop.shape)
             return neuron, (np.asarray(bias) if np.any(bias) else None)
         if process == "Sigma" and not first:
@@ -275,24 +360,35 @@ class _Chain:
         if process in ("RF", "RF_IZ") and not first:
             return self.resonator(name, pop, model), None
         where = "an input layer" if first else "a layer"
-        raise self.fail(name, f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a file")
+        raise self.fail(
+            name,
+            f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a "
+            "file",
+        )
 
     def resonator(self, name: str, pop: Population, model: Any) -> dict[str, Any]:
         """SLAYER's RF neuron group (RF_PHASE for RF, RF_IZHIKEVICH for RF_IZ): netx rebuilds
         the registers from sinDecay, cosDecay and vThMant through floats
-        (`importer.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
+        (`neuron_params.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
         back this population's registers."""
         for key, want in (("state_exp", NETX_STATE_EXP), ("decay_bits", RF_DECAY_BITS)):
             if getattr(pop, key) != want:
-                raise self.fail(name, f"{key} = {getattr(pop, key)}: netx builds RF neurons with {key} = {want}")
+                raise self.fail(
+                    name, f"{key} = {getattr(pop, key)}: netx builds RF neurons with {key} = {want}"
+                )
         vth = np.asarray(pop.vth)
         if vth.ndim or int(vth) % (1 << NETX_STATE_EXP):
-            raise self.fail(name, f"vth = {_span_text(vth)}: netx's RF threshold is one vThMant times 2^6")
+            raise self.fail(
+                name, f"vth = {_span_text(vth)}: netx's RF threshold is one vThMant times 2^6"
+            )
         sin, cos = pop.per_neuron("sin_decay"), pop.per_neuron("cos_decay")
         for reg, values in (("sin_decay", sin), ("cos_decay", cos)):
             if values.min() < 0:
-                raise self.fail(name, f"{reg} = {int(values.min())}: SLAYER's RF decays are >= 0 (netx's period "
-                                      "and decay do not give a negative one back)")
+                raise self.fail(
+                    name,
+                    f"{reg} = {int(values.min())}: SLAYER's RF decays are >= 0 (netx's period "
+                    "and decay do not give a negative one back)",
+                )
         v_mant = int(vth) >> NETX_STATE_EXP
         # netx's float round trip through period and decay can truncate a register to one
         # below (the import warns): write, per neuron, the nearest file values it maps back.
@@ -301,14 +397,21 @@ class _Chain:
         for d_sin, d_cos in _RF_NUDGES:
             trial_sin, trial_cos = sin + d_sin, cos + d_cos
             back = model.from_lava((sin.size,), netx_rf_params(trial_sin, trial_cos, v_mant))
-            ok = ~found & (back.per_neuron("sin_decay") == sin) & (back.per_neuron("cos_decay") == cos)
+            ok = (
+                ~found
+                & (back.per_neuron("sin_decay") == sin)
+                & (back.per_neuron("cos_decay") == cos)
+            )
             file_sin[ok], file_cos[ok] = trial_sin[ok], trial_cos[ok]
             found |= ok
         if not found.all():
             i = int(np.argmin(found))
-            raise self.fail(name, f"sin_decay, cos_decay = {int(sin[i])}, {int(cos[i])} (neuron {i}): no sinDecay, "
-                                  "cosDecay within 2 of them gives these registers back through netx's float round "
-                                  "trip (period and decay)")
+            raise self.fail(
+                name,
+                f"sin_decay, cos_decay = {int(sin[i])}, {int(cos[i])} (neuron {i}): no sinDecay, "
+                "cosDecay within 2 of them gives these registers back through netx's float round "
+                "trip (period and decay)",
+            )
         kind = "RF_PHASE" if model.lava_process_name == "RF" else "RF_IZHIKEVICH"
         return {"type": kind, "sinDecay": _netx_values(file_sin.reshape(pop.shape), pop.shape),
                 "cosDecay": _netx_values(file_cos.reshape(pop.shape), pop.shape), "vThMant": v_mant,
@@ -321,25 +424,42 @@ class _Chain:
         g = self.graph
         pop = g.populations[real.dst]
         if len(src_shape) > 1:
-            raise self.fail(name, f"reads the {src_shape} output of {real.src!r}; netx 0.6.0 flattens only into "
-                                  "real dense layers")
+            raise self.fail(
+                name,
+                f"reads the {src_shape} output of {real.src!r}; netx 0.6.0 flattens only into "
+                "real dense layers",
+            )
         neuron, _ = self.neuron(real.dst, pop)
         if not neuron["type"].startswith("RF"):
-            raise self.fail(imag_name, "feeds an imaginary input; netx's complex synapses feed RF neurons only")
+            raise self.fail(
+                imag_name, "feeds an imaginary input; netx's complex synapses feed RF neurons only"
+            )
         parts = {}
         for label, pname, proj in (("real", name, real), ("imag", imag_name, imag)):
             if not isinstance(proj, (QDense, QSparse)):
-                raise self.fail(pname, f"is a {type(proj).__name__}; netx's complex layers are dense")
+                raise self.fail(
+                    pname, f"is a {type(proj).__name__}; netx's complex layers are dense"
+                )
             if np.any(proj.delay):
-                raise self.fail(pname, "has delays; netx 0.6.0 builds complex dense synapses without delays")
+                raise self.fail(
+                    pname, "has delays; netx 0.6.0 builds complex dense synapses without delays"
+                )
             w = self.file_weights(pname, proj)
             self.check_netx_keeps(pname, w, [w])
             parts[label] = w.astype(np.float32)
         n_out, n_in = parts["real"].shape
-        return {"type": "dense", "shape": _shape(pop.shape), "inFeatures": n_in, "outFeatures": n_out,
-                "weight": parts, "neuron": neuron}
+        return {
+            "type": "dense",
+            "shape": _shape(pop.shape),
+            "inFeatures": n_in,
+            "outFeatures": n_out,
+            "weight": parts,
+            "neuron": neuron,
+        }
 
-    def lif_bias(self, name: str, pop: Population, mant_field: Any, exp_field: Any) -> np.ndarray | None:
+    def lif_bias(
+        self, name: str, pop: Population, mant_field: Any, exp_field: Any
+    ) -> np.ndarray | None:
         """bias_mant * 2^(bias_exp - 6) per neuron, or None for no bias."""
         mant = np.broadcast_to(mant_field, pop.shape).reshape(-1).astype(np.int64)
         exp = np.broadcast_to(exp_field, pop.shape).reshape(-1).astype(np.int64)
@@ -350,26 +470,46 @@ class _Chain:
         down_exact = mant % (1 << np.maximum(-shift, 0)) == 0
         if np.any((shift < 0) & ~down_exact):
             i = int(np.argmax((shift < 0) & ~down_exact))
-            raise self.fail(name, f"bias_mant = {int(mant[i])} with bias_exp = {int(exp[i])} (neuron {i}): netx "
-                                  f"sets bias_exp = {NETX_BIAS_EXP}, and {int(mant[i])} / 2^{-int(shift[i])} is not an integer")
+            raise self.fail(
+                name,
+                f"bias_mant = {int(mant[i])} with bias_exp = {int(exp[i])} (neuron {i}): netx sets "
+                f"bias_exp = {NETX_BIAS_EXP}, and {int(mant[i])} / 2^{-int(shift[i])} is not an "
+                "integer",
+            )
         down = np.where(shift < 0, mant >> np.maximum(-shift, 0), 0)
         return np.where(shift >= 0, up, down).reshape(pop.shape)
 
-    def layer(self, name: str, proj: Projection, dst: str, pop: Population, src_shape: tuple[int, ...],
-              w_in: np.ndarray | None = None, delay: np.ndarray | None = None,
-              checked: bool = False) -> list[dict[str, Any]]:
+    def layer(
+        self,
+        name: str,
+        proj: Projection,
+        dst: str,
+        pop: Population,
+        src_shape: tuple[int, ...],
+        w_in: np.ndarray | None = None,
+        delay: np.ndarray | None = None,
+        checked: bool = False,
+    ) -> list[dict[str, Any]]:
         """[flatten,] the dense/dense_rec/conv layer of `proj` into `dst` (`w_in`, `delay`: the
         file weights and delays of a joined layer, already `checked` against netx's format)."""
         g = self.graph
         neuron, bias = self.neuron(dst, pop)
         if isinstance(proj, QConv2d):
             if len(pop.shape) != 3:
-                raise self.fail(name, f"writes into shape {pop.shape}; a netx conv layer's output is (C, H, W)")
+                raise self.fail(
+                    name, f"writes into shape {pop.shape}; a netx conv layer's output is (C, H, W)"
+                )
             layer: dict[str, Any] = {
-                "type": "conv", "shape": _shape(pop.shape), "weight": _weights(proj.weight, name, self),
-                "inChannels": src_shape[0], "outChannels": pop.shape[0],
-                "kernelSize": np.array(proj.weight.shape[2:]), "stride": np.array(proj.stride),
-                "padding": np.array(proj.padding), "dilation": np.array(proj.dilation), "groups": proj.groups,
+                "type": "conv",
+                "shape": _shape(pop.shape),
+                "weight": _weights(proj.weight, name, self),
+                "inChannels": src_shape[0],
+                "outChannels": pop.shape[0],
+                "kernelSize": np.array(proj.weight.shape[2:]),
+                "stride": np.array(proj.stride),
+                "padding": np.array(proj.padding),
+                "dilation": np.array(proj.dilation),
+                "groups": proj.groups,
                 "neuron": neuron,
             }
             if bias is not None:
@@ -378,8 +518,11 @@ class _Chain:
         if not isinstance(proj, (QDense, QSparse)):
             raise self.fail(name, f"is a {type(proj).__name__}; netx layers are dense or conv")
         if len(pop.shape) != 1:
-            raise self.fail(dst, f"has shape {pop.shape}; a netx dense layer's output is flat (n,), and nothing "
-                                 "in netx 0.6.0 reads a flat layer as (C, H, W)")
+            raise self.fail(
+                dst,
+                f"has shape {pop.shape}; a netx dense layer's output is flat (n,), and nothing "
+                "in netx 0.6.0 reads a flat layer as (C, H, W)",
+            )
         rec = [(n, p) for n, p in g.incoming(dst) if p.src == dst]
         if w_in is None:
             w_in = self.file_weights(name, proj)
@@ -387,14 +530,20 @@ class _Chain:
         layer = {"type": "dense_rec" if rec else "dense", "shape": _shape(pop.shape),
                  "inFeatures": w_in.shape[1], "outFeatures": w_in.shape[0], "neuron": neuron}
         if rec and checked:
-            raise self.fail(dst, "reads several layers and itself; snnc writes no recurrent layer after a concat")
+            raise self.fail(
+                dst,
+                "reads several layers and itself; snnc writes no recurrent layer after a concat",
+            )
         if rec:
             rec_name, rec_proj = rec[0]
             if len(rec) > 1 or not isinstance(rec_proj, (QDense, QSparse)):
                 raise self.fail(dst, "has more than one self-projection, or one that is not dense")
             if delay is not None or np.any(rec_proj.delay):
-                raise self.fail(rec_name, "is a delayed recurrent layer: netx 0.6.0 gives its recurrent synapse "
-                                          "the input's delays and drops the weight exponent")
+                raise self.fail(
+                    rec_name,
+                    "is a delayed recurrent layer: netx 0.6.0 gives its recurrent synapse "
+                    "the input's delays and drops the weight exponent",
+                )
             w_rec = self.file_weights(rec_name, rec_proj)
             self.check_netx_keeps(name, np.hstack([w_in, w_rec]), [w_in, w_rec])
             layer["weight_rec"] = w_rec.astype(np.float32)
@@ -403,7 +552,9 @@ class _Chain:
         layer["weight"] = w_in.astype(np.float32)
         if delay is not None:
             if delay.max() > NETX_MAX_DELAY:
-                raise self.fail(name, f"delay = {int(delay.max())} is above {NETX_MAX_DELAY}, netx's largest")
+                raise self.fail(
+                    name, f"delay = {int(delay.max())} is above {NETX_MAX_DELAY}, netx's largest"
+                )
             rows_same = np.all(delay == delay[:, :1])
             layer["delay"] = (delay[:, 0] if rows_same else delay).astype(np.float32)
         if bias is not None:
@@ -419,9 +570,15 @@ class _Chain:
         n_dst, n_src = g.populations[proj.dst].size, g.populations[proj.src].size
         if isinstance(proj, QSparse):
             if n_dst * n_src > MAX_DENSE_SYNAPSES:
-                raise self.fail(name, f"would be a dense layer of {n_dst} x {n_src} synapses, more than {MAX_DENSE_SYNAPSES}")
+                raise self.fail(
+                    name,
+                    f"would be a dense layer of {n_dst} x {n_src} synapses, more than "
+                    f"{MAX_DENSE_SYNAPSES}",
+                )
             eff = np.zeros((n_dst, n_src), dtype=np.int64)
-            eff[proj.rows, proj.cols] = effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode)
+            eff[proj.rows, proj.cols] = effective_weights(
+                proj.values, proj.num_weight_bits, proj.sign_mode
+            )
         else:
             eff = effective_weights(proj.weight, proj.num_weight_bits, proj.sign_mode)
         exp = proj.weight_exp
@@ -430,14 +587,21 @@ class _Chain:
         lost = eff % (1 << -exp)
         if np.any(lost):
             i = np.argwhere(lost)[0]
-            raise self.fail(name, f"weight {int(eff[tuple(i)])} at {tuple(int(k) for k in i)} with weight_exp = {exp}: "
-                                  f"netx sums whole weights, and {int(eff[tuple(i)])} / 2^{-exp} is not an integer")
+            raise self.fail(
+                name,
+                f"weight {int(eff[tuple(i)])} at {tuple(int(k) for k in i)} with weight_exp = "
+                f"{exp}: netx sums whole weights, and {int(eff[tuple(i)])} / 2^{-exp} is not an "
+                "integer",
+            )
         return eff >> -exp
 
     def check_netx_keeps(self, name: str, joint: np.ndarray, parts: list[np.ndarray]) -> None:
         """netx re-derives the format from the file's weights: it must give back these sums."""
         if not joint.any():
-            raise self.fail(name, "has only zero weights (netx's optimize_weight_bits divides by the largest weight)")
+            raise self.fail(
+                name,
+                "has only zero weights (netx's optimize_weight_bits divides by the largest weight)",
+            )
         fmt = netx_dense_format(joint)
         start = 0
         for part in parts:
@@ -449,8 +613,11 @@ class _Chain:
             if not exact or not np.array_equal(back, part):
                 bad = np.argwhere(back != part)
                 i = tuple(int(k) for k in bad[0]) if bad.size else (0, 0)
-                raise self.fail(name, f"weight {int(part[i])} at {i}: netx's 8-bit format turns the layer's weights "
-                                      f"(range {int(part.min())}..{int(part.max())}) into {int(back[i])}")
+                raise self.fail(
+                    name,
+                    f"weight {int(part[i])} at {i}: netx's 8-bit format turns the layer's weights "
+                    f"(range {int(part.min())}..{int(part.max())}) into {int(back[i])}",
+                )
             start = stop
 
 
@@ -482,9 +649,17 @@ def _is_input_relay(g: Graph, proj: Projection) -> bool:
     if not isinstance(proj, QSparse) or not isinstance(src, Input) or src.shape != dst.shape:
         return False
     n = src.size
-    eff = effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode) << max(proj.weight_exp, 0)
-    return (proj.weight_exp >= 0 and proj.nnz == n and np.array_equal(proj.rows, np.arange(n))
-            and np.array_equal(proj.cols, np.arange(n)) and np.all(eff == 1) and not np.any(proj.delay))
+    eff = effective_weights(proj.values, proj.num_weight_bits, proj.sign_mode) << max(
+        proj.weight_exp, 0
+    )
+    return (
+        proj.weight_exp >= 0
+        and proj.nnz == n
+        and np.array_equal(proj.rows, np.arange(n))
+        and np.array_equal(proj.cols, np.arange(n))
+        and np.all(eff == 1)
+        and not np.any(proj.delay)
+    )
 
 
 def _delay(proj: QDense | QSparse, shape: tuple[int, int]) -> np.ndarray | None:

@@ -20,9 +20,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ir.errors import ModelFormatError
-
 from compiler.nir.reader import read_hdf5
+from ir.errors import ModelFormatError
 
 __all__ = ["MAX_LAYERS", "NetxFile", "NetxLayer", "read_netx", "text_field"]
 
@@ -73,12 +72,17 @@ def read_netx(path: str | os.PathLike) -> NetxFile:
 
 def _layers(label: str, raw: dict[str, Any]) -> tuple[NetxLayer, ...]:
     if len(raw) > MAX_LAYERS:
-        raise ModelFormatError(label, "layer", f"{len(raw)} layers, more than the {MAX_LAYERS} snnc reads")
+        raise ModelFormatError(
+            label, "layer", f"{len(raw)} layers, more than the {MAX_LAYERS} snnc reads"
+        )
     expected = [str(i) for i in range(len(raw))]
     if sorted(raw, key=_index_key) != expected:
         names = ", ".join(sorted(raw, key=_index_key)[:8])
         raise ModelFormatError(
-            label, "layer", f"members must be named 0..{len(raw) - 1} (netx reads layer/<i> in order), found {names}"
+            label,
+            "layer",
+            f"members must be named 0..{len(raw) - 1} (netx reads layer/<i> in order), found "
+            f"{names}",
         )
     if not raw:
         raise ModelFormatError(label, "layer", "is empty; a netx network needs at least one layer")

@@ -36,18 +36,27 @@ def check(name: str, lava: bool) -> str:
     for _, go in runs:
         out = program_output(program, go().get(program.outputs[0]))[:, latency:]
         if out.dtype.kind == "f":
-            cells.append(f"{int((np.abs(out - ref) > MEAN_ATOL).sum())} differ (max {np.abs(out - ref).max():.1e})")
+            cells.append(
+                f"{int((np.abs(out - ref) > MEAN_ATOL).sum())} differ (max "
+                f"{np.abs(out - ref).max():.1e})"
+            )
         else:
             cells.append(f"{int((out != ref).sum())} differ")
     which = "netx" if fx.netx is not None else "SLAYER (netx refuses)"
     b, t, n = ref.shape
-    return (f"| {name} | {', '.join(graph.metadata['import']['layers'])} | {which} | {b} x {t} x {n} | "
-            f"{int(np.count_nonzero(ref))} | {latency} | " + " | ".join(cells) + " |")
+    return (
+        f"| {name} | {', '.join(graph.metadata['import']['layers'])} | {which} | {b} x {t} x {n} | "
+        f"{int(np.count_nonzero(ref))} | {latency} | " + " | ".join(cells) + " |"
+    )
 
 
 def main(argv: list[str]) -> None:
     lava = "--lava" in argv
-    print("| fixture | layers | reference | compared | nonzero outputs | latency | cpu" + (" | lava" if lava else "") + " |")
+    print(
+        "| fixture | layers | reference | compared | nonzero outputs | latency | cpu"
+        + (" | lava" if lava else "")
+        + " |"
+    )
     print("|---|---|---|---|---|---|---" + ("|---" if lava else "") + "|")
     for name in (*NETX_RUNS, *REFUSED):
         print(check(name, lava))

@@ -12,7 +12,15 @@ import numpy as np
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "netx"
 # Fixtures whose reference is netx's own output (the others netx refuses: SLAYER's forward).
-NETX_RUNS = ("cuba_mlp", "cuba_conv", "cuba_rec", "cuba_delay", "cuba_hetero", "sdnn_pilot", "rf_complex")
+NETX_RUNS = (
+    "cuba_mlp",
+    "cuba_conv",
+    "cuba_rec",
+    "cuba_delay",
+    "cuba_hetero",
+    "sdnn_pilot",
+    "rf_complex",
+)
 REFUSED = ("cuba_pool", "cuba_convt", "cuba_concat")
 # SLAYER's Average readout: the reference holds its float32 means, snnc's host readout the
 # float64 means of the same spike counts.
@@ -25,7 +33,11 @@ def program_output(graph: Any, spikes: np.ndarray) -> np.ndarray:
     from app.readouts import group_means
 
     spec = graph.metadata.get("readout") or {}
-    means = group_means(graph, {spec.get("population"): spikes}) if spec.get("kind") == "group_mean" else {}
+    means = (
+        group_means(graph, {spec.get("population"): spikes})
+        if spec.get("kind") == "group_mean"
+        else {}
+    )
     return next(iter(means.values())) if means else spikes
 
 
@@ -49,7 +61,9 @@ class Fixture:
     @property
     def netx_kwargs(self) -> dict[str, Any]:
         """The `hdf5.Network` arguments the generator used (JSON lists back to tuples)."""
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in self.info["netx_kwargs"].items()}
+        return {
+            k: tuple(v) if isinstance(v, list) else v for k, v in self.info["netx_kwargs"].items()
+        }
 
     @property
     def reference(self) -> np.ndarray:
@@ -75,13 +89,19 @@ def _reverse_leading(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(a, axes, axes[::-1]))
 
 
-def run_netx(path: str | Path, inputs: np.ndarray, shape: tuple[int, ...], samples: int | None = None,
-             **network_kwargs: Any) -> np.ndarray:
+def run_netx(
+    path: str | Path,
+    inputs: np.ndarray,
+    shape: tuple[int, ...],
+    samples: int | None = None,
+    **network_kwargs: Any,
+) -> np.ndarray:
     """netx's output (batch, T, n_out) on snnc-layout `inputs` (batch, T, n_in) of a network whose
-    input has shape `shape` (C, H, W) or (n,) (`network_kwargs` go to `hdf5.Network`): one run per sample on
-    `Loihi2SimCfg(select_tag='fixed_pt')`, the input sent by a RingBuffer into `net.inp` (or,
-    when the first layer is an input layer with neurons, into those neurons' `a_in`: netx's Input
-    block never connects its `inp` port (blocks/process.py), and lava-dl's own tests do this)."""
+    input has shape `shape` (C, H, W) or (n,) (`network_kwargs` go to `hdf5.Network`): one run
+    per sample on `Loihi2SimCfg(select_tag='fixed_pt')`, the input sent by a RingBuffer into
+    `net.inp` (or, when the first layer is an input layer with neurons, into those neurons'
+    `a_in`: netx's Input block never connects its `inp` port (blocks/process.py), and lava-dl's
+    own tests do this)."""
     from backends.lava.compat import ensure_lava_dl
 
     ensure_lava_dl()
@@ -103,7 +123,9 @@ def run_netx(path: str | Path, inputs: np.ndarray, shape: tuple[int, ...], sampl
             src.s_out.connect(net.inp)
         net.out.connect(sink.a_in)
         try:
-            net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            net.run(
+                condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt")
+            )
             out = sink.data.get()
         finally:
             net.stop()

@@ -54,7 +54,11 @@ def test_import_export_import_keeps_the_integers(tmp_path, name):
     summary = export_netx(first, tmp_path / "back.net")
     again = import_netx(tmp_path / "back.net", warn=lambda m: None)
     _same_network(first, again)
-    assert again.metadata["import"]["latency"] == first.metadata["import"]["latency"] == summary.latency
+    assert (
+        again.metadata["import"]["latency"]
+        == first.metadata["import"]["latency"]
+        == summary.latency
+    )
 
 
 def test_compiled_program_exports_like_its_model(tmp_path):
@@ -77,28 +81,65 @@ def _mlp(**lif) -> Graph:
     w = rng.integers(-100, 100, (3, 4))
     return Graph(
         {"in": Input((4,)), "a": QLIF((3,), du=10, dv=20, vth=30, **lif)},
-        {"w": QDense(src="in", dst="a", weight=w, weight_exp=0, num_weight_bits=8, sign_mode="mixed")},
+        {
+            "w": QDense(
+                src="in", dst="a", weight=w, weight_exp=0, num_weight_bits=8, sign_mode="mixed"
+            )
+        },
     )
 
 
 @pytest.mark.parametrize(
     ("graph", "message"),
     [
-        (lambda: load_model(NIR_FIXTURE, dt=1e-4), r"netx files hold fixed-point networks; compile the model first"),
-        (lambda: _mlp(reset_interval=5), r"population 'a': reset_interval = 5: netx files carry no reset"),
-        (lambda: _mlp(bias_mant=3, bias_exp=2), r"bias_mant = 3 with bias_exp = 2 \(neuron 0\).* 3 / 2\^4 is not an integer"),
-        (lambda: _mlp().with_node("w", dataclasses.replace(_mlp().projections["w"], weight_exp=-3)),
-         r"projection 'w' \(in -> a\): weight .* with weight_exp = -3: netx sums whole weights"),
-        (lambda: _mlp().with_node("w", dataclasses.replace(_mlp().projections["w"], weight_exp=3)),
-         r"weight 560 at \(0, 0\): netx's 8-bit format turns the layer's weights \(range -784..656\) into 254"),
-        (lambda: _mlp().with_node("b", QLIF((2,))).with_node(
-            "w2", QDense(src="in", dst="b", weight=np.full((2, 4), 4))),
-         r"the graph's outputs are a, b; a netx network's output is its last layer \('b'\)"),
-        (lambda: _mlp().with_node("b", QLIF((2,))).with_node("w2", QDense(src="in", dst="b", weight=np.full((2, 4), 4)))
-         .with_node("w3", QDense(src="a", dst="b", weight=np.full((2, 3), 4))).with_node(
-             "w4", QDense(src="in", dst="b", weight=np.full((2, 4), 2))),
-         r"projection 'w4' \(in -> b\): is one of several projections into a layer that reads several layers"),
-        (lambda: _mlp().with_node("in2", Input((2,))), r"netx networks have one input; this graph has 2"),
+        (
+            lambda: load_model(NIR_FIXTURE, dt=1e-4),
+            r"netx files hold fixed-point networks; compile the model first",
+        ),
+        (
+            lambda: _mlp(reset_interval=5),
+            r"population 'a': reset_interval = 5: netx files carry no reset",
+        ),
+        (
+            lambda: _mlp(bias_mant=3, bias_exp=2),
+            r"bias_mant = 3 with bias_exp = 2 \(neuron 0\).* 3 / 2\^4 is not an integer",
+        ),
+        (
+            lambda: _mlp().with_node(
+                "w", dataclasses.replace(_mlp().projections["w"], weight_exp=-3)
+            ),
+            r"projection 'w' \(in -> a\): weight .* with weight_exp = -3: netx sums whole weights",
+        ),
+        (
+            lambda: _mlp().with_node(
+                "w", dataclasses.replace(_mlp().projections["w"], weight_exp=3)
+            ),
+            r"weight 560 at \(0, 0\): netx's 8-bit format turns the layer's weights "
+            r"\(range -784..656\) into 254",
+        ),
+        (
+            lambda: (
+                _mlp()
+                .with_node("b", QLIF((2,)))
+                .with_node("w2", QDense(src="in", dst="b", weight=np.full((2, 4), 4)))
+            ),
+            r"the graph's outputs are a, b; a netx network's output is its last layer \('b'\)",
+        ),
+        (
+            lambda: (
+                _mlp()
+                .with_node("b", QLIF((2,)))
+                .with_node("w2", QDense(src="in", dst="b", weight=np.full((2, 4), 4)))
+                .with_node("w3", QDense(src="a", dst="b", weight=np.full((2, 3), 4)))
+                .with_node("w4", QDense(src="in", dst="b", weight=np.full((2, 4), 2)))
+            ),
+            r"projection 'w4' \(in -> b\): is one of several projections into a layer that "
+            r"reads several layers",
+        ),
+        (
+            lambda: _mlp().with_node("in2", Input((2,))),
+            r"netx networks have one input; this graph has 2",
+        ),
     ],
 )
 def test_what_netx_cannot_hold_is_one_line(tmp_path, graph, message):
@@ -109,15 +150,28 @@ def test_what_netx_cannot_hold_is_one_line(tmp_path, graph, message):
 
 
 def test_transposed_conv_output_cannot_feed_netx(tmp_path):
-    with pytest.raises(InputError, match=r"population 'convT2': has shape \(3, 7, 7\); a netx dense layer's output is flat"):
+    with pytest.raises(
+        InputError,
+        match=r"population 'convT2': has shape \(3, 7, 7\); a netx dense layer's output is flat",
+    ):
         export_netx(load_model(FIXTURES / "cuba_convt.net"), tmp_path / "x.net")
 
 
 def test_sparse_projection_exports_as_dense(tmp_path):
     graph = Graph(
         {"in": Input((3,)), "a": QLIF((2,), du=0, dv=0, vth=5)},
-        {"w": QSparse(src="in", dst="a", rows=np.array([0, 1]), cols=np.array([2, 0]), values=np.array([6, -4]),
-                      weight_exp=1, num_weight_bits=8, sign_mode="mixed")},
+        {
+            "w": QSparse(
+                src="in",
+                dst="a",
+                rows=np.array([0, 1]),
+                cols=np.array([2, 0]),
+                values=np.array([6, -4]),
+                weight_exp=1,
+                num_weight_bits=8,
+                sign_mode="mixed",
+            )
+        },
     )
     export_netx(graph, tmp_path / "s.net")
     back = import_netx(tmp_path / "s.net", warn=lambda m: None)

@@ -54,7 +54,9 @@ def test_cpu_matches_the_reference(name, programs):
 def test_latency_is_one_step_after_input_neurons(programs):
     """netx feeds its input neurons without a synapse step; snnc's projection adds one. The
     import records it and nothing else moves: unshifted, the outputs differ."""
-    assert {n: programs[n][1] for n in ALL} == {n: int(n in ("cuba_conv", "sdnn_pilot")) for n in ALL}
+    assert {n: programs[n][1] for n in ALL} == {
+        n: int(n in ("cuba_conv", "sdnn_pilot")) for n in ALL
+    }
     fx = fixture("cuba_conv")
     program, _ = programs["cuba_conv"]
     out = run_cpu(program, fx.inputs).get(program.outputs[0])
@@ -85,10 +87,17 @@ def test_lava_matches_the_reference():
     latency = [g.metadata["import"]["latency"] for g in graphs]
     batch = 1  # the cpu test covers every sample (and other Lava tests the reset between samples)
     steps = max(fx.inputs.shape[1] + lat for fx, lat in zip(fixtures, latency))
-    graph, inputs = merge([
-        Network(g, np.pad(fx.inputs[:batch], ((0, 0), (0, steps - fx.inputs.shape[1]), (0, 0))), "netx", k)
-        for k, (g, fx) in enumerate(zip(graphs, fixtures))
-    ])
+    graph, inputs = merge(
+        [
+            Network(
+                g,
+                np.pad(fx.inputs[:batch], ((0, 0), (0, steps - fx.inputs.shape[1]), (0, 0))),
+                "netx",
+                k,
+            )
+            for k, (g, fx) in enumerate(zip(graphs, fixtures))
+        ]
+    )
     program, _ = compile_model(graph, load_hw("loihi2"))
     trace = run_lava(program, inputs, steps=steps)
     for k, (g, fx, lat) in enumerate(zip(graphs, fixtures, latency)):

@@ -25,7 +25,15 @@ NIR_FIXTURE = ROOT / "tests" / "fixtures" / "nir" / "snntorch_mlp.nir"
 
 
 def cuba(**kw):
-    return {"type": "CUBA", "iDecay": 1024, "vDecay": 128, "vThMant": 64, "refDelay": 1, "gradedSpike": False, **kw}
+    return {
+        "type": "CUBA",
+        "iDecay": 1024,
+        "vDecay": 128,
+        "vThMant": 64,
+        "refDelay": 1,
+        "gradedSpike": False,
+        **kw,
+    }
 
 
 def weights(shape, seed=0):
@@ -33,22 +41,46 @@ def weights(shape, seed=0):
 
 
 def dense(n_out, n_in, seed=0, **kw):
-    return {"type": "dense", "shape": np.array([n_out]), "weight": weights((n_out, n_in), seed), "neuron": cuba(), **kw}
+    return {
+        "type": "dense",
+        "shape": np.array([n_out]),
+        "weight": weights((n_out, n_in), seed),
+        "neuron": cuba(),
+        **kw,
+    }
 
 
 def conv(c_out, c_in, k, shape, **kw):
-    layer = {"type": "conv", "shape": np.array(shape), "weight": weights((c_out, c_in, k, k)), "stride": np.array([1, 1]),
-             "padding": np.array([0, 0]), "dilation": np.array([1, 1]), "groups": 1, "neuron": cuba()}
+    layer = {
+        "type": "conv",
+        "shape": np.array(shape),
+        "weight": weights((c_out, c_in, k, k)),
+        "stride": np.array([1, 1]),
+        "padding": np.array([0, 0]),
+        "dilation": np.array([1, 1]),
+        "groups": 1,
+        "neuron": cuba(),
+    }
     layer.update(kw)
     return layer
 
 
 def rf(**kw):
-    return {"type": "RF_PHASE", "vThMant": 5, "sinDecay": 1500, "cosDecay": 3500, "gradedSpike": False, **kw}
+    return {
+        "type": "RF_PHASE",
+        "vThMant": 5,
+        "sinDecay": 1500,
+        "cosDecay": 3500,
+        "gradedSpike": False,
+        **kw,
+    }
 
 
 def complex_dense(n_out, n_in, imag=None, type="dense", **kw):
-    w = {"real": weights((n_out, n_in), 1), "imag": weights((n_out, n_in), 2) if imag is None else imag}
+    w = {
+        "real": weights((n_out, n_in), 1),
+        "imag": weights((n_out, n_in), 2) if imag is None else imag,
+    }
     return {"type": type, "shape": np.array([n_out]), "weight": w, "neuron": rf(), **kw}
 
 
@@ -68,7 +100,9 @@ def imported(tmp_path, layers, **kw):
 
 
 def test_cuba_parameters_are_netx_integers(tmp_path):
-    graph, notes = imported(tmp_path, [dense(4, 6), dense(3, 4, neuron=cuba(iDecay=0, vDecay=4096, vThMant=9))])
+    graph, notes = imported(
+        tmp_path, [dense(4, 6), dense(3, 4, neuron=cuba(iDecay=0, vDecay=4096, vThMant=9))]
+    )
     assert notes == []
     first, second = graph.populations["dense0"], graph.populations["dense1"]
     assert (first.du, first.dv, first.vth) == (1023, 128, 64)
@@ -122,7 +156,10 @@ def test_conv_bias_per_channel_and_per_neuron(tmp_path):
     np.testing.assert_array_equal(bias[0], 2)
     np.testing.assert_array_equal(bias[1], -4)
     whc = np.arange(4 * 3 * 2, dtype=np.float32).reshape(4, 3, 2)  # netx's (W, H, C)
-    graph, _ = imported(tmp_path, [{"type": "input", "shape": np.array([1, 5, 6])}, conv(2, 1, 3, [2, 3, 4], bias=whc)])
+    graph, _ = imported(
+        tmp_path,
+        [{"type": "input", "shape": np.array([1, 5, 6])}, conv(2, 1, 3, [2, 3, 4], bias=whc)],
+    )
     np.testing.assert_array_equal(graph.populations["conv1"].bias_mant, whc.transpose(2, 1, 0))
 
 
@@ -136,8 +173,19 @@ def test_conv_weights_are_kept_and_first_conv_input_inferred(tmp_path):
 
 
 def test_input_neurons_get_a_one_to_one_synapse_and_latency(tmp_path):
-    graph, notes = imported(tmp_path, [
-        {"type": "input", "shape": np.array([5]), "neuron": cuba(vThMant=1), "weight": 64, "bias": 3}, dense(2, 5)])
+    graph, notes = imported(
+        tmp_path,
+        [
+            {
+                "type": "input",
+                "shape": np.array([5]),
+                "neuron": cuba(vThMant=1),
+                "weight": 64,
+                "bias": 3,
+            },
+            dense(2, 5),
+        ],
+    )
     relay = graph.projections["input0.in"]
     assert isinstance(relay, QSparse) and np.array_equal(relay.values, np.ones(5))
     assert graph.metadata["import"]["latency"] == 1
@@ -145,11 +193,21 @@ def test_input_neurons_get_a_one_to_one_synapse_and_latency(tmp_path):
 
 
 def test_per_neuron_and_per_channel_parameters(tmp_path):
-    per_neuron = cuba(iDecay=np.array([0, 100, 4096]), vDecay=np.array([5, 5, 5]), vThMant=np.array([1, 2, 3]))
-    per_channel = cuba(iDecay=np.array([10, 20]), vThMant=np.arange(4 * 3 * 2).reshape(4, 3, 2))  # (W, H, C)
-    graph, _ = imported(tmp_path, [{"type": "input", "shape": np.array([1, 5, 6])},
-                                   conv(2, 1, 3, [2, 3, 4], neuron=per_channel), {"type": "flatten"},
-                                   dense(3, 24, neuron=per_neuron)])
+    per_neuron = cuba(
+        iDecay=np.array([0, 100, 4096]), vDecay=np.array([5, 5, 5]), vThMant=np.array([1, 2, 3])
+    )
+    per_channel = cuba(
+        iDecay=np.array([10, 20]), vThMant=np.arange(4 * 3 * 2).reshape(4, 3, 2)
+    )  # (W, H, C)
+    graph, _ = imported(
+        tmp_path,
+        [
+            {"type": "input", "shape": np.array([1, 5, 6])},
+            conv(2, 1, 3, [2, 3, 4], neuron=per_channel),
+            {"type": "flatten"},
+            dense(3, 24, neuron=per_neuron),
+        ],
+    )
     conv_pop, dense_pop = graph.populations["conv1"], graph.populations["dense3"]
     np.testing.assert_array_equal(dense_pop.du, [-1, 99, 4095])
     assert dense_pop.dv == 5  # uniform values stay one number
@@ -163,19 +221,38 @@ def test_sdnn_layers_are_the_lava_processes_netx_builds(tmp_path):
         {"type": "input", "shape": np.array([4]), "neuron": dict(sdnn)},
         dense(3, 4, neuron=dict(sdnn, activation="tanh"), bias=np.array([2.0, 0.0, -2.0])),
         dense(2, 3, neuron=dict(sdnn, sigma_output=True))])
-    labels = {n: model_of(p).lava_process_name for n, p in graph.populations.items() if n != "input"}
+    labels = {
+        n: model_of(p).lava_process_name for n, p in graph.populations.items() if n != "input"
+    }
     assert labels == {"input0": "Delta", "dense1": "SigmaDelta", "dense2": "Sigma"}
-    assert graph.populations["input"].message_bits == 24 and graph.metadata["import"]["latency"] == 1
+    assert (
+        graph.populations["input"].message_bits == 24 and graph.metadata["import"]["latency"] == 1
+    )
     sd = model_of(graph.populations["dense1"]).lava_params(graph.populations["dense1"])
-    assert (sd["vth"], sd["spike_exp"], sd["state_exp"], sd["act_mode"], sd["cum_error"]) == (6, 6, 6, 1, 0)
+    assert (sd["vth"], sd["spike_exp"], sd["state_exp"], sd["act_mode"], sd["cum_error"]) == (
+        6,
+        6,
+        6,
+        1,
+        0,
+    )
     np.testing.assert_array_equal(sd["bias"], [2, 0, -2])
     assert len(notes) == 1 and "neuron/activation (layer 1 = 'tanh')" in notes[0]
 
 
 def test_pool_becomes_grouped_conv(tmp_path):
-    pool = {"type": "pool", "shape": np.array([2, 2, 3]), "weight": np.full((1, 1, 2, 2), 254, np.float32),
-            "stride": np.array([2, 2]), "padding": np.array([0, 0]), "dilation": np.array([1, 1]), "neuron": cuba()}
-    graph, _ = imported(tmp_path, [{"type": "input", "shape": np.array([1, 4, 6])}, conv(2, 1, 1, [2, 4, 6]), pool])
+    pool = {
+        "type": "pool",
+        "shape": np.array([2, 2, 3]),
+        "weight": np.full((1, 1, 2, 2), 254, np.float32),
+        "stride": np.array([2, 2]),
+        "padding": np.array([0, 0]),
+        "dilation": np.array([1, 1]),
+        "neuron": cuba(),
+    }
+    graph, _ = imported(
+        tmp_path, [{"type": "input", "shape": np.array([1, 4, 6])}, conv(2, 1, 1, [2, 4, 6]), pool]
+    )
     proj = graph.projections["pool2.in"]
     assert isinstance(proj, QConv2d) and proj.groups == 2 and proj.weight.shape == (2, 1, 2, 2)
 
@@ -211,15 +288,32 @@ def test_complex_dense_is_two_projections_into_the_rf_ports(tmp_path):
     """SLAYER's complex dense (weight/real, weight/imag) into RF and RF_IZ neurons: one QDense
     per part, each with its own netx format, into the "real" (default) and "imag" ports; the
     registers are what Lava's process computes from netx's float period and decay."""
-    layers = [complex_dense(4, 3), complex_dense(2, 4, neuron=rf(type="RF_IZHIKEVICH", sinDecay=np.array([900, 1200]),
-                                                                   cosDecay=np.array([3900, 3700])))]
+    layers = [
+        complex_dense(4, 3),
+        complex_dense(
+            2,
+            4,
+            neuron=rf(
+                type="RF_IZHIKEVICH",
+                sinDecay=np.array([900, 1200]),
+                cosDecay=np.array([3900, 3700]),
+            ),
+        ),
+    ]
     graph, notes = imported(tmp_path, layers)
     real, imag = graph.projections["dense0.in"], graph.projections["dense0.imag"]
     assert (real.port, imag.port) == (None, "imag") and real.src == imag.src == "input"
-    np.testing.assert_array_equal(real.weight, layers[0]["weight"]["real"].astype(np.int64) >> 1 << 1)
+    np.testing.assert_array_equal(
+        real.weight, layers[0]["weight"]["real"].astype(np.int64) >> 1 << 1
+    )
     assert model_of(graph.populations["dense0"]).name == "rf"
     iz = graph.populations["dense1"]
-    assert model_of(iz).name == "rf_iz" and iz.vth == 5 * 64 and iz.state_exp == 6 and iz.decay_bits == 12
+    assert (
+        model_of(iz).name == "rf_iz"
+        and iz.vth == 5 * 64
+        and iz.state_exp == 6
+        and iz.decay_bits == 12
+    )
     assert np.abs(iz.per_neuron("sin_decay") - [900, 1200]).max() <= 1
     assert np.abs(iz.per_neuron("cos_decay") - [3900, 3700]).max() <= 1
 
@@ -236,37 +330,61 @@ def test_dense_comp_type_imports_as_the_complex_dense_netx_builds(tmp_path):
 
 
 def test_complex_delay_and_bias_are_dropped_as_netx_does(tmp_path):
-    _, notes = imported(tmp_path, [complex_dense(4, 3, delay=np.array([1.0, 2, 3, 4]), bias=np.ones(4, np.float32))])
-    assert sum("builds complex dense layers without it" in n for n in notes) == 2  # one line per field
+    _, notes = imported(
+        tmp_path, [complex_dense(4, 3, delay=np.array([1.0, 2, 3, 4]), bias=np.ones(4, np.float32))]
+    )
+    assert (
+        sum("builds complex dense layers without it" in n for n in notes) == 2
+    )  # one line per field
 
 
 def test_concat_cuts_the_next_layer_into_one_projection_per_joined_layer(tmp_path):
     """snnc's concat layout: branch layers name their input by index, `concat` joins them
     (flat here: end to end), the next dense layer's columns split by part, same format."""
-    layers = [{"type": "input", "shape": np.array([3])}, dense(4, 3, seed=1), dense(2, 3, seed=2, input=np.array(0)),
-              {"type": "concat", "inputs": np.array([1, 2]), "shape": np.array([6])}, dense(5, 6, seed=3)]
+    layers = [
+        {"type": "input", "shape": np.array([3])},
+        dense(4, 3, seed=1),
+        dense(2, 3, seed=2, input=np.array(0)),
+        {"type": "concat", "inputs": np.array([1, 2]), "shape": np.array([6])},
+        dense(5, 6, seed=3),
+    ]
     graph, _ = imported(tmp_path, layers)
     assert {n: (p.src, p.dst) for n, p in graph.projections.items()} == {
         "dense1.in": ("input", "dense1"), "dense2.in": ("input", "dense2"),
         "dense4.in.dense1": ("dense1", "dense4"), "dense4.in.dense2": ("dense2", "dense4")}
     whole, _ = imported(tmp_path, [{"type": "input", "shape": np.array([6])}, dense(5, 6, seed=3)])
-    joined = np.hstack([graph.projections["dense4.in.dense1"].weight, graph.projections["dense4.in.dense2"].weight])
+    joined = np.hstack(
+        [graph.projections["dense4.in.dense1"].weight, graph.projections["dense4.in.dense2"].weight]
+    )
     np.testing.assert_array_equal(joined, whole.projections["dense1.in"].weight)
-    assert graph.projections["dense4.in.dense1"].weight_exp == whole.projections["dense1.in"].weight_exp
+    assert (
+        graph.projections["dense4.in.dense1"].weight_exp
+        == whole.projections["dense1.in"].weight_exp
+    )
 
 
 def test_average_is_a_host_readout_of_group_means(tmp_path):
     from app.readouts import group_means
 
     graph, _ = imported(tmp_path, [dense(6, 3), {"type": "average", "shape": np.array([3, 1, 1])}])
-    assert graph.metadata["readout"] == {"kind": "group_mean", "population": "dense0", "groups": 3, "layer": 1}
+    assert graph.metadata["readout"] == {
+        "kind": "group_mean",
+        "population": "dense0",
+        "groups": 3,
+        "layer": 1,
+    }
     spikes = np.array([[[1, 0, 1, 1, 0, 0]]], dtype=np.uint8)
-    np.testing.assert_array_equal(group_means(graph, {"dense0": spikes})["dense0:group_mean"], [[[0.5, 1.0, 0.0]]])
+    np.testing.assert_array_equal(
+        group_means(graph, {"dense0": spikes})["dense0:group_mean"], [[[0.5, 1.0, 0.0]]]
+    )
     from compiler.netx.exporter import export_netx
 
     export_netx(graph, tmp_path / "again.net")
     back = import_netx(tmp_path / "again.net", warn=lambda m: None)
-    assert back.metadata["import"]["layers"][-1] == "average" and back.metadata["readout"]["groups"] == 3
+    assert (
+        back.metadata["import"]["layers"][-1] == "average"
+        and back.metadata["readout"]["groups"] == 3
+    )
 
 
 # ---------------------------------------------------------------------------- errors
@@ -275,33 +393,93 @@ def test_average_is_a_host_readout_of_group_means(tmp_path):
 @pytest.mark.parametrize(
     ("layers", "message"),
     [
-        ([{"type": "concat"}], r"layer/0 \(concat\) inputs: missing; a concat layer names the layers it joins"),
-        ([dense(2, 3), {"type": "concat", "inputs": np.array([0, 3])}], r"layer/1 \(concat\) input: = 3: not an earlier"),
-        ([dense(2, 3), dense(2, 2), {"type": "concat", "inputs": np.array([0, 0])}], r"inputs\) inputs: joins .* twice|"
-         r"a population twice"),
-        ([dense(2, 3), {"type": "average", "shape": np.array([3])}], r"layer/1 \(average\) shape: = \[3\]: 2 neurons"),
-        ([dense(2, 3), {"type": "average", "shape": np.array([1])}, dense(2, 2)], r"layer/2 \(dense\): follows the "
-         r"average layer 1, a host readout"),
+        (
+            [{"type": "concat"}],
+            r"layer/0 \(concat\) inputs: missing; a concat layer names the layers it joins",
+        ),
+        (
+            [dense(2, 3), {"type": "concat", "inputs": np.array([0, 3])}],
+            r"layer/1 \(concat\) input: = 3: not an earlier",
+        ),
+        (
+            [dense(2, 3), dense(2, 2), {"type": "concat", "inputs": np.array([0, 0])}],
+            r"inputs\) inputs: joins .* twice|"
+            r"a population twice",
+        ),
+        (
+            [dense(2, 3), {"type": "average", "shape": np.array([3])}],
+            r"layer/1 \(average\) shape: = \[3\]: 2 neurons",
+        ),
+        (
+            [dense(2, 3), {"type": "average", "shape": np.array([1])}, dense(2, 2)],
+            r"layer/2 \(dense\): follows the "
+            r"average layer 1, a host readout",
+        ),
         ([dense(2, 3, input=np.array(5))], r"layer/0 \(dense\) input: = 5: not an earlier layer"),
         ([{"type": "bogus"}], r"layer/0 \(bogus\) type: 'bogus' is not a netx layer type"),
-        ([dense(2, 3, neuron=cuba(vThMant=np.array([5, 6, 7])))], r"neuron/vThMant: has 3 values for 2 neurons"),
-        ([dense(2, 3, neuron=rf())], r"layer/0 \(dense\) weight: is real, into 'RF_PHASE' neurons: netx 0.6.0 connects"),
-        ([complex_dense(2, 3, neuron=cuba())], r"neuron/type: = 'CUBA': complex weights feed the real and imaginary"),
-        ([complex_dense(2, 3, neuron=rf(vThMant=np.array([5, 6])))], r"neuron/vThMant: has 2 values; netx 0.6.0's RF"),
-        ([complex_dense(2, 3, neuron=rf(sinDecay=0, cosDecay=0))], r"neuron/sinDecay: = 0 with cosDecay 0: .*infinite"),
-        ([complex_dense(2, 3, imag=weights((2, 4)))], r"weight/imag: shape \(2, 4\) does not give|weight/imag: shape"),
-        ([dense(2, 3, neuron={"type": "SDNN", "vThMant": 5, "messageBits": 0})], r"neuron/messageBits: = 0"),
+        (
+            [dense(2, 3, neuron=cuba(vThMant=np.array([5, 6, 7])))],
+            r"neuron/vThMant: has 3 values for 2 neurons",
+        ),
+        (
+            [dense(2, 3, neuron=rf())],
+            r"layer/0 \(dense\) weight: is real, into 'RF_PHASE' neurons: netx 0.6.0 connects",
+        ),
+        (
+            [complex_dense(2, 3, neuron=cuba())],
+            r"neuron/type: = 'CUBA': complex weights feed the real and imaginary",
+        ),
+        (
+            [complex_dense(2, 3, neuron=rf(vThMant=np.array([5, 6])))],
+            r"neuron/vThMant: has 2 values; netx 0.6.0's RF",
+        ),
+        (
+            [complex_dense(2, 3, neuron=rf(sinDecay=0, cosDecay=0))],
+            r"neuron/sinDecay: = 0 with cosDecay 0: .*infinite",
+        ),
+        (
+            [complex_dense(2, 3, imag=weights((2, 4)))],
+            r"weight/imag: shape \(2, 4\) does not give|weight/imag: shape",
+        ),
+        (
+            [dense(2, 3, neuron={"type": "SDNN", "vThMant": 5, "messageBits": 0})],
+            r"neuron/messageBits: = 0",
+        ),
         ([dense(2, 3, neuron=cuba(iDecay=5000))], r"neuron/iDecay: = 5000 is outside \[0, 4096\]"),
-        ([dense(2, 3, neuron=cuba(type="ALIF"))], r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI, SDNN and RF"),
-        ([dense(2, 3, weight=np.full((2, 3), np.nan, np.float32))], r"layer/0 \(dense\) weight: has NaN"),
-        ([dense(2, 3, delay=np.array([1.0, 2.0, 3.0, 4.0]))], r"delay: has 4 values; netx 0.6.0 needs 2 .* or 3"),
+        (
+            [dense(2, 3, neuron=cuba(type="ALIF"))],
+            r"neuron/type: 'ALIF' is not supported; snnc imports CUBA, LOIHI, SDNN and RF",
+        ),
+        (
+            [dense(2, 3, weight=np.full((2, 3), np.nan, np.float32))],
+            r"layer/0 \(dense\) weight: has NaN",
+        ),
+        (
+            [dense(2, 3, delay=np.array([1.0, 2.0, 3.0, 4.0]))],
+            r"delay: has 4 values; netx 0.6.0 needs 2 .* or 3",
+        ),
         ([dense(2, 3, delay=np.array([-1.0, 0.0]))], r"delay: = -1; delays must be >= 0"),
-        ([conv(2, 1, 3, [2, 3, 3]), dense(2, 18)], r"layer/1 \(dense\): reads the \(2, 3, 3\) output of 'conv0' without a flatten"),
-        ([conv(2, 1, 3, [2, 3, 3], stride=np.array([2, 2]))], r"has stride 2, so the input size is ambiguous; .*--input-shape"),
-        ([{"type": "input", "shape": np.array([1, 5, 5])}, conv(2, 1, 3, [2, 4, 4])], r"shape: = \[2, 4, 4\], but its input and kernel give \[2, 3, 3\]"),
-        ([dense(2, 3), dense(2, 5)], r"layer/1 \(dense\) weight: has 5 inputs, its source 'dense0' has 2 neurons"),
-        ([dense(2, 2, weight=np.array([[301, -3], [5, 7]], np.float32))],
-         r"weight: netx derives num_weight_bits = 9 \(odd mixed-sign weights up to 254\), beyond the 8-bit synapse"),
+        (
+            [conv(2, 1, 3, [2, 3, 3]), dense(2, 18)],
+            r"layer/1 \(dense\): reads the \(2, 3, 3\) output of 'conv0' without a flatten",
+        ),
+        (
+            [conv(2, 1, 3, [2, 3, 3], stride=np.array([2, 2]))],
+            r"has stride 2, so the input size is ambiguous; .*--input-shape",
+        ),
+        (
+            [{"type": "input", "shape": np.array([1, 5, 5])}, conv(2, 1, 3, [2, 4, 4])],
+            r"shape: = \[2, 4, 4\], but its input and kernel give \[2, 3, 3\]",
+        ),
+        (
+            [dense(2, 3), dense(2, 5)],
+            r"layer/1 \(dense\) weight: has 5 inputs, its source 'dense0' has 2 neurons",
+        ),
+        (
+            [dense(2, 2, weight=np.array([[301, -3], [5, 7]], np.float32))],
+            r"weight: netx derives num_weight_bits = 9 \(odd mixed-sign weights up to 254\), "
+            r"beyond the 8-bit synapse",
+        ),
     ],
 )
 def test_errors_are_one_line(tmp_path, layers, message):
@@ -323,7 +501,9 @@ def test_structure_errors(tmp_path):
     with pytest.raises(ModelFormatError, match=r"members must be named 0..1"):
         load_model(path)
     path.write_bytes(b"not hdf5 at all")
-    with pytest.raises(ModelFormatError, match=r"not a readable HDF5 file .*; lava-dl netx files are HDF5"):
+    with pytest.raises(
+        ModelFormatError, match=r"not a readable HDF5 file .*; lava-dl netx files are HDF5"
+    ):
         load_model(path)
 
 
@@ -343,18 +523,24 @@ def test_cli_import_and_its_options(tmp_path):
     assert code == 0, stderr
     assert "latency: output step t + 1 is netx's step t" in stdout
     assert model_of(load_model(out).populations["conv1"]).lava_process_name == "LIF"
-    code, _, stderr = run_in_process("import", FIXTURES / "cuba_conv.net", "--discretization", "exp", "-o", tmp_path / "x.snnc")
+    code, _, stderr = run_in_process(
+        "import", FIXTURES / "cuba_conv.net", "--discretization", "exp", "-o", tmp_path / "x.snnc"
+    )
     assert code == 1 and "--discretization applies to NIR files only" in stderr
     strided = write(tmp_path, [conv(2, 1, 3, [2, 2, 3], stride=np.array([2, 2]))], "strided.net")
     code, _, stderr = run_in_process("import", strided, "-o", tmp_path / "s.snnc")
     assert code == 1 and stderr.count("\n") == 1 and "--input-shape C,H,W" in stderr
-    code, _, stderr = run_in_process("import", strided, "--input-shape", "1,5,7", "-o", tmp_path / "s.snnc")
+    code, _, stderr = run_in_process(
+        "import", strided, "--input-shape", "1,5,7", "-o", tmp_path / "s.snnc"
+    )
     assert code == 0, stderr
     assert load_model(tmp_path / "s.snnc").populations["input"].shape == (1, 5, 7)
 
 
 def test_cli_export_picks_netx_by_suffix(tmp_path):
-    code, stdout, stderr = run_in_process("export", FIXTURES / "cuba_conv.net", "-o", tmp_path / "back.net")
+    code, stdout, stderr = run_in_process(
+        "export", FIXTURES / "cuba_conv.net", "-o", tmp_path / "back.net"
+    )
     assert code == 0, stderr
     assert "5 layers (input, conv, conv, flatten, dense)" in stdout
     assert "feed them through net.in_layer.neuron.a_in" in stdout
@@ -367,8 +553,9 @@ def test_cli_run_writes_the_average_readout(tmp_path):
     from tests.netx.helpers import MEAN_ATOL, fixture
 
     fx = fixture("cuba_concat")
-    code, stdout, stderr = run_in_process("run", fx.path, "--input", FIXTURES / "cuba_concat.input.npy",
-                                          "-o", tmp_path / "out.npz")
+    code, stdout, stderr = run_in_process(
+        "run", fx.path, "--input", FIXTURES / "cuba_concat.input.npy", "-o", tmp_path / "out.npz"
+    )
     assert code == 0, stderr
     assert "dense5:group_mean  (3, 32, 2)" in stdout
     with np.load(tmp_path / "out.npz") as data:

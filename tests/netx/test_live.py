@@ -26,7 +26,9 @@ def _lava_dl():
 
 def _check_reference(name: str, samples: int | None) -> None:
     fx = fixture(name)
-    out = run_netx(fx.path, fx.inputs, tuple(fx.info["input_shape"]), samples=samples, **fx.netx_kwargs)
+    out = run_netx(
+        fx.path, fx.inputs, tuple(fx.info["input_shape"]), samples=samples, **fx.netx_kwargs
+    )
     np.testing.assert_array_equal(out, fx.netx[:samples])
 
 
@@ -58,7 +60,9 @@ def test_every_committed_reference_is_netx_output(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [*NETX_RUNS, *[n for n in REFUSED if n not in ("cuba_convt", "cuba_concat")]])
+@pytest.mark.parametrize(
+    "name", [*NETX_RUNS, *[n for n in REFUSED if n not in ("cuba_convt", "cuba_concat")]]
+)
 def test_every_export_round_trips_through_netx(tmp_path, name):
     _check_round_trip(name, tmp_path, samples=None)
 
@@ -73,28 +77,53 @@ def _random_slayer_net(seed: int):
     torch.manual_seed(seed)
 
     def params():
-        return {"threshold": float(rng.choice([0.25, 0.5, 1.0, 1.5])), "current_decay": float(rng.choice([0, 0.1, 0.5, 1])),
-                "voltage_decay": float(rng.choice([0, 0.03, 0.2, 1])), "requires_grad": False}
+        return {
+            "threshold": float(rng.choice([0.25, 0.5, 1.0, 1.5])),
+            "current_decay": float(rng.choice([0, 0.1, 0.5, 1])),
+            "voltage_decay": float(rng.choice([0, 0.03, 0.2, 1])),
+            "requires_grad": False,
+        }
 
     blocks = []
     if rng.random() < 0.5:
         sizes = [int(s) for s in rng.integers(4, 24, int(rng.integers(2, 5)))]
         for a, b in zip(sizes, sizes[1:]):
-            blocks.append(slayer.block.cuba.Dense(params(), a, b, weight_scale=float(rng.uniform(1, 4)),
-                                                  delay=bool(rng.random() < 0.3)))
+            blocks.append(
+                slayer.block.cuba.Dense(
+                    params(),
+                    a,
+                    b,
+                    weight_scale=float(rng.uniform(1, 4)),
+                    delay=bool(rng.random() < 0.3),
+                )
+            )
         return blocks, (sizes[0],)
     c, h, w = int(rng.integers(1, 4)), int(rng.integers(5, 10)), int(rng.integers(5, 10))
     c_out, k, s = int(rng.integers(1, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 3))
     groups = int(rng.choice([g for g in (1, 2, 3) if c % g == 0 and c_out * g % g == 0]))
     c_out *= groups
     blocks.append(slayer.block.cuba.Input(None, delay_shift=False))
-    blocks.append(slayer.block.cuba.Conv(params(), c, c_out, k, stride=s, padding=int(rng.integers(0, 2)), groups=groups,
-                                         weight_scale=float(rng.uniform(1, 4))))
+    blocks.append(
+        slayer.block.cuba.Conv(
+            params(),
+            c,
+            c_out,
+            k,
+            stride=s,
+            padding=int(rng.integers(0, 2)),
+            groups=groups,
+            weight_scale=float(rng.uniform(1, 4)),
+        )
+    )
     blocks.append(slayer.block.cuba.Flatten())
     with torch.no_grad():
         probe = torch.zeros(1, c, h, w, 1)
         n_flat = int(np.prod(blocks[1].synapse(probe).shape[1:-1]))
-    blocks.append(slayer.block.cuba.Dense(params(), n_flat, int(rng.integers(3, 10)), weight_scale=float(rng.uniform(1, 4))))
+    blocks.append(
+        slayer.block.cuba.Dense(
+            params(), n_flat, int(rng.integers(3, 10)), weight_scale=float(rng.uniform(1, 4))
+        )
+    )
     return blocks, (c, h, w)
 
 
@@ -151,13 +180,26 @@ def _random_rf_net(seed: int):
         kind = slayer.block.rf if rng.random() < 0.5 else slayer.block.rf_iz
         shared = bool(rng.random() < 0.5)
         lo, hi = float(rng.uniform(4.5, 10)), float(rng.uniform(10, 30))
-        params = {"threshold": float(rng.choice([0.1, 0.2, 0.4])), "requires_grad": False, "shared_param": shared,
-                  "period": lo if shared else (lo, hi), "decay": float(rng.uniform(0.02, 0.2)) if shared else
-                  (0.02, float(rng.uniform(0.05, 0.3)))}
+        params = {
+            "threshold": float(rng.choice([0.1, 0.2, 0.4])),
+            "requires_grad": False,
+            "shared_param": shared,
+            "period": lo if shared else (lo, hi),
+            "decay": float(rng.uniform(0.02, 0.2))
+            if shared
+            else (0.02, float(rng.uniform(0.05, 0.3))),
+        }
         blocks.append(kind.Dense(params, a, b, weight_scale=float(rng.uniform(1, 3))))
     if rng.random() < 0.5:
-        cuba = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03, "requires_grad": False}
-        blocks.append(slayer.block.cuba.Dense(cuba, sizes[-1], int(rng.integers(2, 6)), weight_scale=2))
+        cuba = {
+            "threshold": 1.0,
+            "current_decay": 0.25,
+            "voltage_decay": 0.03,
+            "requires_grad": False,
+        }
+        blocks.append(
+            slayer.block.cuba.Dense(cuba, sizes[-1], int(rng.integers(2, 6)), weight_scale=2)
+        )
     return blocks, (sizes[0],)
 
 
@@ -191,25 +233,71 @@ def _edge_files():
     checks the integers; these check them against netx's run)."""
     from tests.netx.test_import import conv, cuba, dense, weights
 
-    rec = dense(6, 6, seed=1, weight_rec=weights((6, 6), seed=2), delay=np.arange(6, dtype=np.float32))
+    rec = dense(
+        6, 6, seed=1, weight_rec=weights((6, 6), seed=2), delay=np.arange(6, dtype=np.float32)
+    )
     rec["type"] = "dense_rec"
     return {
         # netx drops the weight exponent of a delayed dense_rec
         "dense_rec_delay": ([dense(6, 8), rec], (8,)),
         # a full delay matrix, and delays above 62 (clipped)
-        "delay_matrix": ([dense(5, 8, delay=np.random.default_rng(3).integers(0, 70, (5, 8)).astype(np.float32)),
-                          dense(3, 5)], (8,)),
+        "delay_matrix": (
+            [
+                dense(
+                    5, 8, delay=np.random.default_rng(3).integers(0, 70, (5, 8)).astype(np.float32)
+                ),
+                dense(3, 5),
+            ],
+            (8,),
+        ),
         # the input transform netx never applies, and input neurons
-        "input_transform": ([{"type": "input", "shape": np.array([8]), "neuron": cuba(vThMant=0), "weight": 30, "bias": 7},
-                             dense(4, 8)], (8,)),
+        "input_transform": (
+            [
+                {
+                    "type": "input",
+                    "shape": np.array([8]),
+                    "neuron": cuba(vThMant=0),
+                    "weight": 30,
+                    "bias": 7,
+                },
+                dense(4, 8),
+            ],
+            (8,),
+        ),
         # a conv delay netx ignores, per-channel bias, refDelay and gradedSpike netx drops
-        "conv_fields": ([{"type": "input", "shape": np.array([2, 6, 6])},
-                         conv(3, 2, 3, [3, 4, 4], delay=np.array([3.0, 1.0, 2.0]), bias=np.array([20.0, -10.0, 4.0]),
-                              neuron=cuba(refDelay=4, gradedSpike=True)),
-                         {"type": "flatten"}, dense(4, 48)], (2, 6, 6)),
-        # weights beyond the synapse: mixed clipped to 254, excitatory above 255 zeroed; fractions truncated
-        "big_weights": ([dense(5, 8, weight=2 * np.random.default_rng(4).integers(-300, 300, (5, 8)).astype(np.float32)),
-                         dense(3, 5, weight=np.random.default_rng(5).uniform(0, 300, (3, 5)).astype(np.float32))], (8,)),
+        "conv_fields": (
+            [
+                {"type": "input", "shape": np.array([2, 6, 6])},
+                conv(
+                    3,
+                    2,
+                    3,
+                    [3, 4, 4],
+                    delay=np.array([3.0, 1.0, 2.0]),
+                    bias=np.array([20.0, -10.0, 4.0]),
+                    neuron=cuba(refDelay=4, gradedSpike=True),
+                ),
+                {"type": "flatten"},
+                dense(4, 48),
+            ],
+            (2, 6, 6),
+        ),
+        # weights beyond the synapse: mixed clipped to 254, excitatory above 255 zeroed; fractions
+        # truncated
+        "big_weights": (
+            [
+                dense(
+                    5,
+                    8,
+                    weight=2
+                    * np.random.default_rng(4).integers(-300, 300, (5, 8)).astype(np.float32),
+                ),
+                dense(
+                    3, 5, weight=np.random.default_rng(5).uniform(0, 300, (3, 5)).astype(np.float32)
+                ),
+            ],
+            (8,),
+        ),
     }
 
 
@@ -226,5 +314,7 @@ def test_edge_files_netx_equals_snnc(tmp_path, name):
     want = run_netx(path, inputs, shape)
     graph = load_model(path)
     latency = graph.metadata["import"]["latency"]
-    got = run_cpu(graph, np.pad(inputs, ((0, 0), (0, latency), (0, 0)))).get(graph.outputs[0])[:, latency:]
+    got = run_cpu(graph, np.pad(inputs, ((0, 0), (0, latency), (0, 0)))).get(graph.outputs[0])[
+        :, latency:
+    ]
     np.testing.assert_array_equal(got, want)
