@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+from ir.conv import conv2d
 
 from backends.base import Probe
 from backends.cpu import kernels, reference
@@ -445,7 +446,7 @@ def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> N
     result = np.empty((frames.shape[0], syn.n_dst), dtype=out.dtype)
     for start in range(0, frames.shape[0], chunk):
         part = frames[start : start + chunk].astype(np.float32 if use32 else np.float64)
-        total = kernels.conv2d_sum(
+        total = conv2d(
             part, weight, node.stride, node.padding, node.dilation, node.groups
         )
         total = total.reshape(part.shape[0], -1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+from ir.conv import conv2d
 
 from backends.base import Probe
 from backends.cpu import kernels
@@ -59,7 +60,7 @@ def connection_output(syn: Synapses, lagged: Callable[[int], np.ndarray], batch:
     if syn.kind == "conv":
         x = lagged(0).reshape((batch, *syn.src_shape))
         node = syn.conv
-        total = kernels.conv2d_sum(
+        total = conv2d(
             x, node.weight, node.stride, node.padding, node.dilation, node.groups
         )
         total = total.reshape(batch, -1)

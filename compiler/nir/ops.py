@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ir.conv import conv2d
 from ir.errors import PathError
 from ir.nodes import conv2d_output_hw
 
@@ -69,7 +70,7 @@ class Op:
         b = x.shape[0]
         out = conv2d(
             x.reshape((b, *self.in_shape)),
-            self.weight,
+            np.asarray(self.weight, dtype=np.float64),  # float64 sums whatever the file's dtype
             self.stride,
             self.padding,
             self.dilation,
@@ -96,32 +97,6 @@ def conv_output_shape(
     dilation: tuple[int, int],
 ) -> tuple[int, int, int]:
     return (c_out, *conv2d_output_hw(in_shape[1:], kernel, stride, padding, dilation))  # type: ignore[arg-type]
-
-
-def conv2d(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], padding: tuple[int, int],
-           dilation: tuple[int, int], groups: int) -> np.ndarray:
-    """PyTorch's cross-correlation of x (B, C_in, H, W) with weight (C_out, C_in/groups, kH, kW)."""
-    b, _, h, w = x.shape
-    c_out, cg, kh, kw = weight.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    oh, ow = conv2d_output_hw((h, w), (kh, kw), stride, padding, dilation)
-    xp = np.pad(x.astype(np.float64, copy=False), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    out = np.zeros((b, c_out, oh, ow))
-    og = c_out // groups
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[
-                :,
-                :,
-                i * dh : i * dh + sh * (oh - 1) + 1 : sh,
-                j * dw : j * dw + sw * (ow - 1) + 1 : sw,
-            ]
-            for g in range(groups):
-                tap = weight[g * og:(g + 1) * og, :, i, j]
-                out[:, g * og : (g + 1) * og] += np.einsum(
-                    "oc,bchw->bohw", tap, patch[:, g * cg : (g + 1) * cg]
-                )
-    return out
 
 
 @dataclass

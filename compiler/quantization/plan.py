@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from compiler.nir.ops import conv2d
 from compiler.quantization import formats
 from compiler.quantization.incoming import (
     LOG2_TOL,
@@ -21,6 +20,7 @@ from compiler.quantization.incoming import (
     per_neuron_sums,
     quantize_rows,
 )
+from ir.conv import conv2d
 from ir.fixed import weight_lsb_shift
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
@@ -236,7 +236,7 @@ class PopulationPlan:
             r = rates.get(inc.proj.src)
             if r is None or inc.payload > 1:
                 continue
-            err = err_steps / c  # mantissa steps -> folded weight units
+            err = np.asarray(err_steps / c, dtype=np.float64)  # mantissa steps -> weight units
             r = np.asarray(r, dtype=np.float64).reshape(-1)
             if inc.kind == "dense":
                 drift += err @ r

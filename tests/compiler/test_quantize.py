@@ -497,7 +497,7 @@ def test_integer_valued_model_compiles_exactly():
 def _mean_drive(program: Graph, model: Graph, dst: str, rates: dict, scale: float):
     """(fixed, float) mean input per step of `dst` at the given source rates, in Lava's v
     units: 64 * sum_i W_eff r_i + bias_mant << bias_exp, and S * (sum_i w r_i + b)."""
-    from compiler.nir.ops import conv2d
+    from ir.conv import conv2d
 
     def drive(proj, weight, r):
         if isinstance(proj, Conv2d):

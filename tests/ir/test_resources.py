@@ -17,6 +17,7 @@ from ir import (
     load_hw,
     verify,
 )
+from ir.conv import conv2d
 from ir.hardware import load_hw_dict
 from ir.nodes import conv2d_output_hw
 from ir.resources import account, axon_bits, fanin, lower_bound, traffic, uniform_rates
@@ -100,7 +101,6 @@ def test_axon_bits_cost_model():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_conv_synapses_match_the_convolution(seed):
-    from backends.cpu import kernels
 
     rng = np.random.default_rng(seed)
     c_in = int(rng.integers(1, 4))
@@ -130,7 +130,7 @@ def test_conv_synapses_match_the_convolution(seed):
     n_src, n_dst = c_in * h * w, c_out * oh * ow
     # Impulse response of every source at once: which outputs each one reaches.
     impulses = np.eye(n_src).reshape(n_src, c_in, h, w)
-    response = kernels.conv2d_sum(impulses, weight.astype(float), stride, pad, dil, groups)
+    response = conv2d(impulses, weight.astype(float), stride, pad, dil, groups)
     expected = response.reshape(n_src, n_dst).T != 0
     counts, src = fanin(graph, "c").synapses(np.arange(n_dst))
     got = np.zeros_like(expected)

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from backends.base import Probe
 from backends.blocks import conv_synapses, expand_blocks, expand_pieces
-from backends.cpu import kernels
 from backends.cpu.simulator import run
 from compiler.passes.base import PassContext
 from compiler.passes.split_exact import SplitExactPass, placement_pieces, split_hazards
 from ir import QLIF, Block, Graph, Input, InputError, IRVerifyError, Placement, QConv2d, QDense
 from ir.hardware import load_hw
+from ir.conv import conv2d
 from tests.strategies import graphs
 
 
@@ -173,7 +173,7 @@ def test_conv_synapses_are_the_convolution(seed, groups, stride, padding, dilati
         "in", "out", weight=weight, stride=stride, padding=padding, dilation=dilation, groups=groups
     )
     x = rng.integers(0, 3, (3, c_in, h, w))
-    total = kernels.conv2d_sum(x, weight, node.stride, node.padding, node.dilation, node.groups)
+    total = conv2d(x, weight, node.stride, node.padding, node.dilation, node.groups)
     rows, cols, values = conv_synapses(node, (c_in, h, w), total.shape[1:])
     dense = np.zeros((int(np.prod(total.shape[1:])), c_in * h * w), dtype=np.int64)
     np.add.at(dense, (rows, cols), values)
