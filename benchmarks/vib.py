@@ -75,7 +75,6 @@ def _evaluate(graph, path: Path, program, hw, samples: int | None) -> dict[str, 
 
 def _compile(graph):
     from compiler.compile import compile_model
-
     from ir.hardware import load_hw
 
     hw = load_hw("loihi2")

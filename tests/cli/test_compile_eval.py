@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from compiler.cli import main
-from ir.atomic import MANIFEST
 from ir import LIF, Dense, Graph, Input, save_graph
+from ir.atomic import MANIFEST
 from tests.snnc_cli import run_cli, run_in_process
 from tests.tiny_models import digits_mlp
 

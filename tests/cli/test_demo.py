@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from compiler.cli import main
 from app import demo
+from compiler.cli import main
 
 
 @pytest.mark.torch

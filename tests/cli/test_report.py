@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.activity import accuracy_curve, curve_steps, record_activity
 from app.evaluation import evaluate
-from ir.atomic import MANIFEST
 from backends.base import Probe
 from compiler.build import write_build
 from compiler.cli import main
-from app.activity import accuracy_curve, curve_steps, record_activity
 from compiler.compile import CompileOptions, compile_model
 from compiler.reporting import (
     Activity,
@@ -27,6 +26,7 @@ from compiler.reporting import (
     write_report,
 )
 from ir import save_graph
+from ir.atomic import MANIFEST
 from ir.hardware import load_hw, load_hw_dict
 from tests.tiny_models import digits_mlp
 
