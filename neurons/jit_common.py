@@ -13,6 +13,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# The event-driven convolution's runs are padded to a multiple of this many elements with
+# zero weights (`backends.cpu.fast._conv_runs`): accumulators get as many of slack at the end.
+CONV_RUN_PAD = 16
+
 _HALF32 = np.int64(1 << 31)
 _MASK32 = np.int64((1 << 32) - 1)
 
@@ -33,16 +37,22 @@ def trunc12(x):
 def binary_input(
     row, weight_t, weight, use_dot, max_abs, scale, left, right, active, acc16, acc32, a
 ):
-    """a[:] = ((sum of the weight rows of the sources that spiked) << scale << left) >> right."""
+    """a[:] = ((sum of the weight rows of the sources that spiked) << scale << left) >> right,
+    in int32 (a: int32): the callers guarantee that every such sum fits int32, and one of
+    left, right is 0, so no intermediate leaves it either. Cast after every operation: numba
+    widens int32 arithmetic to int64 otherwise, and AVX2 has no 64-bit arithmetic right
+    shift to vectorize it with."""
     n_src = row.shape[0]
     n_dst = a.shape[0]
+    up = np.int32(scale + left)
+    down = np.int32(right)
     if use_dot:
         for j in range(n_dst):
             w = weight[j]
             total = np.int32(0)
             for i in range(n_src):
-                total += np.int32(row[i] != 0) * np.int32(w[i])
-            a[j] = ((np.int64(total) << scale) << left) >> right
+                total = np.int32(total + np.int32(np.int32(row[i] != 0) * np.int32(w[i])))
+            a[j] = np.int32(np.int32(total << up) >> down)
         return
     count = 0
     for i in range(n_src):
@@ -55,7 +65,7 @@ def binary_input(
             for j in range(n_dst):
                 acc16[j] += w[j]
         for j in range(n_dst):
-            a[j] = ((np.int64(acc16[j]) << scale) << left) >> right
+            a[j] = np.int32(np.int32(np.int32(acc16[j]) << up) >> down)
     else:
         acc32[:] = 0
         for q in range(count):
@@ -63,7 +73,7 @@ def binary_input(
             for j in range(n_dst):
                 acc32[j] += w[j]
         for j in range(n_dst):
-            a[j] = ((np.int64(acc32[j]) << scale) << left) >> right
+            a[j] = np.int32(np.int32(acc32[j] << up) >> down)
 
 
 @njit(cache=True, inline="always")
@@ -81,7 +91,9 @@ def conv_input(row, binary, runs, strips, active, acc):
     positions (with one group: a contiguous stretch of acc, length values long), starting at
     output position out;
     `strips` holds, for each input channel and tap pattern, the weights of a run in the order
-    of acc (at `offset[channel * patterns + pattern]`). active: int64 scratch of row's size."""
+    of acc (at `offset[channel * patterns + pattern]`), padded with zeros to a multiple of
+    CONV_RUN_PAD (acc: the sums and CONV_RUN_PAD elements of slack). active: int64 scratch of
+    row's size."""
     c_out, positions, cg, og, n_patterns, ptr, out, pattern, length, offset = runs
     # The sources that sent something, listed without branches, then their runs: about a
     # third faster than testing each source in the loop over its taps.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neurons.jit_common import binary_input, conv_input
+from neurons.jit_common import CONV_RUN_PAD, binary_input, conv_input
 
 
 @njit(parallel=True, cache=True)
@@ -30,7 +30,7 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, scale, lag, left, r
         active = np.empty(n_src, dtype=np.int64)
         acc16 = np.empty(n_dst, dtype=np.int16)
         acc32 = np.empty(n_dst, dtype=np.int32)
-        a = np.empty(n_dst, dtype=np.int64)
+        a = np.empty(n_dst, dtype=np.int32)
         for t in range(n_steps - lag):
             binary_input(
                 spikes[b, t],
@@ -117,7 +117,7 @@ def conv_events(spikes, binary, runs, strips, wrap, out):
     width = np.uint64(runs[0])
     n_out_pos = np.uint64(n_dst) // width
     for b in prange(n_batch):
-        acc = np.zeros(n_dst, dtype=strips.dtype)
+        acc = np.zeros(n_dst + CONV_RUN_PAD, dtype=strips.dtype)
         active = np.empty(n_src, dtype=np.int64)
         for t in range(n_steps - 1):
             conv_input(spikes[b, t], binary, runs, strips, active, acc)

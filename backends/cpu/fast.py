@@ -150,7 +150,7 @@ def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> No
             continue
         if not syn.graded:
             if syn.kind == "dense":
-                weight_t, weight, max_abs, scale = _compact_weights(w)
+                weight_t, weight, max_abs, scale = _compact(syn, k, w)
                 _jit.dense_binary(
                     src,
                     weight_t,
@@ -211,10 +211,32 @@ def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     )
 
 
+def _compact(syn: Synapses, delay: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """`_compact_weights` of syn's weights at one delay, computed once per run."""
+    key = f"compact {delay}"
+    if key not in syn.memo:
+        syn.memo[key] = _compact_weights(w)
+    return syn.memo[key]
+
+
 def _use_dot(src: np.ndarray, n_dst: int) -> bool:
-    """Dot products beat event lists when few destinations share each scan of the sources:
-    per step, events cost ~n_src + density * n_src * n_dst / 16 vector lanes, dots
-    n_src * n_dst / 16, so dots win when n_dst * (1 - density) < 16."""
+    """Dot products beat event lists when few destinations share each scan of the sources.
+    Measured per source and step on one core (`neurons.jit_common.binary_input`, 256 and 784
+    sources, 1 to 32 destinations, densities 0.05 to 0.9): dots cost about
+    0.07 + 0.165 n_dst ns, events (listing the sources, then adding the rows of those that
+    spiked) 0.85 + density (2.0 + 0.1 n_dst) ns."""
+    if n_dst >= 64:
+        return False
+    sample = src[:4]  # a few samples estimate the density well enough
+    density = float(np.count_nonzero(sample)) / max(sample.size, 1)
+    return 0.07 + 0.165 * n_dst < 0.85 + density * (2.0 + 0.1 * n_dst)
+
+
+def _use_blas(src: np.ndarray, n_dst: int) -> bool:
+    """For float binary input: one float64 matrix product beats event lists when few
+    destinations share each scan of the sources (per step, events cost ~n_src + density *
+    n_src * n_dst / 16 vector lanes, the product n_src * n_dst / 16), so when
+    n_dst * (1 - density) < 16."""
     if n_dst <= 16 or n_dst >= 64:
         return n_dst <= 16
     sample = src[:4]  # a few samples estimate the density well enough
@@ -255,6 +277,8 @@ def _conv_runs(syn: Synapses, wt: np.ndarray) -> tuple[tuple, np.ndarray]:
     loop), each run's taps a *pattern* (interior positions share them), and per input channel
     and pattern the weights of the run in the sums' order (`strips`). wt: the weight (C_out,
     C_in/groups, kH, kW) as (C_in/groups kH kW, C_out), in the accumulator's dtype."""
+    from neurons.jit_common import CONV_RUN_PAD
+
     node = syn.conv
     c_in, h, w = syn.src_shape
     c_out, groups = wt.shape[1], node.groups
@@ -278,19 +302,30 @@ def _conv_runs(syn: Synapses, wt: np.ndarray) -> tuple[tuple, np.ndarray]:
     pattern = pattern.reshape(-1).astype(np.int64)
     run_ptr = np.searchsorted(pos[starts], np.arange(h * w + 1)).astype(np.int64)
     sizes = (patterns >= 0).sum(axis=1) * og
-    offset = np.zeros(c_in * len(patterns), dtype=np.int64)
-    chunks, at = [], 0
+    # Each run's loop is padded to a multiple of CONV_RUN_PAD elements with zero weights: the
+    # loop LLVM vectorizes then ends without a scalar remainder (measured for int16 runs of
+    # 60: 9.0 -> 5.5 ns). The padding adds zeros to the sums that follow the run (other output
+    # positions or channels, or the kernels' CONV_RUN_PAD elements of slack at the end).
+    padded = -(-sizes // CONV_RUN_PAD) * CONV_RUN_PAD
+    # One input channel's weights as (taps, its group's og output channels), flat, and a zero
+    # after them for the padding; the strip of pattern p indexes it with picks[p].
+    per_channel = np.zeros((c_in, n_taps * og + 1), dtype=wt.dtype)
     for ci in range(c_in):
         g, cl = divmod(ci, cg)
-        cols = wt[:, g * og : (g + 1) * og]
-        for p, tap_row in enumerate(patterns):
-            offset[ci * len(patterns) + p] = at
-            chunks.append(cols[cl * n_taps + tap_row[tap_row >= 0]].reshape(-1))
-            at += int(sizes[p])
-    strips = np.concatenate(chunks) if chunks else np.zeros(0, dtype=wt.dtype)
+        per_channel[ci, :-1] = wt[cl * n_taps : (cl + 1) * n_taps, g * og : (g + 1) * og].ravel()
+    picks = []
+    for tap_row, size, pad in zip(patterns, sizes, padded, strict=True):
+        taps_p = tap_row[tap_row >= 0]
+        pick = np.full(int(pad), n_taps * og, dtype=np.int64)
+        pick[:size] = (taps_p[:, None] * og + np.arange(og)).ravel()
+        picks.append(pick)
+    pick = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+    starts_p = (np.cumsum(padded) - padded).astype(np.int64)
+    offset = (np.arange(c_in, dtype=np.int64)[:, None] * pick.size + starts_p).ravel()
+    strips = per_channel[:, pick].ravel()
     runs = (
         c_out, h * w, cg, og, len(patterns), run_ptr, outs[starts].astype(np.int64), pattern,
-        (lengths * og).astype(np.int64), offset,
+        padded[pattern].astype(np.int64), offset,
     )
     return runs, np.ascontiguousarray(strips, dtype=wt.dtype)
 
@@ -306,8 +341,11 @@ def _conv_event_args(
     weight, bound = (np.asarray(node.weight), syn.sum_bound()) if merged is None else merged
     # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
     dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
-    wt = weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]).astype(dtype)
-    return (src, src.dtype == np.uint8, *_conv_runs(syn, wt)), bound
+    key = f"conv runs {merged is not None} {np.dtype(dtype).name}"  # once per run, not chunk
+    if key not in syn.memo:
+        wt = weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]).astype(dtype)
+        syn.memo[key] = _conv_runs(syn, wt)
+    return (src, src.dtype == np.uint8, *syn.memo[key]), bound
 
 
 def _add_conv_events(
@@ -480,7 +518,7 @@ def _port_current(
             lag = 1 + k
             if lag >= steps:
                 continue
-            if syn.kind == "dense" and src.dtype == np.uint8 and not _use_dot(src, syn.n_dst):
+            if syn.kind == "dense" and src.dtype == np.uint8 and not _use_blas(src, syn.n_dst):
                 from backends.cpu import _jit
 
                 _jit.dense_binary_float(src, np.ascontiguousarray(w.T), lag, out_f)
@@ -541,7 +579,7 @@ def _run_dense_layer(
     pop = net.neurons[name]
     batch, steps, _ = src.shape
     out = _emission_array(net, name, batch, steps)
-    weight_t, weight, max_abs, scale = _compact_weights(syn.groups[0][1])
+    weight_t, weight, max_abs, scale = _compact(syn, 0, syn.groups[0][1])
     left, right = _shift_parts(syn.weight_exp)
     weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right)
     if not pop.model.run_dense_layer(pop.params, src, weights, out, _state_records(rec)):

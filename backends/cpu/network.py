@@ -80,6 +80,9 @@ class Synapses:
     dst_shape: tuple[int, ...] = ()
     port: int = 0
     """Index of the destination's input port it feeds (`Projection.port`)."""
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """What the engines derive from the weights once per run (bounds, compact weights),
+    instead of once per batch chunk."""
 
     def columns(self) -> slice:
         """The columns of the destination's side-by-side port inputs this projection adds to."""
@@ -96,6 +99,11 @@ class Synapses:
 
     def abs_row_sum_max(self) -> int:
         """max over destinations of sum |w| (all delays): bounds |sum| for 0/1 inputs."""
+        if "abs_row_sum_max" not in self.memo:
+            self.memo["abs_row_sum_max"] = self._abs_row_sum_max()
+        return self.memo["abs_row_sum_max"]
+
+    def _abs_row_sum_max(self) -> int:
         if self.kind == "conv":
             w = np.abs(np.asarray(self.conv.weight, dtype=np.float64))
             return int(w.reshape(w.shape[0], -1).sum(axis=1).max(initial=0))

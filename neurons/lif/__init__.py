@@ -474,8 +474,10 @@ class LIFModel(NeuronModel):
         u_rec, v_rec = recs.get("u", empty), recs.get("v", empty)
         if params.fixed:
             keep_u, keep_v, vth_eff = _keeps(params)
+            narrow = jit.narrow_registers(params.size, keep_u, keep_v, vth_eff, params.bias)
             jit.lif_fixed(
-                a_in, keep_u, keep_v, vth_eff, params.bias, interval, offset, out, u_rec, v_rec,
+                a_in, keep_u, keep_v, vth_eff, params.bias, narrow, interval, offset, out, u_rec,
+                v_rec,
             )
         else:
             jit.lif_float(
@@ -497,8 +499,9 @@ class LIFModel(NeuronModel):
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
         keep_u, keep_v, vth_eff = _keeps(params)
+        narrow = jit.narrow_registers(params.size, keep_u, keep_v, vth_eff, params.bias)
         jit.dense_lif(
-            spikes_in, *weights, keep_u, keep_v, vth_eff, params.bias, *reset, out,
+            spikes_in, *weights, keep_u, keep_v, vth_eff, params.bias, narrow, *reset, out,
             recs.get("u", empty), recs.get("v", empty),
         )
         return True
@@ -521,8 +524,10 @@ class LIFModel(NeuronModel):
             np.ascontiguousarray(np.broadcast_to(r, (params.size,))[order], dtype=np.int64)
             for r in (*_keeps(params), params.bias)
         ]
+        narrow = jit.narrow_registers(params.size, *permuted)
         jit.conv_lif(
-            spikes_in, *conv, *permuted, *reset, out, recs.get("u", empty), recs.get("v", empty),
+            spikes_in, *conv, *permuted, narrow, *reset, out, recs.get("u", empty),
+            recs.get("v", empty),
         )
         return True
 

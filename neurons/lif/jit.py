@@ -2,16 +2,42 @@
 cached in __pycache__): `neurons.lif.fixed_step` transcribed into loops over a whole batch and
 every step. Neuron state is kept in int32 arrays (Lava's own u, v dtype): the decay products
 are int32 x int32 -> int64, which vectorizes. Registers are per neuron (keep_u = 4096 - du - 1,
-keep_v = 4096 - dv, vth_eff = vth << 6)."""
+keep_v = 4096 - dv, vth_eff = vth << 6).
+
+Each step goes through one of two neuron updates with the same results:
+- `lif_row` / `if_row`: the arithmetic as written, in int64 with its 32-bit wraps (any input);
+- `lif_row_narrow` / `if_row_narrow`: the same in int32 lanes (eight per AVX2 vector where
+  int64 gets four, and no 64-bit multiply: the decay products are taken in float64), which
+  is exact whenever none of lif_row's wraps can change a value. That holds when
+  |a| <= 2^17 (a << 6 is within 24 bits), |u| <= 2^23 on entry, |bias| < 2^29, keep_u in
+  [0, 4095] and keep_v in [0, 4096] (Lava's 12-bit decays): then |trunc12(u keep_u)| < 2^23,
+  |d| < 2^24, so that the one 24-bit wrap brings u back within 2^23, and
+  |trunc12(v keep_v) + d + bias| < 2^23 + 2^23 + 2^29 < 2^31. vth_eff is clamped into int32:
+  the clamped v is within +-(2^23 - 1), so no comparison changes. |u keep_u| < 2^35 is exact
+  in float64, so is the product by 2^-12, and the conversion to int32 truncates toward zero
+  as trunc12 does. `neuron_step` checks |a| each step (|u| is kept within 2^23 by every
+  narrow step; after a wide one it is checked) and picks the narrow update when it may:
+  measured 2.3 -> 0.8 ns per LIF neuron and 1.4 -> 0.3 ns per IF neuron on one core.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from neurons.jit_common import binary_input, conv_input, trunc12, wrap32
+from neurons.jit_common import CONV_RUN_PAD, binary_input, conv_input, trunc12, wrap32
 
 _MAX_UV = np.int64(1 << 23)
+
+# The narrow update's bounds (module docstring).
+A_NARROW = np.int64(1 << 17)
+BIAS_NARROW = 1 << 29
+_I32 = np.int32
+_MAX32 = _I32(1 << 23)
+_WRAP24 = _I32(1 << 24)
+_LOW32 = _I32(1 - (1 << 23))
+_HIGH32 = _I32((1 << 23) - 1)
+_INV4096 = 1.0 / 4096.0
 
 
 @njit(cache=True, inline="always")
@@ -51,22 +77,106 @@ def if_row(a, u, v, vth_eff, bias, s):
         v[i] = 0 if fired else w
 
 
+@njit(cache=True, inline="always")
+def lif_row_narrow(a, u, v, keep_u, keep_v, vth_eff, bias, s):
+    """lif_row in int32 lanes, under the module docstring's bounds (int32 registers). Every
+    operation is cast back to int32: numba widens int32 arithmetic to int64 otherwise."""
+    for i in range(u.shape[0]):
+        decayed_u = _I32(np.float64(u[i]) * np.float64(keep_u[i]) * _INV4096)
+        d = _I32(decayed_u + _I32(_I32(a[i]) << _I32(6)))
+        d = _I32(d - _I32(d > _MAX32) * _WRAP24 + _I32(d <= -_MAX32) * _WRAP24)
+        u[i] = d
+        decayed_v = _I32(np.float64(v[i]) * np.float64(keep_v[i]) * _INV4096)
+        w = _I32(decayed_v + d + bias[i])
+        w = _I32(min(max(w, _LOW32), _HIGH32))
+        fired = w > vth_eff[i]
+        s[i] = fired
+        v[i] = _I32(0) if fired else w
+
+
+@njit(cache=True, inline="always")
+def if_row_narrow(a, u, v, vth_eff, bias, s):
+    """if_row in int32 lanes, under the module docstring's bounds (int32 registers)."""
+    for i in range(u.shape[0]):
+        d = _I32(_I32(a[i]) << _I32(6))
+        d = _I32(d - _I32(d > _MAX32) * _WRAP24 + _I32(d <= -_MAX32) * _WRAP24)
+        u[i] = d
+        w = _I32(v[i] + d + bias[i])
+        w = _I32(min(max(w, _LOW32), _HIGH32))
+        fired = w > vth_eff[i]
+        s[i] = fired
+        v[i] = _I32(0) if fired else w
+
+
+@njit(cache=True, inline="always")
+def _max_abs(x):
+    m = np.int64(0)
+    for i in range(x.shape[0]):
+        m = max(m, abs(np.int64(x[i])))
+    return m
+
+
+@njit(cache=True, inline="always")
+def neuron_step(a, u, v, keep_u, keep_v, vth_eff, bias, narrow, integrate, u_small, s):
+    """One step of the population (if_row when `integrate`: keep_u = 0, keep_v = 4096),
+    through the narrow update when `narrow` holds its int32 registers (`narrow_registers`;
+    size 0: never) and this step's input and u allow it. Returns whether |u| <= 2^23 after
+    the step (the narrow update's bound on entry; an integrate-and-fire neuron's u is not
+    read by its next step)."""
+    keep_u32, keep_v32, vth32, bias32 = narrow
+    if bias32.size and (integrate or u_small) and _max_abs(a) <= A_NARROW:
+        if integrate:
+            if_row_narrow(a, u, v, vth32, bias32, s)
+        else:
+            lif_row_narrow(a, u, v, keep_u32, keep_v32, vth32, bias32, s)
+        return True
+    if integrate:
+        if_row(a, u, v, vth_eff, bias, s)
+        return True
+    lif_row(a, u, v, keep_u, keep_v, vth_eff, bias, s)
+    return _max_abs(u) <= _MAX_UV
+
+
+def narrow_registers(n, keep_u, keep_v, vth_eff, bias):
+    """The narrow update's int32 registers for n neurons (keep_u, keep_v, vth_eff clamped
+    into int32, bias), or four empty arrays when one is outside its bounds (module
+    docstring)."""
+    if (
+        np.all((keep_u >= 0) & (keep_u <= 4095))
+        and np.all((keep_v >= 0) & (keep_v <= 4096))
+        and np.all(np.abs(bias) < BIAS_NARROW)
+    ):
+        info = np.iinfo(np.int32)
+        vth32 = np.clip(vth_eff, info.min, info.max)
+        return tuple(
+            np.ascontiguousarray(np.broadcast_to(r, (n,)), dtype=np.int32)
+            for r in (keep_u, keep_v, vth32, bias)
+        )
+    return tuple(np.zeros(0, dtype=np.int32) for _ in range(4))
+
+
 @njit(parallel=True, cache=True)
-def lif_fixed(a_in, keep_u, keep_v, vth_eff, bias, interval, offset, spikes, u_rec, v_rec):
+def lif_fixed(
+    a_in, keep_u, keep_v, vth_eff, bias, narrow, interval, offset, spikes, u_rec, v_rec
+):
     """Lava PyLifModelBitAcc / PyLifResetModelBitAcc over all steps.
 
-    a_in: (B, T, n) int32 received input; keep_u, keep_v, vth_eff, bias: (n,) int64; spikes:
-    (B, T, n) uint8 out; u_rec / v_rec: (B, T, n) int64 out, or size-0 arrays when not
-    recorded."""
+    a_in: (B, T, n) int32 received input; keep_u, keep_v, vth_eff, bias: (n,) int64; narrow:
+    `narrow_registers`; spikes: (B, T, n) uint8 out; u_rec / v_rec: (B, T, n) int64 out, or
+    size-0 arrays when not recorded."""
     n_batch, n_steps, n = a_in.shape
+    integrate = np.all(keep_u == 0) and np.all(keep_v == 4096)
     for b in prange(n_batch):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
+        u_small = True
         for t in range(n_steps):
             if interval > 0 and (t + 1) % interval == offset:
                 u[:] = 0
                 v[:] = 0
-            lif_row(a_in[b, t], u, v, keep_u, keep_v, vth_eff, bias, spikes[b, t])
+                u_small = True
+            u_small = neuron_step(a_in[b, t], u, v, keep_u, keep_v, vth_eff, bias, narrow,
+                                  integrate, u_small, spikes[b, t])
             if u_rec.size:
                 u_rec[b, t] = u
             if v_rec.size:
@@ -87,6 +197,7 @@ def dense_lif(
     keep_v,
     vth_eff,
     bias,
+    narrow,
     interval,
     offset,
     spikes,
@@ -99,13 +210,15 @@ def dense_lif(
     (`neurons.jit_common.binary_input`), the rest as lif_fixed."""
     n_batch, n_steps, n_src = spikes_in.shape
     n = spikes.shape[2]
+    integrate = np.all(keep_u == 0) and np.all(keep_v == 4096)
     for b in prange(n_batch):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
+        u_small = True
         active = np.empty(n_src, dtype=np.int64)
         acc16 = np.empty(n, dtype=np.int16)
         acc32 = np.empty(n, dtype=np.int32)
-        a = np.zeros(n, dtype=np.int64)
+        a = np.zeros(n, dtype=np.int32)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
                 binary_input(spikes_in[b, t - 1], weight_t, weight, use_dot, max_abs, scale, left,
@@ -113,7 +226,9 @@ def dense_lif(
             if interval > 0 and (t + 1) % interval == offset:
                 u[:] = 0
                 v[:] = 0
-            lif_row(a, u, v, keep_u, keep_v, vth_eff, bias, spikes[b, t])
+                u_small = True
+            u_small = neuron_step(a, u, v, keep_u, keep_v, vth_eff, bias, narrow, integrate,
+                                  u_small, spikes[b, t])
             if u_rec.size:
                 u_rec[b, t] = u
             if v_rec.size:
@@ -131,6 +246,7 @@ def conv_lif(
     keep_v,
     vth_eff,
     bias,
+    narrow,
     interval,
     offset,
     spikes,
@@ -154,9 +270,10 @@ def conv_lif(
     for b in prange(n_batch):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
-        acc = np.zeros(n, dtype=strips.dtype)
+        acc = np.zeros(n + CONV_RUN_PAD, dtype=strips.dtype)
         active = np.empty(n_src, dtype=np.int64)
         s = np.zeros(n, dtype=np.uint8)
+        u_small = True
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
                 conv_input(spikes_in[b, t - 1], binary, runs, strips, active, acc)
@@ -166,10 +283,9 @@ def conv_lif(
             if interval > 0 and (t + 1) % interval == offset:
                 u[:] = 0
                 v[:] = 0
-            if integrate:
-                if_row(acc, u, v, vth_eff, bias, s)
-            else:
-                lif_row(acc, u, v, keep_u, keep_v, vth_eff, bias, s)
+                u_small = True
+            u_small = neuron_step(acc, u, v, keep_u, keep_v, vth_eff, bias, narrow, integrate,
+                                  u_small, s)
             out = spikes[b, t]
             for o in range(width):
                 for k in range(n_out_pos):
