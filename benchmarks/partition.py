@@ -413,11 +413,11 @@ def render(
         "written by snnTorch's exporter, imported and quantized by snnc beforehand); times are "
         "partition + place (each followed by the pipeline's verify), not quantize. Times are "
         f"medians over the runs in parentheses (at least {repeats}; more for small networks), in "
-        f"one process. The benchmark ran under `nice` on a machine shared with other jobs (1-minute "
-        f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on 2 cores), so wall "
-        "time includes waiting for a core; CPU time is the process's own (single-threaded numpy "
-        "and METIS), what an idle machine would take. Traffic: estimated spikes per step with "
-        "fan-out counts (1 spike per step per neuron).",
+        "one process. The benchmark ran under `nice` on a machine shared with other jobs "
+        f"(1-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on 2 "
+        "cores), so wall time includes waiting for a core; CPU time is the process's own "
+        "(single-threaded numpy and METIS), what an idle machine would take. Traffic: "
+        "estimated spikes per step with fan-out counts (1 spike per step per neuron).",
         "",
         "| network | neurons | synapses | wall s (runs) | CPU s | cores / lower bound | ratio | "
         "naive cores | "

@@ -2,8 +2,9 @@
 
 `read_spike_array` checks an input before it is used: a real .npy (never pickled objects),
 integer or bool dtype (or float holding exact 0/1 or whole graded payloads), (batch, T, n) or
-(batch, T, *input_shape) (T first with `time_major`), the expected n, values in range, and a size limit checked from
-the header before any data is read. `write_npz` writes deterministically and atomically.
+(batch, T, *input_shape) (T first with `time_major`), the expected n, values in range, and a
+size limit checked from the header before any data is read. `write_npz` writes
+deterministically and atomically.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def _spike_shape(shape: tuple[int, ...], n_inputs: int, input_shape: tuple[int, 
     that says what is expected."""
     if len(shape) == 3 and shape[2] == n_inputs:
         return
-    if input_shape is not None and len(shape) == 2 + len(input_shape) and tuple(shape[2:]) == tuple(input_shape):
+    if (
+        input_shape is not None
+        and len(shape) == 2 + len(input_shape)
+        and tuple(shape[2:]) == tuple(input_shape)
+    ):
         return
     expected = _expected_shapes(n_inputs, input_shape, time_major, input_name)
     has = f"has {shape[2]} inputs per step, the model has {n_inputs}: " if len(shape) == 3 else ""
@@ -94,8 +99,10 @@ def _integral(arr: np.ndarray, message_bits: int, label: str) -> np.ndarray:
         bad = (arr != 0) & (arr != 1)
         if bad.any():
             value = arr[bad].flat[0]
-            raise InputError(f"{label}: float spikes must be exactly 0.0 or 1.0 (found {value!r} at index "
-                             f"{tuple(int(i) for i in np.argwhere(bad)[0])}); binary inputs take 0/1 only")
+            raise InputError(
+                f"{label}: float spikes must be exactly 0.0 or 1.0 (found {value!r} at index "
+                f"{tuple(int(i) for i in np.argwhere(bad)[0])}); binary inputs take 0/1 only"
+            )
         return arr.astype(np.uint8)
     whole = np.isfinite(arr) & (arr == np.round(arr))
     if not whole.all():
@@ -104,8 +111,12 @@ def _integral(arr: np.ndarray, message_bits: int, label: str) -> np.ndarray:
                          f"input payloads are signed {message_bits}-bit integers")
     half = 1 << (message_bits - 1)
     if arr.size and (arr.min() < -half or arr.max() > half - 1):
-        raise InputError(f"{label}: graded payloads must fit signed {message_bits} bits [{-half}, {half - 1}]")
-    return arr.astype(np.int8 if message_bits <= 8 else np.int16 if message_bits <= 16 else np.int32)
+        raise InputError(
+            f"{label}: graded payloads must fit signed {message_bits} bits [{-half}, {half - 1}]"
+        )
+    return arr.astype(
+        np.int8 if message_bits <= 8 else np.int16 if message_bits <= 16 else np.int32
+    )
 
 
 def read_graph_inputs(path: str | os.PathLike, graph, *, time_major: bool = False,
@@ -153,18 +164,24 @@ def read_spike_array(
     label = label or str(path)
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{label}: no such file" if not p.exists() else f"{label}: not a regular file")
+        raise InputError(
+            f"{label}: no such file" if not p.exists() else f"{label}: not a regular file"
+        )
     with open(p, "rb") as fh:
         shape, fortran, dtype = _header(fh, label)
         if dtype.kind not in "iubf":
-            raise InputError(f"{label}: expected integer, bool or float 0/1 spikes, got dtype {dtype}")
+            raise InputError(
+                f"{label}: expected integer, bool or float 0/1 spikes, got dtype {dtype}"
+            )
         _spike_shape(shape, n_inputs, input_shape, time_major, input_name, label)
         count = math.prod(shape)
         if count > MAX_INPUT_ELEMENTS:
             raise InputError(f"{label}: {shape} is larger than {MAX_INPUT_ELEMENTS} elements")
         if 0 in shape:
             raise InputError(f"{label}: empty array {shape}")
-        check_bytes(_input_load_bytes(count, dtype, time_major), f"{label} (shape {shape}, {dtype})")
+        check_bytes(
+            _input_load_bytes(count, dtype, time_major), f"{label} (shape {shape}, {dtype})"
+        )
         expected = count * dtype.itemsize
         remaining = p.stat().st_size - fh.tell()
         if remaining < expected:
@@ -187,7 +204,10 @@ def check_steps(steps: object, what: str) -> int:
     if steps <= 0:
         raise InputError(f"{what} must be positive, got {steps}")
     if steps > MAX_STEPS:
-        raise InputError(f"{what} = {steps} is more than the {MAX_STEPS} steps a run may have (ir.arrays_io.MAX_STEPS)")
+        raise InputError(
+            f"{what} = {steps} is more than the {MAX_STEPS} steps a run may have "
+            "(ir.arrays_io.MAX_STEPS)"
+        )
     return int(steps)
 
 
@@ -207,7 +227,9 @@ def _value_range(arr: np.ndarray) -> tuple[int, int]:
     return lo, hi
 
 
-def check_spikes(arr: np.ndarray, n_inputs: int, *, message_bits: int = 0, label: str = "input") -> np.ndarray:
+def check_spikes(
+    arr: np.ndarray, n_inputs: int, *, message_bits: int = 0, label: str = "input"
+) -> np.ndarray:
     """Validate an in-memory spike array the same way; returns it unchanged (no copy: uint8,
     bool and int8 spikes stay in their dtype, which every backend accepts)."""
     arr = np.asarray(arr)
@@ -220,11 +242,17 @@ def check_spikes(arr: np.ndarray, n_inputs: int, *, message_bits: int = 0, label
     lo, hi = _value_range(arr)
     if message_bits == 0:
         if lo < 0 or hi > 1:
-            raise InputError(f"{label}: binary spikes must be 0 or 1 (found {lo}..{hi}); graded inputs need an Input with message_bits > 0")
+            raise InputError(
+                f"{label}: binary spikes must be 0 or 1 (found {lo}..{hi}); "
+                "graded inputs need an Input with message_bits > 0"
+            )
     else:
         half = 1 << (message_bits - 1)
         if lo < -half or hi > half - 1:
-            raise InputError(f"{label}: graded payloads must fit signed {message_bits} bits [{-half}, {half - 1}]")
+            raise InputError(
+                f"{label}: graded payloads must fit signed {message_bits} bits "
+                f"[{-half}, {half - 1}]"
+            )
     return arr
 
 
@@ -250,12 +278,16 @@ def read_npz(path: str | os.PathLike, *, label: str | None = None) -> dict[str, 
     label = label or str(path)
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{label}: no such file" if not p.exists() else f"{label}: not a regular file")
+        raise InputError(
+            f"{label}: no such file" if not p.exists() else f"{label}: not a regular file"
+        )
     tally = Tally(label)
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-            check_bytes(sum(i.file_size for i in infos), f"{label}: its {len(infos)} entries, inflated,")
+            check_bytes(
+                sum(i.file_size for i in infos), f"{label}: its {len(infos)} entries, inflated,"
+            )
             out = {}
             for info in infos:
                 if not info.filename.endswith(".npy"):
@@ -269,7 +301,10 @@ def read_npz(path: str | os.PathLike, *, label: str | None = None) -> dict[str, 
                 need = math.prod(shape) * dtype.itemsize
                 if info.file_size - offset != need:
                     raise InputError(f"{label}: {info.filename} is truncated")
-                tally.add(loaded_array_bytes(math.prod(shape), info.file_size), f"{info.filename} (shape {shape})")
+                tally.add(
+                    loaded_array_bytes(math.prod(shape), info.file_size),
+                    f"{info.filename} (shape {shape})",
+                )
                 raw = zf.read(info)
                 fh = io.BytesIO(raw)
                 if len(raw) - offset != need:
@@ -287,14 +322,18 @@ def meta_array(meta: Mapping[str, object]) -> np.ndarray:
     return np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
 
 
-def split_meta(arrays: Mapping[str, np.ndarray], label: str) -> tuple[dict[str, np.ndarray], dict | None]:
+def split_meta(
+    arrays: Mapping[str, np.ndarray], label: str
+) -> tuple[dict[str, np.ndarray], dict | None]:
     """(the arrays without META_KEY, its JSON object or None when there is none)."""
     rest = {k: v for k, v in arrays.items() if k != META_KEY}
     raw = arrays.get(META_KEY)
     if raw is None:
         return rest, None
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise InputError(f"{label}: {META_KEY}: expected JSON bytes (uint8), got {raw.dtype} {raw.shape}")
+        raise InputError(
+            f"{label}: {META_KEY}: expected JSON bytes (uint8), got {raw.dtype} {raw.shape}"
+        )
     meta = parse_json(raw.tobytes(), label, META_KEY)
     if not isinstance(meta, dict):
         raise InputError(f"{label}: {META_KEY}: expected a JSON object")

@@ -36,11 +36,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
-from ir.conv import conv2d
 
 from backends.base import Probe
 from backends.cpu import kernels, reference
 from backends.cpu.network import Net, Synapses
+from ir.conv import conv2d
 
 __all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate", "working_set_bytes"]
 
@@ -403,10 +403,11 @@ def _merge_convs(
 
 def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
     """Binary Dense projections from the same source into the same input port with the same
-    delays and the same weight_exp >= 0 (the excitatory and inhibitory halves of --split-signs, for one) as one
-    projection with the summed weights, for a population whose whole input provably stays
-    within int32 (the caller checked): then no part wraps, (a << e) + (b << e) = (a + b) << e,
-    and the neurons receive the same sum (a right shift would floor each part: not merged)."""
+    delays and the same weight_exp >= 0 (the excitatory and inhibitory halves of
+    --split-signs, for one) as one projection with the summed weights, for a population whose
+    whole input provably stays within int32 (the caller checked): then no part wraps,
+    (a << e) + (b << e) = (a + b) << e, and the neurons receive the same sum (a right shift
+    would floor each part: not merged)."""
     out: list[Synapses] = []
     merged: dict[tuple, int] = {}
     for syn in syns:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from backends.cpu import kernels
 from ir.errors import UnsupportedNodeError
 from ir.graph import Graph
 from ir.nodes import (
@@ -37,8 +38,6 @@ from ir.nodes import (
     Sparse,
 )
 from neurons import BY_NODE, NeuronModel
-
-from backends.cpu import kernels
 
 __all__ = ["Net", "Neurons", "Synapses", "is_delayed", "prepare"]
 
@@ -283,7 +282,9 @@ def prepare(graph: Graph, fixed: bool, backend: str) -> Net:
         model = BY_NODE.get(type(pop))
         if model is None or pop.domain != domain:
             supported = sorted(t.__name__ for t in BY_NODE if t.domain == domain)
-            raise UnsupportedNodeError(n, type(pop).__name__, [*supported, "Input"], f"the {backend} backend")
+            raise UnsupportedNodeError(
+                n, type(pop).__name__, [*supported, "Input"], f"the {backend} backend"
+            )
         neurons[n] = Neurons(n, pop.size, model, model.prepare(pop, graph.dt))
     synapses = []
     for n, proj in graph.projections.items():

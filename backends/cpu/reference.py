@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from ir.conv import conv2d
 
 from backends.base import Probe
 from backends.cpu import kernels
 from backends.cpu.network import Net, Neurons, Synapses
+from ir.conv import conv2d
 
 __all__ = ["connection_output", "neuron_step", "record_arrays", "simulate"]
 

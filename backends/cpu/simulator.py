@@ -4,8 +4,8 @@
     run_float(graph, inputs, steps=None, probes=None, hw=None, *, engine="auto")
 
 `run` executes a fixed-point program bit-exactly (Lava 0.10 `fixed_pt` semantics; see
-`kernels` and docs/semantics.md, "The reference semantics"); `run_float` executes a float-domain graph
-with the same structure and timing. Two engines compute the same thing:
+`kernels` and docs/semantics.md, "The reference semantics"); `run_float` executes a
+float-domain graph with the same structure and timing. Two engines compute the same thing:
 
 - "reference": step by step, every projection every step (`reference.py`): the oracle;
 - "fast": layer at a time where the graph is feed-forward, numba kernels, exact integer
@@ -26,16 +26,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from backends.base import Probe, Trace, check_probe_variables, check_run_budget, default_probes
+from backends.blocks import expand_blocks
+from backends.cpu import reference
+from backends.cpu.network import Net, prepare
 from ir.errors import InputError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.verify import verify
-
-from backends.base import Probe, Trace, check_probe_variables, check_run_budget, default_probes
-from backends.blocks import expand_blocks
-from backends.cpu import reference
-from backends.cpu.network import Net, prepare
 
 __all__ = ["ENGINES", "check_inputs", "run", "run_float"]
 

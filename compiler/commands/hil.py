@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
     target_trace = None
     if args.replay:
         if args.align:
-            raise InputError("--align does not apply to --replay (the recorded trace has its own steps)")
+            raise InputError(
+                "--align does not apply to --replay (the recorded trace has its own steps)"
+            )
         target_trace, inputs, _ = read_trace(args.replay, program)
         source: dict = {"replay": args.replay}
     else:
@@ -131,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
     with atomic_outputs() as out:  # the report and the trace it describes: both or neither
         if args.record and target_trace is None:
             write_trace(out.stage(args.record), result.target, inputs, program)
-        atomic_write_text(out.stage(args.report), json.dumps(report, sort_keys=True, indent=2) + "\n")
+        atomic_write_text(
+            out.stage(args.report), json.dumps(report, sort_keys=True, indent=2) + "\n"
+        )
     cmp_ = result.comparison
     print(
         f"hil: reference {result.reference_backend} vs target {result.target_backend}: "
@@ -183,7 +187,9 @@ def _run_steps(args: argparse.Namespace, program, inputs: np.ndarray) -> tuple[i
 
     lag = latency(program)
     steps = args.steps if args.steps is not None else int(inputs.shape[1])
-    return (steps + lag if args.align else args.steps), latency_line(lag, args.align, steps, cut=False)
+    return (steps + lag if args.align else args.steps), latency_line(
+        lag, args.align, steps, cut=False
+    )
 
 
 def _target_options(args: argparse.Namespace) -> dict | None:

@@ -24,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print the target as a commented YAML template to start a new target from",
     )
     show.add_argument(
-        "-o", "--output", metavar="FILE.yaml", help="with --yaml: write the template to this new file"
+        "-o",
+        "--output",
+        metavar="FILE.yaml",
+        help="with --yaml: write the template to this new file",
     )
     show.set_defaults(func=run_show)
 
@@ -57,7 +60,8 @@ def run_show(args: argparse.Namespace) -> int:
     n_est = sum(lim.estimate for lim in spec.limits())
     if n_est:
         print(
-            f"\n{n_est} limits are estimates; edit the YAML with measured numbers when you have them."
+            f"\n{n_est} limits are estimates; edit the YAML with measured numbers "
+            "when you have them."
         )
     print(
         f"fixed: set by the semantics profile {spec.semantics} (the arithmetic the simulator and "
@@ -91,7 +95,9 @@ def _write_template(spec, output: str | None) -> int:
         print(text, end="")
         return 0
     if Path(output).exists():
-        raise InputError(f"-o {output}: exists; give a new file name (snnc never overwrites a config)")
+        raise InputError(
+            f"-o {output}: exists; give a new file name (snnc never overwrites a config)"
+        )
     atomic_write_text(output, text)
     print(f"wrote {output} (template of {spec.name}; edit it, then `snnc hw show {output}`)")
     return 0

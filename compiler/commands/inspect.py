@@ -6,9 +6,8 @@ import argparse
 
 import numpy as np
 
-from ir.printer import print_graph
-
 from compiler.model_io import load_model
+from ir.printer import print_graph
 
 
 def register(sub: argparse._SubParsersAction) -> None:

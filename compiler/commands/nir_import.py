@@ -15,17 +15,38 @@ from neurons import model_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="convert a NIR file (.nir) or a lava-dl netx file (.net) into an snnc model")
-    p.add_argument("nir_file", metavar="FILE", help="a .nir or netx .net file (HDF5; the format is read from the content)")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="snnc model file to write")
-    p.add_argument("--dt", type=float, default=None,
-                   help="time step in seconds (default: the file's metadata, else 1e-4 with a warning)")
-    p.add_argument("--discretization", choices=("euler", "exp"), default=None,
-                   help="how continuous-time parameters become per-step ones (default: the file's metadata, "
-                        "else euler, the convention of snnTorch and Norse)")
-    p.add_argument("--input-shape", type=_shape, default=None, metavar="C,H,W",
-                   help="netx: the input's shape, when the file has no input layer and its first conv is strided "
-                        "(netx's input_shape argument, in snnc's (C, H, W) order)")
+    p = sub.add_parser(
+        "import", help="convert a NIR file (.nir) or a lava-dl netx file (.net) into an snnc model"
+    )
+    p.add_argument(
+        "nir_file",
+        metavar="FILE",
+        help="a .nir or netx .net file (HDF5; the format is read from the content)",
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="MODEL", help="snnc model file to write"
+    )
+    p.add_argument(
+        "--dt",
+        type=float,
+        default=None,
+        help="time step in seconds (default: the file's metadata, else 1e-4 with a warning)",
+    )
+    p.add_argument(
+        "--discretization",
+        choices=("euler", "exp"),
+        default=None,
+        help="how continuous-time parameters become per-step ones (default: the file's metadata, "
+        "else euler, the convention of snnTorch and Norse)",
+    )
+    p.add_argument(
+        "--input-shape",
+        type=_shape,
+        default=None,
+        metavar="C,H,W",
+        help="netx: the input's shape, when the file has no input layer and its first conv "
+        "is strided (netx's input_shape argument, in snnc's (C, H, W) order)",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,18 +68,27 @@ def describe(graph) -> list[str]:
             pops.append(f"{name} (input, {pop.size})")
         else:
             model = model_of(pop)
-            cuba = model.to_cuba(pop, graph.dt) if pop.domain == "float" else None  # netx: fixed point
-            kind = "non-spiking" if cuba is not None and np.all(np.isinf(cuba["v_th"])) else model.label
+            # netx: fixed point
+            cuba = model.to_cuba(pop, graph.dt) if pop.domain == "float" else None
+            kind = (
+                "non-spiking"
+                if cuba is not None and np.all(np.isinf(cuba["v_th"]))
+                else model.label
+            )
             pops.append(f"{name} ({kind}, {pop.size})")
-    projs = [f"{name} ({type(p).__name__} {p.src} -> {p.dst}{'' if p.port is None else '.' + p.port})"
-             for name, p in graph.projections.items()]
+    projs = [
+        f"{name} ({type(p).__name__} {p.src} -> {p.dst}{'' if p.port is None else '.' + p.port})"
+        for name, p in graph.projections.items()
+    ]
     from ir.latency import latency, latency_line
 
     readout = graph.metadata.get("readout") or {}
     outputs = ", ".join(graph.output_names) or "-"
     if readout.get("kind") == "group_mean":
-        outputs += (f" (host readout: the mean of {readout.get('population')} over {readout.get('groups')} groups per "
-                    "step; `snnc run` writes it as POP:group_mean)")
+        outputs += (
+            f" (host readout: the mean of {readout.get('population')} over "
+            f"{readout.get('groups')} groups per step; `snnc run` writes it as POP:group_mean)"
+        )
     return [f"  populations: {', '.join(pops)}", f"  projections: {', '.join(projs) or '-'}",
             f"  outputs: {outputs}",
             f"  {latency_line(latency(graph))} (`snnc run --align` aligns them)"]
@@ -78,8 +108,10 @@ def run(args: argparse.Namespace) -> int:
     info = graph.metadata.get("import", {})
     print(f"imported {args.nir_file} -> {args.output}")
     if info:
-        print(f"  dt {graph.dt!r} s ({info.get('dt_source')}), discretization {info.get('discretization')} "
-              f"({info.get('discretization_source')})")
+        print(
+            f"  dt {graph.dt!r} s ({info.get('dt_source')}), "
+            f"discretization {info.get('discretization')} ({info.get('discretization_source')})"
+        )
     else:
         print(f"  dt {graph.dt!r} s (written by snnc; exact snnc parameters restored)")
     for line in describe(graph):
@@ -91,7 +123,10 @@ def _run_netx(args: argparse.Namespace) -> int:
     from compiler.netx.importer import import_netx
 
     if args.discretization is not None:
-        raise InputError(f"{args.nir_file}: --discretization applies to NIR files only; a netx file is already fixed point")
+        raise InputError(
+            f"{args.nir_file}: --discretization applies to NIR files only; "
+            "a netx file is already fixed point"
+        )
     graph = import_netx(args.nir_file, dt=args.dt, input_shape=args.input_shape)
     save_graph(graph, args.output)
     info = graph.metadata["import"]
@@ -99,8 +134,10 @@ def _run_netx(args: argparse.Namespace) -> int:
     print(f"  lava-dl netx network, {len(info['layers'])} layers ({', '.join(info['layers'])}); "
           f"fixed point, netx {info['netx']}'s integers kept")
     if info["latency"]:
-        print(f"  latency: output step t + {info['latency']} is netx's step t (netx's input neurons "
-              "take the input without a synapse step)")
+        print(
+            f"  latency: output step t + {info['latency']} is netx's step t (netx's input neurons "
+            "take the input without a synapse step)"
+        )
     for line in describe(graph):
         print(line)
     return 0

@@ -101,7 +101,9 @@ def _steps_list(text: str) -> list[int]:
     try:
         steps = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not steps or min(steps) <= 0:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return steps

@@ -126,11 +126,10 @@ def _choose_backend(requested: str | None, domain: str, model: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from backends import get_backend, parse_probes
     from ir.arrays_io import META_KEY, check_steps, meta_array, read_graph_inputs, write_npz
     from ir.latency import align, latency, latency_line, population_latency
     from ir.progress import status
-
-    from backends import get_backend, parse_probes
 
     begin = time.perf_counter()
     graph, hw = _load(args.model, args.dt)

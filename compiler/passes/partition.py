@@ -225,7 +225,10 @@ def placement_chips(n_cores: int, hw: HardwareSpec, why: str = "") -> np.ndarray
     have = hw.system.max_chips.value
     if need > have:
         total = per_chip * have
-        chips = f"{need} chip{'s' if need != 1 else ''} of {per_chip} core{'s' if per_chip != 1 else ''}"
+        chips = (
+            f"{need} chip{'s' if need != 1 else ''} of "
+            f"{per_chip} core{'s' if per_chip != 1 else ''}"
+        )
         raise CapacityError(
             "network",
             "cores",

@@ -106,7 +106,9 @@ def float_network(seed: int, steps: int) -> tuple[Graph, np.ndarray, str]:
     graph = Graph(populations=pops, projections=projs, dt=dt,
                   metadata={"seed": seed, "generator": "tests/cli/cli_nets.py"})
     n_in = pops["in"].size
-    inputs = (rng.random((int(rng.integers(1, 3)), steps, n_in)) < rng.uniform(0.2, 0.6)).astype(np.uint8)
+    inputs = (rng.random((int(rng.integers(1, 3)), steps, n_in)) < rng.uniform(0.2, 0.6)).astype(
+        np.uint8
+    )
     return graph, inputs, layers
 
 

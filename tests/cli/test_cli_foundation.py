@@ -30,7 +30,9 @@ def test_hw_show_prints_every_limit_and_source(capsys):
 
 def test_hw_show_bad_yaml_is_one_line_exit_1(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("format_version: 1\nname: x\ndescription: y\nsemantics: lava_fixed_pt\ncore: {}\n")
+    bad.write_text(
+        "format_version: 1\nname: x\ndescription: y\nsemantics: lava_fixed_pt\ncore: {}\n"
+    )
     code, out, err = run_cli("hw", "show", str(bad))
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -50,7 +52,10 @@ def test_usage_error_exits_2():
 
 
 def test_inspect(tmp_path, capsys):
-    g = Graph(populations={"in": Input((2,)), "h": LIF((3,))}, projections={"p": Dense("in", "h", weight=np.zeros((3, 2)))})
+    g = Graph(
+        populations={"in": Input((2,)), "h": LIF((3,))},
+        projections={"p": Dense("in", "h", weight=np.zeros((3, 2)))},
+    )
     save_graph(g, tmp_path / "m.snnc")
     assert main(["inspect", str(tmp_path / "m.snnc")]) == 0
     assert "projection p: in -> h Dense" in capsys.readouterr().out

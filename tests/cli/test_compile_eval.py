@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from compiler.cli import main
-from ir.atomic import MANIFEST
 from ir import LIF, Dense, Graph, Input, save_graph
+from ir.atomic import MANIFEST
 from tests.snnc_cli import run_cli, run_in_process
 from tests.tiny_models import digits_mlp
 
@@ -243,13 +243,17 @@ def test_compile_into_a_users_folder_keeps_their_files(model_file, tmp_path):
     (precious / "notes.txt").write_text("keep me")
     code, _, err = run_cli("compile", model_file, "--target", "loihi2", "-o", precious)
     assert code == 0, err
-    assert (precious / "notes.txt").read_text() == "keep me" and (precious / "program.snnc").is_file()
+    assert (precious / "notes.txt").read_text() == "keep me" and (
+        precious / "program.snnc"
+    ).is_file()
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "hw.yaml").write_text("my own notes on the target")
     code, _, err = run_cli("compile", model_file, "--target", "loihi2", "-o", mine)
     assert code == 1 and "hw.yaml exists and snnc did not write it" in err and err.count("\n") == 1
-    assert (mine / "hw.yaml").read_text() == "my own notes on the target" and not (mine / "program.snnc").exists()
+    assert (mine / "hw.yaml").read_text() == "my own notes on the target" and not (
+        mine / "program.snnc"
+    ).exists()
 
 
 def test_eval_errors_are_one_line(model_file, tmp_path, cli):

@@ -55,15 +55,27 @@ def test_eval_json_carries_the_cost_of_the_same_run(builds, capsys):
     assert (cost["samples"], cost["steps"], cost["target"]) == (30, STEPS, "small-cores")
     assert len(cost["per_core"]) == 6 and {r["chip"] for r in cost["per_core"]} == {0, 1, 2}
     per = cost["per_inference"]
-    assert per["messages"]["inter_chip"] > 0 and per["hops"]["chip_hops"] >= per["messages"]["inter_chip"]
+    assert (
+        per["messages"]["inter_chip"] > 0
+        and per["hops"]["chip_hops"] >= per["messages"]["inter_chip"]
+    )
     est = cost["estimate"]
     assert est["available"] and est["energy_per_inference_j"]["total"] > 0
     assert "cost.energy_pj.synaptic_op" in est["estimated_keys"]
     # The report's measurement of the same samples at the same T gives the same numbers.
     build = read_build(builds / "build")
     x, y = load_dataset("digits").split("test")
-    (point,) = cost_vs_steps(build.program, build.hw, x[:30], y[:30], build.program.metadata["encoding"],
-                             build.program.metadata["readout"], [STEPS], seed=0, batch_size=7)
+    (point,) = cost_vs_steps(
+        build.program,
+        build.hw,
+        x[:30],
+        y[:30],
+        build.program.metadata["encoding"],
+        build.program.metadata["readout"],
+        [STEPS],
+        seed=0,
+        batch_size=7,
+    )
     assert point.accuracy == out["accuracy"]
     assert json.loads(json.dumps(point.cost)) == cost
 
@@ -71,7 +83,11 @@ def test_eval_json_carries_the_cost_of_the_same_run(builds, capsys):
 def test_eval_text_and_no_cost(builds, capsys):
     assert main(["eval", str(builds / "build"), "--dataset", "digits", "--samples", "10"]) == 0
     text = capsys.readouterr().out
-    assert "synaptic ops" in text and "estimate:" in text and text.rstrip().splitlines()[-1].startswith("accuracy: ")
+    assert (
+        "synaptic ops" in text
+        and "estimate:" in text
+        and text.rstrip().splitlines()[-1].startswith("accuracy: ")
+    )
     out = _json(capsys, "eval", builds / "build", "--dataset", "digits", "--samples", 10, "--json",
                 "--no-cost")
     assert "cost" not in out
@@ -81,7 +97,9 @@ def test_eval_without_cost_model_still_counts(builds, capsys):
     out = _json(capsys, "eval", builds / "bare", "--dataset", "digits", "--samples", 10, "--json")
     cost = out["cost"]
     assert cost["per_inference"]["synaptic_ops"] > 0
-    assert cost["estimate"]["available"] is False and "no cost section" in cost["estimate"]["reason"]
+    assert (
+        cost["estimate"]["available"] is False and "no cost section" in cost["estimate"]["reason"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,7 +151,10 @@ def test_every_cost_number_has_a_source(name):
         assert all(v.estimate for v in values)
     if name == "loihi1":
         published = {v.key for v in values if not v.estimate}
-        assert "cost.energy_pj.synaptic_op" in published and "cost.time_ns.barrier_full_chip" in published
+        assert (
+            "cost.energy_pj.synaptic_op" in published
+            and "cost.time_ns.barrier_full_chip" in published
+        )
 
 
 @pytest.mark.parametrize(
@@ -149,7 +170,8 @@ def test_every_cost_number_has_a_source(name):
          r"cost.layout.cores_per_tile.value: expected an integer"),
         (lambda c: c["time_ns"]["neuron_update"].update(source=" "),
          r"cost.time_ns.neuron_update.source: every number must say where it comes from"),
-        (lambda c: c["energy_pj"].pop("neuron_update"), r"cost.energy_pj.neuron_update: missing key"),
+        (lambda c: c["energy_pj"].pop("neuron_update"),
+         r"cost.energy_pj.neuron_update: missing key"),
         (lambda c: c.update(power_mw={}), r"cost.power_mw: unknown key"),
         (lambda c: c["time_ns"]["synaptic_op"].update(estimate="yes"),
          r"cost.time_ns.synaptic_op.estimate: expected true or false"),

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from compiler.cli import main
 from app import demo
+from compiler.cli import main
 
 
 @pytest.mark.torch
@@ -45,7 +45,8 @@ def test_demo_end_to_end(tmp_path, capsys):
 
 def test_demo_refuses_to_replace_a_users_file(tmp_path, capsys):
     (tmp_path / "mine.txt").write_text("keep")
-    (tmp_path / "demo.json").write_text('{"mine": true}')  # not written by snnc (no manifest lists it)
+    # not written by snnc (no manifest lists it)
+    (tmp_path / "demo.json").write_text('{"mine": true}')
     assert main(["demo", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "demo.json exists and snnc did not write it" in err

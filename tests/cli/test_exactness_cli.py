@@ -43,7 +43,9 @@ def test_the_issues_mlps_agree_on_lava_whole_and_block_by_block(
     what diverged, so both run it; the loihi1 one also with the default lowering."""
     model = nir_lif_mlp(tmp_path / "mlp.nir", sizes, seed=0)
     build = tmp_path / "build"
-    code, out, err = run_in_process("compile", model, "--dt", "0.001", "--target", target, "-o", build)
+    code, out, err = run_in_process(
+        "compile", model, "--dt", "0.001", "--target", target, "-o", build
+    )
     assert code == 0, err
     report = json.loads((build / "report.json").read_text())
     (made,) = report["split_exact"]["projections"]
@@ -105,7 +107,9 @@ def test_float_reference_refuses_what_does_not_fit(tmp_path):
     model = nir_lif_mlp(tmp_path / "mlp.nir", [20, 12, 4], seed=1)
     other = nir_lif_mlp(tmp_path / "other.nir", [20, 13, 4], seed=1)
     build = tmp_path / "build"
-    assert run_in_process("compile", model, "--dt", "0.001", "--target", "loihi2", "-o", build)[0] == 0
+    assert (
+        run_in_process("compile", model, "--dt", "0.001", "--target", "loihi2", "-o", build)[0] == 0
+    )
     inputs = _spikes(tmp_path / "in.npy", 1, 5, 20)
     code, _, err = run_in_process("hil", build, "--reference", "float", "--input", inputs)
     assert code == 1 and err.count("\n") == 1 and "--model" in err
@@ -131,7 +135,9 @@ def test_lava_refuses_a_lowering_beyond_its_process_limit_in_one_line(tmp_path, 
 
     model = nir_lif_mlp(tmp_path / "mlp.nir", [100, 1500, 10], seed=0)
     build = tmp_path / "build"
-    assert run_in_process("compile", model, "--dt", "0.001", "--target", "loihi1", "-o", build)[0] == 0
+    assert (
+        run_in_process("compile", model, "--dt", "0.001", "--target", "loihi1", "-o", build)[0] == 0
+    )
     inputs = _spikes(tmp_path / "in.npy", 1, 3, 100)
     monkeypatch.setattr(lava_run, "MAX_PROCESSES", 8)
     code, _, err = run_in_process(

@@ -34,7 +34,7 @@ def vib(tmp_path_factory):
     return model, d / "build", graph
 
 
-# ----------------------------------------------------------------- 1. VIB eval and report
+# ------------------------------------------------------------ 1. VIB eval and report
 
 
 def test_eval_scores_vib_model_and_build_through_the_host_decoder(vib, cli):
@@ -63,7 +63,9 @@ def test_eval_of_a_vib_build_on_lava_equals_the_cpu_backend(vib, cli):
     _, build, _ = vib
     results = {}
     for backend in ("cpu", "lava"):
-        code, out, err = cli("eval", build, "--dataset", "digits", "--samples", 6, "--backend", backend, "--json")
+        code, out, err = cli(
+            "eval", build, "--dataset", "digits", "--samples", 6, "--backend", backend, "--json"
+        )
         assert code == 0, err
         results[backend] = json.loads(out)
     assert results["lava"]["backend"] == "lava"
@@ -71,7 +73,9 @@ def test_eval_of_a_vib_build_on_lava_equals_the_cpu_backend(vib, cli):
         assert results["lava"][key] == results["cpu"][key]
 
 
-def test_report_dataset_on_a_vib_build_gives_accuracy_and_neuron_rasters(vib, cli, tmp_path, monkeypatch):
+def test_report_dataset_on_a_vib_build_gives_accuracy_and_neuron_rasters(
+    vib, cli, tmp_path, monkeypatch
+):
     from compiler.reporting import figures
 
     model, build, _ = vib
@@ -106,7 +110,7 @@ def test_raster_of_a_spike_count_readout_still_marks_classes():
     assert fig.axes[1].get_ylabel() == "neuron"
 
 
-# ----------------------------------------------------------------- 2. input formats
+# ------------------------------------------------------------ 2. input formats
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +143,25 @@ def test_run_accepts_float_01_image_shaped_and_time_major_inputs(conv, cli):
     np.save(d / "tm.npy", x.transpose(1, 0, 2, 3, 4))
     outs = {}
     for name, extra in (("flat", ()), ("img", ()), ("tm", ("--time-major",))):
-        code, _, err = cli("run", d / "conv.snnc", "--backend", "float", "--input", d / f"{name}.npy",
-                           "-o", d / f"{name}.npz", *extra)
+        code, _, err = cli(
+            "run",
+            d / "conv.snnc",
+            "--backend",
+            "float",
+            "--input",
+            d / f"{name}.npy",
+            "-o",
+            d / f"{name}.npz",
+            *extra,
+        )
         assert code == 0, err
         outs[name] = np.load(d / f"{name}.npz")["out"]
     assert outs["flat"].shape == (4, 50, 3) and outs["flat"].sum() > 0
     assert np.array_equal(outs["flat"], outs["img"]) and np.array_equal(outs["flat"], outs["tm"])
     # a time-major file read without --time-major: a note, not silence
-    code, _, err = cli("run", d / "conv.snnc", "--backend", "float", "--input", d / "tm.npy", "-o", d / "x.npz")
+    code, _, err = cli(
+        "run", d / "conv.snnc", "--backend", "float", "--input", d / "tm.npy", "-o", d / "x.npz"
+    )
     assert code == 0 and "read as 50 samples of 4 steps" in err and "--time-major" in err
 
 
@@ -159,7 +174,9 @@ def test_run_accepts_float_01_image_shaped_and_time_major_inputs(conv, cli):
 def test_bad_inputs_say_what_is_expected(conv, cli, array, message):
     d, x = conv
     np.save(d / "bad.npy", array(x))
-    code, _, err = cli("run", d / "conv.snnc", "--backend", "float", "--input", d / "bad.npy", "-o", d / "bad.npz")
+    code, _, err = cli(
+        "run", d / "conv.snnc", "--backend", "float", "--input", d / "bad.npy", "-o", d / "bad.npz"
+    )
     assert code == 1 and err.count("\n") == 1 and message in err, err
     assert not (d / "bad.npz").exists()
 
@@ -179,7 +196,7 @@ def test_graded_float_inputs_must_be_whole_numbers(tmp_path):
         read_spike_array(tmp_path / "w.npy", 2, message_bits=8)
 
 
-# ----------------------------------------------------------------- 3. latency and --align
+# ------------------------------------------------------------ 3. latency and --align
 
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "nir"
 
@@ -224,8 +241,21 @@ def test_compile_stores_latency_and_hil_align_runs_the_fill(conv, cli, tmp_path)
     report = json.loads((build / "report.json").read_text())
     assert report["latency"] == {"steps": 2, "populations": {"c": 1, "in": 0, "out": 2}}
     np.save(tmp_path / "x.npy", x[:2, :10])
-    code, out, err = cli("hil", build, "--reference", "float", "--model", d / "conv.snnc", "--target", "cpu",
-                         "--input", tmp_path / "x.npy", "--align", "--report", tmp_path / "h.json")
+    code, out, err = cli(
+        "hil",
+        build,
+        "--reference",
+        "float",
+        "--model",
+        d / "conv.snnc",
+        "--target",
+        "cpu",
+        "--input",
+        tmp_path / "x.npy",
+        "--align",
+        "--report",
+        tmp_path / "h.json",
+    )
     assert code == 0, err
     assert "ran 10 + 2 steps" in out and "2 samples x 12 steps" in out
 
@@ -237,21 +267,29 @@ def test_latency_follows_delays_and_ignores_recurrence():
 
     lif = LIF((2,), tau_syn=0.005, tau_mem=0.01, v_th=1.0)
     w = np.ones((2, 2))
-    g = Graph(populations={"in": Input((2,)), "a": lif, "b": lif, "c": lif},
-              projections={"ia": Dense("in", "a", weight=w), "ab": Dense("a", "b", weight=w, delay=np.array(3)),
-                           "bb": Dense("b", "b", weight=w), "ba": Dense("b", "a", weight=w),
-                           "ic": Dense("in", "c", weight=w), "bc": Dense("b", "c", weight=w)},
-              dt=1e-3)
+    g = Graph(
+        populations={"in": Input((2,)), "a": lif, "b": lif, "c": lif},
+        projections={
+            "ia": Dense("in", "a", weight=w),
+            "ab": Dense("a", "b", weight=w, delay=np.array(3)),
+            "bb": Dense("b", "b", weight=w),
+            "ba": Dense("b", "a", weight=w),
+            "ic": Dense("in", "c", weight=w),
+            "bc": Dense("b", "c", weight=w),
+        },
+        dt=1e-3,
+    )
     assert population_latency(g) == {"in": 0, "a": 1, "b": 5, "c": 6}
     assert latency(g) == 6
 
 
-# ----------------------------------------------------------------- 4. dt: the exporter detected
+# ------------------------------------------------------------ 4. dt: the exporter detected
 
 
 @pytest.mark.parametrize(("name", "exporter"), [
     ("norse_mlp", "Norse 1.1.0"), ("norse_readout", "Norse 1.1.0"), ("snntorch_mlp", "snnTorch"),
-    ("per_neuron/norse_lif_per_neuron", "Norse 1.1.0"), ("per_neuron/snntorch_synaptic_per_neuron", "snnTorch"),
+    ("per_neuron/norse_lif_per_neuron", "Norse 1.1.0"),
+    ("per_neuron/snntorch_synaptic_per_neuron", "snnTorch"),
 ])
 def test_import_without_dt_detects_the_exporter_and_reproduces_it(name, exporter, cli, tmp_path):
     """The files of tests/fixtures/nir, written by Norse 1.1.0's and snnTorch's own exporters:
@@ -260,24 +298,31 @@ def test_import_without_dt_detects_the_exporter_and_reproduces_it(name, exporter
     model = tmp_path / "m.snnc"
     code, out, err = cli("import", FIXTURES / f"{name}.nir", "-o", model)
     assert code == 0, err
-    assert f"it looks like {exporter}'s export" in err and f"assuming dt = {info['import_dt']!r} s" in err
+    assert (
+        f"it looks like {exporter}'s export" in err
+        and f"assuming dt = {info['import_dt']!r} s" in err
+    )
     assert f"dt {info['import_dt']!r} s (assumed, {exporter.split()[0]} export detected)" in out
     reference = np.load(FIXTURES / f"{name}.output.npy")
     if reference.dtype != np.uint8:
         return  # a voltage readout: compared in tests/nir/test_fixtures.py
-    code, _, err = cli("run", model, "--input", FIXTURES / f"{name}.input.npy", "--align", "-o", tmp_path / "o.npz")
+    code, _, err = cli(
+        "run", model, "--input", FIXTURES / f"{name}.input.npy", "--align", "-o", tmp_path / "o.npz"
+    )
     assert code == 0, err
     got = np.load(tmp_path / "o.npz")
     assert np.array_equal(got[got.files[0]], reference)
 
 
 def test_norse_file_with_snntorch_dt_gets_the_advice_that_works(cli, tmp_path):
-    code, _, err = cli("import", FIXTURES / "norse_mlp.nir", "--dt", "1e-4", "-o", tmp_path / "m.snnc")
+    code, _, err = cli(
+        "import", FIXTURES / "norse_mlp.nir", "--dt", "1e-4", "-o", tmp_path / "m.snnc"
+    )
     assert code == 1 and err.count("\n") == 1
     assert err.rstrip().endswith("import it with --dt 1e-06") and "--discretization exp" not in err
 
 
-# ----------------------------------------------------------------- 5. errors that name the cause
+# ------------------------------------------------------------ 5. errors that name the cause
 
 
 def _dense_net(path, sizes, seed=0):
@@ -287,9 +332,13 @@ def _dense_net(path, sizes, seed=0):
     rng = np.random.default_rng(seed)
     names = ["in", *(f"l{i}" for i in range(1, len(sizes)))]
     pops = {"in": Input((sizes[0],))}
-    pops.update({n: LIF((k,), tau_syn=0.005, tau_mem=0.01, v_th=1.0) for n, k in zip(names[1:], sizes[1:])})
-    projs = {f"p{i}": Dense(names[i], names[i + 1], weight=rng.normal(0, 1, (sizes[i + 1], sizes[i])))
-             for i in range(len(sizes) - 1)}
+    pops.update(
+        {n: LIF((k,), tau_syn=0.005, tau_mem=0.01, v_th=1.0) for n, k in zip(names[1:], sizes[1:])}
+    )
+    projs = {
+        f"p{i}": Dense(names[i], names[i + 1], weight=rng.normal(0, 1, (sizes[i + 1], sizes[i])))
+        for i in range(len(sizes) - 1)
+    }
     save_graph(Graph(populations=pops, projections=projs, dt=1e-3), path)
 
 
@@ -299,7 +348,10 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
     _dense_net(tmp_path / "big.snnc", [8, 400])
     code, _, err = cli("compile", tmp_path / "big.snnc", "--target", "tiny", "-o", tmp_path / "b")
     assert code == 1 and err.count("\n") == 1
-    assert "needs 25 cores, the limit is 16" in err and "the binding resource is neurons (core.max_neurons" in err
+    assert (
+        "needs 25 cores, the limit is 16" in err
+        and "the binding resource is neurons (core.max_neurons" in err
+    )
     assert "its total, 400, alone needs at least 25 cores whatever the placement" in err
     # output axons bind: 64 neurons on cores of 16 each reach a 16-neuron layer on other cores,
     # 4 output axons per core; one chip of one core ("1 core", not "1 cores")
@@ -310,15 +362,24 @@ def test_too_many_cores_names_the_binding_resource(cli, tmp_path):
                 .replace("max_chips: {value: 4", "max_chips: {value: 1"))
     (tmp_path / "axons.yaml").write_text(yaml)
     _dense_net(tmp_path / "fan.snnc", [8, 64, 16])
-    code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "axons.yaml", "-o", tmp_path / "b")
+    code, _, err = cli(
+        "compile", tmp_path / "fan.snnc", "--hw", tmp_path / "axons.yaml", "-o", tmp_path / "b"
+    )
     assert code == 1 and "the binding resource is output axons (core.max_output_axons)" in err
     assert "its total, 64, alone needs at least 16 cores whatever the placement" in err
     assert "chips of 1 core would be needed" in err and "1 cores" not in err
     # 16 cores: the 64 output axons fit in total (16 x 4), the placement's packing needs 17
-    (tmp_path / "a16.yaml").write_text(yaml.replace("max_chips: {value: 1", "max_chips: {value: 16"))
-    code, _, err = cli("compile", tmp_path / "fan.snnc", "--hw", tmp_path / "a16.yaml", "-o", tmp_path / "b")
+    (tmp_path / "a16.yaml").write_text(
+        yaml.replace("max_chips: {value: 1", "max_chips: {value: 16")
+    )
+    code, _, err = cli(
+        "compile", tmp_path / "fan.snnc", "--hw", tmp_path / "a16.yaml", "-o", tmp_path / "b"
+    )
     assert code == 1 and "needs 17 cores, the limit is 16" in err
-    assert "the fullest on 16 of 17 cores" in err and "at least 16 of the 16 cores the system has" in err
+    assert (
+        "the fullest on 16 of 17 cores" in err
+        and "at least 16 of the 16 cores the system has" in err
+    )
 
 
 def _calibration_row(text: str, population: str) -> list[str]:
@@ -336,12 +397,26 @@ def test_quantization_report_flags_output_rate_drift(cli, tmp_path):
 
     save_graph(digits_mlp(steps=16), tmp_path / "dm.snnc")
     common = ("--target", "loihi2", "--calibrate", "digits")
-    code, out, err = cli("compile", tmp_path / "dm.snnc", *common, "--weight-bits", 2, "--no-bias-correction",
-                         "-o", tmp_path / "q2")
+    code, out, err = cli(
+        "compile",
+        tmp_path / "dm.snnc",
+        *common,
+        "--weight-bits",
+        2,
+        "--no-bias-correction",
+        "-o",
+        tmp_path / "q2",
+    )
     assert code == 0, err
-    assert _calibration_row(out, "out")[-1] == "DRIFT" and "population 'out' DRIFTS after quantization" in err
+    assert (
+        _calibration_row(out, "out")[-1] == "DRIFT"
+        and "population 'out' DRIFTS after quantization" in err
+    )
     cal = json.loads((tmp_path / "q2" / "report.json").read_text())["quantization"]["calibration"]
-    assert cal["populations"]["out"]["status"] == "drift" and cal["populations"]["out"]["rate_rel_diff"] > 0.5
+    assert (
+        cal["populations"]["out"]["status"] == "drift"
+        and cal["populations"]["out"]["rate_rel_diff"] > 0.5
+    )
     code, out, err = cli("compile", tmp_path / "dm.snnc", *common, "-o", tmp_path / "q8")
     assert code == 0 and "DRIFT" not in err
     assert _calibration_row(out, "out")[-1] == "ok"
@@ -349,15 +424,23 @@ def test_quantization_report_flags_output_rate_drift(cli, tmp_path):
 
 def test_missing_encoding_says_what_to_do_not_where_developers_look(cli, tmp_path):
     _dense_net(tmp_path / "m.snnc", [64, 10])
-    code, _, err = cli("compile", tmp_path / "m.snnc", "--target", "loihi2", "--calibrate", "digits",
-                       "-o", tmp_path / "b")
+    code, _, err = cli(
+        "compile",
+        tmp_path / "m.snnc",
+        "--target",
+        "loihi2",
+        "--calibrate",
+        "digits",
+        "-o",
+        tmp_path / "b",
+    )
     assert code == 1 and err.count("\n") == 1 and "DEVELOPERS.md" not in err
     assert "metadata.encoding: missing" in err and "--calibrate IN.npy" in err
     code, _, err = cli("eval", tmp_path / "m.snnc", "--dataset", "digits")
     assert code == 1 and "DEVELOPERS.md" not in err and "--input IN.npy" in err
 
 
-# ----------------------------------------------------------------- 6. hw show --yaml
+# ------------------------------------------------------------ 6. hw show --yaml
 
 
 @pytest.mark.parametrize("target", ["loihi1", "loihi2", "tiny"])
@@ -377,29 +460,44 @@ def test_hw_show_yaml_writes_a_commented_template_that_loads_back(target, cli, t
     # the file is not overwritten; a FIXED key changed is refused by the loader with one line
     code, _, err = cli("hw", "show", target, "--yaml", "-o", out)
     assert code == 1 and "exists" in err
-    edited = body.replace("  state_bits:  # u and v register width; FIXED: semantics lava_fixed_pt fixes this at 24\n"
-                          "    value: 24", "  state_bits:\n    value: 32")
+    edited = body.replace(
+        "  state_bits:  # u and v register width; FIXED: semantics lava_fixed_pt fixes this at 24\n"
+        "    value: 24",
+        "  state_bits:\n    value: 32",
+    )
     assert edited != body
     (tmp_path / "edited.yaml").write_text(edited)
     code, _, err = cli("hw", "show", tmp_path / "edited.yaml")
-    assert code == 1 and "neuron.state_bits.value: semantics lava_fixed_pt fixes this at 24, got 32" in err
+    assert (
+        code == 1
+        and "neuron.state_bits.value: semantics lava_fixed_pt fixes this at 24, got 32" in err
+    )
 
 
 def test_hw_show_marks_the_keys_the_profile_fixes(cli):
     code, out, _ = cli("hw", "show", "loihi2")
-    rows = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha() and "." in line.split()[0]}
+    rows = {
+        line.split()[0]: line
+        for line in out.splitlines()
+        if line[:1].isalpha() and "." in line.split()[0]
+    }
     assert " fixed " in rows["neuron.state_bits"] and " fixed " in rows["synapse.max_weight_bits"]
-    assert " fixed " not in rows["core.max_neurons"] and " fixed " not in rows["neuron.bias_exp_min"]
+    assert (
+        " fixed " not in rows["core.max_neurons"] and " fixed " not in rows["neuron.bias_exp_min"]
+    )
 
 
-# ----------------------------------------------------------------- 7. inspect says tau was converted
+# ------------------------------------------------------------ 7. inspect says tau was converted
 
 
 def test_inspect_says_tau_was_converted_to_the_exponential_form(cli):
     code, out, _ = cli("inspect", FIXTURES / "snntorch_mlp.nir", "--dt", "1e-4")
     assert code == 0
     assert "tau_mem=0.0004481420356198878" in out  # the IR's own number (alpha = exp(-dt/tau))
-    assert "converted to snnc's exponential form" in out and "#   3.tau_mem 0.0005 -> 0.000448142" in out
+    assert (
+        "converted to snnc's exponential form" in out
+        and "#   3.tau_mem 0.0005 -> 0.000448142" in out
+    )
 
 
 def _readme_script():
@@ -411,7 +509,11 @@ def _readme_script():
 def test_readme_marked_blocks_are_sessions_of_the_script():
     script = _readme_script()
     _, blocks = script.all_blocks()  # README.md and docs/*.md
-    assert {b.name for b in blocks} == set(script.SESSIONS) >= {"tem", "align", "input-shape", "hw-template"}
+    assert (
+        {b.name for b in blocks}
+        == set(script.SESSIONS)
+        >= {"tem", "align", "input-shape", "hw-template"}
+    )
     assert all(b.commands and all(cmd for cmd, _ in b.commands) for b in blocks)
     assert script.matches(["a 0.23 s", "...", "z"], ["a 1.5 s", "b", "c", "z"])
     assert not script.matches(["a", "z"], ["a", "b", "z"])
@@ -425,7 +527,7 @@ def test_readme_outputs_of_the_new_options_hold():
     assert script.main(["--only", "nir-import", "align", "input-shape", "hw-template"]) == 0
 
 
-# ----------------------------------------------------------------- 3b. latency in eval and OUT.npz
+# ------------------------------------------------------------ 3b. latency in eval and OUT.npz
 
 
 def _late_answer_graph(metadata=None):
@@ -436,10 +538,19 @@ def _late_answer_graph(metadata=None):
 
     n = 64
     lif = LIF((n,), tau_syn=0.001, tau_mem=0.001, v_th=0.1)
-    return Graph(populations={"in": Input((n,)), "h": lif, "out": LIF((10,), tau_syn=0.001, tau_mem=0.001, v_th=0.1)},
-                 projections={"ih": Dense("in", "h", weight=np.eye(n) * 5),
-                              "ho": Dense("h", "out", weight=np.kron(np.eye(10), np.ones((1, 7)))[:, :n] * 5)},
-                 dt=1e-3, metadata=metadata or {})
+    return Graph(
+        populations={
+            "in": Input((n,)),
+            "h": lif,
+            "out": LIF((10,), tau_syn=0.001, tau_mem=0.001, v_th=0.1),
+        },
+        projections={
+            "ih": Dense("in", "h", weight=np.eye(n) * 5),
+            "ho": Dense("h", "out", weight=np.kron(np.eye(10), np.ones((1, 7)))[:, :n] * 5),
+        },
+        dt=1e-3,
+        metadata=metadata or {},
+    )
 
 
 def test_evaluate_align_answers_the_last_input_steps():
@@ -453,8 +564,9 @@ def test_evaluate_align_answers_the_last_input_steps():
     y = np.array([3, 5])
     readout = {"kind": "spike_count", "population": "out"}
     plain = evaluate(_late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0)
-    aligned = evaluate(_late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0,
-                       align=True)
+    aligned = evaluate(
+        _late_answer_graph(), None, "float", x, y, {"kind": "latency"}, readout, 4, 0, align=True
+    )
     assert plain["predictions"].tolist() == [0, 5] and aligned["predictions"].tolist() == [3, 5]
 
 
@@ -475,16 +587,26 @@ def test_eval_align_and_run_store_the_latency(cli, tmp_path):
     np.save(tmp_path / "x.npy", x)
     for extra in ((), ("--align",)):
         out_file = tmp_path / f"o{len(extra)}.npz"
-        code, _, err = cli("run", model, "--input", tmp_path / "x.npy", "-o", out_file, "--probe", "h;out",
-                           *extra)
+        code, _, err = cli(
+            "run", model, "--input", tmp_path / "x.npy", "-o", out_file, "--probe", "h;out", *extra
+        )
         assert code == 0, err
         with np.load(out_file) as f:
             meta = json.loads(f["__meta__"].tobytes())
             assert f["out"].shape == (3, 5, 10)
-        assert meta == {"format": "snnc-run-output", "format_version": 1, "backend": "float", "steps": 5,
-                        "steps_run": 5 + 2 * len(extra), "latency": 2, "population_latency": {"h": 1, "out": 2},
-                        "aligned": bool(extra)}
-    code, _, err = cli("identify", model, "--input", tmp_path / "x.npy", "--trace", tmp_path / "o1.npz")
+        assert meta == {
+            "format": "snnc-run-output",
+            "format_version": 1,
+            "backend": "float",
+            "steps": 5,
+            "steps_run": 5 + 2 * len(extra),
+            "latency": 2,
+            "population_latency": {"h": 1, "out": 2},
+            "aligned": bool(extra),
+        }
+    code, _, err = cli(
+        "identify", model, "--input", tmp_path / "x.npy", "--trace", tmp_path / "o1.npz"
+    )
     assert code == 1 and "recorded with --align" in err
 
 

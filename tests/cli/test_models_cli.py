@@ -25,8 +25,12 @@ def _model() -> Graph:
         {
             "in": Input((8,)),
             "sd": SigmaDelta((6,), vth=0.1, bias=rng.normal(0, 0.1, 6)),
-            "lif": LIF((5,), tau_syn=rng.uniform(1e-3, 4e-3, 5), tau_mem=rng.uniform(5e-3, 3e-2, 5)),
-            "atr": ATRLIF((4,), delta_i=0.3, delta_v=rng.uniform(0.1, 0.4, 4), theta_0=1.0, theta_step=0.3),
+            "lif": LIF(
+                (5,), tau_syn=rng.uniform(1e-3, 4e-3, 5), tau_mem=rng.uniform(5e-3, 3e-2, 5)
+            ),
+            "atr": ATRLIF(
+                (4,), delta_i=0.3, delta_v=rng.uniform(0.1, 0.4, 4), theta_0=1.0, theta_step=0.3
+            ),
             "rf": RF((3,), period=[6.0, 9.0, 9.0], alpha=0.05, vth=0.5),
         },
         {
@@ -62,16 +66,38 @@ def test_compile_reports_every_models_registers(built):
 def test_run_probes_the_variables_each_model_declares(built):
     root, _ = built
     out = root / "out.npz"
-    result = snnc("run", str(root / "build"), "--backend", "cpu", "--input", str(root / "in.npy"),
-                  "--probe", "sd:spikes,sigma,residue;atr:spikes,theta,r;rf:real,imag", "-o", str(out))
+    result = snnc(
+        "run",
+        str(root / "build"),
+        "--backend",
+        "cpu",
+        "--input",
+        str(root / "in.npy"),
+        "--probe",
+        "sd:spikes,sigma,residue;atr:spikes,theta,r;rf:real,imag",
+        "-o",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     with np.load(out) as data:
-        assert {"sd", "sd:sigma", "sd:residue", "atr", "atr:theta", "atr:r", "rf:real", "rf:imag"} <= set(data)
+        assert {
+            "sd",
+            "sd:sigma",
+            "sd:residue",
+            "atr",
+            "atr:theta",
+            "atr:r",
+            "rf:real",
+            "rf:imag",
+        } <= set(data)
         assert data["sd"].dtype.kind == "i" and np.abs(data["sd"]).max() > 1  # graded payloads
     bad = snnc("run", str(root / "build"), "--backend", "cpu", "--input", str(root / "in.npy"),
                "--probe", "sd:u", "-o", str(root / "bad.npz"))
     assert bad.returncode == 1
-    assert "probe sd: variables must be among spikes, sigma, act, residue, error, got ('u',)" in bad.stderr
+    assert (
+        "probe sd: variables must be among spikes, sigma, act, residue, error, got ('u',)"
+        in bad.stderr
+    )
 
 
 @pytest.mark.lava
@@ -97,7 +123,16 @@ def test_decay_levels_clusters_and_reports(built):
     assert pops["lif"]["parameter_groups"] <= 4
     line = next(row for row in result.stdout.splitlines() if row.startswith("lif "))
     assert "/2 (" in line and " +" in line  # range/levels (error) +added
-    bad = snnc("compile", str(root / "m.snnc"), "--target", "loihi2", "--decay-levels", "0", "-o", str(root / "b3"))
+    bad = snnc(
+        "compile",
+        str(root / "m.snnc"),
+        "--target",
+        "loihi2",
+        "--decay-levels",
+        "0",
+        "-o",
+        str(root / "b3"),
+    )
     assert bad.returncode == 1 and "decay_levels = 0 must be an integer >= 1" in bad.stderr
     assert not (root / "b3").exists()
 

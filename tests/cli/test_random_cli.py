@@ -33,7 +33,9 @@ FULL_SEEDS = range(50, 250)
 def _same(a: dict, b: dict) -> bool:
     """The recorded arrays of two OUT.npz files (their __meta__ names their backend) are equal."""
     a, b = ({k: v for k, v in x.items() if k != META_KEY} for x in (a, b))
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) and a[k].dtype.kind == b[k].dtype.kind for k in a)
+    return a.keys() == b.keys() and all(
+        np.array_equal(a[k], b[k]) and a[k].dtype.kind == b[k].dtype.kind for k in a
+    )
 
 
 def _check_network(seed: int, d) -> None:
@@ -52,17 +54,54 @@ def _check_network(seed: int, d) -> None:
     assert code == 0, f"seed {seed} ({case.kind}, {case.target}): {err}"
     split = case.target == SPLIT_TARGET
     lava_blocks = ["--lava-blocks"] if split else []
-    code, _, err = run_in_process("run", build, "--backend", "cpu", "--probe", "all", "--input", inp, "-o", str(d / "a.npz"))
+    code, _, err = run_in_process(
+        "run", build, "--backend", "cpu", "--probe", "all", "--input", inp, "-o", str(d / "a.npz")
+    )
     assert code == 0, err
-    code, _, err = run_in_process("run", build, "--backend", "lava", *lava_blocks, "--probe", "all", "--input", inp, "-o", str(d / "b.npz"))
+    code, _, err = run_in_process(
+        "run",
+        build,
+        "--backend",
+        "lava",
+        *lava_blocks,
+        "--probe",
+        "all",
+        "--input",
+        inp,
+        "-o",
+        str(d / "b.npz"),
+    )
     assert code == 0, err
     cpu, lava = read_npz(d / "a.npz"), read_npz(d / "b.npz")
     assert _same(cpu, lava), f"seed {seed} ({case.kind}, {case.target}): cpu and lava differ"
     if split:
-        code, _, err = run_in_process("run", build, "--backend", "cpu", "--blocks", "--probe", "all", "--input", inp, "-o", str(d / "w.npz"))
+        code, _, err = run_in_process(
+            "run",
+            build,
+            "--backend",
+            "cpu",
+            "--blocks",
+            "--probe",
+            "all",
+            "--input",
+            inp,
+            "-o",
+            str(d / "w.npz"),
+        )
         assert code == 0, err
         assert _same(read_npz(d / "w.npz"), cpu), f"seed {seed}: cpu --blocks differs"
-    code, _, err = run_in_process("hil", build, "--reference", "cpu", "--target", "lava", "--input", inp, "--report", str(d / "hil.json"))
+    code, _, err = run_in_process(
+        "hil",
+        build,
+        "--reference",
+        "cpu",
+        "--target",
+        "lava",
+        "--input",
+        inp,
+        "--report",
+        str(d / "hil.json"),
+    )
     assert code == 0, f"seed {seed} ({case.kind}, {case.target}): {err}"
     report = json.loads((d / "hil.json").read_text())
     assert report["agree"] is True
@@ -83,7 +122,19 @@ def test_the_suite_covers_every_kind_of_network():
     """The 50 networks of `make test` span every family, float and fixed models, and cut layers."""
     cases = [cli_case(s) for s in FAST_SEEDS]
     kinds = {c.kind.split("/")[1].split("+")[0] for c in cases}
-    assert {"dense", "sparse", "conv", "graded", "skip", "recurrent", "delays", "reset", "extreme", "mixed", "fc"} <= kinds
+    assert {
+        "dense",
+        "sparse",
+        "conv",
+        "graded",
+        "skip",
+        "recurrent",
+        "delays",
+        "reset",
+        "extreme",
+        "mixed",
+        "fc",
+    } <= kinds
     assert sum(c.kind.startswith("float/") for c in cases) >= 15
     assert sum(c.target == SPLIT_TARGET for c in cases) >= 12
     assert any("+recurrent" in c.kind for c in cases) and any("+skip" in c.kind for c in cases)

@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.activity import accuracy_curve, curve_steps, record_activity
 from app.evaluation import evaluate
-from ir.atomic import MANIFEST
 from backends.base import Probe
 from compiler.build import write_build
 from compiler.cli import main
-from app.activity import accuracy_curve, curve_steps, record_activity
 from compiler.compile import CompileOptions, compile_model
 from compiler.reporting import (
     Activity,
@@ -27,6 +26,7 @@ from compiler.reporting import (
     write_report,
 )
 from ir import save_graph
+from ir.atomic import MANIFEST
 from ir.hardware import load_hw, load_hw_dict
 from tests.tiny_models import digits_mlp
 
@@ -97,7 +97,10 @@ def test_report_writes_linked_figures_deterministically(files, tmp_path, capsys)
     energies = [c["cost"]["estimate"]["energy_per_inference_j"]["total"] for c in summary["cost"]]
     assert energies == sorted(energies)  # more steps: more updates and spikes
     assert "Cost per inference" in html and "cost per inference, T = 12 (estimate)" in html
-    assert main(["eval", str(files / "build"), "--dataset", "digits", "--samples", "40", "--json"]) == 0
+    assert (
+        main(["eval", str(files / "build"), "--dataset", "digits", "--samples", "40", "--json"])
+        == 0
+    )
     ev = json.loads(capsys.readouterr().out)
     assert summary["cost"][-1]["cost"] == ev["cost"]
     assert summary["cost"][-1]["accuracy"] == ev["accuracy"]
@@ -159,7 +162,10 @@ def test_report_keeps_other_files_and_never_writes_into_its_build(files, tmp_pat
     assert (other / "paper.pdf").read_bytes() == b"%PDF"
     (other / "summary.json").write_text("edited by hand")
     assert _report(files, other, "--samples", 1) == 1
-    assert "summary.json exists and snnc did not write it (or it was changed since)" in capsys.readouterr().err
+    assert (
+        "summary.json exists and snnc did not write it (or it was changed since)"
+        in capsys.readouterr().err
+    )
     assert _report(files, files / "build", "--samples", 1) == 1  # the BUILD itself
     assert "is the input" in capsys.readouterr().err
     assert (files / "build" / "program.snnc").is_file()
@@ -226,7 +232,9 @@ def test_accuracy_needs_a_spike_count_readout(files, tmp_path, capsys):
     vib_like = digits_mlp(steps=STEPS)
     vib_like = vib_like.replace(metadata={**dict(vib_like.metadata),
                                           "readout": {"kind": "vib_decoder"}})
-    with pytest.raises(InputError, match="needs a spike_count readout, the model's is 'vib_decoder'"):
+    with pytest.raises(
+        InputError, match="needs a spike_count readout, the model's is 'vib_decoder'"
+    ):
         accuracy_curve(vib_like, None, "float", np.zeros((1, 64)), np.zeros(1), [1], 0,
                        label="m", dataset="digits", split="test")
 

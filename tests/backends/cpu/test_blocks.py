@@ -13,8 +13,8 @@ from backends.cpu.simulator import run
 from compiler.passes.base import PassContext
 from compiler.passes.split_exact import SplitExactPass, placement_pieces, split_hazards
 from ir import QLIF, Block, Graph, Input, InputError, IRVerifyError, Placement, QConv2d, QDense
-from ir.hardware import load_hw
 from ir.conv import conv2d
+from ir.hardware import load_hw
 from tests.strategies import graphs
 
 
@@ -147,7 +147,9 @@ def test_blocks_slice_per_neuron_parameters_and_gather_in_neuron_order():
     )
     bg = expand_blocks(g)
     assert list(bg.graph.populations) == ["in", "a.p0", "a.p1"]
-    assert bg.graph.populations["a.p0"].bias_mant.tolist() == pops["a"].bias_mant[[0, 3, 5]].tolist()
+    assert (
+        bg.graph.populations["a.p0"].bias_mant.tolist() == pops["a"].bias_mant[[0, 3, 5]].tolist()
+    )
     assert sorted(bg.graph.projections) == ["p.0-0", "p.0-1"]
     x = _inputs(g, 1)
     flat = run(g.replace(placement=None), x, probes=_probes(g))
@@ -187,7 +189,9 @@ def test_a_cut_convolution_that_could_wrap_is_refused_at_compile_and_run_time():
     g = Graph(
         populations=pops, projections=projs, placement=Placement(blocks, np.array([0, 0]), "tiny")
     )
-    with pytest.raises(IRVerifyError, match=r"projection 'k'.*'c' is cut into 2 blocks.*8556380160"):
+    with pytest.raises(
+        IRVerifyError, match=r"projection 'k'.*'c' is cut into 2 blocks.*8556380160"
+    ):
         _split_exact(g)
     with pytest.raises(InputError, match=r"projection 'k'.*can reach 8556380160 >= 2\^23"):
         run(g, np.zeros((1, 2, 9), dtype=np.int64), blocks=True)
