@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         graph = build()
         hw = load_hw(TARGETS[family]) if family in TARGETS else HW
         neurons = sum(p.size for n, p in graph.populations.items() if n not in graph.inputs)
-        from ir.resources import graph_fanins
+        from ir.connectivity import graph_fanins
 
         synapses = sum(int(f.degrees()[0].sum()) for f in graph_fanins(graph, hw).values())
         seconds, cpu, report, repeats = measure(graph, args.repeats, hw)

@@ -8,7 +8,7 @@ a spike or a graded payload):
 
 - **spikes**: events of a population; `spikes` totals count non-input populations only.
 - **synaptic ops**: for every event of neuron i, the nonzero effective synapses it reaches
-  (`ir.resources.fanin`: weights after Lava's clip and truncation), over every projection from
+  (`ir.connectivity.fanin`: weights after Lava's clip and truncation), over every projection from
   its population and every core its destinations occupy: events x fan-out. Counted where the
   synapses sit: on the core of the destination neuron. An event at the last step counts too
   (on Loihi the synaptic op happens when the spike arrives, within the step it was sent).
@@ -33,10 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from ir.connectivity import fanin
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import Input, Population
-from ir.resources import account, chip_hops, fanin
+from ir.resources import account
+from ir.traffic import chip_hops
 from neurons import model_of
 
 __all__ = [

@@ -35,11 +35,11 @@ import dataclasses
 import numpy as np
 
 from compiler.cost.counts import CostCounts, neuron_updates_per_step
+from ir.connectivity import fanin
 from ir.fixed import effective_weights
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import Conv2d, Input, QConv2d, QDense, QSparse, Sparse
-from ir.resources import fanin
 
 _CONV = (Conv2d, QConv2d)
 _SPARSE = (Sparse, QSparse)

@@ -32,7 +32,8 @@ import numpy as np
 
 from compiler.passes.packing import PACKED, Candidate, Network, Packer, Packing, placement_of
 from ir.placement import Placement
-from ir.resources import Accounting, account, first_violation, traffic
+from ir.resources import Accounting, account, first_violation
+from ir.traffic import traffic
 
 __all__ = ["mix"]
 

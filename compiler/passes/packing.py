@@ -15,23 +15,14 @@ from typing import Any
 import numpy as np
 
 from compiler.passes.split_exact import exactness_risks
+from ir.connectivity import Fanin, graph_fanins
 from ir.errors import CapacityError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.nodes import Input, QSparse
 from ir.placement import Block, Placement
-from ir.resources import (
-    Accounting,
-    Fanin,
-    account,
-    axon_bits,
-    core_limits,
-    graph_fanins,
-    group_labels,
-    resource_label,
-    traffic,
-    uniform_rates,
-)
+from ir.resources import Accounting, account, axon_bits, core_limits, group_labels, resource_label
+from ir.traffic import traffic, uniform_rates
 
 __all__ = ["PACKED", "Candidate", "Network", "Packer", "Packing", "placement_of", "rounded"]
 

@@ -44,15 +44,8 @@ from ir.errors import CapacityError, InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.placement import Placement
-from ir.resources import (
-    RESOURCES,
-    Accounting,
-    core_limits,
-    lower_bound,
-    resource_label,
-    traffic,
-    uniform_rates,
-)
+from ir.resources import RESOURCES, Accounting, core_limits, lower_bound, resource_label
+from ir.traffic import traffic, uniform_rates
 
 __all__ = ["METHODS", "PartitionPass", "calibration_rates", "cut_populations", "placement_chips"]
 

@@ -32,16 +32,8 @@ from ir.errors import InputError
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
 from ir.placement import Placement
-from ir.resources import (
-    RESOURCES,
-    Accounting,
-    account,
-    chip_hops,
-    core_limits,
-    core_traffic_matrix,
-    traffic,
-    uniform_rates,
-)
+from ir.resources import RESOURCES, Accounting, account, core_limits
+from ir.traffic import chip_hops, core_traffic_matrix, traffic, uniform_rates
 
 __all__ = ["PlacePass", "per_core_report", "snake_chips"]
 

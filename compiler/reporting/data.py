@@ -15,7 +15,8 @@ import numpy as np
 
 from ir.graph import Graph
 from ir.hardware import HardwareSpec
-from ir.resources import Accounting, account, core_traffic_matrix, traffic, uniform_rates
+from ir.resources import Accounting, account
+from ir.traffic import core_traffic_matrix, traffic, uniform_rates
 
 __all__ = [
     "Activity",
@@ -100,7 +101,7 @@ class CostPoint:
 class TrafficBreakdown:
     """Estimated spikes per step of a placed program.
 
-    `per_source[pop]` has the keys of `ir.resources.traffic` (intra_core, inter_core, inter_chip,
+    `per_source[pop]` has the keys of `ir.traffic.traffic` (intra_core, inter_core, inter_chip,
     host_input) for the routes leaving that population; `pairs` is the core-to-core traffic as
     COO (src core, dst core, spikes per step), src != dst; `rates` says how the per-neuron
     rates were obtained."""

@@ -16,7 +16,8 @@ from compiler.cost import count_spikes
 from ir import QConv2d, QDense, QSparse
 from ir.fixed import effective_weights
 from ir.hardware import load_hw, load_hw_dict
-from ir.resources import account, traffic, uniform_rates
+from ir.resources import account
+from ir.traffic import traffic, uniform_rates
 from tests.backends.random_nets import random_network
 from tests.cli.cli_nets import _clamp_to_target
 

@@ -17,10 +17,12 @@ from ir import (
     load_hw,
     verify,
 )
+from ir.connectivity import fanin
 from ir.conv import conv2d
 from ir.hardware import load_hw_dict
 from ir.nodes import conv2d_output_hw
-from ir.resources import account, axon_bits, fanin, lower_bound, traffic, uniform_rates
+from ir.resources import account, axon_bits, lower_bound
+from ir.traffic import traffic, uniform_rates
 
 TINY = load_hw("tiny")
 

@@ -37,7 +37,7 @@ def _check_genuine(error: CapacityError, graph, hw) -> None:
     neuron's own use on an otherwise empty core."""
     assert error.need > error.limit
     if "neuron" in error.node and error.resource in ("input axons", "synapse memory bits"):
-        from ir.resources import graph_fanins
+        from ir.connectivity import graph_fanins
 
         pop = error.node.split("'")[1]
         neuron = int(error.node.rsplit(" ", 1)[1])
