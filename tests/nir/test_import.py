@@ -9,7 +9,7 @@ import nir
 import numpy as np
 import pytest
 
-from compiler.nir.importer import SUPPORTED
+from compiler.nir.flatten import SUPPORTED
 from ir import LIF, Conv2d, Dense, Sparse
 from tests.nir.helpers import (
     conv2d_loops,

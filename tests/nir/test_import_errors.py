@@ -8,7 +8,8 @@ import nir
 import numpy as np
 import pytest
 
-from compiler.nir.importer import SUPPORTED, import_nir
+from compiler.nir.flatten import SUPPORTED
+from compiler.nir.importer import import_nir
 from ir.errors import ModelFormatError, SnncError, UnsupportedNodeError
 from tests.nir.helpers import inp, out, write_nir
 
