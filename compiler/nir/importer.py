@@ -7,7 +7,8 @@ as nodes; snnc has populations (neurons) joined by projections (weights). The im
    Input/Output pass-through nodes and checks every node's parameters (`flatten`);
 2. infers every node's signal shape from the Inputs;
 3. turns each neuron node into one snnc `LIF` (a synaptic filter node LI/I feeding a LIF, IF,
-   LI, I or Threshold through elementwise nodes only becomes that LIF's current `u`);
+   LI, I or Threshold through elementwise nodes only becomes that LIF's current `u`; each
+   node's coefficients: `compiler.nir.coefficients`);
 4. turns every path population -> linear nodes -> neuron into one projection (`ops.compose`),
    with the neuron's input gains folded into the weights and every bias into the LIF's bias;
 5. marks the populations read by Output nodes as the graph's outputs.
@@ -25,18 +26,25 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from compiler.nir import discretize
+from compiler.nir.coefficients import NeuronCoefficients
 from compiler.nir.flatten import OPERATOR_TYPES, NodeFlattener
 from compiler.nir.ops import Op, PathError, apply_linear, compose
-from compiler.nir.parsed import NEURON_TYPES, NIR_MODEL, ParsedNode, node_label
+from compiler.nir.parsed import (
+    MEMBRANES,
+    NEURON_TYPES,
+    NIR_MODEL,
+    SPIKING,
+    SYNAPSE_STAGES,
+    ParsedNode,
+    node_label,
+)
 from compiler.nir.reader import NirFile, read_nir
 from compiler.nir.restore import restore
 from compiler.nir.shapes import ShapeInference
-from compiler.nir.timebase import DEFAULT_DT, detect_exporter, resolve_discretization, resolve_dt
+from compiler.nir.timebase import DEFAULT_DT, resolve_discretization, resolve_dt
 from ir.errors import IRVerifyError, ModelFormatError
 from ir.graph import NAME_RE, Graph
 from ir.nodes import Conv2d, Dense, Input, Population, Projection, Sparse
@@ -46,9 +54,6 @@ __all__ = ["DEFAULT_DT", "import_nir", "load"]
 
 # A NIR Delay of more steps than verify accepts without a target is refused at import.
 MAX_DELAY_STEPS = MAX_DELAY_WITHOUT_TARGET
-_SYNAPSE_STAGES = ("LI", "I")  # a leaky or perfect integrator that can be another neuron's current
-_MEMBRANES = ("LIF", "IF", "LI", "I", "Threshold")
-_SPIKING = ("LIF", "IF", "CubaLIF", "Threshold")
 
 
 def _stderr_warn(message: str) -> None:
@@ -123,6 +128,7 @@ class _Importer:
         root_meta = self.nf.root.metadata
         self.dt, dt_source = resolve_dt(dt, root_meta, nodes, self.fail, self.warn)
         self.method, method_source = resolve_discretization(discretization, root_meta, self.fail)
+        self.coefficients = NeuronCoefficients(self.dt, self.method, nodes, self.fail)
         self.shapes = ShapeInference(nodes, self.preds, self.fail).infer()
         self.ops = {
             n: self.make_op(node) for n, node in nodes.items() if node.type in OPERATOR_TYPES
@@ -265,10 +271,10 @@ class _Importer:
         """membrane node -> (synapse-stage node, elementwise nodes between them)."""
         merges: dict[str, tuple[str, list[str]]] = {}
         used: set[str] = set()
-        ordered = sorted(self.nodes, key=lambda n: self.nodes[n].type not in _SPIKING)
+        ordered = sorted(self.nodes, key=lambda n: self.nodes[n].type not in SPIKING)
         for name in ordered:
             node = self.nodes[name]
-            if node.type not in _MEMBRANES or name in used or len(self.preds[name]) != 1:
+            if node.type not in MEMBRANES or name in used or len(self.preds[name]) != 1:
                 continue
             chain: list[str] = []
             cur = self.preds[name][0]
@@ -282,70 +288,12 @@ class _Importer:
                 chain.insert(0, cur)
                 cur = self.preds[cur][0]
             syn = self.nodes.get(cur)
-            if (syn is None or syn.type not in _SYNAPSE_STAGES or cur == name or cur in used
+            if (syn is None or syn.type not in SYNAPSE_STAGES or cur == name or cur in used
                     or len(self.succs[cur]) != 1 or cur in merges):
                 continue
             merges[name] = (cur, chain)
             used.update((cur, name))
         return merges
-
-    def flat(self, value: Any, n: int) -> np.ndarray:
-        return np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (n,)).astype(
-            np.float64
-        )
-
-    def decay(
-        self, tau: np.ndarray, n: int, node: ParsedNode, key: str
-    ) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            return discretize.alpha_k(self.flat(tau, n), self.dt, self.method)
-        except ValueError as e:
-            guess = detect_exporter(self.nodes)
-            # the advice that reproduces the framework
-            if guess is not None and guess[1] != self.dt:
-                e = ValueError(
-                    f"{e.args[0].split('; pass a smaller')[0]}; the file looks like "
-                    f"{guess[0]}'s export ({guess[2]}): import it with --dt {guess[1]!r}"
-                )
-            raise self.fail(f"{node_label(node)}.{key}", str(e)) from None
-
-    def membrane(
-        self, node: ParsedNode, n: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(alpha_m, c_m, b_m, v_th): v[t] = alpha_m v + c_m * I[t] + b_m, spike when v > v_th.
-
-        v is kept relative to v_reset (snnc resets to 0), so b_m and v_th are shifted by it;
-        every neuron starts at v = v_reset.
-        """
-        p, t = node.params, node.type
-        inf = np.full(n, math.inf)
-        if t in ("LIF", "LI", "CubaLIF", "CubaLI"):
-            alpha, k = self.decay(
-                p["tau"] if "tau" in p else p["tau_mem"],
-                n,
-                node,
-                "tau" if "tau" in p else "tau_mem",
-            )
-            reset = self.flat(p.get("v_reset", 0.0), n)
-            b = k * (self.flat(p["v_leak"], n) - reset)
-            th = self.flat(p["v_threshold"], n) - reset if t in _SPIKING else inf
-            return alpha, k * self.flat(p["r"], n), b, th
-        if t in ("IF", "I"):
-            reset = self.flat(p.get("v_reset", 0.0), n)
-            th = self.flat(p["v_threshold"], n) - reset if t == "IF" else inf
-            return np.ones(n), self.flat(p["r"], n), np.zeros(n), th
-        return np.zeros(n), np.ones(n), np.zeros(n), self.flat(p["threshold"], n)  # Threshold
-
-    def synapse(self, node: ParsedNode, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(alpha_s, c_s, b_s): I[t] = alpha_s I + c_s * x[t] + b_s."""
-        p, t = node.params, node.type
-        if t in ("CubaLIF", "CubaLI"):
-            alpha, k = self.decay(p["tau_syn"], n, node, "tau_syn")
-            return alpha, k * self.flat(p["w_in"], n), np.zeros(n)
-        if t == "LI":
-            alpha, k = self.decay(p["tau"], n, node, "tau")
-            return alpha, k * self.flat(p["r"], n), k * self.flat(p["v_leak"], n)
-        return np.ones(n), self.flat(p["r"], n), np.zeros(n)  # I
 
     def neuron(self, node: ParsedNode, syn: ParsedNode | None, chain: list[str]) -> _Pop:
         # A parameter array whose size is neither 1 nor the node's neuron count fails to broadcast.
@@ -362,7 +310,7 @@ class _Importer:
     def _neuron(self, node: ParsedNode, syn: ParsedNode | None, chain: list[str]) -> _Pop:
         shape = self.shapes[node.name]
         n = math.prod(shape)
-        alpha_m, c_m, b_m, v_th = self.membrane(node, n)
+        alpha_m, c_m, b_m, v_th = self.coefficients.membrane(node, n)
         scale, between = np.ones(n), np.zeros(n)
         if syn is not None:
             for name in chain:  # elementwise nodes between the synapse stage and the membrane
@@ -371,9 +319,9 @@ class _Importer:
                     scale, between = scale * op.scale, between * op.scale
                 if op.bias is not None:
                     between = between + op.bias
-            alpha_s, c_s, b_s = self.synapse(syn, n)
+            alpha_s, c_s, b_s = self.coefficients.synapse(syn, n)
         elif node.type in ("CubaLIF", "CubaLI"):
-            alpha_s, c_s, b_s = self.synapse(node, n)
+            alpha_s, c_s, b_s = self.coefficients.synapse(node, n)
         else:
             alpha_s, c_s, b_s = np.zeros(n), np.ones(n), np.zeros(n)
         # u is the current scaled by c_m (and the chain's scale): then v[t] = alpha_m v + u + b.
@@ -440,7 +388,7 @@ class _Importer:
             dst.weight_gain = self.weight_gain(dst, terms)
             for src_name, ops in terms:
                 src = sources[src_name]
-                if src.kind not in ("Input", *_SPIKING):
+                if src.kind not in ("Input", *SPIKING):
                     raise self.fail(
                         f"node {src_name!r} ({src.kind})",
                         f"feeds {entry!r}, but a {src.kind} puts out its voltage, not spikes; snnc "

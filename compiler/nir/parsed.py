@@ -7,11 +7,23 @@ from typing import Any
 
 from neurons import MODELS
 
-__all__ = ["NEURON_TYPES", "NIR_MODEL", "ParsedNode", "node_label"]
+__all__ = [
+    "MEMBRANES",
+    "NEURON_TYPES",
+    "NIR_MODEL",
+    "SPIKING",
+    "SYNAPSE_STAGES",
+    "ParsedNode",
+    "node_label",
+]
 
 # NIR neuron type -> the snnc neuron model that imports it (`neurons` table: `nir_types`)
 NIR_MODEL = {t: m for m in MODELS for t in m.nir_types}
 NEURON_TYPES = tuple(NIR_MODEL)
+# NIR neuron types by role
+SYNAPSE_STAGES = ("LI", "I")  # a leaky or perfect integrator that can be another neuron's current
+MEMBRANES = ("LIF", "IF", "LI", "I", "Threshold")
+SPIKING = ("LIF", "IF", "CubaLIF", "Threshold")
 
 
 @dataclass(eq=False)
