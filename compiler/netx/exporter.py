@@ -12,14 +12,8 @@ population, the layer that netx turns back into the same Lava processes:
     QConv2d -> neurons                        conv (weights as they are; netx flips them for
                                               Lava's convolution)
 
-and the neurons by their Lava process (the model table's `lava_process_name`, `lava_params`):
-
-    LIF                                       CUBA: iDecay = du + 1, vDecay = dv, vThMant = vth,
-                                              bias = bias_mant * 2^(bias_exp - 6)
-    Delta (input layer)                       SDNN, vThMant = vth
-    SigmaDelta                                SDNN, vThMant = vth, bias (ReLU, no cumulative
-                                              error, spike_exp = state_exp = 6: what netx builds)
-    Sigma                                     SDNN with sigma_output
+The neurons of each layer, the Lava process netx must build for the population:
+`compiler.netx.neuron_groups`; writing the file: `compiler.netx.writer`.
 
 netx computes a dense layer's synapse format from the weights it reads (`weights`), and what
 Lava then computes is the plain integer sum of the file's weights times the spikes. So the file
@@ -40,30 +34,19 @@ from typing import Any
 import numpy as np
 
 from compiler.netx.dense import NETX_MAX_DELAY
-from compiler.netx.neuron_params import (
-    NETX_BIAS_EXP,
-    NETX_SPIKE_EXP,
-    NETX_STATE_EXP,
-    RF_DECAY_BITS,
-    netx_rf_params,
-)
+from compiler.netx.neuron_groups import NeuronGroups, netx_values
 from compiler.netx.weights import dense_conv_weight, lava_sign_mode, netx_dense_format
-from ir.atomic import atomic_output_file
-from ir.errors import BackendUnavailableError, InputError
+from compiler.netx.writer import write_layers
+from ir.errors import InputError
 from ir.fixed import effective_weights
 from ir.graph import Graph
 from ir.nodes import Input, Population, Projection, QConv2d, QDense, QSparse
-from neurons import model_of
 
-__all__ = ["ExportSummary", "export_netx", "write_layers"]
+__all__ = ["ExportSummary", "export_netx"]
 
 # A QSparse becomes a dense netx layer; past this many synapses the file would be absurd.
 MAX_DENSE_SYNAPSES = 1 << 26
 _FLOAT32_EXACT = 1 << 24  # integers below this are exact in float32, the dtype SLAYER writes
-# File sinDecay/cosDecay offsets tried, nearest first, to find values netx maps to the registers.
-_RF_NUDGES = sorted(
-    ((a, b) for a in range(-2, 3) for b in range(-2, 3)), key=lambda d: (abs(d[0]) + abs(d[1]), d)
-)
 
 
 @dataclass
@@ -98,6 +81,9 @@ def _where(graph: Graph, name: str) -> str:
 @dataclass
 class _Chain:
     graph: Graph
+
+    def __post_init__(self) -> None:
+        self.neurons = NeuronGroups(self.fail)
 
     def fail(self, name: str, message: str) -> InputError:
         return InputError(f"{_where(self.graph, name)}: {message}; netx 0.6.0 cannot hold it")
@@ -304,7 +290,7 @@ class _Chain:
         return out
 
     def input_layer(self, name: str, pop: Population) -> dict[str, Any]:
-        neuron, bias = self.neuron(name, pop, first=True)
+        neuron, bias = self.neurons.neuron(name, pop, first=True)
         if bias is not None:
             raise self.fail(
                 name,
@@ -312,110 +298,6 @@ class _Chain:
                 "as a transform it never applies)",
             )
         return {"type": "input", "shape": _shape(pop.shape), "neuron": neuron}
-
-    def neuron(
-        self, name: str, pop: Population, first: bool = False
-    ) -> tuple[dict[str, Any], np.ndarray | None]:
-        """(netx neuron group, layer bias or None) for the Lava process netx must build: LIF
-        (CUBA), Delta (an SDNN input layer), SigmaDelta (SDNN), Sigma (SDNN sigma_output)."""
-        model = model_of(pop, f"population {name!r}", "netx export")
-        process = model.lava_process_name
-        params = model.lava_params(pop)
-        if process == "LIF":
-            interval = np.asarray(params["reset_interval"])
-            if np.any(interval):
-                raise self.fail(
-                    name,
-                    f"reset_interval = {int(interval.max())}: netx files carry no reset (it is "
-                    "hdf5.Network's reset_interval argument, for every layer)",
-                )
-            neuron = {
-                "type": "CUBA",
-                "iDecay": _netx_values(params["du"], pop.shape) + 1,
-                "vDecay": _netx_values(params["dv"], pop.shape),
-                "vThMant": _netx_values(params["vth"], pop.shape),
-                "refDelay": 1,
-                "gradedSpike": False,
-            }
-            return neuron, self.lif_bias(name, pop, params["bias_mant"], params["bias_exp"])
-        if process in ("Delta", "SigmaDelta") and (first == (process == "Delta")):
-            fixed = {"spike_exp": NETX_SPIKE_EXP, "state_exp": NETX_STATE_EXP, "cum_error": 0,
-                     **({"act_mode": 1} if process == "SigmaDelta" else {})}
-            for key, want in fixed.items():
-                if params[key] != want:
-                    raise self.fail(
-                        name,
-                        f"{key} = {params[key]}: netx builds its {process} neurons with {key} = "
-                        f"{want}",
-                    )
-            neuron = {
-                "type": "SDNN",
-                "vThMant": _netx_values(params["vth"], pop.shape),
-                "activation": "relu",
-            }
-            bias = np.broadcast_to(params.get("bias", 0), pop.shape)
-            return neuron, (np.asarray(bias) if np.any(bias) else None)
-        if process == "Sigma" and not first:
-            return {"type": "SDNN", "sigma_output": True}, None
-        if process in ("RF", "RF_IZ") and not first:
-            return self.resonator(name, pop, model), None
-        where = "an input layer" if first else "a layer"
-        raise self.fail(
-            name,
-            f"is a {model.label} population; netx builds {where} of CUBA or SDNN neurons from a "
-            "file",
-        )
-
-    def resonator(self, name: str, pop: Population, model: Any) -> dict[str, Any]:
-        """SLAYER's RF neuron group (RF_PHASE for RF, RF_IZHIKEVICH for RF_IZ): netx rebuilds
-        the registers from sinDecay, cosDecay and vThMant through floats
-        (`neuron_params.netx_rf_params`), with state_exp 6 and decay_bits 12; the file must give
-        back this population's registers."""
-        for key, want in (("state_exp", NETX_STATE_EXP), ("decay_bits", RF_DECAY_BITS)):
-            if getattr(pop, key) != want:
-                raise self.fail(
-                    name, f"{key} = {getattr(pop, key)}: netx builds RF neurons with {key} = {want}"
-                )
-        vth = np.asarray(pop.vth)
-        if vth.ndim or int(vth) % (1 << NETX_STATE_EXP):
-            raise self.fail(
-                name, f"vth = {_span_text(vth)}: netx's RF threshold is one vThMant times 2^6"
-            )
-        sin, cos = pop.per_neuron("sin_decay"), pop.per_neuron("cos_decay")
-        for reg, values in (("sin_decay", sin), ("cos_decay", cos)):
-            if values.min() < 0:
-                raise self.fail(
-                    name,
-                    f"{reg} = {int(values.min())}: SLAYER's RF decays are >= 0 (netx's period "
-                    "and decay do not give a negative one back)",
-                )
-        v_mant = int(vth) >> NETX_STATE_EXP
-        # netx's float round trip through period and decay can truncate a register to one
-        # below (the import warns): write, per neuron, the nearest file values it maps back.
-        file_sin, file_cos = sin.copy(), cos.copy()
-        found = np.zeros(sin.shape, dtype=bool)
-        for d_sin, d_cos in _RF_NUDGES:
-            trial_sin, trial_cos = sin + d_sin, cos + d_cos
-            back = model.from_lava((sin.size,), netx_rf_params(trial_sin, trial_cos, v_mant))
-            ok = (
-                ~found
-                & (back.per_neuron("sin_decay") == sin)
-                & (back.per_neuron("cos_decay") == cos)
-            )
-            file_sin[ok], file_cos[ok] = trial_sin[ok], trial_cos[ok]
-            found |= ok
-        if not found.all():
-            i = int(np.argmin(found))
-            raise self.fail(
-                name,
-                f"sin_decay, cos_decay = {int(sin[i])}, {int(cos[i])} (neuron {i}): no sinDecay, "
-                "cosDecay within 2 of them gives these registers back through netx's float round "
-                "trip (period and decay)",
-            )
-        kind = "RF_PHASE" if model.lava_process_name == "RF" else "RF_IZHIKEVICH"
-        return {"type": kind, "sinDecay": _netx_values(file_sin.reshape(pop.shape), pop.shape),
-                "cosDecay": _netx_values(file_cos.reshape(pop.shape), pop.shape), "vThMant": v_mant,
-                "gradedSpike": False}
 
     def complex_layer(self, name: str, real: Projection, imag_name: str, imag: Projection,
                       src_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -429,7 +311,7 @@ class _Chain:
                 f"reads the {src_shape} output of {real.src!r}; netx 0.6.0 flattens only into "
                 "real dense layers",
             )
-        neuron, _ = self.neuron(real.dst, pop)
+        neuron, _ = self.neurons.neuron(real.dst, pop)
         if not neuron["type"].startswith("RF"):
             raise self.fail(
                 imag_name, "feeds an imaginary input; netx's complex synapses feed RF neurons only"
@@ -457,28 +339,6 @@ class _Chain:
             "neuron": neuron,
         }
 
-    def lif_bias(
-        self, name: str, pop: Population, mant_field: Any, exp_field: Any
-    ) -> np.ndarray | None:
-        """bias_mant * 2^(bias_exp - 6) per neuron, or None for no bias."""
-        mant = np.broadcast_to(mant_field, pop.shape).reshape(-1).astype(np.int64)
-        exp = np.broadcast_to(exp_field, pop.shape).reshape(-1).astype(np.int64)
-        if not mant.any():
-            return None
-        shift = exp - NETX_BIAS_EXP
-        up = np.where(shift >= 0, mant << np.maximum(shift, 0), 0)
-        down_exact = mant % (1 << np.maximum(-shift, 0)) == 0
-        if np.any((shift < 0) & ~down_exact):
-            i = int(np.argmax((shift < 0) & ~down_exact))
-            raise self.fail(
-                name,
-                f"bias_mant = {int(mant[i])} with bias_exp = {int(exp[i])} (neuron {i}): netx sets "
-                f"bias_exp = {NETX_BIAS_EXP}, and {int(mant[i])} / 2^{-int(shift[i])} is not an "
-                "integer",
-            )
-        down = np.where(shift < 0, mant >> np.maximum(-shift, 0), 0)
-        return np.where(shift >= 0, up, down).reshape(pop.shape)
-
     def layer(
         self,
         name: str,
@@ -493,7 +353,7 @@ class _Chain:
         """[flatten,] the dense/dense_rec/conv layer of `proj` into `dst` (`w_in`, `delay`: the
         file weights and delays of a joined layer, already `checked` against netx's format)."""
         g = self.graph
-        neuron, bias = self.neuron(dst, pop)
+        neuron, bias = self.neurons.neuron(dst, pop)
         if isinstance(proj, QConv2d):
             if len(pop.shape) != 3:
                 raise self.fail(
@@ -513,7 +373,7 @@ class _Chain:
                 "neuron": neuron,
             }
             if bias is not None:
-                layer["bias"] = _netx_values(bias, pop.shape).astype(np.float32)
+                layer["bias"] = netx_values(bias, pop.shape).astype(np.float32)
             return [layer]
         if not isinstance(proj, (QDense, QSparse)):
             raise self.fail(name, f"is a {type(proj).__name__}; netx layers are dense or conv")
@@ -621,28 +481,6 @@ class _Chain:
             start = stop
 
 
-def _netx_values(values: Any, shape: tuple[int, ...]) -> Any:
-    """Per-neuron values (snnc's (C, H, W) order) as netx broadcasts them against Lava's (W, H,
-    C) neurons: one number, n values for a flat layer, C values when uniform per channel, else
-    a (W, H, C) array. The inverse of the importer's `broadcast`."""
-    arr = np.broadcast_to(np.asarray(values), shape)
-    flat = arr.reshape(-1)
-    if np.all(flat == flat[0]):
-        return np.asarray(flat[0])
-    if len(shape) == 1:
-        return np.ascontiguousarray(arr)
-    per_channel = arr.reshape(shape[0], -1)
-    if np.all(per_channel == per_channel[:, :1]):
-        return np.ascontiguousarray(per_channel[:, 0])
-    return np.ascontiguousarray(arr.transpose(2, 1, 0))
-
-
-def _span_text(values: np.ndarray) -> str:
-    flat = np.asarray(values).reshape(-1)
-    lo, hi = int(flat.min()), int(flat.max())
-    return str(lo) if lo == hi else f"{lo}..{hi}"
-
-
 def _is_input_relay(g: Graph, proj: Projection) -> bool:
     """The import's one-to-one weight-1 synapse from the host input to netx's input neurons."""
     src, dst = g.populations[proj.src], g.populations[proj.dst]
@@ -680,30 +518,3 @@ def _weights(w: np.ndarray, name: str, chain: _Chain) -> np.ndarray:
 
 def _shape(shape: tuple[int, ...]) -> np.ndarray:
     return np.array(shape, dtype=np.int64)
-
-
-def write_layers(layers: list[dict[str, Any]], path: str | os.PathLike) -> None:
-    """HDF5 in SLAYER's layout (`type` as a 1-element S10 array, other strings variable length),
-    atomically and deterministically (no timestamps, members in sorted order)."""
-    try:
-        import h5py
-    except ImportError:
-        raise BackendUnavailableError("writing .net files needs h5py (pip install h5py)") from None
-
-    def put(group: Any, key: str, value: Any) -> None:
-        if isinstance(value, dict):
-            sub = group.create_group(key, track_order=False)
-            for k in sorted(value):
-                put(sub, k, value[k])
-        elif key == "type" and group.name.count("/") == 2:  # layer/<i>/type
-            group.create_dataset(key, (1,), "S10", [value.encode("ascii")], track_times=False)
-        elif isinstance(value, str):
-            group.create_dataset(key, data=value, dtype=h5py.string_dtype(), track_times=False)
-        else:
-            group.create_dataset(key, data=value, track_times=False)
-
-    with atomic_output_file(path) as tmp:
-        with h5py.File(tmp, "w", track_order=False) as f:
-            top = f.create_group("layer", track_order=False)
-            for i, layer in enumerate(layers):
-                put(top, str(i), layer)

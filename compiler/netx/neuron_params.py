@@ -14,8 +14,9 @@ file's fields (lava-dl netx/hdf5.py `get_neuron_params`, blocks/process.py
     neuron RF_PHASE / other RF*      RF / RF_IZ from netx's float period and decay
                                      (`netx_rf_params`), vth = vThMant << 6
 
-The exponents and RF register widths here are netx's; the exporter (`compiler.netx.exporter`)
-writes files that netx turns back into the same processes with them.
+The exponents and RF register widths here are netx's; the exporter
+(`compiler.netx.neuron_groups`) writes files that netx turns back into the same processes with
+them.
 """
 
 from __future__ import annotations

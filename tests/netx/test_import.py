@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from compiler.model_io import load_model
-from compiler.netx.exporter import write_layers
 from compiler.netx.importer import import_netx
+from compiler.netx.writer import write_layers
 from ir.errors import ModelFormatError
 from ir.nodes import QConv2d, QDense, QSparse
 from neurons import model_of

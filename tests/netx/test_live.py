@@ -304,7 +304,7 @@ def _edge_files():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(_edge_files()))
 def test_edge_files_netx_equals_snnc(tmp_path, name):
-    from compiler.netx.exporter import write_layers
+    from compiler.netx.writer import write_layers
 
     layers, shape = _edge_files()[name]
     path = tmp_path / f"{name}.net"

@@ -445,7 +445,7 @@ def test_vib_decoder_metadata_with_odd_sizes(key, value):
 def test_netx_flat_weight_that_does_not_divide_into_rows(tmp_path):
     """make fuzz (netx-file): a dense layer's flat weight whose size is not a multiple of its
     neuron count was a numpy reshape error."""
-    from compiler.netx.exporter import write_layers
+    from compiler.netx.writer import write_layers
 
     neuron = {"type": "CUBA", "iDecay": 0, "vDecay": 0, "vThMant": 10}
     write_layers(
