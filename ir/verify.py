@@ -202,23 +202,25 @@ def _verify_synapse_format(where: str, proj: QDense | QSparse, hw: HardwareSpec 
     weights = proj.weight if isinstance(proj, QDense) else proj.values
     # what the target stores: anything else Lava would clip silently (ir.fixed.effective_weights)
     if hw:
-        lo, hi = weight_range(proj.sign_mode)
+        bits = hw.profile.max_weight_bits
+        lo, hi = weight_range(proj.sign_mode, bits)
         _check_range(
             where,
             "weight",
             weights,
             lo,
             hi,
-            f"{hw.source_file}: {proj.sign_mode} weights of {LAVA_FIXED_PT.max_weight_bits} bits",
+            f"{hw.source_file}: {proj.sign_mode} weights of {bits} bits ({hw.profile.name})",
         )
     else:
         _check_range(where, "weight", weights, -(1 << 31), (1 << 31) - 1, "int32 weights")
 
 
-def weight_range(sign_mode: str) -> tuple[int, int]:
-    """Weights a synapse of `sign_mode` holds (lava utils/weightutils.py clip_weights): 8 bits and
-    a sign when mixed, 8 bits of magnitude with the sign of the list otherwise."""
-    top = (1 << LAVA_FIXED_PT.max_weight_bits) - 1
+def weight_range(sign_mode: str, bits: int = LAVA_FIXED_PT.max_weight_bits) -> tuple[int, int]:
+    """Weights a synapse of `sign_mode` holds (lava utils/weightutils.py clip_weights): `bits`
+    (the profile's, 8 in lava_fixed_pt) and a sign when mixed, `bits` of magnitude with the
+    sign of the list otherwise."""
+    top = (1 << bits) - 1
     return {"mixed": (-top - 1, top), "excitatory": (0, top), "inhibitory": (-top, 0)}[sign_mode]
 
 

@@ -72,13 +72,15 @@ def list_active(row, active):
 
 @njit(cache=True, inline="always")
 def binary_input(
-    row, weight_t, weight, use_dot, max_abs, scale, left, right, active, acc16, acc32, a
+    row, weight_t, weight, use_dot, max_abs, scale, left, right, active, count, acc16, acc32, a
 ):
     """a[:] = ((sum of the weight rows of the sources that spiked) << scale << left) >> right,
     in int32 (a: int32): the callers guarantee that every such sum fits int32, and one of
     left, right is 0, so no intermediate leaves it either. Cast after every operation: numba
     widens int32 arithmetic to int64 otherwise, and AVX2 has no 64-bit arithmetic right
-    shift to vectorize it with."""
+    shift to vectorize it with. active[:count]: the sources that spiked, in any order
+    (`list_active`, or the list their population's kernel emitted; unused by the dot
+    products)."""
     n_src = row.shape[0]
     n_dst = a.shape[0]
     up = np.int32(scale + left)
@@ -91,7 +93,6 @@ def binary_input(
                 total = np.int32(total + np.int32(np.int32(row[i] != 0) * np.int32(w[i])))
             a[j] = np.int32(np.int32(total << up) >> down)
         return
-    count = list_active(row, active)
     if count * max_abs < 32768:
         acc16[:] = 0
         for q in range(count):
@@ -111,7 +112,7 @@ def binary_input(
 
 
 @njit(cache=True, inline="always")
-def conv_input(row, binary, runs, strips, active, acc):
+def conv_input(row, binary, runs, strips, active, count, acc):
     """acc[:] = a convolution's sums for one step, event-driven: each source that sent
     something adds its kernel's weights (times its payload) to the outputs it reaches, so the
     cost is proportional to the sources that sent something. acc: the sums channels last
@@ -126,12 +127,10 @@ def conv_input(row, binary, runs, strips, active, acc):
     output position out;
     `strips` holds, for each input channel and tap pattern, the weights of a run in the order
     of acc (at `offset[channel * patterns + pattern]`), padded with zeros to a multiple of
-    CONV_RUN_PAD (acc: the sums and CONV_RUN_PAD elements of slack). active: int64 scratch of
-    row's size."""
+    CONV_RUN_PAD (acc: the sums and CONV_RUN_PAD elements of slack). active[:count]: the
+    sources that sent something, in any order (`list_active`, or the list their population's
+    kernel emitted): integer sums within the accumulator's dtype do not depend on it."""
     c_out, positions, cg, og, n_patterns, ptr, out, pattern, length, offset = runs
-    # The sources that sent something, listed without branches, then their runs: about a
-    # third faster than testing each source in the loop over its taps.
-    count = list_active(row, active)
     acc[:] = 0
     for e in range(count):
         s = active[e]

@@ -32,6 +32,7 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, scale, lag, left, r
         acc32 = np.empty(n_dst, dtype=np.int32)
         a = np.empty(n_dst, dtype=np.int32)
         for t in range(n_steps - lag):
+            count = 0 if use_dot else list_active(spikes[b, t], active)
             binary_input(
                 spikes[b, t],
                 weight_t,
@@ -42,6 +43,7 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, scale, lag, left, r
                 left,
                 right,
                 active,
+                count,
                 acc16,
                 acc32,
                 a,
@@ -118,7 +120,8 @@ def conv_events(spikes, binary, runs, strips, wrap, out):
         acc = np.zeros(n_dst + CONV_RUN_PAD, dtype=strips.dtype)
         active = np.empty(n_src, dtype=np.int64)
         for t in range(n_steps - 1):
-            conv_input(spikes[b, t], binary, runs, strips, active, acc)
+            count = list_active(spikes[b, t], active)
+            conv_input(spikes[b, t], binary, runs, strips, active, count, acc)
             dst = out[b, t + 1]
             for o in range(width):
                 for k in range(n_out_pos):

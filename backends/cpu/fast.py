@@ -118,6 +118,9 @@ class _Trains:
 
     def __init__(self, net: Net, inputs: np.ndarray, steps: int) -> None:
         self.data: dict[str, np.ndarray] = {}
+        # The same spikes as lists, where the kernel that made them emitted lists
+        # (`neurons.lif.jit.conv_lif`): (indices (B, T, n) int32, counts (B, T) int32).
+        self.lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         batch, t_in, _ = inputs.shape
         used = min(t_in, steps)
         for name, (lo, hi) in net.inputs.items():
@@ -574,16 +577,31 @@ def _fusable(net: Net, name: str, incoming: list[Synapses]) -> bool:
     )
 
 
+_NO_LISTS = (np.zeros((0, 0, 0), dtype=np.int32), np.zeros((0, 0), dtype=np.int32))
+
+
+def _emitted_lists(net: Net, name: str, batch: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays for a fused kernel to emit `name`'s spikes as lists into, when some projection
+    reads them with an event-driven integer kernel (that kernel then need not list them);
+    else `_NO_LISTS`. At most 4 bytes a neuron and step (`_per_sample_bytes` counts 16)."""
+    if not any(s.src == name and s.kind in ("conv", "dense") for s in net.synapses):
+        return _NO_LISTS
+    n = net.sizes[name]
+    return np.empty((batch, steps, n), dtype=np.int32), np.zeros((batch, steps), dtype=np.int32)
+
+
 def _run_dense_layer(
-    net: Net, name: str, syn: Synapses, src: np.ndarray, rec: dict | None
+    net: Net, name: str, syn: Synapses, trains: _Trains, rec: dict | None
 ) -> np.ndarray | None:
     """The model's fused dense kernel (None when it declines the population)."""
     pop = net.neurons[name]
+    src = trains.data[syn.src]
     batch, steps, _ = src.shape
     out = _emission_array(net, name, batch, steps)
     weight_t, weight, max_abs, scale = _compact(syn, 0, syn.groups[0][1])
     left, right = _shift_parts(syn.weight_exp)
-    weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right)
+    listed = trains.lists.get(syn.src, _NO_LISTS)
+    weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right, listed)
     if not pop.model.run_dense_layer(pop.params, src, weights, out, _state_records(rec)):
         return None
     if rec is not None and "spikes" in rec:
@@ -616,9 +634,13 @@ def _run_conv_layer(
     order = np.arange(syn.n_dst).reshape(c_out, -1).T.ravel()
     batch, steps, _ = src.shape
     out = _emission_array(net, name, batch, steps)
-    if not pop.model.run_conv_layer(pop.params, src, (*args[1:], wrap), order, out,
-                                    _state_records(rec)):
+    listed = trains.lists.get(syn.src, _NO_LISTS)
+    emit = _emitted_lists(net, name, batch, steps)
+    conv = (*args[1:], wrap, listed)
+    if not pop.model.run_conv_layer(pop.params, src, conv, order, out, emit, _state_records(rec)):
         return None
+    if emit[1].size:
+        trains.lists[name] = emit
     if rec is not None and "spikes" in rec:
         rec["spikes"][...] = out
     return out
@@ -738,7 +760,7 @@ def _simulate_chunk(
             merged = _merge_dense(incoming)
             fused = None
             if _fusable(net, n, merged):
-                fused = _run_dense_layer(net, n, merged[0], trains.data[merged[0].src], recs.get(n))
+                fused = _run_dense_layer(net, n, merged[0], trains, recs.get(n))
             else:
                 fused = _run_conv_layer(net, n, incoming, trains, recs.get(n))
             if fused is not None:

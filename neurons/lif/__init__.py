@@ -503,12 +503,13 @@ class LIFModel(NeuronModel):
 
     def run_conv_layer(
         self, params: Any, spikes_in: np.ndarray, conv: tuple, order: np.ndarray,
-        out: np.ndarray, recs: dict[str, np.ndarray],
+        out: np.ndarray, emit: tuple, recs: dict[str, np.ndarray],
     ) -> bool:
         """The fast engine's fused kernel for this population fed by one fixed-point
-        convolution (`conv`: the engine's event arguments, `neurons.jit_common.conv_input`, and
-        its wrap mode; `order`: the neuron of each of the sums' channels-last positions). False
-        when it does not apply (float populations)."""
+        convolution (`conv`: the engine's event arguments, `neurons.jit_common.conv_input`, its
+        wrap mode and the source's spike lists; `order`: the neuron of each of the sums'
+        channels-last positions; `emit`: arrays for this population's spike lists, see
+        `jit.conv_lif`). False when it does not apply (float populations)."""
         reset = _uniform_reset(params)
         if not params.fixed or reset is None:
             return False
@@ -520,7 +521,7 @@ class LIFModel(NeuronModel):
             for r in jit.registers32(params.size, *_keeps(params), params.bias)
         )
         jit.conv_lif(
-            spikes_in, *conv, regs, _integrate(params), *reset, out, recs.get("u", empty),
+            spikes_in, *conv, regs, _integrate(params), *reset, out, emit, recs.get("u", empty),
             recs.get("v", empty),
         )
         return True

@@ -10,10 +10,11 @@ wrap32 of a sum is arithmetic modulo 2^32, which int32 lanes do natively (so a <
 into u and the sum into v wrap there exactly as wrap32 wraps them, the bias taken modulo
 2^32); the 24-bit wrap of u and the clamp of v stay within int32; the decay products are the
 only values beyond 32 bits, and `_trunc12` takes them exactly from u's and v's high and low
-bits (u is any int32, keep_u <= 4095; |v| < 2^23, keep_v <= 4096); vth_eff is clamped into
-int32, which changes no comparison with the clamped v. Measured on one core: 2.3 -> 0.66 ns
-per LIF neuron and 1.4 -> 0.27 ns per integrate-and-fire neuron against the same update in
-int64 (tests/backends/cpu/test_narrow_neurons.py checks it against fixed_step).
+bits (any int32 times a keep in [0, 4096]: du in [-1, 4095], dv in [0, 4096]); vth_eff is
+clamped into int32, which changes no comparison with the clamped v. Measured on one core:
+2.3 -> 0.66 ns per LIF neuron and 1.4 -> 0.27 ns per integrate-and-fire neuron against the
+same update in int64 (tests/backends/cpu/test_narrow_neurons.py checks it against
+fixed_step).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ _V_HIGH = _I32((1 << 23) - 1)
 
 @njit(cache=True, inline="always")
 def _trunc12(x, k):
-    """trunc(x k / 4096), exactly, in int32, for any int32 x and 0 <= k <= 4095 (or
-    |x| < 2^23 and k <= 4096): with x = hi 4096 + lo (lo in [0, 4096)),
-    floor(x k / 4096) = hi k + (lo k >> 12), |hi k| < 2^31 and lo k < 2^24; truncation toward
+    """trunc(x k / 4096), exactly, in int32, for any int32 x and 0 <= k <= 4096: with
+    x = hi 4096 + lo (lo in [0, 4096), |hi| <= 2^19), floor(x k / 4096) = hi k + (lo k >> 12),
+    hi k in [-2^31, 2^31 - 2^12] and lo k < 2^24, the sum within int32; truncation toward
     zero adds 1 where x k < 0 and 4096 does not divide it."""
     hi = _I32(x >> _I32(12))
     lo = _I32(x & _I32(4095))
@@ -86,10 +87,24 @@ def neuron_row(a, u, v, regs, integrate, s):
         lif_row(a, u, v, keep_u, keep_v, vth_eff, bias, s)
 
 
+@njit(cache=True, inline="always")
+def _advance(a, u, v, regs, integrate, interval, offset, b, t, spikes, u_rec, v_rec):
+    """Step t of sample b: LIFReset's reset (every `interval` steps, at `offset`), the update
+    (spikes into spikes[b, t]), u and v into u_rec, v_rec where they are recorded."""
+    if interval > 0 and (t + 1) % interval == offset:
+        u[:] = 0
+        v[:] = 0
+    neuron_row(a, u, v, regs, integrate, spikes[b, t])
+    if u_rec.size:
+        u_rec[b, t] = u
+    if v_rec.size:
+        v_rec[b, t] = v
+
+
 def registers32(n, keep_u, keep_v, vth_eff, bias):
     """The kernels' int32 registers for n neurons: keep_u, keep_v, vth_eff clamped into
     int32, bias modulo 2^32 (module docstring)."""
-    assert np.all((keep_u >= 0) & (keep_u <= 4095)) and np.all((keep_v >= 0) & (keep_v <= 4096))
+    assert np.all((keep_u >= 0) & (keep_u <= 4096)) and np.all((keep_v >= 0) & (keep_v <= 4096))
     info = np.iinfo(np.int32)
     vth32 = np.clip(vth_eff, info.min, info.max)
     bias32 = (np.asarray(bias, dtype=np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)
@@ -111,14 +126,8 @@ def lif_fixed(a_in, regs, integrate, interval, offset, spikes, u_rec, v_rec):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
         for t in range(n_steps):
-            if interval > 0 and (t + 1) % interval == offset:
-                u[:] = 0
-                v[:] = 0
-            neuron_row(a_in[b, t], u, v, regs, integrate, spikes[b, t])
-            if u_rec.size:
-                u_rec[b, t] = u
-            if v_rec.size:
-                v_rec[b, t] = v
+            _advance(a_in[b, t], u, v, regs, integrate, interval, offset, b, t, spikes, u_rec,
+                     v_rec)
 
 
 @njit(parallel=True, cache=True)
@@ -131,6 +140,7 @@ def dense_lif(
     scale,
     left,
     right,
+    listed,
     regs,
     integrate,
     interval,
@@ -142,28 +152,31 @@ def dense_lif(
     """A LIF population fed by one binary Dense projection without delay, fused: at each step
     the input current is computed from the source's previous step and used at once (no
     (B, T, n) current buffer). Weight arguments as the cpu backend's dense_binary kernel
-    (`neurons.jit_common.binary_input`), the rest as lif_fixed."""
+    (`neurons.jit_common.binary_input`); listed: the source's spikes as lists (`conv_lif`'s
+    `emit`), or size-0 arrays (then they are listed here); the rest as lif_fixed."""
     n_batch, n_steps, n_src = spikes_in.shape
     n = spikes.shape[2]
+    listed_idx, listed_count = listed
     for b in prange(n_batch):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
-        active = np.empty(n_src, dtype=np.int64)
+        scratch = np.empty(n_src, dtype=np.int32)
         acc16 = np.empty(n, dtype=np.int16)
         acc32 = np.empty(n, dtype=np.int32)
         a = np.zeros(n, dtype=np.int32)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
-                binary_input(spikes_in[b, t - 1], weight_t, weight, use_dot, max_abs, scale, left,
-                             right, active, acc16, acc32, a)
-            if interval > 0 and (t + 1) % interval == offset:
-                u[:] = 0
-                v[:] = 0
-            neuron_row(a, u, v, regs, integrate, spikes[b, t])
-            if u_rec.size:
-                u_rec[b, t] = u
-            if v_rec.size:
-                v_rec[b, t] = v
+                row = spikes_in[b, t - 1]
+                active = scratch
+                if use_dot:
+                    count = 0
+                elif listed_count.size:
+                    active, count = listed_idx[b, t - 1], listed_count[b, t - 1]
+                else:
+                    count = list_active(row, scratch)
+                binary_input(row, weight_t, weight, use_dot, max_abs, scale, left, right, active,
+                             count, acc16, acc32, a)
+            _advance(a, u, v, regs, integrate, interval, offset, b, t, spikes, u_rec, v_rec)
 
 
 @njit(parallel=True, cache=True)
@@ -173,11 +186,13 @@ def conv_lif(
     runs,
     strips,
     wrap,
+    listed,
     regs,
     integrate,
     interval,
     offset,
     spikes,
+    emit,
     u_rec,
     v_rec,
 ):
@@ -189,22 +204,33 @@ def conv_lif(
     them); spikes (zeros on entry) and records are written in the
     population's own C order.
     wrap 1 applies Lava's 24-bit output wrap to the sums (they are within int32: the caller
-    checked), 0 skips it (sums below 2^23). Other arguments as `backends.cpu._jit.conv_events`
-    and lif_fixed."""
+    checked), 0 skips it (sums below 2^23). listed: the source's spikes as lists (another
+    conv_lif's `emit`), or size-0 arrays (then they are listed here). emit: (B, T, n) int32
+    and (B, T) int32 arrays that receive, for every step, the indices of the neurons that
+    fired (in no particular order) and their count, for a next layer (their consumer need not
+    list them again); or size-0 arrays. Other arguments as `backends.cpu._jit.conv_events` and
+    lif_fixed."""
     n_batch, n_steps, n_src = spikes_in.shape
     n = spikes.shape[2]
     width = np.uint64(runs[0])
     n_out_pos = np.uint64(n) // width
+    listed_idx, listed_count = listed
+    emit_idx, emit_count = emit
     for b in prange(n_batch):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
         acc = np.zeros(n + CONV_RUN_PAD, dtype=strips.dtype)
-        active = np.empty(n_src, dtype=np.int64)
+        scratch = np.empty(n_src, dtype=np.int32)
         s = np.zeros(n, dtype=np.uint8)
-        fired = np.empty(n, dtype=np.int64)
+        fired = np.empty(n, dtype=np.int32)
         for t in range(n_steps):
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
-                conv_input(spikes_in[b, t - 1], binary, runs, strips, active, acc)
+                row = spikes_in[b, t - 1]
+                if listed_count.size:
+                    active, count = listed_idx[b, t - 1], listed_count[b, t - 1]
+                else:
+                    active, count = scratch, list_active(row, scratch)
+                conv_input(row, binary, runs, strips, active, count, acc)
                 if wrap == 1:
                     for i in range(n):
                         acc[i] = ((acc[i] + 8388608) & 16777215) - 8388608
@@ -216,9 +242,15 @@ def conv_lif(
             # listing s, which is sparse (measured: 8.0 -> 5.9 us for 12,544 neurons firing
             # 5% of the time, against transposing all of s)
             out = spikes[b, t]
-            for e in range(list_active(s[:n], fired)):
+            n_fired = list_active(s, fired)
+            for e in range(n_fired):
                 i = np.uint64(fired[e])
-                out[(i % width) * n_out_pos + i // width] = 1
+                k = (i % width) * n_out_pos + i // width
+                out[k] = 1
+                fired[e] = k
+            if emit_count.size:
+                emit_idx[b, t, :n_fired] = fired[:n_fired]
+                emit_count[b, t] = n_fired
             if u_rec.size:
                 rec = u_rec[b, t]
                 for o in range(width):

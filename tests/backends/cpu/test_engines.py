@@ -9,7 +9,7 @@ from backends.base import Probe
 from backends.cpu import fast
 from backends.cpu.network import prepare
 from backends.cpu.simulator import run, run_float
-from ir import QLIF, Graph, Input, QConv2d
+from ir import QLIF, Graph, Input, QConv2d, QDense
 from ir.nodes import conv2d_output_hw
 from tests.backends.random_nets import random_network
 from tests.strategies import graphs
@@ -221,3 +221,56 @@ def test_integer_event_convolutions_equal_the_reference(
         _assert_same(ref, run(graph, inputs, probes=probes, engine="fast"), probes)
     assert calls  # every fixed-point convolution here is event-driven (alone or fused)
     assert syn.sum_bound() < 1 << 53
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    stride=st.integers(1, 2),
+    groups=st.sampled_from([1, 2]),
+    lif=st.booleans(),
+)
+def test_conv_layers_pass_their_spikes_as_lists(seed, stride, groups, lif):
+    """conv -> conv -> dense, as the conversion CNN: the fused conv kernel emits each step's
+    spikes as lists (in channels-last order, not the population's) and the next conv and
+    dense kernels read those instead of listing the spikes again; every population's spikes
+    and voltages equal the reference engine's."""
+    rng = np.random.default_rng(seed)
+    c_in, c1, c2, h, w = 2, 2 * groups, 3 * groups, 9, 8
+    neuron = dict(du=4095, dv=0) if not lif else dict(du=int(rng.integers(0, 4096)), dv=300)
+    w1 = rng.integers(-127, 128, (c1, c_in, 3, 3)) * 2
+    w2 = rng.integers(-127, 128, (c2, c1 // groups, 3, 2)) * 2
+    k1 = QConv2d("in", "c1", weight=w1, padding=(1, 1))
+    k2 = QConv2d("c1", "c2", weight=w2, stride=stride, groups=groups)
+    hw1 = conv2d_output_hw((h, w), (3, 3), k1.stride, k1.padding, k1.dilation)
+    hw2 = conv2d_output_hw(hw1, (3, 2), k2.stride, k2.padding, k2.dilation)
+    n2 = c2 * hw2[0] * hw2[1]
+    graph = Graph(
+        populations={
+            "in": Input((c_in, h, w)),
+            "c1": QLIF((c1, *hw1), vth=400, **neuron),
+            "c2": QLIF((c2, *hw2), vth=700, **neuron),
+            "out": QLIF((5,), du=4095, dv=0, vth=500),
+        },
+        projections={
+            "k1": k1,
+            "k2": k2,
+            "d": QDense("c2", "out", weight=rng.integers(-127, 128, (5, n2)) * 2),
+        },
+    )
+    inputs = (rng.random((3, 16, c_in * h * w)) < 0.4).astype(np.uint8)
+    emitted: list[str] = []
+    real = fast._emitted_lists
+
+    def spy(net, name, batch, steps):
+        lists = real(net, name, batch, steps)
+        if lists[1].size:
+            emitted.append(name)
+        return lists
+
+    probes = _all_probes(graph)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast, "_emitted_lists", spy)
+        got = run(graph, inputs, probes=probes, engine="fast")
+    assert emitted == ["c1", "c2"]  # c1's lists feed k2, c2's feed d
+    _assert_same(run(graph, inputs, probes=probes, engine="reference"), got, probes)

@@ -2,7 +2,7 @@
 `neurons.lif.fixed_step` (Lava's PyLifModelBitAcc, in int64 with explicit 32-bit wraps) bit for
 bit on inputs chosen to reach every wrap: currents up to the int32 limits (a << 6 wraps, u
 leaves 24 bits and stays there), biases beyond int32, thresholds beyond int32, every decay
-from 0 to 4095, integrate-and-fire populations, resets."""
+(du from -1, no decay, to 4095; dv to 4096), integrate-and-fire populations, resets."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ def test_int32_update_equals_fixed_step(seed, regime):
     if seed == 0:  # integrate-and-fire: the kernels' if_row
         du, dv = np.full(n, 4095), np.zeros(n, dtype=np.int64)
     else:
-        du, dv = rng.integers(0, 4096, n), rng.integers(0, 4096, n)
-        du[0], dv[0] = 0, 0  # the slowest decays (keep_u = 4095, keep_v = 4096)
+        du, dv = rng.integers(-1, 4096, n), rng.integers(0, 4097, n)
+        du[0], dv[0] = -1, 0  # no decay at all (keep_u = keep_v = 4096: netx's CUBA)
     vth = rng.integers(0, 1 << 12, n)
     if seed % 2:
         vth[: n // 2] = rng.integers(1 << 26, 1 << 34, n // 2)  # vth << 6 beyond int32
@@ -89,7 +89,7 @@ def test_trunc12_is_exact_at_the_int32_limits():
 
     x = np.array([-(1 << 31), (1 << 31) - 1, -1, 1, -4096, -4097, 4095, 0, -(1 << 23), 1 << 23],
                  dtype=np.int32)
-    for k_value in (0, 1, 2048, 4095):
+    for k_value in (0, 1, 2048, 4095, 4096):
         k = np.full(x.shape, k_value, dtype=np.int32)
         out = np.zeros(x.shape, dtype=np.int32)
         all_trunc(x, k, out)
