@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 # The event-driven convolution's runs are padded to a multiple of this many elements with
-# zero weights (`backends.cpu.fast._conv_runs`): accumulators get as many of slack at the end.
+# zero weights (`backends.cpu.conv_events.conv_runs`): accumulators get as many of slack at the end.
 CONV_RUN_PAD = 16
 
 _HALF32 = np.int64(1 << 31)
@@ -120,7 +120,7 @@ def conv_input(row, binary, runs, strips, active, count, acc):
     hold every partial sum.
 
     row: (C_in H W,) uint8 spikes (binary: True) or int64 payloads. `runs` (int64 arrays, from
-    `backends.cpu.fast._conv_runs`): (c_out, positions H W, input channels per group, output
+    `backends.cpu.conv_events.conv_runs`): (c_out, positions H W, input channels per group, output
     channels per group, patterns, ptr, out, pattern, length, offset): for each input
     position, CSR over its *runs*, the kernel taps that read it and feed consecutive output
     positions (with one group: a contiguous stretch of acc, length values long), starting at

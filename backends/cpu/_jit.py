@@ -107,7 +107,7 @@ def conv_events(spikes, binary, runs, strips, wrap, out):
     dense size.
 
     spikes: (B, T, n_src), uint8 spikes (binary: True) or int64 payloads; runs, strips: the
-    convolution's geometry and weights (`backends.cpu.fast._conv_runs`). wrap 0: out[b, t + 1]
+    convolution's geometry and weights (`backends.cpu.conv_events.conv_runs`). wrap 0: out[b, t + 1]
     += the sum (below 2^23: Lava's int32 cast and 24-bit wrap change nothing); 1: out[b, t + 1]
     += wrap24(sum) (sums within int32: the cast is exact); 2: out[b, t + 1] = the sum (int64),
     for numpy's own float64 -> int32 cast (`kernels.conv_output_fixed`).

@@ -25,8 +25,11 @@ arithmetic when it does not hold):
   computed as in the reference (im2col products over all steps, in chunks; float32 when every
   sum is below 2^24);
 - the neuron update is each model's `run_layer` (`neurons`): LIF's is `neurons.lif.fixed_step`
-  transcribed into a numba loop (int64 arithmetic, explicit wraps); other models run their
-  reference step, step after step, vectorized over the batch and the neurons.
+  transcribed into a numba loop (int32 lanes, exact for every input: `neurons.lif.jit`); other
+  models run their reference step, step after step, vectorized over the batch and the neurons.
+  A LIF population fed by one binary dense projection or one event-driven convolution runs a
+  fused kernel (input and update in one pass per step; a fused convolution layer hands its
+  spikes to the next fused kernel as lists).
 Batches are processed in chunks that keep the per-population buffers within a memory budget.
 """
 
@@ -38,7 +41,7 @@ from dataclasses import replace
 import numpy as np
 
 from backends.base import Probe
-from backends.cpu import kernels, reference
+from backends.cpu import conv_events, kernels, reference
 from backends.cpu.network import Net, Synapses
 from ir.conv import conv2d
 
@@ -47,8 +50,6 @@ __all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate", "working_set_bytes"]
 MEMORY_BUDGET_BYTES = 512 << 20
 _INT32_LIMIT = (1 << 31) - 1
 _FLOAT32_EXACT = 1 << 24
-_CONV_WRAP = 1 << 23  # PyConvModelFixed wraps its output to 24 bits
-_FLOAT64_EXACT = 1 << 53  # integers up to this add exactly in float64
 _CONV_CHUNK_FLOATS = 8 << 20  # im2col buffer per chunk (float elements)
 
 
@@ -248,120 +249,16 @@ def _use_blas(src: np.ndarray, n_dst: int) -> bool:
     return n_dst * (1.0 - density) < 16
 
 
-def _conv_events(syn: Synapses, src: np.ndarray) -> bool:
-    """Integer events compute the reference's numbers for a fixed-point convolution whose
-    sums are exact in float64 (below 2^53): then Lava's float64 sum is the integer sum."""
-    return syn.fixed and syn.sum_bound() < _FLOAT64_EXACT and src.dtype in (np.uint8, np.int64)
-
-
-def _conv_taps(syn: Synapses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each input position (iy, ix) of a convolution: the kernel taps i kW + j that read it
-    and the output position y oW + x each one feeds (y sh - ph + i dh = iy, x sw - pw + j dw =
-    ix), as CSR (ptr over positions, taps, output positions)."""
-    node = syn.conv
-    _, h, w = syn.src_shape
-    _, oh, ow = syn.dst_shape
-    kh, kw = node.weight.shape[2:]
-    (sh, sw), (ph, pw), (dh, dw) = node.stride, node.padding, node.dilation
-    iy, ix, i, j = np.meshgrid(
-        np.arange(h), np.arange(w), np.arange(kh), np.arange(kw), indexing="ij"
-    )
-    ny, nx = iy + ph - i * dh, ix + pw - j * dw
-    ok = (ny >= 0) & (nx >= 0) & (ny % sh == 0) & (nx % sw == 0)
-    ok &= (ny // sh < oh) & (nx // sw < ow)
-    pos = (iy * w + ix)[ok]  # meshgrid order: already sorted by position
-    ptr = np.searchsorted(pos, np.arange(h * w + 1)).astype(np.int64)
-    return ptr, (i * kw + j)[ok].astype(np.int64), ((ny // sh) * ow + nx // sw)[ok].astype(np.int64)
-
-
-def _conv_runs(syn: Synapses, wt: np.ndarray) -> tuple[tuple, np.ndarray]:
-    """The geometry and weights of `neurons.jit_common.conv_input`: the taps of each input
-    position (`_conv_taps`) grouped into runs that feed consecutive output positions (with one
-    group, a run is one contiguous stretch of the channels-last sums: several taps in one
-    loop), each run's taps a *pattern* (interior positions share them), and per input channel
-    and pattern the weights of the run in the sums' order (`strips`). wt: the weight (C_out,
-    C_in/groups, kH, kW) as (C_in/groups kH kW, C_out), in the accumulator's dtype."""
-    from neurons.jit_common import CONV_RUN_PAD
-
-    node = syn.conv
-    c_in, h, w = syn.src_shape
-    c_out, groups = wt.shape[1], node.groups
-    cg, og = c_in // groups, c_out // groups
-    n_taps = wt.shape[0] // cg
-    ptr, taps, outs = _conv_taps(syn)
-    pos = np.repeat(np.arange(h * w, dtype=np.int64), np.diff(ptr))
-    order = np.lexsort((outs, pos))
-    pos, taps, outs = pos[order], taps[order], outs[order]
-    # a run breaks at a new input position, a gap in output positions, or (groups > 1) always
-    brk = np.ones(pos.size, dtype=bool)
-    if groups == 1 and pos.size:
-        brk[1:] = (pos[1:] != pos[:-1]) | (outs[1:] != outs[:-1] + 1)
-    run = np.cumsum(brk) - 1
-    n_runs = int(run[-1]) + 1 if run.size else 0
-    starts = np.flatnonzero(brk)
-    lengths = np.diff(np.append(starts, pos.size))
-    table = np.full((n_runs, int(lengths.max(initial=1))), -1, dtype=np.int64)
-    table[run, np.arange(pos.size) - starts[run]] = taps
-    patterns, pattern = np.unique(table, axis=0, return_inverse=True)
-    pattern = pattern.reshape(-1).astype(np.int64)
-    run_ptr = np.searchsorted(pos[starts], np.arange(h * w + 1)).astype(np.int64)
-    sizes = (patterns >= 0).sum(axis=1) * og
-    # Each run's loop is padded to a multiple of CONV_RUN_PAD elements with zero weights: the
-    # loop LLVM vectorizes then ends without a scalar remainder (measured for int16 runs of
-    # 60: 9.0 -> 5.5 ns). The padding adds zeros to the sums that follow the run (other output
-    # positions or channels, or the kernels' CONV_RUN_PAD elements of slack at the end).
-    padded = -(-sizes // CONV_RUN_PAD) * CONV_RUN_PAD
-    # One input channel's weights as (taps, its group's og output channels), flat, and a zero
-    # after them for the padding; the strip of pattern p indexes it with picks[p].
-    per_channel = np.zeros((c_in, n_taps * og + 1), dtype=wt.dtype)
-    for ci in range(c_in):
-        g, cl = divmod(ci, cg)
-        per_channel[ci, :-1] = wt[cl * n_taps : (cl + 1) * n_taps, g * og : (g + 1) * og].ravel()
-    picks = []
-    for tap_row, size, pad in zip(patterns, sizes, padded, strict=True):
-        taps_p = tap_row[tap_row >= 0]
-        pick = np.full(int(pad), n_taps * og, dtype=np.int64)
-        pick[:size] = (taps_p[:, None] * og + np.arange(og)).ravel()
-        picks.append(pick)
-    pick = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
-    starts_p = (np.cumsum(padded) - padded).astype(np.int64)
-    offset = (np.arange(c_in, dtype=np.int64)[:, None] * pick.size + starts_p).ravel()
-    strips = per_channel[:, pick].ravel()
-    runs = (
-        c_out, h * w, cg, og, len(patterns), run_ptr, outs[starts].astype(np.int64), pattern,
-        padded[pattern].astype(np.int64), offset,
-    )
-    return runs, np.ascontiguousarray(strips, dtype=wt.dtype)
-
-
-def _conv_event_args(
-    syn: Synapses, src: np.ndarray, merged: tuple[np.ndarray, int] | None
-) -> tuple[tuple, int]:
-    """The arguments of the event-driven convolution kernels (source trains, binary, runs,
-    strips: `_conv_runs`) and the bound of its sums. `merged`: the summed weight of
-    convolutions none of which wraps, and the sum of their bounds (`_merge_convs`), replaces
-    the node's."""
-    node = syn.conv
-    weight, bound = (np.asarray(node.weight), syn.sum_bound()) if merged is None else merged
-    # the narrowest accumulator that holds every partial sum (int16: twice the SIMD lanes)
-    dtype = np.int16 if bound < 1 << 15 else np.int32 if bound <= _INT32_LIMIT else np.int64
-    key = f"conv runs {merged is not None} {np.dtype(dtype).name}"  # once per run, not chunk
-    if key not in syn.memo:
-        wt = weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]).astype(dtype)
-        syn.memo[key] = _conv_runs(syn, wt)
-    return (src, src.dtype == np.uint8, *syn.memo[key]), bound
-
-
 def _add_conv_events(
     syn: Synapses, src: np.ndarray, out: np.ndarray, merged: tuple[np.ndarray, int] | None = None
 ) -> None:
     """out[:, t + 1] += what the convolution delivers (reference semantics, see
     `kernels.conv_output_fixed`), event-driven in integers (`_jit.conv_events`); `merged` as
-    `_conv_event_args` (no part wraps; the caller checked int32)."""
+    `conv_events.event_args` (no part wraps; the caller checked int32)."""
     from backends.cpu import _jit
 
-    args, bound = _conv_event_args(syn, src, merged)
-    wrap = 0 if merged is not None or bound < _CONV_WRAP else 1
+    args, bound = conv_events.event_args(syn, src, merged)
+    wrap = 0 if merged is not None or bound < conv_events.CONV_WRAP else 1
     if bound <= _INT32_LIMIT:
         # Within int32 the cast is exact; below 2^23 the 24-bit wrap does nothing either.
         _jit.conv_events(*args, wrap, out)
@@ -373,35 +270,6 @@ def _add_conv_events(
     for b in range(batch):  # a sample at a time: bounded temporaries
         exact = sums[b, 1:].astype(np.float64)
         out[b, 1:] += kernels.conv_output_fixed(exact).astype(out.dtype)
-
-
-def _merge_convs(
-    syns: list[Synapses], trains: _Trains
-) -> list[tuple[Synapses, tuple[np.ndarray, int] | None]]:
-    """Event-driven convolutions from the same source with the same geometry (the excitatory
-    and inhibitory halves of --split-signs, for one) whose sums each stay below 2^23, as one
-    convolution with the summed weight: no 24-bit wrap acts on any of them, so the neurons
-    receive the same sum; one pass over the events instead of several. Returns (synapses,
-    (summed weight, sum of the parts' bounds) or None when alone) in the order of `syns`."""
-    out: list[tuple[Synapses, tuple[np.ndarray, int] | None]] = []
-    merged: dict[tuple, int] = {}
-    for syn in syns:
-        node = syn.conv
-        src = trains.data[syn.src]
-        if syn.kind != "conv" or syn.sum_bound() >= _CONV_WRAP or not _conv_events(syn, src):
-            out.append((syn, None))
-            continue
-        key = (syn.src, syn.port, node.weight.shape, node.stride, node.padding, node.dilation,
-               node.groups)
-        if key not in merged:
-            merged[key] = len(out)
-            out.append((syn, None))
-            continue
-        first, acc = out[merged[key]]
-        total, bound = acc or (np.asarray(first.conv.weight, dtype=np.int64), first.sum_bound())
-        total = total + np.asarray(node.weight, dtype=np.int64)
-        out[merged[key]] = (first, (total, bound + syn.sum_bound()))
-    return out
 
 
 def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
@@ -435,7 +303,7 @@ def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> N
     steps = src.shape[1]
     if steps < 2:
         return
-    if fixed and _conv_events(syn, src):
+    if fixed and conv_events.exact_as_events(syn, src):
         _add_conv_events(syn, src, out)
         return
     node = syn.conv
@@ -507,7 +375,7 @@ def _port_current(
         if sum(_out_bound(s) for s in syns) > _INT32_LIMIT:
             return _input_current_exact(syns, trains, batch, steps, n)
         out = np.zeros((batch, steps, n), dtype=np.int32)
-        for syn, merged in _merge_convs(syns, trains):
+        for syn, merged in conv_events.merge(syns, trains.data):
             if merged is None:
                 _add_projection_int32(syn, trains.data[syn.src], out)
             elif steps > 1:
@@ -613,22 +481,22 @@ def _run_conv_layer(
     net: Net, name: str, incoming: list[Synapses], trains: _Trains, rec: dict | None
 ) -> np.ndarray | None:
     """The model's fused convolution kernel, for a population whose input is one event-driven
-    fixed-point convolution (or several that `_merge_convs` makes one) with sums within int32;
+    fixed-point convolution (or several that `conv_events.merge` makes one) with sums within int32;
     None when that does not hold or the model declines."""
     pop = net.neurons[name]
     if not hasattr(pop.model, "run_conv_layer"):
         return None
-    convs = _merge_convs(incoming, trains)
+    convs = conv_events.merge(incoming, trains.data)
     if len(convs) != 1 or convs[0][0].kind != "conv":
         return None
     syn, merged = convs[0]
     src = trains.data[syn.src]
-    if not _conv_events(syn, src):
+    if not conv_events.exact_as_events(syn, src):
         return None
-    args, bound = _conv_event_args(syn, src, merged)
+    args, bound = conv_events.event_args(syn, src, merged)
     if bound > _INT32_LIMIT:
         return None
-    wrap = 0 if merged is not None or bound < _CONV_WRAP else 1
+    wrap = 0 if merged is not None or bound < conv_events.CONV_WRAP else 1
     c_out = syn.dst_shape[0]
     # sums are channels last: position k of channel o is sum k * C_out + o, neuron o * HW + k
     order = np.arange(syn.n_dst).reshape(c_out, -1).T.ravel()
