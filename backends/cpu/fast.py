@@ -274,29 +274,75 @@ def _add_conv_events(
 
 def _merge_dense(syns: list[Synapses]) -> list[Synapses]:
     """Binary Dense projections from the same source into the same input port with the same
-    delays and the same weight_exp >= 0 (the excitatory and inhibitory halves of
-    --split-signs, for one) as one projection with the summed weights, for a population whose
-    whole input provably stays within int32 (the caller checked): then no part wraps,
-    (a << e) + (b << e) = (a + b) << e, and the neurons receive the same sum (a right shift
-    would floor each part: not merged)."""
+    delays and weight_exp >= 0 (the excitatory and inhibitory halves of --split-signs, for
+    one, each with its own exponent) as one projection, for a population whose whole input
+    provably stays within int32 (the caller checked): then no part wraps, and
+    (a << e1) + (b << e2) = ((a << (e1 - m)) + (b << (e2 - m))) << m with m = min(e1, e2):
+    the neurons receive the same sum. Not merged: a right shift (it floors each part), or
+    merged weights beyond int16 (the dense kernels' widest weights)."""
     out: list[Synapses] = []
     merged: dict[tuple, int] = {}
     for syn in syns:
         if syn.kind != "dense" or syn.graded or syn.weight_exp < 0:
             out.append(syn)
             continue
-        key = (syn.src, syn.port, syn.delayed, syn.weight_exp, tuple(k for k, _ in syn.groups))
-        if key not in merged:
-            merged[key] = len(out)
+        key = (syn.src, syn.port, syn.delayed, tuple(k for k, _ in syn.groups))
+        first = out[merged[key]] if key in merged else None
+        together = None if first is None else _merged_pair(first, syn)
+        if together is None:
+            merged.setdefault(key, len(out))
             out.append(syn)
             continue
-        first = out[merged[key]]
-        groups = tuple(
-            (k, np.asarray(w0, dtype=np.int64) + np.asarray(w1, dtype=np.int64))
-            for (k, w0), (_, w1) in zip(first.groups, syn.groups)
-        )
-        out[merged[key]] = replace(first, name=f"{first.name}+{syn.name}", groups=groups)
+        out[merged[key]] = together
     return out
+
+
+def _merged_pair(first: Synapses, syn: Synapses) -> Synapses | None:
+    """`_merge_dense`'s merge of two projections (None: beyond int16), once per run (the
+    merged projection keeps its own memo: bounds, compact weights)."""
+    memo_key = f"merged with {syn.name}"
+    if memo_key not in first.memo:
+        m = min(first.weight_exp, syn.weight_exp)
+        groups = tuple(
+            (
+                k,
+                (np.asarray(w0, dtype=np.int64) << (first.weight_exp - m))
+                + (np.asarray(w1, dtype=np.int64) << (syn.weight_exp - m)),
+            )
+            for (k, w0), (_, w1) in zip(first.groups, syn.groups, strict=True)
+        )
+        fits = all(np.abs(w).max(initial=0) <= np.iinfo(np.int16).max for _, w in groups)
+        first.memo[memo_key] = (
+            replace(first, name=f"{first.name}+{syn.name}", groups=groups, weight_exp=m, memo={})
+            if fits
+            else None
+        )
+    return first.memo[memo_key]
+
+
+# A sparse projection up to this many weights may be computed as a dense one (below).
+_DENSIFY_MAX_WEIGHTS = 1 << 22
+
+
+def _as_dense(syn: Synapses) -> Synapses:
+    """A binary Sparse projection without delay as the Dense projection with its weights and
+    zeros elsewhere (Lava's Sparse and Dense both sum binary input exactly, shift, then wrap to
+    int32: `kernels.accumulate_mode`), so that the fused dense kernel can take it (the
+    conversion trainer's readouts after --split-signs are Sparse); other projections as they
+    are. Once per run."""
+    if (
+        syn.kind != "sparse"
+        or syn.graded
+        or syn.delayed
+        or syn.mode != kernels.SHIFT_THEN_WRAP
+        or [k for k, _ in syn.groups] != [0]
+        or syn.n_src * syn.n_dst > _DENSIFY_MAX_WEIGHTS
+    ):
+        return syn
+    if "as dense" not in syn.memo:
+        weight = np.asarray(syn.groups[0][1].toarray(), dtype=np.int64)
+        syn.memo["as dense"] = replace(syn, kind="dense", groups=((0, weight),), memo={})
+    return syn.memo["as dense"]
 
 
 def _add_conv(syn: Synapses, src: np.ndarray, out: np.ndarray, fixed: bool) -> None:
@@ -452,7 +498,7 @@ def _emitted_lists(net: Net, name: str, batch: int, steps: int) -> tuple[np.ndar
     """Arrays for a fused kernel to emit `name`'s spikes as lists into, when some projection
     reads them with an event-driven integer kernel (that kernel then need not list them);
     else `_NO_LISTS`. At most 4 bytes a neuron and step (`_per_sample_bytes` counts 16)."""
-    if not any(s.src == name and s.kind in ("conv", "dense") for s in net.synapses):
+    if not any(s.src == name and s.kind in ("conv", "dense", "sparse") for s in net.synapses):
         return _NO_LISTS
     n = net.sizes[name]
     return np.empty((batch, steps, n), dtype=np.int32), np.zeros((batch, steps), dtype=np.int32)
@@ -625,7 +671,7 @@ def _simulate_chunk(
         # Record views of one batch chunk are C-contiguous, so the kernels write them in place.
         incoming = net.incoming(n)
         if net.fixed and sum(_out_bound(s) for s in incoming) <= _INT32_LIMIT:
-            merged = _merge_dense(incoming)
+            merged = _merge_dense([_as_dense(s) for s in incoming])
             fused = None
             if _fusable(net, n, merged):
                 fused = _run_dense_layer(net, n, merged[0], trains, recs.get(n))

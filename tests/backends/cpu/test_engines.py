@@ -274,3 +274,46 @@ def test_conv_layers_pass_their_spikes_as_lists(seed, stride, groups, lif):
         got = run(graph, inputs, probes=probes, engine="fast")
     assert emitted == ["c1", "c2"]  # c1's lists feed k2, c2's feed d
     _assert_same(run(graph, inputs, probes=probes, engine="reference"), got, probes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), sparse=st.booleans(), exps=st.tuples(
+    st.integers(0, 3), st.integers(0, 3)))
+def test_split_sign_halves_with_their_own_exponents_run_fused(seed, sparse, exps):
+    """The two halves of --split-signs, each with its own weight_exp (the conversion CNN's
+    readout: Sparse, exponents 0 and 1), run as one fused dense projection (weights shifted to
+    the smaller exponent; a Sparse one densified), with the same spikes and v as the
+    reference."""
+    from ir import QSparse
+    from neurons.lif import jit as lif_jit
+
+    rng = np.random.default_rng(seed)
+    n_src, n_dst = int(rng.integers(5, 60)), int(rng.integers(1, 12))
+    pos = rng.integers(0, 128, (n_dst, n_src)) * 2 * (rng.random((n_dst, n_src)) < 0.5)
+    neg = -rng.integers(0, 128, (n_dst, n_src)) * 2 * (rng.random((n_dst, n_src)) < 0.5)
+
+    def proj(w, exp, sign):
+        if not sparse:
+            return QDense("in", "out", weight=w, weight_exp=exp, sign_mode=sign)
+        rows, cols = np.nonzero(w)
+        return QSparse("in", "out", rows=rows, cols=cols, values=w[rows, cols], weight_exp=exp,
+                       sign_mode=sign)
+
+    graph = Graph(
+        populations={"in": Input((n_src,)), "out": QLIF((n_dst,), du=200, dv=100, vth=900)},
+        projections={"p": proj(pos, exps[0], "excitatory"), "n": proj(neg, exps[1], "inhibitory")},
+    )
+    inputs = (rng.random((3, 20, n_src)) < 0.4).astype(np.uint8)
+    calls: list[int] = []
+    real = lif_jit.dense_lif
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    probes = _all_probes(graph)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lif_jit, "dense_lif", spy)
+        got = run(graph, inputs, probes=probes, engine="fast")
+    assert calls  # the fused kernel ran
+    _assert_same(run(graph, inputs, probes=probes, engine="reference"), got, probes)
