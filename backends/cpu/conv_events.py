@@ -7,6 +7,8 @@ kernels."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from backends.cpu.network import Synapses
@@ -126,8 +128,29 @@ def event_args(
     key = f"conv runs {merged is not None} {np.dtype(dtype).name}"  # once per run, not chunk
     if key not in syn.memo:
         wt = weight.transpose(1, 2, 3, 0).reshape(-1, weight.shape[0]).astype(dtype)
-        syn.memo[key] = conv_runs(syn, wt)
+        syn.memo[key] = _cached_runs(syn, np.ascontiguousarray(wt))
     return (src, src.dtype == np.uint8, *syn.memo[key]), bound
+
+
+# conv_runs of the last few convolutions this process ran (a few ms each, in Python: a
+# 64-sample run of the conversion CNN spends 10% of its time there), for the next run of the
+# same program in this process (`snnc eval`'s batches, sweeps, benchmarks). Keyed by what
+# conv_runs reads: the geometry and the weights' bytes.
+_RUNS_CACHE: dict[tuple, tuple[tuple, np.ndarray]] = {}
+_RUNS_CACHE_SIZE = 16
+
+
+def _cached_runs(syn: Synapses, wt: np.ndarray) -> tuple[tuple, np.ndarray]:
+    node = syn.conv
+    key = (
+        syn.src_shape, syn.dst_shape, node.weight.shape, node.stride, node.padding,
+        node.dilation, node.groups, wt.dtype.str, wt.shape, hashlib.sha256(wt.data).digest(),
+    )
+    if key not in _RUNS_CACHE:
+        if len(_RUNS_CACHE) >= _RUNS_CACHE_SIZE:
+            del _RUNS_CACHE[next(iter(_RUNS_CACHE))]  # the oldest
+        _RUNS_CACHE[key] = conv_runs(syn, wt)
+    return _RUNS_CACHE[key]
 
 
 def merge(
