@@ -21,6 +21,7 @@ import yaml
 from backends.lava import compat
 from ir import save_graph
 from ir.arrays_io import META_KEY, read_npz
+from tests.backends.random_nets import FAMILIES
 from tests.cli.cli_nets import SPLIT_TARGET, cli_case, split_target_yaml
 from tests.snnc_cli import run_in_process
 
@@ -122,19 +123,7 @@ def test_the_suite_covers_every_kind_of_network():
     """The 50 networks of `make test` span every family, float and fixed models, and cut layers."""
     cases = [cli_case(s) for s in FAST_SEEDS]
     kinds = {c.kind.split("/")[1].split("+")[0] for c in cases}
-    assert {
-        "dense",
-        "sparse",
-        "conv",
-        "graded",
-        "skip",
-        "recurrent",
-        "delays",
-        "reset",
-        "extreme",
-        "mixed",
-        "fc",
-    } <= kinds
+    assert {*FAMILIES, "fc"} <= kinds
     assert sum(c.kind.startswith("float/") for c in cases) >= 15
     assert sum(c.target == SPLIT_TARGET for c in cases) >= 12
     assert any("+recurrent" in c.kind for c in cases) and any("+skip" in c.kind for c in cases)

@@ -58,6 +58,16 @@ def _threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("snnc-")]
 
 
+def _call(run, in_thread: bool) -> None:
+    """run() in this (the main) thread, or in another thread, waited for (30 s at most)."""
+    if in_thread:
+        caller = threading.Thread(target=run)
+        caller.start()
+        caller.join(30)
+    else:
+        run()
+
+
 def _run_and_kill_a_worker(result: dict) -> None:
     process = _Process()
     try:
@@ -121,12 +131,7 @@ def test_a_clean_stop_is_not_reported(in_thread):
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
-    if in_thread:
-        caller = threading.Thread(target=run)
-        caller.start()
-        caller.join(30)
-    else:
-        run()
+    _call(run, in_thread)
     assert errors == []
     assert signal.getsignal(signal.SIGUSR1) is before
     assert _threads() == []
@@ -156,12 +161,7 @@ def test_a_process_the_caller_starts_during_the_run_is_not_a_worker(in_thread):
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
-    if in_thread:
-        caller = threading.Thread(target=run)
-        caller.start()
-        caller.join(30)
-    else:
-        run()
+    _call(run, in_thread)
     assert errors == []
     assert _threads() == []
 
