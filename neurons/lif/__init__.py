@@ -473,8 +473,8 @@ class LIFModel(NeuronModel):
         empty = np.zeros((0, 0, 0), dtype=state_dtype)
         u_rec, v_rec = recs.get("u", empty), recs.get("v", empty)
         if params.fixed:
-            regs = jit.registers32(params.size, *_keeps(params), params.bias)
-            jit.lif_fixed(a_in, regs, _integrate(params), interval, offset, out, u_rec, v_rec)
+            regs, integrate = _registers(params)
+            jit.lif_fixed(a_in, regs, integrate, interval, offset, out, u_rec, v_rec)
         else:
             jit.lif_float(
                 a_in, params.alpha_syn, params.alpha_mem, params.v_th, params.bias,
@@ -494,9 +494,9 @@ class LIFModel(NeuronModel):
         from neurons.lif import jit
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
-        regs = jit.registers32(params.size, *_keeps(params), params.bias)
+        regs, integrate = _registers(params)
         jit.dense_lif(
-            spikes_in, *weights, regs, _integrate(params), *reset, out, recs.get("u", empty),
+            spikes_in, *weights, regs, integrate, *reset, out, recs.get("u", empty),
             recs.get("v", empty),
         )
         return True
@@ -516,13 +516,10 @@ class LIFModel(NeuronModel):
         from neurons.lif import jit
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
-        regs = tuple(
-            np.ascontiguousarray(r[order])
-            for r in jit.registers32(params.size, *_keeps(params), params.bias)
-        )
+        regs, integrate = _registers(params)
         jit.conv_lif(
-            spikes_in, *conv, regs, _integrate(params), *reset, out, emit, recs.get("u", empty),
-            recs.get("v", empty),
+            spikes_in, *conv, tuple(np.ascontiguousarray(r[order]) for r in regs), integrate,
+            *reset, out, emit, recs.get("u", empty), recs.get("v", empty),
         )
         return True
 
@@ -585,11 +582,15 @@ class LIFModel(NeuronModel):
                    v_th=_compact(coeffs["v_th"], shape), bias=_compact(coeffs["bias"], shape))
 
 
-def _integrate(params: FixedParams) -> bool:
-    """Integrate-and-fire everywhere (du = 4095, dv = 0: keep_u = 0, keep_v = 4096), which the
+def _registers(params: FixedParams) -> tuple[tuple[np.ndarray, ...], bool]:
+    """The numba kernels' int32 registers (`jit.registers32`), and whether the population is
+    integrate-and-fire everywhere (du = 4095, dv = 0: keep_u = 0, keep_v = 4096), which the
     kernels update without the decay products."""
-    keep_u, keep_v, _ = _keeps(params)
-    return bool(np.all(keep_u == 0) and np.all(keep_v == 4096))
+    from neurons.lif import jit
+
+    keep_u, keep_v, vth_eff = _keeps(params)
+    integrate = bool(np.all(keep_u == 0) and np.all(keep_v == 4096))
+    return jit.registers32(params.size, keep_u, keep_v, vth_eff, params.bias), integrate
 
 
 def _keeps(params: FixedParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -46,18 +46,29 @@ def _trunc12(x, k):
 
 
 @njit(cache=True, inline="always")
+def _wrap24(d):
+    """u's one 24-bit wrap (Lava applies it once: a value beyond 3 * 2^23 stays outside)."""
+    return _I32(d - _I32(d > _MAX_UV) * _WRAP24 + _I32(d <= -_MAX_UV) * _WRAP24)
+
+
+@njit(cache=True, inline="always")
+def _fire(w, vth_eff, v, s, i):
+    """Neuron i's voltage sum w clamped to 24 bits, compared with its threshold: s[i] the
+    spike, v[i] the clamped voltage or 0 where it fired."""
+    w = _I32(min(max(w, _V_LOW), _V_HIGH))
+    fired = w > vth_eff[i]
+    s[i] = fired
+    v[i] = _I32(0) if fired else w
+
+
+@njit(cache=True, inline="always")
 def lif_row(a, u, v, keep_u, keep_v, vth_eff, bias, s):
     """One PyLifModelBitAcc step for one sample (neurons.lif.fixed_step), in place, in int32
     (module docstring; registers from `registers32`)."""
     for i in range(u.shape[0]):
-        d = _I32(_trunc12(u[i], keep_u[i]) + _I32(_I32(a[i]) << _I32(6)))
-        d = _I32(d - _I32(d > _MAX_UV) * _WRAP24 + _I32(d <= -_MAX_UV) * _WRAP24)
+        d = _wrap24(_I32(_trunc12(u[i], keep_u[i]) + _I32(_I32(a[i]) << _I32(6))))
         u[i] = d
-        w = _I32(_I32(_trunc12(v[i], keep_v[i]) + d) + bias[i])
-        w = _I32(min(max(w, _V_LOW), _V_HIGH))
-        fired = w > vth_eff[i]
-        s[i] = fired
-        v[i] = _I32(0) if fired else w
+        _fire(_I32(_I32(_trunc12(v[i], keep_v[i]) + d) + bias[i]), vth_eff, v, s, i)
 
 
 @njit(cache=True, inline="always")
@@ -66,14 +77,9 @@ def if_row(a, u, v, vth_eff, bias, s):
     neurons of converted networks): trunc12(u * 0) = 0 and trunc12(v * 4096) = v exactly, so
     the same arithmetic without the decay products."""
     for i in range(u.shape[0]):
-        d = _I32(_I32(a[i]) << _I32(6))
-        d = _I32(d - _I32(d > _MAX_UV) * _WRAP24 + _I32(d <= -_MAX_UV) * _WRAP24)
+        d = _wrap24(_I32(_I32(a[i]) << _I32(6)))
         u[i] = d
-        w = _I32(_I32(v[i] + d) + bias[i])
-        w = _I32(min(max(w, _V_LOW), _V_HIGH))
-        fired = w > vth_eff[i]
-        s[i] = fired
-        v[i] = _I32(0) if fired else w
+        _fire(_I32(_I32(v[i] + d) + bias[i]), vth_eff, v, s, i)
 
 
 @njit(cache=True, inline="always")
@@ -103,7 +109,9 @@ def _advance(a, u, v, regs, integrate, interval, offset, b, t, spikes, u_rec, v_
 
 def registers32(n, keep_u, keep_v, vth_eff, bias):
     """The kernels' int32 registers for n neurons: keep_u, keep_v, vth_eff clamped into
-    int32, bias modulo 2^32 (module docstring)."""
+    int32, bias modulo 2^32 (module docstring). keep_u and keep_v are within [0, 4096] for
+    every QLIF that passed `ir.verify` (du in [-1, 4095], dv in [0, 4096]); the backends verify
+    a graph before they run it."""
     assert np.all((keep_u >= 0) & (keep_u <= 4096)) and np.all((keep_v >= 0) & (keep_v <= 4096))
     info = np.iinfo(np.int32)
     vth32 = np.clip(vth_eff, info.min, info.max)
