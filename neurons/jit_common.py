@@ -2,7 +2,7 @@
 (compiled on first use, cached in __pycache__): the 32-bit wrap, Lava's truncating 12-bit
 decay, and the binary synaptic input of one step.
 
-Binary synaptic input is computed one of two ways per step, both exact:
+Binary synaptic input is computed one of two ways per step, both exact (`binary_sums`):
 - events: list the sources that spiked, add their weight rows (int8/int16 weights; int16
   accumulators while active-count * max|w| < 2^15, else int32);
 - dot: for few destinations, one dot product of the spike vector with each weight row.
@@ -71,44 +71,53 @@ def list_active(row, active):
 
 
 @njit(cache=True, inline="always")
-def binary_input(
-    row, weight_t, weight, use_dot, max_abs, scale, left, right, active, count, acc16, acc32, a
-):
-    """a[:] = ((sum of the weight rows of the sources that spiked) << scale << left) >> right,
-    in int32 (a: int32): the callers guarantee that every such sum fits int32, and one of
-    left, right is 0, so no intermediate leaves it either. Cast after every operation: numba
-    widens int32 arithmetic to int64 otherwise, and AVX2 has no 64-bit arithmetic right
-    shift to vectorize it with. active[:count]: the sources that spiked, in any order
-    (`list_active`, or the list their population's kernel emitted; unused by the dot
+def add_rows(weight_t, active, count, acc):
+    """acc[:] = the sum of the rows active[:count] of weight_t (int8/int16), modulo acc's
+    range (int16/int32): four rows a pass, their int32 sum added at once, so each pass
+    loads and stores acc once for four rows (four int16 weights cannot leave int32, and
+    integer sums modulo 2^16 or 2^32 do not depend on the order; LLVM narrows the int32 sum
+    to acc's int16 lanes). Measured on one core, 78 rows of 256 int8 weights into int16:
+    0.70 -> 0.45 us (two rows a pass: 0.53; eight: 0.57)."""
+    n = acc.shape[0]
+    acc[:] = 0
+    q = 0
+    while q + 4 <= count:
+        w0 = weight_t[active[q]]
+        w1 = weight_t[active[q + 1]]
+        w2 = weight_t[active[q + 2]]
+        w3 = weight_t[active[q + 3]]
+        for j in range(n):
+            acc[j] += (np.int32(w0[j]) + np.int32(w1[j])) + (np.int32(w2[j]) + np.int32(w3[j]))
+        q += 4
+    while q < count:
+        w = weight_t[active[q]]
+        for j in range(n):
+            acc[j] += w[j]
+        q += 1
+
+
+@njit(cache=True, inline="always")
+def binary_sums(row, weight_t, weight, use_dot, max_abs, active, count, acc16, acc32):
+    """The sums of the weights of the sources that spiked, one per destination, exactly:
+    in acc16 (returns True) when count * max_abs < 2^15, else in acc32 (returns False; the
+    callers guarantee that every sum fits int32). Cast after every operation: numba widens
+    int32 arithmetic to int64 otherwise. active[:count]: the sources that spiked, in any
+    order (`list_active`, or the list their population's kernel emitted; unused by the dot
     products)."""
-    n_src = row.shape[0]
-    n_dst = a.shape[0]
-    up = np.int32(scale + left)
-    down = np.int32(right)
     if use_dot:
-        for j in range(n_dst):
+        n_src = row.shape[0]
+        for j in range(acc32.shape[0]):
             w = weight[j]
             total = np.int32(0)
             for i in range(n_src):
                 total = np.int32(total + np.int32(np.int32(row[i] != 0) * np.int32(w[i])))
-            a[j] = np.int32(np.int32(total << up) >> down)
-        return
+            acc32[j] = total
+        return False
     if count * max_abs < 32768:
-        acc16[:] = 0
-        for q in range(count):
-            w = weight_t[active[q]]
-            for j in range(n_dst):
-                acc16[j] += w[j]
-        for j in range(n_dst):
-            a[j] = np.int32(np.int32(np.int32(acc16[j]) << up) >> down)
-    else:
-        acc32[:] = 0
-        for q in range(count):
-            w = weight_t[active[q]]
-            for j in range(n_dst):
-                acc32[j] += w[j]
-        for j in range(n_dst):
-            a[j] = np.int32(np.int32(acc32[j] << up) >> down)
+        add_rows(weight_t, active, count, acc16)
+        return True
+    add_rows(weight_t, active, count, acc32)
+    return False
 
 
 @njit(cache=True, inline="always")

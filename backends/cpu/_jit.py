@@ -5,7 +5,7 @@ Each kernel computes, for a whole batch and every step at once, one piece of wha
 `reference.py` computes step by step. They are exact under the conditions `fast.py` checks
 before calling them (integer sums that cannot pass 2^31); the kernels themselves do int64
 arithmetic and explicit 32-bit wraps, like `kernels.py`. Binary input: events or dot products
-per step (`neurons.jit_common.binary_input`).
+per step (`neurons.jit_common.binary_sums`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neurons.jit_common import CONV_RUN_PAD, binary_input, conv_input, list_active
+from neurons.jit_common import CONV_RUN_PAD, binary_sums, conv_input, list_active
+
+
+@njit(cache=True, inline="always")
+def _add_shifted(acc, rs, ls, dst):
+    """dst[:] += (acc >> rs) << ls, in int32 (`fast._sum_shifts`)."""
+    rs = np.int32(rs)
+    ls = np.int32(ls)
+    for j in range(dst.shape[0]):
+        dst[j] += np.int32(np.int32(np.int32(acc[j]) >> rs) << ls)
 
 
 @njit(parallel=True, cache=True)
-def dense_binary(spikes, weight_t, weight, use_dot, max_abs, scale, lag, left, right, out):
-    """out[b, t + lag, :] += the binary input of spikes[b, t] (see neurons.jit_common.binary_input).
+def dense_binary(spikes, weight_t, weight, use_dot, max_abs, rs, ls, lag, out):
+    """out[b, t + lag, :] += (the binary input of spikes[b, t] >> rs) << ls (see
+    neurons.jit_common.binary_sums; the shifts: `fast._sum_shifts`).
 
     spikes: (B, T, n_src) uint8; weight_t (n_src, n_dst) and weight (n_dst, n_src): the
-    effective weights shifted right by `scale` (their common trailing zero bits, so nothing is
+    effective weights shifted right by their common trailing zero bits (so nothing is
     lost), int8 or int16; max_abs: max |weight|; out: (B, T, n_dst) int32. The caller
     guarantees that every sum fits int32."""
     n_batch, n_steps, n_src = spikes.shape
@@ -30,27 +40,13 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, scale, lag, left, r
         active = np.empty(n_src, dtype=np.int64)
         acc16 = np.empty(n_dst, dtype=np.int16)
         acc32 = np.empty(n_dst, dtype=np.int32)
-        a = np.empty(n_dst, dtype=np.int32)
         for t in range(n_steps - lag):
-            count = 0 if use_dot else list_active(spikes[b, t], active)
-            binary_input(
-                spikes[b, t],
-                weight_t,
-                weight,
-                use_dot,
-                max_abs,
-                scale,
-                left,
-                right,
-                active,
-                count,
-                acc16,
-                acc32,
-                a,
-            )
-            dst = out[b, t + lag]
-            for j in range(n_dst):
-                dst[j] += a[j]
+            row = spikes[b, t]
+            count = 0 if use_dot else list_active(row, active)
+            if binary_sums(row, weight_t, weight, use_dot, max_abs, active, count, acc16, acc32):
+                _add_shifted(acc16, rs, ls, out[b, t + lag])
+            else:
+                _add_shifted(acc32, rs, ls, out[b, t + lag])
 
 
 @njit(parallel=True, cache=True)

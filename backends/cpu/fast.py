@@ -140,6 +140,18 @@ def _shift_parts(weight_exp: int) -> tuple[int, int]:
     return (weight_exp, 0) if weight_exp >= 0 else (0, -weight_exp)
 
 
+def _sum_shifts(scale: int, weight_exp: int) -> tuple[int, int]:
+    """(rs, ls) such that (s >> rs) << ls == (s << scale) shifted by weight_exp (left when
+    positive, right with floor when negative), for the sums s of the compact weights
+    (`_compact_weights`: the effective weights are those << scale). One right and one left
+    shift instead of three: exact because the callers checked that
+    s << scale << max(weight_exp, 0) fits int32 (`_out_bound`), so no left shift before the
+    right one loses a bit, and floor(s 2^a / 2^b) = s 2^(a-b) for a >= b, floor(s / 2^(b-a))
+    for a < b."""
+    net = scale + weight_exp
+    return max(0, -net), max(0, net)
+
+
 def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> None:
     """out += what syn delivers at every step (exact; the caller checked the int32 bound)."""
     from backends.cpu import _jit
@@ -156,17 +168,9 @@ def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> No
         if not syn.graded:
             if syn.kind == "dense":
                 weight_t, weight, max_abs, scale = _compact(syn, k, w)
+                rs, ls = _sum_shifts(scale, syn.weight_exp)
                 _jit.dense_binary(
-                    src,
-                    weight_t,
-                    weight,
-                    _use_dot(src, syn.n_dst),
-                    max_abs,
-                    scale,
-                    lag,
-                    left,
-                    right,
-                    out,
+                    src, weight_t, weight, _use_dot(src, syn.n_dst), max_abs, rs, ls, lag, out
                 )
             else:
                 csc = w.tocsc()
@@ -513,9 +517,9 @@ def _run_dense_layer(
     batch, steps, _ = src.shape
     out = _emission_array(net, name, batch, steps)
     weight_t, weight, max_abs, scale = _compact(syn, 0, syn.groups[0][1])
-    left, right = _shift_parts(syn.weight_exp)
+    rs, ls = _sum_shifts(scale, syn.weight_exp)
     listed = trains.lists.get(syn.src, _NO_LISTS)
-    weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, scale, left, right, listed)
+    weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, rs, ls, listed)
     if not pop.model.run_dense_layer(pop.params, src, weights, out, _state_records(rec)):
         return None
     if rec is not None and "spikes" in rec:

@@ -486,7 +486,8 @@ class LIFModel(NeuronModel):
         recs: dict[str, np.ndarray],
     ) -> bool:
         """The fast engine's fused kernel: this population fed by one binary Dense projection
-        without delay (`weights`: the engine's compact weights and shifts). False when it does
+        without delay (`weights`: the engine's compact weights, the shifts (rs, ls) of their
+        sums, `backends.cpu.fast._sum_shifts`, and the source's spike lists). False when it does
         not apply (float populations)."""
         reset = _uniform_reset(params)
         if not params.fixed or reset is None:
@@ -495,9 +496,12 @@ class LIFModel(NeuronModel):
 
         empty = np.zeros((0, 0, 0), dtype=np.int64)
         regs, integrate = _registers(params)
+        weight_t, weight, use_dot, max_abs, rs, ls, listed = weights
+        # the sums' left shift and the neurons' own shift into u in one (jit.neuron_row)
+        ls += jit.CURRENT_SHIFT
         jit.dense_lif(
-            spikes_in, *weights, regs, integrate, *reset, out, recs.get("u", empty),
-            recs.get("v", empty),
+            spikes_in, weight_t, weight, use_dot, max_abs, rs, ls, listed, regs, integrate,
+            *reset, out, recs.get("u", empty), recs.get("v", empty),
         )
         return True
 

@@ -22,13 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from neurons.jit_common import CONV_RUN_PAD, binary_input, conv_input, list_active
+from neurons.jit_common import CONV_RUN_PAD, binary_sums, conv_input, list_active
 
 _I32 = np.int32
 _MAX_UV = _I32(1 << 23)
 _WRAP24 = _I32(1 << 24)
 _V_LOW = _I32(1 - (1 << 23))
 _V_HIGH = _I32((1 << 23) - 1)
+# Lava's LIF adds its input current shifted left by 6 bits into u (`neurons.lif.fixed_step`).
+CURRENT_SHIFT = 6
 
 
 @njit(cache=True, inline="always")
@@ -62,45 +64,58 @@ def _fire(w, vth_eff, v, s, i):
 
 
 @njit(cache=True, inline="always")
-def lif_row(a, u, v, keep_u, keep_v, vth_eff, bias, s):
+def _into_u(a, rs, ls):
+    """What the input a adds into u: (a >> rs) << ls, in int32 (see neuron_row)."""
+    return _I32(_I32(_I32(a) >> rs) << ls)
+
+
+@njit(cache=True, inline="always")
+def lif_row(a, rs, ls, u, v, keep_u, keep_v, vth_eff, bias, s):
     """One PyLifModelBitAcc step for one sample (neurons.lif.fixed_step), in place, in int32
-    (module docstring; registers from `registers32`)."""
+    (module docstring; registers from `registers32`; a, rs, ls: see neuron_row)."""
     for i in range(u.shape[0]):
-        d = _wrap24(_I32(_trunc12(u[i], keep_u[i]) + _I32(_I32(a[i]) << _I32(6))))
+        d = _wrap24(_I32(_trunc12(u[i], keep_u[i]) + _into_u(a[i], rs, ls)))
         u[i] = d
         _fire(_I32(_I32(_trunc12(v[i], keep_v[i]) + d) + bias[i]), vth_eff, v, s, i)
 
 
 @njit(cache=True, inline="always")
-def if_row(a, u, v, vth_eff, bias, s):
+def if_row(a, rs, ls, u, v, vth_eff, bias, s):
     """lif_row for du = 4095 and dv = 0 (keep_u = 0, keep_v = 4096: the integrate-and-fire
     neurons of converted networks): trunc12(u * 0) = 0 and trunc12(v * 4096) = v exactly, so
     the same arithmetic without the decay products."""
     for i in range(u.shape[0]):
-        d = _wrap24(_I32(_I32(a[i]) << _I32(6)))
+        d = _wrap24(_into_u(a[i], rs, ls))
         u[i] = d
         _fire(_I32(_I32(v[i] + d) + bias[i]), vth_eff, v, s, i)
 
 
 @njit(cache=True, inline="always")
-def neuron_row(a, u, v, regs, integrate, s):
+def neuron_row(a, rs, ls, u, v, regs, integrate, s):
     """One step of the population: if_row when `integrate` (keep_u = 0, keep_v = 4096
-    everywhere), else lif_row."""
+    everywhere), else lif_row. The input current of neuron i is (a[i] >> rs) << (ls - 6), of
+    any integer dtype a holds it in: ls includes Lava's shift by 6 into u (CURRENT_SHIFT), so
+    a connection's sums and their shifts (`backends.cpu.fast._sum_shifts`) are applied in the
+    same pass; (a >> rs) << (ls - 6) fits int32 (the callers checked), and the last 6 bits
+    of the shift wrap modulo 2^32 as Lava's does. A current already in int32: rs = 0, ls = 6."""
     keep_u, keep_v, vth_eff, bias = regs
+    rs = _I32(rs)
+    ls = _I32(ls)
     if integrate:
-        if_row(a, u, v, vth_eff, bias, s)
+        if_row(a, rs, ls, u, v, vth_eff, bias, s)
     else:
-        lif_row(a, u, v, keep_u, keep_v, vth_eff, bias, s)
+        lif_row(a, rs, ls, u, v, keep_u, keep_v, vth_eff, bias, s)
 
 
 @njit(cache=True, inline="always")
-def _advance(a, u, v, regs, integrate, interval, offset, b, t, spikes, u_rec, v_rec):
+def _advance(a, rs, ls, u, v, regs, integrate, interval, offset, b, t, spikes, u_rec, v_rec):
     """Step t of sample b: LIFReset's reset (every `interval` steps, at `offset`), the update
-    (spikes into spikes[b, t]), u and v into u_rec, v_rec where they are recorded."""
+    (spikes into spikes[b, t]; a, rs, ls: see neuron_row), u and v into u_rec, v_rec where
+    they are recorded."""
     if interval > 0 and (t + 1) % interval == offset:
         u[:] = 0
         v[:] = 0
-    neuron_row(a, u, v, regs, integrate, spikes[b, t])
+    neuron_row(a, rs, ls, u, v, regs, integrate, spikes[b, t])
     if u_rec.size:
         u_rec[b, t] = u
     if v_rec.size:
@@ -134,8 +149,8 @@ def lif_fixed(a_in, regs, integrate, interval, offset, spikes, u_rec, v_rec):
         u = np.zeros(n, dtype=np.int32)
         v = np.zeros(n, dtype=np.int32)
         for t in range(n_steps):
-            _advance(a_in[b, t], u, v, regs, integrate, interval, offset, b, t, spikes, u_rec,
-                     v_rec)
+            _advance(a_in[b, t], 0, CURRENT_SHIFT, u, v, regs, integrate, interval, offset, b,
+                     t, spikes, u_rec, v_rec)
 
 
 @njit(parallel=True, cache=True)
@@ -145,9 +160,8 @@ def dense_lif(
     weight,
     use_dot,
     max_abs,
-    scale,
-    left,
-    right,
+    rs,
+    ls,
     listed,
     regs,
     integrate,
@@ -159,9 +173,11 @@ def dense_lif(
 ):
     """A LIF population fed by one binary Dense projection without delay, fused: at each step
     the input current is computed from the source's previous step and used at once (no
-    (B, T, n) current buffer). Weight arguments as the cpu backend's dense_binary kernel
-    (`neurons.jit_common.binary_input`); listed: the source's spikes as lists (`conv_lif`'s
-    `emit`), or size-0 arrays (then they are listed here); the rest as lif_fixed."""
+    (B, T, n) current buffer, and the sums' shift applied in the neuron update). Weight
+    arguments as the cpu backend's dense_binary kernel (`neurons.jit_common.binary_sums`);
+    rs, ls: the sums' shifts (`backends.cpu.fast._sum_shifts`, ls plus CURRENT_SHIFT, see
+    neuron_row); listed: the source's spikes as lists (`conv_lif`'s `emit`), or size-0
+    arrays (then they are listed here); the rest as lif_fixed."""
     n_batch, n_steps, n_src = spikes_in.shape
     n = spikes.shape[2]
     listed_idx, listed_count = listed
@@ -170,9 +186,9 @@ def dense_lif(
         v = np.zeros(n, dtype=np.int32)
         scratch = np.empty(n_src, dtype=np.int32)
         acc16 = np.empty(n, dtype=np.int16)
-        acc32 = np.empty(n, dtype=np.int32)
-        a = np.zeros(n, dtype=np.int32)
+        acc32 = np.zeros(n, dtype=np.int32)  # step 0 receives nothing
         for t in range(n_steps):
+            narrow = False
             if t >= 1:  # a projection delivers at step t what its source emitted at t - 1
                 row = spikes_in[b, t - 1]
                 active = scratch
@@ -182,9 +198,14 @@ def dense_lif(
                     active, count = listed_idx[b, t - 1], listed_count[b, t - 1]
                 else:
                     count = list_active(row, scratch)
-                binary_input(row, weight_t, weight, use_dot, max_abs, scale, left, right, active,
-                             count, acc16, acc32, a)
-            _advance(a, u, v, regs, integrate, interval, offset, b, t, spikes, u_rec, v_rec)
+                narrow = binary_sums(row, weight_t, weight, use_dot, max_abs, active, count,
+                                     acc16, acc32)
+            if narrow:
+                _advance(acc16, rs, ls, u, v, regs, integrate, interval, offset, b, t, spikes,
+                         u_rec, v_rec)
+            else:
+                _advance(acc32, rs, ls, u, v, regs, integrate, interval, offset, b, t, spikes,
+                         u_rec, v_rec)
 
 
 @njit(parallel=True, cache=True)
@@ -245,7 +266,7 @@ def conv_lif(
             if interval > 0 and (t + 1) % interval == offset:
                 u[:] = 0
                 v[:] = 0
-            neuron_row(acc, u, v, regs, integrate, s)
+            neuron_row(acc, 0, CURRENT_SHIFT, u, v, regs, integrate, s)
             # spikes are zeros on entry (the caller's fresh array): write the ones, found by
             # listing s, which is sparse (measured: 8.0 -> 5.9 us for 12,544 neurons firing
             # 5% of the time, against transposing all of s)

@@ -317,3 +317,67 @@ def test_split_sign_halves_with_their_own_exponents_run_fused(seed, sparse, exps
         got = run(graph, inputs, probes=probes, engine="fast")
     assert calls  # the fused kernel ran
     _assert_same(run(graph, inputs, probes=probes, engine="reference"), got, probes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scale=st.integers(0, 7), exp=st.integers(-8, 8), s=st.integers(-(2**31), 2**31 - 1))
+def test_a_sums_two_shifts_equal_its_scale_and_exponent(scale, exp, s):
+    """`fast._sum_shifts`: one right and one left shift of a sum of compact weights give what
+    the effective weights' sum shifted by weight_exp gives, wherever the engine uses it (the
+    shifted sum within int32)."""
+    from backends.cpu.kernels import shift64
+
+    full = s << scale
+    if abs(full << max(exp, 0)) >= 2**31:
+        return
+    rs, ls = fast._sum_shifts(scale, exp)
+    assert (s >> rs) << ls == int(shift64(np.int64(full), exp))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), exps=st.tuples(st.integers(-8, 6), st.integers(-8, 6)),
+       bits=st.tuples(st.integers(1, 8), st.integers(1, 8)), magnitude=st.integers(1, 8))
+def test_dense_sums_shifted_in_the_neuron_update_equal_the_reference(seed, exps, bits, magnitude):
+    """Random sizes, densities, weight magnitudes and bits (so the weights' common trailing
+    zero bits vary) and exponents (sums shifted left and right, row counts of every remainder
+    mod 4, dot products for few destinations): the fused kernel (in -> hidden) and the
+    unfused one (in -> out and hidden -> out) equal the reference."""
+    rng = np.random.default_rng(seed)
+    _check_dense_shifts(rng, exps, bits, magnitude, int(rng.integers(1, 300)),
+                        float(rng.uniform(0.02, 1.0)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_wide_dense_sums_in_int32_equal_the_reference(seed):
+    """The same with sums past int16 (hundreds of sources of 8-bit weights spiking at once)."""
+    rng = np.random.default_rng(seed)
+    _check_dense_shifts(rng, (-3 + seed, 2 - seed), (8, 8), 8, 700, 0.8)
+
+
+def _check_dense_shifts(rng, exps, bits, magnitude, n_in, density):
+    n_hid, n_out = (int(rng.integers(1, 90)) for _ in range(2))
+
+    def dense(src, dst, n_src, n_dst, k):
+        top = 1 << magnitude
+        w = rng.integers(-top, top, (n_dst, n_src)) * (rng.random((n_dst, n_src)) < 0.7)
+        return QDense(src, dst, weight=w, weight_exp=exps[k], num_weight_bits=bits[k])
+
+    def lif(n):
+        vth = int(rng.integers(1, 5000))
+        return QLIF((n,), du=int(rng.integers(0, 4096)), dv=int(rng.integers(0, 4097)), vth=vth)
+
+    graph = Graph(
+        populations={"in": Input((n_in,)), "hid": lif(n_hid), "out": lif(n_out)},
+        projections={
+            "a": dense("in", "hid", n_in, n_hid, 0),
+            "b": dense("in", "out", n_in, n_out, 1),
+            "c": dense("hid", "out", n_hid, n_out, 0),
+        },
+    )
+    inputs = (rng.random((3, 16, n_in)) < density).astype(np.uint8)
+    probes = _all_probes(graph)
+    _assert_same(
+        run(graph, inputs, probes=probes, engine="reference"),
+        run(graph, inputs, probes=probes, engine="fast"),
+        probes,
+    )
