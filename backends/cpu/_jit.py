@@ -30,16 +30,17 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, rs, ls, lag, out):
     """out[b, t + lag, :] += (the binary input of spikes[b, t] >> rs) << ls (see
     neurons.jit_common.binary_sums; the shifts: `fast._sum_shifts`).
 
-    spikes: (B, T, n_src) uint8; weight_t (n_src, n_dst) and weight (n_dst, n_src): the
+    spikes: (B, T, n_src) uint8; weight_t (n_src, width) and weight (width, n_src): the
     effective weights shifted right by their common trailing zero bits (so nothing is
-    lost), int8 or int16; max_abs: max |weight|; out: (B, T, n_dst) int32. The caller
-    guarantees that every sum fits int32."""
+    lost), int8 or int16, their destinations padded with zeros to width >= n_dst; max_abs:
+    max |weight|; out: (B, T, n_dst) int32. The caller guarantees that every sum fits
+    int32."""
     n_batch, n_steps, n_src = spikes.shape
-    n_dst = out.shape[2]
+    width = weight_t.shape[1]  # n_dst, or padded past it (`fast._compact_weights`)
     for b in prange(n_batch):
         active = np.empty(n_src, dtype=np.int64)
-        acc16 = np.empty(n_dst, dtype=np.int16)
-        acc32 = np.empty(n_dst, dtype=np.int32)
+        acc16 = np.empty(width, dtype=np.int16)
+        acc32 = np.empty(width, dtype=np.int32)
         for t in range(n_steps - lag):
             row = spikes[b, t]
             count = 0 if use_dot else list_active(row, active)
@@ -128,3 +129,4 @@ def conv_events(spikes, binary, runs, strips, wrap, out):
                         dst[o * n_out_pos + k] += ((v + 8388608) & 16777215) - 8388608
                     else:
                         dst[o * n_out_pos + k] = v
+

@@ -50,6 +50,13 @@ __all__ = ["MEMORY_BUDGET_BYTES", "components", "simulate", "working_set_bytes"]
 MEMORY_BUDGET_BYTES = 512 << 20
 _INT32_LIMIT = (1 << 31) - 1
 _FLOAT32_EXACT = 1 << 24
+# Fewer than _PAD_BELOW destinations of a dense projection are padded with zero weights to a
+# multiple of _LANES (the int16 lanes of an AVX2 vector; `_compact_weights`), so that their
+# sums, and a fused kernel's neuron update over them (`_run_dense_layer`), fill whole vectors
+# instead of running scalar (measured on one core: 256 -> 10 LIF neurons, 0.29 -> 0.22 us
+# per sample and step); wider layers lose little to their last partial vector.
+_LANES = 16
+_PAD_BELOW = 64
 _CONV_CHUNK_FLOATS = 8 << 20  # im2col buffer per chunk (float elements)
 
 
@@ -200,8 +207,10 @@ def _add_projection_int32(syn: Synapses, src: np.ndarray, out: np.ndarray) -> No
 
 
 def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(W >> z).T and W >> z in the smallest of int8/int16, max |W >> z| and z, where z is the
-    number of trailing zero bits all weights share (Lava's truncation clears at least
+    """(W >> z).T and W >> z in the smallest of int8/int16, fewer than _PAD_BELOW
+    destinations padded with zero weights to a multiple of _LANES (the kernels' sums of the
+    extra destinations are 0, unused or fed to padding neurons), max |W >> z| and z, where z
+    is the number of trailing zero bits all weights share (Lava's truncation clears at least
     8 - num_weight_bits + is_mixed of them), so that (W >> z) << z == W exactly."""
     nonzero = w[w != 0]
     scale = 0
@@ -211,13 +220,10 @@ def _compact_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     reduced = w >> scale
     max_abs = int(np.abs(reduced).max(initial=0))
     fits_int8 = reduced.size == 0 or (int(reduced.min()) >= -128 and int(reduced.max()) <= 127)
-    dtype = np.int8 if fits_int8 else np.int16
-    return (
-        np.ascontiguousarray(reduced.T, dtype=dtype),
-        np.ascontiguousarray(reduced, dtype=dtype),
-        max_abs,
-        scale,
-    )
+    width = w.shape[0] if w.shape[0] >= _PAD_BELOW else -(-w.shape[0] // _LANES) * _LANES
+    padded = np.zeros((width, w.shape[1]), dtype=np.int8 if fits_int8 else np.int16)
+    padded[: w.shape[0]] = reduced
+    return np.ascontiguousarray(padded.T), padded, max_abs, scale
 
 
 def _compact(syn: Synapses, delay: int, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -452,14 +458,16 @@ def _port_current(
     return out_f
 
 
-def _emission_array(net: Net, name: str, batch: int, steps: int) -> np.ndarray:
-    """Zeros for what population `name` sends over all steps: uint8 spikes, or graded payloads
-    (int64 fixed, float64 float)."""
+def _emission_array(
+    net: Net, name: str, batch: int, steps: int, width: int | None = None
+) -> np.ndarray:
+    """Zeros for what population `name` sends over all steps (`width` neurons wide if given,
+    else its size): uint8 spikes, or graded payloads (int64 fixed, float64 float)."""
     if not net.graded[name]:
         dtype = np.uint8
     else:
         dtype = np.int64 if net.fixed else np.float64
-    return np.zeros((batch, steps, net.sizes[name]), dtype=dtype)
+    return np.zeros((batch, steps, width or net.sizes[name]), dtype=dtype)
 
 
 def _state_records(rec: dict | None) -> dict[str, np.ndarray]:
@@ -515,13 +523,19 @@ def _run_dense_layer(
     pop = net.neurons[name]
     src = trains.data[syn.src]
     batch, steps, _ = src.shape
-    out = _emission_array(net, name, batch, steps)
     weight_t, weight, max_abs, scale = _compact(syn, 0, syn.groups[0][1])
+    records = _state_records(rec)
+    # the population padded as its weights are, unless its state is recorded (the kernel
+    # then runs it unpadded: the weights' extra columns are never read)
+    width = syn.n_dst if records else weight_t.shape[1]
+    out = _emission_array(net, name, batch, steps, width)
     rs, ls = _sum_shifts(scale, syn.weight_exp)
     listed = trains.lists.get(syn.src, _NO_LISTS)
     weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, rs, ls, listed)
-    if not pop.model.run_dense_layer(pop.params, src, weights, out, _state_records(rec)):
+    if not pop.model.run_dense_layer(pop.params, src, weights, out, records):
         return None
+    if width != syn.n_dst:
+        out = np.ascontiguousarray(out[:, :, : syn.n_dst])
     if rec is not None and "spikes" in rec:
         rec["spikes"][...] = out
     return out

@@ -497,6 +497,7 @@ class LIFModel(NeuronModel):
         empty = np.zeros((0, 0, 0), dtype=np.int64)
         regs, integrate = _registers(params)
         weight_t, weight, use_dot, max_abs, rs, ls, listed = weights
+        regs = jit.pad_registers(regs, out.shape[2])  # out may be padded past the population
         # the sums' left shift and the neurons' own shift into u in one (jit.neuron_row)
         ls += jit.CURRENT_SHIFT
         jit.dense_lif(

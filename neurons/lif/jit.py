@@ -122,6 +122,13 @@ def _advance(a, rs, ls, u, v, regs, integrate, interval, offset, b, t, spikes, u
         v_rec[b, t] = v
 
 
+def pad_registers(regs, n):
+    """Registers for n >= their length neurons, the extra ones copies of the first neuron's
+    (the fast engine runs a few neurons as a whole vector's worth: they receive zero sums and
+    their spikes are dropped, `backends.cpu.fast._run_dense_layer`)."""
+    return tuple(np.concatenate([r, np.repeat(r[:1], n - r.shape[0])]) for r in regs)
+
+
 def registers32(n, keep_u, keep_v, vth_eff, bias):
     """The kernels' int32 registers for n neurons: keep_u, keep_v, vth_eff clamped into
     int32, bias modulo 2^32 (module docstring). keep_u and keep_v are within [0, 4096] for
