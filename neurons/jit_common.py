@@ -1,6 +1,7 @@
 """numba primitives shared by the models' fast kernels and the cpu backend's fast engine
-(compiled on first use, cached in __pycache__): the 32-bit wrap, Lava's truncating 12-bit
-decay, and the binary synaptic input of one step.
+(compiled on first use, cached in __pycache__ under a digest of every kernel source:
+KERNEL_MODULES): the 32-bit wrap, Lava's truncating 12-bit decay, and the binary synaptic
+input of one step.
 
 Binary synaptic input is computed one of two ways per step, both exact (`binary_sums`):
 - events: list the sources that spiked, add their weight rows (int8/int16 weights; int16
@@ -10,8 +11,76 @@ Binary synaptic input is computed one of two ways per step, both exact (`binary_
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from numba import njit
+
+# numba keys a cached kernel by the contents of the file that defines it, not by those of the
+# functions it inlines from other files: after an edit of this module alone (a checkout, a
+# partial upgrade), the cpu backend's and the models' kernels would load stale machine code
+# that inlines the old primitives (seen here: a change to add_rows had no effect until the
+# caches were removed). Their cache entries therefore also carry a digest of every module
+# whose kernels numba caches (KERNEL_MODULES; tests/backends/cpu/test_kernel_cache.py checks
+# the list against the sources).
+KERNEL_MODULES = ("neurons.jit_common", "neurons.lif.jit", "backends.cpu._jit")
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def kernel_files() -> tuple[Path, ...]:
+    return tuple(_ROOT.joinpath(*m.split(".")).with_suffix(".py") for m in KERNEL_MODULES)
+
+
+@functools.cache
+def kernel_digest() -> bytes:
+    """sha256 over the sources of KERNEL_MODULES, once per process."""
+    h = hashlib.sha256()
+    for path in kernel_files():
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+def _stamped(locator: type) -> type:
+    """`locator` for the kernel modules' functions only, its source stamp extended with
+    kernel_digest (a cache entry written under another digest is stale: numba recompiles it
+    and overwrites the entry)."""
+    files = {str(p) for p in kernel_files()}
+
+    class Stamped(locator):  # type: ignore[misc, valid-type]
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if str(Path(py_file).resolve()) not in files:
+                return None
+            return super().from_function(py_func, py_file)
+
+        def get_source_stamp(self):
+            return super().get_source_stamp(), kernel_digest()
+
+    Stamped.__name__ = Stamped.__qualname__ = f"SnncKernel{locator.__name__}"
+    return Stamped
+
+
+def _stamp_kernel_caches() -> None:
+    """Put stamped versions of numba's file-backed locators first (numba picks the first
+    locator that accepts a function; these accept only the kernel modules'). Where numba's
+    internals differ from 0.68's, numba's own locators stay in charge (the tests notice)."""
+    try:
+        from numba.core import caching
+
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # public since 0.61
+        bases = [caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+                 caching.UserWideCacheLocator]
+    except (ImportError, AttributeError):
+        return
+    if any(c.__name__.startswith("SnncKernel") for c in impl._locator_classes):
+        return
+    impl._locator_classes = [_stamped(b) for b in bases] + list(impl._locator_classes)
+
+
+_stamp_kernel_caches()
+
 
 # The event-driven convolution's runs are padded to a multiple of this many elements with
 # zero weights (`backends.cpu.conv_events.conv_runs`): accumulators get as many of slack at the end.
