@@ -30,6 +30,7 @@ from backends.base import Probe, Trace, check_probe_variables, check_run_budget,
 from backends.blocks import expand_blocks
 from backends.cpu import reference
 from backends.cpu.network import Net, prepare
+from ir.arrays_io import max_value, value_range
 from ir.errors import InputError
 from ir.fixed import LAVA_FIXED_PT
 from ir.graph import Graph
@@ -68,8 +69,10 @@ def check_inputs(
         start += pop.size
         if not cols.size:
             continue
-        hi = int(cols.max())
-        lo = int(cols.min()) if cols.dtype.kind == "i" else 0
+        if cols.dtype.kind == "i":
+            lo, hi = value_range(cols)
+        else:
+            lo, hi = 0, max_value(cols)
         bits = pop.message_bits  # type: ignore[attr-defined]
         if bits == 0 and (lo < 0 or hi > 1):
             raise InputError(

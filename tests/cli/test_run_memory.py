@@ -63,6 +63,27 @@ def test_check_spikes_ranges_in_the_input_dtype(dtype, bits, values, ok):
             check_spikes(x, 200, message_bits=bits)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_value_range_split_between_threads_equals_numpys(seed, monkeypatch):
+    """value_range and max_value on arrays split between threads (forced: 2 to 5 threads of
+    64 KiB parts), the extremes anywhere, every integer dtype the checks see."""
+    from ir import arrays_io
+
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(arrays_io, "_THREAD_BYTES", 1 << 16)
+    monkeypatch.setattr(arrays_io, "_THREADS", int(rng.integers(2, 6)))
+    monkeypatch.setattr(arrays_io, "_RANGE_CHUNK_ELEMENTS", int(rng.integers(1, 5000)))
+    dtype = [np.uint8, np.int8, np.int16, np.int64, np.bool_, np.uint8][seed]
+    shape = (int(rng.integers(50, 400)), int(rng.integers(10, 30)), int(rng.integers(20, 60)))
+    x = np.zeros(shape, dtype=dtype)
+    x[-1, -1, -1] = 1  # in the last thread's last chunk
+    for value in (-7, 9) if dtype not in (np.uint8, np.bool_) else (1,):
+        x[tuple(int(rng.integers(0, d)) for d in shape)] = value
+    plain = x.view(np.uint8) if dtype == np.bool_ else x
+    assert arrays_io.value_range(x) == (int(plain.min()), int(plain.max()))
+    assert arrays_io.max_value(x) == int(plain.max())
+
+
 def test_cli_run_on_narrow_inputs_matches_in_process_and_reports_times(tmp_path, capsys):
     rng = np.random.default_rng(12)
     program = _program(40, rng)
