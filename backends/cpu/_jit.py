@@ -40,7 +40,8 @@ def dense_binary(spikes, weight_t, weight, use_dot, max_abs, rs, ls, lag, out):
     for b in prange(n_batch):
         active = np.empty(n_src, dtype=np.int64)
         acc16 = np.empty(width, dtype=np.int16)
-        acc32 = np.empty(width, dtype=np.int32)
+        # dot products: one per real destination (binary_sums computes acc32's length of them)
+        acc32 = np.empty(out.shape[2] if use_dot else width, dtype=np.int32)
         for t in range(n_steps - lag):
             row = spikes[b, t]
             count = 0 if use_dot else list_active(row, active)
@@ -129,4 +130,3 @@ def conv_events(spikes, binary, runs, strips, wrap, out):
                         dst[o * n_out_pos + k] += ((v + 8388608) & 16777215) - 8388608
                     else:
                         dst[o * n_out_pos + k] = v
-

@@ -527,14 +527,16 @@ def _run_dense_layer(
     batch, steps, _ = src.shape
     weight_t, weight, max_abs, scale = _compact(syn, 0, syn.groups[0][1])
     records = _state_records(rec)
-    # the population padded as its weights are, unless its state is recorded (the kernel
-    # then runs it unpadded: the weights' extra columns are never read)
-    width = syn.n_dst if records else weight_t.shape[1]
+    use_dot = _use_dot(src, syn.n_dst)
+    # the population padded as its weights are, unless its state is recorded or its sums are
+    # dot products (one per neuron: padding would add as many): the kernel then runs it
+    # unpadded, and the weights' extra columns are never read
+    width = syn.n_dst if records or use_dot else weight_t.shape[1]
     # the fused kernel writes every spike of every step (a memset of it cost 2.5 ms of P1's 87)
     out = _emission_array(net, name, batch, steps, width, zeroed=False)
     rs, ls = _sum_shifts(scale, syn.weight_exp)
     listed = trains.lists.get(syn.src, _NO_LISTS)
-    weights = (weight_t, weight, _use_dot(src, syn.n_dst), max_abs, rs, ls, listed)
+    weights = (weight_t, weight, use_dot, max_abs, rs, ls, listed)
     if not pop.model.run_dense_layer(pop.params, src, weights, out, records):
         return None
     if width != syn.n_dst:

@@ -381,3 +381,32 @@ def _check_dense_shifts(rng, exps, bits, magnitude, n_in, density):
     # spikes alone: populations of fewer than 64 neurons run padded to whole vectors
     spikes = [Probe("hid", ("spikes",)), Probe("out", ("spikes",))]
     _assert_same(ref, run(graph, inputs, probes=spikes, engine="fast"), spikes)
+
+
+@pytest.mark.parametrize(("n_in", "n_out", "density", "width"),
+                         [(300, 3, 0.5, 3), (300, 10, 0.05, 16), (300, 70, 0.05, 70)])
+def test_a_few_neurons_run_padded_only_where_their_sums_are_event_lists(n_in, n_out, density,
+                                                                         width):
+    """Dot products (few destinations, dense input) stay one per neuron; event-list sums of
+    fewer than 64 neurons run as whole 16-lane vectors; wider layers as they are."""
+    from neurons.lif import jit as lif_jit
+
+    rng = np.random.default_rng(n_out)
+    graph = Graph(
+        populations={"in": Input((n_in,)), "out": QLIF((n_out,), du=300, dv=200, vth=500)},
+        projections={"p": QDense("in", "out", weight=rng.integers(-100, 100, (n_out, n_in)))},
+    )
+    inputs = (rng.random((2, 12, n_in)) < density).astype(np.uint8)
+    widths: list[int] = []
+    real = lif_jit.dense_lif
+
+    def spy(*args):
+        widths.append(args[-3].shape[2])
+        return real(*args)
+
+    probes = [Probe("out", ("spikes",))]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lif_jit, "dense_lif", spy)
+        got = run(graph, inputs, probes=probes, engine="fast")
+    assert widths == [width]
+    _assert_same(run(graph, inputs, probes=probes, engine="reference"), got, probes)
