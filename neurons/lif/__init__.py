@@ -20,7 +20,7 @@ State variables: u (24-bit, wraps once), v (24-bit, saturates). Binary spikes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -138,6 +138,8 @@ class FixedParams:
     reset_interval: np.ndarray  # per neuron; 0: never
     reset_offset: np.ndarray
     fixed: ClassVar[bool] = True
+    # derived values the fast engine's kernels reuse across the batch chunks of a run
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def resets_at(self, t: int) -> np.ndarray:
         return _resets_at(self, t)
@@ -593,9 +595,12 @@ def _registers(params: FixedParams) -> tuple[tuple[np.ndarray, ...], bool]:
     kernels update without the decay products."""
     from neurons.lif import jit
 
-    keep_u, keep_v, vth_eff = _keeps(params)
-    integrate = bool(np.all(keep_u == 0) and np.all(keep_v == 4096))
-    return jit.registers32(params.size, keep_u, keep_v, vth_eff, params.bias), integrate
+    if "registers" not in params.memo:  # once per run, not per batch chunk
+        keep_u, keep_v, vth_eff = _keeps(params)
+        integrate = bool(np.all(keep_u == 0) and np.all(keep_v == 4096))
+        regs = jit.registers32(params.size, keep_u, keep_v, vth_eff, params.bias)
+        params.memo["registers"] = regs, integrate
+    return params.memo["registers"]
 
 
 def _keeps(params: FixedParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
