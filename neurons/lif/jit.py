@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ir.errors import IRVerifyError
 from neurons.jit_common import CONV_RUN_PAD, binary_sums, conv_input, list_active
 
 _I32 = np.int32
@@ -134,7 +135,10 @@ def registers32(n, keep_u, keep_v, vth_eff, bias):
     int32, bias modulo 2^32 (module docstring). keep_u and keep_v are within [0, 4096] for
     every QLIF that passed `ir.verify` (du in [-1, 4095], dv in [0, 4096]); the backends verify
     a graph before they run it."""
-    assert np.all((keep_u >= 0) & (keep_u <= 4096)) and np.all((keep_v >= 0) & (keep_v <= 4096))
+    for name, keep in (("4095 - du", keep_u), ("4096 - dv", keep_v)):
+        if not np.all((keep >= 0) & (keep <= 4096)):  # what _trunc12's exactness needs
+            raise IRVerifyError("QLIF", f"{name} outside [0, 4096]: du must lie in [-1, 4095], "
+                                "dv in [0, 4096] (run ir.verify on the graph first)")
     info = np.iinfo(np.int32)
     vth32 = np.clip(vth_eff, info.min, info.max)
     bias32 = (np.asarray(bias, dtype=np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)

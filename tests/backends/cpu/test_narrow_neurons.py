@@ -99,3 +99,16 @@ def test_trunc12_is_exact_at_the_int32_limits():
     out = np.zeros(v.shape, dtype=np.int32)
     all_trunc(v, np.full(v.shape, 4096, dtype=np.int32), out)
     assert np.array_equal(out, v)  # keep_v = 4096 (dv = 0): v unchanged
+
+
+def test_registers_outside_the_exact_range_are_refused_not_asserted():
+    """registers32 checks the decay range _trunc12 is exact for with snnc's own error (an
+    assert would vanish under python -O)."""
+    from ir.errors import IRVerifyError
+    from neurons.lif.jit import registers32
+
+    ok = np.array([0, 4096])
+    registers32(2, ok, ok, np.zeros(2), np.zeros(2))
+    for keep_u, keep_v in ((np.array([4097, 0]), ok), (ok, np.array([-1, 0]))):
+        with pytest.raises(IRVerifyError, match="outside"):
+            registers32(2, keep_u, keep_v, np.zeros(2), np.zeros(2))
